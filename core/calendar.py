@@ -1,0 +1,103 @@
+"""Periods, fiscal years and payment deadlines. All dates are `datetime.date`; periods include both ends."""
+
+from __future__ import annotations
+
+import calendar as _cal
+from collections.abc import Iterator
+from datetime import date, timedelta
+
+from attrs import frozen
+
+
+def last_day_of_month(d: date) -> date:
+    return d.replace(day=_cal.monthrange(d.year, d.month)[1])
+
+
+def add_months(d: date, months: int) -> date:
+    """Same day `months` later, clipped to the month's last day (31 Jan + 1 month = 28/29 Feb)."""
+    m = d.month - 1 + months
+    y, m = d.year + m // 12, m % 12 + 1
+    return date(y, m, min(d.day, _cal.monthrange(y, m)[1]))
+
+
+def month_start(d: date) -> date:
+    return d.replace(day=1)
+
+
+@frozen(order=True)
+class Period:
+    """A span of days, both ends included (a pay month, a calculation period, a fiscal year)."""
+
+    start: date
+    end: date
+
+    def __attrs_post_init__(self) -> None:
+        if self.end < self.start:
+            raise ValueError(f"period ends ({self.end}) before it starts ({self.start})")
+
+    @classmethod
+    def month(cls, year: int, month: int) -> Period:
+        first = date(year, month, 1)
+        return cls(first, last_day_of_month(first))
+
+    @classmethod
+    def parse(cls, text: str) -> Period:
+        """'2025-01-01..2025-12-31', or '2025-03' for a month, or '2025' for a calendar year."""
+        if ".." in text:
+            a, b = text.split("..", 1)
+            return cls(date.fromisoformat(a), date.fromisoformat(b))
+        if len(text) == 7:
+            y, m = text.split("-")
+            return cls.month(int(y), int(m))
+        if len(text) == 4 and text.isdigit():
+            return cls(date(int(text), 1, 1), date(int(text), 12, 31))
+        raise ValueError(f"'{text}' is not a period (expected YYYY-MM-DD..YYYY-MM-DD, YYYY-MM or YYYY)")
+
+    @property
+    def key(self) -> str:
+        return f"{self.start.isoformat()}..{self.end.isoformat()}"
+
+    def __str__(self) -> str:
+        return self.key
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def contains(self, d: date) -> bool:
+        return self.start <= d <= self.end
+
+    def overlap(self, other: Period) -> Period | None:
+        s, e = max(self.start, other.start), min(self.end, other.end)
+        return Period(s, e) if s <= e else None
+
+    def overlap_days(self, other: Period) -> int:
+        o = self.overlap(other)
+        return o.days if o else 0
+
+    def whole_months(self) -> int | None:
+        """Number of whole calendar-aligned months the period spans, or None if it is not whole months."""
+        if self.start.day != 1 or self.end != last_day_of_month(self.end):
+            return None
+        return (self.end.year - self.start.year) * 12 + self.end.month - self.start.month + 1
+
+    def months(self) -> Iterator[Period]:
+        """The calendar months the period touches, each clipped to the period."""
+        d = month_start(self.start)
+        while d <= self.end:
+            m = Period(max(d, self.start), min(last_day_of_month(d), self.end))
+            yield m
+            d = add_months(d, 1)
+
+
+def fiscal_year(containing: date, start_month: int = 1, start_day: int = 1) -> Period:
+    """The fiscal year (12 months from start_month/start_day) that contains `containing`."""
+    start = date(containing.year, start_month, start_day)
+    if start > containing:
+        start = date(containing.year - 1, start_month, start_day)
+    return Period(start, add_months(start, 12) - timedelta(days=1))
+
+
+def end_of_nth_month_after(d: date, n: int) -> date:
+    """Last day of the n-th month after the month of `d` (31 Dec, 5 -> 31 May)."""
+    return last_day_of_month(add_months(month_start(d), n))

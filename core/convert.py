@@ -1,0 +1,154 @@
+"""The shared cattrs converter: strict structuring for events and configuration, with one-line error messages."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar
+
+import cattrs
+from cattrs.errors import ForbiddenExtraKeysError
+from cattrs.v import format_exception, transform_error
+
+from .calendar import Period
+
+T = TypeVar("T")
+
+
+def _structure_date(v: Any, _: type) -> date:
+    if isinstance(v, datetime):
+        return v.date()
+    if isinstance(v, date):
+        return v
+    if isinstance(v, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", v):
+        try:
+            return date.fromisoformat(v)
+        except ValueError:
+            pass
+    raise ValueError(f"expected a date YYYY-MM-DD, got {show(v)}")
+
+
+def _structure_datetime(v: Any, _: type) -> datetime:
+    if isinstance(v, datetime):
+        dt = v
+    elif isinstance(v, str):
+        try:
+            dt = datetime.fromisoformat(v.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"expected a timestamp like 2025-01-31T18:00:00+01:00, got {v!r}") from None
+    else:
+        raise ValueError(f"expected a timestamp string, got {v!r}")
+    if dt.tzinfo is None:
+        raise ValueError(f"timestamp {v!r} needs a time zone (e.g. +01:00 or Z)")
+    return dt
+
+
+def _structure_decimal(v: Any, _: type) -> Decimal:
+    # floats never reach here from JSON (parsed with parse_float=Decimal); refuse them from Python callers too
+    if isinstance(v, bool) or isinstance(v, float):
+        raise ValueError(f"expected an exact number (int or decimal string), got {v!r}")
+    if isinstance(v, Decimal | int):
+        d = Decimal(v)
+    elif isinstance(v, str):
+        try:
+            d = Decimal(v.strip())
+        except InvalidOperation:
+            raise ValueError(f"expected a decimal number, got {v!r}") from None
+    else:
+        raise ValueError(f"expected a decimal number, got {v!r}")
+    if not d.is_finite():
+        raise ValueError(f"expected a finite number, got {v!r}")
+    return d
+
+
+def show(v: Any) -> str:
+    """A value as the user wrote it (Decimals without their repr)."""
+    return str(v) if isinstance(v, Decimal) else repr(v)
+
+
+def _structure_int(v: Any, _: type) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        if isinstance(v, Decimal) and v == v.to_integral_value():
+            return int(v)
+        raise ValueError(f"expected an integer, got {show(v)}")
+    return v
+
+
+def _structure_str(v: Any, _: type) -> str:
+    if not isinstance(v, str):
+        raise ValueError(f"expected a string, got {v!r}")
+    return v
+
+
+def _structure_bool(v: Any, _: type) -> bool:
+    if not isinstance(v, bool):
+        raise ValueError(f"expected true or false, got {v!r}")
+    return v
+
+
+def _structure_period(v: Any, _: type) -> Period:
+    if isinstance(v, str):
+        return Period.parse(v)
+    if isinstance(v, dict):
+        extra = set(v) - {"start", "end"}
+        if extra:
+            raise ValueError(f"unknown key(s) {', '.join(sorted(extra))} in period")
+        return Period(_structure_date(v.get("start"), date), _structure_date(v.get("end"), date))
+    raise ValueError(f"expected a period {{start, end}} or 'YYYY-MM-DD..YYYY-MM-DD', got {v!r}")
+
+
+def make_converter() -> cattrs.Converter:
+    c = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
+    c.register_structure_hook(date, _structure_date)
+    c.register_structure_hook(datetime, _structure_datetime)
+    c.register_structure_hook(Decimal, _structure_decimal)
+    c.register_structure_hook(int, _structure_int)
+    c.register_structure_hook(str, _structure_str)
+    c.register_structure_hook(bool, _structure_bool)
+    c.register_structure_hook(Period, _structure_period)
+    c.register_unstructure_hook(date, lambda d: d.isoformat())
+    c.register_unstructure_hook(datetime, lambda d: d.isoformat())
+    c.register_unstructure_hook(Decimal, str)
+    c.register_unstructure_hook(Period, lambda p: {"start": p.start.isoformat(), "end": p.end.isoformat()})
+    return c
+
+
+converter = make_converter()
+
+
+def _describe(exc: BaseException, type_: type | None) -> str:
+    if isinstance(exc, KeyError):
+        return "required field missing"
+    if isinstance(exc, ForbiddenExtraKeysError):
+        return f"unknown field(s) {', '.join(sorted(exc.extra_fields))}"
+    msg = str(exc)
+    if " not in literal " in msg:
+        allowed = msg.split(" not in literal ")[1].rstrip(")").removeprefix("typing.Literal")
+        return f"expected one of {allowed}, got {msg.split(' not in literal ')[0].split('(')[-1]!r}"
+    if isinstance(exc, ValueError | TypeError) and msg:
+        return msg
+    return format_exception(exc, type_)
+
+
+def first_error(exc: BaseException) -> str:
+    """One readable line from a cattrs validation error: 'payload.amount_cents: expected an integer, got 1.5'."""
+    try:
+        messages = transform_error(exc, path="", format_exception=_describe)  # type: ignore[arg-type]
+    except Exception:  # pragma: no cover - defensive: never let error formatting raise
+        messages = [str(exc)]
+    if not messages:
+        return str(exc)
+    desc, _, path = messages[0].rpartition(" @ ")
+    if not _:
+        return messages[0]
+    path = path.lstrip(".")
+    return f"{path}: {desc}" if path else desc
+
+
+def structure(data: Any, cls: type[T]) -> T:
+    """Structure `data` into `cls`; raises ValueError with one precise line."""
+    try:
+        return converter.structure(data, cls)
+    except Exception as exc:
+        raise ValueError(first_error(exc)) from exc

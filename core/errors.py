@@ -1,0 +1,24 @@
+"""Errors. A `UserError` is something the user can fix; the CLI prints it on one line and exits with 2."""
+
+from __future__ import annotations
+
+
+class PaybonusError(Exception):
+    """Base class of every error paybonus raises on purpose."""
+
+
+class UserError(PaybonusError):
+    """Bad input: a file, a configuration, an event or a formula. `where` names the place, `what` the problem."""
+
+    def __init__(self, where: str, what: str) -> None:
+        super().__init__(f"{where}: {what}" if where else what)
+        self.where = where
+        self.what = what
+
+
+class PluginError(PaybonusError):
+    """A plugin could not be loaded or registered something invalid."""
+
+
+class SchemeError(PaybonusError):
+    """A scheme returned something the ledger cannot record (raised inside the scheme's transaction)."""

@@ -1,0 +1,230 @@
+"""Events: what the payroll product tells paybonus. attrs frozen classes, a JSON-lines form, a type registry.
+
+An event is an envelope (`id`, the idempotency key; `type`; `company`; `occurred_at`) around a typed payload.
+JSON form, one per line:
+
+    {"id": "acme-2025-12-close", "type": "period_closed", "company": "ACME",
+     "occurred_at": "2026-01-05T18:00:00+01:00", "payload": {"period": {"start": "2025-12-01", "end": "2025-12-31"}}}
+
+Numbers with a decimal point are read as exact decimals, never floats. Plugins add event types through the
+`paybonus_register_event_types` hook.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Generic, Literal, TypeVar
+
+from attrs import field, frozen
+
+from .calendar import Period
+from .convert import converter, structure
+from .errors import UserError
+
+P = TypeVar("P")
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}$")
+
+
+def _check_id(_: Any, attribute: Any, value: str) -> None:
+    if not _ID.match(value):
+        raise ValueError(f"{attribute.name} {value!r} must be 1-128 letters, digits or ._:/@- (no spaces)")
+
+
+# --- payloads -------------------------------------------------------------------------------------------------
+
+
+@frozen
+class PeriodClosed:
+    """A pay period was closed: its payroll is final (the data source now has the period's population)."""
+
+    period: Period
+
+
+@frozen
+class ResultsPublished:
+    """Company figures for a calculation period (euros, exact decimals): rcai, chiffre_affaires, ..."""
+
+    period: Period
+    figures: dict[str, Decimal]
+
+    def __attrs_post_init__(self) -> None:
+        for name in self.figures:
+            if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+                raise ValueError(f"figure name {name!r} must be lower_snake_case")
+
+
+@frozen
+class EmployeeLeft:
+    """An employee's last contract ended. The forwarding address is kept for statements (LAW I-44)."""
+
+    employee: str
+    left_on: date
+    reason: str | None = None  # DSN S21.G00.62.002 code, e.g. "059" resignation
+    forwarding_address: str | None = None
+
+
+@frozen
+class PaymentRecorded:
+    """An amount of an entitlement was paid out or placed in a savings plan."""
+
+    entitlement: str
+    amount_cents: int
+    paid_on: date
+    mode: Literal["paid", "placed"] = "paid"
+
+    def __attrs_post_init__(self) -> None:
+        if self.amount_cents <= 0:
+            raise ValueError("amount_cents must be positive")
+
+
+# --- envelope --------------------------------------------------------------------------------------------------
+
+
+@frozen
+class Event(Generic[P]):
+    """One event. `payload` is an instance of the payload class registered for `type`."""
+
+    id: str = field(validator=_check_id)
+    type: str
+    company: str = field(validator=_check_id)
+    occurred_at: datetime
+    payload: P
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": self.type,
+            "company": self.company,
+            "occurred_at": self.occurred_at.isoformat(),
+            "payload": converter.unstructure(self.payload),
+        }
+
+    def to_json(self) -> str:
+        """Canonical JSON line (sorted keys, no spaces): the same event always gives the same text."""
+        return canonical_json(self.to_dict())
+
+    def digest(self) -> str:
+        return hashlib.sha256(self.to_json().encode()).hexdigest()
+
+
+@frozen
+class EventType:
+    """A registered event type: its name, payload class and a one-line description."""
+
+    name: str
+    payload: type
+    description: str
+    # optional check against what is already known (e.g. the entitlement a payment refers to exists);
+    # called with (event, ledger reader); raises ValueError with a precise message
+    check: Callable[[Event[Any], Any], None] | None = None
+
+
+BUILTIN_EVENT_TYPES = (
+    EventType("period_closed", PeriodClosed, "a pay period was closed; its payroll is final"),
+    EventType("results_published", ResultsPublished, "company figures for a calculation period"),
+    EventType("employee_left", EmployeeLeft, "an employee's last contract ended"),
+    EventType("payment_recorded", PaymentRecorded, "an entitlement was (partly) paid or placed"),
+)
+
+
+class EventTypes:
+    """The registry of event types known to a bus."""
+
+    def __init__(self, types: Iterable[EventType] = BUILTIN_EVENT_TYPES) -> None:
+        self._types: dict[str, EventType] = {}
+        for t in types:
+            self.add(t)
+
+    def add(self, t: EventType) -> None:
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", t.name):
+            raise ValueError(f"event type name {t.name!r} must be lower_snake_case")
+        if t.name in self._types and self._types[t.name].payload is not t.payload:
+            raise ValueError(f"event type {t.name!r} is registered twice")
+        self._types[t.name] = t
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._types
+
+    def get(self, name: str) -> EventType:
+        return self._types[name]
+
+    def names(self) -> list[str]:
+        return sorted(self._types)
+
+    def from_dict(self, data: Any) -> Event[Any]:
+        """Validate and build an event; raises ValueError with one precise line."""
+        if not isinstance(data, dict):
+            raise ValueError("an event is a JSON object")
+        missing = [k for k in ("id", "type", "company", "occurred_at", "payload") if k not in data]
+        if missing:
+            raise ValueError(f"{missing[0]}: required field missing")
+        extra = sorted(set(data) - {"id", "type", "company", "occurred_at", "payload"})
+        if extra:
+            raise ValueError(f"{extra[0]}: unknown field")
+        etype = data["type"]
+        if not isinstance(etype, str) or etype not in self._types:
+            known = ", ".join(self.names())
+            raise ValueError(f"type: unknown event type {etype!r} (known: {known})")
+        try:
+            payload = structure(data["payload"], self._types[etype].payload)
+        except ValueError as exc:
+            msg = str(exc)
+            head = msg.split(" ", 1)[0]
+            where_given = head.endswith(":") and not head.startswith(("unknown", "expected"))
+            raise ValueError(f"payload.{msg}" if where_given else f"payload: {msg}") from None
+        try:
+            occurred = structure(data["occurred_at"], datetime)
+        except ValueError as exc:
+            raise ValueError(f"occurred_at: {exc}") from None
+        for key in ("id", "company"):
+            if not isinstance(data[key], str):
+                raise ValueError(f"{key}: expected a string")
+        try:
+            return Event(data["id"], etype, data["company"], occurred, payload)
+        except ValueError as exc:
+            raise ValueError(str(exc)) from None
+
+    def from_json(self, line: str) -> Event[Any]:
+        try:
+            data = json.loads(line, parse_float=Decimal)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"malformed JSON ({exc.msg} at column {exc.colno})") from None
+        return self.from_dict(data)
+
+    def read_jsonl(self, path: str, lines: Iterable[str]) -> Iterator[Event[Any]]:
+        """Parse a JSON-lines stream; blank lines are skipped; errors name the file and line."""
+        for n, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                yield self.from_json(line)
+            except ValueError as exc:
+                raise UserError(f"{path}:{n}", str(exc)) from None
+
+
+def canonical_json(data: Any) -> str:
+    """Deterministic JSON: sorted keys, compact, Decimals and dates as strings, UTF-8 kept."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default)
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, Decimal):
+        return str(o)
+    if isinstance(o, date | datetime):
+        return o.isoformat()
+    if isinstance(o, Period):
+        return o.key
+    if isinstance(o, frozenset | set | tuple):
+        return sorted(o) if isinstance(o, frozenset | set) else list(o)
+    raise TypeError(f"{type(o).__name__} is not JSON serialisable")
+
+
+def write_jsonl(events: Iterable[Event[Any]]) -> str:
+    """Events as JSON lines (the inverse of `read_jsonl`)."""
+    return "".join(e.to_json() + "\n" for e in events)

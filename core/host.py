@@ -1,0 +1,206 @@
+"""Loading plugins and the typed facade over pluggy's hooks.
+
+Built-in plugins register by module name (`paybonus.plugins.DEFAULT_PLUGINS`); external ones come from the
+`paybonus` entry-point group and are loaded one by one: one that fails to import is reported and skipped, or
+is fatal with `strict`. `PAYBONUS_PLUGINS` (comma-separated names) limits which plugins load. Two schemes with
+one name are an error.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata as md
+import os
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import pluggy
+import structlog
+from attrs import define, field, frozen
+
+from .errors import PluginError
+from .events import BUILTIN_EVENT_TYPES, EventType, EventTypes
+from paybonus.hooks import specs
+from paybonus.hooks.markers import PROJECT
+from paybonus.hooks.types import CompanyInfo, PayrollSource, SchemeDescriptor
+
+log = structlog.get_logger("paybonus.plugins")
+ENTRY_POINT_GROUP = "paybonus"
+CORE_PLUGINS = ("paybonus.sources",)  # always loaded: the default payroll source
+
+
+@frozen
+class PluginInfo:
+    name: str
+    version: str
+    distribution: str
+    hooks: tuple[str, ...]
+    schemes: tuple[str, ...]
+
+
+@frozen
+class LoadFailure:
+    name: str
+    error: str
+
+
+@define
+class PluginHost:
+    """The loaded plugins: schemes by name, event types, the payroll source, and what failed to load."""
+
+    pm: pluggy.PluginManager
+    schemes: dict[str, SchemeDescriptor] = field(factory=dict)
+    scheme_plugin: dict[str, str] = field(factory=dict)
+    event_types: EventTypes = field(factory=EventTypes)
+    failures: list[LoadFailure] = field(factory=list)
+    distributions: dict[str, str] = field(factory=dict)
+
+    def payroll_source(self, company: CompanyInfo, ledger: Any) -> PayrollSource:
+        source = self.pm.hook.paybonus_payroll_source(company=company, ledger=ledger)
+        if source is None:  # pragma: no cover - the core's default source always answers
+            raise PluginError("no plugin supplies payroll data")
+        return source  # type: ignore[no-any-return]
+
+    def interested(self, event_type: str) -> list[SchemeDescriptor]:
+        """Schemes handling `event_type`, in a deterministic order (by name)."""
+        return [self.schemes[n] for n in sorted(self.schemes) if event_type in self.schemes[n].handles]
+
+    def notify_recorded(self, event: Any, scheme: str, ids: list[str]) -> None:
+        try:
+            self.pm.hook.paybonus_entitlements_recorded(event=event, scheme=scheme, entitlement_ids=ids)
+        except Exception as exc:
+            log.warning("plugins.notify.failed", scheme=scheme, event_id=event.id, error_type=type(exc).__name__)
+
+    def plugin_infos(self) -> list[PluginInfo]:
+        out = []
+        for name, plugin in sorted(self.pm.list_name_plugin(), key=lambda x: x[0]):
+            if plugin is None:
+                continue
+            hooks = tuple(sorted(h.name for h in self.pm.get_hookcallers(plugin) or ()))
+            dist = self.distributions.get(name, "paybonus")
+            version = _dist_version(dist)
+            schemes = tuple(sorted(s for s, p in self.scheme_plugin.items() if p == name))
+            out.append(PluginInfo(name, version, dist, hooks, schemes))
+        return out
+
+
+def default_plugins() -> tuple[str, ...]:
+    from paybonus.plugins import DEFAULT_PLUGINS
+
+    return tuple(DEFAULT_PLUGINS)
+
+
+def load_plugins(
+    *,
+    strict: bool = False,
+    allow: Iterable[str] | None = None,
+    builtins: Iterable[str] | None = None,
+    extra: Iterable[object] = (),
+    entry_points: bool = True,
+) -> PluginHost:
+    """Build a plugin host.
+
+    `allow`: plugin names to load (default: `PAYBONUS_PLUGINS` if set, else all). Built-in plugins are named by
+    their module's last part (`interessement`), external ones by their entry-point name. `extra`: plugin objects
+    to register as well (tests, embedding hosts).
+    """
+    if allow is None and os.environ.get("PAYBONUS_PLUGINS", "").strip():
+        allow = [n.strip() for n in os.environ["PAYBONUS_PLUGINS"].split(",") if n.strip()]
+    allowed = set(allow) if allow is not None else None
+    pm = pluggy.PluginManager(PROJECT)
+    pm.add_hookspecs(specs)
+    host = PluginHost(pm)
+
+    for module in CORE_PLUGINS:
+        pm.register(importlib.import_module(module), name=module.rsplit(".", 1)[-1])
+    for module in builtins if builtins is not None else default_plugins():
+        short = module.rsplit(".", 1)[-1]
+        if allowed is not None and short not in allowed:
+            continue
+        pm.register(importlib.import_module(module), name=short)
+    if entry_points:
+        for ep in sorted(md.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            if allowed is not None and ep.name not in allowed:
+                continue
+            if pm.has_plugin(ep.name):
+                raise PluginError(f"plugin name {ep.name!r} is used twice (entry point of {_ep_dist(ep)})")
+            try:
+                plugin = ep.load()
+            except Exception as exc:  # an import failure must not take the host down (unless strict)
+                msg = f"{type(exc).__name__}: {exc}"
+                log.error("plugins.load.failed", plugin=ep.name, error=msg)
+                if strict:
+                    raise PluginError(f"plugin {ep.name!r} failed to load: {msg}") from exc
+                host.failures.append(LoadFailure(ep.name, msg))
+                continue
+            try:
+                pm.register(plugin, name=ep.name)
+            except (ValueError, pluggy.PluginValidationError) as exc:
+                raise PluginError(f"plugin {ep.name!r} cannot be registered: {exc}") from exc
+            host.distributions[ep.name] = _ep_dist(ep)
+    for i, plugin in enumerate(extra):
+        pm.register(plugin, name=getattr(plugin, "__name__", None) or f"extra-{i}")
+    _collect(host, strict)
+    log.debug("plugins.loaded", plugins=len(pm.get_plugins()), schemes=len(host.schemes))
+    return host
+
+
+def _collect(host: PluginHost, strict: bool) -> None:
+    """Ask each plugin for its schemes and event types, itself, so a broken one is named."""
+    for impl in host.pm.hook.paybonus_register_event_types.get_hookimpls():
+        for t in _call(host, impl, strict) or ():
+            if not isinstance(t, EventType):
+                raise PluginError(f"plugin {impl.plugin_name!r} registered {t!r}, not an EventType")
+            if t.name in {b.name for b in BUILTIN_EVENT_TYPES}:
+                raise PluginError(f"plugin {impl.plugin_name!r} redefines the built-in event type {t.name!r}")
+            try:
+                host.event_types.add(t)
+            except ValueError as exc:
+                raise PluginError(f"plugin {impl.plugin_name!r}: {exc}") from None
+    for impl in host.pm.hook.paybonus_register_schemes.get_hookimpls():
+        for s in _call(host, impl, strict) or ():
+            _check_scheme(impl.plugin_name, s)
+            if s.name in host.schemes:
+                raise PluginError(
+                    f"two schemes named {s.name!r}: from plugin {host.scheme_plugin[s.name]!r} and {impl.plugin_name!r}"
+                )
+            for t in s.handles:
+                if t not in host.event_types:
+                    raise PluginError(f"scheme {s.name!r} handles unknown event type {t!r}")
+            host.schemes[s.name] = s
+            host.scheme_plugin[s.name] = impl.plugin_name
+
+
+def _call(host: PluginHost, impl: pluggy.HookImpl, strict: bool) -> Any:
+    try:
+        return impl.function()
+    except Exception as exc:
+        msg = f"{type(exc).__name__}: {exc}"
+        log.error("plugins.register.failed", plugin=impl.plugin_name, error=msg)
+        if strict:
+            raise PluginError(f"plugin {impl.plugin_name!r} failed to register: {msg}") from exc
+        host.failures.append(LoadFailure(impl.plugin_name, msg))
+        host.pm.unregister(name=impl.plugin_name)
+        return None
+
+
+def _check_scheme(plugin: str, s: Any) -> None:
+    if not isinstance(s, SchemeDescriptor):
+        raise PluginError(f"plugin {plugin!r} registered {s!r}, not a SchemeDescriptor")
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", s.name):
+        raise PluginError(f"plugin {plugin!r}: scheme name {s.name!r} must be lower_snake_case")
+    if not s.handles:
+        raise PluginError(f"plugin {plugin!r}: scheme {s.name!r} handles no event type")
+
+
+def _ep_dist(ep: md.EntryPoint) -> str:
+    dist = getattr(ep, "dist", None)
+    return dist.name if dist is not None else "?"
+
+
+def _dist_version(dist: str) -> str:
+    try:
+        return md.version(dist)
+    except md.PackageNotFoundError:
+        return "?"

@@ -1,0 +1,310 @@
+"""Where payroll data comes from.
+
+`read_company_dir` reads a company directory (docs/data-format.md) and validates every file, naming the file,
+line and column of the first problem. `store_company` writes it to the ledger in one transaction. The default
+`paybonus_payroll_source` hook reads those tables back as a `Population`; a host may supply its own instead.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from attrs import frozen
+
+from . import audit
+from .calendar import Period, add_months
+from .config import CompanyConfig, parse_company_toml
+from .errors import UserError
+from .ledger import Ledger
+from .money import parse_euros
+from .payroll import Absence, AbsenceKind, Contract, EmployeeRecord, PayLine, Population
+from paybonus.hooks.markers import hookimpl
+from paybonus.hooks.types import CompanyInfo
+
+_EMPLOYEE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_MONTH_FILE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])\.csv$")
+_HOURS = re.compile(r"^\d{1,4}(\.\d{1,2})?$")
+
+EMPLOYEE_COLUMNS = ("employee_id", "contract_start")
+EMPLOYEE_OPTIONAL = ("display_name", "contract_end", "category", "establishment")
+PAY_COLUMNS = ("employee_id", "gross", "base_salary", "contract_hours")
+PAY_OPTIONAL = ("ap_hours", "ap_indemnity", "reconstituted")
+ABSENCE_COLUMNS = ("employee_id", "kind", "start", "end")
+
+
+@frozen
+class CompanyData:
+    """A company directory, validated: configuration, contracts, pay lines and absences, as ledger rows."""
+
+    config: CompanyConfig
+    contracts: list[tuple[Any, ...]]  # (employee, start, end, category, establishment, display_name)
+    pay_lines: list[tuple[Any, ...]]  # (employee, month, gross, base, contract_hours, ap_hours, ap_ind, reconst)
+    absences: list[tuple[Any, ...]]  # (employee, kind, start, end)
+    digest: str  # sha256 of everything read, recorded in the audit log
+
+
+def read_company_dir(path: Path) -> CompanyData:
+    """Read and validate a company directory. Raises UserError naming the file, line and field."""
+    if not path.is_dir():
+        raise UserError(str(path), "not a directory (expected a company directory, see docs/data-format.md)")
+    toml_path = path / "company.toml"
+    if not toml_path.is_file():
+        raise UserError(str(toml_path), "missing: every company directory has a company.toml")
+    config = parse_company_toml(_read_text(toml_path), str(toml_path))
+    parts = [config.toml]
+
+    emp_path = path / "employees.csv"
+    contracts: list[tuple[Any, ...]] = []
+    known: set[str] = set()
+    for where, row in _csv_rows(emp_path, EMPLOYEE_COLUMNS, EMPLOYEE_OPTIONAL, parts):
+        emp = _employee_id(row, where)
+        start = _date(row, "contract_start", where)
+        end = _date(row, "contract_end", where, optional=True)
+        if end is not None and end < start:
+            raise UserError(where, f"contract_end {end} is before contract_start {start}")
+        contracts.append((emp, start.isoformat(), end and end.isoformat(), row.get("category") or "",
+                          row.get("establishment") or "", row.get("display_name") or ""))
+        known.add(emp)
+    if not contracts:
+        raise UserError(str(emp_path), "no employees")
+    _check_overlaps(contracts, str(emp_path))
+
+    pay_lines: list[tuple[Any, ...]] = []
+    pay_dir = path / "payroll"
+    files = sorted(pay_dir.glob("*.csv")) if pay_dir.is_dir() else []
+    for f in files:
+        m = _MONTH_FILE.match(f.name)
+        if not m:
+            raise UserError(str(f), "payroll files are named YYYY-MM.csv")
+        month = date(int(m.group(1)), int(m.group(2)), 1).isoformat()
+        seen: set[str] = set()
+        for where, row in _csv_rows(f, PAY_COLUMNS, PAY_OPTIONAL, parts):
+            emp = _employee_id(row, where)
+            if emp not in known:
+                raise UserError(where, f"employee_id {emp!r} is not in employees.csv")
+            if emp in seen:
+                raise UserError(where, f"employee_id {emp!r} appears twice in this month")
+            seen.add(emp)
+            reconst = _amount(row, "reconstituted", where, optional=True)
+            pay_lines.append(
+                (
+                    emp,
+                    month,
+                    _amount(row, "gross", where),
+                    _amount(row, "base_salary", where),
+                    _hours(row, "contract_hours", where),
+                    _hours(row, "ap_hours", where, optional=True) or "0",
+                    _amount(row, "ap_indemnity", where, optional=True) or 0,
+                    reconst,
+                )
+            )
+
+    absences: list[tuple[Any, ...]] = []
+    abs_path = path / "absences.csv"
+    if abs_path.is_file():
+        kinds = {k.value for k in AbsenceKind}
+        for where, row in _csv_rows(abs_path, ABSENCE_COLUMNS, (), parts):
+            emp = _employee_id(row, where)
+            if emp not in known:
+                raise UserError(where, f"employee_id {emp!r} is not in employees.csv")
+            kind = (row.get("kind") or "").strip()
+            if kind not in kinds:
+                raise UserError(where, f"kind: {kind!r} is not an absence kind ({', '.join(sorted(kinds))})")
+            start, end = _date(row, "start", where), _date(row, "end", where)
+            if end < start:
+                raise UserError(where, f"end {end} is before start {start}")
+            absences.append((emp, kind, start.isoformat(), end.isoformat()))
+    return CompanyData(config, contracts, pay_lines, absences, audit.sha256("\x1e".join(parts)))
+
+
+def store_company(ledger: Ledger, data: CompanyData, now: datetime | None = None) -> audit.Head:
+    """Replace the company's configuration and payroll inputs in the ledger, all or nothing."""
+    at = (now or datetime.now(UTC)).isoformat()
+    cid = data.config.info.id
+    with ledger.write() as conn:
+        conn.execute(
+            "INSERT INTO companies (id, name, config_toml, config_digest, loaded_at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT(id) DO UPDATE SET name = excluded.name, config_toml = excluded.config_toml, "
+            "config_digest = excluded.config_digest, loaded_at = excluded.loaded_at",
+            (cid, data.config.info.name, data.config.toml, audit.sha256(data.config.toml), at),
+        )
+        for table in ("contracts", "pay_lines", "absences"):
+            conn.execute(f"DELETE FROM {table} WHERE company = ?", (cid,))
+        ledger.insert_many(
+            conn,
+            "contracts",
+            ("company", "employee", "start", "end", "category", "establishment", "display_name"),
+            ((cid, *r) for r in data.contracts),
+        )
+        ledger.insert_many(
+            conn,
+            "pay_lines",
+            ("company", "employee", "month", "gross_cents", "base_cents", "contract_hours", "ap_hours",
+             "ap_indemnity_cents", "reconstituted_cents"),
+            ((cid, *r) for r in data.pay_lines),
+        )
+        ledger.insert_many(
+            conn, "absences", ("company", "employee", "kind", "start", "end"), ((cid, *r) for r in data.absences)
+        )
+        return audit.append(conn, at, [("payroll.loaded", cid, data.digest)])
+
+
+# -- the default payroll source -------------------------------------------------------------------------------
+
+
+class LedgerPayrollSource:
+    """Payroll read from the ledger's own tables (filled by `paybonus load`)."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+
+    def population(self, company: str, period: Period) -> Population:
+        conn = self.ledger.conn
+        s, e = period.start.isoformat(), period.end.isoformat()
+        contracts: dict[str, list[Contract]] = defaultdict(list)
+        meta: dict[str, tuple[str, str]] = {}
+        # every contract of anyone under contract during the period: earlier ones count for seniority (I-13)
+        for emp, start, end, cat, est in conn.execute(
+            "SELECT employee, start, end, category, establishment FROM contracts WHERE company = ? AND employee IN "
+            "(SELECT employee FROM contracts WHERE company = ? AND start <= ? AND (end IS NULL OR end >= ?)) "
+            "ORDER BY employee, start",
+            (company, company, e, s),
+        ):
+            contracts[emp].append(Contract(date.fromisoformat(start), date.fromisoformat(end) if end else None))
+            meta[emp] = (cat or "", est or "")
+        pay: dict[str, list[PayLine]] = defaultdict(list)
+        for emp, month, gross, base, hours, ap_h, ap_i, rec in conn.execute(
+            "SELECT employee, month, gross_cents, base_cents, contract_hours, ap_hours, ap_indemnity_cents, "
+            "reconstituted_cents FROM pay_lines WHERE company = ? AND month >= ? AND month <= ? ORDER BY employee, month",
+            (company, period.start.replace(day=1).isoformat(), e),
+        ):
+            pay[emp].append(PayLine(date.fromisoformat(month), gross, base, Decimal(hours), Decimal(ap_h), ap_i, rec))
+        absences: dict[str, list[Absence]] = defaultdict(list)
+        for emp, kind, start, end in conn.execute(
+            "SELECT employee, kind, start, end FROM absences WHERE company = ? AND start <= ? AND end >= ? "
+            "ORDER BY employee, start",
+            (company, e, s),
+        ):
+            absences[emp].append(Absence(AbsenceKind(kind), date.fromisoformat(start), date.fromisoformat(end)))
+        ids = sorted(set(contracts) | set(pay))
+        employees = tuple(
+            EmployeeRecord(
+                i,
+                tuple(contracts.get(i, ())),
+                tuple(pay.get(i, ())),
+                tuple(absences.get(i, ())),
+                *meta.get(i, ("", "")),
+            )
+            for i in ids
+        )
+        return Population(company, period, employees)
+
+
+@hookimpl(trylast=True)
+def paybonus_payroll_source(company: CompanyInfo, ledger: Ledger) -> LedgerPayrollSource:
+    return LedgerPayrollSource(ledger)
+
+
+# -- helpers --------------------------------------------------------------------------------------------------
+
+
+def seniority_window(period: Period) -> Period:
+    """The calculation period and the 12 months before it (LAW I-13)."""
+    return Period(add_months(period.start, -12), period.end)
+
+
+def _read_text(p: Path) -> str:
+    raw = p.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace")  # payroll exports are often Windows-1252 (DSN.md)
+
+
+def _csv_rows(
+    p: Path, required: Sequence[str], optional: Sequence[str], parts: list[str]
+) -> Iterator[tuple[str, dict[str, str]]]:
+    if not p.is_file():
+        raise UserError(str(p), "missing file")
+    text = _read_text(p)
+    parts.append(text)
+    sample = text[:2048]
+    delimiter = ";" if sample.count(";") > sample.count(",") else ","
+    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise UserError(f"{p}:1", f"missing column {missing[0]!r} (expected {', '.join(required)})")
+    unknown = [c for c in header if c not in required and c not in optional]
+    if unknown:
+        raise UserError(f"{p}:1", f"unknown column {unknown[0]!r} (allowed: {', '.join((*required, *optional))})")
+    reader.fieldnames = header
+    for n, row in enumerate(reader, 2):
+        if None in row:
+            raise UserError(f"{p}:{n}", "more values than columns")
+        yield f"{p}:{n}", {k: (v or "").strip() for k, v in row.items()}
+
+
+def _employee_id(row: dict[str, str], where: str) -> str:
+    v = row.get("employee_id", "")
+    if not _EMPLOYEE_ID.match(v):
+        raise UserError(where, f"employee_id: {v!r} is not an employee id (letters, digits, ._-)")
+    return v
+
+
+def _date(row: dict[str, str], col: str, where: str, optional: bool = False) -> Any:
+    v = row.get(col, "")
+    if not v and optional:
+        return None
+    try:
+        return date.fromisoformat(v) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", v) else _bad_date(v)
+    except ValueError:
+        raise UserError(where, f"{col}: {v!r} is not a date (expected YYYY-MM-DD)") from None
+
+
+def _bad_date(v: str) -> date:
+    raise ValueError(v)
+
+
+def _amount(row: dict[str, str], col: str, where: str, optional: bool = False) -> Any:
+    v = row.get(col, "")
+    if not v and optional:
+        return None
+    try:
+        cents = parse_euros(v)
+    except ValueError as exc:
+        raise UserError(where, f"{col}: {exc}") from None
+    if cents < 0:
+        raise UserError(where, f"{col}: {v} is negative (an amount here is never below zero)")
+    return cents
+
+
+def _hours(row: dict[str, str], col: str, where: str, optional: bool = False) -> str | None:
+    v = row.get(col, "")
+    if not v and optional:
+        return None
+    if not _HOURS.match(v):
+        raise UserError(where, f"{col}: {v!r} is not a number of hours (e.g. 151.67)")
+    try:
+        return str(Decimal(v))
+    except InvalidOperation:  # pragma: no cover - the pattern already checked it
+        raise UserError(where, f"{col}: {v!r} is not a number of hours") from None
+
+
+def _check_overlaps(contracts: list[tuple[Any, ...]], where: str) -> None:
+    by_emp: dict[str, list[tuple[str, str | None]]] = defaultdict(list)
+    for emp, start, end, *_ in contracts:
+        by_emp[emp].append((start, end))
+    for emp, spans in by_emp.items():
+        spans.sort()
+        for (s1, e1), (s2, _) in zip(spans, spans[1:], strict=False):
+            if e1 is None or e1 >= s2:
+                raise UserError(where, f"employee {emp!r} has overlapping contracts ({s1}..{e1 or 'open'} and {s2}..)")

@@ -1,0 +1,43 @@
+"""Hook specifications. Every hook here has a section in docs/plugins.md (a test checks it)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .markers import hookspec
+
+if TYPE_CHECKING:
+    from paybonus.events import Event, EventType
+
+    from .types import CompanyInfo, PayrollSource, SchemeDescriptor
+
+
+@hookspec
+def paybonus_register_schemes() -> list[SchemeDescriptor]:  # type: ignore[empty-body]
+    """Return the bonus schemes this plugin provides, as `SchemeDescriptor` values.
+
+    Called once when plugins load; the host calls each plugin's implementation itself, so a broken plugin is
+    reported by name. Two schemes with one name are an error.
+    """
+
+
+@hookspec
+def paybonus_register_event_types() -> list[EventType]:  # type: ignore[empty-body]
+    """Return extra event types (`paybonus.events.EventType`) this plugin understands."""
+
+
+@hookspec(firstresult=True)
+def paybonus_payroll_source(company: CompanyInfo, ledger: Any) -> PayrollSource | None:  # type: ignore[empty-body]
+    """Return where the payroll data of `company` comes from, or None to leave it to the next plugin.
+
+    The default (registered last, so called last) reads the ledger's own tables, filled by `paybonus load`.
+    `ledger` is a read-only view of the ledger.
+    """
+
+
+@hookspec
+def paybonus_entitlements_recorded(event: Event[Any], scheme: str, entitlement_ids: list[str]) -> None:
+    """Told after a scheme's entitlements for an event were committed (e.g. to push them to the payroll).
+
+    Called outside the transaction; an exception here is logged and does not undo anything.
+    """

@@ -1,0 +1,176 @@
+"""Typed values of the plugin contract: what a scheme declares, receives and returns."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date
+from typing import TYPE_CHECKING, Any, Protocol
+
+from attrs import field, frozen
+
+from paybonus.calendar import Period
+
+if TYPE_CHECKING:
+    from paybonus.events import Event
+    from paybonus.params import Parameters
+    from paybonus.payroll import Population
+
+
+class Kind(enum.StrEnum):
+    """What an entitlement is."""
+
+    PRINCIPAL = "principal"
+    CORRECTION = "correction"  # a delta that references the entitlement it corrects
+    INTEREST = "interest"  # late-payment interest that references its principal (LAW I-40)
+
+
+class SocialRegime(enum.StrEnum):
+    """How what a scheme produces is treated socially."""
+
+    EPARGNE_SALARIALE = "epargne_salariale"  # not salary: CSG/CRDS on 100 %, forfait social (LAW 0.3, 0.4, I-4)
+    SALARY = "salary"  # ordinary salary: contributions computed by the payroll (LAW O-1, N-2)
+
+
+@frozen
+class DsnMapping:
+    """Where the amount goes in the DSN: block and type code (DSN.md), e.g. S21.G00.54 type 12."""
+
+    block: str
+    code: str
+    label: str = ""
+
+
+@frozen
+class Explanation:
+    """Why an amount is what it is: inputs, parameters (with sources), steps and the LAW rule ids applied.
+
+    Everything in it is JSON (str, int, bool, None, lists, dicts; Decimals as strings). The scheme's `recompute`
+    must give the recorded amount back from this alone.
+    """
+
+    inputs: Mapping[str, Any] = field(factory=dict)
+    parameters: Mapping[str, Any] = field(factory=dict)
+    steps: Sequence[str] = ()
+    rules: Sequence[str] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "inputs": dict(self.inputs),
+            "parameters": dict(self.parameters),
+            "steps": list(self.steps),
+            "rules": list(self.rules),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Explanation:
+        return cls(d.get("inputs", {}), d.get("parameters", {}), tuple(d.get("steps", ())), tuple(d.get("rules", ())))
+
+
+@frozen
+class EntitlementDraft:
+    """What a scheme returns for one beneficiary; the core gives it an id, a status and records it."""
+
+    employee: str
+    period: Period
+    amount_cents: int
+    explanation: Explanation
+    kind: Kind = Kind.PRINCIPAL
+    due_date: date | None = None
+    corrects: str | None = None  # id of the entitlement a correction or interest refers to
+    key: str = ""  # tells apart several drafts for one employee, period and kind in one dispatch
+    dsn: DsnMapping | None = None  # overrides the scheme's mapping (e.g. a PMT paid as 026 vs 027)
+
+
+@frozen
+class Finding:
+    """Something a scheme wants recorded with its dispatch: a warning citing a rule, an undistributed reliquat."""
+
+    level: str  # "info" | "warning" | "error"
+    rule: str  # LAW id, e.g. "O-2"
+    message: str  # no names, salaries or per-person amounts: findings are logged
+    employee: str | None = None
+
+
+@frozen
+class SchemeResult:
+    """What `compute` returns. `summary` holds aggregate figures (pool, undistributed) kept with the dispatch."""
+
+    entitlements: Sequence[EntitlementDraft] = ()
+    findings: Sequence[Finding] = ()
+    summary: Mapping[str, Any] = field(factory=dict)
+
+
+@frozen
+class CompanyInfo:
+    """The company as configured in its `company.toml` [company] table."""
+
+    id: str
+    name: str
+    fiscal_year_start: str = "01-01"  # MM-DD
+    headcount: int | None = None  # effectif annuel moyen (L130-1 CSS), for the forfait social (LAW 0.4)
+    has_savings_plan: bool = False  # a PEE/PEI exists (default placement, LAW I-38)
+    siren: str | None = None
+
+
+@frozen
+class RecordedEntitlement:
+    """An entitlement as stored in the ledger (read back by schemes for caps and corrections)."""
+
+    id: str
+    scheme: str
+    scheme_version: str
+    company: str
+    employee: str
+    period: Period
+    amount_cents: int
+    kind: Kind
+    status: str
+    event_id: str
+    corrects: str | None
+    due_date: date | None
+    explanation: Explanation
+
+
+class PayrollSource(Protocol):
+    """Where a company's payroll comes from (the `paybonus_payroll_source` hook)."""
+
+    def population(self, company: str, period: Period) -> Population:
+        """Everyone under contract at some point of `period`, with their pay lines and absences."""
+        ...
+
+
+class SchemeContext(Protocol):
+    """What a scheme may read while computing. It never writes: it returns values."""
+
+    company: CompanyInfo
+    config: Any  # the scheme's [schemes.<name>] table, structured into `config_type` (None if not declared)
+    params: Parameters
+
+    def population(self, period: Period) -> Population: ...
+
+    def events(self, type: str, period: Period | None = None) -> list[Event[Any]]:
+        """Recorded events of this company of `type` (whose payload period equals `period`, if given)."""
+        ...
+
+    def entitlements(
+        self, scheme: str | None = None, period: Period | None = None, employee: str | None = None
+    ) -> list[RecordedEntitlement]:
+        """Recorded entitlements of this company (whose period overlaps `period`, if given)."""
+        ...
+
+
+@frozen
+class SchemeDescriptor:
+    """A bonus scheme, as a plugin registers it."""
+
+    name: str  # stable id, lower_snake_case: it is stored with every entitlement
+    version: str  # bump when the computation changes; stored with every entitlement
+    label: str  # human name, e.g. "Intéressement"
+    handles: frozenset[str]  # event types the scheme wants
+    compute: Callable[[Event[Any], SchemeContext], SchemeResult]  # once per event, whole population
+    recompute: Callable[[Explanation], int]  # the amount back from a stored explanation (audit verify)
+    dsn: DsnMapping
+    social_regime: SocialRegime
+    config_type: type | None = None  # attrs class of [schemes.<name>]; the scheme only runs where configured
+    description: str = ""
