@@ -14,9 +14,9 @@ from .bus import DispatchOutcome, EventBus, PublishOutcome
 from .calendar import Period
 from .errors import PaybonusError, PluginError, UserError
 from .events import Event, EventType, EventTypes
+from .host import PluginHost, load_plugins
 from .ledger import Ledger
 from .params import Parameters
-from .host import PluginHost, load_plugins
 
 __all__ = [
     "DispatchOutcome",

@@ -16,10 +16,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from attrs import define, field, frozen
+from paybonus.hooks.types import Explanation, SchemeDescriptor
 
 from .events import canonical_json
 from .ledger import DIGEST_COLUMNS, Ledger
-from paybonus.hooks.types import Explanation, SchemeDescriptor
 
 GENESIS = "0" * 64
 
@@ -59,7 +59,8 @@ def append(conn: sqlite3.Connection, at: str, entries: Iterable[tuple[str, str, 
         rows.append((seq, at, action, ref, digest, prev, hsh))
         prev = hsh
     conn.executemany(
-        "INSERT INTO audit_log (seq, at, action, ref, digest, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)", rows
+        "INSERT INTO audit_log (seq, at, action, ref, digest, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        rows,
     )
     return Head(seq, prev)
 
@@ -113,12 +114,19 @@ def verify(
         expected_seq += 1
         rep.entries += 1
         if seq != expected_seq:
-            problem(f"audit_log seq {seq}", f"sequence broken (expected seq {expected_seq}: a row was removed)")
+            problem(
+                f"audit_log seq {seq}", f"sequence broken (expected seq {expected_seq}: a row was removed)"
+            )
             expected_seq = seq
         if prev_hash != prev:
-            problem(f"audit_log seq {seq}", "prev_hash does not match the previous entry's hash (chain broken)")
+            problem(
+                f"audit_log seq {seq}", "prev_hash does not match the previous entry's hash (chain broken)"
+            )
         if chain_hash(prev_hash, seq, at, action, ref, digest) != hsh:
-            problem(f"audit_log seq {seq}", f"hash does not match the entry's content ({action} {ref}): row altered")
+            problem(
+                f"audit_log seq {seq}",
+                f"hash does not match the entry's content ({action} {ref}): row altered",
+            )
         prev = hsh
         if action == "event.recorded":
             event_entries[ref] = (seq, digest)
@@ -130,8 +138,8 @@ def verify(
     if expect_head is not None and prev != expect_head:
         problem("audit_log head", f"head hash {prev[:16]}… differs from the expected {expect_head[:16]}…")
 
-    for seq_e, eid, etype, company, occurred_at, payload, digest in conn.execute(
-        "SELECT seq, id, type, company, occurred_at, payload, digest FROM events ORDER BY seq"
+    for eid, etype, company, occurred_at, payload, digest in conn.execute(
+        "SELECT id, type, company, occurred_at, payload, digest FROM events ORDER BY seq"
     ):
         rep.events += 1
         content = {
@@ -162,7 +170,10 @@ def verify(
             problem(where, "has no audit entry (inserted outside paybonus)")
             continue
         if actual != row["digest"] or row["digest"] != entry[1]:
-            problem(where, f"content differs from audit_log seq {entry[0]} (altered: amount {row['amount_cents']} cents)")
+            problem(
+                where,
+                f"content differs from audit_log seq {entry[0]} (altered: amount {row['amount_cents']} cents)",
+            )
         scheme = schemes.get(row["scheme"])
         if scheme is None:
             problem(where, f"cannot recompute: scheme {row['scheme']!r} is not installed")
@@ -174,7 +185,10 @@ def verify(
             continue
         rep.recomputed += 1
         if amount != row["amount_cents"]:
-            problem(where, f"amount {row['amount_cents']} cents differs from {amount} recomputed from its explanation")
+            problem(
+                where,
+                f"amount {row['amount_cents']} cents differs from {amount} recomputed from its explanation",
+            )
     for eid, (seq, _) in ent_entries.items():
         problem(f"audit_log seq {seq}", f"entitlement {eid} is missing from the entitlements table")
     return rep
@@ -185,4 +199,6 @@ def digest_of(data: Any) -> str:
 
 
 def dispatch_digest(event_id: str, scheme: str, status: str, ids: Sequence[str], error: str | None) -> str:
-    return digest_of({"event": event_id, "scheme": scheme, "status": status, "entitlements": list(ids), "error": error})
+    return digest_of(
+        {"event": event_id, "scheme": scheme, "status": status, "entitlements": list(ids), "error": error}
+    )

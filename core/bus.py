@@ -18,16 +18,6 @@ from typing import Any
 
 import structlog
 from attrs import frozen
-
-from . import audit
-from .calendar import Period
-from .config import CompanyConfig, parse_company_toml, scheme_config
-from .errors import SchemeError, UserError
-from .events import Event, canonical_json
-from .ledger import ENTITLEMENT_COLUMNS, Ledger, recorded_entitlement
-from .params import Parameters
-from .payroll import Population
-from .host import PluginHost
 from paybonus.hooks.types import (
     CompanyInfo,
     EntitlementDraft,
@@ -37,6 +27,16 @@ from paybonus.hooks.types import (
     SchemeDescriptor,
     SchemeResult,
 )
+
+from . import audit
+from .calendar import Period
+from .config import CompanyConfig, parse_company_toml, scheme_config
+from .errors import SchemeError, UserError
+from .events import Event, canonical_json
+from .host import PluginHost
+from .ledger import ENTITLEMENT_COLUMNS, Ledger, recorded_entitlement
+from .params import Parameters
+from .payroll import Population
 
 log = structlog.get_logger("paybonus.bus")
 
@@ -62,9 +62,7 @@ class PublishOutcome:
 class Context:
     """What a scheme may read while it computes (see `paybonus.hooks.SchemeContext`)."""
 
-    def __init__(
-        self, bus: EventBus, company: CompanyInfo, config: Any, scheme: SchemeDescriptor
-    ) -> None:
+    def __init__(self, bus: EventBus, company: CompanyInfo, config: Any, scheme: SchemeDescriptor) -> None:
         self._bus = bus
         self.company = company
         self.config = config
@@ -127,7 +125,9 @@ class EventBus:
         if event.type not in self.host.event_types:
             raise UserError(where, f"type: unknown event type {event.type!r}")
         if self.company(event.company) is None:
-            raise UserError(where, f"company: unknown company {event.company!r} (load it first with `paybonus load`)")
+            raise UserError(
+                where, f"company: unknown company {event.company!r} (load it first with `paybonus load`)"
+            )
         known = self.ledger.event_digest(event.id)
         if known is not None and known != event.digest():
             raise UserError(where, f"id: {event.id!r} was already recorded with different content")
@@ -145,7 +145,10 @@ class EventBus:
             self.check(event, where)
             digest = event.digest()
             if event.id in seen and seen[event.id][1] != digest:
-                raise UserError(where, f"id: {event.id!r} is used again with different content (first at {seen[event.id][0]})")
+                raise UserError(
+                    where,
+                    f"id: {event.id!r} is used again with different content (first at {seen[event.id][0]})",
+                )
             seen.setdefault(event.id, (where, digest))
 
     # -- publishing --------------------------------------------------------------------------------------
@@ -189,7 +192,15 @@ class EventBus:
             conn.execute(
                 "INSERT INTO events (id, type, company, occurred_at, payload, digest, recorded_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (event.id, event.type, event.company, d["occurred_at"], canonical_json(d["payload"]), digest, at),
+                (
+                    event.id,
+                    event.type,
+                    event.company,
+                    d["occurred_at"],
+                    canonical_json(d["payload"]),
+                    digest,
+                    at,
+                ),
             )
             head = audit.append(conn, at, [("event.recorded", event.id, digest)])
         log.info("bus.event.recorded", event_id=event.id, type=event.type, company=event.company)
@@ -211,26 +222,47 @@ class EventBus:
             with self.ledger.write() as conn:
                 config = self.company(event.company)
                 assert config is not None
-                ctx = Context(self, config.info, scheme_config(config, scheme, f"company {event.company}"), scheme)
+                ctx = Context(
+                    self, config.info, scheme_config(config, scheme, f"company {event.company}"), scheme
+                )
                 result = scheme.compute(event, ctx)
                 rows, findings, summary = self._rows(event, scheme, result, at)
                 self.ledger.insert_many(conn, "entitlements", ENTITLEMENT_COLUMNS, rows)
                 if findings:
                     self.ledger.insert_many(
-                        conn, "findings", ("event_id", "scheme", "level", "rule", "message", "employee"), findings
+                        conn,
+                        "findings",
+                        ("event_id", "scheme", "level", "rule", "message", "employee"),
+                        findings,
                     )
                 ids = [r[0] for r in rows]
                 entries = [("entitlement.recorded", r[0], r[-2]) for r in rows]
-                entries.append(("dispatch.completed", ref, audit.dispatch_digest(event.id, scheme.name, COMPLETED, ids, None)))
+                entries.append(
+                    (
+                        "dispatch.completed",
+                        ref,
+                        audit.dispatch_digest(event.id, scheme.name, COMPLETED, ids, None),
+                    )
+                )
                 head = audit.append(conn, at, entries)
-                self._upsert_dispatch(conn, event.id, scheme, COMPLETED, attempt, None, None, summary, len(rows), at)
+                self._upsert_dispatch(
+                    conn, event.id, scheme, COMPLETED, attempt, None, None, summary, len(rows), at
+                )
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             tb = traceback.format_exc(limit=20)
             with self.ledger.write() as conn:
                 self._upsert_dispatch(conn, event.id, scheme, FAILED, attempt, error, tb, None, 0, at)
                 head = audit.append(
-                    conn, at, [("dispatch.failed", ref, audit.dispatch_digest(event.id, scheme.name, FAILED, [], error))]
+                    conn,
+                    at,
+                    [
+                        (
+                            "dispatch.failed",
+                            ref,
+                            audit.dispatch_digest(event.id, scheme.name, FAILED, [], error),
+                        )
+                    ],
                 )
             log.error(
                 "bus.dispatch.failed",
@@ -243,7 +275,9 @@ class EventBus:
             log.debug("audit.chain.head", seq=head.seq, hash=head.hash)
             return DispatchOutcome(event.id, scheme.name, FAILED, 0, error)
         for f in result.findings:
-            log.warning("bus.dispatch.finding", event_id=event.id, scheme=scheme.name, level=f.level, rule=f.rule)
+            log.warning(
+                "bus.dispatch.finding", event_id=event.id, scheme=scheme.name, level=f.level, rule=f.rule
+            )
         log.info(
             "bus.dispatch.completed",
             event_id=event.id,
@@ -267,17 +301,25 @@ class EventBus:
         seen: set[str] = set()
         for d in result.entitlements:
             if not isinstance(d, EntitlementDraft):
-                raise SchemeError(f"scheme {scheme.name} returned {type(d).__name__}, not an EntitlementDraft")
+                raise SchemeError(
+                    f"scheme {scheme.name} returned {type(d).__name__}, not an EntitlementDraft"
+                )
             if type(d.amount_cents) is not int:
-                raise SchemeError(f"scheme {scheme.name}: amount_cents must be an int (cents), got {type(d.amount_cents).__name__}")
+                raise SchemeError(
+                    f"scheme {scheme.name}: amount_cents must be an int (cents), got {type(d.amount_cents).__name__}"
+                )
             if d.kind is Kind.PRINCIPAL and d.amount_cents < 0:
                 raise SchemeError(f"scheme {scheme.name}: a principal entitlement cannot be negative")
             if d.kind is not Kind.PRINCIPAL and d.corrects is None:
-                raise SchemeError(f"scheme {scheme.name}: a {d.kind} must reference the entitlement it relates to")
+                raise SchemeError(
+                    f"scheme {scheme.name}: a {d.kind} must reference the entitlement it relates to"
+                )
             key = f"{event.id}|{scheme.name}|{d.employee}|{d.period.key}|{d.kind}|{d.key}"
             ident = "ENT-" + hashlib.sha256(key.encode()).hexdigest()[:20]
             if ident in seen:
-                raise SchemeError(f"scheme {scheme.name} returned two entitlements for one employee, period and kind")
+                raise SchemeError(
+                    f"scheme {scheme.name} returned two entitlements for one employee, period and kind"
+                )
             seen.add(ident)
             dsn = d.dsn or scheme.dsn
             row = {
@@ -301,7 +343,7 @@ class EventBus:
                 "recorded_at": at,
             }
             row["digest"] = audit.entitlement_digest(row)
-            rows.append(tuple(row[c] for c in ENTITLEMENT_COLUMNS[:-2]) + (row["digest"], at))
+            rows.append((*tuple(row[c] for c in ENTITLEMENT_COLUMNS[:-2]), row["digest"], at))
         findings = []
         for f in result.findings:
             if not isinstance(f, Finding):

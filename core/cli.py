@@ -24,10 +24,10 @@ from .bus import EventBus, read_events
 from .calendar import Period
 from .config import check_schemes_known, scheme_config
 from .errors import PaybonusError, PluginError, UserError
+from .host import PluginHost, load_plugins
 from .ledger import Ledger
 from .money import format_euros
 from .params import Parameters
-from .host import PluginHost, load_plugins
 from .sources import read_company_dir, store_company
 
 log = structlog.get_logger("paybonus.cli")
@@ -74,13 +74,32 @@ pass_state = click.make_pass_decorator(State)
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="paybonus")
-@click.option("--db", default=lambda: os.environ.get("PAYBONUS_DB", "paybonus.db"), show_default="paybonus.db or $PAYBONUS_DB", help="Ledger file.")
+@click.option(
+    "--db",
+    default=lambda: os.environ.get("PAYBONUS_DB", "paybonus.db"),
+    show_default="paybonus.db or $PAYBONUS_DB",
+    help="Ledger file.",
+)
 @click.option("--log-format", type=click.Choice(["console", "json"]), default="console", show_default=True)
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="warning", show_default=True)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="warning",
+    show_default=True,
+)
 @click.option("--strict-plugins", is_flag=True, help="A plugin that fails to load is fatal.")
-@click.option("--params", "params_file", type=click.Path(dir_okay=False), help="Extra dated legal parameters (TOML).")
+@click.option(
+    "--params", "params_file", type=click.Path(dir_okay=False), help="Extra dated legal parameters (TOML)."
+)
 @click.pass_context
-def cli(ctx: click.Context, db: str, log_format: str, log_level: str, strict_plugins: bool, params_file: str | None) -> None:
+def cli(
+    ctx: click.Context,
+    db: str,
+    log_format: str,
+    log_level: str,
+    strict_plugins: bool,
+    params_file: str | None,
+) -> None:
     """paybonus: French employee bonuses, computed from events and recorded in a verifiable ledger."""
     logs.configure(log_format, log_level)
     ctx.obj = State(db, strict_plugins, params_file)
@@ -109,7 +128,9 @@ def load(state: State, company_dir: Path) -> None:
     with state.ledger() as ledger:
         head = store_company(ledger, data)
     employees = len({c[0] for c in data.contracts})
-    log.info("company.loaded", company=data.config.info.id, employees=employees, pay_lines=len(data.pay_lines))
+    log.info(
+        "company.loaded", company=data.config.info.id, employees=employees, pay_lines=len(data.pay_lines)
+    )
     log.info("audit.chain.head", seq=head.seq, hash=head.hash)
     out.print(
         f"loaded {data.config.info.id}: {employees} employees, {len(data.pay_lines)} pay lines, "
@@ -124,7 +145,14 @@ def _publish(state: State, ledger: Ledger, path: str, lines: list[str]) -> dict[
     bus.check_all(events)
     with _progress("publishing", len(events)) as advance:
         outcomes = bus.publish_all(events, on_progress=advance)
-    counts = {"events": len(outcomes), "recorded": 0, "duplicates": 0, "completed": 0, "failed": 0, "entitlements": 0}
+    counts = {
+        "events": len(outcomes),
+        "recorded": 0,
+        "duplicates": 0,
+        "completed": 0,
+        "failed": 0,
+        "entitlements": 0,
+    }
     for o in outcomes:
         counts["duplicates" if o.duplicate else "recorded"] += 1
         for d in o.dispatches:
@@ -158,15 +186,34 @@ def publish(state: State, events_file: str) -> None:
 @click.option("--scheme")
 @click.option("--employee")
 @click.option("--period", help="YYYY, YYYY-MM or YYYY-MM-DD..YYYY-MM-DD: entitlements overlapping it.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True
+)
 @pass_state
-def entitlements(state: State, company: str | None, scheme: str | None, employee: str | None, period: str | None, fmt: str) -> None:
+def entitlements(
+    state: State, company: str | None, scheme: str | None, employee: str | None, period: str | None, fmt: str
+) -> None:
     """List recorded entitlements."""
     p = _period(period)
     with state.ledger() as ledger:
         rows = ledger.entitlement_rows(company, scheme, p, employee)
-    cols = ("id", "company", "scheme", "employee", "period_start", "period_end", "kind", "amount_cents",
-            "due_date", "status", "dsn_block", "dsn_code", "social_regime", "corrects", "event_id")
+    cols = (
+        "id",
+        "company",
+        "scheme",
+        "employee",
+        "period_start",
+        "period_end",
+        "kind",
+        "amount_cents",
+        "due_date",
+        "status",
+        "dsn_block",
+        "dsn_code",
+        "social_regime",
+        "corrects",
+        "event_id",
+    )
     if fmt == "json":
         for r in rows:
             click.echo(json.dumps({c: r[c] for c in cols}, ensure_ascii=False))
@@ -179,10 +226,22 @@ def entitlements(state: State, company: str | None, scheme: str | None, employee
     else:
         t = Table("id", "company", "scheme", "employee", "period", "kind", "amount", "due", "status")
         for r in rows:
-            t.add_row(r["id"], r["company"], r["scheme"], r["employee"], f"{r['period_start']}..{r['period_end']}",
-                      r["kind"], format_euros(r["amount_cents"]), r["due_date"] or "", r["status"])
+            t.add_row(
+                r["id"],
+                r["company"],
+                r["scheme"],
+                r["employee"],
+                f"{r['period_start']}..{r['period_end']}",
+                r["kind"],
+                format_euros(r["amount_cents"]),
+                r["due_date"] or "",
+                r["status"],
+            )
         out.print(t)
-        out.print(f"{len(rows)} entitlements, total {format_euros(sum(r['amount_cents'] for r in rows))}", markup=False)
+        out.print(
+            f"{len(rows)} entitlements, total {format_euros(sum(r['amount_cents'] for r in rows))}",
+            markup=False,
+        )
 
 
 @cli.command()
@@ -201,13 +260,27 @@ def explain(state: State, entitlement_id: str, fmt: str) -> None:
         scheme = state.host().schemes.get(row["scheme"])
         recomputed = scheme.recompute(Explanation.from_dict(expl)) if scheme else None
     if fmt == "json":
-        click.echo(json.dumps({**{k: row[k] for k in row.keys()}, "explanation": expl, "recomputed_cents": recomputed},
-                              ensure_ascii=False, indent=2))
+        click.echo(
+            json.dumps(
+                {**{k: row[k] for k in row}, "explanation": expl, "recomputed_cents": recomputed},
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
         return
-    out.print(f"{row['id']}  {row['scheme']} {row['scheme_version']}  {row['company']} / {row['employee']}", markup=False)
-    out.print(f"period {row['period_start']}..{row['period_end']}  kind {row['kind']}  status {row['status']}", markup=False)
-    out.print(f"amount {format_euros(row['amount_cents'])} EUR  due {row['due_date'] or '-'}  "
-              f"DSN {row['dsn_block']} {row['dsn_code']}  regime {row['social_regime']}", markup=False)
+    out.print(
+        f"{row['id']}  {row['scheme']} {row['scheme_version']}  {row['company']} / {row['employee']}",
+        markup=False,
+    )
+    out.print(
+        f"period {row['period_start']}..{row['period_end']}  kind {row['kind']}  status {row['status']}",
+        markup=False,
+    )
+    out.print(
+        f"amount {format_euros(row['amount_cents'])} EUR  due {row['due_date'] or '-'}  "
+        f"DSN {row['dsn_block']} {row['dsn_code']}  regime {row['social_regime']}",
+        markup=False,
+    )
     if row["corrects"]:
         out.print(f"relates to {row['corrects']}", markup=False)
     out.print(f"caused by event {row['event_id']}", markup=False)
@@ -241,7 +314,14 @@ def audit_verify(state: State, expect_head: str | None) -> None:
     """Walk the hash chain, check events and entitlements against it, recompute every amount."""
     with state.ledger() as ledger:
         rep = audit.verify(ledger, state.host().schemes, expect_head=expect_head)
-    log.info("audit.verified", ok=rep.ok, entries=rep.entries, problems=len(rep.problems), seq=rep.head.seq, hash=rep.head.hash)
+    log.info(
+        "audit.verified",
+        ok=rep.ok,
+        entries=rep.entries,
+        problems=len(rep.problems),
+        seq=rep.head.seq,
+        hash=rep.head.hash,
+    )
     out.print(
         f"audit: {rep.entries} entries, {rep.events} events, {rep.entitlements} entitlements "
         f"({rep.recomputed} recomputed); head {rep.head.seq} {rep.head.hash}",
@@ -261,12 +341,21 @@ def plugins(state: State) -> None:
     host = state.host()
     t = Table("plugin", "version", "distribution", "hooks", "schemes")
     for p in host.plugin_infos():
-        t.add_row(p.name, p.version, p.distribution, ", ".join(h.removeprefix("paybonus_") for h in p.hooks), ", ".join(p.schemes))
+        t.add_row(
+            p.name,
+            p.version,
+            p.distribution,
+            ", ".join(h.removeprefix("paybonus_") for h in p.hooks),
+            ", ".join(p.schemes),
+        )
     out.print(t)
     for name in sorted(host.schemes):
         s = host.schemes[name]
-        out.print(f"scheme {s.name} {s.version}: {s.label}; handles {', '.join(sorted(s.handles))}; "
-                  f"DSN {s.dsn.block} {s.dsn.code}; {s.social_regime}", markup=False)
+        out.print(
+            f"scheme {s.name} {s.version}: {s.label}; handles {', '.join(sorted(s.handles))}; "
+            f"DSN {s.dsn.block} {s.dsn.code}; {s.social_regime}",
+            markup=False,
+        )
     for f in host.failures:
         out.print(f"not loaded: {f.name} ({f.error})", markup=False)
 
@@ -278,7 +367,10 @@ def failures(state: State) -> None:
     with state.ledger() as ledger:
         rows = ledger.failed_dispatches()
     for r in rows:
-        out.print(f"{r['event_id']} -> {r['scheme']} (attempt {r['attempts']}, {r['updated_at']}): {r['error']}", markup=False)
+        out.print(
+            f"{r['event_id']} -> {r['scheme']} (attempt {r['attempts']}, {r['updated_at']}): {r['error']}",
+            markup=False,
+        )
     out.print(f"{len(rows)} failed dispatches", markup=False)
 
 
@@ -291,13 +383,17 @@ def retry(state: State, event_id: str | None, scheme: str | None) -> None:
     with state.ledger() as ledger:
         outcomes = state.bus(ledger).retry(event_id, scheme)
     ok = sum(o.status == "completed" for o in outcomes)
-    out.print(f"retried {len(outcomes)} dispatches: {ok} completed, {len(outcomes) - ok} failed", markup=False)
+    out.print(
+        f"retried {len(outcomes)} dispatches: {ok} completed, {len(outcomes) - ok} failed", markup=False
+    )
     if len(outcomes) - ok:
         raise VerificationFailed("some dispatches still fail: see `paybonus failures`")
 
 
 @cli.command()
-@click.option("--db", "demo_db", default="paybonus-demo.db", show_default=True, help="Where to leave the demo ledger.")
+@click.option(
+    "--db", "demo_db", default="paybonus-demo.db", show_default=True, help="Where to leave the demo ledger."
+)
 @click.pass_context
 def demo(ctx: click.Context, demo_db: str) -> None:
     """Run the shipped sample company: a fresh ledger, its payroll, a year of events, an audit check."""
@@ -321,9 +417,15 @@ def demo(ctx: click.Context, demo_db: str) -> None:
     t = Table("scheme", "kind", "entitlements", "employees", "total")
     for scheme, kind, n, total, emps in summary:
         t.add_row(scheme, kind, str(n), str(emps), format_euros(total or 0, french=True))
-    out.print(f"published {c['events']} events ({c['completed']} dispatches completed, {c['failed']} failed)", markup=False)
+    out.print(
+        f"published {c['events']} events ({c['completed']} dispatches completed, {c['failed']} failed)",
+        markup=False,
+    )
     out.print(t)
-    out.print(f"audit: {'OK' if rep.ok else 'FAILED'} ({rep.entries} entries, {rep.recomputed} amounts recomputed)", markup=False)
+    out.print(
+        f"audit: {'OK' if rep.ok else 'FAILED'} ({rep.entries} entries, {rep.recomputed} amounts recomputed)",
+        markup=False,
+    )
     out.print(f"ledger left at {demo_db}; try: paybonus --db {demo_db} entitlements", markup=False)
     if not rep.ok:
         raise VerificationFailed(str(rep.problems[0]))
@@ -337,7 +439,14 @@ def _progress(label: str, total: int) -> Iterator[Any]:
     if total < 50 or not err.is_terminal:
         yield lambda _n: None
         return
-    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err, transient=True) as p:
+    with Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    ) as p:
         task = p.add_task(label, total=total)
         yield lambda n: p.update(task, completed=n)
 

@@ -1,14 +1,14 @@
 """Company configuration: `company.toml`, structured with cattrs into attrs classes, with precise errors.
 
-    [company]
-    id = "ACME"
-    name = "Acme Industrie SAS"
-    fiscal_year_start = "01-01"
-    headcount = 28
-    has_savings_plan = true
+[company]
+id = "ACME"
+name = "Acme Industrie SAS"
+fiscal_year_start = "01-01"
+headcount = 28
+has_savings_plan = true
 
-    [schemes.interessement]      # one table per scheme the company runs; validated by the scheme's config_type
-    ...
+[schemes.interessement]      # one table per scheme the company runs; validated by the scheme's config_type
+...
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ import tomllib
 from typing import Any
 
 from attrs import frozen
+from paybonus.hooks.types import CompanyInfo, SchemeDescriptor
 
 from .convert import structure
 from .errors import UserError
-from paybonus.hooks.types import CompanyInfo, SchemeDescriptor
 
 
 @frozen
@@ -45,7 +45,7 @@ def parse_company_toml(text: str, where: str) -> CompanyConfig:
         info = structure(data["company"], CompanyInfo)
     except ValueError as exc:
         raise UserError(where, f"company.{exc}") from None
-    if not re.fullmatch(r"(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])", info.fiscal_year_start):
+    if not re.fullmatch(r"(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])", info.fiscal_year_start):
         raise UserError(where, f"company.fiscal_year_start: expected MM-DD, got {info.fiscal_year_start!r}")
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}", info.id):
         raise UserError(where, f"company.id: {info.id!r} must be letters, digits or ._:/@- without spaces")
@@ -71,4 +71,6 @@ def scheme_config(config: CompanyConfig, scheme: SchemeDescriptor, where: str) -
 def check_schemes_known(config: CompanyConfig, known: dict[str, SchemeDescriptor], where: str) -> None:
     for name in config.schemes:
         if name not in known:
-            raise UserError(where, f"[schemes.{name}]: no installed scheme has that name (see `paybonus plugins`)")
+            raise UserError(
+                where, f"[schemes.{name}]: no installed scheme has that name (see `paybonus plugins`)"
+            )

@@ -21,7 +21,7 @@ def _structure_date(v: Any, _: type) -> date:
         return v.date()
     if isinstance(v, date):
         return v
-    if isinstance(v, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", v):
+    if isinstance(v, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", v):
         try:
             return date.fromisoformat(v)
         except ValueError:
@@ -46,7 +46,7 @@ def _structure_datetime(v: Any, _: type) -> datetime:
 
 def _structure_decimal(v: Any, _: type) -> Decimal:
     # floats never reach here from JSON (parsed with parse_float=Decimal); refuse them from Python callers too
-    if isinstance(v, bool) or isinstance(v, float):
+    if isinstance(v, (bool, float)):
         raise ValueError(f"expected an exact number (int or decimal string), got {v!r}")
     if isinstance(v, Decimal | int):
         d = Decimal(v)
@@ -134,7 +134,7 @@ def _describe(exc: BaseException, type_: type | None) -> str:
 def first_error(exc: BaseException) -> str:
     """One readable line from a cattrs validation error: 'payload.amount_cents: expected an integer, got 1.5'."""
     try:
-        messages = transform_error(exc, path="", format_exception=_describe)  # type: ignore[arg-type]
+        messages = transform_error(exc, path="", format_exception=_describe)
     except Exception:  # pragma: no cover - defensive: never let error formatting raise
         messages = [str(exc)]
     if not messages:

@@ -172,7 +172,7 @@ class EventTypes:
             known = ", ".join(self.names())
             raise ValueError(f"type: unknown event type {etype!r} (known: {known})")
         try:
-            payload = structure(data["payload"], self._types[etype].payload)
+            payload: Any = structure(data["payload"], self._types[etype].payload)
         except ValueError as exc:
             msg = str(exc)
             head = msg.split(" ", 1)[0]

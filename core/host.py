@@ -18,12 +18,12 @@ from typing import Any
 import pluggy
 import structlog
 from attrs import define, field, frozen
-
-from .errors import PluginError
-from .events import BUILTIN_EVENT_TYPES, EventType, EventTypes
 from paybonus.hooks import specs
 from paybonus.hooks.markers import PROJECT
 from paybonus.hooks.types import CompanyInfo, PayrollSource, SchemeDescriptor
+
+from .errors import PluginError
+from .events import BUILTIN_EVENT_TYPES, EventType, EventTypes
 
 log = structlog.get_logger("paybonus.plugins")
 ENTRY_POINT_GROUP = "paybonus"
@@ -60,7 +60,7 @@ class PluginHost:
         source = self.pm.hook.paybonus_payroll_source(company=company, ledger=ledger)
         if source is None:  # pragma: no cover - the core's default source always answers
             raise PluginError("no plugin supplies payroll data")
-        return source  # type: ignore[no-any-return]
+        return source
 
     def interested(self, event_type: str) -> list[SchemeDescriptor]:
         """Schemes handling `event_type`, in a deterministic order (by name)."""
@@ -70,7 +70,9 @@ class PluginHost:
         try:
             self.pm.hook.paybonus_entitlements_recorded(event=event, scheme=scheme, entitlement_ids=ids)
         except Exception as exc:
-            log.warning("plugins.notify.failed", scheme=scheme, event_id=event.id, error_type=type(exc).__name__)
+            log.warning(
+                "plugins.notify.failed", scheme=scheme, event_id=event.id, error_type=type(exc).__name__
+            )
 
     def plugin_infos(self) -> list[PluginInfo]:
         out = []

@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import sqlite_utils
+from paybonus.hooks.types import Explanation, Kind, RecordedEntitlement
 from sqlite_utils.migrations import Migrations
 
 from .calendar import Period
 from .errors import UserError
-from paybonus.hooks.types import Explanation, Kind, RecordedEntitlement
 
 BUSY_TIMEOUT_S = 60.0
 migrations = Migrations("paybonus")
@@ -30,13 +30,13 @@ migrations = Migrations("paybonus")
 @migrations()
 def m001_initial(db: sqlite_utils.Database) -> None:
     """The first schema: companies, payroll inputs, events, dispatches, entitlements, findings, audit log."""
-    db["companies"].create(
+    db.table("companies").create(
         {"id": str, "name": str, "config_toml": str, "config_digest": str, "loaded_at": str},
         pk="id",
         not_null={"name", "config_toml", "config_digest", "loaded_at"},
         strict=True,
     )
-    db["contracts"].create(
+    db.table("contracts").create(
         {
             "company": str,
             "employee": str,
@@ -50,8 +50,8 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         foreign_keys=[("company", "companies", "id")],
         strict=True,
     )
-    db["contracts"].create_index(["company", "employee"])
-    db["pay_lines"].create(
+    db.table("contracts").create_index(["company", "employee"])
+    db.table("pay_lines").create(
         {
             "company": str,
             "employee": str,
@@ -68,14 +68,14 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         foreign_keys=[("company", "companies", "id")],
         strict=True,
     )
-    db["absences"].create(
+    db.table("absences").create(
         {"company": str, "employee": str, "kind": str, "start": str, "end": str},
         not_null={"company", "employee", "kind", "start", "end"},
         foreign_keys=[("company", "companies", "id")],
         strict=True,
     )
-    db["absences"].create_index(["company", "employee"])
-    db["events"].create(
+    db.table("absences").create_index(["company", "employee"])
+    db.table("events").create(
         {
             "seq": int,
             "id": str,
@@ -91,9 +91,9 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         foreign_keys=[("company", "companies", "id")],
         strict=True,
     )
-    db["events"].create_index(["id"], unique=True)
-    db["events"].create_index(["company", "type"])
-    db["dispatches"].create(
+    db.table("events").create_index(["id"], unique=True)
+    db.table("events").create_index(["company", "type"])
+    db.table("dispatches").create(
         {
             "event_id": str,
             "scheme": str,
@@ -111,7 +111,7 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         foreign_keys=[("event_id", "events", "id")],
         strict=True,
     )
-    db["entitlements"].create(
+    db.table("entitlements").create(
         {
             "seq": int,
             "id": str,
@@ -159,17 +159,17 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         ],
         strict=True,
     )
-    db["entitlements"].create_index(["id"], unique=True)
-    db["entitlements"].create_index(["company", "scheme", "period_start"])
-    db["entitlements"].create_index(["company", "employee"])
-    db["findings"].create(
+    db.table("entitlements").create_index(["id"], unique=True)
+    db.table("entitlements").create_index(["company", "scheme", "period_start"])
+    db.table("entitlements").create_index(["company", "employee"])
+    db.table("findings").create(
         {"event_id": str, "scheme": str, "level": str, "rule": str, "message": str, "employee": str},
         not_null={"event_id", "scheme", "level", "rule", "message"},
         foreign_keys=[("event_id", "events", "id")],
         strict=True,
     )
-    db["findings"].create_index(["event_id", "scheme"])
-    db["audit_log"].create(
+    db.table("findings").create_index(["event_id", "scheme"])
+    db.table("audit_log").create(
         {"seq": int, "at": str, "action": str, "ref": str, "digest": str, "prev_hash": str, "hash": str},
         pk="seq",
         not_null={"at", "action", "ref", "digest", "prev_hash", "hash"},
@@ -332,7 +332,9 @@ class Ledger:
 
     def dispatch_statuses(self, event_id: str) -> dict[str, str]:
         return dict(
-            self.conn.execute("SELECT scheme, status FROM dispatches WHERE event_id = ?", (event_id,)).fetchall()
+            self.conn.execute(
+                "SELECT scheme, status FROM dispatches WHERE event_id = ?", (event_id,)
+            ).fetchall()
         )
 
     def failed_dispatches(self) -> list[sqlite3.Row]:
@@ -370,7 +372,9 @@ class Ledger:
         cur.row_factory = sqlite3.Row
         return cur.execute(sql, args).fetchall()
 
-    def insert_many(self, conn: sqlite3.Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    def insert_many(
+        self, conn: sqlite3.Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+    ) -> None:
         """Batched insert on the hot path (one executemany, inside the caller's transaction)."""
         cols = ", ".join(f'"{c}"' for c in columns)
         marks = ", ".join("?" for _ in columns)
@@ -397,7 +401,9 @@ def recorded_entitlement(row: sqlite3.Row) -> RecordedEntitlement:
 
 def _connect(path: str) -> sqlite3.Connection:
     if sqlite3.sqlite_version_info < (3, 37):
-        raise UserError(path, f"SQLite {sqlite3.sqlite_version} is too old: paybonus needs 3.37 or newer (STRICT tables)")
+        raise UserError(
+            path, f"SQLite {sqlite3.sqlite_version} is too old: paybonus needs 3.37 or newer (STRICT tables)"
+        )
     try:
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
     except sqlite3.Error as exc:

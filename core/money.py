@@ -10,7 +10,7 @@ import re
 from collections.abc import Sequence
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
 
-_AMOUNT = re.compile(r"^(-)?(\d{1,15})(?:\.(\d{1,2}))?$")
+_AMOUNT = re.compile(r"^(-)?([0-9]{1,15})(?:\.([0-9]{1,2}))?$")
 CENT = Decimal("0.01")
 
 
@@ -19,7 +19,9 @@ def parse_euros(text: str) -> int:
     s = text.strip()
     m = _AMOUNT.match(s)
     if not m:
-        raise ValueError(f"'{text}' is not an amount in euros (expected digits with a dot and at most 2 decimals)")
+        raise ValueError(
+            f"'{text}' is not an amount in euros (expected digits with a dot and at most 2 decimals)"
+        )
     sign, units, dec = m.groups()
     cents = int(units) * 100 + int((dec or "0").ljust(2, "0"))
     return -cents if sign else cents

@@ -172,7 +172,7 @@ def _parse(data: dict[str, Any], where: str) -> dict[str, Parameter]:
 def _value(raw: Any, unit: str, where: str) -> int | Decimal:
     if unit == "rate":
         if not isinstance(raw, str):
-            raise UserError(where, "a rate is written as a string, e.g. \"0.20\" (never a float)")
+            raise UserError(where, 'a rate is written as a string, e.g. "0.20" (never a float)')
         try:
             return Decimal(raw)
         except InvalidOperation:

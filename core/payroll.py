@@ -74,7 +74,9 @@ class PayLine:
     contract_hours: Decimal  # contractual hours of the month (151.67 full time)
     ap_hours: Decimal = Decimal(0)  # activité partielle hours not worked (DSN 51 type 019)
     ap_indemnity_cents: int = 0  # activité partielle indemnity, not salary (LAW I-19)
-    reconstituted_cents: int | None = None  # salary the employee would have earned (DSN 51 type 003; I-26, I-27)
+    reconstituted_cents: int | None = (
+        None  # salary the employee would have earned (DSN 51 type 003; I-26, I-27)
+    )
 
 
 @frozen

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from attrs import frozen
+from paybonus.hooks.markers import hookimpl
+from paybonus.hooks.types import CompanyInfo
 
 from . import audit
 from .calendar import Period, add_months
@@ -26,12 +29,10 @@ from .errors import UserError
 from .ledger import Ledger
 from .money import parse_euros
 from .payroll import Absence, AbsenceKind, Contract, EmployeeRecord, PayLine, Population
-from paybonus.hooks.markers import hookimpl
-from paybonus.hooks.types import CompanyInfo
 
 _EMPLOYEE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_MONTH_FILE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])\.csv$")
-_HOURS = re.compile(r"^\d{1,4}(\.\d{1,2})?$")
+_MONTH_FILE = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])\.csv$")
+_HOURS = re.compile(r"^[0-9]{1,4}(\.[0-9]{1,2})?$")
 
 EMPLOYEE_COLUMNS = ("employee_id", "contract_start")
 EMPLOYEE_OPTIONAL = ("display_name", "contract_end", "category", "establishment")
@@ -46,7 +47,9 @@ class CompanyData:
 
     config: CompanyConfig
     contracts: list[tuple[Any, ...]]  # (employee, start, end, category, establishment, display_name)
-    pay_lines: list[tuple[Any, ...]]  # (employee, month, gross, base, contract_hours, ap_hours, ap_ind, reconst)
+    pay_lines: list[
+        tuple[Any, ...]
+    ]  # (employee, month, gross, base, contract_hours, ap_hours, ap_ind, reconst)
     absences: list[tuple[Any, ...]]  # (employee, kind, start, end)
     digest: str  # sha256 of everything read, recorded in the audit log
 
@@ -70,8 +73,16 @@ def read_company_dir(path: Path) -> CompanyData:
         end = _date(row, "contract_end", where, optional=True)
         if end is not None and end < start:
             raise UserError(where, f"contract_end {end} is before contract_start {start}")
-        contracts.append((emp, start.isoformat(), end and end.isoformat(), row.get("category") or "",
-                          row.get("establishment") or "", row.get("display_name") or ""))
+        contracts.append(
+            (
+                emp,
+                start.isoformat(),
+                end and end.isoformat(),
+                row.get("category") or "",
+                row.get("establishment") or "",
+                row.get("display_name") or "",
+            )
+        )
         known.add(emp)
     if not contracts:
         raise UserError(str(emp_path), "no employees")
@@ -147,12 +158,24 @@ def store_company(ledger: Ledger, data: CompanyData, now: datetime | None = None
         ledger.insert_many(
             conn,
             "pay_lines",
-            ("company", "employee", "month", "gross_cents", "base_cents", "contract_hours", "ap_hours",
-             "ap_indemnity_cents", "reconstituted_cents"),
+            (
+                "company",
+                "employee",
+                "month",
+                "gross_cents",
+                "base_cents",
+                "contract_hours",
+                "ap_hours",
+                "ap_indemnity_cents",
+                "reconstituted_cents",
+            ),
             ((cid, *r) for r in data.pay_lines),
         )
         ledger.insert_many(
-            conn, "absences", ("company", "employee", "kind", "start", "end"), ((cid, *r) for r in data.absences)
+            conn,
+            "absences",
+            ("company", "employee", "kind", "start", "end"),
+            ((cid, *r) for r in data.absences),
         )
         return audit.append(conn, at, [("payroll.loaded", cid, data.digest)])
 
@@ -178,7 +201,9 @@ class LedgerPayrollSource:
             "ORDER BY employee, start",
             (company, company, e, s),
         ):
-            contracts[emp].append(Contract(date.fromisoformat(start), date.fromisoformat(end) if end else None))
+            contracts[emp].append(
+                Contract(date.fromisoformat(start), date.fromisoformat(end) if end else None)
+            )
             meta[emp] = (cat or "", est or "")
         pay: dict[str, list[PayLine]] = defaultdict(list)
         for emp, month, gross, base, hours, ap_h, ap_i, rec in conn.execute(
@@ -186,14 +211,18 @@ class LedgerPayrollSource:
             "reconstituted_cents FROM pay_lines WHERE company = ? AND month >= ? AND month <= ? ORDER BY employee, month",
             (company, period.start.replace(day=1).isoformat(), e),
         ):
-            pay[emp].append(PayLine(date.fromisoformat(month), gross, base, Decimal(hours), Decimal(ap_h), ap_i, rec))
+            pay[emp].append(
+                PayLine(date.fromisoformat(month), gross, base, Decimal(hours), Decimal(ap_h), ap_i, rec)
+            )
         absences: dict[str, list[Absence]] = defaultdict(list)
         for emp, kind, start, end in conn.execute(
             "SELECT employee, kind, start, end FROM absences WHERE company = ? AND start <= ? AND end >= ? "
             "ORDER BY employee, start",
             (company, e, s),
         ):
-            absences[emp].append(Absence(AbsenceKind(kind), date.fromisoformat(start), date.fromisoformat(end)))
+            absences[emp].append(
+                Absence(AbsenceKind(kind), date.fromisoformat(start), date.fromisoformat(end))
+            )
         ids = sorted(set(contracts) | set(pay))
         employees = tuple(
             EmployeeRecord(
@@ -245,7 +274,9 @@ def _csv_rows(
         raise UserError(f"{p}:1", f"missing column {missing[0]!r} (expected {', '.join(required)})")
     unknown = [c for c in header if c not in required and c not in optional]
     if unknown:
-        raise UserError(f"{p}:1", f"unknown column {unknown[0]!r} (allowed: {', '.join((*required, *optional))})")
+        raise UserError(
+            f"{p}:1", f"unknown column {unknown[0]!r} (allowed: {', '.join((*required, *optional))})"
+        )
     reader.fieldnames = header
     for n, row in enumerate(reader, 2):
         if None in row:
@@ -265,7 +296,7 @@ def _date(row: dict[str, str], col: str, where: str, optional: bool = False) -> 
     if not v and optional:
         return None
     try:
-        return date.fromisoformat(v) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", v) else _bad_date(v)
+        return date.fromisoformat(v) if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", v) else _bad_date(v)
     except ValueError:
         raise UserError(where, f"{col}: {v!r} is not a date (expected YYYY-MM-DD)") from None
 
@@ -305,6 +336,8 @@ def _check_overlaps(contracts: list[tuple[Any, ...]], where: str) -> None:
         by_emp[emp].append((start, end))
     for emp, spans in by_emp.items():
         spans.sort()
-        for (s1, e1), (s2, _) in zip(spans, spans[1:], strict=False):
+        for (s1, e1), (s2, _) in itertools.pairwise(spans):
             if e1 is None or e1 >= s2:
-                raise UserError(where, f"employee {emp!r} has overlapping contracts ({s1}..{e1 or 'open'} and {s2}..)")
+                raise UserError(
+                    where, f"employee {emp!r} has overlapping contracts ({s1}..{e1 or 'open'} and {s2}..)"
+                )

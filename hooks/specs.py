@@ -27,7 +27,7 @@ def paybonus_register_event_types() -> list[EventType]:  # type: ignore[empty-bo
 
 
 @hookspec(firstresult=True)
-def paybonus_payroll_source(company: CompanyInfo, ledger: Any) -> PayrollSource | None:  # type: ignore[empty-body]
+def paybonus_payroll_source(company: CompanyInfo, ledger: Any) -> PayrollSource | None:
     """Return where the payroll data of `company` comes from, or None to leave it to the next plugin.
 
     The default (registered last, so called last) reads the ledger's own tables, filled by `paybonus load`.

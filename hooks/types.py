@@ -8,7 +8,6 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, Protocol
 
 from attrs import field, frozen
-
 from paybonus.calendar import Period
 
 if TYPE_CHECKING:
@@ -28,7 +27,9 @@ class Kind(enum.StrEnum):
 class SocialRegime(enum.StrEnum):
     """How what a scheme produces is treated socially."""
 
-    EPARGNE_SALARIALE = "epargne_salariale"  # not salary: CSG/CRDS on 100 %, forfait social (LAW 0.3, 0.4, I-4)
+    EPARGNE_SALARIALE = (
+        "epargne_salariale"  # not salary: CSG/CRDS on 100 %, forfait social (LAW 0.3, 0.4, I-4)
+    )
     SALARY = "salary"  # ordinary salary: contributions computed by the payroll (LAW O-1, N-2)
 
 
@@ -64,7 +65,9 @@ class Explanation:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Explanation:
-        return cls(d.get("inputs", {}), d.get("parameters", {}), tuple(d.get("steps", ())), tuple(d.get("rules", ())))
+        return cls(
+            d.get("inputs", {}), d.get("parameters", {}), tuple(d.get("steps", ())), tuple(d.get("rules", ()))
+        )
 
 
 @frozen

@@ -1,0 +1,20 @@
+"""Shared test helpers. Tests import only `paybonus...` and the helper module `testplugins` beside this file."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent
+ROOT = HERE.parent
+SHARED = ROOT.parent / "shared"
+sys.path.insert(0, str(HERE))  # for `import testplugins` (also used by subprocess workers)
+
+
+def shared(*parts: str) -> Path:
+    p = SHARED.joinpath(*parts)
+    if not p.exists():
+        pytest.skip(f"../shared/{'/'.join(parts)} is not beside the project")
+    return p

@@ -1,0 +1,212 @@
+"""The event bus: record once, isolated dispatch per scheme, dead letters, retry, order."""
+
+from datetime import date
+
+import pytest
+import testplugins
+from paybonus.errors import UserError
+from paybonus.fixtures.pytest_plugin import audit_ok, make_company
+from testplugins import SCHEMES_TOML, FlakyPlugin, FlatPlugin
+
+
+def ledger_state(ledger):
+    """Everything a run decides, without wall-clock times."""
+    ents = ledger.conn.execute(
+        "SELECT id, scheme, employee, period_start, amount_cents, kind, event_id, digest, status FROM entitlements ORDER BY id"
+    ).fetchall()
+    events = ledger.conn.execute("SELECT id, digest FROM events ORDER BY id").fetchall()
+    dispatches = ledger.conn.execute(
+        "SELECT event_id, scheme, status FROM dispatches ORDER BY 1, 2"
+    ).fetchall()
+    return ents, events, dispatches
+
+
+@pytest.fixture
+def bus(paybonus_bus):
+    testplugins.BROKEN["on"] = False
+    testplugins.CALLS.clear()
+    return paybonus_bus(FlatPlugin(), FlakyPlugin(), company=make_company(schemes_toml=SCHEMES_TOML))
+
+
+def test_an_event_is_recorded_once_and_a_duplicate_changes_nothing(bus, paybonus_events, paybonus_ledger):
+    e = paybonus_events.period_closed("2025-03")
+    first = bus.publish(e)
+    assert not first.duplicate and {d.scheme for d in first.dispatches} == {"flaky", "flat_bonus"}
+    before = ledger_state(paybonus_ledger)
+    audit_rows = paybonus_ledger.conn.execute("SELECT COUNT(*) FROM audit_log").fetchone()[0]
+    again = bus.publish(e)
+    assert again.duplicate and again.dispatches == ()
+    assert ledger_state(paybonus_ledger) == before
+    assert paybonus_ledger.conn.execute("SELECT COUNT(*) FROM audit_log").fetchone()[0] == audit_rows
+
+
+def test_a_reused_id_with_other_content_is_refused_and_nothing_is_written(
+    bus, paybonus_events, paybonus_ledger
+):
+    bus.publish(paybonus_events.period_closed("2025-03", id="x"))
+    before = ledger_state(paybonus_ledger)
+    with pytest.raises(UserError, match="already recorded with different content"):
+        bus.publish(paybonus_events.period_closed("2025-04", id="x"))
+    assert ledger_state(paybonus_ledger) == before
+
+
+def test_publishing_a_batch_twice_gives_the_same_ledger(bus, paybonus_events, paybonus_ledger):
+    batch = [
+        (f"line {i}", paybonus_events.period_closed(f"2025-{m:02d}")) for i, m in enumerate(range(1, 13), 1)
+    ]
+    bus.publish_all(batch)
+    once = ledger_state(paybonus_ledger)
+    bus.publish_all(batch)
+    assert ledger_state(paybonus_ledger) == once
+    audit_ok(paybonus_ledger, bus)
+
+
+def test_a_failing_scheme_is_rolled_back_alone_and_retry_completes_it(bus, paybonus_events, paybonus_ledger):
+    testplugins.BROKEN["on"] = True
+    out = bus.publish(paybonus_events.period_closed("2025-05"))
+    status = {d.scheme: d.status for d in out.dispatches}
+    assert status == {"flaky": "failed", "flat_bonus": "completed"}
+    schemes = {r[0] for r in paybonus_ledger.conn.execute("SELECT DISTINCT scheme FROM entitlements")}
+    assert schemes == {"flat_bonus"}  # the other plugin's work is recorded, the failing one's is absent
+    dead = paybonus_ledger.failed_dispatches()
+    assert (
+        len(dead) == 1 and "RuntimeError: flaky is broken today" in dead[0]["error"] and dead[0]["traceback"]
+    )
+    audit_ok(paybonus_ledger, bus)
+
+    assert [o.status for o in bus.retry()] == ["failed"]  # still broken: attempt 2 recorded
+    assert paybonus_ledger.failed_dispatches()[0]["attempts"] == 2
+    testplugins.BROKEN["on"] = False
+    outcomes = bus.retry()
+    assert [(o.scheme, o.status) for o in outcomes] == [("flaky", "completed")]
+    assert paybonus_ledger.failed_dispatches() == []
+    assert {r[0] for r in paybonus_ledger.conn.execute("SELECT DISTINCT scheme FROM entitlements")} == {
+        "flaky",
+        "flat_bonus",
+    }
+    assert bus.retry() == []
+    audit_ok(paybonus_ledger, bus)
+
+
+def test_each_scheme_is_called_once_per_event_with_the_whole_population(bus, paybonus_events):
+    bus.publish(paybonus_events.period_closed("2025-06"))
+    flat_calls = [c for c in testplugins.CALLS if c[0] == "flat_bonus"]
+    assert len(flat_calls) == 1 and flat_calls[0][2] >= 10
+
+
+def test_dispatch_order_is_deterministic(bus, paybonus_events):
+    testplugins.CALLS.clear()
+    bus.publish(paybonus_events.period_closed("2025-07"))
+    assert [c[0] for c in testplugins.CALLS] == ["flaky", "flat_bonus"]  # by scheme name
+
+
+def test_unknown_company_is_a_user_error(bus, paybonus_events, paybonus_ledger):
+    with pytest.raises(UserError, match="unknown company 'NOPE'"):
+        bus.publish(paybonus_events.period_closed("2025-03", company="NOPE"))
+    assert paybonus_ledger.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
+
+
+def test_a_batch_with_one_bad_event_writes_nothing(bus, paybonus_events, paybonus_ledger):
+    batch = [
+        ("l1", paybonus_events.period_closed("2025-01")),
+        ("l2", paybonus_events.period_closed("2025-02", company="NOPE")),
+    ]
+    with pytest.raises(UserError, match="^l2: company"):
+        bus.publish_all(batch)
+    assert paybonus_ledger.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
+
+
+def test_schemes_only_run_for_companies_that_configure_them(paybonus_bus, paybonus_events, paybonus_ledger):
+    bus = paybonus_bus(FlatPlugin(), company=make_company(schemes_toml=""))
+    out = bus.publish(paybonus_events.period_closed("2025-03"))
+    assert out.dispatches == ()
+
+
+def test_a_scheme_returning_floats_or_duplicates_fails_as_a_dead_letter(
+    paybonus_bus, paybonus_events, paybonus_ledger
+):
+    from paybonus.calendar import Period
+    from paybonus.hooks import (
+        EntitlementDraft,
+        Explanation,
+        SchemeDescriptor,
+        SchemeResult,
+        SocialRegime,
+        hookimpl,
+    )
+
+    def bad(event, ctx):
+        return SchemeResult([EntitlementDraft("E0001", Period.parse("2025-01"), 12.5, Explanation())])  # type: ignore[arg-type]
+
+    class Bad:
+        @hookimpl
+        def paybonus_register_schemes(self):
+            return [
+                SchemeDescriptor(
+                    "bad",
+                    "1",
+                    "Bad",
+                    frozenset({"period_closed"}),
+                    bad,
+                    lambda e: 0,
+                    testplugins.DSN,
+                    SocialRegime.SALARY,
+                )
+            ]
+
+    bus = paybonus_bus(Bad(), company=make_company(schemes_toml="[schemes.bad]\n"))
+    out = bus.publish(paybonus_events.period_closed("2025-01"))
+    assert out.dispatches[0].status == "failed" and "amount_cents must be an int" in out.dispatches[0].error
+    assert paybonus_ledger.conn.execute("SELECT COUNT(*) FROM entitlements").fetchone()[0] == 0
+
+
+def test_context_sees_earlier_events_and_entitlements(paybonus_bus, paybonus_events, paybonus_ledger):
+    from paybonus.hooks import SchemeDescriptor, SchemeResult, SocialRegime, hookimpl
+
+    seen = {}
+
+    def look(event, ctx):
+        seen["results"] = [e.id for e in ctx.events("results_published", event.payload.period)]
+        seen["flat"] = len(ctx.entitlements(scheme="flat_bonus", period=event.payload.period))
+        return SchemeResult()
+
+    class Look:
+        @hookimpl
+        def paybonus_register_schemes(self):
+            return [
+                SchemeDescriptor(
+                    "zz_look",
+                    "1",
+                    "Look",
+                    frozenset({"period_closed"}),
+                    look,
+                    lambda e: 0,
+                    testplugins.DSN,
+                    SocialRegime.SALARY,
+                )
+            ]
+
+    bus = paybonus_bus(
+        FlatPlugin(), Look(), company=make_company(schemes_toml=SCHEMES_TOML.replace("flaky", "zz_look"))
+    )
+    bus.publish(paybonus_events.results_published("2025-03", {"rcai": "10"}, id="r1"))
+    bus.publish(paybonus_events.period_closed("2025-03"))
+    assert seen["results"] == ["r1"] and seen["flat"] > 0
+
+
+def test_entitlements_carry_everything_the_ledger_promises(bus, paybonus_events, paybonus_ledger):
+    bus.publish(paybonus_events.period_closed("2025-02"))
+    row = paybonus_ledger.entitlement_rows(scheme="flat_bonus")[0]
+    assert row["scheme_version"] == "1.0" and row["kind"] == "principal" and row["status"] == "due"
+    assert row["social_regime"] == "salary" and (row["dsn_block"], row["dsn_code"]) == ("S21.G00.52", "028")
+    assert row["due_date"] == "2025-02-28" and row["event_id"] == "close-2025-02-01..2025-02-28"
+    assert type(row["amount_cents"]) is int
+    cols = {r[1]: r[2] for r in paybonus_ledger.conn.execute("PRAGMA table_info(entitlements)")}
+    assert cols["amount_cents"] == "INTEGER"
+    assert paybonus_ledger.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert paybonus_ledger.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+def test_leaver_event_needs_no_scheme(bus, paybonus_events, paybonus_ledger):
+    out = bus.publish(paybonus_events.employee_left("E0001", date(2025, 5, 31), forwarding_address="1 rue X"))
+    assert out.dispatches == () and paybonus_ledger.event_digest("left-E0001")

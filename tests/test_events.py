@@ -1,0 +1,167 @@
+"""Events: JSON lines both ways, precise validation errors."""
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from paybonus.calendar import Period
+from paybonus.errors import UserError
+from paybonus.events import (
+    EmployeeLeft,
+    Event,
+    EventType,
+    EventTypes,
+    PaymentRecorded,
+    PeriodClosed,
+    ResultsPublished,
+    write_jsonl,
+)
+
+T = EventTypes()
+ids = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,20}", fullmatch=True)
+dates = st.dates(date(2015, 1, 1), date(2035, 12, 31))
+moments = st.datetimes(datetime(2015, 1, 1), datetime(2035, 1, 1), timezones=st.just(UTC))
+periods = st.tuples(dates, st.integers(0, 400)).map(
+    lambda t: Period(t[0], date.fromordinal(t[0].toordinal() + t[1]))
+)
+decimals = st.decimals(min_value=-(10**9), max_value=10**9, places=2, allow_nan=False)
+payloads = st.one_of(
+    periods.map(PeriodClosed),
+    st.builds(
+        ResultsPublished,
+        periods,
+        st.dictionaries(st.from_regex(r"[a-z][a-z0-9_]{0,10}", fullmatch=True), decimals, max_size=5),
+    ),
+    st.builds(
+        EmployeeLeft,
+        ids,
+        dates,
+        st.one_of(st.none(), st.just("059")),
+        st.one_of(st.none(), st.text(max_size=40)),
+    ),
+    st.builds(PaymentRecorded, ids, st.integers(1, 10**9), dates, st.sampled_from(["paid", "placed"])),
+)
+TYPES = {
+    PeriodClosed: "period_closed",
+    ResultsPublished: "results_published",
+    EmployeeLeft: "employee_left",
+    PaymentRecorded: "payment_recorded",
+}
+
+
+@given(ids, ids, moments, payloads)
+def test_json_round_trip(eid, company, at, payload):
+    e = Event(eid, TYPES[type(payload)], company, at, payload)
+    back = T.from_json(e.to_json())
+    assert back == e
+    assert back.to_json() == e.to_json()  # canonical: same event, same text, same digest
+
+
+def test_jsonl_both_ways():
+    e1 = Event(
+        "a", "period_closed", "ACME", datetime(2025, 1, 31, tzinfo=UTC), PeriodClosed(Period.parse("2025-01"))
+    )
+    e2 = Event(
+        "b",
+        "results_published",
+        "ACME",
+        datetime(2026, 3, 1, tzinfo=UTC),
+        ResultsPublished(Period.parse("2025"), {"rcai": Decimal("123456.78")}),
+    )
+    text = write_jsonl([e1, e2])
+    assert list(T.read_jsonl("f.jsonl", text.splitlines())) == [e1, e2]
+    assert '"rcai":"123456.78"' in text  # decimals travel as strings, never floats
+
+
+def test_decimal_numbers_in_json_are_exact():
+    line = (
+        '{"id":"r","type":"results_published","company":"A","occurred_at":"2026-01-01T00:00:00Z",'
+        '"payload":{"period":"2025","figures":{"rcai":0.1,"ca":1e2}}}'
+    )
+    e = T.from_json(line)
+    assert e.payload.figures["rcai"] == Decimal("0.1")
+    assert e.payload.figures["ca"] == Decimal("1E+2")
+
+
+BASE = '"id":"e1","company":"A","occurred_at":"2025-01-31T18:00:00Z"'
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('{"id":"e1"', "malformed JSON"),
+        ("[1]", "an event is a JSON object"),
+        ("{" + BASE + ',"type":"nope","payload":{}}', "type: unknown event type 'nope'"),
+        ("{" + BASE + ',"type":"period_closed"}', "payload: required field missing"),
+        ("{" + BASE + ',"type":"period_closed","payload":{}}', "payload.period: required field missing"),
+        ("{" + BASE + ',"type":"period_closed","payload":{"period":"2025-01"},"x":1}', "x: unknown field"),
+        (
+            '{"id":"e1","company":"A","occurred_at":"2025-01-31T18:00:00","type":"period_closed","payload":{"period":"2025-01"}}',
+            "occurred_at: timestamp '2025-01-31T18:00:00' needs a time zone",
+        ),
+        (
+            "{"
+            + BASE
+            + ',"type":"payment_recorded","payload":{"entitlement":"x","amount_cents":1.5,"paid_on":"2025-01-01"}}',
+            "payload.amount_cents: expected an integer, got 1.5",
+        ),
+        (
+            "{"
+            + BASE
+            + ',"type":"payment_recorded","payload":{"entitlement":"x","amount_cents":-5,"paid_on":"2025-01-01"}}',
+            "payload: amount_cents must be positive",
+        ),
+        (
+            "{"
+            + BASE
+            + ',"type":"payment_recorded","payload":{"entitlement":"x","amount_cents":5,"paid_on":"2025-01-01","mode":"cash"}}',
+            "payload.mode: expected one of",
+        ),
+        (
+            "{" + BASE + ',"type":"employee_left","payload":{"employee":"E1","left_on":"2025-02-30"}}',
+            "payload.left_on: expected a date YYYY-MM-DD, got '2025-02-30'",
+        ),
+        (
+            "{" + BASE + ',"type":"results_published","payload":{"period":"2025","figures":{"rcai":"abc"}}}',
+            "payload.figures['rcai']: expected a decimal number, got 'abc'",
+        ),
+        (
+            "{"
+            + BASE
+            + ',"type":"period_closed","payload":{"period":{"start":"2025-02-01","end":"2025-01-01"}}}',
+            "payload.period: period ends (2025-01-01) before it starts (2025-02-01)",
+        ),
+        (
+            '{"id":"e 1","company":"A","occurred_at":"2025-01-31T18:00:00Z","type":"period_closed","payload":{"period":"2025-01"}}',
+            "id 'e 1' must be",
+        ),
+    ],
+)
+def test_validation_errors_are_precise(line, message):
+    with pytest.raises(ValueError) as info:
+        T.from_json(line)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_read_jsonl_names_file_and_line():
+    lines = ["{" + BASE + ',"type":"period_closed","payload":{"period":"2025-01"}}', "", '{"id":']
+    with pytest.raises(UserError, match=r"^events.jsonl:3: malformed JSON"):
+        list(T.read_jsonl("events.jsonl", lines))
+
+
+def test_plugins_can_add_event_types():
+    from attrs import frozen
+
+    @frozen
+    class ObjectivesSet:
+        employee: str
+
+    types = EventTypes()
+    types.add(EventType("objectives_set", ObjectivesSet, "objectives were communicated"))
+    e = types.from_json("{" + BASE + ',"type":"objectives_set","payload":{"employee":"E1"}}')
+    assert e.payload == ObjectivesSet("E1")
+    with pytest.raises(ValueError):
+        types.add(EventType("Bad Name", ObjectivesSet, ""))
