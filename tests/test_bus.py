@@ -111,7 +111,7 @@ def test_a_batch_with_one_bad_event_writes_nothing(bus, paybonus_events, paybonu
         ("l1", paybonus_events.period_closed("2025-01")),
         ("l2", paybonus_events.period_closed("2025-02", company="NOPE")),
     ]
-    with pytest.raises(UserError, match="^l2: company"):
+    with pytest.raises(UserError, match=r"^l2: company"):
         bus.publish_all(batch)
     assert paybonus_ledger.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
 
