@@ -34,8 +34,11 @@ class Config:
     amount: str = field()  # euros for a full year, e.g. "800.00"
 
     @amount.validator
-    def _check(self, _attr: Any, value: str) -> None:
-        _euros(value)
+    def _check(self, attribute: Any, value: str) -> None:
+        try:
+            _euros(value)
+        except ValueError as exc:  # name the field: paybonus prefixes the file and the table
+            raise ValueError(f"{attribute.name}: {exc}") from None
 
 
 def compute(event: Event[Any], ctx: SchemeContext) -> SchemeResult:

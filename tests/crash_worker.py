@@ -1,0 +1,28 @@
+"""Publisher process for the crash tests: publishes a JSON-lines file, printing one line per event done."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from paybonus import EventBus, Ledger, load_plugins
+from paybonus.bus import read_events
+from paybonus.logs import configure
+from testplugins import FlatPlugin
+
+
+def main(db: str, events_file: str) -> None:
+    configure("json", "warning", stream=sys.stderr)  # a host configures logging; stdout carries progress only
+    ledger = Ledger.open(db)
+    bus = EventBus(ledger, load_plugins(builtins=(), extra=[FlatPlugin()], entry_points=False))
+    events = read_events(bus.host, events_file, Path(events_file).read_text().splitlines())
+
+    def progress(n: int) -> None:
+        print(n, flush=True)
+
+    bus.publish_all(events, on_progress=progress)
+    print("done", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])

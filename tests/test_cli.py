@@ -1,0 +1,207 @@
+"""End-to-end: the `paybonus` command on the shipped sample company, with the example external plugin."""
+
+import json
+from pathlib import Path
+
+import pytest
+from clihelp import file_hash, run, sample_copy
+
+
+@pytest.fixture
+def world(tmp_path):
+    company = sample_copy(tmp_path / "durand")
+    assert run("init", cwd=tmp_path).returncode == 0
+    r = run("load", str(company), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    return tmp_path, company
+
+
+def test_plugins_lists_the_external_plugin_from_its_entry_point(tmp_path):
+    r = run("plugins", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "prime_fin_annee" in r.stdout and "paybonus-prime-fin-annee" in r.stdout and "1.0.0" in r.stdout
+    assert "register_schemes" in r.stdout
+    r = run("plugins", cwd=tmp_path, env={"PAYBONUS_PLUGINS": "nothing_else"})
+    assert "prime_fin_annee" not in r.stdout  # the allow-list limits what loads
+
+
+def test_full_cycle(world):
+    cwd, company = world
+    r = run("publish", str(company / "events.jsonl"), cwd=cwd)
+    assert r.returncode == 0, r.stderr
+    assert "16 events: 16 recorded" in r.stdout and "0 failed" in r.stdout
+    rows = [json.loads(line) for line in run("entitlements", "--format", "json", cwd=cwd).stdout.splitlines()]
+    assert len(rows) >= 30 and {r["scheme"] for r in rows} == {"prime_fin_annee"}
+    assert all(isinstance(r["amount_cents"], int) for r in rows)
+    full_year = [r for r in rows if r["amount_cents"] == 80000]
+    assert full_year, "employees present all year get the full 800.00"
+    csv_out = run(
+        "entitlements", "--format", "csv", "--employee", rows[0]["employee"], cwd=cwd
+    ).stdout.splitlines()
+    assert csv_out[0].startswith("id,company,scheme,employee") and len(csv_out) == 2
+    table = run("entitlements", "--period", "2025", cwd=cwd)
+    assert table.returncode == 0 and "entitlements, total" in table.stdout
+    ex = run("explain", rows[0]["id"], cwd=cwd)
+    assert ex.returncode == 0 and "matches" in ex.stdout and "days_under_contract" in ex.stdout
+    v = run("audit", "verify", cwd=cwd)
+    assert v.returncode == 0 and "audit: OK" in v.stdout
+    # publishing the same file again changes nothing
+    before = run("entitlements", "--format", "json", cwd=cwd).stdout
+    r = run("publish", str(company / "events.jsonl"), cwd=cwd)
+    assert "0 recorded, 16 already known" in r.stdout
+    assert run("entitlements", "--format", "json", cwd=cwd).stdout == before
+
+
+def test_events_from_standard_input(world):
+    cwd, company = world
+    r = run("publish", "-", cwd=cwd, input=(company / "events.jsonl").read_text())
+    assert r.returncode == 0 and "16 recorded" in r.stdout
+
+
+def test_tampering_makes_audit_verify_exit_1_naming_the_row(world):
+    import sqlite3
+
+    cwd, company = world
+    run("publish", str(company / "events.jsonl"), cwd=cwd)
+    conn = sqlite3.connect(cwd / "paybonus.db")
+    target = conn.execute("SELECT id FROM entitlements LIMIT 1 OFFSET 4").fetchone()[0]
+    conn.execute("DROP TRIGGER entitlements_immutable")
+    conn.execute("UPDATE entitlements SET amount_cents = amount_cents * 2 WHERE id = ?", (target,))
+    conn.commit()
+    conn.close()
+    r = run("audit", "verify", cwd=cwd)
+    assert r.returncode == 1
+    assert f"entitlement {target}" in r.stderr and "Traceback" not in r.stderr
+
+
+def one_line_error(r, *fragments):
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith("error: ")
+    for f in fragments:
+        assert f in lines[0], lines[0]
+
+
+BAD_EVENTS = {
+    "malformed": ('{"id": "x", "type": ', ["bad.jsonl:1", "malformed JSON"]),
+    "unknown_type": (
+        '{"id":"x","type":"bonus_paid","company":"DURAND","occurred_at":"2026-01-01T00:00:00Z","payload":{}}',
+        ["bad.jsonl:1", "unknown event type 'bonus_paid'"],
+    ),
+    "missing_field": (
+        '{"id":"x","type":"period_closed","company":"DURAND","payload":{"period":"2025-01"}}',
+        ["bad.jsonl:1", "occurred_at: required field missing"],
+    ),
+    "unknown_company": (
+        '{"id":"x","type":"period_closed","company":"NOPE","occurred_at":"2026-01-01T00:00:00Z","payload":{"period":"2025-01"}}',
+        ["bad.jsonl:1", "unknown company 'NOPE'"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_EVENTS))
+def test_bad_events_exit_2_with_one_line_and_leave_the_database_byte_identical(world, case):
+    cwd, company = world
+    run("publish", str(company / "events.jsonl"), cwd=cwd)
+    line, fragments = BAD_EVENTS[case]
+    good = (company / "events.jsonl").read_text().splitlines()[0]
+    (cwd / "bad.jsonl").write_text(line + "\n" + good.replace("DURAND-close", "DURAND-new") + "\n")
+    (cwd / "bad.jsonl").write_text(line + "\n")
+    db = cwd / "paybonus.db"
+    before = file_hash(db)
+    one_line_error(run("publish", "bad.jsonl", cwd=cwd), *fragments)
+    assert file_hash(db) == before
+
+
+def test_bad_line_after_good_ones_writes_nothing(world):
+    cwd, company = world
+    lines = (company / "events.jsonl").read_text().splitlines()
+    (cwd / "mixed.jsonl").write_text("\n".join([*lines[:5], BAD_EVENTS["unknown_company"][0]]) + "\n")
+    before = file_hash(cwd / "paybonus.db")
+    one_line_error(run("publish", "mixed.jsonl", cwd=cwd), "mixed.jsonl:6")
+    assert file_hash(cwd / "paybonus.db") == before
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "fragments"),
+    [
+        ("payroll/2025-03.csv", ",151.67", ",-151.67", ["2025-03.csv:2", "contract_hours"]),
+        ("employees.csv", "2022-04-01", "2022-13-01", ["employees.csv:2", "contract_start", "not a date"]),
+        (
+            "company.toml",
+            'fiscal_year_start = "01-01"',
+            'fiscal_year_start = "01-01"\ncolour = "red"',
+            ["company.toml", "colour"],
+        ),
+        (
+            "company.toml",
+            'amount = "800.00"',
+            'amount = "huit cents"',
+            ["company.toml", "schemes.prime_fin_annee.amount"],
+        ),
+        (
+            "company.toml",
+            "[schemes.prime_fin_annee]",
+            "[schemes.prime_mystere]",
+            ["no installed scheme", "prime_mystere"],
+        ),
+        ("absences.csv", ",illness,", ",flu,", ["absences.csv:2", "kind: 'flu'"]),
+    ],
+)
+def test_bad_company_files_exit_2_and_leave_the_database_byte_identical(world, file, old, new, fragments):
+    cwd, company = world
+    edit(company / file, old, new)
+    before = file_hash(cwd / "paybonus.db")
+    one_line_error(run("load", str(company), cwd=cwd), *fragments)
+    assert file_hash(cwd / "paybonus.db") == before
+
+
+def test_negative_salary_is_refused(world):
+    cwd, company = world
+    pay = company / "payroll" / "2025-02.csv"
+    lines = pay.read_text().splitlines()
+    cells = lines[3].split(",")
+    cells[1] = "-" + cells[1]
+    lines[3] = ",".join(cells)
+    pay.write_text("\n".join(lines) + "\n")
+    before = file_hash(cwd / "paybonus.db")
+    one_line_error(run("load", str(company), cwd=cwd), "2025-02.csv:4", "gross", "negative")
+    assert file_hash(cwd / "paybonus.db") == before
+
+
+def test_user_errors_without_a_ledger(tmp_path):
+    one_line_error(run("publish", "x.jsonl", cwd=tmp_path), "x.jsonl", "cannot read")
+    (tmp_path / "e.jsonl").write_text("")
+    one_line_error(run("publish", "e.jsonl", cwd=tmp_path), "paybonus.db", "paybonus init")
+    assert not (tmp_path / "paybonus.db").exists()
+    one_line_error(run("explain", "ENT-x", "--db", "x", cwd=tmp_path), "No such option")
+    one_line_error(run("frobnicate", cwd=tmp_path), "No such command")
+    (tmp_path / "junk.db").write_text("not sqlite")
+    one_line_error(run("--db", "junk.db", "audit", "verify", cwd=tmp_path), "junk.db")
+
+
+def test_explain_unknown_id(world):
+    cwd, _ = world
+    one_line_error(run("explain", "ENT-nope", cwd=cwd), "no entitlement 'ENT-nope'")
+
+
+def test_demo_prints_a_summary_and_leaves_a_database(tmp_path):
+    r = run("demo", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "published 16 events" in r.stdout and "audit: OK" in r.stdout
+    assert (tmp_path / "paybonus-demo.db").is_file()
+    assert run("--db", "paybonus-demo.db", "audit", "verify", cwd=tmp_path).returncode == 0
+
+
+def test_version(tmp_path):
+    from paybonus import __version__
+
+    r = run("--version", cwd=tmp_path)
+    assert r.returncode == 0 and __version__ in r.stdout

@@ -1,0 +1,84 @@
+"""Crash consistency: SIGKILL the publisher at random points, publish again, get the uninterrupted ledger."""
+
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from paybonus import Ledger, load_plugins
+from paybonus.audit import verify
+from paybonus.fixtures.pytest_plugin import EventFactory, make_company
+from paybonus.sources import store_company
+from testplugins import FlatPlugin
+
+WORKER = Path(__file__).parent / "crash_worker.py"
+KILLS = int(os.environ.get("PAYBONUS_CRASH_KILLS", "8"))
+
+
+def state(db: Path):
+    ledger = Ledger.open(db)
+    try:
+        ents = ledger.conn.execute(
+            "SELECT id, employee, period_start, amount_cents, digest, event_id FROM entitlements ORDER BY id"
+        ).fetchall()
+        disp = ledger.conn.execute("SELECT event_id, scheme, status FROM dispatches ORDER BY 1, 2").fetchall()
+        events = ledger.conn.execute("SELECT id, digest FROM events ORDER BY id").fetchall()
+        rep = verify(ledger, load_plugins(builtins=(), extra=[FlatPlugin()], entry_points=False).schemes)
+        assert rep.ok, [str(p) for p in rep.problems]
+        return ents, disp, events
+    finally:
+        ledger.close()
+
+
+def publish(db: Path, events: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, str(WORKER), str(db), str(events)], stdout=subprocess.PIPE, text=True
+    )
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_points_then_republish_gives_the_uninterrupted_ledger(tmp_path):
+    seed_db = tmp_path / "seed.db"
+    ledger = Ledger.create(seed_db)
+    store_company(
+        ledger, make_company(employees=40, schemes_toml="[schemes.flat_bonus]\namount_cents = 12345\n").data
+    )
+    ledger.close()
+    f = EventFactory()
+    events = [f.period_closed(f"{y}-{m:02d}") for y in range(2017, 2026) for m in range(1, 13)]
+    events_file = tmp_path / "events.jsonl"
+    events_file.write_text("".join(e.to_json() + "\n" for e in events))
+
+    ref = tmp_path / "ref.db"
+    shutil.copy(seed_db, ref)
+    assert publish(ref, events_file).wait(timeout=120) == 0
+    expected = state(ref)
+    assert len(expected[0]) > 1000 and len(expected[2]) == len(events)
+
+    rng = random.Random(20251121)
+    points = sorted(rng.sample(range(1, len(events)), KILLS))
+    for k in points:
+        db = tmp_path / f"kill-{k}.db"
+        shutil.copy(seed_db, db)
+        p = publish(db, events_file)
+        assert p.stdout is not None
+        for _ in range(k):  # let k events complete, then kill somewhere inside the next one
+            if p.stdout.readline() == "":
+                break
+        rng_delay = rng.random() * 0.004
+        if rng_delay:
+            import time
+
+            time.sleep(rng_delay)
+        p.send_signal(signal.SIGKILL)
+        assert p.wait(timeout=30) == -signal.SIGKILL, "the publisher had already finished: no crash tested"
+        interrupted = Ledger.open(db)
+        recorded = interrupted.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+        interrupted.close()
+        assert k <= recorded < len(events)
+        assert publish(db, events_file).wait(timeout=120) == 0
+        assert state(db) == expected, f"ledger differs after a kill after event {k}"

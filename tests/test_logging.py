@@ -1,0 +1,71 @@
+"""Logs carry stable event names and ids, never names, NIR, salaries or per-person amounts."""
+
+import json
+import sqlite3
+
+from clihelp import run, sample_copy
+from paybonus.logs import redact_personal_data
+
+
+def test_a_whole_demo_run_logs_no_personal_data(tmp_path):
+    company = sample_copy(tmp_path / "durand")
+    env = {}
+    assert run("init", cwd=tmp_path).returncode == 0
+    logs = []
+    for args in (
+        ["load", str(company)],
+        ["publish", str(company / "events.jsonl")],
+        ["audit", "verify"],
+        ["entitlements", "--format", "json"],
+    ):
+        r = run("--log-format", "json", "--log-level", "debug", *args, cwd=tmp_path, env=env)
+        assert r.returncode == 0, r.stderr
+        logs += [line for line in r.stderr.splitlines() if line.startswith("{")]
+    events = [json.loads(line) for line in logs]
+    names = {e["event"] for e in events}
+    assert {"bus.event.recorded", "bus.dispatch.completed", "audit.chain.head", "company.loaded"} <= names
+    text = "\n".join(logs)
+    conn = sqlite3.connect(tmp_path / "paybonus.db")
+    people = [r[0] for r in conn.execute("SELECT DISTINCT display_name FROM contracts")]
+    amounts = [
+        r[0]
+        for r in conn.execute("SELECT DISTINCT amount_cents FROM entitlements WHERE amount_cents >= 1000")
+    ]
+    salaries = [
+        r[0] for r in conn.execute("SELECT DISTINCT gross_cents FROM pay_lines WHERE gross_cents >= 1000")
+    ]
+    assert people and amounts and salaries
+    for name in people:
+        assert name not in text and name.split()[-1] not in text
+    for cents in amounts + salaries:
+        for form in (str(cents), f"{cents // 100}.{cents % 100:02d}"):
+            assert f'"{form}"' not in text and f":{form}," not in text and f":{form}}}" not in text, form
+    for e in events:
+        assert all(
+            k in {"event", "level", "timestamp"} or not k.endswith(("cents", "salary", "name")) for k in e
+        )
+
+
+def test_the_processor_drops_personal_keys_and_masks_nir():
+    out = redact_personal_data(
+        None,
+        "info",
+        {
+            "event": "x",
+            "employee": "E1",
+            "amount_cents": 5,
+            "display_name": "Léa",
+            "gross": 3,
+            "count": 2,
+            "note": "NIR 1850578006048 22 given",
+            "base_salary": 1,
+            "scheme_name": "ok",
+        },
+    )
+    assert out == {
+        "event": "x",
+        "employee": "E1",
+        "count": 2,
+        "note": "NIR [NIR] 22 given",
+        "scheme_name": "ok",
+    }

@@ -1,0 +1,80 @@
+"""Loading plugins: built-ins by module name, entry points one by one, allow-list, strictness, name clashes."""
+
+import pytest
+from paybonus.errors import PluginError
+from paybonus.host import load_plugins
+from testplugins import DuplicatePlugin, FlatPlugin
+
+
+@pytest.fixture
+def broken_dist(tmp_path, monkeypatch):
+    """A distribution whose `paybonus` entry point cannot be imported."""
+    info = tmp_path / "broken_bonus-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-bonus\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[paybonus]\nbroken_bonus = no_such_module_for_paybonus\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import importlib
+
+    importlib.invalidate_caches()
+    return "broken_bonus"
+
+
+def test_a_plugin_that_fails_to_import_is_reported_and_skipped(broken_dist):
+    host = load_plugins()
+    assert [f.name for f in host.failures] == ["broken_bonus"]
+    assert "ModuleNotFoundError" in host.failures[0].error
+    assert "prime_fin_annee" in host.schemes  # the other external plugin still loads
+
+
+def test_strict_makes_an_import_failure_fatal(broken_dist):
+    with pytest.raises(PluginError, match="broken_bonus"):
+        load_plugins(strict=True)
+
+
+def test_allow_list_limits_what_loads(broken_dist, monkeypatch):
+    monkeypatch.setenv("PAYBONUS_PLUGINS", "prime_fin_annee")
+    host = load_plugins()
+    assert host.failures == [] and set(host.schemes) == {"prime_fin_annee"}
+    monkeypatch.setenv("PAYBONUS_PLUGINS", "something_else")
+    assert load_plugins().schemes == {}
+
+
+def test_two_schemes_with_one_name_is_an_error():
+    with pytest.raises(PluginError, match="two schemes named 'flat_bonus'"):
+        load_plugins(builtins=(), extra=[FlatPlugin(), DuplicatePlugin()], entry_points=False)
+
+
+def test_a_plugin_whose_registration_raises_is_named():
+    from paybonus.hooks import hookimpl
+
+    class Raising:
+        @hookimpl
+        def paybonus_register_schemes(self):
+            raise RuntimeError("bad config")
+
+    host = load_plugins(builtins=(), extra=[Raising()], entry_points=False)
+    assert host.failures and "bad config" in host.failures[0].error
+    with pytest.raises(PluginError, match="failed to register"):
+        load_plugins(builtins=(), extra=[Raising()], entry_points=False, strict=True)
+
+
+def test_registering_something_else_than_a_descriptor_is_refused():
+    from paybonus.hooks import hookimpl
+
+    class Wrong:
+        @hookimpl
+        def paybonus_register_schemes(self):
+            return [{"name": "x"}]
+
+    with pytest.raises(PluginError, match="not a SchemeDescriptor"):
+        load_plugins(builtins=(), extra=[Wrong()], entry_points=False)
+
+
+def test_builtin_plugins_register_by_module_name():
+    from paybonus.plugins import DEFAULT_PLUGINS
+
+    host = load_plugins(entry_points=False)
+    names = {n for n, _ in host.pm.list_name_plugin()}
+    assert {m.rsplit(".", 1)[-1] for m in DEFAULT_PLUGINS} <= names
+    assert "sources" in names  # the default payroll source

@@ -1,0 +1,41 @@
+"""The built wheel installs in a fresh virtual environment, with its sample data inside."""
+
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parent.parent
+
+
+@pytest.mark.slow
+def test_wheel_installs_in_a_fresh_venv_and_runs_the_demo(tmp_path):
+    dist = tmp_path / "dist"
+    r = subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    wheel = next(dist.glob("paybonus-*.whl"))
+    import zipfile
+
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "paybonus/fixtures/sample/payroll/2025-12.csv" in names and "paybonus/data/params.toml" in names
+    assert not any(n.startswith(("core/", "hooks/", "plugins/", "fixtures/", "tests/")) for n in names)
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=True)
+    py = env_dir / "bin" / "python"
+    r = subprocess.run(
+        [str(py), "-m", "pip", "install", "-q", str(wheel)], capture_output=True, text=True, timeout=600
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    exe = env_dir / "bin" / "paybonus"
+    r = subprocess.run([str(exe), "--version"], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0 and "paybonus, version" in r.stdout
+    r = subprocess.run([str(exe), "demo"], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "audit: OK" in r.stdout and (tmp_path / "paybonus-demo.db").is_file()
