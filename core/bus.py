@@ -314,7 +314,9 @@ class EventBus:
                 raise SchemeError(
                     f"scheme {scheme.name}: a {d.kind} must reference the entitlement it relates to"
                 )
-            key = f"{event.id}|{scheme.name}|{d.employee}|{d.period.key}|{d.kind}|{d.key}"
+            # the id names the computation, not the delivery: the draft's key (default: the event id) lets a
+            # scheme that needs two facts give the same ids whichever fact arrived last
+            key = f"{event.company}|{scheme.name}|{d.employee}|{d.period.key}|{d.kind}|{d.key or event.id}"
             ident = "ENT-" + hashlib.sha256(key.encode()).hexdigest()[:20]
             if ident in seen:
                 raise SchemeError(

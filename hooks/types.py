@@ -81,7 +81,9 @@ class EntitlementDraft:
     kind: Kind = Kind.PRINCIPAL
     due_date: date | None = None
     corrects: str | None = None  # id of the entitlement a correction or interest refers to
-    key: str = ""  # tells apart several drafts for one employee, period and kind in one dispatch
+    # identity of the computation (default: the triggering event's id). The entitlement id is derived from
+    # company, scheme, employee, period, kind and key, so one computation can never be recorded twice.
+    key: str = ""
     dsn: DsnMapping | None = None  # overrides the scheme's mapping (e.g. a PMT paid as 026 vs 027)
 
 
