@@ -1,0 +1,127 @@
+"""Pool distribution: criterion sub-pools, proportional shares, individual caps and reliquat (LAW I-21 to I-36).
+
+`distribute` splits a pool (cents) into sub-pools (one criterion each, I-22), shares each sub-pool in proportion
+to the beneficiaries' weights for that criterion (largest remainder, exact to the cent), then applies each
+person's cap. What a cap blocks is either redistributed among those still below their cap, with the same rules,
+round after round (I-35), or left undistributed (I-36).
+
+Each person's trace (`Share.rounds`) holds, per round and sub-pool, [criterion, sub-pool cents, weight, total
+weight, extra cent]; `replay` gives the amount back from the trace and the cap alone, which is how an
+entitlement is recomputed from its stored explanation.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from typing import Any
+
+from attrs import frozen
+
+from .money import allocate
+
+
+class Criterion(enum.StrEnum):
+    UNIFORM = "uniform"
+    PRESENCE = "presence"
+    SALARY = "salary"
+
+
+@frozen
+class Person:
+    """A beneficiary's weights for each criterion (integers) and cap room in cents (None: no cap)."""
+
+    id: str
+    weights: dict[Criterion, int]
+    cap: int | None = None
+
+
+@frozen
+class Share:
+    id: str
+    amount: int
+    rounds: list[list[list[Any]]]  # rounds -> sub-pool parts [criterion, pool, weight, total, extra]
+    cap: int | None
+    capped: bool
+
+
+@frozen
+class Result:
+    shares: list[Share]
+    undistributed: int
+    rounds: int
+    subpools: list[tuple[str, int]]  # first round's split: (criterion, cents)
+
+
+def split_pool(pool: int, subpools: Sequence[tuple[Criterion, int]]) -> list[int]:
+    """Split `pool` cents by integer sub-pool weights (e.g. shares in basis points), exactly."""
+    return allocate(pool, [w for _, w in subpools])
+
+
+def distribute(
+    pool: int, subpools: Sequence[tuple[Criterion, int]], people: Sequence[Person], *, redistribute: bool
+) -> Result:
+    """Distribute `pool` cents. `subpools`: (criterion, integer weight of the sub-pool). Deterministic in input order."""
+    n = len(people)
+    given = [0] * n
+    rounds: list[list[list[list[Any]]]] = [[] for _ in range(n)]
+    capped = [False] * n
+    open_ = [
+        i
+        for i, p in enumerate(people)
+        if (p.cap is None or p.cap > 0) and any(p.weights.get(c, 0) for c, _ in subpools)
+    ]
+    remaining = pool
+    undistributed = 0
+    used_rounds = 0
+    first_split: list[tuple[str, int]] = []
+    while remaining > 0 and open_:
+        used_rounds += 1
+        amounts = split_pool(remaining, subpools)
+        if not first_split:
+            first_split = [(str(c), a) for (c, _), a in zip(subpools, amounts, strict=True)]
+        tentative = {i: 0 for i in open_}
+        parts: dict[int, list[list[Any]]] = {i: [] for i in open_}
+        blocked = 0
+        for (criterion, _), amount in zip(subpools, amounts, strict=True):
+            if amount == 0:
+                continue
+            ws = [people[i].weights.get(criterion, 0) for i in open_]
+            total = sum(ws)
+            if total == 0:  # nobody left to share this sub-pool with: it cannot be distributed (I-36)
+                undistributed += amount
+                continue
+            for i, w, got in zip(open_, ws, allocate(amount, ws), strict=True):
+                if w:
+                    tentative[i] += got
+                    parts[i].append([str(criterion), amount, w, total, got - amount * w // total])
+        still_open = []
+        for i in open_:
+            cap = people[i].cap
+            room = None if cap is None else cap - given[i]
+            t = tentative[i]
+            if parts[i]:
+                rounds[i].append(parts[i])
+            if room is not None and t >= room:
+                given[i] += room
+                blocked += t - room
+                capped[i] = True
+            else:
+                given[i] += t
+                still_open.append(i)
+        remaining = blocked
+        if not redistribute:
+            break
+        open_ = still_open
+    undistributed += remaining
+    shares = [Share(p.id, given[i], rounds[i], p.cap, capped[i]) for i, p in enumerate(people)]
+    return Result(shares, undistributed, used_rounds, first_split)
+
+
+def replay(rounds: Sequence[Sequence[Sequence[Any]]], cap: int | None) -> int:
+    """A person's amount from their trace alone (what `distribute` gave them)."""
+    given = 0
+    for parts in rounds:
+        t = sum(int(pool) * int(w) // int(total) + int(extra) for _, pool, w, total, extra in parts)
+        given += t if cap is None else min(t, cap - given)
+    return given

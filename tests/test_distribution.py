@@ -1,0 +1,104 @@
+"""Distribution invariants (LAW I-21, I-22, I-30, I-35, I-36) and golden cases."""
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from paybonus.distribution import Criterion, Person, distribute, replay
+
+U, P, S = Criterion.UNIFORM, Criterion.PRESENCE, Criterion.SALARY
+
+people_st = st.lists(
+    st.tuples(
+        st.integers(0, 1),
+        st.integers(0, 366),
+        st.integers(0, 10**7),
+        st.one_of(st.none(), st.integers(0, 5 * 10**6)),
+    ),
+    min_size=1,
+    max_size=30,
+)
+subpools_st = st.lists(
+    st.tuples(st.sampled_from([U, P, S]), st.integers(1, 10_000)),
+    min_size=1,
+    max_size=3,
+    unique_by=lambda t: t[0],
+)
+
+
+def mk(rows):
+    return [Person(f"E{i}", {U: u, P: p, S: s}, cap) for i, (u, p, s, cap) in enumerate(rows)]
+
+
+@settings(max_examples=300)
+@given(st.integers(0, 10**9), subpools_st, people_st, st.booleans())
+def test_no_cap_exceeded_cents_conserved_and_every_share_replays(pool, subpools, rows, redistribute):
+    people = mk(rows)
+    r = distribute(pool, subpools, people, redistribute=redistribute)
+    assert sum(s.amount for s in r.shares) + r.undistributed == pool
+    assert sum(s.amount for s in r.shares) <= pool
+    for s, p in zip(r.shares, people, strict=True):
+        assert s.amount >= 0
+        if p.cap is not None:
+            assert s.amount <= p.cap
+        assert replay(s.rounds, s.cap) == s.amount
+
+
+@settings(max_examples=200)
+@given(st.integers(0, 10**9), subpools_st, people_st)
+def test_without_caps_the_pool_is_distributed_to_the_cent(pool, subpools, rows):
+    people = [Person(p.id, p.weights, None) for p in mk(rows)]
+    usable = all(sum(p.weights[c] for p in people) > 0 for c, _ in subpools)
+    r = distribute(pool, subpools, people, redistribute=False)
+    if usable:
+        assert r.undistributed == 0 and sum(s.amount for s in r.shares) == pool
+
+
+@given(st.integers(1, 10**8), st.lists(st.integers(1, 10**6), min_size=2, max_size=20), st.data())
+def test_more_salary_never_gives_less_from_the_salary_subpool(pool, salaries, data):
+    people = [Person(f"E{i}", {S: s}) for i, s in enumerate(salaries)]
+    r = distribute(pool, [(S, 1)], people, redistribute=False)
+    i = data.draw(st.integers(0, len(salaries) - 1))
+    bigger = [Person(p.id, {S: p.weights[S] + (1000 if k == i else 0)}) for k, p in enumerate(people)]
+    r2 = distribute(pool, [(S, 1)], bigger, redistribute=False)
+    assert r2.shares[i].amount >= r.shares[i].amount
+    for a, b in zip(r.shares, r.shares[1:], strict=False):
+        pa, pb = next(p for p in people if p.id == a.id), next(p for p in people if p.id == b.id)
+        if pa.weights[S] > pb.weights[S]:
+            assert a.amount >= b.amount
+
+
+@given(st.integers(0, 10**8), people_st, st.randoms())
+def test_employee_order_does_not_change_amounts_beyond_one_cent_of_tie_break(pool, rows, rnd):
+    people = mk(rows)
+    shuffled = people[:]
+    rnd.shuffle(shuffled)
+    a = {s.id: s.amount for s in distribute(pool, [(P, 1), (S, 1)], people, redistribute=True).shares}
+    b = {s.id: s.amount for s in distribute(pool, [(P, 1), (S, 1)], shuffled, redistribute=True).shares}
+    assert sum(a.values()) == sum(b.values())
+    assert all(abs(a[k] - b[k]) <= 2 for k in a)
+
+
+def test_golden_three_subpools_30_30_40():
+    # I-22: 30 % uniform, 30 % presence, 40 % salary; pool 10 000.00
+    people = [Person("A", {U: 1, P: 365, S: 3_000_000}), Person("B", {U: 1, P: 180, S: 1_000_000})]
+    r = distribute(1_000_000, [(U, 30), (P, 30), (S, 40)], people, redistribute=False)
+    assert r.subpools == [("uniform", 300_000), ("presence", 300_000), ("salary", 400_000)]
+    # presence: A 300 000*365/545 = 200 917.43, B 99 082.57 -> floors 200 917 + 99 082, the last cent to B (.57)
+    # A = 150 000 + 200 917 + 300 000; B = 150 000 + 99 083 + 100 000
+    assert [s.amount for s in r.shares] == [650_917, 349_083]
+
+
+def test_golden_cap_and_reliquat():
+    people = [
+        Person("A", {U: 1}, cap=100_000),
+        Person("B", {U: 1}, cap=None),
+        Person("C", {U: 1}, cap=400_000),
+    ]
+    kept = distribute(900_000, [(U, 1)], people, redistribute=False)
+    assert [s.amount for s in kept.shares] == [
+        100_000,
+        300_000,
+        300_000,
+    ] and kept.undistributed == 200_000  # I-36
+    red = distribute(900_000, [(U, 1)], people, redistribute=True)
+    assert [s.amount for s in red.shares] == [100_000, 400_000, 400_000] and red.undistributed == 0  # I-35
+    assert [s.capped for s in red.shares] == [True, False, True]
