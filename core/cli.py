@@ -31,7 +31,7 @@ from .params import Parameters
 from .sources import read_company_dir, store_company
 
 log = structlog.get_logger("paybonus.cli")
-out = Console(soft_wrap=True)
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, soft_wrap=True)
 
 

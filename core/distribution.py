@@ -61,7 +61,22 @@ def split_pool(pool: int, subpools: Sequence[tuple[Criterion, int]]) -> list[int
 def distribute(
     pool: int, subpools: Sequence[tuple[Criterion, int]], people: Sequence[Person], *, redistribute: bool
 ) -> Result:
-    """Distribute `pool` cents. `subpools`: (criterion, integer weight of the sub-pool). Deterministic in input order."""
+    """Distribute `pool` cents. `subpools`: (criterion, integer weight of the sub-pool).
+
+    The result does not depend on the order of `people`: they are taken in id order (ties of the largest
+    remainder go to the lowest id), and the shares come back in the input order.
+    """
+    order = sorted(range(len(people)), key=lambda i: people[i].id)
+    if order != list(range(len(people))):
+        by_id = _distribute(pool, [people[i] for i in order], subpools, redistribute)
+        back = {s.id: s for s in by_id.shares}
+        return Result([back[p.id] for p in people], by_id.undistributed, by_id.rounds, by_id.subpools)
+    return _distribute(pool, people, subpools, redistribute)
+
+
+def _distribute(
+    pool: int, people: Sequence[Person], subpools: Sequence[tuple[Criterion, int]], redistribute: bool
+) -> Result:
     n = len(people)
     given = [0] * n
     rounds: list[list[list[list[Any]]]] = [[] for _ in range(n)]

@@ -1,3 +1,3 @@
 """Built-in bonus plugins. Each is a module registered by name; `PAYBONUS_PLUGINS` can limit which load."""
 
-DEFAULT_PLUGINS: tuple[str, ...] = ()
+DEFAULT_PLUGINS: tuple[str, ...] = ("paybonus.plugins.interessement",)

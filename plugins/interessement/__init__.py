@@ -1,0 +1,51 @@
+"""Built-in scheme `interessement`: profit-sharing under a company agreement (LAW section 1)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from attrs import frozen
+from paybonus.calendar import Period
+from paybonus.events import EventType
+from paybonus.hooks import DsnMapping, SchemeDescriptor, SocialRegime, hookimpl
+
+from .agreement import Agreement
+from .compute import compute, recompute
+
+VERSION = "1.0.0"
+
+
+@frozen
+class SupplementDecided:
+    """The board (or the employer) decided a supplément d'intéressement for a closed exercise (L3314-10)."""
+
+    exercise: Period
+    amount_cents: int
+    decided_on: date
+
+    def __attrs_post_init__(self) -> None:
+        if self.amount_cents <= 0:
+            raise ValueError("amount_cents must be positive")
+
+
+@hookimpl
+def paybonus_register_event_types() -> list[EventType]:
+    return [EventType("supplement_decided", SupplementDecided, "a supplément d'intéressement was decided")]
+
+
+@hookimpl
+def paybonus_register_schemes() -> list[SchemeDescriptor]:
+    return [
+        SchemeDescriptor(
+            name="interessement",
+            version=VERSION,
+            label="Intéressement",
+            handles=frozenset({"results_published", "period_closed", "supplement_decided"}),
+            compute=compute,
+            recompute=recompute,
+            dsn=DsnMapping("S21.G00.54", "12", "intéressement (y compris supplément)"),
+            social_regime=SocialRegime.EPARGNE_SALARIALE,
+            config_type=Agreement,
+            description="Pool from the agreement's formula, capped, distributed by uniform/presence/salary sub-pools.",
+        )
+    ]

@@ -1,0 +1,144 @@
+"""The intéressement agreement, as written in a company's `[schemes.interessement]` table (LAW section 1).
+
+Validated when the company is loaded: a formula naming an unknown figure, a period that is not a whole number
+of months of at least 3, a seniority condition over 3 months or sub-pools that do not add up to 100 % are refused
+there, with the field named, never discovered at payment time.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any, Literal
+
+from attrs import Factory, field, frozen
+from paybonus.calendar import Period, add_months, fiscal_year
+from paybonus.distribution import Criterion
+from paybonus.formulas import Formula, FormulaError
+
+# figures a results_published event may carry without being declared (euros, or counts for effectif)
+STANDARD_FIGURES = (
+    "rcai",  # résultat courant avant impôt
+    "chiffre_affaires",
+    "marge_brute",
+    "resultat_exploitation",
+    "resultat_net",
+    "valeur_ajoutee",
+    "ebe",  # excédent brut d'exploitation
+    "effectif",
+    "frais_personnel",
+    "capitaux_propres",
+    "rsp",  # réserve spéciale de participation (LAW R-1, R-8)
+)
+COMPUTED_FIGURES = ("payroll",)  # gross salaries of the calculation period, all staff (I-18, I-19)
+MAX_SENIORITY_MONTHS = 3  # I-13; also a dated parameter, checked against it at compute time
+MIN_PERIOD_MONTHS = 3  # I-2
+
+
+@frozen
+class SubPool:
+    """One criterion's part of the pool (I-21, I-22); a salary floor and ceiling apply to the salary criterion (I-23)."""
+
+    criterion: Literal["uniform", "presence", "salary"]
+    share: Decimal
+    salary_floor: Decimal | None = None
+    salary_ceiling: Decimal | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if not Decimal(0) < self.share <= Decimal(1):
+            raise ValueError(f"share: {self.share} must be above 0 and at most 1 (e.g. 0.30 for 30 %)")
+        if (self.salary_floor is not None or self.salary_ceiling is not None) and self.criterion != "salary":
+            raise ValueError("salary_floor and salary_ceiling only apply to the salary criterion (I-23)")
+        if (
+            self.salary_floor is not None
+            and self.salary_ceiling is not None
+            and self.salary_floor > self.salary_ceiling
+        ):
+            raise ValueError("salary_floor is above salary_ceiling")
+
+
+@frozen
+class HistoryYear:
+    """Figures of an earlier exercise, for the aléa check of `paybonus lint` (I-1, I-3)."""
+
+    period: Period
+    figures: dict[str, Decimal]
+
+
+@frozen
+class Agreement:
+    formula: str
+    distribution: list[SubPool]
+    starts_on: date
+    period_months: int = 12
+    ends_on: date | None = None
+    signed_on: date | None = None
+    deposited_on: date | None = None
+    figures: list[str] = Factory(list)
+    seniority_months: int = 0
+    reliquat: Literal["redistribute", "keep"] = "keep"
+    prorate_cap_by_presence: bool = False
+    part_time: Literal["no_proration", "prorate"] = "no_proration"
+    presence_conditions: list[str] = Factory(list)
+    history: list[HistoryYear] = Factory(list)
+    parsed: Formula = field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        if self.period_months < MIN_PERIOD_MONTHS or 12 % self.period_months:
+            raise ValueError(
+                f"period_months: {self.period_months} is not allowed: a calculation period is a whole number of "
+                "months, at least 3, that divides the exercise (3, 4, 6 or 12) (LAW I-2)"
+            )
+        if not 0 <= self.seniority_months <= MAX_SENIORITY_MONTHS:
+            raise ValueError(
+                f"seniority_months: {self.seniority_months} is over the legal maximum of 3 months (LAW I-13)"
+            )
+        if not self.distribution:
+            raise ValueError(
+                "distribution: at least one sub-pool (uniform, presence or salary) is needed (LAW I-21)"
+            )
+        crits = [s.criterion for s in self.distribution]
+        if len(set(crits)) != len(crits):
+            raise ValueError(
+                "distribution: each criterion appears once (one sub-pool per criterion, LAW I-22)"
+            )
+        total = sum((s.share for s in self.distribution), Decimal(0))
+        if total != 1:
+            raise ValueError(f"distribution: the shares add up to {total}, not 1 (100 %)")
+        if self.ends_on is not None and self.ends_on < self.starts_on:
+            raise ValueError("ends_on: before starts_on")
+        for name in self.figures:
+            if not name.isidentifier() or not name.islower():
+                raise ValueError(f"figures: {name!r} must be lower_snake_case")
+        try:
+            object.__setattr__(self, "parsed", Formula.parse(self.formula, self.known_figures()))
+        except FormulaError as exc:
+            raise ValueError(f"formula: {exc}") from None
+
+    def known_figures(self) -> set[str]:
+        return {*STANDARD_FIGURES, *COMPUTED_FIGURES, *self.figures}
+
+    def subpools(self) -> list[tuple[Criterion, int]]:
+        """(criterion, weight in millionths of the pool) for `distribute`."""
+        return [(Criterion(s.criterion), int(s.share * 1_000_000)) for s in self.distribution]
+
+    def subpool(self, criterion: Criterion) -> SubPool | None:
+        return next((s for s in self.distribution if s.criterion == criterion), None)
+
+    def period_of(self, day: date, fiscal_year_start: str) -> tuple[Period, Period]:
+        """(exercise, calculation period) containing `day`."""
+        month, dom = (int(x) for x in fiscal_year_start.split("-"))
+        ex = fiscal_year(day, month, dom)
+        k = 0
+        while add_months(ex.start, (k + 1) * self.period_months) <= day:
+            k += 1
+        start = add_months(ex.start, k * self.period_months)
+        end = add_months(ex.start, (k + 1) * self.period_months)
+        return ex, Period(start, date.fromordinal(end.toordinal() - 1))
+
+    def in_force(self, period: Period) -> bool:
+        return period.start >= self.starts_on and (self.ends_on is None or period.end <= self.ends_on)
+
+
+def describe(agreement: Any) -> str:
+    return f"formula {agreement.formula!r}, periods of {agreement.period_months} months"

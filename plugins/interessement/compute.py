@@ -1,0 +1,507 @@
+"""The intéressement computation for one calculation period (LAW 1.12 order), in one batch for the population.
+
+1. pool from the agreement's formula on the period's figures, never below zero (I-3);
+2. global cap: 20 % of the exercise's gross payroll, activité partielle indemnities excluded, less what other
+   periods of the exercise already distributed (I-17 to I-20);
+3. beneficiaries: seniority over the period and the 12 months before, all contracts added up (I-13, I-14);
+4. sub-pools by criterion (I-21, I-22): uniform, presence (assimilated absences and activité partielle count as
+   presence, I-25, I-27, I-28), salary (reconstituted salary for those periods, I-26, I-27; floor and ceiling, I-23);
+5. individual cap: 75 % of the exercise's PASS, time-weighted for a non-calendar exercise, optionally prorated by
+   presence, less what the person already received in the exercise (I-30 to I-34);
+6. reliquat redistributed with the same rules when the agreement says so, else left undistributed (I-35, I-36);
+7. CSG/CRDS and forfait social for each amount (LAW 0.3, 0.4), and the payment deadline (I-39).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from typing import Any
+
+from attrs import frozen
+from paybonus.calendar import Period, add_months, end_of_nth_month_after
+from paybonus.distribution import Criterion, Person, distribute, replay
+from paybonus.errors import SchemeError
+from paybonus.events import Event
+from paybonus.formulas import FormulaError
+from paybonus.hooks import (
+    EntitlementDraft,
+    Explanation,
+    Finding,
+    Kind,
+    RecordedEntitlement,
+    SchemeContext,
+    SchemeResult,
+)
+from paybonus.money import format_euros, to_decimal
+from paybonus.params import Parameters
+from paybonus.payroll import AbsenceKind, EmployeeRecord, Population
+
+from .agreement import Agreement
+
+SCHEME = "interessement"
+FAMILY = ("interessement", "interessement_projet")  # counted together for the caps (I-20, I-34)
+# absences that count as presence and at the salary the employee would have earned (I-25, I-26, I-27)
+ASSIMILATED = frozenset(
+    {
+        AbsenceKind.MATERNITY,
+        AbsenceKind.PATERNITY,
+        AbsenceKind.ADOPTION,
+        AbsenceKind.BEREAVEMENT,
+        AbsenceKind.WORK_ACCIDENT,
+        AbsenceKind.OCCUPATIONAL_DISEASE,
+        AbsenceKind.QUARANTINE,
+        AbsenceKind.ACTIVITE_PARTIELLE,
+    }
+)
+DAYS_PER_SENIORITY_MONTH = 30  # [U] convention: a month of seniority is 30 calendar days under contract
+
+
+@frozen
+class Run:
+    """Everything one computation needs to know, gathered once."""
+
+    agreement: Agreement
+    exercise: Period
+    period: Period
+    key: str  # identity of the computation: the results event (or supplément decision) it rests on
+    pool_source: dict[str, Any]  # how the pool was obtained (formula and figures, or a decided amount)
+    pool_raw_cents: int
+
+
+def compute(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
+    ag: Agreement = ctx.config
+    fy_start = ctx.company.fiscal_year_start
+    if event.type == "supplement_decided":
+        return _supplement(event, ctx, ag)
+    if event.type == "results_published":
+        period = event.payload.period
+        ex, calc = ag.period_of(period.start, fy_start)
+        if calc != period:
+            return SchemeResult(
+                findings=[
+                    Finding(
+                        "warning", "I-2", f"results for {period} do not match a calculation period ({calc})"
+                    )
+                ]
+            )
+    elif event.type == "period_closed":
+        ex, calc = ag.period_of(event.payload.period.end, fy_start)
+        if event.payload.period.end != calc.end:
+            return SchemeResult()  # not the last pay period of a calculation period
+    else:
+        return SchemeResult()
+    if not ag.in_force(calc):
+        return SchemeResult(summary={"skipped": f"{calc} is outside the agreement"})
+    results = _latest(ctx.events("results_published", calc))
+    closed = [e for e in ctx.events("period_closed") if e.payload.period.end == calc.end]
+    if results is None or not closed:
+        return SchemeResult(
+            summary={"waiting_for": "results" if results is None else "period close", "period": calc.key}
+        )
+    existing = [
+        e for e in ctx.entitlements(scheme=SCHEME, period=calc) if e.period == calc and not _is_supplement(e)
+    ]
+    if any(e.explanation.inputs.get("results_event") == results.id for e in existing):
+        return SchemeResult(summary={"already_computed_from": results.id})
+    figures = dict(results.payload.figures)
+    pop = ctx.population(calc)
+    figures["payroll"] = to_decimal(pop.payroll_cents())
+    try:
+        value, trace = ag.parsed.evaluate(figures, _prior(ctx, ag, calc))
+    except FormulaError as exc:
+        raise SchemeError(f"formula of {calc}: {exc}") from None
+    pool_raw = max(
+        0, int((value * 100).to_integral_value(ROUND_DOWN))
+    )  # I-3: never below zero, never rounded up
+    run = Run(
+        ag,
+        ex,
+        calc,
+        results.id,
+        {
+            "formula": ag.formula,
+            "figures": {k: str(v) for k, v in sorted(figures.items())},
+            "trace": trace,
+            "value": str(value),
+            "results_event": results.id,
+        },
+        pool_raw,
+    )
+    return _distribute(ctx, run, existing, kind_if_new=Kind.PRINCIPAL)
+
+
+def _supplement(event: Event[Any], ctx: SchemeContext, ag: Agreement) -> SchemeResult:
+    """Supplément d'intéressement for a closed exercise, within the caps, with the agreement's rules (LAW 1.11)."""
+    ex = event.payload.exercise
+    exp, _ = ag.period_of(ex.start, ctx.company.fiscal_year_start)
+    if exp != ex:
+        raise SchemeError(f"supplément for {ex}: not an exercise of the company (expected {exp})")
+    run = Run(
+        ag,
+        ex,
+        ex,
+        event.id,
+        {"supplement_decision": event.id, "decided_on": event.payload.decided_on.isoformat()},
+        event.payload.amount_cents,
+    )
+    return _distribute(ctx, run, [], kind_if_new=Kind.PRINCIPAL, supplement=True)
+
+
+def _distribute(
+    ctx: SchemeContext,
+    run: Run,
+    existing: Sequence[RecordedEntitlement],
+    kind_if_new: Kind,
+    supplement: bool = False,
+) -> SchemeResult:
+    ag, ex, calc, params = run.agreement, run.exercise, run.period, ctx.params
+    findings: list[Finding] = []
+    pop = ctx.population(calc)
+    replaced = {e.id for e in existing}
+    earlier = [
+        e
+        for e in ctx.entitlements(period=ex)
+        if e.scheme in FAMILY
+        and e.id not in replaced
+        and ex.start <= e.period.start
+        and e.period.end <= ex.end
+    ]
+
+    # 2. global cap (I-17 to I-20): 20 % of the exercise's payroll so far, less what the exercise already gave
+    to_date = Period(ex.start, calc.end)
+    payroll_ex = ctx.population(to_date).payroll_cents() if to_date != calc else pop.payroll_cents()
+    g_rate = params.get("interessement_global_cap_rate", ex.end)
+    global_cap = int((Decimal(payroll_ex) * g_rate.value).to_integral_value(ROUND_DOWN))
+    already_total = sum(e.amount_cents for e in earlier)
+    pool = min(run.pool_raw_cents, max(0, global_cap - already_total))
+    if pool < run.pool_raw_cents:
+        findings.append(Finding("info", "I-17", "the global cap (20 % of gross payroll) reduced the pool"))
+
+    # 3-5. beneficiaries, weights, individual caps
+    people, facts = _beneficiaries(ctx, run, pop, earlier)
+    result = distribute(pool, ag.subpools(), people, redistribute=ag.reliquat == "redistribute")
+    if result.undistributed:
+        rule = "I-35" if ag.reliquat == "redistribute" else "I-36"
+        findings.append(
+            Finding("info", rule, "part of the pool was not distributed (caps or no beneficiary)")
+        )
+
+    deadline = _deadline(params, ex, calc)
+    parameters = _parameters(ctx, ex)
+    common_steps = _pool_steps(run, pool, global_cap, payroll_ex, already_total, result)
+    rules = [
+        "I-1",
+        "I-3",
+        "I-13",
+        "I-14",
+        "I-17",
+        "I-19",
+        "I-21",
+        "I-22",
+        "I-25",
+        "I-26",
+        "I-27",
+        "I-30",
+        "I-32",
+        "I-34",
+        "I-35" if ag.reliquat == "redistribute" else "I-36",
+        "I-39",
+        "0.3",
+        "0.4",
+    ]
+    if ag.prorate_cap_by_presence:
+        rules.append("I-33")
+    previous = _by_employee(existing)
+    principals = {e.employee: e.id for e in existing if e.kind is Kind.PRINCIPAL}
+    drafts = []
+    for share in result.shares:
+        before = previous.get(share.id, 0)
+        delta = share.amount - before
+        if delta == 0:
+            continue
+        f = facts[share.id]
+        inputs = {
+            ("supplement_decision" if supplement else "results_event"): run.key,
+            "pool_cents": pool,
+            **f,
+            "cap_room_cents": share.cap,
+            "capped": share.capped,
+            "rounds": share.rounds,
+            "previous_cents": before,
+        }
+        steps = [
+            *common_steps,
+            f"share: {format_euros(share.amount)} over {len(share.rounds)} round(s)"
+            + (" (capped)" if share.capped else ""),
+        ]
+        if before:
+            steps.append(
+                f"already recorded for this period: {format_euros(before)}; correction {format_euros(delta)}"
+            )
+        expl = Explanation(
+            inputs, {**parameters, "contributions": _contributions(params, ex, ctx, delta)}, steps, rules
+        )
+        corrects = principals.get(share.id) if before or share.id in principals else None
+        kind = Kind.CORRECTION if corrects else kind_if_new
+        drafts.append(
+            EntitlementDraft(
+                share.id, calc, delta, expl, kind=kind, due_date=deadline, corrects=corrects, key=run.key
+            )
+        )
+    for emp, before in previous.items():  # no longer a beneficiary: a negative correction
+        if emp not in facts and before:
+            expl = Explanation(
+                {"results_event": run.key, "previous_cents": before, "rounds": [], "cap_room_cents": None},
+                parameters,
+                [*common_steps, "no longer a beneficiary of this period"],
+                rules,
+            )
+            drafts.append(
+                EntitlementDraft(
+                    emp,
+                    calc,
+                    -before,
+                    expl,
+                    kind=Kind.CORRECTION,
+                    due_date=deadline,
+                    corrects=principals.get(emp),
+                    key=run.key,
+                )
+            )
+    summary = {
+        "period": calc.key,
+        "exercise": ex.key,
+        **run.pool_source,
+        "pool_raw_cents": run.pool_raw_cents,
+        "payroll_cents": payroll_ex,
+        "global_cap_cents": global_cap,
+        "already_in_exercise_cents": already_total,
+        "pool_cents": pool,
+        "subpools": result.subpools,
+        "distributed_cents": pool - result.undistributed,
+        "undistributed_cents": result.undistributed,
+        "reliquat_rounds": result.rounds,
+        "beneficiaries": sum(1 for s in result.shares if s.amount),
+        "capped": sum(1 for s in result.shares if s.capped),
+        "corrections": sum(1 for d in drafts if d.kind is Kind.CORRECTION),
+    }
+    return SchemeResult(drafts, findings, summary)
+
+
+def recompute(expl: Explanation) -> int:
+    """The amount from a stored explanation: the person's share replayed, less what was recorded before."""
+    return replay(expl.inputs["rounds"], expl.inputs["cap_room_cents"]) - int(
+        expl.inputs.get("previous_cents", 0)
+    )
+
+
+# -- beneficiaries and weights ---------------------------------------------------------------------------------
+
+
+def _beneficiaries(
+    ctx: SchemeContext, run: Run, pop: Population, earlier: Sequence[RecordedEntitlement]
+) -> tuple[list[Person], dict[str, dict[str, Any]]]:
+    ag, ex, calc, params = run.agreement, run.exercise, run.period, ctx.params
+    max_seniority = params.value("interessement_max_seniority_months", calc.end)
+    if ag.seniority_months > max_seniority:  # the agreement was checked at load; the law may have moved since
+        raise SchemeError(
+            f"seniority_months {ag.seniority_months} exceeds the legal maximum {max_seniority} (I-13)"
+        )
+    window = Period(add_months(calc.start, -12), calc.end)  # I-13
+    need_days = ag.seniority_months * DAYS_PER_SENIORITY_MONTH
+    full_hours = params.value("legal_monthly_hours", calc.end)
+    cap_rate = params.get("interessement_individual_cap_rate", ex.end)
+    pass_avg = _pass_average(params, ex)
+    cap_full = int((pass_avg * cap_rate.value).to_integral_value(ROUND_DOWN))  # I-30, I-32
+    got: dict[str, int] = {}
+    for e in earlier:
+        got[e.employee] = got.get(e.employee, 0) + e.amount_cents
+    salary_pool = ag.subpool(Criterion.SALARY)
+    floor = (
+        int(salary_pool.salary_floor * 100) if salary_pool and salary_pool.salary_floor is not None else None
+    )
+    ceiling = (
+        int(salary_pool.salary_ceiling * 100)
+        if salary_pool and salary_pool.salary_ceiling is not None
+        else None
+    )
+    people: list[Person] = []
+    facts: dict[str, dict[str, Any]] = {}
+    for emp in pop.employees:
+        days = emp.employed_days(calc)
+        if days == 0:
+            continue
+        seniority = emp.employed_days(window)
+        if seniority < need_days:  # I-13; once met, the whole presence counts (I-14)
+            continue
+        presence, presence_hours, ratio = _presence(emp, calc, full_hours)
+        salary = sum(
+            p.reconstituted_cents if p.reconstituted_cents is not None else p.gross_cents
+            for p in emp.pay_in(calc)
+        )
+        base_salary = salary
+        if floor is not None:
+            salary = max(salary, floor)  # I-23
+        if ceiling is not None:
+            salary = min(salary, ceiling)
+        prorate = ag.part_time == "prorate"  # I-29
+        weights = {
+            Criterion.UNIFORM: int(ratio * 10_000) if prorate else 1,
+            Criterion.PRESENCE: presence_hours if prorate else presence,
+            Criterion.SALARY: salary,
+        }
+        cap = cap_full
+        if ag.prorate_cap_by_presence:  # I-33, off by default
+            cap = cap_full * emp.employed_days(ex) // ex.days
+        room = max(0, cap - got.get(emp.id, 0))  # I-34: all periods, supplément and projet of the exercise
+        people.append(Person(emp.id, weights, room))
+        facts[emp.id] = {
+            "employed_days": days,
+            "seniority_days": seniority,
+            "presence_days": presence,
+            "working_time_ratio": str(ratio),
+            "salary_cents": base_salary,
+            "salary_used_cents": salary,
+            "weights": {str(k): v for k, v in weights.items()},
+            "individual_cap_cents": cap,
+            "already_in_exercise_cents": got.get(emp.id, 0),
+        }
+    return people, facts
+
+
+def _presence(emp: EmployeeRecord, calc: Period, full_hours: Decimal) -> tuple[int, int, Decimal]:
+    """Days present (assimilated absences and activité partielle count, I-25, I-27, I-28), the same weighted by
+    each month's contractual hours (hundredths), and the average working-time ratio over the period."""
+    hours = {p.month: p.contract_hours for p in emp.pay_in(calc)}
+    days_total = hours_total = 0
+    ratio_num = Decimal(0)
+    for month in calc.months():
+        under = sum(s.days for c in emp.contracts if (s := c.span(month)) is not None)
+        if not under:
+            continue
+        absent = 0
+        for a in emp.absences:
+            if a.kind in ASSIMILATED:
+                continue
+            for c in emp.contracts:
+                span = c.span(month)
+                if span is not None:
+                    absent += span.overlap_days(a.period)
+        present = max(0, under - absent)
+        h = hours.get(month.start.replace(day=1), full_hours)
+        days_total += present
+        hours_total += int(present * h * 100)
+        ratio_num += min(Decimal(1), h / full_hours) * under
+    employed = emp.employed_days(calc)
+    ratio = (ratio_num / employed).quantize(Decimal("0.0001"), ROUND_HALF_UP) if employed else Decimal(0)
+    return days_total, hours_total, ratio
+
+
+# -- parameters, contributions, deadline -----------------------------------------------------------------------
+
+
+def _pass_average(params: Parameters, ex: Period) -> Decimal:
+    """PASS of the exercise; for a non-calendar exercise, the average over its months (I-31, I-32 [U])."""
+    months = list(ex.months())
+    return sum((Decimal(params.value("pass_annual", m.start)) for m in months), Decimal(0)) / len(months)
+
+
+def _parameters(ctx: SchemeContext, ex: Period) -> dict[str, Any]:
+    p = ctx.params
+    return {
+        "pass": [v.cite() for _, _, v in p.segments("pass_annual", ex.start, ex.end)],
+        "pass_average_cents": str(_pass_average(p, ex)),
+        "individual_cap_rate": p.get("interessement_individual_cap_rate", ex.end).cite(),
+        "global_cap_rate": p.get("interessement_global_cap_rate", ex.end).cite(),
+    }
+
+
+def _contributions(params: Parameters, ex: Period, ctx: SchemeContext, cents: int) -> dict[str, Any]:
+    """CSG/CRDS on 100 % of the amount, split for paid or placed (LAW 0.3); forfait social by headcount (0.4)."""
+    on = ex.end
+
+    def part(rate_name: str) -> int:
+        return int((Decimal(cents) * params.value(rate_name, on)).to_integral_value(ROUND_HALF_UP))
+
+    headcount = ctx.company.headcount
+    exempt_below = params.value("forfait_social_exempt_below_interessement", on)
+    fs_rate = (
+        Decimal(0)
+        if headcount is not None and headcount < exempt_below
+        else params.value("forfait_social_full", on)
+    )
+    return {
+        "csg_crds_base_cents": cents,
+        "paid": {
+            "csg_deductible": part("csg_deductible"),
+            "csg_non_deductible": part("csg_non_deductible"),
+            "crds": part("crds"),
+        },
+        "placed": {"csg_non_deductible": part("csg_total"), "crds": part("crds")},
+        "forfait_social": {
+            "headcount": headcount,
+            "rate": str(fs_rate),
+            "cents": int((Decimal(cents) * fs_rate).to_integral_value(ROUND_HALF_UP)),
+            "note": "employer's levy; exempt below the headcount threshold"
+            if fs_rate == 0
+            else "employer's levy",
+        },
+    }
+
+
+def _deadline(params: Parameters, ex: Period, calc: Period) -> date:
+    """Last day to pay without late interest (I-39)."""
+    if calc == ex:
+        return end_of_nth_month_after(ex.end, params.value("interessement_deadline_months_exercise", ex.end))
+    return end_of_nth_month_after(
+        calc.end, params.value("interessement_deadline_months_infra_annual", calc.end)
+    )
+
+
+def _pool_steps(run: Run, pool: int, global_cap: int, payroll: int, already: int, result: Any) -> list[str]:
+    src = run.pool_source
+    if "formula" in src:
+        first = f"pool = {src['formula']} = {src['value']} euros -> {format_euros(run.pool_raw_cents)} (not below 0, I-3)"
+    else:
+        first = f"supplément decided: {format_euros(run.pool_raw_cents)} (L3314-10)"
+    return [
+        first,
+        f"global cap: 20 % of payroll {format_euros(payroll)} = {format_euros(global_cap)}, "
+        f"less {format_euros(already)} already given in the exercise -> pool {format_euros(pool)} (I-17)",
+        "sub-pools: " + ", ".join(f"{c} {format_euros(a)}" for c, a in result.subpools),
+    ]
+
+
+# -- helpers ------------------------------------------------------------------------------------------------------
+
+
+def _latest(events: Sequence[Event[Any]]) -> Event[Any] | None:
+    """The latest results for a period: a restatement replaces earlier figures (by time of occurrence, then order)."""
+    return max(enumerate(events), key=lambda ie: (ie[1].occurred_at, ie[0]))[1] if events else None
+
+
+def _prior(ctx: SchemeContext, ag: Agreement, calc: Period) -> Any:
+    def prior(name: str, n: int) -> Decimal:
+        start = add_months(calc.start, -n * ag.period_months)
+        p = Period(start, date.fromordinal(add_months(start, ag.period_months).toordinal() - 1))
+        found = _latest(ctx.events("results_published", p))
+        if found is None or name not in found.payload.figures:
+            raise FormulaError(
+                f"prior({name}{'' if n == 1 else f', {n}'}) needs the results of {p}, not published"
+            )
+        return found.payload.figures[name]
+
+    return prior
+
+
+def _by_employee(existing: Sequence[RecordedEntitlement]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for e in existing:
+        out[e.employee] = out.get(e.employee, 0) + e.amount_cents
+    return out
+
+
+def _is_supplement(e: RecordedEntitlement) -> bool:
+    return "supplement_decision" in e.explanation.inputs
