@@ -18,3 +18,11 @@ def shared(*parts: str) -> Path:
     if not p.exists():
         pytest.skip(f"../shared/{'/'.join(parts)} is not beside the project")
     return p
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _quiet_logs():
+    """Tests are a host: they configure structlog (the library never does), to stderr, warnings only."""
+    from paybonus.logs import configure
+
+    configure("console", "warning", stream=sys.stderr)

@@ -1,0 +1,289 @@
+"""Intéressement: golden cases citing their LAW rule ids, and invariants."""
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from ihelp import amounts, close_year, company, person, summary, toml, world
+from paybonus.audit import verify
+from paybonus.errors import UserError
+from paybonus.fixtures import sample_dir
+from paybonus.fixtures.pytest_plugin import EventFactory
+from paybonus.sources import read_company_dir
+
+CAP_2025 = 3_532_500  # 75 % of PASS 2025 (47 100 €), LAW 0.1 table, I-30
+
+
+def test_sample_pool_is_distributed_to_the_cent_when_no_cap_binds(tmp_path):
+    # LAW 8: no cap binds -> sum of shares == pool; tranches 0/10/15 % of RCAI 366 937 -> 42 540.55 €
+    bus, ledger = world(tmp_path, read_company_dir(sample_dir()))
+    events = [line for line in (sample_dir() / "events.jsonl").read_text().splitlines()]
+    from paybonus.bus import read_events
+
+    bus.publish_all(read_events(bus.host, "events", events))
+    s = summary(ledger, "DURAND-results-2025")
+    assert s["pool_cents"] == 4_254_055 and s["undistributed_cents"] == 0 and s["capped"] == 0
+    assert sum(amounts(ledger).values()) == 4_254_055
+    assert verify(ledger, bus.host.schemes).ok
+
+
+def test_global_cap_binds_at_20_percent_of_payroll(tmp_path):
+    # I-17, I-18: pool at most 20 % of the gross payroll of the exercise
+    people = [person("A", 300_000), person("B", 200_000)]
+    bus, ledger = world(tmp_path, company(people, toml()))
+    close_year(bus, rcai=10_000_000)
+    s = summary(ledger, "results")
+    assert s["payroll_cents"] == 6_000_000 and s["global_cap_cents"] == 1_200_000
+    assert s["pool_cents"] == 1_200_000 and sum(amounts(ledger).values()) == 1_200_000
+
+
+def test_activite_partielle_indemnities_stay_out_of_the_payroll_base(tmp_path):
+    # I-19: the AP indemnity is not salary; I-27: AP hours count as presence, salary reconstituted
+    ap = {"2025-03": ("75.00", 120_000)}
+    people = [person("A", 300_000, ap=ap, reconstituted={"2025-03": 300_000}), person("B", 300_000)]
+    data = company(people, toml(distribution={"presence": "0.5", "salary": "0.5"}))
+    data.pay_lines[:] = [
+        (e, m, g - 150_000 if (e, m) == ("A", "2025-03-01") else g, *rest)
+        for e, m, g, *rest in data.pay_lines
+    ]
+    bus, ledger = world(tmp_path, data)
+    close_year(bus, rcai=10_000)
+    s = summary(ledger, "results")
+    assert s["payroll_cents"] == 7_200_000 - 150_000  # indemnity 1 200.00 excluded, lost salary excluded
+    a = amounts(ledger)
+    assert a["A"] == a["B"] == 500_000  # same presence and same reconstituted salary
+
+
+def test_individual_cap_binds_and_reliquat_is_redistributed_or_kept(tmp_path):
+    # I-30: 75 % of PASS 2025; I-35 redistribute with the same rules; I-36 otherwise not distributed
+    people = [person("A", 2_000_000), person("B", 100_000), person("C", 100_000)]
+    bus, ledger = world(tmp_path, company(people, toml(reliquat="keep")))
+    close_year(bus, rcai=50_000)
+    a = amounts(ledger)
+    assert a["A"] == CAP_2025
+    s = summary(ledger, "results")
+    assert s["pool_cents"] == 5_000_000  # below the global cap (20 % of 264 000.00)
+    assert s["undistributed_cents"] == 5_000_000 - CAP_2025 - a["B"] - a["C"] > 0
+    bus2, ledger2 = world(tmp_path, company(people, toml(reliquat="redistribute")))
+    close_year(bus2, rcai=50_000)
+    b = amounts(ledger2)
+    assert b["A"] == CAP_2025 and b["B"] == b["C"] == (5_000_000 - CAP_2025) // 2
+    assert summary(ledger2, "results")["undistributed_cents"] == 0
+
+
+def test_seniority_counts_all_contracts_over_period_and_previous_12_months(tmp_path):
+    # I-13: 3 months over the period and the 12 months before, all contracts; I-14: no deduction once met
+    people = [
+        person("NEW", 300_000, start="2025-11-01"),  # 61 days: below 3 months
+        person("BACK", 300_000, start="2025-12-01", prior=("2024-10-01", "2024-11-30")),  # 31 + 61 = 92 days
+        person("OLD", 300_000),
+    ]
+    bus, ledger = world(tmp_path, company(people, toml(seniority=3, distribution={"presence": "1"})))
+    close_year(bus, rcai=5_000)
+    a = amounts(ledger)
+    assert "NEW" not in a
+    # presence 365 + 31 days: 500 000 x 365/396 = 460 858.58, x 31/396 = 39 141.41; the last cent to OLD (.58)
+    assert a == {"OLD": 460_859, "BACK": 39_141}  # BACK: the whole 31 days of presence count (I-14)
+
+
+def test_more_than_three_months_of_seniority_is_refused_at_load():
+    with pytest.raises(
+        UserError, match=r"seniority_months: 4 is over the legal maximum of 3 months \(LAW I-13\)"
+    ):
+        company_config(toml(seniority=4))
+
+
+def company_config(text):
+    from paybonus import load_plugins
+    from paybonus.config import parse_company_toml, scheme_config
+
+    return scheme_config(
+        parse_company_toml(text, "company.toml"),
+        load_plugins(entry_points=False).schemes["interessement"],
+        "company.toml",
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"period_months": 5}, "period_months: 5 is not allowed"),
+        ({"period_months": 2}, "(LAW I-2)"),
+        ({"formula": "0.05 * rcia"}, "formula: unknown figure 'rcia' (did you mean 'rcai'?)"),
+        ({"formula": "__import__('os')"}, "formula: unknown function"),
+        ({"distribution": {"salary": "0.5", "uniform": "0.4"}}, "shares add up to 0.9"),
+        ({"extra": "colour = 1"}, "colour"),
+    ],
+)
+def test_agreement_errors_name_the_field(kwargs, message):
+    with pytest.raises(UserError) as info:
+        company_config(toml(**kwargs))
+    assert message in str(info.value) and str(info.value).startswith("company.toml: schemes.interessement")
+
+
+def test_assimilated_absences_count_as_presence_illness_does_not(tmp_path):
+    # I-25: maternity counts as presence; plain illness does not (I-28: real duration)
+    people = [
+        person("MAT", 300_000, absences=(("maternity", "2025-03-01", "2025-06-30"),)),
+        person("ILL", 300_000, absences=(("illness", "2025-03-01", "2025-03-31"),)),
+        person("WA", 300_000, absences=(("work_accident", "2025-03-01", "2025-03-31"),)),
+    ]
+    bus, ledger = world(tmp_path, company(people, toml(distribution={"presence": "1"})))
+    close_year(bus, rcai=10_000)
+    rows = {r["employee"]: json.loads(r["explanation"])["inputs"] for r in ledger.entitlement_rows()}
+    assert rows["MAT"]["presence_days"] == 365 and rows["WA"]["presence_days"] == 365
+    assert rows["ILL"]["presence_days"] == 365 - 31
+
+
+def test_maternity_uses_the_salary_she_would_have_earned(tmp_path):
+    # I-26: salary criterion uses the reconstituted salary for assimilated periods
+    rec = {f"2025-{m:02d}": 300_000 for m in (3, 4, 5, 6)}
+    mat = person("MAT", 300_000, absences=(("maternity", "2025-03-01", "2025-06-30"),), reconstituted=rec)
+    bus, ledger = world(tmp_path, company([mat, person("B", 300_000)], toml()))
+    close_year(bus, rcai=10_000)
+    a = amounts(ledger)
+    assert a["MAT"] == a["B"] == 500_000
+
+
+def test_restated_results_give_corrections_that_reference_what_they_correct(tmp_path):
+    people = [person("A", 300_000), person("B", 100_000)]
+    bus, ledger = world(tmp_path, company(people, toml()))
+    close_year(bus, rcai=4_000)
+    first = {r["employee"]: r for r in ledger.entitlement_rows()}
+    bus.publish(
+        EventFactory("ACME").results_published(
+            "2025",
+            {"rcai": "5000"},
+            id="restated",
+            at=datetime(2026, 4, 1, tzinfo=timezone(timedelta(hours=2))),
+        )
+    )
+    rows = ledger.entitlement_rows()
+    corrections = [r for r in rows if r["kind"] == "correction"]
+    assert len(corrections) == 2
+    for c in corrections:
+        assert c["corrects"] == first[c["employee"]]["id"] and c["event_id"] == "restated"
+    a = amounts(ledger)
+    assert a == {"A": 375_000, "B": 125_000}  # as if 5 000 had been published first
+    assert all(
+        r["amount_cents"] == first[r["employee"]]["amount_cents"] for r in rows if r["kind"] == "principal"
+    )
+    assert verify(ledger, bus.host.schemes).ok
+
+
+def test_an_infra_annual_period_is_due_before_the_third_month_and_caps_span_the_exercise(tmp_path):
+    # I-2 quarterly periods; I-39 deadline; I-34 individual cap counted over all periods of the exercise
+    people = [person("A", 5_000_000), person("B", 10_000)]
+    bus, ledger = world(tmp_path, company(people, toml(period_months=3)))
+    f = EventFactory("ACME")
+    for m in range(1, 13):
+        bus.publish(f.period_closed(f"2025-{m:02d}"))
+    for q, start in enumerate(("01", "04", "07", "10"), 1):
+        end = {"01": "03-31", "04": "06-30", "07": "09-30", "10": "12-31"}[start]
+        bus.publish(f.results_published(f"2025-{start}-01..2025-{end}", {"rcai": "30000"}, id=f"q{q}"))
+    rows = ledger.entitlement_rows(employee="B")
+    assert [r["due_date"] for r in rows] == ["2025-05-31", "2025-08-31", "2025-11-30", "2026-02-28"]
+    a_rows = ledger.entitlement_rows(employee="A")
+    assert len(a_rows) == 2  # capped during the second quarter: nothing more in the third and fourth
+    assert sum(r["amount_cents"] for r in a_rows) == CAP_2025  # the cap is per exercise, not per quarter
+
+
+def test_non_calendar_exercise_uses_the_time_weighted_pass(tmp_path):
+    # I-32: exercise 07/2024-06/2025: (6 x 46 368 + 6 x 47 100) / 12 = 46 734 -> cap 35 050.50
+    people = [person("A", 300_000, start="2020-01-01")]
+    data = company(people, toml(fiscal_year_start="07-01", starts_on="2024-07-01"), year=2025, months=6)
+    bus, ledger = world(tmp_path, data)
+    f = EventFactory("ACME")
+    bus.publish(f.period_closed("2025-06"))
+    bus.publish(f.results_published("2024-07-01..2025-06-30", {"rcai": "10"}, id="r"))
+    inputs = json.loads(ledger.entitlement_rows()[0]["explanation"])["inputs"]
+    assert inputs["individual_cap_cents"] == 3_505_050
+    assert ledger.entitlement_rows()[0]["due_date"] == "2025-11-30"  # I-39: last day of the 5th month
+
+
+def test_contributions_and_forfait_social_by_headcount(tmp_path):
+    # LAW 0.3: 9.7 % on 100 %, 6.8 + 2.4 + 0.5 paid, 9.2 + 0.5 placed; LAW 0.4: forfait social by headcount
+    for headcount, fs in ((32, 0), (300, 20_000)):
+        bus, ledger = world(tmp_path, company([person("A", 300_000)], toml(headcount=headcount)))
+        close_year(bus, rcai=1_000)
+        c = json.loads(ledger.entitlement_rows()[0]["explanation"])["parameters"]["contributions"]
+        assert c["paid"] == {"csg_deductible": 6_800, "csg_non_deductible": 2_400, "crds": 500}
+        assert c["placed"] == {"csg_non_deductible": 9_200, "crds": 500}
+        assert c["forfait_social"]["cents"] == fs
+
+
+def test_supplement_is_distributed_within_the_caps(tmp_path):
+    # LAW 1.11 / L3314-10: supplément with the agreement's rules; I-34: within the cap of the exercise
+    people = [person("A", 2_000_000), person("B", 100_000)]
+    bus, ledger = world(tmp_path, company(people, toml(reliquat="keep")))
+    close_year(bus, rcai=30_000)
+    before = amounts(ledger)
+    e = bus.host.event_types.from_dict(
+        {
+            "id": "supp",
+            "type": "supplement_decided",
+            "company": "ACME",
+            "occurred_at": "2026-06-01T10:00:00+02:00",
+            "payload": {"exercise": "2025", "amount_cents": 5_000_000, "decided_on": "2026-05-30"},
+        }
+    )
+    out = bus.publish(e)
+    assert out.dispatches[0].status == "completed"
+    after = amounts(ledger)
+    assert after["A"] == CAP_2025 and before["A"] < CAP_2025
+    assert after["B"] > before["B"]
+    assert verify(ledger, bus.host.schemes).ok
+
+
+EVENTS = ["close"] * 12 + ["results"]
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.permutations(list(range(13))))
+def test_event_order_does_not_change_the_result(tmp_path, order):
+    people = [
+        person("A", 300_000),
+        person("B", 123_456, start="2025-03-15"),
+        person("C", 99_999, hours="75.84"),
+    ]
+    bus, ledger = world(
+        tmp_path, company(people, toml(distribution={"uniform": "0.2", "presence": "0.3", "salary": "0.5"}))
+    )
+    f = EventFactory("ACME")
+    events = [f.period_closed(f"2025-{m:02d}") for m in range(1, 13)] + [
+        f.results_published("2025", {"rcai": "7777.77"}, id="r")
+    ]
+    for i in order:
+        bus.publish(events[i])
+    got = sorted((r["id"], r["employee"], r["amount_cents"]) for r in ledger.entitlement_rows())
+    assert sum(a for *_, a in got) == 777_777
+    assert got == EXPECTED.setdefault("v", got)
+    ledger.close()
+
+
+EXPECTED: dict[str, list] = {}
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(st.tuples(st.integers(100_000, 3_000_000), st.integers(1, 12)), min_size=1, max_size=6),
+    st.integers(0, 200_000),
+    st.sampled_from(["keep", "redistribute"]),
+)
+def test_caps_are_never_exceeded_and_shares_never_exceed_the_pool(tmp_path, rows, rcai, reliquat):
+    people = [
+        person(f"E{i}", monthly, start=f"2025-{month:02d}-01") for i, (monthly, month) in enumerate(rows)
+    ]
+    bus, ledger = world(
+        tmp_path, company(people, toml(reliquat=reliquat, distribution={"uniform": "0.5", "salary": "0.5"}))
+    )
+    close_year(bus, rcai=rcai * 100)
+    s = summary(ledger, "results")
+    a = amounts(ledger)
+    assert sum(a.values()) <= s["pool_cents"] <= rcai * 100_00
+    assert s["pool_cents"] <= s["global_cap_cents"]
+    assert all(0 < v <= CAP_2025 for v in a.values())
+    assert sum(a.values()) + s["undistributed_cents"] == s["pool_cents"]
+    ledger.close()
