@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 import structlog
+from paybonus.hooks.types import Finding
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -22,7 +23,7 @@ from . import audit, logs
 from ._version import __version__
 from .bus import EventBus, read_events
 from .calendar import Period
-from .config import check_schemes_known, scheme_config
+from .config import check_schemes_known, parse_company_toml, scheme_config
 from .errors import PaybonusError, PluginError, UserError
 from .host import PluginHost, load_plugins
 from .ledger import Ledger
@@ -332,6 +333,42 @@ def audit_verify(state: State, expect_head: str | None) -> None:
             err.print(f"FAIL {p}", markup=False)
         raise VerificationFailed(f"first problem: {rep.problems[0]}")
     out.print("audit: OK", markup=False)
+
+
+@cli.command("lint")
+@click.argument("company_dir", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@pass_state
+def lint_cmd(state: State, company_dir: Path, fmt: str) -> None:
+    """Check a company's agreements against the law. Exit 1 if there is any error."""
+    toml_path = company_dir / "company.toml"
+    try:
+        text = toml_path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UserError(str(toml_path), f"cannot read ({exc.strerror})") from None
+    config = parse_company_toml(text, str(toml_path))
+    host = state.host()
+    findings: list[Finding] = []
+    for name, raw in config.schemes.items():
+        scheme = host.schemes.get(name)
+        if scheme is None:
+            findings.append(Finding("error", "config", f"schemes.{name}: no installed scheme has that name"))
+        elif scheme.lint is not None:
+            findings += scheme.lint(raw, config.info, state.params())
+    errors = sum(f.level == "error" for f in findings)
+    warnings = sum(f.level == "warning" for f in findings)
+    if fmt == "json":
+        for f in findings:
+            click.echo(
+                json.dumps({"level": f.level, "rule": f.rule, "message": f.message}, ensure_ascii=False)
+            )
+    else:
+        for f in findings:
+            out.print(f"{f.level.upper():8}{f.rule:8}{f.message}", markup=False)
+        out.print(f"{toml_path}: {errors} errors, {warnings} warnings", markup=False)
+    log.info("lint.finished", company=config.info.id, errors=errors, warnings=warnings)
+    if errors:
+        raise VerificationFailed(f"{errors} compliance errors in {toml_path}")
 
 
 @cli.command()

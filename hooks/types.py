@@ -179,3 +179,5 @@ class SchemeDescriptor:
     social_regime: SocialRegime
     config_type: type | None = None  # attrs class of [schemes.<name>]; the scheme only runs where configured
     description: str = ""
+    # compliance checks of a company's raw [schemes.<name>] table (`paybonus lint`): findings citing rule ids
+    lint: Callable[[Mapping[str, Any], CompanyInfo, Parameters], list[Finding]] | None = None

@@ -54,3 +54,35 @@ def test_data_format_doc_lists_every_column():
 
     for k in AbsenceKind:
         assert f"`{k.value}`" in text, k
+
+
+def test_every_formula_in_the_interessement_doc_parses_and_evaluates():
+    from decimal import Decimal
+
+    from paybonus.formulas import Formula
+    from paybonus.plugins.interessement.agreement import COMPUTED_FIGURES, STANDARD_FIGURES
+
+    text = (DOCS / "interessement.md").read_text(encoding="utf-8")
+    section = text.split("### Every example of the seed articles", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and "`" in line]
+    assert len(rows) >= 20
+    extra = {
+        "defauts",
+        "produits",
+        "dechets",
+        "taux_sans_defaut",
+        "ro_budget",
+        "taux_service",
+        "taux_retours",
+        "i1",
+        "i2",
+        "i3",
+    }
+    known = {*STANDARD_FIGURES, *COMPUTED_FIGURES, *extra}
+    for row in rows:
+        for src in re.findall(r"`([^`]+)`", row.split("|")[2]):
+            if not any(ch in src for ch in "()*+-/<>") or src.startswith("figures ="):
+                continue
+            f = Formula.parse(src, known)
+            value, _ = f.evaluate({n: Decimal(1000) for n in known}, lambda name, n: Decimal(900))
+            assert value == value  # evaluates without error

@@ -11,6 +11,7 @@ from paybonus.hooks import DsnMapping, SchemeDescriptor, SocialRegime, hookimpl
 
 from .agreement import Agreement
 from .compute import compute, recompute
+from .lint import lint
 
 VERSION = "1.0.0"
 
@@ -47,5 +48,6 @@ def paybonus_register_schemes() -> list[SchemeDescriptor]:
             social_regime=SocialRegime.EPARGNE_SALARIALE,
             config_type=Agreement,
             description="Pool from the agreement's formula, capped, distributed by uniform/presence/salary sub-pools.",
+            lint=lint,
         )
     ]

@@ -93,6 +93,11 @@ class Agreement:
             raise ValueError(
                 f"seniority_months: {self.seniority_months} is over the legal maximum of 3 months (LAW I-13)"
             )
+        if self.presence_conditions:
+            raise ValueError(
+                "presence_conditions: a condition of presence at a date is unlawful for intéressement (LAW I-15); "
+                "remove it (`paybonus lint` lists such clauses)"
+            )
         if not self.distribution:
             raise ValueError(
                 "distribution: at least one sub-pool (uniform, presence or salary) is needed (LAW I-21)"
