@@ -344,6 +344,16 @@ class Ledger:
             [],
         )
 
+    def forwarding_address(self, company: str, employee: str) -> str | None:
+        """The last forwarding address an `employee_left` event gave for the employee (LAW I-44)."""
+        row = self.conn.execute(
+            "SELECT json_extract(payload, '$.forwarding_address') FROM events WHERE company = ? AND type = 'employee_left'"
+            " AND json_extract(payload, '$.employee') = ? AND json_extract(payload, '$.forwarding_address') IS NOT NULL"
+            " ORDER BY seq DESC LIMIT 1",
+            (company, employee),
+        ).fetchone()
+        return row[0] if row else None
+
     # -- entitlements --------------------------------------------------------------------------------------
 
     def entitlement_rows(

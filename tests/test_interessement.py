@@ -147,6 +147,37 @@ def test_maternity_uses_the_salary_she_would_have_earned(tmp_path):
     assert a["MAT"] == a["B"] == 500_000
 
 
+def test_without_a_reconstituted_salary_the_base_salary_stands_in(tmp_path):
+    # I-26: a maternity month paid 0 by the employer still counts at what she would have earned
+    mat = person("MAT", 300_000, absences=(("maternity", "2025-03-01", "2025-04-30"),))
+    data = company([mat, person("B", 300_000)], toml())
+    data.pay_lines[:] = [
+        (e, m, 0 if e == "MAT" and m in ("2025-03-01", "2025-04-01") else g, *r)
+        for e, m, g, *r in data.pay_lines
+    ]
+    bus, ledger = world(tmp_path, data)
+    close_year(bus, rcai=10_000)
+    assert amounts(ledger) == {"MAT": 500_000, "B": 500_000}
+
+
+def test_a_leaver_keeps_the_right_and_the_forwarding_address_is_kept(tmp_path):
+    # I-43: no presence condition at the end of the exercise or at payment; I-44: the address is kept
+    people = [person("STAY", 300_000), person("LEFT", 300_000, end="2025-06-30")]
+    bus, ledger = world(tmp_path, company(people, toml(distribution={"presence": "1"})))
+    from datetime import date
+
+    bus.publish(
+        EventFactory("ACME").employee_left(
+            "LEFT", date(2025, 6, 30), forwarding_address="3 rue des Lilas, Lyon"
+        )
+    )
+    close_year(bus, rcai=5_000)
+    a = amounts(ledger)
+    # presence 181 and 365 days of 546: 1 657.50915 and 3 342.49084 euros -> the last cent to LEFT (.915 > .084)
+    assert a == {"LEFT": 165_751, "STAY": 334_249}
+    assert ledger.forwarding_address("ACME", "LEFT") == "3 rue des Lilas, Lyon"
+
+
 def test_restated_results_give_corrections_that_reference_what_they_correct(tmp_path):
     people = [person("A", 300_000), person("B", 100_000)]
     bus, ledger = world(tmp_path, company(people, toml()))

@@ -337,10 +337,7 @@ def _beneficiaries(
         if seniority < need_days:  # I-13; once met, the whole presence counts (I-14)
             continue
         presence, presence_hours, ratio = _presence(emp, calc, full_hours)
-        salary = sum(
-            p.reconstituted_cents if p.reconstituted_cents is not None else p.gross_cents
-            for p in emp.pay_in(calc)
-        )
+        salary = _salary(emp, calc)
         base_salary = salary
         if floor is not None:
             salary = max(salary, floor)  # I-23
@@ -369,6 +366,27 @@ def _beneficiaries(
             "already_in_exercise_cents": got.get(emp.id, 0),
         }
     return people, facts
+
+
+def _salary(emp: EmployeeRecord, calc: Period) -> int:
+    """Salary of the period for the salary criterion: what the employee would have earned in months with an
+    assimilated absence or activité partielle (I-26, I-27): the payroll's reconstituted salary when it gives one,
+    else at least the base salary for the days under contract (a documented fallback)."""
+    total = 0
+    for p in emp.pay_in(calc):
+        if p.reconstituted_cents is not None:
+            total += p.reconstituted_cents
+            continue
+        month = Period(p.month, end_of_nth_month_after(p.month, 0))
+        affected = p.ap_hours > 0 or any(
+            a.kind in ASSIMILATED and a.period.overlap(month) for a in emp.absences
+        )
+        if affected:
+            under = sum(s.days for c in emp.contracts if (s := c.span(month)) is not None)
+            total += max(p.gross_cents, p.base_cents * under // month.days)
+        else:
+            total += p.gross_cents
+    return total
 
 
 def _presence(emp: EmployeeRecord, calc: Period, full_hours: Decimal) -> tuple[int, int, Decimal]:
