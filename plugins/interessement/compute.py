@@ -327,6 +327,8 @@ def _beneficiaries(
         if salary_pool and salary_pool.salary_ceiling is not None
         else None
     )
+    months = list(calc.months())  # once for the whole population
+    month_of = {m.start.replace(day=1): m for m in months}
     people: list[Person] = []
     facts: dict[str, dict[str, Any]] = {}
     for emp in pop.employees:
@@ -336,8 +338,8 @@ def _beneficiaries(
         seniority = emp.employed_days(window)
         if seniority < need_days:  # I-13; once met, the whole presence counts (I-14)
             continue
-        presence, presence_hours, ratio = _presence(emp, calc, full_hours)
-        salary = _salary(emp, calc)
+        presence, presence_hours, ratio = _presence(emp, calc, months, full_hours)
+        salary = _salary(emp, calc, month_of)
         base_salary = salary
         if floor is not None:
             salary = max(salary, floor)  # I-23
@@ -368,7 +370,7 @@ def _beneficiaries(
     return people, facts
 
 
-def _salary(emp: EmployeeRecord, calc: Period) -> int:
+def _salary(emp: EmployeeRecord, calc: Period, month_of: dict[date, Period]) -> int:
     """Salary of the period for the salary criterion: what the employee would have earned in months with an
     assimilated absence or activité partielle (I-26, I-27): the payroll's reconstituted salary when it gives one,
     else at least the base salary for the days under contract (a documented fallback)."""
@@ -377,9 +379,12 @@ def _salary(emp: EmployeeRecord, calc: Period) -> int:
         if p.reconstituted_cents is not None:
             total += p.reconstituted_cents
             continue
-        month = Period(p.month, end_of_nth_month_after(p.month, 0))
+        if not p.ap_hours and not emp.absences:
+            total += p.gross_cents
+            continue
+        month = month_of.get(p.month) or Period(p.month, end_of_nth_month_after(p.month, 0))
         affected = p.ap_hours > 0 or any(
-            a.kind in ASSIMILATED and a.period.overlap(month) for a in emp.absences
+            a.kind in ASSIMILATED and a.start <= month.end and a.end >= month.start for a in emp.absences
         )
         if affected:
             under = sum(s.days for c in emp.contracts if (s := c.span(month)) is not None)
@@ -389,30 +394,28 @@ def _salary(emp: EmployeeRecord, calc: Period) -> int:
     return total
 
 
-def _presence(emp: EmployeeRecord, calc: Period, full_hours: Decimal) -> tuple[int, int, Decimal]:
+def _presence(
+    emp: EmployeeRecord, calc: Period, months: list[Period], full_hours: Decimal
+) -> tuple[int, int, Decimal]:
     """Days present (assimilated absences and activité partielle count, I-25, I-27, I-28), the same weighted by
     each month's contractual hours (hundredths), and the average working-time ratio over the period."""
     hours = {p.month: p.contract_hours for p in emp.pay_in(calc)}
+    absences = [a for a in emp.absences if a.kind not in ASSIMILATED]
     days_total = hours_total = 0
     ratio_num = Decimal(0)
-    for month in calc.months():
-        under = sum(s.days for c in emp.contracts if (s := c.span(month)) is not None)
-        if not under:
+    employed = 0
+    for month in months:
+        spans = [s for c in emp.contracts if (s := c.span(month)) is not None]
+        if not spans:
             continue
-        absent = 0
-        for a in emp.absences:
-            if a.kind in ASSIMILATED:
-                continue
-            for c in emp.contracts:
-                span = c.span(month)
-                if span is not None:
-                    absent += span.overlap_days(a.period)
+        under = sum(s.days for s in spans)
+        absent = sum(s.overlap_days(a.period) for a in absences for s in spans) if absences else 0
         present = max(0, under - absent)
         h = hours.get(month.start.replace(day=1), full_hours)
         days_total += present
         hours_total += int(present * h * 100)
         ratio_num += min(Decimal(1), h / full_hours) * under
-    employed = emp.employed_days(calc)
+        employed += under
     ratio = (ratio_num / employed).quantize(Decimal("0.0001"), ROUND_HALF_UP) if employed else Decimal(0)
     return days_total, hours_total, ratio
 
