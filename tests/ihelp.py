@@ -64,6 +64,7 @@ def person(
     reconstituted: dict[str, int] | None = None,
     ap: dict[str, tuple[str, int]] | None = None,
     prior: tuple[str, str] | None = None,
+    category: str = "",
 ) -> dict[str, Any]:
     return {
         "id": emp,
@@ -75,6 +76,7 @@ def person(
         "reconstituted": reconstituted or {},
         "ap": ap or {},
         "prior": prior,
+        "category": category,
     }
 
 
@@ -87,7 +89,7 @@ def company(
     for p in people:
         if p["prior"]:
             contracts.append((p["id"], p["prior"][0], p["prior"][1], "", "", ""))
-        contracts.append((p["id"], p["start"], p["end"], "", "", ""))
+        contracts.append((p["id"], p["start"], p["end"], p.get("category", ""), "", ""))
         c = Period(date.fromisoformat(p["start"]), date.fromisoformat(p["end"]) if p["end"] else date.max)
         for m in span.months():
             o = m.overlap(c)
@@ -119,7 +121,8 @@ def world(tmp_path, data: CompanyData) -> tuple[EventBus, Ledger]:
     host = load_plugins(entry_points=False)
     from paybonus.config import scheme_config
 
-    scheme_config(data.config, host.schemes["interessement"], "test")  # validate like `paybonus load`
+    for name in data.config.schemes:
+        scheme_config(data.config, host.schemes[name], "test")  # validate like `paybonus load`
     store_company(ledger, data)
     return EventBus(ledger, host), ledger
 

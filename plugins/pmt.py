@@ -1,0 +1,218 @@
+"""Built-in scheme `pmt`: prime de maîtrise technique, a company policy for technical experts (LAW section 6).
+
+Written criteria (certifications, rare skills, knowledge transmission, measured impact) each score points;
+evidence is recorded with `pmt_evidence_recorded` events, with a date and an approver. Levels map a score to a
+fixed amount per period or a rate (5 % to 15 %) of the gross base salary. Every award lists the evidence it rests
+on, and an award without approved evidence is not made. Salary: ordinary contributions (LAW section 6, O-1).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import ROUND_DOWN, Decimal
+from typing import Any, Literal
+
+from attrs import field, frozen
+from paybonus.calendar import Period, add_months
+from paybonus.events import Event, EventType
+from paybonus.hooks import (
+    DsnMapping,
+    EntitlementDraft,
+    Explanation,
+    Finding,
+    SchemeContext,
+    SchemeDescriptor,
+    SchemeResult,
+    SocialRegime,
+    hookimpl,
+)
+from paybonus.money import format_euros, parse_euros
+from paybonus.plugins import salary_common as sc
+
+VERSION = "1.0.0"
+SCHEME = "pmt"
+MIN_RATE, MAX_RATE = (
+    Decimal("0.05"),
+    Decimal("0.15"),
+)  # the policy range of the product card (LAW section 6 [U])
+
+
+@frozen
+class Criterion:
+    id: str
+    label: str
+    points: int
+    validity_months: int | None = None  # a certification may expire
+
+
+@frozen
+class Level:
+    name: str
+    min_points: int
+    amount: str | None = None  # euros per period
+    rate: Decimal | None = None  # of the gross base salary of the period
+    amount_cents: int = field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        if (self.amount is None) == (self.rate is None):
+            raise ValueError(f"level {self.name!r}: give either amount or rate")
+        try:
+            object.__setattr__(self, "amount_cents", parse_euros(self.amount) if self.amount else 0)
+        except ValueError as exc:
+            raise ValueError(f"amount: {exc}") from None
+        if self.rate is not None and not MIN_RATE <= self.rate <= MAX_RATE:
+            raise ValueError(f"rate: {self.rate} is outside the policy range 0.05 to 0.15 of the base salary")
+
+
+@frozen
+class PmtConfig:
+    criteria: list[Criterion]
+    levels: list[Level]
+    frequency: Literal["monthly", "annual"] = "annual"
+    absences: Literal["prorate", "ignore"] = "prorate"
+    absence_kinds: list[str] | None = None
+    presence_on_payment_date: bool = False
+    pay_lag_months: int = 1
+    dsn_code: str = "028"
+    policy_language: str = "fr"  # written criteria in French (L1321-6, O-3)
+
+    def __attrs_post_init__(self) -> None:
+        sc.check_common(self)
+        if not self.levels:
+            raise ValueError("levels: at least one level")
+        if len({c.id for c in self.criteria}) != len(self.criteria):
+            raise ValueError("criteria: each criterion id appears once")
+
+
+@frozen
+class EvidenceRecorded:
+    """Evidence of a criterion for an employee: what, when, who approved it."""
+
+    employee: str
+    criterion: str
+    obtained_on: date
+    approver: str
+    approved: bool = True
+    reference: str = ""
+
+
+def compute(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
+    cfg: PmtConfig = ctx.config
+    period = sc.bonus_period(event.payload.period.end, cfg.frequency, ctx.company.fiscal_year_start)
+    if period.end != event.payload.period.end:
+        return SchemeResult()
+    findings = sc.payment_date_warning(cfg, SCHEME)
+    criteria = {c.id: c for c in cfg.criteria}
+    evidence: dict[str, list[Event[Any]]] = {}
+    for e in ctx.events("pmt_evidence_recorded"):
+        if e.payload.criterion not in criteria:
+            findings.append(
+                Finding("warning", "PMT", f"evidence {e.id} names an unknown criterion", e.payload.employee)
+            )
+            continue
+        evidence.setdefault(e.payload.employee, []).append(e)
+    levels = sorted(cfg.levels, key=lambda lv: lv.min_points)
+    drafts = []
+    for emp in ctx.population(period).employees:
+        valid = [e for e in evidence.get(emp.id, []) if e.payload.approved and _valid(e, criteria, period)]
+        if not valid:
+            continue  # no award without approved evidence
+        score = sum(criteria[e.payload.criterion].points for e in valid)
+        level = next((lv for lv in reversed(levels) if score >= lv.min_points), None)
+        if level is None:
+            continue
+        base = sum(pl.base_cents for pl in emp.pay_in(period))
+        full = (
+            level.amount_cents
+            if level.rate is None
+            else int((level.rate * base).to_integral_value(ROUND_DOWN))
+        )
+        p = sc.presence(emp, period, cfg.absences)
+        amount = sc.prorate(full, p)
+        if amount <= 0:
+            continue
+        left = sc.left_in(emp, period)
+        pay_month = sc.payroll_month(period, cfg.pay_lag_months, left)
+        expl = Explanation(
+            inputs={
+                "level": level.name,
+                "score": score,
+                "base_salary_cents": base,
+                "full_cents": full,
+                "presence": p.to_json(),
+                "payroll_month": pay_month.isoformat()[:7],
+                "evidence": [
+                    {
+                        "event": e.id,
+                        "criterion": e.payload.criterion,
+                        "obtained_on": e.payload.obtained_on.isoformat(),
+                        "approver": e.payload.approver,
+                        "reference": e.payload.reference,
+                    }
+                    for e in valid
+                ],
+            },
+            parameters={
+                "level_min_points": level.min_points,
+                "rate": str(level.rate) if level.rate is not None else None,
+                "amount_cents": level.amount_cents or None,
+            },
+            steps=[
+                f"score {score} from {len(valid)} approved evidence -> level {level.name}",
+                f"{'rate ' + str(level.rate) + ' x base ' + format_euros(base) if level.rate is not None else 'fixed'}"
+                f" = {format_euros(full)}",
+                f"pro rata of presence {p.present_days}/{p.period_days} days: {format_euros(amount)}",
+            ],
+            rules=["PMT policy", "O-1", "O-4", "O-7", "N-4"],
+        )
+        drafts.append(
+            EntitlementDraft(
+                emp.id,
+                period,
+                amount,
+                expl,
+                due_date=sc.due_date(pay_month),
+                key=f"pmt|{period.key}",
+                dsn=sc.dsn(cfg.dsn_code),
+            )
+        )
+    return SchemeResult(drafts, findings, {"awards": len(drafts)})
+
+
+def _valid(e: Event[Any], criteria: dict[str, Criterion], period: Period) -> bool:
+    c = criteria[e.payload.criterion]
+    got = e.payload.obtained_on
+    if got > period.end:
+        return False
+    return c.validity_months is None or add_months(got, c.validity_months) > period.start
+
+
+def recompute(expl: Explanation) -> int:
+    i = expl.inputs
+    p = i["presence"]
+    return sc.replay_prorate(int(i["full_cents"]), p["contract_days"] - p["absent_days"], p["period_days"])
+
+
+@hookimpl
+def paybonus_register_event_types() -> list[EventType]:
+    return [
+        EventType("pmt_evidence_recorded", EvidenceRecorded, "evidence of a PMT criterion, with its approver")
+    ]
+
+
+@hookimpl
+def paybonus_register_schemes() -> list[SchemeDescriptor]:
+    return [
+        SchemeDescriptor(
+            name=SCHEME,
+            version=VERSION,
+            label="Prime de maîtrise technique (PMT)",
+            handles=frozenset({"period_closed"}),
+            compute=compute,
+            recompute=recompute,
+            dsn=DsnMapping("S21.G00.52", "028", sc.DSN_CODES["028"]),
+            social_regime=SocialRegime.SALARY,
+            config_type=PmtConfig,
+            description="Scored criteria with approved evidence; levels to a fixed amount or 5-15 % of base salary.",
+        )
+    ]

@@ -1,0 +1,232 @@
+"""Built-in scheme `prime_nao`: a bonus from the annual wage negotiation (LAW section 5, N-1 to N-6).
+
+An award combines a flat amount, a percentage of the gross salary of the reference period, seniority brackets and
+category coefficients: (flat + rate x gross + bracket) x coefficient, then part-time and presence proration.
+Presence conditions (under contract on a date, a minimum presence) apply to everyone alike, and protected
+absences can never exclude or reduce (N-4). It is paid in one to three instalments on set dates, each computed
+when the pay period containing its date is closed.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import ROUND_DOWN, Decimal
+from typing import Any, Literal
+
+from attrs import Factory, field, frozen
+from paybonus.calendar import Period
+from paybonus.events import Event
+from paybonus.hooks import (
+    DsnMapping,
+    EntitlementDraft,
+    Explanation,
+    SchemeContext,
+    SchemeDescriptor,
+    SchemeResult,
+    SocialRegime,
+    hookimpl,
+)
+from paybonus.money import allocate, format_euros, parse_euros, scale_weights
+from paybonus.payroll import EmployeeRecord
+from paybonus.plugins import salary_common as sc
+
+VERSION = "1.0.0"
+SCHEME = "prime_nao"
+
+
+@frozen
+class Instalment:
+    date: date
+    share: Decimal
+
+
+@frozen
+class Award:
+    id: str
+    reference_period: Period
+    flat: str | None = None  # euros
+    percent_of_gross: Decimal | None = None  # e.g. 0.02 of the reference period's gross salary
+    seniority: list[list[Decimal]] = Factory(list)  # [[years from, euros], ...]
+    categories: dict[str, Decimal] = Factory(dict)  # coefficient by category (1 if absent)
+    present_on: date | None = None
+    min_presence_days: int = 0
+    part_time: Literal["prorate", "none"] = "prorate"
+    instalments: list[Instalment] = Factory(list)
+    flat_cents: int = field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "flat_cents", parse_euros(self.flat) if self.flat else 0)
+        except ValueError as exc:
+            raise ValueError(f"flat: {exc}") from None
+        if not (self.flat or self.percent_of_gross or self.seniority):
+            raise ValueError(
+                f"award {self.id!r}: give flat, percent_of_gross or seniority (or a combination)"
+            )
+        bounds = [row[0] for row in self.seniority]
+        if any(len(row) != 2 for row in self.seniority) or bounds != sorted(set(bounds)):
+            raise ValueError("seniority: rows are [years from, euros] with increasing years")
+        if not 1 <= len(self.instalments or [None]) <= 3:
+            raise ValueError("instalments: one to three")
+        if self.instalments and sum((i.share for i in self.instalments), Decimal(0)) != 1:
+            raise ValueError("instalments: the shares add up to 1")
+        if self.percent_of_gross is not None and not Decimal(0) < self.percent_of_gross < 1:
+            raise ValueError("percent_of_gross: a fraction, e.g. 0.02 for 2 %")
+
+    def schedule(self) -> list[Instalment]:
+        return list(self.instalments) or [Instalment(self.reference_period.end, Decimal(1))]
+
+
+@frozen
+class NaoConfig:
+    awards: list[Award]
+    absences: Literal["prorate", "ignore"] = (
+        "ignore"  # a NAO bonus prorates for absences only if the accord says so
+    )
+    absence_kinds: list[str] | None = None
+    presence_on_payment_date: bool = False
+    pay_lag_months: int = 0
+    dsn_code: str = "028"
+
+    def __attrs_post_init__(self) -> None:
+        sc.check_common(self)
+
+
+def compute(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
+    cfg: NaoConfig = ctx.config
+    closed = event.payload.period
+    drafts: list[EntitlementDraft] = []
+    for award in cfg.awards:
+        schedule = award.schedule()
+        for n, inst in enumerate(schedule):
+            if closed.contains(inst.date):
+                drafts += _instalment(ctx, cfg, award, n, schedule)
+    return SchemeResult(drafts, sc.payment_date_warning(cfg, SCHEME), {"entitlements": len(drafts)})
+
+
+def _instalment(
+    ctx: SchemeContext, cfg: NaoConfig, award: Award, n: int, schedule: list[Instalment]
+) -> list[EntitlementDraft]:
+    ref = award.reference_period
+    pay_month = schedule[n].date.replace(day=1)
+    full_hours = ctx.params.value("legal_monthly_hours", ref.end)
+    drafts = []
+    for emp in ctx.population(ref).employees:
+        total, detail = _award_amount(award, emp, ref, cfg, full_hours)
+        if total <= 0:
+            continue
+        parts = allocate(total, scale_weights([i.share for i in schedule]))
+        amount = parts[n]
+        if amount <= 0:
+            continue
+        expl = Explanation(
+            inputs={
+                "award": award.id,
+                **detail,
+                "total_cents": total,
+                "instalment": n + 1,
+                "instalments": [str(i.share) for i in schedule],
+                "instalment_cents": parts,
+                "payroll_month": pay_month.isoformat()[:7],
+            },
+            parameters={"legal_monthly_hours": str(full_hours)},
+            steps=[*detail["steps"], f"instalment {n + 1} of {len(schedule)}: {format_euros(amount)}"],
+            rules=["N-1", "N-2", "N-4"],
+        )
+        drafts.append(
+            EntitlementDraft(
+                emp.id,
+                ref,
+                amount,
+                expl,
+                due_date=sc.due_date(pay_month),
+                key=f"{award.id}|{n + 1}",
+                dsn=sc.dsn(cfg.dsn_code),
+            )
+        )
+    return drafts
+
+
+def _award_amount(
+    award: Award, emp: EmployeeRecord, ref: Period, cfg: NaoConfig, full_hours: Decimal
+) -> tuple[int, dict[str, Any]]:
+    steps: list[str] = []
+    p = sc.presence(emp, ref, cfg.absences)
+    if (
+        award.present_on is not None
+        and not any(  # under contract that day; a protected absence still counts (N-4)
+            c.start <= award.present_on and (c.end is None or c.end >= award.present_on)
+            for c in emp.contracts
+        )
+    ):
+        return 0, {"excluded": f"not under contract on {award.present_on}", "steps": []}
+    if p.present_days < award.min_presence_days:
+        return 0, {"excluded": f"presence {p.present_days} days below {award.min_presence_days}", "steps": []}
+    gross = sum(pl.gross_cents for pl in emp.pay_in(ref))
+    base = Decimal(award.flat_cents)
+    steps.append(f"flat {format_euros(award.flat_cents)}")
+    if award.percent_of_gross is not None:
+        base += award.percent_of_gross * gross
+        steps.append(f"+ {award.percent_of_gross} x gross {format_euros(gross)}")
+    years = _seniority_years(emp, award.present_on or ref.end)
+    bracket = Decimal(0)
+    for from_years, euros in award.seniority:
+        if years >= from_years:
+            bracket = euros * 100
+    if award.seniority:
+        base += bracket
+        steps.append(f"+ seniority {years} years: {format_euros(int(bracket))}")
+    coef = award.categories.get(emp.category, Decimal(1))
+    ratio = _working_time(emp, ref, full_hours) if award.part_time == "prorate" else Decimal(1)
+    full = int((base * coef * ratio).to_integral_value(ROUND_DOWN))
+    steps.append(f"x category coefficient {coef} x working time {ratio} = {format_euros(full)}")
+    amount = sc.prorate(full, p)
+    steps.append(f"pro rata of presence {p.present_days}/{p.period_days} days: {format_euros(amount)}")
+    return amount, {
+        "gross_cents": gross,
+        "seniority_years": years,
+        "coefficient": str(coef),
+        "working_time": str(ratio),
+        "full_cents": full,
+        "presence": p.to_json(),
+        "steps": steps,
+    }
+
+
+def _seniority_years(emp: EmployeeRecord, on: date) -> int:
+    days = sum(((min(c.end or on, on) - c.start).days + 1) for c in emp.contracts if c.start <= on)
+    return days // 365
+
+
+def _working_time(emp: EmployeeRecord, ref: Period, full_hours: Decimal) -> Decimal:
+    lines = list(emp.pay_in(ref))
+    if not lines:
+        return Decimal(1)
+    avg = sum((pl.contract_hours for pl in lines), Decimal(0)) / len(lines)
+    return min(Decimal(1), (avg / full_hours).quantize(Decimal("0.0001")))
+
+
+def recompute(expl: Explanation) -> int:
+    i = expl.inputs
+    p = i["presence"]
+    total = sc.replay_prorate(int(i["full_cents"]), p["contract_days"] - p["absent_days"], p["period_days"])
+    parts = allocate(total, scale_weights([Decimal(s) for s in i["instalments"]]))
+    return parts[int(i["instalment"]) - 1]
+
+
+@hookimpl
+def paybonus_register_schemes() -> list[SchemeDescriptor]:
+    return [
+        SchemeDescriptor(
+            name=SCHEME,
+            version=VERSION,
+            label="Prime NAO",
+            handles=frozenset({"period_closed"}),
+            compute=compute,
+            recompute=recompute,
+            dsn=DsnMapping("S21.G00.52", "028", sc.DSN_CODES["028"]),
+            social_regime=SocialRegime.SALARY,
+            config_type=NaoConfig,
+            description="Flat, % of gross, seniority brackets, category coefficients; 1 to 3 instalments.",
+        )
+    ]

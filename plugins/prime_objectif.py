@@ -1,0 +1,378 @@
+"""Built-in scheme `prime_objectif`: bonuses on individual or collective objectives (LAW section 4, O-1 to O-7).
+
+Objective plans live in the company's `[schemes.prime_objectif]` table; achieved figures come with an
+`objective_results` event. Each plan has a formula in the agreement formula language (tiers on the whole figure
+with `step`, marginal tiers with `brackets`, achievement between floor and target, weighted objectives,
+cumulative conditions) and a maximum variable amount. Objectives communicated after the period began (O-2), not in
+French (O-3), or whose figures are missing (O-4) make the maximum amount due, with a warning.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import ROUND_DOWN, Decimal
+from typing import Any, Literal
+
+from attrs import Factory, field, frozen
+from paybonus.calendar import Period
+from paybonus.events import Event, EventType
+from paybonus.formulas import Formula, FormulaError
+from paybonus.hooks import (
+    DsnMapping,
+    EntitlementDraft,
+    Explanation,
+    Finding,
+    Kind,
+    SchemeContext,
+    SchemeDescriptor,
+    SchemeResult,
+    SocialRegime,
+    hookimpl,
+)
+from paybonus.money import allocate, format_euros, parse_euros
+from paybonus.plugins import salary_common as sc
+
+VERSION = "1.0.0"
+SCHEME = "prime_objectif"
+
+
+@frozen
+class Plan:
+    """One objective plan: who, what formula, the maximum variable amount, how it was communicated."""
+
+    id: str
+    members: list[str]
+    formula: str
+    max_amount: (
+        str  # euros per period for full presence: the cap, and what is due when objectives fail O-2..O-4
+    )
+    communicated_on: date | None = None
+    language: str = "fr"
+    scope: Literal["individual", "collective"] = "individual"
+    figures: list[str] = Factory(list)
+    parsed: Formula = field(init=False)
+    max_cents: int = field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "max_cents", parse_euros(self.max_amount))
+        except ValueError as exc:
+            raise ValueError(f"max_amount: {exc}") from None
+        if self.max_cents <= 0:
+            raise ValueError("max_amount: must be positive")
+        if not self.members:
+            raise ValueError(f"members: plan {self.id!r} has no members")
+        try:
+            object.__setattr__(self, "parsed", Formula.parse(self.formula, set(self.figures)))
+        except FormulaError as exc:
+            raise ValueError(f"formula: {exc} (declare the plan's figures in `figures`)") from None
+
+
+@frozen
+class ObjectiveConfig:
+    plans: list[Plan]
+    frequency: Literal["monthly", "quarterly", "annual"] = "annual"
+    absences: Literal["prorate", "ignore"] = "prorate"
+    absence_kinds: list[str] | None = None
+    presence_on_payment_date: bool = False
+    pay_lag_months: int = 1
+    dsn_code: str = "027"
+
+    def __attrs_post_init__(self) -> None:
+        sc.check_common(self)
+        ids = [p.id for p in self.plans]
+        if len(set(ids)) != len(ids):
+            raise ValueError("plans: each plan id appears once")
+
+
+@frozen
+class ObjectiveResults:
+    """Achieved figures of a plan for a period: collective figures and, per employee, individual ones."""
+
+    plan: str
+    period: Period
+    figures: dict[str, Decimal] = Factory(dict)
+    employees: dict[str, dict[str, Decimal]] = Factory(dict)
+
+
+def compute(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
+    cfg: ObjectiveConfig = ctx.config
+    fy = ctx.company.fiscal_year_start
+    findings = sc.payment_date_warning(cfg, SCHEME)
+    todo: list[
+        tuple[Plan, Period, Event[Any] | None, str | None]
+    ] = []  # plan, period, results, only this employee
+    if event.type == "objective_results":
+        plan = _plan(cfg, event.payload.plan)
+        period = sc.bonus_period(event.payload.period.start, cfg.frequency, fy)
+        if period != event.payload.period:
+            raise ValueError(
+                f"objective_results for {event.payload.period}: the plan's periods are {cfg.frequency} ({period})"
+            )
+        todo.append((plan, period, _latest_results(ctx, plan.id, period), None))
+    elif event.type == "period_closed":
+        period = sc.bonus_period(event.payload.period.end, cfg.frequency, fy)
+        if period.end == event.payload.period.end:
+            for (
+                plan
+            ) in cfg.plans:  # unenforceable objectives: the maximum is due, no figures needed (O-2, O-3)
+                if _unenforceable(plan, period):
+                    todo.append((plan, period, None, None))
+    elif event.type == "employee_left":
+        emp, left = event.payload.employee, event.payload.left_on
+        period = sc.bonus_period(left, cfg.frequency, fy)
+        for plan in cfg.plans:
+            if emp in plan.members:
+                results = _latest_results(ctx, plan.id, period)
+                if results is not None or _unenforceable(plan, period):
+                    todo.append((plan, period, results, emp))
+                else:
+                    findings.append(
+                        Finding(
+                            "info",
+                            "O-5",
+                            f"plan {plan.id}: leaver's bonus waits for the period's figures",
+                            emp,
+                        )
+                    )
+    drafts: list[EntitlementDraft] = []
+    for plan, period, results, only in todo:
+        d, f = _plan_drafts(ctx, cfg, plan, period, results, only)
+        drafts += d
+        findings += f
+    return SchemeResult(
+        drafts, findings, {"plans": len({t[0].id for t in todo}), "entitlements": len(drafts)}
+    )
+
+
+def _plan_drafts(
+    ctx: SchemeContext,
+    cfg: ObjectiveConfig,
+    plan: Plan,
+    period: Period,
+    results: Event[Any] | None,
+    only: str | None,
+) -> tuple[list[EntitlementDraft], list[Finding]]:
+    findings: list[Finding] = []
+    reasons = _max_reasons(plan, period)
+    pop = {e.id: e for e in ctx.population(period).employees}
+    members = [m for m in plan.members if m in pop]
+    figures = dict(results.payload.figures) if results else {}
+    per_emp = results.payload.employees if results else {}
+    # the full-period amount of each member, before presence proration
+    full: dict[str, tuple[int, dict[str, Any]]] = {}
+    if plan.scope == "collective":
+        pool, detail = _evaluate(ctx, plan, period, figures, reasons, findings, None)
+        if detail.get("max_due"):
+            for m in members:
+                full[m] = (plan.max_cents, detail)
+        else:
+            shares = allocate(pool, [1] * len(members))  # shared equally among the members (seed: 5 people)
+            for m, s in zip(members, shares, strict=True):
+                full[m] = (
+                    min(s, plan.max_cents),
+                    {**detail, "pool_cents": pool, "members": len(members), "share_cents": s},
+                )
+    else:
+        for m in members:
+            amount, detail = _evaluate(
+                ctx, plan, period, {**figures, **per_emp.get(m, {})}, reasons, findings, m
+            )
+            full[m] = (min(amount, plan.max_cents), detail)
+    drafts = []
+    existing = _existing(ctx, plan.id, period)
+    for m in members:
+        if only is not None and m != only:
+            continue
+        emp = pop[m]
+        p = sc.presence(emp, period, cfg.absences)
+        full_cents, detail = full[m]
+        amount = sc.prorate(full_cents, p)  # O-5, O-6, O-7: pro rata of presence, neutral absences excluded
+        left = sc.left_in(emp, period)
+        pay_month = sc.payroll_month(period, cfg.pay_lag_months, left)
+        before = existing.get(m, (0, None))
+        delta = amount - before[0]
+        if delta == 0:
+            continue
+        expl = Explanation(
+            inputs={
+                "plan": plan.id,
+                "period": period.key,
+                **detail,
+                "full_cents": full_cents,
+                "max_cents": plan.max_cents,
+                "presence": p.to_json(),
+                "left_on": left.isoformat() if left else None,
+                "payroll_month": pay_month.isoformat()[:7],
+                "previous_cents": before[0],
+                "results_event": results.id if results else None,
+            },
+            parameters={"absence_policy": cfg.absences, "frequency": cfg.frequency},
+            steps=[
+                *detail.get("steps", []),
+                f"capped at the maximum variable amount {format_euros(plan.max_cents)}: {format_euros(full_cents)}",
+                f"pro rata of presence {p.present_days}/{p.period_days} days (neutral absences count as present): "
+                f"{format_euros(amount)}",
+            ],
+            rules=["O-1", "O-5", "O-6", "O-7", *sorted(detail.get("rules", []))],
+        )
+        kind = Kind.CORRECTION if before[1] else Kind.PRINCIPAL
+        drafts.append(
+            EntitlementDraft(
+                m,
+                period,
+                delta,
+                expl,
+                kind=kind,
+                due_date=sc.due_date(pay_month),
+                corrects=before[1],
+                key=f"{plan.id}|{results.id if results else 'max'}|{m}",
+                dsn=sc.dsn(cfg.dsn_code),
+            )
+        )
+    return drafts, findings
+
+
+def _evaluate(
+    ctx: SchemeContext,
+    plan: Plan,
+    period: Period,
+    figures: dict[str, Decimal],
+    reasons: list[str],
+    findings: list[Finding],
+    emp: str | None,
+) -> tuple[int, dict[str, Any]]:
+    """The plan's formula on the figures, or the maximum when the objectives cannot be enforced (O-2..O-4)."""
+    missing = sorted(n for n in plan.parsed.names if n not in figures)
+    rules = list(reasons)
+    if missing and not reasons:
+        rules.append("O-4")
+        findings.append(
+            Finding(
+                "warning",
+                "O-4",
+                f"plan {plan.id}: figure {missing[0]} is missing: the maximum amount is due",
+                emp,
+            )
+        )
+    elif reasons:
+        for r in reasons:
+            findings.append(
+                Finding("warning", r, f"plan {plan.id}: objectives {_why(r)}: the maximum amount is due", emp)
+            )
+    if rules:
+        return plan.max_cents, {
+            "max_due": True,
+            "rules": rules,
+            "steps": [f"maximum variable amount due ({', '.join(rules)})"],
+        }
+    try:
+        value, trace = plan.parsed.evaluate(figures, _prior(ctx, plan, period, emp))
+    except FormulaError as exc:
+        findings.append(Finding("warning", "O-4", f"plan {plan.id}: {exc}: the maximum amount is due", emp))
+        return plan.max_cents, {
+            "max_due": True,
+            "rules": ["O-4"],
+            "steps": [f"figures not verifiable ({exc})"],
+        }
+    cents = max(0, int((value * 100).to_integral_value(ROUND_DOWN)))
+    used = {n: str(figures[n]) for n in sorted(plan.parsed.names)}
+    return cents, {
+        "formula": plan.formula,
+        "figures": used,
+        "value": str(value),
+        "rules": [],
+        "steps": [f"{plan.formula} = {value} euros", *trace],
+    }
+
+
+def _max_reasons(plan: Plan, period: Period) -> list[str]:
+    reasons = []
+    if plan.communicated_on is None or plan.communicated_on > period.start:
+        reasons.append("O-2")  # not notified at the start of the period
+    if plan.language.lower() != "fr":
+        reasons.append("O-3")  # not in French (L1321-6)
+    return reasons
+
+
+def _why(rule: str) -> str:
+    return {"O-2": "were communicated after the period began", "O-3": "were not written in French"}.get(
+        rule, rule
+    )
+
+
+def _unenforceable(plan: Plan, period: Period) -> bool:
+    return bool(_max_reasons(plan, period))
+
+
+def _plan(cfg: ObjectiveConfig, plan_id: str) -> Plan:
+    for p in cfg.plans:
+        if p.id == plan_id:
+            return p
+    raise ValueError(f"objective_results for unknown plan {plan_id!r}")
+
+
+def _latest_results(ctx: SchemeContext, plan: str, period: Period) -> Event[Any] | None:
+    found = [e for e in ctx.events("objective_results", period) if e.payload.plan == plan]
+    return max(enumerate(found), key=lambda ie: (ie[1].occurred_at, ie[0]))[1] if found else None
+
+
+def _prior(ctx: SchemeContext, plan: Plan, period: Period, emp: str | None) -> Any:
+    """prior(figure, n): the plan's figure for the n-th period before, for this member (or collective)."""
+
+    def prior(name: str, n: int) -> Decimal:
+        before = period
+        for _ in range(n):
+            before = sc.bonus_period(
+                before.start - timedelta(days=1), ctx.config.frequency, ctx.company.fiscal_year_start
+            )
+        found = _latest_results(ctx, plan.id, before)
+        figs = {**found.payload.figures, **found.payload.employees.get(emp or "", {})} if found else {}
+        if name not in figs:
+            raise FormulaError(f"prior({name}) needs the plan's figures for {before}")
+        return figs[name]
+
+    return prior
+
+
+def _existing(ctx: SchemeContext, plan: str, period: Period) -> dict[str, tuple[int, str | None]]:
+    out: dict[str, tuple[int, str | None]] = {}
+    for e in ctx.entitlements(scheme=SCHEME, period=period):
+        if e.period != period or e.explanation.inputs.get("plan") != plan:
+            continue
+        total, principal = out.get(e.employee, (0, None))
+        out[e.employee] = (total + e.amount_cents, principal or (e.id if e.kind is Kind.PRINCIPAL else None))
+    return out
+
+
+def recompute(expl: Explanation) -> int:
+    i = expl.inputs
+    p = i["presence"]
+    return sc.replay_prorate(
+        int(i["full_cents"]), p["contract_days"] - p["absent_days"], p["period_days"]
+    ) - int(i["previous_cents"])
+
+
+@hookimpl
+def paybonus_register_event_types() -> list[EventType]:
+    return [
+        EventType("objective_results", ObjectiveResults, "achieved figures of an objective plan for a period")
+    ]
+
+
+@hookimpl
+def paybonus_register_schemes() -> list[SchemeDescriptor]:
+    return [
+        SchemeDescriptor(
+            name=SCHEME,
+            version=VERSION,
+            label="Prime sur objectif",
+            handles=frozenset({"objective_results", "period_closed", "employee_left"}),
+            compute=compute,
+            recompute=recompute,
+            dsn=DsnMapping("S21.G00.52", "027", sc.DSN_CODES["027"]),
+            social_regime=SocialRegime.SALARY,
+            config_type=ObjectiveConfig,
+            description="Individual or collective objectives; maximum amount when objectives fail O-2 to O-4.",
+        )
+    ]

@@ -1,0 +1,400 @@
+"""Prime sur objectif, prime NAO and PMT: seed golden cases (LAW sections 4 to 7) and invariants."""
+
+import json
+from datetime import date
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from ihelp import company, person, world
+from paybonus.errors import UserError
+from paybonus.fixtures.pytest_plugin import EventFactory
+
+HEAD = '[company]\nid = "ACME"\nname = "Acme"\nfiscal_year_start = "01-01"\nheadcount = 10\n'
+
+
+def objectives(plans: str, **common) -> str:
+    extra = "".join(f"{k} = {json.dumps(v)}\n" for k, v in common.items())
+    return HEAD + "\n[schemes.prime_objectif]\n" + extra + plans
+
+
+PLAN = """
+[[schemes.prime_objectif.plans]]
+id = "{id}"
+members = {members}
+scope = "{scope}"
+formula = "{formula}"
+figures = {figures}
+max_amount = "{max}"
+communicated_on = {communicated}
+language = "{language}"
+"""
+
+
+def plan(
+    id="ventes",
+    members=("A",),
+    scope="individual",
+    formula="step(ca, [[0, 0], [50000, 0.10], [60000, 0.20]]) * ca",
+    figures=("ca",),
+    max="20000.00",
+    communicated="2025-01-01",
+    language="fr",
+):
+    return PLAN.format(
+        id=id,
+        members=json.dumps(list(members)),
+        scope=scope,
+        formula=formula,
+        figures=json.dumps(list(figures)),
+        max=max,
+        communicated=communicated,
+        language=language,
+    )
+
+
+def results(bus, plan_id, period, figures=None, employees=None, id=None):
+    e = bus.host.event_types.from_dict(
+        {
+            "id": id or f"res-{plan_id}-{period}",
+            "type": "objective_results",
+            "company": "ACME",
+            "occurred_at": "2026-01-10T10:00:00+01:00",
+            "payload": {
+                "plan": plan_id,
+                "period": period,
+                "figures": figures or {},
+                "employees": employees or {},
+            },
+        }
+    )
+    return bus.publish(e)
+
+
+def by_emp(ledger, scheme, period=None):
+    from paybonus.calendar import Period
+
+    out = {}
+    for r in ledger.entitlement_rows(scheme=scheme, period=Period.parse(period) if period else None):
+        out[r["employee"]] = out.get(r["employee"], 0) + r["amount_cents"]
+    return out
+
+
+def findings(ledger):
+    return [tuple(r) for r in ledger.conn.execute("SELECT rule, level, employee FROM findings")]
+
+
+# -- prime sur objectif --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("ca", "bonus"), [(45_000, 0), (55_000, 550_000), (65_000, 1_300_000)])
+def test_seed_individual_tiers_apply_to_the_whole_turnover(tmp_path, ca, bonus):
+    # prime-sur-objectif.txt: 50-60 k€ -> 10 % of the turnover, 60-70 k€ -> 20 %
+    bus, ledger = world(tmp_path, company([person("A", 300_000)], objectives(plan())))
+    results(bus, "ventes", "2025", employees={"A": {"ca": ca}})
+    assert by_emp(ledger, "prime_objectif").get("A", 0) == bonus
+    row = ledger.entitlement_rows(scheme="prime_objectif")
+    if row:
+        assert (row[0]["dsn_block"], row[0]["dsn_code"]) == ("S21.G00.52", "027")
+        assert json.loads(row[0]["explanation"])["inputs"]["payroll_month"] == "2026-01"
+        assert row[0]["due_date"] == "2026-01-31"
+
+
+def test_seed_collective_cumulative_conditions_share_equally_among_five(tmp_path):
+    # department turnover up 10 % and net result >= 250 000: 5 % of the result shared by 5 people -> 2 500 each
+    members = ["A", "B", "C", "D", "E"]
+    f = "0.05 * resultat_net if progress(ca_departement) >= 0.10 and resultat_net >= 250000 else 0"
+    toml = objectives(
+        plan(
+            id="dept",
+            members=members,
+            scope="collective",
+            formula=f,
+            figures=("ca_departement", "resultat_net"),
+            max="5000.00",
+        )
+    )
+    bus, ledger = world(tmp_path, company([person(m, 250_000) for m in members], toml))
+    results(bus, "dept", "2024", {"ca_departement": 1_000_000, "resultat_net": 100_000}, id="r2024")
+    results(bus, "dept", "2025", {"ca_departement": 1_100_000, "resultat_net": 250_000})
+    assert by_emp(ledger, "prime_objectif", "2025") == dict.fromkeys(members, 250_000)
+    # 2024 could not be verified (its prior figures were never produced): the maximum was due (O-4)
+    assert by_emp(ledger, "prime_objectif", "2024") == dict.fromkeys(members, 500_000)
+
+
+@pytest.mark.parametrize(
+    ("kw", "rule"),
+    [({"communicated": "2025-02-15"}, "O-2"), ({"language": "en"}, "O-3")],
+)
+def test_unenforceable_objectives_make_the_maximum_due_with_a_warning(tmp_path, kw, rule):
+    bus, ledger = world(tmp_path, company([person("A", 300_000)], objectives(plan(**kw))))
+    f = EventFactory("ACME")
+    for m in range(1, 13):
+        bus.publish(
+            f.period_closed(f"2025-{m:02d}")
+        )  # no figures needed: the maximum is due at the period's end
+    assert by_emp(ledger, "prime_objectif") == {"A": 2_000_000}
+    assert (rule, "warning", "A") in findings(ledger)
+
+
+def test_missing_figures_make_the_maximum_due(tmp_path):
+    bus, ledger = world(
+        tmp_path, company([person("A", 300_000), person("B", 300_000)], objectives(plan(members=("A", "B"))))
+    )
+    results(bus, "ventes", "2025", employees={"A": {"ca": 55_000}})  # B's figures are not produced (O-4)
+    assert by_emp(ledger, "prime_objectif") == {"A": 550_000, "B": 2_000_000}
+    assert ("O-4", "warning", "B") in findings(ledger)
+
+
+def test_restated_objective_results_give_corrections(tmp_path):
+    bus, ledger = world(tmp_path, company([person("A", 300_000)], objectives(plan())))
+    results(bus, "ventes", "2025", employees={"A": {"ca": 55_000}}, id="first")
+    e = bus.host.event_types.from_dict(
+        {
+            "id": "second",
+            "type": "objective_results",
+            "company": "ACME",
+            "occurred_at": "2026-02-10T10:00:00+01:00",
+            "payload": {"plan": "ventes", "period": "2025", "employees": {"A": {"ca": 65_000}}},
+        }
+    )
+    bus.publish(e)
+    rows = ledger.entitlement_rows(scheme="prime_objectif")
+    assert [r["kind"] for r in rows] == ["principal", "correction"]
+    assert rows[1]["corrects"] == rows[0]["id"] and rows[1]["amount_cents"] == 1_300_000 - 550_000
+
+
+@pytest.mark.parametrize(
+    ("kinds", "message"),
+    [
+        (["illness"], "singles out a kind of absence"),
+        (["maternity", "illness"], "maternity is a protected absence"),
+    ],
+)
+def test_a_policy_that_singles_out_an_absence_is_refused_at_load(tmp_path, kinds, message):
+    with pytest.raises(UserError, match=message):
+        world(tmp_path, company([person("A", 300_000)], objectives(plan(), absence_kinds=kinds)))
+
+
+def test_a_leaver_gets_the_bonus_pro_rata_and_the_payment_date_clause_is_ignored(tmp_path):
+    # O-5: acquired pro rata of presence; the condition of presence on the payment date is unenforceable
+    bus, ledger = world(
+        tmp_path,
+        company([person("A", 300_000, end="2025-06-30")], objectives(plan(), presence_on_payment_date=True)),
+    )
+    results(bus, "ventes", "2025", employees={"A": {"ca": 55_000}}, id="partial")
+    bus.publish(EventFactory("ACME").employee_left("A", date(2025, 6, 30)))
+    row = ledger.entitlement_rows(scheme="prime_objectif")[0]
+    assert row["amount_cents"] == 550_000 * 181 // 365
+    assert row["due_date"] == "2025-06-30"  # with the final pay
+    assert ("O-5", "warning", None) in findings(ledger)
+
+
+# -- prime NAO -------------------------------------------------------------------------------------------------
+
+
+def nao(award: str, **common) -> str:
+    extra = "".join(f"{k} = {json.dumps(v)}\n" for k, v in common.items())
+    return (
+        HEAD
+        + "\n[schemes.prime_nao]\n"
+        + extra
+        + '\n[[schemes.prime_nao.awards]]\nid = "nao-2025"\nreference_period = "2025"\n'
+        + award
+    )
+
+
+def close(bus, months=range(1, 13), year=2025):
+    f = EventFactory("ACME")
+    for m in months:
+        bus.publish(f.period_closed(f"{year}-{m:02d}"))
+
+
+def test_seed_nao_two_percent_of_annual_gross(tmp_path):
+    # prime-nao.txt: 2 % of 30 000 gross gives 600
+    bus, ledger = world(tmp_path, company([person("A", 250_000)], nao('percent_of_gross = "0.02"\n')))
+    close(bus)
+    assert by_emp(ledger, "prime_nao") == {"A": 60_000}
+    assert ledger.entitlement_rows(scheme="prime_nao")[0]["dsn_code"] == "028"
+
+
+def test_seed_nao_seniority_brackets(tmp_path):
+    # prime-nao.txt: under 2 years 300, 2 to 5 years 500, over 5 years 800 (seniority at the end of 2025)
+    people = [
+        person("NEW", 250_000, start="2024-06-01"),
+        person("MID", 250_000, start="2022-01-01"),
+        person("OLD", 250_000, start="2015-01-01"),
+    ]
+    bus, ledger = world(tmp_path, company(people, nao('seniority = [[0, "300"], [2, "500"], [5, "800"]]\n')))
+    close(bus)
+    assert by_emp(ledger, "prime_nao") == {"NEW": 30_000, "MID": 50_000, "OLD": 80_000}
+
+
+def test_nao_flat_categories_part_time_and_instalments(tmp_path):
+    award = (
+        'flat = "500.00"\ncategories = { cadre = "1.5" }\n'
+        'instalments = [{ date = 2025-06-30, share = "0.5" }, { date = 2025-12-31, share = "0.5" }]\n'
+    )
+    people = [
+        person("C", 400_000, category="cadre"),
+        person("P", 125_000, hours="75.84"),
+        person("F", 250_000),
+    ]
+    bus, ledger = world(tmp_path, company(people, nao(award)))
+    close(bus, range(1, 7))
+    assert by_emp(ledger, "prime_nao") == {"C": 37_500, "P": 12_500, "F": 25_000}  # P: working time 0.5000
+    close(bus, range(7, 13))
+    rows = ledger.entitlement_rows(scheme="prime_nao")
+    assert by_emp(ledger, "prime_nao") == {"C": 75_000, "P": 25_000, "F": 50_000}
+    assert sorted({r["due_date"] for r in rows}) == ["2025-06-30", "2025-12-31"]
+
+
+def test_nao_presence_conditions_apply_to_all_and_protected_absences_never_exclude(tmp_path):
+    award = 'flat = "500.00"\npresent_on = 2025-12-31\nmin_presence_days = 200\n'
+    people = [
+        person(
+            "MAT", 250_000, absences=(("maternity", "2025-03-01", "2025-10-31"),)
+        ),  # protected: counts as present
+        person(
+            "ILL", 250_000, absences=(("illness", "2025-03-01", "2025-10-31"),)
+        ),  # 245 days absent: below 200 present
+        person("LEFT", 250_000, end="2025-11-30"),  # not under contract on 31 December
+    ]
+    bus, ledger = world(tmp_path, company(people, nao(award, absences="prorate")))
+    close(bus)
+    assert by_emp(ledger, "prime_nao") == {"MAT": 50_000}
+
+
+# -- PMT -------------------------------------------------------------------------------------------------------
+
+PMT = (
+    HEAD
+    + """
+[schemes.pmt]
+frequency = "{frequency}"
+
+[[schemes.pmt.criteria]]
+id = "cert"
+label = "Certification constructeur"
+points = 10
+validity_months = 24
+
+[[schemes.pmt.criteria]]
+id = "transmission"
+label = "Tutorat d'un apprenti"
+points = 5
+
+[[schemes.pmt.levels]]
+name = "confirmé"
+min_points = 10
+amount = "{amount}"
+
+[[schemes.pmt.levels]]
+name = "expert"
+min_points = 15
+rate = "{rate}"
+"""
+)
+
+
+def evidence(bus, emp, criterion, on, approved=True, id=None):
+    e = bus.host.event_types.from_dict(
+        {
+            "id": id or f"ev-{emp}-{criterion}-{on}",
+            "type": "pmt_evidence_recorded",
+            "company": "ACME",
+            "occurred_at": "2025-01-02T10:00:00+01:00",
+            "payload": {
+                "employee": emp,
+                "criterion": criterion,
+                "obtained_on": on,
+                "approver": "DRH",
+                "approved": approved,
+            },
+        }
+    )
+    bus.publish(e)
+
+
+def test_pmt_levels_rest_on_approved_evidence(tmp_path):
+    people = [person("X", 400_000), person("Y", 300_000), person("Z", 300_000), person("N", 300_000)]
+    bus, ledger = world(
+        tmp_path, company(people, PMT.format(frequency="annual", amount="1200.00", rate="0.10"))
+    )
+    evidence(bus, "X", "cert", "2024-05-01")
+    evidence(bus, "X", "transmission", "2025-02-01")
+    evidence(bus, "Y", "cert", "2025-03-01")
+    evidence(bus, "Z", "cert", "2025-03-01", approved=False)  # not approved: no award
+    evidence(bus, "N", "cert", "2022-01-01")  # expired before 2025
+    close(bus)
+    assert by_emp(ledger, "pmt") == {"X": 480_000, "Y": 120_000}  # expert: 10 % of 48 000; confirmé: 1 200
+    ev = json.loads(ledger.entitlement_rows(employee="X")[0]["explanation"])["inputs"]["evidence"]
+    assert {e["criterion"] for e in ev} == {"cert", "transmission"} and all(
+        e["approver"] == "DRH" for e in ev
+    )
+
+
+def test_pmt_rate_outside_the_policy_range_is_refused(tmp_path):
+    with pytest.raises(UserError, match="outside the policy range"):
+        world(tmp_path, company([person("X", 1)], PMT.format(frequency="annual", amount="1.00", rate="0.20")))
+
+
+def test_pmt_monthly_is_paid_pro_rata_to_a_leaver(tmp_path):
+    bus, ledger = world(
+        tmp_path,
+        company(
+            [person("X", 300_000, end="2025-03-15")],
+            PMT.format(frequency="monthly", amount="100.00", rate="0.10"),
+        ),
+    )
+    evidence(bus, "X", "cert", "2025-01-01")
+    close(bus, range(1, 4))
+    rows = ledger.entitlement_rows(scheme="pmt")
+    assert [r["amount_cents"] for r in rows] == [10_000, 10_000, 10_000 * 15 // 31]
+    assert rows[-1]["due_date"] == "2025-03-31"
+
+
+# -- properties shared by the three ------------------------------------------------------------------------
+
+absence_kinds = st.sampled_from(
+    ["illness", "unpaid_leave", "strike", "maternity", "paternity", "work_accident", "adoption"]
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(st.tuples(absence_kinds, st.integers(0, 300), st.integers(0, 60)), max_size=3),
+    st.integers(1, 365),
+    st.sampled_from(["prorate", "ignore"]),
+)
+def test_proration_never_raises_protected_absences_never_lower_and_leavers_get_pro_rata(
+    tmp_path, absences, stay, policy
+):
+    from datetime import timedelta
+
+    start = date(2025, 1, 1)
+    spans = tuple(
+        (k, (start + timedelta(days=s)).isoformat(), (start + timedelta(days=min(364, s + d))).isoformat())
+        for k, s, d in absences
+    )
+    end = (start + timedelta(days=stay - 1)).isoformat() if stay < 365 else None
+    protected_only = tuple(
+        a for a in spans if a[0] in ("maternity", "paternity", "work_accident", "adoption")
+    )
+    people = [
+        person("FULL", 300_000),
+        person("ABS", 300_000, absences=spans),
+        person("PROT", 300_000, absences=protected_only),
+        person("LEFT", 300_000, end=end),
+    ]
+    bus, ledger = world(
+        tmp_path, company(people, objectives(plan(members=("FULL", "ABS", "PROT", "LEFT")), absences=policy))
+    )
+    results(bus, "ventes", "2025", employees={m: {"ca": 65_000} for m in ("FULL", "ABS", "PROT", "LEFT")})
+    got = by_emp(ledger, "prime_objectif")
+    full = got["FULL"]
+    assert full == 1_300_000
+    assert got.get("ABS", 0) <= full  # proration never raises an amount
+    assert got["PROT"] == full  # protected absences never lower one
+    assert got.get("LEFT", 0) == full * stay // 365  # a leaver: the full-period amount pro rata of presence
+    ledger.close()
