@@ -275,9 +275,8 @@ class EventBus:
             log.debug("audit.chain.head", seq=head.seq, hash=head.hash)
             return DispatchOutcome(event.id, scheme.name, FAILED, 0, error)
         for f in result.findings:
-            log.warning(
-                "bus.dispatch.finding", event_id=event.id, scheme=scheme.name, level=f.level, rule=f.rule
-            )
+            emit = {"info": log.info, "error": log.error}.get(f.level, log.warning)
+            emit("bus.dispatch.finding", event_id=event.id, scheme=scheme.name, rule=f.rule)
         log.info(
             "bus.dispatch.completed",
             event_id=event.id,

@@ -5,6 +5,9 @@ from pathlib import Path
 
 import pytest
 from clihelp import file_hash, run, sample_copy
+from paybonus.fixtures import sample_dir
+
+N = sum(1 for line in (sample_dir() / "events.jsonl").read_text().splitlines() if line.strip())
 
 
 @pytest.fixture
@@ -29,9 +32,15 @@ def test_full_cycle(world):
     cwd, company = world
     r = run("publish", str(company / "events.jsonl"), cwd=cwd)
     assert r.returncode == 0, r.stderr
-    assert "16 events: 16 recorded" in r.stdout and "0 failed" in r.stdout
+    assert f"{N} events: {N} recorded" in r.stdout and "0 failed" in r.stdout
     rows = [json.loads(line) for line in run("entitlements", "--format", "json", cwd=cwd).stdout.splitlines()]
-    assert {r["scheme"] for r in rows} == {"prime_fin_annee", "interessement"}
+    assert {r["scheme"] for r in rows} == {
+        "prime_fin_annee",
+        "interessement",
+        "prime_objectif",
+        "prime_nao",
+        "pmt",
+    }
     rows = [r for r in rows if r["scheme"] == "prime_fin_annee"]
     assert len(rows) >= 30
     assert all(isinstance(r["amount_cents"], int) for r in rows)
@@ -57,14 +66,14 @@ def test_full_cycle(world):
     # publishing the same file again changes nothing
     before = run("entitlements", "--format", "json", cwd=cwd).stdout
     r = run("publish", str(company / "events.jsonl"), cwd=cwd)
-    assert "0 recorded, 16 already known" in r.stdout
+    assert f"0 recorded, {N} already known" in r.stdout
     assert run("entitlements", "--format", "json", cwd=cwd).stdout == before
 
 
 def test_events_from_standard_input(world):
     cwd, company = world
     r = run("publish", "-", cwd=cwd, input=(company / "events.jsonl").read_text())
-    assert r.returncode == 0 and "16 recorded" in r.stdout
+    assert r.returncode == 0 and f"{N} recorded" in r.stdout
 
 
 def test_tampering_makes_audit_verify_exit_1_naming_the_row(world):
@@ -204,7 +213,7 @@ def test_explain_unknown_id(world):
 def test_demo_prints_a_summary_and_leaves_a_database(tmp_path):
     r = run("demo", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert "published 16 events" in r.stdout and "audit: OK" in r.stdout
+    assert f"published {N} events" in r.stdout and "audit: OK" in r.stdout and "interessement" in r.stdout
     assert (tmp_path / "paybonus-demo.db").is_file()
     assert run("--db", "paybonus-demo.db", "audit", "verify", cwd=tmp_path).returncode == 0
 
