@@ -191,7 +191,47 @@ def verify(
             )
     for eid, (seq, _) in ent_entries.items():
         problem(f"audit_log seq {seq}", f"entitlement {eid} is missing from the entitlements table")
+    _check_payments(conn, problem)
     return rep
+
+
+def _check_payments(conn: sqlite3.Connection, problem: Callable[[str, str], None]) -> None:
+    """Every payment row matches its recorded event, and every status follows from the payments."""
+    events = {
+        r[0]: (r[1], r[2], r[3], r[4])
+        for r in conn.execute(
+            "SELECT id, json_extract(payload, '$.entitlement'), json_extract(payload, '$.amount_cents'), "
+            "json_extract(payload, '$.paid_on'), json_extract(payload, '$.mode') FROM events WHERE type = 'payment_recorded'"
+        )
+    }
+    for seq, event_id, ent, amount, paid_on, mode in conn.execute(
+        "SELECT seq, event_id, entitlement, amount_cents, paid_on, mode FROM payments ORDER BY seq"
+    ):
+        if events.pop(event_id, None) != (ent, amount, paid_on, mode):
+            problem(f"payment row {seq}", f"differs from its event {event_id} (altered)")
+    for event_id in events:
+        problem(f"event {event_id}", "payment event without its payment row")
+    paid: dict[str, dict[str, int]] = {}
+    for ent, mode, amount in conn.execute(
+        "SELECT entitlement, mode, SUM(amount_cents) FROM payments GROUP BY 1, 2"
+    ):
+        paid.setdefault(ent, {})[mode] = amount
+    for eid, amount, status in conn.execute("SELECT id, amount_cents, status FROM entitlements ORDER BY seq"):
+        modes = paid.get(eid, {})
+        total = sum(modes.values())
+        expected = (
+            "due"
+            if total == 0
+            else "partly_paid"
+            if total < amount
+            else "paid_and_placed"
+            if len(modes) > 1
+            else next(iter(modes))
+        )
+        if status != expected:
+            problem(
+                f"entitlement {eid}", f"status {status!r} does not follow from its payments ({expected!r})"
+            )
 
 
 def digest_of(data: Any) -> str:

@@ -28,11 +28,11 @@ from paybonus.hooks.types import (
     SchemeResult,
 )
 
-from . import audit
+from . import audit, payments
 from .calendar import Period
 from .config import CompanyConfig, parse_company_toml, scheme_config
 from .errors import SchemeError, UserError
-from .events import Event, canonical_json
+from .events import CORE_CHECKED, Event, canonical_json
 from .host import PluginHost
 from .ledger import ENTITLEMENT_COLUMNS, Ledger, recorded_entitlement
 from .params import Parameters
@@ -119,8 +119,9 @@ class EventBus:
             self._companies[company_id] = cached
         return cached[1]
 
-    def check(self, event: Event[Any], where: str = "") -> None:
-        """Refuse what cannot be recorded: unknown type or company, an id reused for other content."""
+    def check(self, event: Event[Any], where: str = "", pending: dict[str, int] | None = None) -> None:
+        """Refuse what cannot be recorded: unknown type or company, an id reused for other content, a payment
+        above what is due (`pending`: payments earlier in the same batch)."""
         where = where or f"event {event.id}"
         if event.type not in self.host.event_types:
             raise UserError(where, f"type: unknown event type {event.type!r}")
@@ -131,6 +132,11 @@ class EventBus:
         known = self.ledger.event_digest(event.id)
         if known is not None and known != event.digest():
             raise UserError(where, f"id: {event.id!r} was already recorded with different content")
+        if event.type in CORE_CHECKED and known is None:
+            try:
+                payments.check(self.ledger, event, {} if pending is None else pending)
+            except ValueError as exc:
+                raise UserError(where, str(exc)) from None
         check = self.host.event_types.get(event.type).check
         if check is not None:
             try:
@@ -141,8 +147,9 @@ class EventBus:
     def check_all(self, events: Sequence[tuple[str, Event[Any]]]) -> None:
         """Check a batch before writing anything; also refuses one id used twice with different content."""
         seen: dict[str, tuple[str, str]] = {}
+        pending: dict[str, int] = {}
         for where, event in events:
-            self.check(event, where)
+            self.check(event, where, pending if event.id not in seen else {})
             digest = event.digest()
             if event.id in seen and seen[event.id][1] != digest:
                 raise UserError(
@@ -202,7 +209,8 @@ class EventBus:
                     at,
                 ),
             )
-            head = audit.append(conn, at, [("event.recorded", event.id, digest)])
+            extra = payments.record(conn, event, at)
+            head = audit.append(conn, at, [("event.recorded", event.id, digest), *extra])
         log.info("bus.event.recorded", event_id=event.id, type=event.type, company=event.company)
         log.debug("audit.chain.head", seq=head.seq, hash=head.hash)
 

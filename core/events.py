@@ -125,18 +125,35 @@ class EventType:
     check: Callable[[Event[Any], Any], None] | None = None
 
 
-BUILTIN_EVENT_TYPES = (
-    EventType("period_closed", PeriodClosed, "a pay period was closed; its payroll is final"),
-    EventType("results_published", ResultsPublished, "company figures for a calculation period"),
-    EventType("employee_left", EmployeeLeft, "an employee's last contract ended"),
-    EventType("payment_recorded", PaymentRecorded, "an entitlement was (partly) paid or placed"),
-)
+def _builtin_types() -> tuple[EventType, ...]:
+    from .payments import OptionChosen, StatementIssued
+
+    return (
+        EventType("period_closed", PeriodClosed, "a pay period was closed; its payroll is final"),
+        EventType("results_published", ResultsPublished, "company figures for a calculation period"),
+        EventType("employee_left", EmployeeLeft, "an employee's last contract ended"),
+        EventType("payment_recorded", PaymentRecorded, "an entitlement was (partly) paid or placed"),
+        EventType("statement_issued", StatementIssued, "the individual statement reached the employee"),
+        EventType("option_chosen", OptionChosen, "the employee chose payment, placement or a split"),
+    )
+
+
+class _Builtins:
+    """The built-in event types, built on first use (their payload classes live in other modules)."""
+
+    def __iter__(self) -> Iterator[EventType]:
+        return iter(_builtin_types())
+
+
+BUILTIN_EVENT_TYPES = _Builtins()
+CORE_CHECKED = frozenset({"payment_recorded", "statement_issued", "option_chosen"})
 
 
 class EventTypes:
     """The registry of event types known to a bus."""
 
-    def __init__(self, types: Iterable[EventType] = BUILTIN_EVENT_TYPES) -> None:
+    def __init__(self, types: Iterable[EventType] | None = None) -> None:
+        types = _builtin_types() if types is None else types
         self._types: dict[str, EventType] = {}
         for t in types:
             self.add(t)

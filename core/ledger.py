@@ -203,6 +203,43 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m002_payments(db: sqlite_utils.Database) -> None:
+    """Payments of entitlements, and the deadline notices the daily check has already given."""
+    db.table("payments").create(
+        {
+            "seq": int,
+            "event_id": str,
+            "entitlement": str,
+            "company": str,
+            "amount_cents": int,
+            "paid_on": str,
+            "mode": str,
+            "recorded_at": str,
+        },
+        pk="seq",
+        not_null={"event_id", "entitlement", "company", "amount_cents", "paid_on", "mode", "recorded_at"},
+        foreign_keys=[("event_id", "events", "id"), ("entitlement", "entitlements", "id")],
+        strict=True,
+    )
+    db.table("payments").create_index(["entitlement"])
+    db.table("deadline_notices").create(
+        {"entitlement": str, "kind": str, "noticed_on": str, "recorded_at": str},
+        pk=("entitlement", "kind"),
+        not_null={"noticed_on", "recorded_at"},
+        foreign_keys=[("entitlement", "entitlements", "id")],
+        strict=True,
+    )
+    db.executescript(
+        """
+        CREATE TRIGGER payments_no_update BEFORE UPDATE ON payments
+        BEGIN SELECT RAISE(ABORT, 'payments are append-only'); END;
+        CREATE TRIGGER payments_no_delete BEFORE DELETE ON payments
+        BEGIN SELECT RAISE(ABORT, 'payments are append-only'); END;
+        """
+    )
+
+
 ENTITLEMENT_COLUMNS = (
     "id",
     "scheme",
@@ -372,6 +409,15 @@ class Ledger:
             sql += " AND period_start <= ? AND period_end >= ?"
             args += [period.end.isoformat(), period.start.isoformat()]
         return self._rows(sql + " ORDER BY seq", args)
+
+    def paid_cents(self, entitlement_id: str) -> int:
+        row = self.conn.execute(
+            "SELECT COALESCE(SUM(amount_cents), 0) FROM payments WHERE entitlement = ?", (entitlement_id,)
+        ).fetchone()
+        return int(row[0])
+
+    def payments(self, entitlement_id: str) -> list[sqlite3.Row]:
+        return self._rows("SELECT * FROM payments WHERE entitlement = ? ORDER BY seq", [entitlement_id])
 
     def entitlement(self, entitlement_id: str) -> sqlite3.Row | None:
         rows = self._rows("SELECT * FROM entitlements WHERE id = ?", [entitlement_id])

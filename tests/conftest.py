@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sys
 from pathlib import Path
 
@@ -11,6 +12,9 @@ HERE = Path(__file__).parent
 ROOT = HERE.parent
 SHARED = ROOT.parent / "shared"
 sys.path.insert(0, str(HERE))  # for `import testplugins` (also used by subprocess workers)
+
+
+LOG_SINK = io.StringIO()  # the tests' own logs: never tied to a capture stream that pytest closes
 
 
 def shared(*parts: str) -> Path:
@@ -25,4 +29,4 @@ def _quiet_logs():
     """Tests are a host: they configure structlog (the library never does), to stderr, warnings only."""
     from paybonus.logs import configure
 
-    configure("console", "warning", stream=sys.stderr)
+    configure("console", "warning", stream=LOG_SINK)

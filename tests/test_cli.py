@@ -223,3 +223,64 @@ def test_version(tmp_path):
 
     r = run("--version", cwd=tmp_path)
     assert r.returncode == 0 and __version__ in r.stdout
+
+
+def test_after_the_computation_from_the_command_line(world):
+    cwd, company = world
+    run("publish", str(company / "events.jsonl"), cwd=cwd)
+    rows = [
+        json.loads(x)
+        for x in run(
+            "entitlements", "--format", "json", "--scheme", "interessement", cwd=cwd
+        ).stdout.splitlines()
+    ]
+    ent = rows[0]
+    over = {
+        "id": "pay-1",
+        "type": "payment_recorded",
+        "company": "DURAND",
+        "occurred_at": "2026-05-20T10:00:00+02:00",
+        "payload": {
+            "entitlement": ent["id"],
+            "amount_cents": ent["amount_cents"] + 1,
+            "paid_on": "2026-05-20",
+        },
+    }
+    (cwd / "pay.jsonl").write_text(json.dumps(over) + "\n")
+    before = file_hash(cwd / "paybonus.db")
+    one_line_error(run("publish", "pay.jsonl", cwd=cwd), "pay.jsonl:1", "is more than the")
+    assert file_hash(cwd / "paybonus.db") == before
+    over["payload"]["amount_cents"] = ent["amount_cents"]
+    (cwd / "pay.jsonl").write_text(json.dumps(over) + "\n")
+    assert run("publish", "pay.jsonl", cwd=cwd).returncode == 0
+    r = run(
+        "statements",
+        "--company",
+        "DURAND",
+        "--period",
+        "2025",
+        "--format",
+        "pdf",
+        "--out",
+        "st",
+        "--as-of",
+        "2026-04-01",
+        "--events",
+        "issued.jsonl",
+        cwd=cwd,
+    )
+    assert r.returncode == 0, r.stderr
+    files = sorted((cwd / "st").glob("*.pdf"))
+    assert len(files) == len(rows)
+    assert run("notice", "verify", *map(str, files), cwd=cwd).returncode == 0
+    assert run("publish", "issued.jsonl", cwd=cwd).returncode == 0
+    d = run("deadlines", "--as-of", "2026-04-10", "--format", "json", cwd=cwd)
+    kinds = {json.loads(x)["kind"] for x in d.stdout.splitlines()}
+    assert "option_window" in kinds
+    exp = run("export", "--format", "csv", "--payroll-month", "2026-05", cwd=cwd)
+    assert exp.returncode == 0 and exp.stdout.startswith("company,employee,entitlement")
+    one_line_error(run("export", "--payroll-month", "May", cwd=cwd), "--payroll-month", "YYYY-MM")
+    one_line_error(run("deadlines", "--as-of", "tomorrow", cwd=cwd), "--as-of")
+    (cwd / "junk.html").write_text("<html>nothing</html>")
+    one_line_error(run("notice", "verify", "junk.html", cwd=cwd), "no paybonus seal")
+    assert run("audit", "verify", cwd=cwd).returncode == 0

@@ -39,6 +39,7 @@ from paybonus.params import Parameters
 from paybonus.payroll import AbsenceKind, EmployeeRecord, Population
 
 from .agreement import Agreement
+from .interest import on_payment, recompute_interest
 
 SCHEME = "interessement"
 FAMILY = ("interessement", "interessement_projet")  # counted together for the caps (I-20, I-34)
@@ -75,6 +76,8 @@ def compute(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
     fy_start = ctx.company.fiscal_year_start
     if event.type == "supplement_decided":
         return _supplement(event, ctx, ag)
+    if event.type == "payment_recorded":
+        return on_payment(event, ctx)
     if event.type == "results_published":
         period = event.payload.period
         ex, calc = ag.period_of(period.start, fy_start)
@@ -292,6 +295,8 @@ def _distribute(
 
 def recompute(expl: Explanation) -> int:
     """The amount from a stored explanation: the person's share replayed, less what was recorded before."""
+    if "segments" in expl.inputs:
+        return recompute_interest(expl)
     return replay(expl.inputs["rounds"], expl.inputs["cap_room_cents"]) - int(
         expl.inputs.get("previous_cents", 0)
     )

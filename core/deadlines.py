@@ -1,0 +1,129 @@
+"""Deadlines: what falls due, what is overdue, choice windows closing, sums to hand to the Caisse des dépôts.
+
+`scan` lists them as of a date. `check` is the daily job: it logs a structured warning for each entitlement that
+has just become overdue (I-39) and for each leaver's sum unclaimed one year after its deadline (I-45), records
+the notice (once), and returns what it noticed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import structlog
+from attrs import frozen
+
+from . import audit
+from .ledger import Ledger
+from .params import Parameters
+from .payments import option_window
+
+log = structlog.get_logger("paybonus.deadlines")
+
+
+@frozen
+class Item:
+    kind: str  # overdue | due | option_window | cdc_transfer
+    company: str
+    entitlement: str
+    employee: str
+    scheme: str
+    date: date
+    days: int  # days overdue (overdue, cdc_transfer) or days left (due, option_window)
+    outstanding_cents: int
+
+
+def _open_rows(ledger: Ledger, company: str | None) -> list[tuple[str, str, str, str, str, int, str, str]]:
+    sql = (
+        "SELECT e.id, e.company, e.employee, e.scheme, e.due_date, e.amount_cents - COALESCE(p.paid, 0), "
+        "e.social_regime, e.kind FROM entitlements e LEFT JOIN (SELECT entitlement, SUM(amount_cents) AS paid "
+        "FROM payments GROUP BY entitlement) p ON p.entitlement = e.id "
+        "WHERE e.due_date IS NOT NULL AND e.amount_cents - COALESCE(p.paid, 0) > 0"
+    )
+    args: list[str] = []
+    if company:
+        sql += " AND e.company = ?"
+        args.append(company)
+    return ledger.conn.execute(sql + " ORDER BY e.company, e.due_date, e.employee", args).fetchall()
+
+
+def scan(
+    ledger: Ledger, as_of: date, within_days: int, params: Parameters, company: str | None = None
+) -> list[Item]:
+    horizon = as_of + timedelta(days=within_days)
+    leavers = _leavers(ledger)
+    cdc_years = params.value("cdc_transfer_after_years", as_of)
+    items: list[Item] = []
+    for eid, comp, emp, scheme, due_s, left, regime, _ in _open_rows(ledger, company):
+        due = date.fromisoformat(due_s)
+        if due < as_of:
+            items.append(Item("overdue", comp, eid, emp, scheme, due, (as_of - due).days, left))
+            limit = (
+                due.replace(year=due.year + cdc_years)
+                if not (due.month == 2 and due.day == 29)
+                else due + timedelta(days=365 * cdc_years)
+            )
+            if regime == "epargne_salariale" and (comp, emp) in leavers and as_of > limit:
+                items.append(Item("cdc_transfer", comp, eid, emp, scheme, limit, (as_of - limit).days, left))
+        elif due <= horizon:
+            items.append(Item("due", comp, eid, emp, scheme, due, (due - as_of).days, left))
+        if regime == "epargne_salariale":
+            window = option_window(ledger, eid, params)
+            if window and as_of <= window[1] <= horizon and not _chosen(ledger, eid):
+                items.append(
+                    Item("option_window", comp, eid, emp, scheme, window[1], (window[1] - as_of).days, left)
+                )
+    return items
+
+
+def check(ledger: Ledger, as_of: date, params: Parameters) -> list[Item]:
+    """Notice, once, what has become overdue or due for transfer to the Caisse des dépôts; log and record it."""
+    items = [i for i in scan(ledger, as_of, 0, params) if i.kind in ("overdue", "cdc_transfer")]
+    done = set(ledger.conn.execute("SELECT entitlement, kind FROM deadline_notices").fetchall())
+    new = [i for i in items if (i.entitlement, i.kind) not in done]
+    if not new:
+        return []
+    at = datetime.now(UTC).isoformat()
+    with ledger.write() as conn:
+        conn.executemany(
+            "INSERT INTO deadline_notices (entitlement, kind, noticed_on, recorded_at) VALUES (?, ?, ?, ?)",
+            [(i.entitlement, i.kind, as_of.isoformat(), at) for i in new],
+        )
+        audit.append(
+            conn,
+            at,
+            [
+                (f"deadline.{i.kind}", i.entitlement, audit.digest_of({"as_of": as_of.isoformat()}))
+                for i in new
+            ],
+        )
+    for i in new:
+        name = "deadline.overdue" if i.kind == "overdue" else "deadline.cdc_transfer_due"
+        log.warning(
+            name,
+            entitlement=i.entitlement,
+            company=i.company,
+            employee=i.employee,
+            scheme=i.scheme,
+            due_date=i.date.isoformat(),
+            days=i.days,
+            rule="I-39" if i.kind == "overdue" else "I-45",
+        )
+    return new
+
+
+def _leavers(ledger: Ledger) -> set[tuple[str, str]]:
+    return set(
+        ledger.conn.execute(
+            "SELECT company, json_extract(payload, '$.employee') FROM events WHERE type = 'employee_left'"
+        ).fetchall()
+    )
+
+
+def _chosen(ledger: Ledger, eid: str) -> bool:
+    return (
+        ledger.conn.execute(
+            "SELECT 1 FROM events WHERE type = 'option_chosen' AND json_extract(payload, '$.entitlement') = ? LIMIT 1",
+            (eid,),
+        ).fetchone()
+        is not None
+    )

@@ -1,0 +1,106 @@
+"""Export of entitlements for the payroll: one row per entitlement with its DSN codes (docs/export.md).
+
+Intéressement is declared in S21.G00.54 type 12 (other gross income) and its CSG/CRDS in S21.G00.81 code 073;
+salary-type bonuses in S21.G00.52 with type 026, 027 or 028, subject to ordinary contributions computed by the
+payroll (DSN.md, LAW 0.3).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from .ledger import Ledger
+from .params import Parameters
+from .payments import allocation
+
+COLUMNS = (
+    "company",
+    "employee",
+    "entitlement",
+    "scheme",
+    "kind",
+    "amount_cents",
+    "paid_cents",
+    "payroll_month",
+    "period_start",
+    "period_end",
+    "due_date",
+    "status",
+    "allocation",
+    "dsn_block",
+    "dsn_code",
+    "dsn_label",
+    "social_regime",
+    "ordinary_contributions",
+    "csg_crds_block",
+    "csg_crds_code",
+    "csg_crds_if_paid_cents",
+    "csg_crds_if_placed_cents",
+    "corrects",
+)
+DSN_LABELS = {
+    ("S21.G00.54", "12"): "intéressement (y compris supplément)",
+    ("S21.G00.52", "026"): "prime exceptionnelle liée à l'activité avec période de rattachement spécifique",
+    ("S21.G00.52", "027"): "prime liée à l'activité avec période de rattachement spécifique",
+    ("S21.G00.52", "028"): "prime non liée à l'activité",
+}
+CSG_CRDS_BLOCK, CSG_CRDS_CODE = "S21.G00.81", "073"
+
+
+def rows(
+    ledger: Ledger,
+    params: Parameters,
+    as_of: date,
+    company: str | None = None,
+    scheme: str | None = None,
+    payroll_month: str | None = None,
+) -> Iterator[dict[str, Any]]:
+    for r in ledger.entitlement_rows(company, scheme):
+        expl = json.loads(r["explanation"])
+        month = expl.get("inputs", {}).get("payroll_month") or (r["due_date"] or "")[:7]
+        if payroll_month and month != payroll_month:
+            continue
+        epargne = r["social_regime"] == "epargne_salariale"
+        on = date.fromisoformat(r["period_end"])
+        amount = r["amount_cents"]
+        alloc_target = r["corrects"] if r["kind"] == "interest" and r["corrects"] else r["id"]
+        yield {
+            "company": r["company"],
+            "employee": r["employee"],
+            "entitlement": r["id"],
+            "scheme": r["scheme"],
+            "kind": r["kind"],
+            "amount_cents": amount,
+            "paid_cents": ledger.paid_cents(r["id"]),
+            "payroll_month": month,
+            "period_start": r["period_start"],
+            "period_end": r["period_end"],
+            "due_date": r["due_date"] or "",
+            "status": r["status"],
+            "allocation": allocation(ledger, alloc_target, as_of, params)["allocation"]
+            if epargne
+            else "paid",
+            "dsn_block": r["dsn_block"],
+            "dsn_code": r["dsn_code"],
+            "dsn_label": DSN_LABELS.get((r["dsn_block"], r["dsn_code"]), ""),
+            "social_regime": r["social_regime"],
+            "ordinary_contributions": not epargne,
+            "csg_crds_block": CSG_CRDS_BLOCK if epargne else "",
+            "csg_crds_code": CSG_CRDS_CODE if epargne else "",
+            "csg_crds_if_paid_cents": _csg(
+                amount, params, on, ("csg_deductible", "csg_non_deductible", "crds")
+            )
+            if epargne
+            else "",
+            "csg_crds_if_placed_cents": _csg(amount, params, on, ("csg_total", "crds")) if epargne else "",
+            "corrects": r["corrects"] or "",
+        }
+
+
+def _csg(cents: int, params: Parameters, on: date, names: tuple[str, ...]) -> int:
+    """CSG/CRDS on 100 % of the amount (LAW 0.3), each rate rounded half-up to the cent."""
+    return sum(int((Decimal(cents) * params.value(n, on)).to_integral_value(ROUND_HALF_UP)) for n in names)

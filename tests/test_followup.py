@@ -1,0 +1,280 @@
+"""After the computation: payments, late interest, the employee's choice, leavers, statements, exports."""
+
+import io
+import json
+import logging
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+from ihelp import close_year, company, person, toml, world
+from paybonus.audit import verify
+from paybonus.deadlines import check, scan
+from paybonus.errors import UserError
+from paybonus.export import COLUMNS, rows
+from paybonus.params import Parameters
+from paybonus.payments import allocation
+from paybonus.statements import build, verify_file
+
+P = Parameters.default()
+TZ = timezone(timedelta(hours=1))
+
+
+def ev(bus, type_, payload, id, at="2026-06-01T10:00:00+02:00"):
+    return bus.host.event_types.from_dict(
+        {"id": id, "type": type_, "company": "ACME", "occurred_at": at, "payload": payload}
+    )
+
+
+@pytest.fixture
+def paid_world(tmp_path):
+    people = [person("A", 300_000), person("B", 300_000, end="2025-06-30")]
+    bus, ledger = world(tmp_path, company(people, toml(distribution={"presence": "1"}, headcount=10)))
+    close_year(bus, rcai=5_000)
+    ents = {r["employee"]: r for r in ledger.entitlement_rows(scheme="interessement")}
+    return bus, ledger, ents
+
+
+def pay(bus, ent, cents, on, mode="paid", id=None):
+    return bus.publish(
+        ev(
+            bus,
+            "payment_recorded",
+            {"entitlement": ent, "amount_cents": cents, "paid_on": on, "mode": mode},
+            id or f"pay-{ent}-{on}-{cents}-{mode}",
+        )
+    )
+
+
+def test_partial_then_full_payment_moves_the_status(paid_world):
+    bus, ledger, ents = paid_world
+    a = ents["A"]
+    pay(bus, a["id"], 100_000, "2026-05-15")
+    assert ledger.entitlement(a["id"])["status"] == "partly_paid"
+    pay(bus, a["id"], a["amount_cents"] - 100_000, "2026-05-20", mode="placed")
+    assert ledger.entitlement(a["id"])["status"] == "paid_and_placed"
+    assert verify(ledger, bus.host.schemes).ok
+
+
+def test_paying_more_than_is_due_is_refused_and_nothing_is_written(paid_world):
+    bus, ledger, ents = paid_world
+    a = ents["A"]
+    before = ledger.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+    with pytest.raises(UserError, match="is more than the"):
+        pay(bus, a["id"], a["amount_cents"] + 1, "2026-05-15")
+    batch = [
+        (
+            "l1",
+            ev(
+                bus,
+                "payment_recorded",
+                {"entitlement": a["id"], "amount_cents": a["amount_cents"] - 10, "paid_on": "2026-05-01"},
+                "p1",
+            ),
+        ),
+        (
+            "l2",
+            ev(
+                bus,
+                "payment_recorded",
+                {"entitlement": a["id"], "amount_cents": 11, "paid_on": "2026-05-02"},
+                "p2",
+            ),
+        ),
+    ]
+    with pytest.raises(UserError, match=r"^l2: payload.amount_cents: 11 is more than the 10 cents still due"):
+        bus.publish_all(batch)
+    assert ledger.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == before
+    assert ledger.entitlement(a["id"])["status"] == "due"
+
+
+def test_an_altered_status_is_caught_by_the_audit(paid_world):
+    bus, ledger, ents = paid_world
+    ledger.conn.execute("UPDATE entitlements SET status = 'paid' WHERE id = ?", (ents["A"]["id"],))
+    rep = verify(ledger, bus.host.schemes)
+    assert any("does not follow from its payments" in p.what for p in rep.problems)
+
+
+def test_late_interest_golden_case_across_two_half_years(tmp_path):
+    # I-40: 1.33 x TMOP, from the day after the deadline (31 May 2023) to the payment (30 August 2023).
+    # Day count actual/365, each day at its half-year's TMOP: 1-30 June 2023: 30 days at 3.14 %;
+    # 1 July-30 August 2023: 61 days at 3.37 %. 1 000.00 x 1.33 x (0.0314 x 30 + 0.0337 x 61) / 365
+    # = 1 000.00 x 1.33 x 2.9977 / 365 = 10.923... -> 10.92 EUR.
+    bus, ledger = world(tmp_path, company([person("A", 300_000)], toml(starts_on="2020-01-01"), year=2022))
+    close_year(bus, year=2022, rcai=1_000)
+    a = ledger.entitlement_rows(scheme="interessement")[0]
+    assert a["due_date"] == "2023-05-31" and a["amount_cents"] == 100_000
+    pay(bus, a["id"], 100_000, "2023-08-30")
+    interest = [r for r in ledger.entitlement_rows() if r["kind"] == "interest"]
+    assert len(interest) == 1 and interest[0]["amount_cents"] == 1_092 and interest[0]["corrects"] == a["id"]
+    segs = json.loads(interest[0]["explanation"])["inputs"]["segments"]
+    assert [(s["from"], s["days"], s["tmop"]) for s in segs] == [
+        ("2023-06-01", 30, "0.0314"),
+        ("2023-07-01", 61, "0.0337"),
+    ]
+    assert verify(ledger, bus.host.schemes).ok
+
+
+def test_no_interest_when_paid_on_time_and_zero_when_tmop_is_negative(tmp_path):
+    bus, ledger = world(tmp_path, company([person("A", 300_000)], toml(starts_on="2020-01-01"), year=2020))
+    close_year(bus, year=2020, rcai=1_000)
+    a = ledger.entitlement_rows(scheme="interessement")[0]
+    assert a["due_date"] == "2021-05-31"
+    pay(bus, a["id"], 50_000, "2021-05-31")  # on the deadline: no interest (I-39)
+    pay(bus, a["id"], 50_000, "2021-06-20")  # late, but TMOP -0.02 % counts as 0 (LAW 0.5)
+    assert [r for r in ledger.entitlement_rows() if r["kind"] == "interest"] == []
+
+
+def test_an_unknown_tmop_is_a_dead_letter_until_the_host_adds_it(tmp_path):
+    bus, ledger = world(tmp_path, company([person("A", 300_000)], toml()))
+    close_year(bus, rcai=1_000)
+    a = ledger.entitlement_rows(scheme="interessement")[0]
+    out = pay(bus, a["id"], 100_000, "2026-07-15")
+    assert out.dispatches[0].status == "failed" and "no value of tmop" in out.dispatches[0].error
+    extra = tmp_path / "tmop.toml"
+    extra.write_text(
+        '[tmop]\nunit = "rate"\nsource = "avis JO"\nvalues = [{ from = 2026-01-01, until = 2026-12-31, value = "0.0365" }]\n'
+    )
+    bus.params = P.with_file(extra)
+    assert [o.status for o in bus.retry()] == ["completed"]
+    interest = next(r for r in ledger.entitlement_rows() if r["kind"] == "interest")
+    # 45 days (1 June to 15 July 2026) x 1.33 x 3.65 % / 365 on 1 000.00 = 5.985 -> 5.99 EUR
+    assert interest["amount_cents"] == 599
+
+
+def test_the_choice_window_is_15_days_then_the_default_applies(paid_world):
+    bus, ledger, ents = paid_world
+    a, b = ents["A"]["id"], ents["B"]["id"]
+    for eid in (a, b):
+        bus.publish(ev(bus, "statement_issued", {"entitlement": eid, "issued_on": "2026-04-01"}, f"st-{eid}"))
+    assert allocation(ledger, a, date(2026, 4, 16), P)["allocation"] == "pending"  # 15 days: until 16 April
+    assert allocation(ledger, a, date(2026, 4, 17), P) == {
+        "allocation": "placed",
+        "by": "default after the window (I-38)",
+    }
+    bus.publish(
+        ev(
+            bus,
+            "option_chosen",
+            {"entitlement": b, "choice": "split", "placed_cents": 1000, "chosen_on": "2026-04-10"},
+            "ch-b",
+        )
+    )
+    assert allocation(ledger, b, date(2026, 5, 1), P)["allocation"] == "split"
+    with pytest.raises(UserError, match=r"outside the choice window 2026-04-01..2026-04-16 \(I-38\)"):
+        bus.publish(
+            ev(bus, "option_chosen", {"entitlement": a, "choice": "paid", "chosen_on": "2026-04-17"}, "late")
+        )
+    items = scan(ledger, date(2026, 4, 10), 30, P)
+    assert {(i.kind, i.entitlement) for i in items if i.kind == "option_window"} == {("option_window", a)}
+
+
+def test_without_a_savings_plan_the_default_is_payment(tmp_path):
+    text = toml().replace("has_savings_plan = true", "has_savings_plan = false")
+    bus, ledger = world(tmp_path, company([person("A", 300_000)], text))
+    close_year(bus, rcai=1_000)
+    a = ledger.entitlement_rows(scheme="interessement")[0]["id"]
+    bus.publish(ev(bus, "statement_issued", {"entitlement": a, "issued_on": "2026-04-01"}, "st"))
+    assert allocation(ledger, a, date(2026, 5, 1), P)["allocation"] == "paid"
+
+
+def test_a_leavers_unclaimed_sum_is_flagged_for_the_caisse_des_depots_once(paid_world):
+    bus, ledger, ents = paid_world
+    from paybonus.fixtures.pytest_plugin import EventFactory
+    from paybonus.logs import configure
+
+    bus.publish(
+        EventFactory("ACME").employee_left("B", date(2025, 6, 30), forwarding_address="8 quai Perrache, Lyon")
+    )
+    b = ents["B"]
+    assert b["due_date"] == "2026-05-31"
+    assert [i.kind for i in scan(ledger, date(2027, 5, 31), 0, P) if i.entitlement == b["id"]] == ["overdue"]
+    import structlog
+
+    saved = structlog.get_config()
+    stream = io.StringIO()
+    configure("json", "warning", stream=stream)
+    try:
+        noticed = check(ledger, date(2027, 6, 1), P)  # one year after the deadline (I-45)
+        assert {(i.kind, i.employee) for i in noticed} == {
+            ("overdue", "A"),
+            ("overdue", "B"),
+            ("cdc_transfer", "B"),
+        }
+        assert check(ledger, date(2027, 6, 2), P) == []  # recorded: not noticed twice
+    finally:
+        structlog.configure(**saved)
+    logs = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert {e["event"] for e in logs} == {"deadline.overdue", "deadline.cdc_transfer_due"}
+    assert all("amount" not in k and "cents" not in k for e in logs for k in e)
+    assert ledger.conn.execute("SELECT COUNT(*) FROM deadline_notices").fetchone()[0] == 3
+    assert verify(ledger, bus.host.schemes).ok
+
+
+def test_statement_has_every_item_of_d3313_9_in_french_and_verifies(paid_world, tmp_path):
+    from pypdf import PdfReader
+
+    _bus, ledger, ents = paid_world
+    from paybonus.calendar import Period
+
+    st = build(ledger, "ACME", "A", Period.parse("2025"), "interessement", P, date(2026, 4, 1))
+    pdf = tmp_path / "a.pdf"
+    pdf.write_bytes(st.pdf())
+    text = " ".join(page.extract_text() for page in PdfReader(str(pdf)).pages)
+    for item in (
+        "1° Montant global de l'intéressement distribué",
+        "2° Montant moyen",
+        "3° Montant total de vos droits",
+        "3° bis Avances reçues",
+        "3° ter Montant restant à percevoir",
+        "4° Retenue CSG/CRDS",
+        "5° Sommes placées",
+        "6° À défaut de demande",
+        "Annexe : règles de calcul et de répartition",
+        "D3313-9",
+        "Scellé du registre paybonus",
+    ):
+        assert item in text, item
+    total = sum(r["amount_cents"] for r in ledger.entitlement_rows(scheme="interessement"))
+    assert f"{total // 100:,}".replace(",", " ") in text  # the global amount is shown
+    html = tmp_path / "a.html"
+    html.write_text(st.html(), encoding="utf-8")
+    assert "3° ter Montant restant à percevoir" in html.read_text()
+    assert verify_file(ledger, pdf)[0] and verify_file(ledger, html)[0]
+    forged = tmp_path / "forged.html"
+    forged.write_text(
+        html.read_text().replace(f";{ents['A']['amount_cents']};", f";{ents['A']['amount_cents'] + 100};")
+    )
+    ok, line = verify_file(ledger, forged)
+    assert not ok and "seal was altered" in line
+
+
+def test_export_columns_carry_the_dsn_codes(tmp_path):
+    nao = '\n[schemes.prime_nao]\n\n[[schemes.prime_nao.awards]]\nid = "n"\nreference_period = "2025"\nflat = "300.00"\n'
+    bus, ledger = world(tmp_path, company([person("A", 300_000)], toml() + nao))
+    close_year(bus, rcai=1_000)
+    data = list(rows(ledger, P, date(2026, 7, 1)))
+    assert set(data[0]) == set(COLUMNS)
+    by_scheme = {r["scheme"]: r for r in data}
+    i, n = by_scheme["interessement"], by_scheme["prime_nao"]
+    assert (i["dsn_block"], i["dsn_code"], i["csg_crds_block"], i["csg_crds_code"]) == (
+        "S21.G00.54",
+        "12",
+        "S21.G00.81",
+        "073",
+    )
+    assert (
+        i["csg_crds_if_paid_cents"] == 9_700 and i["csg_crds_if_placed_cents"] == 9_700
+    )  # 9.7 % of 1 000.00 (0.3)
+    assert i["ordinary_contributions"] is False and i["payroll_month"] == "2026-05"
+    assert (n["dsn_block"], n["dsn_code"], n["ordinary_contributions"], n["csg_crds_code"]) == (
+        "S21.G00.52",
+        "028",
+        True,
+        "",
+    )
+    assert n["payroll_month"] == "2025-12"
+
+
+def test_logging_is_quiet_for_the_library():
+    assert logging.getLogger("paybonus").handlers == []
+    assert datetime.now(TZ)
