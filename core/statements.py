@@ -266,7 +266,7 @@ def _annex(agreement: dict[str, Any], scheme: str) -> list[str]:
     return [
         f"Calcul de l'intéressement global selon la formule de l'accord : {agreement.get('formula', '')} ; "
         "il ne peut être négatif.",
-        f"Période de calcul : {'l exercice' if months == 12 else f'{months} mois'}.",
+        "Période de calcul : " + ("l'exercice." if months == 12 else f"{months} mois."),
         "Répartition : "
         + ", ".join(parts)
         + ". Les congés de maternité, de paternité, d'adoption, de deuil, les "
