@@ -12,6 +12,7 @@ import hashlib
 import json
 import time
 import traceback
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
@@ -41,6 +42,7 @@ from .payroll import Population
 log = structlog.get_logger("paybonus.bus")
 
 COMPLETED, FAILED = "completed", "failed"
+POPULATION_CACHE = 3  # populations kept between dispatches (a year and a few months of one company)
 
 
 @frozen
@@ -68,13 +70,9 @@ class Context:
         self.config = config
         self.params = bus.params
         self.scheme = scheme
-        self._populations: dict[Period, Population] = {}
 
     def population(self, period: Period) -> Population:
-        if period not in self._populations:
-            source = self._bus.host.payroll_source(self.company, self._bus.ledger)
-            self._populations[period] = source.population(self.company.id, period)
-        return self._populations[period]
+        return self._bus.population(self.company, period)
 
     def events(self, type: str, period: Period | None = None) -> list[Event[Any]]:
         out = []
@@ -106,6 +104,32 @@ class EventBus:
         self.params = params or Parameters.default()
         self.clock = clock or (lambda: datetime.now(UTC))
         self._companies: dict[str, tuple[str, CompanyConfig]] = {}
+        # read-through caches, keyed on what the company's last `load` stored: a reload invalidates them
+        self._configs: dict[tuple[str, str, str], Any] = {}
+        self._populations: OrderedDict[tuple[str, Period, str], Population] = OrderedDict()
+
+    def population(self, company: CompanyInfo, period: Period) -> Population:
+        """The period's population from the payroll source; the last few are kept (schemes share them)."""
+        key = (company.id, period, self._loaded_at(company.id))
+        if key in self._populations:
+            self._populations.move_to_end(key)
+            return self._populations[key]
+        source = self.host.payroll_source(company, self.ledger)
+        pop = source.population(company.id, period)
+        self._populations[key] = pop
+        while len(self._populations) > POPULATION_CACHE:
+            self._populations.popitem(last=False)
+        return pop
+
+    def scheme_config(self, config: CompanyConfig, scheme: SchemeDescriptor) -> Any:
+        key = (config.info.id, scheme.name, config.toml)
+        if key not in self._configs:
+            self._configs[key] = scheme_config(config, scheme, f"company {config.info.id}")
+        return self._configs[key]
+
+    def _loaded_at(self, company: str) -> str:
+        row = self.ledger.conn.execute("SELECT loaded_at FROM companies WHERE id = ?", (company,)).fetchone()
+        return row[0] if row else ""
 
     # -- checks ------------------------------------------------------------------------------------------
 
@@ -230,9 +254,7 @@ class EventBus:
             with self.ledger.write() as conn:
                 config = self.company(event.company)
                 assert config is not None
-                ctx = Context(
-                    self, config.info, scheme_config(config, scheme, f"company {event.company}"), scheme
-                )
+                ctx = Context(self, config.info, self.scheme_config(config, scheme), scheme)
                 result = scheme.compute(event, ctx)
                 rows, findings, summary = self._rows(event, scheme, result, at)
                 self.ledger.insert_many(conn, "entitlements", ENTITLEMENT_COLUMNS, rows)

@@ -8,6 +8,7 @@ money column (INTEGER cents) can never silently hold a REAL.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -273,6 +274,10 @@ class Ledger:
         self.conn = conn
         self.db = sqlite_utils.Database(conn, execute_plugins=False)
         conn.execute("PRAGMA foreign_keys = ON")
+        # WAL with synchronous=NORMAL never corrupts the ledger, whatever the crash; a power cut may lose the last
+        # commits, which republishing restores (events are idempotent). PAYBONUS_SYNCHRONOUS=FULL syncs each commit.
+        sync = os.environ.get("PAYBONUS_SYNCHRONOUS", "NORMAL").upper()
+        conn.execute(f"PRAGMA synchronous = {sync if sync in ('NORMAL', 'FULL', 'EXTRA') else 'NORMAL'}")
 
     # -- opening -------------------------------------------------------------------------------------------
 

@@ -165,11 +165,9 @@ def _distribute(
     replaced = {e.id for e in existing}
     earlier = [
         e
-        for e in ctx.entitlements(period=ex)
-        if e.scheme in FAMILY
-        and e.id not in replaced
-        and ex.start <= e.period.start
-        and e.period.end <= ex.end
+        for scheme in FAMILY
+        for e in ctx.entitlements(scheme=scheme, period=ex)
+        if e.id not in replaced and ex.start <= e.period.start and e.period.end <= ex.end
     ]
 
     # 2. global cap (I-17 to I-20): 20 % of the exercise's payroll so far, less what the exercise already gave
