@@ -29,8 +29,9 @@ def sha256(text: str) -> str:
 
 
 def entitlement_digest(row: Mapping[str, Any]) -> str:
-    """Digest of an entitlement's immutable columns (status and timestamps excluded)."""
-    return sha256(canonical_json({c: row[c] for c in DIGEST_COLUMNS}))
+    """Digest of an entitlement's immutable columns (status and timestamps excluded), joined by a unit
+    separator (a control character that no id contains and that JSON text always escapes)."""
+    return sha256("\x1f".join("\x00" if row[c] is None else str(row[c]) for c in DIGEST_COLUMNS))
 
 
 def chain_hash(prev_hash: str, seq: int, at: str, action: str, ref: str, digest: str) -> str:

@@ -131,9 +131,10 @@ class _Checker:
             v = node.value
             if isinstance(v, bool) or not isinstance(v, int | float):
                 raise self.fail(node, f"only numbers may be written as values, not {v!r}")
-            digits = sum(ch.isdigit() for ch in (ast.get_source_segment(self.source, node) or ""))
-            if digits > MAX_DIGITS or "e" in (ast.get_source_segment(self.source, node) or "").lower():
+            text = ast.get_source_segment(self.source, node) or str(v)
+            if sum(ch.isdigit() for ch in text) > MAX_DIGITS or "e" in text.lower():
                 raise self.fail(node, "number literal too long (write plain decimals, at most 24 digits)")
+            node.paybonus_value = Decimal(text.replace("_", ""))  # type: ignore[attr-defined]  # exact, read once
         elif isinstance(node, ast.Name):
             if node.id in _FUNCTIONS:
                 raise self.fail(node, f"{node.id} is a function: call it as {node.id}(...)")
@@ -227,7 +228,7 @@ class _Evaluator:
 
     def eval(self, node: ast.AST) -> Any:
         if isinstance(node, ast.Constant):
-            return Decimal((ast.get_source_segment(self.source, node) or str(node.value)).replace("_", ""))
+            return node.paybonus_value  # type: ignore[attr-defined]
         if isinstance(node, ast.Name):
             if node.id not in self.figures:
                 raise FormulaError(f"figure {node.id!r} is missing from the published results")

@@ -119,6 +119,8 @@ def presence(emp: EmployeeRecord, period: Period, policy: str) -> Presence:
     """Presence in `period`: non-neutral absences count as absent only under the 'prorate' policy (all alike)."""
     spans = [s for c in emp.contracts if (s := c.span(period)) is not None]
     contract_days = sum(s.days for s in spans)
+    if not emp.absences:
+        return Presence(period.days, contract_days, 0, 0, {})
     absent = neutral = 0
     by_kind: dict[str, int] = {}
     for a in emp.absences:

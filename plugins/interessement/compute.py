@@ -404,6 +404,9 @@ def _presence(
     each month's contractual hours (hundredths), and the average working-time ratio over the period."""
     hours = {p.month: p.contract_hours for p in emp.pay_in(calc)}
     absences = [a for a in emp.absences if a.kind not in ASSIMILATED]
+    if not absences and all(h == full_hours for h in hours.values()):  # the common case, in one step
+        employed = emp.employed_days(calc)
+        return employed, int(employed * full_hours * 100), Decimal("1.0000") if employed else Decimal(0)
     days_total = hours_total = 0
     ratio_num = Decimal(0)
     employed = 0
