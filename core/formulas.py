@@ -289,7 +289,7 @@ class _Evaluator:
         if fn in ("prior", "progress"):
             assert isinstance(node.args[0], ast.Name)
             name = node.args[0].id
-            nth = 1 if len(node.args) == 1 else int(self.eval(node.args[1]))
+            nth = 1 if len(node.args) == 1 else int(node.args[1].value)  # type: ignore[attr-defined]
             if self.prior is None:
                 raise FormulaError(f"{fn}({name}) needs the results of earlier periods")
             before = self.prior(name, nth)
