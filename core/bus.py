@@ -202,11 +202,9 @@ class EventBus:
         return out
 
     def _publish_checked(self, event: Event[Any]) -> PublishOutcome:
-        duplicate = self.ledger.event_digest(event.id) is not None
+        duplicate = self.ledger.event_digest(event.id) is not None or not self._record(event)
         if duplicate:
             log.info("bus.event.duplicate", event_id=event.id, type=event.type, company=event.company)
-        else:
-            self._record(event)
         done = self.ledger.dispatch_statuses(event.id)
         outcomes = [
             self._dispatch(event, scheme, attempt=1)
@@ -215,11 +213,14 @@ class EventBus:
         ]
         return PublishOutcome(event.id, duplicate, tuple(outcomes))
 
-    def _record(self, event: Event[Any]) -> None:
+    def _record(self, event: Event[Any]) -> bool:
+        """Record the event; False if another publisher recorded it first (checked under the write lock)."""
         at = self.clock().isoformat()
         digest = event.digest()
         d = event.to_dict()
         with self.ledger.write() as conn:
+            if self.ledger.event_digest(event.id) is not None:
+                return False
             conn.execute(
                 "INSERT INTO events (id, type, company, occurred_at, payload, digest, recorded_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -237,6 +238,7 @@ class EventBus:
             head = audit.append(conn, at, [("event.recorded", event.id, digest), *extra])
         log.info("bus.event.recorded", event_id=event.id, type=event.type, company=event.company)
         log.debug("audit.chain.head", seq=head.seq, hash=head.hash)
+        return True
 
     def _interested(self, event: Event[Any]) -> list[SchemeDescriptor]:
         config = self.company(event.company)
@@ -252,6 +254,8 @@ class EventBus:
         ref = f"{event.id}/{scheme.name}"
         try:
             with self.ledger.write() as conn:
+                if self._completed(event.id, scheme.name):  # another publisher did it meanwhile
+                    return DispatchOutcome(event.id, scheme.name, COMPLETED, 0)
                 config = self.company(event.company)
                 assert config is not None
                 ctx = Context(self, config.info, self.scheme_config(config, scheme), scheme)
@@ -282,6 +286,8 @@ class EventBus:
             error = f"{type(exc).__name__}: {exc}"
             tb = traceback.format_exc(limit=20)
             with self.ledger.write() as conn:
+                if self._completed(event.id, scheme.name):
+                    return DispatchOutcome(event.id, scheme.name, COMPLETED, 0)
                 self._upsert_dispatch(conn, event.id, scheme, FAILED, attempt, error, tb, None, 0, at)
                 head = audit.append(
                     conn,
@@ -320,6 +326,9 @@ class EventBus:
         if rows:
             self.host.notify_recorded(event, scheme.name, ids)
         return DispatchOutcome(event.id, scheme.name, COMPLETED, len(rows))
+
+    def _completed(self, event_id: str, scheme: str) -> bool:
+        return self.ledger.dispatch_statuses(event_id).get(scheme) == COMPLETED
 
     def _rows(
         self, event: Event[Any], scheme: SchemeDescriptor, result: Any, at: str

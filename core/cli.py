@@ -708,6 +708,18 @@ def _period(text: str | None) -> Period | None:
         raise UserError("--period", str(exc)) from None
 
 
+_BREAKS = {0x7F, 0x85, 0x2028, 0x2029}  # besides C0 controls, what str.splitlines() breaks a line on
+MAX_ERROR = 400
+
+
+def _error(message: str) -> None:
+    """One line on stderr: control and line-break characters are shown escaped, and a huge value is cut."""
+    line = "".join(f"\\x{ord(ch):02x}" if ord(ch) < 32 or ord(ch) in _BREAKS else ch for ch in message)
+    if len(line) > MAX_ERROR:
+        line = line[:MAX_ERROR] + "... (cut)"
+    err.print(f"error: {line}", markup=False, soft_wrap=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: maps errors to exit codes and one line on stderr, never a traceback for a user's mistake."""
     try:
@@ -715,22 +727,22 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.exceptions.Abort:
-        err.print("aborted", markup=False)
+        _error("aborted")
         return 2
     except click.UsageError as exc:
-        err.print(f"error: {exc.format_message()}", markup=False)
+        _error(exc.format_message())
         return 2
     except click.ClickException as exc:
-        err.print(f"error: {exc.format_message()}", markup=False)
+        _error(exc.format_message())
         return 2
     except (UserError, PluginError) as exc:
-        err.print(f"error: {exc}", markup=False)
+        _error(str(exc))
         return 2
     except VerificationFailed as exc:
-        err.print(f"error: {exc}", markup=False)
+        _error(str(exc))
         return 1
     except PaybonusError as exc:  # pragma: no cover - an unexpected internal condition: still one line
-        err.print(f"error: {exc}", markup=False)
+        _error(str(exc))
         return 2
     return 0
 

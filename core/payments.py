@@ -16,6 +16,7 @@ from typing import Any, Literal
 from attrs import frozen
 
 from . import audit
+from .errors import UserError
 from .events import Event
 from .ledger import Ledger
 from .params import Parameters
@@ -95,6 +96,16 @@ def record(conn: sqlite3.Connection, event: Event[Any], at: str) -> list[tuple[s
     if event.type != "payment_recorded":
         return []
     p = event.payload
+    amount, paid = conn.execute(
+        "SELECT amount_cents, (SELECT COALESCE(SUM(amount_cents), 0) FROM payments WHERE entitlement = ?) "
+        "FROM entitlements WHERE id = ?",
+        (p.entitlement, p.entitlement),
+    ).fetchone()
+    if p.amount_cents > amount - paid:  # checked again under the write lock: another publisher may have paid
+        raise UserError(
+            f"event {event.id}",
+            f"payload.amount_cents: {p.amount_cents} is more than the {amount - paid} cents still due",
+        )
     conn.execute(
         "INSERT INTO payments (event_id, entitlement, company, amount_cents, paid_on, mode, recorded_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)",

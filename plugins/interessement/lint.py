@@ -51,6 +51,10 @@ def lint(raw: Mapping[str, Any], company: CompanyInfo, params: Parameters) -> li
     def warn(rule: str, msg: str) -> None:
         out.append(Finding("warning", rule, f"{T}.{msg}"))
 
+    for key, kind in (("figures", list), ("presence_conditions", list), ("history", list), ("formula", str)):
+        if key in raw and not isinstance(raw[key], kind):
+            err("config", f"{key}: expected a {'list' if kind is list else 'string'}, got {raw[key]!r}")
+            return out
     pm = raw.get("period_months", 12)
     if not isinstance(pm, int) or pm < MIN_PERIOD_MONTHS or 12 % pm:
         err(

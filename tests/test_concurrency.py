@@ -1,0 +1,76 @@
+"""Two publishers at once on one ledger: the same ledger as one publisher, and never 'database is locked'."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from clihelp import run
+from paybonus import Ledger
+from paybonus.fixtures.generator import SAMPLE_SCHEMES, generate, write_company_dir
+
+
+def state(db):
+    ledger = Ledger.open(db)
+    try:
+        ents = ledger.conn.execute(
+            "SELECT id, company, scheme, employee, period_start, period_end, amount_cents, kind, corrects, due_date, "
+            "status FROM entitlements ORDER BY id"
+        ).fetchall()
+        events = ledger.conn.execute("SELECT id, digest FROM events ORDER BY id").fetchall()
+        disp = ledger.conn.execute("SELECT event_id, scheme, status FROM dispatches ORDER BY 1, 2").fetchall()
+        return ents, events, disp
+    finally:
+        ledger.close()
+
+
+@pytest.mark.slow
+def test_two_processes_publishing_overlapping_files_give_the_one_process_ledger(tmp_path):
+    events = []
+    for i, name in enumerate(("ALPHA", "BETA")):
+        g = generate(
+            name,
+            employees=60,
+            seed=i + 3,
+            schemes_toml=SAMPLE_SCHEMES,
+            salary_schemes=True,
+            results={"rcai": "300000", "rsp": "0"},
+        )
+        write_company_dir(g, tmp_path / name)
+        events += g.events
+    events.sort(key=lambda e: (e["occurred_at"], e["id"]))
+    lines = [json.dumps(e) for e in events]
+    cut = len(lines) * 6 // 10
+    (tmp_path / "all.jsonl").write_text("\n".join(lines) + "\n")
+    (tmp_path / "a.jsonl").write_text("\n".join(lines[:cut]) + "\n")
+    (tmp_path / "b.jsonl").write_text("\n".join(lines[len(lines) - cut :]) + "\n")  # 20 % overlap
+
+    def fresh(db):
+        assert run("--db", db, "init", cwd=tmp_path).returncode == 0
+        for name in ("ALPHA", "BETA"):
+            assert run("--db", db, "load", name, cwd=tmp_path).returncode == 0
+
+    fresh("one.db")
+    assert run("--db", "one.db", "publish", "all.jsonl", cwd=tmp_path).returncode == 0
+    expected = state(tmp_path / "one.db")
+    assert len(expected[0]) > 100
+
+    for attempt in range(2):
+        db = f"two-{attempt}.db"
+        fresh(db)
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "paybonus", "--db", db, "publish", f],
+                cwd=tmp_path,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for f in ("a.jsonl", "b.jsonl")
+        ]
+        outs = [p.communicate(timeout=300) for p in procs]
+        for p, (_, err) in zip(procs, outs, strict=True):
+            assert p.returncode == 0, err
+            assert "locked" not in err.lower() and "Traceback" not in err
+        assert state(tmp_path / db) == expected
+        assert run("--db", db, "audit", "verify", cwd=tmp_path).returncode == 0
