@@ -20,6 +20,7 @@ from paybonus.hooks import (
     EntitlementDraft,
     Explanation,
     Finding,
+    Kind,
     SchemeContext,
     SchemeDescriptor,
     SchemeResult,
@@ -27,6 +28,7 @@ from paybonus.hooks import (
     hookimpl,
 )
 from paybonus.money import format_euros, parse_euros
+from paybonus.payroll import EmployeeRecord
 from paybonus.plugins import salary_common as sc
 
 VERSION = "1.0.0"
@@ -98,9 +100,7 @@ class EvidenceRecorded:
 
 def compute(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
     cfg: PmtConfig = ctx.config
-    period = sc.bonus_period(event.payload.period.end, cfg.frequency, ctx.company.fiscal_year_start)
-    if period.end != event.payload.period.end:
-        return SchemeResult()
+    fy = ctx.company.fiscal_year_start
     findings = sc.payment_date_warning(cfg, SCHEME)
     criteria = {c.id: c for c in cfg.criteria}
     evidence: dict[str, list[Event[Any]]] = {}
@@ -111,72 +111,120 @@ def compute(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
             )
             continue
         evidence.setdefault(e.payload.employee, []).append(e)
-    levels = sorted(cfg.levels, key=lambda lv: lv.min_points)
+    if event.type == "period_closed":
+        period = sc.bonus_period(event.payload.period.end, cfg.frequency, fy)
+        if period.end != event.payload.period.end:
+            return SchemeResult()
+        todo = [(period, None)]
+    else:  # evidence recorded after a period was closed counts for it: the award is (re)computed
+        emp_id = event.payload.employee
+        todo = []
+        for end in sorted({e.payload.period.end for e in ctx.events("period_closed")}):
+            period = sc.bonus_period(end, cfg.frequency, fy)
+            if period.end == end and end >= event.payload.obtained_on:  # every closed PMT period it may count for
+                todo.append((period, emp_id))
     drafts = []
-    for emp in ctx.population(period).employees:
-        valid = [e for e in evidence.get(emp.id, []) if e.payload.approved and _valid(e, criteria, period)]
-        if not valid:
-            continue  # no award without approved evidence
-        score = sum(criteria[e.payload.criterion].points for e in valid)
-        level = next((lv for lv in reversed(levels) if score >= lv.min_points), None)
-        if level is None:
-            continue
-        base = sum(pl.base_cents for pl in emp.pay_in(period))
+    for period, only in todo:
+        existing = _existing(ctx, period)
+        for emp in ctx.population(period).employees:
+            if only is not None and emp.id != only:
+                continue
+            draft = _award(
+                cfg, criteria, emp, period, evidence.get(emp.id, []), existing.get(emp.id, (0, None))
+            )
+            if draft is not None:
+                drafts.append(draft)
+    return SchemeResult(drafts, findings, {"awards": len(drafts)})
+
+
+def _award(
+    cfg: PmtConfig,
+    criteria: dict[str, Criterion],
+    emp: EmployeeRecord,
+    period: Period,
+    evidence: list[Event[Any]],
+    before: tuple[int, str | None],
+) -> EntitlementDraft | None:
+    levels = sorted(cfg.levels, key=lambda lv: lv.min_points)
+    valid = [e for e in evidence if e.payload.approved and _valid(e, criteria, period)]
+    score = sum(criteria[e.payload.criterion].points for e in valid)
+    level = next((lv for lv in reversed(levels) if score >= lv.min_points), None) if valid else None
+    base = sum(pl.base_cents for pl in emp.pay_in(period))
+    full = 0
+    if level is not None:  # no award without approved evidence
         full = (
             level.amount_cents
             if level.rate is None
             else int((level.rate * base).to_integral_value(ROUND_DOWN))
         )
-        p = sc.presence(emp, period, cfg.absences)
-        amount = sc.prorate(full, p)
-        if amount <= 0:
-            continue
-        left = sc.left_in(emp, period)
-        pay_month = sc.payroll_month(period, cfg.pay_lag_months, left)
-        expl = Explanation(
-            inputs={
-                "level": level.name,
-                "score": score,
-                "base_salary_cents": base,
-                "full_cents": full,
-                "presence": p.to_json(),
-                "payroll_month": pay_month.isoformat()[:7],
-                "evidence": [
-                    {
-                        "event": e.id,
-                        "criterion": e.payload.criterion,
-                        "obtained_on": e.payload.obtained_on.isoformat(),
-                        "approver": e.payload.approver,
-                        "reference": e.payload.reference,
-                    }
-                    for e in valid
-                ],
-            },
-            parameters={
-                "level_min_points": level.min_points,
-                "rate": str(level.rate) if level.rate is not None else None,
-                "amount_cents": level.amount_cents or None,
-            },
-            steps=[
-                f"score {score} from {len(valid)} approved evidence -> level {level.name}",
-                f"{'rate ' + str(level.rate) + ' x base ' + format_euros(base) if level.rate is not None else 'fixed'}"
-                f" = {format_euros(full)}",
-                f"pro rata of presence {p.present_days}/{p.period_days} days: {format_euros(amount)}",
+    p = sc.presence(emp, period, cfg.absences)
+    amount = sc.prorate(full, p)
+    delta = amount - before[0]
+    if delta == 0:
+        return None
+    left = sc.left_in(emp, period)
+    pay_month = sc.payroll_month(period, cfg.pay_lag_months, left)
+    expl = Explanation(
+        inputs={
+            "level": level.name if level else None,
+            "score": score,
+            "base_salary_cents": base,
+            "full_cents": full,
+            "presence": p.to_json(),
+            "payroll_month": pay_month.isoformat()[:7],
+            "previous_cents": before[0],
+            "evidence": [
+                {
+                    "event": e.id,
+                    "criterion": e.payload.criterion,
+                    "obtained_on": e.payload.obtained_on.isoformat(),
+                    "approver": e.payload.approver,
+                    "reference": e.payload.reference,
+                }
+                for e in valid
             ],
-            rules=["PMT policy", "O-1", "O-4", "O-7", "N-4"],
-        )
-        drafts.append(
-            EntitlementDraft(
-                emp.id,
-                period,
-                amount,
-                expl,
-                due_date=sc.due_date(pay_month),
-                key=f"pmt|{period.key}",
-                dsn=sc.dsn(cfg.dsn_code),
-            )
-        )
-    return SchemeResult(drafts, findings, {"awards": len(drafts)})
+        },
+        parameters={
+            "level_min_points": level.min_points if level else None,
+            "rate": str(level.rate) if level is not None and level.rate is not None else None,
+            "amount_cents": (level.amount_cents or None) if level else None,
+        },
+        steps=[
+            f"score {score} from {len(valid)} approved evidence -> level {level.name if level else 'none'}",
+            f"{'rate ' + str(level.rate) + ' x base ' + format_euros(base) if level and level.rate is not None else 'fixed'}"
+            f" = {format_euros(full)}",
+            f"pro rata of presence {p.present_days}/{p.period_days} days: {format_euros(amount)}",
+            *(
+                [f"already recorded: {format_euros(before[0])}; correction {format_euros(delta)}"]
+                if before[0]
+                else []
+            ),
+        ],
+        rules=["PMT policy", "O-1", "O-4", "O-7", "N-4"],
+    )
+    kind = Kind.CORRECTION if before[1] else Kind.PRINCIPAL
+    key = f"pmt|{period.key}" if kind is Kind.PRINCIPAL else f"pmt|{period.key}|{score}|{amount}"
+    return EntitlementDraft(
+        emp.id,
+        period,
+        delta,
+        expl,
+        kind=kind,
+        due_date=sc.due_date(pay_month),
+        corrects=before[1],
+        key=key,
+        dsn=sc.dsn(cfg.dsn_code),
+    )
+
+
+def _existing(ctx: SchemeContext, period: Period) -> dict[str, tuple[int, str | None]]:
+    out: dict[str, tuple[int, str | None]] = {}
+    for e in ctx.entitlements(scheme=SCHEME, period=period):
+        if e.period != period:
+            continue
+        total, principal = out.get(e.employee, (0, None))
+        out[e.employee] = (total + e.amount_cents, principal or (e.id if e.kind is Kind.PRINCIPAL else None))
+    return out
 
 
 def _valid(e: Event[Any], criteria: dict[str, Criterion], period: Period) -> bool:
@@ -190,7 +238,8 @@ def _valid(e: Event[Any], criteria: dict[str, Criterion], period: Period) -> boo
 def recompute(expl: Explanation) -> int:
     i = expl.inputs
     p = i["presence"]
-    return sc.replay_prorate(int(i["full_cents"]), p["contract_days"] - p["absent_days"], p["period_days"])
+    amount = sc.replay_prorate(int(i["full_cents"]), p["contract_days"] - p["absent_days"], p["period_days"])
+    return amount - int(i.get("previous_cents", 0))
 
 
 @hookimpl
@@ -207,7 +256,7 @@ def paybonus_register_schemes() -> list[SchemeDescriptor]:
             name=SCHEME,
             version=VERSION,
             label="Prime de maîtrise technique (PMT)",
-            handles=frozenset({"period_closed"}),
+            handles=frozenset({"period_closed", "pmt_evidence_recorded"}),
             compute=compute,
             recompute=recompute,
             dsn=DsnMapping("S21.G00.52", "028", sc.DSN_CODES["028"]),

@@ -11,11 +11,14 @@ from paybonus.fixtures.generator import SAMPLE_SCHEMES, generate, write_company_
 
 
 def state(db):
+    """What the ledger owes, net of corrections (publishers may interleave events differently; a scheme then
+    records a principal and a correction where one publisher recorded a single principal), its events and the
+    outcome of every dispatch."""
     ledger = Ledger.open(db)
     try:
         ents = ledger.conn.execute(
-            "SELECT id, company, scheme, employee, period_start, period_end, amount_cents, kind, corrects, due_date, "
-            "status FROM entitlements ORDER BY id"
+            "SELECT company, scheme, employee, period_start, period_end, SUM(amount_cents), MIN(due_date) "
+            "FROM entitlements WHERE kind != 'interest' GROUP BY 1, 2, 3, 4, 5 HAVING SUM(amount_cents) != 0 ORDER BY 1, 2, 3, 4"
         ).fetchall()
         events = ledger.conn.execute("SELECT id, digest FROM events ORDER BY id").fetchall()
         disp = ledger.conn.execute("SELECT event_id, scheme, status FROM dispatches ORDER BY 1, 2").fetchall()

@@ -334,6 +334,29 @@ def test_pmt_levels_rest_on_approved_evidence(tmp_path):
     )
 
 
+def test_pmt_evidence_recorded_after_the_close_still_counts(tmp_path):
+    # order of events does not matter: the award converges to what the evidence supports
+    bus, ledger = world(
+        tmp_path,
+        company([person("X", 400_000)], PMT.format(frequency="annual", amount="1200.00", rate="0.10")),
+    )
+    evidence(bus, "X", "cert", "2025-03-01")
+    close(bus)
+    assert by_emp(ledger, "pmt") == {"X": 120_000}
+    evidence(bus, "X", "transmission", "2025-06-01")  # recorded late: now expert, 10 % of 48 000
+    rows = ledger.entitlement_rows(scheme="pmt")
+    assert [r["kind"] for r in rows] == ["principal", "correction"] and rows[1]["corrects"] == rows[0]["id"]
+    assert by_emp(ledger, "pmt") == {"X": 480_000}
+    bus2, ledger2 = world(
+        tmp_path,
+        company([person("X", 400_000)], PMT.format(frequency="annual", amount="1200.00", rate="0.10")),
+    )
+    evidence(bus2, "X", "cert", "2025-03-01")
+    evidence(bus2, "X", "transmission", "2025-06-01")
+    close(bus2)
+    assert by_emp(ledger2, "pmt") == {"X": 480_000}
+
+
 def test_pmt_rate_outside_the_policy_range_is_refused(tmp_path):
     with pytest.raises(UserError, match="outside the policy range"):
         world(tmp_path, company([person("X", 1)], PMT.format(frequency="annual", amount="1.00", rate="0.20")))
