@@ -24,43 +24,55 @@ from typing import Any
 FLOOR_TABLES = ("events", "entitlements", "audit_log", "dispatches", "findings", "payments")
 
 
-def run_one(employees: int, companies: int = 1, seed: int = 1) -> dict[str, Any]:
-    """One measured run in this process. Returns phases (seconds), counts, throughput and peak RSS."""
-    from paybonus import EventBus, Ledger, load_plugins
-    from paybonus.audit import verify
-    from paybonus.bus import read_events
+def prepare(employees: int, companies: int, folder: Path, seed: int = 1) -> dict[str, float]:
+    """Generate the companies (every built-in scheme), load their payroll, write their events. Timed."""
+    from paybonus import Ledger
     from paybonus.events import canonical_json
     from paybonus.fixtures.generator import SAMPLE_SCHEMES, generate
-    from paybonus.logs import configure
     from paybonus.sources import store_company
 
-    configure("json", "error")
-    tmp = Path(tempfile.mkdtemp(prefix="paybonus-bench-"))
-    phases: dict[str, float] = {}
-    t = time.perf_counter()
+    phases: dict[str, float] = {"generate": 0.0, "load": 0.0}
+    ledger = Ledger.create(folder / "bench.db")
     per = max(1, employees // companies)
-    gens = [
-        generate(
+    lines: list[tuple[str, str]] = []
+    for i in range(companies):
+        t = time.perf_counter()
+        g = generate(
             f"C{i:04d}",
             employees=per,
             seed=seed + i,
             schemes_toml=SAMPLE_SCHEMES,
             salary_schemes=True,
             results=_results(per),
+            csv_rows=False,
         )
-        for i in range(companies)
-    ]
-    phases["generate"] = time.perf_counter() - t
-    ledger = Ledger.create(tmp / "bench.db")
-    t = time.perf_counter()
-    for g in gens:
+        phases["generate"] += time.perf_counter() - t
+        t = time.perf_counter()
         store_company(ledger, g.data)
-    phases["load"] = time.perf_counter() - t
+        phases["load"] += time.perf_counter() - t
+        lines += [(e["occurred_at"], canonical_json(e)) for e in g.events]
+        del g
+    ledger.close()
+    lines.sort(key=lambda x: x[0])
+    (folder / "events.jsonl").write_text("".join(line + "\n" for _, line in lines), encoding="utf-8")
+    return phases
+
+
+def measure(folder: Path) -> dict[str, Any]:
+    """Publish the prepared events, verify the audit trail, measure the floor. Peak RSS is this process's."""
+    from paybonus import EventBus, Ledger, load_plugins
+    from paybonus.audit import verify
+    from paybonus.bus import read_events
+    from paybonus.logs import configure
+
+    configure("json", "error")
+    ledger = Ledger.open(folder / "bench.db")
     bus = EventBus(ledger, load_plugins(entry_points=False))
-    lines = [canonical_json(e) for g in gens for e in sorted(g.events, key=lambda e: e["occurred_at"])]
-    del gens
+    phases: dict[str, float] = {}
     t = time.perf_counter()
-    events = read_events(bus.host, "bench", lines)
+    events = read_events(
+        bus.host, "bench", (folder / "events.jsonl").read_text(encoding="utf-8").splitlines()
+    )
     bus.publish_all(events)
     phases["publish"] = time.perf_counter() - t
     t = time.perf_counter()
@@ -72,25 +84,44 @@ def run_one(employees: int, companies: int = 1, seed: int = 1) -> dict[str, Any]
         "audit_entries": rep.entries,
         "failed_dispatches": len(ledger.failed_dispatches()),
     }
-    floor = _floor(ledger, tmp)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before the floor reads every row back
+    floor = _floor(ledger, folder)
     ledger.close()
-    size = (tmp / "bench.db").stat().st_size
-    for f in tmp.iterdir():
-        f.unlink()
-    tmp.rmdir()
     return {
-        "employees": employees,
-        "companies": companies,
         "phases_s": {k: round(v, 3) for k, v in phases.items()},
         "floor_s": round(floor, 3),
         "publish_over_floor": round(phases["publish"] / floor, 2) if floor else None,
         "events_per_s": round(counts["events"] / phases["publish"], 1),
         "entitlements_per_s": round(counts["entitlements"] / phases["publish"], 1),
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "db_mib": round(size / 2**20, 1),
+        "peak_rss_mib": round(peak, 1),
+        "db_mib": round((folder / "bench.db").stat().st_size / 2**20, 1),
         "audit_ok": rep.ok,
         **counts,
     }
+
+
+def run(employees: int, companies: int = 1) -> dict[str, Any]:
+    """A whole measured run: preparation and measurement each in a fresh process."""
+    folder = Path(tempfile.mkdtemp(prefix="paybonus-bench-"))
+    try:
+        prep = _child("prepare", str(employees), str(companies), str(folder))
+        result = _child("measure", str(folder))
+    finally:
+        for f in folder.iterdir():
+            f.unlink()
+        folder.rmdir()
+    result["phases_s"] = {**{k: round(v, 3) for k, v in prep.items()}, **result["phases_s"]}
+    return {"employees": employees, "companies": companies, **result}
+
+
+def _child(*args: str) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-m", "paybonus.bench", *args], capture_output=True, text=True, check=False
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"bench {args[0]} failed: {out.stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
 
 
 def _floor(ledger: Any, tmp: Path) -> float:
@@ -130,19 +161,6 @@ def _results(employees: int) -> dict[str, str]:
     }
 
 
-def run_in_subprocess(employees: int, companies: int = 1) -> dict[str, Any]:
-    out = subprocess.run(
-        [sys.executable, "-m", "paybonus.bench", str(employees), str(companies)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if out.returncode != 0:
-        raise RuntimeError(f"bench run failed: {out.stderr[-2000:]}")
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
-
-
 def machine() -> dict[str, Any]:
     return {
         "python": platform.python_version(),
@@ -164,5 +182,12 @@ def plan(quick: bool) -> Iterator[tuple[str, int, int]]:
     yield ("vendor month", 250_000, 2_000)
 
 
-if __name__ == "__main__":  # one measured run: python -m paybonus.bench EMPLOYEES [COMPANIES]
-    print(json.dumps(run_one(int(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 1)))
+if (
+    __name__ == "__main__"
+):  # python -m paybonus.bench prepare N COMPANIES FOLDER | measure FOLDER | N [COMPANIES]
+    if sys.argv[1] == "prepare":
+        print(json.dumps(prepare(int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4]))))
+    elif sys.argv[1] == "measure":
+        print(json.dumps(measure(Path(sys.argv[2]))))
+    else:
+        print(json.dumps(run(int(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 1)))

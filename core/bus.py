@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 import time
 import traceback
 from collections import OrderedDict
@@ -74,10 +75,11 @@ class Context:
     def population(self, period: Period) -> Population:
         return self._bus.population(self.company, period)
 
-    def events(self, type: str, period: Period | None = None) -> list[Event[Any]]:
+    def events(
+        self, type: str, period: Period | None = None, employee: str | None = None
+    ) -> list[Event[Any]]:
         out = []
-        for row in self._bus.ledger.event_rows(self.company.id, type):
-            event = self._bus.event_from_row(row)
+        for event in self._bus.recorded_events(self.company.id, type, employee):
             if period is None or getattr(event.payload, "period", None) == period:
                 out.append(event)
         return out
@@ -106,6 +108,7 @@ class EventBus:
         self._companies: dict[str, tuple[str, CompanyConfig]] = {}
         # read-through caches, keyed on what the company's last `load` stored: a reload invalidates them
         self._configs: dict[tuple[str, str, str], Any] = {}
+        self._events: dict[str, Event[Any]] = {}
         self._populations: OrderedDict[tuple[str, Period, str], Population] = OrderedDict()
 
     def population(self, company: CompanyInfo, period: Period) -> Population:
@@ -126,6 +129,24 @@ class EventBus:
         if key not in self._configs:
             self._configs[key] = scheme_config(config, scheme, f"company {config.info.id}")
         return self._configs[key]
+
+    def recorded_events(self, company: str, type: str, employee: str | None = None) -> list[Event[Any]]:
+        """Recorded events of a type, in order. Events never change, so each is parsed once per bus."""
+        sql = "SELECT id FROM events WHERE company = ? AND type = ?"
+        args: list[Any] = [company, type]
+        if employee is not None:
+            sql += " AND json_extract(payload, '$.employee') = ?"
+            args.append(employee)
+        ids = [r[0] for r in self.ledger.conn.execute(sql + " ORDER BY seq", args)]
+        missing = [i for i in ids if i not in self._events]
+        for chunk in range(0, len(missing), 500):
+            part = missing[chunk : chunk + 500]
+            cur = self.ledger.conn.cursor()
+            cur.row_factory = sqlite3.Row
+            marks = ", ".join("?" for _ in part)
+            for row in cur.execute(f"SELECT * FROM events WHERE id IN ({marks})", part):
+                self._events[row["id"]] = self.event_from_row(row)
+        return [self._events[i] for i in ids]
 
     def _loaded_at(self, company: str) -> str:
         row = self.ledger.conn.execute("SELECT loaded_at FROM companies WHERE id = ?", (company,)).fetchone()

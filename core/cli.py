@@ -525,6 +525,79 @@ def export(
         click.echo(buf.getvalue(), nl=False)
 
 
+@cli.command()
+@click.option("--quick", is_flag=True, help="Small sizes (seconds), to check the command itself.")
+@click.option(
+    "--sizes", help="Comma-separated employee counts of one company, instead of 25000,50000,100000,200000."
+)
+@click.option(
+    "--vendor/--no-vendor",
+    default=True,
+    show_default=True,
+    help="Also run the vendor month (2 000 companies, 250 000 employees).",
+)
+@click.option("--out", "out_file", type=click.Path(path_type=Path), help="Write the results as JSON here.")
+def bench(quick: bool, sizes: str | None, vendor: bool, out_file: Path | None) -> None:
+    """Throughput on synthetic companies against a raw-SQLite floor (docs/performance.md)."""
+    from . import bench as b
+
+    if sizes:
+        try:
+            runs = [("growth", int(n), 1) for n in sizes.split(",")]
+        except ValueError:
+            raise UserError("--sizes", f"expected comma-separated integers, got {sizes!r}") from None
+        if vendor:
+            runs.append(("vendor month", 250_000, 2_000))
+    else:
+        runs = [r for r in b.plan(quick) if vendor or r[0] != "vendor month"]
+    results = []
+    t = Table(
+        "run",
+        "employees",
+        "companies",
+        "events",
+        "entitlements",
+        "publish s",
+        "floor s",
+        "x floor",
+        "events/s",
+        "entitlements/s",
+        "verify s",
+        "peak RSS MiB",
+        "audit",
+    )
+    for label, n, companies in runs:
+        r = b.run(n, companies)
+        r["run"] = label
+        results.append(r)
+        t.add_row(
+            label,
+            str(n),
+            str(companies),
+            str(r["events"]),
+            str(r["entitlements"]),
+            str(r["phases_s"]["publish"]),
+            str(r["floor_s"]),
+            str(r["publish_over_floor"]),
+            str(r["events_per_s"]),
+            str(r["entitlements_per_s"]),
+            str(r["phases_s"]["verify"]),
+            str(r["peak_rss_mib"]),
+            "OK" if r["audit_ok"] else "FAILED",
+        )
+        log.info(
+            "bench.run",
+            run=label,
+            employees=n,
+            publish_s=r["phases_s"]["publish"],
+            ratio=r["publish_over_floor"],
+        )
+    out.print(t)
+    if out_file:
+        out_file.write_text(json.dumps({"machine": b.machine(), "runs": results}, indent=2), encoding="utf-8")
+        out.print(f"results written to {out_file}", markup=False)
+
+
 @cli.command("lint")
 @click.argument("company_dir", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)

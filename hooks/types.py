@@ -154,8 +154,11 @@ class SchemeContext(Protocol):
 
     def population(self, period: Period) -> Population: ...
 
-    def events(self, type: str, period: Period | None = None) -> list[Event[Any]]:
-        """Recorded events of this company of `type` (whose payload period equals `period`, if given)."""
+    def events(
+        self, type: str, period: Period | None = None, employee: str | None = None
+    ) -> list[Event[Any]]:
+        """Recorded events of this company of `type`, in order (whose payload period equals `period`, and whose
+        payload employee is `employee`, if given)."""
         ...
 
     def entitlements(

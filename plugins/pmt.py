@@ -103,26 +103,32 @@ def compute(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
     fy = ctx.company.fiscal_year_start
     findings = sc.payment_date_warning(cfg, SCHEME)
     criteria = {c.id: c for c in cfg.criteria}
+    if event.type == "period_closed":
+        period = sc.bonus_period(event.payload.period.end, cfg.frequency, fy)
+        if period.end != event.payload.period.end:
+            return SchemeResult()
+        todo: list[tuple[Period, str | None]] = [(period, None)]
+        recorded = ctx.events("pmt_evidence_recorded")
+    else:  # evidence recorded after a period was closed counts for it: the award is (re)computed
+        emp_id = event.payload.employee
+        todo = []
+        for end in sorted({e.payload.period.end for e in ctx.events("period_closed")}):
+            period = sc.bonus_period(end, cfg.frequency, fy)
+            if (
+                period.end == end and end >= event.payload.obtained_on
+            ):  # every closed PMT period it may count for
+                todo.append((period, emp_id))
+        if not todo:
+            return SchemeResult()
+        recorded = ctx.events("pmt_evidence_recorded", employee=emp_id)
     evidence: dict[str, list[Event[Any]]] = {}
-    for e in ctx.events("pmt_evidence_recorded"):
+    for e in recorded:
         if e.payload.criterion not in criteria:
             findings.append(
                 Finding("warning", "PMT", f"evidence {e.id} names an unknown criterion", e.payload.employee)
             )
             continue
         evidence.setdefault(e.payload.employee, []).append(e)
-    if event.type == "period_closed":
-        period = sc.bonus_period(event.payload.period.end, cfg.frequency, fy)
-        if period.end != event.payload.period.end:
-            return SchemeResult()
-        todo = [(period, None)]
-    else:  # evidence recorded after a period was closed counts for it: the award is (re)computed
-        emp_id = event.payload.employee
-        todo = []
-        for end in sorted({e.payload.period.end for e in ctx.events("period_closed")}):
-            period = sc.bonus_period(end, cfg.frequency, fy)
-            if period.end == end and end >= event.payload.obtained_on:  # every closed PMT period it may count for
-                todo.append((period, emp_id))
     drafts = []
     for period, only in todo:
         existing = _existing(ctx, period)
