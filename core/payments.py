@@ -73,6 +73,9 @@ def check(ledger: Ledger, event: Event[Any], pending: dict[str, int]) -> None:
                 f"payload.amount_cents: {p.amount_cents} is more than the {max(due, 0)} cents still due"
             )
         pending[p.entitlement] = pending.get(p.entitlement, 0) + p.amount_cents
+    elif event.type == "statement_issued":
+        key = f"statement:{p.entitlement}"
+        pending[key] = min(pending.get(key, p.issued_on.toordinal()), p.issued_on.toordinal())
     elif event.type == "option_chosen":
         if row["social_regime"] != EPARGNE:
             raise ValueError(
@@ -81,6 +84,10 @@ def check(ledger: Ledger, event: Event[Any], pending: dict[str, int]) -> None:
         if p.placed_cents is not None and p.placed_cents >= row["amount_cents"]:
             raise ValueError("payload.placed_cents: a split places less than the whole amount")
         window = option_window(ledger, p.entitlement, Parameters.default())
+        earlier = pending.get(f"statement:{p.entitlement}")
+        if window is None and earlier is not None:  # issued earlier in the same batch
+            issued = date.fromordinal(earlier)
+            window = issued, issued + timedelta(days=Parameters.default().value("option_window_days", issued))
         if window is None:
             raise ValueError(
                 "payload.entitlement: no statement was issued yet, the choice window is not open"

@@ -42,6 +42,15 @@ def publish(db: Path, events: Path) -> subprocess.Popen:
 
 @pytest.mark.slow
 def test_sigkill_at_random_points_then_republish_gives_the_uninterrupted_ledger(tmp_path):
+    crash_run(tmp_path, KILLS)
+
+
+@pytest.mark.heavy
+def test_sigkill_at_25_random_points(tmp_path):
+    crash_run(tmp_path, 25)
+
+
+def crash_run(tmp_path, kills):
     seed_db = tmp_path / "seed.db"
     ledger = Ledger.create(seed_db)
     store_company(
@@ -60,7 +69,7 @@ def test_sigkill_at_random_points_then_republish_gives_the_uninterrupted_ledger(
     assert len(expected[0]) > 1000 and len(expected[2]) == len(events)
 
     rng = random.Random(20251121)
-    points = sorted(rng.sample(range(1, len(events)), KILLS))
+    points = sorted(rng.sample(range(1, len(events)), kills))
     for k in points:
         db = tmp_path / f"kill-{k}.db"
         shutil.copy(seed_db, db)
