@@ -131,7 +131,7 @@ def compute(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
         evidence.setdefault(e.payload.employee, []).append(e)
     drafts = []
     for period, only in todo:
-        existing = _existing(ctx, period)
+        existing = sc.recorded_by_employee(ctx, SCHEME, period)
         for emp in ctx.population(period).employees:
             if only is not None and emp.id != only:
                 continue
@@ -221,16 +221,6 @@ def _award(
         key=key,
         dsn=sc.dsn(cfg.dsn_code),
     )
-
-
-def _existing(ctx: SchemeContext, period: Period) -> dict[str, tuple[int, str | None]]:
-    out: dict[str, tuple[int, str | None]] = {}
-    for e in ctx.entitlements(scheme=SCHEME, period=period):
-        if e.period != period:
-            continue
-        total, principal = out.get(e.employee, (0, None))
-        out[e.employee] = (total + e.amount_cents, principal or (e.id if e.kind is Kind.PRINCIPAL else None))
-    return out
 
 
 def _valid(e: Event[Any], criteria: dict[str, Criterion], period: Period) -> bool:

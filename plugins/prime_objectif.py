@@ -180,7 +180,9 @@ def _plan_drafts(
             )
             full[m] = (min(amount, plan.max_cents), detail)
     drafts = []
-    existing = _existing(ctx, plan.id, period)
+    existing = sc.recorded_by_employee(
+        ctx, SCHEME, period, lambda e: e.explanation.inputs.get("plan") == plan.id
+    )
     for m in members:
         if only is not None and m != only:
             continue
@@ -333,16 +335,6 @@ def _prior(ctx: SchemeContext, plan: Plan, period: Period, emp: str | None) -> A
         return figs[name]
 
     return prior
-
-
-def _existing(ctx: SchemeContext, plan: str, period: Period) -> dict[str, tuple[int, str | None]]:
-    out: dict[str, tuple[int, str | None]] = {}
-    for e in ctx.entitlements(scheme=SCHEME, period=period):
-        if e.period != period or e.explanation.inputs.get("plan") != plan:
-            continue
-        total, principal = out.get(e.employee, (0, None))
-        out[e.employee] = (total + e.amount_cents, principal or (e.id if e.kind is Kind.PRINCIPAL else None))
-    return out
 
 
 def recompute(expl: Explanation) -> int:

@@ -13,13 +13,13 @@ They are salary: ordinary contributions, computed by the payroll (O-1, N-2).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from attrs import Factory, frozen
 from paybonus.calendar import Period, add_months, end_of_nth_month_after, fiscal_year, last_day_of_month
-from paybonus.hooks import DsnMapping, Finding
+from paybonus.hooks import DsnMapping, Finding, Kind, RecordedEntitlement, SchemeContext
 from paybonus.payroll import AbsenceKind, EmployeeRecord
 
 # absences that never reduce a salary-type bonus (O-7; legally assimilated to effective work)
@@ -41,22 +41,9 @@ DSN_CODES = {
 FREQUENCIES = {"monthly": 1, "quarterly": 3, "annual": 12}
 
 
-@frozen
-class Common:
-    """Settings every salary-type scheme table accepts, checked at load."""
-
-    frequency: Literal["monthly", "quarterly", "annual"] = "annual"
-    absences: Literal["prorate", "ignore"] = "prorate"  # prorate: all non-neutral absences alike (O-7, N-4)
-    absence_kinds: list[str] | None = None  # if written, must be every non-neutral kind: no singling out
-    presence_on_payment_date: bool = False  # unenforceable (O-5): ignored, with a warning
-    pay_lag_months: int = 1  # the payroll month that pays it: months after the period's end
-    dsn_code: str = "027"
-
-    def __attrs_post_init__(self) -> None:
-        check_common(self)
-
-
 def check_common(c: Any) -> None:
+    """Checks of the settings every salary-type scheme table accepts (frequency, absences, absence_kinds,
+    presence_on_payment_date, pay_lag_months, dsn_code), at load."""
     if c.dsn_code not in DSN_CODES:
         raise ValueError(f"dsn_code: {c.dsn_code!r} is not a S21.G00.52 bonus code (026, 027 or 028)")
     if not 0 <= c.pay_lag_months <= 12:
@@ -189,3 +176,19 @@ def population_ids(employees: Sequence[EmployeeRecord]) -> set[str]:
 
 def month_end(d: date) -> date:
     return end_of_nth_month_after(d, 0)
+
+
+def recorded_by_employee(
+    ctx: SchemeContext,
+    scheme: str,
+    period: Period,
+    match: Callable[[RecordedEntitlement], bool] = lambda e: True,
+) -> dict[str, tuple[int, str | None]]:
+    """What is already recorded for `period` per employee: (net cents, id of the principal to correct)."""
+    out: dict[str, tuple[int, str | None]] = {}
+    for e in ctx.entitlements(scheme=scheme, period=period):
+        if e.period != period or not match(e):
+            continue
+        total, principal = out.get(e.employee, (0, None))
+        out[e.employee] = (total + e.amount_cents, principal or (e.id if e.kind is Kind.PRINCIPAL else None))
+    return out
