@@ -201,14 +201,17 @@ def _csg_lines(total: int, alloc: dict[str, Any], params: Parameters, on: date) 
     def part(cents: int, name: str) -> int:
         return int((Decimal(cents) * params.value(name, on)).to_integral_value(ROUND_HALF_UP))
 
+    def pct(name: str) -> str:  # the rate as printed, from the same dated parameter (LAW 0.3)
+        return f"{(params.value(name, on) * 100).normalize():f}".replace(".", ",") + " %"
+
     if placed is None:  # not decided yet: both cases
         return [
             (
-                "Retenue CSG/CRDS si versé (CSG 6,8 % déductible + 2,4 %, CRDS 0,5 %)",
+                f"Retenue CSG/CRDS si versé (CSG {pct('csg_deductible')} déductible + {pct('csg_non_deductible')}, CRDS {pct('crds')})",
                 _eur(part(total, "csg_deductible") + part(total, "csg_non_deductible") + part(total, "crds")),
             ),
             (
-                "Retenue CSG/CRDS si placé (CSG 9,2 %, CRDS 0,5 %)",
+                f"Retenue CSG/CRDS si placé (CSG {pct('csg_total')}, CRDS {pct('crds')})",
                 _eur(part(total, "csg_total") + part(total, "crds")),
             ),
         ]
@@ -217,14 +220,14 @@ def _csg_lines(total: int, alloc: dict[str, Any], params: Parameters, on: date) 
     if paid:
         lines.append(
             (
-                "Retenue CSG/CRDS sur la part versée (6,8 % + 2,4 % + 0,5 %)",
+                f"Retenue CSG/CRDS sur la part versée ({pct('csg_deductible')} + {pct('csg_non_deductible')} + {pct('crds')})",
                 _eur(part(paid, "csg_deductible") + part(paid, "csg_non_deductible") + part(paid, "crds")),
             )
         )
     if placed:
         lines.append(
             (
-                "Retenue CSG/CRDS sur la part placée (9,2 % + 0,5 %)",
+                f"Retenue CSG/CRDS sur la part placée ({pct('csg_total')} + {pct('crds')})",
                 _eur(part(placed, "csg_total") + part(placed, "crds")),
             )
         )
