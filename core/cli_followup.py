@@ -1,0 +1,204 @@
+"""`paybonus` commands for after the computation: deadlines, statements, their check, the payroll export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from .cli import State, VerificationFailed, _date, _period, cli, err, log, out, pass_state
+from .errors import UserError
+from .money import format_euros
+
+
+@cli.command()
+@click.option("--as-of", "as_of", help="Date to evaluate (YYYY-MM-DD); default today.")
+@click.option("--within", default=30, show_default=True, help="Also list what falls due in this many days.")
+@click.option("--company")
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Daily job: log and record what has just become overdue or due for the Caisse des dépôts.",
+)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@pass_state
+def deadlines(
+    state: State, as_of: str | None, within: int, company: str | None, check: bool, fmt: str
+) -> None:
+    """What falls due by a date and what is overdue, per company (LAW I-38, I-39, I-45)."""
+    from .deadlines import check as check_deadlines
+    from .deadlines import scan
+
+    day = _date(as_of, "--as-of")
+    with state.ledger() as ledger:
+        if check:
+            new = check_deadlines(ledger, day, state.params())
+            out.print(f"{len(new)} new deadline notices as of {day}", markup=False)
+            return
+        items = scan(ledger, day, within, state.params(), company)
+    if fmt == "json":
+        for i in items:
+            click.echo(
+                json.dumps(
+                    {
+                        "kind": i.kind,
+                        "company": i.company,
+                        "entitlement": i.entitlement,
+                        "employee": i.employee,
+                        "scheme": i.scheme,
+                        "date": i.date.isoformat(),
+                        "days": i.days,
+                        "outstanding_cents": i.outstanding_cents,
+                    }
+                )
+            )
+        return
+    t = Table("company", "kind", "date", "days", "entitlement", "employee", "scheme", "outstanding")
+    for i in items:
+        t.add_row(
+            i.company,
+            i.kind,
+            i.date.isoformat(),
+            str(i.days),
+            i.entitlement,
+            i.employee,
+            i.scheme,
+            format_euros(i.outstanding_cents),
+        )
+    out.print(t)
+    counts = {k: sum(i.kind == k for i in items) for k in ("overdue", "due", "option_window", "cdc_transfer")}
+    out.print(f"as of {day}: " + ", ".join(f"{v} {k}" for k, v in counts.items()), markup=False)
+
+
+@cli.command()
+@click.option("--company", required=True)
+@click.option("--period", required=True, help="The calculation period, e.g. 2025 or 2025-01-01..2025-03-31.")
+@click.option("--scheme", default="interessement", show_default=True)
+@click.option("--employee", help="Only this beneficiary.")
+@click.option("--format", "fmt", type=click.Choice(["html", "pdf"]), default="html", show_default=True)
+@click.option(
+    "--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Folder for the statements."
+)
+@click.option("--as-of", "as_of", help="Date of the statements (YYYY-MM-DD); default today.")
+@click.option(
+    "--events", "events_out", type=click.Path(path_type=Path), help="Also write statement_issued events here."
+)
+@pass_state
+def statements(
+    state: State,
+    company: str,
+    period: str,
+    scheme: str,
+    employee: str | None,
+    fmt: str,
+    out_dir: Path,
+    as_of: str | None,
+    events_out: Path | None,
+) -> None:
+    """Individual statements (fiches distinctes, D3313-9), one file per beneficiary."""
+    from .statements import build
+
+    p = _period(period)
+    assert p is not None
+    day = _date(as_of, "--as-of")
+    with state.ledger() as ledger:
+        people = sorted({r["employee"] for r in ledger.entitlement_rows(company, scheme, p, employee)})
+        if not people:
+            raise UserError("statements", f"no {scheme} entitlements for {company} over {p}")
+        built = [(e, build(ledger, company, e, p, scheme, state.params(), day)) for e in people]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for emp, st in built:
+        target = out_dir / f"{company}-{scheme}-{p.start:%Y%m%d}-{emp}.{fmt}"
+        if fmt == "pdf":
+            target.write_bytes(st.pdf())
+        else:
+            target.write_text(st.html(), encoding="utf-8")
+        first = st.data["seal"].split(";")[6].split(",")[0].split("=")[0]
+        lines.append(
+            json.dumps(
+                {
+                    "id": f"statement-{first}-{day}",
+                    "type": "statement_issued",
+                    "company": company,
+                    "occurred_at": f"{day}T09:00:00+00:00",
+                    "payload": {"entitlement": first, "issued_on": day.isoformat(), "channel": "email"},
+                }
+            )
+        )
+    if events_out:
+        events_out.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    log.info("statements.written", company=company, scheme=scheme, count=len(built))
+    out.print(
+        f"{len(built)} statements written to {out_dir}" + (f"; events in {events_out}" if events_out else ""),
+        markup=False,
+    )
+
+
+@cli.group()
+def notice() -> None:
+    """Individual statements already issued."""
+
+
+@notice.command("verify")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@pass_state
+def notice_verify(state: State, files: tuple[Path, ...]) -> None:
+    """Check that statements match the ledger entries they show (exit 1 if one does not)."""
+    from .statements import verify_file
+
+    bad = 0
+    with state.ledger() as ledger:
+        for f in files:
+            ok, line = verify_file(ledger, f)
+            (out if ok else err).print(line if ok else f"FAIL {line}", markup=False)
+            bad += not ok
+    if bad:
+        raise VerificationFailed(f"{bad} statement(s) do not match the ledger")
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True)
+@click.option("--company")
+@click.option("--scheme")
+@click.option("--payroll-month", help="YYYY-MM: only what this payroll month pays.")
+@click.option(
+    "--as-of", "as_of", help="Date for the allocation of intéressement (YYYY-MM-DD); default today."
+)
+@click.option(
+    "--out", "out_file", type=click.Path(path_type=Path), help="File to write (default: standard output)."
+)
+@pass_state
+def export(
+    state: State,
+    fmt: str,
+    company: str | None,
+    scheme: str | None,
+    payroll_month: str | None,
+    as_of: str | None,
+    out_file: Path | None,
+) -> None:
+    """Entitlements for the payroll, with their DSN codes (docs/export.md)."""
+    from .export import COLUMNS, rows
+
+    if payroll_month is not None and not (len(payroll_month) == 7 and payroll_month[4] == "-"):
+        raise UserError("--payroll-month", f"expected YYYY-MM, got {payroll_month!r}")
+    with state.ledger() as ledger:
+        data = list(rows(ledger, state.params(), _date(as_of, "--as-of"), company, scheme, payroll_month))
+    buf = io.StringIO()
+    if fmt == "csv":
+        w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+        w.writeheader()
+        w.writerows(data)
+    else:
+        for r in data:
+            buf.write(json.dumps(r, ensure_ascii=False) + "\n")
+    if out_file:
+        out_file.write_text(buf.getvalue(), encoding="utf-8")
+        out.print(f"{len(data)} rows written to {out_file}", markup=False)
+    else:
+        click.echo(buf.getvalue(), nl=False)

@@ -1,0 +1,123 @@
+"""`paybonus` tool commands: compliance checks of agreements (`lint`) and the benchmark (`bench`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from paybonus.hooks.types import Finding
+from rich.table import Table
+
+from .cli import State, VerificationFailed, cli, log, out, pass_state
+from .config import parse_company_toml
+from .errors import UserError
+
+
+@cli.command("lint")
+@click.argument("company_dir", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@pass_state
+def lint_cmd(state: State, company_dir: Path, fmt: str) -> None:
+    """Check a company's agreements against the law. Exit 1 if there is any error."""
+    toml_path = company_dir / "company.toml"
+    try:
+        text = toml_path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UserError(str(toml_path), f"cannot read ({exc.strerror})") from None
+    config = parse_company_toml(text, str(toml_path))
+    host = state.host()
+    findings: list[Finding] = []
+    for name, raw in config.schemes.items():
+        scheme = host.schemes.get(name)
+        if scheme is None:
+            findings.append(Finding("error", "config", f"schemes.{name}: no installed scheme has that name"))
+        elif scheme.lint is not None:
+            findings += scheme.lint(raw, config.info, state.params())
+    errors = sum(f.level == "error" for f in findings)
+    warnings = sum(f.level == "warning" for f in findings)
+    if fmt == "json":
+        for f in findings:
+            click.echo(
+                json.dumps({"level": f.level, "rule": f.rule, "message": f.message}, ensure_ascii=False)
+            )
+    else:
+        for f in findings:
+            out.print(f"{f.level.upper():8}{f.rule:8}{f.message}", markup=False)
+        out.print(f"{toml_path}: {errors} errors, {warnings} warnings", markup=False)
+    log.info("lint.finished", company=config.info.id, errors=errors, warnings=warnings)
+    if errors:
+        raise VerificationFailed(f"{errors} compliance errors in {toml_path}")
+
+
+@cli.command()
+@click.option("--quick", is_flag=True, help="Small sizes (seconds), to check the command itself.")
+@click.option(
+    "--sizes", help="Comma-separated employee counts of one company, instead of 25000,50000,100000,200000."
+)
+@click.option(
+    "--vendor/--no-vendor",
+    default=True,
+    show_default=True,
+    help="Also run the vendor month (2 000 companies, 250 000 employees).",
+)
+@click.option("--out", "out_file", type=click.Path(path_type=Path), help="Write the results as JSON here.")
+def bench(quick: bool, sizes: str | None, vendor: bool, out_file: Path | None) -> None:
+    """Throughput on synthetic companies against a raw-SQLite floor (docs/performance.md)."""
+    from . import bench as b
+
+    if sizes:
+        try:
+            runs = [("growth", int(n), 1) for n in sizes.split(",")]
+        except ValueError:
+            raise UserError("--sizes", f"expected comma-separated integers, got {sizes!r}") from None
+        if vendor:
+            runs.append(("vendor month", 250_000, 2_000))
+    else:
+        runs = [r for r in b.plan(quick) if vendor or r[0] != "vendor month"]
+    results = []
+    t = Table(
+        "run",
+        "employees",
+        "companies",
+        "events",
+        "entitlements",
+        "publish s",
+        "floor s",
+        "x floor",
+        "events/s",
+        "entitlements/s",
+        "verify s",
+        "peak RSS MiB",
+        "audit",
+    )
+    for label, n, companies in runs:
+        r = b.run(n, companies)
+        r["run"] = label
+        results.append(r)
+        t.add_row(
+            label,
+            str(n),
+            str(companies),
+            str(r["events"]),
+            str(r["entitlements"]),
+            str(r["phases_s"]["publish"]),
+            str(r["floor_s"]),
+            str(r["publish_over_floor"]),
+            str(r["events_per_s"]),
+            str(r["entitlements_per_s"]),
+            str(r["phases_s"]["verify"]),
+            str(r["peak_rss_mib"]),
+            "OK" if r["audit_ok"] else "FAILED",
+        )
+        log.info(
+            "bench.run",
+            run=label,
+            employees=n,
+            publish_s=r["phases_s"]["publish"],
+            ratio=r["publish_over_floor"],
+        )
+    out.print(t)
+    if out_file:
+        out_file.write_text(json.dumps({"machine": b.machine(), "runs": results}, indent=2), encoding="utf-8")
+        out.print(f"results written to {out_file}", markup=False)
