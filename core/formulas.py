@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import warnings
 import itertools
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Context, Decimal, DivisionByZero, InvalidOperation, Overflow, localcontext
@@ -81,7 +82,11 @@ class Formula:
             raise FormulaError(f"formula longer than {MAX_SOURCE} characters")
         text = " ".join(source.split())  # formulas may span lines in TOML
         try:
-            tree = ast.parse(text, mode="eval")
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", SyntaxWarning)  # '1if x' parses with a warning: refuse it instead
+                tree = ast.parse(text, mode="eval")
+        except SyntaxWarning as exc:
+            raise FormulaError(f"syntax error: {exc}") from None
         except SyntaxError as exc:
             raise FormulaError(f"syntax error at column {exc.offset}: {exc.msg}") from None
         except (ValueError, RecursionError, MemoryError):
