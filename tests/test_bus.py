@@ -210,3 +210,21 @@ def test_entitlements_carry_everything_the_ledger_promises(bus, paybonus_events,
 def test_leaver_event_needs_no_scheme(bus, paybonus_events, paybonus_ledger):
     out = bus.publish(paybonus_events.employee_left("E0001", date(2025, 5, 31), forwarding_address="1 rue X"))
     assert out.dispatches == () and paybonus_ledger.event_digest("left-E0001")
+
+
+def test_an_older_ledger_is_upgraded_by_its_migrations_on_open(tmp_path):
+    import sqlite3
+
+    import sqlite_utils
+    from paybonus.ledger import Ledger, migrations
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    db = sqlite_utils.Database(conn, execute_plugins=False)
+    migrations.apply(db, stop_before="m002_payments")  # a ledger written by the first release
+    assert "payments" not in db.table_names()
+    conn.close()
+    ledger = Ledger.open(path)
+    assert {"payments", "deadline_notices"} <= set(ledger.db.table_names())
+    assert [m.name for m in migrations.applied(ledger.db)] == ["m001_initial", "m002_payments"]
+    ledger.close()
