@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import ast
 import difflib
-import warnings
 import itertools
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Context, Decimal, DivisionByZero, InvalidOperation, Overflow, localcontext
 from typing import Any
@@ -83,7 +83,9 @@ class Formula:
         text = " ".join(source.split())  # formulas may span lines in TOML
         try:
             with warnings.catch_warnings():
-                warnings.simplefilter("error", SyntaxWarning)  # '1if x' parses with a warning: refuse it instead
+                warnings.simplefilter(
+                    "error", SyntaxWarning
+                )  # '1if x' parses with a warning: refuse it instead
                 tree = ast.parse(text, mode="eval")
         except SyntaxWarning as exc:
             raise FormulaError(f"syntax error: {exc}") from None

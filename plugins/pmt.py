@@ -66,20 +66,16 @@ class Level:
             raise ValueError(f"rate: {self.rate} is outside the policy range 0.05 to 0.15 of the base salary")
 
 
-@frozen
-class PmtConfig:
+@frozen(kw_only=True)
+class PmtConfig(sc.SalarySettings):
     criteria: list[Criterion]
     levels: list[Level]
-    frequency: Literal["monthly", "annual"] = "annual"
-    absences: Literal["prorate", "ignore"] = "prorate"
-    absence_kinds: list[str] | None = None
-    presence_on_payment_date: bool = False
-    pay_lag_months: int = 1
+    frequency: Literal["monthly", "quarterly", "annual"] = "annual"
     dsn_code: str = "028"
     policy_language: str = "fr"  # written criteria in French (L1321-6, O-3)
 
     def __attrs_post_init__(self) -> None:
-        sc.check_common(self)
+        super().__attrs_post_init__()
         if not self.levels:
             raise ValueError("levels: at least one level")
         if len({c.id for c in self.criteria}) != len(self.criteria):

@@ -77,19 +77,14 @@ class Award:
         return list(self.instalments) or [Instalment(self.reference_period.end, Decimal(1))]
 
 
-@frozen
-class NaoConfig:
+@frozen(kw_only=True)
+class NaoConfig(sc.SalarySettings):
     awards: list[Award]
     absences: Literal["prorate", "ignore"] = (
         "ignore"  # a NAO bonus prorates for absences only if the accord says so
     )
-    absence_kinds: list[str] | None = None
-    presence_on_payment_date: bool = False
     pay_lag_months: int = 0
     dsn_code: str = "028"
-
-    def __attrs_post_init__(self) -> None:
-        sc.check_common(self)
 
 
 def compute(event: Event[Any], ctx: SchemeContext) -> SchemeResult:

@@ -68,18 +68,12 @@ class Plan:
             raise ValueError(f"formula: {exc} (declare the plan's figures in `figures`)") from None
 
 
-@frozen
-class ObjectiveConfig:
+@frozen(kw_only=True)
+class ObjectiveConfig(sc.SalarySettings):
     plans: list[Plan]
-    frequency: Literal["monthly", "quarterly", "annual"] = "annual"
-    absences: Literal["prorate", "ignore"] = "prorate"
-    absence_kinds: list[str] | None = None
-    presence_on_payment_date: bool = False
-    pay_lag_months: int = 1
-    dsn_code: str = "027"
 
     def __attrs_post_init__(self) -> None:
-        sc.check_common(self)
+        super().__attrs_post_init__()
         ids = [p.id for p in self.plans]
         if len(set(ids)) != len(ids):
             raise ValueError("plans: each plan id appears once")

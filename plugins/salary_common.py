@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from attrs import Factory, frozen
 from paybonus.calendar import Period, add_months, end_of_nth_month_after, fiscal_year, last_day_of_month
@@ -39,6 +39,22 @@ DSN_CODES = {
     "028": "prime non liée à l'activité",
 }
 FREQUENCIES = {"monthly": 1, "quarterly": 3, "annual": 12}
+
+
+@frozen(kw_only=True)
+class SalarySettings:
+    """Settings every salary-type scheme table accepts; a scheme's config class extends it (and may change a
+    default by declaring the field again)."""
+
+    frequency: Literal["monthly", "quarterly", "annual"] = "annual"
+    absences: Literal["prorate", "ignore"] = "prorate"  # prorate: all non-protected absences alike (O-7, N-4)
+    absence_kinds: list[str] | None = None  # if written, every non-protected kind: no singling out
+    presence_on_payment_date: bool = False  # unenforceable (O-5): ignored, with a warning
+    pay_lag_months: int = 1  # the payroll month that pays it: months after the period's end
+    dsn_code: str = "027"
+
+    def __attrs_post_init__(self) -> None:
+        check_common(self)
 
 
 def check_common(c: Any) -> None:
