@@ -117,7 +117,7 @@ def _instalment(
         expl = Explanation(
             inputs={
                 "award": award.id,
-                **detail,
+                **{k: v for k, v in detail.items() if k != "steps"},
                 "total_cents": total,
                 "instalment": n + 1,
                 "instalments": [str(i.share) for i in schedule],

@@ -194,7 +194,7 @@ def _plan_drafts(
             inputs={
                 "plan": plan.id,
                 "period": period.key,
-                **detail,
+                **{k: v for k, v in detail.items() if k not in ("steps", "rules")},
                 "full_cents": full_cents,
                 "max_cents": plan.max_cents,
                 "presence": p.to_json(),
