@@ -106,9 +106,16 @@ def check(ledger: Ledger, as_of: date, params: Parameters) -> list[Item]:
             scheme=i.scheme,
             due_date=i.date.isoformat(),
             days=i.days,
-            rule="I-39" if i.kind == "overdue" else "I-45",
+            rule=_rule(i),
         )
     return new
+
+
+def _rule(i: Item) -> str:
+    """The basis of the deadline: I-45 (Caisse des dépôts), I-39 (intéressement), or the payroll month (O-1)."""
+    if i.kind == "cdc_transfer":
+        return "I-45"
+    return "I-39" if i.scheme.startswith("interessement") else "O-1"
 
 
 def _leavers(ledger: Ledger) -> set[tuple[str, str]]:
