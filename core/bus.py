@@ -179,7 +179,7 @@ class EventBus:
             raise UserError(where, f"id: {event.id!r} was already recorded with different content")
         if event.type in CORE_CHECKED and known is None:
             try:
-                payments.check(self.ledger, event, {} if pending is None else pending)
+                payments.check(self.ledger, event, {} if pending is None else pending, self.params)
             except ValueError as exc:
                 raise UserError(where, str(exc)) from None
         check = self.host.event_types.get(event.type).check

@@ -13,6 +13,7 @@ import structlog
 from attrs import frozen
 
 from . import audit
+from .calendar import add_months
 from .ledger import Ledger
 from .params import Parameters
 from .payments import option_window
@@ -57,11 +58,7 @@ def scan(
         due = date.fromisoformat(due_s)
         if due < as_of:
             items.append(Item("overdue", comp, eid, emp, scheme, due, (as_of - due).days, left))
-            limit = (
-                due.replace(year=due.year + cdc_years)
-                if not (due.month == 2 and due.day == 29)
-                else due + timedelta(days=365 * cdc_years)
-            )
+            limit = add_months(due, 12 * cdc_years)  # 29 Feb + 1 year = 28 Feb
             if regime == "epargne_salariale" and (comp, emp) in leavers and as_of > limit:
                 items.append(Item("cdc_transfer", comp, eid, emp, scheme, limit, (as_of - limit).days, left))
         elif due <= horizon:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Generic, Literal, TypeVar
@@ -223,6 +223,11 @@ class EventTypes:
                 yield self.from_json(line)
             except ValueError as exc:
                 raise UserError(f"{path}:{n}", str(exc)) from None
+
+
+def latest(events: Sequence[Event[Any]]) -> Event[Any] | None:
+    """The latest of recorded events (by time of occurrence, then recording order): a restatement wins."""
+    return max(enumerate(events), key=lambda ie: (ie[1].occurred_at, ie[0]))[1] if events else None
 
 
 def canonical_json(data: Any) -> str:

@@ -275,16 +275,12 @@ class Ledger:
     def __init__(self, conn: sqlite3.Connection, path: str) -> None:
         self.path = path
         self.conn = conn
-        try:
-            self.db = sqlite_utils.Database(conn, execute_plugins=False)
-            conn.execute("PRAGMA foreign_keys = ON")
-        except sqlite3.DatabaseError as exc:
-            conn.close()
-            raise UserError(path, f"not a paybonus ledger ({exc})") from None
         # WAL with synchronous=NORMAL never corrupts the ledger, whatever the crash; a power cut may lose the last
         # commits, which republishing restores (events are idempotent). PAYBONUS_SYNCHRONOUS=FULL syncs each commit.
         sync = os.environ.get("PAYBONUS_SYNCHRONOUS", "NORMAL").upper()
         try:
+            self.db = sqlite_utils.Database(conn, execute_plugins=False)
+            conn.execute("PRAGMA foreign_keys = ON")
             conn.execute(f"PRAGMA synchronous = {sync if sync in ('NORMAL', 'FULL', 'EXTRA') else 'NORMAL'}")
             conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")  # the 2 MiB default thrashes on a large ledger
         except sqlite3.DatabaseError as exc:

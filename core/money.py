@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 _AMOUNT = re.compile(r"^(-)?([0-9]{1,15})(?:\.([0-9]{1,2}))?$")
 CENT = Decimal("0.01")
@@ -50,11 +50,6 @@ def to_cents(euros: Decimal, rounding: str = ROUND_HALF_UP) -> int:
         raise ValueError(f"cannot turn {euros!r} into cents") from exc
 
 
-def floor_cents(euros: Decimal) -> int:
-    """Truncate a Decimal number of euros to whole cents (towards zero)."""
-    return to_cents(euros, ROUND_DOWN)
-
-
 def scale_weights(weights: Sequence[Decimal | int]) -> list[int]:
     """Turn Decimal weights into integers with the same ratios (exact), for `allocate`."""
     exp = 0
@@ -92,43 +87,3 @@ def allocate(total: int, weights: Sequence[int]) -> list[int]:
         for i in order[:left]:
             shares[i] += 1
     return shares
-
-
-def allocate_capped(
-    total: int, weights: Sequence[int], caps: Sequence[int | None], *, redistribute: bool
-) -> tuple[list[int], int, int]:
-    """Allocate `total` by `weights` without any share exceeding its cap.
-
-    With `redistribute`, what a cap blocks is shared again among those still below their cap with the same
-    weights, as often as needed (LAW I-35); otherwise it stays undistributed (I-36).
-    Returns (shares, undistributed cents, rounds used). Sum of shares + undistributed == total.
-    """
-    n = len(weights)
-    shares = [0] * n
-    open_ = [i for i in range(n) if weights[i] > 0 and (caps[i] is None or caps[i] > 0)]  # type: ignore[operator]
-    remaining = total
-    rounds = 0
-    while remaining > 0 and open_:
-        rounds += 1
-        part = allocate(remaining, [weights[i] for i in open_])
-        still_open: list[int] = []
-        blocked = 0
-        for i, p in zip(open_, part, strict=True):
-            cap = caps[i]
-            room = None if cap is None else cap - shares[i]
-            if room is not None and p >= room:
-                shares[i] += room
-                blocked += p - room
-            else:
-                shares[i] += p
-                still_open.append(i)
-        remaining = blocked
-        if not redistribute:
-            break
-        open_ = still_open
-    return shares, remaining, rounds
-
-
-def cap(amount: int, limit: int | None) -> int:
-    """min(amount, limit), with None meaning no limit."""
-    return amount if limit is None else min(amount, limit)

@@ -54,7 +54,7 @@ def outstanding(ledger: Ledger, entitlement_id: str) -> int:
     return 0 if row is None else int(row["amount_cents"]) - ledger.paid_cents(entitlement_id)
 
 
-def check(ledger: Ledger, event: Event[Any], pending: dict[str, int]) -> None:
+def check(ledger: Ledger, event: Event[Any], pending: dict[str, int], params: Parameters) -> None:
     """Refuse what cannot be recorded (ValueError, one line). `pending`: payments earlier in the same batch."""
     p = event.payload
     row = ledger.entitlement(p.entitlement)
@@ -83,11 +83,10 @@ def check(ledger: Ledger, event: Event[Any], pending: dict[str, int]) -> None:
             )
         if p.placed_cents is not None and p.placed_cents >= row["amount_cents"]:
             raise ValueError("payload.placed_cents: a split places less than the whole amount")
-        window = option_window(ledger, p.entitlement, Parameters.default())
+        window = option_window(ledger, p.entitlement, params)
         earlier = pending.get(f"statement:{p.entitlement}")
         if window is None and earlier is not None:  # issued earlier in the same batch
-            issued = date.fromordinal(earlier)
-            window = issued, issued + timedelta(days=Parameters.default().value("option_window_days", issued))
+            window = _window(date.fromordinal(earlier), params)
         if window is None:
             raise ValueError(
                 "payload.entitlement: no statement was issued yet, the choice window is not open"
@@ -139,10 +138,6 @@ def _status(conn: sqlite3.Connection, entitlement_id: str) -> str:
     return "paid_and_placed" if len(modes) > 1 else modes.pop()
 
 
-def expected_status(ledger: Ledger, entitlement_id: str) -> str:
-    return _status(ledger.conn, entitlement_id)
-
-
 def option_window(ledger: Ledger, entitlement_id: str, params: Parameters) -> tuple[date, date] | None:
     """(first day, last day) of the employee's choice window, from the first statement issued (I-38)."""
     row = ledger.conn.execute(
@@ -152,7 +147,10 @@ def option_window(ledger: Ledger, entitlement_id: str, params: Parameters) -> tu
     ).fetchone()
     if not row or row[0] is None:
         return None
-    issued = date.fromisoformat(row[0])
+    return _window(date.fromisoformat(row[0]), params)
+
+
+def _window(issued: date, params: Parameters) -> tuple[date, date]:
     return issued, issued + timedelta(days=params.value("option_window_days", issued))
 
 

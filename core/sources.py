@@ -23,7 +23,7 @@ from paybonus.hooks.markers import hookimpl
 from paybonus.hooks.types import CompanyInfo
 
 from . import audit
-from .calendar import Period, add_months
+from .calendar import Period
 from .config import CompanyConfig, parse_company_toml
 from .errors import UserError
 from .ledger import Ledger
@@ -245,11 +245,6 @@ def paybonus_payroll_source(company: CompanyInfo, ledger: Ledger) -> LedgerPayro
 # -- helpers --------------------------------------------------------------------------------------------------
 
 
-def seniority_window(period: Period) -> Period:
-    """The calculation period and the 12 months before it (LAW I-13)."""
-    return Period(add_months(period.start, -12), period.end)
-
-
 def _read_text(p: Path) -> str:
     raw = p.read_bytes()
     try:
@@ -296,13 +291,11 @@ def _date(row: dict[str, str], col: str, where: str, optional: bool = False) -> 
     if not v and optional:
         return None
     try:
-        return date.fromisoformat(v) if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", v) else _bad_date(v)
+        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", v):
+            raise ValueError(v)
+        return date.fromisoformat(v)
     except ValueError:
         raise UserError(where, f"{col}: {v!r} is not a date (expected YYYY-MM-DD)") from None
-
-
-def _bad_date(v: str) -> date:
-    raise ValueError(v)
 
 
 def _amount(row: dict[str, str], col: str, where: str, optional: bool = False) -> Any:

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from attrs import Factory, field, frozen
 from paybonus.calendar import Period
-from paybonus.events import Event, EventType
+from paybonus.events import Event, EventType, latest
 from paybonus.formulas import Formula, FormulaError
 from paybonus.hooks import (
     DsnMapping,
@@ -310,7 +310,7 @@ def _plan(cfg: ObjectiveConfig, plan_id: str) -> Plan:
 
 def _latest_results(ctx: SchemeContext, plan: str, period: Period) -> Event[Any] | None:
     found = [e for e in ctx.events("objective_results", period) if e.payload.plan == plan]
-    return max(enumerate(found), key=lambda ie: (ie[1].occurred_at, ie[0]))[1] if found else None
+    return latest(found)
 
 
 def _prior(ctx: SchemeContext, plan: Plan, period: Period, emp: str | None) -> Any:

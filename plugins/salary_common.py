@@ -13,12 +13,12 @@ They are salary: ordinary contributions, computed by the payroll (O-1, N-2).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any, Literal
 
 from attrs import Factory, frozen
-from paybonus.calendar import Period, add_months, end_of_nth_month_after, fiscal_year, last_day_of_month
+from paybonus.calendar import Period, add_months, fiscal_year, last_day_of_month
 from paybonus.hooks import DsnMapping, Finding, Kind, RecordedEntitlement, SchemeContext
 from paybonus.payroll import AbsenceKind, EmployeeRecord
 
@@ -184,14 +184,6 @@ def payment_date_warning(settings: Any, scheme: str) -> list[Finding]:
             )
         ]
     return []
-
-
-def population_ids(employees: Sequence[EmployeeRecord]) -> set[str]:
-    return {e.id for e in employees}
-
-
-def month_end(d: date) -> date:
-    return end_of_nth_month_after(d, 0)
 
 
 def recorded_by_employee(

@@ -5,7 +5,19 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from paybonus.money import allocate, allocate_capped, format_euros, parse_euros, scale_weights, to_cents
+from paybonus.distribution import Criterion, Person, distribute
+from paybonus.money import allocate, format_euros, parse_euros, scale_weights, to_cents
+
+
+def allocate_capped(total, weights, caps, *, redistribute):
+    """One sub-pool of `distribute`: shares, undistributed cents, rounds."""
+    people = [
+        Person(f"P{i:04d}", {Criterion.UNIFORM: w}, c)
+        for i, (w, c) in enumerate(zip(weights, caps, strict=True))
+    ]
+    r = distribute(total, [(Criterion.UNIFORM, 1)], people, redistribute=redistribute)
+    return [s.amount for s in r.shares], r.undistributed, r.rounds
+
 
 weights = st.lists(st.integers(min_value=0, max_value=10**9), min_size=1, max_size=60)
 totals = st.integers(min_value=0, max_value=10**12)

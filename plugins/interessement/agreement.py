@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Literal
 
 from attrs import Factory, field, frozen
 from paybonus.calendar import Period, add_months, fiscal_year
@@ -143,7 +143,3 @@ class Agreement:
 
     def in_force(self, period: Period) -> bool:
         return period.start >= self.starts_on and (self.ends_on is None or period.end <= self.ends_on)
-
-
-def describe(agreement: Any) -> str:
-    return f"formula {agreement.formula!r}, periods of {agreement.period_months} months"

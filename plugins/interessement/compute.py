@@ -23,7 +23,7 @@ from attrs import frozen
 from paybonus.calendar import Period, add_months, end_of_nth_month_after
 from paybonus.distribution import Criterion, Person, distribute, replay
 from paybonus.errors import SchemeError
-from paybonus.events import Event
+from paybonus.events import Event, latest
 from paybonus.formulas import FormulaError
 from paybonus.hooks import (
     EntitlementDraft,
@@ -97,7 +97,7 @@ def compute(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
         return SchemeResult()
     if not ag.in_force(calc):
         return SchemeResult(summary={"skipped": f"{calc} is outside the agreement"})
-    results = _latest(ctx.events("results_published", calc))
+    results = latest(ctx.events("results_published", calc))
     closed = [e for e in ctx.events("period_closed") if e.payload.period.end == calc.end]
     if results is None or not closed:
         return SchemeResult(
@@ -504,16 +504,11 @@ def _pool_steps(run: Run, pool: int, global_cap: int, payroll: int, already: int
 # -- helpers ------------------------------------------------------------------------------------------------------
 
 
-def _latest(events: Sequence[Event[Any]]) -> Event[Any] | None:
-    """The latest results for a period: a restatement replaces earlier figures (by time of occurrence, then order)."""
-    return max(enumerate(events), key=lambda ie: (ie[1].occurred_at, ie[0]))[1] if events else None
-
-
 def _prior(ctx: SchemeContext, ag: Agreement, calc: Period) -> Any:
     def prior(name: str, n: int) -> Decimal:
         start = add_months(calc.start, -n * ag.period_months)
         p = Period(start, date.fromordinal(add_months(start, ag.period_months).toordinal() - 1))
-        found = _latest(ctx.events("results_published", p))
+        found = latest(ctx.events("results_published", p))
         if found is None or name not in found.payload.figures:
             raise FormulaError(
                 f"prior({name}{'' if n == 1 else f', {n}'}) needs the results of {p}, not published"

@@ -9,7 +9,7 @@ A half-year whose TMOP is unknown stops the computation with a clear error (add 
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -94,7 +94,3 @@ def recompute_interest(expl: Explanation) -> int:
         Decimal(0),
     )
     return int(total.to_integral_value(ROUND_HALF_UP))
-
-
-def late_days(due: date, paid_on: date) -> int:
-    return max(0, (paid_on - due).days)
