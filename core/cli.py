@@ -41,15 +41,25 @@ class VerificationFailed(Exception):
 
 
 class State:
-    def __init__(self, db: str, strict_plugins: bool, params_file: str | None) -> None:
+    """What every command reads: the ledger path, the plugin host (loaded once) and the legal parameters.
+
+    Commands added by plugins (`paybonus_register_commands`) get it as `click.get_current_context().obj`.
+    """
+
+    def __init__(
+        self, db: str, strict_plugins: bool, params_file: str | None, host: PluginHost | None = None
+    ) -> None:
         self.db = db
         self.strict_plugins = strict_plugins
         self.params_file = params_file
-        self._host: PluginHost | None = None
+        self._host = host
+        self._warned = False
 
     def host(self) -> PluginHost:
         if self._host is None:
             self._host = load_plugins(strict=self.strict_plugins)
+        if not self._warned:
+            self._warned = True
             for f in self._host.failures:
                 err.print(f"warning: plugin {f.name} was not loaded ({f.error})", markup=False)
         return self._host
@@ -71,9 +81,34 @@ class State:
 
 
 pass_state = click.make_pass_decorator(State)
+HOST_KEY = "paybonus.host"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class PaybonusGroup(click.Group):
+    """The built-in commands, and those plugins add (loaded only when asked for)."""
+
+    def _plugin_commands(self, ctx: click.Context) -> dict[str, click.Command]:
+        host = ctx.meta.get(HOST_KEY)
+        if host is None:
+            logs.configure(
+                ctx.params.get("log_format") or "console", ctx.params.get("log_level") or "warning"
+            )
+            host = ctx.meta[HOST_KEY] = load_plugins(strict=bool(ctx.params.get("strict_plugins")))
+        for name in host.commands:
+            if name in self.commands:
+                raise PluginError(f"a plugin adds the command {name!r}, which is a built-in command")
+        return dict(host.commands)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._plugin_commands(ctx)})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, cmd_name) or self._plugin_commands(ctx).get(cmd_name)
+
+
+@click.group(
+    cls=PaybonusGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
 @click.version_option(__version__, prog_name="paybonus")
 @click.option(
     "--db",
@@ -103,7 +138,7 @@ def cli(
 ) -> None:
     """paybonus: French employee bonuses, computed from events and recorded in a verifiable ledger."""
     logs.configure(log_format, log_level)
-    ctx.obj = State(db, strict_plugins, params_file)
+    ctx.obj = State(db, strict_plugins, params_file, ctx.meta.get(HOST_KEY))
 
 
 @cli.command()

@@ -69,8 +69,16 @@ def scheme_config(config: CompanyConfig, scheme: SchemeDescriptor, where: str) -
 
 
 def check_schemes_known(config: CompanyConfig, known: dict[str, SchemeDescriptor], where: str) -> None:
+    """Every configured scheme is installed, and the schemes it requires are configured too."""
     for name in config.schemes:
         if name not in known:
             raise UserError(
                 where, f"[schemes.{name}]: no installed scheme has that name (see `paybonus plugins`)"
             )
+        for needed in known[name].requires:
+            if needed not in config.schemes:
+                raise UserError(
+                    where,
+                    f"[schemes.{name}]: the company also needs [schemes.{needed}] "
+                    f"({known[name].label} requires {known[needed].label if needed in known else needed})",
+                )

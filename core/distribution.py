@@ -81,11 +81,9 @@ def _distribute(
     given = [0] * n
     rounds: list[list[list[list[Any]]]] = [[] for _ in range(n)]
     capped = [False] * n
-    open_ = [
-        i
-        for i, p in enumerate(people)
-        if (p.cap is None or p.cap > 0) and any(p.weights.get(c, 0) for c, _ in subpools)
-    ]
+    # someone already at their cap still takes part in the first round: their share is blocked, and only
+    # redistributed if the agreement says so (I-35, I-36)
+    open_ = [i for i, p in enumerate(people) if any(p.weights.get(c, 0) for c, _ in subpools)]
     remaining = pool
     undistributed = 0
     used_rounds = 0

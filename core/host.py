@@ -55,6 +55,7 @@ class PluginHost:
     event_types: EventTypes = field(factory=EventTypes)
     failures: list[LoadFailure] = field(factory=list)
     distributions: dict[str, str] = field(factory=dict)
+    commands: dict[str, Any] = field(factory=dict)  # extra `paybonus` sub-commands (click), by name
 
     def payroll_source(self, company: CompanyInfo, ledger: Any) -> PayrollSource:
         source = self.pm.hook.paybonus_payroll_source(company=company, ledger=ledger)
@@ -172,6 +173,14 @@ def _collect(host: PluginHost, strict: bool) -> None:
                     raise PluginError(f"scheme {s.name!r} handles unknown event type {t!r}")
             host.schemes[s.name] = s
             host.scheme_plugin[s.name] = impl.plugin_name
+    for impl in host.pm.hook.paybonus_register_commands.get_hookimpls():
+        for c in _call(host, impl, strict) or ():
+            name = getattr(c, "name", None)
+            if not isinstance(name, str) or not callable(getattr(c, "main", None)):
+                raise PluginError(f"plugin {impl.plugin_name!r} registered {c!r}, not a click command")
+            if name in host.commands:
+                raise PluginError(f"two plugins add the command {name!r}")
+            host.commands[name] = c
 
 
 def _call(host: PluginHost, impl: pluggy.HookImpl, strict: bool) -> Any:

@@ -244,6 +244,12 @@ def m002_payments(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m003_work_units(db: sqlite_utils.Database) -> None:
+    """The work unit of each contract, for project intéressement entities (LAW P-1)."""
+    db.execute("ALTER TABLE contracts ADD COLUMN work_unit TEXT NOT NULL DEFAULT ''")
+
+
 ENTITLEMENT_COLUMNS = (
     "id",
     "scheme",

@@ -87,6 +87,7 @@ class EmployeeRecord:
     absences: tuple[Absence, ...] = ()
     category: str = ""
     establishment: str = ""
+    work_unit: str = ""  # e.g. a team or project unit (employees.csv `work_unit`)
 
     def employed_days(self, period: Period) -> int:
         """Calendar days under contract within `period`, all contracts added up (LAW I-13)."""

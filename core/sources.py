@@ -35,7 +35,7 @@ _MONTH_FILE = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])\.csv$")
 _HOURS = re.compile(r"^[0-9]{1,4}(\.[0-9]{1,2})?$")
 
 EMPLOYEE_COLUMNS = ("employee_id", "contract_start")
-EMPLOYEE_OPTIONAL = ("display_name", "contract_end", "category", "establishment")
+EMPLOYEE_OPTIONAL = ("display_name", "contract_end", "category", "establishment", "work_unit")
 PAY_COLUMNS = ("employee_id", "gross", "base_salary", "contract_hours")
 PAY_OPTIONAL = ("ap_hours", "ap_indemnity", "reconstituted")
 ABSENCE_COLUMNS = ("employee_id", "kind", "start", "end")
@@ -46,7 +46,9 @@ class CompanyData:
     """A company directory, validated: configuration, contracts, pay lines and absences, as ledger rows."""
 
     config: CompanyConfig
-    contracts: list[tuple[Any, ...]]  # (employee, start, end, category, establishment, display_name)
+    contracts: list[
+        tuple[Any, ...]
+    ]  # (employee, start, end, category, establishment, display_name, work_unit)
     pay_lines: list[
         tuple[Any, ...]
     ]  # (employee, month, gross, base, contract_hours, ap_hours, ap_ind, reconst)
@@ -81,6 +83,7 @@ def read_company_dir(path: Path) -> CompanyData:
                 row.get("category") or "",
                 row.get("establishment") or "",
                 row.get("display_name") or "",
+                row.get("work_unit") or "",
             )
         )
         known.add(emp)
@@ -152,8 +155,8 @@ def store_company(ledger: Ledger, data: CompanyData, now: datetime | None = None
         ledger.insert_many(
             conn,
             "contracts",
-            ("company", "employee", "start", "end", "category", "establishment", "display_name"),
-            ((cid, *r) for r in data.contracts),
+            ("company", "employee", "start", "end", "category", "establishment", "display_name", "work_unit"),
+            ((cid, *r, "")[:8] for r in data.contracts),  # rows without a work unit get ""
         )
         ledger.insert_many(
             conn,
@@ -193,10 +196,10 @@ class LedgerPayrollSource:
         conn = self.ledger.conn
         s, e = period.start.isoformat(), period.end.isoformat()
         contracts: dict[str, list[Contract]] = defaultdict(list)
-        meta: dict[str, tuple[str, str]] = {}
+        meta: dict[str, tuple[str, str, str]] = {}
         # every contract of anyone under contract during the period: earlier ones count for seniority (I-13)
-        for emp, start, end, cat, est in conn.execute(
-            "SELECT employee, start, end, category, establishment FROM contracts WHERE company = ? AND employee IN "
+        for emp, start, end, cat, est, unit in conn.execute(
+            "SELECT employee, start, end, category, establishment, work_unit FROM contracts WHERE company = ? AND employee IN "
             "(SELECT employee FROM contracts WHERE company = ? AND start <= ? AND (end IS NULL OR end >= ?)) "
             "ORDER BY employee, start",
             (company, company, e, s),
@@ -204,7 +207,7 @@ class LedgerPayrollSource:
             contracts[emp].append(
                 Contract(date.fromisoformat(start), date.fromisoformat(end) if end else None)
             )
-            meta[emp] = (cat or "", est or "")
+            meta[emp] = (cat or "", est or "", unit or "")
         pay: dict[str, list[PayLine]] = defaultdict(list)
         for emp, month, gross, base, hours, ap_h, ap_i, rec in conn.execute(
             "SELECT employee, month, gross_cents, base_cents, contract_hours, ap_hours, ap_indemnity_cents, "
@@ -230,7 +233,7 @@ class LedgerPayrollSource:
                 tuple(contracts.get(i, ())),
                 tuple(pay.get(i, ())),
                 tuple(absences.get(i, ())),
-                *meta.get(i, ("", "")),
+                *meta.get(i, ("", "", "")),
             )
             for i in ids
         )

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from .markers import hookspec
 
 if TYPE_CHECKING:
+    import click
     from paybonus.events import Event, EventType
 
     from .types import CompanyInfo, PayrollSource, SchemeDescriptor
@@ -32,6 +33,16 @@ def paybonus_payroll_source(company: CompanyInfo, ledger: Any) -> PayrollSource 
 
     The default (registered last, so called last) reads the ledger's own tables, filled by `paybonus load`.
     `ledger` is a read-only view of the ledger.
+    """
+
+
+@hookspec
+def paybonus_register_commands() -> list[click.Command]:  # type: ignore[empty-body]
+    """Return extra `paybonus` sub-commands (click commands or groups), e.g. `paybonus project ...`.
+
+    Loaded only when such a command is asked for (or the command list is shown). A command reads the ledger path,
+    the plugin host and the parameters from `click.get_current_context().obj` (`paybonus.cli.State`). A name
+    already taken by a built-in command, or by another plugin, is an error.
     """
 
 

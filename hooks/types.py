@@ -184,3 +184,6 @@ class SchemeDescriptor:
     description: str = ""
     # compliance checks of a company's raw [schemes.<name>] table (`paybonus lint`): findings citing rule ids
     lint: Callable[[Mapping[str, Any], CompanyInfo, Parameters], list[Finding]] | None = None
+    # schemes a company must also run for this one to be configured (e.g. intéressement de projet needs the
+    # company's own intéressement agreement, LAW P-1); checked by `paybonus load`
+    requires: tuple[str, ...] = ()

@@ -2,6 +2,7 @@
 
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "paybonus.plugins.interessement",
+    "paybonus.plugins.interessement_projet",
     "paybonus.plugins.prime_objectif",
     "paybonus.plugins.prime_nao",
     "paybonus.plugins.pmt",

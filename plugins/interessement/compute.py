@@ -14,10 +14,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from attrs import frozen
 from paybonus.calendar import Period, add_months, end_of_nth_month_after
@@ -38,7 +38,7 @@ from paybonus.money import format_euros, to_decimal
 from paybonus.params import Parameters
 from paybonus.payroll import AbsenceKind, EmployeeRecord, Population
 
-from .agreement import Agreement
+from .agreement import Agreement, SubPool
 from .interest import on_payment, recompute_interest
 
 SCHEME = "interessement"
@@ -162,13 +162,7 @@ def _distribute(
     ag, ex, calc, params = run.agreement, run.exercise, run.period, ctx.params
     findings: list[Finding] = []
     pop = ctx.population(calc)
-    replaced = {e.id for e in existing}
-    earlier = [
-        e
-        for scheme in FAMILY
-        for e in ctx.entitlements(scheme=scheme, period=ex)
-        if e.id not in replaced and ex.start <= e.period.start and e.period.end <= ex.end
-    ]
+    earlier = family_in_exercise(ctx, ex, {e.id for e in existing})
 
     # 2. global cap (I-17 to I-20): 20 % of the exercise's payroll so far, less what the exercise already gave
     to_date = Period(ex.start, calc.end)
@@ -181,7 +175,7 @@ def _distribute(
         findings.append(Finding("info", "I-17", "the global cap (20 % of gross payroll) reduced the pool"))
 
     # 3-5. beneficiaries, weights, individual caps
-    people, facts = _beneficiaries(ctx, run, pop, earlier)
+    people, facts = beneficiaries(ctx, ag, ex, calc, pop, earlier)
     result = distribute(pool, ag.subpools(), people, redistribute=ag.reliquat == "redistribute")
     if result.undistributed:
         rule = "I-35" if ag.reliquat == "redistribute" else "I-36"
@@ -190,7 +184,7 @@ def _distribute(
         )
 
     deadline = _deadline(params, ex, calc)
-    parameters = _parameters(ctx, ex)
+    parameters = cap_parameters(ctx, ex)
     common_steps = _pool_steps(run, pool, global_cap, payroll_ex, already_total, result)
     rules = [
         "I-1",
@@ -242,7 +236,7 @@ def _distribute(
                 f"already recorded for this period: {format_euros(before)}; correction {format_euros(delta)}"
             )
         expl = Explanation(
-            inputs, {**parameters, "contributions": _contributions(params, ex, ctx, delta)}, steps, rules
+            inputs, {**parameters, "contributions": contributions(params, ex, ctx, delta)}, steps, rules
         )
         corrects = principals.get(share.id) if before or share.id in principals else None
         kind = Kind.CORRECTION if corrects else kind_if_new
@@ -303,10 +297,54 @@ def recompute(expl: Explanation) -> int:
 # -- beneficiaries and weights ---------------------------------------------------------------------------------
 
 
-def _beneficiaries(
-    ctx: SchemeContext, run: Run, pop: Population, earlier: Sequence[RecordedEntitlement]
+class Counted(Protocol):
+    """An amount already given to someone in the exercise: a recorded entitlement, or a draft of this dispatch."""
+
+    @property
+    def employee(self) -> str: ...
+
+    @property
+    def amount_cents(self) -> int: ...
+
+
+class DistributionRules(Protocol):
+    """What the beneficiaries' weights and caps depend on: an agreement, or a company's part of a project."""
+
+    @property
+    def seniority_months(self) -> int: ...
+
+    @property
+    def part_time(self) -> str: ...
+
+    @property
+    def prorate_cap_by_presence(self) -> bool: ...
+
+    def subpool(self, criterion: Criterion) -> SubPool | None: ...
+
+
+def family_in_exercise(
+    ctx: SchemeContext, ex: Period, exclude: Collection[str] = ()
+) -> list[RecordedEntitlement]:
+    """Classic and project intéressement recorded for the exercise (I-20, I-34): an amount counts in the exercise
+    its calculation period ends in (a project period may straddle two exercises, LAW P-3)."""
+    return [
+        e
+        for scheme in FAMILY
+        for e in ctx.entitlements(scheme=scheme, period=ex)
+        if e.id not in exclude and ex.contains(e.period.end)
+    ]
+
+
+def beneficiaries(
+    ctx: SchemeContext,
+    ag: DistributionRules,
+    ex: Period,
+    calc: Period,
+    pop: Population,
+    earlier: Sequence[Counted],
 ) -> tuple[list[Person], dict[str, dict[str, Any]]]:
-    ag, ex, calc, params = run.agreement, run.exercise, run.period, ctx.params
+    """Weights and individual cap room of everyone entitled over `calc` (I-13, I-14, I-21 to I-34)."""
+    params = ctx.params
     max_seniority = params.value("interessement_max_seniority_months", calc.end)
     if ag.seniority_months > max_seniority:  # the agreement was checked at load; the law may have moved since
         raise SchemeError(
@@ -316,7 +354,7 @@ def _beneficiaries(
     need_days = ag.seniority_months * DAYS_PER_SENIORITY_MONTH
     full_hours = params.value("legal_monthly_hours", calc.end)
     cap_rate = params.get("interessement_individual_cap_rate", ex.end)
-    pass_avg = _pass_average(params, ex)
+    pass_avg = pass_average(params, ex)
     cap_full = int((pass_avg * cap_rate.value).to_integral_value(ROUND_DOWN))  # I-30, I-32
     got: dict[str, int] = {}
     for e in earlier:
@@ -429,23 +467,23 @@ def _presence(
 # -- parameters, contributions, deadline -----------------------------------------------------------------------
 
 
-def _pass_average(params: Parameters, ex: Period) -> Decimal:
+def pass_average(params: Parameters, ex: Period) -> Decimal:
     """PASS of the exercise; for a non-calendar exercise, the average over its months (I-31, I-32 [U])."""
     months = list(ex.months())
     return sum((Decimal(params.value("pass_annual", m.start)) for m in months), Decimal(0)) / len(months)
 
 
-def _parameters(ctx: SchemeContext, ex: Period) -> dict[str, Any]:
+def cap_parameters(ctx: SchemeContext, ex: Period) -> dict[str, Any]:
     p = ctx.params
     return {
         "pass": [v.cite() for _, _, v in p.segments("pass_annual", ex.start, ex.end)],
-        "pass_average_cents": str(_pass_average(p, ex)),
+        "pass_average_cents": str(pass_average(p, ex)),
         "individual_cap_rate": p.get("interessement_individual_cap_rate", ex.end).cite(),
         "global_cap_rate": p.get("interessement_global_cap_rate", ex.end).cite(),
     }
 
 
-def _contributions(params: Parameters, ex: Period, ctx: SchemeContext, cents: int) -> dict[str, Any]:
+def contributions(params: Parameters, ex: Period, ctx: SchemeContext, cents: int) -> dict[str, Any]:
     """CSG/CRDS on 100 % of the amount, split for paid or placed (LAW 0.3); forfait social by headcount (0.4)."""
     on = ex.end
 

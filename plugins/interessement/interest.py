@@ -18,12 +18,11 @@ from paybonus.events import Event
 from paybonus.hooks import EntitlementDraft, Explanation, Kind, SchemeContext, SchemeResult
 from paybonus.money import format_euros
 
-FAMILY_SCHEMES = ("interessement",)
 
-
-def on_payment(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
+def on_payment(event: Event[Any], ctx: SchemeContext, scheme: str = "interessement") -> SchemeResult:
+    """Interest on a payment of one of `scheme`'s entitlements made after its deadline."""
     p = event.payload
-    target = next((e for e in ctx.entitlements(scheme="interessement") if e.id == p.entitlement), None)
+    target = next((e for e in ctx.entitlements(scheme=scheme) if e.id == p.entitlement), None)
     if (
         target is None
         or target.kind is Kind.INTEREST

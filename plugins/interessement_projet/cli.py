@@ -1,0 +1,362 @@
+"""`paybonus project ...`: check a project agreement, measure entities, issue and import statements, show totals.
+
+One shared ledger (every company in one paybonus database) or one ledger per company: the commands are the same,
+only where the measures come from differs. See docs/interessement-projet.md.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from decimal import Decimal
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import click
+from attrs import frozen
+from paybonus.calendar import Period
+from paybonus.cli import State, err, out, pass_state
+from paybonus.convert import structure
+from paybonus.errors import UserError
+from paybonus.events import Event, canonical_json
+from paybonus.ledger import Ledger
+from paybonus.money import format_euros
+from rich.table import Table
+
+from .agreement import ProjectAgreement, load_project_toml
+from .compute import EVENT, SCHEME
+from .statement import Measure, build, measure, measures_file, read_measures, verify
+
+
+@frozen
+class ProjectResults:
+    """The coordinator's input: the project's figures for one calculation period (project_results.json)."""
+
+    project: str
+    period: Period
+    figures: dict[str, Decimal]
+
+
+@click.group()
+def project() -> None:
+    """Intéressement de projet across companies: check, measure, statement, import, show."""
+
+
+@project.command("check")
+@click.argument("project_toml", type=click.Path(path_type=Path))
+@pass_state
+def check_cmd(state: State, project_toml: Path) -> None:
+    """Validate a project agreement and list its calculation periods and entities."""
+    ag = _agreement(state, project_toml)
+    out.print(
+        f"{ag.id} ({ag.name}), version {ag.version}: {ag.starts_on} to {ag.ends_on}, split by {ag.split}, "
+        f"agreement digest {ag.digest()[:16]}",
+        markup=False,
+    )
+    for p in ag.periods():
+        taking = [e.id for e in ag.entities if ag.window(e, p)]
+        out.print(f"  period {p}: {', '.join(taking)}", markup=False)
+
+
+@project.command("measure")
+@click.argument("project_toml", type=click.Path(path_type=Path))
+@click.option(
+    "--period", required=True, help="A calculation period of the project, e.g. 2025-01-01..2025-12-31."
+)
+@click.option("--company", help="Only this company's entities (default: every company in the ledger).")
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), help="Write the measures here (default: stdout)."
+)
+@pass_state
+def measure_cmd(
+    state: State, project_toml: Path, period: str, company: str | None, output: Path | None
+) -> None:
+    """Measure this ledger's entities over a period (employee-days, payroll): totals only, for the coordinator."""
+    ag = _agreement(state, project_toml)
+    p = _project_period(ag, period)
+    with state.ledger() as ledger:
+        found = _measure_here(state, ledger, ag, p, company)
+    if not found:
+        raise UserError(
+            "--company" if company else state.db, f"no entity of {ag.id} is loaded in this ledger"
+        )
+    _write(output, measures_file(ag, p, list(found.values())))
+    err.print(f"measured {len(found)} entities of {ag.id} for {p}", markup=False)
+
+
+@project.command("statement")
+@click.argument("project_toml", type=click.Path(path_type=Path))
+@click.argument("results_file", type=click.Path(path_type=Path))
+@click.option(
+    "--measures",
+    "measure_files",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Measures files from the companies (repeat).",
+)
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), help="Write the statement here (default: stdout)."
+)
+@click.option("--issued-at", help="Timestamp of the statement (default: now).")
+@pass_state
+def statement_cmd(
+    state: State,
+    project_toml: Path,
+    results_file: Path,
+    measure_files: tuple[Path, ...],
+    output: Path | None,
+    issued_at: str | None,
+) -> None:
+    """Issue the project statement: the pool from the project figures, split between entities by the key."""
+    ag = _agreement(state, project_toml)
+    try:
+        results = structure(_read_json(results_file), ProjectResults)
+    except ValueError as exc:
+        raise UserError(str(results_file), str(exc)) from None
+    if results.project != ag.id:
+        raise UserError(str(results_file), f"project: {results.project!r}, the agreement is {ag.id!r}")
+    p = _project_period(ag, results.period.key, str(results_file))
+    measures: dict[str, Measure] = {}
+    for f in measure_files:
+        try:
+            read = read_measures(_read_json(f), ag, p)
+        except ValueError as exc:
+            raise UserError(str(f), str(exc)) from None
+        for m in read:
+            if m.entity in measures:
+                raise UserError(str(f), f"entity {m.entity} is measured twice")
+            measures[m.entity] = m
+    if ag.split != "fixed" and Path(state.db).is_file():  # shared ledger: measure what the files did not
+        with state.ledger() as ledger:
+            for entity, m in _measure_here(state, ledger, ag, p, None).items():
+                measures.setdefault(entity, m)
+    when = datetime.now(UTC)
+    if issued_at:
+        try:
+            when = structure(issued_at, datetime)
+        except ValueError as exc:
+            raise UserError("--issued-at", str(exc)) from None
+    try:
+        statement = build(ag, p, results.figures, measures, when)
+    except ValueError as exc:
+        raise UserError(str(results_file), str(exc)) from None
+    _write(output, statement)
+    err.print(
+        f"statement {statement['hash'][:16]} for {ag.id} {p}: pool {format_euros(statement['pool_cents'])} "
+        f"split between {sum(1 for e in statement['entities'] if e['weight'])} entities",
+        markup=False,
+    )
+
+
+@project.command("import")
+@click.argument("statement_file", type=click.Path(path_type=Path))
+@click.option("--company", help="Only this company (default: every company of the statement in the ledger).")
+@pass_state
+def import_cmd(state: State, statement_file: Path, company: str | None) -> None:
+    """Record a project statement for this ledger's companies and compute their parts."""
+    data = _read_json(statement_file)
+    try:
+        st = verify(data, state.params())
+    except ValueError as exc:
+        raise UserError(str(statement_file), str(exc)) from None
+    from . import ProjectResultsPublished
+
+    mine = sorted({x.company for x in st.parts})
+    if company is not None and company not in mine:
+        raise UserError("--company", f"{company} has no entity in project {st.project}")
+    with state.ledger() as ledger:
+        bus = state.bus(ledger)
+        targets = [c for c in mine if (company is None or c == company) and bus.company(c) is not None]
+        if not targets:
+            raise UserError(str(statement_file), f"none of {', '.join(mine)} is loaded in this ledger")
+        issued = structure(data["issued_at"], datetime)
+        events = [
+            (
+                str(statement_file),
+                Event(
+                    f"{st.project}:{st.period.start:%Y%m}-{st.period.end:%Y%m}:{st.hash[:16]}@{c}",
+                    EVENT,
+                    c,
+                    issued,
+                    ProjectResultsPublished(st.project, st.period, data),
+                ),
+            )
+            for c in targets
+        ]
+        outcomes = bus.publish_all(events)
+    for (_, e), o in zip(events, outcomes, strict=True):
+        done = [d for d in o.dispatches if d.scheme == SCHEME]
+        state_text = "already recorded" if o.duplicate else "recorded"
+        counts = f"{sum(d.entitlements for d in done)} entitlements" if done else "no dispatch"
+        failed = [d for d in done if d.status != "completed"]
+        out.print(
+            f"{e.company}: statement {state_text}, {counts}"
+            + (" (FAILED: see `paybonus failures`)" if failed else ""),
+            markup=False,
+        )
+
+
+@project.command("show")
+@click.argument("project_id")
+@click.option("--period", help="Only this calculation period.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@pass_state
+def show_cmd(state: State, project_id: str, period: str | None, fmt: str) -> None:
+    """The project view: per entity, its pool and what this ledger distributed (totals only, never a person)."""
+    with state.ledger() as ledger:
+        rows = project_view(state, ledger, project_id)
+    if period:
+        rows = [r for r in rows if r["period"] == _period_text(period)]
+    if fmt == "json":
+        out.print(canonical_json(rows), markup=False, soft_wrap=True)
+        return
+    t = Table(title=f"project {project_id}")
+    for c in (
+        "period",
+        "entity",
+        "company",
+        "entity pool",
+        "distributed",
+        "not distributed",
+        "beneficiaries",
+    ):
+        t.add_column(c, justify="right" if c not in ("period", "entity", "company") else "left")
+    for r in rows:
+        dist = r["distributed_cents"]
+        t.add_row(
+            r["period"],
+            r["entity"],
+            r["company"],
+            format_euros(r["entity_pool_cents"]),
+            "-" if dist is None else format_euros(dist),
+            "-" if dist is None else format_euros(r["entity_pool_cents"] - dist),
+            "-" if dist is None else str(r["beneficiaries"]),
+        )
+    out.print(t)
+
+
+def project_view(state: State, ledger: Ledger, project_id: str) -> list[dict[str, Any]]:
+    """Per period and entity: the statement's pool and, for companies in this ledger, the net amount distributed."""
+    bus = state.bus(ledger)
+    latest: dict[str, tuple[str, Any]] = {}
+    here: set[str] = set()
+    for row in ledger.event_rows(type=EVENT):
+        e = bus.event_from_row(row)
+        if e.payload.project != project_id:
+            continue
+        here.add(e.company)
+        key = e.payload.period.key
+        if key not in latest or latest[key][0] <= e.occurred_at.isoformat():
+            latest[key] = (e.occurred_at.isoformat(), e.payload.statement)
+    net: dict[tuple[str, str], dict[str, int]] = {}
+    for company in sorted(here):
+        for r in ledger.entitlement_rows(company, SCHEME):
+            inputs = json.loads(r["explanation"])["inputs"]
+            if inputs.get("project") != project_id or r["kind"] == "interest":
+                continue
+            per = net.setdefault((f"{r['period_start']}..{r['period_end']}", inputs["entity"]), {})
+            per[r["employee"]] = per.get(r["employee"], 0) + r["amount_cents"]
+    rows = []
+    for key in sorted(latest):
+        statement = latest[key][1]
+        for part in statement["entities"]:
+            got = net.get((key, part["entity"]))
+            rows.append(
+                {
+                    "period": key,
+                    "entity": part["entity"],
+                    "company": part["company"],
+                    "statement": statement["hash"],
+                    "entity_pool_cents": part["pool_cents"],
+                    "distributed_cents": None if part["company"] not in here else sum((got or {}).values()),
+                    "beneficiaries": None
+                    if part["company"] not in here
+                    else sum(1 for v in (got or {}).values() if v > 0),
+                }
+            )
+    return rows
+
+
+# -- helpers --------------------------------------------------------------------------------------------------
+
+
+def _agreement(state: State, path: Path) -> ProjectAgreement:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UserError(str(path), f"cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise UserError(str(path), "not UTF-8 text") from None
+    return load_project_toml(text, state.params(), str(path))
+
+
+def _project_period(ag: ProjectAgreement, text: str, where: str = "--period") -> Period:
+    try:
+        p = Period.parse(text)
+    except ValueError as exc:
+        raise UserError(where, str(exc)) from None
+    if p not in ag.periods():
+        raise UserError(
+            where, f"{p} is not a calculation period of {ag.id} ({', '.join(x.key for x in ag.periods())})"
+        )
+    return p
+
+
+def _period_text(text: str) -> str:
+    try:
+        return Period.parse(text).key
+    except ValueError as exc:
+        raise UserError("--period", str(exc)) from None
+
+
+def _measure_here(
+    state: State, ledger: Ledger, ag: ProjectAgreement, p: Period, company: str | None
+) -> dict[str, Measure]:
+    """Measures of the entities whose company is in this ledger; their pay period must be closed."""
+    host = state.host()
+    loaded = set(ledger.company_ids())
+    found: dict[str, Measure] = {}
+    for e in ag.entities:
+        if e.company not in loaded or (company is not None and e.company != company):
+            continue
+        window = ag.window(e, p)
+        if window is not None:
+            closed = [
+                r
+                for r in ledger.event_rows(e.company, "period_closed")
+                if json.loads(r["payload"])["period"]["end"] == window.end.isoformat()
+            ]
+            if not closed:
+                raise UserError(
+                    f"company {e.company}",
+                    f"the pay period ending {window.end} is not closed: measure entity {e.id} once its payroll is final",
+                )
+        info = state.bus(ledger).company(e.company)
+        assert info is not None
+        found[e.id] = measure(ag, e, p, partial(host.payroll_source(info.info, ledger).population, e.company))
+    return found
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UserError(str(path), f"cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise UserError(str(path), "not UTF-8 text") from None
+    try:
+        return json.loads(text, parse_float=Decimal)
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}:{exc.lineno}", f"malformed JSON ({exc.msg} at column {exc.colno})") from None
+
+
+def _write(output: Path | None, data: Any) -> None:
+    text = json.dumps(json.loads(canonical_json(data)), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+        return
+    tmp = output.with_name(output.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(output)

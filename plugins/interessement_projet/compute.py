@@ -1,0 +1,298 @@
+"""A company's part of a project: its entity's pool, capped with classic intéressement, distributed by its criteria.
+
+For each participation of the company in the project (one entity each), once the statement is recorded and the
+pay month in which the entity's part of the period ends is closed:
+
+1. the entity's pool is the statement's (the project formula, split by the agreement's key, checked again);
+2. company global cap: classic + project intéressement of the exercise at most 20 % of the company's gross payroll
+   from the exercise start to the period end (P-4, I-20), less what the exercise already gave;
+3. beneficiaries: the entity's staff over the entity's window, seniority, weights by the company's own criteria;
+4. individual cap: classic + project of the same exercise at most 75 % of the PASS (P-4, I-34), less what the
+   person already received in the exercise, whichever scheme gave it;
+5. reliquat redistributed or kept as the company's participation says (I-35, I-36).
+
+The amount of a project period counts in the company exercise in which the period ends (LAW P-3 [U]). Each cap
+takes what is already recorded: the first computation recorded keeps its amount and the later one gets the
+room left, whichever scheme it is; a correction of either only ever uses that room, so the combined caps hold
+whatever the order (docs/interessement-projet.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from decimal import ROUND_DOWN, Decimal
+from typing import Any
+
+from paybonus.calendar import Period, end_of_nth_month_after, fiscal_year
+from paybonus.distribution import distribute, replay
+from paybonus.errors import SchemeError
+from paybonus.events import Event, latest
+from paybonus.hooks import (
+    EntitlementDraft,
+    Explanation,
+    Finding,
+    Kind,
+    SchemeContext,
+    SchemeResult,
+)
+from paybonus.money import format_euros
+from paybonus.params import Parameters
+from paybonus.payroll import Population
+from paybonus.plugins.interessement.compute import (
+    beneficiaries,
+    cap_parameters,
+    contributions,
+    family_in_exercise,
+)
+from paybonus.plugins.interessement.interest import on_payment, recompute_interest
+
+from .agreement import Participation, ProjectSettings
+from .statement import Statement, verify
+
+SCHEME = "interessement_projet"
+EVENT = "project_results_published"
+RULES = [
+    "P-1",
+    "P-3",
+    "P-4",
+    "P-5",
+    "I-3",
+    "I-13",
+    "I-14",
+    "I-20",
+    "I-21",
+    "I-22",
+    "I-25",
+    "I-26",
+    "I-30",
+    "I-34",
+]
+
+
+def compute(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
+    settings: ProjectSettings = ctx.config
+    if event.type == "payment_recorded":
+        return on_payment(event, ctx, SCHEME)
+    if event.type == EVENT:
+        todo = [(event.payload.project, event.payload.period)]
+    elif event.type == "period_closed":
+        end = event.payload.period.end
+        todo = sorted(
+            {
+                (e.payload.project, e.payload.period)
+                for e in ctx.events(EVENT)
+                if e.payload.period.start <= end and settings.of(e.payload.project)
+            }
+        )
+    else:
+        return SchemeResult()
+    drafts: list[EntitlementDraft] = []
+    findings: list[Finding] = []
+    parts: list[dict[str, Any]] = []
+    for project, period in todo:
+        participations = settings.of(project)
+        if not participations:
+            parts.append({"project": project, "skipped": "the company takes no part in this project"})
+            continue
+        found = latest([e for e in ctx.events(EVENT, period) if e.payload.project == project])
+        assert found is not None  # the triggering event itself, or one the filter above found
+        statement = _statement(found, ctx.params)
+        for p in sorted(participations, key=lambda x: x.entity):
+            d, f, s = _entity(ctx, statement, found.id, p, drafts, closing=event)
+            drafts.extend(d)
+            findings.extend(f)
+            if s:
+                parts.append(s)
+    return SchemeResult(drafts, findings, {"parts": parts})
+
+
+def _statement(found: Event[Any], params: Parameters) -> Statement:
+    try:
+        return verify(found.payload.statement, params)
+    except ValueError as exc:  # checked when published: only a changed parameter set can bring this here
+        raise SchemeError(f"statement {found.id}: {exc}") from None
+
+
+def _entity(
+    ctx: SchemeContext,
+    st: Statement,
+    statement_event: str,
+    p: Participation,
+    pending: Sequence[EntitlementDraft],
+    closing: Event[Any],
+) -> tuple[list[EntitlementDraft], list[Finding], dict[str, Any] | None]:
+    part = st.part(p.entity)
+    entity = st.agreement.entity(p.entity)
+    if part is None or entity is None:
+        raise SchemeError(
+            f"entity {p.entity} is not in the statement of project {st.project} for {st.period}"
+        )
+    if part.company != ctx.company.id:
+        raise SchemeError(
+            f"entity {p.entity} of project {st.project} belongs to {part.company}, not to this company"
+        )
+    head = {"project": st.project, "period": st.period.key, "entity": p.entity}
+    window = part.window
+    if window is None:
+        return [], [], {**head, "skipped": "the entity takes no part in this period"}
+    if closing.type == "period_closed" and closing.payload.period.end != window.end:
+        return [], [], None  # another month: nothing to do for this entity
+    if not any(e.payload.period.end == window.end for e in ctx.events("period_closed")):
+        return [], [], {**head, "waiting_for": f"the close of the pay period ending {window.end}"}
+    existing = [
+        e
+        for e in ctx.entitlements(scheme=SCHEME, period=st.period)
+        if e.period == st.period
+        and e.explanation.inputs.get("project") == st.project
+        and e.explanation.inputs.get("entity") == p.entity
+    ]
+    if any(e.explanation.inputs.get("statement_event") == statement_event for e in existing):
+        return [], [], {**head, "already_computed_from": statement_event}
+
+    params = ctx.params
+    month, day = (int(x) for x in ctx.company.fiscal_year_start.split("-"))
+    ex = fiscal_year(st.period.end, month, day)  # the exercise the project period ends in (P-3 [U])
+    earlier: list[Any] = [*family_in_exercise(ctx, ex, {e.id for e in existing}), *pending]
+
+    # 2. company global cap, classic + project (P-4, I-20)
+    payroll = ctx.population(Period(ex.start, st.period.end)).payroll_cents()
+    rate = params.get("interessement_global_cap_rate", ex.end)
+    global_cap = int((Decimal(payroll) * rate.value).to_integral_value(ROUND_DOWN))
+    already = sum(e.amount_cents for e in earlier)
+    pool = min(part.pool_cents, max(0, global_cap - already))
+    findings = []
+    if pool < part.pool_cents:
+        findings.append(
+            Finding(
+                "info",
+                "I-20",
+                "the company's 20 % cap, classic and project combined, reduced the entity's pool",
+            )
+        )
+
+    # 3-5. the entity's staff, the company's own criteria, combined individual caps
+    everyone = ctx.population(window)
+    members = Population(everyone.company, window, tuple(e for e in everyone.employees if entity.includes(e)))
+    people, facts = beneficiaries(ctx, p, ex, window, members, earlier)
+    result = distribute(pool, p.subpools(), people, redistribute=p.reliquat == "redistribute")
+    if any(s.capped for s in result.shares):
+        findings.append(Finding("info", "I-34", "the individual cap, classic and project combined, bound"))
+    if result.undistributed:
+        rule = "I-35" if p.reliquat == "redistribute" else "I-36"
+        findings.append(Finding("info", rule, "part of the entity's pool was not distributed"))
+
+    deadline = _deadline(params, st.period)
+    parameters = cap_parameters(ctx, ex)
+    data = st.data
+    total_weight = sum(x.weight for x in st.parts)
+    steps = [
+        f"project pool = {data['formula']} = {data['value']} euros -> {format_euros(data['pool_cents'])} (I-3)",
+        f"split by {data['split']}: entity {p.entity} weight {part.weight} of {total_weight} "
+        f"-> {format_euros(part.pool_cents)} (statement {st.hash[:12]})",
+        f"company cap: 20 % of payroll {format_euros(payroll)} = {format_euros(global_cap)}, less "
+        f"{format_euros(already)} already given in the exercise {ex} -> pool {format_euros(pool)} (I-20)",
+        "sub-pools: " + ", ".join(f"{c} {format_euros(a)}" for c, a in result.subpools),
+    ]
+    rules = [*RULES, "I-35" if p.reliquat == "redistribute" else "I-36", "I-39", "0.3", "0.4"]
+    common = {
+        "project": st.project,
+        "entity": p.entity,
+        "statement_event": statement_event,
+        "statement_hash": st.hash,
+        "agreement_digest": data["agreement_digest"],
+        "agreement_version": data["agreement_version"],
+        "window": window.key,
+        "exercise": ex.key,
+        "entity_pool_cents": part.pool_cents,
+        "pool_cents": pool,
+    }
+    previous: dict[str, int] = {}
+    for e in existing:
+        previous[e.employee] = previous.get(e.employee, 0) + e.amount_cents
+    principals = {e.employee: e.id for e in existing if e.kind is Kind.PRINCIPAL}
+    key = f"{statement_event}#{p.entity}"
+    drafts = []
+    for share in result.shares:
+        before = previous.get(share.id, 0)
+        delta = share.amount - before
+        if delta == 0:
+            continue
+        inputs = {
+            **common,
+            **facts[share.id],
+            "cap_room_cents": share.cap,
+            "capped": share.capped,
+            "rounds": share.rounds,
+            "previous_cents": before,
+        }
+        person_steps = [*steps, f"share: {format_euros(share.amount)} over {len(share.rounds)} round(s)"]
+        if before:
+            person_steps.append(f"already recorded: {format_euros(before)}; correction {format_euros(delta)}")
+        expl = Explanation(
+            inputs,
+            {**parameters, "contributions": contributions(params, ex, ctx, delta)},
+            person_steps,
+            rules,
+        )
+        corrects = principals.get(share.id)
+        kind = Kind.CORRECTION if corrects else Kind.PRINCIPAL
+        drafts.append(
+            EntitlementDraft(share.id, st.period, delta, expl, kind, deadline, corrects=corrects, key=key)
+        )
+    for emp, before in previous.items():  # no longer a beneficiary of this entity and period
+        if emp not in facts and before:
+            expl = Explanation(
+                {**common, "previous_cents": before, "rounds": [], "cap_room_cents": None},
+                parameters,
+                [*steps, "no longer a beneficiary of this period"],
+                rules,
+            )
+            drafts.append(
+                EntitlementDraft(
+                    emp,
+                    st.period,
+                    -before,
+                    expl,
+                    Kind.CORRECTION,
+                    deadline,
+                    corrects=principals.get(emp),
+                    key=key,
+                )
+            )
+    summary = {
+        **head,
+        "statement": st.hash,
+        "exercise": ex.key,
+        "entity_pool_cents": part.pool_cents,
+        "payroll_cents": payroll,
+        "global_cap_cents": global_cap,
+        "already_in_exercise_cents": already,
+        "pool_cents": pool,
+        "distributed_cents": pool - result.undistributed,
+        "undistributed_cents": result.undistributed + part.pool_cents - pool,
+        "beneficiaries": sum(1 for s in result.shares if s.amount),
+        "capped": sum(1 for s in result.shares if s.capped),
+        "corrections": sum(1 for d in drafts if d.kind is Kind.CORRECTION),
+    }
+    return drafts, findings, summary
+
+
+def recompute(expl: Explanation) -> int:
+    """The amount from a stored explanation: the person's share replayed, less what was recorded before."""
+    if "segments" in expl.inputs:
+        return recompute_interest(expl)
+    return replay(expl.inputs["rounds"], expl.inputs["cap_room_cents"]) - int(
+        expl.inputs.get("previous_cents", 0)
+    )
+
+
+def _deadline(params: Parameters, period: Period) -> date:
+    """I-39 by P-5: a project period of 12 months or more is paid like an exercise, a shorter one within 2 months."""
+    months = period.whole_months() or 0
+    name = (
+        "interessement_deadline_months_exercise"
+        if months >= 12
+        else "interessement_deadline_months_infra_annual"
+    )
+    return end_of_nth_month_after(period.end, params.value(name, period.end))
