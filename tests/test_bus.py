@@ -226,6 +226,10 @@ def test_an_older_ledger_is_upgraded_by_its_migrations_on_open(tmp_path):
     conn.close()
     ledger = Ledger.open(path)
     assert {"payments", "deadline_notices"} <= set(ledger.db.table_names())
-    assert [m.name for m in migrations.applied(ledger.db)] == ["m001_initial", "m002_payments", "m003_work_units"]
+    assert [m.name for m in migrations.applied(ledger.db)] == [
+        "m001_initial",
+        "m002_payments",
+        "m003_work_units",
+    ]
     assert "work_unit" in ledger.db.table("contracts").columns_dict
     ledger.close()

@@ -103,3 +103,16 @@ def test_golden_cap_and_reliquat():
     red = distribute(900_000, [(U, 1)], people, redistribute=True)
     assert [s.amount for s in red.shares] == [100_000, 400_000, 400_000] and red.undistributed == 0  # I-35
     assert [s.capped for s in red.shares] == [True, False, True]
+
+
+def test_someone_already_at_their_cap_keeps_their_share_out_of_the_others_hands():
+    # I-36: without a reliquat clause, the share of someone whose cap is already used (e.g. by classic
+    # intéressement, I-34) is not distributed; with the clause it goes to the others (I-35)
+    people = [Person("A", {Criterion.UNIFORM: 1}, cap=0), Person("B", {Criterion.UNIFORM: 1}, cap=None)]
+    kept = distribute(1000, [(Criterion.UNIFORM, 1)], people, redistribute=False)
+    assert [s.amount for s in kept.shares] == [0, 500] and kept.undistributed == 500
+    assert kept.shares[0].capped
+    shared = distribute(1000, [(Criterion.UNIFORM, 1)], people, redistribute=True)
+    assert [s.amount for s in shared.shares] == [0, 1000] and shared.undistributed == 0
+    for s in (*kept.shares, *shared.shares):
+        assert replay(s.rounds, s.cap) == s.amount

@@ -20,8 +20,8 @@ from typing import Any
 from attrs import frozen
 from paybonus.calendar import Period
 from paybonus.convert import converter, structure
-from paybonus.events import canonical_json
 from paybonus.errors import UserError
+from paybonus.events import canonical_json
 from paybonus.formulas import FormulaError
 from paybonus.money import allocate
 from paybonus.params import Parameters
