@@ -111,6 +111,9 @@ class Statement:
         return bytes(pdf.output())
 
 
+LABELS = {"interessement": "intéressement", "interessement_projet": "intéressement de projet"}
+
+
 def build(
     ledger: Ledger, company: str, employee: str, period: Period, scheme: str, params: Parameters, as_of: date
 ) -> Statement:
@@ -151,7 +154,7 @@ def build(
         "|".join(f"{i}={d}" for i, d in entries).encode() + f"|{total}".encode()
     ).hexdigest()
     deadline = date.fromisoformat(principal["due_date"]) if principal["due_date"] else None
-    label = "intéressement" if scheme == "interessement" else scheme.replace("_", " ")
+    label = LABELS.get(scheme, scheme.replace("_", " "))
     years = params.value("pee_unavailability_years", period.end)
     data = {
         "title": f"Relevé individuel d'{label} {period.start.year if period.whole_months() == 12 else ''}".strip(),

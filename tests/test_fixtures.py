@@ -41,3 +41,15 @@ def test_generator_is_deterministic_and_scales():
     assert len({c[0] for c in a.data.contracts}) == 3000
     assert all(p[2] >= 0 for p in a.data.pay_lines)
     assert all(date.fromisoformat(p[1]).day == 1 for p in a.data.pay_lines)
+
+
+def test_shipped_project_example_is_exactly_what_its_module_writes(tmp_path):
+    from paybonus.fixtures import project_sample_dir
+    from paybonus.fixtures.project import write_example
+
+    write_example(tmp_path / "p")
+    shipped = sorted(p.relative_to(project_sample_dir()) for p in project_sample_dir().rglob("*") if p.is_file())
+    fresh = sorted(p.relative_to(tmp_path / "p") for p in (tmp_path / "p").rglob("*") if p.is_file())
+    assert shipped == fresh and len(fresh) == 3 * 15 + 2
+    for rel in fresh:
+        assert (project_sample_dir() / rel).read_bytes() == (tmp_path / "p" / rel).read_bytes(), rel

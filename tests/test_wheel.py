@@ -25,6 +25,8 @@ def test_wheel_installs_in_a_fresh_venv_and_runs_the_demo(tmp_path):
 
     names = zipfile.ZipFile(wheel).namelist()
     assert "paybonus/fixtures/sample/payroll/2025-12.csv" in names and "paybonus/data/params.toml" in names
+    assert "paybonus/fixtures/project_sample/BETA/payroll/2025-12.csv" in names
+    assert "paybonus/plugins/interessement_projet/cli.py" in names
     assert not any(n.startswith(("core/", "hooks/", "plugins/", "fixtures/", "tests/")) for n in names)
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
@@ -39,3 +41,12 @@ def test_wheel_installs_in_a_fresh_venv_and_runs_the_demo(tmp_path):
     r = subprocess.run([str(exe), "demo"], capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "audit: OK" in r.stdout and (tmp_path / "paybonus-demo.db").is_file()
+    where = subprocess.run(
+        [str(py), "-c", "from paybonus.fixtures import project_sample_dir; print(project_sample_dir())"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    r = subprocess.run(
+        [str(exe), "project", "check", f"{where}/project.toml"], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert r.returncode == 0 and "period 2025-01-01..2025-12-31: ALPHA, MEGA-LYON, BETA-RD" in r.stdout, r.stderr

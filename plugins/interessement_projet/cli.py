@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import structlog
 from attrs import frozen
 from paybonus.calendar import Period
 from paybonus.cli import State, err, out, pass_state
@@ -28,6 +29,8 @@ from rich.table import Table
 from .agreement import ProjectAgreement, load_project_toml
 from .compute import EVENT, SCHEME
 from .statement import Measure, build, measure, measures_file, read_measures, verify
+
+log = structlog.get_logger("paybonus.project")
 
 
 @frozen
@@ -83,7 +86,11 @@ def measure_cmd(
             "--company" if company else state.db, f"no entity of {ag.id} is loaded in this ledger"
         )
     _write(output, measures_file(ag, p, list(found.values())))
-    err.print(f"measured {len(found)} entities of {ag.id} for {p}", markup=False)
+    log.info("project.measures.written", project=ag.id, period=p.key, entities=len(found))
+    err.print(
+        f"measured {len(found)} {'entity' if len(found) == 1 else 'entities'} of {ag.id} for {p}",
+        markup=False,
+    )
 
 
 @project.command("statement")
@@ -143,6 +150,13 @@ def statement_cmd(
     except ValueError as exc:
         raise UserError(str(results_file), str(exc)) from None
     _write(output, statement)
+    log.info(
+        "project.statement.issued",
+        project=ag.id,
+        period=p.key,
+        statement=statement["hash"],
+        entities=sum(1 for e in statement["entities"] if e["weight"]),
+    )
     err.print(
         f"statement {statement['hash'][:16]} for {ag.id} {p}: pool {format_euros(statement['pool_cents'])} "
         f"split between {sum(1 for e in statement['entities'] if e['weight'])} entities",
@@ -186,6 +200,13 @@ def import_cmd(state: State, statement_file: Path, company: str | None) -> None:
             for c in targets
         ]
         outcomes = bus.publish_all(events)
+    log.info(
+        "project.statement.imported",
+        project=st.project,
+        period=st.period.key,
+        statement=st.hash,
+        companies=len(events),
+    )
     for (_, e), o in zip(events, outcomes, strict=True):
         done = [d for d in o.dispatches if d.scheme == SCHEME]
         state_text = "already recorded" if o.duplicate else "recorded"
