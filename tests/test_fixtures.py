@@ -48,7 +48,9 @@ def test_shipped_project_example_is_exactly_what_its_module_writes(tmp_path):
     from paybonus.fixtures.project import write_example
 
     write_example(tmp_path / "p")
-    shipped = sorted(p.relative_to(project_sample_dir()) for p in project_sample_dir().rglob("*") if p.is_file())
+    shipped = sorted(
+        p.relative_to(project_sample_dir()) for p in project_sample_dir().rglob("*") if p.is_file()
+    )
     fresh = sorted(p.relative_to(tmp_path / "p") for p in (tmp_path / "p").rglob("*") if p.is_file())
     assert shipped == fresh and len(fresh) == 3 * 15 + 2
     for rel in fresh:

@@ -78,3 +78,46 @@ def test_builtin_plugins_register_by_module_name():
     names = {n for n, _ in host.pm.list_name_plugin()}
     assert {m.rsplit(".", 1)[-1] for m in DEFAULT_PLUGINS} <= names
     assert "sources" in names  # the default payroll source
+
+
+def _command_plugin(name: str):
+    import click
+    from paybonus.hooks import hookimpl
+
+    @click.command(name)
+    def hello() -> None:
+        """Say hello."""
+        click.echo("hello from a plugin")
+
+    class CommandPlugin:
+        @staticmethod
+        @hookimpl
+        def paybonus_register_commands():
+            return [hello]
+
+    return CommandPlugin
+
+
+@pytest.mark.parametrize(
+    ("name", "code", "text"), [("hello", 0, "hello from a plugin"), ("load", 2, "built-in command")]
+)
+def test_a_plugin_adds_a_command_and_cannot_take_a_built_in_name(monkeypatch, capsys, name, code, text):
+    import structlog
+    from paybonus import cli
+
+    real = cli.load_plugins
+    monkeypatch.setattr(
+        cli, "load_plugins", lambda **kw: real(entry_points=False, extra=[_command_plugin(name)], **kw)
+    )
+    saved = structlog.get_config()
+    try:
+        assert cli.main([name] if code == 0 else ["hello-missing"]) == code
+    finally:
+        structlog.configure(**saved)
+    got = capsys.readouterr()
+    assert text in (got.out if code == 0 else got.err)
+
+
+def test_project_commands_come_from_the_built_in_plugin():
+    host = load_plugins(entry_points=False)
+    assert set(host.commands) == {"project"}

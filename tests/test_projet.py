@@ -17,7 +17,7 @@ from paybonus import EventBus, Ledger, load_plugins
 from paybonus.audit import verify as audit_verify
 from paybonus.calendar import Period
 from paybonus.errors import UserError
-from paybonus.fixtures.project import CLASSIC_RCAI, PEOPLE, project_toml, write_example
+from paybonus.fixtures.project import CLASSIC_RCAI, PEOPLE, company_toml, project_toml, write_example
 from paybonus.params import Parameters
 from paybonus.plugins.interessement_projet.agreement import load_project_toml
 from paybonus.plugins.interessement_projet.statement import Measure, build, content_hash, verify
@@ -540,3 +540,105 @@ def _months(start: str) -> int:
     """Months paid in 2025 from a contract start (the example pays whole months from the first of the month)."""
     y, m = int(start[:4]), int(start[5:7])
     return 12 if y < 2025 else 13 - m
+
+
+# -- periods that differ from the exercise, payment, corrections --------------------------------------------
+
+
+def test_a_project_period_counts_in_the_exercise_it_ends_in(tmp_path, example):
+    # P-3: the project's periods may differ from the fiscal years. ALPHA closes its books on 30 June: the project
+    # year 2025 ends in its exercise 2025-07-01..2026-06-30, so its classic intéressement of the exercise that
+    # ended on 30 June 2025 does not take the combined room (I-34), and the company cap counts the payroll of
+    # that exercise up to the end of the project period, July to December 2025 (I-20)
+    text = company_toml("ALPHA").replace("headcount = 60", 'headcount = 60\nfiscal_year_start = "07-01"')
+    bus, ledger = shared(tmp_path, example)
+    load_company(ledger, example, "ALPHA", text)
+    for cid in COMPANIES:
+        close_year(bus, example, cid, classic=cid != "ALPHA")
+    from paybonus.fixtures.pytest_plugin import EventFactory
+
+    bus.publish(
+        EventFactory("ALPHA").results_published("2024-07-01..2025-06-30", {"rcai": 200_000}, id="A-ex-2025")
+    )
+    classic = amounts(ledger, "interessement")
+    assert classic[("ALPHA", "A1")] > 0
+    publish_statement(bus, statement_from(dict.fromkeys(COMPANIES, ledger), agreement()))
+    s = projet_summary(ledger, "ALPHA")
+    assert s["exercise"] == "2025-07-01..2026-06-30" and s["already_in_exercise_cents"] == 0
+    assert s["payroll_cents"] == 6 * (2_500_000 + 300_000 + 300_000 + 280_000)
+    projet = amounts(ledger, "interessement_projet")
+    assert projet[("ALPHA", "A1")] > 0  # a fresh exercise: A1's room is whole again
+    row = next(r for r in ledger.entitlement_rows("ALPHA", "interessement_projet") if r["employee"] == "A1")
+    # cap of that exercise: 75 % of the PASS averaged over its months (6 x 47 100 + 6 x 48 060) / 12 (I-32)
+    assert json.loads(row["explanation"])["inputs"]["individual_cap_cents"] == 3_568_500
+
+
+def test_a_late_payment_of_project_intéressement_bears_interest(tmp_path, example):
+    # I-39 by P-5: a 12-month project period is paid by the end of the 5th month (31 May 2026); later, interest
+    # at 1.33 x TMOP (I-40). The 2026 TMOP comes from the host's parameters.
+    extra = tmp_path / "tmop.toml"
+    extra.write_text(
+        '[tmop]\nlabel = "TMOP"\nunit = "rate"\nsource = "test"\n'
+        'values = [{ from = 2026-01-01, until = 2026-12-31, value = "0.0300" }]\n',
+        encoding="utf-8",
+    )
+    ledger = Ledger.create(tmp_path / "l.db")
+    for cid in COMPANIES:
+        load_company(ledger, example, cid)
+    bus = EventBus(ledger, load_plugins(entry_points=False), Parameters.default().with_file(extra))
+    for cid in COMPANIES:
+        close_year(bus, example, cid)
+    publish_statement(bus, statement_from(dict.fromkeys(COMPANIES, ledger), agreement()))
+    row = next(r for r in ledger.entitlement_rows("MEGA", "interessement_projet") if r["employee"] == "M1")
+    assert row["due_date"] == "2026-05-31"
+    from datetime import date
+
+    from paybonus.fixtures.pytest_plugin import EventFactory
+
+    pay = EventFactory("MEGA").payment_recorded(row["id"], row["amount_cents"], date(2026, 6, 30))
+    assert all(d.status == "completed" for d in bus.publish(pay).dispatches)
+    interest = [r for r in ledger.entitlement_rows("MEGA", "interessement_projet") if r["kind"] == "interest"]
+    # 332 521 cents x 1.33 x 3 % x 30 / 365 = 1 090.4 -> 10.90 €
+    assert [(r["corrects"], r["amount_cents"]) for r in interest] == [(row["id"], 1090)]
+    assert audit_verify(ledger, bus.host.schemes).ok
+
+
+def test_a_restated_statement_records_corrections_equal_to_a_fresh_computation(tmp_path, example):
+    bus, ledger = shared(tmp_path, example)
+    fresh_bus, fresh = shared(tmp_path, example, "fresh.db")
+    for cid in COMPANIES:
+        close_year(bus, example, cid)
+        close_year(fresh_bus, example, cid)
+    publish_statement(bus, statement_from(dict.fromkeys(COMPANIES, ledger), agreement()))
+    better = dict(FIGURES, completion=Decimal("1"))
+    later = statement_from(dict.fromkeys(COMPANIES, ledger), agreement(), figures=better)
+    later = build(agreement(), YEAR, better, _measures(later), ISSUED.replace(month=5))
+    publish_statement(bus, later, suffix="-r")
+    publish_statement(fresh_bus, later)
+    assert amounts(ledger, "interessement_projet") == amounts(fresh, "interessement_projet")
+    corrections = [
+        r for r in ledger.entitlement_rows(scheme="interessement_projet") if r["kind"] == "correction"
+    ]
+    assert corrections and all(r["corrects"] for r in corrections)
+    # publishing the first statement again changes nothing: the latest statement of the period wins
+    publish_statement(bus, statement_from(dict.fromkeys(COMPANIES, ledger), agreement()), suffix="-again")
+    assert amounts(ledger, "interessement_projet") == amounts(fresh, "interessement_projet")
+
+
+def test_the_statement_waits_for_the_close_of_the_entitys_last_pay_month(tmp_path, example):
+    # out of order: the statement arrives before December is closed; the close completes the computation
+    bus, ledger = shared(tmp_path, example)
+    lines = (example / "BETA" / "events.jsonl").read_text(encoding="utf-8").splitlines()
+    from paybonus.bus import read_events
+
+    for cid in ("ALPHA", "MEGA"):
+        close_year(bus, example, cid)
+    bus.publish_all(
+        read_events(bus.host, "BETA", [x for x in lines if "2025-12" not in x and "results" not in x])
+    )
+    statement = statement_from(dict.fromkeys(COMPANIES, ledger), agreement())
+    publish_statement(bus, statement)
+    assert not [k for k in amounts(ledger, "interessement_projet") if k[0] == "BETA"]
+    bus.publish_all(read_events(bus.host, "BETA", [x for x in lines if "2025-12" in x]))
+    beta = {k: v for k, v in amounts(ledger, "interessement_projet").items() if k[0] == "BETA"}
+    assert sum(beta.values()) == 266_824

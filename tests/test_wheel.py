@@ -49,4 +49,6 @@ def test_wheel_installs_in_a_fresh_venv_and_runs_the_demo(tmp_path):
     r = subprocess.run(
         [str(exe), "project", "check", f"{where}/project.toml"], capture_output=True, text=True, cwd=tmp_path
     )
-    assert r.returncode == 0 and "period 2025-01-01..2025-12-31: ALPHA, MEGA-LYON, BETA-RD" in r.stdout, r.stderr
+    assert r.returncode == 0 and "period 2025-01-01..2025-12-31: ALPHA, MEGA-LYON, BETA-RD" in r.stdout, (
+        r.stderr
+    )
