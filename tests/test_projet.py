@@ -491,6 +491,15 @@ def test_cli_refuses_a_tampered_statement_with_one_line_and_the_ledger_untouched
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
     assert f"{path}: hash: the content does not match its hash" in r.stderr
     assert file_hash(db) == before
+    # the same statement published as a raw event is checked the same way
+    event = statement_event(build(agreement(), YEAR, FIGURES, _fake_measures(), ISSUED), "ALPHA").to_dict()
+    event["payload"]["statement"]["figures"]["quality"] = "0.99"
+    events = tmp_path / "events.jsonl"
+    events.write_text(json.dumps(event) + "\n", encoding="utf-8")
+    r = run("--db", str(db), "publish", str(events), cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    assert f"{events}:1: hash: the content does not match its hash" in r.stderr
+    assert file_hash(db) == before
     bad = tmp_path / "project.toml"
     bad.write_text(project_toml().replace("ends_on = 2027-12-31", "ends_on = 2031-12-31"), encoding="utf-8")
     r = run("--db", str(db), "project", "check", str(bad), cwd=tmp_path)
