@@ -14,14 +14,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import Any, Protocol
 
 from attrs import frozen
 from paybonus.calendar import Period, add_months, end_of_nth_month_after
-from paybonus.distribution import Criterion, Person, distribute, replay
+from paybonus.distribution import Criterion, Person, Share, distribute, replay
 from paybonus.errors import SchemeError
 from paybonus.events import Event, latest
 from paybonus.formulas import FormulaError
@@ -132,7 +132,7 @@ def compute(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
         },
         pool_raw,
     )
-    return _distribute(ctx, run, existing, kind_if_new=Kind.PRINCIPAL)
+    return _distribute(ctx, run, existing)
 
 
 def _supplement(event: Event[Any], ctx: SchemeContext, ag: Agreement) -> SchemeResult:
@@ -149,14 +149,13 @@ def _supplement(event: Event[Any], ctx: SchemeContext, ag: Agreement) -> SchemeR
         {"supplement_decision": event.id, "decided_on": event.payload.decided_on.isoformat()},
         event.payload.amount_cents,
     )
-    return _distribute(ctx, run, [], kind_if_new=Kind.PRINCIPAL, supplement=True)
+    return _distribute(ctx, run, [], supplement=True)
 
 
 def _distribute(
     ctx: SchemeContext,
     run: Run,
     existing: Sequence[RecordedEntitlement],
-    kind_if_new: Kind,
     supplement: bool = False,
 ) -> SchemeResult:
     ag, ex, calc, params = run.agreement, run.exercise, run.period, ctx.params
@@ -208,63 +207,24 @@ def _distribute(
     ]
     if ag.prorate_cap_by_presence:
         rules.append("I-33")
-    previous = _by_employee(existing)
-    principals = {e.employee: e.id for e in existing if e.kind is Kind.PRINCIPAL}
-    drafts = []
-    for share in result.shares:
-        before = previous.get(share.id, 0)
-        delta = share.amount - before
-        if delta == 0:
-            continue
-        f = facts[share.id]
-        inputs = {
-            ("supplement_decision" if supplement else "results_event"): run.key,
-            "pool_cents": pool,
-            **f,
-            "cap_room_cents": share.cap,
-            "capped": share.capped,
-            "rounds": share.rounds,
-            "previous_cents": before,
-        }
-        steps = [
-            *common_steps,
-            f"share: {format_euros(share.amount)} over {len(share.rounds)} round(s)"
-            + (" (capped)" if share.capped else ""),
-        ]
-        if before:
-            steps.append(
-                f"already recorded for this period: {format_euros(before)}; correction {format_euros(delta)}"
-            )
-        expl = Explanation(
-            inputs, {**parameters, "contributions": contributions(params, ex, ctx, delta)}, steps, rules
-        )
-        corrects = principals.get(share.id) if before or share.id in principals else None
-        kind = Kind.CORRECTION if corrects else kind_if_new
-        drafts.append(
-            EntitlementDraft(
-                share.id, calc, delta, expl, kind=kind, due_date=deadline, corrects=corrects, key=run.key
-            )
-        )
-    for emp, before in previous.items():  # no longer a beneficiary: a negative correction
-        if emp not in facts and before:
-            expl = Explanation(
-                {"results_event": run.key, "previous_cents": before, "rounds": [], "cap_room_cents": None},
-                parameters,
-                [*common_steps, "no longer a beneficiary of this period"],
-                rules,
-            )
-            drafts.append(
-                EntitlementDraft(
-                    emp,
-                    calc,
-                    -before,
-                    expl,
-                    kind=Kind.CORRECTION,
-                    due_date=deadline,
-                    corrects=principals.get(emp),
-                    key=run.key,
-                )
-            )
+    common = {
+        ("supplement_decision" if supplement else "results_event"): run.key,
+        "pool_cents": pool,
+    }
+    drafts = as_drafts(
+        ctx,
+        ex,
+        result.shares,
+        facts,
+        existing,
+        calc,
+        deadline,
+        run.key,
+        common,
+        parameters,
+        common_steps,
+        rules,
+    )
     summary = {
         "period": calc.key,
         "exercise": ex.key,
@@ -283,6 +243,68 @@ def _distribute(
         "corrections": sum(1 for d in drafts if d.kind is Kind.CORRECTION),
     }
     return SchemeResult(drafts, findings, summary)
+
+
+def as_drafts(
+    ctx: SchemeContext,
+    ex: Period,
+    shares: Sequence[Share],
+    facts: Mapping[str, Mapping[str, Any]],
+    existing: Sequence[RecordedEntitlement],
+    period: Period,
+    deadline: date,
+    key: str,
+    common: Mapping[str, Any],
+    parameters: Mapping[str, Any],
+    steps: Sequence[str],
+    rules: Sequence[str],
+) -> list[EntitlementDraft]:
+    """Each share less what this computation recorded before: a principal, or a correction referencing it;
+    someone no longer entitled gets a negative correction. Corrections never edit history."""
+    previous = _by_employee(existing)
+    principals = {e.employee: e.id for e in existing if e.kind is Kind.PRINCIPAL}
+    drafts = []
+    for share in shares:
+        before = previous.get(share.id, 0)
+        delta = share.amount - before
+        if delta == 0:
+            continue
+        inputs = {
+            **common,
+            **facts[share.id],
+            "cap_room_cents": share.cap,
+            "capped": share.capped,
+            "rounds": share.rounds,
+            "previous_cents": before,
+        }
+        lines = [
+            *steps,
+            f"share: {format_euros(share.amount)} over {len(share.rounds)} round(s)"
+            + (" (capped)" if share.capped else ""),
+        ]
+        if before:
+            lines.append(
+                f"already recorded for this period: {format_euros(before)}; correction {format_euros(delta)}"
+            )
+        contrib = contributions(ctx.params, ex, ctx, delta)
+        expl = Explanation(inputs, {**parameters, "contributions": contrib}, lines, rules)
+        corrects = principals.get(share.id)
+        kind = Kind.CORRECTION if corrects else Kind.PRINCIPAL
+        drafts.append(EntitlementDraft(share.id, period, delta, expl, kind, deadline, corrects, key=key))
+    for emp, before in previous.items():
+        if emp not in facts and before:
+            expl = Explanation(
+                {**common, "previous_cents": before, "rounds": [], "cap_room_cents": None},
+                parameters,
+                [*steps, "no longer a beneficiary of this period"],
+                rules,
+            )
+            drafts.append(
+                EntitlementDraft(
+                    emp, period, -before, expl, Kind.CORRECTION, deadline, principals.get(emp), key=key
+                )
+            )
+    return drafts
 
 
 def recompute(expl: Explanation) -> int:

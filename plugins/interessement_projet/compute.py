@@ -40,9 +40,9 @@ from paybonus.money import format_euros
 from paybonus.params import Parameters
 from paybonus.payroll import Population
 from paybonus.plugins.interessement.compute import (
+    as_drafts,
     beneficiaries,
     cap_parameters,
-    contributions,
     family_in_exercise,
 )
 from paybonus.plugins.interessement.interest import on_payment, recompute_interest
@@ -207,59 +207,10 @@ def _entity(
         "entity_pool_cents": part.pool_cents,
         "pool_cents": pool,
     }
-    previous: dict[str, int] = {}
-    for e in existing:
-        previous[e.employee] = previous.get(e.employee, 0) + e.amount_cents
-    principals = {e.employee: e.id for e in existing if e.kind is Kind.PRINCIPAL}
     key = f"{statement_event}#{p.entity}"
-    drafts = []
-    for share in result.shares:
-        before = previous.get(share.id, 0)
-        delta = share.amount - before
-        if delta == 0:
-            continue
-        inputs = {
-            **common,
-            **facts[share.id],
-            "cap_room_cents": share.cap,
-            "capped": share.capped,
-            "rounds": share.rounds,
-            "previous_cents": before,
-        }
-        person_steps = [*steps, f"share: {format_euros(share.amount)} over {len(share.rounds)} round(s)"]
-        if before:
-            person_steps.append(f"already recorded: {format_euros(before)}; correction {format_euros(delta)}")
-        expl = Explanation(
-            inputs,
-            {**parameters, "contributions": contributions(params, ex, ctx, delta)},
-            person_steps,
-            rules,
-        )
-        corrects = principals.get(share.id)
-        kind = Kind.CORRECTION if corrects else Kind.PRINCIPAL
-        drafts.append(
-            EntitlementDraft(share.id, st.period, delta, expl, kind, deadline, corrects=corrects, key=key)
-        )
-    for emp, before in previous.items():  # no longer a beneficiary of this entity and period
-        if emp not in facts and before:
-            expl = Explanation(
-                {**common, "previous_cents": before, "rounds": [], "cap_room_cents": None},
-                parameters,
-                [*steps, "no longer a beneficiary of this period"],
-                rules,
-            )
-            drafts.append(
-                EntitlementDraft(
-                    emp,
-                    st.period,
-                    -before,
-                    expl,
-                    Kind.CORRECTION,
-                    deadline,
-                    corrects=principals.get(emp),
-                    key=key,
-                )
-            )
+    drafts = as_drafts(
+        ctx, ex, result.shares, facts, existing, st.period, deadline, key, common, parameters, steps, rules
+    )
     summary = {
         **head,
         "statement": st.hash,
