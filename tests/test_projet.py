@@ -80,7 +80,7 @@ def test_the_pool_is_split_by_headcount_and_each_company_distributes_its_part(tm
     for cid in COMPANIES:
         close_year(bus, example, cid)
     statement = statement_from(dict.fromkeys(COMPANIES, ledger), agreement())
-    assert statement["pool_cents"] == POOL
+    assert statement["pool_cents"] == POOL and statement["value"] == "21250.000"
     parts = {e["entity"]: e for e in statement["entities"]}
     assert {k: v["weight"] for k, v in parts.items()} == {"ALPHA": 1401, "MEGA-LYON": 730, "BETA-RD": 306}
     # largest remainder (LAW 8): 2 125 000 x 1401/2437 = 1 221 635.2, x 730/2437 = 636 540.8, x 306/2437 = 266 823.9
@@ -525,8 +525,8 @@ def _measures(statement: dict) -> dict[str, Measure]:
             e["entity"],
             e["company"],
             Period.parse(f"{e['window']['start']}..{e['window']['end']}"),
-            e["headcount_days"],
-            e["payroll_cents"],
+            e.get("headcount_days"),
+            e.get("payroll_cents"),
         )
         for e in statement["entities"]
         if e["window"]
@@ -651,3 +651,66 @@ def test_the_statement_waits_for_the_close_of_the_entitys_last_pay_month(tmp_pat
     bus.publish_all(read_events(bus.host, "BETA", [x for x in lines if "2025-12" in x]))
     beta = {k: v for k, v in amounts(ledger, "interessement_projet").items() if k[0] == "BETA"}
     assert sum(beta.values()) == 266_824
+
+
+def _leaves(node, path=()):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _leaves(v, (*path, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _leaves(v, (*path, i))
+    else:
+        yield path
+
+
+@given(
+    data=st.data(),
+    value=st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-10, 10**12),
+        st.text(max_size=12),
+        st.lists(st.integers(), max_size=2),
+    ),
+    rehash=st.booleans(),
+)
+@settings(max_examples=150, deadline=None)
+def test_any_change_to_a_statement_is_refused_with_a_value_error(data, value, rehash):
+    # a fuzzer: whatever a leaf becomes, verify raises ValueError (one line for the user), never anything else
+    statement = build(agreement(), YEAR, FIGURES, _fake_measures(), ISSUED)
+    changed = copy.deepcopy(statement)
+    path = data.draw(st.sampled_from(sorted(_leaves(changed), key=str)))
+    node = changed
+    for k in path[:-1]:
+        node = node[k]
+    if node[path[-1]] == value:
+        return
+    node[path[-1]] = value
+    if rehash:
+        changed["hash"] = content_hash(changed)
+    try:
+        verify(changed, Parameters.default())
+    except ValueError as exc:
+        assert "\n" not in str(exc)
+    else:  # only the hash itself, put back by re-hashing, or a new issue time, can pass
+        assert rehash and path[0] in ("hash", "issued_at"), path
+
+
+def test_payroll_key_and_only_the_measure_the_key_uses_leaves_the_company(tmp_path, example):
+    # split by payroll: gross salaries of each entity over its window (I-19: AP indemnities excluded);
+    # ALPHA 400 000 €, MEGA-LYON 2 x 12 months = 80 400 €, BETA-RD July-December 22 800 + 14 400 = 37 200 €
+    bus, ledger = shared(tmp_path, example)
+    for cid in COMPANIES:
+        close_year(bus, example, cid)
+    by_payroll = statement_from(dict.fromkeys(COMPANIES, ledger), agreement("payroll"))
+    w = {e["entity"]: e["weight"] for e in by_payroll["entities"]}
+    assert w == {"ALPHA": 40_000_000, "MEGA-LYON": 8_040_000, "BETA-RD": 3_720_000}
+    assert all("headcount_days" not in e for e in by_payroll["entities"])
+    by_headcount = statement_from(dict.fromkeys(COMPANIES, ledger), agreement())
+    assert all("payroll_cents" not in e for e in by_headcount["entities"])  # no payroll disclosed
+    from paybonus.plugins.interessement_projet.statement import measures_file
+
+    ag = agreement()
+    m = measures_file(ag, YEAR, list(_measures(by_headcount).values()))
+    assert {x["payroll_cents"] for x in m["measures"]} == {None}

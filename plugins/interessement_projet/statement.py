@@ -36,13 +36,26 @@ SHARE_SCALE = 1_000_000  # a fixed share as an integer weight (millionths), time
 
 @frozen
 class Measure:
-    """An entity's size over its window of a period: employee-days under contract and gross payroll (cents)."""
+    """An entity's size over its window of a period: employee-days under contract, gross payroll (cents).
+
+    Only the one the agreement's key uses leaves the company (the other is None in files and statements).
+    """
 
     entity: str
     company: str
     window: Period | None
-    headcount_days: int
-    payroll_cents: int
+    headcount_days: int | None
+    payroll_cents: int | None
+
+    def key(self, split: str) -> Measure:
+        """This measure with only what the `split` key uses."""
+        return Measure(
+            self.entity,
+            self.company,
+            self.window,
+            self.headcount_days if split == "headcount" else None,
+            self.payroll_cents if split == "payroll" else None,
+        )
 
 
 def measure(
@@ -64,7 +77,7 @@ def measures_file(agreement: ProjectAgreement, period: Period, measures: list[Me
         "project": agreement.id,
         "agreement_digest": agreement.digest(),
         "period": converter.unstructure(period),
-        "measures": [converter.unstructure(m) for m in measures],
+        "measures": [converter.unstructure(m.key(agreement.split)) for m in measures],
     }
 
 
@@ -128,8 +141,11 @@ def build(
                     raise ValueError(
                         f"entity {e.id}: the measure covers {m.window}, the entity takes part {window}"
                     )
-                row["headcount_days"], row["payroll_cents"] = m.headcount_days, m.payroll_cents
-                weight = m.headcount_days if agreement.split == "headcount" else m.payroll_cents
+                field = f"{agreement.split}_days" if agreement.split == "headcount" else "payroll_cents"
+                size = m.headcount_days if agreement.split == "headcount" else m.payroll_cents
+                if size is None or size < 0:
+                    raise ValueError(f"entity {e.id}: the measure has no {field}")
+                row[field] = weight = size
         row["weight"] = weight
         rows.append(row)
         weights.append(weight)
@@ -222,11 +238,11 @@ def verify(data: Any, params: Parameters) -> Statement:
                 r["entity"],
                 r["company"],
                 structure(r["window"], Period),
-                int(r["headcount_days"]),
-                int(r["payroll_cents"]),
+                _count(r.get("headcount_days")),
+                _count(r.get("payroll_cents")),
             )
             for r in data.get("entities", [])
-            if isinstance(r, dict) and "headcount_days" in r and r.get("window")
+            if isinstance(r, dict) and r.get("window") and ("headcount_days" in r or "payroll_cents" in r)
         }
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"the statement's inputs cannot be read ({exc})") from None
@@ -250,3 +266,11 @@ def verify(data: Any, params: Parameters) -> Statement:
         for r in data["entities"]
     )
     return Statement(data, agreement, period, parts)
+
+
+def _count(v: Any) -> int | None:
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ValueError(f"expected a whole number, got {v!r}")
+    return v
