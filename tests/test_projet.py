@@ -714,3 +714,23 @@ def test_payroll_key_and_only_the_measure_the_key_uses_leaves_the_company(tmp_pa
     ag = agreement()
     m = measures_file(ag, YEAR, list(_measures(by_headcount).values()))
     assert {x["payroll_cents"] for x in m["measures"]} == {None}
+
+
+def test_import_warns_when_a_company_of_the_statement_does_not_take_part_in_its_configuration(
+    tmp_path, example, in_process, capsys
+):
+    toml_path = example / "MEGA" / "company.toml"
+    text = toml_path.read_text(encoding="utf-8")
+    toml_path.write_text(text[: text.index("[[schemes.interessement_projet")], encoding="utf-8")
+    db = str(tmp_path / "mega.db")
+    assert in_process("--db", db, "init") == 0
+    assert in_process("--db", db, "load", str(example / "MEGA")) == 0
+    statement = tmp_path / "statement.json"
+    statement.write_text(
+        json.dumps(build(agreement(), YEAR, FIGURES, _fake_measures(), ISSUED)), encoding="utf-8"
+    )
+    capsys.readouterr()
+    assert in_process("--db", db, "project", "import", str(statement)) == 0
+    got = capsys.readouterr()
+    assert "warning: MEGA has no [[schemes.interessement_projet.participations]] for ATLAS" in got.err
+    assert "MEGA: statement recorded, no dispatch" in got.out

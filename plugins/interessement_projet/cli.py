@@ -185,6 +185,7 @@ def import_cmd(state: State, statement_file: Path, company: str | None) -> None:
         targets = [c for c in mine if (company is None or c == company) and bus.company(c) is not None]
         if not targets:
             raise UserError(str(statement_file), f"none of {', '.join(mine)} is loaded in this ledger")
+        participating = {c: _projects_of(bus, c) for c in targets}
         issued = structure(data["issued_at"], datetime)
         events = [
             (
@@ -208,6 +209,12 @@ def import_cmd(state: State, statement_file: Path, company: str | None) -> None:
         companies=len(events),
     )
     for (_, e), o in zip(events, outcomes, strict=True):
+        if st.project not in participating.get(e.company, ()):
+            err.print(
+                f"warning: {e.company} has no [[schemes.interessement_projet.participations]] for {st.project}: "
+                "the statement is recorded, nothing is computed",
+                markup=False,
+            )
         done = [d for d in o.dispatches if d.scheme == SCHEME]
         state_text = "already recorded" if o.duplicate else "recorded"
         counts = f"{sum(d.entitlements for d in done)} entitlements" if done else "no dispatch"
@@ -230,6 +237,9 @@ def show_cmd(state: State, project_id: str, period: str | None, fmt: str) -> Non
         rows = project_view(state, ledger, project_id)
     if period:
         rows = [r for r in rows if r["period"] == _period_text(period)]
+    if not rows and fmt == "table":
+        err.print(f"no statement of project {project_id} in {state.db}", markup=False)
+        return
     if fmt == "json":
         out.print(canonical_json(rows), markup=False, soft_wrap=True)
         return
@@ -358,6 +368,13 @@ def _measure_here(
         assert info is not None
         found[e.id] = measure(ag, e, p, partial(host.payroll_source(info.info, ledger).population, e.company))
     return found
+
+
+def _projects_of(bus: Any, company: str) -> set[str]:
+    """Projects the company's configuration takes part in."""
+    config = bus.company(company)
+    raw = (config.schemes.get(SCHEME) if config else None) or {}
+    return {str(p.get("project")) for p in raw.get("participations", []) if isinstance(p, dict)}
 
 
 def _read_json(path: Path) -> Any:
