@@ -9,10 +9,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-## demo: create the environment, install paybonus and run it on the shipped sample company
+## demo: create the environment, install paybonus and run it on the shipped sample company and project
 demo: $(BIN)/python
 	$(BIN)/pip install -q -e .
 	$(BIN)/paybonus demo
+	$(BIN)/paybonus project demo
 
 ## test: install the test dependencies and run lint, format check, type check and the whole test suite
 test: $(BIN)/python

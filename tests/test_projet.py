@@ -734,3 +734,12 @@ def test_import_warns_when_a_company_of_the_statement_does_not_take_part_in_its_
     got = capsys.readouterr()
     assert "warning: MEGA has no [[schemes.interessement_projet.participations]] for ATLAS" in got.err
     assert "MEGA: statement recorded, no dispatch" in got.out
+
+
+def test_project_demo_runs_the_shipped_example_end_to_end(tmp_path, monkeypatch, in_process, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert in_process("project", "demo") == 0
+    got = capsys.readouterr().out
+    assert "audit: OK" in got and "MEGA-LYON" in got and "6365.41" in got
+    assert (tmp_path / "paybonus-project-demo.db").is_file()
+    assert (tmp_path / "paybonus-project-demo.statement.json").is_file()

@@ -268,6 +268,48 @@ def show_cmd(state: State, project_id: str, period: str | None, fmt: str) -> Non
     out.print(t)
 
 
+@project.command("demo")
+@click.option(
+    "--demo-db", default="paybonus-project-demo.db", show_default=True, help="Ledger to (re)create."
+)
+@click.pass_context
+def demo_cmd(ctx: click.Context, demo_db: str) -> None:
+    """Run the shipped three-company example in one database: load, close the year, statement, import, audit."""
+    from paybonus import audit
+    from paybonus.cli import VerificationFailed, load, publish
+    from paybonus.fixtures import project_sample_dir
+
+    state: State = ctx.obj
+    for suffix in ("", "-wal", "-shm"):
+        Path(demo_db + suffix).unlink(missing_ok=True)
+    state.db = demo_db
+    Ledger.create(demo_db).close()
+    example = project_sample_dir()
+    for cid in ("ALPHA", "MEGA", "BETA"):
+        ctx.invoke(load, company_dir=example / cid)
+        ctx.invoke(publish, events_file=str(example / cid / "events.jsonl"))
+    statement = Path(demo_db).with_suffix(".statement.json")
+    ctx.invoke(
+        statement_cmd,
+        project_toml=example / "project.toml",
+        results_file=example / "results-2025.json",
+        measure_files=(),
+        output=statement,
+        issued_at=None,
+    )
+    ctx.invoke(import_cmd, statement_file=statement, company=None)
+    ctx.invoke(show_cmd, project_id="ATLAS", period=None, fmt="table")
+    with state.ledger() as ledger:
+        rep = audit.verify(ledger, state.host().schemes)
+    out.print(
+        f"audit: {'OK' if rep.ok else 'FAILED'} ({rep.entries} entries, {rep.recomputed} amounts recomputed); "
+        f"statement at {statement}; try: paybonus --db {demo_db} entitlements --scheme interessement_projet",
+        markup=False,
+    )
+    if not rep.ok:
+        raise VerificationFailed(str(rep.problems[0]))
+
+
 def project_view(state: State, ledger: Ledger, project_id: str) -> list[dict[str, Any]]:
     """Per period and entity: the statement's pool and, for companies in this ledger, the net amount distributed."""
     bus = state.bus(ledger)
