@@ -155,12 +155,13 @@ class EventBus:
     # -- checks ------------------------------------------------------------------------------------------
 
     def company(self, company_id: str) -> CompanyConfig | None:
-        toml = self.ledger.company_toml(company_id)
-        if toml is None:
+        digest = self.ledger.company_digest(company_id)  # not the text: a large plan's TOML is big
+        if digest is None:
             return None
         cached = self._companies.get(company_id)
-        if cached is None or cached[0] != toml:
-            cached = (toml, parse_company_toml(toml, f"company {company_id} (stored)"))
+        if cached is None or cached[0] != digest:
+            toml = self.ledger.company_toml(company_id) or ""
+            cached = (digest, parse_company_toml(toml, f"company {company_id} (stored)"))
             self._companies[company_id] = cached
         return cached[1]
 

@@ -367,6 +367,11 @@ class Ledger:
         row = self.conn.execute("SELECT config_toml FROM companies WHERE id = ?", (company,)).fetchone()
         return row[0] if row else None
 
+    def company_digest(self, company: str) -> str | None:
+        """sha256 of the company's stored configuration: cheap to read, changes with every `load`."""
+        row = self.conn.execute("SELECT config_digest FROM companies WHERE id = ?", (company,)).fetchone()
+        return row[0] if row else None
+
     def company_ids(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT id FROM companies ORDER BY id")]
 

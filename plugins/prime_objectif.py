@@ -52,8 +52,10 @@ class Plan:
     figures: list[str] = Factory(list)
     parsed: Formula = field(init=False)
     max_cents: int = field(init=False)
+    member_set: frozenset[str] = field(init=False, eq=False, repr=False)  # `in` per event, not a list scan
 
     def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "member_set", frozenset(self.members))
         try:
             object.__setattr__(self, "max_cents", parse_euros(self.max_amount))
         except ValueError as exc:
@@ -116,7 +118,7 @@ def compute(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
         emp, left = event.payload.employee, event.payload.left_on
         period = sc.bonus_period(left, cfg.frequency, fy)
         for plan in cfg.plans:
-            if emp in plan.members:
+            if emp in plan.member_set:
                 results = _latest_results(ctx, plan.id, period)
                 if results is not None or _unenforceable(plan, period):
                     todo.append((plan, period, results, emp))
