@@ -743,3 +743,38 @@ def test_project_demo_runs_the_shipped_example_end_to_end(tmp_path, monkeypatch,
     assert "audit: OK" in got and "MEGA-LYON" in got and "6365.41" in got
     assert (tmp_path / "paybonus-project-demo.db").is_file()
     assert (tmp_path / "paybonus-project-demo.statement.json").is_file()
+
+
+def test_two_entities_of_one_company_share_its_20_percent_cap(tmp_path, example):
+    # MEGA takes part with two establishments; its classic intéressement leaves 3 000.00 € of its 20 % (I-20):
+    # the entities are computed in id order in one dispatch and the second only gets what the first left
+    project = example / "project.toml"
+    text = project.read_text(encoding="utf-8")
+    project.write_text(
+        text
+        + '\n[[project.entities]]\nid = "MEGA-LILLE"\ncompany = "MEGA"\nscope = "establishment"\nunit = "LILLE"\n',
+        encoding="utf-8",
+    )
+    ag = load_project_toml(project.read_text(encoding="utf-8"), Parameters.default(), "project.toml")
+    mega = company_toml("MEGA")
+    block = mega[mega.index("[[schemes.interessement_projet.participations]]") :]
+    load_toml = mega + "\n" + block.replace('entity = "MEGA-LYON"', 'entity = "MEGA-LILLE"')
+    bus, ledger = shared(tmp_path, example)
+    load_company(ledger, example, "MEGA", load_toml)
+    for cid in COMPANIES:
+        close_year(bus, example, cid, classic=cid != "MEGA")
+    from paybonus.fixtures.pytest_plugin import EventFactory
+
+    room = 300_000
+    bus.publish(
+        EventFactory("MEGA").results_published("2025", {"rcai": (2_568_000 - room) // 100}, id="MEGA-r")
+    )
+    statement = statement_from(dict.fromkeys(COMPANIES, ledger), ag)
+    pools = {e["entity"]: e["pool_cents"] for e in statement["entities"]}
+    assert pools["MEGA-LILLE"] + pools["MEGA-LYON"] > room
+    publish_statement(bus, statement)
+    projet = {k: v for k, v in amounts(ledger, "interessement_projet").items() if k[0] == "MEGA"}
+    assert sum(projet.values()) == room  # the first entity takes the room, the second what is left
+    lille, lyon = projet.get(("MEGA", "M3"), 0), projet.get(("MEGA", "M1"), 0) + projet.get(("MEGA", "M2"), 0)
+    assert lille == min(room, pools["MEGA-LILLE"]) and lyon == room - lille
+    assert audit_verify(ledger, bus.host.schemes).ok

@@ -153,7 +153,11 @@ def _entity(
     params = ctx.params
     month, day = (int(x) for x in ctx.company.fiscal_year_start.split("-"))
     ex = fiscal_year(st.period.end, month, day)  # the exercise the project period ends in (P-3 [U])
-    earlier: list[Any] = [*family_in_exercise(ctx, ex, {e.id for e in existing}), *pending]
+    # what the exercise already gave: recorded, and drafted earlier in this dispatch (another entity or period)
+    earlier: list[Any] = [
+        *family_in_exercise(ctx, ex, {e.id for e in existing}),
+        *(d for d in pending if ex.contains(d.period.end)),
+    ]
 
     # 2. company global cap, classic + project (P-4, I-20)
     payroll = ctx.population(Period(ex.start, st.period.end)).payroll_cents()
