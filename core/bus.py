@@ -43,7 +43,10 @@ from .payroll import Population
 log = structlog.get_logger("paybonus.bus")
 
 COMPLETED, FAILED = "completed", "failed"
-POPULATION_CACHE = 3  # populations kept between dispatches (a year and a few months of one company)
+# populations kept between dispatches: always the last 3 (a year and a few months of one company), and more while
+# they hold fewer than POPULATION_BUDGET employees in all (a vendor's many small companies, whose closes interleave)
+POPULATION_CACHE = 3
+POPULATION_BUDGET = 250_000
 
 
 @frozen
@@ -110,6 +113,7 @@ class EventBus:
         self._configs: dict[tuple[str, str, str], Any] = {}
         self._events: dict[str, Event[Any]] = {}
         self._populations: OrderedDict[tuple[str, Period, str], Population] = OrderedDict()
+        self._cached_employees = 0
 
     def population(self, company: CompanyInfo, period: Period) -> Population:
         """The period's population from the payroll source; the last few are kept (schemes share them)."""
@@ -120,8 +124,9 @@ class EventBus:
         source = self.host.payroll_source(company, self.ledger)
         pop = source.population(company.id, period)
         self._populations[key] = pop
-        while len(self._populations) > POPULATION_CACHE:
-            self._populations.popitem(last=False)
+        self._cached_employees += len(pop.employees)
+        while len(self._populations) > POPULATION_CACHE and self._cached_employees > POPULATION_BUDGET:
+            self._cached_employees -= len(self._populations.popitem(last=False)[1].employees)
         return pop
 
     def scheme_config(self, config: CompanyConfig, scheme: SchemeDescriptor) -> Any:
