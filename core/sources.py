@@ -209,14 +209,20 @@ class LedgerPayrollSource:
             )
             meta[emp] = (cat or "", est or "", unit or "")
         pay: dict[str, list[PayLine]] = defaultdict(list)
+        # a year of 200 000 people is 2.4 million lines: share the few distinct months and hours values
+        months: dict[str, date] = {}
+        decimals: dict[str, Decimal] = {}
         for emp, month, gross, base, hours, ap_h, ap_i, rec in conn.execute(
             "SELECT employee, month, gross_cents, base_cents, contract_hours, ap_hours, ap_indemnity_cents, "
             "reconstituted_cents FROM pay_lines WHERE company = ? AND month >= ? AND month <= ? ORDER BY employee, month",
             (company, period.start.replace(day=1).isoformat(), e),
         ):
-            pay[emp].append(
-                PayLine(date.fromisoformat(month), gross, base, Decimal(hours), Decimal(ap_h), ap_i, rec)
-            )
+            if month not in months:
+                months[month] = date.fromisoformat(month)
+            for text in (hours, ap_h):
+                if text not in decimals:
+                    decimals[text] = Decimal(text)
+            pay[emp].append(PayLine(months[month], gross, base, decimals[hours], decimals[ap_h], ap_i, rec))
         absences: dict[str, list[Absence]] = defaultdict(list)
         for emp, kind, start, end in conn.execute(
             "SELECT employee, kind, start, end FROM absences WHERE company = ? AND start <= ? AND end >= ? "
