@@ -14,7 +14,7 @@ import sqlite3
 import time
 import traceback
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -287,8 +287,11 @@ class EventBus:
                 assert config is not None
                 ctx = Context(self, config.info, self.scheme_config(config, scheme), scheme)
                 result = scheme.compute(event, ctx)
-                rows, findings, summary = self._rows(event, scheme, result, at)
-                self.ledger.insert_many(conn, "entitlements", ENTITLEMENT_COLUMNS, rows)
+                findings, summary = self._findings(scheme, event, result)
+                recorded: list[tuple[str, str]] = []  # (id, digest): rows are streamed, never all in memory
+                self.ledger.insert_many(
+                    conn, "entitlements", ENTITLEMENT_COLUMNS, self._rows(event, scheme, result, at, recorded)
+                )
                 if findings:
                     self.ledger.insert_many(
                         conn,
@@ -296,8 +299,8 @@ class EventBus:
                         ("event_id", "scheme", "level", "rule", "message", "employee"),
                         findings,
                     )
-                ids = [r[0] for r in rows]
-                entries = [("entitlement.recorded", r[0], r[-2]) for r in rows]
+                ids = [i for i, _ in recorded]
+                entries = [("entitlement.recorded", i, digest) for i, digest in recorded]
                 entries.append(
                     (
                         "dispatch.completed",
@@ -307,7 +310,7 @@ class EventBus:
                 )
                 head = audit.append(conn, at, entries)
                 self._upsert_dispatch(
-                    conn, event.id, scheme, COMPLETED, attempt, None, None, summary, len(rows), at
+                    conn, event.id, scheme, COMPLETED, attempt, None, None, summary, len(ids), at
                 )
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
@@ -345,24 +348,41 @@ class EventBus:
             event_id=event.id,
             scheme=scheme.name,
             attempt=attempt,
-            entitlements=len(rows),
+            entitlements=len(ids),
             findings=len(findings),
             duration_ms=round((time.perf_counter() - t0) * 1000, 1),
         )
         log.debug("audit.chain.head", seq=head.seq, hash=head.hash)
-        if rows:
+        if ids:
             self.host.notify_recorded(event, scheme.name, ids)
-        return DispatchOutcome(event.id, scheme.name, COMPLETED, len(rows))
+        return DispatchOutcome(event.id, scheme.name, COMPLETED, len(ids))
 
     def _completed(self, event_id: str, scheme: str) -> bool:
         return self.ledger.dispatch_statuses(event_id).get(scheme) == COMPLETED
 
-    def _rows(
-        self, event: Event[Any], scheme: SchemeDescriptor, result: Any, at: str
-    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], str]:
+    def _findings(
+        self, scheme: SchemeDescriptor, event: Event[Any], result: Any
+    ) -> tuple[list[tuple[Any, ...]], str]:
+        """The result's findings as rows, and its summary as JSON; refuses what is not a SchemeResult."""
         if not isinstance(result, SchemeResult):
             raise SchemeError(f"scheme {scheme.name} returned {type(result).__name__}, not a SchemeResult")
-        rows: list[tuple[Any, ...]] = []
+        findings = []
+        for f in result.findings:
+            if not isinstance(f, Finding):
+                raise SchemeError(f"scheme {scheme.name} returned {type(f).__name__}, not a Finding")
+            findings.append((event.id, scheme.name, f.level, f.rule, f.message, f.employee))
+        return findings, canonical_json(dict(result.summary))
+
+    def _rows(
+        self,
+        event: Event[Any],
+        scheme: SchemeDescriptor,
+        result: SchemeResult,
+        at: str,
+        recorded: list[tuple[str, str]],
+    ) -> Iterator[tuple[Any, ...]]:
+        """Entitlement rows, one at a time, each checked; appends (id, digest) to `recorded`. A bad draft
+        raises inside the dispatch's transaction, so nothing of the dispatch is kept."""
         seen: set[str] = set()
         for d in result.entitlements:
             if not isinstance(d, EntitlementDraft):
@@ -409,14 +429,9 @@ class EventBus:
                 "explanation": canonical_json(d.explanation.to_dict()),
                 "recorded_at": at,
             }
-            row["digest"] = audit.entitlement_digest(row)
-            rows.append((*tuple(row[c] for c in ENTITLEMENT_COLUMNS[:-2]), row["digest"], at))
-        findings = []
-        for f in result.findings:
-            if not isinstance(f, Finding):
-                raise SchemeError(f"scheme {scheme.name} returned {type(f).__name__}, not a Finding")
-            findings.append((event.id, scheme.name, f.level, f.rule, f.message, f.employee))
-        return rows, findings, canonical_json(dict(result.summary))
+            digest = audit.entitlement_digest(row)
+            recorded.append((ident, digest))
+            yield (*tuple(row[c] for c in ENTITLEMENT_COLUMNS[:-2]), digest, at)
 
     def _upsert_dispatch(
         self,

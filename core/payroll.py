@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 
-from attrs import frozen
+from attrs import field, frozen
 
 from .calendar import Period
 
@@ -50,7 +50,10 @@ class Contract:
     end: date | None  # None: still running
 
     def span(self, within: Period) -> Period | None:
-        return within.overlap(Period(self.start, self.end or date.max))
+        """The days of `within` under this contract (None: none)."""
+        s = max(self.start, within.start)
+        e = within.end if self.end is None else min(self.end, within.end)
+        return Period(s, e) if s <= e else None
 
 
 @frozen
@@ -58,10 +61,10 @@ class Absence:
     kind: AbsenceKind
     start: date
     end: date
+    period: Period = field(init=False, eq=False, repr=False)  # built once: presence loops read it often
 
-    @property
-    def period(self) -> Period:
-        return Period(self.start, self.end)
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "period", Period(self.start, self.end))
 
 
 @frozen
@@ -91,7 +94,13 @@ class EmployeeRecord:
 
     def employed_days(self, period: Period) -> int:
         """Calendar days under contract within `period`, all contracts added up (LAW I-13)."""
-        return sum(s.days for c in self.contracts if (s := c.span(period)) is not None)
+        total = 0
+        for c in self.contracts:  # on the hot path: date arithmetic, no Period objects
+            s = max(c.start, period.start)
+            e = period.end if c.end is None else min(c.end, period.end)
+            if s <= e:
+                total += (e - s).days + 1
+        return total
 
     def pay_in(self, period: Period) -> Iterator[PayLine]:
         return (p for p in self.pay if period.start <= p.month <= period.end)

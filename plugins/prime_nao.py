@@ -106,11 +106,14 @@ def _instalment(
     pay_month = schedule[n].date.replace(day=1)
     full_hours = ctx.params.value("legal_monthly_hours", ref.end)
     drafts = []
+    weights = scale_weights([i.share for i in schedule])  # the same for everyone: once
+    shares = [str(i.share) for i in schedule]
+    due, dsn, month = sc.due_date(pay_month), sc.dsn(cfg.dsn_code), pay_month.isoformat()[:7]
     for emp in ctx.population(ref).employees:
         total, detail = _award_amount(award, emp, ref, cfg, full_hours)
         if total <= 0:
             continue
-        parts = allocate(total, scale_weights([i.share for i in schedule]))
+        parts = allocate(total, weights)
         amount = parts[n]
         if amount <= 0:
             continue
@@ -120,9 +123,9 @@ def _instalment(
                 **{k: v for k, v in detail.items() if k != "steps"},
                 "total_cents": total,
                 "instalment": n + 1,
-                "instalments": [str(i.share) for i in schedule],
+                "instalments": shares,
                 "instalment_cents": parts,
-                "payroll_month": pay_month.isoformat()[:7],
+                "payroll_month": month,
             },
             parameters={"legal_monthly_hours": str(full_hours)},
             steps=[*detail["steps"], f"instalment {n + 1} of {len(schedule)}: {format_euros(amount)}"],
@@ -134,9 +137,9 @@ def _instalment(
                 ref,
                 amount,
                 expl,
-                due_date=sc.due_date(pay_month),
+                due_date=due,
                 key=f"{award.id}|{n + 1}",
-                dsn=sc.dsn(cfg.dsn_code),
+                dsn=dsn,
             )
         )
     return drafts

@@ -13,6 +13,7 @@ They are salary: ordinary contributions, computed by the payroll (O-1, N-2).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any, Literal
@@ -169,6 +170,7 @@ def due_date(pay_month: date) -> date:
     return last_day_of_month(pay_month)
 
 
+@functools.cache
 def dsn(code: str) -> DsnMapping:
     return DsnMapping("S21.G00.52", code, DSN_CODES[code])
 
