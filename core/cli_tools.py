@@ -121,3 +121,60 @@ def bench(quick: bool, sizes: str | None, vendor: bool, out_file: Path | None) -
     if out_file:
         out_file.write_text(json.dumps({"machine": b.machine(), "runs": results}, indent=2), encoding="utf-8")
         out.print(f"results written to {out_file}", markup=False)
+
+
+@cli.command("dsn")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--company", required=True, help="The paybonus company id the declarations belong to.")
+@click.option(
+    "--events",
+    "events_out",
+    type=click.Path(path_type=Path),
+    help="Write employee_left events here (default: stdout).",
+)
+@click.option(
+    "--absences", "absences_out", type=click.Path(path_type=Path), help="Write absences.csv rows here."
+)
+def dsn_cmd(
+    files: tuple[Path, ...], company: str, events_out: Path | None, absences_out: Path | None
+) -> None:
+    """Read DSN files: contract ends as employee_left events, stoppages and suspensions as absences.csv rows."""
+    import csv
+    import io
+    import sys
+
+    from . import dsn
+    from .events import canonical_json
+
+    declarations = []
+    for f in files:
+        try:
+            raw = f.read_bytes()
+        except OSError as exc:
+            raise UserError(str(f), f"cannot read ({exc.strerror})") from None
+        declarations += dsn.parse(dsn.read_text(raw), str(f))
+    events = dsn.departures(declarations, company)
+    rows = dsn.absence_rows(declarations)
+    text = "".join(canonical_json(e) + "\n" for e in events)
+    if events_out is None:
+        sys.stdout.write(text)
+    else:
+        events_out.write_text(text, encoding="utf-8")
+    if absences_out is not None:
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=["employee_id", "kind", "start", "end"], lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+        absences_out.write_text(buf.getvalue(), encoding="utf-8")
+    people = {p.matricule for d in declarations for p in d.individuals}
+    log.info(
+        "dsn.read",
+        declarations=len(declarations),
+        employees=len(people),
+        departures=len(events),
+        absences=len(rows),
+    )
+    click.echo(
+        f"{len(declarations)} declarations, {len(people)} employees: {len(events)} departures, {len(rows)} absences",
+        err=True,
+    )

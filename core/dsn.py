@@ -1,0 +1,259 @@
+"""Reading DSN files (Déclaration Sociale Nominative, docs/dsn.md): departures and absences for paybonus.
+
+A DSN file is one `RUBRIQUE,'VALUE'` per line, often in Windows-1252; a deposit may wrap several declarations
+(S10.G00.00.001 to S90.G00.90.002, whose S90.G00.90.001 gives the line count) in an S05/S06/S95/S96 envelope.
+An individual (S21.G00.30) owns the blocks after it until the next one: contracts (S21.G00.40), work stoppages
+(S21.G00.60), contract ends (S21.G00.62) and other suspensions (S21.G00.65).
+
+What paybonus takes from it: the employee id is the payroll's matricule (S21.G00.30.019), never the NIR; a
+contract end becomes an `employee_left` event (LAW I-44); stoppages and suspensions become absences in the
+`absences.csv` format, with the kinds the schemes know (maternity, work accident... count as presence for
+intéressement, I-25; activité partielle 602, I-27). Names, NIR and addresses are read past, never kept.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import date, timedelta
+from typing import Any
+
+from attrs import Factory, define, frozen
+
+from .errors import UserError
+from .payroll import DSN_OTHER_SUSPENSION, DSN_WORK_STOPPAGE, AbsenceKind
+
+_LINE = re.compile(r"^(S[0-9]{2}\.G[0-9]{2}\.[0-9]{2}\.[0-9]{3}),'(.*)'$")
+CANCELLED_STOPPAGE = "99"  # S21.G00.60.001: the stoppage is cancelled
+CANCELLED_END = "099"  # S21.G00.62.002: the contract end is cancelled
+
+
+@frozen
+class Absence:
+    kind: AbsenceKind
+    start: date
+    end: date
+    code: str  # the DSN reason, kept for traceability
+
+
+@frozen
+class ContractEnd:
+    on: date
+    reason: str
+
+
+@define
+class Individual:
+    """What one declaration says of one employee (personal data left out)."""
+
+    matricule: str
+    establishment: str
+    where: str  # file and line of the S21.G00.30 block
+    contract_starts: list[date] = Factory(list)
+    absences: list[Absence] = Factory(list)
+    ends: list[ContractEnd] = Factory(list)
+
+
+@frozen
+class Declaration:
+    where: str
+    nature: str  # S20.G00.05.001: 01 monthly, 04 sick leave, 07 contract end (FCTU), ...
+    siren: str
+    individuals: tuple[Individual, ...]
+
+
+def read_text(raw: bytes) -> str:
+    """DSN files are UTF-8 or, more often, Windows-1252/ISO-8859-1."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace")
+
+
+def parse(text: str, path: str) -> list[Declaration]:
+    """Every declaration of a DSN file. Raises UserError naming the file, line and rubric."""
+    out: list[Declaration] = []
+    current: list[tuple[int, str, str]] | None = None
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        m = _LINE.match(line.strip())
+        if not m:
+            raise UserError(f"{path}:{n}", "not a DSN line (expected S21.G00.30.001,'value')")
+        rubric, value = m.group(1), m.group(2)
+        if rubric == "S10.G00.00.001":
+            if current is not None:
+                raise UserError(
+                    f"{path}:{n}", "a declaration starts before the previous one ended (S90.G00.90)"
+                )
+            current = []
+        if rubric.startswith(("S05.", "S06.", "S95.", "S96.")):
+            continue  # the deposit's envelope
+        if current is None:
+            raise UserError(
+                f"{path}:{n}", f"{rubric} outside a declaration (S10.G00.00.001 ... S90.G00.90.002)"
+            )
+        current.append((n, rubric, value))
+        if rubric == "S90.G00.90.002":
+            out.append(_declaration(current, path))
+            current = None
+    if current is not None:
+        raise UserError(f"{path}:{current[0][0]}", "the declaration never ends (no S90.G00.90.002)")
+    if not out:
+        raise UserError(path, "no declaration (S10.G00.00.001) in this file")
+    return out
+
+
+def _declaration(lines: list[tuple[int, str, str]], path: str) -> Declaration:
+    first, last = lines[0][0], lines[-1][0]
+    count = next((v for _, r, v in lines if r == "S90.G00.90.001"), None)
+    if count is None or not count.isdigit() or int(count) != len(lines):
+        raise UserError(
+            f"{path}:{last}",
+            f"S90.G00.90.001: the declaration has {len(lines)} lines, it says {count!r} (truncated or altered?)",
+        )
+    nature = next((v for _, r, v in lines if r == "S20.G00.05.001"), "")
+    siren = next((v for _, r, v in lines if r == "S21.G00.06.001"), "")
+    people: list[Individual] = []
+    establishment = ""
+    person: Individual | None = None
+    stoppage: dict[str, Any] = {}
+    suspension: dict[str, Any] = {}
+    end: dict[str, Any] = {}
+
+    def flush() -> None:
+        if person is None:
+            return
+        _close_stoppage(person, stoppage, path)
+        _close_suspension(person, suspension, path)
+        _close_end(person, end, path)
+
+    for n, rubric, value in lines:
+        where = f"{path}:{n}"
+        block = rubric[:10]
+        if block != "S21.G00.60":
+            _close_stoppage(person, stoppage, path)
+        if block != "S21.G00.65":
+            _close_suspension(person, suspension, path)
+        if block != "S21.G00.62":
+            _close_end(person, end, path)
+        if rubric == "S21.G00.11.001":
+            establishment = value
+        elif rubric == "S21.G00.30.001":
+            flush()
+            person = Individual("", establishment, where)
+            people.append(person)
+        elif rubric == "S21.G00.30.019" and person is not None:
+            person.matricule = value.strip()
+        elif rubric == "S21.G00.40.001" and person is not None:
+            person.contract_starts.append(_date(value, where, rubric))
+        elif block in ("S21.G00.60", "S21.G00.65", "S21.G00.62") and person is not None:
+            target = {"S21.G00.60": stoppage, "S21.G00.65": suspension, "S21.G00.62": end}[block]
+            if rubric.endswith(".001") and target:  # a new block of the same kind
+                {"S21.G00.60": _close_stoppage, "S21.G00.65": _close_suspension, "S21.G00.62": _close_end}[
+                    block
+                ](person, target, path)
+            target[rubric[-3:]] = (value, where)
+    flush()
+    for p in people:
+        if not p.matricule:
+            raise UserError(
+                p.where,
+                "S21.G00.30.019 (matricule) missing: paybonus identifies employees by it, never by the NIR",
+            )
+    return Declaration(f"{path}:{first}", nature, siren, tuple(people))
+
+
+def _close_stoppage(person: Individual | None, b: dict[str, Any], path: str) -> None:
+    if person is None or not b:
+        return
+    code, where = b.get("001", ("", path))
+    if code != CANCELLED_STOPPAGE:
+        kind = DSN_WORK_STOPPAGE.get(code, AbsenceKind.OTHER)
+        last_worked = _date(*_need(b, "002", "S21.G00.60.002", where), "S21.G00.60.002")
+        start = last_worked + timedelta(days=1)
+        if "010" in b:  # back at work: the absence ends the day before
+            end = _date(b["010"][0], b["010"][1], "S21.G00.60.010") - timedelta(days=1)
+        else:
+            end = _date(*_need(b, "003", "S21.G00.60.003", where), "S21.G00.60.003")
+        if end >= start:
+            person.absences.append(Absence(kind, start, end, code))
+    b.clear()
+
+
+def _close_suspension(person: Individual | None, b: dict[str, Any], path: str) -> None:
+    if person is None or not b:
+        return
+    code, where = b.get("001", ("", path))
+    kind = DSN_OTHER_SUSPENSION.get(code, AbsenceKind.OTHER)
+    start = _date(*_need(b, "002", "S21.G00.65.002", where), "S21.G00.65.002")
+    end = _date(*_need(b, "003", "S21.G00.65.003", where), "S21.G00.65.003") if "003" in b else start
+    if end < start:
+        raise UserError(where, f"S21.G00.65.003: the suspension ends ({end}) before it starts ({start})")
+    person.absences.append(Absence(kind, start, end, code))
+    b.clear()
+
+
+def _close_end(person: Individual | None, b: dict[str, Any], path: str) -> None:
+    if person is None or not b:
+        return
+    reason, where = b.get("002", ("", path))
+    if reason != CANCELLED_END:
+        on = _date(*_need(b, "001", "S21.G00.62.001", where), "S21.G00.62.001")
+        person.ends.append(ContractEnd(on, reason))
+    b.clear()
+
+
+def _need(b: dict[str, Any], key: str, rubric: str, where: str) -> tuple[str, str]:
+    if key not in b:
+        raise UserError(where, f"{rubric} missing in its block")
+    value, at = b[key]
+    return str(value), str(at)
+
+
+def _date(value: str, where: str, rubric: str) -> date:
+    if not re.fullmatch(r"[0-9]{8}", value):
+        raise UserError(where, f"{rubric}: {value!r} is not a DSN date (DDMMYYYY)")
+    try:
+        return date(int(value[4:]), int(value[2:4]), int(value[:2]))
+    except ValueError:
+        raise UserError(where, f"{rubric}: {value!r} is not a date") from None
+
+
+# -- what paybonus makes of it ----------------------------------------------------------------------------------
+
+
+def departures(declarations: Iterable[Declaration], company: str) -> list[dict[str, Any]]:
+    """`employee_left` events (JSON objects) for every contract end, one per employee and date. Deterministic
+    (an event occurs on the day the contract ended), so reading the same files again gives the same events."""
+    seen: dict[str, dict[str, Any]] = {}
+    for d in declarations:
+        for p in d.individuals:
+            for e in p.ends:
+                ident = f"{company}-dsn-left-{p.matricule}-{e.on:%Y%m%d}"
+                seen[ident] = {
+                    "id": ident,
+                    "type": "employee_left",
+                    "company": company,
+                    "occurred_at": f"{e.on.isoformat()}T18:00:00+01:00",
+                    "payload": {
+                        "employee": p.matricule,
+                        "left_on": e.on.isoformat(),
+                        "reason": e.reason or None,
+                    },
+                }
+    return [seen[k] for k in sorted(seen)]
+
+
+def absence_rows(declarations: Iterable[Declaration]) -> list[dict[str, str]]:
+    """Rows of `absences.csv` (employee_id, kind, start, end). An absence declared again in a later declaration
+    (say, with its actual end once the employee is back) keeps the later end."""
+    latest: dict[tuple[str, str, date], date] = {}
+    for d in declarations:
+        for p in d.individuals:
+            for a in p.absences:
+                latest[(p.matricule, a.kind.value, a.start)] = a.end
+    return [
+        {"employee_id": emp, "kind": kind, "start": start.isoformat(), "end": end.isoformat()}
+        for (emp, kind, start), end in sorted(latest.items(), key=lambda kv: (kv[0][0], kv[0][2], kv[0][1]))
+    ]

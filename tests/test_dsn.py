@@ -1,0 +1,155 @@
+"""Reading DSN files: the real-shaped sample of ../shared/data/dsn (three FCTU declarations in an envelope)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from clihelp import run
+from conftest import shared
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from paybonus import dsn, load_plugins
+from paybonus.errors import UserError
+from paybonus.sources import read_company_dir
+
+SAMPLE = ("data", "dsn", "sample_dsn_P25V01.dsn")
+
+
+def sample_text() -> str:
+    return dsn.read_text(shared(*SAMPLE).read_bytes())
+
+
+def test_the_sample_deposit_gives_departures_and_absences():
+    declarations = dsn.parse(sample_text(), "sample.dsn")
+    # three declarations of nature 07 (FCTU), each of the line count its S90.G00.90.001 states (161, 155, 107)
+    assert [d.nature for d in declarations] == ["07", "07", "07"]
+    assert [p.matricule for d in declarations for p in d.individuals] == ["00001", "00005", "00061"]
+    assert [p.establishment for d in declarations for p in d.individuals] == ["00022", "00013", "00033"]
+    events = dsn.departures(declarations, "TEST")
+    # S21.G00.62: 091 unfitness dismissal, 043 rupture conventionnelle, 031 end of a fixed-term contract (DSN.md)
+    assert [(e["payload"]["employee"], e["payload"]["left_on"], e["payload"]["reason"]) for e in events] == [
+        ("00001", "2025-12-18", "091"),
+        ("00005", "2025-12-18", "043"),
+        ("00061", "2025-12-23", "031"),
+    ]
+    host = load_plugins(entry_points=False)
+    for e in events:
+        host.event_types.from_dict(e)  # valid employee_left events, ready for `paybonus publish`
+    # S21.G00.60: the absence starts the day after the last day worked and ends the day before the return
+    # (S21.G00.60.010) or on the planned end; 01 illness, 03 paternity; S21.G00.65 501 unpaid leave
+    assert dsn.absence_rows(declarations) == [
+        {"employee_id": "00001", "kind": "illness", "start": "2025-09-09", "end": "2025-11-26"},
+        {"employee_id": "00001", "kind": "unpaid_leave", "start": "2025-11-27", "end": "2025-11-27"},
+        {"employee_id": "00001", "kind": "illness", "start": "2025-11-28", "end": "2025-12-18"},
+        {"employee_id": "00005", "kind": "paternity", "start": "2025-10-10", "end": "2025-11-02"},
+    ]
+
+
+def test_nothing_personal_leaves_the_reader():
+    text = sample_text()
+    out = json.dumps(dsn.departures(dsn.parse(text, "s"), "TEST")) + json.dumps(
+        dsn.absence_rows(dsn.parse(text, "s"))
+    )
+    for personal in ("1234567890123", "NOM_TEST", "PRENOM_TEST", "26031999", "RUE"):
+        assert personal in text and personal not in out
+
+
+def test_windows_1252_files_read_the_same():
+    text = sample_text()
+    cp = dsn.read_text(text.replace("\ufffd", "é").encode("cp1252"))
+    assert dsn.absence_rows(dsn.parse(cp, "cp")) == dsn.absence_rows(dsn.parse(text, "utf8"))
+
+
+def test_a_later_declaration_updates_an_absence_s_end():
+    # the same stoppage declared again later, with the employee back earlier than planned
+    text = sample_text()
+    declarations = dsn.parse(text, "s")
+    again = dsn.parse(text.replace("S21.G00.60.010,'27112025'", "S21.G00.60.010,'20112025'"), "t")
+    rows = dsn.absence_rows([*declarations, *again])
+    assert rows[0] == {"employee_id": "00001", "kind": "illness", "start": "2025-09-09", "end": "2025-11-19"}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            ("S21.G00.30.019,'00005'\n", ""),
+            "sample.dsn:322: S90.G00.90.001: the declaration has 154 lines, it says '155'",
+        ),
+        (
+            ("S21.G00.62.001,'18122025'", "S21.G00.62.001,'31022025'"),
+            "S21.G00.62.001: '31022025' is not a date",
+        ),
+        (("S21.G00.60.002,'08092025'", "S21.G00.60.002,'2025-09-08'"), "is not a DSN date (DDMMYYYY)"),
+        (("S21.G00.40.001,'01062020'", "S21.G00.40.001;'01062020'"), "not a DSN line"),
+        (("S90.G00.90.002,'1'\n", ""), "sample.dsn:168: a declaration starts before the previous one ended"),
+    ],
+)
+def test_bad_dsn_is_refused_naming_the_line(change, message):
+    text = sample_text()
+    assert change[0] in text
+    with pytest.raises(UserError) as info:
+        dsn.parse(text.replace(change[0], change[1], 1), "sample.dsn")
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_declaration_cut_short_is_refused():
+    text = sample_text()
+    cut = text[: text.rindex("S90.G00.90.002")]
+    with pytest.raises(UserError, match="never ends"):
+        dsn.parse(cut, "s")
+
+
+def test_a_missing_matricule_is_refused_rather_than_using_the_nir():
+    text = sample_text().replace("S21.G00.30.019,'00001'\n", "", 1)
+    text = text.replace("S90.G00.90.001,'161'", "S90.G00.90.001,'160'", 1)
+    with pytest.raises(UserError, match=r"S21.G00.30.019 \(matricule\) missing: .* never by the NIR"):
+        dsn.parse(text, "s")
+
+
+def test_cli_writes_events_and_absences_a_company_directory_loads(tmp_path):
+    company = tmp_path / "TEST"
+    company.mkdir()
+    (company / "company.toml").write_text('[company]\nid = "TEST"\nname = "Test SAS"\n', encoding="utf-8")
+    (company / "employees.csv").write_text(
+        "employee_id,contract_start,contract_end,establishment\n00001,2020-06-01,2025-12-18,00022\n"
+        "00005,2019-08-29,2025-12-18,00013\n00061,2025-12-01,2025-12-23,00033\n",
+        encoding="utf-8",
+    )
+    r = run(
+        "dsn",
+        str(shared(*SAMPLE)),
+        "--company",
+        "TEST",
+        "--events",
+        str(tmp_path / "events.jsonl"),
+        "--absences",
+        str(company / "absences.csv"),
+        cwd=tmp_path,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "3 declarations, 3 employees: 3 departures, 4 absences" in r.stderr
+    assert len(read_company_dir(company).absences) == 4
+    db = str(tmp_path / "l.db")
+    assert run("--db", db, "init", cwd=tmp_path).returncode == 0
+    assert run("--db", db, "load", str(company), cwd=tmp_path).returncode == 0
+    r = run("--db", db, "publish", str(tmp_path / "events.jsonl"), cwd=tmp_path)
+    assert r.returncode == 0 and "3 events: 3 recorded" in r.stdout
+    bad = tmp_path / "bad.dsn"
+    bad.write_text(sample_text().replace("S90.G00.90.001,'107'", "S90.G00.90.001,'100'"), encoding="utf-8")
+    r = run("dsn", str(bad), "--company", "TEST", cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "it says '100'" in r.stderr
+
+
+@given(data=st.data(), value=st.text(max_size=12))
+@settings(max_examples=60, deadline=None)
+def test_any_changed_value_gives_a_result_or_one_line(data, value):
+    lines = sample_text().splitlines()
+    n = data.draw(st.integers(0, len(lines) - 1))
+    rubric = lines[n].split(",", 1)[0]
+    lines[n] = f"{rubric},'{value}'" if data.draw(st.booleans()) else value
+    try:
+        dsn.absence_rows(dsn.parse("\n".join(lines), "fuzz.dsn"))
+    except UserError as exc:
+        assert "\n" not in str(exc) and str(exc).startswith("fuzz.dsn")
