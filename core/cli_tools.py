@@ -135,12 +135,22 @@ def bench(quick: bool, sizes: str | None, vendor: bool, out_file: Path | None) -
 @click.option(
     "--absences", "absences_out", type=click.Path(path_type=Path), help="Write absences.csv rows here."
 )
+@click.option(
+    "--company-dir",
+    type=click.Path(path_type=Path),
+    help="Write employees.csv, payroll/YYYY-MM.csv and absences.csv here, from monthly declarations.",
+)
+@pass_state
 def dsn_cmd(
-    files: tuple[Path, ...], company: str, events_out: Path | None, absences_out: Path | None
+    state: State,
+    files: tuple[Path, ...],
+    company: str,
+    events_out: Path | None,
+    absences_out: Path | None,
+    company_dir: Path | None,
 ) -> None:
-    """Read DSN files: contract ends as employee_left events, stoppages and suspensions as absences.csv rows."""
-    import csv
-    import io
+    """Read DSN files: contract ends as employee_left events, stoppages and suspensions as absences.csv rows,
+    and with --company-dir the company's employees and monthly pay."""
     import sys
 
     from . import dsn
@@ -155,17 +165,25 @@ def dsn_cmd(
         declarations += dsn.parse(dsn.read_text(raw), str(f))
     events = dsn.departures(declarations, company)
     rows = dsn.absence_rows(declarations)
+    data = dsn.company_files(declarations, state.params()) if company_dir is not None else None
+    if data is not None and not data.employees:
+        raise UserError(str(files[0]), "no employee (S21.G00.30) in these declarations")
     text = "".join(canonical_json(e) + "\n" for e in events)
     if events_out is None:
         sys.stdout.write(text)
     else:
         events_out.write_text(text, encoding="utf-8")
+    absence_fields = ["employee_id", "kind", "start", "end"]
     if absences_out is not None:
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=["employee_id", "kind", "start", "end"], lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows)
-        absences_out.write_text(buf.getvalue(), encoding="utf-8")
+        _write_csv(absences_out, absence_fields, rows)
+    if company_dir is not None and data is not None:
+        (company_dir / "payroll").mkdir(parents=True, exist_ok=True)
+        _write_csv(company_dir / "employees.csv", list(data.employees[0]), data.employees)
+        for month, pay in data.payroll.items():
+            _write_csv(company_dir / "payroll" / f"{month}.csv", list(pay[0]), pay)
+        _write_csv(company_dir / "absences.csv", absence_fields, data.absences)
+        if not (company_dir / "company.toml").is_file():
+            click.echo(f"note: write {company_dir / 'company.toml'} before `paybonus load`", err=True)
     people = {p.matricule for d in declarations for p in d.individuals}
     log.info(
         "dsn.read",
@@ -178,3 +196,14 @@ def dsn_cmd(
         f"{len(declarations)} declarations, {len(people)} employees: {len(events)} departures, {len(rows)} absences",
         err=True,
     )
+
+
+def _write_csv(path: Path, fields: list[str], rows: list[dict[str, str]]) -> None:
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    path.write_text(buf.getvalue(), encoding="utf-8")

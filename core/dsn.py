@@ -16,11 +16,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from attrs import Factory, define, frozen
 
 from .errors import UserError
+from .money import parse_euros
 from .payroll import DSN_OTHER_SUSPENSION, DSN_WORK_STOPPAGE, AbsenceKind
 
 _LINE = re.compile(r"^(S[0-9]{2}\.G[0-9]{2}\.[0-9]{2}\.[0-9]{3}),'(.*)'$")
@@ -42,6 +44,12 @@ class ContractEnd:
     reason: str
 
 
+@frozen
+class Contract:
+    start: date
+    hours: Decimal | None  # monthly hours when the quotité is in hours (S21.G00.40.011 10 or 21)
+
+
 @define
 class Individual:
     """What one declaration says of one employee (personal data left out)."""
@@ -49,9 +57,16 @@ class Individual:
     matricule: str
     establishment: str
     where: str  # file and line of the S21.G00.30 block
-    contract_starts: list[date] = Factory(list)
+    contracts: list[Contract] = Factory(list)
     absences: list[Absence] = Factory(list)
     ends: list[ContractEnd] = Factory(list)
+    pay: dict[str, list[Any]] = Factory(
+        dict
+    )  # S21.G00.51 type -> [hours, cents], summed over the declaration
+
+    @property
+    def contract_starts(self) -> list[date]:
+        return [c.start for c in self.contracts]
 
 
 @frozen
@@ -60,6 +75,7 @@ class Declaration:
     nature: str  # S20.G00.05.001: 01 monthly, 04 sick leave, 07 contract end (FCTU), ...
     siren: str
     individuals: tuple[Individual, ...]
+    month: date | None = None  # S20.G00.05.005: the month a monthly declaration covers
 
 
 def read_text(raw: bytes) -> str:
@@ -117,26 +133,24 @@ def _declaration(lines: list[tuple[int, str, str]], path: str) -> Declaration:
     people: list[Individual] = []
     establishment = ""
     person: Individual | None = None
-    stoppage: dict[str, Any] = {}
-    suspension: dict[str, Any] = {}
-    end: dict[str, Any] = {}
+    closers: dict[str, tuple[dict[str, Any], Any]] = {
+        "S21.G00.60": ({}, _close_stoppage),
+        "S21.G00.65": ({}, _close_suspension),
+        "S21.G00.62": ({}, _close_end),
+        "S21.G00.40": ({}, _close_contract),
+        "S21.G00.51": ({}, _close_pay),
+    }
 
     def flush() -> None:
-        if person is None:
-            return
-        _close_stoppage(person, stoppage, path)
-        _close_suspension(person, suspension, path)
-        _close_end(person, end, path)
+        for target, close in closers.values():
+            close(person, target, path)
 
     for n, rubric, value in lines:
         where = f"{path}:{n}"
         block = rubric[:10]
-        if block != "S21.G00.60":
-            _close_stoppage(person, stoppage, path)
-        if block != "S21.G00.65":
-            _close_suspension(person, suspension, path)
-        if block != "S21.G00.62":
-            _close_end(person, end, path)
+        for name, (target, close) in closers.items():
+            if block != name:
+                close(person, target, path)
         if rubric == "S21.G00.11.001":
             establishment = value
         elif rubric == "S21.G00.30.001":
@@ -145,14 +159,10 @@ def _declaration(lines: list[tuple[int, str, str]], path: str) -> Declaration:
             people.append(person)
         elif rubric == "S21.G00.30.019" and person is not None:
             person.matricule = value.strip()
-        elif rubric == "S21.G00.40.001" and person is not None:
-            person.contract_starts.append(_date(value, where, rubric))
-        elif block in ("S21.G00.60", "S21.G00.65", "S21.G00.62") and person is not None:
-            target = {"S21.G00.60": stoppage, "S21.G00.65": suspension, "S21.G00.62": end}[block]
+        elif block in closers and person is not None:
+            target, close = closers[block]
             if rubric.endswith(".001") and target:  # a new block of the same kind
-                {"S21.G00.60": _close_stoppage, "S21.G00.65": _close_suspension, "S21.G00.62": _close_end}[
-                    block
-                ](person, target, path)
+                close(person, target, path)
             target[rubric[-3:]] = (value, where)
     flush()
     for p in people:
@@ -161,7 +171,9 @@ def _declaration(lines: list[tuple[int, str, str]], path: str) -> Declaration:
                 p.where,
                 "S21.G00.30.019 (matricule) missing: paybonus identifies employees by it, never by the NIR",
             )
-    return Declaration(f"{path}:{first}", nature, siren, tuple(people))
+    month_at = next(((v, n) for n, r, v in lines if r == "S20.G00.05.005"), None)
+    month = _date(month_at[0], f"{path}:{month_at[1]}", "S20.G00.05.005").replace(day=1) if month_at else None
+    return Declaration(f"{path}:{first}", nature, siren, tuple(people), month)
 
 
 def _close_stoppage(person: Individual | None, b: dict[str, Any], path: str) -> None:
@@ -202,6 +214,45 @@ def _close_end(person: Individual | None, b: dict[str, Any], path: str) -> None:
         on = _date(*_need(b, "001", "S21.G00.62.001", where), "S21.G00.62.001")
         person.ends.append(ContractEnd(on, reason))
     b.clear()
+
+
+def _close_contract(person: Individual | None, b: dict[str, Any], path: str) -> None:
+    if person is None or not b:
+        return
+    start = _date(*_need(b, "001", "S21.G00.40.001", path), "S21.G00.40.001")
+    hours = None
+    if b.get("011", ("",))[0] in ("10", "21") and "013" in b:  # quotité in hours (a month's)
+        hours = _decimal(*_need(b, "013", "S21.G00.40.013", path), "S21.G00.40.013")
+    person.contracts.append(Contract(start, hours))
+    b.clear()
+
+
+def _close_pay(person: Individual | None, b: dict[str, Any], path: str) -> None:
+    if person is None or not b:
+        return
+    kind, where = _need(b, "011", "S21.G00.51.011", path)
+    hours = (
+        _decimal(*_need(b, "012", "S21.G00.51.012", where), "S21.G00.51.012") if "012" in b else Decimal(0)
+    )
+    value, at = _need(b, "013", "S21.G00.51.013", where)
+    try:
+        cents = parse_euros(value)
+    except ValueError as exc:
+        raise UserError(at, f"S21.G00.51.013: {exc}") from None
+    total = person.pay.setdefault(kind, [Decimal(0), 0])
+    total[0] += hours
+    total[1] += cents
+    b.clear()
+
+
+def _decimal(value: str, where: str, rubric: str) -> Decimal:
+    try:
+        d = Decimal(value)
+    except InvalidOperation:
+        raise UserError(where, f"{rubric}: {value!r} is not a number") from None
+    if not d.is_finite():
+        raise UserError(where, f"{rubric}: {value!r} is not a number")
+    return d
 
 
 def _need(b: dict[str, Any], key: str, rubric: str, where: str) -> tuple[str, str]:
@@ -257,3 +308,83 @@ def absence_rows(declarations: Iterable[Declaration]) -> list[dict[str, str]]:
         {"employee_id": emp, "kind": kind, "start": start.isoformat(), "end": end.isoformat()}
         for (emp, kind, start), end in sorted(latest.items(), key=lambda kv: (kv[0][0], kv[0][2], kv[0][1]))
     ]
+
+
+@frozen
+class CompanyFiles:
+    """A company directory's data files (docs/data-format.md), from monthly declarations."""
+
+    employees: list[dict[str, str]]
+    payroll: dict[str, list[dict[str, str]]]  # "YYYY-MM" -> rows
+    absences: list[dict[str, str]]
+
+
+def company_files(declarations: list[Declaration], params: Any) -> CompanyFiles:
+    """employees.csv, payroll/YYYY-MM.csv and absences.csv rows. Pay comes from monthly declarations (nature 01):
+    S21.G00.51 type 001 gross, 010 base salary, 003 reconstituted salary, 019 activité partielle hours and
+    indemnity, all attributed to the declared month; contract hours from the quotité when it is in hours, else the
+    legal monthly hours (a forfait is full time)."""
+    contracts: dict[tuple[str, date], Decimal | None] = {}
+    establishment: dict[str, str] = {}
+    ends: dict[str, set[date]] = {}
+    payroll: dict[str, dict[str, dict[str, str]]] = {}
+    for d in declarations:
+        for p in d.individuals:
+            establishment[p.matricule] = p.establishment
+            for c in p.contracts:
+                contracts[(p.matricule, c.start)] = c.hours
+            ends.setdefault(p.matricule, set()).update(e.on for e in p.ends)
+            if d.nature != "01" or d.month is None:
+                continue
+            month = f"{d.month:%Y-%m}"
+            rows = payroll.setdefault(month, {})
+            if p.matricule in rows:
+                raise UserError(p.where, f"employee {p.matricule} is declared twice for {month}")
+            rows[p.matricule] = _pay_row(p, d.month, params)
+    starts: dict[str, list[date]] = {}
+    for m, start in sorted(contracts):
+        starts.setdefault(m, []).append(start)
+    employees = []
+    for m, begins in starts.items():
+        for i, start in enumerate(begins):
+            nxt = begins[i + 1] if i + 1 < len(begins) else None
+            end = min((e for e in ends.get(m, ()) if e >= start and (nxt is None or e < nxt)), default=None)
+            employees.append(
+                {
+                    "employee_id": m,
+                    "contract_start": start.isoformat(),
+                    "contract_end": end.isoformat() if end else "",
+                    "establishment": establishment.get(m, ""),
+                }
+            )
+    return CompanyFiles(
+        employees,
+        {month: [rows[k] for k in sorted(rows)] for month, rows in sorted(payroll.items())},
+        absence_rows(declarations),
+    )
+
+
+def _pay_row(p: Individual, month: date, params: Any) -> dict[str, str]:
+    def cents(kind: str, default: int = 0) -> int:
+        return int(p.pay[kind][1]) if kind in p.pay else default
+
+    gross = cents("001")
+    if gross < 0:
+        raise UserError(p.where, f"S21.G00.51 type 001: the gross pay of {month:%Y-%m} is negative")
+    hours = next((c.hours for c in reversed(p.contracts) if c.hours is not None), None)
+    if hours is None:
+        hours = params.value("legal_monthly_hours", month)
+    ap_hours = p.pay.get("019", [Decimal(0), 0])[0]
+    return {
+        "employee_id": p.matricule,
+        "gross": _euros(gross),
+        "base_salary": _euros(cents("010", gross)),
+        "contract_hours": str(Decimal(hours).quantize(Decimal("0.01"))),
+        "ap_hours": str(Decimal(ap_hours).quantize(Decimal("0.01"))),
+        "ap_indemnity": _euros(max(0, cents("019"))),
+        "reconstituted": _euros(cents("003")) if "003" in p.pay else "",
+    }
+
+
+def _euros(cents: int) -> str:
+    return f"{cents // 100}.{cents % 100:02d}"

@@ -153,3 +153,95 @@ def test_any_changed_value_gives_a_result_or_one_line(data, value):
         dsn.absence_rows(dsn.parse("\n".join(lines), "fuzz.dsn"))
     except UserError as exc:
         assert "\n" not in str(exc) and str(exc).startswith("fuzz.dsn")
+
+
+def _declaration(month: str, people: list[list[tuple[str, str]]], nature: str = "01") -> str:
+    """A minimal monthly declaration (month as MMYYYY) with the right S90.G00.90.001 line count."""
+    lines = [
+        ("S10.G00.00.001", "TESTPAIE"),
+        ("S10.G00.00.006", "P26V01"),
+        ("S20.G00.05.001", nature),
+        ("S20.G00.05.005", f"01{month}"),
+        ("S21.G00.06.001", "123456789"),
+        ("S21.G00.11.001", "00022"),
+    ]
+    for person in people:
+        lines += person
+    lines += [("S90.G00.90.001", str(len(lines) + 2)), ("S90.G00.90.002", "1")]
+    return "".join(f"{r},'{v}'\n" for r, v in lines)
+
+
+def _person(matricule: str, start: str, unit: str, quota: str, pay: list[tuple[str, str, str]], extra=()):
+    lines = [
+        ("S21.G00.30.001", "2990175123456"),
+        ("S21.G00.30.002", "NOM"),
+        ("S21.G00.30.019", matricule),
+        ("S21.G00.40.001", start),
+        ("S21.G00.40.011", unit),
+        ("S21.G00.40.013", quota),
+    ]
+    for kind, hours, amount in pay:
+        lines += [("S21.G00.51.001", "01012025"), ("S21.G00.51.011", kind)]
+        lines += [("S21.G00.51.012", hours)] if hours else []
+        lines += [("S21.G00.51.013", amount)]
+    return lines + list(extra)
+
+
+def test_monthly_declarations_become_a_company_directory(tmp_path):
+    # S21.G00.51: 001 gross, 010 base, 003 reconstituted, 019 activité partielle (hours, indemnity);
+    # S21.G00.40.011 10 = quotité in hours, 20 = forfait jours (full time: the legal 151.67 h)
+    files = []
+    for m in range(1, 5):
+        a_pay = [("001", "", "3000.00"), ("010", "", "3000.00")]
+        if m == 3:
+            a_pay = [
+                ("001", "", "2600.00"),
+                ("010", "", "3000.00"),
+                ("003", "", "3000.00"),
+                ("019", "20.00", "250.00"),
+            ]
+        people = [_person("100", "01012024", "10", "151.67", a_pay)]
+        if m >= 2:
+            extra = []
+            if m == 3:  # maternity from 15 March (last day worked 14 March) to 30 June
+                extra = [
+                    ("S21.G00.60.001", "02"),
+                    ("S21.G00.60.002", "14032025"),
+                    ("S21.G00.60.003", "30062025"),
+                ]
+            if m == 4:  # resignation at the end of April
+                extra = [("S21.G00.62.001", "30042025"), ("S21.G00.62.002", "059")]
+            people.append(_person("200", "01022025", "20", "218", [("001", "", "4000.00")], extra))
+        path = tmp_path / f"2025-{m:02d}.dsn"
+        path.write_bytes(_declaration(f"{m:02d}2025", people).encode("cp1252"))
+        files.append(str(path))
+    company = tmp_path / "T"
+    company.mkdir()
+    (company / "company.toml").write_text('[company]\nid = "T"\nname = "T SAS"\n', encoding="utf-8")
+    r = run(
+        "dsn",
+        *files,
+        "--company",
+        "T",
+        "--company-dir",
+        str(company),
+        "--events",
+        str(tmp_path / "e.jsonl"),
+        cwd=tmp_path,
+    )
+    assert r.returncode == 0, r.stderr
+    data = read_company_dir(company)
+    assert sorted(c[:5] for c in data.contracts) == [
+        ("100", "2024-01-01", None, "", "00022"),
+        ("200", "2025-02-01", "2025-04-30", "", "00022"),
+    ]
+    pay = {(p[0], p[1]): p[2:] for p in data.pay_lines}
+    assert len(pay) == 4 + 3
+    assert pay[("100", "2025-03-01")] == (260_000, 300_000, "151.67", "20.00", 25_000, 300_000)
+    assert pay[("200", "2025-02-01")] == (400_000, 400_000, "151.67", "0.00", 0, None)
+    assert data.absences == [("200", "maternity", "2025-03-15", "2025-06-30")]
+    assert '"left_on":"2025-04-30"' in (tmp_path / "e.jsonl").read_text(encoding="utf-8")
+    db = str(tmp_path / "t.db")
+    assert run("--db", db, "init", cwd=tmp_path).returncode == 0
+    r = run("--db", db, "load", str(company), cwd=tmp_path)
+    assert r.returncode == 0 and "loaded T: 2 employees, 7 pay lines, 1 absences" in r.stdout, r.stderr
