@@ -79,6 +79,13 @@ class State:
     def bus(self, ledger: Ledger) -> EventBus:
         return EventBus(ledger, self.host(), self.params())
 
+    def fresh_ledger(self, path: str) -> None:
+        """Start over at `path` (a demo's ledger): remove it with its WAL files, create it, use it."""
+        for suffix in ("", "-wal", "-shm"):
+            Path(path + suffix).unlink(missing_ok=True)
+        self.db = path
+        Ledger.create(path).close()
+
 
 pass_state = click.make_pass_decorator(State)
 HOST_KEY = "paybonus.host"
@@ -433,10 +440,7 @@ def demo(ctx: click.Context, demo_db: str) -> None:
     from paybonus.fixtures import sample_dir
 
     state: State = ctx.obj
-    for suffix in ("", "-wal", "-shm"):
-        Path(demo_db + suffix).unlink(missing_ok=True)
-    state.db = demo_db
-    Ledger.create(demo_db).close()
+    state.fresh_ledger(demo_db)
     company_dir = sample_dir()
     ctx.invoke(load, company_dir=company_dir)
     events_path = company_dir / "events.jsonl"

@@ -280,10 +280,7 @@ def demo_cmd(ctx: click.Context, demo_db: str) -> None:
     from paybonus.fixtures import project_sample_dir
 
     state: State = ctx.obj
-    for suffix in ("", "-wal", "-shm"):
-        Path(demo_db + suffix).unlink(missing_ok=True)
-    state.db = demo_db
-    Ledger.create(demo_db).close()
+    state.fresh_ledger(demo_db)
     example = project_sample_dir()
     for cid in ("ALPHA", "MEGA", "BETA"):
         ctx.invoke(load, company_dir=example / cid)
