@@ -22,7 +22,7 @@ from typing import Any
 from attrs import Factory, define, frozen
 
 from .errors import UserError
-from .money import parse_euros
+from .money import format_euros, parse_euros
 from .payroll import DSN_OTHER_SUSPENSION, DSN_WORK_STOPPAGE, AbsenceKind
 
 _LINE = re.compile(r"^(S[0-9]{2}\.G[0-9]{2}\.[0-9]{2}\.[0-9]{3}),'(.*)'$")
@@ -60,13 +60,8 @@ class Individual:
     contracts: list[Contract] = Factory(list)
     absences: list[Absence] = Factory(list)
     ends: list[ContractEnd] = Factory(list)
-    pay: dict[str, list[Any]] = Factory(
-        dict
-    )  # S21.G00.51 type -> [hours, cents], summed over the declaration
-
-    @property
-    def contract_starts(self) -> list[date]:
-        return [c.start for c in self.contracts]
+    # S21.G00.51 type -> [hours, cents], summed over the declaration
+    pay: dict[str, list[Any]] = Factory(dict)
 
 
 @frozen
@@ -365,26 +360,24 @@ def company_files(declarations: list[Declaration], params: Any) -> CompanyFiles:
 
 
 def _pay_row(p: Individual, month: date, params: Any) -> dict[str, str]:
+    for kind, (_, total) in p.pay.items():
+        if total < 0 and kind in ("001", "003", "010", "019"):
+            raise UserError(p.where, f"S21.G00.51 type {kind}: the total for {month:%Y-%m} is negative")
+
     def cents(kind: str, default: int = 0) -> int:
         return int(p.pay[kind][1]) if kind in p.pay else default
 
     gross = cents("001")
-    if gross < 0:
-        raise UserError(p.where, f"S21.G00.51 type 001: the gross pay of {month:%Y-%m} is negative")
     hours = next((c.hours for c in reversed(p.contracts) if c.hours is not None), None)
     if hours is None:
         hours = params.value("legal_monthly_hours", month)
     ap_hours = p.pay.get("019", [Decimal(0), 0])[0]
     return {
         "employee_id": p.matricule,
-        "gross": _euros(gross),
-        "base_salary": _euros(cents("010", gross)),
+        "gross": format_euros(gross),
+        "base_salary": format_euros(cents("010", gross)),
         "contract_hours": str(Decimal(hours).quantize(Decimal("0.01"))),
         "ap_hours": str(Decimal(ap_hours).quantize(Decimal("0.01"))),
-        "ap_indemnity": _euros(max(0, cents("019"))),
-        "reconstituted": _euros(cents("003")) if "003" in p.pay else "",
+        "ap_indemnity": format_euros(cents("019")),
+        "reconstituted": format_euros(cents("003")) if "003" in p.pay else "",
     }
-
-
-def _euros(cents: int) -> str:
-    return f"{cents // 100}.{cents % 100:02d}"

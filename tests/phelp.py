@@ -9,7 +9,7 @@ from pathlib import Path
 from paybonus import EventBus, Ledger, load_plugins
 from paybonus.calendar import Period
 from paybonus.events import Event
-from paybonus.fixtures.project import ENTITY, PEOPLE, company_toml, project_toml
+from paybonus.fixtures.project import project_toml
 from paybonus.params import Parameters
 from paybonus.plugins.interessement_projet import ProjectResultsPublished
 from paybonus.plugins.interessement_projet.agreement import ProjectAgreement, load_project_toml
@@ -22,7 +22,6 @@ YEAR = Period(date(2025, 1, 1), date(2025, 12, 31))
 FIGURES = {"completion": Decimal("0.9"), "delay_days": Decimal("15"), "quality": Decimal("0.95")}
 # 15 000 x 0.75 + 5 000 x 0.75 + 10 000 x 0.625 = 11 250 + 3 750 + 6 250 = 21 250.00 euros
 POOL = 2_125_000
-__all__ = ["ENTITY", "PEOPLE", "company_toml"]
 
 
 def agreement(split: str = "headcount", period_months: int = 12, **kw) -> ProjectAgreement:

@@ -245,3 +245,13 @@ def test_monthly_declarations_become_a_company_directory(tmp_path):
     assert run("--db", db, "init", cwd=tmp_path).returncode == 0
     r = run("--db", db, "load", str(company), cwd=tmp_path)
     assert r.returncode == 0 and "loaded T: 2 employees, 7 pay lines, 1 absences" in r.stdout, r.stderr
+
+
+def test_a_negative_monthly_amount_is_refused_at_its_declaration():
+    from paybonus.params import Parameters
+
+    text = _declaration(
+        "012025", [_person("100", "01012024", "10", "151.67", [("001", "", "100.00"), ("010", "", "-5.00")])]
+    )
+    with pytest.raises(UserError, match=r"m\.dsn:7: S21.G00.51 type 010: the total for 2025-01 is negative"):
+        dsn.company_files(dsn.parse(text, "m.dsn"), Parameters.default())

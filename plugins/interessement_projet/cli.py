@@ -385,7 +385,7 @@ def _measure_here(
     state: State, ledger: Ledger, ag: ProjectAgreement, p: Period, company: str | None
 ) -> dict[str, Measure]:
     """Measures of the entities whose company is in this ledger; their pay period must be closed."""
-    host = state.host()
+    host, bus = state.host(), state.bus(ledger)
     loaded = set(ledger.company_ids())
     found: dict[str, Measure] = {}
     for e in ag.entities:
@@ -403,7 +403,7 @@ def _measure_here(
                     f"company {e.company}",
                     f"the pay period ending {window.end} is not closed: measure entity {e.id} once its payroll is final",
                 )
-        info = state.bus(ledger).company(e.company)
+        info = bus.company(e.company)
         assert info is not None
         found[e.id] = measure(ag, e, p, partial(host.payroll_source(info.info, ledger).population, e.company))
     return found

@@ -82,7 +82,7 @@ def compute(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
             {
                 (e.payload.project, e.payload.period)
                 for e in ctx.events(EVENT)
-                if e.payload.period.start <= end and settings.of(e.payload.project)
+                if e.payload.period.contains(end) and settings.of(e.payload.project)  # windows lie within
             }
         )
     else:
