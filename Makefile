@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test check lint typecheck pytest bench clean
+.PHONY: demo test check lint tree typecheck pytest bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,12 +26,16 @@ lint:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# mypy cannot follow setuptools' package-dir mapping, so it checks a tree of links laid out as installed
-typecheck:
-	rm -rf build/typecheck && mkdir -p build/typecheck/paybonus
-	for f in core/*.py core/data core/py.typed; do ln -s "$(CURDIR)/$$f" build/typecheck/paybonus/; done
-	for d in hooks plugins fixtures; do ln -s "$(CURDIR)/$$d" build/typecheck/paybonus/$$d; done
-	cd build/typecheck && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml -p paybonus
+# mypy and import-linter cannot follow setuptools' package-dir mapping: they read a tree laid out as installed
+# (real directories, links to the files)
+tree:
+	rm -rf build/tree && mkdir -p build/tree
+	cp -rs "$(CURDIR)/core" build/tree/paybonus
+	for d in hooks plugins fixtures; do cp -rs "$(CURDIR)/$$d" build/tree/paybonus/$$d; done
+	find build/tree -name __pycache__ -prune -exec rm -rf {} +
+
+typecheck: tree
+	cd build/tree && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml -p paybonus
 
 pytest:
 	$(BIN)/pytest -q

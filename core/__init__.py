@@ -1,22 +1,24 @@
 """paybonus: an event-driven engine for French employee bonuses, with a verifiable ledger.
 
-Embedding in a few lines:
+Embedding in a few lines (see `paybonus.app` and docs/library.md):
 
-    from paybonus import Ledger, EventBus, load_plugins
+    from paybonus import Paybonus
 
-    ledger = Ledger.create("paybonus.db")
-    bus = EventBus(ledger, load_plugins())
-    bus.publish(event)
+    with Paybonus.create("paybonus.db") as app:
+        app.load_company("acme/")
+        app.publish("events.jsonl")
+        print(app.entitlements(company="ACME"))
 """
 
 from ._version import __version__
+from .app import Explained, LoadSummary, Paybonus, PublishSummary
 from .bus import DispatchOutcome, EventBus, PublishOutcome
 from .calendar import Period
 from .errors import PaybonusError, PluginError, UserError
 from .events import Event, EventType, EventTypes
 from .host import PluginHost, load_plugins
-from .ledger import Ledger
 from .params import Parameters
+from .store import Ledger
 
 __all__ = [
     "DispatchOutcome",
@@ -24,13 +26,17 @@ __all__ = [
     "EventBus",
     "EventType",
     "EventTypes",
+    "Explained",
     "Ledger",
+    "LoadSummary",
     "Parameters",
+    "Paybonus",
     "PaybonusError",
     "Period",
     "PluginError",
     "PluginHost",
     "PublishOutcome",
+    "PublishSummary",
     "UserError",
     "__version__",
     "load_plugins",

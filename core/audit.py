@@ -1,69 +1,24 @@
-"""The append-only, hash-chained audit log, and its verifier.
+"""The audit verifier: walks the hash chain and checks everything it vouches for.
 
-Each entry is (seq, at, action, ref, digest, prev_hash, hash) with
-hash = sha256(prev_hash | seq | at | action | ref | digest). `digest` is the sha256 of what the entry is about
-(an event's canonical JSON, an entitlement's immutable columns, a dispatch outcome, a payroll load). Triggers
-refuse UPDATE and DELETE. `verify` walks the chain, checks every event and entitlement against its entry, and
-recomputes every amount from its stored explanation with the scheme that produced it.
+Each event and entitlement is checked against its audit entry (and its own digest re-derived from its row);
+every amount is recomputed from its stored explanation by the scheme that produced it; every payment matches its
+event and every status follows from the payments. The chain itself lives in `paybonus.store.audit_log`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping
 
 from attrs import define, field, frozen
 from paybonus.hooks.types import Explanation, SchemeDescriptor
 
 from .events import canonical_json
-from .ledger import DIGEST_COLUMNS, Ledger
-
-GENESIS = "0" * 64
-
-
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def entitlement_digest(row: Mapping[str, Any]) -> str:
-    """Digest of an entitlement's immutable columns (status and timestamps excluded), joined by a unit
-    separator (a control character that no id contains and that JSON text always escapes)."""
-    return sha256("\x1f".join("\x00" if row[c] is None else str(row[c]) for c in DIGEST_COLUMNS))
-
-
-def chain_hash(prev_hash: str, seq: int, at: str, action: str, ref: str, digest: str) -> str:
-    return sha256(f"{prev_hash}|{seq}|{at}|{action}|{ref}|{digest}")
-
-
-@frozen
-class Head:
-    seq: int
-    hash: str
-
-
-def head(conn: sqlite3.Connection) -> Head:
-    row = conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
-    return Head(row[0], row[1]) if row else Head(0, GENESIS)
-
-
-def append(conn: sqlite3.Connection, at: str, entries: Iterable[tuple[str, str, str]]) -> Head:
-    """Append (action, ref, digest) entries in one batch, inside the caller's transaction. Returns the new head."""
-    h = head(conn)
-    seq, prev = h.seq, h.hash
-    rows = []
-    for action, ref, digest in entries:
-        seq += 1
-        hsh = chain_hash(prev, seq, at, action, ref, digest)
-        rows.append((seq, at, action, ref, digest, prev, hsh))
-        prev = hsh
-    conn.executemany(
-        "INSERT INTO audit_log (seq, at, action, ref, digest, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        rows,
-    )
-    return Head(seq, prev)
+from .store import GENESIS, Head, Ledger
+from .store.audit_log import chain_hash
+from .store.entitlements import digest as entitlement_digest
+from .store.payments import status_of
 
 
 @frozen
@@ -81,7 +36,7 @@ class Report:
     events: int = 0
     entitlements: int = 0
     recomputed: int = 0
-    head: Head = Head(0, GENESIS)
+    head: Head = field(factory=lambda: Head(0, GENESIS))
     problems: list[Problem] = field(factory=list)
 
     @property
@@ -99,7 +54,6 @@ def verify(
 ) -> Report:
     """Walk the chain and check everything it vouches for. Problems come in ledger order, first one first."""
     rep = Report()
-    conn = ledger.conn
     prev = GENESIS
     expected_seq = 0
     event_entries: dict[str, tuple[int, str]] = {}
@@ -109,68 +63,67 @@ def verify(
         if len(rep.problems) < max_problems:
             rep.problems.append(Problem(where, what))
 
-    for seq, at, action, ref, digest, prev_hash, hsh in conn.execute(
-        "SELECT seq, at, action, ref, digest, prev_hash, hash FROM audit_log ORDER BY seq"
-    ):
+    for e in ledger.audit.entries():
         expected_seq += 1
         rep.entries += 1
-        if seq != expected_seq:
+        if e.seq != expected_seq:
             problem(
-                f"audit_log seq {seq}", f"sequence broken (expected seq {expected_seq}: a row was removed)"
+                f"audit_log seq {e.seq}", f"sequence broken (expected seq {expected_seq}: a row was removed)"
             )
-            expected_seq = seq
-        if prev_hash != prev:
+            expected_seq = e.seq
+        if e.prev_hash != prev:
             problem(
-                f"audit_log seq {seq}", "prev_hash does not match the previous entry's hash (chain broken)"
+                f"audit_log seq {e.seq}", "prev_hash does not match the previous entry's hash (chain broken)"
             )
-        if chain_hash(prev_hash, seq, at, action, ref, digest) != hsh:
+        if chain_hash(e.prev_hash, e.seq, e.at, e.action, e.ref, e.digest) != e.hash:
             problem(
-                f"audit_log seq {seq}",
-                f"hash does not match the entry's content ({action} {ref}): row altered",
+                f"audit_log seq {e.seq}",
+                f"hash does not match the entry's content ({e.action} {e.ref}): row altered",
             )
-        prev = hsh
-        if action == "event.recorded":
-            event_entries[ref] = (seq, digest)
-        elif action == "entitlement.recorded":
-            ent_entries[ref] = (seq, digest)
+        prev = e.hash
+        if e.action == "event.recorded":
+            event_entries[e.ref] = (e.seq, e.digest)
+        elif e.action == "entitlement.recorded":
+            ent_entries[e.ref] = (e.seq, e.digest)
         if on_progress and rep.entries % 10000 == 0:
             on_progress(rep.entries)
     rep.head = Head(expected_seq, prev)
     if expect_head is not None and prev != expect_head:
         problem("audit_log head", f"head hash {prev[:16]}… differs from the expected {expect_head[:16]}…")
 
-    for eid, etype, company, occurred_at, payload, digest in conn.execute(
-        "SELECT id, type, company, occurred_at, payload, digest FROM events ORDER BY seq"
-    ):
+    for row in ledger.events.stream():
         rep.events += 1
+        eid = row["id"]
+        try:
+            payload = json.loads(row["payload"])
+        except ValueError:
+            problem(f"event {eid}", "its stored payload is not JSON (altered)")
+            continue
         content = {
             "id": eid,
-            "type": etype,
-            "company": company,
-            "occurred_at": occurred_at,
-            "payload": json.loads(payload),
+            "type": row["type"],
+            "company": row["company"],
+            "occurred_at": row["occurred_at"],
+            "payload": payload,
         }
-        actual = sha256(canonical_json(content))
+        actual = hashlib.sha256(canonical_json(content).encode("utf-8")).hexdigest()
         entry = event_entries.pop(eid, None)
         if entry is None:
             problem(f"event {eid}", "has no audit entry (inserted outside paybonus)")
-        elif actual != digest or digest != entry[1]:
+        elif actual != row["digest"] or row["digest"] != entry[1]:
             problem(f"event {eid}", f"content differs from audit_log seq {entry[0]} (altered)")
     for eid, (seq, _) in event_entries.items():
         problem(f"audit_log seq {seq}", f"event {eid} is missing from the events table")
 
-    cur = conn.cursor()
-    cur.row_factory = sqlite3.Row
-    for row in cur.execute("SELECT * FROM entitlements ORDER BY seq"):
+    for row in ledger.entitlements.all():
         rep.entitlements += 1
         eid = row["id"]
         where = f"entitlement {eid} (row {row['seq']})"
         entry = ent_entries.pop(eid, None)
-        actual = entitlement_digest(row)
         if entry is None:
             problem(where, "has no audit entry (inserted outside paybonus)")
             continue
-        if actual != row["digest"] or row["digest"] != entry[1]:
+        if entitlement_digest(row) != row["digest"] or row["digest"] != entry[1]:
             problem(
                 where,
                 f"content differs from audit_log seq {entry[0]} (altered: amount {row['amount_cents']} cents)",
@@ -192,54 +145,26 @@ def verify(
             )
     for eid, (seq, _) in ent_entries.items():
         problem(f"audit_log seq {seq}", f"entitlement {eid} is missing from the entitlements table")
-    _check_payments(conn, problem)
+    _check_payments(ledger, problem)
     return rep
 
 
-def _check_payments(conn: sqlite3.Connection, problem: Callable[[str, str], None]) -> None:
+def _check_payments(ledger: Ledger, problem: Callable[[str, str], None]) -> None:
     """Every payment row matches its recorded event, and every status follows from the payments."""
-    events = {
-        r[0]: (r[1], r[2], r[3], r[4])
-        for r in conn.execute(
-            "SELECT id, json_extract(payload, '$.entitlement'), json_extract(payload, '$.amount_cents'), "
-            "json_extract(payload, '$.paid_on'), json_extract(payload, '$.mode') FROM events WHERE type = 'payment_recorded'"
-        )
-    }
-    for seq, event_id, ent, amount, paid_on, mode in conn.execute(
-        "SELECT seq, event_id, entitlement, amount_cents, paid_on, mode FROM payments ORDER BY seq"
-    ):
-        if events.pop(event_id, None) != (ent, amount, paid_on, mode):
-            problem(f"payment row {seq}", f"differs from its event {event_id} (altered)")
+    events: dict[str, tuple[object, ...]] = {}
+    for row in ledger.events.by_type("payment_recorded"):
+        p = json.loads(row["payload"])
+        events[row["id"]] = (p.get("entitlement"), p.get("amount_cents"), p.get("paid_on"), p.get("mode"))
+    for r in ledger.payments.all():
+        if events.pop(r["event_id"], None) != (r["entitlement"], r["amount_cents"], r["paid_on"], r["mode"]):
+            problem(f"payment row {r['seq']}", f"differs from its event {r['event_id']} (altered)")
     for event_id in events:
         problem(f"event {event_id}", "payment event without its payment row")
-    paid: dict[str, dict[str, int]] = {}
-    for ent, mode, amount in conn.execute(
-        "SELECT entitlement, mode, SUM(amount_cents) FROM payments GROUP BY 1, 2"
-    ):
-        paid.setdefault(ent, {})[mode] = amount
-    for eid, amount, status in conn.execute("SELECT id, amount_cents, status FROM entitlements ORDER BY seq"):
-        modes = paid.get(eid, {})
-        total = sum(modes.values())
-        expected = (
-            "due"
-            if total == 0
-            else "partly_paid"
-            if total < amount
-            else "paid_and_placed"
-            if len(modes) > 1
-            else next(iter(modes))
-        )
-        if status != expected:
+    paid = ledger.payments.totals_by_mode()
+    for row in ledger.entitlements.all():
+        expected = status_of(row["amount_cents"], paid.get(row["id"], {}))
+        if row["status"] != expected:
             problem(
-                f"entitlement {eid}", f"status {status!r} does not follow from its payments ({expected!r})"
+                f"entitlement {row['id']}",
+                f"status {row['status']!r} does not follow from its payments ({expected!r})",
             )
-
-
-def digest_of(data: Any) -> str:
-    return sha256(canonical_json(data))
-
-
-def dispatch_digest(event_id: str, scheme: str, status: str, ids: Sequence[str], error: str | None) -> str:
-    return digest_of(
-        {"event": event_id, "scheme": scheme, "status": status, "entitlements": list(ids), "error": error}
-    )

@@ -21,8 +21,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-FLOOR_TABLES = ("events", "entitlements", "audit_log", "dispatches", "findings", "payments")
-
 
 def prepare(employees: int, companies: int, folder: Path, seed: int = 1) -> dict[str, float]:
     """Generate the companies (every built-in scheme), load their payroll, write their events. Timed."""
@@ -62,17 +60,15 @@ def measure(folder: Path) -> dict[str, Any]:
     """Publish the prepared events, verify the audit trail, measure the floor. Peak RSS is this process's."""
     from paybonus import EventBus, Ledger, load_plugins
     from paybonus.audit import verify
-    from paybonus.bus import read_events
     from paybonus.logs import configure
+    from paybonus.store.floor import floor_seconds
 
     configure("json", "error")
     ledger = Ledger.open(folder / "bench.db")
     bus = EventBus(ledger, load_plugins(entry_points=False))
     phases: dict[str, float] = {}
     t = time.perf_counter()
-    events = read_events(
-        bus.host, "bench", (folder / "events.jsonl").read_text(encoding="utf-8").splitlines()
-    )
+    events = bus.host.event_types.read_jsonl("bench", (folder / "events.jsonl").read_text(encoding="utf-8"))
     bus.publish_all(events)
     phases["publish"] = time.perf_counter() - t
     t = time.perf_counter()
@@ -80,12 +76,13 @@ def measure(folder: Path) -> dict[str, Any]:
     phases["verify"] = time.perf_counter() - t
     counts = {
         "events": len(events),
-        "entitlements": ledger.conn.execute("SELECT COUNT(*) FROM entitlements").fetchone()[0],
+        "entitlements": ledger.entitlements.count(),
         "audit_entries": rep.entries,
-        "failed_dispatches": len(ledger.failed_dispatches()),
+        "failed_dispatches": len(ledger.dispatches.failed()),
     }
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before the floor reads every row back
-    floor = _floor(ledger, folder)
+    bus.close()
+    floor = floor_seconds(ledger.conn, folder)
     ledger.close()
     return {
         "phases_s": {k: round(v, 3) for k, v in phases.items()},
@@ -122,28 +119,6 @@ def _child(*args: str) -> dict[str, Any]:
         raise RuntimeError(f"bench {args[0]} failed: {out.stderr[-2000:]}")
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
-
-
-def _floor(ledger: Any, tmp: Path) -> float:
-    """Seconds plain sqlite3 takes to write the rows the publish wrote, in one transaction (same shape, WAL)."""
-    target = sqlite3.connect(tmp / "floor.db", isolation_level=None)
-    target.execute("PRAGMA journal_mode = WAL")
-    batches = []
-    for table in FLOOR_TABLES:
-        cols = [r[1] for r in ledger.conn.execute(f"PRAGMA table_info({table})")]
-        target.execute(f"CREATE TABLE {table} ({', '.join(cols)})")
-        rows = ledger.conn.execute(f"SELECT {', '.join(cols)} FROM {table}").fetchall()
-        batches.append((f"INSERT INTO {table} VALUES ({', '.join('?' for _ in cols)})", rows))
-    t = time.perf_counter()
-    target.execute("BEGIN")
-    for sql, rows in batches:
-        target.executemany(sql, rows)
-    target.execute("COMMIT")
-    elapsed = time.perf_counter() - t
-    target.close()
-    for suffix in ("", "-wal", "-shm"):
-        Path(str(tmp / "floor.db") + suffix).unlink(missing_ok=True)
-    return elapsed
 
 
 def _results(employees: int) -> dict[str, str]:

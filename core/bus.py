@@ -1,52 +1,50 @@
-"""The event bus: records each event once, then dispatches it to every interested scheme.
+"""The event bus: admit -> record -> for each interested scheme: compute -> record the dispatch.
 
-Each scheme runs in its own transaction: its entitlements, findings, audit entries and dispatch record commit
-together or not at all. A scheme that raises is rolled back alone, its failure kept as a dead letter
-(`dispatches.status = 'failed'`) and logged; `retry` runs it again. An event already recorded is acknowledged
-and changes nothing, except that dispatches an interrupted run never started are run then (crash recovery).
+Admission checks each event once (nothing is written when one is refused). The store records the event under its
+id; a duplicate is acknowledged and changes nothing, except that dispatches an interrupted run never started are
+run then (crash recovery). Each interested scheme's handler computes from a read-only context, outside any write
+transaction and under a time limit; the store then records its entitlements, findings, audit entries and
+dispatch row in one short transaction. A scheme that fails is recorded as a dead letter and the others carry on;
+`retry` runs it again.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import sqlite3
 import time
 import traceback
-from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
 import structlog
 from attrs import frozen
 from paybonus.hooks.types import (
-    CompanyInfo,
+    DispatchStatus,
     EntitlementDraft,
     Finding,
     Kind,
-    RecordedEntitlement,
+    Level,
     SchemeDescriptor,
     SchemeResult,
 )
 
-from . import audit, payments
-from .calendar import Period
-from .config import CompanyConfig, parse_company_toml, scheme_config
+from . import guard, payments
+from .admission import Admission, Admitted
+from .caches import Caches
+from .context import Context
 from .errors import SchemeError, UserError
-from .events import CORE_CHECKED, Event, canonical_json
+from .events import Event, canonical_json
 from .host import PluginHost
-from .ledger import ENTITLEMENT_COLUMNS, Ledger, recorded_entitlement
 from .params import Parameters
-from .payroll import Population
+from .store import DispatchRecord, EntitlementRow, EventRecord, Ledger, LedgerReader, StaleRead
+from .store.dispatches import FindingRow
+from .store.ledger import Overpaid
 
 log = structlog.get_logger("paybonus.bus")
 
-COMPLETED, FAILED = "completed", "failed"
-# populations kept between dispatches: always the last 3 (a year and a few months of one company), and more while
-# they hold fewer than POPULATION_BUDGET employees in all (a vendor's many small companies, whose closes interleave)
-POPULATION_CACHE = 3
-POPULATION_BUDGET = 250_000
+COMPLETED, FAILED = DispatchStatus.COMPLETED, DispatchStatus.FAILED
+STALE_RETRIES = 3  # another writer changed what a computation read: compute again, at most this often
 
 
 @frozen
@@ -65,35 +63,6 @@ class PublishOutcome:
     dispatches: tuple[DispatchOutcome, ...]
 
 
-class Context:
-    """What a scheme may read while it computes (see `paybonus.hooks.SchemeContext`)."""
-
-    def __init__(self, bus: EventBus, company: CompanyInfo, config: Any, scheme: SchemeDescriptor) -> None:
-        self._bus = bus
-        self.company = company
-        self.config = config
-        self.params = bus.params
-        self.scheme = scheme
-
-    def population(self, period: Period) -> Population:
-        return self._bus.population(self.company, period)
-
-    def events(
-        self, type: str, period: Period | None = None, employee: str | None = None
-    ) -> list[Event[Any]]:
-        out = []
-        for event in self._bus.recorded_events(self.company.id, type, employee):
-            if period is None or getattr(event.payload, "period", None) == period:
-                out.append(event)
-        return out
-
-    def entitlements(
-        self, scheme: str | None = None, period: Period | None = None, employee: str | None = None
-    ) -> list[RecordedEntitlement]:
-        rows = self._bus.ledger.entitlement_rows(self.company.id, scheme, period, employee)
-        return [recorded_entitlement(r) for r in rows]
-
-
 class EventBus:
     """Publish events to the schemes of a plugin host, recording everything in a ledger."""
 
@@ -103,136 +72,68 @@ class EventBus:
         host: PluginHost,
         params: Parameters | None = None,
         clock: Callable[[], datetime] | None = None,
+        timeout: float | None = -1.0,
     ) -> None:
+        """`timeout`: seconds a scheme may compute for one dispatch (None: no limit; default:
+        `PAYBONUS_DISPATCH_TIMEOUT` or 15 minutes)."""
         self.ledger = ledger
         self.host = host
         self.params = params or Parameters.default()
         self.clock = clock or (lambda: datetime.now(UTC))
-        self._companies: dict[str, tuple[str, CompanyConfig]] = {}
-        # read-through caches, keyed on what the company's last `load` stored: a reload invalidates them
-        self._configs: dict[tuple[str, str, str], Any] = {}
-        self._events: dict[str, Event[Any]] = {}
-        self._populations: OrderedDict[tuple[str, Period, str], Population] = OrderedDict()
-        self._cached_employees = 0
+        self.timeout = guard.timeout_from_env() if timeout == -1.0 else timeout
+        self.caches = Caches(ledger)
+        self._reader: LedgerReader | None = None
 
-    def population(self, company: CompanyInfo, period: Period) -> Population:
-        """The period's population from the payroll source; the last few are kept (schemes share them)."""
-        key = (company.id, period, self._loaded_at(company.id))
-        if key in self._populations:
-            self._populations.move_to_end(key)
-            return self._populations[key]
-        source = self.host.payroll_source(company, self.ledger)
-        pop = source.population(company.id, period)
-        self._populations[key] = pop
-        self._cached_employees += len(pop.employees)
-        while len(self._populations) > POPULATION_CACHE and self._cached_employees > POPULATION_BUDGET:
-            self._cached_employees -= len(self._populations.popitem(last=False)[1].employees)
-        return pop
+    @property
+    def reader(self) -> LedgerReader:
+        """The read-only view schemes compute from (reopened after a computation had to be abandoned)."""
+        if self._reader is None:
+            self._reader = LedgerReader.open(self.ledger.path, self.host.event_types)
+        return self._reader
 
-    def scheme_config(self, config: CompanyConfig, scheme: SchemeDescriptor) -> Any:
-        key = (config.info.id, scheme.name, config.toml)
-        if key not in self._configs:
-            self._configs[key] = scheme_config(config, scheme, f"company {config.info.id}")
-        return self._configs[key]
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
 
-    def recorded_events(self, company: str, type: str, employee: str | None = None) -> list[Event[Any]]:
-        """Recorded events of a type, in order. Events never change, so each is parsed once per bus."""
-        sql = "SELECT id FROM events WHERE company = ? AND type = ?"
-        args: list[Any] = [company, type]
-        if employee is not None:
-            sql += " AND json_extract(payload, '$.employee') = ?"
-            args.append(employee)
-        ids = [r[0] for r in self.ledger.conn.execute(sql + " ORDER BY seq", args)]
-        missing = [i for i in ids if i not in self._events]
-        for chunk in range(0, len(missing), 500):
-            part = missing[chunk : chunk + 500]
-            cur = self.ledger.conn.cursor()
-            cur.row_factory = sqlite3.Row
-            marks = ", ".join("?" for _ in part)
-            for row in cur.execute(f"SELECT * FROM events WHERE id IN ({marks})", part):
-                self._events[row["id"]] = self.event_from_row(row)
-        return [self._events[i] for i in ids]
-
-    def _loaded_at(self, company: str) -> str:
-        row = self.ledger.conn.execute("SELECT loaded_at FROM companies WHERE id = ?", (company,)).fetchone()
-        return row[0] if row else ""
-
-    # -- checks ------------------------------------------------------------------------------------------
-
-    def company(self, company_id: str) -> CompanyConfig | None:
-        digest = self.ledger.company_digest(company_id)  # not the text: a large plan's TOML is big
-        if digest is None:
-            return None
-        cached = self._companies.get(company_id)
-        if cached is None or cached[0] != digest:
-            toml = self.ledger.company_toml(company_id) or ""
-            cached = (digest, parse_company_toml(toml, f"company {company_id} (stored)"))
-            self._companies[company_id] = cached
-        return cached[1]
-
-    def check(self, event: Event[Any], where: str = "", pending: dict[str, int] | None = None) -> None:
-        """Refuse what cannot be recorded: unknown type or company, an id reused for other content, a payment
-        above what is due (`pending`: payments earlier in the same batch)."""
-        where = where or f"event {event.id}"
-        if event.type not in self.host.event_types:
-            raise UserError(where, f"type: unknown event type {event.type!r}")
-        if self.company(event.company) is None:
-            raise UserError(
-                where, f"company: unknown company {event.company!r} (load it first with `paybonus load`)"
-            )
-        known = self.ledger.event_digest(event.id)
-        if known is not None and known != event.digest():
-            raise UserError(where, f"id: {event.id!r} was already recorded with different content")
-        if event.type in CORE_CHECKED and known is None:
-            try:
-                payments.check(self.ledger, event, {} if pending is None else pending, self.params)
-            except ValueError as exc:
-                raise UserError(where, str(exc)) from None
-        check = self.host.event_types.get(event.type).check
-        if check is not None:
-            try:
-                check(event, self.ledger)
-            except ValueError as exc:
-                raise UserError(where, str(exc)) from None
-
-    def check_all(self, events: Sequence[tuple[str, Event[Any]]]) -> None:
-        """Check a batch before writing anything; also refuses one id used twice with different content."""
-        seen: dict[str, tuple[str, str]] = {}
-        pending: dict[str, int] = {}
-        for where, event in events:
-            self.check(event, where, pending if event.id not in seen else {})
-            digest = event.digest()
-            if event.id in seen and seen[event.id][1] != digest:
-                raise UserError(
-                    where,
-                    f"id: {event.id!r} is used again with different content (first at {seen[event.id][0]})",
-                )
-            seen.setdefault(event.id, (where, digest))
+    @property
+    def admission(self) -> Admission:
+        return Admission(self.ledger, self.reader, self.host, self.caches, self.params)
 
     # -- publishing --------------------------------------------------------------------------------------
 
+    def admit(self, events: Sequence[tuple[str, Event[Any]]]) -> Admitted:
+        """Check (where, event) pairs once; raises UserError, nothing written, if one is refused."""
+        return self.admission.admit(events)
+
     def publish(self, event: Event[Any]) -> PublishOutcome:
-        """Record `event` once and dispatch it. Raises UserError (nothing written) if it cannot be recorded."""
-        self.check(event)
-        return self._publish_checked(event)
+        """Admit, record and dispatch one event. Raises UserError (nothing written) if it is refused."""
+        return self.publish_admitted(self.admit([("", event)]))[0]
 
     def publish_all(
-        self, events: Sequence[tuple[str, Event[Any]]], on_progress: Callable[[int], None] | None = None
+        self,
+        events: Sequence[tuple[str, Event[Any]]] | Admitted,
+        on_progress: Callable[[int], None] | None = None,
     ) -> list[PublishOutcome]:
-        """Check every event first (nothing is written if one is bad), then publish them in order."""
-        self.check_all(events)
+        """Admit the whole batch first (nothing is written if one is bad), then publish in order."""
+        admitted = events if isinstance(events, Admitted) else self.admit(events)
+        return self.publish_admitted(admitted, on_progress)
+
+    def publish_admitted(
+        self, admitted: Admitted, on_progress: Callable[[int], None] | None = None
+    ) -> list[PublishOutcome]:
         out = []
-        for i, (_, event) in enumerate(events, 1):
-            out.append(self._publish_checked(event))
+        for i, event in enumerate(admitted.events, 1):
+            out.append(self._publish_one(event))
             if on_progress:
                 on_progress(i)
         return out
 
-    def _publish_checked(self, event: Event[Any]) -> PublishOutcome:
-        duplicate = self.ledger.event_digest(event.id) is not None or not self._record(event)
+    def _publish_one(self, event: Event[Any]) -> PublishOutcome:
+        duplicate = not self._record(event)
         if duplicate:
             log.info("bus.event.duplicate", event_id=event.id, type=event.type, company=event.company)
-        done = self.ledger.dispatch_statuses(event.id)
+        done = self.ledger.dispatches.statuses(event.id)
         outcomes = [
             self._dispatch(event, scheme, attempt=1)
             for scheme in self._interested(event)
@@ -241,34 +142,30 @@ class EventBus:
         return PublishOutcome(event.id, duplicate, tuple(outcomes))
 
     def _record(self, event: Event[Any]) -> bool:
-        """Record the event; False if another publisher recorded it first (checked under the write lock)."""
-        at = self.clock().isoformat()
-        digest = event.digest()
+        """Record the event; False if it was already recorded (checked under the write lock)."""
         d = event.to_dict()
-        with self.ledger.write() as conn:
-            if self.ledger.event_digest(event.id) is not None:
-                return False
-            conn.execute(
-                "INSERT INTO events (id, type, company, occurred_at, payload, digest, recorded_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    event.id,
-                    event.type,
-                    event.company,
-                    d["occurred_at"],
-                    canonical_json(d["payload"]),
-                    digest,
-                    at,
-                ),
-            )
-            extra = payments.record(conn, event, at)
-            head = audit.append(conn, at, [("event.recorded", event.id, digest), *extra])
+        record = EventRecord(
+            event.id,
+            event.type,
+            event.company,
+            d["occurred_at"],
+            canonical_json(d["payload"]),
+            event.digest(),
+            event.subject("employee"),
+            event.subject("entitlement"),
+        )
+        try:
+            head = self.ledger.record_event(record, payments.payment_of(event), self.clock().isoformat())
+        except Overpaid as exc:  # another publisher paid meanwhile
+            raise UserError(f"event {event.id}", str(exc)) from None
+        if head is None:
+            return False
         log.info("bus.event.recorded", event_id=event.id, type=event.type, company=event.company)
         log.debug("audit.chain.head", seq=head.seq, hash=head.hash)
         return True
 
     def _interested(self, event: Event[Any]) -> list[SchemeDescriptor]:
-        config = self.company(event.company)
+        config = self.caches.company(event.company)
         if config is None:
             return []
         return [s for s in self.host.interested(event.type) if s.name in config.schemes]
@@ -276,72 +173,28 @@ class EventBus:
     # -- dispatching -------------------------------------------------------------------------------------
 
     def _dispatch(self, event: Event[Any], scheme: SchemeDescriptor, attempt: int) -> DispatchOutcome:
+        """Compute outside any transaction, then record if nothing the computation read changed meanwhile;
+        after STALE_RETRIES such changes (another publisher of the company), compute and record under the lock."""
         t0 = time.perf_counter()
-        at = self.clock().isoformat()
-        ref = f"{event.id}/{scheme.name}"
         try:
-            with self.ledger.write() as conn:
-                if self._completed(event.id, scheme.name):  # another publisher did it meanwhile
-                    return DispatchOutcome(event.id, scheme.name, COMPLETED, 0)
-                config = self.company(event.company)
-                assert config is not None
-                ctx = Context(self, config.info, self.scheme_config(config, scheme), scheme)
-                result = scheme.compute(event, ctx)
-                findings, summary = self._findings(scheme, event, result)
-                recorded: list[tuple[str, str]] = []  # (id, digest): rows are streamed, never all in memory
-                self.ledger.insert_many(
-                    conn, "entitlements", ENTITLEMENT_COLUMNS, self._rows(event, scheme, result, at, recorded)
-                )
-                if findings:
-                    self.ledger.insert_many(
-                        conn,
-                        "findings",
-                        ("event_id", "scheme", "level", "rule", "message", "employee"),
-                        findings,
+            for _ in range(STALE_RETRIES):
+                try:
+                    done = self._compute_and_record(
+                        event, scheme, attempt, self.ledger.version(event.company)
                     )
-                ids = [i for i, _ in recorded]
-                entries = [("entitlement.recorded", i, digest) for i, digest in recorded]
-                entries.append(
-                    (
-                        "dispatch.completed",
-                        ref,
-                        audit.dispatch_digest(event.id, scheme.name, COMPLETED, ids, None),
-                    )
-                )
-                head = audit.append(conn, at, entries)
-                self._upsert_dispatch(
-                    conn, event.id, scheme, COMPLETED, attempt, None, None, summary, len(ids), at
-                )
+                    break
+                except StaleRead:
+                    log.debug("bus.dispatch.stale", event_id=event.id, scheme=scheme.name)
+            else:
+                with self.ledger.write():
+                    done = self._compute_and_record(event, scheme, attempt, None)
         except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"
-            tb = traceback.format_exc(limit=20)
-            with self.ledger.write() as conn:
-                if self._completed(event.id, scheme.name):
-                    return DispatchOutcome(event.id, scheme.name, COMPLETED, 0)
-                self._upsert_dispatch(conn, event.id, scheme, FAILED, attempt, error, tb, None, 0, at)
-                head = audit.append(
-                    conn,
-                    at,
-                    [
-                        (
-                            "dispatch.failed",
-                            ref,
-                            audit.dispatch_digest(event.id, scheme.name, FAILED, [], error),
-                        )
-                    ],
-                )
-            log.error(
-                "bus.dispatch.failed",
-                event_id=event.id,
-                scheme=scheme.name,
-                attempt=attempt,
-                error_type=type(exc).__name__,
-                duration_ms=round((time.perf_counter() - t0) * 1000, 1),
-            )
-            log.debug("audit.chain.head", seq=head.seq, hash=head.hash)
-            return DispatchOutcome(event.id, scheme.name, FAILED, 0, error)
+            return self._failed(event, scheme, attempt, exc, t0)
+        if done is None:  # another publisher completed it meanwhile
+            return DispatchOutcome(event.id, scheme.name, COMPLETED, 0)
+        head, ids, result = done
         for f in result.findings:
-            emit = {"info": log.info, "error": log.error}.get(f.level, log.warning)
+            emit = {Level.INFO: log.info, Level.ERROR: log.error}.get(f.level, log.warning)
             emit("bus.dispatch.finding", event_id=event.id, scheme=scheme.name, rule=f.rule)
         log.info(
             "bus.dispatch.completed",
@@ -349,7 +202,7 @@ class EventBus:
             scheme=scheme.name,
             attempt=attempt,
             entitlements=len(ids),
-            findings=len(findings),
+            findings=len(result.findings),
             duration_ms=round((time.perf_counter() - t0) * 1000, 1),
         )
         log.debug("audit.chain.head", seq=head.seq, hash=head.hash)
@@ -357,32 +210,91 @@ class EventBus:
             self.host.notify_recorded(event, scheme.name, ids)
         return DispatchOutcome(event.id, scheme.name, COMPLETED, len(ids))
 
-    def _completed(self, event_id: str, scheme: str) -> bool:
-        return self.ledger.dispatch_statuses(event_id).get(scheme) == COMPLETED
+    def _compute_and_record(
+        self, event: Event[Any], scheme: SchemeDescriptor, attempt: int, version: tuple[Any, ...] | None
+    ) -> tuple[Any, list[str], SchemeResult] | None:
+        result = self._compute(event, scheme)
+        at = self.clock().isoformat()
+        record = DispatchRecord(
+            event.id,
+            scheme.name,
+            scheme.version,
+            attempt,
+            self._rows(event, scheme, result, at),
+            self._findings(scheme, event, result),
+            canonical_json(dict(result.summary)),
+            at,
+            event.company,
+            version,
+        )
+        done = self.ledger.record_dispatch(record)
+        return None if done is None else (done[0], done[1], result)
 
-    def _findings(
-        self, scheme: SchemeDescriptor, event: Event[Any], result: Any
-    ) -> tuple[list[tuple[Any, ...]], str]:
-        """The result's findings as rows, and its summary as JSON; refuses what is not a SchemeResult."""
+    def _compute(self, event: Event[Any], scheme: SchemeDescriptor) -> SchemeResult:
+        """The scheme's handler for the event type, as a guest: read-only, under the time limit."""
+        config = self.caches.company(event.company)
+        if config is None:  # pragma: no cover - admission refused unknown companies
+            raise SchemeError(f"company {event.company!r} is not loaded")
+        ctx = Context(
+            self.host,
+            self.reader,
+            self.caches,
+            config.info,
+            self.caches.scheme_config(config, scheme),
+            scheme,
+            self.params,
+        )
+        handler = scheme.handlers[event.type]
+        try:
+            result = guard.call(handler, event, ctx, timeout=self.timeout, what=f"scheme {scheme.name}")
+        except guard.PluginTimeout:
+            self._abandon_reader()
+            raise
         if not isinstance(result, SchemeResult):
             raise SchemeError(f"scheme {scheme.name} returned {type(result).__name__}, not a SchemeResult")
-        findings = []
+        return result
+
+    def _abandon_reader(self) -> None:
+        """A computation is still running in its thread: give later ones a fresh connection and caches."""
+        self._reader = None  # the abandoned thread keeps the old connection until it ends
+        self.caches.clear_populations()
+
+    def _failed(
+        self, event: Event[Any], scheme: SchemeDescriptor, attempt: int, exc: BaseException, t0: float
+    ) -> DispatchOutcome:
+        error = f"{type(exc).__name__}: {exc}"
+        detail = "".join(traceback.format_exception(exc, limit=20))
+        head = self.ledger.record_failure(
+            event.id, scheme.name, scheme.version, attempt, error, detail, self.clock().isoformat()
+        )
+        if head is None:
+            return DispatchOutcome(event.id, scheme.name, COMPLETED, 0)
+        log.error(
+            "bus.dispatch.failed",
+            event_id=event.id,
+            scheme=scheme.name,
+            attempt=attempt,
+            error_type=type(exc).__name__,
+            duration_ms=round((time.perf_counter() - t0) * 1000, 1),
+        )
+        log.debug("audit.chain.head", seq=head.seq, hash=head.hash)
+        return DispatchOutcome(event.id, scheme.name, FAILED, 0, error)
+
+    def _findings(
+        self, scheme: SchemeDescriptor, event: Event[Any], result: SchemeResult
+    ) -> list[FindingRow]:
+        out = []
         for f in result.findings:
             if not isinstance(f, Finding):
                 raise SchemeError(f"scheme {scheme.name} returned {type(f).__name__}, not a Finding")
-            findings.append((event.id, scheme.name, f.level, f.rule, f.message, f.employee))
-        return findings, canonical_json(dict(result.summary))
+            out.append(FindingRow(event.id, scheme.name, str(f.level), f.rule, f.message, f.employee))
+        return out
 
     def _rows(
-        self,
-        event: Event[Any],
-        scheme: SchemeDescriptor,
-        result: SchemeResult,
-        at: str,
-        recorded: list[tuple[str, str]],
-    ) -> Iterator[tuple[Any, ...]]:
-        """Entitlement rows, one at a time, each checked; appends (id, digest) to `recorded`. A bad draft
-        raises inside the dispatch's transaction, so nothing of the dispatch is kept."""
+        self, event: Event[Any], scheme: SchemeDescriptor, result: SchemeResult, at: str
+    ) -> Iterator[EntitlementRow]:
+        """Entitlement rows, one at a time, each checked. A bad draft raises inside the dispatch's transaction,
+        so nothing of the dispatch is kept."""
         seen: set[str] = set()
         for d in result.entitlements:
             if not isinstance(d, EntitlementDraft):
@@ -409,70 +321,51 @@ class EventBus:
                 )
             seen.add(ident)
             dsn = d.dsn or scheme.dsn
-            row = {
-                "id": ident,
-                "scheme": scheme.name,
-                "scheme_version": scheme.version,
-                "company": event.company,
-                "employee": d.employee,
-                "period_start": d.period.start.isoformat(),
-                "period_end": d.period.end.isoformat(),
-                "amount_cents": d.amount_cents,
-                "kind": str(d.kind),
-                "social_regime": str(scheme.social_regime),
-                "dsn_block": dsn.block,
-                "dsn_code": dsn.code,
-                "due_date": d.due_date.isoformat() if isinstance(d.due_date, date) else None,
-                "status": "due",
-                "event_id": event.id,
-                "corrects": d.corrects,
-                "explanation": canonical_json(d.explanation.to_dict()),
-                "recorded_at": at,
-            }
-            digest = audit.entitlement_digest(row)
-            recorded.append((ident, digest))
-            yield (*tuple(row[c] for c in ENTITLEMENT_COLUMNS[:-2]), digest, at)
-
-    def _upsert_dispatch(
-        self,
-        conn: Any,
-        event_id: str,
-        scheme: SchemeDescriptor,
-        status: str,
-        attempt: int,
-        error: str | None,
-        tb: str | None,
-        summary: str | None,
-        count: int,
-        at: str,
-    ) -> None:
-        conn.execute(
-            "INSERT INTO dispatches (event_id, scheme, scheme_version, status, attempts, error, traceback, summary, "
-            "entitlements, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(event_id, scheme) DO UPDATE "
-            "SET scheme_version = excluded.scheme_version, status = excluded.status, attempts = excluded.attempts, "
-            "error = excluded.error, traceback = excluded.traceback, summary = excluded.summary, "
-            "entitlements = excluded.entitlements, updated_at = excluded.updated_at",
-            (event_id, scheme.name, scheme.version, status, attempt, error, tb, summary, count, at),
-        )
+            yield EntitlementRow.new(
+                at,
+                id=ident,
+                scheme=scheme.name,
+                scheme_version=scheme.version,
+                company=event.company,
+                employee=d.employee,
+                period_start=d.period.start.isoformat(),
+                period_end=d.period.end.isoformat(),
+                amount_cents=d.amount_cents,
+                kind=str(d.kind),
+                social_regime=str(scheme.social_regime),
+                dsn_block=dsn.block,
+                dsn_code=dsn.code,
+                due_date=d.due_date.isoformat() if isinstance(d.due_date, date) else None,
+                status="due",
+                event_id=event.id,
+                corrects=d.corrects,
+                explanation=canonical_json(d.explanation.to_dict()),
+            )
 
     # -- retry -------------------------------------------------------------------------------------------
 
     def pending(self) -> list[tuple[Event[Any], SchemeDescriptor, int]]:
         """Dispatches still to do: failed ones, and those an interrupted run never started. In event order."""
         out: list[tuple[Event[Any], SchemeDescriptor, int]] = []
-        failed = {(r["event_id"], r["scheme"]): r["attempts"] for r in self.ledger.failed_dispatches()}
-        for row in self.ledger.event_rows():
-            event = self.event_from_row(row)
-            statuses = self.ledger.dispatch_statuses(event.id)
-            for scheme in self._interested(event):
-                if scheme.name not in statuses:
-                    out.append((event, scheme, 0))
-                elif (event.id, scheme.name) in failed:
-                    out.append((event, scheme, failed[(event.id, scheme.name)]))
-        for (event_id, scheme_name), _ in failed.items():
+        failed = {(r["event_id"], r["scheme"]): r["attempts"] for r in self.ledger.dispatches.failed()}
+        statuses = self.ledger.dispatches.all_statuses()
+        for row in self.ledger.events.stream():
+            event: Event[Any] | None = None
+            for scheme in self._interested_in(row["company"], row["type"]):
+                done = statuses.get(row["id"], {})
+                if scheme.name not in done or (row["id"], scheme.name) in failed:
+                    event = event or self.reader.event_from_row(row)
+                    out.append((event, scheme, failed.get((row["id"], scheme.name), 0)))
+        for event_id, scheme_name in failed:
             if scheme_name not in self.host.schemes:
                 log.warning("bus.retry.scheme_missing", event_id=event_id, scheme=scheme_name)
         return out
+
+    def _interested_in(self, company: str, type: str) -> list[SchemeDescriptor]:
+        config = self.caches.company(company)
+        if config is None or type not in self.host.event_types:
+            return []
+        return [s for s in self.host.interested(type) if s.name in config.schemes]
 
     def retry(self, event_id: str | None = None, scheme: str | None = None) -> list[DispatchOutcome]:
         """Run failed and never-started dispatches again, optionally only for one event or scheme."""
@@ -485,25 +378,4 @@ class EventBus:
         return outcomes
 
     def event_from_row(self, row: Any) -> Event[Any]:
-        data = {
-            "id": row["id"],
-            "type": row["type"],
-            "company": row["company"],
-            "occurred_at": row["occurred_at"],
-            "payload": json.loads(row["payload"]),
-        }
-        return self.host.event_types.from_dict(data)
-
-
-def read_events(host: PluginHost, path: str, lines: Iterable[str]) -> list[tuple[str, Event[Any]]]:
-    """Parse a JSON-lines file into (where, event) pairs; the first bad line raises UserError."""
-    out = []
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        where = f"{path}:{n}"
-        try:
-            out.append((where, host.event_types.from_json(line)))
-        except ValueError as exc:
-            raise UserError(where, str(exc)) from None
-    return out
+        return self.reader.event_from_row(row)

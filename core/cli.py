@@ -21,15 +21,15 @@ from rich.table import Table
 
 from . import audit, logs
 from ._version import __version__
-from .bus import EventBus, read_events
+from .bus import EventBus
 from .calendar import Period
 from .config import check_schemes_known, scheme_config
 from .errors import PaybonusError, PluginError, UserError
 from .host import PluginHost, load_plugins
-from .ledger import Ledger
 from .money import format_euros
 from .params import Parameters
 from .sources import read_company_dir, store_company
+from .store import Ledger
 
 log = structlog.get_logger("paybonus.cli")
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
@@ -184,10 +184,10 @@ def load(state: State, company_dir: Path) -> None:
 
 def _publish(state: State, ledger: Ledger, path: str, lines: list[str]) -> dict[str, int]:
     bus = state.bus(ledger)
-    events = read_events(bus.host, path, lines)
-    bus.check_all(events)
-    with _progress("publishing", len(events)) as advance:
-        outcomes = bus.publish_all(events, on_progress=advance)
+    admitted = bus.admit(bus.host.event_types.read_jsonl(path, lines))
+    with _progress("publishing", len(admitted.events)) as advance:
+        outcomes = bus.publish_all(admitted, on_progress=advance)
+    bus.close()
     counts = {
         "events": len(outcomes),
         "recorded": 0,
@@ -201,7 +201,7 @@ def _publish(state: State, ledger: Ledger, path: str, lines: list[str]) -> dict[
         for d in o.dispatches:
             counts[d.status] += 1
             counts["entitlements"] += d.entitlements
-    head = audit.head(ledger.conn)
+    head = ledger.audit.head()
     log.info("publish.finished", **counts)
     log.info("audit.chain.head", seq=head.seq, hash=head.hash)
     return counts
@@ -239,7 +239,7 @@ def entitlements(
     """List recorded entitlements."""
     p = _period(period)
     with state.ledger() as ledger:
-        rows = ledger.entitlement_rows(company, scheme, p, employee)
+        rows = ledger.entitlements.rows(company, scheme, p, employee)
     cols = (
         "id",
         "company",
@@ -296,7 +296,7 @@ def explain(state: State, entitlement_id: str, fmt: str) -> None:
     from paybonus.hooks.types import Explanation
 
     with state.ledger() as ledger:
-        row = ledger.entitlement(entitlement_id)
+        row = ledger.entitlements.get(entitlement_id)
         if row is None:
             raise UserError("explain", f"no entitlement {entitlement_id!r} in {state.db}")
         expl = json.loads(row["explanation"])
@@ -405,7 +405,7 @@ def plugins(state: State) -> None:
 def failures(state: State) -> None:
     """List failed dispatches (dead letters) with their error."""
     with state.ledger() as ledger:
-        rows = ledger.failed_dispatches()
+        rows = ledger.dispatches.failed()
     for r in rows:
         out.print(
             f"{r['event_id']} -> {r['scheme']} (attempt {r['attempts']}, {r['updated_at']}): {r['error']}",
@@ -421,7 +421,9 @@ def failures(state: State) -> None:
 def retry(state: State, event_id: str | None, scheme: str | None) -> None:
     """Run failed (and never-started) dispatches again."""
     with state.ledger() as ledger:
-        outcomes = state.bus(ledger).retry(event_id, scheme)
+        bus = state.bus(ledger)
+        outcomes = bus.retry(event_id, scheme)
+        bus.close()
     ok = sum(o.status == "completed" for o in outcomes)
     out.print(
         f"retried {len(outcomes)} dispatches: {ok} completed, {len(outcomes) - ok} failed", markup=False
@@ -447,10 +449,7 @@ def demo(ctx: click.Context, demo_db: str) -> None:
     with state.ledger() as ledger:
         c = _publish(state, ledger, str(events_path), _read_lines(str(events_path)))
         rep = audit.verify(ledger, state.host().schemes)
-        summary = ledger.conn.execute(
-            "SELECT scheme, kind, COUNT(*), SUM(amount_cents), COUNT(DISTINCT employee) FROM entitlements "
-            "GROUP BY scheme, kind ORDER BY scheme, kind"
-        ).fetchall()
+        summary = ledger.entitlements.summary()
     t = Table("scheme", "kind", "entitlements", "employees", "total")
     for scheme, kind, n, total, emps in summary:
         t.add_row(scheme, kind, str(n), str(emps), format_euros(total or 0, french=True))

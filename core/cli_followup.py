@@ -106,7 +106,7 @@ def statements(
     assert p is not None
     day = _date(as_of, "--as-of")
     with state.ledger() as ledger:
-        people = sorted({r["employee"] for r in ledger.entitlement_rows(company, scheme, p, employee)})
+        people = sorted({r["employee"] for r in ledger.entitlements.rows(company, scheme, p, employee)})
         if not people:
             raise UserError("statements", f"no {scheme} entitlements for {company} over {p}")
         built = [(e, build(ledger, company, e, p, scheme, state.params(), day)) for e in people]

@@ -12,11 +12,10 @@ from datetime import UTC, date, datetime, timedelta
 import structlog
 from attrs import frozen
 
-from . import audit
 from .calendar import add_months
-from .ledger import Ledger
 from .params import Parameters
 from .payments import option_window
+from .store import Ledger
 
 log = structlog.get_logger("paybonus.deadlines")
 
@@ -33,28 +32,15 @@ class Item:
     outstanding_cents: int
 
 
-def _open_rows(ledger: Ledger, company: str | None) -> list[tuple[str, str, str, str, str, int, str, str]]:
-    sql = (
-        "SELECT e.id, e.company, e.employee, e.scheme, e.due_date, e.amount_cents - COALESCE(p.paid, 0), "
-        "e.social_regime, e.kind FROM entitlements e LEFT JOIN (SELECT entitlement, SUM(amount_cents) AS paid "
-        "FROM payments GROUP BY entitlement) p ON p.entitlement = e.id "
-        "WHERE e.due_date IS NOT NULL AND e.amount_cents - COALESCE(p.paid, 0) > 0"
-    )
-    args: list[str] = []
-    if company:
-        sql += " AND e.company = ?"
-        args.append(company)
-    return ledger.conn.execute(sql + " ORDER BY e.company, e.due_date, e.employee", args).fetchall()
-
-
 def scan(
     ledger: Ledger, as_of: date, within_days: int, params: Parameters, company: str | None = None
 ) -> list[Item]:
     horizon = as_of + timedelta(days=within_days)
-    leavers = _leavers(ledger)
+    leavers = ledger.events.subjects("employee_left")
+    chosen = ledger.events.entitlements_with("option_chosen")
     cdc_years = params.value("cdc_transfer_after_years", as_of)
     items: list[Item] = []
-    for eid, comp, emp, scheme, due_s, left, regime, _ in _open_rows(ledger, company):
+    for eid, comp, emp, scheme, due_s, left, regime, _ in ledger.entitlements.open_with_due_date(company):
         due = date.fromisoformat(due_s)
         if due < as_of:
             items.append(Item("overdue", comp, eid, emp, scheme, due, (as_of - due).days, left))
@@ -65,7 +51,7 @@ def scan(
             items.append(Item("due", comp, eid, emp, scheme, due, (due - as_of).days, left))
         if regime == "epargne_salariale":
             window = option_window(ledger, eid, params)
-            if window and as_of <= window[1] <= horizon and not _chosen(ledger, eid):
+            if window and as_of <= window[1] <= horizon and eid not in chosen:
                 items.append(
                     Item("option_window", comp, eid, emp, scheme, window[1], (window[1] - as_of).days, left)
                 )
@@ -75,24 +61,13 @@ def scan(
 def check(ledger: Ledger, as_of: date, params: Parameters) -> list[Item]:
     """Notice, once, what has become overdue or due for transfer to the Caisse des dépôts; log and record it."""
     items = [i for i in scan(ledger, as_of, 0, params) if i.kind in ("overdue", "cdc_transfer")]
-    done = set(ledger.conn.execute("SELECT entitlement, kind FROM deadline_notices").fetchall())
+    done = ledger.payments.notices_given()
     new = [i for i in items if (i.entitlement, i.kind) not in done]
     if not new:
         return []
-    at = datetime.now(UTC).isoformat()
-    with ledger.write() as conn:
-        conn.executemany(
-            "INSERT INTO deadline_notices (entitlement, kind, noticed_on, recorded_at) VALUES (?, ?, ?, ?)",
-            [(i.entitlement, i.kind, as_of.isoformat(), at) for i in new],
-        )
-        audit.append(
-            conn,
-            at,
-            [
-                (f"deadline.{i.kind}", i.entitlement, audit.digest_of({"as_of": as_of.isoformat()}))
-                for i in new
-            ],
-        )
+    ledger.record_notices(
+        [(i.entitlement, i.kind, as_of.isoformat()) for i in new], datetime.now(UTC).isoformat()
+    )
     for i in new:
         name = "deadline.overdue" if i.kind == "overdue" else "deadline.cdc_transfer_due"
         log.warning(
@@ -113,21 +88,3 @@ def _rule(i: Item) -> str:
     if i.kind == "cdc_transfer":
         return "I-45"
     return "I-39" if i.scheme.startswith("interessement") else "O-1"
-
-
-def _leavers(ledger: Ledger) -> set[tuple[str, str]]:
-    return set(
-        ledger.conn.execute(
-            "SELECT company, json_extract(payload, '$.employee') FROM events WHERE type = 'employee_left'"
-        ).fetchall()
-    )
-
-
-def _chosen(ledger: Ledger, eid: str) -> bool:
-    return (
-        ledger.conn.execute(
-            "SELECT 1 FROM events WHERE type = 'option_chosen' AND json_extract(payload, '$.entitlement') = ? LIMIT 1",
-            (eid,),
-        ).fetchone()
-        is not None
-    )

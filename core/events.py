@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Generic, Literal, TypeVar
@@ -70,6 +70,31 @@ class EmployeeLeft:
 
 
 @frozen
+class StatementIssued:
+    """The individual statement (fiche distincte) reached the employee: the choice window opens (I-37, I-38)."""
+
+    entitlement: str
+    issued_on: date
+    channel: Literal["email", "post", "hand", "portal"] = "email"
+
+
+@frozen
+class OptionChosen:
+    """The employee's answer: paid now, placed in the savings plan, or split (`placed_cents` placed)."""
+
+    entitlement: str
+    choice: Literal["paid", "placed", "split"]
+    chosen_on: date
+    placed_cents: int | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if (self.choice == "split") != (self.placed_cents is not None):
+            raise ValueError("placed_cents: give it for a split, and only then")
+        if self.placed_cents is not None and self.placed_cents <= 0:
+            raise ValueError("placed_cents: must be positive")
+
+
+@frozen
 class PaymentRecorded:
     """An amount of an entitlement was paid out or placed in a savings plan."""
 
@@ -112,6 +137,11 @@ class Event(Generic[P]):
     def digest(self) -> str:
         return hashlib.sha256(self.to_json().encode()).hexdigest()
 
+    def subject(self, name: str) -> str | None:
+        """The payload's `employee` or `entitlement` (what the event is about), if it has one."""
+        value = getattr(self.payload, name, None)
+        return value if isinstance(value, str) else None
+
 
 @frozen
 class EventType:
@@ -120,40 +150,26 @@ class EventType:
     name: str
     payload: type
     description: str
-    # optional check against what is already known (e.g. the entitlement a payment refers to exists);
-    # called with (event, ledger reader); raises ValueError with a precise message
+    # optional check against what is already known (e.g. a statement's digest, the project it belongs to);
+    # called with (event, paybonus.hooks.LedgerView); raises ValueError with a precise message
     check: Callable[[Event[Any], Any], None] | None = None
 
 
-def _builtin_types() -> tuple[EventType, ...]:
-    from .payments import OptionChosen, StatementIssued
-
-    return (
-        EventType("period_closed", PeriodClosed, "a pay period was closed; its payroll is final"),
-        EventType("results_published", ResultsPublished, "company figures for a calculation period"),
-        EventType("employee_left", EmployeeLeft, "an employee's last contract ended"),
-        EventType("payment_recorded", PaymentRecorded, "an entitlement was (partly) paid or placed"),
-        EventType("statement_issued", StatementIssued, "the individual statement reached the employee"),
-        EventType("option_chosen", OptionChosen, "the employee chose payment, placement or a split"),
-    )
-
-
-class _Builtins:
-    """The built-in event types, built on first use (their payload classes live in other modules)."""
-
-    def __iter__(self) -> Iterator[EventType]:
-        return iter(_builtin_types())
-
-
-BUILTIN_EVENT_TYPES = _Builtins()
-CORE_CHECKED = frozenset({"payment_recorded", "statement_issued", "option_chosen"})
+BUILTIN_EVENT_TYPES = (
+    EventType("period_closed", PeriodClosed, "a pay period was closed; its payroll is final"),
+    EventType("results_published", ResultsPublished, "company figures for a calculation period"),
+    EventType("employee_left", EmployeeLeft, "an employee's last contract ended"),
+    EventType("payment_recorded", PaymentRecorded, "an entitlement was (partly) paid or placed"),
+    EventType("statement_issued", StatementIssued, "the individual statement reached the employee"),
+    EventType("option_chosen", OptionChosen, "the employee chose payment, placement or a split"),
+)
 
 
 class EventTypes:
     """The registry of event types known to a bus."""
 
     def __init__(self, types: Iterable[EventType] | None = None) -> None:
-        types = _builtin_types() if types is None else types
+        types = BUILTIN_EVENT_TYPES if types is None else types
         self._types: dict[str, EventType] = {}
         for t in types:
             self.add(t)
@@ -214,15 +230,26 @@ class EventTypes:
             raise ValueError(f"malformed JSON ({exc.msg} at column {exc.colno})") from None
         return self.from_dict(data)
 
-    def read_jsonl(self, path: str, lines: Iterable[str]) -> Iterator[Event[Any]]:
-        """Parse a JSON-lines stream; blank lines are skipped; errors name the file and line."""
-        for n, line in enumerate(lines, 1):
+    def read_jsonl(self, path: str, text: str | Iterable[str]) -> list[tuple[str, Event[Any]]]:
+        """Parse JSON lines (a text, or its lines) into (where, event) pairs; blank lines are skipped; the first
+        bad line raises UserError naming the file and line. The one reader of events: see `lines_of`."""
+        out = []
+        for n, line in enumerate(lines_of(text if isinstance(text, str) else "\n".join(text)), 1):
             if not line.strip():
                 continue
+            where = f"{path}:{n}"
             try:
-                yield self.from_json(line)
+                out.append((where, self.from_json(line)))
             except ValueError as exc:
-                raise UserError(f"{path}:{n}", str(exc)) from None
+                raise UserError(where, str(exc)) from None
+        return out
+
+
+def lines_of(text: str) -> list[str]:
+    """The lines of a JSON-lines text: a leading byte-order mark is dropped, lines end at LF or CRLF only (a
+    U+2028 or U+0085 inside a JSON string is part of the string, never a line break)."""
+    text = text.removeprefix("\ufeff")
+    return [line.removesuffix("\r") for line in text.split("\n")]
 
 
 def latest(events: Sequence[Event[Any]]) -> Event[Any] | None:

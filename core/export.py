@@ -13,9 +13,9 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from .ledger import Ledger
 from .params import Parameters
 from .payments import allocation
+from .store import Ledger
 
 COLUMNS = (
     "company",
@@ -59,7 +59,7 @@ def rows(
     scheme: str | None = None,
     payroll_month: str | None = None,
 ) -> Iterator[dict[str, Any]]:
-    for r in ledger.entitlement_rows(company, scheme):
+    for r in ledger.entitlements.rows(company, scheme):
         expl = json.loads(r["explanation"])
         month = expl.get("inputs", {}).get("payroll_month") or (r["due_date"] or "")[:7]
         if payroll_month and month != payroll_month:
@@ -75,7 +75,7 @@ def rows(
             "scheme": r["scheme"],
             "kind": r["kind"],
             "amount_cents": amount,
-            "paid_cents": ledger.paid_cents(r["id"]),
+            "paid_cents": ledger.payments.paid_cents(r["id"]),
             "payroll_month": month,
             "period_start": r["period_start"],
             "period_end": r["period_end"],

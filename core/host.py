@@ -20,7 +20,7 @@ import structlog
 from attrs import define, field, frozen
 from paybonus.hooks import specs
 from paybonus.hooks.markers import PROJECT
-from paybonus.hooks.types import CompanyInfo, PayrollSource, SchemeDescriptor
+from paybonus.hooks.types import CompanyInfo, LedgerView, PayrollSource, SchemeDescriptor
 
 from .errors import PluginError
 from .events import BUILTIN_EVENT_TYPES, EventType, EventTypes
@@ -56,8 +56,9 @@ class PluginHost:
     failures: list[LoadFailure] = field(factory=list)
     distributions: dict[str, str] = field(factory=dict)
     commands: dict[str, Any] = field(factory=dict)  # extra `paybonus` sub-commands (click), by name
+    warnings: list[str] = field(factory=list)  # what loaded but looks wrong (e.g. an unknown hook name)
 
-    def payroll_source(self, company: CompanyInfo, ledger: Any) -> PayrollSource:
+    def payroll_source(self, company: CompanyInfo, ledger: LedgerView) -> PayrollSource:
         source = self.pm.hook.paybonus_payroll_source(company=company, ledger=ledger)
         if source is None:  # pragma: no cover - the core's default source always answers
             raise PluginError("no plugin supplies payroll data")
@@ -65,7 +66,7 @@ class PluginHost:
 
     def interested(self, event_type: str) -> list[SchemeDescriptor]:
         """Schemes handling `event_type`, in a deterministic order (by name)."""
-        return [self.schemes[n] for n in sorted(self.schemes) if event_type in self.schemes[n].handles]
+        return [self.schemes[n] for n in sorted(self.schemes) if event_type in self.schemes[n].handlers]
 
     def notify_recorded(self, event: Any, scheme: str, ids: list[str]) -> None:
         try:
@@ -144,9 +145,27 @@ def load_plugins(
             host.distributions[ep.name] = _ep_dist(ep)
     for i, plugin in enumerate(extra):
         pm.register(plugin, name=getattr(plugin, "__name__", None) or f"extra-{i}")
+    _check_hook_names(host, strict)
     _collect(host, strict)
     log.debug("plugins.loaded", plugins=len(pm.get_plugins()), schemes=len(host.schemes))
     return host
+
+
+def _check_hook_names(host: PluginHost, strict: bool) -> None:
+    """A function marked @hookimpl whose name is no paybonus hook (a typo such as `paybonus_register_scheme`):
+    an error with `strict`, else a warning. This is pluggy's `check_pending`, reporting every one by name."""
+    for name in sorted(vars(host.pm.hook)):
+        caller = getattr(host.pm.hook, name)
+        if name.startswith("_") or caller.has_spec():
+            continue
+        for impl in caller.get_hookimpls():
+            if impl.optionalhook:
+                continue
+            msg = f"plugin {impl.plugin_name!r} implements {name!r}, which is not a paybonus hook"
+            log.warning("plugins.hook.unknown", plugin=impl.plugin_name, hook=name)
+            if strict:
+                raise PluginError(msg + " (see docs/plugins.md for the hooks)")
+            host.warnings.append(msg)
 
 
 def _collect(host: PluginHost, strict: bool) -> None:
@@ -154,7 +173,8 @@ def _collect(host: PluginHost, strict: bool) -> None:
     for impl in host.pm.hook.paybonus_register_event_types.get_hookimpls():
         for t in _call(host, impl, strict) or ():
             if not isinstance(t, EventType):
-                raise PluginError(f"plugin {impl.plugin_name!r} registered {t!r}, not an EventType")
+                _refuse(host, impl.plugin_name, f"registered {t!r}, not an EventType", strict)
+                continue
             if t.name in {b.name for b in BUILTIN_EVENT_TYPES}:
                 raise PluginError(f"plugin {impl.plugin_name!r} redefines the built-in event type {t.name!r}")
             try:
@@ -163,21 +183,31 @@ def _collect(host: PluginHost, strict: bool) -> None:
                 raise PluginError(f"plugin {impl.plugin_name!r}: {exc}") from None
     for impl in host.pm.hook.paybonus_register_schemes.get_hookimpls():
         for s in _call(host, impl, strict) or ():
-            _check_scheme(impl.plugin_name, s)
+            problem = _scheme_problem(s)
+            if problem:
+                _refuse(host, impl.plugin_name, problem, strict)
+                continue
             if s.name in host.schemes:
                 raise PluginError(
                     f"two schemes named {s.name!r}: from plugin {host.scheme_plugin[s.name]!r} and {impl.plugin_name!r}"
                 )
-            for t in s.handles:
-                if t not in host.event_types:
-                    raise PluginError(f"scheme {s.name!r} handles unknown event type {t!r}")
+            unknown = sorted(t for t in s.handlers if t not in host.event_types)
+            if unknown:
+                _refuse(
+                    host,
+                    impl.plugin_name,
+                    f"scheme {s.name!r} handles unknown event type {unknown[0]!r}",
+                    strict,
+                )
+                continue
             host.schemes[s.name] = s
             host.scheme_plugin[s.name] = impl.plugin_name
     for impl in host.pm.hook.paybonus_register_commands.get_hookimpls():
         for c in _call(host, impl, strict) or ():
             name = getattr(c, "name", None)
             if not isinstance(name, str) or not callable(getattr(c, "main", None)):
-                raise PluginError(f"plugin {impl.plugin_name!r} registered {c!r}, not a click command")
+                _refuse(host, impl.plugin_name, f"registered {c!r}, not a click command", strict)
+                continue
             if name in host.commands:
                 raise PluginError(f"two plugins add the command {name!r}")
             host.commands[name] = c
@@ -196,13 +226,25 @@ def _call(host: PluginHost, impl: pluggy.HookImpl, strict: bool) -> Any:
         return None
 
 
-def _check_scheme(plugin: str, s: Any) -> None:
+def _refuse(host: PluginHost, plugin: str, what: str, strict: bool) -> None:
+    """Something a plugin registered is not usable: fatal with `strict`, else reported and skipped."""
+    msg = f"plugin {plugin!r}: {what}"
+    log.error("plugins.register.refused", plugin=plugin, error=what[:200])
+    if strict:
+        raise PluginError(msg)
+    host.failures.append(LoadFailure(plugin, what))
+
+
+def _scheme_problem(s: Any) -> str | None:
     if not isinstance(s, SchemeDescriptor):
-        raise PluginError(f"plugin {plugin!r} registered {s!r}, not a SchemeDescriptor")
+        return f"registered {s!r:.80}, not a SchemeDescriptor"
     if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", s.name):
-        raise PluginError(f"plugin {plugin!r}: scheme name {s.name!r} must be lower_snake_case")
-    if not s.handles:
-        raise PluginError(f"plugin {plugin!r}: scheme {s.name!r} handles no event type")
+        return f"scheme name {s.name!r:.80} must be lower_snake_case"
+    if not s.handlers:
+        return f"scheme {s.name!r} handles no event type"
+    if not all(callable(h) for h in s.handlers.values()) or not callable(s.recompute):
+        return f"scheme {s.name!r}: its handlers and recompute must be functions"
+    return None
 
 
 def _ep_dist(ep: md.EntryPoint) -> str:

@@ -2,12 +2,13 @@
 
 `read_company_dir` reads a company directory (docs/data-format.md) and validates every file, naming the file,
 line and column of the first problem. `store_company` writes it to the ledger in one transaction. The default
-`paybonus_payroll_source` hook reads those tables back as a `Population`; a host may supply its own instead.
+`paybonus_payroll_source` hook reads it back (`LedgerView.payroll`); a host may supply its own source instead.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import itertools
 import re
@@ -20,15 +21,14 @@ from typing import Any
 
 from attrs import frozen
 from paybonus.hooks.markers import hookimpl
-from paybonus.hooks.types import CompanyInfo
+from paybonus.hooks.types import CompanyInfo, LedgerView
 
-from . import audit
 from .calendar import Period
 from .config import CompanyConfig, parse_company_toml
 from .errors import UserError
-from .ledger import Ledger
 from .money import parse_euros
-from .payroll import Absence, AbsenceKind, Contract, EmployeeRecord, PayLine, Population
+from .payroll import AbsenceKind, Population
+from .store import Head, Ledger
 
 _EMPLOYEE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _MONTH_FILE = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])\.csv$")
@@ -136,51 +136,18 @@ def read_company_dir(path: Path) -> CompanyData:
             if end < start:
                 raise UserError(where, f"end {end} is before start {start}")
             absences.append((emp, kind, start.isoformat(), end.isoformat()))
-    return CompanyData(config, contracts, pay_lines, absences, audit.sha256("\x1e".join(parts)))
+    digest = hashlib.sha256("\x1e".join(parts).encode("utf-8")).hexdigest()
+    return CompanyData(config, contracts, pay_lines, absences, digest)
 
 
-def store_company(ledger: Ledger, data: CompanyData, now: datetime | None = None) -> audit.Head:
+def store_company(ledger: Ledger, data: CompanyData, now: datetime | None = None) -> Head:
     """Replace the company's configuration and payroll inputs in the ledger, all or nothing."""
     at = (now or datetime.now(UTC)).isoformat()
-    cid = data.config.info.id
-    with ledger.write() as conn:
-        conn.execute(
-            "INSERT INTO companies (id, name, config_toml, config_digest, loaded_at) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT(id) DO UPDATE SET name = excluded.name, config_toml = excluded.config_toml, "
-            "config_digest = excluded.config_digest, loaded_at = excluded.loaded_at",
-            (cid, data.config.info.name, data.config.toml, audit.sha256(data.config.toml), at),
-        )
-        for table in ("contracts", "pay_lines", "absences"):
-            conn.execute(f"DELETE FROM {table} WHERE company = ?", (cid,))
-        ledger.insert_many(
-            conn,
-            "contracts",
-            ("company", "employee", "start", "end", "category", "establishment", "display_name", "work_unit"),
-            ((cid, *r, "")[:8] for r in data.contracts),  # rows without a work unit get ""
-        )
-        ledger.insert_many(
-            conn,
-            "pay_lines",
-            (
-                "company",
-                "employee",
-                "month",
-                "gross_cents",
-                "base_cents",
-                "contract_hours",
-                "ap_hours",
-                "ap_indemnity_cents",
-                "reconstituted_cents",
-            ),
-            ((cid, *r) for r in data.pay_lines),
-        )
-        ledger.insert_many(
-            conn,
-            "absences",
-            ("company", "employee", "kind", "start", "end"),
-            ((cid, *r) for r in data.absences),
-        )
-        return audit.append(conn, at, [("payroll.loaded", cid, data.digest)])
+    info = data.config.info
+    contracts = ((*r, "")[:7] for r in data.contracts)  # rows without a work unit get ""
+    return ledger.store_company(
+        info.id, info.name, data.config.toml, contracts, data.pay_lines, data.absences, data.digest, at
+    )
 
 
 # -- the default payroll source -------------------------------------------------------------------------------
@@ -189,65 +156,15 @@ def store_company(ledger: Ledger, data: CompanyData, now: datetime | None = None
 class LedgerPayrollSource:
     """Payroll read from the ledger's own tables (filled by `paybonus load`)."""
 
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: LedgerView) -> None:
         self.ledger = ledger
 
     def population(self, company: str, period: Period) -> Population:
-        conn = self.ledger.conn
-        s, e = period.start.isoformat(), period.end.isoformat()
-        contracts: dict[str, list[Contract]] = defaultdict(list)
-        meta: dict[str, tuple[str, str, str]] = {}
-        # every contract of anyone under contract during the period: earlier ones count for seniority (I-13)
-        for emp, start, end, cat, est, unit in conn.execute(
-            "SELECT employee, start, end, category, establishment, work_unit FROM contracts WHERE company = ? AND employee IN "
-            "(SELECT employee FROM contracts WHERE company = ? AND start <= ? AND (end IS NULL OR end >= ?)) "
-            "ORDER BY employee, start",
-            (company, company, e, s),
-        ):
-            contracts[emp].append(
-                Contract(date.fromisoformat(start), date.fromisoformat(end) if end else None)
-            )
-            meta[emp] = (cat or "", est or "", unit or "")
-        pay: dict[str, list[PayLine]] = defaultdict(list)
-        # a year of 200 000 people is 2.4 million lines: share the few distinct months and hours values
-        months: dict[str, date] = {}
-        decimals: dict[str, Decimal] = {}
-        for emp, month, gross, base, hours, ap_h, ap_i, rec in conn.execute(
-            "SELECT employee, month, gross_cents, base_cents, contract_hours, ap_hours, ap_indemnity_cents, "
-            "reconstituted_cents FROM pay_lines WHERE company = ? AND month >= ? AND month <= ? ORDER BY employee, month",
-            (company, period.start.replace(day=1).isoformat(), e),
-        ):
-            if month not in months:
-                months[month] = date.fromisoformat(month)
-            for text in (hours, ap_h):
-                if text not in decimals:
-                    decimals[text] = Decimal(text)
-            pay[emp].append(PayLine(months[month], gross, base, decimals[hours], decimals[ap_h], ap_i, rec))
-        absences: dict[str, list[Absence]] = defaultdict(list)
-        for emp, kind, start, end in conn.execute(
-            "SELECT employee, kind, start, end FROM absences WHERE company = ? AND start <= ? AND end >= ? "
-            "ORDER BY employee, start",
-            (company, e, s),
-        ):
-            absences[emp].append(
-                Absence(AbsenceKind(kind), date.fromisoformat(start), date.fromisoformat(end))
-            )
-        ids = sorted(set(contracts) | set(pay))
-        employees = tuple(
-            EmployeeRecord(
-                i,
-                tuple(contracts.get(i, ())),
-                tuple(pay.get(i, ())),
-                tuple(absences.get(i, ())),
-                *meta.get(i, ("", "", "")),
-            )
-            for i in ids
-        )
-        return Population(company, period, employees)
+        return self.ledger.payroll(company, period)
 
 
 @hookimpl(trylast=True)
-def paybonus_payroll_source(company: CompanyInfo, ledger: Ledger) -> LedgerPayrollSource:
+def paybonus_payroll_source(company: CompanyInfo, ledger: LedgerView) -> LedgerPayrollSource:
     return LedgerPayrollSource(ledger)
 
 

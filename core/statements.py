@@ -10,6 +10,7 @@ rules. Each statement carries a seal (the ids and digests of the ledger entries 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import tomllib
 from datetime import date
@@ -24,10 +25,10 @@ from fpdf import FPDF
 
 from .calendar import Period
 from .errors import UserError
-from .ledger import Ledger
 from .money import format_euros
 from .params import Parameters
 from .payments import allocation
+from .store import Ledger
 
 MONTHS = (
     "janvier",
@@ -118,11 +119,7 @@ def build(
     ledger: Ledger, company: str, employee: str, period: Period, scheme: str, params: Parameters, as_of: date
 ) -> Statement:
     """The statement of one beneficiary for one scheme and calculation period."""
-    rows = [
-        r
-        for r in ledger.entitlement_rows(company, scheme, period, employee)
-        if r["period_start"] == period.start.isoformat() and r["period_end"] == period.end.isoformat()
-    ]
+    rows = ledger.entitlements.rows(company, scheme, period, employee, exact_period=True)
     if not rows:
         raise UserError(
             "statement", f"no {scheme} entitlement of {employee} for {period} in company {company}"
@@ -130,25 +127,17 @@ def build(
     rights = [r for r in rows if r["kind"] != "interest"]
     interest = [r for r in rows if r["kind"] == "interest"]
     total = sum(r["amount_cents"] for r in rights)
-    paid = sum(ledger.paid_cents(r["id"]) for r in rights)
-    everyone = ledger.conn.execute(
-        "SELECT employee, SUM(amount_cents) FROM entitlements WHERE company = ? AND scheme = ? AND period_start = ? "
-        "AND period_end = ? AND kind != 'interest' GROUP BY employee",
-        (company, scheme, period.start.isoformat(), period.end.isoformat()),
-    ).fetchall()
+    paid = sum(ledger.payments.paid_cents(r["id"]) for r in rights)
+    everyone = ledger.entitlements.totals_by_employee(company, scheme, period)
     global_cents = sum(t for _, t in everyone)
     beneficiaries = sum(1 for _, t in everyone if t > 0)
     average = int((Decimal(global_cents) / max(beneficiaries, 1)).to_integral_value(ROUND_HALF_UP))
-    config = tomllib.loads(ledger.company_toml(company) or "")
+    config = tomllib.loads(ledger.companies.toml(company) or "")
     info = config.get("company", {})
     agreement = config.get("schemes", {}).get(scheme, {})
     principal = next((r for r in rights if r["kind"] == "principal"), rights[0])
     alloc = allocation(ledger, principal["id"], as_of, params)
-    name = ledger.conn.execute(
-        "SELECT display_name FROM contracts WHERE company = ? AND employee = ? AND display_name != '' "
-        "LIMIT 1",
-        (company, employee),
-    ).fetchone()
+    name = ledger.companies.display_name(company, employee)
     entries = sorted((r["id"], r["digest"]) for r in rows)
     seal_hash = hashlib.sha256(
         "|".join(f"{i}={d}" for i, d in entries).encode() + f"|{total}".encode()
@@ -161,8 +150,8 @@ def build(
         "label": label,
         "company_name": info.get("name", company),
         "employee": employee,
-        "employee_name": name[0] if name else "",
-        "address": ledger.forwarding_address(company, employee) or "",
+        "employee_name": name,
+        "address": forwarding_address(ledger, company, employee) or "",
         "period_fr": f"du {_date_fr(period.start)} au {_date_fr(period.end)}",
         "global_amount": _eur(global_cents),
         "beneficiaries": beneficiaries,
@@ -193,6 +182,15 @@ def build(
         + f";{seal_hash}",
     }
     return Statement(data)
+
+
+def forwarding_address(ledger: Ledger, company: str, employee: str) -> str | None:
+    """The last forwarding address an `employee_left` event gave for the employee (LAW I-44)."""
+    for row in reversed(ledger.events.of_type(company, "employee_left", employee)):
+        address = json.loads(row["payload"]).get("forwarding_address")
+        if address:
+            return str(address)
+    return None
 
 
 def _csg_lines(total: int, alloc: dict[str, Any], params: Parameters, on: date) -> list[tuple[str, str]]:
@@ -310,7 +308,7 @@ def verify_file(ledger: Ledger, path: Path) -> tuple[bool, str]:
         return False, f"{path}: the seal was altered (its hash does not match its content)"
     rights = 0
     for eid, digest in pairs:
-        row = ledger.entitlement(eid)
+        row = ledger.entitlements.get(eid)
         if row is None:
             return False, f"{path}: entitlement {eid} is not in the ledger"
         if row["digest"] != digest:
@@ -323,8 +321,7 @@ def verify_file(ledger: Ledger, path: Path) -> tuple[bool, str]:
         return False, f"{path}: total {total} differs from the ledger's {rights}"
     now = [
         r["id"]
-        for r in ledger.entitlement_rows(company, scheme, Period.parse(period), employee)
-        if f"{r['period_start']}..{r['period_end']}" == period
+        for r in ledger.entitlements.rows(company, scheme, Period.parse(period), employee, exact_period=True)
     ]
     if sorted(now) != [i for i, _ in pairs]:
         return (

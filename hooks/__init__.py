@@ -1,4 +1,4 @@
-"""The paybonus plugin contract: hook markers, hook specifications and the typed values plugins return.
+"""The paybonus plugin contract: hook markers, hook specifications and the typed values plugins use.
 
 A plugin is a module or object with functions marked `@hookimpl`:
 
@@ -6,40 +6,52 @@ A plugin is a module or object with functions marked `@hookimpl`:
 
     @hookimpl
     def paybonus_register_schemes():
-        return [SchemeDescriptor(name="prime_fin_annee", ...)]
+        return [SchemeDescriptor(name="prime_fin_annee", handlers={"period_closed": on_close}, ...)]
 
-See docs/plugins.md for every hook, with a runnable example.
+See docs/plugins.md for every hook, the values below and the toolkit a plugin may import.
 """
 
 from .markers import hookimpl, hookspec
 from .types import (
+    CommandContext,
     CompanyInfo,
+    DispatchStatus,
     DsnMapping,
     EntitlementDraft,
     Explanation,
     Finding,
+    Handler,
     Kind,
+    LedgerView,
+    Level,
     PayrollSource,
     RecordedEntitlement,
     SchemeContext,
     SchemeDescriptor,
     SchemeResult,
     SocialRegime,
+    Status,
 )
 
 __all__ = [
+    "CommandContext",
     "CompanyInfo",
+    "DispatchStatus",
     "DsnMapping",
     "EntitlementDraft",
     "Explanation",
     "Finding",
+    "Handler",
     "Kind",
+    "LedgerView",
+    "Level",
     "PayrollSource",
     "RecordedEntitlement",
     "SchemeContext",
     "SchemeDescriptor",
     "SchemeResult",
     "SocialRegime",
+    "Status",
     "hookimpl",
     "hookspec",
 ]

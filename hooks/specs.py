@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     import click
     from paybonus.events import Event, EventType
 
-    from .types import CompanyInfo, PayrollSource, SchemeDescriptor
+    from .types import CompanyInfo, LedgerView, PayrollSource, SchemeDescriptor
 
 
 @hookspec
@@ -24,15 +24,20 @@ def paybonus_register_schemes() -> list[SchemeDescriptor]:  # type: ignore[empty
 
 @hookspec
 def paybonus_register_event_types() -> list[EventType]:  # type: ignore[empty-body]
-    """Return extra event types (`paybonus.events.EventType`) this plugin understands."""
+    """Return extra event types (`paybonus.events.EventType`) this plugin understands.
+
+    An event type may carry a `check(event, ledger)` that refuses, with a ValueError naming the field, an event
+    that cannot be recorded; `ledger` is a `LedgerView`.
+    """
 
 
 @hookspec(firstresult=True)
-def paybonus_payroll_source(company: CompanyInfo, ledger: Any) -> PayrollSource | None:
+def paybonus_payroll_source(company: CompanyInfo, ledger: LedgerView) -> PayrollSource | None:
     """Return where the payroll data of `company` comes from, or None to leave it to the next plugin.
 
     The default (registered last, so called last) reads the ledger's own tables, filled by `paybonus load`.
-    `ledger` is a read-only view of the ledger.
+    `ledger` is a read-only view of the ledger (`LedgerView`); `ledger.payroll(company, period)` is what
+    `paybonus load` stored.
     """
 
 
@@ -40,9 +45,9 @@ def paybonus_payroll_source(company: CompanyInfo, ledger: Any) -> PayrollSource 
 def paybonus_register_commands() -> list[click.Command]:  # type: ignore[empty-body]
     """Return extra `paybonus` sub-commands (click commands or groups), e.g. `paybonus project ...`.
 
-    Loaded only when such a command is asked for (or the command list is shown). A command reads the ledger path,
-    the plugin host and the parameters from `click.get_current_context().obj` (`paybonus.cli.State`). A name
-    already taken by a built-in command, or by another plugin, is an error.
+    Loaded only when such a command is asked for (or the command list is shown). A command receives a
+    `CommandContext` as `click.get_current_context().obj`: the ledger path, the parameters, the schemes and the
+    application facade. A name already taken by a built-in command, or by another plugin, is an error.
     """
 
 

@@ -1,9 +1,16 @@
-"""Typed values of the plugin contract: what a scheme declares, receives and returns."""
+"""Typed values of the plugin contract: what a scheme declares, receives and returns.
+
+Plugins import these and the toolkit (`paybonus.money`, `calendar`, `params`, `formulas`, `distribution`,
+`payroll`, `events`, `errors`, `convert`); the rest of paybonus is private. At run time this module imports only
+the toolkit.
+"""
 
 from __future__ import annotations
 
 import enum
+import warnings
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import date
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -11,6 +18,7 @@ from attrs import field, frozen
 from paybonus.calendar import Period
 
 if TYPE_CHECKING:
+    from paybonus.app import Paybonus
     from paybonus.events import Event
     from paybonus.params import Parameters
     from paybonus.payroll import Population
@@ -22,6 +30,31 @@ class Kind(enum.StrEnum):
     PRINCIPAL = "principal"
     CORRECTION = "correction"  # a delta that references the entitlement it corrects
     INTEREST = "interest"  # late-payment interest that references its principal (LAW I-40)
+
+
+class Status(enum.StrEnum):
+    """Where an entitlement stands; it moves only as payments are recorded."""
+
+    DUE = "due"
+    PARTLY_PAID = "partly_paid"
+    PAID = "paid"
+    PLACED = "placed"  # placed in the company savings plan (PEE)
+    PAID_AND_PLACED = "paid_and_placed"
+
+
+class DispatchStatus(enum.StrEnum):
+    """The outcome of one scheme's run for one event."""
+
+    COMPLETED = "completed"
+    FAILED = "failed"  # a dead letter: `paybonus retry` runs it again
+
+
+class Level(enum.StrEnum):
+    """How serious a finding is."""
+
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
 
 
 class SocialRegime(enum.StrEnum):
@@ -91,7 +124,7 @@ class EntitlementDraft:
 class Finding:
     """Something a scheme wants recorded with its dispatch: a warning citing a rule, an undistributed reliquat."""
 
-    level: str  # "info" | "warning" | "error"
+    level: Level = field(converter=Level)
     rule: str  # LAW id, e.g. "O-2"
     message: str  # no names, salaries or per-person amounts: findings are logged
     employee: str | None = None
@@ -99,7 +132,7 @@ class Finding:
 
 @frozen
 class SchemeResult:
-    """What `compute` returns. `summary` holds aggregate figures (pool, undistributed) kept with the dispatch."""
+    """What a handler returns. `summary` holds aggregate figures (pool, undistributed) kept with the dispatch."""
 
     entitlements: Sequence[EntitlementDraft] = ()
     findings: Sequence[Finding] = ()
@@ -130,11 +163,43 @@ class RecordedEntitlement:
     period: Period
     amount_cents: int
     kind: Kind
-    status: str
+    status: Status
     event_id: str
     corrects: str | None
     due_date: date | None
     explanation: Explanation
+
+
+class LedgerView(Protocol):
+    """The ledger, read-only (backed by a read-only connection: nothing can be written or dropped through it)."""
+
+    def company(self, company: str) -> CompanyInfo | None:
+        """The company's [company] table as loaded, or None for an unknown company."""
+        ...
+
+    def events(self, company: str, type: str, employee: str | None = None) -> list[Event[Any]]:
+        """A company's recorded events of one type (about one employee), in recording order."""
+        ...
+
+    def entitlements(
+        self,
+        company: str,
+        scheme: str | None = None,
+        period: Period | None = None,
+        employee: str | None = None,
+    ) -> list[RecordedEntitlement]:
+        """A company's recorded entitlements (whose period overlaps `period`), in recording order."""
+        ...
+
+    def entitlement(self, entitlement_id: str) -> RecordedEntitlement | None: ...
+
+    def paid_cents(self, entitlement_id: str) -> int:
+        """What was paid or placed of an entitlement so far."""
+        ...
+
+    def payroll(self, company: str, period: Period) -> Population:
+        """The payroll `paybonus load` stored: everyone under contract during `period`."""
+        ...
 
 
 class PayrollSource(Protocol):
@@ -168,15 +233,37 @@ class SchemeContext(Protocol):
         ...
 
 
-@frozen
+class CommandContext(Protocol):
+    """What a plugin's command receives as `click.get_current_context().obj`."""
+
+    db: str  # the ledger the user named (--db)
+
+    def params(self) -> Parameters:
+        """The dated legal parameters in force (with the user's --params file)."""
+        ...
+
+    def schemes(self) -> Mapping[str, SchemeDescriptor]: ...
+
+    def app(self, create: bool = False) -> AbstractContextManager[Paybonus]:
+        """The application on the ledger (created if `create`), closed at the end of the `with` block."""
+        ...
+
+    def echo(self, text: str, err: bool = False) -> None:
+        """One line to standard output (or standard error), never interpreted as markup."""
+        ...
+
+
+Handler = Callable[["Event[Any]", SchemeContext], SchemeResult]
+
+
+@frozen(kw_only=True)
 class SchemeDescriptor:
-    """A bonus scheme, as a plugin registers it."""
+    """A bonus scheme, as a plugin registers it: one handler per event type it wants."""
 
     name: str  # stable id, lower_snake_case: it is stored with every entitlement
     version: str  # bump when the computation changes; stored with every entitlement
     label: str  # human name, e.g. "Intéressement"
-    handles: frozenset[str]  # event types the scheme wants
-    compute: Callable[[Event[Any], SchemeContext], SchemeResult]  # once per event, whole population
+    handlers: Mapping[str, Handler] = field(factory=dict)  # event type -> handler (whole population, once)
     recompute: Callable[[Explanation], int]  # the amount back from a stored explanation (audit verify)
     dsn: DsnMapping
     social_regime: SocialRegime
@@ -187,3 +274,18 @@ class SchemeDescriptor:
     # schemes a company must also run for this one to be configured (e.g. intéressement de projet needs the
     # company's own intéressement agreement, LAW P-1); checked by `paybonus load`
     requires: tuple[str, ...] = ()
+    # version 1 form, still accepted: one `compute` for every type in `handles` (prefer `handlers`)
+    compute: Handler | None = None
+    handles: frozenset[str] = frozenset()
+
+    def __attrs_post_init__(self) -> None:
+        if not self.handlers and self.compute is not None:
+            warnings.warn(
+                f"scheme {self.name!r}: `handles` with `compute` is deprecated; "
+                "give `handlers={event_type: function}` instead",
+                DeprecationWarning,
+                stacklevel=3,
+            )
+            compute = self.compute
+            object.__setattr__(self, "handlers", {t: compute for t in sorted(self.handles)})
+        object.__setattr__(self, "handles", frozenset(self.handlers))

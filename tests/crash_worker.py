@@ -6,7 +6,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from paybonus import EventBus, Ledger, load_plugins
-from paybonus.bus import read_events
 from paybonus.logs import configure
 from testplugins import FlatPlugin
 
@@ -15,7 +14,7 @@ def main(db: str, events_file: str) -> None:
     configure("json", "warning", stream=sys.stderr)  # a host configures logging; stdout carries progress only
     ledger = Ledger.open(db)
     bus = EventBus(ledger, load_plugins(builtins=(), extra=[FlatPlugin()], entry_points=False))
-    events = read_events(bus.host, events_file, Path(events_file).read_text().splitlines())
+    events = bus.host.event_types.read_jsonl(events_file, Path(events_file).read_text())
 
     def progress(n: int) -> None:
         print(n, flush=True)

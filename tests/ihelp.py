@@ -138,7 +138,7 @@ def close_year(
 
 def amounts(ledger: Ledger, scheme: str = "interessement") -> dict[str, int]:
     out: dict[str, int] = {}
-    for r in ledger.entitlement_rows(scheme=scheme):
+    for r in ledger.entitlements.rows(scheme=scheme):
         out[r["employee"]] = out.get(r["employee"], 0) + r["amount_cents"]
     return out
 

@@ -44,25 +44,22 @@ def load_company(ledger: Ledger, example: Path, cid: str, toml_text: str | None 
 
 
 def publish_file(bus: EventBus, path: Path) -> None:
-    from paybonus.bus import read_events
 
-    bus.publish_all(read_events(bus.host, str(path), path.read_text(encoding="utf-8").splitlines()))
+    bus.publish_all(bus.host.event_types.read_jsonl(str(path), path.read_text(encoding="utf-8")))
 
 
 def close_year(bus: EventBus, example: Path, cid: str, classic: bool = True) -> None:
     """The company's 12 pay closes, and its classic results unless `classic` is False."""
     lines = (example / cid / "events.jsonl").read_text(encoding="utf-8").splitlines()
     keep = lines if classic else [x for x in lines if "results_published" not in x]
-    from paybonus.bus import read_events
 
-    bus.publish_all(read_events(bus.host, cid, keep))
+    bus.publish_all(bus.host.event_types.read_jsonl(cid, keep))
 
 
 def classic_results(bus: EventBus, example: Path, cid: str) -> None:
     lines = (example / cid / "events.jsonl").read_text(encoding="utf-8").splitlines()
-    from paybonus.bus import read_events
 
-    bus.publish_all(read_events(bus.host, cid, [x for x in lines if "results_published" in x]))
+    bus.publish_all(bus.host.event_types.read_jsonl(cid, [x for x in lines if "results_published" in x]))
 
 
 def statement_from(
@@ -72,7 +69,7 @@ def statement_from(
     host = load_plugins(entry_points=False)
     measures = {}
     for e in ag.entities:
-        source = host.payroll_source(None, ledgers[e.company])
+        source = host.payroll_source(None, ledgers[e.company].reader())
         measures[e.id] = measure(ag, e, period, lambda w, c=e.company, s=source: s.population(c, w))
     return build(ag, period, FIGURES if figures is None else figures, measures, ISSUED)
 
@@ -92,7 +89,7 @@ def statement_event(statement: dict, company: str, suffix: str = "") -> Event:
 
 def amounts(ledger: Ledger, scheme: str) -> dict[tuple[str, str], int]:
     out: dict[tuple[str, str], int] = {}
-    for r in ledger.entitlement_rows(scheme=scheme):
+    for r in ledger.entitlements.rows(scheme=scheme):
         k = (r["company"], r["employee"])
         out[k] = out.get(k, 0) + r["amount_cents"]
     return out

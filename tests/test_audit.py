@@ -52,7 +52,7 @@ def test_changing_an_amount_with_plain_sql_is_named(filled):
 
 def test_changing_amount_and_digest_is_caught_by_recomputation(filled):
     bus, ledger = filled
-    from paybonus.audit import entitlement_digest
+    from paybonus.store.entitlements import digest as entitlement_digest
 
     ledger.conn.execute("DROP TRIGGER entitlements_immutable")
     cur = ledger.conn.cursor()

@@ -68,18 +68,18 @@ def test_a_failing_scheme_is_rolled_back_alone_and_retry_completes_it(bus, paybo
     assert status == {"flaky": "failed", "flat_bonus": "completed"}
     schemes = {r[0] for r in paybonus_ledger.conn.execute("SELECT DISTINCT scheme FROM entitlements")}
     assert schemes == {"flat_bonus"}  # the other plugin's work is recorded, the failing one's is absent
-    dead = paybonus_ledger.failed_dispatches()
+    dead = paybonus_ledger.dispatches.failed()
     assert (
         len(dead) == 1 and "RuntimeError: flaky is broken today" in dead[0]["error"] and dead[0]["traceback"]
     )
     audit_ok(paybonus_ledger, bus)
 
     assert [o.status for o in bus.retry()] == ["failed"]  # still broken: attempt 2 recorded
-    assert paybonus_ledger.failed_dispatches()[0]["attempts"] == 2
+    assert paybonus_ledger.dispatches.failed()[0]["attempts"] == 2
     testplugins.BROKEN["on"] = False
     outcomes = bus.retry()
     assert [(o.scheme, o.status) for o in outcomes] == [("flaky", "completed")]
-    assert paybonus_ledger.failed_dispatches() == []
+    assert paybonus_ledger.dispatches.failed() == []
     assert {r[0] for r in paybonus_ledger.conn.execute("SELECT DISTINCT scheme FROM entitlements")} == {
         "flaky",
         "flat_bonus",
@@ -143,14 +143,13 @@ def test_a_scheme_returning_floats_or_duplicates_fails_as_a_dead_letter(
         def paybonus_register_schemes(self):
             return [
                 SchemeDescriptor(
-                    "bad",
-                    "1",
-                    "Bad",
-                    frozenset({"period_closed"}),
-                    bad,
-                    lambda e: 0,
-                    testplugins.DSN,
-                    SocialRegime.SALARY,
+                    name="bad",
+                    version="1",
+                    label="Bad",
+                    handlers={"period_closed": bad},
+                    recompute=lambda e: 0,
+                    dsn=testplugins.DSN,
+                    social_regime=SocialRegime.SALARY,
                 )
             ]
 
@@ -175,14 +174,13 @@ def test_context_sees_earlier_events_and_entitlements(paybonus_bus, paybonus_eve
         def paybonus_register_schemes(self):
             return [
                 SchemeDescriptor(
-                    "zz_look",
-                    "1",
-                    "Look",
-                    frozenset({"period_closed"}),
-                    look,
-                    lambda e: 0,
-                    testplugins.DSN,
-                    SocialRegime.SALARY,
+                    name="zz_look",
+                    version="1",
+                    label="Look",
+                    handlers={"period_closed": look},
+                    recompute=lambda e: 0,
+                    dsn=testplugins.DSN,
+                    social_regime=SocialRegime.SALARY,
                 )
             ]
 
@@ -196,7 +194,7 @@ def test_context_sees_earlier_events_and_entitlements(paybonus_bus, paybonus_eve
 
 def test_entitlements_carry_everything_the_ledger_promises(bus, paybonus_events, paybonus_ledger):
     bus.publish(paybonus_events.period_closed("2025-02"))
-    row = paybonus_ledger.entitlement_rows(scheme="flat_bonus")[0]
+    row = paybonus_ledger.entitlements.rows(scheme="flat_bonus")[0]
     assert row["scheme_version"] == "1.0" and row["kind"] == "principal" and row["status"] == "due"
     assert row["social_regime"] == "salary" and (row["dsn_block"], row["dsn_code"]) == ("S21.G00.52", "028")
     assert row["due_date"] == "2025-02-28" and row["event_id"] == "close-2025-02-01..2025-02-28"
@@ -209,14 +207,15 @@ def test_entitlements_carry_everything_the_ledger_promises(bus, paybonus_events,
 
 def test_leaver_event_needs_no_scheme(bus, paybonus_events, paybonus_ledger):
     out = bus.publish(paybonus_events.employee_left("E0001", date(2025, 5, 31), forwarding_address="1 rue X"))
-    assert out.dispatches == () and paybonus_ledger.event_digest("left-E0001")
+    assert out.dispatches == () and paybonus_ledger.events.digest("left-E0001")
 
 
 def test_an_older_ledger_is_upgraded_by_its_migrations_on_open(tmp_path):
     import sqlite3
 
     import sqlite_utils
-    from paybonus.ledger import Ledger, migrations
+    from paybonus.store import Ledger
+    from paybonus.store.schema import migrations
 
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path, isolation_level=None)
@@ -230,6 +229,7 @@ def test_an_older_ledger_is_upgraded_by_its_migrations_on_open(tmp_path):
         "m001_initial",
         "m002_payments",
         "m003_work_units",
+        "m004_event_subjects",
     ]
     assert "work_unit" in ledger.db.table("contracts").columns_dict
     ledger.close()

@@ -30,7 +30,7 @@ def paid_world(tmp_path):
     people = [person("A", 300_000), person("B", 300_000, end="2025-06-30")]
     bus, ledger = world(tmp_path, company(people, toml(distribution={"presence": "1"}, headcount=10)))
     close_year(bus, rcai=5_000)
-    ents = {r["employee"]: r for r in ledger.entitlement_rows(scheme="interessement")}
+    ents = {r["employee"]: r for r in ledger.entitlements.rows(scheme="interessement")}
     return bus, ledger, ents
 
 
@@ -49,9 +49,9 @@ def test_partial_then_full_payment_moves_the_status(paid_world):
     bus, ledger, ents = paid_world
     a = ents["A"]
     pay(bus, a["id"], 100_000, "2026-05-15")
-    assert ledger.entitlement(a["id"])["status"] == "partly_paid"
+    assert ledger.entitlements.get(a["id"])["status"] == "partly_paid"
     pay(bus, a["id"], a["amount_cents"] - 100_000, "2026-05-20", mode="placed")
-    assert ledger.entitlement(a["id"])["status"] == "paid_and_placed"
+    assert ledger.entitlements.get(a["id"])["status"] == "paid_and_placed"
     assert verify(ledger, bus.host.schemes).ok
 
 
@@ -84,7 +84,7 @@ def test_paying_more_than_is_due_is_refused_and_nothing_is_written(paid_world):
     with pytest.raises(UserError, match=r"^l2: payload.amount_cents: 11 is more than the 10 cents still due"):
         bus.publish_all(batch)
     assert ledger.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == before
-    assert ledger.entitlement(a["id"])["status"] == "due"
+    assert ledger.entitlements.get(a["id"])["status"] == "due"
 
 
 def test_an_altered_status_is_caught_by_the_audit(paid_world):
@@ -101,10 +101,10 @@ def test_late_interest_golden_case_across_two_half_years(tmp_path):
     # = 1 000.00 x 1.33 x 2.9977 / 365 = 10.923... -> 10.92 EUR.
     bus, ledger = world(tmp_path, company([person("A", 300_000)], toml(starts_on="2020-01-01"), year=2022))
     close_year(bus, year=2022, rcai=1_000)
-    a = ledger.entitlement_rows(scheme="interessement")[0]
+    a = ledger.entitlements.rows(scheme="interessement")[0]
     assert a["due_date"] == "2023-05-31" and a["amount_cents"] == 100_000
     pay(bus, a["id"], 100_000, "2023-08-30")
-    interest = [r for r in ledger.entitlement_rows() if r["kind"] == "interest"]
+    interest = [r for r in ledger.entitlements.rows() if r["kind"] == "interest"]
     assert len(interest) == 1 and interest[0]["amount_cents"] == 1_092 and interest[0]["corrects"] == a["id"]
     segs = json.loads(interest[0]["explanation"])["inputs"]["segments"]
     assert [(s["from"], s["days"], s["tmop"]) for s in segs] == [
@@ -117,17 +117,17 @@ def test_late_interest_golden_case_across_two_half_years(tmp_path):
 def test_no_interest_when_paid_on_time_and_zero_when_tmop_is_negative(tmp_path):
     bus, ledger = world(tmp_path, company([person("A", 300_000)], toml(starts_on="2020-01-01"), year=2020))
     close_year(bus, year=2020, rcai=1_000)
-    a = ledger.entitlement_rows(scheme="interessement")[0]
+    a = ledger.entitlements.rows(scheme="interessement")[0]
     assert a["due_date"] == "2021-05-31"
     pay(bus, a["id"], 50_000, "2021-05-31")  # on the deadline: no interest (I-39)
     pay(bus, a["id"], 50_000, "2021-06-20")  # late, but TMOP -0.02 % counts as 0 (LAW 0.5)
-    assert [r for r in ledger.entitlement_rows() if r["kind"] == "interest"] == []
+    assert [r for r in ledger.entitlements.rows() if r["kind"] == "interest"] == []
 
 
 def test_an_unknown_tmop_is_a_dead_letter_until_the_host_adds_it(tmp_path):
     bus, ledger = world(tmp_path, company([person("A", 300_000)], toml()))
     close_year(bus, rcai=1_000)
-    a = ledger.entitlement_rows(scheme="interessement")[0]
+    a = ledger.entitlements.rows(scheme="interessement")[0]
     out = pay(bus, a["id"], 100_000, "2026-07-15")
     assert out.dispatches[0].status == "failed" and "no value of tmop" in out.dispatches[0].error
     extra = tmp_path / "tmop.toml"
@@ -136,7 +136,7 @@ def test_an_unknown_tmop_is_a_dead_letter_until_the_host_adds_it(tmp_path):
     )
     bus.params = P.with_file(extra)
     assert [o.status for o in bus.retry()] == ["completed"]
-    interest = next(r for r in ledger.entitlement_rows() if r["kind"] == "interest")
+    interest = next(r for r in ledger.entitlements.rows() if r["kind"] == "interest")
     # 45 days (1 June to 15 July 2026) x 1.33 x 3.65 % / 365 on 1 000.00 = 5.985 -> 5.99 EUR
     assert interest["amount_cents"] == 599
 
@@ -172,7 +172,7 @@ def test_without_a_savings_plan_the_default_is_payment(tmp_path):
     text = toml().replace("has_savings_plan = true", "has_savings_plan = false")
     bus, ledger = world(tmp_path, company([person("A", 300_000)], text))
     close_year(bus, rcai=1_000)
-    a = ledger.entitlement_rows(scheme="interessement")[0]["id"]
+    a = ledger.entitlements.rows(scheme="interessement")[0]["id"]
     bus.publish(ev(bus, "statement_issued", {"entitlement": a, "issued_on": "2026-04-01"}, "st"))
     assert allocation(ledger, a, date(2026, 5, 1), P)["allocation"] == "paid"
 
@@ -234,7 +234,7 @@ def test_statement_has_every_item_of_d3313_9_in_french_and_verifies(paid_world, 
         "Scellé du registre paybonus",
     ):
         assert item in text, item
-    total = sum(r["amount_cents"] for r in ledger.entitlement_rows(scheme="interessement"))
+    total = sum(r["amount_cents"] for r in ledger.entitlements.rows(scheme="interessement"))
     assert f"{total // 100:,}".replace(",", " ") in text  # the global amount is shown
     html = tmp_path / "a.html"
     html.write_text(st.html(), encoding="utf-8")

@@ -20,9 +20,8 @@ def test_sample_pool_is_distributed_to_the_cent_when_no_cap_binds(tmp_path):
     # LAW 8: no cap binds -> sum of shares == pool; tranches 0/10/15 % of RCAI 366 937 -> 42 540.55 €
     bus, ledger = world(tmp_path, read_company_dir(sample_dir()))
     events = [line for line in (sample_dir() / "events.jsonl").read_text().splitlines()]
-    from paybonus.bus import read_events
 
-    bus.publish_all(read_events(bus.host, "events", events))
+    bus.publish_all(bus.host.event_types.read_jsonl("events", events))
     s = summary(ledger, "DURAND-results-2025")
     assert s["pool_cents"] == 4_254_055 and s["undistributed_cents"] == 0 and s["capped"] == 0
     assert sum(amounts(ledger).values()) == 4_254_055
@@ -132,7 +131,7 @@ def test_assimilated_absences_count_as_presence_illness_does_not(tmp_path):
     ]
     bus, ledger = world(tmp_path, company(people, toml(distribution={"presence": "1"})))
     close_year(bus, rcai=10_000)
-    rows = {r["employee"]: json.loads(r["explanation"])["inputs"] for r in ledger.entitlement_rows()}
+    rows = {r["employee"]: json.loads(r["explanation"])["inputs"] for r in ledger.entitlements.rows()}
     assert rows["MAT"]["presence_days"] == 365 and rows["WA"]["presence_days"] == 365
     assert rows["ILL"]["presence_days"] == 365 - 31
 
@@ -175,14 +174,16 @@ def test_a_leaver_keeps_the_right_and_the_forwarding_address_is_kept(tmp_path):
     a = amounts(ledger)
     # presence 181 and 365 days of 546: 1 657.50915 and 3 342.49084 euros -> the last cent to LEFT (.915 > .084)
     assert a == {"LEFT": 165_751, "STAY": 334_249}
-    assert ledger.forwarding_address("ACME", "LEFT") == "3 rue des Lilas, Lyon"
+    from paybonus.statements import forwarding_address
+
+    assert forwarding_address(ledger, "ACME", "LEFT") == "3 rue des Lilas, Lyon"
 
 
 def test_restated_results_give_corrections_that_reference_what_they_correct(tmp_path):
     people = [person("A", 300_000), person("B", 100_000)]
     bus, ledger = world(tmp_path, company(people, toml()))
     close_year(bus, rcai=4_000)
-    first = {r["employee"]: r for r in ledger.entitlement_rows()}
+    first = {r["employee"]: r for r in ledger.entitlements.rows()}
     bus.publish(
         EventFactory("ACME").results_published(
             "2025",
@@ -191,7 +192,7 @@ def test_restated_results_give_corrections_that_reference_what_they_correct(tmp_
             at=datetime(2026, 4, 1, tzinfo=timezone(timedelta(hours=2))),
         )
     )
-    rows = ledger.entitlement_rows()
+    rows = ledger.entitlements.rows()
     corrections = [r for r in rows if r["kind"] == "correction"]
     assert len(corrections) == 2
     for c in corrections:
@@ -214,9 +215,9 @@ def test_an_infra_annual_period_is_due_before_the_third_month_and_caps_span_the_
     for q, start in enumerate(("01", "04", "07", "10"), 1):
         end = {"01": "03-31", "04": "06-30", "07": "09-30", "10": "12-31"}[start]
         bus.publish(f.results_published(f"2025-{start}-01..2025-{end}", {"rcai": "30000"}, id=f"q{q}"))
-    rows = ledger.entitlement_rows(employee="B")
+    rows = ledger.entitlements.rows(employee="B")
     assert [r["due_date"] for r in rows] == ["2025-05-31", "2025-08-31", "2025-11-30", "2026-02-28"]
-    a_rows = ledger.entitlement_rows(employee="A")
+    a_rows = ledger.entitlements.rows(employee="A")
     assert len(a_rows) == 2  # capped during the second quarter: nothing more in the third and fourth
     assert sum(r["amount_cents"] for r in a_rows) == CAP_2025  # the cap is per exercise, not per quarter
 
@@ -229,9 +230,9 @@ def test_non_calendar_exercise_uses_the_time_weighted_pass(tmp_path):
     f = EventFactory("ACME")
     bus.publish(f.period_closed("2025-06"))
     bus.publish(f.results_published("2024-07-01..2025-06-30", {"rcai": "10"}, id="r"))
-    inputs = json.loads(ledger.entitlement_rows()[0]["explanation"])["inputs"]
+    inputs = json.loads(ledger.entitlements.rows()[0]["explanation"])["inputs"]
     assert inputs["individual_cap_cents"] == 3_505_050
-    assert ledger.entitlement_rows()[0]["due_date"] == "2025-11-30"  # I-39: last day of the 5th month
+    assert ledger.entitlements.rows()[0]["due_date"] == "2025-11-30"  # I-39: last day of the 5th month
 
 
 def test_contributions_and_forfait_social_by_headcount(tmp_path):
@@ -239,7 +240,7 @@ def test_contributions_and_forfait_social_by_headcount(tmp_path):
     for headcount, fs in ((32, 0), (300, 20_000)):
         bus, ledger = world(tmp_path, company([person("A", 300_000)], toml(headcount=headcount)))
         close_year(bus, rcai=1_000)
-        c = json.loads(ledger.entitlement_rows()[0]["explanation"])["parameters"]["contributions"]
+        c = json.loads(ledger.entitlements.rows()[0]["explanation"])["parameters"]["contributions"]
         assert c["paid"] == {"csg_deductible": 6_800, "csg_non_deductible": 2_400, "crds": 500}
         assert c["placed"] == {"csg_non_deductible": 9_200, "crds": 500}
         assert c["forfait_social"]["cents"] == fs
@@ -288,7 +289,7 @@ def test_event_order_does_not_change_the_result(tmp_path, order):
     ]
     for i in order:
         bus.publish(events[i])
-    got = sorted((r["id"], r["employee"], r["amount_cents"]) for r in ledger.entitlement_rows())
+    got = sorted((r["id"], r["employee"], r["amount_cents"]) for r in ledger.entitlements.rows())
     assert sum(a for *_, a in got) == 777_777
     assert got == EXPECTED.setdefault("v", got)
     ledger.close()

@@ -3,7 +3,6 @@
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from paybonus import EventBus, Ledger, load_plugins
-from paybonus.bus import read_events
 from paybonus.fixtures import sample_dir
 from paybonus.sources import read_company_dir, store_company
 
@@ -22,7 +21,7 @@ def run(tmp_path, order):
     ledger = Ledger.create(tmp_path / f"o{len(list(tmp_path.iterdir()))}.db")
     store_company(ledger, DATA)
     bus = EventBus(ledger, load_plugins(entry_points=False))
-    events = read_events(bus.host, "sample", [LINES[i] for i in order])
+    events = bus.host.event_types.read_jsonl("sample", [LINES[i] for i in order])
     bus.publish_all(events)
     result = net(ledger)
     ledger.close()

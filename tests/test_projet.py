@@ -180,7 +180,7 @@ def test_recomputing_either_scheme_never_breaks_the_combined_caps(tmp_path, exam
             v for (co, _), v in projet.items() if co == c
         )
         assert total <= payroll[c] // 5, c
-    kinds = {r["kind"] for r in ledger.entitlement_rows(scheme="interessement_projet")}
+    kinds = {r["kind"] for r in ledger.entitlements.rows(scheme="interessement_projet")}
     assert "correction" in kinds  # never an edit: deltas that reference what they correct
     assert audit_verify(ledger, bus.host.schemes).ok
 
@@ -577,7 +577,7 @@ def test_a_project_period_counts_in_the_exercise_it_ends_in(tmp_path, example):
     assert s["payroll_cents"] == 6 * (2_500_000 + 300_000 + 300_000 + 280_000)
     projet = amounts(ledger, "interessement_projet")
     assert projet[("ALPHA", "A1")] > 0  # a fresh exercise: A1's room is whole again
-    row = next(r for r in ledger.entitlement_rows("ALPHA", "interessement_projet") if r["employee"] == "A1")
+    row = next(r for r in ledger.entitlements.rows("ALPHA", "interessement_projet") if r["employee"] == "A1")
     # cap of that exercise: 75 % of the PASS averaged over its months (6 x 47 100 + 6 x 48 060) / 12 (I-32)
     assert json.loads(row["explanation"])["inputs"]["individual_cap_cents"] == 3_568_500
 
@@ -598,7 +598,7 @@ def test_a_late_payment_of_project_intéressement_bears_interest(tmp_path, examp
     for cid in COMPANIES:
         close_year(bus, example, cid)
     publish_statement(bus, statement_from(dict.fromkeys(COMPANIES, ledger), agreement()))
-    row = next(r for r in ledger.entitlement_rows("MEGA", "interessement_projet") if r["employee"] == "M1")
+    row = next(r for r in ledger.entitlements.rows("MEGA", "interessement_projet") if r["employee"] == "M1")
     assert row["due_date"] == "2026-05-31"
     from datetime import date
 
@@ -606,7 +606,9 @@ def test_a_late_payment_of_project_intéressement_bears_interest(tmp_path, examp
 
     pay = EventFactory("MEGA").payment_recorded(row["id"], row["amount_cents"], date(2026, 6, 30))
     assert all(d.status == "completed" for d in bus.publish(pay).dispatches)
-    interest = [r for r in ledger.entitlement_rows("MEGA", "interessement_projet") if r["kind"] == "interest"]
+    interest = [
+        r for r in ledger.entitlements.rows("MEGA", "interessement_projet") if r["kind"] == "interest"
+    ]
     # 332 521 cents x 1.33 x 3 % x 30 / 365 = 1 090.4 -> 10.90 €
     assert [(r["corrects"], r["amount_cents"]) for r in interest] == [(row["id"], 1090)]
     assert audit_verify(ledger, bus.host.schemes).ok
@@ -626,7 +628,7 @@ def test_a_restated_statement_records_corrections_equal_to_a_fresh_computation(t
     publish_statement(fresh_bus, later)
     assert amounts(ledger, "interessement_projet") == amounts(fresh, "interessement_projet")
     corrections = [
-        r for r in ledger.entitlement_rows(scheme="interessement_projet") if r["kind"] == "correction"
+        r for r in ledger.entitlements.rows(scheme="interessement_projet") if r["kind"] == "correction"
     ]
     assert corrections and all(r["corrects"] for r in corrections)
     # publishing the first statement again changes nothing: the latest statement of the period wins
@@ -638,17 +640,18 @@ def test_the_statement_waits_for_the_close_of_the_entitys_last_pay_month(tmp_pat
     # out of order: the statement arrives before December is closed; the close completes the computation
     bus, ledger = shared(tmp_path, example)
     lines = (example / "BETA" / "events.jsonl").read_text(encoding="utf-8").splitlines()
-    from paybonus.bus import read_events
 
     for cid in ("ALPHA", "MEGA"):
         close_year(bus, example, cid)
     bus.publish_all(
-        read_events(bus.host, "BETA", [x for x in lines if "2025-12" not in x and "results" not in x])
+        bus.host.event_types.read_jsonl(
+            "BETA", [x for x in lines if "2025-12" not in x and "results" not in x]
+        )
     )
     statement = statement_from(dict.fromkeys(COMPANIES, ledger), agreement())
     publish_statement(bus, statement)
     assert not [k for k in amounts(ledger, "interessement_projet") if k[0] == "BETA"]
-    bus.publish_all(read_events(bus.host, "BETA", [x for x in lines if "2025-12" in x]))
+    bus.publish_all(bus.host.event_types.read_jsonl("BETA", [x for x in lines if "2025-12" in x]))
     beta = {k: v for k, v in amounts(ledger, "interessement_projet").items() if k[0] == "BETA"}
     assert sum(beta.values()) == 266_824
 

@@ -75,7 +75,7 @@ def by_emp(ledger, scheme, period=None):
     from paybonus.calendar import Period
 
     out = {}
-    for r in ledger.entitlement_rows(scheme=scheme, period=Period.parse(period) if period else None):
+    for r in ledger.entitlements.rows(scheme=scheme, period=Period.parse(period) if period else None):
         out[r["employee"]] = out.get(r["employee"], 0) + r["amount_cents"]
     return out
 
@@ -93,7 +93,7 @@ def test_seed_individual_tiers_apply_to_the_whole_turnover(tmp_path, ca, bonus):
     bus, ledger = world(tmp_path, company([person("A", 300_000)], objectives(plan())))
     results(bus, "ventes", "2025", employees={"A": {"ca": ca}})
     assert by_emp(ledger, "prime_objectif").get("A", 0) == bonus
-    row = ledger.entitlement_rows(scheme="prime_objectif")
+    row = ledger.entitlements.rows(scheme="prime_objectif")
     if row:
         assert (row[0]["dsn_block"], row[0]["dsn_code"]) == ("S21.G00.52", "027")
         assert json.loads(row[0]["explanation"])["inputs"]["payroll_month"] == "2026-01"
@@ -159,7 +159,7 @@ def test_restated_objective_results_give_corrections(tmp_path):
         }
     )
     bus.publish(e)
-    rows = ledger.entitlement_rows(scheme="prime_objectif")
+    rows = ledger.entitlements.rows(scheme="prime_objectif")
     assert [r["kind"] for r in rows] == ["principal", "correction"]
     assert rows[1]["corrects"] == rows[0]["id"] and rows[1]["amount_cents"] == 1_300_000 - 550_000
 
@@ -184,7 +184,7 @@ def test_a_leaver_gets_the_bonus_pro_rata_and_the_payment_date_clause_is_ignored
     )
     results(bus, "ventes", "2025", employees={"A": {"ca": 55_000}}, id="partial")
     bus.publish(EventFactory("ACME").employee_left("A", date(2025, 6, 30)))
-    row = ledger.entitlement_rows(scheme="prime_objectif")[0]
+    row = ledger.entitlements.rows(scheme="prime_objectif")[0]
     assert row["amount_cents"] == 550_000 * 181 // 365
     assert row["due_date"] == "2025-06-30"  # with the final pay
     assert ("O-5", "warning", None) in findings(ledger)
@@ -215,7 +215,7 @@ def test_seed_nao_two_percent_of_annual_gross(tmp_path):
     bus, ledger = world(tmp_path, company([person("A", 250_000)], nao('percent_of_gross = "0.02"\n')))
     close(bus)
     assert by_emp(ledger, "prime_nao") == {"A": 60_000}
-    assert ledger.entitlement_rows(scheme="prime_nao")[0]["dsn_code"] == "028"
+    assert ledger.entitlements.rows(scheme="prime_nao")[0]["dsn_code"] == "028"
 
 
 def test_seed_nao_seniority_brackets(tmp_path):
@@ -244,7 +244,7 @@ def test_nao_flat_categories_part_time_and_instalments(tmp_path):
     close(bus, range(1, 7))
     assert by_emp(ledger, "prime_nao") == {"C": 37_500, "P": 12_500, "F": 25_000}  # P: working time 0.5000
     close(bus, range(7, 13))
-    rows = ledger.entitlement_rows(scheme="prime_nao")
+    rows = ledger.entitlements.rows(scheme="prime_nao")
     assert by_emp(ledger, "prime_nao") == {"C": 75_000, "P": 25_000, "F": 50_000}
     assert sorted({r["due_date"] for r in rows}) == ["2025-06-30", "2025-12-31"]
 
@@ -328,7 +328,7 @@ def test_pmt_levels_rest_on_approved_evidence(tmp_path):
     evidence(bus, "N", "cert", "2022-01-01")  # expired before 2025
     close(bus)
     assert by_emp(ledger, "pmt") == {"X": 480_000, "Y": 120_000}  # expert: 10 % of 48 000; confirmé: 1 200
-    ev = json.loads(ledger.entitlement_rows(employee="X")[0]["explanation"])["inputs"]["evidence"]
+    ev = json.loads(ledger.entitlements.rows(employee="X")[0]["explanation"])["inputs"]["evidence"]
     assert {e["criterion"] for e in ev} == {"cert", "transmission"} and all(
         e["approver"] == "DRH" for e in ev
     )
@@ -344,7 +344,7 @@ def test_pmt_evidence_recorded_after_the_close_still_counts(tmp_path):
     close(bus)
     assert by_emp(ledger, "pmt") == {"X": 120_000}
     evidence(bus, "X", "transmission", "2025-06-01")  # recorded late: now expert, 10 % of 48 000
-    rows = ledger.entitlement_rows(scheme="pmt")
+    rows = ledger.entitlements.rows(scheme="pmt")
     assert [r["kind"] for r in rows] == ["principal", "correction"] and rows[1]["corrects"] == rows[0]["id"]
     assert by_emp(ledger, "pmt") == {"X": 480_000}
     bus2, ledger2 = world(
@@ -372,7 +372,7 @@ def test_pmt_monthly_is_paid_pro_rata_to_a_leaver(tmp_path):
     )
     evidence(bus, "X", "cert", "2025-01-01")
     close(bus, range(1, 4))
-    rows = ledger.entitlement_rows(scheme="pmt")
+    rows = ledger.entitlements.rows(scheme="pmt")
     assert [r["amount_cents"] for r in rows] == [10_000, 10_000, 10_000 * 15 // 31]
     assert rows[-1]["due_date"] == "2025-03-31"
 

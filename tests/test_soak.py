@@ -10,7 +10,6 @@ import random
 import pytest
 from paybonus import EventBus, Ledger, load_plugins
 from paybonus.audit import verify
-from paybonus.bus import read_events
 from paybonus.fixtures.generator import SAMPLE_SCHEMES, generate
 from paybonus.sources import store_company
 
@@ -34,11 +33,11 @@ def soak(tmp_path, target: int) -> dict:
         lines += [json.dumps(e) for e in g.events]
         n += 1
     rng.shuffle(lines)  # mixed types, any order
-    bus.publish_all(read_events(bus.host, "soak", lines))
+    bus.publish_all(bus.host.event_types.read_jsonl("soak", lines))
     # then the follow-up: statements issued, choices, payments (some late), until the target is reached
     follow: list[dict] = []
     budget = target - len(lines)
-    rows = ledger.entitlement_rows()
+    rows = ledger.entitlements.rows()
     epargne = [r for r in rows if r["social_regime"] == "epargne_salariale" and r["kind"] == "principal"]
     for i, r in enumerate(epargne[: budget // 4]):
         follow.append(
@@ -80,11 +79,11 @@ def soak(tmp_path, target: int) -> dict:
             }
         )
     bus.params = bus.params.with_file(_tmop(tmp_path))  # late payments in 2026 need that half-year's TMOP
-    bus.publish_all(read_events(bus.host, "follow", [json.dumps(e) for e in follow]))
+    bus.publish_all(bus.host.event_types.read_jsonl("follow", [json.dumps(e) for e in follow]))
     rep = verify(ledger, bus.host.schemes)
     types = dict(ledger.conn.execute("SELECT type, COUNT(*) FROM events GROUP BY type").fetchall())
     size = (tmp_path / "soak.db").stat().st_size
-    failed = len(ledger.failed_dispatches())
+    failed = len(ledger.dispatches.failed())
     ledger.close()
     print(f"soak: {sum(types.values())} events {types}, database {size / 2**20:.1f} MiB")
     return {"ok": rep.ok, "problems": [str(p) for p in rep.problems], "types": types, "failed": failed}

@@ -68,15 +68,14 @@ class FlatPlugin:
     def paybonus_register_schemes(self) -> list[SchemeDescriptor]:
         return [
             SchemeDescriptor(
-                "flat_bonus",
-                "1.0",
-                "Flat test bonus",
-                frozenset({"period_closed"}),
-                flat_compute,
-                flat_recompute,
-                DSN,
-                SocialRegime.SALARY,
-                FlatConfig,
+                name="flat_bonus",
+                version="1.0",
+                label="Flat test bonus",
+                handlers={"period_closed": flat_compute},
+                recompute=flat_recompute,
+                dsn=DSN,
+                social_regime=SocialRegime.SALARY,
+                config_type=FlatConfig,
             )
         ]
 
@@ -86,14 +85,13 @@ class FlakyPlugin:
     def paybonus_register_schemes(self) -> list[SchemeDescriptor]:
         return [
             SchemeDescriptor(
-                "flaky",
-                "1.0",
-                "Flaky test bonus",
-                frozenset({"period_closed"}),
-                flaky_compute,
-                lambda e: 100,
-                DSN,
-                SocialRegime.SALARY,
+                name="flaky",
+                version="1.0",
+                label="Flaky test bonus",
+                handlers={"period_closed": flaky_compute},
+                recompute=lambda e: 100,
+                dsn=DSN,
+                social_regime=SocialRegime.SALARY,
             )
         ]
 

@@ -41,10 +41,9 @@ def paybonus_register_schemes() -> list[SchemeDescriptor]:
             name="interessement",
             version=VERSION,
             label="Intéressement",
-            handles=frozenset(
-                {"results_published", "period_closed", "supplement_decided", "payment_recorded"}
+            handlers=dict.fromkeys(
+                ("payment_recorded", "period_closed", "results_published", "supplement_decided"), compute
             ),
-            compute=compute,
             recompute=recompute,
             dsn=DsnMapping("S21.G00.54", "12", "intéressement (y compris supplément)"),
             social_regime=SocialRegime.EPARGNE_SALARIALE,

@@ -63,8 +63,7 @@ def paybonus_register_schemes() -> list[SchemeDescriptor]:
             name=SCHEME,
             version=VERSION,
             label="Intéressement de projet",
-            handles=frozenset({EVENT, "period_closed", "payment_recorded"}),
-            compute=compute,
+            handlers=dict.fromkeys(sorted({EVENT, "period_closed", "payment_recorded"}), compute),
             recompute=recompute,
             dsn=DsnMapping("S21.G00.54", "12", "intéressement (y compris intéressement de projet)"),
             social_regime=SocialRegime.EPARGNE_SALARIALE,  # P-5: same regime as classic intéressement

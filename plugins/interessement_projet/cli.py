@@ -22,8 +22,8 @@ from paybonus.cli import State, err, out, pass_state
 from paybonus.convert import structure
 from paybonus.errors import UserError
 from paybonus.events import Event, canonical_json
-from paybonus.ledger import Ledger
 from paybonus.money import format_euros
+from paybonus.store import Ledger
 from rich.table import Table
 
 from .agreement import ProjectAgreement, load_project_toml
@@ -182,7 +182,7 @@ def import_cmd(state: State, statement_file: Path, company: str | None) -> None:
         raise UserError("--company", f"{company} has no entity in project {st.project}")
     with state.ledger() as ledger:
         bus = state.bus(ledger)
-        targets = [c for c in mine if (company is None or c == company) and bus.company(c) is not None]
+        targets = [c for c in mine if (company is None or c == company) and bus.caches.company(c) is not None]
         if not targets:
             raise UserError(str(statement_file), f"none of {', '.join(mine)} is loaded in this ledger")
         participating = {c: _projects_of(bus, c) for c in targets}
@@ -312,7 +312,7 @@ def project_view(state: State, ledger: Ledger, project_id: str) -> list[dict[str
     bus = state.bus(ledger)
     latest: dict[str, tuple[str, Any]] = {}
     here: set[str] = set()
-    for row in ledger.event_rows(type=EVENT):
+    for row in ledger.events.all(type=EVENT):
         e = bus.event_from_row(row)
         if e.payload.project != project_id:
             continue
@@ -322,7 +322,7 @@ def project_view(state: State, ledger: Ledger, project_id: str) -> list[dict[str
             latest[key] = (e.occurred_at.isoformat(), e.payload.statement)
     net: dict[tuple[str, str], dict[str, int]] = {}
     for company in sorted(here):
-        for r in ledger.entitlement_rows(company, SCHEME):
+        for r in ledger.entitlements.rows(company, SCHEME):
             inputs = json.loads(r["explanation"])["inputs"]
             if inputs.get("project") != project_id or r["kind"] == "interest":
                 continue
@@ -386,7 +386,7 @@ def _measure_here(
 ) -> dict[str, Measure]:
     """Measures of the entities whose company is in this ledger; their pay period must be closed."""
     host, bus = state.host(), state.bus(ledger)
-    loaded = set(ledger.company_ids())
+    loaded = set(ledger.companies.ids())
     found: dict[str, Measure] = {}
     for e in ag.entities:
         if e.company not in loaded or (company is not None and e.company != company):
@@ -395,7 +395,7 @@ def _measure_here(
         if window is not None:
             closed = [
                 r
-                for r in ledger.event_rows(e.company, "period_closed")
+                for r in ledger.events.all(e.company, "period_closed")
                 if json.loads(r["payload"])["period"]["end"] == window.end.isoformat()
             ]
             if not closed:
@@ -403,15 +403,17 @@ def _measure_here(
                     f"company {e.company}",
                     f"the pay period ending {window.end} is not closed: measure entity {e.id} once its payroll is final",
                 )
-        info = bus.company(e.company)
+        info = bus.caches.company(e.company)
         assert info is not None
-        found[e.id] = measure(ag, e, p, partial(host.payroll_source(info.info, ledger).population, e.company))
+        found[e.id] = measure(
+            ag, e, p, partial(host.payroll_source(info.info, bus.reader).population, e.company)
+        )
     return found
 
 
 def _projects_of(bus: Any, company: str) -> set[str]:
     """Projects the company's configuration takes part in."""
-    config = bus.company(company)
+    config = bus.caches.company(company)
     raw = (config.schemes.get(SCHEME) if config else None) or {}
     return {str(p.get("project")) for p in raw.get("participations", []) if isinstance(p, dict)}
 

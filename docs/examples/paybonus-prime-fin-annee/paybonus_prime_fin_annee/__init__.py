@@ -80,8 +80,7 @@ def paybonus_register_schemes() -> list[SchemeDescriptor]:
             name="prime_fin_annee",
             version=VERSION,
             label="Prime de fin d'année",
-            handles=frozenset({"period_closed"}),
-            compute=compute,
+            handlers=dict.fromkeys(sorted({"period_closed"}), compute),
             recompute=recompute,
             dsn=DsnMapping(
                 "S21.G00.52", "027", "prime liée à l'activité avec période de rattachement spécifique"

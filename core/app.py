@@ -1,0 +1,264 @@
+"""The application facade: what the CLI, the demo and embedding products use.
+
+    from paybonus import Paybonus
+
+    with Paybonus.create("paybonus.db") as app:          # Paybonus.open(...) afterwards
+        app.load_company("acme/")                        # company.toml, employees.csv, payroll/, absences.csv
+        summary = app.publish("events.jsonl")            # or a list of Event values
+        for e in app.entitlements(company="ACME"):
+            print(e.employee, e.amount_cents, e.due_date)
+        assert app.verify().ok
+
+Errors a user can cause raise `paybonus.UserError` (one line: where and what) and write nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from attrs import frozen
+from paybonus.hooks.types import RecordedEntitlement
+
+from . import audit, deadlines, export
+from .bus import DispatchOutcome, EventBus, PublishOutcome
+from .calendar import Period
+from .config import check_schemes_known, scheme_config
+from .deadlines import Item as DeadlineItem
+from .errors import UserError
+from .events import Event
+from .guard import timeout_from_env
+from .host import PluginHost, load_plugins
+from .params import Parameters
+from .sources import read_company_dir, store_company
+from .store import Head, Ledger, recorded_entitlement
+
+
+@frozen
+class LoadSummary:
+    company: str
+    employees: int
+    pay_lines: int
+    absences: int
+    schemes: tuple[str, ...]
+    head: Head
+
+
+@frozen
+class PublishSummary:
+    """What a publish did: counts, each event's outcome, and the audit chain's head after it."""
+
+    outcomes: tuple[PublishOutcome, ...]
+    head: Head
+
+    @property
+    def counts(self) -> dict[str, int]:
+        c = {"events": len(self.outcomes), "recorded": 0, "duplicates": 0, "completed": 0, "failed": 0}
+        c["entitlements"] = 0
+        for o in self.outcomes:
+            c["duplicates" if o.duplicate else "recorded"] += 1
+            for d in o.dispatches:
+                c[str(d.status)] += 1
+                c["entitlements"] += d.entitlements
+        return c
+
+    @property
+    def failed(self) -> list[DispatchOutcome]:
+        return [d for o in self.outcomes for d in o.dispatches if d.status == "failed"]
+
+
+@frozen
+class Explained:
+    """An entitlement, why it is what it is, and its amount recomputed from that explanation."""
+
+    entitlement: RecordedEntitlement
+    row: dict[str, Any]  # every stored column (DSN codes, social regime, digest, ...)
+    recomputed_cents: int | None  # None: the scheme that produced it is not installed
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.row,
+            "explanation": json.loads(self.row["explanation"]),
+            "recomputed_cents": self.recomputed_cents,
+        }
+
+
+@frozen
+class Failure:
+    """A failed dispatch (a dead letter)."""
+
+    event_id: str
+    scheme: str
+    attempts: int
+    error: str
+    updated_at: str
+
+
+class Paybonus:
+    """A ledger, the plugins and the legal parameters, and everything done with them."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        host: PluginHost | None = None,
+        params: Parameters | None = None,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        timeout: float | None = -1.0,
+    ) -> None:
+        """`timeout`: seconds a scheme may compute for one dispatch (None: no limit; default:
+        `PAYBONUS_DISPATCH_TIMEOUT` or 15 minutes)."""
+        self.ledger = ledger
+        self.host = host or load_plugins()
+        self.params = params or Parameters.default()
+        self._clock = clock
+        self._timeout = timeout_from_env() if timeout == -1.0 else timeout
+        self._bus: EventBus | None = None
+
+    @classmethod
+    def create(cls, path: str | Path, **kwargs: Any) -> Paybonus:
+        """Create the ledger at `path` (or upgrade an older one) and open the application on it."""
+        return cls(Ledger.create(path), **kwargs)
+
+    @classmethod
+    def open(cls, path: str | Path, **kwargs: Any) -> Paybonus:
+        """Open the application on an existing ledger (a missing file is a UserError)."""
+        return cls(Ledger.open(path), **kwargs)
+
+    def close(self) -> None:
+        if self._bus is not None:
+            self._bus.close()
+        self.ledger.close()
+
+    def __enter__(self) -> Paybonus:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def bus(self) -> EventBus:
+        if self._bus is None:
+            self._bus = EventBus(self.ledger, self.host, self.params, self._clock, self._timeout)
+        return self._bus
+
+    # -- inputs ------------------------------------------------------------------------------------------
+
+    def load_company(self, directory: str | Path) -> LoadSummary:
+        """Read, validate and store a company directory (docs/data-format.md), replacing its earlier load."""
+        data = read_company_dir(Path(directory))
+        where = str(Path(directory) / "company.toml")
+        check_schemes_known(data.config, self.host.schemes, where)
+        for name in data.config.schemes:
+            scheme_config(data.config, self.host.schemes[name], where)
+        head = store_company(self.ledger, data)
+        return LoadSummary(
+            data.config.info.id,
+            len({c[0] for c in data.contracts}),
+            len(data.pay_lines),
+            len(data.absences),
+            tuple(data.config.schemes),
+            head,
+        )
+
+    def read_events(self, path: str | Path, text: str | None = None) -> list[tuple[str, Event[Any]]]:
+        """Events of a JSON-lines file (or of `text`, named `path` in errors), as (where, event) pairs."""
+        if text is None:
+            text = _read_text(Path(path))
+        return self.host.event_types.read_jsonl(str(path), text)
+
+    def publish(
+        self,
+        events: str | Path | Sequence[Event[Any]] | Sequence[tuple[str, Event[Any]]],
+        on_progress: Callable[[int], None] | None = None,
+        on_admitted: Callable[[int], None] | None = None,
+    ) -> PublishSummary:
+        """Admit every event (nothing is written if one is refused: UserError), then record and dispatch them in
+        order. `events`: a JSON-lines file, or Event values, or (where, event) pairs."""
+        if isinstance(events, str | Path):
+            pairs = self.read_events(events)
+        else:
+            pairs = [e if isinstance(e, tuple) else (f"event {e.id}", e) for e in events]
+        admitted = self.bus.admit(pairs)
+        if on_admitted:
+            on_admitted(len(admitted.events))
+        outcomes = self.bus.publish_all(admitted, on_progress)
+        return PublishSummary(tuple(outcomes), self.ledger.audit.head())
+
+    def retry(self, event_id: str | None = None, scheme: str | None = None) -> list[DispatchOutcome]:
+        """Run failed (and never-started) dispatches again, optionally only for one event or scheme."""
+        return self.bus.retry(event_id, scheme)
+
+    # -- reading -----------------------------------------------------------------------------------------
+
+    def entitlements(
+        self,
+        company: str | None = None,
+        scheme: str | None = None,
+        period: Period | None = None,
+        employee: str | None = None,
+    ) -> list[RecordedEntitlement]:
+        """Recorded entitlements (whose period overlaps `period`), in recording order."""
+        return [
+            recorded_entitlement(r) for r in self.ledger.entitlements.rows(company, scheme, period, employee)
+        ]
+
+    def explain(self, entitlement_id: str) -> Explained:
+        """An entitlement with its explanation, recomputed by its scheme."""
+        row = self.ledger.entitlements.get(entitlement_id)
+        if row is None:
+            raise UserError("explain", f"no entitlement {entitlement_id!r} in {self.ledger.path}")
+        ent = recorded_entitlement(row)
+        scheme = self.host.schemes.get(ent.scheme)
+        recomputed = scheme.recompute(ent.explanation) if scheme else None
+        return Explained(ent, {k: row[k] for k in row.keys()}, recomputed)  # noqa: SIM118 - sqlite3.Row
+
+    def failures(self) -> list[Failure]:
+        """Failed dispatches (dead letters), in event order."""
+        return [
+            Failure(r["event_id"], r["scheme"], r["attempts"], r["error"] or "", r["updated_at"])
+            for r in self.ledger.dispatches.failed()
+        ]
+
+    def verify(
+        self, expect_head: str | None = None, on_progress: Callable[[int], None] | None = None
+    ) -> audit.Report:
+        """Walk the audit chain, check every event and entitlement against it, recompute every amount."""
+        return audit.verify(self.ledger, self.host.schemes, expect_head=expect_head, on_progress=on_progress)
+
+    def export(
+        self,
+        as_of: date,
+        company: str | None = None,
+        scheme: str | None = None,
+        payroll_month: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Entitlements for the payroll, one row each with their DSN codes (docs/export.md)."""
+        return list(export.rows(self.ledger, self.params, as_of, company, scheme, payroll_month))
+
+    def deadlines(self, as_of: date, within_days: int = 30, company: str | None = None) -> list[DeadlineItem]:
+        """What is overdue, falls due within `within_days`, choice windows closing, Caisse des dépôts transfers."""
+        return deadlines.scan(self.ledger, as_of, within_days, self.params, company)
+
+    def check_deadlines(self, as_of: date) -> list[DeadlineItem]:
+        """The daily job: record and log, once, what has just become overdue or due for transfer."""
+        return deadlines.check(self.ledger, as_of, self.params)
+
+    def summary(self) -> list[tuple[str, str, int, int, int]]:
+        """(scheme, kind, entitlements, total cents, employees) over the ledger."""
+        return self.ledger.entitlements.summary()
+
+    def head(self) -> Head:
+        return self.ledger.audit.head()
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UserError(str(path), f"cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise UserError(str(path), "not UTF-8 text") from None

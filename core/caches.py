@@ -1,0 +1,69 @@
+"""What the bus keeps between dispatches: company configurations and populations.
+
+Both are keyed on what the company's last `load` stored, so a reload invalidates them. Populations: always the
+last few (a year and a few months of one company), and more while they hold fewer than `POPULATION_BUDGET`
+employees in all (a vendor's many small companies, whose closes interleave).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+from paybonus.hooks.types import CompanyInfo, SchemeDescriptor
+
+from .calendar import Period
+from .config import CompanyConfig, parse_company_toml, scheme_config
+from .host import PluginHost
+from .payroll import Population
+from .store import Ledger, LedgerReader
+
+POPULATION_CACHE = 3
+POPULATION_BUDGET = 250_000
+
+
+class Caches:
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self._companies: dict[str, tuple[str, CompanyConfig]] = {}
+        self._configs: dict[tuple[str, str, str], Any] = {}
+        self._populations: OrderedDict[tuple[str, Period, str], Population] = OrderedDict()
+        self._cached_employees = 0
+
+    def company(self, company_id: str) -> CompanyConfig | None:
+        """The company's stored configuration, parsed once per `load` (None for an unknown company)."""
+        digest = self.ledger.companies.digest(company_id)  # not the text: a large plan's TOML is big
+        if digest is None:
+            return None
+        cached = self._companies.get(company_id)
+        if cached is None or cached[0] != digest:
+            toml = self.ledger.companies.toml(company_id) or ""
+            cached = (digest, parse_company_toml(toml, f"company {company_id} (stored)"))
+            self._companies[company_id] = cached
+        return cached[1]
+
+    def scheme_config(self, config: CompanyConfig, scheme: SchemeDescriptor) -> Any:
+        """The scheme's table of the company, structured into its `config_type`."""
+        key = (config.info.id, scheme.name, config.toml)
+        if key not in self._configs:
+            self._configs[key] = scheme_config(config, scheme, f"company {config.info.id}")
+        return self._configs[key]
+
+    def population(
+        self, host: PluginHost, reader: LedgerReader, company: CompanyInfo, period: Period
+    ) -> Population:
+        """The period's population from the payroll source; the last few are kept (schemes share them)."""
+        key = (company.id, period, reader.loaded_at(company.id))
+        if key in self._populations:
+            self._populations.move_to_end(key)
+            return self._populations[key]
+        pop = host.payroll_source(company, reader).population(company.id, period)
+        self._populations[key] = pop
+        self._cached_employees += len(pop.employees)
+        while len(self._populations) > POPULATION_CACHE and self._cached_employees > POPULATION_BUDGET:
+            self._cached_employees -= len(self._populations.popitem(last=False)[1].employees)
+        return pop
+
+    def clear_populations(self) -> None:
+        self._populations.clear()
+        self._cached_employees = 0

@@ -1,0 +1,53 @@
+"""What a scheme receives while it computes: `paybonus.hooks.SchemeContext`, read-only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from paybonus.hooks.types import CompanyInfo, RecordedEntitlement, SchemeDescriptor
+
+from .caches import Caches
+from .calendar import Period
+from .events import Event
+from .host import PluginHost
+from .params import Parameters
+from .payroll import Population
+from .store import LedgerReader
+
+
+class Context:
+    """The company, its configuration of the scheme, the parameters, and read access to its ledger."""
+
+    def __init__(
+        self,
+        host: PluginHost,
+        reader: LedgerReader,
+        caches: Caches,
+        company: CompanyInfo,
+        config: Any,
+        scheme: SchemeDescriptor,
+        params: Parameters,
+    ) -> None:
+        self._host = host
+        self._reader = reader
+        self._caches = caches
+        self.company = company
+        self.config = config
+        self.scheme = scheme
+        self.params = params
+
+    def population(self, period: Period) -> Population:
+        return self._caches.population(self._host, self._reader, self.company, period)
+
+    def events(
+        self, type: str, period: Period | None = None, employee: str | None = None
+    ) -> list[Event[Any]]:
+        found = self._reader.events(self.company.id, type, employee)
+        if period is None:
+            return found
+        return [e for e in found if getattr(e.payload, "period", None) == period]
+
+    def entitlements(
+        self, scheme: str | None = None, period: Period | None = None, employee: str | None = None
+    ) -> list[RecordedEntitlement]:
+        return self._reader.entitlements(self.company.id, scheme, period, employee)

@@ -1,0 +1,188 @@
+"""Entitlements: the one declaration of an entitlement row (its columns, its digest, its read-back) and its table.
+
+An entitlement's identity and amount never change (a trigger refuses it); only its `status` moves as payments are
+recorded. Its digest covers every column but the status and the time it was written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from datetime import date
+from typing import Any
+
+from attrs import frozen
+from paybonus.calendar import Period
+from paybonus.hooks.types import Explanation, Kind, RecordedEntitlement, Status
+
+from .sql import chunks, select
+
+ENTITLEMENT_COLUMNS = (
+    "id",
+    "scheme",
+    "scheme_version",
+    "company",
+    "employee",
+    "period_start",
+    "period_end",
+    "amount_cents",
+    "kind",
+    "social_regime",
+    "dsn_block",
+    "dsn_code",
+    "due_date",
+    "status",
+    "event_id",
+    "corrects",
+    "explanation",
+    "digest",
+    "recorded_at",
+)
+# what the digest covers: everything but the status and when the row was written
+DIGEST_COLUMNS = tuple(c for c in ENTITLEMENT_COLUMNS if c not in ("status", "digest", "recorded_at"))
+_INSERT = (
+    f"INSERT INTO entitlements ({', '.join(ENTITLEMENT_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in ENTITLEMENT_COLUMNS)})"
+)
+
+
+@frozen
+class EntitlementRow:
+    """One row, in column order, with its digest (built by `EntitlementRow.new`)."""
+
+    values: tuple[Any, ...]
+
+    @classmethod
+    def new(cls, recorded_at: str, **columns: Any) -> EntitlementRow:
+        """A new row from every column but `digest` and `recorded_at`; the digest is computed here."""
+        columns["digest"] = digest(columns)
+        columns["recorded_at"] = recorded_at
+        return cls(tuple(columns[c] for c in ENTITLEMENT_COLUMNS))
+
+    @property
+    def id(self) -> str:
+        return str(self.values[0])
+
+    @property
+    def digest(self) -> str:
+        return str(self.values[-2])
+
+
+def digest(row: Any) -> str:
+    """sha256 of the immutable columns joined by a unit separator (a control character no id contains and that
+    JSON text always escapes); NULL is written as a NUL character."""
+    text = "\x1f".join("\x00" if row[c] is None else str(row[c]) for c in DIGEST_COLUMNS)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def recorded_entitlement(row: Any) -> RecordedEntitlement:
+    """A stored row as the value schemes read back."""
+    return RecordedEntitlement(
+        id=row["id"],
+        scheme=row["scheme"],
+        scheme_version=row["scheme_version"],
+        company=row["company"],
+        employee=row["employee"],
+        period=Period(date.fromisoformat(row["period_start"]), date.fromisoformat(row["period_end"])),
+        amount_cents=row["amount_cents"],
+        kind=Kind(row["kind"]),
+        status=Status(row["status"]),
+        event_id=row["event_id"],
+        corrects=row["corrects"],
+        due_date=date.fromisoformat(row["due_date"]) if row["due_date"] else None,
+        explanation=Explanation.from_dict(json.loads(row["explanation"])),
+    )
+
+
+class Entitlements:
+    """The entitlements table."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def insert(self, rows: Iterable[EntitlementRow]) -> None:
+        """Batched insert (one executemany, streamed) inside the caller's transaction."""
+        self.conn.executemany(_INSERT, (r.values for r in rows))
+
+    def rows(
+        self,
+        company: str | None = None,
+        scheme: str | None = None,
+        period: Period | None = None,
+        employee: str | None = None,
+        exact_period: bool = False,
+    ) -> list[sqlite3.Row]:
+        """Rows in recording order; `period`: those overlapping it (`exact_period`: those of exactly it)."""
+        sql, args = "SELECT * FROM entitlements WHERE 1=1", []
+        for col, val in (("company", company), ("scheme", scheme), ("employee", employee)):
+            if val is not None:
+                sql += f" AND {col} = ?"
+                args.append(val)
+        if period is not None and exact_period:
+            sql += " AND period_start = ? AND period_end = ?"
+            args += [period.start.isoformat(), period.end.isoformat()]
+        elif period is not None:
+            sql += " AND period_start <= ? AND period_end >= ?"
+            args += [period.end.isoformat(), period.start.isoformat()]
+        return select(self.conn, sql + " ORDER BY seq", args)
+
+    def get(self, entitlement_id: str) -> sqlite3.Row | None:
+        rows = select(self.conn, "SELECT * FROM entitlements WHERE id = ?", [entitlement_id])
+        return rows[0] if rows else None
+
+    def get_many(self, ids: Sequence[str]) -> list[sqlite3.Row]:
+        out: list[sqlite3.Row] = []
+        for part in chunks(ids):
+            marks = ", ".join("?" for _ in part)
+            out += select(self.conn, f"SELECT * FROM entitlements WHERE id IN ({marks})", part)
+        return out
+
+    def all(self) -> Iterable[sqlite3.Row]:
+        """Every row in recording order (streamed)."""
+        cur = self.conn.cursor()
+        cur.row_factory = sqlite3.Row
+        return cur.execute("SELECT * FROM entitlements ORDER BY seq")
+
+    def count(self) -> int:
+        return int(self.conn.execute("SELECT COUNT(*) FROM entitlements").fetchone()[0])
+
+    def set_status(self, entitlement_id: str, status: str) -> None:
+        self.conn.execute("UPDATE entitlements SET status = ? WHERE id = ?", (status, entitlement_id))
+
+    def totals_by_employee(self, company: str, scheme: str, period: Period) -> list[tuple[str, int]]:
+        """(employee, rights) of one scheme's calculation period: principal and corrections, interest apart."""
+        return [
+            (r[0], int(r[1]))
+            for r in self.conn.execute(
+                "SELECT employee, SUM(amount_cents) FROM entitlements WHERE company = ? AND scheme = ? "
+                "AND period_start = ? AND period_end = ? AND kind != 'interest' GROUP BY employee",
+                (company, scheme, period.start.isoformat(), period.end.isoformat()),
+            )
+        ]
+
+    def summary(self) -> list[tuple[str, str, int, int, int]]:
+        """(scheme, kind, entitlements, total cents, employees) over the whole ledger."""
+        return [
+            (r[0], r[1], r[2], int(r[3] or 0), r[4])
+            for r in self.conn.execute(
+                "SELECT scheme, kind, COUNT(*), SUM(amount_cents), COUNT(DISTINCT employee) FROM entitlements "
+                "GROUP BY scheme, kind ORDER BY scheme, kind"
+            )
+        ]
+
+    def open_with_due_date(self, company: str | None) -> list[tuple[str, str, str, str, str, int, str, str]]:
+        """(id, company, employee, scheme, due_date, outstanding cents, social_regime, kind) of what has a due
+        date and is not wholly paid, by company, due date and employee."""
+        sql = (
+            "SELECT e.id, e.company, e.employee, e.scheme, e.due_date, e.amount_cents - COALESCE(p.paid, 0), "
+            "e.social_regime, e.kind FROM entitlements e LEFT JOIN (SELECT entitlement, SUM(amount_cents) AS paid "
+            "FROM payments GROUP BY entitlement) p ON p.entitlement = e.id "
+            "WHERE e.due_date IS NOT NULL AND e.amount_cents - COALESCE(p.paid, 0) > 0"
+        )
+        args: list[str] = []
+        if company:
+            sql += " AND e.company = ?"
+            args.append(company)
+        return self.conn.execute(sql + " ORDER BY e.company, e.due_date, e.employee", args).fetchall()

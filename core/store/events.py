@@ -1,0 +1,126 @@
+"""Events: recorded once under their id, never changed. `employee` and `entitlement` are the payload's, as
+columns, so that no query needs JSON functions."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+
+from attrs import frozen
+
+from .sql import chunks, select
+
+
+@frozen
+class EventRecord:
+    """An event as stored: its envelope, its payload as canonical JSON, and its digest."""
+
+    id: str
+    type: str
+    company: str
+    occurred_at: str
+    payload: str
+    digest: str
+    employee: str | None = None
+    entitlement: str | None = None
+
+
+class Events:
+    """The events table."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def insert(self, e: EventRecord, recorded_at: str) -> None:
+        self.conn.execute(
+            "INSERT INTO events (id, type, company, occurred_at, payload, digest, recorded_at, employee, entitlement) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                e.id,
+                e.type,
+                e.company,
+                e.occurred_at,
+                e.payload,
+                e.digest,
+                recorded_at,
+                e.employee,
+                e.entitlement,
+            ),
+        )
+
+    def digest(self, event_id: str) -> str | None:
+        row = self.conn.execute("SELECT digest FROM events WHERE id = ?", (event_id,)).fetchone()
+        return row[0] if row else None
+
+    def ids(self, company: str, type: str, employee: str | None = None) -> list[str]:
+        """Ids of a company's events of one type (about one employee), in recording order."""
+        sql, args = "SELECT id FROM events WHERE company = ? AND type = ?", [company, type]
+        if employee is not None:
+            sql += " AND employee = ?"
+            args.append(employee)
+        return [r[0] for r in self.conn.execute(sql + " ORDER BY seq", args)]
+
+    def of_type(self, company: str, type: str, employee: str | None = None) -> list[sqlite3.Row]:
+        """A company's events of one type (about one employee), in recording order."""
+        sql, args = "SELECT * FROM events WHERE company = ? AND type = ?", [company, type]
+        if employee is not None:
+            sql += " AND employee = ?"
+            args.append(employee)
+        return select(self.conn, sql + " ORDER BY seq", args)
+
+    def get_many(self, ids: Sequence[str]) -> list[sqlite3.Row]:
+        out: list[sqlite3.Row] = []
+        for part in chunks(ids):
+            marks = ", ".join("?" for _ in part)
+            out += select(self.conn, f"SELECT * FROM events WHERE id IN ({marks})", part)
+        return out
+
+    def all(self, company: str | None = None, type: str | None = None) -> list[sqlite3.Row]:
+        """Every event (of a company, of a type), in recording order."""
+        sql, args = "SELECT * FROM events WHERE 1=1", []
+        if company is not None:
+            sql += " AND company = ?"
+            args.append(company)
+        if type is not None:
+            sql += " AND type = ?"
+            args.append(type)
+        return select(self.conn, sql + " ORDER BY seq", args)
+
+    def by_type(self, type: str) -> list[sqlite3.Row]:
+        """Every event of one type, in recording order."""
+        return select(self.conn, "SELECT * FROM events WHERE type = ? ORDER BY seq", [type])
+
+    def stream(self) -> Iterable[sqlite3.Row]:
+        cur = self.conn.cursor()
+        cur.row_factory = sqlite3.Row
+        return cur.execute("SELECT * FROM events ORDER BY seq")
+
+    def count(self) -> int:
+        return int(self.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+
+    def about(self, entitlement: str, type: str) -> list[sqlite3.Row]:
+        """Events of one type about an entitlement (payments, statements, choices), in recording order."""
+        return select(
+            self.conn,
+            "SELECT * FROM events WHERE entitlement = ? AND type = ? ORDER BY seq",
+            [entitlement, type],
+        )
+
+    def subjects(self, type: str) -> set[tuple[str, str]]:
+        """(company, employee) pairs of the events of one type (e.g. the leavers)."""
+        return {
+            (r[0], r[1])
+            for r in self.conn.execute(
+                "SELECT DISTINCT company, employee FROM events WHERE type = ? AND employee IS NOT NULL",
+                (type,),
+            )
+        }
+
+    def entitlements_with(self, type: str) -> set[str]:
+        """Entitlements some event of this type is about (e.g. those with a recorded choice)."""
+        return {
+            r[0]
+            for r in self.conn.execute(
+                "SELECT DISTINCT entitlement FROM events WHERE type = ? AND entitlement IS NOT NULL", (type,)
+            )
+        }

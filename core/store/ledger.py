@@ -1,0 +1,332 @@
+"""The ledger: one SQLite database, its connection, its transactions, and the verbs the engine records with.
+
+Opened through sqlite-utils with `execute_plugins=False` (an embedded library must not run sqlite-utils plugins),
+WAL journal, foreign keys on, a busy timeout so that concurrent writers wait instead of failing. Each verb is one
+short write transaction: all of it or nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from attrs import frozen
+from paybonus.errors import UserError
+
+from .audit_log import AuditLog, Head
+from .companies import Companies
+from .dispatches import Dispatches, FindingRow
+from .entitlements import EntitlementRow, Entitlements
+from .events import EventRecord, Events
+from .payments import PaymentRecord, Payments, status_of
+from .schema import migrations
+
+BUSY_TIMEOUT_S = 60.0
+CACHE_KIB = 64 * 1024  # page cache per connection (measured: 11 % faster at 50 000 employees than 2 MiB)
+COMPLETED, FAILED = "completed", "failed"
+
+
+class StaleRead(Exception):
+    """What a computation read changed before its result could be recorded: compute again."""
+
+
+class Overpaid(ValueError):
+    """A payment above what is still due (checked again under the write lock)."""
+
+
+@frozen
+class DispatchRecord:
+    """What one completed dispatch writes: its entitlement rows (streamed), findings, summary."""
+
+    event_id: str
+    scheme: str
+    scheme_version: str
+    attempt: int
+    rows: Iterable[EntitlementRow]
+    findings: Sequence[FindingRow]
+    summary: str  # canonical JSON
+    at: str
+    company: str = ""
+    read_version: tuple[Any, ...] | None = (
+        None  # `Ledger.version(company)` the computation read (None: do not check)
+    )
+
+
+def digest_of(data: Any) -> str:
+    """sha256 of canonical JSON (sorted keys, compact, UTF-8 kept)."""
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def dispatch_digest(event_id: str, scheme: str, status: str, ids: Sequence[str], error: str | None) -> str:
+    return digest_of(
+        {"event": event_id, "scheme": scheme, "status": status, "entitlements": list(ids), "error": error}
+    )
+
+
+def payment_digest(event_id: str, status: str) -> str:
+    return digest_of({"event": event_id, "status": status})
+
+
+class Ledger:
+    """One paybonus database. `Ledger.create(path)` once, then `Ledger.open(path)`."""
+
+    def __init__(self, conn: sqlite3.Connection, path: str) -> None:
+        self.path = path
+        self.conn = conn
+        # WAL with synchronous=NORMAL never corrupts the ledger, whatever the crash; a power cut may lose the last
+        # commits, which republishing restores (events are idempotent). PAYBONUS_SYNCHRONOUS=FULL syncs each commit.
+        sync = os.environ.get("PAYBONUS_SYNCHRONOUS", "NORMAL").upper()
+        try:
+            self.db = sqlite_utils.Database(conn, execute_plugins=False)
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute(f"PRAGMA synchronous = {sync if sync in ('NORMAL', 'FULL', 'EXTRA') else 'NORMAL'}")
+            conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")  # the 2 MiB default thrashes on a large ledger
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise UserError(path, f"not a paybonus ledger ({exc})") from None
+        self._writing = False
+        self.events = Events(conn)
+        self.entitlements = Entitlements(conn)
+        self.dispatches = Dispatches(conn)
+        self.payments = Payments(conn)
+        self.audit = AuditLog(conn)
+        self.companies = Companies(conn)
+
+    # -- opening -------------------------------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, path: str | Path) -> Ledger:
+        """Create (or upgrade) the ledger at `path`."""
+        p = str(path)
+        conn = _connect(p)
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise UserError(p, f"not a paybonus ledger ({exc})") from None
+        ledger = cls(conn, p)
+        ledger._migrate()
+        return ledger
+
+    @classmethod
+    def open(cls, path: str | Path) -> Ledger:
+        """Open an existing ledger (upgrading an older one); a missing file is a user error."""
+        p = str(path)
+        if not Path(p).is_file():
+            raise UserError(p, "no paybonus ledger here (create one with `paybonus init`)")
+        ledger = cls(_connect(p), p)
+        try:
+            tables = set(ledger.db.table_names())
+        except sqlite3.DatabaseError as exc:
+            ledger.close()
+            raise UserError(p, f"not a paybonus ledger ({exc})") from None
+        if "audit_log" not in tables:
+            ledger.close()
+            raise UserError(p, "not a paybonus ledger (no audit_log table); create one with `paybonus init`")
+        ledger._migrate()
+        return ledger
+
+    def _migrate(self) -> None:
+        try:
+            if migrations.pending(self.db):
+                migrations.apply(self.db)
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise UserError(self.path, f"not a paybonus ledger ({exc})") from None
+
+    def pending_migrations(self) -> list[str]:
+        return [m.name for m in migrations.pending(self.db)]
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def reader(self) -> Any:
+        """A read-only view of this ledger on its own read-only connection (what plugins receive)."""
+        from .reader import LedgerReader
+
+        return LedgerReader.open(self.path)
+
+    # -- transactions --------------------------------------------------------------------------------------
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction (BEGIN IMMEDIATE): all or nothing. Waits, with backoff, while another writer works.
+        Inside another `write()`, it joins that transaction."""
+        if self._writing:
+            yield self.conn
+            return
+        delay = 0.05
+        deadline = time.monotonic() + BUSY_TIMEOUT_S * 2
+        while True:
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+        self._writing = True
+        try:
+            yield self.conn
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+        finally:
+            self._writing = False
+
+    def version(self, company: str) -> tuple[Any, ...]:
+        """What a computation for `company` read, in short: its latest entitlement, its latest payment and its
+        latest load. If it changed before the result is recorded, the result may be stale."""
+        return (
+            self.conn.execute("SELECT MAX(seq) FROM entitlements WHERE company = ?", (company,)).fetchone()[
+                0
+            ],
+            self.conn.execute("SELECT MAX(seq) FROM payments WHERE company = ?", (company,)).fetchone()[0],
+            self.companies.loaded_at(company),
+        )
+
+    # -- verbs ---------------------------------------------------------------------------------------------
+
+    def store_company(
+        self,
+        company: str,
+        name: str,
+        toml: str,
+        contracts: Iterable[tuple[Any, ...]],
+        pay_lines: Iterable[tuple[Any, ...]],
+        absences: Iterable[tuple[Any, ...]],
+        digest: str,
+        at: str,
+    ) -> Head:
+        """Replace a company's configuration and payroll inputs, with their audit entry."""
+        with self.write():
+            self.companies.upsert(company, name, toml, at)
+            self.companies.replace_payroll(company, contracts, pay_lines, absences)
+            return self.audit.append(at, [("payroll.loaded", company, digest)])
+
+    def record_event(self, event: EventRecord, payment: PaymentRecord | None, at: str) -> Head | None:
+        """Record an event (and the payment it carries) with its audit entries; None if its id is already
+        recorded. Raises Overpaid if a payment exceeds what is still due at this moment."""
+        with self.write():
+            if self.events.digest(event.id) is not None:
+                return None
+            self.events.insert(event, at)
+            entries = [("event.recorded", event.id, event.digest)]
+            if payment is not None:
+                row = self.conn.execute(
+                    "SELECT amount_cents FROM entitlements WHERE id = ?", (payment.entitlement,)
+                ).fetchone()
+                due = int(row[0]) - self.payments.paid_cents(payment.entitlement)
+                if payment.amount_cents > due:
+                    raise Overpaid(
+                        f"payload.amount_cents: {payment.amount_cents} is more than the {max(due, 0)} cents "
+                        "still due"
+                    )
+                self.payments.insert(event.id, event.company, payment, at)
+                status = status_of(int(row[0]), self.payments.paid_by_mode(payment.entitlement))
+                self.entitlements.set_status(payment.entitlement, status)
+                entries.append(("payment.recorded", payment.entitlement, payment_digest(event.id, status)))
+            return self.audit.append(at, entries)
+
+    def record_dispatch(self, d: DispatchRecord) -> tuple[Head, list[str]] | None:
+        """Record a completed dispatch: its entitlements, findings, audit entries and dispatch row. None if it was
+        completed meanwhile; StaleRead if the ledger changed since `read_version`."""
+        with self.write():
+            if self.dispatches.statuses(d.event_id).get(d.scheme) == COMPLETED:
+                return None
+            if d.read_version is not None and self.version(d.company) != d.read_version:
+                raise StaleRead(f"{d.event_id}/{d.scheme}")
+            recorded: list[tuple[str, str]] = []
+
+            def keep(rows: Iterable[EntitlementRow]) -> Iterator[EntitlementRow]:
+                for r in rows:
+                    recorded.append((r.id, r.digest))
+                    yield r
+
+            self.entitlements.insert(keep(d.rows))
+            if d.findings:
+                self.dispatches.add_findings(d.findings)
+            ids = [i for i, _ in recorded]
+            entries = [("entitlement.recorded", i, digest) for i, digest in recorded]
+            entries.append(
+                (
+                    "dispatch.completed",
+                    f"{d.event_id}/{d.scheme}",
+                    dispatch_digest(d.event_id, d.scheme, COMPLETED, ids, None),
+                )
+            )
+            head = self.audit.append(d.at, entries)
+            self.dispatches.upsert(
+                d.event_id,
+                d.scheme,
+                d.scheme_version,
+                COMPLETED,
+                d.attempt,
+                None,
+                None,
+                d.summary,
+                len(ids),
+                d.at,
+            )
+            return head, ids
+
+    def record_failure(
+        self, event_id: str, scheme: str, scheme_version: str, attempt: int, error: str, detail: str, at: str
+    ) -> Head | None:
+        """Record a failed dispatch (a dead letter); None if it was completed meanwhile."""
+        with self.write():
+            if self.dispatches.statuses(event_id).get(scheme) == COMPLETED:
+                return None
+            self.dispatches.upsert(
+                event_id, scheme, scheme_version, FAILED, attempt, error, detail, None, 0, at
+            )
+            return self.audit.append(
+                at,
+                [
+                    (
+                        "dispatch.failed",
+                        f"{event_id}/{scheme}",
+                        dispatch_digest(event_id, scheme, FAILED, [], error),
+                    )
+                ],
+            )
+
+    def record_notices(self, notices: Sequence[tuple[str, str, str]], at: str) -> Head:
+        """Deadline notices (entitlement, kind, noticed_on), each once, with their audit entries."""
+        with self.write():
+            self.payments.add_notices(notices, at)
+            return self.audit.append(
+                at, [(f"deadline.{kind}", ent, digest_of({"as_of": on})) for ent, kind, on in notices]
+            )
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    if sqlite3.sqlite_version_info < (3, 37):
+        raise UserError(
+            path, f"SQLite {sqlite3.sqlite_version} is too old: paybonus needs 3.37 or newer (STRICT tables)"
+        )
+    try:
+        return sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise UserError(path, f"cannot open the ledger ({exc})") from None

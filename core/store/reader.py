@@ -1,0 +1,116 @@
+"""The read-only side of the ledger, on a connection SQLite opens read-only: what plugins receive.
+
+It implements `paybonus.hooks.LedgerView`. Events never change, so each is parsed once per reader.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import tomllib
+from typing import Any
+from urllib.parse import quote
+
+from paybonus.calendar import Period
+from paybonus.errors import UserError
+from paybonus.events import Event, EventTypes
+from paybonus.hooks.types import CompanyInfo, RecordedEntitlement
+from paybonus.payroll import Population
+
+from .companies import Companies, population
+from .entitlements import Entitlements, recorded_entitlement
+from .events import Events
+from .payments import Payments
+
+
+class LedgerReader:
+    """Reads a ledger; cannot write (the connection is read-only and `query_only`)."""
+
+    def __init__(self, conn: sqlite3.Connection, path: str, event_types: EventTypes | None = None) -> None:
+        self.path = path
+        self._conn = conn
+        self._events = Events(conn)
+        self._entitlements = Entitlements(conn)
+        self._payments = Payments(conn)
+        self._companies = Companies(conn)
+        self.event_types = event_types or EventTypes()
+        self._parsed: dict[str, Event[Any]] = {}
+
+    @classmethod
+    def open(cls, path: str, event_types: EventTypes | None = None) -> LedgerReader:
+        try:
+            # usable from the thread a plugin computes in; SQLite serialises access to one connection
+            conn = sqlite3.connect(
+                f"file:{quote(path)}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+            )
+            conn.execute("PRAGMA query_only = ON")
+            conn.execute("PRAGMA cache_size = -65536")
+        except sqlite3.Error as exc:
+            raise UserError(path, f"cannot open the ledger to read ({exc})") from None
+        return cls(conn, path, event_types)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    # -- LedgerView --------------------------------------------------------------------------------------
+
+    def company(self, company: str) -> CompanyInfo | None:
+        """The company's [company] table as loaded, or None for an unknown company."""
+        from paybonus.config import parse_company_toml
+
+        toml = self._companies.toml(company)
+        if toml is None:
+            return None
+        return parse_company_toml(toml, f"company {company} (stored)").info
+
+    def company_table(self, company: str) -> dict[str, Any]:
+        """The company's stored configuration as a TOML document (empty for an unknown company)."""
+        toml = self._companies.toml(company)
+        return tomllib.loads(toml) if toml else {}
+
+    def events(self, company: str, type: str, employee: str | None = None) -> list[Event[Any]]:
+        """A company's recorded events of one type (about one employee), in recording order."""
+        ids = self._events.ids(company, type, employee)
+        missing = [i for i in ids if i not in self._parsed]
+        if missing:
+            for row in self._events.get_many(missing):
+                self._parsed[row["id"]] = self.event_from_row(row)
+        return [self._parsed[i] for i in ids]
+
+    def entitlements(
+        self,
+        company: str,
+        scheme: str | None = None,
+        period: Period | None = None,
+        employee: str | None = None,
+    ) -> list[RecordedEntitlement]:
+        """A company's recorded entitlements (whose period overlaps `period`), in recording order."""
+        return [recorded_entitlement(r) for r in self._entitlements.rows(company, scheme, period, employee)]
+
+    def entitlement(self, entitlement_id: str) -> RecordedEntitlement | None:
+        row = self._entitlements.get(entitlement_id)
+        return recorded_entitlement(row) if row is not None else None
+
+    def paid_cents(self, entitlement_id: str) -> int:
+        return self._payments.paid_cents(entitlement_id)
+
+    def payroll(self, company: str, period: Period) -> Population:
+        """The payroll `paybonus load` stored: everyone under contract during `period`, with pay and absences."""
+        return population(self._companies, company, period)
+
+    # -- helpers -----------------------------------------------------------------------------------------
+
+    def loaded_at(self, company: str) -> str:
+        """When the company's payroll was last loaded (what cached populations are keyed on)."""
+        return self._companies.loaded_at(company)
+
+    def event_from_row(self, row: Any) -> Event[Any]:
+        return self.event_types.from_dict(
+            {
+                "id": row["id"],
+                "type": row["type"],
+                "company": row["company"],
+                "occurred_at": row["occurred_at"],
+                "payload": json.loads(row["payload"]),
+            }
+        )

@@ -1,0 +1,253 @@
+"""The SQLite schema of the ledger, as sqlite-utils migrations (applied in order, each once).
+
+Tables are STRICT, so a money column (INTEGER cents) can never silently hold a REAL. History is append-only:
+triggers refuse UPDATE and DELETE on events, the audit log and payments, and any change to an entitlement but
+its status. A ledger made by an older paybonus is upgraded in place when it is opened.
+"""
+
+from __future__ import annotations
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("paybonus")
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    """The first schema: companies, payroll inputs, events, dispatches, entitlements, findings, audit log."""
+    db.table("companies").create(
+        {"id": str, "name": str, "config_toml": str, "config_digest": str, "loaded_at": str},
+        pk="id",
+        not_null={"name", "config_toml", "config_digest", "loaded_at"},
+        strict=True,
+    )
+    db.table("contracts").create(
+        {
+            "company": str,
+            "employee": str,
+            "start": str,
+            "end": str,
+            "category": str,
+            "establishment": str,
+            "display_name": str,
+        },
+        not_null={"company", "employee", "start"},
+        foreign_keys=[("company", "companies", "id")],
+        strict=True,
+    )
+    db.table("contracts").create_index(["company", "employee"])
+    db.table("pay_lines").create(
+        {
+            "company": str,
+            "employee": str,
+            "month": str,
+            "gross_cents": int,
+            "base_cents": int,
+            "contract_hours": str,
+            "ap_hours": str,
+            "ap_indemnity_cents": int,
+            "reconstituted_cents": int,
+        },
+        pk=("company", "month", "employee"),
+        not_null={"gross_cents", "base_cents", "contract_hours", "ap_hours", "ap_indemnity_cents"},
+        foreign_keys=[("company", "companies", "id")],
+        strict=True,
+    )
+    db.table("absences").create(
+        {"company": str, "employee": str, "kind": str, "start": str, "end": str},
+        not_null={"company", "employee", "kind", "start", "end"},
+        foreign_keys=[("company", "companies", "id")],
+        strict=True,
+    )
+    db.table("absences").create_index(["company", "employee"])
+    db.table("events").create(
+        {
+            "seq": int,
+            "id": str,
+            "type": str,
+            "company": str,
+            "occurred_at": str,
+            "payload": str,
+            "digest": str,
+            "recorded_at": str,
+        },
+        pk="seq",
+        not_null={"id", "type", "company", "occurred_at", "payload", "digest", "recorded_at"},
+        foreign_keys=[("company", "companies", "id")],
+        strict=True,
+    )
+    db.table("events").create_index(["id"], unique=True)
+    db.table("events").create_index(["company", "type"])
+    db.table("dispatches").create(
+        {
+            "event_id": str,
+            "scheme": str,
+            "scheme_version": str,
+            "status": str,
+            "attempts": int,
+            "error": str,
+            "traceback": str,
+            "summary": str,
+            "entitlements": int,
+            "updated_at": str,
+        },
+        pk=("event_id", "scheme"),
+        not_null={"scheme_version", "status", "attempts", "updated_at"},
+        foreign_keys=[("event_id", "events", "id")],
+        strict=True,
+    )
+    db.table("entitlements").create(
+        {
+            "seq": int,
+            "id": str,
+            "scheme": str,
+            "scheme_version": str,
+            "company": str,
+            "employee": str,
+            "period_start": str,
+            "period_end": str,
+            "amount_cents": int,
+            "kind": str,
+            "social_regime": str,
+            "dsn_block": str,
+            "dsn_code": str,
+            "due_date": str,
+            "status": str,
+            "event_id": str,
+            "corrects": str,
+            "explanation": str,
+            "digest": str,
+            "recorded_at": str,
+        },
+        pk="seq",
+        not_null={
+            "id",
+            "scheme",
+            "scheme_version",
+            "company",
+            "employee",
+            "period_start",
+            "period_end",
+            "amount_cents",
+            "kind",
+            "social_regime",
+            "status",
+            "event_id",
+            "explanation",
+            "digest",
+            "recorded_at",
+        },
+        foreign_keys=[
+            ("company", "companies", "id"),
+            ("event_id", "events", "id"),
+            ("corrects", "entitlements", "id"),
+        ],
+        strict=True,
+    )
+    db.table("entitlements").create_index(["id"], unique=True)
+    db.table("entitlements").create_index(["company", "scheme", "period_start"])
+    db.table("entitlements").create_index(["company", "employee"])
+    db.table("findings").create(
+        {"event_id": str, "scheme": str, "level": str, "rule": str, "message": str, "employee": str},
+        not_null={"event_id", "scheme", "level", "rule", "message"},
+        foreign_keys=[("event_id", "events", "id")],
+        strict=True,
+    )
+    db.table("findings").create_index(["event_id", "scheme"])
+    db.table("audit_log").create(
+        {"seq": int, "at": str, "action": str, "ref": str, "digest": str, "prev_hash": str, "hash": str},
+        pk="seq",
+        not_null={"at", "action", "ref", "digest", "prev_hash", "hash"},
+        strict=True,
+    )
+    # history is append-only: the audit log and the events never change; an entitlement's amount and identity
+    # never change (only its status moves, as payments are recorded)
+    db.executescript(
+        """
+        CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+        CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+        CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+        CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+        CREATE TRIGGER entitlements_no_delete BEFORE DELETE ON entitlements
+        BEGIN SELECT RAISE(ABORT, 'entitlements are never deleted; record a correction'); END;
+        CREATE TRIGGER entitlements_immutable BEFORE UPDATE ON entitlements
+        WHEN NEW.id IS NOT OLD.id OR NEW.amount_cents IS NOT OLD.amount_cents OR NEW.employee IS NOT OLD.employee
+          OR NEW.scheme IS NOT OLD.scheme OR NEW.scheme_version IS NOT OLD.scheme_version
+          OR NEW.company IS NOT OLD.company OR NEW.period_start IS NOT OLD.period_start
+          OR NEW.period_end IS NOT OLD.period_end OR NEW.kind IS NOT OLD.kind
+          OR NEW.social_regime IS NOT OLD.social_regime OR NEW.due_date IS NOT OLD.due_date
+          OR NEW.event_id IS NOT OLD.event_id OR NEW.corrects IS NOT OLD.corrects
+          OR NEW.explanation IS NOT OLD.explanation OR NEW.digest IS NOT OLD.digest
+          OR NEW.dsn_block IS NOT OLD.dsn_block OR NEW.dsn_code IS NOT OLD.dsn_code
+        BEGIN SELECT RAISE(ABORT, 'an entitlement is immutable; record a correction'); END;
+        """
+    )
+
+
+@migrations()
+def m002_payments(db: sqlite_utils.Database) -> None:
+    """Payments of entitlements, and the deadline notices the daily check has already given."""
+    db.table("payments").create(
+        {
+            "seq": int,
+            "event_id": str,
+            "entitlement": str,
+            "company": str,
+            "amount_cents": int,
+            "paid_on": str,
+            "mode": str,
+            "recorded_at": str,
+        },
+        pk="seq",
+        not_null={"event_id", "entitlement", "company", "amount_cents", "paid_on", "mode", "recorded_at"},
+        foreign_keys=[("event_id", "events", "id"), ("entitlement", "entitlements", "id")],
+        strict=True,
+    )
+    db.table("payments").create_index(["entitlement"])
+    db.table("deadline_notices").create(
+        {"entitlement": str, "kind": str, "noticed_on": str, "recorded_at": str},
+        pk=("entitlement", "kind"),
+        not_null={"noticed_on", "recorded_at"},
+        foreign_keys=[("entitlement", "entitlements", "id")],
+        strict=True,
+    )
+    db.executescript(
+        """
+        CREATE TRIGGER payments_no_update BEFORE UPDATE ON payments
+        BEGIN SELECT RAISE(ABORT, 'payments are append-only'); END;
+        CREATE TRIGGER payments_no_delete BEFORE DELETE ON payments
+        BEGIN SELECT RAISE(ABORT, 'payments are append-only'); END;
+        """
+    )
+
+
+@migrations()
+def m003_work_units(db: sqlite_utils.Database) -> None:
+    """The work unit of each contract, for project intéressement entities (LAW P-1)."""
+    db.execute("ALTER TABLE contracts ADD COLUMN work_unit TEXT NOT NULL DEFAULT ''")
+
+
+@migrations()
+def m004_event_subjects(db: sqlite_utils.Database) -> None:
+    """The employee and the entitlement an event is about, as columns (no JSON functions in queries); indexes
+    that make a company's latest entitlement and payment cheap to find (the version a computation read)."""
+    db.execute("ALTER TABLE events ADD COLUMN employee TEXT")
+    db.execute("ALTER TABLE events ADD COLUMN entitlement TEXT")
+    db.executescript(
+        """
+        DROP TRIGGER events_no_update;
+        UPDATE events SET employee = json_extract(payload, '$.employee'),
+                          entitlement = json_extract(payload, '$.entitlement');
+        CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+        CREATE INDEX idx_events_company_employee ON events (company, employee);
+        CREATE INDEX idx_events_entitlement ON events (entitlement, type);
+        CREATE INDEX idx_entitlements_company_seq ON entitlements (company);
+        CREATE INDEX idx_payments_company_seq ON payments (company);
+        """
+    )
