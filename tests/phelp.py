@@ -11,9 +11,9 @@ from paybonus.calendar import Period
 from paybonus.events import Event
 from paybonus.fixtures.project import project_toml
 from paybonus.params import Parameters
-from paybonus.plugins.interessement_projet import ProjectResultsPublished
-from paybonus.plugins.interessement_projet.agreement import ProjectAgreement, load_project_toml
-from paybonus.plugins.interessement_projet.statement import build, measure
+from paybonus.plugins.interessement.projet import ProjectResultsPublished
+from paybonus.plugins.interessement.projet.agreement import ProjectAgreement, load_project_toml
+from paybonus.plugins.interessement.projet.statement import build, measure
 from paybonus.sources import read_company_dir, store_company
 
 PARIS = timezone(timedelta(hours=1))

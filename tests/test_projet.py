@@ -19,8 +19,8 @@ from paybonus.calendar import Period
 from paybonus.errors import UserError
 from paybonus.fixtures.project import CLASSIC_RCAI, PEOPLE, company_toml, project_toml, write_example
 from paybonus.params import Parameters
-from paybonus.plugins.interessement_projet.agreement import load_project_toml
-from paybonus.plugins.interessement_projet.statement import Measure, build, content_hash, verify
+from paybonus.plugins.interessement.projet.agreement import load_project_toml
+from paybonus.plugins.interessement.projet.statement import Measure, build, content_hash, verify
 from phelp import (
     FIGURES,
     ISSUED,
@@ -712,7 +712,7 @@ def test_payroll_key_and_only_the_measure_the_key_uses_leaves_the_company(tmp_pa
     assert all("headcount_days" not in e for e in by_payroll["entities"])
     by_headcount = statement_from(dict.fromkeys(COMPANIES, ledger), agreement())
     assert all("payroll_cents" not in e for e in by_headcount["entities"])  # no payroll disclosed
-    from paybonus.plugins.interessement_projet.statement import measures_file
+    from paybonus.plugins.interessement.projet.statement import measures_file
 
     ag = agreement()
     m = measures_file(ag, YEAR, list(_measures(by_headcount).values()))

@@ -1,16 +1,21 @@
-"""Built-in scheme `interessement`: profit-sharing under a company agreement (LAW section 1)."""
+"""The intéressement family: classic intéressement under a company agreement (LAW section 1) and, in `projet`,
+intéressement de projet shared by several companies (LAW section 2). One plugin registers both: they share their
+caps and their distribution rules (`shared`), and the late-payment interest (`interest`).
+"""
 
 from __future__ import annotations
 
 from datetime import date
 
+import click
 from attrs import frozen
 from paybonus.calendar import Period
 from paybonus.events import EventType
 from paybonus.hooks import DsnMapping, SchemeDescriptor, SocialRegime, hookimpl
 
+from . import projet
 from .agreement import Agreement
-from .compute import compute, recompute
+from .compute import HANDLERS, SCHEME, recompute
 from .lint import lint
 
 VERSION = "1.0.0"
@@ -29,26 +34,35 @@ class SupplementDecided:
             raise ValueError("amount_cents must be positive")
 
 
+INTERESSEMENT = SchemeDescriptor(
+    name=SCHEME,
+    version=VERSION,
+    label="Intéressement",
+    handlers=HANDLERS,
+    recompute=recompute,
+    dsn=DsnMapping("S21.G00.54", "12", "intéressement (y compris supplément)"),
+    social_regime=SocialRegime.EPARGNE_SALARIALE,
+    config_type=Agreement,
+    description="Pool from the agreement's formula, capped, distributed by uniform/presence/salary sub-pools.",
+    lint=lint,
+)
+
+
 @hookimpl
 def paybonus_register_event_types() -> list[EventType]:
-    return [EventType("supplement_decided", SupplementDecided, "a supplément d'intéressement was decided")]
+    return [
+        EventType("supplement_decided", SupplementDecided, "a supplément d'intéressement was decided"),
+        projet.EVENT_TYPE,
+    ]
 
 
 @hookimpl
 def paybonus_register_schemes() -> list[SchemeDescriptor]:
-    return [
-        SchemeDescriptor(
-            name="interessement",
-            version=VERSION,
-            label="Intéressement",
-            handlers=dict.fromkeys(
-                ("payment_recorded", "period_closed", "results_published", "supplement_decided"), compute
-            ),
-            recompute=recompute,
-            dsn=DsnMapping("S21.G00.54", "12", "intéressement (y compris supplément)"),
-            social_regime=SocialRegime.EPARGNE_SALARIALE,
-            config_type=Agreement,
-            description="Pool from the agreement's formula, capped, distributed by uniform/presence/salary sub-pools.",
-            lint=lint,
-        )
-    ]
+    return [INTERESSEMENT, projet.SCHEME_DESCRIPTOR]
+
+
+@hookimpl
+def paybonus_register_commands() -> list[click.Command]:
+    from .projet.cli import project
+
+    return [project]

@@ -41,7 +41,8 @@ class Config:
             raise ValueError(f"{attribute.name}: {exc}") from None
 
 
-def compute(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
+def on_close(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
+    """`period_closed`: the close of the fiscal year's last pay period gives everyone their bonus."""
     period: Period = event.payload.period
     month, day = (int(x) for x in ctx.company.fiscal_year_start.split("-"))
     fy = fiscal_year(period.end, month, day)
@@ -80,7 +81,7 @@ def paybonus_register_schemes() -> list[SchemeDescriptor]:
             name="prime_fin_annee",
             version=VERSION,
             label="Prime de fin d'année",
-            handlers=dict.fromkeys(sorted({"period_closed"}), compute),
+            handlers={"period_closed": on_close},
             recompute=recompute,
             dsn=DsnMapping(
                 "S21.G00.52", "027", "prime liée à l'activité avec période de rattachement spécifique"

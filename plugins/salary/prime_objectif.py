@@ -27,10 +27,10 @@ from paybonus.hooks import (
     SchemeDescriptor,
     SchemeResult,
     SocialRegime,
-    hookimpl,
 )
 from paybonus.money import allocate, format_euros, parse_euros
-from paybonus.plugins import salary_common as sc
+
+from . import mechanism as sc
 
 VERSION = "1.0.0"
 SCHEME = "prime_objectif"
@@ -91,46 +91,57 @@ class ObjectiveResults:
     employees: dict[str, dict[str, Decimal]] = Factory(dict)
 
 
-def compute(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
+Todo = list[tuple[Plan, Period, Event[Any] | None, str | None]]  # plan, period, results, only this employee
+
+
+def on_results(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
+    """`objective_results`: the plan's figures for a period give its bonuses."""
     cfg: ObjectiveConfig = ctx.config
-    fy = ctx.company.fiscal_year_start
-    findings = sc.payment_date_warning(cfg, SCHEME)
-    todo: list[
-        tuple[Plan, Period, Event[Any] | None, str | None]
-    ] = []  # plan, period, results, only this employee
-    if event.type == "objective_results":
-        plan = _plan(cfg, event.payload.plan)
-        period = sc.bonus_period(event.payload.period.start, cfg.frequency, fy)
-        if period != event.payload.period:
-            raise ValueError(
-                f"objective_results for {event.payload.period}: the plan's periods are {cfg.frequency} ({period})"
-            )
-        todo.append((plan, period, _latest_results(ctx, plan.id, period), None))
-    elif event.type == "period_closed":
-        period = sc.bonus_period(event.payload.period.end, cfg.frequency, fy)
-        if period.end == event.payload.period.end:
-            for (
-                plan
-            ) in cfg.plans:  # unenforceable objectives: the maximum is due, no figures needed (O-2, O-3)
-                if _unenforceable(plan, period):
-                    todo.append((plan, period, None, None))
-    elif event.type == "employee_left":
-        emp, left = event.payload.employee, event.payload.left_on
-        period = sc.bonus_period(left, cfg.frequency, fy)
-        for plan in cfg.plans:
-            if emp in plan.member_set:
-                results = _latest_results(ctx, plan.id, period)
-                if results is not None or _unenforceable(plan, period):
-                    todo.append((plan, period, results, emp))
-                else:
-                    findings.append(
-                        Finding(
-                            "info",
-                            "O-5",
-                            f"plan {plan.id}: leaver's bonus waits for the period's figures",
-                            emp,
-                        )
+    plan = _plan(cfg, event.payload.plan)
+    period = sc.bonus_period(event.payload.period.start, cfg.frequency, ctx.company.fiscal_year_start)
+    if period != event.payload.period:
+        raise ValueError(
+            f"objective_results for {event.payload.period}: the plan's periods are {cfg.frequency} ({period})"
+        )
+    return _run(ctx, cfg, [(plan, period, _latest_results(ctx, plan.id, period), None)], [])
+
+
+def on_close(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
+    """`period_closed`: unenforceable objectives make the maximum due, no figures needed (O-2, O-3)."""
+    cfg: ObjectiveConfig = ctx.config
+    period = sc.bonus_period(event.payload.period.end, cfg.frequency, ctx.company.fiscal_year_start)
+    todo: Todo = []
+    if period.end == event.payload.period.end:
+        todo = [(plan, period, None, None) for plan in cfg.plans if _unenforceable(plan, period)]
+    return _run(ctx, cfg, todo, [])
+
+
+def on_leaver(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
+    """`employee_left`: a leaver's bonus for the period, once its figures are known (O-5)."""
+    cfg: ObjectiveConfig = ctx.config
+    emp, left = event.payload.employee, event.payload.left_on
+    period = sc.bonus_period(left, cfg.frequency, ctx.company.fiscal_year_start)
+    todo: Todo = []
+    findings: list[Finding] = []
+    for plan in cfg.plans:
+        if emp in plan.member_set:
+            results = _latest_results(ctx, plan.id, period)
+            if results is not None or _unenforceable(plan, period):
+                todo.append((plan, period, results, emp))
+            else:
+                findings.append(
+                    Finding(
+                        "info", "O-5", f"plan {plan.id}: leaver's bonus waits for the period's figures", emp
                     )
+                )
+    return _run(ctx, cfg, todo, findings)
+
+
+HANDLERS = {"objective_results": on_results, "period_closed": on_close, "employee_left": on_leaver}
+
+
+def _run(ctx: SchemeContext, cfg: ObjectiveConfig, todo: Todo, findings: list[Finding]) -> SchemeResult:
+    findings = sc.payment_date_warning(cfg, SCHEME) + findings
     drafts: list[EntitlementDraft] = []
     for plan, period, results, only in todo:
         d, f = _plan_drafts(ctx, cfg, plan, period, results, only)
@@ -341,25 +352,21 @@ def recompute(expl: Explanation) -> int:
     ) - int(i["previous_cents"])
 
 
-@hookimpl
-def paybonus_register_event_types() -> list[EventType]:
+def event_types() -> list[EventType]:
     return [
         EventType("objective_results", ObjectiveResults, "achieved figures of an objective plan for a period")
     ]
 
 
-@hookimpl
-def paybonus_register_schemes() -> list[SchemeDescriptor]:
-    return [
-        SchemeDescriptor(
-            name=SCHEME,
-            version=VERSION,
-            label="Prime sur objectif",
-            handlers=dict.fromkeys(sorted({"objective_results", "period_closed", "employee_left"}), compute),
-            recompute=recompute,
-            dsn=DsnMapping("S21.G00.52", "027", sc.DSN_CODES["027"]),
-            social_regime=SocialRegime.SALARY,
-            config_type=ObjectiveConfig,
-            description="Individual or collective objectives; maximum amount when objectives fail O-2 to O-4.",
-        )
-    ]
+def descriptor() -> SchemeDescriptor:
+    return SchemeDescriptor(
+        name=SCHEME,
+        version=VERSION,
+        label="Prime sur objectif",
+        handlers=HANDLERS,
+        recompute=recompute,
+        dsn=DsnMapping("S21.G00.52", "027", sc.DSN_CODES["027"]),
+        social_regime=SocialRegime.SALARY,
+        config_type=ObjectiveConfig,
+        description="Individual or collective objectives; maximum amount when objectives fail O-2 to O-4.",
+    )

@@ -25,7 +25,8 @@ from paybonus.events import canonical_json
 from paybonus.formulas import Formula, FormulaError
 from paybonus.params import Parameters
 from paybonus.payroll import EmployeeRecord
-from paybonus.plugins.interessement.agreement import MAX_SENIORITY_MONTHS, SubPool
+
+from ..agreement import MAX_SENIORITY_MONTHS, SubPool
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
 Scope = Literal["company", "establishment", "work_unit"]

@@ -39,14 +39,9 @@ from paybonus.hooks import (
 from paybonus.money import format_euros
 from paybonus.params import Parameters
 from paybonus.payroll import Population
-from paybonus.plugins.interessement.compute import (
-    as_drafts,
-    beneficiaries,
-    cap_parameters,
-    family_in_exercise,
-)
-from paybonus.plugins.interessement.interest import on_payment, recompute_interest
 
+from ..interest import on_payment, recompute_interest
+from ..shared import as_drafts, beneficiaries, cap_parameters, family_in_exercise
 from .agreement import Participation, ProjectSettings
 from .statement import Statement, verify
 
@@ -70,23 +65,37 @@ RULES = [
 ]
 
 
-def compute(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
+def on_project_results(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
+    """The coordinator's statement for a project period: distribute the company's entity parts."""
+    return _compute(ctx, [(event.payload.project, event.payload.period)], None)
+
+
+def on_close(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
+    """A pay period closed: the project periods it lies in that were waiting for their window's close."""
     settings: ProjectSettings = ctx.config
-    if event.type == "payment_recorded":
-        return on_payment(event, ctx, SCHEME)
-    if event.type == EVENT:
-        todo = [(event.payload.project, event.payload.period)]
-    elif event.type == "period_closed":
-        end = event.payload.period.end
-        todo = sorted(
-            {
-                (e.payload.project, e.payload.period)
-                for e in ctx.events(EVENT)
-                if e.payload.period.contains(end) and settings.of(e.payload.project)  # windows lie within
-            }
-        )
-    else:
-        return SchemeResult()
+    end = event.payload.period.end
+    todo = sorted(
+        {
+            (e.payload.project, e.payload.period)
+            for e in ctx.events(EVENT)
+            if e.payload.period.contains(end) and settings.of(e.payload.project)  # windows lie within
+        }
+    )
+    return _compute(ctx, todo, end)
+
+
+def on_project_payment(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
+    """Late-payment interest on a project amount (I-40)."""
+    return on_payment(event, ctx, SCHEME)
+
+
+HANDLERS = {EVENT: on_project_results, "period_closed": on_close, "payment_recorded": on_project_payment}
+
+
+def _compute(ctx: SchemeContext, todo: list[tuple[str, Period]], closed_on: date | None) -> SchemeResult:
+    """The company's entity parts of each (project, period); `closed_on`: the end of the pay period whose close
+    triggered it (an entity computes only at the close of its window's last month)."""
+    settings: ProjectSettings = ctx.config
     drafts: list[EntitlementDraft] = []
     findings: list[Finding] = []
     parts: list[dict[str, Any]] = []
@@ -99,7 +108,7 @@ def compute(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
         assert found is not None  # the triggering event itself, or one the filter above found
         statement = _statement(found, ctx.params)
         for p in sorted(participations, key=lambda x: x.entity):
-            d, f, s = _entity(ctx, statement, found.id, p, drafts, closing=event)
+            d, f, s = _entity(ctx, statement, found.id, p, drafts, closed_on)
             drafts.extend(d)
             findings.extend(f)
             if s:
@@ -120,7 +129,7 @@ def _entity(
     statement_event: str,
     p: Participation,
     pending: Sequence[EntitlementDraft],
-    closing: Event[Any],
+    closed_on: date | None,
 ) -> tuple[list[EntitlementDraft], list[Finding], dict[str, Any] | None]:
     part = st.part(p.entity)
     entity = st.agreement.entity(p.entity)
@@ -136,7 +145,7 @@ def _entity(
     window = part.window
     if window is None:
         return [], [], {**head, "skipped": "the entity takes no part in this period"}
-    if closing.type == "period_closed" and closing.payload.period.end != window.end:
+    if closed_on is not None and closed_on != window.end:
         return [], [], None  # another month: nothing to do for this entity
     if not any(e.payload.period.end == window.end for e in ctx.events("period_closed")):
         return [], [], {**head, "waiting_for": f"the close of the pay period ending {window.end}"}

@@ -25,11 +25,11 @@ from paybonus.hooks import (
     SchemeDescriptor,
     SchemeResult,
     SocialRegime,
-    hookimpl,
 )
 from paybonus.money import format_euros, parse_euros
 from paybonus.payroll import EmployeeRecord
-from paybonus.plugins import salary_common as sc
+
+from . import mechanism as sc
 
 VERSION = "1.0.0"
 SCHEME = "pmt"
@@ -94,29 +94,38 @@ class EvidenceRecorded:
     reference: str = ""
 
 
-def compute(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
+def on_close(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
+    """`period_closed`: the awards of a PMT period, from the evidence recorded so far."""
     cfg: PmtConfig = ctx.config
-    fy = ctx.company.fiscal_year_start
+    period = sc.bonus_period(event.payload.period.end, cfg.frequency, ctx.company.fiscal_year_start)
+    if period.end != event.payload.period.end:
+        return SchemeResult()
+    return _award_periods(ctx, cfg, [(period, None)], ctx.events("pmt_evidence_recorded"))
+
+
+def on_evidence(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
+    """`pmt_evidence_recorded`: evidence recorded after a period was closed counts for it: the award is
+    (re)computed for every closed PMT period it may count for."""
+    cfg: PmtConfig = ctx.config
+    emp_id = event.payload.employee
+    todo: list[tuple[Period, str | None]] = []
+    for end in sorted({e.payload.period.end for e in ctx.events("period_closed")}):
+        period = sc.bonus_period(end, cfg.frequency, ctx.company.fiscal_year_start)
+        if period.end == end and end >= event.payload.obtained_on:
+            todo.append((period, emp_id))
+    if not todo:
+        return SchemeResult()
+    return _award_periods(ctx, cfg, todo, ctx.events("pmt_evidence_recorded", employee=emp_id))
+
+
+HANDLERS = {"period_closed": on_close, "pmt_evidence_recorded": on_evidence}
+
+
+def _award_periods(
+    ctx: SchemeContext, cfg: PmtConfig, todo: list[tuple[Period, str | None]], recorded: list[Event[Any]]
+) -> SchemeResult:
     findings = sc.payment_date_warning(cfg, SCHEME)
     criteria = {c.id: c for c in cfg.criteria}
-    if event.type == "period_closed":
-        period = sc.bonus_period(event.payload.period.end, cfg.frequency, fy)
-        if period.end != event.payload.period.end:
-            return SchemeResult()
-        todo: list[tuple[Period, str | None]] = [(period, None)]
-        recorded = ctx.events("pmt_evidence_recorded")
-    else:  # evidence recorded after a period was closed counts for it: the award is (re)computed
-        emp_id = event.payload.employee
-        todo = []
-        for end in sorted({e.payload.period.end for e in ctx.events("period_closed")}):
-            period = sc.bonus_period(end, cfg.frequency, fy)
-            if (
-                period.end == end and end >= event.payload.obtained_on
-            ):  # every closed PMT period it may count for
-                todo.append((period, emp_id))
-        if not todo:
-            return SchemeResult()
-        recorded = ctx.events("pmt_evidence_recorded", employee=emp_id)
     evidence: dict[str, list[Event[Any]]] = {}
     for e in recorded:
         if e.payload.criterion not in criteria:
@@ -234,25 +243,21 @@ def recompute(expl: Explanation) -> int:
     return amount - int(i.get("previous_cents", 0))
 
 
-@hookimpl
-def paybonus_register_event_types() -> list[EventType]:
+def event_types() -> list[EventType]:
     return [
         EventType("pmt_evidence_recorded", EvidenceRecorded, "evidence of a PMT criterion, with its approver")
     ]
 
 
-@hookimpl
-def paybonus_register_schemes() -> list[SchemeDescriptor]:
-    return [
-        SchemeDescriptor(
-            name=SCHEME,
-            version=VERSION,
-            label="Prime de maîtrise technique (PMT)",
-            handlers=dict.fromkeys(sorted({"period_closed", "pmt_evidence_recorded"}), compute),
-            recompute=recompute,
-            dsn=DsnMapping("S21.G00.52", "028", sc.DSN_CODES["028"]),
-            social_regime=SocialRegime.SALARY,
-            config_type=PmtConfig,
-            description="Scored criteria with approved evidence; levels to a fixed amount or 5-15 % of base salary.",
-        )
-    ]
+def descriptor() -> SchemeDescriptor:
+    return SchemeDescriptor(
+        name=SCHEME,
+        version=VERSION,
+        label="Prime de maîtrise technique (PMT)",
+        handlers=HANDLERS,
+        recompute=recompute,
+        dsn=DsnMapping("S21.G00.52", "028", sc.DSN_CODES["028"]),
+        social_regime=SocialRegime.SALARY,
+        config_type=PmtConfig,
+        description="Scored criteria with approved evidence; levels to a fixed amount or 5-15 % of base salary.",
+    )

@@ -24,11 +24,11 @@ from paybonus.hooks import (
     SchemeDescriptor,
     SchemeResult,
     SocialRegime,
-    hookimpl,
 )
 from paybonus.money import allocate, format_euros, parse_euros, scale_weights
 from paybonus.payroll import EmployeeRecord
-from paybonus.plugins import salary_common as sc
+
+from . import mechanism as sc
 
 VERSION = "1.0.0"
 SCHEME = "prime_nao"
@@ -87,7 +87,7 @@ class NaoConfig(sc.SalarySettings):
     dsn_code: str = "028"
 
 
-def compute(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
+def on_close(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
     cfg: NaoConfig = ctx.config
     closed = event.payload.period
     drafts: list[EntitlementDraft] = []
@@ -212,18 +212,15 @@ def recompute(expl: Explanation) -> int:
     return parts[int(i["instalment"]) - 1]
 
 
-@hookimpl
-def paybonus_register_schemes() -> list[SchemeDescriptor]:
-    return [
-        SchemeDescriptor(
-            name=SCHEME,
-            version=VERSION,
-            label="Prime NAO",
-            handlers=dict.fromkeys(sorted({"period_closed"}), compute),
-            recompute=recompute,
-            dsn=DsnMapping("S21.G00.52", "028", sc.DSN_CODES["028"]),
-            social_regime=SocialRegime.SALARY,
-            config_type=NaoConfig,
-            description="Flat, % of gross, seniority brackets, category coefficients; 1 to 3 instalments.",
-        )
-    ]
+def descriptor() -> SchemeDescriptor:
+    return SchemeDescriptor(
+        name=SCHEME,
+        version=VERSION,
+        label="Prime NAO",
+        handlers={"period_closed": on_close},
+        recompute=recompute,
+        dsn=DsnMapping("S21.G00.52", "028", sc.DSN_CODES["028"]),
+        social_regime=SocialRegime.SALARY,
+        config_type=NaoConfig,
+        description="Flat, % of gross, seniority brackets, category coefficients; 1 to 3 instalments.",
+    )

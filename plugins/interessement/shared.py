@@ -1,0 +1,325 @@
+"""What classic intéressement and intéressement de projet share: the caps and each person's share.
+
+Both schemes count together for the caps (I-20, I-34) and give each beneficiary a share by the same rules:
+seniority over the period and the 12 months before (I-13, I-14); sub-pools by uniform, presence and salary
+criteria with assimilated absences (I-21 to I-29); the individual cap of 75 % of the exercise's PASS (I-30 to
+I-34); CSG/CRDS and forfait social for each amount (LAW 0.3, 0.4). A correction never edits history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from datetime import date
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from typing import Any, Protocol
+
+from paybonus.calendar import Period, add_months, end_of_nth_month_after
+from paybonus.distribution import Criterion, Person, Share
+from paybonus.errors import SchemeError
+from paybonus.hooks import EntitlementDraft, Explanation, Kind, RecordedEntitlement, SchemeContext
+from paybonus.money import format_euros
+from paybonus.params import Parameters
+from paybonus.payroll import AbsenceKind, EmployeeRecord, Population
+
+from .agreement import SubPool
+
+FAMILY = ("interessement", "interessement_projet")  # counted together for the caps (I-20, I-34)
+# absences that count as presence and at the salary the employee would have earned (I-25, I-26, I-27)
+ASSIMILATED = frozenset(
+    {
+        AbsenceKind.MATERNITY,
+        AbsenceKind.PATERNITY,
+        AbsenceKind.ADOPTION,
+        AbsenceKind.BEREAVEMENT,
+        AbsenceKind.WORK_ACCIDENT,
+        AbsenceKind.OCCUPATIONAL_DISEASE,
+        AbsenceKind.QUARANTINE,
+        AbsenceKind.ACTIVITE_PARTIELLE,
+    }
+)
+DAYS_PER_SENIORITY_MONTH = 30  # [U] convention: a month of seniority is 30 calendar days under contract
+
+
+def as_drafts(
+    ctx: SchemeContext,
+    ex: Period,
+    shares: Sequence[Share],
+    facts: Mapping[str, Mapping[str, Any]],
+    existing: Sequence[RecordedEntitlement],
+    period: Period,
+    deadline: date,
+    key: str,
+    common: Mapping[str, Any],
+    parameters: Mapping[str, Any],
+    steps: Sequence[str],
+    rules: Sequence[str],
+) -> list[EntitlementDraft]:
+    """Each share less what this computation recorded before: a principal, or a correction referencing it;
+    someone no longer entitled gets a negative correction. Corrections never edit history."""
+    previous = by_employee(existing)
+    principals = {e.employee: e.id for e in existing if e.kind is Kind.PRINCIPAL}
+    drafts = []
+    for share in shares:
+        before = previous.get(share.id, 0)
+        delta = share.amount - before
+        if delta == 0:
+            continue
+        inputs = {
+            **common,
+            **facts[share.id],
+            "cap_room_cents": share.cap,
+            "capped": share.capped,
+            "rounds": share.rounds,
+            "previous_cents": before,
+        }
+        lines = [
+            *steps,
+            f"share: {format_euros(share.amount)} over {len(share.rounds)} round(s)"
+            + (" (capped)" if share.capped else ""),
+        ]
+        if before:
+            lines.append(
+                f"already recorded for this period: {format_euros(before)}; correction {format_euros(delta)}"
+            )
+        contrib = contributions(ctx.params, ex, ctx, delta)
+        expl = Explanation(inputs, {**parameters, "contributions": contrib}, lines, rules)
+        corrects = principals.get(share.id)
+        kind = Kind.CORRECTION if corrects else Kind.PRINCIPAL
+        drafts.append(EntitlementDraft(share.id, period, delta, expl, kind, deadline, corrects, key=key))
+    for emp, before in previous.items():
+        if emp not in facts and before:
+            expl = Explanation(
+                {**common, "previous_cents": before, "rounds": [], "cap_room_cents": None},
+                parameters,
+                [*steps, "no longer a beneficiary of this period"],
+                rules,
+            )
+            drafts.append(
+                EntitlementDraft(
+                    emp, period, -before, expl, Kind.CORRECTION, deadline, principals.get(emp), key=key
+                )
+            )
+    return drafts
+
+
+class Counted(Protocol):
+    """An amount already given to someone in the exercise: a recorded entitlement, or a draft of this dispatch."""
+
+    @property
+    def employee(self) -> str: ...
+
+    @property
+    def amount_cents(self) -> int: ...
+
+
+class DistributionRules(Protocol):
+    """What the beneficiaries' weights and caps depend on: an agreement, or a company's part of a project."""
+
+    @property
+    def seniority_months(self) -> int: ...
+
+    @property
+    def part_time(self) -> str: ...
+
+    @property
+    def prorate_cap_by_presence(self) -> bool: ...
+
+    def subpool(self, criterion: Criterion) -> SubPool | None: ...
+
+
+def family_in_exercise(
+    ctx: SchemeContext, ex: Period, exclude: Collection[str] = ()
+) -> list[RecordedEntitlement]:
+    """Classic and project intéressement recorded for the exercise (I-20, I-34): an amount counts in the exercise
+    its calculation period ends in (a project period may straddle two exercises, LAW P-3)."""
+    return [
+        e
+        for scheme in FAMILY
+        for e in ctx.entitlements(scheme=scheme, period=ex)
+        if e.id not in exclude and ex.contains(e.period.end)
+    ]
+
+
+def beneficiaries(
+    ctx: SchemeContext,
+    ag: DistributionRules,
+    ex: Period,
+    calc: Period,
+    pop: Population,
+    earlier: Sequence[Counted],
+) -> tuple[list[Person], dict[str, dict[str, Any]]]:
+    """Weights and individual cap room of everyone entitled over `calc` (I-13, I-14, I-21 to I-34)."""
+    params = ctx.params
+    max_seniority = params.value("interessement_max_seniority_months", calc.end)
+    if ag.seniority_months > max_seniority:  # the agreement was checked at load; the law may have moved since
+        raise SchemeError(
+            f"seniority_months {ag.seniority_months} exceeds the legal maximum {max_seniority} (I-13)"
+        )
+    window = Period(add_months(calc.start, -12), calc.end)  # I-13
+    need_days = ag.seniority_months * DAYS_PER_SENIORITY_MONTH
+    full_hours = params.value("legal_monthly_hours", calc.end)
+    cap_rate = params.get("interessement_individual_cap_rate", ex.end)
+    pass_avg = pass_average(params, ex)
+    cap_full = int((pass_avg * cap_rate.value).to_integral_value(ROUND_DOWN))  # I-30, I-32
+    got: dict[str, int] = {}
+    for e in earlier:
+        got[e.employee] = got.get(e.employee, 0) + e.amount_cents
+    salary_pool = ag.subpool(Criterion.SALARY)
+    floor = (
+        int(salary_pool.salary_floor * 100) if salary_pool and salary_pool.salary_floor is not None else None
+    )
+    ceiling = (
+        int(salary_pool.salary_ceiling * 100)
+        if salary_pool and salary_pool.salary_ceiling is not None
+        else None
+    )
+    months = list(calc.months())  # once for the whole population
+    month_of = {m.start.replace(day=1): m for m in months}
+    people: list[Person] = []
+    facts: dict[str, dict[str, Any]] = {}
+    for emp in pop.employees:
+        days = emp.employed_days(calc)
+        if days == 0:
+            continue
+        seniority = emp.employed_days(window)
+        if seniority < need_days:  # I-13; once met, the whole presence counts (I-14)
+            continue
+        presence, presence_hours, ratio = _presence(emp, calc, months, full_hours)
+        salary = _salary(emp, calc, month_of)
+        base_salary = salary
+        if floor is not None:
+            salary = max(salary, floor)  # I-23
+        if ceiling is not None:
+            salary = min(salary, ceiling)
+        prorate = ag.part_time == "prorate"  # I-29
+        weights = {
+            Criterion.UNIFORM: int(ratio * 10_000) if prorate else 1,
+            Criterion.PRESENCE: presence_hours if prorate else presence,
+            Criterion.SALARY: salary,
+        }
+        cap = cap_full
+        if ag.prorate_cap_by_presence:  # I-33, off by default
+            cap = cap_full * emp.employed_days(ex) // ex.days
+        room = max(0, cap - got.get(emp.id, 0))  # I-34: all periods, supplément and projet of the exercise
+        people.append(Person(emp.id, weights, room))
+        facts[emp.id] = {
+            "employed_days": days,
+            "seniority_days": seniority,
+            "presence_days": presence,
+            "working_time_ratio": str(ratio),
+            "salary_cents": base_salary,
+            "salary_used_cents": salary,
+            "weights": {str(k): v for k, v in weights.items()},
+            "individual_cap_cents": cap,
+            "already_in_exercise_cents": got.get(emp.id, 0),
+        }
+    return people, facts
+
+
+def _salary(emp: EmployeeRecord, calc: Period, month_of: dict[date, Period]) -> int:
+    """Salary of the period for the salary criterion: what the employee would have earned in months with an
+    assimilated absence or activité partielle (I-26, I-27): the payroll's reconstituted salary when it gives one,
+    else at least the base salary for the days under contract (a documented fallback)."""
+    total = 0
+    for p in emp.pay_in(calc):
+        if p.reconstituted_cents is not None:
+            total += p.reconstituted_cents
+            continue
+        if not p.ap_hours and not emp.absences:
+            total += p.gross_cents
+            continue
+        month = month_of.get(p.month) or Period(p.month, end_of_nth_month_after(p.month, 0))
+        affected = p.ap_hours > 0 or any(
+            a.kind in ASSIMILATED and a.start <= month.end and a.end >= month.start for a in emp.absences
+        )
+        if affected:
+            under = sum(s.days for c in emp.contracts if (s := c.span(month)) is not None)
+            total += max(p.gross_cents, p.base_cents * under // month.days)
+        else:
+            total += p.gross_cents
+    return total
+
+
+def _presence(
+    emp: EmployeeRecord, calc: Period, months: list[Period], full_hours: Decimal
+) -> tuple[int, int, Decimal]:
+    """Days present (assimilated absences and activité partielle count, I-25, I-27, I-28), the same weighted by
+    each month's contractual hours (hundredths), and the average working-time ratio over the period."""
+    hours = {p.month: p.contract_hours for p in emp.pay_in(calc)}
+    absences = [a for a in emp.absences if a.kind not in ASSIMILATED]
+    if not absences and all(h == full_hours for h in hours.values()):  # the common case, in one step
+        employed = emp.employed_days(calc)
+        return employed, int(employed * full_hours * 100), Decimal("1.0000") if employed else Decimal(0)
+    days_total = hours_total = 0
+    ratio_num = Decimal(0)
+    employed = 0
+    for month in months:
+        spans = [s for c in emp.contracts if (s := c.span(month)) is not None]
+        if not spans:
+            continue
+        under = sum(s.days for s in spans)
+        absent = sum(s.overlap_days(a.period) for a in absences for s in spans) if absences else 0
+        present = max(0, under - absent)
+        h = hours.get(month.start.replace(day=1), full_hours)
+        days_total += present
+        hours_total += int(present * h * 100)
+        ratio_num += min(Decimal(1), h / full_hours) * under
+        employed += under
+    ratio = (ratio_num / employed).quantize(Decimal("0.0001"), ROUND_HALF_UP) if employed else Decimal(0)
+    return days_total, hours_total, ratio
+
+
+def pass_average(params: Parameters, ex: Period) -> Decimal:
+    """PASS of the exercise; for a non-calendar exercise, the average over its months (I-31, I-32 [U])."""
+    months = list(ex.months())
+    return sum((Decimal(params.value("pass_annual", m.start)) for m in months), Decimal(0)) / len(months)
+
+
+def cap_parameters(ctx: SchemeContext, ex: Period) -> dict[str, Any]:
+    p = ctx.params
+    return {
+        "pass": [v.cite() for _, _, v in p.segments("pass_annual", ex.start, ex.end)],
+        "pass_average_cents": str(pass_average(p, ex)),
+        "individual_cap_rate": p.get("interessement_individual_cap_rate", ex.end).cite(),
+        "global_cap_rate": p.get("interessement_global_cap_rate", ex.end).cite(),
+    }
+
+
+def contributions(params: Parameters, ex: Period, ctx: SchemeContext, cents: int) -> dict[str, Any]:
+    """CSG/CRDS on 100 % of the amount, split for paid or placed (LAW 0.3); forfait social by headcount (0.4)."""
+    on = ex.end
+
+    def part(rate_name: str) -> int:
+        return int((Decimal(cents) * params.value(rate_name, on)).to_integral_value(ROUND_HALF_UP))
+
+    headcount = ctx.company.headcount
+    exempt_below = params.value("forfait_social_exempt_below_interessement", on)
+    fs_rate = (
+        Decimal(0)
+        if headcount is not None and headcount < exempt_below
+        else params.value("forfait_social_full", on)
+    )
+    return {
+        "csg_crds_base_cents": cents,
+        "paid": {
+            "csg_deductible": part("csg_deductible"),
+            "csg_non_deductible": part("csg_non_deductible"),
+            "crds": part("crds"),
+        },
+        "placed": {"csg_non_deductible": part("csg_total"), "crds": part("crds")},
+        "forfait_social": {
+            "headcount": headcount,
+            "rate": str(fs_rate),
+            "cents": int((Decimal(cents) * fs_rate).to_integral_value(ROUND_HALF_UP)),
+            "note": "employer's levy; exempt below the headcount threshold"
+            if fs_rate == 0
+            else "employer's levy",
+        },
+    }
+
+
+def by_employee(existing: Sequence[RecordedEntitlement]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for e in existing:
+        out[e.employee] = out.get(e.employee, 0) + e.amount_cents
+    return out
