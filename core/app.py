@@ -15,7 +15,7 @@ Errors a user can cause raise `paybonus.UserError` (one line: where and what) an
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -23,18 +23,20 @@ from typing import Any
 from attrs import frozen
 from paybonus.hooks.types import RecordedEntitlement
 
-from . import audit, deadlines, export
+from . import audit, deadlines, export, statements
 from .bus import DispatchOutcome, EventBus, PublishOutcome
 from .calendar import Period
-from .config import check_schemes_known, scheme_config
+from .config import CompanyConfig, check_schemes_known, scheme_config
 from .deadlines import Item as DeadlineItem
 from .errors import UserError
 from .events import Event
 from .guard import timeout_from_env
 from .host import PluginHost, load_plugins
 from .params import Parameters
-from .sources import read_company_dir, store_company
-from .store import Head, Ledger, recorded_entitlement
+from .payroll import Population
+from .sources import CompanyData, read_company_dir, store_company
+from .statements import Statement
+from .store import Head, Ledger, LedgerReader, recorded_entitlement
 
 
 @frozen
@@ -128,6 +130,29 @@ class Paybonus:
         """Open the application on an existing ledger (a missing file is a UserError)."""
         return cls(Ledger.open(path), **kwargs)
 
+    @classmethod
+    def fresh(
+        cls, path: str | Path, companies: Collection[str], force: bool = False, **kwargs: Any
+    ) -> Paybonus:
+        """A new, empty ledger at `path` for a demo or an example: an existing one is replaced only if it holds
+        nothing but `companies` (or with `force`), so a real ledger is never overwritten by mistake."""
+        p = Path(path)
+        if p.exists() and not force:
+            try:
+                with Ledger.open(p) as old:
+                    others = sorted(set(old.companies.ids()) - set(companies))
+            except UserError:
+                others = ["(not a paybonus ledger)"]
+            if others:
+                raise UserError(
+                    str(p),
+                    f"holds {', '.join(others[:3])}{', ...' if len(others) > 3 else ''}: it will not be replaced "
+                    "(choose another ledger, or add --force)",
+                )
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(p) + suffix).unlink(missing_ok=True)
+        return cls.create(p, **kwargs)
+
     def close(self) -> None:
         if self._bus is not None:
             self._bus.close()
@@ -147,13 +172,10 @@ class Paybonus:
 
     # -- inputs ------------------------------------------------------------------------------------------
 
-    def load_company(self, directory: str | Path) -> LoadSummary:
-        """Read, validate and store a company directory (docs/data-format.md), replacing its earlier load."""
-        data = read_company_dir(Path(directory))
-        where = str(Path(directory) / "company.toml")
-        check_schemes_known(data.config, self.host.schemes, where)
-        for name in data.config.schemes:
-            scheme_config(data.config, self.host.schemes[name], where)
+    def load_company(self, company: str | Path | CompanyData) -> LoadSummary:
+        """Store a company directory (docs/data-format.md), read and validated by `read_company` if given as a
+        path, replacing its earlier load."""
+        data = company if isinstance(company, CompanyData) else read_company(company, self.host)
         head = store_company(self.ledger, data)
         return LoadSummary(
             data.config.info.id,
@@ -194,6 +216,33 @@ class Paybonus:
 
     # -- reading -----------------------------------------------------------------------------------------
 
+    @property
+    def view(self) -> LedgerReader:
+        """The ledger, read-only (`paybonus.hooks.LedgerView`)."""
+        return self.bus.reader
+
+    def companies(self) -> list[str]:
+        """Ids of the loaded companies."""
+        return self.ledger.companies.ids()
+
+    def company(self, company: str) -> CompanyConfig:
+        """A loaded company's configuration (UserError if it is not loaded)."""
+        config = self.bus.caches.company(company)
+        if config is None:
+            raise UserError("company", f"{company!r} is not loaded in {self.ledger.path}")
+        return config
+
+    def scheme_config(self, company: str, scheme: str) -> Any:
+        """A company's configuration of a scheme, structured (None when the company does not run it)."""
+        config = self.company(company)
+        if scheme not in config.schemes or scheme not in self.host.schemes:
+            return None
+        return self.bus.caches.scheme_config(config, self.host.schemes[scheme])
+
+    def population(self, company: str, period: Period) -> Population:
+        """Everyone under contract during `period`, from the company's payroll source."""
+        return self.host.payroll_source(self.company(company).info, self.view).population(company, period)
+
     def entitlements(
         self,
         company: str | None = None,
@@ -206,6 +255,19 @@ class Paybonus:
             recorded_entitlement(r) for r in self.ledger.entitlements.rows(company, scheme, period, employee)
         ]
 
+    def entitlement_rows(
+        self,
+        company: str | None = None,
+        scheme: str | None = None,
+        period: Period | None = None,
+        employee: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """The same, as stored: one dict per row with every column (DSN codes, social regime, digest, ...)."""
+        return [
+            dict(zip(r.keys(), tuple(r), strict=True))
+            for r in self.ledger.entitlements.rows(company, scheme, period, employee)
+        ]
+
     def explain(self, entitlement_id: str) -> Explained:
         """An entitlement with its explanation, recomputed by its scheme."""
         row = self.ledger.entitlements.get(entitlement_id)
@@ -214,7 +276,7 @@ class Paybonus:
         ent = recorded_entitlement(row)
         scheme = self.host.schemes.get(ent.scheme)
         recomputed = scheme.recompute(ent.explanation) if scheme else None
-        return Explained(ent, {k: row[k] for k in row.keys()}, recomputed)  # noqa: SIM118 - sqlite3.Row
+        return Explained(ent, dict(zip(row.keys(), tuple(row), strict=True)), recomputed)
 
     def failures(self) -> list[Failure]:
         """Failed dispatches (dead letters), in event order."""
@@ -247,12 +309,39 @@ class Paybonus:
         """The daily job: record and log, once, what has just become overdue or due for transfer."""
         return deadlines.check(self.ledger, as_of, self.params)
 
+    def statements(
+        self, company: str, period: Period, scheme: str, as_of: date, employee: str | None = None
+    ) -> list[tuple[str, Statement]]:
+        """(employee, statement) of each beneficiary of a scheme's calculation period (fiches distinctes)."""
+        people = sorted(
+            {r["employee"] for r in self.ledger.entitlements.rows(company, scheme, period, employee)}
+        )
+        if not people:
+            raise UserError("statements", f"no {scheme} entitlements for {company} over {period}")
+        return [
+            (e, statements.build(self.ledger, company, e, period, scheme, self.params, as_of)) for e in people
+        ]
+
+    def verify_statement(self, path: str | Path) -> tuple[bool, str]:
+        """Check a statement file (HTML or PDF) against the ledger: (ok, one line)."""
+        return statements.verify_file(self.ledger, Path(path))
+
     def summary(self) -> list[tuple[str, str, int, int, int]]:
         """(scheme, kind, entitlements, total cents, employees) over the ledger."""
         return self.ledger.entitlements.summary()
 
     def head(self) -> Head:
         return self.ledger.audit.head()
+
+
+def read_company(directory: str | Path, host: PluginHost) -> CompanyData:
+    """Read and validate a company directory against the installed schemes (UserError naming file, line, key)."""
+    data = read_company_dir(Path(directory))
+    where = str(Path(directory) / "company.toml")
+    check_schemes_known(data.config, host.schemes, where)
+    for name in data.config.schemes:
+        scheme_config(data.config, host.schemes[name], where)
+    return data
 
 
 def _read_text(path: Path) -> str:

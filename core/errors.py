@@ -16,6 +16,10 @@ class UserError(PaybonusError):
         self.what = what
 
 
+class VerificationFailed(PaybonusError):
+    """A check ran and found something wrong (the CLI's exit code 1): an audit, a statement, a lint."""
+
+
 class PluginError(PaybonusError):
     """A plugin could not be loaded or registered something invalid."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import date
 from typing import TYPE_CHECKING, Any, Protocol
@@ -244,8 +244,17 @@ class CommandContext(Protocol):
 
     def schemes(self) -> Mapping[str, SchemeDescriptor]: ...
 
-    def app(self, create: bool = False) -> AbstractContextManager[Paybonus]:
-        """The application on the ledger (created if `create`), closed at the end of the `with` block."""
+    def app(
+        self,
+        path: str | None = None,
+        *,
+        create: bool = False,
+        fresh_for: Collection[str] = (),
+        force: bool = False,
+    ) -> AbstractContextManager[Paybonus]:
+        """The application (`paybonus.Paybonus`) on the ledger (`path`, default --db), closed at the end of the
+        `with` block. `create`: create it if missing; `fresh_for`: start from an empty ledger, replacing one that
+        holds only these companies (any with `force`), as a demo does."""
         ...
 
     def echo(self, text: str, err: bool = False) -> None:

@@ -10,7 +10,7 @@ import json
 import sys
 from datetime import UTC, datetime
 from decimal import Decimal
-from functools import partial
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -18,19 +18,21 @@ import click
 import structlog
 from attrs import frozen
 from paybonus.calendar import Period
-from paybonus.cli import State, err, out, pass_state
 from paybonus.convert import structure
-from paybonus.errors import UserError
+from paybonus.errors import UserError, VerificationFailed
 from paybonus.events import Event, canonical_json
+from paybonus.hooks import CommandContext
 from paybonus.money import format_euros
-from paybonus.store import Ledger
+from rich.console import Console
 from rich.table import Table
 
 from .agreement import ProjectAgreement, load_project_toml
 from .compute import EVENT, SCHEME
-from .statement import Measure, build, measure, measures_file, read_measures, verify
+from .statement import Measure, build, measures_file, read_measures, verify
+from .view import measure_here, project_view, projects_of
 
 log = structlog.get_logger("paybonus.project")
+pass_state = click.pass_obj  # the command receives the host's CommandContext (paybonus.hooks)
 
 
 @frozen
@@ -50,17 +52,16 @@ def project() -> None:
 @project.command("check")
 @click.argument("project_toml", type=click.Path(path_type=Path))
 @pass_state
-def check_cmd(state: State, project_toml: Path) -> None:
+def check_cmd(state: CommandContext, project_toml: Path) -> None:
     """Validate a project agreement and list its calculation periods and entities."""
     ag = _agreement(state, project_toml)
-    out.print(
+    state.echo(
         f"{ag.id} ({ag.name}), version {ag.version}: {ag.starts_on} to {ag.ends_on}, split by {ag.split}, "
-        f"agreement digest {ag.digest()[:16]}",
-        markup=False,
+        f"agreement digest {ag.digest()[:16]}"
     )
     for p in ag.periods():
         taking = [e.id for e in ag.entities if ag.window(e, p)]
-        out.print(f"  period {p}: {', '.join(taking)}", markup=False)
+        state.echo(f"  period {p}: {', '.join(taking)}")
 
 
 @project.command("measure")
@@ -74,22 +75,21 @@ def check_cmd(state: State, project_toml: Path) -> None:
 )
 @pass_state
 def measure_cmd(
-    state: State, project_toml: Path, period: str, company: str | None, output: Path | None
+    state: CommandContext, project_toml: Path, period: str, company: str | None, output: Path | None
 ) -> None:
     """Measure this ledger's entities over a period (employee-days, payroll): totals only, for the coordinator."""
     ag = _agreement(state, project_toml)
     p = _project_period(ag, period)
-    with state.ledger() as ledger:
-        found = _measure_here(state, ledger, ag, p, company)
+    with state.app() as app:
+        found = measure_here(app, ag, p, company)
     if not found:
         raise UserError(
             "--company" if company else state.db, f"no entity of {ag.id} is loaded in this ledger"
         )
     _write(output, measures_file(ag, p, list(found.values())))
     log.info("project.measures.written", project=ag.id, period=p.key, entities=len(found))
-    err.print(
-        f"measured {len(found)} {'entity' if len(found) == 1 else 'entities'} of {ag.id} for {p}",
-        markup=False,
+    state.echo(
+        f"measured {len(found)} {'entity' if len(found) == 1 else 'entities'} of {ag.id} for {p}", err=True
     )
 
 
@@ -109,12 +109,13 @@ def measure_cmd(
 @click.option("--issued-at", help="Timestamp of the statement (default: now).")
 @pass_state
 def statement_cmd(
-    state: State,
+    state: CommandContext,
     project_toml: Path,
     results_file: Path,
     measure_files: tuple[Path, ...],
     output: Path | None,
     issued_at: str | None,
+    db: str | None = None,
 ) -> None:
     """Issue the project statement: the pool from the project figures, split between entities by the key."""
     ag = _agreement(state, project_toml)
@@ -135,9 +136,10 @@ def statement_cmd(
             if m.entity in measures:
                 raise UserError(str(f), f"entity {m.entity} is measured twice")
             measures[m.entity] = m
-    if ag.split != "fixed" and Path(state.db).is_file():  # shared ledger: measure what the files did not
-        with state.ledger() as ledger:
-            for entity, m in _measure_here(state, ledger, ag, p, None).items():
+    db = db or state.db  # the demo passes its own ledger
+    if ag.split != "fixed" and Path(db).is_file():  # shared ledger: measure what the files did not
+        with state.app(db) as app:
+            for entity, m in measure_here(app, ag, p, None).items():
                 measures.setdefault(entity, m)
     when = datetime.now(UTC)
     if issued_at:
@@ -157,10 +159,10 @@ def statement_cmd(
         statement=statement["hash"],
         entities=sum(1 for e in statement["entities"] if e["weight"]),
     )
-    err.print(
+    state.echo(
         f"statement {statement['hash'][:16]} for {ag.id} {p}: pool {format_euros(statement['pool_cents'])} "
         f"split between {sum(1 for e in statement['entities'] if e['weight'])} entities",
-        markup=False,
+        err=True,
     )
 
 
@@ -168,7 +170,9 @@ def statement_cmd(
 @click.argument("statement_file", type=click.Path(path_type=Path))
 @click.option("--company", help="Only this company (default: every company of the statement in the ledger).")
 @pass_state
-def import_cmd(state: State, statement_file: Path, company: str | None) -> None:
+def import_cmd(
+    state: CommandContext, statement_file: Path, company: str | None, db: str | None = None
+) -> None:
     """Record a project statement for this ledger's companies and compute their parts."""
     data = _read_json(statement_file)
     try:
@@ -180,12 +184,12 @@ def import_cmd(state: State, statement_file: Path, company: str | None) -> None:
     mine = sorted({x.company for x in st.parts})
     if company is not None and company not in mine:
         raise UserError("--company", f"{company} has no entity in project {st.project}")
-    with state.ledger() as ledger:
-        bus = state.bus(ledger)
-        targets = [c for c in mine if (company is None or c == company) and bus.caches.company(c) is not None]
+    with state.app(db) as app:
+        loaded = set(app.companies())
+        targets = [c for c in mine if (company is None or c == company) and c in loaded]
         if not targets:
             raise UserError(str(statement_file), f"none of {', '.join(mine)} is loaded in this ledger")
-        participating = {c: _projects_of(bus, c) for c in targets}
+        participating = {c: projects_of(app, c) for c in targets}
         issued = structure(data["issued_at"], datetime)
         events = [
             (
@@ -200,7 +204,7 @@ def import_cmd(state: State, statement_file: Path, company: str | None) -> None:
             )
             for c in targets
         ]
-        outcomes = bus.publish_all(events)
+        outcomes = app.publish(events).outcomes
     log.info(
         "project.statement.imported",
         project=st.project,
@@ -210,19 +214,18 @@ def import_cmd(state: State, statement_file: Path, company: str | None) -> None:
     )
     for (_, e), o in zip(events, outcomes, strict=True):
         if st.project not in participating.get(e.company, ()):
-            err.print(
+            state.echo(
                 f"warning: {e.company} has no [[schemes.interessement_projet.participations]] for {st.project}: "
                 "the statement is recorded, nothing is computed",
-                markup=False,
+                err=True,
             )
         done = [d for d in o.dispatches if d.scheme == SCHEME]
         state_text = "already recorded" if o.duplicate else "recorded"
         counts = f"{sum(d.entitlements for d in done)} entitlements" if done else "no dispatch"
         failed = [d for d in done if d.status != "completed"]
-        out.print(
+        state.echo(
             f"{e.company}: statement {state_text}, {counts}"
-            + (" (FAILED: see `paybonus failures`)" if failed else ""),
-            markup=False,
+            + (" (FAILED: see `paybonus failures`)" if failed else "")
         )
 
 
@@ -231,17 +234,19 @@ def import_cmd(state: State, statement_file: Path, company: str | None) -> None:
 @click.option("--period", help="Only this calculation period.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @pass_state
-def show_cmd(state: State, project_id: str, period: str | None, fmt: str) -> None:
+def show_cmd(
+    state: CommandContext, project_id: str, period: str | None, fmt: str, db: str | None = None
+) -> None:
     """The project view: per entity, its pool and what this ledger distributed (totals only, never a person)."""
-    with state.ledger() as ledger:
-        rows = project_view(state, ledger, project_id)
+    with state.app(db) as app:
+        rows = project_view(app.view, app.companies(), project_id)
     if period:
         rows = [r for r in rows if r["period"] == _period_text(period)]
     if not rows and fmt == "table":
-        err.print(f"no statement of project {project_id} in {state.db}", markup=False)
+        state.echo(f"no statement of project {project_id} in {db or state.db}", err=True)
         return
     if fmt == "json":
-        out.print(canonical_json(rows), markup=False, soft_wrap=True)
+        click.echo(canonical_json(rows))
         return
     t = Table(title=f"project {project_id}")
     for c in (
@@ -265,26 +270,29 @@ def show_cmd(state: State, project_id: str, period: str | None, fmt: str) -> Non
             "-" if dist is None else format_euros(r["entity_pool_cents"] - dist),
             "-" if dist is None else str(r["beneficiaries"]),
         )
-    out.print(t)
+    Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160).print(t)
 
 
 @project.command("demo")
 @click.option(
     "--demo-db", default="paybonus-project-demo.db", show_default=True, help="Ledger to (re)create."
 )
+@click.option(
+    "--force", is_flag=True, help="Replace the ledger even if it holds other companies than the example's."
+)
 @click.pass_context
-def demo_cmd(ctx: click.Context, demo_db: str) -> None:
+def demo_cmd(ctx: click.Context, demo_db: str, force: bool) -> None:
     """Run the shipped three-company example in one database: load, close the year, statement, import, audit."""
-    from paybonus import audit
-    from paybonus.cli import VerificationFailed, load, publish
-    from paybonus.fixtures import project_sample_dir
-
-    state: State = ctx.obj
-    state.fresh_ledger(demo_db)
-    example = project_sample_dir()
-    for cid in ("ALPHA", "MEGA", "BETA"):
-        ctx.invoke(load, company_dir=example / cid)
-        ctx.invoke(publish, events_file=str(example / cid / "events.jsonl"))
+    state: CommandContext = ctx.obj
+    example = Path(str(resources.files("paybonus.fixtures").joinpath("project_sample")))
+    companies = ("ALPHA", "MEGA", "BETA")
+    with state.app(demo_db, fresh_for=companies, force=force) as app:
+        for cid in companies:
+            loaded = app.load_company(example / cid)
+            c = app.publish(example / cid / "events.jsonl").counts
+            state.echo(
+                f"loaded {cid}: {loaded.employees} employees; {c['events']} events, {c['entitlements']} entitlements"
+            )
     statement = Path(demo_db).with_suffix(".statement.json")
     ctx.invoke(
         statement_cmd,
@@ -293,66 +301,24 @@ def demo_cmd(ctx: click.Context, demo_db: str) -> None:
         measure_files=(),
         output=statement,
         issued_at=None,
+        db=demo_db,
     )
-    ctx.invoke(import_cmd, statement_file=statement, company=None)
-    ctx.invoke(show_cmd, project_id="ATLAS", period=None, fmt="table")
-    with state.ledger() as ledger:
-        rep = audit.verify(ledger, state.host().schemes)
-    out.print(
+    ctx.invoke(import_cmd, statement_file=statement, company=None, db=demo_db)
+    ctx.invoke(show_cmd, project_id="ATLAS", period=None, fmt="table", db=demo_db)
+    with state.app(demo_db) as app:
+        rep = app.verify()
+    state.echo(
         f"audit: {'OK' if rep.ok else 'FAILED'} ({rep.entries} entries, {rep.recomputed} amounts recomputed); "
-        f"statement at {statement}; try: paybonus --db {demo_db} entitlements --scheme interessement_projet",
-        markup=False,
+        f"statement at {statement}; try: paybonus --db {demo_db} entitlements --scheme interessement_projet"
     )
     if not rep.ok:
         raise VerificationFailed(str(rep.problems[0]))
 
 
-def project_view(state: State, ledger: Ledger, project_id: str) -> list[dict[str, Any]]:
-    """Per period and entity: the statement's pool and, for companies in this ledger, the net amount distributed."""
-    bus = state.bus(ledger)
-    latest: dict[str, tuple[str, Any]] = {}
-    here: set[str] = set()
-    for row in ledger.events.all(type=EVENT):
-        e = bus.event_from_row(row)
-        if e.payload.project != project_id:
-            continue
-        here.add(e.company)
-        key = e.payload.period.key
-        if key not in latest or latest[key][0] <= e.occurred_at.isoformat():
-            latest[key] = (e.occurred_at.isoformat(), e.payload.statement)
-    net: dict[tuple[str, str], dict[str, int]] = {}
-    for company in sorted(here):
-        for r in ledger.entitlements.rows(company, SCHEME):
-            inputs = json.loads(r["explanation"])["inputs"]
-            if inputs.get("project") != project_id or r["kind"] == "interest":
-                continue
-            per = net.setdefault((f"{r['period_start']}..{r['period_end']}", inputs["entity"]), {})
-            per[r["employee"]] = per.get(r["employee"], 0) + r["amount_cents"]
-    rows = []
-    for key in sorted(latest):
-        statement = latest[key][1]
-        for part in statement["entities"]:
-            got = net.get((key, part["entity"]))
-            rows.append(
-                {
-                    "period": key,
-                    "entity": part["entity"],
-                    "company": part["company"],
-                    "statement": statement["hash"],
-                    "entity_pool_cents": part["pool_cents"],
-                    "distributed_cents": None if part["company"] not in here else sum((got or {}).values()),
-                    "beneficiaries": None
-                    if part["company"] not in here
-                    else sum(1 for v in (got or {}).values() if v > 0),
-                }
-            )
-    return rows
-
-
 # -- helpers --------------------------------------------------------------------------------------------------
 
 
-def _agreement(state: State, path: Path) -> ProjectAgreement:
+def _agreement(state: CommandContext, path: Path) -> ProjectAgreement:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -379,43 +345,6 @@ def _period_text(text: str) -> str:
         return Period.parse(text).key
     except ValueError as exc:
         raise UserError("--period", str(exc)) from None
-
-
-def _measure_here(
-    state: State, ledger: Ledger, ag: ProjectAgreement, p: Period, company: str | None
-) -> dict[str, Measure]:
-    """Measures of the entities whose company is in this ledger; their pay period must be closed."""
-    host, bus = state.host(), state.bus(ledger)
-    loaded = set(ledger.companies.ids())
-    found: dict[str, Measure] = {}
-    for e in ag.entities:
-        if e.company not in loaded or (company is not None and e.company != company):
-            continue
-        window = ag.window(e, p)
-        if window is not None:
-            closed = [
-                r
-                for r in ledger.events.all(e.company, "period_closed")
-                if json.loads(r["payload"])["period"]["end"] == window.end.isoformat()
-            ]
-            if not closed:
-                raise UserError(
-                    f"company {e.company}",
-                    f"the pay period ending {window.end} is not closed: measure entity {e.id} once its payroll is final",
-                )
-        info = bus.caches.company(e.company)
-        assert info is not None
-        found[e.id] = measure(
-            ag, e, p, partial(host.payroll_source(info.info, bus.reader).population, e.company)
-        )
-    return found
-
-
-def _projects_of(bus: Any, company: str) -> set[str]:
-    """Projects the company's configuration takes part in."""
-    config = bus.caches.company(company)
-    raw = (config.schemes.get(SCHEME) if config else None) or {}
-    return {str(p.get("project")) for p in raw.get("participations", []) if isinstance(p, dict)}
 
 
 def _read_json(path: Path) -> Any:

@@ -1,4 +1,4 @@
-"""`paybonus` commands for after the computation: deadlines, statements, their check, the payroll export."""
+"""Commands for after the computation: deadlines, statements and their check, the payroll export."""
 
 from __future__ import annotations
 
@@ -8,14 +8,17 @@ import json
 from pathlib import Path
 
 import click
+import structlog
 from rich.table import Table
 
-from .cli import State, VerificationFailed, _date, _period, cli, err, log, out, pass_state
-from .errors import UserError
-from .money import format_euros
+from ..errors import UserError, VerificationFailed
+from ..money import format_euros
+from .base import State, err, out, parse_date, parse_period, pass_state
+
+log = structlog.get_logger("paybonus.cli")
 
 
-@cli.command()
+@click.command()
 @click.option("--as-of", "as_of", help="Date to evaluate (YYYY-MM-DD); default today.")
 @click.option("--within", default=30, show_default=True, help="Also list what falls due in this many days.")
 @click.option("--company")
@@ -30,16 +33,13 @@ def deadlines(
     state: State, as_of: str | None, within: int, company: str | None, check: bool, fmt: str
 ) -> None:
     """What falls due by a date and what is overdue, per company (LAW I-38, I-39, I-45)."""
-    from .deadlines import check as check_deadlines
-    from .deadlines import scan
-
-    day = _date(as_of, "--as-of")
-    with state.ledger() as ledger:
+    day = parse_date(as_of, "--as-of")
+    with state.app() as app:
         if check:
-            new = check_deadlines(ledger, day, state.params())
+            new = app.check_deadlines(day)
             out.print(f"{len(new)} new deadline notices as of {day}", markup=False)
             return
-        items = scan(ledger, day, within, state.params(), company)
+        items = app.deadlines(day, within, company)
     if fmt == "json":
         for i in items:
             click.echo(
@@ -74,7 +74,7 @@ def deadlines(
     out.print(f"as of {day}: " + ", ".join(f"{v} {k}" for k, v in counts.items()), markup=False)
 
 
-@cli.command()
+@click.command()
 @click.option("--company", required=True)
 @click.option("--period", required=True, help="The calculation period, e.g. 2025 or 2025-01-01..2025-03-31.")
 @click.option("--scheme", default="interessement", show_default=True)
@@ -100,16 +100,11 @@ def statements(
     events_out: Path | None,
 ) -> None:
     """Individual statements (fiches distinctes, D3313-9), one file per beneficiary."""
-    from .statements import build
-
-    p = _period(period)
+    p = parse_period(period)
     assert p is not None
-    day = _date(as_of, "--as-of")
-    with state.ledger() as ledger:
-        people = sorted({r["employee"] for r in ledger.entitlements.rows(company, scheme, p, employee)})
-        if not people:
-            raise UserError("statements", f"no {scheme} entitlements for {company} over {p}")
-        built = [(e, build(ledger, company, e, p, scheme, state.params(), day)) for e in people]
+    day = parse_date(as_of, "--as-of")
+    with state.app() as app:
+        built = app.statements(company, p, scheme, day, employee)
     out_dir.mkdir(parents=True, exist_ok=True)
     lines = []
     for emp, st in built:
@@ -139,7 +134,7 @@ def statements(
     )
 
 
-@cli.group()
+@click.group()
 def notice() -> None:
     """Individual statements already issued."""
 
@@ -149,19 +144,17 @@ def notice() -> None:
 @pass_state
 def notice_verify(state: State, files: tuple[Path, ...]) -> None:
     """Check that statements match the ledger entries they show (exit 1 if one does not)."""
-    from .statements import verify_file
-
     bad = 0
-    with state.ledger() as ledger:
+    with state.app() as app:
         for f in files:
-            ok, line = verify_file(ledger, f)
+            ok, line = app.verify_statement(f)
             (out if ok else err).print(line if ok else f"FAIL {line}", markup=False)
             bad += not ok
     if bad:
         raise VerificationFailed(f"{bad} statement(s) do not match the ledger")
 
 
-@cli.command()
+@click.command()
 @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True)
 @click.option("--company")
 @click.option("--scheme")
@@ -183,12 +176,12 @@ def export(
     out_file: Path | None,
 ) -> None:
     """Entitlements for the payroll, with their DSN codes (docs/export.md)."""
-    from .export import COLUMNS, rows
+    from ..export import COLUMNS
 
     if payroll_month is not None and not (len(payroll_month) == 7 and payroll_month[4] == "-"):
         raise UserError("--payroll-month", f"expected YYYY-MM, got {payroll_month!r}")
-    with state.ledger() as ledger:
-        data = list(rows(ledger, state.params(), _date(as_of, "--as-of"), company, scheme, payroll_month))
+    with state.app() as app:
+        data = app.export(parse_date(as_of, "--as-of"), company, scheme, payroll_month)
     buf = io.StringIO()
     if fmt == "csv":
         w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")

@@ -1,39 +1,34 @@
-"""`paybonus` tool commands: compliance checks of agreements (`lint`) and the benchmark (`bench`)."""
+"""Tool commands: compliance checks (lint), DSN files (dsn), the benchmark (bench) and the demo."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import sys
 from pathlib import Path
 
 import click
-from paybonus.hooks.types import Finding
+import structlog
 from rich.table import Table
 
-from .cli import State, VerificationFailed, cli, log, out, pass_state
-from .config import parse_company_toml
-from .errors import UserError
+from ..errors import UserError, VerificationFailed
+from ..money import format_euros
+from .base import State, out, pass_state
+
+log = structlog.get_logger("paybonus.cli")
 
 
-@cli.command("lint")
+@click.command("lint")
 @click.argument("company_dir", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @pass_state
 def lint_cmd(state: State, company_dir: Path, fmt: str) -> None:
     """Check a company's agreements against the law. Exit 1 if there is any error."""
+    from ..lint import lint_company
+
+    config, findings = lint_company(company_dir, state.host(), state.params())
     toml_path = company_dir / "company.toml"
-    try:
-        text = toml_path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UserError(str(toml_path), f"cannot read ({exc.strerror})") from None
-    config = parse_company_toml(text, str(toml_path))
-    host = state.host()
-    findings: list[Finding] = []
-    for name, raw in config.schemes.items():
-        scheme = host.schemes.get(name)
-        if scheme is None:
-            findings.append(Finding("error", "config", f"schemes.{name}: no installed scheme has that name"))
-        elif scheme.lint is not None:
-            findings += scheme.lint(raw, config.info, state.params())
     errors = sum(f.level == "error" for f in findings)
     warnings = sum(f.level == "warning" for f in findings)
     if fmt == "json":
@@ -50,7 +45,7 @@ def lint_cmd(state: State, company_dir: Path, fmt: str) -> None:
         raise VerificationFailed(f"{errors} compliance errors in {toml_path}")
 
 
-@cli.command()
+@click.command()
 @click.option("--quick", is_flag=True, help="Small sizes (seconds), to check the command itself.")
 @click.option(
     "--sizes", help="Comma-separated employee counts of one company, instead of 25000,50000,100000,200000."
@@ -64,7 +59,7 @@ def lint_cmd(state: State, company_dir: Path, fmt: str) -> None:
 @click.option("--out", "out_file", type=click.Path(path_type=Path), help="Write the results as JSON here.")
 def bench(quick: bool, sizes: str | None, vendor: bool, out_file: Path | None) -> None:
     """Throughput on synthetic companies against a raw-SQLite floor (docs/performance.md)."""
-    from . import bench as b
+    from .. import bench as b
 
     if sizes:
         try:
@@ -123,7 +118,7 @@ def bench(quick: bool, sizes: str | None, vendor: bool, out_file: Path | None) -
         out.print(f"results written to {out_file}", markup=False)
 
 
-@cli.command("dsn")
+@click.command("dsn")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--company", required=True, help="The paybonus company id the declarations belong to.")
 @click.option(
@@ -151,10 +146,8 @@ def dsn_cmd(
 ) -> None:
     """Read DSN files: contract ends as employee_left events, stoppages and suspensions as absences.csv rows,
     and with --company-dir the company's employees and monthly pay."""
-    import sys
-
-    from . import dsn
-    from .events import canonical_json
+    from .. import dsn
+    from ..events import canonical_json
 
     declarations = []
     for f in files:
@@ -198,10 +191,39 @@ def dsn_cmd(
     )
 
 
-def _write_csv(path: Path, fields: list[str], rows: list[dict[str, str]]) -> None:
-    import csv
-    import io
+@click.command()
+@click.option(
+    "--db", "demo_db", default="paybonus-demo.db", show_default=True, help="Where to leave the demo ledger."
+)
+@click.option(
+    "--force", is_flag=True, help="Replace the ledger even if it holds other companies than the demo's."
+)
+@pass_state
+def demo(state: State, demo_db: str, force: bool) -> None:
+    """Run the shipped sample company: a fresh ledger, its payroll, a year of events, an audit check."""
+    from paybonus.fixtures.demo import SAMPLE_COMPANIES, run_sample
 
+    with state.app(demo_db, fresh_for=SAMPLE_COMPANIES, force=force) as app:
+        r = run_sample(app)
+    c = r.published.counts
+    t = Table("scheme", "kind", "entitlements", "employees", "total")
+    for scheme, kind, n, total, emps in r.summary:
+        t.add_row(scheme, kind, str(n), str(emps), format_euros(total, french=True))
+    out.print(
+        f"published {c['events']} events ({c['completed']} dispatches completed, {c['failed']} failed)",
+        markup=False,
+    )
+    out.print(t)
+    out.print(
+        f"audit: {'OK' if r.report.ok else 'FAILED'} ({r.report.entries} entries, {r.report.recomputed} amounts recomputed)",
+        markup=False,
+    )
+    out.print(f"ledger left at {demo_db}; try: paybonus --db {demo_db} entitlements", markup=False)
+    if not r.report.ok:
+        raise VerificationFailed(str(r.report.problems[0]))
+
+
+def _write_csv(path: Path, fields: list[str], rows: list[dict[str, str]]) -> None:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     w.writeheader()

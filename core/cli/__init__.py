@@ -1,0 +1,141 @@
+"""The `paybonus` command. Exit codes: 0 done, 1 verification failed, 2 user error (one line, nothing written).
+
+Commands are registered here, explicitly and in the order of the work: set up, publish, read, follow up, tools.
+Plugins add theirs through the `paybonus_register_commands` hook.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from .. import logs
+from .._version import __version__
+from ..errors import PaybonusError, PluginError, UserError, VerificationFailed
+from ..host import load_plugins
+from . import followup, ledger, reading, tools
+from .base import State, err
+
+HOST_KEY = "paybonus.host"
+
+
+class PaybonusGroup(click.Group):
+    """The built-in commands in workflow order, and those plugins add (loaded only when asked for)."""
+
+    def _plugin_commands(self, ctx: click.Context) -> dict[str, click.Command]:
+        host = ctx.meta.get(HOST_KEY)
+        if host is None:
+            logs.configure(
+                ctx.params.get("log_format") or "console", ctx.params.get("log_level") or "warning"
+            )
+            host = ctx.meta[HOST_KEY] = load_plugins(strict=bool(ctx.params.get("strict_plugins")))
+        for name in host.commands:
+            if name in self.commands:
+                raise PluginError(f"a plugin adds the command {name!r}, which is a built-in command")
+        return dict(host.commands)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*self.commands, *sorted(self._plugin_commands(ctx))]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, cmd_name) or self._plugin_commands(ctx).get(cmd_name)
+
+
+@click.group(
+    cls=PaybonusGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
+@click.version_option(__version__, prog_name="paybonus")
+@click.option(
+    "--db",
+    default=lambda: os.environ.get("PAYBONUS_DB", "paybonus.db"),
+    show_default="paybonus.db or $PAYBONUS_DB",
+    help="Ledger file.",
+)
+@click.option("--log-format", type=click.Choice(["console", "json"]), default="console", show_default=True)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="warning",
+    show_default=True,
+)
+@click.option("--strict-plugins", is_flag=True, help="A plugin that fails to load is fatal.")
+@click.option(
+    "--params", "params_file", type=click.Path(dir_okay=False), help="Extra dated legal parameters (TOML)."
+)
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    db: str,
+    log_format: str,
+    log_level: str,
+    strict_plugins: bool,
+    params_file: str | None,
+) -> None:
+    """paybonus: French employee bonuses, computed from events and recorded in a verifiable ledger."""
+    logs.configure(log_format, log_level)
+    ctx.obj = State(db, strict_plugins, params_file, ctx.meta.get(HOST_KEY))
+
+
+for command in (
+    ledger.init,
+    ledger.load,
+    ledger.publish,
+    reading.entitlements,
+    reading.explain,
+    followup.deadlines,
+    followup.export,
+    followup.statements,
+    followup.notice,
+    reading.audit_group,
+    ledger.failures,
+    ledger.retry,
+    tools.lint_cmd,
+    tools.dsn_cmd,
+    reading.plugins,
+    tools.demo,
+    tools.bench,
+):
+    cli.add_command(command)
+
+_BREAKS = {0x7F, 0x85, 0x2028, 0x2029}  # besides C0 controls, what str.splitlines() breaks a line on
+MAX_ERROR = 400
+
+
+def _error(message: str) -> None:
+    """One line on stderr: control and line-break characters are shown escaped, and a huge value is cut."""
+    line = "".join(f"\\x{ord(ch):02x}" if ord(ch) < 32 or ord(ch) in _BREAKS else ch for ch in message)
+    if len(line) > MAX_ERROR:
+        line = line[:MAX_ERROR] + "... (cut)"
+    err.print(f"error: {line}", markup=False, soft_wrap=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: maps errors to exit codes and one line on stderr, never a traceback for a user's mistake."""
+    try:
+        cli.main(args=argv, prog_name="paybonus", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        _error("aborted")
+        return 2
+    except click.ClickException as exc:
+        _error(exc.format_message())
+        return 2
+    except (UserError, PluginError) as exc:
+        _error(str(exc))
+        return 2
+    except VerificationFailed as exc:
+        _error(str(exc))
+        return 1
+    except PaybonusError as exc:  # pragma: no cover - an unexpected internal condition: still one line
+        _error(str(exc))
+        return 2
+    return 0
+
+
+__all__ = ["State", "cli", "main"]
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
