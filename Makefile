@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test check lint tree typecheck pytest bench clean
+.PHONY: demo test check lint tree typecheck imports pytest bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,7 @@ test: $(BIN)/python
 	$(BIN)/pip install -q -e '.[test]' -e docs/examples/paybonus-prime-fin-annee
 	$(MAKE) --no-print-directory check
 
-check: lint typecheck pytest
+check: lint typecheck imports pytest
 
 lint:
 	$(BIN)/ruff check .
@@ -36,6 +36,10 @@ tree:
 
 typecheck: tree
 	cd build/tree && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml -p paybonus
+
+# the architecture's layers and no import cycles (pyproject.toml [tool.importlinter])
+imports: tree
+	cd build/tree && PYTHONPATH=. $(CURDIR)/$(BIN)/lint-imports $(CURDIR)/pyproject.toml --no-cache
 
 pytest:
 	$(BIN)/pytest -q

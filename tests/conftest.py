@@ -1,4 +1,4 @@
-"""Shared test helpers. Tests import only `paybonus...` and the helper module `testplugins` beside this file."""
+"""Shared test set-up. Tests import only `paybonus...` and the `helpers` package beside this file."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 HERE = Path(__file__).parent
 ROOT = HERE.parent
 SHARED = ROOT.parent / "shared"
-sys.path.insert(0, str(HERE))  # for `import testplugins` (also used by subprocess workers)
+sys.path.insert(0, str(HERE))  # for `helpers` (also used by subprocess workers)
 
 
 LOG_SINK = io.StringIO()  # the tests' own logs: never tied to a capture stream that pytest closes

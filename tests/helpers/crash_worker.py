@@ -3,11 +3,12 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parent.parent))  # tests/, for `helpers`
 
 from paybonus import EventBus, Ledger, load_plugins
 from paybonus.logs import configure
-from testplugins import FlatPlugin
+
+from helpers.plugins import FlatPlugin
 
 
 def main(db: str, events_file: str) -> None:

@@ -3,10 +3,10 @@
 from datetime import date
 
 import pytest
-import testplugins
+from helpers import plugins as testplugins
+from helpers.plugins import SCHEMES_TOML, FlakyPlugin, FlatPlugin
 from paybonus.errors import UserError
 from paybonus.fixtures.pytest_plugin import audit_ok, make_company
-from testplugins import SCHEMES_TOML, FlakyPlugin, FlatPlugin
 
 
 def ledger_state(ledger):

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from clihelp import run
+from helpers.cli import run
 
 BASE = """[company]
 id = "X"

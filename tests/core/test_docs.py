@@ -7,7 +7,7 @@ from pathlib import Path
 
 from paybonus.hooks import specs
 
-DOCS = Path(__file__).parent.parent / "docs"
+DOCS = Path(__file__).parent.parent.parent / "docs"
 
 
 def hook_names():

@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 import pytest
-from clihelp import run
+from helpers.cli import run
 from paybonus import Ledger
 from paybonus.fixtures.generator import SAMPLE_SCHEMES, generate, write_company_dir
 

@@ -1,9 +1,9 @@
 """Loading plugins: built-ins by module name, entry points one by one, allow-list, strictness, name clashes."""
 
 import pytest
+from helpers.plugins import DuplicatePlugin, FlatPlugin
 from paybonus.errors import PluginError
 from paybonus.host import load_plugins
-from testplugins import DuplicatePlugin, FlatPlugin
 
 
 @pytest.fixture

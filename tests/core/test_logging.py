@@ -3,7 +3,7 @@
 import json
 import sqlite3
 
-from clihelp import run, sample_copy
+from helpers.cli import run, sample_copy
 from paybonus.logs import redact_personal_data
 
 

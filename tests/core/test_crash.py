@@ -9,13 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers.plugins import FlatPlugin
 from paybonus import Ledger, load_plugins
 from paybonus.audit import verify
 from paybonus.fixtures.pytest_plugin import EventFactory, make_company
 from paybonus.sources import store_company
-from testplugins import FlatPlugin
 
-WORKER = Path(__file__).parent / "crash_worker.py"
+WORKER = Path(__file__).parent.parent / "helpers" / "crash_worker.py"
 KILLS = int(os.environ.get("PAYBONUS_CRASH_KILLS", "8"))
 
 

@@ -4,9 +4,9 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from helpers.companies import amounts, close_year, company, person, summary, toml, world
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ihelp import amounts, close_year, company, person, summary, toml, world
 from paybonus.audit import verify
 from paybonus.errors import UserError
 from paybonus.fixtures import sample_dir

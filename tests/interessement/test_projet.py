@@ -10,18 +10,8 @@ from pathlib import Path
 
 import pytest
 import structlog
-from clihelp import file_hash, run
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from paybonus import EventBus, Ledger, load_plugins
-from paybonus.audit import verify as audit_verify
-from paybonus.calendar import Period
-from paybonus.errors import UserError
-from paybonus.fixtures.project import CLASSIC_RCAI, PEOPLE, company_toml, project_toml, write_example
-from paybonus.params import Parameters
-from paybonus.plugins.interessement.projet.agreement import load_project_toml
-from paybonus.plugins.interessement.projet.statement import Measure, build, content_hash, verify
-from phelp import (
+from helpers.cli import file_hash, run
+from helpers.projects import (
     FIGURES,
     ISSUED,
     POOL,
@@ -34,6 +24,16 @@ from phelp import (
     statement_event,
     statement_from,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from paybonus import EventBus, Ledger, load_plugins
+from paybonus.audit import verify as audit_verify
+from paybonus.calendar import Period
+from paybonus.errors import UserError
+from paybonus.fixtures.project import CLASSIC_RCAI, PEOPLE, company_toml, project_toml, write_example
+from paybonus.params import Parameters
+from paybonus.plugins.interessement.projet.agreement import load_project_toml
+from paybonus.plugins.interessement.projet.statement import Measure, build, content_hash, verify
 
 CAP_2025 = 3_532_500  # 75 % of PASS 2025 (47 100 €): classic + projet combined (I-30, P-4, I-34)
 COMPANIES = ("ALPHA", "MEGA", "BETA")

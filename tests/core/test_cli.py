@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
-from clihelp import file_hash, run, sample_copy
+from helpers.cli import file_hash, run, sample_copy
 from paybonus.fixtures import sample_dir
 
 N = sum(1 for line in (sample_dir() / "events.jsonl").read_text().splitlines() if line.strip())

@@ -3,10 +3,10 @@
 import sqlite3
 
 import pytest
-import testplugins
+from helpers import plugins as testplugins
+from helpers.plugins import SCHEMES_TOML, FlatPlugin
 from paybonus.audit import verify
 from paybonus.fixtures.pytest_plugin import make_company
-from testplugins import SCHEMES_TOML, FlatPlugin
 
 
 @pytest.fixture

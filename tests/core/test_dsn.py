@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from clihelp import run
 from conftest import shared
+from helpers.cli import run
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from paybonus import dsn, load_plugins

@@ -4,9 +4,9 @@ import json
 from datetime import date
 
 import pytest
+from helpers.companies import company, person, world
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ihelp import company, person, world
 from paybonus.errors import UserError
 from paybonus.fixtures.pytest_plugin import EventFactory
 

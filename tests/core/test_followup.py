@@ -6,7 +6,7 @@ import logging
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from ihelp import close_year, company, person, toml, world
+from helpers.companies import close_year, company, person, toml, world
 from paybonus.audit import verify
 from paybonus.deadlines import check, scan
 from paybonus.errors import UserError
