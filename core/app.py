@@ -18,12 +18,15 @@ import json
 from collections.abc import Callable, Collection, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from attrs import frozen
 from paybonus.hooks.types import RecordedEntitlement
 
-from . import audit, deadlines, export, statements
+if TYPE_CHECKING:
+    from .statements import Statement  # fpdf and jinja2 load only when a statement is asked for
+
+from . import audit, deadlines, export
 from .bus import DispatchOutcome, EventBus, PublishOutcome
 from .calendar import Period
 from .config import CompanyConfig, check_schemes_known, scheme_config
@@ -35,7 +38,6 @@ from .host import PluginHost, load_plugins
 from .params import Parameters
 from .payroll import Population
 from .sources import CompanyData, read_company_dir, store_company
-from .statements import Statement
 from .store import Head, Ledger, LedgerReader, recorded_entitlement
 
 
@@ -313,18 +315,20 @@ class Paybonus:
         self, company: str, period: Period, scheme: str, as_of: date, employee: str | None = None
     ) -> list[tuple[str, Statement]]:
         """(employee, statement) of each beneficiary of a scheme's calculation period (fiches distinctes)."""
+        from .statements import build
+
         people = sorted(
             {r["employee"] for r in self.ledger.entitlements.rows(company, scheme, period, employee)}
         )
         if not people:
             raise UserError("statements", f"no {scheme} entitlements for {company} over {period}")
-        return [
-            (e, statements.build(self.ledger, company, e, period, scheme, self.params, as_of)) for e in people
-        ]
+        return [(e, build(self.ledger, company, e, period, scheme, self.params, as_of)) for e in people]
 
     def verify_statement(self, path: str | Path) -> tuple[bool, str]:
         """Check a statement file (HTML or PDF) against the ledger: (ok, one line)."""
-        return statements.verify_file(self.ledger, Path(path))
+        from .statements import verify_file
+
+        return verify_file(self.ledger, Path(path))
 
     def summary(self) -> list[tuple[str, str, int, int, int]]:
         """(scheme, kind, entitlements, total cents, employees) over the ledger."""

@@ -161,10 +161,9 @@ def _check_payments(ledger: Ledger, problem: Callable[[str, str], None]) -> None
     for event_id in events:
         problem(f"event {event_id}", "payment event without its payment row")
     paid = ledger.payments.totals_by_mode()
-    for row in ledger.entitlements.all():
-        expected = status_of(row["amount_cents"], paid.get(row["id"], {}))
-        if row["status"] != expected:
+    for eid, amount, status in ledger.entitlements.statuses():
+        expected = status_of(amount, paid.get(eid, {}))
+        if status != expected:
             problem(
-                f"entitlement {row['id']}",
-                f"status {row['status']!r} does not follow from its payments ({expected!r})",
+                f"entitlement {eid}", f"status {status!r} does not follow from its payments ({expected!r})"
             )

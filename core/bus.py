@@ -123,17 +123,19 @@ class EventBus:
         self, admitted: Admitted, on_progress: Callable[[int], None] | None = None
     ) -> list[PublishOutcome]:
         out = []
-        for i, event in enumerate(admitted.events, 1):
-            out.append(self._publish_one(event))
-            if on_progress:
-                on_progress(i)
+        with guard.session():
+            for i, event in enumerate(admitted.events, 1):
+                out.append(self._publish_one(event))
+                if on_progress:
+                    on_progress(i)
         return out
 
     def _publish_one(self, event: Event[Any]) -> PublishOutcome:
         duplicate = not self._record(event)
+        done: dict[str, str] = {}  # a new event has no dispatch yet
         if duplicate:
             log.info("bus.event.duplicate", event_id=event.id, type=event.type, company=event.company)
-        done = self.ledger.dispatches.statuses(event.id)
+            done = self.ledger.dispatches.statuses(event.id)
         outcomes = [
             self._dispatch(event, scheme, attempt=1)
             for scheme in self._interested(event)
@@ -370,11 +372,12 @@ class EventBus:
     def retry(self, event_id: str | None = None, scheme: str | None = None) -> list[DispatchOutcome]:
         """Run failed and never-started dispatches again, optionally only for one event or scheme."""
         outcomes = []
-        for event, s, attempts in self.pending():
-            if (event_id and event.id != event_id) or (scheme and s.name != scheme):
-                continue
-            log.info("bus.dispatch.retry", event_id=event.id, scheme=s.name, attempt=attempts + 1)
-            outcomes.append(self._dispatch(event, s, attempt=attempts + 1))
+        with guard.session():
+            for event, s, attempts in self.pending():
+                if (event_id and event.id != event_id) or (scheme and s.name != scheme):
+                    continue
+                log.info("bus.dispatch.retry", event_id=event.id, scheme=s.name, attempt=attempts + 1)
+                outcomes.append(self._dispatch(event, s, attempt=attempts + 1))
         return outcomes
 
     def event_from_row(self, row: Any) -> Event[Any]:

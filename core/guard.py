@@ -1,15 +1,25 @@
 """Running a plugin's code as a guest: under a time limit, with `SystemExit` and `KeyboardInterrupt` contained.
 
-The call runs in a daemon thread that the caller waits for. Python cannot stop a thread, so a call past its
-limit is abandoned (it can no longer write anything: plugins only read, through a read-only connection) and
-reported as `PluginTimeout`; the caller then drops what that call may still be using.
+In the main thread of a program that does not use SIGALRM itself, the limit is an interval timer: the call runs
+inline and an overrun raises inside it (again every second, should the plugin swallow it), at the cost of two
+system calls per call. Elsewhere the call runs in a guest thread that the caller waits for; Python cannot stop a
+thread, so a call past its limit is abandoned there (it cannot write anything: plugins only read, through a
+read-only connection) and the next call gets a new guest thread.
+
+`session()` installs the signal handlers once around many calls (a publish, a retry); `call()` outside a session
+installs them for that one call.
 """
 
 from __future__ import annotations
 
 import os
+import queue
+import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from .errors import PaybonusError
@@ -26,6 +36,10 @@ class PluginExit(PaybonusError):
     """A plugin's call raised SystemExit or KeyboardInterrupt (a plugin never ends the program)."""
 
 
+class _Overrun(BaseException):
+    """Raised inside a plugin's call by the timer (a BaseException: `except Exception` does not swallow it)."""
+
+
 def timeout_from_env() -> float | None:
     """`PAYBONUS_DISPATCH_TIMEOUT` seconds (0: no limit), else the default."""
     text = os.environ.get("PAYBONUS_DISPATCH_TIMEOUT", "").strip()
@@ -38,26 +52,112 @@ def timeout_from_env() -> float | None:
     return seconds if seconds > 0 else None
 
 
+class _State(threading.local):
+    session = False  # the handlers below are installed
+    in_call = False  # a guest call runs (SIGALRM or SIGINT then belongs to it)
+    interrupted = False  # the user pressed Ctrl-C during the call
+
+
+_state = _State()
+
+
+def _on_alarm(_signum: int, _frame: Any) -> None:
+    if _state.in_call:
+        raise _Overrun
+
+
+def _on_sigint(signum: int, frame: Any) -> None:
+    if _state.in_call:
+        _state.interrupted = True
+    signal.default_int_handler(signum, frame)
+
+
+def _can_use_timer() -> bool:
+    return (
+        hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, signal.SIG_IGN, None, _on_alarm)
+    )
+
+
+@contextmanager
+def session() -> Iterator[None]:
+    """Install the timer's handlers once for many calls (no-op where the timer cannot be used)."""
+    if _state.session or not _can_use_timer():
+        yield
+        return
+    previous_alarm = signal.signal(signal.SIGALRM, _on_alarm)
+    sigint = (
+        signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    )  # only Python's own: tell Ctrl-C apart
+    if sigint:
+        signal.signal(signal.SIGINT, _on_sigint)
+    _state.session = True
+    try:
+        yield
+    finally:
+        _state.session = False
+        signal.signal(signal.SIGALRM, previous_alarm)
+        if sigint:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def call(fn: Callable[..., T], *args: Any, timeout: float | None, what: str) -> T:
-    """fn(*args) in a guest thread; its exception is raised here, SystemExit and KeyboardInterrupt as
-    PluginExit, an overrun as PluginTimeout."""
-    box: dict[str, Any] = {}
+    """fn(*args) as a guest: its exception is raised here, SystemExit and KeyboardInterrupt as PluginExit, an
+    overrun as PluginTimeout. A Ctrl-C of the user still stops the program (KeyboardInterrupt)."""
+    if timeout is not None and not _can_use_timer():
+        return _in_guest_thread(fn, args, timeout, what)
+    if timeout is not None and not _state.session:
+        with session():
+            return call(fn, *args, timeout=timeout, what=what)
+    _state.in_call, _state.interrupted = True, False
+    try:
+        if timeout is not None:
+            signal.setitimer(signal.ITIMER_REAL, timeout, 1.0)
+        return fn(*args)
+    except _Overrun:
+        raise PluginTimeout(f"{what} did not return within {timeout:g} s") from None
+    except (SystemExit, KeyboardInterrupt) as exc:
+        if _state.interrupted:  # the user pressed Ctrl-C: stop the program, as always
+            raise KeyboardInterrupt from None
+        raise PluginExit(f"{what} raised {type(exc).__name__}") from None
+    finally:
+        if timeout is not None:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        _state.in_call = False
 
-    def run() -> None:
+
+class _Guest:
+    """One daemon thread running the calls it is given, in order (kept: starting one per call is slow)."""
+
+    def __init__(self) -> None:
+        self.calls: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = queue.SimpleQueue()
+        threading.Thread(target=self._run, name="paybonus-guest", daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            fn, future = self.calls.get()
+            try:
+                future.set_result(fn())
+            except BaseException as exc:  # a guest's exit or interrupt must not end the host
+                future.set_exception(exc)
+
+
+_guest: _Guest | None = None
+_lock = threading.Lock()
+
+
+def _in_guest_thread(fn: Callable[..., T], args: tuple[Any, ...], timeout: float, what: str) -> T:
+    global _guest
+    with _lock:  # one call at a time: a caller from another thread waits its turn
+        if _guest is None:
+            _guest = _Guest()
+        future: Future[T] = Future()
+        _guest.calls.put((lambda: fn(*args), future))
         try:
-            box["value"] = fn(*args)
-        except BaseException as exc:  # a guest's exit or interrupt must not end the host
-            box["error"] = exc
-
-    t = threading.Thread(target=run, name=f"paybonus-guest:{what}", daemon=True)
-    t.start()
-    t.join(timeout)
-    if t.is_alive():
-        raise PluginTimeout(f"{what} did not return within {timeout:g} s")
-    if "error" in box:
-        exc = box["error"]
-        if isinstance(exc, SystemExit | KeyboardInterrupt):
+            return future.result(timeout)
+        except FutureTimeout:
+            _guest = None  # abandoned with its call: the next call starts a new guest
+            raise PluginTimeout(f"{what} did not return within {timeout:g} s") from None
+        except (SystemExit, KeyboardInterrupt) as exc:
             raise PluginExit(f"{what} raised {type(exc).__name__}") from None
-        raise exc
-    value: T = box["value"]
-    return value

@@ -145,6 +145,10 @@ class Entitlements:
         cur.row_factory = sqlite3.Row
         return cur.execute("SELECT * FROM entitlements ORDER BY seq")
 
+    def statuses(self) -> Iterable[tuple[str, int, str]]:
+        """(id, amount_cents, status) of every row, in recording order (streamed)."""
+        return self.conn.execute("SELECT id, amount_cents, status FROM entitlements ORDER BY seq")
+
     def count(self) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM entitlements").fetchone()[0])
 

@@ -45,6 +45,9 @@ class LedgerReader:
             )
             conn.execute("PRAGMA query_only = ON")
             conn.execute("PRAGMA cache_size = -65536")
+            conn.execute(
+                "PRAGMA mmap_size = 1073741824"
+            )  # pages read in place: its cache empties at each commit
         except sqlite3.Error as exc:
             raise UserError(path, f"cannot open the ledger to read ({exc})") from None
         return cls(conn, path, event_types)

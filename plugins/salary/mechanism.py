@@ -193,10 +193,12 @@ def recorded_by_employee(
     scheme: str,
     period: Period,
     match: Callable[[RecordedEntitlement], bool] = lambda e: True,
+    employee: str | None = None,
 ) -> dict[str, tuple[int, str | None]]:
-    """What is already recorded for `period` per employee: (net cents, id of the principal to correct)."""
+    """What is already recorded for `period` per employee (only `employee`'s, if given): (net cents, id of the
+    principal to correct)."""
     out: dict[str, tuple[int, str | None]] = {}
-    for e in ctx.entitlements(scheme=scheme, period=period):
+    for e in ctx.entitlements(scheme=scheme, period=period, employee=employee):
         if e.period != period or not match(e):
             continue
         total, principal = out.get(e.employee, (0, None))

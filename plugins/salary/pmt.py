@@ -136,7 +136,7 @@ def _award_periods(
         evidence.setdefault(e.payload.employee, []).append(e)
     drafts = []
     for period, only in todo:
-        existing = sc.recorded_by_employee(ctx, SCHEME, period)
+        existing = sc.recorded_by_employee(ctx, SCHEME, period, employee=only)
         for emp in ctx.population(period).employees:
             if only is not None and emp.id != only:
                 continue

@@ -181,14 +181,14 @@ def _plan_drafts(
                     {**detail, "pool_cents": pool, "members": len(members), "share_cents": s},
                 )
     else:
-        for m in members:
+        for m in members if only is None else [m for m in members if m == only]:
             amount, detail = _evaluate(
                 ctx, plan, period, {**figures, **per_emp.get(m, {})}, reasons, findings, m
             )
             full[m] = (min(amount, plan.max_cents), detail)
     drafts = []
     existing = sc.recorded_by_employee(
-        ctx, SCHEME, period, lambda e: e.explanation.inputs.get("plan") == plan.id
+        ctx, SCHEME, period, lambda e: e.explanation.inputs.get("plan") == plan.id, employee=only
     )
     for m in members:
         if only is not None and m != only:

@@ -1,5 +1,7 @@
-"""docs/plugins.md documents every hook, and its runnable example runs."""
+"""docs/plugins.md documents every hook with its signature, its runnable example runs, and so does the README's
+library example."""
 
+import inspect
 import re
 import subprocess
 import sys
@@ -7,7 +9,8 @@ from pathlib import Path
 
 from paybonus.hooks import specs
 
-DOCS = Path(__file__).parent.parent.parent / "docs"
+ROOT = Path(__file__).parent.parent.parent
+DOCS = ROOT / "docs"
 
 
 def hook_names():
@@ -24,6 +27,87 @@ def test_every_hook_is_documented_in_its_own_section():
     assert not extra, f"documented hooks that do not exist: {extra}"
 
 
+class _AsWritten(str):
+    """An annotation shown as written in the source (specs.py postpones annotations: they are strings)."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def code_signature(name: str, sig: inspect.Signature) -> str:
+    """`name(param: Annotation, ...) -> Return`, with the annotations as written in hooks/specs.py (the
+    `# type: ignore` comments are not part of a signature)."""
+
+    def written(annotation):
+        return annotation if annotation is inspect.Parameter.empty else _AsWritten(annotation)
+
+    params = [p.replace(annotation=written(p.annotation)) for p in sig.parameters.values()]
+    shown = sig.replace(parameters=params, return_annotation=written(sig.return_annotation))
+    return f"{name}{shown}"
+
+
+def documented_signatures(text: str) -> dict[str, str]:
+    """For each `### `paybonus_...`` section: the backticked text its first line starts with ("" if none)."""
+    found = {}
+    for name, body in re.findall(r"^### `(paybonus_\w+)`[^\n]*\n(.*?)(?=^#|\Z)", text, re.M | re.S):
+        first = next((line for line in body.splitlines() if line.strip()), "")
+        m = re.match(r"`([^`]+)`", first)
+        found[name] = m.group(1) if m else ""
+    return found
+
+
+def signature_mismatches(documented: dict[str, str], code: dict[str, inspect.Signature]) -> list[str]:
+    return [
+        f"{name}: documented {documented.get(name)!r}, code {code_signature(name, sig)!r}"
+        for name, sig in sorted(code.items())
+        if documented.get(name) != code_signature(name, sig)
+    ]
+
+
+def hook_signatures() -> dict[str, inspect.Signature]:
+    return {n: inspect.signature(getattr(specs, n)) for n in hook_names()}
+
+
+def test_every_hook_section_starts_with_the_hooks_signature():
+    documented = documented_signatures((DOCS / "plugins.md").read_text(encoding="utf-8"))
+    assert set(documented) == set(hook_names())
+    assert not signature_mismatches(documented, hook_signatures())
+
+
+def test_the_signature_check_finds_a_changed_signature():
+    documented = documented_signatures((DOCS / "plugins.md").read_text(encoding="utf-8"))
+    real = hook_signatures()
+    assert code_signature("paybonus_payroll_source", real["paybonus_payroll_source"]) == (
+        "paybonus_payroll_source(company: CompanyInfo, ledger: LedgerView) -> PayrollSource | None"
+    )
+    sig = real["paybonus_payroll_source"]
+    company, ledger = sig.parameters.values()
+    changed = {
+        "renamed parameter": sig.replace(parameters=[company, ledger.replace(name="view")]),
+        "changed annotation": sig.replace(parameters=[company, ledger.replace(annotation="Ledger")]),
+        "added parameter": sig.replace(
+            parameters=[
+                company,
+                ledger,
+                inspect.Parameter("x", inspect.Parameter.KEYWORD_ONLY, annotation="int"),
+            ]
+        ),
+        "changed return": sig.replace(return_annotation="PayrollSource"),
+    }
+    for what, wrong in changed.items():
+        problems = signature_mismatches(documented, {**real, "paybonus_payroll_source": wrong})
+        assert len(problems) == 1 and problems[0].startswith("paybonus_payroll_source:"), what
+    # and a documented line that drifted from the code
+    drifted = {
+        **documented,
+        "paybonus_register_commands": "paybonus_register_commands() -> list[click.Group]",
+    }
+    assert signature_mismatches(drifted, real) == [
+        "paybonus_register_commands: documented 'paybonus_register_commands() -> list[click.Group]', "
+        "code 'paybonus_register_commands() -> list[click.Command]'"
+    ]
+
+
 def test_the_runnable_example_in_plugins_md_runs(tmp_path):
     text = (DOCS / "plugins.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```python runnable\n(.*?)```", text, re.S)
@@ -36,6 +120,19 @@ def test_the_runnable_example_in_plugins_md_runs(tmp_path):
         )
         assert r.returncode == 0, r.stderr
         assert "OK" in r.stdout
+
+
+def test_the_readme_library_example_runs(tmp_path):
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## As a library\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert len(blocks) == 1, "the README's 'As a library' section should hold one python block"
+    f = tmp_path / "readme_library.py"
+    f.write_text(blocks[0], encoding="utf-8")
+    r = subprocess.run([sys.executable, str(f)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "'failed': 0" in r.stdout, r.stdout[-2000:]
+    assert list(tmp_path.iterdir()) == [f], "the example leaves nothing behind"
 
 
 def test_data_format_doc_lists_every_column():
