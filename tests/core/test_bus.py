@@ -1,6 +1,7 @@
 """The event bus: record once, isolated dispatch per scheme, dead letters, retry, order."""
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 from helpers import plugins as testplugins
@@ -233,3 +234,26 @@ def test_an_older_ledger_is_upgraded_by_its_migrations_on_open(tmp_path):
     ]
     assert "work_unit" in ledger.db.table("contracts").columns_dict
     ledger.close()
+
+
+def test_a_ledger_written_by_0_1_0_opens_migrates_verifies_and_takes_more_events(tmp_path):
+    # tests/data/ledger-0.1.0-demo.db.gz: `paybonus demo` of release 0.1.0 (one global chain, JSON-only subjects)
+    import gzip
+
+    from paybonus import Paybonus
+    from paybonus.fixtures import sample_dir
+
+    path = tmp_path / "old.db"
+    path.write_bytes(
+        gzip.decompress((Path(__file__).parent.parent / "data" / "ledger-0.1.0-demo.db.gz").read_bytes())
+    )
+    with Paybonus.open(path) as app:
+        assert app.ledger.pending_migrations() == []
+        rep = app.verify()
+        assert rep.ok, rep.problems
+        assert rep.recomputed == rep.entitlements == 106
+        left = app.ledger.events.of_type("DURAND", "employee_left")
+        assert left and all(r["employee"] for r in left)  # m004 filled the new column from the payloads
+        again = app.publish(sample_dir() / "events.jsonl").counts
+        assert again["recorded"] == 0 and again["duplicates"] == again["events"] and again["failed"] == 0
+        assert app.verify().ok

@@ -123,3 +123,46 @@ def test_a_plugin_adds_a_command_and_cannot_take_a_built_in_name(monkeypatch, ca
 def test_project_commands_come_from_the_built_in_plugin():
     host = load_plugins(entry_points=False)
     assert set(host.commands) == {"project"}
+
+
+def test_a_version_1_descriptor_still_works_with_a_deprecation_warning(paybonus_bus, paybonus_events):
+    # CHANGELOG, engine v2: `handles` + `compute` is the old form; one line migrates it to `handlers`
+    from helpers.plugins import DSN, FlatConfig, flat_compute, flat_recompute
+    from paybonus.hooks import SchemeDescriptor, SocialRegime, hookimpl
+
+    with pytest.warns(DeprecationWarning, match="handlers="):
+        old = SchemeDescriptor(
+            name="flat_bonus",
+            version="1.0",
+            label="Flat (version 1 form)",
+            handles=frozenset({"period_closed"}),
+            compute=flat_compute,
+            recompute=flat_recompute,
+            dsn=DSN,
+            social_regime=SocialRegime.SALARY,
+            config_type=FlatConfig,
+        )
+    assert old.handlers == {"period_closed": flat_compute} and old.handles == {"period_closed"}
+
+    class OldPlugin:
+        @hookimpl
+        def paybonus_register_schemes(self):
+            return [old]
+
+    bus = paybonus_bus(OldPlugin(), schemes_toml="[schemes.flat_bonus]\namount_cents = 10000\n")
+    out = bus.publish(paybonus_events.period_closed("2025-01"))
+    assert out.dispatches[0].status == "completed" and out.dispatches[0].entitlements > 0
+
+
+def test_a_misspelled_hook_is_a_warning_and_fatal_when_strict():
+    from paybonus.hooks import hookimpl
+
+    class Typo:
+        @hookimpl
+        def paybonus_register_scheme(self):  # missing "s"
+            return []
+
+    host = load_plugins(builtins=(), extra=[Typo()], entry_points=False)
+    assert any("paybonus_register_scheme" in w for w in host.warnings)
+    with pytest.raises(PluginError, match="not a paybonus hook"):
+        load_plugins(builtins=(), extra=[Typo()], entry_points=False, strict=True)
