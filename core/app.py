@@ -24,11 +24,15 @@ from attrs import frozen
 from paybonus.hooks.types import RecordedEntitlement
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     from .statements import Statement  # fpdf and jinja2 load only when a statement is asked for
 
 from . import audit, deadlines, export
 from .bus import DispatchOutcome, EventBus, PublishOutcome
 from .calendar import Period
+from .checkpoint import Checkpoint
+from .checkpoint import create as create_checkpoint
 from .config import CompanyConfig, check_schemes_known, scheme_config
 from .deadlines import Item as DeadlineItem
 from .errors import UserError
@@ -37,6 +41,7 @@ from .guard import timeout_from_env
 from .host import PluginHost, load_plugins
 from .params import Parameters
 from .payroll import Population
+from .replay import ReplayReport, replay
 from .sources import CompanyData, read_company_dir, store_company
 from .store import Head, Ledger, LedgerReader, recorded_entitlement
 
@@ -56,7 +61,7 @@ class PublishSummary:
     """What a publish did: counts, each event's outcome, and the audit chain's head after it."""
 
     outcomes: tuple[PublishOutcome, ...]
-    head: Head
+    heads: dict[str, Head]  # the chain head of each company the events were about
 
     @property
     def counts(self) -> dict[str, int]:
@@ -210,7 +215,8 @@ class Paybonus:
         if on_admitted:
             on_admitted(len(admitted.events))
         outcomes = self.bus.publish_all(admitted, on_progress)
-        return PublishSummary(tuple(outcomes), self.ledger.audit.head())
+        companies = {e.company for e in admitted.events}
+        return PublishSummary(tuple(outcomes), {c: self.ledger.audit.head(c) for c in sorted(companies)})
 
     def retry(self, event_id: str | None = None, scheme: str | None = None) -> list[DispatchOutcome]:
         """Run failed (and never-started) dispatches again, optionally only for one event or scheme."""
@@ -288,10 +294,29 @@ class Paybonus:
         ]
 
     def verify(
-        self, expect_head: str | None = None, on_progress: Callable[[int], None] | None = None
+        self,
+        checkpoints: Sequence[Checkpoint] = (),
+        expect_root: str | None = None,
+        on_progress: Callable[[int], None] | None = None,
     ) -> audit.Report:
-        """Walk the audit chain, check every event and entitlement against it, recompute every amount."""
-        return audit.verify(self.ledger, self.host.schemes, expect_head=expect_head, on_progress=on_progress)
+        """Everything the chains vouch for, re-derived (docs/audit.md); `checkpoints` prove nothing before them
+        was removed or rewritten."""
+        return audit.verify(
+            self.ledger,
+            self.host.schemes,
+            params=self.params,
+            checkpoints=checkpoints,
+            expect_root=expect_root,
+            on_progress=on_progress,
+        )
+
+    def replay(self, on_progress: Callable[[int], None] | None = None) -> ReplayReport:
+        """Every dispatch run again in a scratch ledger from its recorded inputs; differences are problems."""
+        return replay(self.ledger, self.host, self._timeout, on_progress)
+
+    def checkpoint(self, key: Ed25519PrivateKey) -> Checkpoint:
+        """A signed checkpoint of every company's chain head, to keep outside the ledger."""
+        return create_checkpoint(self.ledger.audit.ledger_id(), self.ledger.audit.heads(), key)
 
     def export(
         self,
@@ -334,8 +359,9 @@ class Paybonus:
         """(scheme, kind, entitlements, total cents, employees) over the ledger."""
         return self.ledger.entitlements.summary()
 
-    def head(self) -> Head:
-        return self.ledger.audit.head()
+    def heads(self) -> dict[str, Head]:
+        """Each company's chain head."""
+        return self.ledger.audit.heads()
 
 
 def read_company(directory: str | Path, host: PluginHost) -> CompanyData:

@@ -1,29 +1,42 @@
-"""The audit verifier: walks the hash chain and checks everything it vouches for.
+"""The audit verifier: everything the per-company hash chains vouch for, re-derived from the stored rows.
 
-Each event and entitlement is checked against its audit entry (and its own digest re-derived from its row);
-every amount is recomputed from its stored explanation by the scheme that produced it; every payment matches its
-event and every status follows from the payments. The chain itself lives in `paybonus.store.audit_log`.
+Checked, each failure one line (a `Problem`): SQLite's own integrity and the schema's append-only triggers; the
+frozen 0.x chain and every company's chain; every event (its digest, and its place in the order of the
+company's events), entitlement (its digest, and its amount recomputed from its explanation), dispatch (its row,
+findings and entitlements), payment, deadline notice, configuration version, payroll load (each part's rows) and
+parameter set; failed and never-started dispatches; parameters changed since amounts were computed from them;
+and, given signed checkpoints, that nothing recorded before them was removed or rewritten. `paybonus.replay`
+re-derives every amount from the recorded inputs.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+import sqlite3
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from attrs import define, field, frozen
 from paybonus.hooks.types import Explanation, SchemeDescriptor
 
+from .checkpoint import Checkpoint, merkle_root
+from .config import parse_company_toml
+from .errors import UserError
 from .events import canonical_json
+from .params import Parameters
 from .store import GENESIS, Head, Ledger
-from .store.audit_log import chain_hash
+from .store.audit_log import OPENED, chain_hash, genesis, legacy_chain_hash
+from .store.companies import load_digest, sha256
 from .store.entitlements import digest as entitlement_digest
+from .store.ledger import digest_of
 from .store.payments import status_of
 
 
 @frozen
 class Problem:
-    where: str  # "audit_log seq 12", "entitlement ENT-…"
+    where: str  # "DURAND chain entry 12", "entitlement ENT-…"
     what: str
 
     def __str__(self) -> str:
@@ -36,97 +49,262 @@ class Report:
     events: int = 0
     entitlements: int = 0
     recomputed: int = 0
-    head: Head = field(factory=lambda: Head(0, GENESIS))
+    dispatches: int = 0
+    heads: dict[str, Head] = field(factory=dict)
+    root: str = ""
+    checkpoints: int = 0
+    replayed: int = 0
     problems: list[Problem] = field(factory=list)
+    more: int = 0  # problems found beyond those listed
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    @property
+    def head(self) -> Head:  # one line for logs: the number of entries and the root over every chain
+        return Head(self.entries, self.root)
+
+
+class _Problems:
+    def __init__(self, report: Report, limit: int) -> None:
+        self.report, self.limit = report, limit
+
+    def __call__(self, where: str, what: str) -> None:
+        if len(self.report.problems) < self.limit:
+            self.report.problems.append(Problem(where, what))
+        else:
+            self.report.more += 1
 
 
 def verify(
     ledger: Ledger,
     schemes: Mapping[str, SchemeDescriptor],
     *,
-    expect_head: str | None = None,
+    params: Parameters | None = None,
+    checkpoints: Sequence[Checkpoint] = (),
+    expect_root: str | None = None,
     on_progress: Callable[[int], None] | None = None,
-    max_problems: int = 20,
+    max_problems: int = 50,
 ) -> Report:
-    """Walk the chain and check everything it vouches for. Problems come in ledger order, first one first."""
+    """Check everything; problems come in the order of the checks, the ledger's own integrity first."""
     rep = Report()
-    prev = GENESIS
-    expected_seq = 0
-    event_entries: dict[str, tuple[int, str]] = {}
-    ent_entries: dict[str, tuple[int, str]] = {}
+    problem = _Problems(rep, max_problems)
+    try:
+        _verify(ledger, schemes, params, checkpoints, expect_root, on_progress, rep, problem)
+    except sqlite3.DatabaseError as exc:  # a damaged file: say so, in one line, and stop reading it
+        problem("sqlite", f"the database is damaged and cannot be read further ({type(exc).__name__})")
+    return rep
 
-    def problem(where: str, what: str) -> None:
-        if len(rep.problems) < max_problems:
-            rep.problems.append(Problem(where, what))
 
+def _verify(
+    ledger: Ledger,
+    schemes: Mapping[str, SchemeDescriptor],
+    params: Parameters | None,
+    checkpoints: Sequence[Checkpoint],
+    expect_root: str | None,
+    on_progress: Callable[[int], None] | None,
+    rep: Report,
+    problem: _Problems,
+) -> None:
+    _check_sqlite(ledger, problem)
+    latest = _check_chains(ledger, rep, problem, on_progress)
+    rep.heads = ledger.audit.heads()
+    rep.root = merkle_root(rep.heads)
+    if expect_root is not None and rep.root != expect_root:
+        problem("ledger head", f"root {rep.root[:16]}… differs from the expected {expect_root[:16]}…")
+    for cp in checkpoints:
+        _check_checkpoint(ledger, cp, problem)
+        rep.checkpoints += 1
+    _check_events(ledger, rep, latest, problem)
+    _check_entitlements(ledger, rep, latest, schemes, problem)
+    _check_dispatches(ledger, rep, latest, schemes, problem)
+    _check_payments(ledger, latest, problem)
+    _check_notices(ledger, latest, problem)
+    _check_inputs(ledger, latest, problem)
+    _check_parameters(ledger, latest, params, problem)
+
+
+# -- the database itself ---------------------------------------------------------------------------------------
+
+EXPECTED_TRIGGERS = (
+    "audit_log_no_update",
+    "audit_log_no_delete",
+    "audit_log_v1_no_insert",
+    "audit_log_v1_no_update",
+    "audit_log_v1_no_delete",
+    "events_no_update",
+    "events_no_delete",
+    "entitlements_no_delete",
+    "entitlements_immutable",
+    "payments_no_update",
+    "payments_no_delete",
+    "parameter_sets_no_update",
+    "parameter_sets_no_delete",
+    "company_configs_no_update",
+    "company_configs_no_delete",
+    "payroll_parts_no_update",
+    "payroll_parts_no_delete",
+    "payroll_loads_no_update",
+    "payroll_loads_no_delete",
+)
+
+
+def _check_sqlite(ledger: Ledger, problem: Callable[[str, str], None]) -> None:
+    for (line,) in ledger.integrity():
+        if line != "ok":
+            problem("sqlite", f"integrity_check: {line}")
+    expected = _expected_schema()
+    actual = ledger.schema()
+    for name in EXPECTED_TRIGGERS:
+        if actual.get(("trigger", name)) != expected.get(("trigger", name)):
+            problem(
+                "schema",
+                f"trigger {name} is {'altered' if ('trigger', name) in actual else 'missing'}: history is not protected",
+            )
+    for key, sql in expected.items():
+        if key[0] == "table" and actual.get(key) != sql:
+            problem("schema", f"table {key[1]} is {'altered' if key in actual else 'missing'}")
+
+
+_EXPECTED: dict[tuple[str, str], str] | None = None
+
+
+def _expected_schema() -> dict[tuple[str, str], str]:
+    """Tables (their columns) and triggers (their SQL) of a ledger made by this version."""
+    global _EXPECTED
+    if _EXPECTED is None:
+        from .store.schema import migrations
+
+        conn = sqlite3.connect(":memory:")
+        import sqlite_utils
+
+        migrations.apply(sqlite_utils.Database(conn, execute_plugins=False))
+        _EXPECTED = Ledger.schema_of(conn)
+        conn.close()
+    return _EXPECTED
+
+
+# -- the chains ------------------------------------------------------------------------------------------------
+
+
+def _check_chains(
+    ledger: Ledger,
+    rep: Report,
+    problem: Callable[[str, str], None],
+    on_progress: Callable[[int], None] | None,
+) -> dict[tuple[str, str], tuple[str, int, str]]:
+    """Walk the frozen chain and every company's chain. Returns (action, ref) -> (company, n, digest) of the
+    latest entry about each thing."""
+    latest: dict[tuple[str, str], tuple[str, int, str]] = {}
+    prev, expected = GENESIS, 0
+    for seq, at, action, ref, digest, prev_hash, hsh in ledger.audit.legacy_entries():
+        latest[(action, ref)] = ("", seq, digest)  # company "": vouched for by the 0.x chain
+        expected += 1
+        if seq != expected:
+            problem(f"0.x chain seq {seq}", f"sequence broken (expected seq {expected}: a row was removed)")
+            expected = seq
+        if prev_hash != prev or legacy_chain_hash(prev_hash, seq, at, action, ref, digest) != hsh:
+            problem(f"0.x chain seq {seq}", f"entry altered or chain broken ({action} {ref})")
+        prev = hsh
+    legacy_head = prev
+    ledger_id = ledger.audit.ledger_id()
+    company, n, prev = "", 0, ""
     for e in ledger.audit.entries():
-        expected_seq += 1
         rep.entries += 1
-        if e.seq != expected_seq:
-            problem(
-                f"audit_log seq {e.seq}", f"sequence broken (expected seq {expected_seq}: a row was removed)"
-            )
-            expected_seq = e.seq
+        if e.company != company:
+            company, n, prev = e.company, 0, genesis(ledger_id, e.company)
+        n += 1
+        where = f"{e.company} chain entry {e.n}"
+        if e.n != n:
+            problem(where, f"position broken (expected entry {n}: an entry was removed)")
+            n = e.n
         if e.prev_hash != prev:
-            problem(
-                f"audit_log seq {e.seq}", "prev_hash does not match the previous entry's hash (chain broken)"
-            )
-        if chain_hash(e.prev_hash, e.seq, e.at, e.action, e.ref, e.digest) != e.hash:
-            problem(
-                f"audit_log seq {e.seq}",
-                f"hash does not match the entry's content ({e.action} {e.ref}): row altered",
-            )
+            problem(where, "prev_hash does not match the previous entry's hash (chain broken)")
+        if chain_hash(e.prev_hash, e.company, e.n, e.at, e.action, e.ref, e.digest) != e.hash:
+            problem(where, f"hash does not match the entry's content ({e.action} {e.ref}): entry altered")
+        if e.n == 1 and (e.action != OPENED or e.digest != legacy_head):
+            problem(where, "the chain does not open on the 0.x chain's head")
         prev = e.hash
-        if e.action == "event.recorded":
-            event_entries[e.ref] = (e.seq, e.digest)
-        elif e.action == "entitlement.recorded":
-            ent_entries[e.ref] = (e.seq, e.digest)
+        latest[(e.action, e.ref)] = (e.company, e.n, e.digest)
         if on_progress and rep.entries % 10000 == 0:
             on_progress(rep.entries)
-    rep.head = Head(expected_seq, prev)
-    if expect_head is not None and prev != expect_head:
-        problem("audit_log head", f"head hash {prev[:16]}… differs from the expected {expect_head[:16]}…")
+    return latest
 
+
+def _check_checkpoint(ledger: Ledger, cp: Checkpoint, problem: Callable[[str, str], None]) -> None:
+    where = f"checkpoint {cp.source or cp.created_at}"
+    if cp.ledger_id != ledger.audit.ledger_id():
+        problem(where, f"is for ledger {cp.ledger_id}, not this one ({ledger.audit.ledger_id()})")
+        return
+    for company, head in sorted(cp.heads.items()):
+        found = ledger.audit.entry(company, head.n)
+        if found is None:
+            problem(where, f"{company}'s chain no longer reaches entry {head.n}: entries were removed")
+        elif found.hash != head.hash:
+            problem(
+                where, f"{company}'s chain entry {head.n} differs from the checkpoint: history was rewritten"
+            )
+
+
+# -- what the chains vouch for ----------------------------------------------------------------------------------
+
+
+def _check_events(
+    ledger: Ledger,
+    rep: Report,
+    latest: dict[tuple[str, str], tuple[str, int, str]],
+    problem: Callable[[str, str], None],
+) -> None:
+    last_n: dict[str, int] = {}
+    seen = set()
     for row in ledger.events.stream():
         rep.events += 1
         eid = row["id"]
+        seen.add(eid)
         try:
             payload = json.loads(row["payload"])
         except ValueError:
             problem(f"event {eid}", "its stored payload is not JSON (altered)")
             continue
-        content = {
-            "id": eid,
-            "type": row["type"],
-            "company": row["company"],
-            "occurred_at": row["occurred_at"],
-            "payload": payload,
-        }
+        content = {k: row[k] for k in ("id", "type", "company", "occurred_at")} | {"payload": payload}
         actual = hashlib.sha256(canonical_json(content).encode("utf-8")).hexdigest()
-        entry = event_entries.pop(eid, None)
+        entry = latest.get(("event.recorded", eid))
         if entry is None:
             problem(f"event {eid}", "has no audit entry (inserted outside paybonus)")
-        elif actual != row["digest"] or row["digest"] != entry[1]:
-            problem(f"event {eid}", f"content differs from audit_log seq {entry[0]} (altered)")
-    for eid, (seq, _) in event_entries.items():
-        problem(f"audit_log seq {seq}", f"event {eid} is missing from the events table")
+            continue
+        if actual != row["digest"] or row["digest"] != entry[2] or entry[0] not in (row["company"], ""):
+            problem(f"event {eid}", "content differs from its audit entry (altered)")
+        if entry[0]:  # in a company chain: events come in the order the chain recorded them
+            if entry[1] <= last_n.get(entry[0], 0):
+                problem(f"event {eid}", "recorded out of the order of its company's chain (events reordered)")
+            last_n[entry[0]] = entry[1]
+    for (action, ref), (company, n, _) in latest.items():
+        if action == "event.recorded" and ref not in seen:
+            company = company or "0.x"
+            problem(f"{company} chain entry {n}", f"event {ref} is missing from the events table")
 
+
+def _check_entitlements(
+    ledger: Ledger,
+    rep: Report,
+    latest: dict[tuple[str, str], tuple[str, int, str]],
+    schemes: Mapping[str, SchemeDescriptor],
+    problem: Callable[[str, str], None],
+) -> None:
+    seen = set()
     for row in ledger.entitlements.all():
         rep.entitlements += 1
         eid = row["id"]
+        seen.add(eid)
         where = f"entitlement {eid} (row {row['seq']})"
-        entry = ent_entries.pop(eid, None)
+        entry = latest.get(("entitlement.recorded", eid))
         if entry is None:
             problem(where, "has no audit entry (inserted outside paybonus)")
             continue
-        if entitlement_digest(row) != row["digest"] or row["digest"] != entry[1]:
+        if entitlement_digest(row) != row["digest"] or row["digest"] != entry[2]:
             problem(
-                where,
-                f"content differs from audit_log seq {entry[0]} (altered: amount {row['amount_cents']} cents)",
+                where, f"content differs from its audit entry (altered: amount {row['amount_cents']} cents)"
             )
         scheme = schemes.get(row["scheme"])
         if scheme is None:
@@ -135,7 +313,7 @@ def verify(
         try:
             amount = scheme.recompute(Explanation.from_dict(json.loads(row["explanation"])))
         except Exception as exc:  # a broken explanation is a finding, not a crash of the verifier
-            problem(where, f"cannot recompute from its explanation ({type(exc).__name__}: {exc})")
+            problem(where, f"cannot recompute from its explanation ({type(exc).__name__})")
             continue
         rep.recomputed += 1
         if amount != row["amount_cents"]:
@@ -143,13 +321,61 @@ def verify(
                 where,
                 f"amount {row['amount_cents']} cents differs from {amount} recomputed from its explanation",
             )
-    for eid, (seq, _) in ent_entries.items():
-        problem(f"audit_log seq {seq}", f"entitlement {eid} is missing from the entitlements table")
-    _check_payments(ledger, problem)
-    return rep
+    for (action, ref), (company, n, _) in latest.items():
+        if action == "entitlement.recorded" and ref not in seen:
+            company = company or "0.x"
+            problem(f"{company} chain entry {n}", f"entitlement {ref} is missing from the entitlements table")
 
 
-def _check_payments(ledger: Ledger, problem: Callable[[str, str], None]) -> None:
+def _check_dispatches(
+    ledger: Ledger,
+    rep: Report,
+    latest: dict[tuple[str, str], tuple[str, int, str]],
+    schemes: Mapping[str, SchemeDescriptor],
+    problem: Callable[[str, str], None],
+) -> None:
+    done: dict[str, set[str]] = {}
+    for row in ledger.dispatches.all():
+        rep.dispatches += 1
+        ref = f"{row['event_id']}/{row['scheme']}"
+        done.setdefault(row["event_id"], set()).add(row["scheme"])
+        action = f"dispatch.{row['status']}"
+        entry = latest.get((action, ref))
+        other = latest.get(("dispatch.failed" if row["status"] == "completed" else "dispatch.completed", ref))
+        if entry is None or (other is not None and other[0] == entry[0] and other[1] > entry[1]):
+            problem(f"dispatch {ref}", f"its {row['status']} state has no audit entry (altered)")
+        elif entry[0] and ledger.dispatch_digest(row["event_id"], row["scheme"]) != entry[2]:
+            problem(
+                f"dispatch {ref}", "its row, findings or entitlements differ from its audit entry (altered)"
+            )
+        if row["status"] == "failed":
+            problem(f"dispatch {ref}", f"failed after {row['attempts']} attempt(s): run `paybonus retry`")
+    for (action, ref), (company, n, _) in latest.items():
+        if (
+            company
+            and action.startswith("dispatch.")
+            and ref.rsplit("/", 1)[1] not in done.get(ref.rsplit("/", 1)[0], ())
+        ):
+            problem(f"{company} chain entry {n}", f"dispatch {ref} is missing from the dispatches table")
+    configs: dict[str, Any] = {}
+    for row in ledger.events.stream():
+        company = row["company"]
+        if company not in configs:
+            toml = ledger.companies.toml(company)
+            try:
+                configs[company] = set(parse_company_toml(toml, company).schemes) if toml else set()
+            except UserError:
+                configs[company] = set()
+        for name, s in schemes.items():
+            if row["type"] in s.handlers and name in configs[company] and name not in done.get(row["id"], ()):
+                problem(
+                    f"dispatch {row['id']}/{name}", "never ran (an interrupted publish): run `paybonus retry`"
+                )
+
+
+def _check_payments(
+    ledger: Ledger, latest: dict[tuple[str, str], tuple[str, int, str]], problem: Callable[[str, str], None]
+) -> None:
     """Every payment row matches its recorded event, and every status follows from the payments."""
     events: dict[str, tuple[object, ...]] = {}
     for row in ledger.events.by_type("payment_recorded"):
@@ -167,3 +393,78 @@ def _check_payments(ledger: Ledger, problem: Callable[[str, str], None]) -> None
             problem(
                 f"entitlement {eid}", f"status {status!r} does not follow from its payments ({expected!r})"
             )
+
+
+def _check_notices(
+    ledger: Ledger, latest: dict[tuple[str, str], tuple[str, int, str]], problem: Callable[[str, str], None]
+) -> None:
+    for ent, kind, noticed_on in ledger.payments.notices():
+        entry = latest.get((f"deadline.{kind}", ent))
+        if entry is None or entry[2] != digest_of({"as_of": noticed_on}):
+            problem(f"deadline notice {kind} {ent}", "differs from its audit entry (altered)")
+
+
+def _check_inputs(
+    ledger: Ledger, latest: dict[tuple[str, str], tuple[str, int, str]], problem: Callable[[str, str], None]
+) -> None:
+    """Configuration versions and payroll loads: each kept version re-derived, and the tables that hold the
+    current payroll equal to the company's last load."""
+    for company in ledger.companies.ids():
+        toml = ledger.companies.toml(company) or ""
+        current = sha256(toml.encode("utf-8"))
+        entry = latest.get(("config.loaded", company))
+        if entry is None or entry[2] != current or ledger.companies.digest(company) != current:
+            problem(f"company {company}", "its configuration differs from the last one loaded (altered)")
+        for digest, text in ledger.companies.config_versions(company):
+            if sha256(text.encode("utf-8")) != digest:
+                problem(f"company {company}", f"configuration version {digest[:12]} was altered")
+        for part, digest, blob in ledger.companies.stored_parts(company):
+            try:
+                actual = sha256(zlib.decompress(blob))
+            except zlib.error:
+                actual = ""
+            if actual != digest:
+                problem(f"company {company}", f"kept payroll part {part} {digest[:12]} was altered")
+        loads = ledger.companies.loads(company)
+        for load in loads:
+            listed = json.loads(load["parts"])
+            derived = load_digest(company, load["n"], load["config_digest"], listed)
+            entry = latest.get(("payroll.loaded", f"{company}/{load['n']}"))
+            if derived != load["digest"] or entry is None or entry[2] != derived:
+                problem(
+                    f"company {company}", f"payroll load {load['n']} differs from its audit entry (altered)"
+                )
+        if loads:
+            recorded = dict(json.loads(loads[-1]["parts"]))
+            now = ledger.companies.current_parts(company)
+            for part in sorted(set(recorded) | set(now)):
+                if recorded.get(part) != now.get(part):
+                    problem(
+                        f"company {company}",
+                        f"payroll {part} differs from load {loads[-1]['n']} (rows altered, added or removed)",
+                    )
+
+
+def _check_parameters(
+    ledger: Ledger,
+    latest: dict[tuple[str, str], tuple[str, int, str]],
+    params: Parameters | None,
+    problem: Callable[[str, str], None],
+) -> None:
+    """Kept parameter sets re-derived; and the parameters in force now still say what amounts were computed
+    from (a value changed or removed since is a problem: those amounts no longer follow from the law as known)."""
+    used = {d for d in ledger.dispatches.params_used() if d}
+    for digest, document in ledger.parameter_sets():
+        if hashlib.sha256(canonical_json(json.loads(document)).encode("utf-8")).hexdigest() != digest:
+            problem(f"parameter set {digest[:12]}", "altered since it was recorded")
+            continue
+        used.discard(digest)
+        if params is not None and digest != params.digest():
+            recorded = Parameters.from_document(json.loads(document))
+            changes = params.changes_from(recorded)
+            for line in changes[:5]:
+                problem(f"parameters {digest[:12]}", f"changed since amounts were computed with them: {line}")
+            if len(changes) > 5:
+                problem(f"parameters {digest[:12]}", f"and {len(changes) - 5} more changes")
+    for digest in sorted(used):
+        problem(f"parameter set {digest[:12]}", "a dispatch computed with it, but it is not kept (removed)")

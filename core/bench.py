@@ -56,7 +56,7 @@ def prepare(employees: int, companies: int, folder: Path, seed: int = 1) -> dict
     return phases
 
 
-def measure(folder: Path) -> dict[str, Any]:
+def measure(folder: Path, replay: bool = True) -> dict[str, Any]:
     """Publish the prepared events, verify the audit trail, measure the floor. Peak RSS is this process's."""
     from paybonus import EventBus, Ledger, load_plugins
     from paybonus.audit import verify
@@ -72,8 +72,15 @@ def measure(folder: Path) -> dict[str, Any]:
     bus.publish_all(events)
     phases["publish"] = time.perf_counter() - t
     t = time.perf_counter()
-    rep = verify(ledger, bus.host.schemes)
+    rep = verify(ledger, bus.host.schemes, params=bus.params)
     phases["verify"] = time.perf_counter() - t
+    replayed = None
+    if replay:
+        from paybonus.replay import replay as run_replay
+
+        t = time.perf_counter()
+        replayed = run_replay(ledger, bus.host)
+        phases["replay"] = time.perf_counter() - t
     counts = {
         "events": len(events),
         "entitlements": ledger.entitlements.count(),
@@ -92,17 +99,17 @@ def measure(folder: Path) -> dict[str, Any]:
         "entitlements_per_s": round(counts["entitlements"] / phases["publish"], 1),
         "peak_rss_mib": round(peak, 1),
         "db_mib": round((folder / "bench.db").stat().st_size / 2**20, 1),
-        "audit_ok": rep.ok,
+        "audit_ok": rep.ok and (replayed is None or not replayed.problems),
         **counts,
     }
 
 
-def run(employees: int, companies: int = 1) -> dict[str, Any]:
+def run(employees: int, companies: int = 1, replay: bool = True) -> dict[str, Any]:
     """A whole measured run: preparation and measurement each in a fresh process."""
     folder = Path(tempfile.mkdtemp(prefix="paybonus-bench-"))
     try:
         prep = _child("prepare", str(employees), str(companies), str(folder))
-        result = _child("measure", str(folder))
+        result = _child("measure", str(folder), "replay" if replay else "no-replay")
     finally:
         for f in folder.iterdir():
             f.unlink()
@@ -163,6 +170,6 @@ if (
     if sys.argv[1] == "prepare":
         print(json.dumps(prepare(int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4]))))
     elif sys.argv[1] == "measure":
-        print(json.dumps(measure(Path(sys.argv[2]))))
+        print(json.dumps(measure(Path(sys.argv[2]), replay=sys.argv[3:4] != ["no-replay"])))
     else:
         print(json.dumps(run(int(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 1)))

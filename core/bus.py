@@ -39,7 +39,7 @@ from .host import PluginHost
 from .params import Parameters
 from .store import DispatchRecord, EntitlementRow, EventRecord, Ledger, LedgerReader, StaleRead
 from .store.dispatches import FindingRow
-from .store.ledger import Overpaid
+from .store.ledger import DispatchInputs, Overpaid
 
 log = structlog.get_logger("paybonus.bus")
 
@@ -78,11 +78,21 @@ class EventBus:
         `PAYBONUS_DISPATCH_TIMEOUT` or 15 minutes)."""
         self.ledger = ledger
         self.host = host
-        self.params = params or Parameters.default()
+        self._params = params or Parameters.default()
         self.clock = clock or (lambda: datetime.now(UTC))
         self.timeout = guard.timeout_from_env() if timeout == -1.0 else timeout
         self.caches = Caches(ledger)
         self._reader: LedgerReader | None = None
+        self._params_document: str | None = None
+
+    @property
+    def params(self) -> Parameters:
+        """The legal parameters computations use (each dispatch records which set)."""
+        return self._params
+
+    @params.setter
+    def params(self, params: Parameters) -> None:
+        self._params, self._params_document = params, None
 
     @property
     def reader(self) -> LedgerReader:
@@ -163,7 +173,7 @@ class EventBus:
         if head is None:
             return False
         log.info("bus.event.recorded", event_id=event.id, type=event.type, company=event.company)
-        log.debug("audit.chain.head", seq=head.seq, hash=head.hash)
+        log.debug("audit.chain.head", company=event.company, n=head.n, hash=head.hash)
         return True
 
     def _interested(self, event: Event[Any]) -> list[SchemeDescriptor]:
@@ -207,7 +217,7 @@ class EventBus:
             findings=len(result.findings),
             duration_ms=round((time.perf_counter() - t0) * 1000, 1),
         )
-        log.debug("audit.chain.head", seq=head.seq, hash=head.hash)
+        log.debug("audit.chain.head", company=event.company, n=head.n, hash=head.hash)
         if ids:
             self.host.notify_recorded(event, scheme.name, ids)
         return DispatchOutcome(event.id, scheme.name, COMPLETED, len(ids))
@@ -215,6 +225,7 @@ class EventBus:
     def _compute_and_record(
         self, event: Event[Any], scheme: SchemeDescriptor, attempt: int, version: tuple[Any, ...] | None
     ) -> tuple[Any, list[str], SchemeResult] | None:
+        inputs = self._inputs(event.company)
         result = self._compute(event, scheme)
         at = self.clock().isoformat()
         record = DispatchRecord(
@@ -227,10 +238,22 @@ class EventBus:
             canonical_json(dict(result.summary)),
             at,
             event.company,
+            inputs,
             version,
         )
         done = self.ledger.record_dispatch(record)
         return None if done is None else (done[0], done[1], result)
+
+    def _inputs(self, company: str) -> DispatchInputs:
+        """What a computation reads besides the events and entitlements: parameters, configuration, payroll."""
+        if self._params_document is None:
+            self._params_document = canonical_json(self.params.to_document())
+        return DispatchInputs(
+            self.params.digest(),
+            self._params_document,
+            self.ledger.companies.digest(company) or "",
+            self.ledger.companies.latest_load(company),
+        )
 
     def _compute(self, event: Event[Any], scheme: SchemeDescriptor) -> SchemeResult:
         """The scheme's handler for the event type, as a guest: read-only, under the time limit."""
@@ -267,7 +290,14 @@ class EventBus:
         error = f"{type(exc).__name__}: {exc}"
         detail = "".join(traceback.format_exception(exc, limit=20))
         head = self.ledger.record_failure(
-            event.id, scheme.name, scheme.version, attempt, error, detail, self.clock().isoformat()
+            event.company,
+            event.id,
+            scheme.name,
+            scheme.version,
+            attempt,
+            error,
+            detail,
+            self.clock().isoformat(),
         )
         if head is None:
             return DispatchOutcome(event.id, scheme.name, COMPLETED, 0)
@@ -279,7 +309,7 @@ class EventBus:
             error_type=type(exc).__name__,
             duration_ms=round((time.perf_counter() - t0) * 1000, 1),
         )
-        log.debug("audit.chain.head", seq=head.seq, hash=head.hash)
+        log.debug("audit.chain.head", company=event.company, n=head.n, hash=head.hash)
         return DispatchOutcome(event.id, scheme.name, FAILED, 0, error)
 
     def _findings(
@@ -343,6 +373,13 @@ class EventBus:
                 corrects=d.corrects,
                 explanation=canonical_json(d.explanation.to_dict()),
             )
+
+    # -- replay (paybonus.replay) ------------------------------------------------------------------------
+
+    def dispatch_again(self, event: Event[Any], scheme: SchemeDescriptor) -> DispatchOutcome:
+        """Run one scheme for one recorded event, as its first dispatch did."""
+        with guard.session():
+            return self._dispatch(event, scheme, attempt=1)
 
     # -- retry -------------------------------------------------------------------------------------------
 

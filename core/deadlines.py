@@ -66,7 +66,7 @@ def check(ledger: Ledger, as_of: date, params: Parameters) -> list[Item]:
     if not new:
         return []
     ledger.record_notices(
-        [(i.entitlement, i.kind, as_of.isoformat()) for i in new], datetime.now(UTC).isoformat()
+        [(i.company, i.entitlement, i.kind, as_of.isoformat()) for i in new], datetime.now(UTC).isoformat()
     )
     for i in new:
         name = "deadline.overdue" if i.kind == "overdue" else "deadline.cdc_transfer_due"

@@ -59,6 +59,7 @@ def rows(
     scheme: str | None = None,
     payroll_month: str | None = None,
 ) -> Iterator[dict[str, Any]]:
+    recorded = RecordedParameters(ledger, params)
     for r in ledger.entitlements.rows(company, scheme):
         expl = json.loads(r["explanation"])
         month = expl.get("inputs", {}).get("payroll_month") or (r["due_date"] or "")[:7]
@@ -91,16 +92,41 @@ def rows(
             "ordinary_contributions": not epargne,
             "csg_crds_block": CSG_CRDS_BLOCK if epargne else "",
             "csg_crds_code": CSG_CRDS_CODE if epargne else "",
-            "csg_crds_if_paid_cents": _csg(
-                amount, params, on, ("csg_deductible", "csg_non_deductible", "crds")
-            )
+            "csg_crds_if_paid_cents": csg_crds(expl, "paid", amount, recorded.of(r), on) if epargne else "",
+            "csg_crds_if_placed_cents": csg_crds(expl, "placed", amount, recorded.of(r), on)
             if epargne
             else "",
-            "csg_crds_if_placed_cents": _csg(amount, params, on, ("csg_total", "crds")) if epargne else "",
             "corrects": r["corrects"] or "",
         }
 
 
-def _csg(cents: int, params: Parameters, on: date, names: tuple[str, ...]) -> int:
-    """CSG/CRDS on 100 % of the amount (LAW 0.3), each rate rounded half-up to the cent."""
-    return sum(int((Decimal(cents) * params.value(n, on)).to_integral_value(ROUND_HALF_UP)) for n in names)
+RATES = {"paid": ("csg_deductible", "csg_non_deductible", "crds"), "placed": ("csg_total", "crds")}
+
+
+def csg_crds(expl: dict[str, Any], mode: str, cents: int, params: Parameters, on: date) -> int:
+    """CSG/CRDS on 100 % of the amount (LAW 0.3) if paid or placed: as the explanation recorded it when the
+    amount was computed; else from the parameters its dispatch recorded (each rate rounded half-up)."""
+    recorded = expl.get("parameters", {}).get("contributions", {}).get(mode)
+    if isinstance(recorded, dict):
+        return sum(int(v) for v in recorded.values())
+    return sum(
+        int((Decimal(cents) * params.value(n, on)).to_integral_value(ROUND_HALF_UP)) for n in RATES[mode]
+    )
+
+
+class RecordedParameters:
+    """The parameter set each entitlement's dispatch computed with (the current set for a 0.x entitlement)."""
+
+    def __init__(self, ledger: Ledger, current: Parameters) -> None:
+        self.ledger, self.current = ledger, current
+        self._sets: dict[str, Parameters] = {}
+
+    def of(self, row: Any) -> Parameters:
+        d = self.ledger.dispatches.get(row["event_id"], row["scheme"])
+        digest = d["params_digest"] if d is not None else None
+        if not digest:
+            return self.current
+        if digest not in self._sets:
+            document = self.ledger.parameter_set(digest)
+            self._sets[digest] = Parameters.from_document(json.loads(document)) if document else self.current
+        return self._sets[digest]

@@ -7,6 +7,8 @@ its source into the entitlement's explanation.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import tomllib
 from collections.abc import Mapping
 from datetime import date, timedelta
@@ -58,6 +60,7 @@ class Parameters:
 
     def __init__(self, params: Mapping[str, Parameter]) -> None:
         self._params = dict(params)
+        self._digest: str | None = None
 
     @classmethod
     def default(cls) -> Parameters:
@@ -128,6 +131,73 @@ class Parameters:
                 stop = min(stop, nxt[0] - timedelta(days=1))
             out.append((day, stop, v))
             day = stop + timedelta(days=1)
+        return out
+
+    # -- the set as recorded in a ledger -----------------------------------------------------------------
+
+    def to_document(self) -> dict[str, Any]:
+        """The whole set as JSON-ready data (what a ledger records with the amounts computed from it)."""
+        return {
+            name: {
+                "label": p.label,
+                "unit": p.unit,
+                "source": p.source,
+                "law": p.law,
+                "values": [
+                    {
+                        "from": v.valid_from.isoformat(),
+                        "until": v.valid_until.isoformat() if v.valid_until else None,
+                        "value": str(v.value) if isinstance(v.value, Decimal) else v.value,
+                        "source": v.source,
+                        "ref": v.ref,
+                    }
+                    for v in p.values
+                ],
+            }
+            for name, p in sorted(self._params.items())
+        }
+
+    def digest(self) -> str:
+        """sha256 of the canonical JSON of `to_document()`: the identity of this set."""
+        if self._digest is None:
+            text = json.dumps(self.to_document(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+            self._digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        return self._digest
+
+    @classmethod
+    def from_document(cls, doc: Mapping[str, Any]) -> Parameters:
+        """A set back from `to_document()` (e.g. as a ledger recorded it)."""
+        params = {}
+        for name, body in doc.items():
+            values = tuple(
+                ParamValue(
+                    name,
+                    Decimal(v["value"]) if body["unit"] == "rate" else int(v["value"]),
+                    date.fromisoformat(v["from"]),
+                    date.fromisoformat(v["until"]) if v["until"] else None,
+                    v["source"],
+                    v["ref"],
+                )
+                for v in body["values"]
+            )
+            params[name] = Parameter(name, body["label"], body["unit"], body["source"], body["law"], values)
+        return cls(params)
+
+    def changes_from(self, recorded: Parameters) -> list[str]:
+        """How this set differs from a recorded one for what the recorded one said: a value changed or removed
+        (one line each). Values added after the recorded ones (a new year) are not changes."""
+        out = []
+        for name in recorded.names():
+            if name not in self._params:
+                out.append(f"{name}: no longer known")
+                continue
+            now = {v.valid_from: v for v in self._params[name].values}
+            for v in recorded.parameter(name).values:
+                cur = now.get(v.valid_from)
+                if cur is None:
+                    out.append(f"{name} from {v.valid_from}: {v.value} was recorded, no such value now")
+                elif (cur.value, cur.valid_until) != (v.value, v.valid_until):
+                    out.append(f"{name} from {v.valid_from}: {v.value} was recorded, {cur.value} now")
         return out
 
 

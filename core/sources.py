@@ -53,7 +53,7 @@ class CompanyData:
         tuple[Any, ...]
     ]  # (employee, month, gross, base, contract_hours, ap_hours, ap_ind, reconst)
     absences: list[tuple[Any, ...]]  # (employee, kind, start, end)
-    digest: str  # sha256 of everything read, recorded in the audit log
+    digest: str  # sha256 of the files as read (the ledger chains the rows it stores, per part)
 
 
 def read_company_dir(path: Path) -> CompanyData:
@@ -146,7 +146,7 @@ def store_company(ledger: Ledger, data: CompanyData, now: datetime | None = None
     info = data.config.info
     contracts = ((*r, "")[:7] for r in data.contracts)  # rows without a work unit get ""
     return ledger.store_company(
-        info.id, info.name, data.config.toml, contracts, data.pay_lines, data.absences, data.digest, at
+        info.id, info.name, data.config.toml, contracts, data.pay_lines, data.absences, at
     )
 
 

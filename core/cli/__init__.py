@@ -15,7 +15,7 @@ from .. import logs
 from .._version import __version__
 from ..errors import PaybonusError, PluginError, UserError, VerificationFailed
 from ..host import load_plugins
-from . import followup, ledger, reading, tools
+from . import audit, followup, ledger, reading, tools
 from .base import State, err
 
 HOST_KEY = "paybonus.host"
@@ -88,7 +88,7 @@ for command in (
     followup.export,
     followup.statements,
     followup.notice,
-    reading.audit_group,
+    audit.audit_group,
     ledger.failures,
     ledger.retry,
     tools.lint_cmd,

@@ -34,7 +34,7 @@ def load(state: State, company_dir: Path) -> None:
     with state.app() as app:
         s = app.load_company(data)
     log.info("company.loaded", company=s.company, employees=s.employees, pay_lines=s.pay_lines)
-    log.info("audit.chain.head", seq=s.head.seq, hash=s.head.hash)
+    log.info("audit.chain.head", company=s.company, n=s.head.n, hash=s.head.hash)
     out.print(
         f"loaded {s.company}: {s.employees} employees, {s.pay_lines} pay lines, {s.absences} absences, "
         f"schemes: {', '.join(s.schemes) or 'none'}",
@@ -54,7 +54,8 @@ def publish(state: State, events_file: str) -> None:
             summary = app.publish(events, on_progress=advance)
     c = summary.counts
     log.info("publish.finished", **c)
-    log.info("audit.chain.head", seq=summary.head.seq, hash=summary.head.hash)
+    for company, head in summary.heads.items():
+        log.info("audit.chain.head", company=company, n=head.n, hash=head.hash)
     out.print(
         f"{c['events']} events: {c['recorded']} recorded, {c['duplicates']} already known; "
         f"dispatches: {c['completed']} completed, {c['failed']} failed; {c['entitlements']} entitlements",

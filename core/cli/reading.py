@@ -10,9 +10,8 @@ import click
 import structlog
 from rich.table import Table
 
-from ..errors import VerificationFailed
 from ..money import format_euros
-from .base import State, err, out, parse_period, pass_state
+from .base import State, out, parse_period, pass_state
 
 log = structlog.get_logger("paybonus.cli")
 
@@ -124,38 +123,6 @@ def explain(state: State, entitlement_id: str, fmt: str) -> None:
         out.print(
             f"recomputed from the explanation: {format_euros(x.recomputed_cents)} ({same})", markup=False
         )
-
-
-@click.group("audit")
-def audit_group() -> None:
-    """The audit trail."""
-
-
-@audit_group.command("verify")
-@click.option("--expect-head", help="Hash the chain head must have (from the logs or an earlier verify).")
-@pass_state
-def audit_verify(state: State, expect_head: str | None) -> None:
-    """Walk the hash chain, check events and entitlements against it, recompute every amount."""
-    with state.app() as app:
-        rep = app.verify(expect_head=expect_head)
-    log.info(
-        "audit.verified",
-        ok=rep.ok,
-        entries=rep.entries,
-        problems=len(rep.problems),
-        seq=rep.head.seq,
-        hash=rep.head.hash,
-    )
-    out.print(
-        f"audit: {rep.entries} entries, {rep.events} events, {rep.entitlements} entitlements "
-        f"({rep.recomputed} recomputed); head {rep.head.seq} {rep.head.hash}",
-        markup=False,
-    )
-    if not rep.ok:
-        for p in rep.problems:
-            err.print(f"FAIL {p}", markup=False)
-        raise VerificationFailed(f"first problem: {rep.problems[0]}")
-    out.print("audit: OK", markup=False)
 
 
 @click.command()

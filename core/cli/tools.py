@@ -56,8 +56,14 @@ def lint_cmd(state: State, company_dir: Path, fmt: str) -> None:
     show_default=True,
     help="Also run the vendor month (2 000 companies, 250 000 employees).",
 )
+@click.option(
+    "--replay/--no-replay",
+    default=True,
+    show_default=True,
+    help="Also time the full replay (audit verify --replay).",
+)
 @click.option("--out", "out_file", type=click.Path(path_type=Path), help="Write the results as JSON here.")
-def bench(quick: bool, sizes: str | None, vendor: bool, out_file: Path | None) -> None:
+def bench(quick: bool, sizes: str | None, vendor: bool, replay: bool, out_file: Path | None) -> None:
     """Throughput on synthetic companies against a raw-SQLite floor (docs/performance.md)."""
     from .. import bench as b
 
@@ -83,11 +89,12 @@ def bench(quick: bool, sizes: str | None, vendor: bool, out_file: Path | None) -
         "events/s",
         "entitlements/s",
         "verify s",
+        "replay s",
         "peak RSS MiB",
         "audit",
     )
     for label, n, companies in runs:
-        r = b.run(n, companies)
+        r = b.run(n, companies, replay)
         r["run"] = label
         results.append(r)
         t.add_row(
@@ -102,6 +109,7 @@ def bench(quick: bool, sizes: str | None, vendor: bool, out_file: Path | None) -
             str(r["events_per_s"]),
             str(r["entitlements_per_s"]),
             str(r["phases_s"]["verify"]),
+            str(r["phases_s"].get("replay", "-")),
             str(r["peak_rss_mib"]),
             "OK" if r["audit_ok"] else "FAILED",
         )

@@ -8,13 +8,14 @@ side, backed by a read-only connection, that plugins receive as `paybonus.hooks.
 
 from .audit_log import GENESIS, AuditEntry, Head
 from .entitlements import ENTITLEMENT_COLUMNS, EntitlementRow, recorded_entitlement
-from .ledger import DispatchRecord, EventRecord, Ledger, PaymentRecord, StaleRead
+from .ledger import DispatchInputs, DispatchRecord, EventRecord, Ledger, PaymentRecord, StaleRead
 from .reader import LedgerReader
 
 __all__ = [
     "ENTITLEMENT_COLUMNS",
     "GENESIS",
     "AuditEntry",
+    "DispatchInputs",
     "DispatchRecord",
     "EntitlementRow",
     "EventRecord",

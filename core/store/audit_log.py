@@ -1,7 +1,10 @@
-"""The audit log's table: an append-only hash chain of (seq, at, action, ref, digest, prev_hash, hash).
+"""The audit log: one append-only hash chain per company.
 
-hash = sha256(prev_hash | seq | at | action | ref | digest). `digest` is the sha256 of what the entry vouches for
-(an event's canonical JSON, an entitlement's immutable columns, a dispatch outcome, a payroll load).
+Entry n of a company's chain: (company, n, at, action, ref, digest, prev_hash, hash) with
+hash = sha256(prev_hash | company | n | at | action | ref | digest). `digest` is the sha256 of what the entry
+vouches for (an event, an entitlement, a dispatch, a payroll load, a configuration, a parameter set). A chain
+starts from a genesis hash bound to the ledger's id and the company, with a `chain.opened` entry anchored to the
+head of the frozen 0.x chain (`audit_log_v1`) when there was one. Triggers refuse UPDATE and DELETE.
 """
 
 from __future__ import annotations
@@ -13,21 +16,37 @@ from collections.abc import Iterable, Iterator
 from attrs import frozen
 
 GENESIS = "0" * 64
+OPENED = "chain.opened"
 
 
-def chain_hash(prev_hash: str, seq: int, at: str, action: str, ref: str, digest: str) -> str:
+def chain_hash(prev_hash: str, company: str, n: int, at: str, action: str, ref: str, digest: str) -> str:
+    return hashlib.sha256(f"{prev_hash}|{company}|{n}|{at}|{action}|{ref}|{digest}".encode()).hexdigest()
+
+
+def genesis(ledger_id: str, company: str) -> str:
+    """The hash a company's chain starts from: bound to this ledger and this company."""
+    return hashlib.sha256(f"paybonus-chain|{ledger_id}|{company}".encode()).hexdigest()
+
+
+def legacy_chain_hash(prev_hash: str, seq: int, at: str, action: str, ref: str, digest: str) -> str:
+    """The hash of an entry of the frozen global chain of paybonus 0.x."""
     return hashlib.sha256(f"{prev_hash}|{seq}|{at}|{action}|{ref}|{digest}".encode()).hexdigest()
 
 
 @frozen
 class Head:
-    seq: int
+    n: int
     hash: str
+
+    @property
+    def seq(self) -> int:  # the name of 0.x, kept for callers that log it
+        return self.n
 
 
 @frozen
 class AuditEntry:
-    seq: int
+    company: str
+    n: int
     at: str
     action: str
     ref: str
@@ -37,34 +56,80 @@ class AuditEntry:
 
 
 class AuditLog:
-    """Reads and appends the chain; appends happen inside the caller's write transaction."""
+    """Reads and appends the chains; appends happen inside the caller's write transaction."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
 
-    def head(self) -> Head:
-        row = self.conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    def ledger_id(self) -> str:
+        row = self.conn.execute("SELECT value FROM ledger_meta WHERE key = 'ledger_id'").fetchone()
+        return str(row[0])
+
+    def head(self, company: str) -> Head:
+        row = self.conn.execute(
+            "SELECT n, hash FROM audit_log WHERE company = ? ORDER BY n DESC LIMIT 1", (company,)
+        ).fetchone()
+        return Head(row[0], row[1]) if row else Head(0, genesis(self.ledger_id(), company))
+
+    def heads(self) -> dict[str, Head]:
+        """Every company's head."""
+        return {
+            company: Head(n, hsh)
+            for company, n, hsh in self.conn.execute(
+                "SELECT a.company, a.n, a.hash FROM audit_log a JOIN (SELECT company, MAX(n) AS n FROM audit_log "
+                "GROUP BY company) m ON m.company = a.company AND m.n = a.n ORDER BY a.company"
+            )
+        }
+
+    def legacy_head(self) -> Head:
+        row = self.conn.execute("SELECT seq, hash FROM audit_log_v1 ORDER BY seq DESC LIMIT 1").fetchone()
         return Head(row[0], row[1]) if row else Head(0, GENESIS)
 
-    def append(self, at: str, entries: Iterable[tuple[str, str, str]]) -> Head:
-        """Append (action, ref, digest) entries in one batch. Returns the new head."""
-        h = self.head()
-        seq, prev = h.seq, h.hash
+    def append(self, company: str, at: str, entries: Iterable[tuple[str, str, str]]) -> Head:
+        """Append (action, ref, digest) entries to a company's chain in one batch; a new chain opens first."""
+        h = self.head(company)
+        n, prev = h.n, h.hash
+        batch = list(entries)
+        if n == 0:
+            batch.insert(0, (OPENED, "audit_log_v1", self.legacy_head().hash))
         rows = []
-        for action, ref, digest in entries:
-            seq += 1
-            hsh = chain_hash(prev, seq, at, action, ref, digest)
-            rows.append((seq, at, action, ref, digest, prev, hsh))
+        for action, ref, digest in batch:
+            n += 1
+            hsh = chain_hash(prev, company, n, at, action, ref, digest)
+            rows.append((company, n, at, action, ref, digest, prev, hsh))
             prev = hsh
         self.conn.executemany(
-            "INSERT INTO audit_log (seq, at, action, ref, digest, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO audit_log (company, n, at, action, ref, digest, prev_hash, hash) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
-        return Head(seq, prev)
+        return Head(n, prev)
 
-    def entries(self) -> Iterator[AuditEntry]:
-        """Every entry, in order (streamed)."""
-        for row in self.conn.execute(
-            "SELECT seq, at, action, ref, digest, prev_hash, hash FROM audit_log ORDER BY seq"
-        ):
+    def entries(self, company: str | None = None) -> Iterator[AuditEntry]:
+        """Entries by company, then position (streamed)."""
+        sql = "SELECT company, n, at, action, ref, digest, prev_hash, hash FROM audit_log"
+        args: tuple[str, ...] = ()
+        if company is not None:
+            sql, args = sql + " WHERE company = ?", (company,)
+        for row in self.conn.execute(sql + " ORDER BY company, n", args):
             yield AuditEntry(*row)
+
+    def entry(self, company: str, n: int) -> AuditEntry | None:
+        row = self.conn.execute(
+            "SELECT company, n, at, action, ref, digest, prev_hash, hash FROM audit_log WHERE company = ? AND n = ?",
+            (company, n),
+        ).fetchone()
+        return AuditEntry(*row) if row else None
+
+    def actions_in_order(self) -> Iterator[tuple[str, str, str, str]]:
+        """(action, company, ref, at) of every entry of every chain, in the order they were written."""
+        return self.conn.execute("SELECT action, company, ref, at FROM audit_log ORDER BY seq")
+
+    def legacy_entries(self) -> Iterator[tuple[int, str, str, str, str, str, str]]:
+        """(seq, at, action, ref, digest, prev_hash, hash) of the frozen 0.x chain."""
+        return self.conn.execute(
+            "SELECT seq, at, action, ref, digest, prev_hash, hash FROM audit_log_v1 ORDER BY seq"
+        )
+
+    def count(self) -> int:
+        return int(self.conn.execute("SELECT COUNT(*) FROM audit_log").fetchone()[0])

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
+import zlib
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -27,6 +29,38 @@ PAY_COLUMNS = (
     "reconstituted_cents",
 )
 ABSENCE_COLUMNS = ("employee", "kind", "start", "end")
+CONTRACTS, ABSENCES, PAY = "contracts", "absences", "pay/"  # parts of a payroll load; PAY + "YYYY-MM"
+
+
+def canonical(data: Any) -> bytes:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def parts_of(
+    contracts: Iterable[tuple[Any, ...]],
+    pay_lines: Iterable[tuple[Any, ...]],
+    absences: Iterable[tuple[Any, ...]],
+) -> dict[str, list[list[Any]]]:
+    """A payroll split into the parts a load records: the contracts, the absences, each month's pay lines; rows
+    in the *_COLUMNS order, sorted, as the tables give them back."""
+    parts: dict[str, list[list[Any]]] = {CONTRACTS: sorted((list(r) for r in contracts), key=_order)}
+    parts[ABSENCES] = sorted((list(r) for r in absences), key=_order)
+    for r in sorted((list(r) for r in pay_lines), key=_order):
+        parts.setdefault(PAY + r[1][:7], []).append(r)
+    return parts
+
+
+def _order(row: list[Any]) -> tuple[tuple[bool, Any], ...]:
+    return tuple((v is not None, v) for v in row)  # NULLs first, never compared with a value
+
+
+def part_digest(rows: Sequence[Sequence[Any]]) -> str:
+    """sha256 of the rows as one JSON array (rows are lists or tuples: both are JSON arrays)."""
+    return sha256(json.dumps(rows, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
 
 
 class Companies:
@@ -88,6 +122,120 @@ class Companies:
                 f"INSERT INTO {table} ({cols}) VALUES ({marks})", ((company, *r) for r in data)
             )
 
+    # -- history: configuration versions and payroll loads (append-only) ----------------------------------------
+
+    def record_config(self, company: str, toml: str, at: str) -> str:
+        """Keep this configuration version (once); returns its digest."""
+        digest = sha256(toml.encode("utf-8"))
+        self.conn.execute(
+            "INSERT OR IGNORE INTO company_configs (company, digest, toml, recorded_at) VALUES (?, ?, ?, ?)",
+            (company, digest, toml, at),
+        )
+        return digest
+
+    def config_version(self, company: str, digest: str) -> str | None:
+        row = self.conn.execute(
+            "SELECT toml FROM company_configs WHERE company = ? AND digest = ?", (company, digest)
+        ).fetchone()
+        return row[0] if row else None
+
+    def config_versions(self, company: str) -> list[tuple[str, str]]:
+        """(digest, toml) of every configuration version the company was loaded with."""
+        return [
+            tuple(r)
+            for r in self.conn.execute(
+                "SELECT digest, toml FROM company_configs WHERE company = ? ORDER BY recorded_at, digest",
+                (company,),
+            )
+        ]
+
+    def record_load(
+        self, company: str, config_digest: str, parts: dict[str, list[list[Any]]], at: str
+    ) -> tuple[int, str]:
+        """Keep each part of a payroll load (once per content) and the load itself; returns (n, digest)."""
+        listed = []
+        for name in sorted(parts):
+            data = canonical(parts[name])
+            digest = sha256(data)
+            listed.append([name, digest])
+            if not self.conn.execute(
+                "SELECT 1 FROM payroll_parts WHERE company = ? AND part = ? AND digest = ?",
+                (company, name, digest),
+            ).fetchone():
+                self.conn.execute(
+                    "INSERT INTO payroll_parts (company, part, digest, rows, recorded_at) VALUES (?, ?, ?, ?, ?)",
+                    (company, name, digest, zlib.compress(data, 6), at),
+                )
+        n = 1 + int(
+            self.conn.execute(
+                "SELECT COALESCE(MAX(n), 0) FROM payroll_loads WHERE company = ?", (company,)
+            ).fetchone()[0]
+        )
+        digest = load_digest(company, n, config_digest, listed)
+        self.conn.execute(
+            "INSERT INTO payroll_loads (company, n, at, config_digest, parts, digest) VALUES (?, ?, ?, ?, ?, ?)",
+            (company, n, at, config_digest, json.dumps(listed, separators=(",", ":")), digest),
+        )
+        return n, digest
+
+    def loads(self, company: str) -> list[sqlite3.Row]:
+        return select(self.conn, "SELECT * FROM payroll_loads WHERE company = ? ORDER BY n", [company])
+
+    def load(self, company: str, n: int) -> sqlite3.Row | None:
+        found = select(self.conn, "SELECT * FROM payroll_loads WHERE company = ? AND n = ?", [company, n])
+        return found[0] if found else None
+
+    def latest_load(self, company: str) -> int | None:
+        row = self.conn.execute("SELECT MAX(n) FROM payroll_loads WHERE company = ?", (company,)).fetchone()
+        return row[0]
+
+    def stored_parts(self, company: str) -> Iterator[tuple[str, str, bytes]]:
+        """(part, digest, compressed rows) of every part the company's loads kept (streamed)."""
+        return self.conn.execute(
+            "SELECT part, digest, rows FROM payroll_parts WHERE company = ? ORDER BY part, digest", (company,)
+        )
+
+    def part_rows(self, company: str, part: str, digest: str) -> list[list[Any]]:
+        row = self.conn.execute(
+            "SELECT rows FROM payroll_parts WHERE company = ? AND part = ? AND digest = ?",
+            (company, part, digest),
+        ).fetchone()
+        if row is None:
+            raise LookupError(f"payroll part {part} {digest[:12]} of {company} is not kept")
+        rows: list[list[Any]] = json.loads(zlib.decompress(row[0]))
+        return rows
+
+    def current_parts(self, company: str) -> dict[str, str]:
+        """part -> digest of the payroll the tables hold now, re-derived from the rows (in the order `parts_of`
+        sorts them: SQLite orders NULLs first and text by code point, as Python does)."""
+        out = {
+            CONTRACTS: part_digest(
+                self.conn.execute(
+                    f"SELECT {', '.join(CONTRACT_COLUMNS)} FROM contracts WHERE company = ? "
+                    f"ORDER BY {', '.join(CONTRACT_COLUMNS)}",
+                    (company,),
+                ).fetchall()
+            ),
+            ABSENCES: part_digest(
+                self.conn.execute(
+                    f"SELECT {', '.join(ABSENCE_COLUMNS)} FROM absences WHERE company = ? "
+                    f"ORDER BY {', '.join(ABSENCE_COLUMNS)}",
+                    (company,),
+                ).fetchall()
+            ),
+        }
+        months = [
+            r[0]
+            for r in self.conn.execute("SELECT DISTINCT month FROM pay_lines WHERE company = ?", (company,))
+        ]
+        for month in sorted(months):
+            rows = self.conn.execute(
+                f"SELECT {', '.join(PAY_COLUMNS)} FROM pay_lines WHERE company = ? AND month = ? ORDER BY employee",
+                (company, month),
+            ).fetchall()
+            out[PAY + month[:7]] = part_digest(rows)
+        return out
+
     def contracts_during(self, company: str, start: str, end: str) -> Iterator[tuple[Any, ...]]:
         """(employee, start, end, category, establishment, work_unit) of every contract of anyone under contract
         at some point of start..end: earlier contracts count for seniority (I-13)."""
@@ -129,6 +277,11 @@ class Companies:
                 "SELECT DISTINCT employee FROM contracts WHERE company = ? ORDER BY employee", (company,)
             )
         ]
+
+
+def load_digest(company: str, n: int, config_digest: str, parts: list[list[str]]) -> str:
+    """What the audit entry of a payroll load vouches for: its number, configuration and parts."""
+    return sha256(canonical({"company": company, "n": n, "config": config_digest, "parts": parts}))
 
 
 def population(companies: Companies, company: str, period: Period) -> Population:

@@ -39,15 +39,52 @@ class Dispatches:
         summary: str | None,
         entitlements: int,
         at: str,
+        inputs: Any,
     ) -> None:
+        """Write a dispatch's row; `inputs` (a DispatchInputs, None for a failure) names what it computed from."""
+        params, config, load = (
+            (inputs.params_digest, inputs.config_digest, inputs.payroll_load)
+            if inputs
+            else (None, None, None)
+        )
         self.conn.execute(
             "INSERT INTO dispatches (event_id, scheme, scheme_version, status, attempts, error, traceback, summary, "
-            "entitlements, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(event_id, scheme) DO UPDATE "
+            "entitlements, updated_at, params_digest, config_digest, payroll_load) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(event_id, scheme) DO UPDATE "
             "SET scheme_version = excluded.scheme_version, status = excluded.status, attempts = excluded.attempts, "
             "error = excluded.error, traceback = excluded.traceback, summary = excluded.summary, "
-            "entitlements = excluded.entitlements, updated_at = excluded.updated_at",
-            (event_id, scheme, scheme_version, status, attempts, error, traceback, summary, entitlements, at),
+            "entitlements = excluded.entitlements, updated_at = excluded.updated_at, "
+            "params_digest = excluded.params_digest, config_digest = excluded.config_digest, "
+            "payroll_load = excluded.payroll_load",
+            (
+                event_id,
+                scheme,
+                scheme_version,
+                status,
+                attempts,
+                error,
+                traceback,
+                summary,
+                entitlements,
+                at,
+                params,
+                config,
+                load,
+            ),
         )
+
+    def get(self, event_id: str, scheme: str) -> sqlite3.Row | None:
+        found = select(
+            self.conn, "SELECT * FROM dispatches WHERE event_id = ? AND scheme = ?", [event_id, scheme]
+        )
+        return found[0] if found else None
+
+    def params_used(self) -> list[str]:
+        """Digests of the parameter sets dispatches computed with."""
+        return [r[0] for r in self.conn.execute("SELECT DISTINCT params_digest FROM dispatches")]
+
+    def all(self) -> list[sqlite3.Row]:
+        return select(self.conn, "SELECT * FROM dispatches ORDER BY event_id, scheme")
 
     def add_findings(self, findings: Iterable[FindingRow]) -> None:
         self.conn.executemany(
@@ -84,7 +121,10 @@ class Dispatches:
         ).fetchone()
         return row[0] if row else None
 
-    def findings(self, event_id: str | None = None) -> list[sqlite3.Row]:
-        if event_id is None:
-            return select(self.conn, "SELECT * FROM findings ORDER BY rowid")
-        return select(self.conn, "SELECT * FROM findings WHERE event_id = ? ORDER BY rowid", [event_id])
+    def findings(self, event_id: str | None = None, scheme: str | None = None) -> list[sqlite3.Row]:
+        sql, args = "SELECT * FROM findings WHERE 1=1", []
+        for col, val in (("event_id", event_id), ("scheme", scheme)):
+            if val is not None:
+                sql += f" AND {col} = ?"
+                args.append(val)
+        return select(self.conn, sql + " ORDER BY rowid", args)

@@ -145,6 +145,24 @@ class Entitlements:
         cur.row_factory = sqlite3.Row
         return cur.execute("SELECT * FROM entitlements ORDER BY seq")
 
+    def of_dispatch(self, event_id: str, scheme: str) -> list[sqlite3.Row]:
+        """What one dispatch recorded, in recording order."""
+        return select(
+            self.conn,
+            "SELECT * FROM entitlements WHERE event_id = ? AND scheme = ? ORDER BY seq",
+            [event_id, scheme],
+        )
+
+    def ids_of_dispatch(self, event_id: str, scheme: str) -> list[str]:
+        """Ids of what one dispatch recorded, in recording order."""
+        return [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT id FROM entitlements WHERE event_id = ? AND scheme = ? ORDER BY seq",
+                (event_id, scheme),
+            )
+        ]
+
     def statuses(self) -> Iterable[tuple[str, int, str]]:
         """(id, amount_cents, status) of every row, in recording order (streamed)."""
         return self.conn.execute("SELECT id, amount_cents, status FROM entitlements ORDER BY seq")

@@ -22,7 +22,7 @@ from attrs import frozen
 from paybonus.errors import UserError
 
 from .audit_log import AuditLog, Head
-from .companies import Companies
+from .companies import Companies, parts_of
 from .dispatches import Dispatches, FindingRow
 from .entitlements import EntitlementRow, Entitlements
 from .events import EventRecord, Events
@@ -43,6 +43,17 @@ class Overpaid(ValueError):
 
 
 @frozen
+class DispatchInputs:
+    """What a computation read besides the ledger's events and entitlements: the parameter set, the company's
+    configuration version and its payroll load (kept, so that the dispatch can be replayed)."""
+
+    params_digest: str
+    params_document: str  # canonical JSON, kept once per set
+    config_digest: str
+    payroll_load: int | None
+
+
+@frozen
 class DispatchRecord:
     """What one completed dispatch writes: its entitlement rows (streamed), findings, summary."""
 
@@ -54,9 +65,10 @@ class DispatchRecord:
     findings: Sequence[FindingRow]
     summary: str  # canonical JSON
     at: str
-    company: str = ""
+    company: str
+    inputs: DispatchInputs
     read_version: tuple[Any, ...] | None = (
-        None  # `Ledger.version(company)` the computation read (None: do not check)
+        None  # `Ledger.version(company)` the computation read (None: no check)
     )
 
 
@@ -66,9 +78,35 @@ def digest_of(data: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def dispatch_digest(event_id: str, scheme: str, status: str, ids: Sequence[str], error: str | None) -> str:
+def dispatch_digest(
+    event_id: str,
+    scheme: str,
+    version: str,
+    status: str,
+    attempts: int,
+    error: str | None,
+    summary: str | None,
+    entitlements: Sequence[str],
+    findings: Sequence[Sequence[Any]],
+    inputs: tuple[str | None, str | None, int | None],
+) -> str:
+    """What a dispatch's audit entry vouches for: its outcome, what it recorded and what it computed from."""
+    params, config, load = inputs
     return digest_of(
-        {"event": event_id, "scheme": scheme, "status": status, "entitlements": list(ids), "error": error}
+        {
+            "event": event_id,
+            "scheme": scheme,
+            "version": version,
+            "status": status,
+            "attempts": attempts,
+            "error": error,
+            "summary": summary,
+            "entitlements": list(entitlements),
+            "findings": [list(f) for f in findings],
+            "params": params,
+            "config": config,
+            "payroll_load": load,
+        }
     )
 
 
@@ -94,6 +132,7 @@ class Ledger:
             conn.close()
             raise UserError(path, f"not a paybonus ledger ({exc})") from None
         self._writing = False
+        self._params_chained: set[tuple[str, str]] = set()  # (company, parameter set) known to be chained
         self.events = Events(conn)
         self.entitlements = Entitlements(conn)
         self.dispatches = Dispatches(conn)
@@ -206,6 +245,39 @@ class Ledger:
             self.companies.loaded_at(company),
         )
 
+    # -- what the verifier reads about the database itself --------------------------------------------------
+
+    def integrity(self) -> list[tuple[str]]:
+        """SQLite's own check of the file (`PRAGMA integrity_check`): one row 'ok', or what is broken."""
+        return [tuple(r) for r in self.conn.execute("PRAGMA integrity_check")]
+
+    def schema(self) -> dict[tuple[str, str], str]:
+        return self.schema_of(self.conn)
+
+    @staticmethod
+    def schema_of(conn: sqlite3.Connection) -> dict[tuple[str, str], str]:
+        """(type, name) -> definition: a table's columns (name, type, not null, primary key), a trigger's SQL."""
+        out: dict[tuple[str, str], str] = {}
+        for kind, name, sql in conn.execute(
+            "SELECT type, name, sql FROM sqlite_master WHERE type IN ('table', 'trigger') AND name NOT LIKE 'sqlite_%'"
+        ):
+            if kind == "table":
+                cols = conn.execute(f"PRAGMA table_info({name})").fetchall()
+                out[(kind, name)] = ";".join(f"{c[1]} {c[2]} {c[3]} {c[5]}" for c in cols)
+            else:
+                out[(kind, name)] = " ".join(str(sql).split())
+        return out
+
+    def parameter_set(self, digest: str) -> str | None:
+        row = self.conn.execute("SELECT document FROM parameter_sets WHERE digest = ?", (digest,)).fetchone()
+        return row[0] if row else None
+
+    def parameter_sets(self) -> list[tuple[str, str]]:
+        """(digest, document) of every parameter set amounts were computed with."""
+        return [
+            tuple(r) for r in self.conn.execute("SELECT digest, document FROM parameter_sets ORDER BY digest")
+        ]
+
     # -- verbs ---------------------------------------------------------------------------------------------
 
     def store_company(
@@ -216,14 +288,21 @@ class Ledger:
         contracts: Iterable[tuple[Any, ...]],
         pay_lines: Iterable[tuple[Any, ...]],
         absences: Iterable[tuple[Any, ...]],
-        digest: str,
         at: str,
     ) -> Head:
-        """Replace a company's configuration and payroll inputs, with their audit entry."""
+        """Replace a company's configuration and payroll inputs; keep both versions, with their audit entries."""
+        contracts, pay_lines, absences = list(contracts), list(pay_lines), list(absences)
+        parts = parts_of(contracts, pay_lines, absences)
         with self.write():
             self.companies.upsert(company, name, toml, at)
+            config = self.companies.record_config(company, toml, at)
             self.companies.replace_payroll(company, contracts, pay_lines, absences)
-            return self.audit.append(at, [("payroll.loaded", company, digest)])
+            n, digest = self.companies.record_load(company, config, parts, at)
+            return self.audit.append(
+                company,
+                at,
+                [("config.loaded", company, config), ("payroll.loaded", f"{company}/{n}", digest)],
+            )
 
     def record_event(self, event: EventRecord, payment: PaymentRecord | None, at: str) -> Head | None:
         """Record an event (and the payment it carries) with its audit entries; None if its id is already
@@ -247,7 +326,21 @@ class Ledger:
                 status = status_of(int(row[0]), self.payments.paid_by_mode(payment.entitlement))
                 self.entitlements.set_status(payment.entitlement, status)
                 entries.append(("payment.recorded", payment.entitlement, payment_digest(event.id, status)))
-            return self.audit.append(at, entries)
+            return self.audit.append(event.company, at, entries)
+
+    def record_params(self, company: str, params_digest: str, document: str, at: str) -> None:
+        """Keep a parameter set (once) and chain it for the company the first time it computes with it."""
+        if (company, params_digest) in self._params_chained:
+            return
+        self.conn.execute(
+            "INSERT OR IGNORE INTO parameter_sets (digest, document, recorded_at) VALUES (?, ?, ?)",
+            (params_digest, document, at),
+        )
+        if not self.conn.execute(
+            "SELECT 1 FROM audit_log WHERE company = ? AND action = 'params.recorded' AND ref = ?",
+            (company, params_digest),
+        ).fetchone():
+            self.audit.append(company, at, [("params.recorded", params_digest, params_digest)])
 
     def record_dispatch(self, d: DispatchRecord) -> tuple[Head, list[str]] | None:
         """Record a completed dispatch: its entitlements, findings, audit entries and dispatch row. None if it was
@@ -257,6 +350,7 @@ class Ledger:
                 return None
             if d.read_version is not None and self.version(d.company) != d.read_version:
                 raise StaleRead(f"{d.event_id}/{d.scheme}")
+            self.record_params(d.company, d.inputs.params_digest, d.inputs.params_document, d.at)
             recorded: list[tuple[str, str]] = []
 
             def keep(rows: Iterable[EntitlementRow]) -> Iterator[EntitlementRow]:
@@ -268,15 +362,6 @@ class Ledger:
             if d.findings:
                 self.dispatches.add_findings(d.findings)
             ids = [i for i, _ in recorded]
-            entries = [("entitlement.recorded", i, digest) for i, digest in recorded]
-            entries.append(
-                (
-                    "dispatch.completed",
-                    f"{d.event_id}/{d.scheme}",
-                    dispatch_digest(d.event_id, d.scheme, COMPLETED, ids, None),
-                )
-            )
-            head = self.audit.append(d.at, entries)
             self.dispatches.upsert(
                 d.event_id,
                 d.scheme,
@@ -288,37 +373,103 @@ class Ledger:
                 d.summary,
                 len(ids),
                 d.at,
+                d.inputs,
             )
-            return head, ids
+            entries = [("entitlement.recorded", i, digest) for i, digest in recorded]
+            entries.append(
+                ("dispatch.completed", f"{d.event_id}/{d.scheme}", self.dispatch_digest(d.event_id, d.scheme))
+            )
+            return self.audit.append(d.company, d.at, entries), ids
 
     def record_failure(
-        self, event_id: str, scheme: str, scheme_version: str, attempt: int, error: str, detail: str, at: str
+        self,
+        company: str,
+        event_id: str,
+        scheme: str,
+        scheme_version: str,
+        attempt: int,
+        error: str,
+        detail: str,
+        at: str,
     ) -> Head | None:
         """Record a failed dispatch (a dead letter); None if it was completed meanwhile."""
         with self.write():
             if self.dispatches.statuses(event_id).get(scheme) == COMPLETED:
                 return None
             self.dispatches.upsert(
-                event_id, scheme, scheme_version, FAILED, attempt, error, detail, None, 0, at
+                event_id, scheme, scheme_version, FAILED, attempt, error, detail, None, 0, at, None
             )
             return self.audit.append(
+                company,
                 at,
-                [
-                    (
-                        "dispatch.failed",
-                        f"{event_id}/{scheme}",
-                        dispatch_digest(event_id, scheme, FAILED, [], error),
-                    )
-                ],
+                [("dispatch.failed", f"{event_id}/{scheme}", self.dispatch_digest(event_id, scheme))],
             )
 
-    def record_notices(self, notices: Sequence[tuple[str, str, str]], at: str) -> Head:
-        """Deadline notices (entitlement, kind, noticed_on), each once, with their audit entries."""
+    def dispatch_digest(self, event_id: str, scheme: str) -> str:
+        """A dispatch's digest re-derived from its stored row, its findings and the ids of its entitlements."""
+        row = self.dispatches.get(event_id, scheme)
+        if row is None:
+            return digest_of(None)
+        findings = [
+            [f["level"], f["rule"], f["message"], f["employee"]]
+            for f in self.dispatches.findings(event_id, scheme)
+        ]
+        ids = self.entitlements.ids_of_dispatch(event_id, scheme) if row["status"] == COMPLETED else []
+        return dispatch_digest(
+            event_id,
+            scheme,
+            row["scheme_version"],
+            row["status"],
+            row["attempts"],
+            row["error"],
+            row["summary"],
+            ids,
+            findings,
+            (row["params_digest"], row["config_digest"], row["payroll_load"]),
+        )
+
+    def record_notices(self, notices: Sequence[tuple[str, str, str, str]], at: str) -> None:
+        """Deadline notices (company, entitlement, kind, noticed_on), each once, with their audit entries."""
         with self.write():
-            self.payments.add_notices(notices, at)
-            return self.audit.append(
-                at, [(f"deadline.{kind}", ent, digest_of({"as_of": on})) for ent, kind, on in notices]
-            )
+            self.payments.add_notices([(e, k, on) for _, e, k, on in notices], at)
+            by_company: dict[str, list[tuple[str, str, str]]] = {}
+            for company, ent, kind, on in notices:
+                by_company.setdefault(company, []).append((f"deadline.{kind}", ent, digest_of({"as_of": on})))
+            for company, entries in by_company.items():
+                self.audit.append(company, at, entries)
+
+    def seed_for_replay(self, source: Ledger) -> None:
+        """For a scratch ledger only: copy, as they are, the companies, events, entitlements, payments and
+        dispatches `source` recorded before its chains (paybonus 0.x did not keep their inputs)."""
+        legacy = "(SELECT ref FROM audit_log WHERE action = '{}')"
+        copies = (
+            (
+                "companies",
+                f"SELECT * FROM companies WHERE id IN (SELECT company FROM events WHERE id NOT IN {legacy.format('event.recorded')})",
+            ),
+            (
+                "events",
+                f"SELECT * FROM events WHERE id NOT IN {legacy.format('event.recorded')} ORDER BY seq",
+            ),
+            (
+                "entitlements",
+                f"SELECT * FROM entitlements WHERE id NOT IN {legacy.format('entitlement.recorded')} ORDER BY seq",
+            ),
+            (
+                "payments",
+                f"SELECT * FROM payments WHERE event_id NOT IN {legacy.format('event.recorded')} ORDER BY seq",
+            ),
+            (
+                "dispatches",
+                f"SELECT * FROM dispatches WHERE event_id NOT IN {legacy.format('event.recorded')}",
+            ),
+        )
+        with self.write():
+            for table, sql in copies:
+                cur = source.conn.execute(sql)
+                cols = [d[0] for d in cur.description]
+                marks = ", ".join("?" for _ in cols)
+                self.conn.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks})", cur)
 
 
 def _connect(path: str) -> sqlite3.Connection:

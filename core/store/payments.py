@@ -65,6 +65,12 @@ class Payments:
             out.setdefault(ent, {})[mode] = int(amount)
         return out
 
+    def notices(self) -> list[tuple[str, str, str]]:
+        """(entitlement, kind, noticed_on) of every deadline notice given."""
+        return [
+            tuple(r) for r in self.conn.execute("SELECT entitlement, kind, noticed_on FROM deadline_notices")
+        ]
+
     def notices_given(self) -> set[tuple[str, str]]:
         """(entitlement, kind) of the deadline notices already given."""
         return {(r[0], r[1]) for r in self.conn.execute("SELECT entitlement, kind FROM deadline_notices")}

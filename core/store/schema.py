@@ -251,3 +251,86 @@ def m004_event_subjects(db: sqlite_utils.Database) -> None:
         CREATE INDEX idx_payments_company_seq ON payments (company);
         """
     )
+
+
+@migrations()
+def m005_proof(db: sqlite_utils.Database) -> None:
+    """Everything an amount depends on, under one hash chain per company (docs/audit.md).
+
+    The 0.x global chain is kept, frozen, as `audit_log_v1`; each company's chain opens with an entry anchored to
+    its head. Configuration versions, payroll loads (each month's pay lines, the contracts, the absences) and the
+    legal parameter sets are kept, append-only, so that any dispatch can be replayed from what it read.
+    """
+    import uuid
+
+    db.executescript(
+        """
+        DROP TRIGGER audit_log_no_update;
+        DROP TRIGGER audit_log_no_delete;
+        ALTER TABLE audit_log RENAME TO audit_log_v1;
+        CREATE TRIGGER audit_log_v1_no_insert BEFORE INSERT ON audit_log_v1
+        BEGIN SELECT RAISE(ABORT, 'audit_log_v1 is the frozen chain of paybonus 0.x'); END;
+        CREATE TRIGGER audit_log_v1_no_update BEFORE UPDATE ON audit_log_v1
+        BEGIN SELECT RAISE(ABORT, 'audit_log_v1 is append-only'); END;
+        CREATE TRIGGER audit_log_v1_no_delete BEFORE DELETE ON audit_log_v1
+        BEGIN SELECT RAISE(ABORT, 'audit_log_v1 is append-only'); END;
+        """
+    )
+    db.table("ledger_meta").create({"key": str, "value": str}, pk="key", not_null={"value"}, strict=True)
+    db.table("ledger_meta").insert_all(
+        [{"key": "ledger_id", "value": str(uuid.uuid4())}, {"key": "chain_format", "value": "2"}]
+    )
+    db.table("audit_log").create(
+        {
+            "seq": int,
+            "company": str,
+            "n": int,
+            "at": str,
+            "action": str,
+            "ref": str,
+            "digest": str,
+            "prev_hash": str,
+            "hash": str,
+        },
+        pk="seq",
+        not_null={"company", "n", "at", "action", "ref", "digest", "prev_hash", "hash"},
+        strict=True,
+    )
+    db.table("audit_log").create_index(["company", "n"], unique=True)
+    db.table("audit_log").create_index(["action", "ref"])
+    db.table("parameter_sets").create(
+        {"digest": str, "document": str, "recorded_at": str}, pk="digest", not_null={"document"}, strict=True
+    )
+    db.table("company_configs").create(
+        {"company": str, "digest": str, "toml": str, "recorded_at": str},
+        pk=("company", "digest"),
+        not_null={"toml", "recorded_at"},
+        strict=True,
+    )
+    db.table("payroll_parts").create(
+        {"company": str, "part": str, "digest": str, "rows": bytes, "recorded_at": str},
+        pk=("company", "part", "digest"),
+        not_null={"rows", "recorded_at"},
+        strict=True,
+    )
+    db.table("payroll_loads").create(
+        {"company": str, "n": int, "at": str, "config_digest": str, "parts": str, "digest": str},
+        pk=("company", "n"),
+        not_null={"at", "config_digest", "parts", "digest"},
+        strict=True,
+    )
+    db.table("entitlements").create_index(["event_id", "scheme"])
+    db.execute("ALTER TABLE dispatches ADD COLUMN params_digest TEXT")
+    db.execute("ALTER TABLE dispatches ADD COLUMN config_digest TEXT")
+    db.execute("ALTER TABLE dispatches ADD COLUMN payroll_load INTEGER")
+    script = []
+    for table in ("audit_log", "parameter_sets", "company_configs", "payroll_parts", "payroll_loads"):
+        for verb in ("UPDATE", "DELETE"):
+            script.append(
+                f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
+                f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END;"
+            )
+    db.executescript("\n".join(script))
+    from .chains_of_0x import open_chains_of_migrated_companies
+
+    open_chains_of_migrated_companies(db.conn)

@@ -1,0 +1,168 @@
+"""Full replay: every dispatch run again, in a scratch ledger, from what the ledger recorded it read.
+
+The company chains are walked in the order they were written. A payroll load is stored again from its kept parts
+and configuration version; an event is recorded again as it was; a completed dispatch is computed again with the
+parameter set it recorded, by the scheme installed now, and its entitlements are compared with the recorded ones
+(same ids, same amounts, same explanations). What paybonus 0.x recorded before the chains is copied as it is: its
+inputs were not kept.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from attrs import define, field
+
+from . import guard, payments
+from .audit import Problem
+from .bus import EventBus
+from .config import parse_company_toml
+from .host import PluginHost
+from .params import Parameters
+from .store import EventRecord, Ledger
+from .store.companies import ABSENCES, CONTRACTS, PAY
+
+
+@define
+class ReplayReport:
+    dispatches: int = 0
+    amounts: int = 0
+    problems: list[Problem] = field(factory=list)
+
+
+def replay(
+    ledger: Ledger,
+    host: PluginHost,
+    timeout: float | None = None,
+    on_progress: Callable[[int], None] | None = None,
+    max_problems: int = 50,
+) -> ReplayReport:
+    rep = ReplayReport()
+
+    def problem(where: str, what: str) -> None:
+        if len(rep.problems) < max_problems:
+            rep.problems.append(Problem(where, what))
+
+    sets: dict[str, Parameters] = {}
+    with tempfile.TemporaryDirectory(prefix="paybonus-replay-") as tmp:
+        scratch = Ledger.create(Path(tmp) / "replay.db")
+        bus = EventBus(scratch, host, timeout=timeout)
+        try:
+            scratch.seed_for_replay(ledger)
+            with guard.session():
+                for action, company, ref, at in ledger.audit.actions_in_order():
+                    if action == "payroll.loaded":
+                        _load(ledger, scratch, company, int(ref.rsplit("/", 1)[1]), at)
+                    elif action == "event.recorded":
+                        _record(ledger, bus, ref, at)
+                    elif action == "dispatch.completed":
+                        _dispatch(ledger, bus, host, sets, ref, rep, problem)
+                        if on_progress:
+                            on_progress(rep.dispatches)
+        finally:
+            bus.close()
+            scratch.close()
+    return rep
+
+
+def _load(ledger: Ledger, scratch: Ledger, company: str, n: int, at: str) -> None:
+    load = ledger.companies.load(company, n)
+    assert load is not None  # verify names a missing load; replay follows the chain
+    toml = ledger.companies.config_version(company, load["config_digest"]) or ""
+    parts = {
+        name: ledger.companies.part_rows(company, name, digest) for name, digest in json.loads(load["parts"])
+    }
+    pay = [tuple(r) for name, rows in parts.items() if name.startswith(PAY) for r in rows]
+    name = parse_company_toml(toml, f"company {company} (kept)").info.name
+    scratch.store_company(
+        company,
+        name,
+        toml,
+        [tuple(r) for r in parts.get(CONTRACTS, [])],
+        pay,
+        [tuple(r) for r in parts.get(ABSENCES, [])],
+        at,
+    )
+
+
+def _record(ledger: Ledger, bus: EventBus, event_id: str, at: str) -> None:
+    row = ledger.events.get_many([event_id])[0]
+    event = bus.event_from_row(row)
+    record = EventRecord(
+        row["id"],
+        row["type"],
+        row["company"],
+        row["occurred_at"],
+        row["payload"],
+        row["digest"],
+        row["employee"],
+        row["entitlement"],
+    )
+    bus.ledger.record_event(record, payments.payment_of(event), at)
+
+
+def _dispatch(
+    ledger: Ledger,
+    bus: EventBus,
+    host: PluginHost,
+    sets: dict[str, Parameters],
+    ref: str,
+    rep: ReplayReport,
+    problem: Callable[[str, str], None],
+) -> None:
+    event_id, scheme_name = ref.rsplit("/", 1)
+    where = f"replay of dispatch {ref}"
+    row = ledger.dispatches.get(event_id, scheme_name)
+    scheme = host.schemes.get(scheme_name)
+    if row is None or scheme is None:
+        problem(
+            where,
+            "the dispatch row is missing" if row is None else f"scheme {scheme_name!r} is not installed",
+        )
+        return
+    digest = row["params_digest"]
+    if digest not in sets:
+        document = ledger.parameter_set(digest)
+        if document is None:
+            problem(where, f"its parameter set {str(digest)[:12]} is not kept")
+            return
+        sets[digest] = Parameters.from_document(json.loads(document))
+    bus.params = sets[digest]
+    event = bus.event_from_row(ledger.events.get_many([event_id])[0])
+    outcome = bus.dispatch_again(event, scheme)
+    rep.dispatches += 1
+    if outcome.status != "completed":
+        problem(where, f"failed when run again: {outcome.error}")
+        return
+    before = {r["id"]: r for r in ledger.entitlements.of_dispatch(event_id, scheme_name)}
+    after = {r["id"]: r for r in bus.ledger.entitlements.of_dispatch(event_id, scheme_name)}
+    rep.amounts += len(before)
+    note = (
+        ""
+        if row["scheme_version"] == scheme.version
+        else f" (recorded by {scheme_name} {row['scheme_version']}, installed {scheme.version})"
+    )
+    for eid in sorted(set(before) | set(after)):
+        b, a = before.get(eid), after.get(eid)
+        if b is None:
+            problem(where, f"gives {eid} ({_cents(a)}) that was never recorded{note}")
+        elif a is None:
+            problem(
+                where,
+                f"no longer gives {eid} ({_cents(b)}): it was recorded without following from its inputs{note}",
+            )
+        elif b["amount_cents"] != a["amount_cents"]:
+            problem(
+                where,
+                f"{eid}: recorded {b['amount_cents']} cents, {a['amount_cents']} from its recorded inputs{note}",
+            )
+        elif b["digest"] != a["digest"]:
+            problem(where, f"{eid}: same amount, but its explanation or dates differ from its inputs'{note}")
+
+
+def _cents(row: Any) -> str:
+    return f"{row['amount_cents']} cents"
