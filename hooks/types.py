@@ -191,6 +191,10 @@ class LedgerView(Protocol):
         """A company's recorded entitlements (whose period overlaps `period`), in recording order."""
         ...
 
+    def configuration(self, company: str) -> dict[str, Any]:
+        """The company's `company.toml` as loaded (its [company] and [schemes.*] tables; empty if unknown)."""
+        ...
+
     def entitlement(self, entitlement_id: str) -> RecordedEntitlement | None: ...
 
     def paid_cents(self, entitlement_id: str) -> int:

@@ -66,8 +66,8 @@ class LedgerReader:
             return None
         return parse_company_toml(toml, f"company {company} (stored)").info
 
-    def company_table(self, company: str) -> dict[str, Any]:
-        """The company's stored configuration as a TOML document (empty for an unknown company)."""
+    def configuration(self, company: str) -> dict[str, Any]:
+        """The company's `company.toml` as loaded (its [company] and [schemes.*] tables; empty if unknown)."""
         toml = self._companies.toml(company)
         return tomllib.loads(toml) if toml else {}
 

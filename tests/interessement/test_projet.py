@@ -781,3 +781,49 @@ def test_two_entities_of_one_company_share_its_20_percent_cap(tmp_path, example)
     lille, lyon = projet.get(("MEGA", "M3"), 0), projet.get(("MEGA", "M1"), 0) + projet.get(("MEGA", "M2"), 0)
     assert lille == min(room, pools["MEGA-LILLE"]) and lyon == room - lille
     assert audit_verify(ledger, bus.host.schemes).ok
+
+
+def test_a_company_that_trusts_its_coordinator_imports_only_what_that_key_signed(tmp_path, example):
+    # the proof issue: project statements are signed by their issuer, and an import checks the issuer's key
+    from paybonus.plugins.interessement.projet.statement import sign
+    from paybonus.signing import new_key, public_text
+
+    coordinator, intruder = new_key(tmp_path / "coordinator.pem"), new_key(tmp_path / "intruder.pem")
+    toml = example / "ALPHA" / "company.toml"
+    text = toml.read_text(encoding="utf-8")
+    marker = "[[schemes.interessement_projet.participations]]\n"
+    toml.write_text(
+        text.replace(marker, marker + f'coordinator_key = "{public_text(coordinator)}"\n', 1),
+        encoding="utf-8",
+    )
+    db = tmp_path / "alpha.db"
+    assert run("--db", str(db), "init", cwd=tmp_path).returncode == 0
+    assert run("--db", str(db), "load", str(example / "ALPHA"), cwd=tmp_path).returncode == 0
+    statement = build(agreement(), YEAR, FIGURES, _fake_measures(), ISSUED)
+    before = file_hash(db)
+
+    def attempt(data, name):
+        path = tmp_path / name
+        path.write_text(json.dumps(data), encoding="utf-8")
+        return run("--db", str(db), "project", "import", str(path), cwd=tmp_path)
+
+    unsigned = attempt(statement, "unsigned.json")
+    assert unsigned.returncode == 2 and "not signed" in unsigned.stderr and unsigned.stderr.count("\n") == 1
+    forged = dict(statement, entities=[dict(e) for e in statement["entities"]])
+    forged["entities"][0]["pool_cents"] += (
+        1  # restated by someone else, re-hashed and signed with his own key
+    )
+    from paybonus.plugins.interessement.projet.statement import content_hash
+
+    forged["hash"] = content_hash(forged)
+    other = attempt(sign(forged, intruder), "intruder.json")
+    assert other.returncode == 2 and other.stderr.count("\n") == 1
+    other_key = attempt(sign(statement, intruder), "other-key.json")
+    assert other_key.returncode == 2 and "not by the coordinator's key" in other_key.stderr
+    signed = sign(statement, coordinator)
+    tampered = dict(signed, issued_at="2026-03-03T09:00:00+01:00")
+    assert attempt(tampered, "tampered.json").returncode == 2
+    assert file_hash(db) == before
+    good = attempt(signed, "signed.json")
+    assert good.returncode == 0, good.stderr
+    assert "ALPHA: statement recorded" in good.stdout

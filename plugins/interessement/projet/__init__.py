@@ -17,7 +17,7 @@ from paybonus.params import Parameters
 
 from .agreement import ProjectSettings
 from .compute import EVENT, HANDLERS, SCHEME, recompute
-from .statement import verify
+from .statement import check_signature, verify
 
 VERSION = "1.0.0"
 
@@ -32,9 +32,16 @@ class ProjectResultsPublished:
 
 
 def check_statement(event: Event[Any], ledger: LedgerView) -> None:
-    """Refuse a tampered or inconsistent statement, or one that does not concern the event's company."""
+    """Refuse a tampered or inconsistent statement, one that does not concern the event's company, or one not
+    signed by the coordinator the company trusts for that project (its participation's `coordinator_key`)."""
     p = event.payload
     st = verify(p.statement, Parameters.default())
+    table = ledger.configuration(event.company).get("schemes", {}).get(SCHEME, {})
+    trusted = next(
+        (x.get("coordinator_key") for x in table.get("participations", []) if x.get("project") == p.project),
+        None,
+    )
+    check_signature(p.statement, trusted)
     if st.project != p.project or st.period != p.period:
         raise ValueError(
             f"payload: the statement is for {st.project} {st.period}, not {p.project} {p.period}"

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from attrs import Factory, field, frozen
+from paybonus import signing
 from paybonus.calendar import Period, add_months, last_day_of_month
 from paybonus.convert import converter, structure
 from paybonus.distribution import Criterion
@@ -220,8 +221,16 @@ class Participation:
     reliquat: Literal["redistribute", "keep"] = "keep"
     part_time: Literal["no_proration", "prorate"] = "no_proration"
     prorate_cap_by_presence: bool = False
+    # the public key (base64, `paybonus audit public-key`) of the project's coordinator: statements must be
+    # signed with it to be imported
+    coordinator_key: str | None = None
 
     def __attrs_post_init__(self) -> None:
+        if self.coordinator_key is not None:
+            try:
+                signing.parse_public(self.coordinator_key, "coordinator_key")
+            except UserError:
+                raise ValueError("coordinator_key: not an Ed25519 public key (base64 of 32 bytes)") from None
         if not 0 <= self.seniority_months <= MAX_SENIORITY_MONTHS:
             raise ValueError(
                 f"seniority_months: {self.seniority_months} is over the legal maximum of 3 months (LAW I-13)"

@@ -7,7 +7,9 @@ only where the measures come from differs. See docs/interessement-projet.md.
 from __future__ import annotations
 
 import json
+import os
 import sys
+import tempfile
 from datetime import UTC, datetime
 from decimal import Decimal
 from importlib import resources
@@ -17,6 +19,7 @@ from typing import Any
 import click
 import structlog
 from attrs import frozen
+from paybonus import signing
 from paybonus.calendar import Period
 from paybonus.convert import structure
 from paybonus.errors import UserError, VerificationFailed
@@ -28,7 +31,7 @@ from rich.table import Table
 
 from .agreement import ProjectAgreement, load_project_toml
 from .compute import EVENT, SCHEME
-from .statement import Measure, build, measures_file, read_measures, verify
+from .statement import Measure, build, check_signature, measures_file, read_measures, sign, verify
 from .view import measure_here, project_view, projects_of
 
 log = structlog.get_logger("paybonus.project")
@@ -107,6 +110,11 @@ def measure_cmd(
     "-o", "--output", type=click.Path(path_type=Path), help="Write the statement here (default: stdout)."
 )
 @click.option("--issued-at", help="Timestamp of the statement (default: now).")
+@click.option(
+    "--key",
+    type=click.Path(path_type=Path),
+    help="The coordinator's signing key (default $PAYBONUS_SIGNING_KEY; none: the statement is not signed).",
+)
 @pass_state
 def statement_cmd(
     state: CommandContext,
@@ -115,6 +123,7 @@ def statement_cmd(
     measure_files: tuple[Path, ...],
     output: Path | None,
     issued_at: str | None,
+    key: Path | None,
     db: str | None = None,
 ) -> None:
     """Issue the project statement: the pool from the project figures, split between entities by the key."""
@@ -151,6 +160,13 @@ def statement_cmd(
         statement = build(ag, p, results.figures, measures, when)
     except ValueError as exc:
         raise UserError(str(results_file), str(exc)) from None
+    if key is not None or os.environ.get(signing.KEY_ENV, "").strip():
+        statement = sign(statement, signing.load_key(key))
+    else:
+        state.echo(
+            "note: the statement is not signed (give --key): companies that trust a coordinator_key refuse it",
+            err=True,
+        )
     _write(output, statement)
     log.info(
         "project.statement.issued",
@@ -159,9 +175,11 @@ def statement_cmd(
         statement=statement["hash"],
         entities=sum(1 for e in statement["entities"] if e["weight"]),
     )
+    signer = statement.get("signature", {}).get("public_key")
     state.echo(
         f"statement {statement['hash'][:16]} for {ag.id} {p}: pool {format_euros(statement['pool_cents'])} "
-        f"split between {sum(1 for e in statement['entities'] if e['weight'])} entities",
+        f"split between {sum(1 for e in statement['entities'] if e['weight'])} entities"
+        + (f", signed by key {signing.key_id(signer)}" if signer else ""),
         err=True,
     )
 
@@ -177,6 +195,7 @@ def import_cmd(
     data = _read_json(statement_file)
     try:
         st = verify(data, state.params())
+        signer = check_signature(data, None)
     except ValueError as exc:
         raise UserError(str(statement_file), str(exc)) from None
     from . import ProjectResultsPublished
@@ -210,6 +229,7 @@ def import_cmd(
         project=st.project,
         period=st.period.key,
         statement=st.hash,
+        signed_by=signer,
         companies=len(events),
     )
     for (_, e), o in zip(events, outcomes, strict=True):
@@ -294,15 +314,21 @@ def demo_cmd(ctx: click.Context, demo_db: str, force: bool) -> None:
                 f"loaded {cid}: {loaded.employees} employees; {c['events']} events, {c['entitlements']} entitlements"
             )
     statement = Path(demo_db).with_suffix(".statement.json")
-    ctx.invoke(
-        statement_cmd,
-        project_toml=example / "project.toml",
-        results_file=example / "results-2025.json",
-        measure_files=(),
-        output=statement,
-        issued_at=None,
-        db=demo_db,
-    )
+    with (
+        tempfile.TemporaryDirectory() as tmp
+    ):  # the coordinator signs its statement (here with a throwaway key)
+        key = Path(tmp) / "coordinator.pem"
+        signing.new_key(key)
+        ctx.invoke(
+            statement_cmd,
+            project_toml=example / "project.toml",
+            results_file=example / "results-2025.json",
+            measure_files=(),
+            output=statement,
+            issued_at=None,
+            key=key,
+            db=demo_db,
+        )
     ctx.invoke(import_cmd, statement_file=statement, company=None, db=demo_db)
     ctx.invoke(show_cmd, project_id="ATLAS", period=None, fmt="table", db=demo_db)
     with state.app(demo_db) as app:

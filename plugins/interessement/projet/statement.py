@@ -18,6 +18,8 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from attrs import frozen
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from paybonus import signing
 from paybonus.calendar import Period
 from paybonus.convert import converter, structure
 from paybonus.errors import UserError
@@ -173,8 +175,50 @@ def build(
 
 
 def content_hash(statement: Mapping[str, Any]) -> str:
-    body = {k: v for k, v in statement.items() if k != "hash"}
+    body = {k: v for k, v in statement.items() if k not in ("hash", "signature")}
     return hashlib.sha256(canonical_json(body).encode()).hexdigest()
+
+
+def sign(statement: dict[str, Any], key: Ed25519PrivateKey) -> dict[str, Any]:
+    """The statement signed by its issuer (the project's coordinator): Ed25519 over its content hash."""
+    return {
+        **statement,
+        "signature": {
+            "public_key": signing.public_text(key),
+            "value": signing.sign(key, statement["hash"].encode()),
+        },
+    }
+
+
+def check_signature(data: Mapping[str, Any], trusted: str | None) -> str | None:
+    """Check the issuer's signature; `trusted`: the coordinator's public key a company configured, which the
+    statement must then be signed with. Returns the signer's key id (None: unsigned). Raises ValueError."""
+    sig = data.get("signature")
+    if sig is None:
+        if trusted:
+            raise ValueError(
+                "signature: the statement is not signed, and this company only accepts statements signed by "
+                f"its coordinator (key {signing.key_id(trusted)})"
+            )
+        return None
+    if (
+        not isinstance(sig, dict)
+        or not isinstance(sig.get("public_key"), str)
+        or not isinstance(sig.get("value"), str)
+    ):
+        raise ValueError("signature: malformed (expected public_key and value)")
+    if trusted and sig["public_key"] != trusted:
+        raise ValueError(
+            f"signature: signed with key {signing.key_id(sig['public_key'])}, not by the coordinator's key "
+            f"{signing.key_id(trusted)} this company trusts"
+        )
+    try:
+        public = signing.parse_public(sig["public_key"], "signature.public_key")
+    except UserError as exc:
+        raise ValueError(f"signature.public_key: {exc.what}") from None
+    if not signing.verify(public, str(data.get("hash", "")).encode(), sig["value"]):
+        raise ValueError("signature: does not match the statement's content (changed after it was signed)")
+    return signing.key_id(sig["public_key"])
 
 
 # -- checking -------------------------------------------------------------------------------------------------
@@ -247,6 +291,8 @@ def verify(data: Any, params: Parameters) -> Statement:
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"the statement's inputs cannot be read ({exc})") from None
     again = build(agreement, period, figures, measures, issued)
+    if "signature" in data:
+        again["signature"] = data["signature"]  # checked apart: `check_signature`
     if again != data:
         for mine, theirs in zip(again["entities"], data.get("entities", []), strict=False):
             if mine != theirs:
