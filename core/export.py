@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from .params import Parameters
+from .params import csg_crds as withheld
 from .payments import allocation
 from .store import Ledger
 
@@ -100,18 +100,14 @@ def rows(
         }
 
 
-RATES = {"paid": ("csg_deductible", "csg_non_deductible", "crds"), "placed": ("csg_total", "crds")}
-
-
 def csg_crds(expl: dict[str, Any], mode: str, cents: int, params: Parameters, on: date) -> int:
     """CSG/CRDS on 100 % of the amount (LAW 0.3) if paid or placed: as the explanation recorded it when the
-    amount was computed; else from the parameters its dispatch recorded (each rate rounded half-up)."""
+    amount was computed; else from the parameters its dispatch recorded, CSG rounded once (the same whether
+    paid or placed)."""
     recorded = expl.get("parameters", {}).get("contributions", {}).get(mode)
     if isinstance(recorded, dict):
         return sum(int(v) for v in recorded.values())
-    return sum(
-        int((Decimal(cents) * params.value(n, on)).to_integral_value(ROUND_HALF_UP)) for n in RATES[mode]
-    )
+    return withheld(params, cents, on).withheld_cents
 
 
 class RecordedParameters:

@@ -12,7 +12,7 @@ import json
 import tomllib
 from collections.abc import Mapping
 from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,47 @@ from attrs import frozen
 from .errors import UserError
 
 UNITS = ("cents", "rate", "count")
+
+
+@frozen
+class CsgCrds:
+    """CSG and CRDS withheld from an épargne salariale amount (LAW 0.3), each part rounded once."""
+
+    base_cents: int
+    csg_cents: int  # at the total rate (9.2 %)
+    csg_deductible_cents: int  # the part deductible from taxable income when the sum is paid out (6.8 %)
+    crds_cents: int
+    csg_rate: Decimal
+    csg_deductible_rate: Decimal
+    crds_rate: Decimal
+
+    @property
+    def csg_non_deductible_cents(self) -> int:
+        return self.csg_cents - self.csg_deductible_cents
+
+    @property
+    def withheld_cents(self) -> int:
+        """What is withheld, the same whether the sum is paid out or placed (only its tax treatment differs)."""
+        return self.csg_cents + self.crds_cents
+
+    @property
+    def rate(self) -> Decimal:
+        return self.csg_rate + self.crds_rate
+
+
+def csg_crds(params: Parameters, cents: int, on: date) -> CsgCrds:
+    """CSG/CRDS on 100 % of an intéressement-type amount with the rates in force on `on` (LAW 0.3).
+
+    CSG is rounded once at its total rate and its deductible part once; the non-deductible part is the
+    difference. Rounding 6.8 % and 2.4 % separately could differ by a cent from 9.2 %, which made "paid" and
+    "placed" withhold different amounts for the same sum.
+    """
+
+    def part(rate: Decimal) -> int:
+        return int((Decimal(cents) * rate).to_integral_value(ROUND_HALF_UP))
+
+    total, deductible, crds = (params.value(n, on) for n in ("csg_total", "csg_deductible", "crds"))
+    return CsgCrds(cents, part(total), part(deductible), part(crds), total, deductible, crds)
 
 
 @frozen

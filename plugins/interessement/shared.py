@@ -18,7 +18,7 @@ from paybonus.distribution import Criterion, Person, Share
 from paybonus.errors import SchemeError
 from paybonus.hooks import EntitlementDraft, Explanation, Kind, RecordedEntitlement, SchemeContext
 from paybonus.money import format_euros
-from paybonus.params import Parameters
+from paybonus.params import Parameters, csg_crds
 from paybonus.payroll import AbsenceKind, EmployeeRecord, Population
 
 from .agreement import SubPool
@@ -288,10 +288,7 @@ def cap_parameters(ctx: SchemeContext, ex: Period) -> dict[str, Any]:
 def contributions(params: Parameters, ex: Period, ctx: SchemeContext, cents: int) -> dict[str, Any]:
     """CSG/CRDS on 100 % of the amount, split for paid or placed (LAW 0.3); forfait social by headcount (0.4)."""
     on = ex.end
-
-    def part(rate_name: str) -> int:
-        return int((Decimal(cents) * params.value(rate_name, on)).to_integral_value(ROUND_HALF_UP))
-
+    c = csg_crds(params, cents, on)  # CSG rounded once, so paid and placed withhold the same amount
     headcount = ctx.company.headcount
     exempt_below = params.value("forfait_social_exempt_below_interessement", on)
     fs_rate = (
@@ -302,11 +299,11 @@ def contributions(params: Parameters, ex: Period, ctx: SchemeContext, cents: int
     return {
         "csg_crds_base_cents": cents,
         "paid": {
-            "csg_deductible": part("csg_deductible"),
-            "csg_non_deductible": part("csg_non_deductible"),
-            "crds": part("crds"),
+            "csg_deductible": c.csg_deductible_cents,
+            "csg_non_deductible": c.csg_non_deductible_cents,
+            "crds": c.crds_cents,
         },
-        "placed": {"csg_non_deductible": part("csg_total"), "crds": part("crds")},
+        "placed": {"csg_non_deductible": c.csg_cents, "crds": c.crds_cents},
         "forfait_social": {
             "headcount": headcount,
             "rate": str(fs_rate),
