@@ -27,6 +27,9 @@ def test_wheel_installs_in_a_fresh_venv_and_runs_the_demo(tmp_path):
     assert "paybonus/fixtures/sample/payroll/2025-12.csv" in names and "paybonus/data/params.toml" in names
     assert "paybonus/fixtures/project_sample/BETA/payroll/2025-12.csv" in names
     assert "paybonus/plugins/interessement/projet/cli.py" in names
+    # the statement's font travels with its licence (SIL OFL 1.1)
+    assert {"paybonus/fonts/NotoSans-Regular.ttf", "paybonus/fonts/NotoSans-Bold.ttf"} <= set(names)
+    assert "paybonus/fonts/OFL.txt" in names
     assert not any(n.startswith(("core/", "hooks/", "plugins/", "fixtures/", "tests/")) for n in names)
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
