@@ -9,6 +9,10 @@ has_savings_plan = true
 
 [schemes.interessement]      # one table per scheme the company runs; validated by the scheme's config_type
 ...
+
+[statement]                  # optional: what individual statements say and how they look (docs/statements.md)
+contact = "Service des ressources humaines"
+...
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import re
 import tomllib
 from typing import Any
 
-from attrs import frozen
+from attrs import Factory, frozen
 from paybonus.hooks.types import CompanyInfo, SchemeDescriptor
 
 from .convert import structure
@@ -25,10 +29,56 @@ from .errors import UserError
 
 
 @frozen
+class FigureLabel:
+    """How a statement's annex names one of the agreement's figures, e.g. "le taux d'avancement du projet"."""
+
+    label: str
+    unit: str = ""  # "€", "%", or a word ("jours"); "" guesses: euros above 1, a plain number below
+
+
+@frozen
+class Wording:
+    """Sentences of the shipped statement template that a company may replace with its own."""
+
+    intro: str | None = None  # the opening sentence, before the amounts
+    contact: str | None = None  # the paragraph under "Une question, une demande de versement ?"
+    closing: str | None = None  # a last paragraph before the check line (a signature, a thank-you)
+
+
+@frozen
+class StatementSettings:
+    """`[statement]`: the company's contact, savings plan, logo, wording and templates on individual statements."""
+
+    place: str | None = None  # "Lyon": "Lyon, le 15 avril 2026"
+    contact: str = "Service des ressources humaines"
+    contact_email: str | None = None
+    contact_phone: str | None = None
+    how_to_ask: str | None = None  # how to ask for payment: "par courriel à rh@... en indiquant ..."
+    savings_plan: str = "le plan d'épargne entreprise (PEE)"
+    account_keeper: str | None = None  # teneur de compte: gives the list of early-release cases
+    logo: str | None = None  # PNG or JPEG file, relative to the company directory
+    template_dir: str | None = None  # the company's own templates, relative to the company directory
+    wording: Wording = Wording()
+    formulas: dict[str, str] = Factory(dict)  # scheme -> the agreement's own words for its formula
+    figures: dict[str, FigureLabel] = Factory(dict)  # figure name -> label and unit in the annex
+
+    def __attrs_post_init__(self) -> None:
+        for name, value in (("logo", self.logo), ("template_dir", self.template_dir)):
+            if value is not None and (not value or value.startswith("/") or ".." in value.split("/")):
+                raise ValueError(f"{name}: {value!r} must be a path inside the company directory")
+        if self.logo is not None and not self.logo.lower().endswith((".png", ".jpg", ".jpeg")):
+            raise ValueError(f"logo: {self.logo!r} must be a PNG or JPEG file (.png, .jpg)")
+        for name in self.figures:
+            if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+                raise ValueError(f"figures: {name!r} is not a figure name (lower_snake_case)")
+
+
+@frozen
 class CompanyConfig:
     info: CompanyInfo
     schemes: dict[str, dict[str, Any]]  # raw tables, structured per scheme by `scheme_config`
     toml: str  # the text as loaded, stored in the ledger so that computations need no files
+    statement: StatementSettings = StatementSettings()
 
 
 def parse_company_toml(text: str, where: str) -> CompanyConfig:
@@ -36,15 +86,30 @@ def parse_company_toml(text: str, where: str) -> CompanyConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UserError(where, f"not valid TOML ({exc})") from None
-    extra = sorted(set(data) - {"company", "schemes"})
+    extra = sorted(set(data) - {"company", "schemes", "statement"})
     if extra:
-        raise UserError(where, f"unknown table [{extra[0]}] (expected [company] and [schemes.<name>])")
+        raise UserError(
+            where, f"unknown table [{extra[0]}] (expected [company], [schemes.<name>] and [statement])"
+        )
     if "company" not in data:
         raise UserError(where, "missing [company] table")
+    address = data["company"].get("address") if isinstance(data["company"], dict) else None
+    if address is not None and (
+        not isinstance(address, list) or not all(isinstance(a, str) and a.strip() for a in address)
+    ):
+        raise UserError(
+            where, 'company.address: expected a list of lines, e.g. ["14 rue des Tanneurs", "69007 Lyon"]'
+        )
     try:
         info = structure(data["company"], CompanyInfo)
     except ValueError as exc:
-        raise UserError(where, f"company.{exc}") from None
+        raise UserError(where, _in_table("company", exc)) from None
+    if info.siren is not None and not re.fullmatch(r"[0-9]{9}", info.siren):
+        raise UserError(where, f"company.siren: {info.siren!r} is not a SIREN (9 digits, no spaces)")
+    try:
+        statement = structure(data.get("statement", {}), StatementSettings)
+    except ValueError as exc:
+        raise UserError(where, _in_table("statement", exc)) from None
     if not re.fullmatch(r"(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])", info.fiscal_year_start):
         raise UserError(where, f"company.fiscal_year_start: expected MM-DD, got {info.fiscal_year_start!r}")
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}", info.id):
@@ -54,7 +119,13 @@ def parse_company_toml(text: str, where: str) -> CompanyConfig:
     schemes = data.get("schemes", {})
     if not isinstance(schemes, dict) or not all(isinstance(v, dict) for v in schemes.values()):
         raise UserError(where, "schemes: expected tables [schemes.<name>]")
-    return CompanyConfig(info, schemes, text)
+    return CompanyConfig(info, schemes, text, statement)
+
+
+def _in_table(table: str, exc: ValueError) -> str:
+    """ "statement.logo: ..." for a field, "statement: unknown field(s) x" for the table itself."""
+    text = str(exc)
+    return f"{table}: {text}" if text.startswith("unknown field") else f"{table}.{text}"
 
 
 def scheme_config(config: CompanyConfig, scheme: SchemeDescriptor, where: str) -> Any:

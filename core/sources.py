@@ -54,6 +54,9 @@ class CompanyData:
     ]  # (employee, month, gross, base, contract_hours, ap_hours, ap_ind, reconst)
     absences: list[tuple[Any, ...]]  # (employee, kind, start, end)
     digest: str  # sha256 of the files as read (the ledger chains the rows it stores, per part)
+    files: tuple[
+        tuple[str, bytes], ...
+    ] = ()  # the statements' logo and templates: (name in company.toml, bytes)
 
 
 def read_company_dir(path: Path) -> CompanyData:
@@ -136,8 +139,58 @@ def read_company_dir(path: Path) -> CompanyData:
             if end < start:
                 raise UserError(where, f"end {end} is before start {start}")
             absences.append((emp, kind, start.isoformat(), end.isoformat()))
+    files = statement_files(path, config, toml_path)
+    parts += [f"{name}:{hashlib.sha256(content).hexdigest()}" for name, content in files]
     digest = hashlib.sha256("\x1e".join(parts).encode("utf-8")).hexdigest()
-    return CompanyData(config, contracts, pay_lines, absences, digest)
+    return CompanyData(config, contracts, pay_lines, absences, digest, files)
+
+
+MAX_STATEMENT_FILE = (
+    256 * 1024
+)  # a logo or a template: small, as they travel in every statement and the ledger
+IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")  # PNG, JPEG
+TEMPLATE = "fiche.html.j2"  # the statement template a company's template_dir holds
+
+
+def statement_files(path: Path, config: CompanyConfig, where: Path) -> tuple[tuple[str, bytes], ...]:
+    """The logo and the template directory that `[statement]` names, read and checked (UserError naming them)."""
+    st = config.statement
+    found: list[tuple[str, bytes]] = []
+    if st.logo is not None:
+        found.append((st.logo, _statement_file(path / st.logo, f"{where}: statement.logo", image=True)))
+    if st.template_dir is not None:
+        tdir = path / st.template_dir
+        if not tdir.is_dir():
+            raise UserError(str(where), f"statement.template_dir: {st.template_dir!r} is not a directory")
+        if not (tdir / TEMPLATE).is_file():
+            raise UserError(
+                str(tdir), f"no {TEMPLATE}: a statement template directory holds the company's {TEMPLATE}"
+            )
+        for f in sorted(tdir.iterdir()):
+            if f.is_file() and f.suffix.lower() in (".j2", ".png", ".jpg", ".jpeg"):
+                image = f.suffix.lower() != ".j2"
+                content = _statement_file(f, str(f), image=image)
+                if not image:
+                    try:
+                        content.decode("utf-8")
+                    except UnicodeDecodeError:
+                        raise UserError(str(f), "not UTF-8 text") from None
+                found.append((f"{st.template_dir.rstrip('/')}/{f.name}", content))
+    return tuple(found)
+
+
+def _statement_file(p: Path, where: str, image: bool) -> bytes:
+    try:
+        content = p.read_bytes()
+    except OSError as exc:
+        raise UserError(where, f"cannot read {p} ({exc.strerror})") from None
+    if len(content) > MAX_STATEMENT_FILE:
+        raise UserError(
+            where, f"{p.name} is {len(content) // 1024} KB, more than the 256 KB a statement file may be"
+        )
+    if image and not content.startswith(IMAGE_MAGIC):
+        raise UserError(where, f"{p.name} is not a PNG or JPEG image")
+    return content
 
 
 def store_company(ledger: Ledger, data: CompanyData, now: datetime | None = None) -> Head:
@@ -146,7 +199,7 @@ def store_company(ledger: Ledger, data: CompanyData, now: datetime | None = None
     info = data.config.info
     contracts = ((*r, "")[:7] for r in data.contracts)  # rows without a work unit get ""
     return ledger.store_company(
-        info.id, info.name, data.config.toml, contracts, data.pay_lines, data.absences, at
+        info.id, info.name, data.config.toml, contracts, data.pay_lines, data.absences, at, data.files
     )
 
 

@@ -13,6 +13,11 @@ See docs/plugins.md for every hook, the values below and the toolkit a plugin ma
 
 from .markers import hookimpl, hookspec
 from .types import (
+    Annex,
+    AnnexList,
+    AnnexSection,
+    AnnexTable,
+    AnnexText,
     CommandContext,
     CompanyInfo,
     DispatchStatus,
@@ -30,10 +35,16 @@ from .types import (
     SchemeDescriptor,
     SchemeResult,
     SocialRegime,
+    StatementContext,
     Status,
 )
 
 __all__ = [
+    "Annex",
+    "AnnexList",
+    "AnnexSection",
+    "AnnexTable",
+    "AnnexText",
     "CommandContext",
     "CompanyInfo",
     "DispatchStatus",
@@ -51,6 +62,7 @@ __all__ = [
     "SchemeDescriptor",
     "SchemeResult",
     "SocialRegime",
+    "StatementContext",
     "Status",
     "hookimpl",
     "hookspec",

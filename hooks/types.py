@@ -148,7 +148,8 @@ class CompanyInfo:
     fiscal_year_start: str = "01-01"  # MM-DD
     headcount: int | None = None  # effectif annuel moyen (L130-1 CSS), for the forfait social (LAW 0.4)
     has_savings_plan: bool = False  # a PEE/PEI exists (default placement, LAW I-38)
-    siren: str | None = None
+    siren: str | None = None  # 9 digits, printed on individual statements
+    address: tuple[str, ...] = ()  # postal address, one line each, printed on individual statements
 
 
 @frozen
@@ -237,6 +238,102 @@ class SchemeContext(Protocol):
         ...
 
 
+class StatementContext(SchemeContext, Protocol):
+    """What a scheme reads to write the annex of an individual statement: a `SchemeContext`, and more."""
+
+    figure_labels: Mapping[str, Mapping[str, str]]  # [statement.figures]: {name: {label, unit}}
+    formula_wording: str | None  # [statement.formulas.<scheme>]: the agreement's own words for its formula
+
+    def event(self, event_id: str) -> Event[Any] | None:
+        """A recorded event of this company, by id."""
+        ...
+
+    def summary(self, event_id: str) -> Mapping[str, Any]:
+        """The aggregate summary this scheme returned when it computed `event_id` ({} if none)."""
+        ...
+
+
+# -- the annex of the individual statement (fiche distincte, LAW 1.9) -------------------------------------------
+
+
+@frozen
+class AnnexText:
+    """A paragraph of the annex; `small`: small print (a note)."""
+
+    text: str
+    small: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "note" if self.small else "text", "text": self.text}
+
+
+@frozen
+class AnnexList:
+    """A bulleted list."""
+
+    items: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "list", "items": list(self.items)}
+
+
+@frozen
+class AnnexTable:
+    """A table with its figures as printed: column titles, rows of text, and an optional bold total row.
+
+    `widths`: each column's share of the page width in percent; `numeric`: the columns aligned right.
+    """
+
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    widths: tuple[int, ...]
+    numeric: tuple[bool, ...] = ()
+    total: tuple[str, ...] | None = None
+
+    def __attrs_post_init__(self) -> None:
+        n = len(self.columns)
+        if len(self.widths) != n or any(len(r) != n for r in self.rows) or (self.total and len(self.total) != n):
+            raise ValueError("annex table: every row, the widths and the total have one entry per column")
+        if self.numeric and len(self.numeric) != n:
+            raise ValueError("annex table: numeric has one entry per column")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": "table",
+            "columns": list(self.columns),
+            "rows": [list(r) for r in self.rows],
+            "widths": list(self.widths),
+            "numeric": list(self.numeric) or [False] * len(self.columns),
+            "total": list(self.total) if self.total else None,
+        }
+
+
+AnnexBlock = AnnexText | AnnexList | AnnexTable
+
+
+@frozen
+class AnnexSection:
+    """One part of the annex: a title, then paragraphs, lists and tables in order."""
+
+    title: str
+    blocks: tuple[AnnexBlock, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"title": self.title, "blocks": [b.to_dict() for b in self.blocks]}
+
+
+@frozen
+class Annex:
+    """The note recalling the essential rules of calculation and distribution (D3313-9), with the person's own
+    figures. Text is French and already formatted (`paybonus.french`): it is printed as given."""
+
+    sections: tuple[AnnexSection, ...]
+    intro: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"intro": self.intro, "sections": [s.to_dict() for s in self.sections]}
+
+
 class CommandContext(Protocol):
     """What a plugin's command receives as `click.get_current_context().obj`."""
 
@@ -287,6 +384,10 @@ class SchemeDescriptor:
     # schemes a company must also run for this one to be configured (e.g. intéressement de projet needs the
     # company's own intéressement agreement, LAW P-1); checked by `paybonus load`
     requires: tuple[str, ...] = ()
+    # the annex of the individual statement (fiche distincte, D3313-9) of an épargne salariale scheme: given a
+    # beneficiary's entitlements of one period (recording order) and a StatementContext, the rules of
+    # calculation and distribution with the person's own figures; `paybonus statements` needs it
+    statement_annex: Callable[[Sequence[RecordedEntitlement], StatementContext], Annex] | None = None
     # version 1 form, still accepted: one `compute` for every type in `handles` (prefer `handlers`)
     compute: Handler | None = None
     handles: frozenset[str] = frozenset()

@@ -236,6 +236,23 @@ class Companies:
             out[PAY + month[:7]] = part_digest(rows)
         return out
 
+    def replace_files(self, company: str, files: Iterable[tuple[str, bytes]]) -> None:
+        """Replace the files the company's statements use (name, content), inside the caller's transaction."""
+        self.conn.execute("DELETE FROM company_files WHERE company = ?", (company,))
+        self.conn.executemany(
+            "INSERT INTO company_files (company, name, content, digest) VALUES (?, ?, ?, ?)",
+            ((company, name, content, hashlib.sha256(content).hexdigest()) for name, content in files),
+        )
+
+    def files(self, company: str) -> dict[str, bytes]:
+        """The files stored with the company's configuration: {name as in company.toml: content}."""
+        return {
+            r[0]: bytes(r[1])
+            for r in self.conn.execute(
+                "SELECT name, content FROM company_files WHERE company = ? ORDER BY name", (company,)
+            )
+        }
+
     def contracts_during(self, company: str, start: str, end: str) -> Iterator[tuple[Any, ...]]:
         """(employee, start, end, category, establishment, work_unit) of every contract of anyone under contract
         at some point of start..end: earlier contracts count for seniority (I-13)."""

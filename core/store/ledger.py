@@ -289,14 +289,17 @@ class Ledger:
         pay_lines: Iterable[tuple[Any, ...]],
         absences: Iterable[tuple[Any, ...]],
         at: str,
+        files: Iterable[tuple[str, bytes]] = (),
     ) -> Head:
-        """Replace a company's configuration and payroll inputs; keep both versions, with their audit entries."""
+        """Replace a company's configuration, payroll inputs and statement files; keep the configuration and payroll
+        versions, with their audit entries (the statement files change no amount)."""
         contracts, pay_lines, absences = list(contracts), list(pay_lines), list(absences)
         parts = parts_of(contracts, pay_lines, absences)
         with self.write():
             self.companies.upsert(company, name, toml, at)
             config = self.companies.record_config(company, toml, at)
             self.companies.replace_payroll(company, contracts, pay_lines, absences)
+            self.companies.replace_files(company, files)
             n, digest = self.companies.record_load(company, config, parts, at)
             return self.audit.append(
                 company,

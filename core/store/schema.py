@@ -334,3 +334,15 @@ def m005_proof(db: sqlite_utils.Database) -> None:
     from .chains_of_0x import open_chains_of_migrated_companies
 
     open_chains_of_migrated_companies(db.conn)
+
+
+@migrations()
+def m006_statement_company_files(db: sqlite_utils.Database) -> None:
+    """The files a company's individual statements use (its logo, its own templates), stored by `load` with its
+    configuration, so that statements are written from the ledger alone."""
+    db.table("company_files").create(
+        {"company": str, "name": str, "content": bytes, "digest": str},
+        pk=("company", "name"),
+        not_null={"content", "digest"},
+        strict=True,
+    )
