@@ -139,10 +139,10 @@ def read_company_dir(path: Path) -> CompanyData:
             if end < start:
                 raise UserError(where, f"end {end} is before start {start}")
             absences.append((emp, kind, start.isoformat(), end.isoformat()))
-    files = statement_files(path, config, toml_path)
-    parts += [f"{name}:{hashlib.sha256(content).hexdigest()}" for name, content in files]
+    statement = statement_files(path, config, toml_path)
+    parts += [f"{name}:{hashlib.sha256(content).hexdigest()}" for name, content in statement]
     digest = hashlib.sha256("\x1e".join(parts).encode("utf-8")).hexdigest()
-    return CompanyData(config, contracts, pay_lines, absences, digest, files)
+    return CompanyData(config, contracts, pay_lines, absences, digest, statement)
 
 
 MAX_STATEMENT_FILE = (
@@ -155,9 +155,9 @@ TEMPLATE = "fiche.html.j2"  # the statement template a company's template_dir ho
 def statement_files(path: Path, config: CompanyConfig, where: Path) -> tuple[tuple[str, bytes], ...]:
     """The logo and the template directory that `[statement]` names, read and checked (UserError naming them)."""
     st = config.statement
-    found: list[tuple[str, bytes]] = []
+    found: dict[str, bytes] = {}
     if st.logo is not None:
-        found.append((st.logo, _statement_file(path / st.logo, f"{where}: statement.logo", image=True)))
+        found[st.logo] = _statement_file(path / st.logo, f"{where}: statement.logo", image=True)
     if st.template_dir is not None:
         tdir = path / st.template_dir
         if not tdir.is_dir():
@@ -175,8 +175,8 @@ def statement_files(path: Path, config: CompanyConfig, where: Path) -> tuple[tup
                         content.decode("utf-8")
                     except UnicodeDecodeError:
                         raise UserError(str(f), "not UTF-8 text") from None
-                found.append((f"{st.template_dir.rstrip('/')}/{f.name}", content))
-    return tuple(found)
+                found[f"{st.template_dir.rstrip('/')}/{f.name}"] = content  # the logo may live there too
+    return tuple(sorted(found.items()))
 
 
 def _statement_file(p: Path, where: str, image: bool) -> bytes:
