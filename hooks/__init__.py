@@ -14,6 +14,7 @@ See docs/plugins.md for every hook, the values below and the toolkit a plugin ma
 from .markers import hookimpl, hookspec
 from .types import (
     Annex,
+    AnnexBlock,
     AnnexList,
     AnnexSection,
     AnnexTable,
@@ -41,6 +42,7 @@ from .types import (
 
 __all__ = [
     "Annex",
+    "AnnexBlock",
     "AnnexList",
     "AnnexSection",
     "AnnexTable",

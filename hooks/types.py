@@ -248,8 +248,9 @@ class StatementContext(SchemeContext, Protocol):
         """A recorded event of this company, by id."""
         ...
 
-    def summary(self, event_id: str) -> Mapping[str, Any]:
-        """The aggregate summary this scheme returned when it computed `event_id` ({} if none)."""
+    def summary(self, entitlement: RecordedEntitlement) -> Mapping[str, Any]:
+        """The aggregate summary the scheme returned with the computation that recorded `entitlement` ({} if
+        none): the pool, the caps, the undistributed reliquat, as the dispatch kept them."""
         ...
 
 
@@ -292,7 +293,11 @@ class AnnexTable:
 
     def __attrs_post_init__(self) -> None:
         n = len(self.columns)
-        if len(self.widths) != n or any(len(r) != n for r in self.rows) or (self.total and len(self.total) != n):
+        if (
+            len(self.widths) != n
+            or any(len(r) != n for r in self.rows)
+            or (self.total and len(self.total) != n)
+        ):
             raise ValueError("annex table: every row, the widths and the total have one entry per column")
         if self.numeric and len(self.numeric) != n:
             raise ValueError("annex table: numeric has one entry per column")

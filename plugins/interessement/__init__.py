@@ -15,6 +15,7 @@ from paybonus.hooks import DsnMapping, SchemeDescriptor, SocialRegime, hookimpl
 
 from . import projet
 from .agreement import Agreement
+from .annex import classic_annex
 from .compute import HANDLERS, SCHEME, recompute
 from .lint import lint
 
@@ -45,6 +46,7 @@ INTERESSEMENT = SchemeDescriptor(
     config_type=Agreement,
     description="Pool from the agreement's formula, capped, distributed by uniform/presence/salary sub-pools.",
     lint=lint,
+    statement_annex=classic_annex,
 )
 
 

@@ -16,6 +16,7 @@ from paybonus.hooks import DsnMapping, LedgerView, SchemeDescriptor, SocialRegim
 from paybonus.params import Parameters
 
 from .agreement import ProjectSettings
+from .annex import project_annex
 from .compute import EVENT, HANDLERS, SCHEME, recompute
 from .statement import check_signature, verify
 
@@ -69,4 +70,5 @@ SCHEME_DESCRIPTOR = SchemeDescriptor(
     description="A project pool split between companies' entities, each distributing its part; caps "
     "combined with classic intéressement.",
     requires=("interessement",),  # P-1: a company needs its own intéressement agreement
+    statement_annex=project_annex,
 )
