@@ -56,10 +56,12 @@ def test_the_documented_example_loads():
 
 
 def company_with(tmp_path, statement: str):
+    """The sample company with more keys in its [statement] table (the last of its company.toml)."""
     d = tmp_path / "durand"
     shutil.copytree(sample_dir(), d)
+    assert (d / "company.toml").read_text(encoding="utf-8").rsplit("\n[", 1)[1].startswith("statement]")
     with (d / "company.toml").open("a", encoding="utf-8") as f:
-        f.write("\n[statement]\n" + statement)
+        f.write(statement)
     return d
 
 
