@@ -337,17 +337,24 @@ class Paybonus:
         return deadlines.check(self.ledger, as_of, self.params)
 
     def statements(
-        self, company: str, period: Period, scheme: str, as_of: date, employee: str | None = None
-    ) -> list[tuple[str, Statement]]:
-        """(employee, statement) of each beneficiary of a scheme's calculation period (fiches distinctes)."""
-        from .statements import build
+        self,
+        company: str,
+        period: Period,
+        scheme: str,
+        *,
+        issued_on: date,
+        channel: str,
+        employee: str | None = None,
+    ) -> list[Statement]:
+        """The individual statement (fiche distincte, D3313-9) of each beneficiary of an épargne salariale
+        scheme's calculation period, or of one `employee`. `issued_on` and `channel` are the date and the way the
+        statements reach the employees, printed and recorded as given (`Statement.issued_events()`). A
+        salary-type scheme has no statement (UserError: its amount goes on the payslip); so does a filter that
+        leaves nobody, named in the error."""
+        from .statements import StatementBuilder, build_statements
 
-        people = sorted(
-            {r["employee"] for r in self.ledger.entitlements.rows(company, scheme, period, employee)}
-        )
-        if not people:
-            raise UserError("statements", f"no {scheme} entitlements for {company} over {period}")
-        return [(e, build(self.ledger, company, e, period, scheme, self.params, as_of)) for e in people]
+        builder = StatementBuilder(self.ledger, self.bus.reader, self.bus.caches, self.host, self.params)
+        return build_statements(builder, company, period, scheme, issued_on, channel, employee)
 
     def verify_statement(self, path: str | Path) -> tuple[bool, str]:
         """Check a statement file (HTML or PDF) against the ledger: (ok, one line)."""
@@ -371,6 +378,11 @@ def read_company(directory: str | Path, host: PluginHost) -> CompanyData:
     check_schemes_known(data.config, host.schemes, where)
     for name in data.config.schemes:
         scheme_config(data.config, host.schemes[name], where)
+    template_dir = data.config.statement.template_dir
+    if template_dir is not None:  # tried once on a made-up statement, so that statements never fail later
+        from .statements import TEMPLATE, check_company_template
+
+        check_company_template(data.config, dict(data.files), str(Path(directory) / template_dir / TEMPLATE))
     return data
 
 

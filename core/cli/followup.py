@@ -76,16 +76,30 @@ def deadlines(
 
 @click.command()
 @click.option("--company", required=True)
-@click.option("--period", required=True, help="The calculation period, e.g. 2025 or 2025-01-01..2025-03-31.")
-@click.option("--scheme", default="interessement", show_default=True)
+@click.option("--period", required=True, help="The calculation period, e.g. 2025 or 2025-01-01..2025-12-31.")
+@click.option("--scheme", default="interessement", show_default=True, help="An épargne salariale scheme.")
 @click.option("--employee", help="Only this beneficiary.")
 @click.option("--format", "fmt", type=click.Choice(["html", "pdf"]), default="html", show_default=True)
 @click.option(
     "--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Folder for the statements."
 )
-@click.option("--as-of", "as_of", help="Date of the statements (YYYY-MM-DD); default today.")
 @click.option(
-    "--events", "events_out", type=click.Path(path_type=Path), help="Also write statement_issued events here."
+    "--issued-on",
+    "issued_on",
+    required=True,
+    help="Date of issue printed on the statements (YYYY-MM-DD); the 15-day choice runs from it.",
+)
+@click.option(
+    "--channel",
+    required=True,
+    type=click.Choice(["email", "post", "hand", "portal"]),
+    help="How the statements reach the employees: printed, and recorded in the events.",
+)
+@click.option(
+    "--events",
+    "events_out",
+    type=click.Path(path_type=Path),
+    help="Also write statement_issued events here (issue date and channel as given), to publish.",
 )
 @pass_state
 def statements(
@@ -96,38 +110,28 @@ def statements(
     employee: str | None,
     fmt: str,
     out_dir: Path,
-    as_of: str | None,
+    issued_on: str,
+    channel: str,
     events_out: Path | None,
 ) -> None:
-    """Individual statements (fiches distinctes, D3313-9), one file per beneficiary."""
+    """Individual statements (fiches distinctes, D3313-9), one file per beneficiary, in French."""
     p = parse_period(period)
     assert p is not None
-    day = parse_date(as_of, "--as-of")
+    day = parse_date(issued_on, "--issued-on")
     with state.app() as app:
-        built = app.statements(company, p, scheme, day, employee)
+        built = app.statements(company, p, scheme, issued_on=day, channel=channel, employee=employee)
     out_dir.mkdir(parents=True, exist_ok=True)
-    lines = []
-    for emp, st in built:
-        target = out_dir / f"{company}-{scheme}-{p.start:%Y%m%d}-{emp}.{fmt}"
+    events = []
+    for st in built:
+        target = out_dir / f"{company}-{scheme}-{p.start:%Y%m%d}-{st.employee}.{fmt}"
         if fmt == "pdf":
             target.write_bytes(st.pdf())
         else:
             target.write_text(st.html(), encoding="utf-8")
-        first = st.data["seal"].split(";")[6].split(",")[0].split("=")[0]
-        lines.append(
-            json.dumps(
-                {
-                    "id": f"statement-{first}-{day}",
-                    "type": "statement_issued",
-                    "company": company,
-                    "occurred_at": f"{day}T09:00:00+00:00",
-                    "payload": {"entitlement": first, "issued_on": day.isoformat(), "channel": "email"},
-                }
-            )
-        )
+        events += st.issued_events()
     if events_out:
-        events_out.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    log.info("statements.written", company=company, scheme=scheme, count=len(built))
+        events_out.write_text("".join(e.to_json() + "\n" for e in events), encoding="utf-8")
+    log.info("statements.written", company=company, scheme=scheme, count=len(built), channel=channel)
     out.print(
         f"{len(built)} statements written to {out_dir}" + (f"; events in {events_out}" if events_out else ""),
         markup=False,

@@ -184,6 +184,17 @@ class Entitlements:
             )
         ]
 
+    def periods(self, company: str, scheme: str) -> list[str]:
+        """The calculation periods ("start..end") a company has entitlements of `scheme` for, latest first."""
+        return [
+            f"{r[0]}..{r[1]}"
+            for r in self.conn.execute(
+                "SELECT DISTINCT period_start, period_end FROM entitlements WHERE company = ? AND scheme = ? "
+                "ORDER BY period_start DESC, period_end DESC",
+                (company, scheme),
+            )
+        ]
+
     def summary(self) -> list[tuple[str, str, int, int, int]]:
         """(scheme, kind, entitlements, total cents, employees) over the whole ledger."""
         return [

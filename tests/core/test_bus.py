@@ -236,8 +236,10 @@ def test_an_older_ledger_is_upgraded_by_its_migrations_on_open(tmp_path):
         "m003_work_units",
         "m004_event_subjects",
         "m005_proof",
+        "m006_statement_company_files",
     ]
     assert "work_unit" in ledger.db.table("contracts").columns_dict
+    assert "company_files" in ledger.db.table_names()
     ledger.close()
 
 

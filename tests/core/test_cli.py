@@ -263,15 +263,27 @@ def test_after_the_computation_from_the_command_line(world):
         "pdf",
         "--out",
         "st",
-        "--as-of",
+        "--issued-on",
         "2026-04-01",
+        "--channel",
+        "post",
         "--events",
         "issued.jsonl",
         cwd=cwd,
     )
     assert r.returncode == 0, r.stderr
     files = sorted((cwd / "st").glob("*.pdf"))
-    assert len(files) == len(rows)
+    assert len(files) == len({row["employee"] for row in rows})
+    issued = [json.loads(x)["payload"] for x in (cwd / "issued.jsonl").read_text().splitlines()]
+    assert {(p["issued_on"], p["channel"]) for p in issued} == {("2026-04-01", "post")}  # as given
+    common = ("statements", "--company", "DURAND", "--out", "none", "--issued-on", "2026-04-01")
+    salary = run(*common, "--period", "2025", "--channel", "post", "--scheme", "prime_fin_annee", cwd=cwd)
+    one_line_error(salary, "--scheme: prime_fin_annee is a salary-type bonus", "goes on the payslip")
+    one_line_error(run(*common, "--period", "2024", "--channel", "post", cwd=cwd), "--period", "2025-01-01")
+    nobody = run(*common, "--period", "2025", "--channel", "post", "--employee", "E9999", cwd=cwd)
+    one_line_error(nobody, "--employee: E9999 has no interessement entitlement")
+    one_line_error(run(*common, "--period", "2025", cwd=cwd), "Missing option '--channel'")
+    assert not (cwd / "none").exists()
     assert run("notice", "verify", *map(str, files), cwd=cwd).returncode == 0
     assert run("publish", "issued.jsonl", cwd=cwd).returncode == 0
     d = run("deadlines", "--as-of", "2026-04-10", "--format", "json", cwd=cwd)

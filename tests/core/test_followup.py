@@ -1,4 +1,4 @@
-"""After the computation: payments, late interest, the employee's choice, leavers, statements, exports."""
+"""After the computation: payments, late interest, the employee's choice, leavers, exports (statements: tests/statements)."""
 
 import io
 import json
@@ -13,7 +13,6 @@ from paybonus.errors import UserError
 from paybonus.export import COLUMNS, rows
 from paybonus.params import Parameters
 from paybonus.payments import allocation
-from paybonus.statements import build, verify_file
 
 P = Parameters.default()
 TZ = timezone(timedelta(hours=1))
@@ -208,44 +207,6 @@ def test_a_leavers_unclaimed_sum_is_flagged_for_the_caisse_des_depots_once(paid_
     assert all("amount" not in k and "cents" not in k for e in logs for k in e)
     assert ledger.conn.execute("SELECT COUNT(*) FROM deadline_notices").fetchone()[0] == 3
     assert verify(ledger, bus.host.schemes).ok
-
-
-def test_statement_has_every_item_of_d3313_9_in_french_and_verifies(paid_world, tmp_path):
-    from pypdf import PdfReader
-
-    _bus, ledger, ents = paid_world
-    from paybonus.calendar import Period
-
-    st = build(ledger, "ACME", "A", Period.parse("2025"), "interessement", P, date(2026, 4, 1))
-    pdf = tmp_path / "a.pdf"
-    pdf.write_bytes(st.pdf())
-    text = " ".join(page.extract_text() for page in PdfReader(str(pdf)).pages)
-    for item in (
-        "1° Montant global de l'intéressement distribué",
-        "2° Montant moyen",
-        "3° Montant total de vos droits",
-        "3° bis Avances reçues",
-        "3° ter Montant restant à percevoir",
-        "4° Retenue CSG/CRDS",
-        "5° Sommes placées",
-        "6° À défaut de demande",
-        "Annexe : règles de calcul et de répartition",
-        "D3313-9",
-        "Scellé du registre paybonus",
-    ):
-        assert item in text, item
-    total = sum(r["amount_cents"] for r in ledger.entitlements.rows(scheme="interessement"))
-    assert f"{total // 100:,}".replace(",", " ") in text  # the global amount is shown
-    html = tmp_path / "a.html"
-    html.write_text(st.html(), encoding="utf-8")
-    assert "3° ter Montant restant à percevoir" in html.read_text()
-    assert verify_file(ledger, pdf)[0] and verify_file(ledger, html)[0]
-    forged = tmp_path / "forged.html"
-    forged.write_text(
-        html.read_text().replace(f";{ents['A']['amount_cents']};", f";{ents['A']['amount_cents'] + 100};")
-    )
-    ok, line = verify_file(ledger, forged)
-    assert not ok and "seal was altered" in line
 
 
 def test_export_columns_carry_the_dsn_codes(tmp_path):

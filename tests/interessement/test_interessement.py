@@ -174,9 +174,8 @@ def test_a_leaver_keeps_the_right_and_the_forwarding_address_is_kept(tmp_path):
     a = amounts(ledger)
     # presence 181 and 365 days of 546: 1 657.50915 and 3 342.49084 euros -> the last cent to LEFT (.915 > .084)
     assert a == {"LEFT": 165_751, "STAY": 334_249}
-    from paybonus.statements import forwarding_address
-
-    assert forwarding_address(ledger, "ACME", "LEFT") == "3 rue des Lilas, Lyon"
+    (left,) = bus.reader.events("ACME", "employee_left", "LEFT")
+    assert left.payload.forwarding_address == "3 rue des Lilas, Lyon"  # printed on the statement (I-44)
 
 
 def test_restated_results_give_corrections_that_reference_what_they_correct(tmp_path):

@@ -1,0 +1,386 @@
+"""The canonical content of an individual statement: ONE structure from which the text and the seal are derived.
+
+Everything a statement states is here, as data; the template prints it (HTML and PDF alike) and the seal is the
+hash of its canonical JSON (`seal.py`). It is a JSON document:
+
+    format     "paybonus-statement/1"
+    company    {id, name, siren, address: [lines], contact: {who, email, phone}}
+    employee   {id, name, address: [lines], left_on}
+    scheme     {id, label}                        label as printed: "intéressement", "intéressement de projet"
+    period     {start, end}
+    issued_on  "2026-04-15"                       the date of issue given by the user (--issued-on)
+    channel    "email" | "post" | "hand" | "portal"  how it reaches the employee (--channel)
+    lines      [{key, item, label, cents, text}]  every amount, in the order printed; `text` exactly as printed
+    dates      {answer_by, payment_deadline}
+    choice     {open, allocation, by_default, savings_plan, plan, account_keeper, how_to_ask, window_days,
+                unavailability_years}
+    annex      {intro, sections: [{title, blocks}]}  the scheme's note (D3313-9), already in French
+    entries    [[entitlement id, digest], ...]    the ledger entries it shows, sorted
+
+Line keys: global (1°), average (2°), total (3°), advances (3° bis), remaining (3° ter), withheld (4°), net,
+interest, paid_part and placed_part (a split choice), csg, csg_deductible, crds (4° in detail), taxable_if_paid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from paybonus.hooks.types import Kind, RecordedEntitlement, SchemeDescriptor, SocialRegime
+
+from ..caches import Caches
+from ..calendar import Period
+from ..config import CompanyConfig
+from ..errors import UserError
+from ..events import canonical_json
+from ..french import de, eur, nb, percent, period_fr
+from ..host import PluginHost
+from ..params import Parameters, csg_crds
+from ..payments import allocation, option_window
+from ..store import Ledger, LedgerReader, recorded_entitlement
+from .context import AnnexContext
+
+FORMAT = "paybonus-statement/1"
+CHANNELS = ("email", "post", "hand", "portal")
+
+
+class StatementBuilder:
+    """Builds the content of statements from the ledger, the installed schemes and the legal parameters."""
+
+    def __init__(
+        self, ledger: Ledger, reader: LedgerReader, caches: Caches, host: PluginHost, params: Parameters
+    ) -> None:
+        self.ledger, self.reader, self.caches, self.host, self.params = ledger, reader, caches, host, params
+
+    def scheme(self, name: str) -> SchemeDescriptor:
+        """The scheme, if it has statements: épargne salariale only (D3313-9), with an annex."""
+        scheme = self.host.schemes.get(name)
+        if scheme is None:
+            known = ", ".join(sorted(self.host.schemes))
+            raise UserError("--scheme", f"no installed scheme {name!r} (installed: {known})")
+        if scheme.social_regime != SocialRegime.EPARGNE_SALARIALE:
+            raise UserError(
+                "--scheme",
+                f"{name} is a salary-type bonus: its amount goes on the payslip, with no fiche distincte "
+                "(D3313-9 is for intéressement and other épargne salariale)",
+            )
+        if scheme.statement_annex is None:
+            raise UserError(
+                "--scheme", f"{name} gives no annex for its statements (its plugin has no statement_annex)"
+            )
+        return scheme
+
+    def beneficiaries(self, company: str, period: Period, scheme: str, employee: str | None) -> list[str]:
+        """Who has rights of `scheme` for exactly `period`; an empty result names the filter that emptied it."""
+        if self.caches.company(company) is None:
+            raise UserError("--company", f"{company!r} is not loaded in {self.ledger.path}")
+        people = sorted({e for e, _ in self.ledger.entitlements.totals_by_employee(company, scheme, period)})
+        if employee is not None:
+            if employee in people:
+                return [employee]
+            raise UserError(
+                "--employee",
+                f"{employee} has no {scheme} entitlement in {company} for {period}"
+                + (f" ({len(people)} other beneficiaries have)" if people else ""),
+            )
+        if not people:
+            periods = self.ledger.entitlements.periods(company, scheme)
+            raise UserError(
+                "--period",
+                f"no {scheme} entitlement in {company} for {period}; "
+                + (
+                    "periods with entitlements: " + ", ".join(periods[:5])
+                    if periods
+                    else f"{company} has no {scheme} entitlement yet"
+                ),
+            )
+        return people
+
+    def build(
+        self, company: str, employee: str, period: Period, scheme: str, issued_on: date, channel: str
+    ) -> tuple[dict[str, Any], tuple[str, ...]]:
+        """The content of one beneficiary's statement (see the module's docstring), and the ids of the rights
+        it shows (principal and corrections)."""
+        if channel not in CHANNELS:
+            raise UserError("--channel", f"{channel!r} is not one of {', '.join(CHANNELS)}")
+        descriptor = self.scheme(scheme)
+        config = self.caches.company(company)
+        if config is None:
+            raise UserError("--company", f"{company!r} is not loaded in {self.ledger.path}")
+        rows = self.ledger.entitlements.rows(company, scheme, period, employee, exact_period=True)
+        if not rows:
+            raise UserError("--employee", f"{employee} has no {scheme} entitlement in {company} for {period}")
+        entitlements = [recorded_entitlement(r) for r in rows]
+        rights = [e for e in entitlements if e.kind is not Kind.INTEREST]
+        interest = [e for e in entitlements if e.kind is Kind.INTEREST]
+        label = descriptor.label[:1].lower() + descriptor.label[1:]
+        on = period.end
+        total = sum(e.amount_cents for e in rights)
+        paid = sum(self.ledger.payments.paid_cents(e.id) for e in rights)
+        everyone = [t for _, t in self.ledger.entitlements.totals_by_employee(company, scheme, period)]
+        global_cents = sum(everyone)
+        n = sum(1 for t in everyone if t > 0)
+        average = int((Decimal(global_cents) / max(n, 1)).to_integral_value(ROUND_HALF_UP))
+        c = csg_crds(self.params, total, on)
+        principal = next(
+            (e for e in rights if e.kind is Kind.PRINCIPAL), rights[0] if rights else entitlements[0]
+        )
+        alloc = allocation(self.ledger, principal.id, issued_on, self.params)
+        window_days = int(self.params.value("option_window_days", issued_on))
+        window = option_window(self.ledger, principal.id, self.params)
+        answer_by = window[1] if window else issued_on + timedelta(days=window_days)
+        st = config.statement
+        has_plan = config.info.has_savings_plan
+        name = _period_name(period)
+        lines = [
+            _line("global", "1°", f"Montant global {_of_the(label)} {name} distribué", global_cents),
+            _line(
+                "average",
+                "2°",
+                f"Montant moyen perçu par les {n} bénéficiaires"
+                if n > 1
+                else "Montant moyen perçu (1 bénéficiaire)",
+                average,
+            ),
+            _line("total", "3°", "Montant total de vos droits (brut)", total),
+            _line("advances", "3° bis", "Avances déjà reçues", 0),
+            _line("remaining", "3° ter", "Montant restant à percevoir", total - paid),
+            _line(
+                "withheld",
+                "4°",
+                f"CSG et CRDS retenues ({percent(c.rate)} du montant brut)",
+                -c.withheld_cents,
+            ),
+            _line(
+                "net",
+                "",
+                "Montant net, que vous le perceviez ou le placiez" if has_plan else "Montant net versé",
+                total - c.withheld_cents,
+            ),
+        ]
+        if interest:
+            lines.append(
+                _line(
+                    "interest",
+                    "",
+                    "Intérêts de retard (article L3314-9)",
+                    sum(e.amount_cents for e in interest),
+                )
+            )
+        if alloc["allocation"] == "split":
+            placed = int(alloc.get("placed_cents") or 0)
+            lines.append(_line("paid_part", "", "dont part versée (montant brut)", total - placed))
+            lines.append(
+                _line("placed_part", "", f"dont part placée sur {st.savings_plan} (montant brut)", placed)
+            )
+        lines += [
+            _line("csg", "", f"CSG {percent(c.csg_rate)}", c.csg_cents),
+            _line(
+                "csg_deductible",
+                "",
+                f"{percent(c.csg_deductible_rate)}, déductibles de votre revenu imposable si vous demandez le versement",
+                c.csg_deductible_cents,
+            ),
+            _line("crds", "", f"CRDS {percent(c.crds_rate)}", c.crds_cents),
+            _line(
+                "taxable_if_paid",
+                "",
+                "Montant imposable si vous demandez le versement",
+                total - c.csg_deductible_cents,
+            ),
+        ]
+        deadline = principal.due_date
+        content = {
+            "format": FORMAT,
+            "company": {
+                "id": company,
+                "name": config.info.name,
+                "siren": config.info.siren,
+                "address": list(config.info.address),
+                "contact": {"who": st.contact, "email": st.contact_email, "phone": st.contact_phone},
+            },
+            "employee": self._employee(company, employee, period, issued_on),
+            "scheme": {"id": scheme, "label": label},
+            "period": {"start": period.start.isoformat(), "end": period.end.isoformat()},
+            "issued_on": issued_on.isoformat(),
+            "channel": channel,
+            "lines": lines,
+            "dates": {
+                "answer_by": answer_by.isoformat() if has_plan else None,
+                "payment_deadline": deadline.isoformat() if deadline else None,
+            },
+            "choice": {
+                "open": has_plan and alloc["allocation"] == "pending",
+                "allocation": alloc["allocation"] if has_plan else "paid",
+                "by_default": alloc.get("by") != "choice",
+                "savings_plan": has_plan,
+                "plan": st.savings_plan,
+                "account_keeper": st.account_keeper,
+                "how_to_ask": st.how_to_ask,
+                "window_days": window_days,
+                "unavailability_years": int(self.params.value("pee_unavailability_years", on)),
+            },
+            "annex": self._annex(descriptor, config, entitlements),
+            "entries": sorted([r["id"], r["digest"]] for r in rows),
+        }
+        return content, tuple(e.id for e in rights)
+
+    def _employee(self, company: str, employee: str, period: Period, issued_on: date) -> dict[str, Any]:
+        left_on, address = None, ""
+        for ev in self.reader.events(company, "employee_left", employee):
+            left_on, address = ev.payload.left_on, ev.payload.forwarding_address or address
+        if left_on is not None and left_on > issued_on:  # announced, not yet gone
+            left_on = None
+        return {
+            "id": employee,
+            "name": self.ledger.companies.display_name(company, employee) or employee,
+            "address": [x.strip() for x in address.replace(";", "\n").split("\n") if x.strip()],
+            "left_on": left_on.isoformat() if left_on else None,
+        }
+
+    def _annex(
+        self, scheme: SchemeDescriptor, config: CompanyConfig, entitlements: Sequence[RecordedEntitlement]
+    ) -> dict[str, Any]:
+        assert scheme.statement_annex is not None
+        st = config.statement
+        ctx = AnnexContext(
+            self.host,
+            self.reader,
+            self.caches,
+            config.info,
+            self.caches.scheme_config(config, scheme),
+            scheme,
+            self.params,
+            self.ledger,
+            {k: {"label": v.label, **({"unit": v.unit} if v.unit else {})} for k, v in st.figures.items()},
+            st.formulas.get(scheme.name),
+        )
+        return _typeset(scheme.statement_annex(entitlements, ctx).to_dict())
+
+
+def _typeset(value: Any) -> Any:
+    """Every string of the annex with French punctuation (`paybonus.french.nb`), as it is printed."""
+    if isinstance(value, str):
+        return nb(value)
+    if isinstance(value, list):
+        return [_typeset(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _typeset(v) for k, v in value.items()}
+    return value
+
+
+def _of_the(label: str) -> str:
+    """ "de l'intéressement", "du ..." (a scheme's label is a masculine noun, as intéressement)."""
+    return ("de l'" if label[:1] in "aeiouyéèêàâîôû" else "du ") + label
+
+
+def _line(key: str, item: str, label: str, cents: int) -> dict[str, Any]:
+    return {"key": key, "item": item, "label": label, "cents": cents, "text": eur(cents)}
+
+
+def _period_name(period: Period) -> str:
+    """ "2025" (a calendar year), "2025-2026" (another exercise), else "du 1er janvier au 31 mars 2025"."""
+    if period.whole_months() == 12:
+        return str(period.start.year) if period.start.month == 1 else f"{period.start.year}-{period.end.year}"
+    return period_fr(period.start, period.end)
+
+
+def words(content: Mapping[str, Any]) -> dict[str, str]:
+    """The ready-made words the template uses, derived from the content alone."""
+    period = Period(
+        date.fromisoformat(content["period"]["start"]), date.fromisoformat(content["period"]["end"])
+    )
+    label = content["scheme"]["label"]
+    name = _period_name(period)
+    annual = period.whole_months() == 12
+    return {
+        "label": label,
+        "period_name": name,
+        "for_period": f"l'exercice {name}" if annual else f"la période {name}",
+        "title": f"Relevé individuel {de(label)}" + (f" {name}" if annual else ""),
+        "channel_fr": {
+            "email": "qui vous est adressé par courriel",
+            "post": "qui vous est envoyé par courrier",
+            "hand": "qui vous est remis en main propre",
+            "portal": "mis à votre disposition sur votre espace salarié",
+        }[content["channel"]],
+    }
+
+
+def canonical(content: Mapping[str, Any]) -> bytes:
+    """The content's canonical JSON bytes (sorted keys, no spaces, UTF-8): what the seal is computed over."""
+    return canonical_json(content).encode("utf-8")
+
+
+def sample(company: CompanyConfig) -> dict[str, Any]:
+    """A made-up statement of the company, to try its own template on when it is loaded."""
+    annex = {
+        "intro": "Accord d'intéressement conclu le 10 mars 2025.",
+        "sections": [
+            {
+                "title": "1. Le montant global",
+                "blocks": [
+                    {
+                        "kind": "text",
+                        "text": "Selon l'accord, l'intéressement global est égal à 10 % du résultat.",
+                    },
+                    {"kind": "note", "text": "Les parts sont calculées au centime."},
+                    {"kind": "list", "items": ["Part uniforme : la même somme pour chaque bénéficiaire."]},
+                    {
+                        "kind": "table",
+                        "columns": ["Critère", "Votre part"],
+                        "rows": [["Part uniforme", eur(100_000)]],
+                        "widths": [70, 30],
+                        "numeric": [False, True],
+                        "total": ["Total", eur(100_000)],
+                    },
+                ],
+            }
+        ],
+    }
+    st = company.statement
+    lines = [
+        _line("global", "1°", "Montant global de l'intéressement 2025 distribué", 3_000_000),
+        _line("average", "2°", "Montant moyen perçu par les 30 bénéficiaires", 100_000),
+        _line("total", "3°", "Montant total de vos droits (brut)", 100_000),
+        _line("advances", "3° bis", "Avances déjà reçues", 0),
+        _line("remaining", "3° ter", "Montant restant à percevoir", 100_000),
+        _line("withheld", "4°", "CSG et CRDS retenues (9,7 % du montant brut)", -9_700),
+        _line("net", "", "Montant net, que vous le perceviez ou le placiez", 90_300),
+        _line("csg", "", "CSG 9,2 %", 9_200),
+        _line("csg_deductible", "", "6,8 %, déductibles de votre revenu imposable", 6_800),
+        _line("crds", "", "CRDS 0,5 %", 500),
+        _line("taxable_if_paid", "", "Montant imposable si vous demandez le versement", 93_200),
+    ]
+    return {
+        "format": FORMAT,
+        "company": {
+            "id": company.info.id,
+            "name": company.info.name,
+            "siren": company.info.siren,
+            "address": list(company.info.address),
+            "contact": {"who": st.contact, "email": st.contact_email, "phone": st.contact_phone},
+        },
+        "employee": {"id": "E0001", "name": "Camille Martin", "address": [], "left_on": None},
+        "scheme": {"id": "interessement", "label": "intéressement"},
+        "period": {"start": "2025-01-01", "end": "2025-12-31"},
+        "issued_on": "2026-04-15",
+        "channel": "email",
+        "lines": lines,
+        "dates": {"answer_by": "2026-04-30", "payment_deadline": "2026-05-31"},
+        "choice": {
+            "open": True,
+            "allocation": "pending",
+            "by_default": True,
+            "savings_plan": True,
+            "plan": st.savings_plan,
+            "account_keeper": st.account_keeper,
+            "how_to_ask": st.how_to_ask,
+            "window_days": 15,
+            "unavailability_years": 5,
+        },
+        "annex": annex,
+        "entries": [["ENT-sample", "0" * 64]],
+    }

@@ -1,0 +1,138 @@
+"""`paybonus notice verify`: a statement's seal is derived from its content, which the file carries; a changed
+content, a changed printed amount, a seal alone, another statement's seal or a changed ledger are all found."""
+
+import hashlib
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from io import BytesIO
+
+import pytest
+from helpers.statements import sample_ledger
+from paybonus import Paybonus
+from paybonus.calendar import Period
+from paybonus.errors import UserError
+from paybonus.events import Event, ResultsPublished
+from paybonus.statements import verify_file
+
+
+@pytest.fixture
+def files(tmp_path):
+    db = sample_ledger(tmp_path / "l.db")
+    with Paybonus.open(db) as app:
+        built = app.statements(
+            "DURAND", Period.parse("2025"), "interessement", issued_on=date(2026, 4, 15), channel="email"
+        )
+    by = {st.employee: st for st in built}
+    out = {}
+    for emp in ("E0001", "E0002"):
+        out[f"{emp}.html"] = tmp_path / f"{emp}.html"
+        out[f"{emp}.html"].write_text(by[emp].html(), encoding="utf-8")
+        out[f"{emp}.pdf"] = tmp_path / f"{emp}.pdf"
+        out[f"{emp}.pdf"].write_bytes(by[emp].pdf())
+    return db, out, by
+
+
+def check(db, path):
+    with Paybonus.open(db) as app:
+        return verify_file(app.ledger, path)
+
+
+def test_html_and_pdf_statements_verify(files):
+    db, out, _ = files
+    for name in ("E0001.html", "E0001.pdf"):
+        ok, line = check(db, out[name])
+        assert ok and "OK (1 ledger entries, total 1773.01 EUR, issued 2026-04-15)" in line, line
+
+
+def test_a_changed_printed_amount_is_found(files):
+    db, out, _ = files
+    page = out["E0001.html"].read_text(encoding="utf-8")
+    head, body = page.split("</head>")
+    out["E0001.html"].write_text(
+        head + "</head>" + body.replace("1\u202f601,02", "1\u202f701,02"), encoding="utf-8"
+    )
+    ok, line = check(db, out["E0001.html"])
+    assert not ok and "is not printed as sealed" in line and "Montant net" in line
+
+
+def test_a_changed_content_is_found(files):
+    db, out, _ = files
+    page = out["E0001.html"].read_text(encoding="utf-8")
+    out["E0001.html"].write_text(page.replace('"cents":177301', '"cents":187301', 1), encoding="utf-8")
+    ok, line = check(db, out["E0001.html"])
+    assert not ok and "content was altered" in line
+
+
+def test_another_statements_seal_and_content_pasted_in_is_found(files):
+    db, out, _ = files
+    mine = out["E0001.html"].read_text(encoding="utf-8")
+    theirs = out["E0002.html"].read_text(encoding="utf-8")
+
+    def head(page):
+        return page[page.index('<meta name="paybonus-ledger"') : page.index("</head>")]
+
+    out["E0001.html"].write_text(mine.replace(head(mine), head(theirs)), encoding="utf-8")
+    ok, line = check(db, out["E0001.html"])
+    assert not ok and "is not printed as sealed" in line
+
+
+def test_a_seal_alone_is_not_a_statement(files):
+    db, out, by = files
+    out["E0001.html"].write_text(
+        f'<meta name="paybonus-ledger" content="{by["E0001"].seal}">', encoding="utf-8"
+    )
+    ok, line = check(db, out["E0001.html"])
+    assert not ok and "content is missing" in line
+
+
+def test_a_pdf_with_another_seal_is_found(files):
+    from pypdf import PdfReader, PdfWriter
+
+    db, out, by = files
+    writer = PdfWriter(clone_from=PdfReader(out["E0001.pdf"]))
+    writer.add_metadata({"/Keywords": by["E0002"].seal})
+    buf = BytesIO()
+    writer.write(buf)
+    out["E0001.pdf"].write_bytes(buf.getvalue())
+    ok, line = check(db, out["E0001.pdf"])
+    assert not ok and "content was altered" in line
+
+
+def test_a_later_correction_in_the_ledger_is_reported(files):
+    db, out, _ = files
+    with Paybonus.open(db) as app:
+        app.publish(
+            [
+                Event(
+                    "results-2025-restated",
+                    "results_published",
+                    "DURAND",
+                    datetime(2026, 3, 20, 9, 0, tzinfo=UTC),
+                    ResultsPublished(Period.parse("2025"), {"rcai": Decimal("400000")}),
+                )
+            ]
+        )
+    ok, line = check(db, out["E0001.pdf"])
+    assert ok and "a newer statement is due" in line
+
+
+def test_a_statement_sealed_before_the_content_seal_still_verifies(files, tmp_path):
+    db, _, by = files
+    (eid, digest), total = by["E0001"].content["entries"][0], 177301
+    h = hashlib.sha256(f"{eid}={digest}".encode() + f"|{total}".encode()).hexdigest()
+    seal = f"paybonus-seal-v1;DURAND;interessement;E0001;2025-01-01..2025-12-31;{total};{eid}={digest};{h}"
+    old = tmp_path / "old.html"
+    old.write_text(f'<html><head><meta name="paybonus-ledger" content="{seal}"></head></html>')
+    ok, line = check(db, old)
+    assert ok and "OK (1 ledger entries, total 1773.01 EUR)" in line
+    old.write_text(old.read_text().replace(f";{total};", f";{total + 100};"))
+    ok, line = check(db, old)
+    assert not ok and "seal was altered" in line
+
+
+def test_a_file_without_a_seal_is_a_users_mistake(tmp_path, files):
+    db, _, _ = files
+    junk = tmp_path / "junk.html"
+    junk.write_text("<html>nothing</html>")
+    with pytest.raises(UserError, match="no paybonus seal"):
+        check(db, junk)

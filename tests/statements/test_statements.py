@@ -1,0 +1,193 @@
+"""The fiche distincte (D3313-9, LAW 1.9): every item in French, the same words in HTML and PDF, the four cases
+of the issue (a full year, a leaver, part time with maternity leave, a project participant), the seal."""
+
+from datetime import date
+
+import pytest
+from helpers.statements import ITEMS, project_ledger, sample_ledger, text_of, words
+from paybonus import Paybonus
+from paybonus.calendar import Period
+from paybonus.errors import UserError
+from paybonus.french import NBSP, NNBSP, eur
+from paybonus.statements import canonical, seal_of
+from paybonus.statements.content import words as statement_words
+
+YEAR = Period.parse("2025")
+ISSUED = date(2026, 4, 15)
+
+
+@pytest.fixture(scope="module")
+def durand(tmp_path_factory):
+    return sample_ledger(tmp_path_factory.mktemp("durand") / "l.db")
+
+
+@pytest.fixture(scope="module")
+def atlas(tmp_path_factory):
+    return project_ledger(tmp_path_factory.mktemp("atlas") / "l.db")
+
+
+def one(db, company, employee, scheme="interessement", channel="email"):
+    with Paybonus.open(db) as app:
+        (st,) = app.statements(company, YEAR, scheme, issued_on=ISSUED, channel=channel, employee=employee)
+    return st
+
+
+def both(st):
+    """(HTML text, PDF text) as a reader sees them, without the PDF's running footer."""
+    c = st.content
+    footer = f"{c['company']['name']} – {statement_words(c)['title']} – {c['employee']['name']}"
+    return text_of(st.html().encode("utf-8")), text_of(st.pdf(), footer)
+
+
+CASES = {
+    "full year": ("DURAND", "E0001", "interessement"),
+    "leaver": ("DURAND", "E0014", "interessement"),
+    "part time, maternity leave": ("DURAND", "E0015", "interessement"),
+    "project participant": ("BETA", "B1", "interessement_projet"),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_every_item_is_printed_in_html_and_pdf_with_the_same_words(case, durand, atlas):
+    company, employee, scheme = CASES[case]
+    st = one(atlas if scheme == "interessement_projet" else durand, company, employee, scheme)
+    html, pdf = both(st)
+    for name, text in (("html", html), ("pdf", pdf)):
+        for item in ITEMS:
+            assert item in text, (name, item)
+        for line in st.content["lines"]:  # every amount, as the content says it is printed
+            assert " ".join(line["text"].split()) in text, (name, line)
+        assert "1er janvier" in text and "EUR" not in text and "1 janvier" not in text
+        assert "Le 15 avril 2026" in text or "Lyon, le 15 avril 2026" in text  # the date of issue given
+    assert words(html) == words(pdf), (words(html) - words(pdf), words(pdf) - words(html))
+    page = st.html()
+    assert f"{NNBSP}" in page and f"{NBSP}€" in page and f"1er{NBSP}janvier" in page
+
+
+def test_a_full_year_reads_the_sample_figures(durand):
+    st = one(durand, "DURAND", "E0001")
+    html, _ = both(st)
+    # the letterhead, one line of each column per row: company, address, SIREN | employee, matricule; the date
+    assert html.startswith(
+        "Atelier Durand SAS Mathis Petit 14 rue des Tanneurs Matricule E0001 69007 Lyon SIREN 123 456 789 "
+        "Lyon, le 15 avril 2026 Relevé individuel d'intéressement 2025"
+    )
+    # the formula as a sentence and its brackets with the year's RCAI (366 937 €): 0 + 10 000 + 32 540,55
+    assert "calculé par tranches : 0 % jusqu'à 50 000 €, 10 % de 50 000 € à 150 000 €" in html
+    assert "brackets(" not in html and "rcai" not in html
+    assert "au-delà de 150 000 € 15 % 216 937,00 € 32 540,55 €" in html
+    assert "Total 366 937,00 € 42 540,55 €" in html
+    # his own figures for each key, adding up to his amount
+    assert "Part uniforme 30 % 12 762,17 € 1 bénéficiaire 30 bénéficiaires 425,41 €" in html
+    assert "Temps de présence 30 % 12 762,16 € 365 jours 10 504 jours 443,47 €" in html
+    assert "Total 100 % 42 540,55 € 1 773,01 €" in html
+    # one net amount: 9.7 % withheld once, whatever the choice (LAW 0.3)
+    lines = {x["key"]: x for x in st.content["lines"]}
+    assert (lines["total"]["cents"], lines["withheld"]["cents"], lines["net"]["cents"]) == (
+        177301,
+        -17199,
+        160102,
+    )
+    assert "la totalité est placée sur le plan d'épargne entreprise (PEE) Atelier Durand" in html
+    assert "au plus tard le 30 avril 2026" in html  # 15 days from the date of issue (R3313-12)
+    assert "rh@atelier-durand.example – 04 72 00 12 34" in html
+
+
+def test_a_leaver_is_told_when_he_left_where_we_write_and_what_happens_if_we_cannot_reach_him(durand):
+    html, _ = both(one(durand, "DURAND", "E0014"))
+    assert "Vous avez quitté Atelier Durand SAS le 30 novembre 2025" in html
+    assert "84 rue des Lilas, 69003 Lyon" in html  # the forwarding address of his employee_left (I-44)
+    assert "Caisse des dépôts et consignations (article D3313-11)" in html
+    assert "315 jours de présence en 2025 sur 334 jours de contrat ; 19 jours d'arrêt maladie" in html
+    assert "non comptés" in html
+
+
+def test_part_time_with_maternity_leave_counts_the_leave_and_the_reconstituted_salary(durand):
+    html, _ = both(one(durand, "DURAND", "E0015"))
+    assert "112 jours de congé de maternité (du 19 avril au 8 août 2025) comptés comme présence" in html
+    assert "365 jours de présence en 2025 sur 365 jours de contrat" in html
+    assert "dont 3 575,75 € reconstitués" in html and "R3314-3" in html
+    assert "votre temps de travail représente 50 % d'un temps plein" in html
+
+
+def test_a_project_participant_reads_the_projects_rules_and_his_entitys_part(atlas):
+    st = one(atlas, "BETA", "B1", "interessement_projet")
+    html, _ = both(st)
+    assert "Relevé individuel d'intéressement de projet 2025" in html
+    assert "Projet Atlas" in html and "L3312-6" in html
+    # the project formula with the period's figures, labelled as the company's [statement.figures] say
+    assert "le taux d'avancement du projet : 90 %" in html and "le retard de livraison : 15 jours" in html
+    assert "Montant global 21 250,00 €" in html
+    # the split between entities, his entity and its window
+    assert "BETA-RD BETA du 1er juillet au 31 décembre 2025 306 2 668,24 €" in html
+    assert "Vous faites partie de l'entité BETA-RD (l'unité de travail RD de Beta SAS)" in html
+    assert "ajouté à l'intéressement de Beta SAS" in html  # one 20 % cap for both (P-4)
+    assert "Salaire brut 100 % 2 668,24 € 22 800,00 € 37 200,00 € 1 635,37 €" in html
+    assert "Vous aviez déjà reçu 475,00 € au titre de l'exercice" in html  # combined individual cap (P-4)
+
+
+def test_the_content_is_the_one_source_of_the_text_and_of_the_seal(durand):
+    st = one(durand, "DURAND", "E0001")
+    c = st.content
+    assert (
+        c["format"] == "paybonus-statement/1" and c["issued_on"] == "2026-04-15" and c["channel"] == "email"
+    )
+    assert all(line["text"] == eur(line["cents"]) for line in c["lines"])
+    assert st.seal.startswith("paybonus-seal-v2;") and st.seal == seal_of(dict(c))
+    import hashlib
+
+    assert st.seal.endswith(hashlib.sha256(canonical(c)).hexdigest())
+    assert st.short_seal.replace("-", "").lower() == st.seal[-64:][:16]
+    assert st.short_seal in text_of(st.html().encode("utf-8"))
+    again = one(durand, "DURAND", "E0001")
+    assert again.seal == st.seal  # the same ledger, date and channel give the same statement
+    assert one(durand, "DURAND", "E0001", channel="post").seal != st.seal
+
+
+def test_a_salary_type_bonus_has_no_statement(durand):
+    with Paybonus.open(durand) as app, pytest.raises(UserError) as e:
+        app.statements("DURAND", YEAR, "prime_nao", issued_on=ISSUED, channel="email")
+    assert e.value.where == "--scheme" and "goes on the payslip" in e.value.what
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "where", "fragment"),
+    [
+        ({"employee": "E9999"}, "--employee", "E9999 has no interessement entitlement in DURAND"),
+        ({"period": Period.parse("2024")}, "--period", "periods with entitlements: 2025-01-01..2025-12-31"),
+        ({"scheme": "participation"}, "--scheme", "no installed scheme 'participation'"),
+        ({"company": "NOPE"}, "--company", "'NOPE' is not loaded"),
+    ],
+)
+def test_an_empty_result_names_the_filter_that_emptied_it(durand, kwargs, where, fragment):
+    args = {"company": "DURAND", "period": YEAR, "scheme": "interessement", **kwargs}
+    with Paybonus.open(durand) as app, pytest.raises(UserError) as e:
+        app.statements(
+            args["company"],
+            args["period"],
+            args["scheme"],
+            issued_on=ISSUED,
+            channel="email",
+            employee=kwargs.get("employee"),
+        )
+    assert e.value.where == where and fragment in e.value.what, str(e.value)
+
+
+def test_the_issued_events_carry_the_date_and_channel_as_given_and_open_the_window_printed(tmp_path):
+    db = sample_ledger(tmp_path / "l.db")
+    st = one(db, "DURAND", "E0002", channel="hand")
+    events = st.issued_events()
+    assert [(e.type, e.payload.issued_on, e.payload.channel) for e in events] == [
+        ("statement_issued", ISSUED, "hand")
+    ]
+    with Paybonus.open(db) as app:
+        app.publish(events)
+        assert app.publish(st.issued_events()).counts["duplicates"] == 1  # the same statement, the same ids
+        from paybonus.payments import option_window
+
+        window = option_window(app.ledger, events[0].payload.entitlement, app.params)
+    assert window is not None and window[1].isoformat() == st.content["dates"]["answer_by"] == "2026-04-30"
+    assert "remis en main propre le 15 avril 2026" in text_of(st.html().encode("utf-8"))
+    # issued again later: the window runs from the first issue, and the statement says so
+    later = one(db, "DURAND", "E0002")
+    assert later.content["dates"]["answer_by"] == "2026-04-30"
