@@ -29,7 +29,7 @@ def test_wheel_installs_in_a_fresh_venv_and_runs_the_demo(tmp_path):
     assert "paybonus/plugins/interessement/projet/cli.py" in names
     # the statement's font travels with its licence (SIL OFL 1.1)
     assert {"paybonus/fonts/NotoSans-Regular.ttf", "paybonus/fonts/NotoSans-Bold.ttf"} <= set(names)
-    assert "paybonus/fonts/OFL.txt" in names
+    assert "paybonus/fonts/OFL.txt" in names and "paybonus/templates/fiche.html.j2" in names
     assert not any(n.startswith(("core/", "hooks/", "plugins/", "fixtures/", "tests/")) for n in names)
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
@@ -44,6 +44,20 @@ def test_wheel_installs_in_a_fresh_venv_and_runs_the_demo(tmp_path):
     r = subprocess.run([str(exe), "demo"], capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "audit: OK" in r.stdout and (tmp_path / "paybonus-demo.db").is_file()
+    statement = [
+        str(exe),
+        "--db",
+        "paybonus-demo.db",
+        "statements",
+        "--company",
+        "DURAND",
+        "--period",
+        "2025",
+    ]
+    statement += ["--employee", "E0001", "--format", "pdf", "--out", "st", "--issued-on", "2026-04-15"]
+    r = subprocess.run([*statement, "--channel", "email"], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr  # the installed template and fonts are found
+    assert (tmp_path / "st" / "DURAND-interessement-20250101-E0001.pdf").read_bytes().startswith(b"%PDF")
     where = subprocess.run(
         [str(py), "-c", "from paybonus.fixtures import project_sample_dir; print(project_sample_dir())"],
         capture_output=True,
