@@ -30,11 +30,7 @@ from ..annex import common_sections, during, formula_blocks, global_cap_text
 from .agreement import ProjectSettings
 from .compute import EVENT
 
-SCOPES = {
-    "company": "l'ensemble de la société",
-    "establishment": "l'établissement",
-    "work_unit": "l'unité de travail",
-}
+SCOPES = {"establishment": "l'établissement", "work_unit": "l'unité de travail"}
 SPLITS = {
     "headcount": (
         "l'effectif de chaque entité (jours de contrat de ses salariés sur la période)",
@@ -143,8 +139,11 @@ def _entity(
     entity: Mapping[str, Any] = next(
         (r for r in statement.get("entities", []) if r.get("entity") == inputs["entity"]), {}
     )
-    scope = SCOPES.get(str(entity.get("scope", "company")), "l'entité")
-    unit = f" {entity['unit']}" if entity.get("unit") else ""
+    scope = str(entity.get("scope", "company"))
+    name = ctx.company.name
+    part_of = (
+        f"{SCOPES[scope]} {entity.get('unit')} {de(name)}" if scope in SCOPES else f"toute la société {name}"
+    )
     blocks: list[AnnexBlock] = [
         AnnexText(f"Le montant global est partagé entre les entités participantes selon {how} :"),
         AnnexTable(
@@ -161,9 +160,9 @@ def _entity(
             ),
         ),
         AnnexText(
-            f"Vous faites partie de l'entité {inputs['entity']} ({scope}{unit} de {ctx.company.name}), qui "
+            f"Vous faites partie de l'entité {inputs['entity']} ({part_of}), qui "
             f"participe au projet {period_fr(window.start, window.end)} : seule votre présence et votre salaire "
-            f"sur cette période comptent. Part de l'entité : {eur(int(inputs.get('entity_pool_cents', 0)))}."
+            "sur cette période comptent."
         ),
     ]
     if "global_cap_cents" in part:
