@@ -143,9 +143,11 @@ class Renderer:
                 raise UserError(
                     TEMPLATE, f"the PDF cannot lay this template out ({exc}); see the rules in fiche.html.j2"
                 ) from None
+            pdf = bytes(doc.output())  # fpdf2 tells of missing glyphs only here, in a log record
         if missing:
-            raise UserError(TEMPLATE, f"the shipped font has no glyph for {missing[0]}")
-        return bytes(doc.output())
+            who = f"statement of {content['employee']['id']}"
+            raise UserError(who, f"the PDF's font cannot print every character (write HTML): {missing[0]}")
+        return pdf
 
 
 TAG_STYLES: dict[str, Any] = {

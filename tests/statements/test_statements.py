@@ -191,3 +191,12 @@ def test_the_issued_events_carry_the_date_and_channel_as_given_and_open_the_wind
     # issued again later: the window runs from the first issue, and the statement says so
     later = one(db, "DURAND", "E0002")
     assert later.content["dates"]["answer_by"] == "2026-04-30"
+
+
+def test_a_character_the_font_lacks_stops_the_pdf_rather_than_print_a_blank(durand):
+    st = one(durand, "DURAND", "E0001")
+    content = {**st.content, "employee": {**st.content["employee"], "name": "王 Petit"}}
+    with pytest.raises(UserError) as e:
+        st.renderer.pdf(content)
+    assert e.value.where == "statement of E0001" and "王" in e.value.what
+    assert "王 Petit" in st.renderer.html(content)  # the HTML page can still be written
