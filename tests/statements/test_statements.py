@@ -200,3 +200,31 @@ def test_a_character_the_font_lacks_stops_the_pdf_rather_than_print_a_blank(dura
         st.renderer.pdf(content)
     assert e.value.where == "statement of E0001" and "王" in e.value.what
     assert "王 Petit" in st.renderer.html(content)  # the HTML page can still be written
+
+
+@pytest.mark.parametrize(
+    ("db_name", "company", "scheme"),
+    [
+        ("durand", "DURAND", "interessement"),
+        ("atlas", "ALPHA", "interessement_projet"),
+        ("atlas", "BETA", "interessement_projet"),
+    ],
+)
+def test_for_every_beneficiary_the_annexs_parts_add_up_to_3_and_the_net_is_3_less_4(
+    request, db_name, company, scheme
+):
+    db = request.getfixturevalue(db_name)
+    with Paybonus.open(db) as app:
+        built = app.statements(company, YEAR, scheme, issued_on=ISSUED, channel="email")
+    assert built
+    for st in built:
+        lines = {x["key"]: x for x in st.content["lines"]}
+        assert lines["net"]["cents"] == lines["total"]["cents"] + lines["withheld"]["cents"]
+        assert lines["withheld"]["cents"] == -(lines["csg"]["cents"] + lines["crds"]["cents"])
+        keys = next(
+            b
+            for s in st.content["annex"]["sections"]
+            for b in s["blocks"]
+            if b["kind"] == "table" and b["columns"][-1] == "Votre part"
+        )
+        assert keys["total"][-1] == lines["total"]["text"], st.employee  # capped or not, redistributed or not
