@@ -35,6 +35,7 @@ from ..calendar import Period
 from ..config import CompanyConfig
 from ..errors import UserError
 from ..events import canonical_json
+from ..export import RecordedParameters
 from ..french import de, eur, nb, percent, period_fr
 from ..host import PluginHost
 from ..params import Parameters, csg_crds
@@ -123,7 +124,8 @@ class StatementBuilder:
         global_cents = sum(everyone)
         n = sum(1 for t in everyone if t > 0)
         average = int((Decimal(global_cents) / max(n, 1)).to_integral_value(ROUND_HALF_UP))
-        c = csg_crds(self.params, total, on)
+        # the rates of the parameter set the computation recorded, never today's (docs/audit.md)
+        c = csg_crds(RecordedParameters(self.ledger, self.params).of(rows[0]), total, on)
         principal = next(
             (e for e in rights if e.kind is Kind.PRINCIPAL), rights[0] if rights else entitlements[0]
         )

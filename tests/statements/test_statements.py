@@ -228,3 +228,19 @@ def test_for_every_beneficiary_the_annexs_parts_add_up_to_3_and_the_net_is_3_les
             if b["kind"] == "table" and b["columns"][-1] == "Votre part"
         )
         assert keys["total"][-1] == lines["total"]["text"], st.employee  # capped or not, redistributed or not
+
+
+def test_the_csg_is_the_one_of_the_parameters_the_computation_recorded_not_todays(durand, tmp_path):
+    from paybonus.params import Parameters
+
+    newer = tmp_path / "params.toml"
+    newer.write_text(
+        '[csg_total]\nunit = "rate"\nsource = "a later change"\nvalues = [{ from = 2018-01-01, value = "0.099" }]\n',
+        encoding="utf-8",
+    )
+    with Paybonus.open(durand, params=Parameters.default().with_file(newer)) as app:
+        (st,) = app.statements(
+            "DURAND", YEAR, "interessement", issued_on=ISSUED, channel="email", employee="E0001"
+        )
+    lines = {x["key"]: x for x in st.content["lines"]}
+    assert lines["csg"]["label"] == "CSG 9,2\u00a0%" and lines["withheld"]["cents"] == -17199
