@@ -7,17 +7,17 @@ BIN := $(VENV)/bin
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -qq --upgrade pip
 
 ## demo: create the environment, install paybonus and run it on the shipped sample company and project
 demo: $(BIN)/python
-	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -qq -e .
 	$(BIN)/paybonus demo
 	$(BIN)/paybonus project demo
 
 ## test: install the test dependencies and run lint, format check, type check and the whole test suite
 test: $(BIN)/python
-	$(BIN)/pip install -q -e '.[test]' -e docs/examples/paybonus-prime-fin-annee
+	$(BIN)/pip install -qq -e '.[test]' -e docs/examples/paybonus-prime-fin-annee
 	$(MAKE) --no-print-directory check
 
 check: lint typecheck imports pytest
