@@ -8,14 +8,14 @@ import json
 from pathlib import Path
 
 import click
-import structlog
 from rich.table import Table
 
+from .. import logs
 from ..errors import UserError, VerificationFailed
 from ..money import format_euros
 from .base import State, err, out, parse_date, parse_period, pass_state
 
-log = structlog.get_logger("paybonus.cli")
+log = logs.get_logger("paybonus.cli")
 
 
 @click.command()

@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import structlog
 
+from .. import logs
 from ..app import read_company
 from ..errors import VerificationFailed
 from ..store import Ledger
 from .base import State, err, out, pass_state, progress, read_lines_text
 
-log = structlog.get_logger("paybonus.cli")
+log = logs.get_logger("paybonus.cli")
 
 
 @click.command()

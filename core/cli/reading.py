@@ -7,13 +7,13 @@ import io
 import json
 
 import click
-import structlog
 from rich.table import Table
 
+from .. import logs
 from ..money import format_euros
 from .base import State, out, parse_period, pass_state
 
-log = structlog.get_logger("paybonus.cli")
+log = logs.get_logger("paybonus.cli")
 
 COLUMNS = (
     "id",

@@ -9,14 +9,14 @@ import sys
 from pathlib import Path
 
 import click
-import structlog
 from rich.table import Table
 
+from .. import logs
 from ..errors import UserError, VerificationFailed
 from ..money import format_euros
 from .base import State, out, pass_state
 
-log = structlog.get_logger("paybonus.cli")
+log = logs.get_logger("paybonus.cli")
 
 
 @click.command("lint")
