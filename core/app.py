@@ -399,7 +399,8 @@ def read_company(
 def _known(where: str, name: str, known: Sequence[str], what: str) -> None:
     if name in known:
         return
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    lower = {k.lower(): k for k in known}
+    close = [lower[c] for c in difflib.get_close_matches(name.lower(), list(lower), n=1, cutoff=0.6)]
     hint = f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(known[:10]) or 'none'})"
     raise UserError(where, f"no {what} is named {name!r}{hint}")
 

@@ -91,12 +91,24 @@ def deadlines(
     )
 
 
-@click.command()
-@click.option("--company", required=True)
+@click.command(
+    epilog="""\b
+Examples:
+  paybonus statements --company DURAND --period 2025 --out statements/
+  paybonus statements --company DURAND --period 2025 --format pdf --out st/ --events issued.jsonl"""
+)
+@click.option("--company", required=True, help="The company (its id in company.toml).")
 @click.option("--period", required=True, help="The calculation period, e.g. 2025 or 2025-01-01..2025-03-31.")
-@click.option("--scheme", default="interessement", show_default=True)
+@click.option("--scheme", default="interessement", show_default=True, help="The scheme of the statements.")
 @click.option("--employee", help="Only this beneficiary.")
-@click.option("--format", "fmt", type=click.Choice(["html", "pdf"]), default="html", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["html", "pdf"]),
+    default="html",
+    show_default=True,
+    help="One HTML or PDF file per beneficiary.",
+)
 @click.option(
     "--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Folder for the statements."
 )
@@ -157,7 +169,13 @@ def notice() -> None:
     """Individual statements already issued: `paybonus notice verify FILE...`."""
 
 
-@notice.command("verify")
+@notice.command(
+    "verify",
+    epilog="""\b
+Examples:
+  paybonus notice verify statements/*.html
+  paybonus notice verify st/DURAND-interessement-20250101-E0007.pdf""",
+)
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @pass_state
 def notice_verify(state: State, files: tuple[Path, ...]) -> None:

@@ -133,7 +133,13 @@ def bench(
         out.print(f"results written to {out_file}", markup=False)
 
 
-@click.command("dsn")
+@click.command(
+    "dsn",
+    epilog="""\b
+Examples:
+  paybonus dsn dsn/*.txt --company ACME --events departures.jsonl --absences absences.csv
+  paybonus dsn dsn/2025-*.txt --company ACME --company-dir acme/   # employees.csv, payroll/, absences.csv""",
+)
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--company", required=True, help="The paybonus company id the declarations belong to.")
 @click.option(
@@ -220,7 +226,12 @@ def dsn_cmd(
     )
 
 
-@click.command()
+@click.command(
+    epilog="""\b
+Examples:
+  paybonus demo                       # leaves paybonus-demo.db
+  paybonus demo --db /tmp/try.db"""
+)
 @click.option(
     "--db", "demo_db", default="paybonus-demo.db", show_default=True, help="Where to leave the demo ledger."
 )
