@@ -67,7 +67,9 @@ def test_format_json_is_one_array_and_jsonl_or_nl_one_object_per_line(published)
     for command in (["deadlines", "--as-of", "2026-09-01"], ["lint", "durand"], ["failures"], ["plugins"]):
         r = run(*command, "--format", "json", cwd=published)
         assert isinstance(json.loads(r.stdout), list), (command, r.stdout[:200])
-    deadlines = json.loads(run("deadlines", "--as-of", "2026-09-01", "--format", "json", cwd=published).stdout)
+    deadlines = json.loads(
+        run("deadlines", "--as-of", "2026-09-01", "--format", "json", cwd=published).stdout
+    )
     assert deadlines and all(isinstance(d["outstanding_cents"], int) for d in deadlines)
 
 
@@ -138,7 +140,9 @@ def test_paybonus_alone_shows_the_help(tmp_path):
     r = run(cwd=tmp_path)
     text = r.stdout + r.stderr
     assert text.startswith("Usage: paybonus [OPTIONS] COMMAND [ARGS]...") and "Missing command" not in text
-    assert text.index("  init") < text.index("  load") < text.index("  publish") < text.index("  entitlements")
+    assert (
+        text.index("  init") < text.index("  load") < text.index("  publish") < text.index("  entitlements")
+    )
 
 
 @pytest.mark.parametrize(
@@ -202,7 +206,9 @@ def test_plurals():
 
 
 def test_one_statement_is_one_statement(world):
-    emp = json.loads(run("entitlements", "--scheme", "interessement", "--format", "json", cwd=world).stdout)[0]
+    emp = json.loads(run("entitlements", "--scheme", "interessement", "--format", "json", cwd=world).stdout)[
+        0
+    ]
     r = run(
         "statements",
         *("--company", "DURAND", "--period", "2025", "--employee", emp["employee"], "--out", "st"),
@@ -280,7 +286,9 @@ def _commands(group: click.Group, prefix: str = ""):
 
 
 BUILT_IN = [
-    (n, c) for n, c in _commands(cli) if not n.startswith("project") and c.callback.__module__ != "paybonus.cli"
+    (n, c)
+    for n, c in _commands(cli)
+    if not n.startswith("project") and c.callback.__module__ != "paybonus.cli"
 ]
 
 
