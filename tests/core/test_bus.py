@@ -236,6 +236,7 @@ def test_an_older_ledger_is_upgraded_by_its_migrations_on_open(tmp_path):
         "m003_work_units",
         "m004_event_subjects",
         "m005_proof",
+        "m006_views_for_humans",
     ]
     assert "work_unit" in ledger.db.table("contracts").columns_dict
     ledger.close()
