@@ -363,6 +363,7 @@ def m006_views_for_humans(db: sqlite_utils.Database) -> None:
                e.period_start, e.period_end, e.kind AS entitlement_kind,
                {_euros("e.amount_cents")} AS amount_euros, e.amount_cents,
                COALESCE(p.paid, 0) AS paid_cents, e.amount_cents - COALESCE(p.paid, 0) AS outstanding_cents,
+               {_euros("e.amount_cents - COALESCE(p.paid, 0)")} AS outstanding_euros,
                e.due_date, e.status AS payment_status, e.social_regime, e.dsn_block, e.dsn_code,
                e.corrects, e.event_id, e.recorded_at
         FROM entitlements e
@@ -382,7 +383,7 @@ def m006_views_for_humans(db: sqlite_utils.Database) -> None:
         CREATE VIEW overdue AS
         SELECT id AS entitlement, company, employee, employee_name, scheme, due_date,
                CAST(julianday('now') - julianday(due_date) AS INTEGER) AS days_late,
-               {_euros("outstanding_cents")} AS outstanding_euros, outstanding_cents, payment_status
+               outstanding_euros, outstanding_cents, payment_status
         FROM entitlements_in_euros
         WHERE due_date IS NOT NULL AND due_date < date('now') AND outstanding_cents > 0;
 
