@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test check lint tree typecheck imports pytest bench clean
+.PHONY: demo test browser check lint tree typecheck imports pytest bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,9 +16,16 @@ demo: $(BIN)/python
 	$(BIN)/paybonus project demo
 
 ## test: install the test dependencies and run lint, format check, type check and the whole test suite
-test: $(BIN)/python
+test: $(BIN)/python browser
 	$(BIN)/pip install -qq -e '.[test]' -e docs/examples/paybonus-prime-fin-annee
 	$(MAKE) --no-print-directory check
+
+# the `paybonus browse` test drives Debian's chromium through chromium-driver: installed quietly when missing
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { apt-get update -qq >/dev/null 2>&1 && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1; } || \
+	  echo "note: could not install chromium and chromium-driver: the browser test skips (and fails in CI)"
 
 check: lint typecheck imports pytest
 

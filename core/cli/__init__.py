@@ -15,7 +15,7 @@ from .. import logs
 from .._version import __version__
 from ..errors import PaybonusError, PluginError, UserError, VerificationFailed
 from ..host import load_plugins
-from . import audit, followup, ledger, reading, tools
+from . import audit, browse, followup, ledger, reading, tools
 from .base import State, err
 
 HOST_KEY = "paybonus.host"
@@ -106,6 +106,7 @@ for command in (
     ledger.publish,
     reading.entitlements,
     reading.explain,
+    browse.browse,
     followup.deadlines,
     followup.export,
     followup.statements,

@@ -105,9 +105,10 @@ class SuggestingGroup(click.Group):
             return super().resolve_command(ctx, args)
         except click.UsageError as exc:
             close = difflib.get_close_matches(args[0], self.list_commands(ctx), n=3, cutoff=0.6)
-            if close and "Did you mean" not in exc.message:
-                exc.message += f" Did you mean {' or '.join(repr(c) for c in close)}?"
-            raise
+            if not close or "Did you mean" in exc.message:  # click 8.2+ suggests by itself
+                raise
+            hint = f" Did you mean {' or '.join(repr(c) for c in close)}?"
+            raise click.UsageError(exc.message + hint, ctx) from None
 
 
 def parse_date(text: str | None, where: str) -> date:

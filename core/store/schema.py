@@ -406,10 +406,12 @@ def m006_views_for_humans(db: sqlite_utils.Database) -> None:
                r.value AS name, NULL AS value
         FROM entitlements e, json_each(e.explanation, '$.rules') r
         UNION ALL
-        SELECT e.id, 2, 'input', i.id, i.key, CAST(i.value AS TEXT)
+        SELECT e.id, 2, 'input', i.id, i.key,
+               CASE WHEN i.type IN ('true', 'false') THEN i.type ELSE CAST(i.value AS TEXT) END
         FROM entitlements e, json_each(e.explanation, '$.inputs') i
         UNION ALL
-        SELECT e.id, 3, 'parameter', q.id, q.key, CAST(q.value AS TEXT)
+        SELECT e.id, 3, 'parameter', q.id, q.key,
+               CASE WHEN q.type IN ('true', 'false') THEN q.type ELSE CAST(q.value AS TEXT) END
         FROM entitlements e, json_each(e.explanation, '$.parameters') q
         UNION ALL
         SELECT e.id, 4, 'step', s.key + 1, NULL, s.value

@@ -113,7 +113,7 @@ def test_choice_windows_open_follow_the_statements_and_the_choices(app, tmp_path
 
 
 def test_the_window_in_the_view_is_the_legal_parameter():
-    assert OPTION_WINDOW_DAYS == Parameters.default().value("option_window_days", date.today())
+    assert Parameters.default().value("option_window_days", date.today()) == OPTION_WINDOW_DAYS
 
 
 def test_explanation_lines_give_back_the_stored_explanation(app):
