@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test browser check lint tree typecheck imports pytest bench clean
+.PHONY: demo test browser docs check lint tree typecheck imports pytest bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ browser:
 	  echo "note: could not install chromium and chromium-driver: the browser test skips (and fails in CI)"
 
 check: lint typecheck imports pytest
+
+## docs: regenerate the generated parts of docs/cli.md, docs/reference.md and docs/ledger.md (cog)
+docs:
+	PAYBONUS_PLUGINS=interessement,salary $(BIN)/cog -I docs -r docs/cli.md docs/reference.md docs/ledger.md
 
 lint:
 	$(BIN)/ruff check .
