@@ -269,7 +269,7 @@ def demo(state: State, demo_db: str, force: bool) -> None:
     for hint in (
         f"paybonus --db {demo_db} entitlements --company DURAND --scheme interessement",
         f"paybonus --db {demo_db} export --payroll-month 2026-05 --out payroll.csv",
-        f"sqlite3 {demo_db} 'select * from totals_by_scheme'",
+        f"sqlite-utils query {demo_db} 'select * from totals_by_scheme' --csv",
         f"paybonus --db {demo_db} browse          # needs: pip install 'paybonus[browse]'",
     ):
         out.print(f"  {hint}", markup=False)
