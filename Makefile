@@ -3,24 +3,35 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test check lint tree typecheck imports pytest bench clean
+.PHONY: demo test browser docs check lint tree typecheck imports pytest bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -qq --upgrade pip
 
 ## demo: create the environment, install paybonus and run it on the shipped sample company and project
 demo: $(BIN)/python
-	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -qq -e .
 	$(BIN)/paybonus demo
 	$(BIN)/paybonus project demo
 
 ## test: install the test dependencies and run lint, format check, type check and the whole test suite
-test: $(BIN)/python
-	$(BIN)/pip install -q -e '.[test]' -e docs/examples/paybonus-prime-fin-annee
+test: $(BIN)/python browser
+	$(BIN)/pip install -qq -e '.[test]' -e docs/examples/paybonus-prime-fin-annee
 	$(MAKE) --no-print-directory check
 
+# the `paybonus browse` test drives Debian's chromium through chromium-driver: installed quietly when missing
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { apt-get update -qq >/dev/null 2>&1 && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1; } || \
+	  echo "note: could not install chromium and chromium-driver: the browser test skips (and fails in CI)"
+
 check: lint typecheck imports pytest
+
+## docs: regenerate the generated parts of docs/cli.md, docs/reference.md and docs/ledger.md (cog)
+docs:
+	PAYBONUS_PLUGINS=interessement,salary $(BIN)/cog -I docs -r docs/cli.md docs/reference.md docs/ledger.md
 
 lint:
 	$(BIN)/ruff check .

@@ -14,6 +14,7 @@ Errors a user can cause raise `paybonus.UserError` (one line: where and what) an
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Callable, Collection, Sequence
 from datetime import date, datetime
@@ -229,6 +230,19 @@ class Paybonus:
         """The ledger, read-only (`paybonus.hooks.LedgerView`)."""
         return self.bus.reader
 
+    def check_filters(
+        self, company: str | None = None, scheme: str | None = None, event: str | None = None
+    ) -> None:
+        """A filter naming a company, scheme or event this ledger does not know is a UserError (with the closest
+        names), not an empty answer: a typo must not look like "nothing to pay"."""
+        if company is not None:
+            _known("--company", company, self.companies(), f"company in {self.ledger.path}")
+        if scheme is not None:
+            known = {*self.host.schemes, *self.ledger.entitlements.schemes()}
+            _known("--scheme", scheme, sorted(known), "scheme installed or in this ledger")
+        if event is not None and self.ledger.events.digest(event) is None:
+            raise UserError("--event", f"no event {event!r} in {self.ledger.path}")
+
     def companies(self) -> list[str]:
         """Ids of the loaded companies."""
         return self.ledger.companies.ids()
@@ -258,7 +272,9 @@ class Paybonus:
         period: Period | None = None,
         employee: str | None = None,
     ) -> list[RecordedEntitlement]:
-        """Recorded entitlements (whose period overlaps `period`), in recording order."""
+        """Recorded entitlements (whose period overlaps `period`), in recording order. An unknown company or scheme
+        is a UserError."""
+        self.check_filters(company, scheme)
         return [
             recorded_entitlement(r) for r in self.ledger.entitlements.rows(company, scheme, period, employee)
         ]
@@ -271,6 +287,7 @@ class Paybonus:
         employee: str | None = None,
     ) -> list[dict[str, Any]]:
         """The same, as stored: one dict per row with every column (DSN codes, social regime, digest, ...)."""
+        self.check_filters(company, scheme)
         return [
             dict(zip(r.keys(), tuple(r), strict=True))
             for r in self.ledger.entitlements.rows(company, scheme, period, employee)
@@ -326,10 +343,12 @@ class Paybonus:
         payroll_month: str | None = None,
     ) -> list[dict[str, Any]]:
         """Entitlements for the payroll, one row each with their DSN codes (docs/export.md)."""
+        self.check_filters(company, scheme)
         return list(export.rows(self.ledger, self.params, as_of, company, scheme, payroll_month))
 
     def deadlines(self, as_of: date, within_days: int = 30, company: str | None = None) -> list[DeadlineItem]:
         """What is overdue, falls due within `within_days`, choice windows closing, Caisse des dépôts transfers."""
+        self.check_filters(company)
         return deadlines.scan(self.ledger, as_of, within_days, self.params, company)
 
     def check_deadlines(self, as_of: date) -> list[DeadlineItem]:
@@ -371,9 +390,12 @@ class Paybonus:
         return self.ledger.audit.heads()
 
 
-def read_company(directory: str | Path, host: PluginHost) -> CompanyData:
-    """Read and validate a company directory against the installed schemes (UserError naming file, line, key)."""
-    data = read_company_dir(Path(directory))
+def read_company(
+    directory: str | Path, host: PluginHost, on_file: Callable[[Path], None] | None = None
+) -> CompanyData:
+    """Read and validate a company directory against the installed schemes (UserError naming file, line, key).
+    `on_file` is called with each file as it is read (for a progress bar)."""
+    data = read_company_dir(Path(directory), on_file)
     where = str(Path(directory) / "company.toml")
     check_schemes_known(data.config, host.schemes, where)
     for name in data.config.schemes:
@@ -384,6 +406,15 @@ def read_company(directory: str | Path, host: PluginHost) -> CompanyData:
 
         check_company_template(data.config, dict(data.files), str(Path(directory) / template_dir / TEMPLATE))
     return data
+
+
+def _known(where: str, name: str, known: Sequence[str], what: str) -> None:
+    if name in known:
+        return
+    lower = {k.lower(): k for k in known}
+    close = [lower[c] for c in difflib.get_close_matches(name.lower(), list(lower), n=1, cutoff=0.6)]
+    hint = f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(known[:10]) or 'none'})"
+    raise UserError(where, f"no {what} is named {name!r}{hint}")
 
 
 def _read_text(path: Path) -> str:

@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-import structlog
 from attrs import frozen
 from paybonus.hooks.types import (
     DispatchStatus,
@@ -29,7 +28,7 @@ from paybonus.hooks.types import (
     SchemeResult,
 )
 
-from . import guard, payments
+from . import guard, logs, payments
 from .admission import Admission, Admitted
 from .caches import Caches
 from .context import Context
@@ -41,7 +40,7 @@ from .store import DispatchRecord, EntitlementRow, EventRecord, Ledger, LedgerRe
 from .store.dispatches import FindingRow
 from .store.ledger import DispatchInputs, Overpaid
 
-log = structlog.get_logger("paybonus.bus")
+log = logs.get_logger("paybonus.bus")
 
 COMPLETED, FAILED = DispatchStatus.COMPLETED, DispatchStatus.FAILED
 STALE_RETRIES = 3  # another writer changed what a computation read: compute again, at most this often

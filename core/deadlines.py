@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-import structlog
 from attrs import frozen
 
+from . import logs
 from .calendar import add_months
 from .params import Parameters
 from .payments import option_window
 from .store import Ledger
 
-log = structlog.get_logger("paybonus.deadlines")
+log = logs.get_logger("paybonus.deadlines")
 
 
 @frozen

@@ -23,6 +23,7 @@ from __future__ import annotations
 import ast
 import difflib
 import itertools
+import re
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Context, Decimal, DivisionByZero, InvalidOperation, Overflow, localcontext
@@ -141,6 +142,8 @@ class _Checker:
             text = ast.get_source_segment(self.source, node) or str(v)
             if sum(ch.isdigit() for ch in text) > MAX_DIGITS or "e" in text.lower():
                 raise self.fail(node, "number literal too long (write plain decimals, at most 24 digits)")
+            if not re.fullmatch(r"[0-9_]*\.?[0-9_]*", text):  # 0x1F, 0o7, 0b1: Python, not a decimal
+                raise self.fail(node, f"{text!r} is not a decimal number (write digits with a dot)")
             node.paybonus_value = Decimal(text.replace("_", ""))  # type: ignore[attr-defined]  # exact, read once
         elif isinstance(node, ast.Name):
             if node.id in _FUNCTIONS:

@@ -16,16 +16,16 @@ from collections.abc import Iterable
 from typing import Any
 
 import pluggy
-import structlog
 from attrs import define, field, frozen
 from paybonus.hooks import specs
 from paybonus.hooks.markers import PROJECT
 from paybonus.hooks.types import CompanyInfo, LedgerView, PayrollSource, SchemeDescriptor
 
+from . import logs
 from .errors import PluginError
 from .events import BUILTIN_EVENT_TYPES, EventType, EventTypes
 
-log = structlog.get_logger("paybonus.plugins")
+log = logs.get_logger("paybonus.plugins")
 ENTRY_POINT_GROUP = "paybonus"
 CORE_PLUGINS = ("paybonus.sources",)  # always loaded: the default payroll source
 

@@ -1,7 +1,10 @@
 """Logging setup for applications embedding paybonus, and the processor that keeps personal data out of logs.
 
-The library only calls `structlog.get_logger(...)`; it never configures structlog. The CLI calls
-`configure(...)`; an embedding host may call it too, or add `redact_personal_data` to its own processors.
+The library logs through `get_logger(name)` and never configures anything: it is silent unless the host configures
+logging. A host that configured structlog receives paybonus's events in its own pipeline; otherwise they go to
+the standard `logging` module under the `paybonus` logger, which has a `NullHandler` (the usual default of a
+library), so they appear only if the host configured `logging`. The CLI calls `configure(...)`; an embedding host
+may call it too, or add `redact_personal_data` to its own processors. docs/operations.md lists every event.
 """
 
 from __future__ import annotations
@@ -38,6 +41,46 @@ def redact_personal_data(
         if isinstance(v, str) and _NIR.search(v):
             event_dict[key] = _NIR.sub("[NIR]", v)
     return event_dict
+
+
+LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+logging.getLogger("paybonus").addHandler(logging.NullHandler())
+
+
+class LibraryLogger:
+    """A paybonus logger: structlog's when the host configured structlog, else standard `logging` (silent by
+    default). Event names are stable (docs/operations.md); personal data is dropped either way."""
+
+    __slots__ = ("_std", "name")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._std = logging.getLogger(name)
+
+    def _log(self, level: str, event: str, fields: dict[str, Any]) -> None:
+        if structlog.is_configured():
+            getattr(structlog.get_logger(self.name), level)(event, **fields)
+        elif self._std.isEnabledFor(LEVELS[level]):
+            kept = redact_personal_data(None, level, {"event": event, **fields})
+            text = " ".join(f"{k}={v}" for k, v in kept.items() if k != "event")
+            self._std.log(LEVELS[level], "%s %s", event, text, extra={"paybonus_event": dict(kept)})
+
+    def debug(self, event: str, **fields: Any) -> None:
+        self._log("debug", event, fields)
+
+    def info(self, event: str, **fields: Any) -> None:
+        self._log("info", event, fields)
+
+    def warning(self, event: str, **fields: Any) -> None:
+        self._log("warning", event, fields)
+
+    def error(self, event: str, **fields: Any) -> None:
+        self._log("error", event, fields)
+
+
+def get_logger(name: str) -> LibraryLogger:
+    """The logger of a paybonus module (`paybonus.bus`, ...)."""
+    return LibraryLogger(name)
 
 
 def configure(fmt: str = "console", level: str = "info", stream: TextIO | None = None) -> None:

@@ -13,7 +13,7 @@ import io
 import itertools
 import re
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -59,8 +59,10 @@ class CompanyData:
     ] = ()  # the statements' logo and templates: (name in company.toml, bytes)
 
 
-def read_company_dir(path: Path) -> CompanyData:
-    """Read and validate a company directory. Raises UserError naming the file, line and field."""
+def read_company_dir(path: Path, on_file: Callable[[Path], None] | None = None) -> CompanyData:
+    """Read and validate a company directory. Raises UserError naming the file, line and field. `on_file` is
+    called after each file is read."""
+    done = on_file or (lambda _p: None)
     if not path.is_dir():
         raise UserError(str(path), "not a directory (expected a company directory, see docs/data-format.md)")
     toml_path = path / "company.toml"
@@ -68,6 +70,7 @@ def read_company_dir(path: Path) -> CompanyData:
         raise UserError(str(toml_path), "missing: every company directory has a company.toml")
     config = parse_company_toml(_read_text(toml_path), str(toml_path))
     parts = [config.toml]
+    done(toml_path)
 
     emp_path = path / "employees.csv"
     contracts: list[tuple[Any, ...]] = []
@@ -93,6 +96,7 @@ def read_company_dir(path: Path) -> CompanyData:
     if not contracts:
         raise UserError(str(emp_path), "no employees")
     _check_overlaps(contracts, str(emp_path))
+    done(emp_path)
 
     pay_lines: list[tuple[Any, ...]] = []
     pay_dir = path / "payroll"
@@ -123,6 +127,7 @@ def read_company_dir(path: Path) -> CompanyData:
                     reconst,
                 )
             )
+        done(f)
 
     absences: list[tuple[Any, ...]] = []
     abs_path = path / "absences.csv"
@@ -139,6 +144,7 @@ def read_company_dir(path: Path) -> CompanyData:
             if end < start:
                 raise UserError(where, f"end {end} is before start {start}")
             absences.append((emp, kind, start.isoformat(), end.isoformat()))
+    done(abs_path)
     statement = statement_files(path, config, toml_path)
     parts += [f"{name}:{hashlib.sha256(content).hexdigest()}" for name, content in statement]
     digest = hashlib.sha256("\x1e".join(parts).encode("utf-8")).hexdigest()

@@ -30,3 +30,13 @@ def _quiet_logs():
     from paybonus.logs import configure
 
     configure("console", "warning", stream=LOG_SINK)
+
+
+@pytest.fixture(autouse=True)
+def _logs_back_to_the_sink():
+    """A test that runs the command in-process (`paybonus.cli.main`) lets it configure logging to the stderr of
+    that test, which pytest closes afterwards: point the logs back to the tests' own sink."""
+    yield
+    from paybonus.logs import configure
+
+    configure("console", "warning", stream=LOG_SINK)

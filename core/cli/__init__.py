@@ -15,7 +15,7 @@ from .. import logs
 from .._version import __version__
 from ..errors import PaybonusError, PluginError, UserError, VerificationFailed
 from ..host import load_plugins
-from . import audit, followup, ledger, reading, tools
+from . import audit, browse, followup, ledger, reading, tools
 from .base import State, err
 
 HOST_KEY = "paybonus.host"
@@ -53,16 +53,26 @@ class PaybonusGroup(click.Group):
     show_default="paybonus.db or $PAYBONUS_DB",
     help="Ledger file.",
 )
-@click.option("--log-format", type=click.Choice(["console", "json"]), default="console", show_default=True)
+@click.option(
+    "--log-format",
+    type=click.Choice(["console", "json"]),
+    default="console",
+    show_default=True,
+    help="Logs on standard error: console for a person, json (one object per line) for ops.",
+)
 @click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="warning",
     show_default=True,
+    help="The least serious log events shown (docs/operations.md lists them).",
 )
-@click.option("--strict-plugins", is_flag=True, help="A plugin that fails to load is fatal.")
+@click.option("--strict-plugins", is_flag=True, help="A plugin that fails to load is fatal (exit 2).")
 @click.option(
-    "--params", "params_file", type=click.Path(dir_okay=False), help="Extra dated legal parameters (TOML)."
+    "--params",
+    "params_file",
+    type=click.Path(dir_okay=False),
+    help="Extra dated legal parameters (TOML, docs/reference.md), e.g. newer TMOP values.",
 )
 @click.pass_context
 def cli(
@@ -73,7 +83,19 @@ def cli(
     strict_plugins: bool,
     params_file: str | None,
 ) -> None:
-    """paybonus: French employee bonuses, computed from events and recorded in a verifiable ledger."""
+    """paybonus: French employee bonuses, computed from events and recorded in a verifiable ledger.
+
+    \b
+    A first session:
+      paybonus init
+      paybonus load acme/
+      paybonus publish acme/events.jsonl
+      paybonus entitlements --company ACME
+      paybonus export --payroll-month 2026-05 --out payroll.csv
+
+    Exit codes: 0 done, 1 a check failed (audit, lint, a failed dispatch), 2 a user error (one line on
+    standard error, nothing written). Docs: docs/cli.md, docs/reference.md, docs/library.md.
+    """
     logs.configure(log_format, log_level)
     ctx.obj = State(db, strict_plugins, params_file, ctx.meta.get(HOST_KEY))
 
@@ -84,6 +106,7 @@ for command in (
     ledger.publish,
     reading.entitlements,
     reading.explain,
+    browse.browse,
     followup.deadlines,
     followup.export,
     followup.statements,
@@ -112,7 +135,8 @@ def _error(message: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: maps errors to exit codes and one line on stderr, never a traceback for a user's mistake."""
+    """Entry point: maps errors to exit codes. A usage error gets click's usage line, "Try ... -h" and the error
+    (with "Did you mean"); any other mistake one line on stderr; never a traceback for a user's mistake."""
     try:
         cli.main(args=argv, prog_name="paybonus", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -121,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         _error("aborted")
         return 2
     except click.ClickException as exc:
-        _error(exc.format_message())
+        exc.show()
         return 2
     except (UserError, PluginError) as exc:
         _error(str(exc))

@@ -5,22 +5,30 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import structlog
 
-from .. import signing
+from .. import logs, signing
 from ..checkpoint import read as read_checkpoint
 from ..errors import VerificationFailed
-from .base import State, err, out, pass_state
+from .base import State, SuggestingGroup, err, out, pass_state
+from .output import plural, progress
 
-log = structlog.get_logger("paybonus.cli")
+log = logs.get_logger("paybonus.cli")
 
 
-@click.group("audit")
+@click.group("audit", cls=SuggestingGroup)
 def audit_group() -> None:
     """The audit trail: verify it, sign checkpoints of it (docs/audit.md)."""
 
 
-@audit_group.command("verify")
+@audit_group.command(
+    "verify",
+    epilog="""\b
+Examples:
+  paybonus audit verify
+  paybonus audit verify --checkpoint cp-2026-06.json --public-key ops.pub
+  paybonus audit verify --replay     # also re-run every dispatch (slow)
+Exit code 1 names every problem found.""",
+)
 @click.option(
     "--checkpoint",
     "checkpoints",
@@ -57,7 +65,9 @@ def audit_verify(
         )
     cps = [read_checkpoint(p, trusted) for p in checkpoints]
     with state.app() as app:
-        rep = app.verify(checkpoints=cps, expect_root=expect_head)
+        total = sum(h.n for h in app.heads().values())
+        with progress("verifying the audit chains", total) as advance:
+            rep = app.verify(checkpoints=cps, expect_root=expect_head, on_progress=advance)
         replayed = app.replay() if replay else None
     problems = list(rep.problems) + (list(replayed.problems) if replayed else [])
     log.info(
@@ -71,8 +81,9 @@ def audit_verify(
         replayed=replayed.dispatches if replayed else 0,
     )
     out.print(
-        f"audit: {rep.entries} entries in {len(rep.heads)} chains, {rep.events} events, {rep.entitlements} "
-        f"entitlements ({rep.recomputed} recomputed), {rep.dispatches} dispatches; head {rep.root}",
+        f"audit: {plural(rep.entries, 'entry')} in {plural(len(rep.heads), 'chain')}, {plural(rep.events, 'event')}, "
+        f"{plural(rep.entitlements, 'entitlement')} ({rep.recomputed} recomputed), "
+        f"{plural(rep.dispatches, 'dispatch')}; head {rep.root}",
         markup=False,
     )
     if rep.checkpoints:
@@ -92,7 +103,12 @@ def audit_verify(
     out.print("audit: OK", markup=False)
 
 
-@audit_group.command("keygen")
+@audit_group.command(
+    "keygen",
+    epilog="""\b
+Examples:
+  paybonus audit keygen --out /etc/paybonus/signing.pem""",
+)
 @click.option(
     "--out", "out_file", type=click.Path(path_type=Path), required=True, help="Private key file to create."
 )
@@ -103,7 +119,12 @@ def keygen(out_file: Path) -> None:
     out.print(f"public key: {signing.public_text(key)}", markup=False)
 
 
-@audit_group.command("public-key")
+@audit_group.command(
+    "public-key",
+    epilog="""\b
+Examples:
+  paybonus audit public-key --key /etc/paybonus/signing.pem > ops.pub""",
+)
 @click.option(
     "--key", type=click.Path(path_type=Path), help="Private key file (default $PAYBONUS_SIGNING_KEY)."
 )
@@ -112,7 +133,12 @@ def public_key_cmd(key: Path | None) -> None:
     click.echo(signing.public_text(signing.load_key(key)))
 
 
-@audit_group.command("checkpoint")
+@audit_group.command(
+    "checkpoint",
+    epilog="""\b
+Examples:
+  PAYBONUS_SIGNING_KEY=/etc/paybonus/signing.pem paybonus audit checkpoint --out cp-$(date +%F).json""",
+)
 @click.option(
     "--key", type=click.Path(path_type=Path), help="Private key file (default $PAYBONUS_SIGNING_KEY)."
 )

@@ -5,8 +5,10 @@ No domain logic lives in the CLI: commands parse options, call the application f
 
 from __future__ import annotations
 
+import difflib
+import os
 import sys
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -15,7 +17,6 @@ from typing import Any
 import click
 from paybonus.hooks.types import SchemeDescriptor
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ..app import Paybonus
 from ..calendar import Period
@@ -23,7 +24,7 @@ from ..errors import UserError
 from ..host import PluginHost, load_plugins
 from ..params import Parameters
 
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+out = Console(soft_wrap=True)  # lines are never wrapped or cut; tables go through `output.table`
 err = Console(stderr=True, soft_wrap=True)
 _stderr = err  # `State.echo(err=True)` shadows the name
 
@@ -94,6 +95,22 @@ class State:
 pass_state = click.make_pass_decorator(State)
 
 
+class SuggestingGroup(click.Group):
+    """A command group whose unknown-command error suggests the closest commands ("Did you mean ...?")."""
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as exc:
+            close = difflib.get_close_matches(args[0], self.list_commands(ctx), n=3, cutoff=0.6)
+            if not close or "Did you mean" in exc.message:  # click 8.2+ suggests by itself
+                raise
+            hint = f" Did you mean {' or '.join(repr(c) for c in close)}?"
+            raise click.UsageError(exc.message + hint, ctx) from None
+
+
 def parse_date(text: str | None, where: str) -> date:
     """A YYYY-MM-DD option (today when not given)."""
     if text is None:
@@ -113,24 +130,6 @@ def parse_period(text: str | None, where: str = "--period") -> Period | None:
         raise UserError(where, str(exc)) from None
 
 
-@contextmanager
-def progress(label: str, total: int) -> Iterator[Callable[[int], None]]:
-    """A progress bar on standard error when it is a terminal and the work is long enough to show."""
-    if total < 50 or not err.is_terminal:
-        yield lambda _n: None
-        return
-    with Progress(
-        TextColumn(label),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-    ) as p:
-        task = p.add_task(label, total=total)
-        yield lambda n: p.update(task, completed=n)
-
-
 def read_lines_text(path: str) -> str:
     """A text file, or standard input for '-'."""
     if path == "-":
@@ -142,6 +141,16 @@ def read_lines_text(path: str) -> str:
         raise UserError(path, f"cannot read ({exc.strerror})") from None
     except UnicodeDecodeError:
         raise UserError(path, "not UTF-8 text") from None
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file that holds personal data (names, pay): readable by its owner only (0600)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as exc:
+        raise UserError(str(path), f"cannot write ({exc.strerror})") from None
 
 
 def any_value(value: Any) -> str:

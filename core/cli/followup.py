@@ -2,84 +2,113 @@
 
 from __future__ import annotations
 
-import csv
 import io
-import json
+from contextlib import redirect_stdout
 from pathlib import Path
 
 import click
-import structlog
-from rich.table import Table
 
+from .. import logs
 from ..errors import UserError, VerificationFailed
-from ..money import format_euros
-from .base import State, err, out, parse_date, parse_period, pass_state
+from .base import State, SuggestingGroup, err, out, parse_date, parse_period, pass_state, write_private
+from .output import Column, format_options, plural, render
 
-log = structlog.get_logger("paybonus.cli")
+log = logs.get_logger("paybonus.cli")
 
 
-@click.command()
+DEADLINE_FIELDS = (
+    "kind",
+    "company",
+    "entitlement",
+    "employee",
+    "scheme",
+    "date",
+    "days",
+    "outstanding_cents",
+)
+DEADLINE_KINDS = ("overdue", "due", "option_window", "cdc_transfer")
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  paybonus deadlines                          # as of today, and what falls due within 30 days
+  paybonus deadlines --as-of 2026-06-01 --within 60 --company DURAND
+  paybonus deadlines --check                  # the daily job (cron): logs and records new notices once"""
+)
 @click.option("--as-of", "as_of", help="Date to evaluate (YYYY-MM-DD); default today.")
 @click.option("--within", default=30, show_default=True, help="Also list what falls due in this many days.")
-@click.option("--company")
+@click.option("--company", help="Only this company.")
 @click.option(
     "--check",
     is_flag=True,
     help="Daily job: log and record what has just become overdue or due for the Caisse des dépôts.",
 )
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@format_options()
 @pass_state
 def deadlines(
     state: State, as_of: str | None, within: int, company: str | None, check: bool, fmt: str
 ) -> None:
-    """What falls due by a date and what is overdue, per company (LAW I-38, I-39, I-45)."""
+    """What falls due by a date and what is overdue, per company (LAW I-38, I-39, I-45): kind is overdue, due,
+    option_window (the employee's choice closes) or cdc_transfer (a leaver's unclaimed sum)."""
     day = parse_date(as_of, "--as-of")
     with state.app() as app:
         if check:
             new = app.check_deadlines(day)
-            out.print(f"{len(new)} new deadline notices as of {day}", markup=False)
+            out.print(f"{plural(len(new), 'new deadline notice')} as of {day}", markup=False)
             return
         items = app.deadlines(day, within, company)
-    if fmt == "json":
-        for i in items:
-            click.echo(
-                json.dumps(
-                    {
-                        "kind": i.kind,
-                        "company": i.company,
-                        "entitlement": i.entitlement,
-                        "employee": i.employee,
-                        "scheme": i.scheme,
-                        "date": i.date.isoformat(),
-                        "days": i.days,
-                        "outstanding_cents": i.outstanding_cents,
-                    }
-                )
-            )
-        return
-    t = Table("company", "kind", "date", "days", "entitlement", "employee", "scheme", "outstanding")
-    for i in items:
-        t.add_row(
-            i.company,
-            i.kind,
-            i.date.isoformat(),
-            str(i.days),
-            i.entitlement,
-            i.employee,
-            i.scheme,
-            format_euros(i.outstanding_cents),
-        )
-    out.print(t)
-    counts = {k: sum(i.kind == k for i in items) for k in ("overdue", "due", "option_window", "cdc_transfer")}
-    out.print(f"as of {day}: " + ", ".join(f"{v} {k}" for k, v in counts.items()), markup=False)
+    rows = [
+        {
+            "kind": i.kind,
+            "company": i.company,
+            "entitlement": i.entitlement,
+            "employee": i.employee,
+            "scheme": i.scheme,
+            "date": i.date.isoformat(),
+            "days": i.days,
+            "outstanding_cents": i.outstanding_cents,
+        }
+        for i in items
+    ]
+    counts = {k: sum(i.kind == k for i in items) for k in DEADLINE_KINDS}
+    render(
+        rows,
+        fmt,
+        DEADLINE_FIELDS,
+        [
+            Column("company"),
+            Column("kind"),
+            Column("date"),
+            Column("days", right=True),
+            Column("entitlement"),
+            Column("employee"),
+            Column("scheme"),
+            Column("outstanding_cents", "outstanding", money=True),
+        ],
+        summary=f"as of {day}: " + ", ".join(f"{v} {k}" for k, v in counts.items()),
+    )
 
 
-@click.command()
-@click.option("--company", required=True)
+@click.command(
+    epilog="""\b
+Examples:
+  paybonus statements --company DURAND --period 2025 --issued-on 2026-04-15 --channel email --out statements/
+  paybonus statements --company DURAND --period 2025 --issued-on 2026-04-15 --channel post --format pdf \\
+    --out st/ --events issued.jsonl"""
+)
+@click.option("--company", required=True, help="The company (its id in company.toml).")
 @click.option("--period", required=True, help="The calculation period, e.g. 2025 or 2025-01-01..2025-12-31.")
 @click.option("--scheme", default="interessement", show_default=True, help="An épargne salariale scheme.")
 @click.option("--employee", help="Only this beneficiary.")
-@click.option("--format", "fmt", type=click.Choice(["html", "pdf"]), default="html", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["html", "pdf"]),
+    default="html",
+    show_default=True,
+    help="One HTML or PDF file per beneficiary.",
+)
 @click.option(
     "--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Folder for the statements."
 )
@@ -133,17 +162,24 @@ def statements(
         events_out.write_text("".join(e.to_json() + "\n" for e in events), encoding="utf-8")
     log.info("statements.written", company=company, scheme=scheme, count=len(built), channel=channel)
     out.print(
-        f"{len(built)} statements written to {out_dir}" + (f"; events in {events_out}" if events_out else ""),
+        f"{plural(len(built), 'statement')} written to {out_dir}"
+        + (f"; events in {events_out}" if events_out else ""),
         markup=False,
     )
 
 
-@click.group()
+@click.group(cls=SuggestingGroup)
 def notice() -> None:
-    """Individual statements already issued."""
+    """Individual statements already issued: `paybonus notice verify FILE...`."""
 
 
-@notice.command("verify")
+@notice.command(
+    "verify",
+    epilog="""\b
+Examples:
+  paybonus notice verify statements/*.html
+  paybonus notice verify st/DURAND-interessement-20250101-E0007.pdf""",
+)
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @pass_state
 def notice_verify(state: State, files: tuple[Path, ...]) -> None:
@@ -155,20 +191,32 @@ def notice_verify(state: State, files: tuple[Path, ...]) -> None:
             (out if ok else err).print(line if ok else f"FAIL {line}", markup=False)
             bad += not ok
     if bad:
-        raise VerificationFailed(f"{bad} statement(s) do not match the ledger")
+        raise VerificationFailed(
+            f"{plural(bad, 'statement')} {'does' if bad == 1 else 'do'} not match the ledger"
+        )
 
 
-@click.command()
-@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True)
-@click.option("--company")
-@click.option("--scheme")
+@click.command(
+    epilog="""\b
+Examples:
+  paybonus export --payroll-month 2026-05 --out payroll-2026-05.csv
+  paybonus export --company DURAND --scheme interessement --format json
+  paybonus export --format tsv | column -t -s $'\\t'"""
+)
+@format_options(default="csv", formats=("csv", "tsv", "json", "jsonl"))
+@click.option("--company", help="Only this company.")
+@click.option("--scheme", help="Only this scheme.")
 @click.option("--payroll-month", help="YYYY-MM: only what this payroll month pays.")
 @click.option(
     "--as-of", "as_of", help="Date for the allocation of intéressement (YYYY-MM-DD); default today."
 )
 @click.option(
-    "--out", "out_file", type=click.Path(path_type=Path), help="File to write (default: standard output)."
+    "--out",
+    "out_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="File to write, readable by its owner only (default: standard output).",
 )
+@click.option("--force", is_flag=True, help="Replace the --out file if it exists.")
 @pass_state
 def export(
     state: State,
@@ -178,24 +226,25 @@ def export(
     payroll_month: str | None,
     as_of: str | None,
     out_file: Path | None,
+    force: bool,
 ) -> None:
-    """Entitlements for the payroll, with their DSN codes (docs/export.md)."""
+    """Entitlements for the payroll, one row each with their DSN codes (docs/export.md). Amounts are integer
+    cents; booleans are true/false."""
     from ..export import COLUMNS
 
     if payroll_month is not None and not (len(payroll_month) == 7 and payroll_month[4] == "-"):
         raise UserError("--payroll-month", f"expected YYYY-MM, got {payroll_month!r}")
+    if out_file is not None and out_file.exists() and not force:
+        raise UserError(
+            str(out_file), "exists: it will not be replaced (choose another file, or add --force)"
+        )
     with state.app() as app:
         data = app.export(parse_date(as_of, "--as-of"), company, scheme, payroll_month)
+    if out_file is None:
+        render(data, fmt, COLUMNS, [])
+        return
     buf = io.StringIO()
-    if fmt == "csv":
-        w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
-        w.writeheader()
-        w.writerows(data)
-    else:
-        for r in data:
-            buf.write(json.dumps(r, ensure_ascii=False) + "\n")
-    if out_file:
-        out_file.write_text(buf.getvalue(), encoding="utf-8")
-        out.print(f"{len(data)} rows written to {out_file}", markup=False)
-    else:
-        click.echo(buf.getvalue(), nl=False)
+    with redirect_stdout(buf):
+        render(data, fmt, COLUMNS, [])
+    write_private(out_file, buf.getvalue())
+    out.print(f"{plural(len(data), 'row')} written to {out_file}", markup=False)

@@ -5,90 +5,161 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import structlog
 
+from .. import logs
 from ..app import read_company
 from ..errors import VerificationFailed
 from ..store import Ledger
-from .base import State, err, out, pass_state, progress, read_lines_text
+from .base import State, out, pass_state, read_lines_text
+from .output import Column, format_options, plural, progress, render
 
-log = structlog.get_logger("paybonus.cli")
+log = logs.get_logger("paybonus.cli")
 
 
-@click.command()
+@click.command(
+    epilog="""\b
+Examples:
+  paybonus init                      # paybonus.db here, or $PAYBONUS_DB
+  paybonus --db /srv/paybonus/acme.db init"""
+)
 @pass_state
 def init(state: State) -> None:
-    """Create the ledger (or upgrade an older one)."""
-    existed = Path(state.db).is_file()
+    """Create the ledger (readable by its owner only), or upgrade one made by an older paybonus."""
+    existed = Path(state.db).is_file() and Path(state.db).stat().st_size > 0
     ledger = Ledger.create(state.db)
+    applied = ledger.migrated
     ledger.close()
-    out.print(f"ledger {'upgraded' if existed else 'created'}: {state.db}", markup=False)
+    if not existed:
+        out.print(f"ledger created: {state.db}", markup=False)
+    elif applied:
+        out.print(f"ledger upgraded: {state.db} (applied {', '.join(applied)})", markup=False)
+    else:
+        out.print(f"ledger already up to date: {state.db}", markup=False)
 
 
-@click.command()
+@click.command(
+    epilog="""\b
+Examples:
+  paybonus load acme/                # acme/company.toml, employees.csv, payroll/*.csv, absences.csv
+  paybonus --db acme.db load acme/   # loading again replaces the company's payroll inputs"""
+)
 @click.argument("company_dir", type=click.Path(path_type=Path))
 @pass_state
 def load(state: State, company_dir: Path) -> None:
-    """Load a company directory: company.toml, employees.csv, payroll/YYYY-MM.csv, absences.csv."""
-    data = read_company(company_dir, state.host())  # refused before the ledger is even opened
-    with state.app() as app:
-        s = app.load_company(data)
+    """Load a company directory: company.toml, employees.csv, payroll/YYYY-MM.csv, absences.csv
+    (docs/data-format.md). Loading a company again replaces its payroll inputs; its history stays."""
+    payroll = company_dir / "payroll"
+    files = 3 + (len(list(payroll.glob("*.csv"))) if payroll.is_dir() else 0)
+    with progress(f"loading {company_dir}", files + 1) as advance:
+        done = 0
+
+        def read_one(_path: Path) -> None:
+            nonlocal done
+            done += 1
+            advance(done)
+
+        data = read_company(company_dir, state.host(), on_file=read_one)  # refused before the ledger opens
+        advance(files)
+        with state.app() as app:
+            s = app.load_company(data)
+        advance(files + 1)
     log.info("company.loaded", company=s.company, employees=s.employees, pay_lines=s.pay_lines)
     log.info("audit.chain.head", company=s.company, n=s.head.n, hash=s.head.hash)
     out.print(
-        f"loaded {s.company}: {s.employees} employees, {s.pay_lines} pay lines, {s.absences} absences, "
-        f"schemes: {', '.join(s.schemes) or 'none'}",
+        f"loaded {s.company}: {plural(s.employees, 'employee')}, {plural(s.pay_lines, 'pay line')}, "
+        f"{plural(s.absences, 'absence')}, schemes: {', '.join(s.schemes) or 'none'}",
         markup=False,
     )
 
 
-@click.command()
+RETRY_HINT = "see `paybonus failures`, fix the cause (a plugin, a configuration), then run `paybonus retry`"
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  paybonus publish events.jsonl
+  payroll-export --events | paybonus publish -     # from standard input
+Exit code 1 while a dispatch is failed (a dead letter): see `paybonus failures`, then `paybonus retry`."""
+)
 @click.argument("events_file", type=click.Path(allow_dash=True))
 @pass_state
 def publish(state: State, events_file: str) -> None:
-    """Publish events from a JSON-lines file (- for standard input)."""
+    """Publish events from a JSON-lines file (- for standard input): each is recorded once, then every scheme
+    that handles it computes (docs/events.md). Publishing a file again changes nothing."""
     text = read_lines_text(events_file)
     with state.app() as app:
         events = app.read_events(events_file, text)
         with progress("publishing", len(events)) as advance:
             summary = app.publish(events, on_progress=advance)
+        still_failed = len(app.failures())
     c = summary.counts
     log.info("publish.finished", **c)
     for company, head in summary.heads.items():
         log.info("audit.chain.head", company=company, n=head.n, hash=head.hash)
     out.print(
-        f"{c['events']} events: {c['recorded']} recorded, {c['duplicates']} already known; "
-        f"dispatches: {c['completed']} completed, {c['failed']} failed; {c['entitlements']} entitlements",
+        f"{plural(c['events'], 'event')}: {c['recorded']} recorded, {c['duplicates']} already known; "
+        f"dispatches: {c['completed']} completed, {c['failed']} failed; {plural(c['entitlements'], 'entitlement')}",
         markup=False,
     )
-    if c["failed"]:
-        err.print("some dispatches failed: see `paybonus failures`, fix, then `paybonus retry`", markup=False)
+    if still_failed:
+        raise VerificationFailed(f"{plural(still_failed, 'dispatch')} failed: {RETRY_HINT}")
 
 
-@click.command()
+FAILURE_FIELDS = ("event_id", "scheme", "attempts", "updated_at", "error")
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  paybonus failures
+  paybonus failures --check          # in a monitoring job: exit 1 while there is a dead letter
+  paybonus failures --format json"""
+)
+@format_options()
+@click.option("--check", is_flag=True, help="Exit 1 if there is any failed dispatch (for monitoring).")
 @pass_state
-def failures(state: State) -> None:
-    """List failed dispatches (dead letters) with their error."""
+def failures(state: State, fmt: str, check: bool) -> None:
+    """List failed dispatches (dead letters) with their error; `paybonus retry` runs them again."""
     with state.app() as app:
         found = app.failures()
-    for f in found:
-        out.print(
-            f"{f.event_id} -> {f.scheme} (attempt {f.attempts}, {f.updated_at}): {f.error}", markup=False
-        )
-    out.print(f"{len(found)} failed dispatches", markup=False)
+    rows = [{f: getattr(x, f) for f in FAILURE_FIELDS} for x in found]
+    render(
+        rows,
+        fmt,
+        FAILURE_FIELDS,
+        [
+            Column("event_id", "event"),
+            Column("scheme"),
+            Column("attempts", right=True),
+            Column("updated_at", "last attempt"),
+            Column("error"),
+        ],
+        summary=f"{plural(len(rows), 'failed dispatch')}" + (f": {RETRY_HINT}" if rows else ""),
+    )
+    if check and rows:
+        raise VerificationFailed(f"{plural(len(rows), 'failed dispatch')}: {RETRY_HINT}")
 
 
-@click.command()
-@click.option("--event", "event_id", help="Only this event.")
-@click.option("--scheme", help="Only this scheme.")
+@click.command(
+    epilog="""\b
+Examples:
+  paybonus retry
+  paybonus retry --scheme interessement
+  paybonus retry --event 2025-12-close"""
+)
+@click.option("--event", "event_id", help="Only the dispatches of this event id.")
+@click.option("--scheme", help="Only the dispatches to this scheme.")
 @pass_state
 def retry(state: State, event_id: str | None, scheme: str | None) -> None:
-    """Run failed (and never-started) dispatches again."""
+    """Run failed (and never-started) dispatches again. Exit 1 if one still fails."""
     with state.app() as app:
+        app.check_filters(scheme=scheme, event=event_id)
         outcomes = app.retry(event_id, scheme)
     ok = sum(o.status == "completed" for o in outcomes)
     out.print(
-        f"retried {len(outcomes)} dispatches: {ok} completed, {len(outcomes) - ok} failed", markup=False
+        f"retried {plural(len(outcomes), 'dispatch')}: {ok} completed, {len(outcomes) - ok} failed",
+        markup=False,
     )
     if len(outcomes) - ok:
         raise VerificationFailed("some dispatches still fail: see `paybonus failures`")

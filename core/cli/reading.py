@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 
 import click
-import structlog
-from rich.table import Table
 
-from ..money import format_euros
+from .. import logs
 from .base import State, out, parse_period, pass_state
+from .output import Column, euros, format_options, plural, render
 
-log = structlog.get_logger("paybonus.cli")
+log = logs.get_logger("paybonus.cli")
 
 COLUMNS = (
     "id",
@@ -32,114 +29,128 @@ COLUMNS = (
     "corrects",
     "event_id",
 )
-
-
-@click.command()
-@click.option("--company")
-@click.option("--scheme")
-@click.option("--employee")
-@click.option("--period", help="YYYY, YYYY-MM or YYYY-MM-DD..YYYY-MM-DD: entitlements overlapping it.")
-@click.option(
-    "--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True
+TABLE = (
+    Column("id"),
+    Column("company"),
+    Column("scheme"),
+    Column("employee"),
+    Column("period", value=lambda r: f"{r['period_start']}..{r['period_end']}"),
+    Column("kind"),
+    Column("amount_cents", "amount", money=True),
+    Column("due_date", "due"),
+    Column("status"),
 )
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  paybonus entitlements --company DURAND --scheme interessement --period 2025
+  paybonus entitlements --employee E007 --format json
+  paybonus entitlements --format csv > entitlements.csv
+  paybonus entitlements --nl | jq .amount_cents"""
+)
+@click.option("--company", help="Only this company (its id in company.toml).")
+@click.option("--scheme", help="Only this scheme (see `paybonus plugins`).")
+@click.option("--employee", help="Only this employee (employee_id in employees.csv).")
+@click.option("--period", help="YYYY, YYYY-MM or YYYY-MM-DD..YYYY-MM-DD: entitlements overlapping it.")
+@format_options()
 @pass_state
 def entitlements(
     state: State, company: str | None, scheme: str | None, employee: str | None, period: str | None, fmt: str
 ) -> None:
-    """List recorded entitlements."""
+    """List recorded entitlements, in recording order. Amounts are integer cents in json, jsonl, csv and tsv;
+    euros in the table. A --company or --scheme the ledger does not know is an error (exit 2)."""
     p = parse_period(period)
     with state.app() as app:
         rows = app.entitlement_rows(company, scheme, p, employee)
-    if fmt == "json":
-        for r in rows:
-            click.echo(json.dumps({c: r[c] for c in COLUMNS}, ensure_ascii=False))
-    elif fmt == "csv":
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(COLUMNS)
-        w.writerows([[r[c] for c in COLUMNS] for r in rows])
-        click.echo(buf.getvalue(), nl=False)
-    else:
-        t = Table("id", "company", "scheme", "employee", "period", "kind", "amount", "due", "status")
-        for r in rows:
-            t.add_row(
-                r["id"],
-                r["company"],
-                r["scheme"],
-                r["employee"],
-                f"{r['period_start']}..{r['period_end']}",
-                r["kind"],
-                format_euros(r["amount_cents"]),
-                r["due_date"] or "",
-                r["status"],
-            )
-        out.print(t)
-        out.print(
-            f"{len(rows)} entitlements, total {format_euros(sum(r['amount_cents'] for r in rows))}",
-            markup=False,
-        )
+    total = sum(r["amount_cents"] for r in rows)
+    render(rows, fmt, COLUMNS, TABLE, summary=f"{plural(len(rows), 'entitlement')}, total {euros(total)}")
 
 
-@click.command()
+@click.command(
+    epilog="""\b
+Examples:
+  paybonus explain interessement:DURAND:2025:E007
+  paybonus explain interessement:DURAND:2025:E007 --format json | jq .explanation.steps"""
+)
 @click.argument("entitlement_id")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text for a person, json (one object: every stored column, the explanation, the recomputed amount).",
+)
 @pass_state
 def explain(state: State, entitlement_id: str, fmt: str) -> None:
-    """Show why an entitlement is what it is, and recompute it from its stored explanation."""
+    """Show why an entitlement is what it is (inputs, parameters, steps, rule ids from docs/rules.md), and
+    recompute it from its stored explanation."""
     with state.app() as app:
         x = app.explain(entitlement_id)
     if fmt == "json":
         click.echo(json.dumps(x.to_dict(), ensure_ascii=False, indent=2))
         return
     row, expl = x.row, x.entitlement.explanation
-    out.print(
+    lines = [
         f"{row['id']}  {row['scheme']} {row['scheme_version']}  {row['company']} / {row['employee']}",
-        markup=False,
-    )
-    out.print(
         f"period {row['period_start']}..{row['period_end']}  kind {row['kind']}  status {row['status']}",
-        markup=False,
-    )
-    out.print(
-        f"amount {format_euros(row['amount_cents'])} EUR  due {row['due_date'] or '-'}  "
+        f"amount {euros(row['amount_cents'])}  due {row['due_date'] or '-'}  "
         f"DSN {row['dsn_block']} {row['dsn_code']}  regime {row['social_regime']}",
-        markup=False,
-    )
+    ]
     if row["corrects"]:
-        out.print(f"relates to {row['corrects']}", markup=False)
-    out.print(f"caused by event {row['event_id']}", markup=False)
-    out.print("rules: " + ", ".join(expl.rules), markup=False)
+        lines.append(f"relates to {row['corrects']}")
+    lines += [f"caused by event {row['event_id']}", "rules: " + ", ".join(expl.rules)]
     for section, values in (("inputs", expl.inputs), ("parameters", expl.parameters)):
-        out.print(f"{section}:", markup=False)
-        for k, v in values.items():
-            out.print(f"  {k} = {json.dumps(v, ensure_ascii=False)}", markup=False)
-    out.print("steps:", markup=False)
-    for i, s in enumerate(expl.steps, 1):
-        out.print(f"  {i}. {s}", markup=False)
+        lines.append(f"{section}:")
+        lines += [f"  {k} = {json.dumps(v, ensure_ascii=False)}" for k, v in values.items()]
+    lines.append("steps:")
+    lines += [f"  {i}. {s}" for i, s in enumerate(expl.steps, 1)]
     if x.recomputed_cents is None:
-        out.print(f"cannot recompute: scheme {row['scheme']} is not installed", markup=False)
+        lines.append(f"cannot recompute: scheme {row['scheme']} is not installed")
     else:
         same = "matches" if x.recomputed_cents == row["amount_cents"] else "DIFFERS"
-        out.print(
-            f"recomputed from the explanation: {format_euros(x.recomputed_cents)} ({same})", markup=False
-        )
+        lines.append(f"recomputed from the explanation: {euros(x.recomputed_cents)} ({same})")
+    for line in lines:
+        out.print(line, markup=False)
 
 
-@click.command()
+PLUGIN_FIELDS = ("name", "version", "distribution", "hooks", "schemes")
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  paybonus plugins
+  PAYBONUS_PLUGINS=interessement paybonus plugins   # only the intéressement family
+  paybonus plugins --format json"""
+)
+@format_options()
 @pass_state
-def plugins(state: State) -> None:
-    """List loaded plugins: name, version, hooks, distribution, schemes."""
+def plugins(state: State, fmt: str) -> None:
+    """List loaded plugins (name, version, distribution, hooks, schemes), then each scheme's events, DSN codes
+    and social regime."""
     host = state.host()
-    t = Table("plugin", "version", "distribution", "hooks", "schemes")
-    for p in host.plugin_infos():
-        t.add_row(
-            p.name,
-            p.version,
-            p.distribution,
-            ", ".join(h.removeprefix("paybonus_") for h in p.hooks),
-            ", ".join(p.schemes),
-        )
-    out.print(t)
+    rows = [
+        {
+            "name": p.name,
+            "version": p.version,
+            "distribution": p.distribution,
+            "hooks": [h.removeprefix("paybonus_") for h in p.hooks],
+            "schemes": list(p.schemes),
+        }
+        for p in host.plugin_infos()
+    ]
+    if fmt != "table":
+        render(rows, fmt, PLUGIN_FIELDS, [])
+        return
+    render(
+        [{**r, "hooks": ", ".join(r["hooks"]), "schemes": ", ".join(r["schemes"])} for r in rows],
+        fmt,
+        PLUGIN_FIELDS,
+        [Column("name", "plugin"), *(Column(f) for f in PLUGIN_FIELDS[1:])],
+    )
     for name in sorted(host.schemes):
         s = host.schemes[name]
         out.print(

@@ -9,43 +9,72 @@ import sys
 from pathlib import Path
 
 import click
-import structlog
-from rich.table import Table
 
+from .. import logs
 from ..errors import UserError, VerificationFailed
-from ..money import format_euros
 from .base import State, out, pass_state
+from .output import Column, euros, format_options, plural, progress, render, table
 
-log = structlog.get_logger("paybonus.cli")
+log = logs.get_logger("paybonus.cli")
 
 
-@click.command("lint")
+@click.command(
+    "lint",
+    epilog="""\b
+Examples:
+  paybonus lint acme/
+  paybonus lint acme/ --format json | jq '.[] | select(.level == "error")'""",
+)
 @click.argument("company_dir", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@format_options()
 @pass_state
 def lint_cmd(state: State, company_dir: Path, fmt: str) -> None:
-    """Check a company's agreements against the law. Exit 1 if there is any error."""
+    """Check a company's agreements against the law, each finding citing its rule (docs/rules.md). Exit 1 if
+    there is any error."""
     from ..lint import lint_company
 
     config, findings = lint_company(company_dir, state.host(), state.params())
     toml_path = company_dir / "company.toml"
     errors = sum(f.level == "error" for f in findings)
     warnings = sum(f.level == "warning" for f in findings)
-    if fmt == "json":
-        for f in findings:
-            click.echo(
-                json.dumps({"level": f.level, "rule": f.rule, "message": f.message}, ensure_ascii=False)
-            )
-    else:
-        for f in findings:
-            out.print(f"{f.level.upper():8}{f.rule:8}{f.message}", markup=False)
-        out.print(f"{toml_path}: {errors} errors, {warnings} warnings", markup=False)
+    rows = [{"level": str(f.level), "rule": f.rule, "message": f.message} for f in findings]
+    render(
+        rows,
+        fmt,
+        ("level", "rule", "message"),
+        [Column("level", value=lambda r: r["level"].upper()), Column("rule"), Column("message")],
+        summary=f"{toml_path}: {plural(errors, 'error')}, {plural(warnings, 'warning')}",
+    )
     log.info("lint.finished", company=config.info.id, errors=errors, warnings=warnings)
     if errors:
-        raise VerificationFailed(f"{errors} compliance errors in {toml_path}")
+        raise VerificationFailed(f"{plural(errors, 'compliance error')} in {toml_path}")
 
 
-@click.command()
+BENCH_COLUMNS = (
+    Column("run"),
+    Column("employees", right=True),
+    Column("companies", right=True),
+    Column("events", right=True),
+    Column("entitlements", right=True),
+    Column("publish_s", "publish s", right=True, value=lambda r: r["phases_s"]["publish"]),
+    Column("floor_s", "floor s", right=True),
+    Column("publish_over_floor", "x floor", right=True),
+    Column("events_per_s", "events/s", right=True),
+    Column("entitlements_per_s", "entitlements/s", right=True),
+    Column("verify_s", "verify s", right=True, value=lambda r: r["phases_s"]["verify"]),
+    Column("replay_s", "replay s", right=True, value=lambda r: r["phases_s"].get("replay", "-")),
+    Column("peak_rss_mib", "peak RSS MiB", right=True),
+    Column("audit", value=lambda r: "OK" if r["audit_ok"] else "FAILED"),
+)
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  paybonus bench --quick                     # seconds: checks the command itself
+  paybonus bench --sizes 10000 --no-vendor   # one company of 10 000 employees
+  TMPDIR=/data/tmp paybonus bench --out bench.json   # minutes; gigabytes of temporary files in $TMPDIR"""
+)
 @click.option("--quick", is_flag=True, help="Small sizes (seconds), to check the command itself.")
 @click.option(
     "--sizes", help="Comma-separated employee counts of one company, instead of 25000,50000,100000,200000."
@@ -63,8 +92,12 @@ def lint_cmd(state: State, company_dir: Path, fmt: str) -> None:
     help="Also time the full replay (audit verify --replay).",
 )
 @click.option("--out", "out_file", type=click.Path(path_type=Path), help="Write the results as JSON here.")
-def bench(quick: bool, sizes: str | None, vendor: bool, replay: bool, out_file: Path | None) -> None:
-    """Throughput on synthetic companies against a raw-SQLite floor (docs/performance.md)."""
+@click.option("--force", is_flag=True, help="Replace the --out file if it exists.")
+def bench(
+    quick: bool, sizes: str | None, vendor: bool, replay: bool, out_file: Path | None, force: bool
+) -> None:
+    """Throughput on synthetic companies against a raw-SQLite floor (docs/performance.md). Each run prepares a
+    ledger in a temporary folder ($TMPDIR), publishes, verifies, and removes it."""
     from .. import bench as b
 
     if sizes:
@@ -76,57 +109,37 @@ def bench(quick: bool, sizes: str | None, vendor: bool, replay: bool, out_file: 
             runs.append(("vendor month", 250_000, 2_000))
     else:
         runs = [r for r in b.plan(quick) if vendor or r[0] != "vendor month"]
+    if out_file is not None and out_file.exists() and not force:
+        raise UserError(
+            str(out_file), "exists: it will not be replaced (choose another file, or add --force)"
+        )
     results = []
-    t = Table(
-        "run",
-        "employees",
-        "companies",
-        "events",
-        "entitlements",
-        "publish s",
-        "floor s",
-        "x floor",
-        "events/s",
-        "entitlements/s",
-        "verify s",
-        "replay s",
-        "peak RSS MiB",
-        "audit",
-    )
-    for label, n, companies in runs:
-        r = b.run(n, companies, replay)
-        r["run"] = label
-        results.append(r)
-        t.add_row(
-            label,
-            str(n),
-            str(companies),
-            str(r["events"]),
-            str(r["entitlements"]),
-            str(r["phases_s"]["publish"]),
-            str(r["floor_s"]),
-            str(r["publish_over_floor"]),
-            str(r["events_per_s"]),
-            str(r["entitlements_per_s"]),
-            str(r["phases_s"]["verify"]),
-            str(r["phases_s"].get("replay", "-")),
-            str(r["peak_rss_mib"]),
-            "OK" if r["audit_ok"] else "FAILED",
-        )
-        log.info(
-            "bench.run",
-            run=label,
-            employees=n,
-            publish_s=r["phases_s"]["publish"],
-            ratio=r["publish_over_floor"],
-        )
-    out.print(t)
+    with progress(f"bench: {plural(len(runs), 'run')}", len(runs)) as advance:
+        for i, (label, n, companies) in enumerate(runs):
+            r = b.run(n, companies, replay)
+            r["run"] = label
+            results.append(r)
+            advance(i + 1)
+            log.info(
+                "bench.run",
+                run=label,
+                employees=n,
+                publish_s=r["phases_s"]["publish"],
+                ratio=r["publish_over_floor"],
+            )
+    table(BENCH_COLUMNS, [[c.cell(r) for c in BENCH_COLUMNS] for r in results])
     if out_file:
         out_file.write_text(json.dumps({"machine": b.machine(), "runs": results}, indent=2), encoding="utf-8")
         out.print(f"results written to {out_file}", markup=False)
 
 
-@click.command("dsn")
+@click.command(
+    "dsn",
+    epilog="""\b
+Examples:
+  paybonus dsn dsn/*.txt --company ACME --events departures.jsonl --absences absences.csv
+  paybonus dsn dsn/2025-*.txt --company ACME --company-dir acme/   # employees.csv, payroll/, absences.csv""",
+)
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--company", required=True, help="The paybonus company id the declarations belong to.")
 @click.option(
@@ -143,6 +156,7 @@ def bench(quick: bool, sizes: str | None, vendor: bool, replay: bool, out_file: 
     type=click.Path(path_type=Path),
     help="Write employees.csv, payroll/YYYY-MM.csv and absences.csv here, from monthly declarations.",
 )
+@click.option("--force", is_flag=True, help="Replace files that exist (by default, refuse to).")
 @pass_state
 def dsn_cmd(
     state: State,
@@ -151,6 +165,7 @@ def dsn_cmd(
     events_out: Path | None,
     absences_out: Path | None,
     company_dir: Path | None,
+    force: bool,
 ) -> None:
     """Read DSN files: contract ends as employee_left events, stoppages and suspensions as absences.csv rows,
     and with --company-dir the company's employees and monthly pay."""
@@ -170,6 +185,17 @@ def dsn_cmd(
     if data is not None and not data.employees:
         raise UserError(str(files[0]), "no employee (S21.G00.30) in these declarations")
     text = "".join(canonical_json(e) + "\n" for e in events)
+    targets = [p for p in (events_out, absences_out) if p is not None]
+    if company_dir is not None and data is not None:
+        targets += [company_dir / "employees.csv", company_dir / "absences.csv"]
+        targets += [company_dir / "payroll" / f"{m}.csv" for m in data.payroll]
+    existing = [p for p in targets if p.exists()]
+    if existing and not force:
+        raise UserError(
+            str(existing[0]),
+            f"exists{f' (and {len(existing) - 1} more)' if len(existing) > 1 else ''}: "
+            "it will not be replaced (choose another place, or add --force)",
+        )
     if events_out is None:
         sys.stdout.write(text)
     else:
@@ -194,12 +220,18 @@ def dsn_cmd(
         absences=len(rows),
     )
     click.echo(
-        f"{len(declarations)} declarations, {len(people)} employees: {len(events)} departures, {len(rows)} absences",
+        f"{plural(len(declarations), 'declaration')}, {plural(len(people), 'employee')}: "
+        f"{plural(len(events), 'departure')}, {plural(len(rows), 'absence')}",
         err=True,
     )
 
 
-@click.command()
+@click.command(
+    epilog="""\b
+Examples:
+  paybonus demo                       # leaves paybonus-demo.db
+  paybonus demo --db /tmp/try.db"""
+)
 @click.option(
     "--db", "demo_db", default="paybonus-demo.db", show_default=True, help="Where to leave the demo ledger."
 )
@@ -214,19 +246,33 @@ def demo(state: State, demo_db: str, force: bool) -> None:
     with state.app(demo_db, fresh_for=SAMPLE_COMPANIES, force=force) as app:
         r = run_sample(app)
     c = r.published.counts
-    t = Table("scheme", "kind", "entitlements", "employees", "total")
-    for scheme, kind, n, total, emps in r.summary:
-        t.add_row(scheme, kind, str(n), str(emps), format_euros(total, french=True))
     out.print(
-        f"published {c['events']} events ({c['completed']} dispatches completed, {c['failed']} failed)",
+        f"published {plural(c['events'], 'event')} ({c['completed']} dispatches completed, {c['failed']} failed)",
         markup=False,
     )
-    out.print(t)
+    table(
+        [
+            Column("scheme"),
+            Column("kind"),
+            Column("entitlements", right=True),
+            Column("employees", right=True),
+            Column("total", money=True),
+        ],
+        [[scheme, kind, str(n), str(emps), euros(total)] for scheme, kind, n, total, emps in r.summary],
+    )
     out.print(
-        f"audit: {'OK' if r.report.ok else 'FAILED'} ({r.report.entries} entries, {r.report.recomputed} amounts recomputed)",
+        f"audit: {'OK' if r.report.ok else 'FAILED'} ({plural(r.report.entries, 'entry')}, "
+        f"{r.report.recomputed} amounts recomputed)",
         markup=False,
     )
-    out.print(f"ledger left at {demo_db}; try: paybonus --db {demo_db} entitlements", markup=False)
+    out.print(f"ledger left at {demo_db}; try:", markup=False)
+    for hint in (
+        f"paybonus --db {demo_db} entitlements --company DURAND --scheme interessement",
+        f"paybonus --db {demo_db} export --payroll-month 2026-05 --out payroll.csv",
+        f"sqlite-utils query {demo_db} 'select * from totals_by_scheme' --csv",
+        f"paybonus --db {demo_db} browse          # needs: pip install 'paybonus[browse]'",
+    ):
+        out.print(f"  {hint}", markup=False)
     if not r.report.ok:
         raise VerificationFailed(str(r.report.problems[0]))
 

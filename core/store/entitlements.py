@@ -205,6 +205,10 @@ class Entitlements:
             )
         ]
 
+    def schemes(self) -> list[str]:
+        """The schemes that recorded an entitlement in this ledger."""
+        return [r[0] for r in self.conn.execute("SELECT DISTINCT scheme FROM entitlements ORDER BY scheme")]
+
     def open_with_due_date(self, company: str | None) -> list[tuple[str, str, str, str, str, int, str, str]]:
         """(id, company, employee, scheme, due_date, outstanding cents, social_regime, kind) of what has a due
         date and is not wholly paid, by company, due date and employee."""

@@ -133,6 +133,7 @@ class Ledger:
             raise UserError(path, f"not a paybonus ledger ({exc})") from None
         self._writing = False
         self._params_chained: set[tuple[str, str]] = set()  # (company, parameter set) known to be chained
+        self.migrated: list[str] = []  # migrations applied when this ledger was opened (an upgrade)
         self.events = Events(conn)
         self.entitlements = Entitlements(conn)
         self.dispatches = Dispatches(conn)
@@ -144,8 +145,16 @@ class Ledger:
 
     @classmethod
     def create(cls, path: str | Path) -> Ledger:
-        """Create (or upgrade) the ledger at `path`."""
+        """Create (or upgrade) the ledger at `path`. A new file is readable by its owner only (0600): it holds
+        names and pay; SQLite gives its -wal and -shm files the same permissions."""
         p = str(path)
+        if p != ":memory:" and not Path(p).exists():
+            try:
+                os.close(os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            except FileExistsError:
+                pass
+            except OSError as exc:
+                raise UserError(p, f"cannot create the ledger ({exc.strerror})") from None
         conn = _connect(p)
         try:
             conn.execute("PRAGMA journal_mode = WAL")
@@ -176,8 +185,10 @@ class Ledger:
 
     def _migrate(self) -> None:
         try:
-            if migrations.pending(self.db):
+            pending = [m.name for m in migrations.pending(self.db)]
+            if pending:
                 migrations.apply(self.db)
+                self.migrated = pending
         except sqlite3.DatabaseError as exc:
             self.close()
             raise UserError(self.path, f"not a paybonus ledger ({exc})") from None

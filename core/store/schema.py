@@ -336,8 +336,92 @@ def m005_proof(db: sqlite_utils.Database) -> None:
     open_chains_of_migrated_companies(db.conn)
 
 
+# The choice window of an employee after the statement (I-38): params.toml `option_window_days`, 15 days since
+# 2015. The view below states it; a test checks it against the parameter (a new value needs a new migration).
+OPTION_WINDOW_DAYS = 15
+
+
+def _euros(cents: str) -> str:
+    """SQL for an exact decimal text of euros from integer cents ('-1234.05'): never a float."""
+    return f"printf('%s%d.%02d', CASE WHEN {cents} < 0 THEN '-' ELSE '' END, abs({cents}) / 100, abs({cents}) % 100)"
+
+
 @migrations()
-def m006_statement_company_files(db: sqlite_utils.Database) -> None:
+def m006_views_for_humans(db: sqlite_utils.Database) -> None:
+    """Views for people reading the ledger (datasette, sqlite3, a spreadsheet): names next to ids, euros next to
+    cents, totals, what is overdue, the choice windows open, explanations line by line. Nothing is stored twice:
+    they read the tables. docs/ledger.md describes every view and column."""
+    db.executescript(
+        f"""
+        CREATE VIEW employee_names AS
+        SELECT company, employee, display_name AS name, category, establishment, work_unit,
+               MIN(start) AS first_contract_start, MAX(COALESCE("end", '9999-12-31')) AS last_contract_end
+        FROM contracts GROUP BY company, employee;
+
+        CREATE VIEW entitlements_in_euros AS
+        SELECT e.id, e.company, c.name AS company_name, e.scheme, e.employee, n.name AS employee_name,
+               e.period_start, e.period_end, e.kind AS entitlement_kind,
+               {_euros("e.amount_cents")} AS amount_euros, e.amount_cents,
+               COALESCE(p.paid, 0) AS paid_cents, e.amount_cents - COALESCE(p.paid, 0) AS outstanding_cents,
+               {_euros("e.amount_cents - COALESCE(p.paid, 0)")} AS outstanding_euros,
+               e.due_date, e.status AS payment_status, e.social_regime, e.dsn_block, e.dsn_code,
+               e.corrects, e.event_id, e.recorded_at
+        FROM entitlements e
+        JOIN companies c ON c.id = e.company
+        LEFT JOIN employee_names n ON n.company = e.company AND n.employee = e.employee
+        LEFT JOIN (SELECT entitlement, SUM(amount_cents) AS paid FROM payments GROUP BY entitlement) p
+          ON p.entitlement = e.id;
+
+        CREATE VIEW totals_by_scheme AS
+        SELECT company, company_name, scheme, period_start, period_end,
+               COUNT(*) AS entitlements, COUNT(DISTINCT employee) AS employees,
+               {_euros("SUM(amount_cents)")} AS total_euros, SUM(amount_cents) AS total_cents,
+               SUM(paid_cents) AS paid_cents, SUM(outstanding_cents) AS outstanding_cents
+        FROM entitlements_in_euros
+        GROUP BY company, scheme, period_start, period_end;
+
+        CREATE VIEW overdue AS
+        SELECT id AS entitlement, company, employee, employee_name, scheme, due_date,
+               CAST(julianday('now') - julianday(due_date) AS INTEGER) AS days_late,
+               outstanding_euros, outstanding_cents, payment_status
+        FROM entitlements_in_euros
+        WHERE due_date IS NOT NULL AND due_date < date('now') AND outstanding_cents > 0;
+
+        CREATE VIEW choice_windows_open AS
+        SELECT w.entitlement, e.company, e.employee, e.employee_name, e.scheme, w.statement_issued_on,
+               date(w.statement_issued_on, '+{OPTION_WINDOW_DAYS} days') AS window_closes_on,
+               CAST(julianday(date(w.statement_issued_on, '+{OPTION_WINDOW_DAYS} days')) - julianday('now')
+                    AS INTEGER) AS days_left,
+               e.amount_euros, e.amount_cents
+        FROM (SELECT entitlement, MIN(json_extract(payload, '$.issued_on')) AS statement_issued_on
+              FROM events WHERE type = 'statement_issued' GROUP BY entitlement) w
+        JOIN entitlements_in_euros e ON e.id = w.entitlement
+        WHERE e.social_regime = 'epargne_salariale'
+          AND NOT EXISTS (SELECT 1 FROM events o WHERE o.type = 'option_chosen' AND o.entitlement = w.entitlement)
+          AND date('now') BETWEEN w.statement_issued_on
+                              AND date(w.statement_issued_on, '+{OPTION_WINDOW_DAYS} days');
+
+        CREATE VIEW explanation_lines AS
+        SELECT e.id AS entitlement, 1 AS section_order, 'rule' AS section, r.key + 1 AS position,
+               r.value AS name, NULL AS value
+        FROM entitlements e, json_each(e.explanation, '$.rules') r
+        UNION ALL
+        SELECT e.id, 2, 'input', i.id, i.key,
+               CASE WHEN i.type IN ('true', 'false') THEN i.type ELSE CAST(i.value AS TEXT) END
+        FROM entitlements e, json_each(e.explanation, '$.inputs') i
+        UNION ALL
+        SELECT e.id, 3, 'parameter', q.id, q.key,
+               CASE WHEN q.type IN ('true', 'false') THEN q.type ELSE CAST(q.value AS TEXT) END
+        FROM entitlements e, json_each(e.explanation, '$.parameters') q
+        UNION ALL
+        SELECT e.id, 4, 'step', s.key + 1, NULL, s.value
+        FROM entitlements e, json_each(e.explanation, '$.steps') s;
+        """
+    )
+
+
+@migrations()
+def m007_statement_company_files(db: sqlite_utils.Database) -> None:
     """The files a company's individual statements use (its logo, its own templates), stored by `load` with its
     configuration, so that statements are written from the ledger alone."""
     db.table("company_files").create(

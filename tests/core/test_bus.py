@@ -236,7 +236,8 @@ def test_an_older_ledger_is_upgraded_by_its_migrations_on_open(tmp_path):
         "m003_work_units",
         "m004_event_subjects",
         "m005_proof",
-        "m006_statement_company_files",
+        "m006_views_for_humans",
+        "m007_statement_company_files",
     ]
     assert "work_unit" in ledger.db.table("contracts").columns_dict
     assert "company_files" in ledger.db.table_names()

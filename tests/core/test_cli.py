@@ -33,7 +33,7 @@ def test_full_cycle(world):
     r = run("publish", str(company / "events.jsonl"), cwd=cwd)
     assert r.returncode == 0, r.stderr
     assert f"{N} events: {N} recorded" in r.stdout and "0 failed" in r.stdout
-    rows = [json.loads(line) for line in run("entitlements", "--format", "json", cwd=cwd).stdout.splitlines()]
+    rows = json.loads(run("entitlements", "--format", "json", cwd=cwd).stdout)
     assert {r["scheme"] for r in rows} == {
         "prime_fin_annee",
         "interessement",
@@ -99,6 +99,18 @@ def one_line_error(r, *fragments):
     assert lines[0].startswith("error: ")
     for f in fragments:
         assert f in lines[0], lines[0]
+
+
+def usage_error(r, command, *fragments):
+    """click's own usage error: the usage line, where to find help, the error (exit 2)."""
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert lines[0].startswith(f"Usage: paybonus {command}".rstrip()), r.stderr
+    assert lines[1] == f"Try 'paybonus {command + ' ' if command else ''}--help' for help.", r.stderr
+    assert lines[-1].startswith("Error: "), r.stderr
+    for f in fragments:
+        assert f in lines[-1], lines[-1]
+    assert "Traceback" not in r.stderr
 
 
 BAD_EVENTS = {
@@ -199,8 +211,8 @@ def test_user_errors_without_a_ledger(tmp_path):
     (tmp_path / "e.jsonl").write_text("")
     one_line_error(run("publish", "e.jsonl", cwd=tmp_path), "paybonus.db", "paybonus init")
     assert not (tmp_path / "paybonus.db").exists()
-    one_line_error(run("explain", "ENT-x", "--db", "x", cwd=tmp_path), "No such option")
-    one_line_error(run("frobnicate", cwd=tmp_path), "No such command")
+    usage_error(run("explain", "ENT-x", "--db", "x", cwd=tmp_path), "explain", "No such option")
+    usage_error(run("frobnicate", cwd=tmp_path), "", "No such command")
     (tmp_path / "junk.db").write_text("not sqlite")
     one_line_error(run("--db", "junk.db", "audit", "verify", cwd=tmp_path), "junk.db")
 
@@ -228,12 +240,7 @@ def test_version(tmp_path):
 def test_after_the_computation_from_the_command_line(world):
     cwd, company = world
     run("publish", str(company / "events.jsonl"), cwd=cwd)
-    rows = [
-        json.loads(x)
-        for x in run(
-            "entitlements", "--format", "json", "--scheme", "interessement", cwd=cwd
-        ).stdout.splitlines()
-    ]
+    rows = json.loads(run("entitlements", "--format", "json", "--scheme", "interessement", cwd=cwd).stdout)
     ent = rows[0]
     over = {
         "id": "pay-1",
@@ -282,12 +289,17 @@ def test_after_the_computation_from_the_command_line(world):
     one_line_error(run(*common, "--period", "2024", "--channel", "post", cwd=cwd), "--period", "2025-01-01")
     nobody = run(*common, "--period", "2025", "--channel", "post", "--employee", "E9999", cwd=cwd)
     one_line_error(nobody, "--employee: E9999 has no interessement entitlement")
-    one_line_error(run(*common, "--period", "2025", cwd=cwd), "Missing option '--channel'")
+    usage = run(*common, "--period", "2025", cwd=cwd)  # a usage error: click's usage, then the error
+    assert (
+        usage.returncode == 2
+        and "Missing option '--channel'" in usage.stderr
+        and "Traceback" not in usage.stderr
+    )
     assert not (cwd / "none").exists()
     assert run("notice", "verify", *map(str, files), cwd=cwd).returncode == 0
     assert run("publish", "issued.jsonl", cwd=cwd).returncode == 0
     d = run("deadlines", "--as-of", "2026-04-10", "--format", "json", cwd=cwd)
-    kinds = {json.loads(x)["kind"] for x in d.stdout.splitlines()}
+    kinds = {x["kind"] for x in json.loads(d.stdout)}
     assert "option_window" in kinds
     exp = run("export", "--format", "csv", "--payroll-month", "2026-05", cwd=cwd)
     assert exp.returncode == 0 and exp.stdout.startswith("company,employee,entitlement")

@@ -162,3 +162,10 @@ def test_achievement_is_between_zero_and_one(actual, threshold, target):
     if threshold != target:
         v = ev(f"achievement(taux_service, {threshold}, {target})", taux_service=actual)
         assert 0 <= v <= 1
+
+
+@pytest.mark.parametrize("src", ["0x0", "0o7", "0b1", "0X1F"])
+def test_python_only_number_forms_are_refused_with_a_formula_error(src):
+    # found by the fuzz test: Decimal('0x0') raised InvalidOperation instead of a one-line error
+    with pytest.raises(FormulaError, match="not a decimal number"):
+        Formula.parse(src, {"rcai"})

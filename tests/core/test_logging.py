@@ -69,3 +69,54 @@ def test_the_processor_drops_personal_keys_and_masks_nir():
         "note": "NIR [NIR] 22 given",
         "scheme_name": "ok",
     }
+
+
+EMBEDDED = """
+import sys, tempfile
+from pathlib import Path
+{setup}
+from paybonus import Paybonus
+from paybonus.fixtures import sample_dir
+
+with tempfile.TemporaryDirectory() as tmp, Paybonus.create(Path(tmp) / "l.db") as app:
+    app.load_company(sample_dir())
+    app.publish(sample_dir() / "events.jsonl")
+    app.check_deadlines(__import__("datetime").date(2027, 1, 1))
+print("DONE")
+"""
+
+
+def _embedded(tmp_path, setup: str):
+    import subprocess
+    import sys
+
+    f = tmp_path / "host.py"
+    f.write_text(EMBEDDED.format(setup=setup), encoding="utf-8")
+    return subprocess.run([sys.executable, str(f)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+
+
+def test_the_library_is_silent_when_the_host_configures_no_logging(tmp_path):
+    r = _embedded(tmp_path, "")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "DONE\n" and r.stderr == ""
+
+
+def test_a_host_that_configures_standard_logging_receives_the_events(tmp_path):
+    r = _embedded(tmp_path, "import logging; logging.basicConfig(level=logging.INFO, stream=sys.stderr)")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "DONE\n"
+    assert "INFO:paybonus.bus:bus.event.recorded" in r.stderr
+    assert "WARNING:paybonus.deadlines:deadline.overdue" in r.stderr
+    assert "amount_cents" not in r.stderr and "Durand" not in r.stderr
+
+
+def test_a_host_that_configures_structlog_receives_the_events(tmp_path):
+    setup = (
+        "import structlog; structlog.configure(processors=[structlog.processors.JSONRenderer()], "
+        "logger_factory=structlog.PrintLoggerFactory(sys.stderr))"
+    )
+    r = _embedded(tmp_path, setup)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "DONE\n"
+    names = {json.loads(line)["event"] for line in r.stderr.splitlines()}
+    assert {"bus.event.recorded", "bus.dispatch.completed", "deadline.overdue"} <= names

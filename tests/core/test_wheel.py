@@ -20,6 +20,13 @@ def test_wheel_installs_in_a_fresh_venv_and_runs_the_demo(tmp_path):
         timeout=600,
     )
     assert r.returncode == 0, r.stderr[-3000:]
+    # setuptools has nothing to warn about (licence, data folders): `make demo` starts quietly
+    warnings = [
+        line
+        for line in (r.stdout + r.stderr).splitlines()
+        if "warning" in line.lower() and "byte-compiling is disabled" not in line  # PYTHONDONTWRITEBYTECODE
+    ]
+    assert not warnings, warnings[:5]
     wheel = next(dist.glob("paybonus-*.whl"))
     import zipfile
 

@@ -39,7 +39,7 @@ def lint(tmp_path, **kw):
     d.mkdir(exist_ok=True)
     (d / "company.toml").write_text(BASE.format(**values))
     r = run("lint", str(d), "--format", "json", cwd=tmp_path)
-    return r.returncode, [json.loads(line) for line in r.stdout.splitlines()]
+    return r.returncode, json.loads(r.stdout)
 
 
 def rules(findings, level="error"):

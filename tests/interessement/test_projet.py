@@ -743,7 +743,7 @@ def test_project_demo_runs_the_shipped_example_end_to_end(tmp_path, monkeypatch,
     monkeypatch.chdir(tmp_path)
     assert in_process("project", "demo") == 0
     got = capsys.readouterr().out
-    assert "audit: OK" in got and "MEGA-LYON" in got and "6365.41" in got
+    assert "audit: OK" in got and "MEGA-LYON" in got and "6\u202f365,41 €" in got
     assert (tmp_path / "paybonus-project-demo.db").is_file()
     assert (tmp_path / "paybonus-project-demo.statement.json").is_file()
 

@@ -177,7 +177,7 @@ def statement_cmd(
     )
     signer = statement.get("signature", {}).get("public_key")
     state.echo(
-        f"statement {statement['hash'][:16]} for {ag.id} {p}: pool {format_euros(statement['pool_cents'])} "
+        f"statement {statement['hash'][:16]} for {ag.id} {p}: pool {format_euros(statement['pool_cents'], french=True)} "
         f"split between {sum(1 for e in statement['entities'] if e['weight'])} entities"
         + (f", signed by key {signing.key_id(signer)}" if signer else ""),
         err=True,
@@ -285,12 +285,14 @@ def show_cmd(
             r["period"],
             r["entity"],
             r["company"],
-            format_euros(r["entity_pool_cents"]),
-            "-" if dist is None else format_euros(dist),
-            "-" if dist is None else format_euros(r["entity_pool_cents"] - dist),
+            format_euros(r["entity_pool_cents"], french=True),
+            "-" if dist is None else format_euros(dist, french=True),
+            "-" if dist is None else format_euros(r["entity_pool_cents"] - dist, french=True),
             "-" if dist is None else str(r["beneficiaries"]),
         )
-    Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160).print(t)
+    if not sys.stdout.isatty():  # piped: plain text in aligned columns, as every paybonus table
+        t.box, t.show_edge, t.header_style, t.title_style = None, False, "", ""
+    Console(soft_wrap=True, width=None if sys.stdout.isatty() else 10_000).print(t)
 
 
 @project.command("demo")

@@ -1,0 +1,194 @@
+"""How commands print, following datasette, sqlite-utils and gh.
+
+Every listing takes `--format table|json|jsonl|csv|tsv` (and `--nl`, newline-delimited JSON, as sqlite-utils):
+`json` is one JSON array, `jsonl` one object per line, CSV and TSV have a header row and write booleans as
+true/false. A table is drawn on a terminal; piped, it is plain text in aligned columns (no box drawing, no fixed
+width). Amounts are integer cents in every machine format and French euros, right-aligned, in tables and text,
+always through `money.format_euros(..., french=True)` (`euros` here).
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import json
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import click
+from attrs import frozen
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from ..money import format_euros
+
+FORMATS = ("table", "json", "jsonl", "csv", "tsv")
+F = TypeVar("F", bound=Callable[..., Any])
+
+# plurals that are not the word plus "s"
+_PLURALS = {"entry": "entries", "entity": "entities", "dispatch": "dispatches", "company": "companies"}
+
+
+def plural(n: int, word: str) -> str:
+    """'1 statement', '2 statements', '0 entries'."""
+    head, _, last = word.rpartition(" ")
+    many = _PLURALS.get(last, last + "s")
+    return f"{n} {word if n == 1 else (head + ' ' if head else '') + many}"
+
+
+def euros(cents: int | None) -> str:
+    """The one way amounts are shown to a person: French euros, '1 234,56 €' ('' for no amount)."""
+    return "" if cents is None else format_euros(int(cents), french=True)
+
+
+@frozen
+class Column:
+    """A table column: the row key it shows, its header, and how (money: cents shown in euros, right-aligned)."""
+
+    key: str
+    header: str | None = None
+    money: bool = False
+    right: bool = False
+    value: Callable[[Mapping[str, Any]], Any] | None = None  # computed from the row instead of row[key]
+
+    def cell(self, row: Mapping[str, Any]) -> str:
+        v = self.value(row) if self.value else row.get(self.key)
+        if self.money:
+            return euros(v)
+        return "" if v is None else str(v)
+
+    @property
+    def justify(self) -> str:
+        return "right" if self.money or self.right else "left"
+
+
+def format_options(default: str = "table", formats: Sequence[str] = FORMATS) -> Callable[[F], F]:
+    """`--format` and `--nl` on a listing command; the command receives `fmt` ('jsonl' when --nl is given)."""
+
+    def decorate(f: F) -> F:
+        @functools.wraps(f)
+        def wrapper(*args: Any, fmt: str, nl: bool, **kwargs: Any) -> Any:
+            return f(*args, fmt="jsonl" if nl else fmt, **kwargs)
+
+        wrapper = click.option(
+            "--nl", is_flag=True, help="Newline-delimited JSON, one object per line (same as --format jsonl)."
+        )(wrapper)
+        wrapper = click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(list(formats)),
+            default=default,
+            show_default=True,
+            help="table (plain text when piped), json (one array), jsonl (one object per line), csv or tsv.",
+        )(wrapper)
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def _machine(value: Any) -> Any:
+    """A value for CSV/TSV: booleans as true/false, None as an empty cell."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False)
+    return value
+
+
+def render(
+    rows: Sequence[Mapping[str, Any]],
+    fmt: str,
+    fields: Sequence[str],
+    columns: Sequence[Column],
+    *,
+    summary: str | None = None,
+    title: str | None = None,
+) -> None:
+    """Print `rows`: `fields` in the machine formats, `columns` in a table (then the summary line)."""
+    if fmt == "json":
+        objs = [json.dumps({f: r.get(f) for f in fields}, ensure_ascii=False) for r in rows]
+        click.echo("[" + ",\n ".join(objs) + "]")
+    elif fmt == "jsonl":
+        for r in rows:
+            click.echo(json.dumps({f: r.get(f) for f in fields}, ensure_ascii=False))
+    elif fmt in ("csv", "tsv"):
+        click.echo(to_csv(rows, fields, delimiter="\t" if fmt == "tsv" else ","), nl=False)
+    else:
+        table(columns, [[c.cell(r) for c in columns] for r in rows], title=title)
+        if summary:
+            click.echo(summary)
+
+
+def to_csv(rows: Sequence[Mapping[str, Any]], fields: Sequence[str], delimiter: str = ",") -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, delimiter=delimiter, lineterminator="\n")
+    w.writerow(fields)
+    w.writerows([[_machine(r.get(f)) for f in fields] for r in rows])
+    return buf.getvalue()
+
+
+def table(columns: Sequence[Column], cells: Sequence[Sequence[str]], *, title: str | None = None) -> None:
+    """A rich table on a terminal; plain aligned text when standard output is piped."""
+    if stdout_is_terminal():
+        t = Table(*[c.header or c.key for c in columns], title=title)
+        for col, c in zip(t.columns, columns, strict=True):
+            col.justify = c.justify  # type: ignore[assignment]
+        for row in cells:
+            t.add_row(*[Text(v) for v in row])
+        Console(soft_wrap=True).print(t)
+        return
+    headers = [c.header or c.key for c in columns]
+    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
+    if title:
+        click.echo(title)
+    for line in [headers, *cells]:
+        parts = [
+            v.rjust(w) if c.justify == "right" else v.ljust(w)
+            for v, w, c in zip(line, widths, columns, strict=True)
+        ]
+        click.echo("  ".join(parts).rstrip())
+
+
+def stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+def stderr_console() -> Console:
+    return Console(stderr=True, soft_wrap=True)
+
+
+@contextmanager
+def progress(label: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    """A progress bar on standard error from the first step, when it is a terminal (nothing when piped).
+    Yields `advance(done)`, the number of steps done so far."""
+    err = stderr_console()
+    if not err.is_terminal:
+        yield lambda _n: None
+        return
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    ) as p:
+        task = p.add_task(label, total=total)
+        yield lambda n: p.update(task, completed=n)
