@@ -25,7 +25,7 @@ from attrs import frozen
 from paybonus.hooks.types import RecordedEntitlement
 
 if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
     from .statements import Statement  # fpdf and jinja2 load only when a statement is asked for
 
@@ -364,22 +364,25 @@ class Paybonus:
         issued_on: date,
         channel: str,
         employee: str | None = None,
+        key: Ed25519PrivateKey | None = None,
     ) -> list[Statement]:
         """The individual statement (fiche distincte, D3313-9) of each beneficiary of an épargne salariale
         scheme's calculation period, or of one `employee`. `issued_on` and `channel` are the date and the way the
         statements reach the employees, printed and recorded as given (`Statement.issued_events()`). A
         salary-type scheme has no statement (UserError: its amount goes on the payslip); so does a filter that
-        leaves nobody, named in the error."""
+        leaves nobody, named in the error. With `key` (the ledger's signing key) each seal is a signature of the
+        statement's content that anyone can check with the public key."""
         from .statements import StatementBuilder, build_statements
 
         builder = StatementBuilder(self.ledger, self.bus.reader, self.bus.caches, self.host, self.params)
-        return build_statements(builder, company, period, scheme, issued_on, channel, employee)
+        return build_statements(builder, company, period, scheme, issued_on, channel, employee, key)
 
-    def verify_statement(self, path: str | Path) -> tuple[bool, str]:
-        """Check a statement file (HTML or PDF) against the ledger: (ok, one line)."""
+    def verify_statement(self, path: str | Path, trusted: Ed25519PublicKey | None = None) -> tuple[bool, str]:
+        """Check a statement file (HTML or PDF): its signature (against `trusted` when given), its content, what
+        it prints, and the ledger entries it shows: (ok, one line)."""
         from .statements import verify_file
 
-        return verify_file(self.ledger, Path(path))
+        return verify_file(self.ledger, Path(path), trusted)
 
     def summary(self) -> list[tuple[str, str, int, int, int]]:
         """(scheme, kind, entitlements, total cents, employees) over the ledger."""

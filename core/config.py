@@ -58,6 +58,10 @@ class StatementSettings:
     account_keeper: str | None = None  # teneur de compte: gives the list of early-release cases
     logo: str | None = None  # PNG or JPEG file, relative to the company directory
     template_dir: str | None = None  # the company's own templates, relative to the company directory
+    # an X.509 certificate and its private key (PEM files, read when statements are written, never stored): the
+    # PDF then also carries a standard PDF signature any reader shows (needs `pip install 'paybonus[pdfsign]'`)
+    pdf_certificate: str | None = None
+    pdf_certificate_key: str | None = None
     wording: Wording = Wording()
     formulas: dict[str, str] = Factory(dict)  # scheme -> the agreement's own words for its formula
     figures: dict[str, FigureLabel] = Factory(dict)  # figure name -> label and unit in the annex
@@ -66,6 +70,8 @@ class StatementSettings:
         for name, value in (("logo", self.logo), ("template_dir", self.template_dir)):
             if value is not None and (not value or value.startswith("/") or ".." in value.split("/")):
                 raise ValueError(f"{name}: {value!r} must be a path inside the company directory")
+        if (self.pdf_certificate is None) != (self.pdf_certificate_key is None):
+            raise ValueError("pdf_certificate: give it with pdf_certificate_key (both PEM files), or neither")
         if self.logo is not None and not self.logo.lower().endswith((".png", ".jpg", ".jpeg")):
             raise ValueError(f"logo: {self.logo!r} must be a PNG or JPEG file (.png, .jpg)")
         for name in self.figures:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
+import os
 from contextlib import redirect_stdout
 from pathlib import Path
 
 import click
 
-from .. import logs
+from .. import logs, signing
 from ..errors import UserError, VerificationFailed
 from .base import State, SuggestingGroup, err, out, parse_date, parse_period, pass_state, write_private
 from .output import Column, format_options, plural, render
@@ -130,6 +131,11 @@ Examples:
     type=click.Path(path_type=Path),
     help="Also write statement_issued events here (issue date and channel as given), to publish.",
 )
+@click.option(
+    "--key",
+    type=click.Path(path_type=Path),
+    help="The ledger's signing key: each seal is then a signature (default $PAYBONUS_SIGNING_KEY).",
+)
 @pass_state
 def statements(
     state: State,
@@ -142,13 +148,23 @@ def statements(
     issued_on: str,
     channel: str,
     events_out: Path | None,
+    key: Path | None,
 ) -> None:
     """Individual statements (fiches distinctes, D3313-9), one file per beneficiary, in French."""
     p = parse_period(period)
     assert p is not None
     day = parse_date(issued_on, "--issued-on")
+    signer = signing.load_key(key) if key or os.environ.get(signing.KEY_ENV, "").strip() else None
     with state.app() as app:
-        built = app.statements(company, p, scheme, issued_on=day, channel=channel, employee=employee)
+        built = app.statements(
+            company, p, scheme, issued_on=day, channel=channel, employee=employee, key=signer
+        )
+    if signer is None:
+        err.print(
+            "note: the statements are sealed, not signed: give --key (see `paybonus audit keygen`) so that anyone "
+            "can check them with your public key",
+            markup=False,
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
     events = []
     for st in built:
@@ -178,18 +194,30 @@ def notice() -> None:
     epilog="""\b
 Examples:
   paybonus notice verify statements/*.html
-  paybonus notice verify st/DURAND-interessement-20250101-E0007.pdf""",
+  paybonus notice verify --offline --public-key "$(cat durand.pub)" DURAND-interessement-20250101-E0007.pdf""",
 )
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--public-key",
+    help="The company's public key (base64, or a file): the statements must be signed with it.",
+)
+@click.option("--offline", is_flag=True, help="Check the signature and the content only, without the ledger.")
 @pass_state
-def notice_verify(state: State, files: tuple[Path, ...]) -> None:
-    """Check that statements match the ledger entries they show (exit 1 if one does not)."""
+def notice_verify(state: State, files: tuple[Path, ...], public_key: str | None, offline: bool) -> None:
+    """Check statements: their signature, their content as printed, and the ledger entries they show (exit 1 if
+    one does not match)."""
+    from ..statements import verify_file
+
+    trusted = signing.parse_public(public_key, "--public-key") if public_key else None
     bad = 0
-    with state.app() as app:
-        for f in files:
-            ok, line = app.verify_statement(f)
-            (out if ok else err).print(line if ok else f"FAIL {line}", markup=False)
-            bad += not ok
+    if offline:
+        results = [verify_file(None, f, trusted) for f in files]
+    else:
+        with state.app() as app:
+            results = [app.verify_statement(f, trusted) for f in files]
+    for ok, line in results:
+        (out if ok else err).print(line if ok else f"FAIL {line}", markup=False)
+        bad += not ok
     if bad:
         raise VerificationFailed(
             f"{plural(bad, 'statement')} {'does' if bad == 1 else 'do'} not match the ledger"

@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 from attrs import frozen
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ..calendar import Period
 from ..config import CompanyConfig
@@ -50,6 +51,7 @@ class Statement:
     content: Mapping[str, Any]
     rights: tuple[str, ...]  # the principal and corrections it shows (interest follows its principal)
     renderer: Renderer
+    key: Ed25519PrivateKey | None = None  # the ledger's signing key: the seal is then a signature
 
     @property
     def employee(self) -> str:
@@ -57,17 +59,17 @@ class Statement:
 
     @property
     def seal(self) -> str:
-        return seal_of(dict(self.content))
+        return seal_of(dict(self.content), self.key)
 
     @property
     def short_seal(self) -> str:
         return short(self.seal)
 
     def html(self) -> str:
-        return self.renderer.html(self.content)
+        return self.renderer.html(self.content, self.seal)
 
     def pdf(self) -> bytes:
-        return self.renderer.pdf(self.content)
+        return self.renderer.pdf(self.content, self.seal)
 
     def issued_events(self) -> list[Event[StatementIssued]]:
         """`statement_issued` for each right it shows, with the issue date and channel as given: the employee's
@@ -95,8 +97,10 @@ def build_statements(
     issued_on: date,
     channel: str,
     employee: str | None = None,
+    key: Ed25519PrivateKey | None = None,
 ) -> list[Statement]:
-    """The statement of each beneficiary of a scheme's calculation period (or of one `employee`)."""
+    """The statement of each beneficiary of a scheme's calculation period (or of one `employee`), signed with
+    `key` when given."""
     builder.scheme(scheme)  # a salary-type scheme has none: refused before anything else
     people = builder.beneficiaries(company, period, scheme, employee)
     config = builder.caches.company(company)
@@ -105,7 +109,7 @@ def build_statements(
     out = []
     for e in people:
         content, rights = builder.build(company, e, period, scheme, issued_on, channel)
-        out.append(Statement(content, rights, renderer))
+        out.append(Statement(content, rights, renderer, key))
     return out
 
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import logging
 import re
 from collections.abc import Mapping
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -80,8 +82,8 @@ class Renderer:
             _data_uri(self.files[settings.logo]) if settings.logo and settings.logo in self.files else ""
         )
 
-    def render(self, content: Mapping[str, Any], target: str) -> str:
-        seal = sealing.seal_of(dict(content))
+    def render(self, content: Mapping[str, Any], target: str, seal: str | None = None) -> str:
+        seal = seal or sealing.seal_of(dict(content))
         view = {
             "s": content,
             "L": {line["key"]: line for line in content["lines"]},
@@ -90,7 +92,11 @@ class Renderer:
                 "place": self.settings.place,
                 "wording": self.settings.wording,
             },
-            "seal": {"short": sealing.short(seal), "entries": len(content["entries"])},
+            "seal": {
+                "short": sealing.short(seal),
+                "entries": len(content["entries"]),
+                "key": sealing.signer(seal),  # the signing key's id, None when the statement is not signed
+            },
             "target": target,
             **words(content),
         }
@@ -101,15 +107,17 @@ class Renderer:
             line = getattr(exc, "lineno", None)
             raise UserError(f"{where}{f':{line}' if line else ''}", f"statement template: {exc}") from None
 
-    def html(self, content: Mapping[str, Any]) -> str:
+    def html(self, content: Mapping[str, Any], seal: str | None = None) -> str:
         """The statement as one self-contained HTML page, carrying its seal and its content."""
-        page = self.render(content, "html")
-        head = sealing.html_head(dict(content))
+        seal = seal or sealing.seal_of(dict(content))
+        page = self.render(content, "html", seal)
+        head = sealing.html_head(dict(content), seal)
         return page.replace("</head>", head + "</head>", 1) if "</head>" in page else head + page
 
-    def pdf(self, content: Mapping[str, Any]) -> bytes:
+    def pdf(self, content: Mapping[str, Any], seal: str | None = None) -> bytes:
         """The statement as an A4 PDF with the shipped font, its seal in the Keywords, its content attached."""
-        body = _pdf_defaults(self.render(content, "pdf"))
+        seal = seal or sealing.seal_of(dict(content))
+        body = _pdf_defaults(self.render(content, "pdf", seal))
         w = words(content)
         doc = _Document(f"{content['company']['name']} – {w['title']} – {content['employee']['name']}")
         fonts = resources.files("paybonus").joinpath("fonts")
@@ -118,7 +126,7 @@ class Renderer:
         doc.set_title(f"{w['title']} – {content['employee']['name']}")
         doc.set_subject("Fiche distincte du bulletin de paie (article D3313-9 du code du travail)")
         doc.set_author(content["company"]["name"])
-        doc.set_keywords(sealing.seal_of(dict(content)))
+        doc.set_keywords(seal)
         doc.set_creator("paybonus")
         doc.set_lang("fr-FR")
         doc.embed_file(bytes=canonical(content), basename=sealing.ATTACHMENT, mime_type="application/json")
@@ -147,7 +155,34 @@ class Renderer:
         if missing:
             who = f"statement of {content['employee']['id']}"
             raise UserError(who, f"the PDF's font cannot print every character (write HTML): {missing[0]}")
+        if self.settings.pdf_certificate and self.settings.pdf_certificate_key:
+            pdf = pdf_signature(pdf, self.settings.pdf_certificate, self.settings.pdf_certificate_key)
         return pdf
+
+
+def pdf_signature(pdf: bytes, certificate: str, key: str) -> bytes:
+    """The PDF with a standard signature (PAdES, by pyHanko) made with the company's X.509 certificate: any PDF
+    reader shows who signed it and that it was not changed since."""
+    where = "[statement] pdf_certificate"
+    try:
+        from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+        from pyhanko.sign import signers
+    except ImportError:
+        raise UserError(
+            where, "signing PDFs with a certificate needs `pip install 'paybonus[pdfsign]'`"
+        ) from None
+    for path in (certificate, key):
+        if not Path(path).expanduser().is_file():
+            raise UserError(where, f"{path}: no such file")
+    try:
+        signer = signers.SimpleSigner.load(str(Path(key).expanduser()), str(Path(certificate).expanduser()))
+    except Exception:
+        signer = None
+    if signer is None:
+        raise UserError(where, "cannot load the certificate and its key (PEM files expected)")
+    meta = signers.PdfSignatureMetadata(field_name="paybonus", reason="Fiche distincte (article D3313-9)")
+    out = signers.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)), meta, signer=signer)
+    return bytes(out.getvalue())
 
 
 TAG_STYLES: dict[str, Any] = {
