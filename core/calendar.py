@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import calendar as _cal
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
 from datetime import date, timedelta
 
 from attrs import frozen
@@ -101,3 +102,44 @@ def fiscal_year(containing: date, start_month: int = 1, start_day: int = 1) -> P
 def end_of_nth_month_after(d: date, n: int) -> date:
     """Last day of the n-th month after the month of `d` (31 Dec, 5 -> 31 May)."""
     return last_day_of_month(add_months(month_start(d), n))
+
+
+_SEMESTER = re.compile(r"^([0-9]{4})-S([12])$")
+
+
+def semester_of(d: date) -> str:
+    """The half-year containing `d`, as a label: '2025-S1' (January-June) or '2025-S2' (July-December)."""
+    return f"{d.year}-S{1 if d.month <= 6 else 2}"
+
+
+def semester_period(label: str) -> Period:
+    """The days of a half-year label ('2025-S2' -> 2025-07-01..2025-12-31). Raises ValueError if malformed."""
+    m = _SEMESTER.match(label)
+    if not m:
+        raise ValueError(f"{label!r} is not a half-year (expected YYYY-S1 or YYYY-S2)")
+    year, half = int(m.group(1)), int(m.group(2))
+    return Period(date(year, 1, 1), date(year, 6, 30)) if half == 1 else Period(date(year, 7, 1), date(year, 12, 31))
+
+
+def next_semester(label: str) -> str:
+    return semester_of(semester_period(label).end + timedelta(days=1))
+
+
+def previous_semester(label: str) -> str:
+    return semester_of(semester_period(label).start - timedelta(days=1))
+
+
+def seniority_months(spans: Sequence[Period]) -> tuple[int, int]:
+    """Seniority of a set of contract spans in calendar months (LAW I-13, docs/rules.md D-3): (months, days).
+
+    A span completes a month on the day before the same date of the next month (1 February to 30 April is 3
+    months; from the 29th-31st, a month ends the day before the clipped date: 31 January to 27 February is one
+    month). The days left after a span's whole months, from every span, add up on a 30-day basis."""
+    months = leftover = 0
+    for s in spans:
+        k = 0
+        while add_months(s.start, k + 1) - timedelta(days=1) <= s.end:
+            k += 1
+        months += k
+        leftover += (s.end - add_months(s.start, k)).days + 1 if add_months(s.start, k) <= s.end else 0
+    return months + leftover // 30, leftover % 30

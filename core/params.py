@@ -3,6 +3,11 @@
 Values are data (`paybonus/data/params.toml`), looked up by date: `Parameters.default().value("pass_annual",
 date(2025, 3, 1))`. Plugins never write a legal number as a literal; they ask for it here and copy the value and
 its source into the entitlement's explanation.
+
+A half-yearly published value (the TMOP, LAW 0.5) names its `semester` on each row: it is in force from `from`,
+the day after its notice appeared in the Journal officiel (`jo`), until the next semester's `from`; a row whose
+JO date is not verified says `estimated = true`. Such a parameter is looked up by date (the value published on a
+day) or by semester (`Parameter.of_semester`).
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from importlib import resources
@@ -19,9 +24,12 @@ from typing import Any
 
 from attrs import frozen
 
+from .calendar import semester_period
 from .errors import UserError
 
 UNITS = ("cents", "rate", "count")
+TABLE_KEYS = ("label", "unit", "law", "source", "values")
+ROW_KEYS = ("from", "until", "value", "ref", "semester", "jo", "estimated")
 
 
 @frozen
@@ -75,15 +83,23 @@ class ParamValue:
     valid_until: date | None
     source: str
     ref: str | None = None
+    semester: str | None = None  # the half-year the value is for (TMOP), e.g. "2025-S1"
+    jo: date | None = None  # the day its notice appeared in the Journal officiel
+    estimated: bool = False  # the JO date (hence `valid_from`) is estimated, not verified
 
     def cite(self) -> dict[str, Any]:
         """JSON form for an explanation: the value, its dates and where it comes from."""
-        return {
+        out: dict[str, Any] = {
             "name": self.name,
             "value": str(self.value),
             "from": self.valid_from.isoformat(),
             "source": self.source + (f" ({self.ref})" if self.ref else ""),
         }
+        if self.semester is not None:
+            out["semester"] = self.semester
+            out["jo"] = self.jo.isoformat() if self.jo else None
+            out["estimated"] = self.estimated
+        return out
 
 
 @frozen
@@ -94,6 +110,15 @@ class Parameter:
     source: str
     law: str
     values: tuple[ParamValue, ...]  # sorted by valid_from
+
+    @property
+    def by_semester(self) -> bool:
+        """Each value is a half-year's, in force from the day after its JO notice (the TMOP, LAW 0.5)."""
+        return bool(self.values) and self.values[0].semester is not None
+
+    def of_semester(self, semester: str) -> ParamValue | None:
+        """The value for a half-year ('2025-S1'), or None when it is not known."""
+        return next((v for v in self.values if v.semester == semester), None)
 
 
 class Parameters:
@@ -122,11 +147,26 @@ class Parameters:
         merged = dict(self._params)
         for name, p in extra.items():
             if name in merged:
-                values = {v.valid_from: v for v in merged[name].values}
-                values.update({v.valid_from: v for v in p.values})
-                p = Parameter(
-                    name, p.label, p.unit, p.source, p.law, tuple(sorted(values.values(), key=_from))
-                )
+                base = merged[name]
+                if base.by_semester != p.by_semester:
+                    raise UserError(
+                        f"{path}: [{name}]",
+                        "each value names its semester (e.g. semester = \"2024-S1\", with its jo date)"
+                        if base.by_semester
+                        else "this parameter is not by semester: remove `semester`",
+                    )
+                if base.by_semester:  # a user's row replaces the shipped row of the same semester
+                    by_sem = {v.semester: v for v in base.values}
+                    by_sem.update({v.semester: v for v in p.values})
+                    values = list(by_sem.values())
+                else:
+                    by_from = {v.valid_from: v for v in base.values}
+                    by_from.update({v.valid_from: v for v in p.values})
+                    values = list(by_from.values())
+                values.sort(key=_from)
+                p = Parameter(name, p.label, p.unit, p.source, p.law, tuple(values))
+                if p.by_semester:
+                    _check_semester_order(p.values, f"{path}: [{name}]")
             merged[name] = p
         return Parameters(merged)
 
@@ -153,6 +193,10 @@ class Parameters:
                 f"no value of {name} ({p.label}) is known for {on.isoformat()}; add one with --params"
             )
         return found
+
+    def of_semester(self, name: str, semester: str) -> ParamValue | None:
+        """A half-yearly parameter's value for `semester` ('2025-S1'), or None when it is not known."""
+        return self.parameter(name).of_semester(semester)
 
     def value(self, name: str, on: date) -> Any:
         """Shortcut for `get(name, on).value` (an int for cents and counts, a Decimal for rates)."""
@@ -255,6 +299,9 @@ def _parse(data: dict[str, Any], where: str) -> dict[str, Parameter]:
         here = f"{where}: [{name}]"
         if not isinstance(body, dict):
             raise UserError(here, "expected a table")
+        unknown = sorted(set(body) - set(TABLE_KEYS))
+        if unknown:
+            raise UserError(here, f"unknown key {unknown[0]!r} (allowed: {', '.join(TABLE_KEYS)})")
         unit = body.get("unit")
         if unit not in UNITS:
             raise UserError(here, f"unit must be one of {', '.join(UNITS)}, got {unit!r}")
@@ -264,20 +311,99 @@ def _parse(data: dict[str, Any], where: str) -> dict[str, Parameter]:
         values = []
         for i, raw in enumerate(body.get("values", [])):
             vwhere = f"{here} values[{i}]"
+            if not isinstance(raw, dict):
+                raise UserError(vwhere, "expected a table { from = ..., value = ... }")
+            unknown = sorted(set(raw) - set(ROW_KEYS))
+            if unknown:
+                raise UserError(vwhere, f"unknown key {unknown[0]!r} (allowed: {', '.join(ROW_KEYS)})")
             start = raw.get("from")
             if not isinstance(start, date):
                 raise UserError(vwhere, "'from' must be a date (YYYY-MM-DD)")
             until = raw.get("until")
             if until is not None and not isinstance(until, date):
                 raise UserError(vwhere, "'until' must be a date (YYYY-MM-DD)")
+            ref = raw.get("ref")
+            if ref is not None and not isinstance(ref, str):
+                raise UserError(vwhere, "'ref' must be a string")
+            semester, jo, estimated = _semester_fields(raw, start, until, vwhere)
             values.append(
-                ParamValue(name, _value(raw.get("value"), unit, vwhere), start, until, source, raw.get("ref"))
+                ParamValue(
+                    name,
+                    _value(raw.get("value"), unit, vwhere),
+                    start,
+                    until,
+                    source,
+                    ref,
+                    semester,
+                    jo,
+                    estimated,
+                )
             )
         if not values:
             raise UserError(here, "no values")
+        if len({v.semester is None for v in values}) > 1:
+            raise UserError(here, "either every value names its semester or none does")
         values.sort(key=_from)
+        if values[0].semester is not None:
+            _check_semester_order(values, here)
         out[name] = Parameter(name, body.get("label", name), unit, source, body.get("law", ""), tuple(values))
     return out
+
+
+def _semester_fields(
+    raw: dict[str, Any], start: date, until: Any, where: str
+) -> tuple[str | None, date | None, bool]:
+    """`semester`, `jo` and `estimated` of a half-yearly value, checked: in force the day after its JO notice,
+    which appears after the semester ends (LAW 0.5)."""
+    semester, jo, estimated = raw.get("semester"), raw.get("jo"), raw.get("estimated", False)
+    if not isinstance(estimated, bool):
+        raise UserError(where, "'estimated' must be true or false")
+    if jo is not None and not isinstance(jo, date):
+        raise UserError(where, "'jo' must be a date (YYYY-MM-DD)")
+    if semester is None:
+        if jo is not None or estimated:
+            raise UserError(where, "'jo' and 'estimated' go with a 'semester'")
+        return None, None, False
+    if not isinstance(semester, str):
+        raise UserError(where, "'semester' must be a string such as \"2024-S1\"")
+    try:
+        period = semester_period(semester)
+    except ValueError as exc:
+        raise UserError(where, f"semester: {exc}") from None
+    if until is not None:
+        raise UserError(where, f"{semester}: no 'until': a semester's value holds until the next one's 'from'")
+    if start <= period.end:
+        raise UserError(
+            where,
+            f"{semester}: from {start} is not after the end of its semester ({period.end}): its notice "
+            "appears in the JO after the semester",
+        )
+    if jo is not None and estimated:
+        raise UserError(where, f"{semester}: give 'jo' (the notice's date) or 'estimated = true', not both")
+    if jo is None and not estimated:
+        raise UserError(
+            where, f"{semester}: give 'jo', the date its notice appeared in the JO (or 'estimated = true')"
+        )
+    if jo is not None and start != date.fromordinal(jo.toordinal() + 1):
+        raise UserError(where, f"{semester}: from {start} must be the day after jo {jo} (LAW 0.5)")
+    return semester, jo, estimated
+
+
+def _check_semester_order(values: Sequence[ParamValue], where: str) -> None:
+    """One value per semester, and a later semester never in force before an earlier one."""
+    seen: dict[str, ParamValue] = {}
+    for v in values:
+        assert v.semester is not None
+        if v.semester in seen:
+            raise UserError(where, f"semester {v.semester} is given twice")
+        seen[v.semester] = v
+    ordered = sorted(values, key=lambda v: semester_period(v.semester or "").start)
+    for a, b in zip(ordered, ordered[1:], strict=False):
+        if b.valid_from <= a.valid_from:
+            raise UserError(
+                where,
+                f"semester {b.semester} is in force from {b.valid_from}, not after {a.semester} ({a.valid_from})",
+            )
 
 
 def _value(raw: Any, unit: str, where: str) -> int | Decimal:

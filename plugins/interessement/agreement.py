@@ -81,6 +81,8 @@ class Agreement:
     part_time: Literal["no_proration", "prorate"] = "no_proration"
     presence_conditions: list[str] = Factory(list)
     history: list[HistoryYear] = Factory(list)
+    # late interest: TMOP in force on the payment date (I-40), or each day's own half-year (docs/rules.md D-1)
+    late_interest_tmop: Literal["published", "per_semester"] = "published"
     parsed: Formula = field(init=False)
 
     def __attrs_post_init__(self) -> None:

@@ -93,53 +93,6 @@ def test_an_altered_status_is_caught_by_the_audit(paid_world):
     assert any("does not follow from its payments" in p.what for p in rep.problems)
 
 
-def test_late_interest_golden_case_across_two_half_years(tmp_path):
-    # I-40: 1.33 x TMOP, from the day after the deadline (31 May 2023) to the payment (30 August 2023).
-    # Day count actual/365, each day at its half-year's TMOP: 1-30 June 2023: 30 days at 3.14 %;
-    # 1 July-30 August 2023: 61 days at 3.37 %. 1 000.00 x 1.33 x (0.0314 x 30 + 0.0337 x 61) / 365
-    # = 1 000.00 x 1.33 x 2.9977 / 365 = 10.923... -> 10.92 EUR.
-    bus, ledger = world(tmp_path, company([person("A", 300_000)], toml(starts_on="2020-01-01"), year=2022))
-    close_year(bus, year=2022, rcai=1_000)
-    a = ledger.entitlements.rows(scheme="interessement")[0]
-    assert a["due_date"] == "2023-05-31" and a["amount_cents"] == 100_000
-    pay(bus, a["id"], 100_000, "2023-08-30")
-    interest = [r for r in ledger.entitlements.rows() if r["kind"] == "interest"]
-    assert len(interest) == 1 and interest[0]["amount_cents"] == 1_092 and interest[0]["corrects"] == a["id"]
-    segs = json.loads(interest[0]["explanation"])["inputs"]["segments"]
-    assert [(s["from"], s["days"], s["tmop"]) for s in segs] == [
-        ("2023-06-01", 30, "0.0314"),
-        ("2023-07-01", 61, "0.0337"),
-    ]
-    assert verify(ledger, bus.host.schemes).ok
-
-
-def test_no_interest_when_paid_on_time_and_zero_when_tmop_is_negative(tmp_path):
-    bus, ledger = world(tmp_path, company([person("A", 300_000)], toml(starts_on="2020-01-01"), year=2020))
-    close_year(bus, year=2020, rcai=1_000)
-    a = ledger.entitlements.rows(scheme="interessement")[0]
-    assert a["due_date"] == "2021-05-31"
-    pay(bus, a["id"], 50_000, "2021-05-31")  # on the deadline: no interest (I-39)
-    pay(bus, a["id"], 50_000, "2021-06-20")  # late, but TMOP -0.02 % counts as 0 (LAW 0.5)
-    assert [r for r in ledger.entitlements.rows() if r["kind"] == "interest"] == []
-
-
-def test_an_unknown_tmop_is_a_dead_letter_until_the_host_adds_it(tmp_path):
-    bus, ledger = world(tmp_path, company([person("A", 300_000)], toml()))
-    close_year(bus, rcai=1_000)
-    a = ledger.entitlements.rows(scheme="interessement")[0]
-    out = pay(bus, a["id"], 100_000, "2026-07-15")
-    assert out.dispatches[0].status == "failed" and "no value of tmop" in out.dispatches[0].error
-    extra = tmp_path / "tmop.toml"
-    extra.write_text(
-        '[tmop]\nunit = "rate"\nsource = "avis JO"\nvalues = [{ from = 2026-01-01, until = 2026-12-31, value = "0.0365" }]\n'
-    )
-    bus.params = P.with_file(extra)
-    assert [o.status for o in bus.retry()] == ["completed"]
-    interest = next(r for r in ledger.entitlements.rows() if r["kind"] == "interest")
-    # 45 days (1 June to 15 July 2026) x 1.33 x 3.65 % / 365 on 1 000.00 = 5.985 -> 5.99 EUR
-    assert interest["amount_cents"] == 599
-
-
 def test_the_choice_window_is_15_days_then_the_default_applies(paid_world):
     bus, ledger, ents = paid_world
     a, b = ents["A"]["id"], ents["B"]["id"]

@@ -55,25 +55,92 @@ def test_rates_are_exact_decimals_with_sources():
         assert P.parameter(name).source
 
 
-def test_tmop_is_known_only_where_the_source_gives_it():
-    assert P.value("tmop", date(2023, 8, 1)) == Decimal("0.0337")
-    with pytest.raises(LookupError, match="no value of tmop"):
-        P.value("tmop", date(2024, 3, 1))  # unknown semester: never silently carried forward
-    segs = P.segments("tmop", date(2023, 6, 1), date(2023, 7, 31))
-    assert [(s.isoformat(), e.isoformat(), v.value) for s, e, v in segs] == [
-        ("2023-06-01", "2023-06-30", Decimal("0.0314")),
-        ("2023-07-01", "2023-07-31", Decimal("0.0337")),
-    ]
+def law_tmop_table():
+    """LAW 0.5's TMOP table: {semester: rate} (percent strings, e.g. '−0.02 %')."""
+    text = shared("domain", "LAW.md").read_text(encoding="utf-8")
+    section = text[text.index("### 0.5") : text.index("## 1.")]
+    rows = re.findall(r"^\s*\| (20\d\d) \| (−?[\d.]+) % \| (−?[\d.]+) % \|", section, re.M)
+    out = {}
+    for year, s1, s2 in rows:
+        for half, pct in (("S1", s1), ("S2", s2)):
+            out[f"{year}-{half}"] = Decimal(pct.replace("−", "-")) / 100
+    return out
+
+
+def test_tmop_table_is_law_05_semester_by_semester():
+    # LAW 0.5: 24 half-years 2012-S1 to 2023-S2, each value as compiled from the JO avis
+    law = law_tmop_table()
+    assert len(law) == 24
+    shipped = {v.semester: v.value for v in P.parameter("tmop").values}
+    assert shipped == law
+
+
+def test_a_tmop_is_in_force_from_the_day_after_its_jo_notice():
+    # LAW 0.5 (Ooreka 2020): in force the day after the avis; avis JO 16/09/2015 (2015-S1, 0.96 %)
+    assert P.get("tmop", date(2015, 9, 16)).semester == "2014-S2"
+    v = P.get("tmop", date(2015, 9, 17))
+    assert (v.semester, v.value, v.jo, v.estimated) == ("2015-S1", Decimal("0.0096"), date(2015, 9, 16), False)
+    # an estimated JO date is said so, in the cited form too
+    assert P.get("tmop", date(2023, 8, 30)).cite()["estimated"] is True
+    assert P.of_semester("tmop", "2021-S1").value == Decimal("0.0020")
+    assert P.of_semester("tmop", "2024-S1") is None  # not compiled: the user adds it (LAW 0.5)
 
 
 def test_host_file_adds_values(tmp_path):
     f = tmp_path / "extra.toml"
     f.write_text(
-        '[tmop]\nunit = "rate"\nsource = "avis JO"\nvalues = [{ from = 2024-01-01, until = 2024-06-30, value = "0.0401" }]\n'
+        '[tmop]\nunit = "rate"\nsource = "avis JO"\n'
+        'values = [{ semester = "2024-S1", jo = 2024-09-10, from = 2024-09-11, value = "0.0401" },\n'
+        '  { semester = "2023-S2", jo = 2024-02-01, from = 2024-02-02, value = "0.0337" }]\n'
     )
     p = P.with_file(f)
-    assert p.value("tmop", date(2024, 3, 1)) == Decimal("0.0401")
-    assert p.value("tmop", date(2023, 8, 1)) == Decimal("0.0337")  # the shipped values stay
+    assert p.value("tmop", date(2024, 9, 11)) == Decimal("0.0401")
+    assert p.get("tmop", date(2024, 2, 2)).jo == date(2024, 2, 1)  # the estimated 2023-S2 row is replaced
+    assert p.value("tmop", date(2023, 8, 1)) == Decimal("0.0251")  # the shipped values stay
+    f.write_text('[tmop]\nunit = "rate"\nsource = "x"\nvalues = [{ from = 2024-01-01, value = "0.04" }]\n')
+    with pytest.raises(UserError, match="each value names its semester"):  # the former form, refused clearly
+        P.with_file(f)
     f.write_text('[tmop]\nunit = "rate"\nsource = "x"\nvalues = [{ from = 2024-01-01, value = 0.04 }]\n')
     with pytest.raises(UserError, match="never a float"):
+        P.with_file(f)
+    f.write_text('[pmss]\nunit = "cents"\nsource = "x"\nvalues = [{ from = 2027-01-01, value = 0.04 }]\n')
+    with pytest.raises(UserError, match="must be an integer"):
+        P.with_file(f)
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ('semester = "2024-S1", jo = 2024-09-10, from = 2024-09-10', "from 2024-09-10 must be the day after jo"),
+        ('semester = "2024-S1", from = 2024-09-10', "give 'jo'"),
+        ('semester = "2024-S1", from = 2024-06-01, estimated = true', "is not after the end of its semester"),
+        ('semester = "2024-S3", from = 2024-09-10, estimated = true', "is not a half-year"),
+        ('semester = "2024-S1", jo = 2024-09-10, from = 2024-09-11, estimated = true', "not both"),
+        ('semester = "2024-S1", jo = 2024-09-10, from = 2024-09-11, util = 2025-01-01', "unknown key 'util'"),
+        ('semester = "2024-S1", jo = 2023-09-10, from = 2023-09-11', "is not after the end of its semester"),
+        ('semester = "2024-S1", jo = 2024-01-10, from = 2024-01-11', "is not after the end of its semester"),
+    ],
+)
+def test_a_bad_tmop_row_is_refused_with_one_line(tmp_path, row, message):
+    f = tmp_path / "bad.toml"
+    f.write_text(f'[tmop]\nunit = "rate"\nsource = "x"\nvalues = [{{ {row}, value = "0.01" }}]\n')
+    with pytest.raises(UserError, match=message) as info:
+        P.with_file(f)
+    assert str(info.value).startswith(f"{f}: [tmop] values[0]") and "\n" not in str(info.value)
+
+
+def test_a_semester_in_force_before_an_earlier_one_is_refused(tmp_path):
+    f = tmp_path / "bad.toml"
+    f.write_text(
+        '[tmop]\nunit = "rate"\nsource = "x"\n'
+        'values = [{ semester = "2024-S1", jo = 2024-01-02, from = 2024-01-03, value = "0.01" }]\n'
+    )
+    with pytest.raises(UserError, match="is not after the end of its semester"):
+        P.with_file(f)
+    f.write_text(
+        '[tmop]\nunit = "rate"\nsource = "x"\n'
+        'values = [{ semester = "2023-S2", jo = 2024-08-01, from = 2024-08-02, value = "0.01" },\n'
+        '  { semester = "2024-S1", jo = 2024-07-10, from = 2024-07-11, value = "0.01" }]\n'
+    )
+    with pytest.raises(UserError, match=r"2024-S1 is in force from 2024-07-11, not after 2023-S2"):
         P.with_file(f)

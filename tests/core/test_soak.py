@@ -92,7 +92,7 @@ def soak(tmp_path, target: int) -> dict:
 def _tmop(tmp_path):
     f = tmp_path / "tmop.toml"
     f.write_text(
-        '[tmop]\nunit = "rate"\nsource = "test value"\nvalues = [{ from = 2026-01-01, until = 2026-12-31, value = "0.035" }]\n'
+        '[tmop]\nunit = "rate"\nsource = "test value"\nvalues = [{ semester = "2025-S2", jo = 2026-01-15, from = 2026-01-16, value = "0.035" }]\n'
     )
     return f
 

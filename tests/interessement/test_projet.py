@@ -584,11 +584,11 @@ def test_a_project_period_counts_in_the_exercise_it_ends_in(tmp_path, example):
 
 def test_a_late_payment_of_project_intéressement_bears_interest(tmp_path, example):
     # I-39 by P-5: a 12-month project period is paid by the end of the 5th month (31 May 2026); later, interest
-    # at 1.33 x TMOP (I-40). The 2026 TMOP comes from the host's parameters.
+    # at 1.33 x TMOP in force on the payment date (I-40). The 2025-S2 TMOP (a test value) comes from the host.
     extra = tmp_path / "tmop.toml"
     extra.write_text(
         '[tmop]\nlabel = "TMOP"\nunit = "rate"\nsource = "test"\n'
-        'values = [{ from = 2026-01-01, until = 2026-12-31, value = "0.0300" }]\n',
+        'values = [{ semester = "2025-S2", jo = 2026-02-10, from = 2026-02-11, value = "0.0300" }]\n',
         encoding="utf-8",
     )
     ledger = Ledger.create(tmp_path / "l.db")

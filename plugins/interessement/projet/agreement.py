@@ -254,6 +254,8 @@ class ProjectSettings:
     """`[schemes.interessement_projet]`: the projects the company takes part in."""
 
     participations: list[Participation]
+    # late interest on project amounts, as for classic intéressement (I-40, docs/rules.md D-1)
+    late_interest_tmop: Literal["published", "per_semester"] = "published"
 
     def __attrs_post_init__(self) -> None:
         keys = [(p.project, p.entity) for p in self.participations]
