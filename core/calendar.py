@@ -137,9 +137,9 @@ def seniority_months(spans: Sequence[Period]) -> tuple[int, int]:
     month). The days left after a span's whole months, from every span, add up on a 30-day basis."""
     months = leftover = 0
     for s in spans:
-        k = 0
-        while add_months(s.start, k + 1) - timedelta(days=1) <= s.end:
-            k += 1
+        k = (s.end.year - s.start.year) * 12 + s.end.month - s.start.month + 1  # an upper bound
+        while k > 0 and add_months(s.start, k) - timedelta(days=1) > s.end:
+            k -= 1
         months += k
-        leftover += (s.end - add_months(s.start, k)).days + 1 if add_months(s.start, k) <= s.end else 0
+        leftover += (s.end - add_months(s.start, k)).days + 1
     return months + leftover // 30, leftover % 30

@@ -13,7 +13,7 @@ from datetime import date
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import Any, Protocol
 
-from paybonus.calendar import Period, add_months, end_of_nth_month_after
+from paybonus.calendar import Period, add_months, end_of_nth_month_after, seniority_months
 from paybonus.distribution import Criterion, Person, Share
 from paybonus.errors import SchemeError
 from paybonus.hooks import EntitlementDraft, Explanation, Kind, RecordedEntitlement, SchemeContext
@@ -37,7 +37,6 @@ ASSIMILATED = frozenset(
         AbsenceKind.ACTIVITE_PARTIELLE,
     }
 )
-DAYS_PER_SENIORITY_MONTH = 30  # [U] convention: a month of seniority is 30 calendar days under contract
 
 
 def as_drafts(
@@ -156,7 +155,6 @@ def beneficiaries(
             f"seniority_months {ag.seniority_months} exceeds the legal maximum {max_seniority} (I-13)"
         )
     window = Period(add_months(calc.start, -12), calc.end)  # I-13
-    need_days = ag.seniority_months * DAYS_PER_SENIORITY_MONTH
     full_hours = params.value("legal_monthly_hours", calc.end)
     cap_rate = params.get("interessement_individual_cap_rate", ex.end)
     pass_avg = pass_average(params, ex)
@@ -181,8 +179,9 @@ def beneficiaries(
         days = emp.employed_days(calc)
         if days == 0:
             continue
-        seniority = emp.employed_days(window)
-        if seniority < need_days:  # I-13; once met, the whole presence counts (I-14)
+        spans = [s for c in emp.contracts if (s := c.span(window)) is not None]
+        months_done, days_left = seniority_months(spans)  # I-13 in calendar months (docs/rules.md D-3)
+        if months_done < ag.seniority_months:  # once met, the whole presence counts (I-14)
             continue
         presence, presence_hours, ratio = _presence(emp, calc, months, full_hours)
         salary = _salary(emp, calc, month_of)
@@ -204,7 +203,13 @@ def beneficiaries(
         people.append(Person(emp.id, weights, room))
         facts[emp.id] = {
             "employed_days": days,
-            "seniority_days": seniority,
+            "seniority_days": sum(x.days for x in spans),
+            "seniority": {
+                "months": months_done,
+                "days": days_left,
+                "required_months": ag.seniority_months,
+                "contracts": [[x.start.isoformat(), x.end.isoformat()] for x in spans],
+            },
             "presence_days": presence,
             "working_time_ratio": str(ratio),
             "salary_cents": base_salary,

@@ -87,6 +87,42 @@ def test_seniority_counts_all_contracts_over_period_and_previous_12_months(tmp_p
     assert a == {"OLD": 460_859, "BACK": 39_141}  # BACK: the whole 31 days of presence count (I-14)
 
 
+def test_seniority_is_counted_in_calendar_months(tmp_path):
+    # I-13 (L3342-1): "a contract from 1 February to 30 April completes 3 months" although it lasts 89 days; the
+    # former 30-day month excluded it. Salary criterion: A 3 x 3 000.00, B 12 x 3 000.00; rcai 1 000 -> pool
+    # 100 000 (global cap 20 % x 45 000.00 = 9 000.00): A 100 000 x 9/45 = 20 000, B 80 000
+    people = [person("A", 300_000, start="2025-02-01", end="2025-04-30"), person("B", 300_000)]
+    bus, ledger = world(tmp_path, company(people, toml(seniority=3)))
+    close_year(bus, rcai=1_000)
+    assert amounts(ledger) == {"A": 20_000, "B": 80_000}
+    row = next(r for r in ledger.entitlements.rows() if r["employee"] == "A")
+    seniority = json.loads(row["explanation"])["inputs"]["seniority"]
+    assert seniority == {
+        "months": 3,
+        "days": 0,
+        "required_months": 3,
+        "contracts": [["2025-02-01", "2025-04-30"]],
+    }
+
+
+@pytest.mark.parametrize(
+    ("contracts", "eligible"),
+    [
+        ([("2025-01-15", "2025-04-14")], True),  # 15 Jan -> 14 Feb -> 14 Mar -> 14 Apr: 3 months (I-13)
+        ([("2025-01-16", "2025-04-14")], True),  # 2 months to 15 Mar, then 16 Mar-14 Apr = 30 days (D-3)
+        ([("2025-11-03", None), ("2024-10-10", "2024-10-31")], False),  # 1 month + 29 days, 22 days: 2 months
+        ([("2025-10-01", None)], True),  # October to December
+    ],
+)
+def test_seniority_edges_of_the_calendar_month_rule(tmp_path, contracts, eligible):
+    # I-13 with the documented rule for mid-month starts and leftover days (docs/rules.md D-3)
+    (start, end), *prior = contracts
+    a = person("A", 300_000, start=start, end=end, prior=prior[0] if prior else None)
+    bus, ledger = world(tmp_path, company([a, person("B", 300_000)], toml(seniority=3)))
+    close_year(bus, rcai=1_000)
+    assert ("A" in amounts(ledger)) is eligible
+
+
 def test_more_than_three_months_of_seniority_is_refused_at_load():
     with pytest.raises(
         UserError, match=r"seniority_months: 4 is over the legal maximum of 3 months \(LAW I-13\)"
