@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from attrs import Factory, field, frozen
 from paybonus.calendar import Period, add_months, fiscal_year
@@ -33,6 +33,23 @@ STANDARD_FIGURES = (
 COMPUTED_FIGURES = ("payroll",)  # gross salaries of the calculation period, all staff (I-18, I-19)
 MAX_SENIORITY_MONTHS = 3  # I-13; also a dated parameter, checked against it at compute time
 MIN_PERIOD_MONTHS = 3  # I-2
+
+
+def check_cap_keys(c: Any) -> None:
+    """`cap_proration` and its former name `prorate_cap_by_presence` are not both given."""
+    if c.cap_proration is not None and c.prorate_cap_by_presence is not None:
+        raise ValueError(
+            "prorate_cap_by_presence: it is the former name of cap_proration; keep cap_proration only (I-33)"
+        )
+
+
+def cap_rule(c: Any) -> str:
+    """How the individual cap is prorated for a partial year (I-33, D-4): the key, its former name, or 'days'."""
+    if c.cap_proration is not None:
+        return str(c.cap_proration)
+    if c.prorate_cap_by_presence is not None:
+        return "days" if c.prorate_cap_by_presence else "none"
+    return "days"
 
 
 @frozen
@@ -77,7 +94,10 @@ class Agreement:
     figures: list[str] = Factory(list)
     seniority_months: int = 0
     reliquat: Literal["redistribute", "keep"] = "keep"
-    prorate_cap_by_presence: bool = False
+    # individual cap for a partial year (I-33, docs/rules.md D-4): by days under contract (default), by monthly
+    # ceilings, or none; `prorate_cap_by_presence` is the former name (true = "days", false = "none")
+    cap_proration: Literal["days", "months", "none"] | None = None
+    prorate_cap_by_presence: bool | None = None
     part_time: Literal["no_proration", "prorate"] = "no_proration"
     presence_conditions: list[str] = Factory(list)
     history: list[HistoryYear] = Factory(list)
@@ -114,6 +134,7 @@ class Agreement:
             raise ValueError(f"distribution: the shares add up to {total}, not 1 (100 %)")
         if self.ends_on is not None and self.ends_on < self.starts_on:
             raise ValueError("ends_on: before starts_on")
+        check_cap_keys(self)
         for name in self.figures:
             if not name.isidentifier() or not name.islower():
                 raise ValueError(f"figures: {name!r} must be lower_snake_case")
@@ -121,6 +142,10 @@ class Agreement:
             object.__setattr__(self, "parsed", Formula.parse(self.formula, self.known_figures()))
         except FormulaError as exc:
             raise ValueError(f"formula: {exc}") from None
+
+    @property
+    def cap_rule(self) -> str:
+        return cap_rule(self)
 
     def known_figures(self) -> set[str]:
         return {*STANDARD_FIGURES, *COMPUTED_FIGURES, *self.figures}

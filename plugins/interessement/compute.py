@@ -38,7 +38,14 @@ from paybonus.params import Parameters
 
 from .agreement import Agreement
 from .interest import on_payment, recompute_interest
-from .shared import as_drafts, beneficiaries, cap_parameters, family_in_exercise
+from .shared import (
+    DEPRECATED_CAP_KEY,
+    as_drafts,
+    beneficiaries,
+    cap_parameters,
+    excess_findings,
+    family_in_exercise,
+)
 
 SCHEME = "interessement"
 
@@ -197,14 +204,18 @@ def _distribute(
         "I-27",
         "I-30",
         "I-32",
+        "I-33",
         "I-34",
         "I-35" if ag.reliquat == "redistribute" else "I-36",
         "I-39",
         "0.3",
         "0.4",
+        "D-3",
+        "D-4",
     ]
-    if ag.prorate_cap_by_presence:
-        rules.append("I-33")
+    findings += excess_findings(result.shares, facts)
+    if ag.prorate_cap_by_presence is not None:
+        findings.append(Finding("info", "I-33", DEPRECATED_CAP_KEY))
     common = {
         ("supplement_decision" if supplement else "results_event"): run.key,
         "pool_cents": pool,

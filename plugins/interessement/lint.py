@@ -20,6 +20,7 @@ from paybonus.formulas import Formula, FormulaError
 from paybonus.hooks import CompanyInfo, Finding
 from paybonus.params import Parameters
 
+from .shared import DEPRECATED_CAP_KEY
 from .agreement import COMPUTED_FIGURES, MAX_SENIORITY_MONTHS, MIN_PERIOD_MONTHS, STANDARD_FIGURES, Agreement
 
 # bases on which a flat percentage is not an intéressement: "formules interdites" of the seed (I-1, I-3)
@@ -61,6 +62,8 @@ def lint(raw: Mapping[str, Any], company: CompanyInfo, params: Parameters) -> li
             "I-2",
             f"period_months: {pm!r} is not a whole number of months of at least 3 dividing the exercise",
         )
+    if "prorate_cap_by_presence" in raw:
+        warn("I-33", f"prorate_cap_by_presence: {DEPRECATED_CAP_KEY}")
     sen = raw.get("seniority_months", 0)
     if isinstance(sen, int) and sen > MAX_SENIORITY_MONTHS:
         err("I-13", f"seniority_months: {sen} months is over the legal maximum of 3")

@@ -16,13 +16,17 @@ from typing import Any, Protocol
 from paybonus.calendar import Period, add_months, end_of_nth_month_after, seniority_months
 from paybonus.distribution import Criterion, Person, Share
 from paybonus.errors import SchemeError
-from paybonus.hooks import EntitlementDraft, Explanation, Kind, RecordedEntitlement, SchemeContext
+from paybonus.hooks import EntitlementDraft, Explanation, Finding, Kind, RecordedEntitlement, SchemeContext
 from paybonus.money import format_euros
 from paybonus.params import Parameters, csg_crds
 from paybonus.payroll import AbsenceKind, EmployeeRecord, Population
 
 from .agreement import SubPool
 
+DEPRECATED_CAP_KEY = (
+    "prorate_cap_by_presence is the former name of cap_proration (true: \"days\", false: \"none\"); "
+    "write cap_proration instead"
+)
 FAMILY = ("interessement", "interessement_projet")  # counted together for the caps (I-20, I-34)
 # absences that count as presence and at the salary the employee would have earned (I-25, I-26, I-27)
 ASSIMILATED = frozenset(
@@ -71,6 +75,8 @@ def as_drafts(
             "rounds": share.rounds,
             "previous_cents": before,
         }
+        if "prorated_cap_cents" in facts[share.id]:  # I-33, D-4: no proration, the excess is reported
+            inputs["excess_over_prorated_cap_cents"] = excess_over_prorated_cap(share.amount, facts[share.id])
         lines = [
             *steps,
             f"share: {format_euros(share.amount)} over {len(share.rounds)} round(s)"
@@ -121,7 +127,7 @@ class DistributionRules(Protocol):
     def part_time(self) -> str: ...
 
     @property
-    def prorate_cap_by_presence(self) -> bool: ...
+    def cap_rule(self) -> str: ...  # "days", "months" or "none" (I-33, D-4)
 
     def subpool(self, criterion: Criterion) -> SubPool | None: ...
 
@@ -196,9 +202,7 @@ def beneficiaries(
             Criterion.PRESENCE: presence_hours if prorate else presence,
             Criterion.SALARY: salary,
         }
-        cap = cap_full
-        if ag.prorate_cap_by_presence:  # I-33, off by default
-            cap = cap_full * emp.employed_days(ex) // ex.days
+        cap, cap_detail = individual_cap(params, ag.cap_rule, cap_full, emp, ex)
         room = max(0, cap - got.get(emp.id, 0))  # I-34: all periods, supplément and projet of the exercise
         people.append(Person(emp.id, weights, room))
         facts[emp.id] = {
@@ -216,9 +220,64 @@ def beneficiaries(
             "salary_used_cents": salary,
             "weights": {str(k): v for k, v in weights.items()},
             "individual_cap_cents": cap,
+            **cap_detail,
             "already_in_exercise_cents": got.get(emp.id, 0),
         }
     return people, facts
+
+
+def individual_cap(
+    params: Parameters, rule: str, cap_full: int, emp: EmployeeRecord, ex: Period
+) -> tuple[int, dict[str, Any]]:
+    """The person's individual cap for the exercise (I-30 to I-33, docs/rules.md D-4), and how it was found.
+
+    - "days" (default): the full cap x days under contract in the exercise / days of the exercise; absences and
+      part-time never reduce it (Urssaf "Les plafonds", 2019);
+    - "months": the sum of the monthly ceilings (75 % of each month's PMSS) of the months under contract, a
+      partial month by its days under contract (Urssaf's wording);
+    - "none": the full cap; what exceeds the cap prorated by days is reported (Urssaf treats it as salary)."""
+    employed = emp.employed_days(ex)
+    detail: dict[str, Any] = {"cap_proration": rule, "cap_full_cents": cap_full}
+    if employed >= ex.days:
+        return cap_full, detail
+    by_days = cap_full * employed // ex.days
+    if rule == "days":
+        return by_days, {**detail, "cap_days": [employed, ex.days]}
+    if rule == "none":
+        return cap_full, {**detail, "prorated_cap_cents": by_days, "cap_days": [employed, ex.days]}
+    rate = params.get("interessement_individual_cap_rate", ex.end).value
+    months, total = [], 0
+    for m in ex.months():
+        under = sum(s.days for c in emp.contracts if (s := c.span(m)) is not None)
+        if not under:
+            continue
+        pmss = params.value("pmss", m.start)
+        cents = int((Decimal(pmss) * rate * under / m.days).to_integral_value(ROUND_DOWN))
+        months.append({"month": m.start.isoformat()[:7], "pmss_cents": pmss, "days": under, "cents": cents})
+        total += cents
+    return min(total, cap_full), {**detail, "cap_months": months}
+
+
+def excess_findings(shares: Sequence[Share], facts: Mapping[str, Mapping[str, Any]]) -> list[Finding]:
+    """With `cap_proration = "none"`: how many beneficiaries received more in the exercise than the cap prorated by
+    presence (Urssaf treats that excess as salary, I-33, D-4). No amounts: findings are logged."""
+    over = sum(1 for s in shares if excess_over_prorated_cap(s.amount, facts.get(s.id, {})) > 0)
+    if not over:
+        return []
+    return [
+        Finding(
+            "warning",
+            "I-33",
+            f"{over} beneficiaries received more than the individual cap prorated by presence "
+            "(cap_proration = none); Urssaf treats the excess as salary: see excess_over_prorated_cap_cents",
+        )
+    ]
+
+
+def excess_over_prorated_cap(amount: int, fact: Mapping[str, Any]) -> int:
+    if "prorated_cap_cents" not in fact:
+        return 0
+    return max(0, int(fact["already_in_exercise_cents"]) + amount - int(fact["prorated_cap_cents"]))
 
 
 def _salary(emp: EmployeeRecord, calc: Period, month_of: dict[date, Period]) -> int:

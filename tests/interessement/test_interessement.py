@@ -72,6 +72,79 @@ def test_individual_cap_binds_and_reliquat_is_redistributed_or_kept(tmp_path):
     assert summary(ledger2, "results")["undistributed_cents"] == 0
 
 
+def partial_year(tmp_path, extra="", reliquat="keep"):
+    """A hired 1 July 2025 at 20 000.00/month (184 days, 120 000.00), B all year at 1 000.00/month; salary
+    criterion; rcai 50 000 -> pool 5 000 000, global cap 20 % x 13 200 000 = 2 640 000; uncapped shares
+    A 2 640 000 x 12/13.2 = 2 400 000, B 240 000."""
+    people = [person("A", 2_000_000, start="2025-07-01"), person("B", 100_000)]
+    bus, ledger = world(tmp_path, company(people, toml(reliquat=reliquat, extra=extra)))
+    close_year(bus, rcai=50_000)
+    return bus, ledger
+
+
+def inputs_of(ledger, employee):
+    row = next(r for r in ledger.entitlements.rows() if r["employee"] == employee)
+    return json.loads(row["explanation"])["inputs"]
+
+
+def test_c1_the_individual_cap_is_prorated_by_days_under_contract_by_default(tmp_path):
+    # I-33 (Urssaf "Les plafonds", 2019: the cap is prorated for employees present part of the exercise),
+    # default D-4: 75 % PASS 2025 x 184 / 365 = 3 532 500 x 184 // 365 = 1 780 767
+    bus, ledger = partial_year(tmp_path)
+    assert amounts(ledger) == {"A": 1_780_767, "B": 240_000}
+    assert summary(ledger, "results")["undistributed_cents"] == 2_640_000 - 1_780_767 - 240_000 == 619_233
+    i = inputs_of(ledger, "A")
+    assert (i["cap_proration"], i["cap_days"], i["individual_cap_cents"]) == ("days", [184, 365], 1_780_767)
+    assert inputs_of(ledger, "B")["individual_cap_cents"] == CAP_2025  # a whole year: the full cap
+    expl = json.loads(ledger.entitlements.rows()[0]["explanation"])
+    assert {"I-33", "D-4"} <= set(expl["rules"])
+    assert verify(ledger, bus.host.schemes).ok
+
+
+def test_c2_what_the_prorated_cap_blocks_is_redistributed(tmp_path):
+    # I-33 then I-35: B receives what A's prorated cap blocks (B stays below its own cap)
+    _, ledger = partial_year(tmp_path, reliquat="redistribute")
+    assert amounts(ledger) == {"A": 1_780_767, "B": 240_000 + 619_233}
+
+
+def test_c3_months_sum_the_monthly_ceilings(tmp_path):
+    # Urssaf's wording ("la somme des plafonds mensuels"): 6 x 75 % of PMSS 2025 (3 925 €) = 6 x 294 375
+    _, ledger = partial_year(tmp_path, extra='cap_proration = "months"')
+    assert amounts(ledger)["A"] == 1_766_250
+    assert [m["cents"] for m in inputs_of(ledger, "A")["cap_months"]] == [294_375] * 6
+
+
+def test_c4_without_proration_the_excess_is_reported(tmp_path):
+    # cap_proration = "none" (the former default): A keeps 2 400 000 (< 3 532 500); what exceeds the prorated cap,
+    # 2 400 000 - 1 780 767 = 619 233, is reported: Urssaf treats it as salary (I-33)
+    _, ledger = partial_year(tmp_path, extra='cap_proration = "none"')
+    assert amounts(ledger) == {"A": 2_400_000, "B": 240_000}
+    assert inputs_of(ledger, "A")["excess_over_prorated_cap_cents"] == 619_233
+    assert "excess_over_prorated_cap_cents" not in inputs_of(ledger, "B")
+    rules = [r[0] for r in ledger.conn.execute("SELECT rule FROM findings WHERE event_id = 'results'")]
+    assert "I-33" in rules
+
+
+def test_c5_absences_and_part_time_never_reduce_the_cap(tmp_path):
+    # I-33 (Urssaf 2019): only time on the payroll prorates; part-time and absences do not
+    people = [
+        person("PT", 2_000_000, hours="75.84"),
+        person("ILL", 2_000_000, absences=(("illness", "2025-03-01", "2025-05-31"),)),
+    ]
+    bus, ledger = world(tmp_path, company(people, toml(distribution={"presence": "1"})))
+    close_year(bus, rcai=100_000)
+    assert inputs_of(ledger, "PT")["individual_cap_cents"] == CAP_2025
+    assert inputs_of(ledger, "ILL")["individual_cap_cents"] == CAP_2025
+
+
+def test_the_former_key_still_loads_and_both_keys_are_refused(tmp_path):
+    # prorate_cap_by_presence = false keeps its explicit meaning ("none"); with cap_proration it is refused
+    _, ledger = partial_year(tmp_path, extra="prorate_cap_by_presence = false")
+    assert amounts(ledger)["A"] == 2_400_000
+    with pytest.raises(UserError, match="prorate_cap_by_presence: it is the former name of cap_proration"):
+        company_config(toml(extra='prorate_cap_by_presence = true\ncap_proration = "days"'))
+
+
 def test_seniority_counts_all_contracts_over_period_and_previous_12_months(tmp_path):
     # I-13: 3 months over the period and the 12 months before, all contracts; I-14: no deduction once met
     people = [

@@ -27,7 +27,7 @@ from paybonus.formulas import Formula, FormulaError
 from paybonus.params import Parameters
 from paybonus.payroll import EmployeeRecord
 
-from ..agreement import MAX_SENIORITY_MONTHS, SubPool
+from ..agreement import MAX_SENIORITY_MONTHS, SubPool, cap_rule, check_cap_keys
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
 Scope = Literal["company", "establishment", "work_unit"]
@@ -220,12 +220,14 @@ class Participation:
     seniority_months: int = 0
     reliquat: Literal["redistribute", "keep"] = "keep"
     part_time: Literal["no_proration", "prorate"] = "no_proration"
-    prorate_cap_by_presence: bool = False
+    cap_proration: Literal["days", "months", "none"] | None = None  # I-33, docs/rules.md D-4
+    prorate_cap_by_presence: bool | None = None  # former name of cap_proration
     # the public key (base64, `paybonus audit public-key`) of the project's coordinator: statements must be
     # signed with it to be imported
     coordinator_key: str | None = None
 
     def __attrs_post_init__(self) -> None:
+        check_cap_keys(self)
         if self.coordinator_key is not None:
             try:
                 signing.parse_public(self.coordinator_key, "coordinator_key")
@@ -241,6 +243,10 @@ class Participation:
         total = sum((s.share for s in self.distribution), Decimal(0))
         if total != 1:
             raise ValueError(f"distribution: the shares add up to {total}, not 1 (100 %)")
+
+    @property
+    def cap_rule(self) -> str:
+        return cap_rule(self)
 
     def subpools(self) -> list[tuple[Criterion, int]]:
         return [(Criterion(s.criterion), int(s.share * 1_000_000)) for s in self.distribution]

@@ -41,7 +41,7 @@ from paybonus.params import Parameters
 from paybonus.payroll import Population
 
 from ..interest import on_payment, recompute_interest
-from ..shared import as_drafts, beneficiaries, cap_parameters, family_in_exercise
+from ..shared import as_drafts, beneficiaries, cap_parameters, excess_findings, family_in_exercise
 from .agreement import Participation, ProjectSettings
 from .statement import Statement, verify
 
@@ -61,7 +61,10 @@ RULES = [
     "I-25",
     "I-26",
     "I-30",
+    "I-33",
     "I-34",
+    "D-3",
+    "D-4",
 ]
 
 
@@ -194,6 +197,7 @@ def _entity(
     if result.undistributed:
         rule = "I-35" if p.reliquat == "redistribute" else "I-36"
         findings.append(Finding("info", rule, "part of the entity's pool was not distributed"))
+    findings += excess_findings(result.shares, facts)
 
     deadline = _deadline(params, st.period)
     parameters = cap_parameters(ctx, ex)
