@@ -80,6 +80,10 @@ class PayLine:
     reconstituted_cents: int | None = (
         None  # salary the employee would have earned (DSN 51 type 003; I-26, I-27)
     )
+    cp_caisse_cents: int = 0  # congés payés indemnities paid by a caisse de congés payés (LAW I-18)
+    # the part of the activité partielle indemnity subject to contributions (above 3.15 SMIC, LAW I-19); None:
+    # not given, computed from ap_hours and ap_indemnity where needed
+    ap_subject_cents: int | None = None
 
 
 @frozen
@@ -91,6 +95,8 @@ class EmployeeRecord:
     category: str = ""
     establishment: str = ""
     work_unit: str = ""  # e.g. a team or project unit (employees.csv `work_unit`)
+    # contracts with other companies of the group: seniority only, where an agreement says so (D-12)
+    group_contracts: tuple[Contract, ...] = ()
 
     def employed_days(self, period: Period) -> int:
         """Calendar days under contract within `period`, all contracts added up (LAW I-13)."""
@@ -117,3 +123,7 @@ class Population:
     def payroll_cents(self) -> int:
         """Gross salaries paid in the period to all staff (activité partielle indemnities excluded, I-18, I-19)."""
         return sum(p.gross_cents for e in self.employees for p in e.pay_in(self.period))
+
+    def cp_caisse_cents(self) -> int:
+        """Congés payés indemnities paid by a caisse de congés payés in the period, all staff (I-18)."""
+        return sum(p.cp_caisse_cents for e in self.employees for p in e.pay_in(self.period))

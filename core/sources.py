@@ -35,9 +35,16 @@ _MONTH_FILE = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])\.csv$")
 _HOURS = re.compile(r"^[0-9]{1,4}(\.[0-9]{1,2})?$")
 
 EMPLOYEE_COLUMNS = ("employee_id", "contract_start")
-EMPLOYEE_OPTIONAL = ("display_name", "contract_end", "category", "establishment", "work_unit")
+EMPLOYEE_OPTIONAL = (
+    "display_name",
+    "contract_end",
+    "category",
+    "establishment",
+    "work_unit",
+    "group_company",
+)
 PAY_COLUMNS = ("employee_id", "gross", "base_salary", "contract_hours")
-PAY_OPTIONAL = ("ap_hours", "ap_indemnity", "reconstituted")
+PAY_OPTIONAL = ("ap_hours", "ap_indemnity", "reconstituted", "cp_caisse", "ap_subject")
 ABSENCE_COLUMNS = ("employee_id", "kind", "start", "end")
 
 
@@ -46,12 +53,12 @@ class CompanyData:
     """A company directory, validated: configuration, contracts, pay lines and absences, as ledger rows."""
 
     config: CompanyConfig
-    contracts: list[
-        tuple[Any, ...]
-    ]  # (employee, start, end, category, establishment, display_name, work_unit)
-    pay_lines: list[
-        tuple[Any, ...]
-    ]  # (employee, month, gross, base, contract_hours, ap_hours, ap_ind, reconst)
+    # (employee, start, end, category, establishment, display_name, work_unit, group_company); the last ones
+    # may be left out
+    contracts: list[tuple[Any, ...]]
+    # (employee, month, gross, base, contract_hours, ap_hours, ap_ind, reconst, cp_caisse, ap_subject); the last
+    # two may be left out
+    pay_lines: list[tuple[Any, ...]]
     absences: list[tuple[Any, ...]]  # (employee, kind, start, end)
     digest: str  # sha256 of the files as read (the ledger chains the rows it stores, per part)
     files: tuple[
@@ -90,10 +97,12 @@ def read_company_dir(path: Path, on_file: Callable[[Path], None] | None = None) 
                 row.get("establishment") or "",
                 row.get("display_name") or "",
                 row.get("work_unit") or "",
+                row.get("group_company") or "",
             )
         )
-        known.add(emp)
-    if not contracts:
+        if not row.get("group_company"):
+            known.add(emp)
+    if not known:
         raise UserError(str(emp_path), "no employees")
     _check_overlaps(contracts, str(emp_path))
     done(emp_path)
@@ -125,6 +134,8 @@ def read_company_dir(path: Path, on_file: Callable[[Path], None] | None = None) 
                     _hours(row, "ap_hours", where, optional=True) or "0",
                     _amount(row, "ap_indemnity", where, optional=True) or 0,
                     reconst,
+                    _amount(row, "cp_caisse", where, optional=True) or 0,
+                    _amount(row, "ap_subject", where, optional=True),
                 )
             )
         done(f)
@@ -203,9 +214,10 @@ def store_company(ledger: Ledger, data: CompanyData, now: datetime | None = None
     """Replace the company's configuration and payroll inputs in the ledger, all or nothing."""
     at = (now or datetime.now(UTC)).isoformat()
     info = data.config.info
-    contracts = ((*r, "")[:7] for r in data.contracts)  # rows without a work unit get ""
+    contracts = ((*r, "", "")[:8] for r in data.contracts)  # rows without a work unit or group company get ""
+    pay = ((*r, 0, None)[:10] for r in data.pay_lines)  # rows without the caisse CP or AP subject columns
     return ledger.store_company(
-        info.id, info.name, data.config.toml, contracts, data.pay_lines, data.absences, at, data.files
+        info.id, info.name, data.config.toml, contracts, pay, data.absences, at, data.files
     )
 
 

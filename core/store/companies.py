@@ -17,7 +17,16 @@ from paybonus.payroll import Absence, AbsenceKind, Contract, EmployeeRecord, Pay
 
 from .sql import select
 
-CONTRACT_COLUMNS = ("employee", "start", "end", "category", "establishment", "display_name", "work_unit")
+CONTRACT_COLUMNS = (
+    "employee",
+    "start",
+    "end",
+    "category",
+    "establishment",
+    "display_name",
+    "work_unit",
+    "group_company",
+)
 PAY_COLUMNS = (
     "employee",
     "month",
@@ -27,6 +36,8 @@ PAY_COLUMNS = (
     "ap_hours",
     "ap_indemnity_cents",
     "reconstituted_cents",
+    "cp_caisse_cents",
+    "ap_subject_cents",
 )
 ABSENCE_COLUMNS = ("employee", "kind", "start", "end")
 CONTRACTS, ABSENCES, PAY = "contracts", "absences", "pay/"  # parts of a payroll load; PAY + "YYYY-MM"
@@ -254,21 +265,23 @@ class Companies:
         }
 
     def contracts_during(self, company: str, start: str, end: str) -> Iterator[tuple[Any, ...]]:
-        """(employee, start, end, category, establishment, work_unit) of every contract of anyone under contract
-        at some point of start..end: earlier contracts count for seniority (I-13)."""
+        """(employee, start, end, category, establishment, work_unit, group_company) of every contract of anyone
+        under contract with the company at some point of start..end: earlier contracts count for seniority
+        (I-13), and contracts with another company of the group too, where the agreement says so (D-12)."""
         return self.conn.execute(
-            "SELECT employee, start, end, category, establishment, work_unit FROM contracts WHERE company = ? "
-            "AND employee IN (SELECT employee FROM contracts WHERE company = ? AND start <= ? "
-            "AND (end IS NULL OR end >= ?)) ORDER BY employee, start",
+            "SELECT employee, start, end, category, establishment, work_unit, group_company FROM contracts "
+            "WHERE company = ? AND employee IN (SELECT employee FROM contracts WHERE company = ? "
+            "AND group_company = '' AND start <= ? AND (end IS NULL OR end >= ?)) ORDER BY employee, start",
             (company, company, end, start),
         )
 
     def pay_lines_between(self, company: str, first_month: str, end: str) -> Iterator[tuple[Any, ...]]:
-        """(employee, month, gross, base, hours, ap_hours, ap_indemnity, reconstituted) by employee and month."""
+        """(employee, month, gross, base, hours, ap_hours, ap_indemnity, reconstituted, cp_caisse, ap_subject)
+        by employee and month."""
         return self.conn.execute(
             "SELECT employee, month, gross_cents, base_cents, contract_hours, ap_hours, ap_indemnity_cents, "
-            "reconstituted_cents FROM pay_lines WHERE company = ? AND month >= ? AND month <= ? "
-            "ORDER BY employee, month",
+            "reconstituted_cents, cp_caisse_cents, ap_subject_cents FROM pay_lines WHERE company = ? "
+            "AND month >= ? AND month <= ? ORDER BY employee, month",
             (company, first_month, end),
         )
 
@@ -305,15 +318,20 @@ def population(companies: Companies, company: str, period: Period) -> Population
     """Everyone under contract at some point of `period` (or paid in it), from the stored payroll inputs."""
     s, e = period.start.isoformat(), period.end.isoformat()
     contracts: dict[str, list[Contract]] = defaultdict(list)
+    group: dict[str, list[Contract]] = defaultdict(list)
     meta: dict[str, tuple[str, str, str]] = {}
-    for emp, start, end, cat, est, unit in companies.contracts_during(company, s, e):
-        contracts[emp].append(Contract(date.fromisoformat(start), date.fromisoformat(end) if end else None))
+    for emp, start, end, cat, est, unit, other in companies.contracts_during(company, s, e):
+        c = Contract(date.fromisoformat(start), date.fromisoformat(end) if end else None)
+        if other:  # a contract with another company of the group: seniority only (D-12)
+            group[emp].append(c)
+            continue
+        contracts[emp].append(c)
         meta[emp] = (cat or "", est or "", unit or "")
     pay: dict[str, list[PayLine]] = defaultdict(list)
     # a year of 200 000 people is 2.4 million lines: share the few distinct months and hours values
     months: dict[str, date] = {}
     decimals: dict[str, Decimal] = {}
-    for emp, month, gross, base, hours, ap_h, ap_i, rec in companies.pay_lines_between(
+    for emp, month, gross, base, hours, ap_h, ap_i, rec, cp, ap_s in companies.pay_lines_between(
         company, period.start.replace(day=1).isoformat(), e
     ):
         if month not in months:
@@ -321,7 +339,9 @@ def population(companies: Companies, company: str, period: Period) -> Population
         for text in (hours, ap_h):
             if text not in decimals:
                 decimals[text] = Decimal(text)
-        pay[emp].append(PayLine(months[month], gross, base, decimals[hours], decimals[ap_h], ap_i, rec))
+        pay[emp].append(
+            PayLine(months[month], gross, base, decimals[hours], decimals[ap_h], ap_i, rec, cp, ap_s)
+        )
     absences: dict[str, list[Absence]] = defaultdict(list)
     for emp, kind, start, end in companies.absences_during(company, s, e):
         absences[emp].append(Absence(AbsenceKind(kind), date.fromisoformat(start), date.fromisoformat(end)))
@@ -333,6 +353,7 @@ def population(companies: Companies, company: str, period: Period) -> Population
             tuple(pay.get(i, ())),
             tuple(absences.get(i, ())),
             *meta.get(i, ("", "", "")),
+            group_contracts=tuple(group.get(i, ())),
         )
         for i in ids
     )

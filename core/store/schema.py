@@ -430,3 +430,13 @@ def m007_statement_company_files(db: sqlite_utils.Database) -> None:
         not_null={"content", "digest"},
         strict=True,
     )
+
+
+@migrations()
+def m008_group_contracts_and_payroll_bases(db: sqlite_utils.Database) -> None:
+    """Contracts with another company of the group, counted for seniority only (docs/rules.md D-12); pay lines
+    gain the caisse de congés payés indemnities and the part of the activité partielle indemnity subject to
+    contributions, both in the 20 % base of intéressement (LAW I-18, I-19)."""
+    db.execute("ALTER TABLE contracts ADD COLUMN group_company TEXT NOT NULL DEFAULT ''")
+    db.execute("ALTER TABLE pay_lines ADD COLUMN cp_caisse_cents INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE pay_lines ADD COLUMN ap_subject_cents INTEGER")

@@ -60,12 +60,16 @@ class SubPool:
     share: Decimal
     salary_floor: Decimal | None = None
     salary_ceiling: Decimal | None = None
+    # caisse de congés payés indemnities count as salary (default: yes, docs/rules.md D-13)
+    salary_includes_cp_caisse: bool | None = None
 
     def __attrs_post_init__(self) -> None:
         if not Decimal(0) < self.share <= Decimal(1):
             raise ValueError(f"share: {self.share} must be above 0 and at most 1 (e.g. 0.30 for 30 %)")
         if (self.salary_floor is not None or self.salary_ceiling is not None) and self.criterion != "salary":
             raise ValueError("salary_floor and salary_ceiling only apply to the salary criterion (I-23)")
+        if self.salary_includes_cp_caisse is not None and self.criterion != "salary":
+            raise ValueError("salary_includes_cp_caisse only applies to the salary criterion (D-13)")
         if (
             self.salary_floor is not None
             and self.salary_ceiling is not None
@@ -93,6 +97,8 @@ class Agreement:
     deposited_on: date | None = None
     figures: list[str] = Factory(list)
     seniority_months: int = 0
+    # contracts with other companies of the group count for seniority (docs/rules.md D-12)
+    seniority_scope: Literal["company", "group"] = "company"
     reliquat: Literal["redistribute", "keep"] = "keep"
     # individual cap for a partial year (I-33, docs/rules.md D-4): by days under contract (default), by monthly
     # ceilings, or none; `prorate_cap_by_presence` is the former name (true = "days", false = "none")

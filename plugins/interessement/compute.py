@@ -21,7 +21,7 @@ from typing import Any
 
 from attrs import frozen
 from paybonus.calendar import Period, add_months, end_of_nth_month_after
-from paybonus.distribution import distribute, replay
+from paybonus.distribution import Criterion, distribute, replay
 from paybonus.errors import SchemeError
 from paybonus.events import Event, latest
 from paybonus.formulas import FormulaError
@@ -45,6 +45,7 @@ from .shared import (
     cap_parameters,
     excess_findings,
     family_in_exercise,
+    payroll_base,
 )
 
 SCHEME = "interessement"
@@ -170,7 +171,7 @@ def _distribute(
 
     # 2. global cap (I-17 to I-20): 20 % of the exercise's payroll so far, less what the exercise already gave
     to_date = Period(ex.start, calc.end)
-    payroll_ex = ctx.population(to_date).payroll_cents() if to_date != calc else pop.payroll_cents()
+    payroll_ex, payroll_detail = payroll_base(ctx.population(to_date) if to_date != calc else pop, params)
     g_rate = params.get("interessement_global_cap_rate", ex.end)
     global_cap = int((Decimal(payroll_ex) * g_rate.value).to_integral_value(ROUND_DOWN))
     already_total = sum(e.amount_cents for e in earlier)
@@ -196,6 +197,7 @@ def _distribute(
         "I-13",
         "I-14",
         "I-17",
+        "I-18",
         "I-19",
         "I-21",
         "I-22",
@@ -212,6 +214,8 @@ def _distribute(
         "0.4",
         "D-3",
         "D-4",
+        *(["D-12"] if ag.seniority_scope == "group" else []),
+        *(["D-13"] if ag.subpool(Criterion.SALARY) else []),
     ]
     findings += excess_findings(result.shares, facts)
     if ag.prorate_cap_by_presence is not None:
@@ -240,6 +244,7 @@ def _distribute(
         **run.pool_source,
         "pool_raw_cents": run.pool_raw_cents,
         "payroll_cents": payroll_ex,
+        "payroll_base": payroll_detail,
         "global_cap_cents": global_cap,
         "already_in_exercise_cents": already_total,
         "pool_cents": pool,

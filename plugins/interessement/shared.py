@@ -124,6 +124,9 @@ class DistributionRules(Protocol):
     def seniority_months(self) -> int: ...
 
     @property
+    def seniority_scope(self) -> str: ...  # "company" or "group" (D-12)
+
+    @property
     def part_time(self) -> str: ...
 
     @property
@@ -179,18 +182,20 @@ def beneficiaries(
     )
     months = list(calc.months())  # once for the whole population
     month_of = {m.start.replace(day=1): m for m in months}
+    with_cp = salary_pool is None or salary_pool.salary_includes_cp_caisse is not False  # D-13
     people: list[Person] = []
     facts: dict[str, dict[str, Any]] = {}
     for emp in pop.employees:
         days = emp.employed_days(calc)
         if days == 0:
             continue
-        spans = [s for c in emp.contracts if (s := c.span(window)) is not None]
+        counted = emp.contracts + emp.group_contracts if ag.seniority_scope == "group" else emp.contracts
+        spans = sorted(s for c in counted if (s := c.span(window)) is not None)
         months_done, days_left = seniority_months(spans)  # I-13 in calendar months (docs/rules.md D-3)
         if months_done < ag.seniority_months:  # once met, the whole presence counts (I-14)
             continue
         presence, presence_hours, ratio = _presence(emp, calc, months, full_hours)
-        salary = _salary(emp, calc, month_of)
+        salary = _salary(emp, calc, month_of, with_cp)
         base_salary = salary
         if floor is not None:
             salary = max(salary, floor)  # I-23
@@ -280,12 +285,15 @@ def excess_over_prorated_cap(amount: int, fact: Mapping[str, Any]) -> int:
     return max(0, int(fact["already_in_exercise_cents"]) + amount - int(fact["prorated_cap_cents"]))
 
 
-def _salary(emp: EmployeeRecord, calc: Period, month_of: dict[date, Period]) -> int:
+def _salary(emp: EmployeeRecord, calc: Period, month_of: dict[date, Period], with_cp: bool = True) -> int:
     """Salary of the period for the salary criterion: what the employee would have earned in months with an
     assimilated absence or activité partielle (I-26, I-27): the payroll's reconstituted salary when it gives one,
-    else at least the base salary for the days under contract (a documented fallback)."""
+    else at least the base salary for the days under contract (a documented fallback); plus the indemnities of a
+    caisse de congés payés unless the agreement leaves them out (D-13)."""
     total = 0
     for p in emp.pay_in(calc):
+        if with_cp:
+            total += p.cp_caisse_cents
         if p.reconstituted_cents is not None:
             total += p.reconstituted_cents
             continue
@@ -331,6 +339,34 @@ def _presence(
         employed += under
     ratio = (ratio_num / employed).quantize(Decimal("0.0001"), ROUND_HALF_UP) if employed else Decimal(0)
     return days_total, hours_total, ratio
+
+
+def payroll_base(pop: Population, params: Parameters) -> tuple[int, dict[str, int]]:
+    """The base of the 20 % global cap over the population's period (I-17 to I-19): gross salaries of all staff,
+    plus the indemnities paid by a caisse de congés payés (I-18), plus the part of activité partielle indemnities
+    subject to contributions (I-19): the payroll's `ap_subject`, else what exceeds 3.15 x the hourly SMIC per hour
+    not worked. The activité partielle indemnity itself stays out."""
+    gross = cp = ap = 0
+    for e in pop.employees:
+        for p in e.pay_in(pop.period):
+            gross += p.gross_cents
+            cp += p.cp_caisse_cents
+            if p.ap_subject_cents is not None:
+                ap += p.ap_subject_cents
+            elif p.ap_indemnity_cents and p.ap_hours:
+                ap += ap_subject_computed(params, p.month, p.ap_hours, p.ap_indemnity_cents)
+    return gross + cp + ap, {"gross_cents": gross, "cp_caisse_cents": cp, "ap_subject_cents": ap}
+
+
+def ap_subject_computed(params: Parameters, month: date, hours: Decimal, indemnity_cents: int) -> int:
+    """The part of an activité partielle indemnity above 3.15 x the hourly SMIC per hour not worked (I-19)."""
+    try:
+        factor = params.value("ap_complement_subject_threshold_smic", month)
+    except LookupError:  # before 1 May 2020 the complementary indemnity was not subject
+        return 0
+    smic = params.value("smic_hourly", month)
+    threshold = int((factor * smic * hours).to_integral_value(ROUND_HALF_UP))
+    return max(0, indemnity_cents - threshold)
 
 
 def pass_average(params: Parameters, ex: Period) -> Decimal:

@@ -238,9 +238,12 @@ def test_an_older_ledger_is_upgraded_by_its_migrations_on_open(tmp_path):
         "m005_proof",
         "m006_views_for_humans",
         "m007_statement_company_files",
+        "m008_group_contracts_and_payroll_bases",
     ]
     assert "work_unit" in ledger.db.table("contracts").columns_dict
     assert "company_files" in ledger.db.table_names()
+    assert "group_company" in ledger.db.table("contracts").columns_dict
+    assert {"cp_caisse_cents", "ap_subject_cents"} <= set(ledger.db.table("pay_lines").columns_dict)
     ledger.close()
 
 

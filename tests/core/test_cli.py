@@ -193,6 +193,34 @@ def test_bad_company_files_exit_2_and_leave_the_database_byte_identical(world, f
     assert file_hash(cwd / "paybonus.db") == before
 
 
+def test_group_contracts_and_new_pay_columns_load_and_are_checked(world):
+    # D-12: a contract with a sister company (seniority only) must not overlap this company's; I-18, I-19:
+    # caisse CP indemnities and the subject part of an AP indemnity are amounts, never negative
+    cwd, company = world
+    emp = company / "employees.csv"
+    emp.write_text(
+        emp.read_text().replace("category,establishment", "category,establishment,group_company")
+        .replace(",cadre,siege\n", ",cadre,siege,\n", 1)
+        + "E0001,,2019-01-01,2022-03-31,,,SISTER\n"
+    )
+    pay = company / "payroll" / "2025-03.csv"
+    pay.write_text(
+        pay.read_text()
+        .replace("reconstituted\n", "reconstituted,cp_caisse,ap_subject\n")
+        .replace("E0001,4130.00,4130.00,151.67,,,", "E0001,4130.00,4130.00,151.67,,,,120.00,")
+    )
+    r = run("load", str(company), cwd=cwd)
+    assert r.returncode == 0, r.stderr
+    emp.write_text(emp.read_text().replace("2022-03-31,,,SISTER", "2022-04-01,,,SISTER"))
+    before = file_hash(cwd / "paybonus.db")
+    one_line_error(run("load", str(company), cwd=cwd), "employees.csv", "overlapping contracts")
+    assert file_hash(cwd / "paybonus.db") == before
+    emp.write_text(emp.read_text().replace("2022-04-01,,,SISTER", "2022-03-31,,,SISTER"))
+    pay.write_text(pay.read_text().replace(",120.00,", ",-120.00,"))
+    one_line_error(run("load", str(company), cwd=cwd), "2025-03.csv:2", "cp_caisse", "negative")
+    assert file_hash(cwd / "paybonus.db") == before
+
+
 def test_negative_salary_is_refused(world):
     cwd, company = world
     pay = company / "payroll" / "2025-02.csv"

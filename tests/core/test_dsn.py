@@ -235,7 +235,7 @@ def test_monthly_declarations_become_a_company_directory(tmp_path):
         ("100", "2024-01-01", None, "", "00022"),
         ("200", "2025-02-01", "2025-04-30", "", "00022"),
     ]
-    pay = {(p[0], p[1]): p[2:] for p in data.pay_lines}
+    pay = {(p[0], p[1]): p[2:8] for p in data.pay_lines}
     assert len(pay) == 4 + 3
     assert pay[("100", "2025-03-01")] == (260_000, 300_000, "151.67", "20.00", 25_000, 300_000)
     assert pay[("200", "2025-02-01")] == (400_000, 400_000, "151.67", "0.00", 0, None)

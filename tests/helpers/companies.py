@@ -65,6 +65,9 @@ def person(
     ap: dict[str, tuple[str, int]] | None = None,
     prior: tuple[str, str] | None = None,
     category: str = "",
+    group: tuple[str, str] | None = None,
+    cp_caisse: dict[str, int] | None = None,
+    ap_subject: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     return {
         "id": emp,
@@ -77,6 +80,9 @@ def person(
         "ap": ap or {},
         "prior": prior,
         "category": category,
+        "group": group,  # a contract with another company of the group (seniority only, D-12)
+        "cp_caisse": cp_caisse or {},  # month -> caisse de congés payés indemnity (I-18)
+        "ap_subject": ap_subject or {},  # month -> part of the AP indemnity subject to contributions (I-19)
     }
 
 
@@ -89,6 +95,8 @@ def company(
     for p in people:
         if p["prior"]:
             contracts.append((p["id"], p["prior"][0], p["prior"][1], "", "", ""))
+        if p.get("group"):
+            contracts.append((p["id"], p["group"][0], p["group"][1], "", "", "", "", "GROUP-SISTER"))
         contracts.append((p["id"], p["start"], p["end"], p.get("category", ""), "", ""))
         c = Period(date.fromisoformat(p["start"]), date.fromisoformat(p["end"]) if p["end"] else date.max)
         for m in span.months():
@@ -108,6 +116,8 @@ def company(
                     ap_h,
                     ap_i,
                     p["reconstituted"].get(key),
+                    p.get("cp_caisse", {}).get(key, 0),
+                    p.get("ap_subject", {}).get(key),
                 )
             )
         for kind, s, e in p["absences"]:

@@ -196,6 +196,61 @@ def test_seniority_edges_of_the_calendar_month_rule(tmp_path, contracts, eligibl
     assert ("A" in amounts(ledger)) is eligible
 
 
+@pytest.mark.parametrize(("scope", "expected"), [("group", {"A": 3_000, "B": 36_000}), ("company", {"B": 39_000})])
+def test_g1_g2_group_seniority_counts_where_the_agreement_says_so(tmp_path, scope, expected):
+    # D-12 (Urssaf "Les salariés bénéficiaires": seniority "dans l'entreprise (ou dans le groupe)"), I-13:
+    # A worked 1 October-31 December 2024 for a sister company, then joined on 1 December 2025: 3 + 1 = 4 months
+    # with the group, 1 with the company. Salary criterion: A 3 000.00, B 36 000.00; rcai 390 -> pool 39 000
+    a = person("A", 300_000, start="2025-12-01", group=("2024-10-01", "2024-12-31"))
+    extra = f'seniority_scope = "{scope}"'
+    bus, ledger = world(tmp_path, company([a, person("B", 300_000)], toml(seniority=3, extra=extra)))
+    close_year(bus, rcai=390)
+    assert amounts(ledger) == expected
+    assert summary(ledger, "results")["payroll_cents"] == 3_900_000  # the sister company's pay is not ours
+    if scope == "group":
+        row = next(r for r in ledger.entitlements.rows() if r["employee"] == "A")
+        expl = json.loads(row["explanation"])
+        assert expl["inputs"]["seniority"]["months"] == 4 and "D-12" in expl["rules"]
+        assert expl["inputs"]["presence_days"] == 31  # seniority only: never presence
+
+
+@pytest.mark.parametrize(("included", "expected"), [(None, (780_000, 540_000)), (False, (792_000, 528_000))])
+def test_k1_k2_caisse_conges_payes_indemnities_in_the_base(tmp_path, included, expected):
+    # I-18 (Urssaf "Les plafonds": the 20 % base adds the indemnities paid by caisses de congés payés): A 3 000.00
+    # a month, B 2 000.00, each 3 000.00 from the caisse in August: base 60 000.00 + 6 000.00 -> cap 13 200.00;
+    # salary criterion with the caisse (D-13 default): 39 000 / 27 000 -> 7 800.00 / 5 400.00; without: 36/24
+    cp = {"2025-08": 300_000}
+    people = [person("A", 300_000, cp_caisse=cp), person("B", 200_000, cp_caisse=cp)]
+    dist = ""
+    if included is not None:
+        dist = "salary_includes_cp_caisse = false"
+    text = toml().replace('share = "1"\n', f'share = "1"\n{dist}\n')
+    bus, ledger = world(tmp_path, company(people, text))
+    close_year(bus, rcai=10_000_000)
+    s = summary(ledger, "results")
+    assert s["payroll_cents"] == 6_600_000 and s["global_cap_cents"] == 1_320_000
+    assert s["payroll_base"] == {"gross_cents": 6_000_000, "cp_caisse_cents": 600_000, "ap_subject_cents": 0}
+    a = amounts(ledger)
+    assert (a["A"], a["B"]) == expected
+
+
+@pytest.mark.parametrize(("subject", "cap"), [(None, 725_156), ({"2025-03": 10_000}, 722_000)])
+def test_k3_k4_activite_partielle_top_up_above_315_smic_is_in_the_base(tmp_path, subject, cap):
+    # I-19: the part of the AP indemnity subject to contributions (above 3.15 x SMIC horaire, ord. 2020-460
+    # art. 5) is in the 20 % base. March 2025: 100 hours, indemnity 4 000.00 (40.00 €/h); threshold 3.15 x 11.88
+    # x 100 = 3 742.20: 257.80 subject -> base 36 000.00 + 257.80 -> cap 7 251.56. Given by the payroll
+    # (ap_subject = 100.00): base 36 100.00 -> cap 7 220.00
+    a = person("A", 300_000, ap={"2025-03": ("100.00", 400_000)}, ap_subject=subject)
+    bus, ledger = world(tmp_path, company([a], toml()))
+    close_year(bus, rcai=100_000_000)
+    assert summary(ledger, "results")["global_cap_cents"] == cap
+
+
+def test_salary_includes_cp_caisse_belongs_to_the_salary_criterion():
+    with pytest.raises(UserError, match="salary_includes_cp_caisse only applies to the salary criterion"):
+        company_config(toml().replace('criterion = "salary"', 'criterion = "uniform"\nsalary_includes_cp_caisse = true'))
+
+
 def test_more_than_three_months_of_seniority_is_refused_at_load():
     with pytest.raises(
         UserError, match=r"seniority_months: 4 is over the legal maximum of 3 months \(LAW I-13\)"

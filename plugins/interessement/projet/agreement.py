@@ -218,6 +218,7 @@ class Participation:
     entity: str = field(validator=_check_id)
     distribution: list[SubPool]
     seniority_months: int = 0
+    seniority_scope: Literal["company", "group"] = "company"  # docs/rules.md D-12
     reliquat: Literal["redistribute", "keep"] = "keep"
     part_time: Literal["no_proration", "prorate"] = "no_proration"
     cap_proration: Literal["days", "months", "none"] | None = None  # I-33, docs/rules.md D-4

@@ -25,7 +25,7 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from paybonus.calendar import Period, end_of_nth_month_after, fiscal_year
-from paybonus.distribution import distribute, replay
+from paybonus.distribution import Criterion, distribute, replay
 from paybonus.errors import SchemeError
 from paybonus.events import Event, latest
 from paybonus.hooks import (
@@ -41,7 +41,14 @@ from paybonus.params import Parameters
 from paybonus.payroll import Population
 
 from ..interest import on_payment, recompute_interest
-from ..shared import as_drafts, beneficiaries, cap_parameters, excess_findings, family_in_exercise
+from ..shared import (
+    as_drafts,
+    beneficiaries,
+    cap_parameters,
+    excess_findings,
+    family_in_exercise,
+    payroll_base,
+)
 from .agreement import Participation, ProjectSettings
 from .statement import Statement, verify
 
@@ -172,7 +179,7 @@ def _entity(
     ]
 
     # 2. company global cap, classic + project (P-4, I-20)
-    payroll = ctx.population(Period(ex.start, st.period.end)).payroll_cents()
+    payroll, payroll_detail = payroll_base(ctx.population(Period(ex.start, st.period.end)), params)
     rate = params.get("interessement_global_cap_rate", ex.end)
     global_cap = int((Decimal(payroll) * rate.value).to_integral_value(ROUND_DOWN))
     already = sum(e.amount_cents for e in earlier)
@@ -212,6 +219,8 @@ def _entity(
         "sub-pools: " + ", ".join(f"{c} {format_euros(a)}" for c, a in result.subpools),
     ]
     rules = [*RULES, "I-35" if p.reliquat == "redistribute" else "I-36", "I-39", "0.3", "0.4"]
+    rules += ["D-12"] if p.seniority_scope == "group" else []
+    rules += ["D-13"] if p.subpool(Criterion.SALARY) else []
     common = {
         "project": st.project,
         "entity": p.entity,
@@ -234,6 +243,7 @@ def _entity(
         "exercise": ex.key,
         "entity_pool_cents": part.pool_cents,
         "payroll_cents": payroll,
+        "payroll_base": payroll_detail,
         "global_cap_cents": global_cap,
         "already_in_exercise_cents": already,
         "pool_cents": pool,
