@@ -118,7 +118,11 @@ def semester_period(label: str) -> Period:
     if not m:
         raise ValueError(f"{label!r} is not a half-year (expected YYYY-S1 or YYYY-S2)")
     year, half = int(m.group(1)), int(m.group(2))
-    return Period(date(year, 1, 1), date(year, 6, 30)) if half == 1 else Period(date(year, 7, 1), date(year, 12, 31))
+    return (
+        Period(date(year, 1, 1), date(year, 6, 30))
+        if half == 1
+        else Period(date(year, 7, 1), date(year, 12, 31))
+    )
 
 
 def next_semester(label: str) -> str:

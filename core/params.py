@@ -13,6 +13,7 @@ day) or by semester (`Parameter.of_semester`).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -151,7 +152,7 @@ class Parameters:
                 if base.by_semester != p.by_semester:
                     raise UserError(
                         f"{path}: [{name}]",
-                        "each value names its semester (e.g. semester = \"2024-S1\", with its jo date)"
+                        'each value names its semester (e.g. semester = "2024-S1", with its jo date)'
                         if base.by_semester
                         else "this parameter is not by semester: remove `semester`",
                     )
@@ -371,7 +372,9 @@ def _semester_fields(
     except ValueError as exc:
         raise UserError(where, f"semester: {exc}") from None
     if until is not None:
-        raise UserError(where, f"{semester}: no 'until': a semester's value holds until the next one's 'from'")
+        raise UserError(
+            where, f"{semester}: no 'until': a semester's value holds until the next one's 'from'"
+        )
     if start <= period.end:
         raise UserError(
             where,
@@ -398,7 +401,7 @@ def _check_semester_order(values: Sequence[ParamValue], where: str) -> None:
             raise UserError(where, f"semester {v.semester} is given twice")
         seen[v.semester] = v
     ordered = sorted(values, key=lambda v: semester_period(v.semester or "").start)
-    for a, b in zip(ordered, ordered[1:], strict=False):
+    for a, b in itertools.pairwise(ordered):
         if b.valid_from <= a.valid_from:
             raise UserError(
                 where,

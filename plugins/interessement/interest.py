@@ -33,6 +33,7 @@ from paybonus.hooks import EntitlementDraft, Explanation, Finding, Kind, SchemeC
 from paybonus.money import format_euros
 from paybonus.params import Parameters, ParamValue
 
+
 def on_payment(event: Event[Any], ctx: SchemeContext, scheme: str = "interessement") -> SchemeResult:
     """Interest on a payment of one of `scheme`'s entitlements made after its deadline."""
     p = event.payload
@@ -142,7 +143,7 @@ def _published(
         raise SchemeError(
             f"{where}: the TMOP of {required} is unknown (its JO notice is due by {due}, before the payment of "
             f'{end}): add {{ semester = "{required}", jo = YYYY-MM-DD, from = <the day after jo>, value = "0.0NNN" '
-            "} to a [tmop] table (unit = \"rate\", source = \"avis au JO ...\") in a parameters file and run "
+            '} to a [tmop] table (unit = "rate", source = "avis au JO ...") in a parameters file and run '
             "`paybonus --params FILE retry` (docs/after-computation.md)"
         )
     v = params.get("tmop", end)
@@ -207,4 +208,3 @@ def recompute_interest(expl: Explanation) -> int:
         Decimal(0),
     )
     return int(total.to_integral_value(ROUND_HALF_UP)) - int(i.get("previous_cents", 0))
-

@@ -20,8 +20,8 @@ from paybonus.formulas import Formula, FormulaError
 from paybonus.hooks import CompanyInfo, Finding
 from paybonus.params import Parameters
 
-from .shared import DEPRECATED_CAP_KEY
 from .agreement import COMPUTED_FIGURES, MAX_SENIORITY_MONTHS, MIN_PERIOD_MONTHS, STANDARD_FIGURES, Agreement
+from .shared import DEPRECATED_CAP_KEY
 
 # bases on which a flat percentage is not an intéressement: "formules interdites" of the seed (I-1, I-3)
 FORBIDDEN_FLAT_BASES = {

@@ -24,7 +24,7 @@ from paybonus.payroll import AbsenceKind, EmployeeRecord, Population
 from .agreement import SubPool
 
 DEPRECATED_CAP_KEY = (
-    "prorate_cap_by_presence is the former name of cap_proration (true: \"days\", false: \"none\"); "
+    'prorate_cap_by_presence is the former name of cap_proration (true: "days", false: "none"); '
     "write cap_proration instead"
 )
 FAMILY = ("interessement", "interessement_projet")  # counted together for the caps (I-20, I-34)

@@ -48,7 +48,10 @@ def test_seniority_in_calendar_months():
     assert sm(("2025-01-15", "2025-04-14")) == (3, 0)
     assert sm(("2025-01-31", "2025-02-27")) == (1, 0)  # from the 31st: the clipped date, less a day (D-3)
     assert sm(("2025-01-16", "2025-04-14")) == (3, 0)  # 2 months to 15 March, then 30 days: one more (D-3)
-    assert sm(("2025-11-03", "2025-12-31"), ("2024-10-10", "2024-10-31")) == (2, 21)  # 1 + 0 months, 29 + 22 days
+    assert sm(("2025-11-03", "2025-12-31"), ("2024-10-10", "2024-10-31")) == (
+        2,
+        21,
+    )  # 1 + 0 months, 29 + 22 days
     assert sm(("2025-03-01", "2025-03-01")) == (0, 1)
     assert sm() == (0, 0)
 

@@ -199,7 +199,8 @@ def test_group_contracts_and_new_pay_columns_load_and_are_checked(world):
     cwd, company = world
     emp = company / "employees.csv"
     emp.write_text(
-        emp.read_text().replace("category,establishment", "category,establishment,group_company")
+        emp.read_text()
+        .replace("category,establishment", "category,establishment,group_company")
         .replace(",cadre,siege\n", ",cadre,siege,\n", 1)
         + "E0001,,2019-01-01,2022-03-31,,,SISTER\n"
     )

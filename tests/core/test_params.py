@@ -79,7 +79,12 @@ def test_a_tmop_is_in_force_from_the_day_after_its_jo_notice():
     # LAW 0.5 (Ooreka 2020): in force the day after the avis; avis JO 16/09/2015 (2015-S1, 0.96 %)
     assert P.get("tmop", date(2015, 9, 16)).semester == "2014-S2"
     v = P.get("tmop", date(2015, 9, 17))
-    assert (v.semester, v.value, v.jo, v.estimated) == ("2015-S1", Decimal("0.0096"), date(2015, 9, 16), False)
+    assert (v.semester, v.value, v.jo, v.estimated) == (
+        "2015-S1",
+        Decimal("0.0096"),
+        date(2015, 9, 16),
+        False,
+    )
     # an estimated JO date is said so, in the cited form too
     assert P.get("tmop", date(2023, 8, 30)).cite()["estimated"] is True
     assert P.of_semester("tmop", "2021-S1").value == Decimal("0.0020")
@@ -111,7 +116,10 @@ def test_host_file_adds_values(tmp_path):
 @pytest.mark.parametrize(
     ("row", "message"),
     [
-        ('semester = "2024-S1", jo = 2024-09-10, from = 2024-09-10', "from 2024-09-10 must be the day after jo"),
+        (
+            'semester = "2024-S1", jo = 2024-09-10, from = 2024-09-10',
+            "from 2024-09-10 must be the day after jo",
+        ),
         ('semester = "2024-S1", from = 2024-09-10', "give 'jo'"),
         ('semester = "2024-S1", from = 2024-06-01, estimated = true', "is not after the end of its semester"),
         ('semester = "2024-S3", from = 2024-09-10, estimated = true', "is not a half-year"),

@@ -196,7 +196,9 @@ def test_seniority_edges_of_the_calendar_month_rule(tmp_path, contracts, eligibl
     assert ("A" in amounts(ledger)) is eligible
 
 
-@pytest.mark.parametrize(("scope", "expected"), [("group", {"A": 3_000, "B": 36_000}), ("company", {"B": 39_000})])
+@pytest.mark.parametrize(
+    ("scope", "expected"), [("group", {"A": 3_000, "B": 36_000}), ("company", {"B": 39_000})]
+)
 def test_g1_g2_group_seniority_counts_where_the_agreement_says_so(tmp_path, scope, expected):
     # D-12 (Urssaf "Les salariés bénéficiaires": seniority "dans l'entreprise (ou dans le groupe)"), I-13:
     # A worked 1 October-31 December 2024 for a sister company, then joined on 1 December 2025: 3 + 1 = 4 months
@@ -248,7 +250,9 @@ def test_k3_k4_activite_partielle_top_up_above_315_smic_is_in_the_base(tmp_path,
 
 def test_salary_includes_cp_caisse_belongs_to_the_salary_criterion():
     with pytest.raises(UserError, match="salary_includes_cp_caisse only applies to the salary criterion"):
-        company_config(toml().replace('criterion = "salary"', 'criterion = "uniform"\nsalary_includes_cp_caisse = true'))
+        company_config(
+            toml().replace('criterion = "salary"', 'criterion = "uniform"\nsalary_includes_cp_caisse = true')
+        )
 
 
 def test_more_than_three_months_of_seniority_is_refused_at_load():

@@ -28,7 +28,9 @@ def exercise(tmp_path, year, convention=None, monthly=300_000, rcai=1_000):
 
 
 def pay(bus, principal, cents, on):
-    event = EventFactory("ACME").payment_recorded(principal["id"], cents, date.fromisoformat(on), id=f"p-{on}")
+    event = EventFactory("ACME").payment_recorded(
+        principal["id"], cents, date.fromisoformat(on), id=f"p-{on}"
+    )
     return bus.publish(event)
 
 
@@ -137,14 +139,16 @@ def test_t8_a_2023_payment_uses_the_notice_in_force_not_the_future_one(tmp_path)
     [i] = interest_rows(ledger)
     assert i["amount_cents"] == 832
     warned = [m for _, m in findings(ledger, "p-2023-08-30")]
-    assert any("estimated JO date" in m for m in warned) and any("2023-S1 may have appeared" in m for m in warned)
+    assert any("estimated JO date" in m for m in warned) and any(
+        "2023-S1 may have appeared" in m for m in warned
+    )
     bus2, ledger2, a2 = exercise(tmp_path, 2022, "per_semester")
     pay(bus2, a2, 100_000, "2023-08-30")
     assert [r["amount_cents"] for r in interest_rows(ledger2)] == [1_092]
 
 
 def test_per_semester_names_every_missing_half_year(tmp_path):
-    bus, ledger, a = exercise(tmp_path, 2023, "per_semester")
+    bus, _, a = exercise(tmp_path, 2023, "per_semester")
     out = pay(bus, a, 100_000, "2024-08-15")
     assert "the TMOP of 2024-S1, 2024-S2 is unknown" in out.dispatches[0].error
 
