@@ -139,6 +139,43 @@ def presence(emp: EmployeeRecord, period: Period, policy: str) -> Presence:
     return Presence(period.days, contract_days, min(absent, contract_days), neutral, by_kind)
 
 
+def bonus_gross(
+    emp: EmployeeRecord, period: Period, kinds: frozenset[AbsenceKind], ap_counts: bool = False
+) -> tuple[int, int, list[dict[str, Any]]]:
+    """(actual gross, gross used, months reconstituted) of `period`: in a month touched by an absence of one of
+    `kinds` (or activité partielle hours, with `ap_counts`), the salary the employee would have earned — the
+    payroll's reconstituted salary, else at least the base salary for the days under contract — instead of what
+    was paid (N-4, O-7, docs/rules.md D-2), as intéressement does (I-26)."""
+    actual = used = 0
+    months: list[dict[str, Any]] = []
+    for pl in emp.pay_in(period):
+        actual += pl.gross_cents
+        month = Period(pl.month, last_day_of_month(pl.month))
+        hit = next(
+            (a.kind for a in emp.absences if a.kind in kinds and a.start <= month.end and a.end >= month.start),
+            None,
+        )
+        if hit is None and not (ap_counts and pl.ap_hours > 0):
+            used += pl.gross_cents
+            continue
+        if pl.reconstituted_cents is not None:
+            cents, source = pl.reconstituted_cents, "reconstituted"
+        else:
+            under = sum(s.days for c in emp.contracts if (s := c.span(month)) is not None)
+            cents, source = max(pl.gross_cents, pl.base_cents * under // month.days), "base_salary"
+        used += cents
+        months.append(
+            {
+                "month": pl.month.isoformat()[:7],
+                "actual_cents": pl.gross_cents,
+                "used_cents": cents,
+                "absence": hit.value if hit is not None else "activite_partielle",
+                "source": source,
+            }
+        )
+    return actual, used, months
+
+
 def prorate(full_cents: int, p: Presence) -> int:
     """The full-period amount pro rata of presence, rounded down to the cent: never more than `full_cents`."""
     if full_cents <= 0 or p.period_days == 0:

@@ -20,17 +20,18 @@ from paybonus.hooks import (
     DsnMapping,
     EntitlementDraft,
     Explanation,
+    Finding,
     SchemeContext,
     SchemeDescriptor,
     SchemeResult,
     SocialRegime,
 )
 from paybonus.money import allocate, format_euros, parse_euros, scale_weights
-from paybonus.payroll import EmployeeRecord
+from paybonus.payroll import AbsenceKind, EmployeeRecord
 
 from . import mechanism as sc
 
-VERSION = "1.0.0"
+VERSION = "1.1.0"  # 1.1.0: a percentage of gross counts protected months at full salary (D-2)
 SCHEME = "prime_nao"
 
 
@@ -52,6 +53,9 @@ class Award:
     min_presence_days: int = 0
     part_time: Literal["prorate", "none"] = "prorate"
     instalments: list[Instalment] = Factory(list)
+    # the gross of `percent_of_gross` (N-4, docs/rules.md D-2): protected months at the salary the employee would
+    # have earned (default), every month with an absence so, or the gross actually paid
+    gross_basis: Literal["protected", "all_absences", "actual"] = "protected"
     flat_cents: int = field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -91,12 +95,22 @@ def on_close(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
     cfg: NaoConfig = ctx.config
     closed = event.payload.period
     drafts: list[EntitlementDraft] = []
+    findings = sc.payment_date_warning(cfg, SCHEME)
     for award in cfg.awards:
         schedule = award.schedule()
         for n, inst in enumerate(schedule):
             if closed.contains(inst.date):
                 drafts += _instalment(ctx, cfg, award, n, schedule)
-    return SchemeResult(drafts, sc.payment_date_warning(cfg, SCHEME), {"entitlements": len(drafts)})
+                if award.gross_basis == "actual" and award.percent_of_gross is not None:
+                    findings.append(Finding("warning", "N-4", ACTUAL_GROSS_WARNING.format(award=award.id)))
+    return SchemeResult(drafts, findings, {"entitlements": len(drafts)})
+
+
+ACTUAL_GROSS_WARNING = (
+    "award {award}: gross_basis = actual: months of maternity, paternity, adoption, work accident or occupational "
+    "disease paid as daily allowances reduce the percentage of gross (D-2)"
+)
+GROSS_KINDS = {"protected": sc.NEUTRAL, "all_absences": frozenset(AbsenceKind), "actual": frozenset()}
 
 
 def _instalment(
@@ -129,7 +143,7 @@ def _instalment(
             },
             parameters={"legal_monthly_hours": str(full_hours)},
             steps=[*detail["steps"], f"instalment {n + 1} of {len(schedule)}: {format_euros(amount)}"],
-            rules=["N-1", "N-2", "N-4"],
+            rules=["N-1", "N-2", "N-4", *(["D-2"] if award.percent_of_gross is not None else [])],
         )
         drafts.append(
             EntitlementDraft(
@@ -160,12 +174,21 @@ def _award_amount(
         return 0, {"excluded": f"not under contract on {award.present_on}", "steps": []}
     if p.present_days < award.min_presence_days:
         return 0, {"excluded": f"presence {p.present_days} days below {award.min_presence_days}", "steps": []}
-    gross = sum(pl.gross_cents for pl in emp.pay_in(ref))
+    gross, used, reconstituted = 0, 0, []
+    if award.percent_of_gross is not None:
+        kinds = GROSS_KINDS[award.gross_basis]
+        gross, used, reconstituted = sc.bonus_gross(emp, ref, kinds, award.gross_basis == "all_absences")
     base = Decimal(award.flat_cents)
     steps.append(f"flat {format_euros(award.flat_cents)}")
     if award.percent_of_gross is not None:
-        base += award.percent_of_gross * gross
-        steps.append(f"+ {award.percent_of_gross} x gross {format_euros(gross)}")
+        base += award.percent_of_gross * used
+        how = (
+            f" ({len(reconstituted)} month(s) at the salary the employee would have earned, "
+            f"gross_basis = {award.gross_basis}, D-2)"
+            if reconstituted
+            else ""
+        )
+        steps.append(f"+ {award.percent_of_gross} x gross {format_euros(used)}{how}")
     years = _seniority_years(emp, award.present_on or ref.end)
     bracket = Decimal(0)
     for from_years, euros in award.seniority:
@@ -182,6 +205,11 @@ def _award_amount(
     steps.append(f"pro rata of presence {p.present_days}/{p.period_days} days: {format_euros(amount)}")
     return amount, {
         "gross_cents": gross,
+        **(
+            {"gross_used_cents": used, "gross_basis": award.gross_basis, "reconstituted_months": reconstituted}
+            if award.percent_of_gross is not None
+            else {}
+        ),
         "seniority_years": years,
         "coefficient": str(coef),
         "working_time": str(ratio),

@@ -265,6 +265,59 @@ def test_nao_presence_conditions_apply_to_all_and_protected_absences_never_exclu
     assert by_emp(ledger, "prime_nao") == {"MAT": 50_000}
 
 
+def unpaid(data, employee, months, gross=0):
+    """The pay lines of `months` ("2025-03-01", ...) paid `gross` (daily allowances replace the salary)."""
+    data.pay_lines[:] = [
+        (e, m, gross if e == employee and m in months else g, *r) for e, m, g, *r in data.pay_lines
+    ]
+    return data
+
+
+SPRING = ("2025-03-01", "2025-04-01", "2025-05-01", "2025-06-01")
+
+
+@pytest.mark.parametrize(
+    ("kind", "reconstituted", "basis", "expected"),
+    [
+        ("maternity", True, None, 72_000),  # N1: 0.02 x 12 x 3 000.00 (was 0.02 x 8 x 3 000.00 = 480.00)
+        ("maternity", False, None, 72_000),  # N2: no reconstituted salary: the base salary stands in
+        ("illness", False, None, 48_000),  # N3: not protected: the gross actually paid
+        ("illness", False, "all_absences", 72_000),  # N4: the agreement neutralises every absence
+        ("maternity", False, "actual", 48_000),  # the former computation, on purpose (warned)
+    ],
+)
+def test_n1_to_n4_nao_percent_of_gross_counts_protected_months_at_full_salary(
+    tmp_path, kind, reconstituted, basis, expected
+):
+    # N-4, O-7, docs/rules.md D-2: 2 % of the 2025 gross; 3 000.00 a month; March-June absent, paid 0 (daily
+    # allowances), as intéressement's reconstituted salary (I-26)
+    rec = {f"2025-{m:02d}": 300_000 for m in (3, 4, 5, 6)} if reconstituted else None
+    a = person("A", 300_000, absences=((kind, "2025-03-01", "2025-06-30"),), reconstituted=rec)
+    award = 'percent_of_gross = "0.02"\n' + (f'gross_basis = "{basis}"\n' if basis else "")
+    bus, ledger = world(tmp_path, unpaid(company([a], nao(award)), "A", SPRING))
+    close(bus)
+    assert by_emp(ledger, "prime_nao") == {"A": expected}
+    expl = json.loads(ledger.entitlements.rows(scheme="prime_nao")[0]["explanation"])
+    assert expl["inputs"]["gross_cents"] == 2_400_000
+    assert expl["inputs"]["gross_used_cents"] == expected * 50
+    assert "D-2" in expl["rules"]
+    if expected == 72_000:
+        months = expl["inputs"]["reconstituted_months"]
+        assert [m["month"] for m in months] == ["2025-03", "2025-04", "2025-05", "2025-06"]
+        assert {m["source"] for m in months} == {"reconstituted" if reconstituted else "base_salary"}
+    if basis == "actual":
+        assert ("N-4", "warning", None) in findings(ledger)
+
+
+def test_n5_a_work_accident_month_partly_paid_counts_at_full_salary(tmp_path):
+    # N-4, D-2: work accident 10-31 March 2025, March gross 870.96 (9/31 paid), no reconstituted salary:
+    # March counts max(870.96, 3 000.00 x 31/31) -> 0.02 x 36 000.00 = 720.00
+    a = person("A", 300_000, absences=(("work_accident", "2025-03-10", "2025-03-31"),))
+    bus, ledger = world(tmp_path, unpaid(company([a], nao('percent_of_gross = "0.02"\n')), "A", SPRING[:1], 87_096))
+    close(bus)
+    assert by_emp(ledger, "prime_nao") == {"A": 72_000}
+
+
 # -- PMT -------------------------------------------------------------------------------------------------------
 
 PMT = (
