@@ -152,7 +152,11 @@ def bonus_gross(
         actual += pl.gross_cents
         month = Period(pl.month, last_day_of_month(pl.month))
         hit = next(
-            (a.kind for a in emp.absences if a.kind in kinds and a.start <= month.end and a.end >= month.start),
+            (
+                a.kind
+                for a in emp.absences
+                if a.kind in kinds and a.start <= month.end and a.end >= month.start
+            ),
             None,
         )
         if hit is None and not (ap_counts and pl.ap_hours > 0):
@@ -196,10 +200,16 @@ def left_in(emp: EmployeeRecord, period: Period) -> date | None:
     return last if period.contains(last) else None
 
 
-def payroll_month(period: Period, lag: int, left_on: date | None = None) -> date:
-    """First day of the payroll month paying the bonus; a leaver's is his final pay's (O-5)."""
+def payroll_month(
+    period: Period, lag: int, left_on: date | None = None, figures_on: date | None = None
+) -> date:
+    """First day of the payroll month paying the bonus. A leaver's is his final pay's (O-5) when the figures it
+    rests on were known by his exit; figures recorded later are paid with the pay that follows them, `lag`
+    months after their month (docs/rules.md D-8): never a due date before the amount could be known."""
     if left_on is not None:
-        return left_on.replace(day=1)
+        if figures_on is None or figures_on <= left_on:
+            return left_on.replace(day=1)
+        return add_months(figures_on.replace(day=1), lag)
     return add_months(period.end.replace(day=1), lag)
 
 

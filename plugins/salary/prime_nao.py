@@ -174,7 +174,8 @@ def _award_amount(
         return 0, {"excluded": f"not under contract on {award.present_on}", "steps": []}
     if p.present_days < award.min_presence_days:
         return 0, {"excluded": f"presence {p.present_days} days below {award.min_presence_days}", "steps": []}
-    gross, used, reconstituted = 0, 0, []
+    gross, used = 0, 0
+    reconstituted: list[dict[str, Any]] = []
     if award.percent_of_gross is not None:
         kinds = GROSS_KINDS[award.gross_basis]
         gross, used, reconstituted = sc.bonus_gross(emp, ref, kinds, award.gross_basis == "all_absences")
@@ -206,7 +207,11 @@ def _award_amount(
     return amount, {
         "gross_cents": gross,
         **(
-            {"gross_used_cents": used, "gross_basis": award.gross_basis, "reconstituted_months": reconstituted}
+            {
+                "gross_used_cents": used,
+                "gross_basis": award.gross_basis,
+                "reconstituted_months": reconstituted,
+            }
             if award.percent_of_gross is not None
             else {}
         ),

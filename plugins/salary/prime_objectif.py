@@ -32,7 +32,9 @@ from paybonus.money import allocate, format_euros, parse_euros
 
 from . import mechanism as sc
 
-VERSION = "1.0.0"
+VERSION = (
+    "1.1.0"  # 1.1.0: grace period, contractual objectives, proration modes, leavers' due date (O-2, O-5)
+)
 SCHEME = "prime_objectif"
 
 
@@ -50,6 +52,16 @@ class Plan:
     language: str = "fr"
     scope: Literal["individual", "collective"] = "individual"
     figures: list[str] = Factory(list)
+    # O-2: objectives set by the employer (unilateral) or agreed with the employee (contractual); communicated in
+    # time when within the first `communication_grace_days` of the period (default: its first twelfth, D-5); late
+    # contractual objectives: the last agreed formula applies (the judge's method, D-6), or the maximum
+    nature: Literal["unilateral", "contractual"] = "unilateral"
+    communication_grace_days: int | None = None
+    contractual_fallback: Literal["last_agreed_formula", "max"] = "last_agreed_formula"
+    # O-5, O-6: how partial presence reduces the bonus (D-7): the amount, the thresholds of the cumulative
+    # figures (annualised), or not at all (the figures already cover the presence only)
+    presence_proration: Literal["amount", "thresholds", "none"] = "amount"
+    cumulative_figures: list[str] = Factory(list)
     parsed: Formula = field(init=False)
     max_cents: int = field(init=False)
     member_set: frozenset[str] = field(init=False, eq=False, repr=False)  # `in` per event, not a list scan
@@ -68,6 +80,27 @@ class Plan:
             object.__setattr__(self, "parsed", Formula.parse(self.formula, set(self.figures)))
         except FormulaError as exc:
             raise ValueError(f"formula: {exc} (declare the plan's figures in `figures`)") from None
+        if self.communication_grace_days is not None and self.communication_grace_days < 0:
+            raise ValueError("communication_grace_days: 0 or more days")
+        unknown = sorted(set(self.cumulative_figures) - set(self.figures))
+        if unknown:
+            raise ValueError(f"cumulative_figures: {unknown[0]!r} is not one of the plan's figures")
+        if self.presence_proration == "thresholds":
+            if not self.cumulative_figures:
+                raise ValueError(
+                    "cumulative_figures: presence_proration = thresholds needs the figures that accumulate over "
+                    'the period (e.g. ["ca"]) (D-7)'
+                )
+            if self.scope != "individual":
+                raise ValueError("presence_proration: thresholds applies to individual plans (D-7)")
+        elif self.cumulative_figures:
+            raise ValueError("cumulative_figures: only used with presence_proration = thresholds (D-7)")
+
+    def grace_days(self, period: Period) -> int:
+        """Days from the period's start within which objectives count as communicated in time (O-2, D-5)."""
+        if self.communication_grace_days is not None:
+            return self.communication_grace_days
+        return -(-period.days // 12)  # the first twelfth of the period, rounded up
 
 
 @frozen(kw_only=True)
@@ -79,6 +112,14 @@ class ObjectiveConfig(sc.SalarySettings):
         ids = [p.id for p in self.plans]
         if len(set(ids)) != len(ids):
             raise ValueError("plans: each plan id appears once")
+        shortest = SHORTEST_PERIOD_DAYS[self.frequency]
+        for p in self.plans:
+            if p.communication_grace_days is not None and p.communication_grace_days > shortest // 4:
+                raise ValueError(
+                    f"plans: plan {p.id!r}: communication_grace_days {p.communication_grace_days} is more than a "
+                    f"quarter of {PERIOD_NAMES[self.frequency]} ({shortest // 4} days): objectives must be known "
+                    "at the start of the period (O-2)"
+                )
 
 
 @frozen
@@ -91,6 +132,8 @@ class ObjectiveResults:
     employees: dict[str, dict[str, Decimal]] = Factory(dict)
 
 
+SHORTEST_PERIOD_DAYS = {"monthly": 28, "quarterly": 90, "annual": 365}
+PERIOD_NAMES = {"monthly": "a month", "quarterly": "a quarter", "annual": "an annual period"}
 Todo = list[tuple[Plan, Period, Event[Any] | None, str | None]]  # plan, period, results, only this employee
 
 
@@ -162,6 +205,9 @@ def _plan_drafts(
 ) -> tuple[list[EntitlementDraft], list[Finding]]:
     findings: list[Finding] = []
     reasons = _max_reasons(plan, period)
+    timing = _timeliness(plan, period)
+    if timing["late"] and "O-2" not in reasons:  # contractual objectives not agreed in time (D-6)
+        findings.append(Finding("warning", "O-2", LATE_CONTRACTUAL.format(plan=plan.id)))
     pop = {e.id: e for e in ctx.population(period).employees}
     members = [m for m in plan.members if m in pop]
     figures = dict(results.payload.figures) if results else {}
@@ -182,9 +228,14 @@ def _plan_drafts(
                 )
     else:
         for m in members if only is None else [m for m in members if m == only]:
-            amount, detail = _evaluate(
-                ctx, plan, period, {**figures, **per_emp.get(m, {})}, reasons, findings, m
-            )
+            own = {**figures, **per_emp.get(m, {})}
+            annualised: dict[str, str] = {}
+            if plan.presence_proration == "thresholds":  # D-7: thresholds prorated = figures annualised
+                p = sc.presence(pop[m], period, cfg.absences)
+                own, annualised = _annualise(plan, own, p)
+            amount, detail = _evaluate(ctx, plan, period, own, reasons, findings, m)
+            if annualised:
+                detail = {**detail, "annualised_figures": annualised}
             full[m] = (min(amount, plan.max_cents), detail)
     drafts = []
     existing = sc.recorded_by_employee(
@@ -196,9 +247,13 @@ def _plan_drafts(
         emp = pop[m]
         p = sc.presence(emp, period, cfg.absences)
         full_cents, detail = full[m]
-        amount = sc.prorate(full_cents, p)  # O-5, O-6, O-7: pro rata of presence, neutral absences excluded
+        # O-5, O-6, O-7: pro rata of presence, neutral absences excluded; not again when the figures already
+        # cover the presence only (presence_proration = none, D-7) — the maximum amount always is
+        prorated = plan.presence_proration != "none" or bool(detail.get("max_due"))
+        amount = sc.prorate(full_cents, p) if prorated else full_cents
         left = sc.left_in(emp, period)
-        pay_month = sc.payroll_month(period, cfg.pay_lag_months, left)
+        figures_on = results.occurred_at.date() if results else None
+        pay_month = sc.payroll_month(period, cfg.pay_lag_months, left, figures_on)  # O-5, D-8
         before = existing.get(m, (0, None))
         delta = amount - before[0]
         if delta == 0:
@@ -211,7 +266,11 @@ def _plan_drafts(
                 "full_cents": full_cents,
                 "max_cents": plan.max_cents,
                 "presence": p.to_json(),
+                "presence_proration": plan.presence_proration,
+                "prorated": prorated,
+                "objectives": timing,
                 "left_on": left.isoformat() if left else None,
+                "figures_recorded_on": figures_on.isoformat() if figures_on else None,
                 "payroll_month": pay_month.isoformat()[:7],
                 "previous_cents": before[0],
                 "results_event": results.id if results else None,
@@ -221,9 +280,23 @@ def _plan_drafts(
                 *detail.get("steps", []),
                 f"capped at the maximum variable amount {format_euros(plan.max_cents)}: {format_euros(full_cents)}",
                 f"pro rata of presence {p.present_days}/{p.period_days} days (neutral absences count as present): "
+                f"{format_euros(amount)}"
+                if prorated
+                else f"not prorated again: the figures cover the presence only (presence_proration = none, D-7): "
                 f"{format_euros(amount)}",
             ],
-            rules=["O-1", "O-5", "O-6", "O-7", *sorted(detail.get("rules", []))],
+            rules=[
+                "O-1",
+                "O-2",
+                "O-5",
+                "O-6",
+                "O-7",
+                "D-5",
+                *(["D-6"] if plan.nature == "contractual" else []),
+                *(["D-7"] if plan.presence_proration != "amount" else []),
+                *(["D-8"] if left else []),
+                *sorted(set(detail.get("rules", [])) - {"O-2"}),
+            ],
         )
         kind = Kind.CORRECTION if before[1] else Kind.PRINCIPAL
         drafts.append(
@@ -295,13 +368,58 @@ def _evaluate(
     }
 
 
+def _timeliness(plan: Plan, period: Period) -> dict[str, Any]:
+    """Whether the objectives were communicated at the start of the period (O-2): within its first
+    `grace` days (D-5)."""
+    grace = plan.grace_days(period)
+    last = period.start + timedelta(days=max(grace, 1) - 1)
+    late = plan.communicated_on is None or plan.communicated_on > last
+    return {
+        "nature": plan.nature,
+        "communicated_on": plan.communicated_on.isoformat() if plan.communicated_on else None,
+        "grace_days": grace,
+        "last_timely_day": last.isoformat(),
+        "late": late,
+        "fallback": (
+            "maximum"
+            if plan.nature == "unilateral" or plan.contractual_fallback == "max"
+            else "last_agreed_formula"
+        )
+        if late
+        else None,
+    }
+
+
 def _max_reasons(plan: Plan, period: Period) -> list[str]:
     reasons = []
-    if plan.communicated_on is None or plan.communicated_on > period.start:
-        reasons.append("O-2")  # not notified at the start of the period
+    timing = _timeliness(plan, period)
+    if timing["late"] and timing["fallback"] == "maximum":
+        reasons.append("O-2")  # not notified at the start of the period: the maximum is due
     if plan.language.lower() != "fr":
         reasons.append("O-3")  # not in French (L1321-6)
     return reasons
+
+
+def _annualise(
+    plan: Plan, figures: dict[str, Decimal], p: sc.Presence
+) -> tuple[dict[str, Decimal], dict[str, str]]:
+    """The cumulative figures scaled to a full period (x period days / present days): comparing them with the
+    plan's thresholds is comparing the actual figures with thresholds prorated by presence (D-7)."""
+    if p.present_days <= 0 or p.present_days >= p.period_days:
+        return figures, {}
+    out = dict(figures)
+    shown = {}
+    for name in plan.cumulative_figures:
+        if name in figures:
+            out[name] = figures[name] * p.period_days / p.present_days
+            shown[name] = str(out[name])
+    return out, shown
+
+
+LATE_CONTRACTUAL = (
+    "plan {plan}: contractual objectives were not agreed at the start of the period: the last agreed formula is "
+    "applied, as a judge would fix the amount (Cass. soc. 4 Dec. 2013 n° 12-25.330, D-6)"
+)
 
 
 def _why(rule: str) -> str:
@@ -347,6 +465,8 @@ def _prior(ctx: SchemeContext, plan: Plan, period: Period, emp: str | None) -> A
 def recompute(expl: Explanation) -> int:
     i = expl.inputs
     p = i["presence"]
+    if not i.get("prorated", True):  # presence_proration = none (D-7)
+        return int(i["full_cents"]) - int(i["previous_cents"])
     return sc.replay_prorate(
         int(i["full_cents"]), p["contract_days"] - p["absent_days"], p["period_days"]
     ) - int(i["previous_cents"])

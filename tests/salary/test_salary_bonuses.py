@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from paybonus.errors import UserError
 from paybonus.fixtures.pytest_plugin import EventFactory
+from paybonus.hooks import Explanation
 
 HEAD = '[company]\nid = "ACME"\nname = "Acme"\nfiscal_year_start = "01-01"\nheadcount = 10\n'
 
@@ -186,8 +187,126 @@ def test_a_leaver_gets_the_bonus_pro_rata_and_the_payment_date_clause_is_ignored
     bus.publish(EventFactory("ACME").employee_left("A", date(2025, 6, 30)))
     row = ledger.entitlements.rows(scheme="prime_objectif")[0]
     assert row["amount_cents"] == 550_000 * 181 // 365
-    assert row["due_date"] == "2025-06-30"  # with the final pay
+    # the figures were recorded on 10 January 2026, after the exit: paid with the pay after them (D-8)
+    assert row["due_date"] == "2026-02-28"
     assert ("O-5", "warning", None) in findings(ledger)
+
+
+def ventes(communicated_on="2025-01-06", **kw):
+    """The docs' plan `ventes-lyon`: annual, 10 % of the whole turnover from 50 k€, 20 % from 60 k€, at most
+    15 000.00 €, communicated on 6 January 2025 unless said otherwise."""
+    extra = "".join(f"{k} = {json.dumps(v)}\n" for k, v in kw.items())
+    return objectives(plan(id="ventes-lyon", max="15000.00", communicated=communicated_on) + extra)
+
+
+@pytest.mark.parametrize(
+    ("communicated", "expected", "warned"),
+    [
+        ("2025-01-06", 550_000, False),  # P1: within the first twelfth (31 days): the formula, 10 % x 55 000
+        ("2025-01-31", 550_000, False),  # the 31st day
+        ("2025-02-01", 1_500_000, True),  # P2: the 32nd day: the maximum is due (O-2, Cass. soc. 30/06/2021)
+    ],
+)
+def test_p1_p2_objectives_are_timely_within_the_first_twelfth_of_the_period(
+    tmp_path, communicated, expected, warned
+):
+    # O-2 ("notified at the start of the exercise", Cass. soc. 2/03/2011), D-5: the start is the first twelfth
+    # of the period, rounded up (31 days of a year). Before, the docs' own example (6 January) paid the maximum.
+    bus, ledger = world(tmp_path, company([person("A", 300_000)], ventes(communicated_on=communicated)))
+    results(bus, "ventes-lyon", "2025", employees={"A": {"ca": 55_000}})
+    assert by_emp(ledger, "prime_objectif") == {"A": expected}
+    assert (("O-2", "warning", "A") in findings(ledger)) is warned
+    timing = json.loads(ledger.entitlements.rows(scheme="prime_objectif")[0]["explanation"])["inputs"][
+        "objectives"
+    ]
+    assert (timing["grace_days"], timing["last_timely_day"], timing["late"]) == (31, "2025-01-31", warned)
+
+
+@pytest.mark.parametrize(("communicated", "expected"), [("2025-01-08", 550_000), ("2025-01-09", 1_500_000)])
+def test_p3_a_quarter_has_eight_days_of_grace(tmp_path, communicated, expected):
+    # D-5: ceil(90 / 12) = 8 days for Q1 2025
+    toml = objectives(
+        plan(id="ventes-lyon", max="15000.00", communicated=communicated), frequency="quarterly"
+    )
+    bus, ledger = world(tmp_path, company([person("A", 300_000)], toml))
+    results(bus, "ventes-lyon", "2025-01-01..2025-03-31", employees={"A": {"ca": 55_000}})
+    assert by_emp(ledger, "prime_objectif") == {"A": expected}
+
+
+@pytest.mark.parametrize(("fallback", "expected"), [(None, 550_000), ("max", 1_500_000)])
+def test_p4_late_contractual_objectives_apply_the_last_agreed_formula(tmp_path, fallback, expected):
+    # O-2, D-6: contractual objectives agreed on 1 March: the judge fixes the amount from the contract's criteria
+    # and prior agreements (Cass. soc. 4/12/2013 n° 12-25.330): the plan's formula, 10 % x 55 000, with a warning;
+    # contractual_fallback = "max" treats them like unilateral ones
+    kw = {"nature": "contractual", "communicated_on": "2025-03-01"}
+    if fallback:
+        kw["contractual_fallback"] = fallback
+    bus, ledger = world(tmp_path, company([person("A", 300_000)], ventes(**kw)))
+    results(bus, "ventes-lyon", "2025", employees={"A": {"ca": 55_000}})
+    assert by_emp(ledger, "prime_objectif") == {"A": expected}
+    assert ("O-2", "warning", None if not fallback else "A") in findings(ledger)
+    expl = json.loads(ledger.entitlements.rows(scheme="prime_objectif")[0]["explanation"])
+    assert "D-6" in expl["rules"]
+
+
+@pytest.mark.parametrize(
+    ("mode", "extra", "expected"),
+    [
+        ("amount", {}, 247_945),  # P5: 5 000.00 x 181 // 365 (O-5)
+        ("thresholds", {"cumulative_figures": ["ca"]}, 743_835),  # P6: 50 000 x 365/181 = 100 828.73 -> 20 %
+        ("none", {}, 500_000),  # P7: 10 % x 50 000, not prorated again
+    ],
+)
+def test_p5_to_p7_a_leavers_cumulative_figures_are_not_penalised_twice(tmp_path, mode, extra, expected):
+    # O-5, O-6, D-7: a leaver on 30 June 2025 (181 of 365 days) with a turnover of 50 000 over his presence.
+    # "amount" prorates the amount; "thresholds" compares the turnover with thresholds prorated by presence
+    # (the annualised turnover 100 828.73 reaches 20 %: 20 165.75, capped at 15 000.00, x 181/365); "none"
+    # leaves the commission on the presence period as it is.
+    a = person("A", 300_000, end="2025-06-30")
+    bus, ledger = world(tmp_path, company([a], ventes(presence_proration=mode, **extra)))
+    results(bus, "ventes-lyon", "2025", employees={"A": {"ca": 50_000}})
+    bus.publish(EventFactory("ACME").employee_left("A", date(2025, 6, 30)))
+    assert by_emp(ledger, "prime_objectif") == {"A": expected}
+    expl = json.loads(ledger.entitlements.rows(scheme="prime_objectif")[0]["explanation"])
+    assert bus.host.schemes["prime_objectif"].recompute(Explanation.from_dict(expl)) == expected
+
+
+@pytest.mark.parametrize(("recorded", "due"), [("2026-01-10", "2026-02-28"), ("2025-06-20", "2025-06-30")])
+def test_p8_p9_a_leaver_is_paid_with_the_pay_that_follows_the_figures(tmp_path, recorded, due):
+    # O-5, D-8: leaver on 30 June 2025; figures recorded on 10 January 2026 -> paid with the February 2026 pay
+    # (pay_lag_months = 1), not overdue from the exit; figures recorded on 20 June 2025 -> with the final pay
+    a = person("A", 300_000, end="2025-06-30")
+    bus, ledger = world(tmp_path, company([a], ventes()))
+    bus.publish(EventFactory("ACME").employee_left("A", date(2025, 6, 30)))
+    e = bus.host.event_types.from_dict(
+        {
+            "id": "figs",
+            "type": "objective_results",
+            "company": "ACME",
+            "occurred_at": f"{recorded}T10:00:00+01:00",
+            "payload": {"plan": "ventes-lyon", "period": "2025", "employees": {"A": {"ca": "55000"}}},
+        }
+    )
+    bus.publish(e)
+    [row] = ledger.entitlements.rows(scheme="prime_objectif")
+    assert row["due_date"] == due
+    inputs = json.loads(row["explanation"])["inputs"]
+    assert inputs["figures_recorded_on"] == recorded and inputs["left_on"] == "2025-06-30"
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"presence_proration": "thresholds"}, "cumulative_figures: presence_proration = thresholds needs"),
+        ({"cumulative_figures": ["ca"]}, "only used with presence_proration = thresholds"),
+        ({"presence_proration": "thresholds", "cumulative_figures": ["marge"]}, "'marge' is not one of"),
+        ({"communication_grace_days": 120}, "more than a quarter of an annual period"),
+        ({"nature": "oral"}, "nature: expected one of"),
+    ],
+)
+def test_objective_plan_keys_are_checked_at_load(tmp_path, kw, message):
+    with pytest.raises(UserError, match=message):
+        world(tmp_path, company([person("A", 300_000)], ventes(**kw)))
 
 
 # -- prime NAO -------------------------------------------------------------------------------------------------
@@ -313,7 +432,9 @@ def test_n5_a_work_accident_month_partly_paid_counts_at_full_salary(tmp_path):
     # N-4, D-2: work accident 10-31 March 2025, March gross 870.96 (9/31 paid), no reconstituted salary:
     # March counts max(870.96, 3 000.00 x 31/31) -> 0.02 x 36 000.00 = 720.00
     a = person("A", 300_000, absences=(("work_accident", "2025-03-10", "2025-03-31"),))
-    bus, ledger = world(tmp_path, unpaid(company([a], nao('percent_of_gross = "0.02"\n')), "A", SPRING[:1], 87_096))
+    bus, ledger = world(
+        tmp_path, unpaid(company([a], nao('percent_of_gross = "0.02"\n')), "A", SPRING[:1], 87_096)
+    )
     close(bus)
     assert by_emp(ledger, "prime_nao") == {"A": 72_000}
 
