@@ -4,8 +4,9 @@
 id = "ACME"
 name = "Acme Industrie SAS"
 fiscal_year_start = "01-01"
-headcount = 28
+average_headcounts = { 2021 = 24, 2022 = 26, 2023 = 27, 2024 = 28, 2025 = 28 }   # or headcount = 28
 has_savings_plan = true
+per_qualifying = false       # the company PER meets L137-16's default allocation (forfait social 16 %)
 
 [schemes.interessement]      # one table per scheme the company runs; validated by the scheme's config_type
 ...
@@ -122,6 +123,13 @@ def parse_company_toml(text: str, where: str) -> CompanyConfig:
         raise UserError(where, f"company.id: {info.id!r} must be letters, digits or ._:/@- without spaces")
     if info.headcount is not None and info.headcount < 0:
         raise UserError(where, "company.headcount: must not be negative")
+    for year, count in sorted((info.average_headcounts or {}).items()):
+        if not re.fullmatch(r"(19|20)[0-9]{2}", year):
+            raise UserError(
+                where, f"company.average_headcounts: {year!r} is not a calendar year (e.g. 2024 = 180)"
+            )
+        if count < 0:
+            raise UserError(where, f"company.average_headcounts.{year}: must not be negative")
     schemes = data.get("schemes", {})
     if not isinstance(schemes, dict) or not all(isinstance(v, dict) for v in schemes.values()):
         raise UserError(where, "schemes: expected tables [schemes.<name>]")

@@ -96,12 +96,13 @@ class OptionChosen:
 
 @frozen
 class PaymentRecorded:
-    """An amount of an entitlement was paid out or placed in a savings plan."""
+    """An amount of an entitlement was paid out or placed in a savings plan: the PEE (`placed`), or the company's
+    PER d'entreprise (`placed_per`, forfait social at its own rate, LAW 0.4)."""
 
     entitlement: str
     amount_cents: int
     paid_on: date
-    mode: Literal["paid", "placed"] = "paid"
+    mode: Literal["paid", "placed", "placed_per"] = "paid"
 
     def __attrs_post_init__(self) -> None:
         if self.amount_cents <= 0:

@@ -40,6 +40,8 @@ COLUMNS = (
     "csg_crds_code",
     "csg_crds_if_paid_cents",
     "csg_crds_if_placed_cents",
+    "forfait_social_cents",
+    "forfait_social_placed_per_cents",
     "corrects",
 )
 DSN_LABELS = {
@@ -96,6 +98,11 @@ def rows(
             "csg_crds_if_placed_cents": csg_crds(expl, "placed", amount, recorded.of(r), on)
             if epargne
             else "",
+            **(
+                _forfait_social(ledger, r["id"], amount, expl)
+                if epargne
+                else dict.fromkeys(FORFAIT_SOCIAL, "")
+            ),
             "corrects": r["corrects"] or "",
         }
 
@@ -126,3 +133,24 @@ class RecordedParameters:
             document = self.ledger.parameter_set(digest)
             self._sets[digest] = Parameters.from_document(json.loads(document)) if document else self.current
         return self._sets[digest]
+
+
+FORFAIT_SOCIAL = ("forfait_social_cents", "forfait_social_placed_per_cents")
+
+
+def _forfait_social(ledger: Ledger, entitlement: str, amount: int, expl: dict[str, Any]) -> dict[str, Any]:
+    """The employer's forfait social on the amount (LAW 0.4), at the rate of a qualifying PER for what was placed
+    in it (`placed_per` payments) and the explanation's rate for the rest; empty when the explanation has none."""
+    fs = expl.get("parameters", {}).get("contributions", {}).get("forfait_social")
+    if not fs or "rate" not in fs:
+        return dict.fromkeys(FORFAIT_SOCIAL, "")
+    per = ledger.payments.paid_by_mode(entitlement).get("placed_per", 0)
+    rate, rate_per = Decimal(fs["rate"]), Decimal(fs.get("rate_if_placed_in_per", fs["rate"]))
+
+    def levy(cents: int, r: Decimal) -> int:
+        return int((Decimal(cents) * r).to_integral_value(ROUND_HALF_UP))
+
+    return {
+        "forfait_social_cents": levy(amount - per, rate) + levy(per, rate_per),
+        "forfait_social_placed_per_cents": per,
+    }

@@ -40,7 +40,7 @@ def check(ledger: Ledger, event: Event[Any], pending: dict[str, int], params: Pa
     if event.type == "payment_recorded":
         if row["kind"] == "correction" and row["amount_cents"] < 0:
             raise ValueError("payload.entitlement: a negative correction is recovered, not paid")
-        if p.mode == "placed" and row["social_regime"] != SocialRegime.EPARGNE_SALARIALE:
+        if p.mode != "paid" and row["social_regime"] != SocialRegime.EPARGNE_SALARIALE:
             raise ValueError("payload.mode: only intéressement-type sums can be placed in a savings plan")
         due = (
             int(row["amount_cents"])

@@ -150,6 +150,43 @@ class CompanyInfo:
     has_savings_plan: bool = False  # a PEE/PEI exists (default placement, LAW I-38)
     siren: str | None = None  # 9 digits, printed on individual statements
     address: tuple[str, ...] = ()  # postal address, one line each, printed on individual statements
+    # effectif annuel moyen of each calendar year ("2024" = the average of 2024's monthly headcounts), for the
+    # thresholds of L130-1 CSS with their five-year rule (LAW 0.4); `headcount` is the former single figure
+    average_headcounts: dict[str, int] | None = None
+    per_qualifying: bool = False  # a PER d'entreprise collectif meeting L137-16's default allocation (16 %)
+
+    def headcount_reached(self, threshold: int, year: int, years: int) -> tuple[bool | None, dict[str, Any]]:
+        """Whether a headcount threshold counts as reached in calendar `year` (L130-1 CSS): the average headcount
+        of the `years` calendar years before it reached it each year (II: a threshold is crossed once reached
+        five consecutive years; a year below starts the count again). Without `average_headcounts`, the single
+        `headcount` decides (docs/rules.md D-10); with neither, None (unknown). Raises LookupError naming a
+        missing year."""
+        if self.average_headcounts is not None:
+            wanted = [str(y) for y in range(year - years, year)]
+            missing = [y for y in wanted if y not in self.average_headcounts]
+            if missing:
+                raise LookupError(
+                    f"company.average_headcounts: {missing[0]} is needed for the {years}-year rule of L130-1 II "
+                    f"CSS in {year} (give the years {wanted[0]} to {wanted[-1]})"
+                )
+            counts = {y: self.average_headcounts[y] for y in wanted}
+            reached = all(v >= threshold for v in counts.values())
+            return reached, {
+                "threshold": threshold,
+                "year": year,
+                "average_headcounts": counts,
+                "reached": reached,
+                "rule": f"L130-1 II CSS: reached each of the {years} calendar years before",
+            }
+        if self.headcount is not None:
+            reached = self.headcount >= threshold
+            return reached, {
+                "threshold": threshold,
+                "headcount": self.headcount,
+                "reached": reached,
+                "rule": "a single headcount (company.headcount): the five-year rule is not applied (D-10)",
+            }
+        return None, {"threshold": threshold, "reached": None, "rule": "headcount unknown"}
 
 
 @frozen

@@ -90,4 +90,5 @@ def status_of(amount_cents: int, paid_by_mode: dict[str, int]) -> str:
         return "due"
     if paid < amount_cents:
         return "partly_paid"
-    return "paid_and_placed" if len(paid_by_mode) > 1 else next(iter(paid_by_mode))
+    modes = {"paid" if m == "paid" else "placed" for m, cents in paid_by_mode.items() if cents}  # PEE or PER
+    return "paid_and_placed" if len(modes) > 1 else next(iter(modes))

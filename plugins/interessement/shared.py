@@ -16,7 +16,15 @@ from typing import Any, Protocol
 from paybonus.calendar import Period, add_months, end_of_nth_month_after, seniority_months
 from paybonus.distribution import Criterion, Person, Share
 from paybonus.errors import SchemeError
-from paybonus.hooks import EntitlementDraft, Explanation, Finding, Kind, RecordedEntitlement, SchemeContext
+from paybonus.hooks import (
+    CompanyInfo,
+    EntitlementDraft,
+    Explanation,
+    Finding,
+    Kind,
+    RecordedEntitlement,
+    SchemeContext,
+)
 from paybonus.money import format_euros
 from paybonus.params import Parameters, csg_crds
 from paybonus.payroll import AbsenceKind, EmployeeRecord, Population
@@ -86,7 +94,7 @@ def as_drafts(
             lines.append(
                 f"already recorded for this period: {format_euros(before)}; correction {format_euros(delta)}"
             )
-        contrib = contributions(ctx.params, ex, ctx, delta)
+        contrib = contributions(ctx.params, ex, ctx, delta, deadline)
         expl = Explanation(inputs, {**parameters, "contributions": contrib}, lines, rules)
         corrects = principals.get(share.id)
         kind = Kind.CORRECTION if corrects else Kind.PRINCIPAL
@@ -385,17 +393,12 @@ def cap_parameters(ctx: SchemeContext, ex: Period) -> dict[str, Any]:
     }
 
 
-def contributions(params: Parameters, ex: Period, ctx: SchemeContext, cents: int) -> dict[str, Any]:
-    """CSG/CRDS on 100 % of the amount, split for paid or placed (LAW 0.3); forfait social by headcount (0.4)."""
+def contributions(
+    params: Parameters, ex: Period, ctx: SchemeContext, cents: int, deadline: date | None = None
+) -> dict[str, Any]:
+    """CSG/CRDS on 100 % of the amount, split for paid or placed (LAW 0.3); the employer's forfait social (0.4)."""
     on = ex.end
     c = csg_crds(params, cents, on)  # CSG rounded once, so paid and placed withhold the same amount
-    headcount = ctx.company.headcount
-    exempt_below = params.value("forfait_social_exempt_below_interessement", on)
-    fs_rate = (
-        Decimal(0)
-        if headcount is not None and headcount < exempt_below
-        else params.value("forfait_social_full", on)
-    )
     return {
         "csg_crds_base_cents": cents,
         "paid": {
@@ -404,14 +407,44 @@ def contributions(params: Parameters, ex: Period, ctx: SchemeContext, cents: int
             "crds": c.crds_cents,
         },
         "placed": {"csg_non_deductible": c.csg_cents, "crds": c.crds_cents},
-        "forfait_social": {
-            "headcount": headcount,
-            "rate": str(fs_rate),
-            "cents": int((Decimal(cents) * fs_rate).to_integral_value(ROUND_HALF_UP)),
-            "note": "employer's levy; exempt below the headcount threshold"
-            if fs_rate == 0
-            else "employer's levy",
-        },
+        "forfait_social": forfait_social(params, ctx.company, cents, deadline or on),
+    }
+
+
+def forfait_social(params: Parameters, company: CompanyInfo, cents: int, deadline: date) -> dict[str, Any]:
+    """The employer's forfait social on an intéressement amount (LAW 0.4, docs/rules.md D-10).
+
+    None below 250 employees (LFSS 2019); the headcount is the company's average headcount per L130-1 CSS, a
+    threshold counting once reached five consecutive calendar years, judged in the year of the payment deadline.
+    Above it: 20 % of the amount paid or placed in the PEE, 16 % of what is placed in a PER d'entreprise that meets
+    L137-16's default allocation (`per_qualifying`); the export applies the rate of the actual placement."""
+    threshold = params.value("forfait_social_exempt_below_interessement", deadline)
+    try:
+        years = params.value("headcount_threshold_years", deadline)
+    except LookupError:  # before L130-1 II (1 January 2020): the previous year's headcount alone
+        years = 1
+    try:
+        reached, rule = company.headcount_reached(threshold, deadline.year, years)
+    except LookupError as exc:
+        raise SchemeError(f"forfait social (LAW 0.4): {exc}") from None
+    subject = reached is not False  # an unknown headcount: subject, the cautious reading
+    rate = params.value("forfait_social_full", deadline) if subject else Decimal(0)
+    rate_per = params.value("forfait_social_per", deadline) if subject and company.per_qualifying else rate
+
+    def levy(r: Decimal) -> int:
+        return int((Decimal(cents) * r).to_integral_value(ROUND_HALF_UP))
+
+    return {
+        "headcount": company.headcount,
+        "headcount_rule": rule,
+        "subject": subject,
+        "rate": str(rate),
+        "cents": levy(rate),
+        "rate_if_placed_in_per": str(rate_per),
+        "cents_if_placed_in_per": levy(rate_per),
+        "note": "employer's levy; exempt below the headcount threshold"
+        if not subject
+        else "employer's levy; the rate of a qualifying PER applies to what is placed in it",
     }
 
 
