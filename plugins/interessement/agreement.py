@@ -16,6 +16,8 @@ from paybonus.calendar import Period, add_months, fiscal_year
 from paybonus.distribution import Criterion
 from paybonus.formulas import Formula, FormulaError
 
+from .heads import CompanyHead, check_heads
+
 # figures a results_published event may carry without being declared (euros, or counts for effectif)
 STANDARD_FIGURES = (
     "rcai",  # résultat courant avant impôt
@@ -107,6 +109,8 @@ class Agreement:
     part_time: Literal["no_proration", "prorate"] = "no_proration"
     presence_conditions: list[str] = Factory(list)
     history: list[HistoryYear] = Factory(list)
+    # company heads, officers and spouses the agreement names as beneficiaries (L3312-3, I-16, I-24)
+    company_heads: list[CompanyHead] = Factory(list)
     # late interest: TMOP in force on the payment date (I-40), or each day's own half-year (docs/rules.md D-1)
     late_interest_tmop: Literal["published", "per_semester"] = "published"
     parsed: Formula = field(init=False)
@@ -141,6 +145,7 @@ class Agreement:
         if self.ends_on is not None and self.ends_on < self.starts_on:
             raise ValueError("ends_on: before starts_on")
         check_cap_keys(self)
+        check_heads(self.company_heads)
         for name in self.figures:
             if not name.isidentifier() or not name.islower():
                 raise ValueError(f"figures: {name!r} must be lower_snake_case")

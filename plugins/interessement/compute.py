@@ -36,6 +36,7 @@ from paybonus.hooks import (
 from paybonus.money import format_euros, to_decimal
 from paybonus.params import Parameters
 
+from . import heads
 from .agreement import Agreement
 from .interest import on_payment, recompute_interest
 from .shared import (
@@ -45,7 +46,11 @@ from .shared import (
     cap_parameters,
     excess_findings,
     family_in_exercise,
+    full_cap,
+    highest_salary,
+    pass_average,
     payroll_base,
+    received,
 )
 
 SCHEME = "interessement"
@@ -168,10 +173,17 @@ def _distribute(
     findings: list[Finding] = []
     pop = ctx.population(calc)
     earlier = family_in_exercise(ctx, ex, {e.id for e in existing})
+    deadline = _deadline(params, ex, calc)
 
     # 2. global cap (I-17 to I-20): 20 % of the exercise's payroll so far, less what the exercise already gave
     to_date = Period(ex.start, calc.end)
     payroll_ex, payroll_detail = payroll_base(ctx.population(to_date) if to_date != calc else pop, params)
+    heads_rule: dict[str, Any] | None = None
+    if ag.company_heads:  # L3312-3: their previous year's income is in the base too (I-17, L3314-8)
+        heads_rule = _check_heads(ctx, ag, ex, calc, pop, deadline)
+        heads_income, _ = heads.income_in_base(ag.company_heads, ex, to_date)
+        payroll_ex += heads_income
+        payroll_detail = {**payroll_detail, "heads_income_cents": heads_income}
     g_rate = params.get("interessement_global_cap_rate", ex.end)
     global_cap = int((Decimal(payroll_ex) * g_rate.value).to_integral_value(ROUND_DOWN))
     already_total = sum(e.amount_cents for e in earlier)
@@ -181,6 +193,20 @@ def _distribute(
 
     # 3-5. beneficiaries, weights, individual caps
     people, facts = beneficiaries(ctx, ag, ex, calc, pop, earlier)
+    if ag.company_heads:  # I-24, D-11
+        more, more_facts = heads.people(
+            ag.company_heads,
+            ex,
+            calc,
+            ag.seniority_months,
+            highest_salary(ag, pop, calc),
+            full_cap(params, ex),
+            received(earlier),
+            params.value("legal_monthly_hours", calc.end),
+            ag.part_time == "prorate",
+        )
+        people += more
+        facts.update(more_facts)
     result = distribute(pool, ag.subpools(), people, redistribute=ag.reliquat == "redistribute")
     if result.undistributed:
         rule = "I-35" if ag.reliquat == "redistribute" else "I-36"
@@ -188,8 +214,9 @@ def _distribute(
             Finding("info", rule, "part of the pool was not distributed (caps or no beneficiary)")
         )
 
-    deadline = _deadline(params, ex, calc)
     parameters = cap_parameters(ctx, ex)
+    if heads_rule is not None:
+        parameters = {**parameters, "company_heads_headcount_rule": heads_rule}
     common_steps = _pool_steps(run, pool, global_cap, payroll_ex, already_total, result)
     rules = [
         "I-1",
@@ -216,6 +243,7 @@ def _distribute(
         "D-4",
         *(["D-12"] if ag.seniority_scope == "group" else []),
         *(["D-13"] if ag.subpool(Criterion.SALARY) else []),
+        *(["I-16", "I-24", "D-11"] if ag.company_heads else []),
     ]
     findings += excess_findings(result.shares, facts)
     if ag.prorate_cap_by_presence is not None:
@@ -257,6 +285,19 @@ def _distribute(
         "corrections": sum(1 for d in drafts if d.kind is Kind.CORRECTION),
     }
     return SchemeResult(drafts, findings, summary)
+
+
+def _check_heads(
+    ctx: SchemeContext, ag: Agreement, ex: Period, calc: Period, pop: Any, deadline: date
+) -> dict[str, Any]:
+    """L3312-3 and L3314-6 conditions of the agreement's company heads (SchemeError otherwise)."""
+    employees = [e for e in pop.employees if e.employed_days(calc)]
+    clash = sorted({h.id for h in ag.company_heads} & {e.id for e in pop.employees})
+    if clash:
+        raise SchemeError(f"company_heads: {clash[0]} is also an employee id; give the head another id")
+    rule = heads.eligible(ctx, ag.company_heads, len(employees), deadline)
+    heads.spouse_limit(ctx, ag.company_heads, pass_average(ctx.params, ex), ex.end)
+    return rule
 
 
 def recompute(expl: Explanation) -> int:

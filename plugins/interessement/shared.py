@@ -173,21 +173,10 @@ def beneficiaries(
         )
     window = Period(add_months(calc.start, -12), calc.end)  # I-13
     full_hours = params.value("legal_monthly_hours", calc.end)
-    cap_rate = params.get("interessement_individual_cap_rate", ex.end)
-    pass_avg = pass_average(params, ex)
-    cap_full = int((pass_avg * cap_rate.value).to_integral_value(ROUND_DOWN))  # I-30, I-32
-    got: dict[str, int] = {}
-    for e in earlier:
-        got[e.employee] = got.get(e.employee, 0) + e.amount_cents
+    cap_full = full_cap(params, ex)  # I-30, I-32
+    got = received(earlier)
     salary_pool = ag.subpool(Criterion.SALARY)
-    floor = (
-        int(salary_pool.salary_floor * 100) if salary_pool and salary_pool.salary_floor is not None else None
-    )
-    ceiling = (
-        int(salary_pool.salary_ceiling * 100)
-        if salary_pool and salary_pool.salary_ceiling is not None
-        else None
-    )
+    floor, ceiling = salary_bounds(salary_pool)
     months = list(calc.months())  # once for the whole population
     month_of = {m.start.replace(day=1): m for m in months}
     with_cp = salary_pool is None or salary_pool.salary_includes_cp_caisse is not False  # D-13
@@ -237,6 +226,49 @@ def beneficiaries(
             "already_in_exercise_cents": got.get(emp.id, 0),
         }
     return people, facts
+
+
+def full_cap(params: Parameters, ex: Period) -> int:
+    """75 % of the exercise's (average) PASS, in cents, rounded down (I-30, I-32)."""
+    rate = params.get("interessement_individual_cap_rate", ex.end).value
+    return int((pass_average(params, ex) * rate).to_integral_value(ROUND_DOWN))
+
+
+def received(earlier: Sequence[Counted]) -> dict[str, int]:
+    """What each beneficiary already received in the exercise (I-34)."""
+    got: dict[str, int] = {}
+    for e in earlier:
+        got[e.employee] = got.get(e.employee, 0) + e.amount_cents
+    return got
+
+
+def salary_bounds(salary_pool: SubPool | None) -> tuple[int | None, int | None]:
+    """The agreement's salary floor and ceiling in cents (I-23)."""
+    if salary_pool is None:
+        return None, None
+    floor = int(salary_pool.salary_floor * 100) if salary_pool.salary_floor is not None else None
+    ceiling = int(salary_pool.salary_ceiling * 100) if salary_pool.salary_ceiling is not None else None
+    return floor, ceiling
+
+
+def highest_salary(ag: DistributionRules, pop: Population, calc: Period) -> int:
+    """The highest salary of the period for the salary criterion among everyone under contract (L3314-6: the
+    cap of a company head's salary base, I-24)."""
+    salary_pool = ag.subpool(Criterion.SALARY)
+    floor, ceiling = salary_bounds(salary_pool)
+    with_cp = salary_pool is None or salary_pool.salary_includes_cp_caisse is not False
+    month_of = {m.start.replace(day=1): m for m in calc.months()}
+    best = 0
+    for emp in pop.employees:
+        if not emp.employed_days(calc):
+            continue
+        salary = _salary(emp, calc, month_of, with_cp)
+        if floor is not None:
+            salary = max(salary, floor)
+        if ceiling is not None:
+            salary = min(salary, ceiling)
+        best = max(best, salary)
+    return best
 
 
 def individual_cap(
