@@ -130,6 +130,18 @@ def parse_company_toml(text: str, where: str) -> CompanyConfig:
             )
         if count < 0:
             raise UserError(where, f"company.average_headcounts.{year}: must not be negative")
+    for i, r in enumerate(info.fiscal_results):
+        if not re.fullmatch(r"(19|20)[0-9]{2}", r.exercise):
+            raise UserError(
+                where, f'company.fiscal_results[{i}].exercise: {r.exercise!r} is not a year (e.g. "2024")'
+            )
+        if r.chiffre_affaires < 0:
+            raise UserError(where, f"company.fiscal_results[{i}].chiffre_affaires: must not be negative")
+    if len({r.exercise for r in info.fiscal_results}) != len(info.fiscal_results):
+        raise UserError(where, "company.fiscal_results: each exercise appears once")
+    for year in info.value_sharing:
+        if not re.fullmatch(r"(19|20)[0-9]{2}", year):
+            raise UserError(where, f'company.value_sharing: {year!r} is not a year (e.g. 2025 = ["ppv"])')
     schemes = data.get("schemes", {})
     if not isinstance(schemes, dict) or not all(isinstance(v, dict) for v in schemes.values()):
         raise UserError(where, "schemes: expected tables [schemes.<name>]")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from pathlib import Path
 
 from paybonus.hooks.types import Finding, Level
@@ -33,4 +34,74 @@ def lint_company(
             )
         elif scheme.lint is not None:
             findings += scheme.lint(raw, config.info, params)
+    findings += value_sharing(config, params)
     return config, findings
+
+
+def value_sharing(config: CompanyConfig, params: Parameters) -> list[Finding]:
+    """The duty of companies of 11 to 49 employees with a net taxable profit of at least 1 % of their turnover
+    three exercises running to apply, for the next exercise, participation, intéressement, an abondement or a
+    PPV (loi 2023-1107 art. 5, an experiment for exercises opened from 1 January 2025; docs/rules.md V-1)."""
+    info = config.info
+    results = {int(r.exercise): r for r in info.fiscal_results}
+    out: list[Finding] = []
+    month, day = (int(x) for x in info.fiscal_year_start.split("-"))
+    for year in sorted({y + 1 for y in results}):
+        opens = date(year, month, day)
+        try:
+            rate = params.value("value_sharing_profit_rate", opens)
+            years = params.value("value_sharing_years", opens)
+            least = params.value("value_sharing_min_headcount", opens)
+            participation = params.value("participation_min_headcount", opens)
+        except LookupError:  # outside the experiment
+            continue
+        past = [results.get(y) for y in range(year - years, year)]
+        if any(
+            r is None or r.chiffre_affaires <= 0 or r.benefice_net_fiscal < rate * r.chiffre_affaires
+            for r in past
+        ):
+            continue
+        try:
+            small, _ = info.headcount_reached(least, year, 1)
+            bound, _ = info.headcount_reached(
+                participation, year, params.value("headcount_threshold_years", opens)
+            )
+        except LookupError as exc:
+            out.append(Finding(Level.INFO, "V-1", f"company: {exc} (loi 2023-1107 art. 5)"))
+            continue
+        if small is None:
+            out.append(
+                Finding(
+                    Level.INFO,
+                    "V-1",
+                    f"company.average_headcounts: give {year - 1}'s to check the value-sharing duty of {year} "
+                    "(loi 2023-1107 art. 5)",
+                )
+            )
+            continue
+        if not small or bound:
+            continue
+        if info.value_sharing.get(str(year)) or _interessement_covers(config, opens):
+            continue
+        out.append(
+            Finding(
+                Level.WARNING,
+                "V-1",
+                f"company: a net taxable profit of at least {rate * 100:f} % of the turnover in {year - years} to "
+                f"{year - 1}: a value-sharing scheme is due for the exercise opened in {year} (participation, "
+                f"intéressement, abondement or PPV; loi 2023-1107 art. 5): declare it in [schemes.interessement] "
+                f'or company.value_sharing = {{ {year} = ["ppv"] }}',
+            )
+        )
+    return out
+
+
+def _interessement_covers(config: CompanyConfig, opens: date) -> bool:
+    """Whether the company's intéressement agreement covers the exercise opened on `opens` (raw table: the
+    plugin is not imported here)."""
+    raw = config.schemes.get("interessement")
+    if not isinstance(raw, dict):
+        return False
+    starts, ends = raw.get("starts_on"), raw.get("ends_on")
+    closes = date(opens.year + 1, opens.month, opens.day) - timedelta(days=1)
+    return isinstance(starts, date) and starts <= closes and (not isinstance(ends, date) or ends >= opens)

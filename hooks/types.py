@@ -12,7 +12,8 @@ import warnings
 from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import date
-from typing import TYPE_CHECKING, Any, Protocol
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from attrs import field, frozen
 from paybonus.calendar import Period
@@ -140,6 +141,15 @@ class SchemeResult:
 
 
 @frozen
+class FiscalResult:
+    """An exercise's net taxable profit (bénéfice net fiscal, L3324-1 1°) and turnover, in euros (V-1)."""
+
+    exercise: str  # the year the exercise starts, e.g. "2024"
+    benefice_net_fiscal: Decimal
+    chiffre_affaires: Decimal
+
+
+@frozen
 class CompanyInfo:
     """The company as configured in its `company.toml` [company] table."""
 
@@ -154,6 +164,10 @@ class CompanyInfo:
     # thresholds of L130-1 CSS with their five-year rule (LAW 0.4); `headcount` is the former single figure
     average_headcounts: dict[str, int] | None = None
     per_qualifying: bool = False  # a PER d'entreprise collectif meeting L137-16's default allocation (16 %)
+    # the duty of companies of 11 to 49 employees to share value (loi 2023-1107 art. 5, docs/rules.md V-1):
+    # their fiscal results, and the schemes other than intéressement applied for an exercise ({"2025": ["ppv"]})
+    fiscal_results: list[FiscalResult] = field(factory=list)
+    value_sharing: dict[str, list[Literal["participation", "abondement", "ppv"]]] = field(factory=dict)
 
     def headcount_reached(self, threshold: int, year: int, years: int) -> tuple[bool | None, dict[str, Any]]:
         """Whether a headcount threshold counts as reached in calendar `year` (L130-1 CSS): the average headcount

@@ -7,7 +7,7 @@ there, with the field named, never discovered at payment time.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -35,6 +35,13 @@ STANDARD_FIGURES = (
 COMPUTED_FIGURES = ("payroll",)  # gross salaries of the calculation period, all staff (I-18, I-19)
 MAX_SENIORITY_MONTHS = 3  # I-13; also a dated parameter, checked against it at compute time
 MIN_PERIOD_MONTHS = 3  # I-2
+
+
+def _whole_months(start: date, end: date) -> int | None:
+    """The number of months from `start` to `end` when it is whole (1 January-31 December: 12), else None."""
+    after = end + timedelta(days=1)
+    months = (after.year - start.year) * 12 + after.month - start.month
+    return months if months > 0 and add_months(start, months) == after else None
 
 
 def check_cap_keys(c: Any) -> None:
@@ -81,6 +88,18 @@ class SubPool:
 
 
 @frozen
+class Ratification:
+    """The staff's vote on the employer's draft (L3312-5: ratified by two thirds of the staff, I-7)."""
+
+    votes_for: int
+    staff: int
+
+    def __attrs_post_init__(self) -> None:
+        if self.staff <= 0 or not 0 <= self.votes_for <= self.staff:
+            raise ValueError("ratification: 0 <= votes_for <= staff, staff above 0")
+
+
+@frozen
 class HistoryYear:
     """Figures of an earlier exercise, for the aléa check of `paybonus lint` (I-1, I-3)."""
 
@@ -111,6 +130,25 @@ class Agreement:
     history: list[HistoryYear] = Factory(list)
     # company heads, officers and spouses the agreement names as beneficiaries (L3312-3, I-16, I-24)
     company_heads: list[CompanyHead] = Factory(list)
+    # how the agreement was set up and renews (I-7, L3312-5): checked by `paybonus lint`
+    setup: (
+        Literal[
+            "collective_agreement",
+            "union_agreement",
+            "cse_agreement",
+            "ratification",
+            "unilateral",
+            "branch_adhesion",
+        ]
+        | None
+    ) = None
+    ratification: Ratification | None = None
+    unilateral_ground: Literal["no_representatives", "failed_negotiation"] | None = None
+    disagreement_record_on: date | None = None  # procès-verbal de désaccord (L3312-5 II 2°)
+    cse_consulted_on: date | None = None
+    covered_by_approved_branch_agreement: bool = False
+    tacit_renewal: bool = False  # renewed for its initial duration unless renegotiation is asked (L3312-5 I)
+    renegotiation_requested_on: date | None = None
     # late interest: TMOP in force on the payment date (I-40), or each day's own half-year (docs/rules.md D-1)
     late_interest_tmop: Literal["published", "per_semester"] = "published"
     parsed: Formula = field(init=False)
@@ -146,6 +184,14 @@ class Agreement:
             raise ValueError("ends_on: before starts_on")
         check_cap_keys(self)
         check_heads(self.company_heads)
+        if (self.setup == "ratification") != (self.ratification is not None):
+            raise ValueError(
+                'ratification: give the vote (votes_for, staff) with setup = "ratification", and only then'
+            )
+        if self.unilateral_ground is not None and self.setup != "unilateral":
+            raise ValueError('unilateral_ground: only with setup = "unilateral" (L3312-5 II)')
+        if self.tacit_renewal and self.ends_on is None:
+            raise ValueError("tacit_renewal: give ends_on, the end of the first term (L3312-5 I)")
         for name in self.figures:
             if not name.isidentifier() or not name.islower():
                 raise ValueError(f"figures: {name!r} must be lower_snake_case")
@@ -179,5 +225,29 @@ class Agreement:
         end = add_months(ex.start, (k + 1) * self.period_months)
         return ex, Period(start, date.fromordinal(end.toordinal() - 1))
 
-    def in_force(self, period: Period) -> bool:
-        return period.start >= self.starts_on and (self.ends_on is None or period.end <= self.ends_on)
+    def in_force(self, period: Period, window_months: int = 3) -> bool:
+        """Whether the period lies within the agreement, renewals included (I-7)."""
+        return period.start >= self.starts_on and self.term_of(period, window_months) is not None
+
+    def term_of(self, period: Period, window_months: int = 3) -> int | None:
+        """The term covering `period`: 0 for the first, n for the n-th tacit renewal (I-7, L3312-5 I: renewed
+        for the initial duration unless renegotiation was asked in the `window_months` before an expiry); None
+        when the agreement has ended by then."""
+        if self.ends_on is None:
+            return 0
+        term = 0
+        while period.end > (end := self.term_end(term)):
+            req = self.renegotiation_requested_on
+            asked = req is not None and add_months(end + timedelta(days=1), -window_months) <= req <= end
+            if not self.tacit_renewal or asked:
+                return None
+            term += 1
+        return term
+
+    def term_end(self, n: int) -> date:
+        """The last day of the n-th term (0: `ends_on`), each renewal lasting the initial duration."""
+        assert self.ends_on is not None
+        months = _whole_months(self.starts_on, self.ends_on)
+        if months:
+            return add_months(self.starts_on, months * (n + 1)) - timedelta(days=1)
+        return self.ends_on + (self.ends_on - self.starts_on + timedelta(days=1)) * n

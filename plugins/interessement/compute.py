@@ -106,7 +106,8 @@ HANDLERS = {
 
 def _compute_period(ctx: SchemeContext, ag: Agreement, ex: Period, calc: Period) -> SchemeResult:
     """The distribution of one calculation period, when both its results and its close are recorded."""
-    if not ag.in_force(calc):
+    window = ctx.params.value("interessement_renegotiation_window_months", calc.start)
+    if not ag.in_force(calc, window):  # I-7: renewals by tacit agreement count
         return SchemeResult(summary={"skipped": f"{calc} is outside the agreement"})
     results = latest(ctx.events("results_published", calc))
     closed = [e for e in ctx.events("period_closed") if e.payload.period.end == calc.end]
@@ -248,10 +249,13 @@ def _distribute(
     findings += excess_findings(result.shares, facts)
     if ag.prorate_cap_by_presence is not None:
         findings.append(Finding("info", "I-33", DEPRECATED_CAP_KEY))
-    common = {
+    common: dict[str, Any] = {
         ("supplement_decision" if supplement else "results_event"): run.key,
         "pool_cents": pool,
     }
+    term = ag.term_of(calc, params.value("interessement_renegotiation_window_months", calc.start))
+    if term:  # a period under a tacit renewal of the agreement (I-7)
+        common["renewal_term"] = term
     drafts = as_drafts(
         ctx,
         ex,

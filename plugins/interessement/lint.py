@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -90,7 +90,130 @@ def lint(raw: Mapping[str, Any], company: CompanyInfo, params: Parameters) -> li
             err("config", str(exc))
     if agreement is not None:
         _dates(agreement, company, params, err)
+        _duration(agreement, params, err, warn, out)
+        _setup(agreement, company, params, err, out)
+        _spouses(agreement, params, err)
     return out
+
+
+def _duration(ag: Agreement, params: Parameters, err: Any, warn: Any, out: list[Finding]) -> None:
+    """One to five years (dated: three years until 2020, one to three until August 2022) and tacit renewal (I-7)."""
+    on = ag.signed_on or ag.starts_on
+    if ag.ends_on is None:
+        out.append(
+            Finding("info", "I-7", f"{T}.ends_on: state the agreement's duration (one to five years, I-7)")
+        )
+        return
+    months = _months_between(ag.starts_on, ag.ends_on)
+    low = params.value("interessement_min_duration_months", on)
+    high = params.value("interessement_max_duration_months", on)
+    if months < low:
+        err("I-7", f"ends_on: the agreement lasts less than {low} months ({months}); L3312-5 I at {on}")
+    elif months > high:
+        err("I-7", f"ends_on: the agreement lasts more than {high} months ({months}); L3312-5 I at {on}")
+    req = ag.renegotiation_requested_on
+    if req is not None:
+        window = params.value("interessement_renegotiation_window_months", req)
+        if not ag.tacit_renewal:
+            warn(
+                "I-7",
+                "renegotiation_requested_on: the agreement has no tacit renewal (tacit_renewal = false)",
+            )
+        elif all(  # the request stops a renewal only in the months before an expiry
+            not add_months(end + timedelta(days=1), -window) <= req <= end
+            for end in (ag.term_end(n) for n in range(200))
+            if end <= add_months(req, window + 1)
+        ):
+            warn(
+                "I-7",
+                f"renegotiation_requested_on: {req} is not within the {window} months before an expiry: the "
+                "agreement is renewed anyway",
+            )
+
+
+def _months_between(start: date, end: date) -> int:
+    """Calendar months from `start` to `end` included, a started month counting as a month."""
+    after = end + timedelta(days=1)
+    months = (after.year - start.year) * 12 + after.month - start.month
+    return months + (1 if add_months(start, months) < after else 0)
+
+
+def _setup(ag: Agreement, company: CompanyInfo, params: Parameters, err: Any, out: list[Finding]) -> None:
+    """How the agreement was set up (I-7, L3312-5): a two-thirds ratification, a unilateral decision only below
+    50 employees, not covered by an approved branch agreement, and after a failed negotiation with a record of
+    disagreement and the CSE consulted 15 days before the deposit."""
+    if ag.setup is None:
+        out.append(
+            Finding(
+                "info",
+                "I-7",
+                f"{T}.setup: say how the agreement was set up (collective_agreement, union_agreement, "
+                "cse_agreement, ratification, unilateral or branch_adhesion) to have it checked",
+            )
+        )
+        return
+    if ag.setup == "ratification" and ag.ratification is not None:
+        r = ag.ratification
+        if 3 * r.votes_for < 2 * r.staff:
+            err(
+                "I-7",
+                f"ratification: {r.votes_for} of {r.staff} is less than two thirds of the staff (L3312-5)",
+            )
+    if ag.setup != "unilateral":
+        return
+    on = ag.signed_on or ag.starts_on
+    try:
+        limit = params.value("interessement_unilateral_max_headcount", on)
+    except LookupError:
+        err("I-7", f"setup: no unilateral decision was possible at {on} (L3312-5 II, from 19 June 2020)")
+        return
+    try:
+        years = params.value("headcount_threshold_years", on)
+        reached, _ = company.headcount_reached(limit, on.year, years)
+    except LookupError as exc:
+        err("I-7", f"setup: {exc}")
+        return
+    if reached is None:
+        out.append(
+            Finding("info", "I-7", f"{T}.setup: give company.average_headcounts to check the {limit} limit")
+        )
+    elif reached:
+        err(
+            "I-7", f"setup: a unilateral decision needs fewer than {limit} employees (L3312-5 II, L130-1 CSS)"
+        )
+    if ag.covered_by_approved_branch_agreement:
+        err("I-7", "setup: a company covered by an approved branch agreement applies it (L3312-5 II)")
+    if ag.unilateral_ground == "failed_negotiation":
+        if ag.disagreement_record_on is None:
+            err(
+                "I-7",
+                "disagreement_record_on: a unilateral decision after failed negotiation needs the record of "
+                "disagreement (procès-verbal de désaccord, L3312-5 II 2°)",
+            )
+        if ag.cse_consulted_on is None:
+            err("I-7", "cse_consulted_on: the CSE is consulted on the draft (L3312-5 II 2°)")
+        elif ag.deposited_on is not None:
+            days = params.value("interessement_unilateral_cse_notice_days", ag.deposited_on)
+            if ag.deposited_on - ag.cse_consulted_on < timedelta(days=days):
+                err(
+                    "I-7",
+                    f"cse_consulted_on: {ag.cse_consulted_on} is less than {days} days before the deposit "
+                    f"({ag.deposited_on}, L3312-5 II 2°)",
+                )
+
+
+def _spouses(ag: Agreement, params: Parameters, err: Any) -> None:
+    """A spouse's base is at most a quarter of the PASS (L3314-6, I-24)."""
+    for h in ag.company_heads:
+        if h.spouse_base_cents is None:
+            continue
+        on = ag.starts_on
+        try:
+            limit = params.value("pass_annual", on) * params.value("interessement_spouse_base_pass_rate", on)
+        except LookupError:
+            continue
+        if h.spouse_base_cents > limit:
+            err("I-24", f"company_heads: {h.id}: spouse_base is above a quarter of the PASS (L3314-6)")
 
 
 def _formula_findings(formula: Formula, raw: Mapping[str, Any], err: Any, warn: Any) -> list[Finding]:

@@ -255,6 +255,25 @@ def test_salary_includes_cp_caisse_belongs_to_the_salary_criterion():
         )
 
 
+@pytest.mark.parametrize(("request_on", "computed"), [(None, True), ("2025-11-15", False)])
+def test_l7_a_tacitly_renewed_agreement_covers_the_next_term(tmp_path, request_on, computed):
+    # I-7 (L3312-5 I): renewed for its initial duration unless renegotiation was asked in the 3 months before the
+    # expiry. Agreement 2025 only, tacit renewal: 2026 is computed under the first renewal; a request on 15
+    # November 2025 ends it on 31 December 2025.
+    extra = "ends_on = 2025-12-31\ntacit_renewal = true\n"
+    if request_on:
+        extra += f"renegotiation_requested_on = {request_on}\n"
+    data = company([person("A", 300_000)], toml(starts_on="2025-01-01", extra=extra), year=2026)
+    bus, ledger = world(tmp_path, data)
+    close_year(bus, year=2026, rcai=1_000)
+    rows = ledger.entitlements.rows()
+    assert bool(rows) is computed
+    if computed:
+        assert json.loads(rows[0]["explanation"])["inputs"]["renewal_term"] == 1
+    else:
+        assert summary(ledger, "results")["skipped"] == "2026-01-01..2026-12-31 is outside the agreement"
+
+
 def test_more_than_three_months_of_seniority_is_refused_at_load():
     with pytest.raises(
         UserError, match=r"seniority_months: 4 is over the legal maximum of 3 months \(LAW I-13\)"
