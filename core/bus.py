@@ -338,7 +338,9 @@ class EventBus:
                 )
             if d.kind is Kind.PRINCIPAL and d.amount_cents < 0:
                 raise SchemeError(f"scheme {scheme.name}: a principal entitlement cannot be negative")
-            if d.kind is not Kind.PRINCIPAL and d.corrects is None:
+            if d.kind is Kind.ADVANCE and d.amount_cents <= 0:
+                raise SchemeError(f"scheme {scheme.name}: an advance must be positive")
+            if d.kind in (Kind.CORRECTION, Kind.INTEREST) and d.corrects is None:
                 raise SchemeError(
                     f"scheme {scheme.name}: a {d.kind} must reference the entitlement it relates to"
                 )

@@ -31,6 +31,9 @@ class Kind(enum.StrEnum):
     PRINCIPAL = "principal"
     CORRECTION = "correction"  # a delta that references the entitlement it corrects
     INTEREST = "interest"  # late-payment interest that references its principal (LAW I-40)
+    # an advance paid during the period on a right not yet computed (LAW I-41): positive, references nothing;
+    # the period's computation counts it as already recorded and records only the difference (a correction)
+    ADVANCE = "advance"
 
 
 class Status(enum.StrEnum):
@@ -227,6 +230,11 @@ class LedgerView(Protocol):
 
     def company(self, company: str) -> CompanyInfo | None:
         """The company's [company] table as loaded, or None for an unknown company."""
+        ...
+
+    def company_table(self, company: str) -> dict[str, Any]:
+        """The company's configuration as loaded (the whole company.toml as a dict; empty if unknown): an event
+        check reads a scheme's table there, e.g. whether the agreement allows what the event does."""
         ...
 
     def events(self, company: str, type: str, employee: str | None = None) -> list[Event[Any]]:

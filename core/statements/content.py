@@ -126,9 +126,15 @@ class StatementBuilder:
         average = int((Decimal(global_cents) / max(n, 1)).to_integral_value(ROUND_HALF_UP))
         # the rates of the parameter set the computation recorded, never today's (docs/audit.md)
         c = csg_crds(RecordedParameters(self.ledger, self.params).of(rows[0]), total, on)
+        # the amount of the period's computation: a principal, or the correction recorded after advances (I-41)
         principal = next(
-            (e for e in rights if e.kind is Kind.PRINCIPAL), rights[0] if rights else entitlements[0]
+            (e for e in rights if e.kind is Kind.PRINCIPAL),
+            next(
+                (e for e in reversed(rights) if e.kind is not Kind.ADVANCE),
+                rights[0] if rights else entitlements[0],
+            ),
         )
+        advances = sum(e.amount_cents for e in rights if e.kind is Kind.ADVANCE)  # 3° bis
         alloc = allocation(self.ledger, principal.id, issued_on, self.params)
         window_days = int(self.params.value("option_window_days", issued_on))
         window = option_window(self.ledger, principal.id, self.params)
@@ -147,8 +153,13 @@ class StatementBuilder:
                 average,
             ),
             _line("total", "3°", "Montant total de vos droits (brut)", total),
-            _line("advances", "3° bis", "Avances déjà reçues", 0),
-            _line("remaining", "3° ter", "Montant restant à percevoir", total - paid),
+            _line("advances", "3° bis", "Avances déjà reçues", advances),
+            # 3° ter: with advances, what remains to be received or to give back (L3348-1); else what is unpaid
+            _line("remaining", "3° ter", "Montant à reverser", advances - total)
+            if advances > total
+            else _line(
+                "remaining", "3° ter", "Montant restant à percevoir", total - advances if advances else total - paid
+            ),
             _line(
                 "withheld",
                 "4°",

@@ -13,7 +13,7 @@ from paybonus.calendar import Period
 from paybonus.events import EventType
 from paybonus.hooks import DsnMapping, SchemeDescriptor, SocialRegime, hookimpl
 
-from . import projet
+from . import advances, projet
 from .agreement import Agreement
 from .annex import classic_annex
 from .compute import HANDLERS, SCHEME, recompute
@@ -54,6 +54,7 @@ INTERESSEMENT = SchemeDescriptor(
 def paybonus_register_event_types() -> list[EventType]:
     return [
         EventType("supplement_decided", SupplementDecided, "a supplément d'intéressement was decided"),
+        *advances.EVENT_TYPES,
         projet.EVENT_TYPE,
     ]
 

@@ -128,6 +128,10 @@ class Agreement:
     part_time: Literal["no_proration", "prorate"] = "no_proration"
     presence_conditions: list[str] = Factory(list)
     history: list[HistoryYear] = Factory(list)
+    # advances during the period, if the agreement provides them (L3348-1, I-41); days the employee has to
+    # consent after receiving the letter (default: the décret's 15 days)
+    advances: bool = False
+    advance_consent_days: int | None = None
     # company heads, officers and spouses the agreement names as beneficiaries (L3312-3, I-16, I-24)
     company_heads: list[CompanyHead] = Factory(list)
     # how the agreement was set up and renews (I-7, L3312-5): checked by `paybonus lint`
@@ -190,6 +194,8 @@ class Agreement:
             )
         if self.unilateral_ground is not None and self.setup != "unilateral":
             raise ValueError('unilateral_ground: only with setup = "unilateral" (L3312-5 II)')
+        if self.advance_consent_days is not None and self.advance_consent_days <= 0:
+            raise ValueError("advance_consent_days: a number of days above 0 (décret 2024-644)")
         if self.tacit_renewal and self.ends_on is None:
             raise ValueError("tacit_renewal: give ends_on, the end of the first term (L3312-5 I)")
         for name in self.figures:

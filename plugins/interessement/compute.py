@@ -36,7 +36,7 @@ from paybonus.hooks import (
 from paybonus.money import format_euros, to_decimal
 from paybonus.params import Parameters
 
-from . import heads
+from . import advances, heads
 from .agreement import Agreement
 from .interest import on_payment, recompute_interest
 from .shared import (
@@ -101,6 +101,7 @@ HANDLERS = {
     "period_closed": on_close,
     "supplement_decided": on_supplement,
     "payment_recorded": on_payment,  # late-payment interest (I-40)
+    advances.GRANTED: advances.on_advance,  # I-41
 }
 
 
@@ -270,6 +271,8 @@ def _distribute(
         common_steps,
         rules,
     )
+    drafts, advance_findings = advances.annotate(ctx, drafts, existing)  # I-41, D3313-9 3° bis and 3° ter
+    findings += advance_findings
     summary = {
         "period": calc.key,
         "exercise": ex.key,
@@ -308,6 +311,8 @@ def recompute(expl: Explanation) -> int:
     """The amount from a stored explanation: the person's share replayed, less what was recorded before."""
     if "segments" in expl.inputs:
         return recompute_interest(expl)
+    if "advance_cents" in expl.inputs:
+        return advances.recompute_advance(expl)
     return replay(expl.inputs["rounds"], expl.inputs["cap_room_cents"]) - int(
         expl.inputs.get("previous_cents", 0)
     )

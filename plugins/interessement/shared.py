@@ -68,7 +68,8 @@ def as_drafts(
     """Each share less what this computation recorded before: a principal, or a correction referencing it;
     someone no longer entitled gets a negative correction. Corrections never edit history."""
     previous = by_employee(existing)
-    principals = {e.employee: e.id for e in existing if e.kind is Kind.PRINCIPAL}
+    # what a correction references: the principal, or the last advance of someone paid advances (I-41)
+    principals = {e.employee: e.id for e in existing if e.kind in (Kind.PRINCIPAL, Kind.ADVANCE)}
     drafts = []
     for share in shares:
         before = previous.get(share.id, 0)

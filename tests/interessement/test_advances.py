@@ -1,0 +1,168 @@
+"""Advances on intéressement (loi 2023-1107 art. 12, L3348-1, décret 2024-644; LAW I-41, D3313-9; D-9).
+
+Exercise 2025, one employee A at 3 000.00 a month, salary criterion, `advances = true`; two advances of 500.00
+paid on 15 April and 15 October 2025 with consent given on the 1st of each month.
+"""
+
+import json
+from datetime import date
+
+import pytest
+from helpers.companies import company, person, toml, world
+from paybonus.audit import verify
+from paybonus.errors import UserError
+from paybonus.fixtures.pytest_plugin import EventFactory
+from paybonus.params import Parameters
+
+P = Parameters.default()
+
+
+def ev(bus, type_, payload, id):
+    """(where, event) from a JSON line, as `paybonus publish` reads it: a bad payload is a UserError."""
+    line = json.dumps(
+        {
+            "id": id,
+            "type": type_,
+            "company": "ACME",
+            "occurred_at": "2025-12-01T10:00:00+01:00",
+            "payload": payload,
+        }
+    )
+    return bus.host.event_types.read_jsonl("events.jsonl", [line])
+
+
+def advance(bus, id, pay_on, consented_on, amount=50_000, period="2025", **extra):
+    payload = {"employee": "A", "period": period, "amount_cents": amount, "pay_on": pay_on, **extra}
+    if consented_on:
+        payload["consented_on"] = consented_on
+    return bus.publish_all(ev(bus, "interessement_advance_granted", payload, id))
+
+
+def setup(tmp_path, allowed=True, mode="paid"):
+    extra = "advances = true" if allowed else ""
+    bus, ledger = world(tmp_path, company([person("A", 300_000)], toml(extra=extra)))
+    f = EventFactory("ACME")
+    for i, (on, consent) in enumerate((("2025-04-15", "2025-04-01"), ("2025-10-15", "2025-10-01")), 1):
+        advance(bus, f"adv-{i}", on, consent)
+        row = next(r for r in ledger.entitlements.rows() if r["event_id"] == f"adv-{i}")
+        bus.publish(f.payment_recorded(row["id"], 50_000, date.fromisoformat(on), mode, id=f"pay-adv-{i}"))
+    return bus, ledger
+
+
+def close(bus, rcai):
+    f = EventFactory("ACME")
+    for m in range(1, 13):
+        bus.publish(f.period_closed(f"2025-{m:02d}"))
+    bus.publish(f.results_published("2025", {"rcai": str(rcai)}, id="results"))
+
+
+def test_a1_a2_advances_are_deducted_and_the_statement_shows_3_bis_and_3_ter(tmp_path):
+    # I-41 (L3348-1): rights S = 1 500.00 (rcai 1 500), advances A = 1 000.00: the computation records 500.00, a
+    # correction of the last advance; D3313-9: 3° 1 500,00 €, 3° bis 1 000,00 €, 3° ter 500,00 €
+    bus, ledger = setup(tmp_path)
+    advances = [r for r in ledger.entitlements.rows() if r["kind"] == "advance"]
+    assert [(r["amount_cents"], r["due_date"], r["status"]) for r in advances] == [
+        (50_000, "2025-04-15", "paid"),
+        (50_000, "2025-10-15", "paid"),
+    ]
+    # LAW 0.3: each advance bears its own CSG/CRDS: 6.8 % + 2.4 % + 0.5 % of 500.00 when paid out
+    c = json.loads(advances[0]["explanation"])["parameters"]["contributions"]["paid"]
+    assert c == {"csg_deductible": 3_400, "csg_non_deductible": 1_200, "crds": 250}
+    close(bus, 1_500)
+    final = [r for r in ledger.entitlements.rows() if r["event_id"] == "results"]
+    assert [(r["kind"], r["amount_cents"], r["corrects"]) for r in final] == [
+        ("correction", 50_000, advances[1]["id"])
+    ]
+    inputs = json.loads(final[0]["explanation"])["inputs"]
+    assert (inputs["rights_cents"], inputs["advances_cents"], inputs["remaining_cents"]) == (
+        150_000,
+        100_000,
+        50_000,
+    )
+    from paybonus.calendar import Period
+    from paybonus.statements import build
+
+    st = build(ledger, "ACME", "A", Period.parse("2025"), "interessement", P, date(2026, 5, 1))
+    shown = (st.data["total"], st.data["advances"], st.data["remaining"])
+    assert [x.replace("\u202f", " ") for x in shown] == ["1 500,00 €", "1 000,00 €", "500,00 €"]
+    assert verify(ledger, bus.host.schemes).ok
+
+
+def test_a3_a4_rights_below_the_advances_are_recovered_a_tenth_of_the_net_pay_at_a_time(tmp_path):
+    # I-41: S = 800.00 < A = 1 000.00: a negative correction of -200.00, recovered from the salary (L3251-3) at
+    # most 10 % of the month's net pay: 200.00 from a net pay of 1 800.00 is refused (180.00 at most)
+    bus, ledger = setup(tmp_path)
+    close(bus, 800)
+    [over] = [r for r in ledger.entitlements.rows() if r["event_id"] == "results"]
+    assert (over["kind"], over["amount_cents"]) == ("correction", -20_000)
+    o = json.loads(over["explanation"])["inputs"]["overpayment"]
+    assert (o["cents"], o["salary_deduction_cents"], o["blocked_in_plan_cents"]) == (20_000, 20_000, 0)
+    from paybonus.calendar import Period
+    from paybonus.statements import build
+
+    st = build(ledger, "ACME", "A", Period.parse("2025"), "interessement", P, date(2026, 5, 1))
+    assert (st.data["remaining_label"], st.data["remaining"]) == ("Montant à reverser", "200,00 €")
+
+    def recover(id, cents, net=180_000):
+        payload = {
+            "entitlement": over["id"],
+            "amount_cents": cents,
+            "recovered_on": "2026-06-30",
+            "net_pay_cents": net,
+        }
+        return bus.publish_all(ev(bus, "interessement_overpayment_recovered", payload, id))
+
+    with pytest.raises(UserError, match=r"at most a tenth of the net pay \(18000 cents of 180000; L3251-3"):
+        recover("r1", 20_000)
+    recover("r1", 18_000)
+    with pytest.raises(UserError, match="more than the 2000 cents left to recover"):
+        recover("r2", 2_001)
+    recover("r2", 2_000)
+    with pytest.raises(UserError, match="a negative correction is recovered, not paid"):
+        bus.publish(EventFactory("ACME").payment_recorded(over["id"], 100, date(2026, 6, 30)))
+    assert verify(ledger, bus.host.schemes).ok
+
+
+def test_a5_placed_advances_above_the_rights_stay_blocked(tmp_path):
+    # L3348-1: an over-payment placed in a savings plan cannot be released; it becomes a voluntary payment
+    # without the exemptions (a warning for the payroll)
+    bus, ledger = setup(tmp_path, mode="placed")
+    close(bus, 800)
+    [over] = [r for r in ledger.entitlements.rows() if r["event_id"] == "results"]
+    o = json.loads(over["explanation"])["inputs"]["overpayment"]
+    assert (o["salary_deduction_cents"], o["blocked_in_plan_cents"]) == (0, 20_000)
+    rules = [r[0] for r in ledger.conn.execute("SELECT rule FROM findings WHERE event_id = 'results'")]
+    assert "I-41" in rules
+
+
+@pytest.mark.parametrize(
+    ("allowed", "args", "message"),
+    [
+        (True, ("adv-3", "2025-10-20", "2025-10-01"), "advance adv-2 was paid in the same quarter"),  # D-9
+        (True, ("adv-3", "2025-11-20", None), "payload.consented_on: required field missing"),
+        (True, ("adv-3", "2025-11-20", "2025-11-21"), "no advance without the employee's prior consent"),
+        (True, ("adv-3", "2026-01-10", "2026-01-02"), "is outside 2025-01-01..2025-12-31"),
+        (False, ("adv-3", "2025-11-20", "2025-11-02"), "the agreement does not provide advances"),
+    ],
+)
+def test_a6_an_advance_the_law_or_the_agreement_forbids_is_refused_and_nothing_is_written(
+    tmp_path, allowed, args, message
+):
+    # L3348-1, décret 2024-644 (LAW I-41): at most once a quarter, with prior consent, during the period, and only
+    # if the agreement provides it
+    if allowed:
+        bus, ledger = setup(tmp_path)
+    else:
+        bus, ledger = world(tmp_path, company([person("A", 300_000)], toml()))
+    before = ledger.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+    with pytest.raises(UserError, match=message):
+        advance(bus, *args)
+    assert ledger.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == before
+
+
+def test_consent_after_the_15_days_of_the_letter_is_refused(tmp_path):
+    # décret 2024-644: 15 days from the receipt of the letter to consent, unless the agreement says otherwise
+    bus, _ = world(tmp_path, company([person("A", 300_000)], toml(extra="advances = true")))
+    with pytest.raises(UserError, match="more than 15 days after the letter"):
+        advance(bus, "late", "2025-03-20", "2025-03-17", letter_received_on="2025-03-01")
+    advance(bus, "ok", "2025-03-20", "2025-03-16", letter_received_on="2025-03-01")
