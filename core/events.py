@@ -109,6 +109,33 @@ class PaymentRecorded:
             raise ValueError("amount_cents must be positive")
 
 
+@frozen
+class RecomputationRequested:
+    """Compute a scheme's period again with the rules of the installed version (after an upgrade, or once a
+    missing value such as a TMOP has been added). The scheme records the differences as corrections that cite
+    the request: nothing recorded is edited. Schemes that recompute register this type (`RECOMPUTATION`)."""
+
+    scheme: str
+    period: Period
+    reason: str
+
+    def __attrs_post_init__(self) -> None:
+        if not self.reason.strip():
+            raise ValueError(
+                'reason: say why (e.g. "paybonus 0.2: LAW corrections"); it is kept with every correction'
+            )
+
+
+def _check_recomputation(event: Event[Any], ledger: Any) -> None:
+    """The company runs the scheme it asks to recompute."""
+    schemes = ledger.company_table(event.company).get("schemes", {})
+    if event.payload.scheme not in schemes:
+        known = ", ".join(sorted(schemes)) or "none"
+        raise ValueError(
+            f"payload.scheme: the company does not run {event.payload.scheme!r} (it runs: {known})"
+        )
+
+
 # --- envelope --------------------------------------------------------------------------------------------------
 
 
@@ -155,6 +182,14 @@ class EventType:
     # called with (event, paybonus.hooks.LedgerView); raises ValueError with a precise message
     check: Callable[[Event[Any], Any], None] | None = None
 
+
+# registered by each plugin family whose schemes recompute (one type, one payload class, for all of them)
+RECOMPUTATION = EventType(
+    "recomputation_requested",
+    RecomputationRequested,
+    "compute a scheme's period again with the installed rules; differences are recorded as corrections",
+    check=_check_recomputation,
+)
 
 BUILTIN_EVENT_TYPES = (
     EventType("period_closed", PeriodClosed, "a pay period was closed; its payroll is final"),

@@ -38,8 +38,8 @@ def check(ledger: Ledger, event: Event[Any], pending: dict[str, int], params: Pa
             f"payload.entitlement: no entitlement {p.entitlement!r} for company {event.company!r}"
         )
     if event.type == "payment_recorded":
-        if row["kind"] == "correction" and row["amount_cents"] < 0:
-            raise ValueError("payload.entitlement: a negative correction is recovered, not paid")
+        if row["amount_cents"] < 0:
+            raise ValueError(f"payload.entitlement: a negative {row['kind']} is recovered, not paid")
         if p.mode != "paid" and row["social_regime"] != SocialRegime.EPARGNE_SALARIALE:
             raise ValueError("payload.mode: only intéressement-type sums can be placed in a savings plan")
         due = (

@@ -10,7 +10,7 @@ from datetime import date
 import click
 from attrs import frozen
 from paybonus.calendar import Period
-from paybonus.events import EventType
+from paybonus.events import RECOMPUTATION, EventType
 from paybonus.hooks import DsnMapping, SchemeDescriptor, SocialRegime, hookimpl
 
 from . import advances, projet
@@ -19,7 +19,9 @@ from .annex import classic_annex
 from .compute import HANDLERS, SCHEME, recompute
 from .lint import lint
 
-VERSION = "1.0.0"
+VERSION = (
+    "1.1.0"  # 1.1.0: the legal review of issue 16 (CHANGELOG): TMOP, seniority, caps, bases, heads, advances
+)
 
 
 @frozen
@@ -56,6 +58,7 @@ def paybonus_register_event_types() -> list[EventType]:
         EventType("supplement_decided", SupplementDecided, "a supplément d'intéressement was decided"),
         *advances.EVENT_TYPES,
         projet.EVENT_TYPE,
+        RECOMPUTATION,  # the family's schemes compute a period again on request
     ]
 
 

@@ -23,7 +23,7 @@ from attrs import frozen
 from paybonus.calendar import Period, add_months, end_of_nth_month_after
 from paybonus.distribution import Criterion, distribute, replay
 from paybonus.errors import SchemeError
-from paybonus.events import Event, latest
+from paybonus.events import RECOMPUTATION, Event, latest
 from paybonus.formulas import FormulaError
 from paybonus.hooks import (
     Explanation,
@@ -38,7 +38,7 @@ from paybonus.params import Parameters
 
 from . import advances, heads
 from .agreement import Agreement
-from .interest import on_payment, recompute_interest
+from .interest import on_payment, recomputation, recompute_interest, recompute_interests
 from .shared import (
     DEPRECATED_CAP_KEY,
     as_drafts,
@@ -66,6 +66,7 @@ class Run:
     key: str  # identity of the computation: the results event (or supplément decision) it rests on
     pool_source: dict[str, Any]  # how the pool was obtained (formula and figures, or a decided amount)
     pool_raw_cents: int
+    recomputation: dict[str, Any] | None = None  # the request, when the period is computed again
 
 
 def on_results(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
@@ -96,17 +97,44 @@ def on_supplement(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
     return _supplement(event, ctx, ctx.config)
 
 
+def on_recompute(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
+    """`recomputation_requested`: the period computed again with the installed rules, and the late interest on
+    its payments; differences are recorded as corrections citing the request (nothing is edited)."""
+    p = event.payload
+    if p.scheme != SCHEME:
+        return SchemeResult()
+    ag: Agreement = ctx.config
+    ex, calc = ag.period_of(p.period.start, ctx.company.fiscal_year_start)
+    if calc != p.period:
+        return SchemeResult(
+            findings=[
+                Finding("warning", "I-2", f"recomputation of {p.period}: not a calculation period ({calc})")
+            ]
+        )
+    result = _compute_period(ctx, ag, ex, calc, request=event)
+    more, found = recompute_interests(ctx, SCHEME, calc, event, ag.late_interest_tmop)
+    return SchemeResult(
+        [*result.entitlements, *more],
+        [*result.findings, *found],
+        {**result.summary, "recomputation": event.id, "interest_corrections": len(more)},
+    )
+
+
 HANDLERS = {
     "results_published": on_results,
     "period_closed": on_close,
     "supplement_decided": on_supplement,
     "payment_recorded": on_payment,  # late-payment interest (I-40)
     advances.GRANTED: advances.on_advance,  # I-41
+    RECOMPUTATION.name: on_recompute,
 }
 
 
-def _compute_period(ctx: SchemeContext, ag: Agreement, ex: Period, calc: Period) -> SchemeResult:
-    """The distribution of one calculation period, when both its results and its close are recorded."""
+def _compute_period(
+    ctx: SchemeContext, ag: Agreement, ex: Period, calc: Period, request: Event[Any] | None = None
+) -> SchemeResult:
+    """The distribution of one calculation period, when both its results and its close are recorded (again,
+    for a recomputation request)."""
     window = ctx.params.value("interessement_renegotiation_window_months", calc.start)
     if not ag.in_force(calc, window):  # I-7: renewals by tacit agreement count
         return SchemeResult(summary={"skipped": f"{calc} is outside the agreement"})
@@ -119,7 +147,7 @@ def _compute_period(ctx: SchemeContext, ag: Agreement, ex: Period, calc: Period)
     existing = [
         e for e in ctx.entitlements(scheme=SCHEME, period=calc) if e.period == calc and not _is_supplement(e)
     ]
-    if any(e.explanation.inputs.get("results_event") == results.id for e in existing):
+    if request is None and any(e.explanation.inputs.get("results_event") == results.id for e in existing):
         return SchemeResult(summary={"already_computed_from": results.id})
     figures = dict(results.payload.figures)
     pop = ctx.population(calc)
@@ -135,7 +163,7 @@ def _compute_period(ctx: SchemeContext, ag: Agreement, ex: Period, calc: Period)
         ag,
         ex,
         calc,
-        results.id,
+        results.id if request is None else request.id,
         {
             "formula": ag.formula,
             "figures": {k: str(v) for k, v in sorted(figures.items())},
@@ -144,6 +172,7 @@ def _compute_period(ctx: SchemeContext, ag: Agreement, ex: Period, calc: Period)
             "results_event": results.id,
         },
         pool_raw,
+        recomputation(request),
     )
     return _distribute(ctx, run, existing)
 
@@ -251,9 +280,13 @@ def _distribute(
     if ag.prorate_cap_by_presence is not None:
         findings.append(Finding("info", "I-33", DEPRECATED_CAP_KEY))
     common: dict[str, Any] = {
-        ("supplement_decision" if supplement else "results_event"): run.key,
+        ("supplement_decision" if supplement else "results_event"): run.pool_source.get(
+            "results_event", run.key
+        ),
         "pool_cents": pool,
     }
+    if run.recomputation is not None:
+        common["recomputation"] = run.recomputation
     term = ag.term_of(calc, params.value("interessement_renegotiation_window_months", calc.start))
     if term:  # a period under a tacit renewal of the agreement (I-7)
         common["renewal_term"] = term

@@ -21,6 +21,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from paybonus.calendar import (
+    Period,
     end_of_nth_month_after,
     next_semester,
     previous_semester,
@@ -29,7 +30,15 @@ from paybonus.calendar import (
 )
 from paybonus.errors import SchemeError
 from paybonus.events import Event
-from paybonus.hooks import EntitlementDraft, Explanation, Finding, Kind, SchemeContext, SchemeResult
+from paybonus.hooks import (
+    EntitlementDraft,
+    Explanation,
+    Finding,
+    Kind,
+    RecordedEntitlement,
+    SchemeContext,
+    SchemeResult,
+)
 from paybonus.money import format_euros
 from paybonus.params import Parameters, ParamValue
 
@@ -38,12 +47,7 @@ def on_payment(event: Event[Any], ctx: SchemeContext, scheme: str = "interesseme
     """Interest on a payment of one of `scheme`'s entitlements made after its deadline."""
     p = event.payload
     target = next((e for e in ctx.entitlements(scheme=scheme) if e.id == p.entitlement), None)
-    if (
-        target is None
-        or target.kind is Kind.INTEREST
-        or target.due_date is None
-        or p.paid_on <= target.due_date
-    ):
+    if target is None or target.due_date is None or not _late(target, p.paid_on):
         return SchemeResult()
     convention = getattr(ctx.config, "late_interest_tmop", "published")
     amount, expl, findings = interest(
@@ -68,6 +72,74 @@ def on_payment(event: Event[Any], ctx: SchemeContext, scheme: str = "interesseme
         findings,
         summary={"late_days": late_days},
     )
+
+
+def _late(target: RecordedEntitlement | None, paid_on: date) -> bool:
+    """A payment after the deadline of an amount that bears interest (not interest itself, nor an advance:
+    the deadline is the period's, I-39)."""
+    return (
+        target is not None
+        and target.kind not in (Kind.INTEREST, Kind.ADVANCE)
+        and target.due_date is not None
+        and paid_on > target.due_date
+    )
+
+
+def recomputation(request: Event[Any] | None) -> dict[str, Any] | None:
+    """What a correction recorded on request says about it (explanation input `recomputation`)."""
+    if request is None:
+        return None
+    return {
+        "request": request.id,
+        "reason": request.payload.reason,
+        "requested_at": request.occurred_at.isoformat(),
+    }
+
+
+def recompute_interests(
+    ctx: SchemeContext, scheme: str, period: Period, request: Event[Any], convention: str
+) -> tuple[list[EntitlementDraft], list[Finding]]:
+    """The late interest of every late payment of the period's amounts, computed again: the difference with what
+    was recorded for each payment is an interest entitlement citing the request (I-40, D-1)."""
+    ents = {e.id: e for e in ctx.entitlements(scheme=scheme, period=period) if e.period == period}
+    recorded: dict[tuple[str, str], int] = {}
+    for e in ents.values():
+        if e.kind is Kind.INTEREST and e.corrects:
+            k = (e.corrects, str(e.explanation.inputs.get("payment_event")))
+            recorded[k] = recorded.get(k, 0) + e.amount_cents
+    drafts, findings = [], []
+    for pay in ctx.events("payment_recorded"):
+        p = pay.payload
+        target = ents.get(p.entitlement)
+        if target is None or not _late(target, p.paid_on):
+            continue
+        assert target.due_date is not None
+        amount, expl, found = interest(
+            ctx.params, target.id, target.due_date, p.paid_on, p.amount_cents, pay.id, convention
+        )
+        before = recorded.get((target.id, pay.id), 0)
+        if amount == before:
+            continue
+        findings += found
+        expl = Explanation(
+            {**expl.inputs, "previous_cents": before, "recomputation": recomputation(request)},
+            expl.parameters,
+            [*expl.steps, f"recorded before for this payment: {format_euros(before)}"],
+            expl.rules,
+        )
+        drafts.append(
+            EntitlementDraft(
+                target.employee,
+                target.period,
+                amount - before,
+                expl,
+                kind=Kind.INTEREST,
+                due_date=p.paid_on,
+                corrects=target.id,
+                key=f"{request.id}|{pay.id}",
+            )
+        )
+    return drafts, findings
 
 
 def interest(

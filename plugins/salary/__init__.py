@@ -5,7 +5,7 @@ registers the three schemes: prime sur objectif, prime NAO and PMT.
 
 from __future__ import annotations
 
-from paybonus.events import EventType
+from paybonus.events import RECOMPUTATION, EventType
 from paybonus.hooks import SchemeDescriptor, hookimpl
 
 from . import pmt, prime_nao, prime_objectif
@@ -13,7 +13,8 @@ from . import pmt, prime_nao, prime_objectif
 
 @hookimpl
 def paybonus_register_event_types() -> list[EventType]:
-    return [*prime_objectif.event_types(), *pmt.event_types()]
+    # prime sur objectif and prime NAO compute a period again on request (recomputation_requested)
+    return [*prime_objectif.event_types(), *pmt.event_types(), RECOMPUTATION]
 
 
 @hookimpl

@@ -251,3 +251,12 @@ def recorded_by_employee(
         total, principal = out.get(e.employee, (0, None))
         out[e.employee] = (total + e.amount_cents, principal or (e.id if e.kind is Kind.PRINCIPAL else None))
     return out
+
+
+def recomputation(request: Any) -> dict[str, Any]:
+    """What a correction recorded on a `recomputation_requested` event says about it."""
+    return {
+        "request": request.id,
+        "reason": request.payload.reason,
+        "requested_at": request.occurred_at.isoformat(),
+    }

@@ -13,14 +13,16 @@ from datetime import date
 from decimal import ROUND_DOWN, Decimal
 from typing import Any, Literal
 
-from attrs import Factory, field, frozen
+from attrs import Factory, evolve, field, frozen
 from paybonus.calendar import Period
-from paybonus.events import Event
+from paybonus.events import RECOMPUTATION, Event
 from paybonus.hooks import (
     DsnMapping,
     EntitlementDraft,
     Explanation,
     Finding,
+    Kind,
+    RecordedEntitlement,
     SchemeContext,
     SchemeDescriptor,
     SchemeResult,
@@ -89,6 +91,102 @@ class NaoConfig(sc.SalarySettings):
     )
     pay_lag_months: int = 0
     dsn_code: str = "028"
+
+
+def on_recompute(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
+    """`recomputation_requested`: the instalments of the awards of that reference period already due (their pay
+    period closed), computed again; each difference is a correction citing the request."""
+    p = event.payload
+    if p.scheme != SCHEME:
+        return SchemeResult()
+    cfg: NaoConfig = ctx.config
+    closed = [e.payload.period for e in ctx.events("period_closed")]
+    drafts: list[EntitlementDraft] = []
+    for award in cfg.awards:
+        if award.reference_period != p.period:
+            continue
+        schedule = award.schedule()
+        recorded = [
+            e for e in ctx.entitlements(scheme=SCHEME, period=award.reference_period) if e.period == p.period
+        ]
+        for n, inst in enumerate(schedule):
+            if not any(c.contains(inst.date) for c in closed):
+                continue
+            before = [
+                e
+                for e in recorded
+                if e.explanation.inputs.get("award") == award.id
+                and e.explanation.inputs.get("instalment") == n + 1
+            ]
+            new = _instalment(ctx, cfg, award, n, schedule)
+            drafts += _corrections(new, before, event, sc.dsn(cfg.dsn_code))
+    return SchemeResult(
+        drafts, sc.payment_date_warning(cfg, SCHEME), {"recomputation": event.id, "entitlements": len(drafts)}
+    )
+
+
+def _corrections(
+    new: list[EntitlementDraft], before: list[RecordedEntitlement], request: Event[Any], dsn: DsnMapping
+) -> list[EntitlementDraft]:
+    """The new amounts less what was recorded: corrections referencing each principal (or a principal for a
+    new beneficiary); someone no longer entitled gets a negative correction."""
+    total: dict[str, int] = {}
+    principal: dict[str, RecordedEntitlement] = {}
+    for e in before:
+        total[e.employee] = total.get(e.employee, 0) + e.amount_cents
+        if e.kind is Kind.PRINCIPAL:
+            principal[e.employee] = e
+    out = []
+    why = sc.recomputation(request)
+    for d in new:
+        prev = total.pop(d.employee, 0)
+        if d.amount_cents == prev:
+            continue
+        first = principal.get(d.employee)
+        expl = Explanation(
+            {**d.explanation.inputs, "previous_cents": prev, "recomputation": why},
+            d.explanation.parameters,
+            [*d.explanation.steps, f"recorded before: {format_euros(prev)}"],
+            d.explanation.rules,
+        )
+        if first is None:
+            out.append(evolve(d, explanation=expl, amount_cents=d.amount_cents - prev))
+        else:
+            out.append(
+                evolve(
+                    d,
+                    explanation=expl,
+                    amount_cents=d.amount_cents - prev,
+                    kind=Kind.CORRECTION,
+                    corrects=first.id,
+                    key=f"{d.key}|{request.id}",
+                )
+            )
+    for emp, prev in total.items():
+        if not prev or emp not in principal:
+            continue
+        first = principal[emp]
+        inputs = {**first.explanation.inputs, "full_cents": 0, "total_cents": 0, "previous_cents": prev}
+        expl = Explanation(
+            {**inputs, "recomputation": why},
+            first.explanation.parameters,
+            ["no longer entitled under the installed rules", f"recorded before: {format_euros(prev)}"],
+            first.explanation.rules,
+        )
+        out.append(
+            EntitlementDraft(
+                emp,
+                first.period,
+                -prev,
+                expl,
+                Kind.CORRECTION,
+                first.due_date,
+                first.id,
+                key=f"{first.explanation.inputs.get('award')}|{first.explanation.inputs.get('instalment')}|{request.id}",
+                dsn=dsn,
+            )
+        )
+    return out
 
 
 def on_close(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
@@ -242,7 +340,7 @@ def recompute(expl: Explanation) -> int:
     p = i["presence"]
     total = sc.replay_prorate(int(i["full_cents"]), p["contract_days"] - p["absent_days"], p["period_days"])
     parts = allocate(total, scale_weights([Decimal(s) for s in i["instalments"]]))
-    return parts[int(i["instalment"]) - 1]
+    return parts[int(i["instalment"]) - 1] - int(i.get("previous_cents", 0))
 
 
 def descriptor() -> SchemeDescriptor:
@@ -250,7 +348,7 @@ def descriptor() -> SchemeDescriptor:
         name=SCHEME,
         version=VERSION,
         label="Prime NAO",
-        handlers={"period_closed": on_close},
+        handlers={"period_closed": on_close, RECOMPUTATION.name: on_recompute},
         recompute=recompute,
         dsn=DsnMapping("S21.G00.52", "028", sc.DSN_CODES["028"]),
         social_regime=SocialRegime.SALARY,

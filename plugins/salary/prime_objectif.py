@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from attrs import Factory, field, frozen
 from paybonus.calendar import Period
-from paybonus.events import Event, EventType, latest
+from paybonus.events import RECOMPUTATION, Event, EventType, latest
 from paybonus.formulas import Formula, FormulaError
 from paybonus.hooks import (
     DsnMapping,
@@ -180,14 +180,49 @@ def on_leaver(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
     return _run(ctx, cfg, todo, findings)
 
 
-HANDLERS = {"objective_results": on_results, "period_closed": on_close, "employee_left": on_leaver}
+def on_recompute(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
+    """`recomputation_requested`: every plan's bonuses of the period computed again with the installed rules,
+    once its figures are known (or, objectives unenforceable, once the period is closed); differences are
+    corrections citing the request."""
+    p = event.payload
+    if p.scheme != SCHEME:
+        return SchemeResult()
+    cfg: ObjectiveConfig = ctx.config
+    period = sc.bonus_period(p.period.start, cfg.frequency, ctx.company.fiscal_year_start)
+    if period != p.period:
+        return SchemeResult(
+            findings=[
+                Finding("warning", "O-1", f"recomputation of {p.period}: the plans' periods are {period}")
+            ]
+        )
+    closed = any(e.payload.period.end == period.end for e in ctx.events("period_closed"))
+    todo: Todo = []
+    for plan in cfg.plans:
+        results = _latest_results(ctx, plan.id, period)
+        if results is not None or (closed and _unenforceable(plan, period)):
+            todo.append((plan, period, results, None))
+    return _run(ctx, cfg, todo, [], event)
 
 
-def _run(ctx: SchemeContext, cfg: ObjectiveConfig, todo: Todo, findings: list[Finding]) -> SchemeResult:
+HANDLERS = {
+    "objective_results": on_results,
+    "period_closed": on_close,
+    "employee_left": on_leaver,
+    RECOMPUTATION.name: on_recompute,
+}
+
+
+def _run(
+    ctx: SchemeContext,
+    cfg: ObjectiveConfig,
+    todo: Todo,
+    findings: list[Finding],
+    request: Event[Any] | None = None,
+) -> SchemeResult:
     findings = sc.payment_date_warning(cfg, SCHEME) + findings
     drafts: list[EntitlementDraft] = []
     for plan, period, results, only in todo:
-        d, f = _plan_drafts(ctx, cfg, plan, period, results, only)
+        d, f = _plan_drafts(ctx, cfg, plan, period, results, only, request)
         drafts += d
         findings += f
     return SchemeResult(
@@ -202,6 +237,7 @@ def _plan_drafts(
     period: Period,
     results: Event[Any] | None,
     only: str | None,
+    request: Event[Any] | None = None,
 ) -> tuple[list[EntitlementDraft], list[Finding]]:
     findings: list[Finding] = []
     reasons = _max_reasons(plan, period)
@@ -274,6 +310,7 @@ def _plan_drafts(
                 "payroll_month": pay_month.isoformat()[:7],
                 "previous_cents": before[0],
                 "results_event": results.id if results else None,
+                **({"recomputation": sc.recomputation(request)} if request is not None else {}),
             },
             parameters={"absence_policy": cfg.absences, "frequency": cfg.frequency},
             steps=[
@@ -308,7 +345,8 @@ def _plan_drafts(
                 kind=kind,
                 due_date=sc.due_date(pay_month),
                 corrects=before[1],
-                key=f"{plan.id}|{results.id if results else 'max'}|{m}",
+                key=f"{plan.id}|{results.id if results else 'max'}|{m}"
+                + (f"|{request.id}" if request is not None else ""),
                 dsn=sc.dsn(cfg.dsn_code),
             )
         )

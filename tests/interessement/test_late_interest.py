@@ -165,3 +165,34 @@ def test_the_convention_is_checked_at_load():
             load_plugins(entry_points=False).schemes["interessement"],
             "company.toml",
         )
+
+
+def test_a_recomputation_corrects_interest_computed_with_the_former_convention(tmp_path):
+    # D-1: interest recorded with per_semester (10.92 €, as paybonus 1.0 did); the company moves to the default
+    # and asks for 2022 again: a -2.60 € interest entitlement citing the request brings it to 8.32 €
+    import json as _json
+
+    from paybonus.sources import store_company
+
+    bus, ledger, a = exercise(tmp_path, 2022, "per_semester")
+    pay(bus, a, 100_000, "2023-08-30")
+    store_company(ledger, company([person("A", 300_000)], toml(starts_on="2010-01-01"), year=2022))
+    line = _json.dumps(
+        {
+            "id": "recompute-2022",
+            "type": "recomputation_requested",
+            "company": "ACME",
+            "occurred_at": "2026-07-01T09:00:00+02:00",
+            "payload": {
+                "scheme": "interessement",
+                "period": "2022",
+                "reason": "TMOP in force on the payment date",
+            },
+        }
+    )
+    bus.publish_all(bus.host.event_types.read_jsonl("r.jsonl", [line]))
+    rows = interest_rows(ledger)
+    assert [r["amount_cents"] for r in rows] == [1_092, -260]
+    assert rows[1]["corrects"] == a["id"] and rows[1]["event_id"] == "recompute-2022"
+    assert _json.loads(rows[1]["explanation"])["inputs"]["previous_cents"] == 1_092
+    assert verify(ledger, bus.host.schemes).ok

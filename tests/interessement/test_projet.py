@@ -827,3 +827,48 @@ def test_a_company_that_trusts_its_coordinator_imports_only_what_that_key_signed
     good = attempt(signed, "signed.json")
     assert good.returncode == 0, good.stderr
     assert "ALPHA: statement recorded" in good.stdout
+
+
+def test_a_recomputation_of_a_project_period_records_the_differences_as_corrections(tmp_path, example):
+    # CHANGELOG 1.1.0: asked again under the same rules, nothing is recorded; after MEGA changes its criterion to
+    # uniform, the differences are corrections citing the request; asking twice adds nothing
+    bus, ledger = shared(tmp_path, example)
+    for cid in COMPANIES:
+        close_year(bus, example, cid)
+    publish_statement(bus, statement_from(dict.fromkeys(COMPANIES, ledger), agreement()))
+    before = {r["id"]: r["amount_cents"] for r in ledger.entitlements.rows("MEGA", "interessement_projet")}
+
+    def ask(id):
+        line = json.dumps(
+            {
+                "id": id,
+                "type": "recomputation_requested",
+                "company": "MEGA",
+                "occurred_at": "2026-07-01T09:00:00+02:00",
+                "payload": {"scheme": "interessement_projet", "period": "2025", "reason": "check"},
+            }
+        )
+        out = bus.publish_all(bus.host.event_types.read_jsonl("r.jsonl", [line]))
+        assert all(d.status == "completed" for o in out for d in o.dispatches)
+
+    ask("same-rules")
+    assert {r["id"] for r in ledger.entitlements.rows("MEGA", "interessement_projet")} == set(before)
+    text = (example / "MEGA" / "company.toml").read_text(encoding="utf-8")
+    head, _, part = text.partition("[[schemes.interessement_projet.participations]]")
+    part = part.replace('criterion = "salary"', 'criterion = "uniform"')
+    load_company(ledger, example, "MEGA", f"{head}[[schemes.interessement_projet.participations]]{part}")
+    ask("uniform-now")
+    rows = ledger.entitlements.rows("MEGA", "interessement_projet")
+    new = [r for r in rows if r["id"] not in before]
+    assert new and all(r["kind"] == "correction" and r["corrects"] in before for r in new)
+    assert all(
+        json.loads(r["explanation"])["inputs"]["recomputation"]["request"] == "uniform-now" for r in new
+    )
+    totals: dict[str, int] = {}
+    for r in rows:
+        totals[r["employee"]] = totals.get(r["employee"], 0) + r["amount_cents"]
+    assert abs(totals["M1"] - totals["M2"]) <= 1 and sum(totals.values()) == sum(before.values())  # uniform
+    assert all(ledger.entitlements.get(i)["amount_cents"] == c for i, c in before.items())  # nothing edited
+    ask("uniform-again")
+    assert len(ledger.entitlements.rows("MEGA", "interessement_projet")) == len(rows)
+    assert audit_verify(ledger, bus.host.schemes).ok

@@ -20,7 +20,7 @@ from .annex import project_annex
 from .compute import EVENT, HANDLERS, SCHEME, recompute
 from .statement import check_signature, verify
 
-VERSION = "1.0.0"
+VERSION = "1.1.0"  # 1.1.0: TMOP convention, calendar-month seniority, cap proration, 20 % base (issue 16)
 
 
 @frozen

@@ -27,7 +27,7 @@ from typing import Any
 from paybonus.calendar import Period, end_of_nth_month_after, fiscal_year
 from paybonus.distribution import Criterion, distribute, replay
 from paybonus.errors import SchemeError
-from paybonus.events import Event, latest
+from paybonus.events import RECOMPUTATION, Event, latest
 from paybonus.hooks import (
     EntitlementDraft,
     Explanation,
@@ -40,7 +40,7 @@ from paybonus.money import format_euros
 from paybonus.params import Parameters
 from paybonus.payroll import Population
 
-from ..interest import on_payment, recompute_interest
+from ..interest import on_payment, recomputation, recompute_interest, recompute_interests
 from ..shared import (
     as_drafts,
     beneficiaries,
@@ -99,10 +99,43 @@ def on_project_payment(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
     return on_payment(event, ctx, SCHEME)
 
 
-HANDLERS = {EVENT: on_project_results, "period_closed": on_close, "payment_recorded": on_project_payment}
+def on_recompute(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
+    """`recomputation_requested`: the company's parts of the project periods equal to the requested period,
+    computed again, and their late interest; differences are recorded as corrections citing the request."""
+    p = event.payload
+    if p.scheme != SCHEME:
+        return SchemeResult()
+    settings: ProjectSettings = ctx.config
+    todo = sorted(
+        {
+            (e.payload.project, e.payload.period)
+            for e in ctx.events(EVENT)
+            if e.payload.period == p.period and settings.of(e.payload.project)
+        }
+    )
+    result = _compute(ctx, todo, None, event)
+    more, found = recompute_interests(ctx, SCHEME, p.period, event, settings.late_interest_tmop)
+    return SchemeResult(
+        [*result.entitlements, *more],
+        [*result.findings, *found],
+        {**result.summary, "recomputation": event.id, "interest_corrections": len(more)},
+    )
 
 
-def _compute(ctx: SchemeContext, todo: list[tuple[str, Period]], closed_on: date | None) -> SchemeResult:
+HANDLERS = {
+    EVENT: on_project_results,
+    "period_closed": on_close,
+    "payment_recorded": on_project_payment,
+    RECOMPUTATION.name: on_recompute,
+}
+
+
+def _compute(
+    ctx: SchemeContext,
+    todo: list[tuple[str, Period]],
+    closed_on: date | None,
+    request: Event[Any] | None = None,
+) -> SchemeResult:
     """The company's entity parts of each (project, period); `closed_on`: the end of the pay period whose close
     triggered it (an entity computes only at the close of its window's last month)."""
     settings: ProjectSettings = ctx.config
@@ -118,7 +151,7 @@ def _compute(ctx: SchemeContext, todo: list[tuple[str, Period]], closed_on: date
         assert found is not None  # the triggering event itself, or one the filter above found
         statement = _statement(found, ctx.params)
         for p in sorted(participations, key=lambda x: x.entity):
-            d, f, s = _entity(ctx, statement, found.id, p, drafts, closed_on)
+            d, f, s = _entity(ctx, statement, found.id, p, drafts, closed_on, request)
             drafts.extend(d)
             findings.extend(f)
             if s:
@@ -140,6 +173,7 @@ def _entity(
     p: Participation,
     pending: Sequence[EntitlementDraft],
     closed_on: date | None,
+    request: Event[Any] | None = None,
 ) -> tuple[list[EntitlementDraft], list[Finding], dict[str, Any] | None]:
     part = st.part(p.entity)
     entity = st.agreement.entity(p.entity)
@@ -166,7 +200,9 @@ def _entity(
         and e.explanation.inputs.get("project") == st.project
         and e.explanation.inputs.get("entity") == p.entity
     ]
-    if any(e.explanation.inputs.get("statement_event") == statement_event for e in existing):
+    if request is None and any(
+        e.explanation.inputs.get("statement_event") == statement_event for e in existing
+    ):
         return [], [], {**head, "already_computed_from": statement_event}
 
     params = ctx.params
@@ -233,7 +269,9 @@ def _entity(
         "entity_pool_cents": part.pool_cents,
         "pool_cents": pool,
     }
-    key = f"{statement_event}#{p.entity}"
+    if request is not None:
+        common["recomputation"] = recomputation(request)
+    key = f"{statement_event if request is None else request.id}#{p.entity}"
     drafts = as_drafts(
         ctx, ex, result.shares, facts, existing, st.period, deadline, key, common, parameters, steps, rules
     )
