@@ -272,6 +272,8 @@ def _distribute(
         "0.4",
         "D-3",
         "D-4",
+        "D-10",
+        "D-14",
         *(["D-12"] if ag.seniority_scope == "group" else []),
         *(["D-13"] if ag.subpool(Criterion.SALARY) else []),
         *(["I-16", "I-24", "D-11"] if ag.company_heads else []),

@@ -218,7 +218,10 @@ def _published(
             '} to a [tmop] table (unit = "rate", source = "avis au JO ...") in a parameters file and run '
             "`paybonus --params FILE retry` (docs/after-computation.md)"
         )
-    v = params.get("tmop", end)
+    try:
+        v = params.get("tmop", end)
+    except LookupError as exc:  # a payment before the first known TMOP
+        raise SchemeError(f"{where}: {exc}") from None
     findings = []
     if v.estimated:
         findings.append(

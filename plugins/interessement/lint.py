@@ -105,15 +105,21 @@ def _duration(ag: Agreement, params: Parameters, err: Any, warn: Any, out: list[
         )
         return
     months = _months_between(ag.starts_on, ag.ends_on)
-    low = params.value("interessement_min_duration_months", on)
-    high = params.value("interessement_max_duration_months", on)
+    try:
+        low = params.value("interessement_min_duration_months", on)
+        high = params.value("interessement_max_duration_months", on)
+    except LookupError:  # before the dated parameters: not checked
+        return
     if months < low:
         err("I-7", f"ends_on: the agreement lasts less than {low} months ({months}); L3312-5 I at {on}")
     elif months > high:
         err("I-7", f"ends_on: the agreement lasts more than {high} months ({months}); L3312-5 I at {on}")
     req = ag.renegotiation_requested_on
     if req is not None:
-        window = params.value("interessement_renegotiation_window_months", req)
+        try:
+            window = params.value("interessement_renegotiation_window_months", req)
+        except LookupError:
+            return
         if not ag.tacit_renewal:
             warn(
                 "I-7",
@@ -193,7 +199,10 @@ def _setup(ag: Agreement, company: CompanyInfo, params: Parameters, err: Any, ou
         if ag.cse_consulted_on is None:
             err("I-7", "cse_consulted_on: the CSE is consulted on the draft (L3312-5 II 2°)")
         elif ag.deposited_on is not None:
-            days = params.value("interessement_unilateral_cse_notice_days", ag.deposited_on)
+            try:
+                days = params.value("interessement_unilateral_cse_notice_days", ag.deposited_on)
+            except LookupError:
+                return
             if ag.deposited_on - ag.cse_consulted_on < timedelta(days=days):
                 err(
                     "I-7",
