@@ -183,3 +183,17 @@ def test_every_formula_in_the_interessement_doc_parses_and_evaluates():
             f = Formula.parse(src, known)
             value, _ = f.evaluate({n: Decimal(1000) for n in known}, lambda name, n: Decimal(900))
             assert value == value  # evaluates without error
+
+
+def test_every_rule_id_paybonus_adds_is_listed_in_docs_rules_md():
+    # D-n and V-n ids are not in LAW.md: docs/rules.md lists each with its default, how to change it, its source
+    text = (DOCS / "rules.md").read_text(encoding="utf-8")
+    listed = set(re.findall(r"^\| ([DV]-\d+) \|", text, re.M))
+    cited = set()
+    for path in (ROOT / "plugins").rglob("*.py"):
+        cited |= set(re.findall(r'"([DV]-\d+)"', path.read_text(encoding="utf-8")))
+    cited |= set(re.findall(r'"([DV]-\d+)"', (ROOT / "core" / "lint.py").read_text(encoding="utf-8")))
+    assert cited, "no D-/V- rule id cited in the code"
+    assert cited <= listed, f"cited but not in docs/rules.md: {sorted(cited - listed)}"
+    for rule in listed:  # in the table, and explained below it
+        assert len(re.findall(rf"\b{rule}\b", text)) >= 2, rule
