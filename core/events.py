@@ -128,7 +128,7 @@ class RecomputationRequested:
 
 def _check_recomputation(event: Event[Any], ledger: Any) -> None:
     """The company runs the scheme it asks to recompute."""
-    schemes = ledger.company_table(event.company).get("schemes", {})
+    schemes = ledger.configuration(event.company).get("schemes", {})
     if event.payload.scheme not in schemes:
         known = ", ".join(sorted(schemes)) or "none"
         raise ValueError(

@@ -236,6 +236,16 @@ class Parameters:
                         "value": str(v.value) if isinstance(v.value, Decimal) else v.value,
                         "source": v.source,
                         "ref": v.ref,
+                        # a half-yearly value (TMOP): its semester and JO date, only where given
+                        **(
+                            {
+                                "semester": v.semester,
+                                "jo": v.jo.isoformat() if v.jo else None,
+                                "estimated": v.estimated,
+                            }
+                            if v.semester is not None
+                            else {}
+                        ),
                     }
                     for v in p.values
                 ],
@@ -263,6 +273,9 @@ class Parameters:
                     date.fromisoformat(v["until"]) if v["until"] else None,
                     v["source"],
                     v["ref"],
+                    v.get("semester"),
+                    date.fromisoformat(v["jo"]) if v.get("jo") else None,
+                    bool(v.get("estimated", False)),
                 )
                 for v in body["values"]
             )

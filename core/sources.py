@@ -214,10 +214,8 @@ def store_company(ledger: Ledger, data: CompanyData, now: datetime | None = None
     """Replace the company's configuration and payroll inputs in the ledger, all or nothing."""
     at = (now or datetime.now(UTC)).isoformat()
     info = data.config.info
-    contracts = ((*r, "", "")[:8] for r in data.contracts)  # rows without a work unit or group company get ""
-    pay = ((*r, 0, None)[:10] for r in data.pay_lines)  # rows without the caisse CP or AP subject columns
     return ledger.store_company(
-        info.id, info.name, data.config.toml, contracts, pay, data.absences, at, data.files
+        info.id, info.name, data.config.toml, data.contracts, data.pay_lines, data.absences, at, data.files
     )
 
 

@@ -232,11 +232,6 @@ class LedgerView(Protocol):
         """The company's [company] table as loaded, or None for an unknown company."""
         ...
 
-    def company_table(self, company: str) -> dict[str, Any]:
-        """The company's configuration as loaded (the whole company.toml as a dict; empty if unknown): an event
-        check reads a scheme's table there, e.g. whether the agreement allows what the event does."""
-        ...
-
     def events(self, company: str, type: str, employee: str | None = None) -> list[Event[Any]]:
         """A company's recorded events of one type (about one employee), in recording order."""
         ...

@@ -309,6 +309,49 @@ class Companies:
         ]
 
 
+def padded(
+    contracts: Iterable[Sequence[Any]], pay_lines: Iterable[Sequence[Any]]
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Rows in the *_COLUMNS order, the columns a row lacks at their defaults: a contract without a work unit or
+    group company gets "", a pay line without the caisse CP and AP subject columns 0 and None (rows kept by an
+    earlier version, or written by a caller that does not know them)."""
+    pay_defaults = (0, None)  # cp_caisse_cents, ap_subject_cents
+    first = len(PAY_COLUMNS) - len(pay_defaults)
+    c = [tuple(r) + ("",) * (len(CONTRACT_COLUMNS) - len(r)) for r in contracts]
+    p = [tuple(r) + pay_defaults[len(r) - first :] for r in pay_lines]
+    return c, p
+
+
+def rekeep_payroll(conn: sqlite3.Connection) -> None:
+    """Migration m006: a company's last payroll load was kept with fewer columns than the tables now have; keep it
+    again, same rows with the new columns at their defaults, as a new load with its audit entry, so that the load
+    and the tables say the same thing."""
+    from .audit_log import AuditLog
+
+    companies, audit = Companies(conn), AuditLog(conn)
+    for company in companies.ids():
+        if companies.latest_load(company) is None:
+            continue
+        at = conn.execute(
+            "SELECT COALESCE(MAX(at), '') FROM audit_log WHERE company = ?", (company,)
+        ).fetchone()[0]
+        config = companies.record_config(company, companies.toml(company) or "", at)
+        rows = {
+            name: conn.execute(
+                f"SELECT {', '.join(cols)} FROM {name} WHERE company = ?", (company,)
+            ).fetchall()
+            for name, cols in (
+                ("contracts", CONTRACT_COLUMNS),
+                ("pay_lines", PAY_COLUMNS),
+                ("absences", ABSENCE_COLUMNS),
+            )
+        }
+        n, digest = companies.record_load(
+            company, config, parts_of(rows["contracts"], rows["pay_lines"], rows["absences"]), at
+        )
+        audit.append(company, at, [("payroll.loaded", f"{company}/{n}", digest)])
+
+
 def load_digest(company: str, n: int, config_digest: str, parts: list[list[str]]) -> str:
     """What the audit entry of a payroll load vouches for: its number, configuration and parts."""
     return sha256(canonical({"company": company, "n": n, "config": config_digest, "parts": parts}))

@@ -22,7 +22,7 @@ from attrs import frozen
 from paybonus.errors import UserError
 
 from .audit_log import AuditLog, Head
-from .companies import Companies, parts_of
+from .companies import Companies, padded, parts_of
 from .dispatches import Dispatches, FindingRow
 from .entitlements import EntitlementRow, Entitlements
 from .events import EventRecord, Events
@@ -304,7 +304,8 @@ class Ledger:
     ) -> Head:
         """Replace a company's configuration, payroll inputs and statement files; keep the configuration and payroll
         versions, with their audit entries (the statement files change no amount)."""
-        contracts, pay_lines, absences = list(contracts), list(pay_lines), list(absences)
+        contracts, pay_lines = padded(contracts, pay_lines)  # rows of earlier versions get the new columns
+        absences = list(absences)
         parts = parts_of(contracts, pay_lines, absences)
         with self.write():
             self.companies.upsert(company, name, toml, at)

@@ -440,3 +440,6 @@ def m008_group_contracts_and_payroll_bases(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE contracts ADD COLUMN group_company TEXT NOT NULL DEFAULT ''")
     db.execute("ALTER TABLE pay_lines ADD COLUMN cp_caisse_cents INTEGER NOT NULL DEFAULT 0")
     db.execute("ALTER TABLE pay_lines ADD COLUMN ap_subject_cents INTEGER")
+    from .companies import rekeep_payroll
+
+    rekeep_payroll(db.conn)  # each company's payroll kept again with the new columns (docs/audit.md)

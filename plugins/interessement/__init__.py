@@ -19,9 +19,8 @@ from .annex import classic_annex
 from .compute import HANDLERS, SCHEME, recompute
 from .lint import lint
 
-VERSION = (
-    "1.1.0"  # 1.1.0: the legal review of issue 16 (CHANGELOG): TMOP, seniority, caps, bases, heads, advances
-)
+# 1.1.0: the legal review (CHANGELOG): TMOP in force, calendar-month seniority, prorated caps, bases, advances
+VERSION = "1.1.0"
 
 
 @frozen

@@ -81,7 +81,7 @@ class OverpaymentRecovered:
 
 
 def _agreement(event: Event[Any], ledger: LedgerView) -> Agreement:
-    raw = ledger.company_table(event.company).get("schemes", {}).get("interessement")
+    raw = ledger.configuration(event.company).get("schemes", {}).get("interessement")
     if raw is None:
         raise ValueError("company: it has no intéressement agreement ([schemes.interessement])")
     try:

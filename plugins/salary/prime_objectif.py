@@ -32,9 +32,8 @@ from paybonus.money import allocate, format_euros, parse_euros
 
 from . import mechanism as sc
 
-VERSION = (
-    "1.1.0"  # 1.1.0: grace period, contractual objectives, proration modes, leavers' due date (O-2, O-5)
-)
+# 1.1.0: grace period, contractual objectives, proration modes, leavers' due date (O-2, O-5)
+VERSION = "1.1.0"
 SCHEME = "prime_objectif"
 
 

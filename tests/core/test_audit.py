@@ -146,7 +146,7 @@ def Period_of(payload):
         ),
         (
             "INSERT INTO pay_lines SELECT company, 'E9999', month, gross_cents, base_cents, contract_hours, ap_hours, "
-            "ap_indemnity_cents, reconstituted_cents FROM pay_lines LIMIT 1",
+            "ap_indemnity_cents, reconstituted_cents, cp_caisse_cents, ap_subject_cents FROM pay_lines LIMIT 1",
             "differs from load 1",
         ),
         (
