@@ -182,6 +182,15 @@ def on_advance(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
     ag: Agreement = ctx.config
     p = event.payload
     ex, calc = ag.period_of(p.period.start, ctx.company.fiscal_year_start)
+    q = quarter(ex, p.pay_on)
+    for other in ctx.events(GRANTED, employee=p.employee):  # admission checked the ledger; this, the batch
+        if other.id == event.id:
+            break
+        if ex.contains(other.payload.pay_on) and quarter(ex, other.payload.pay_on) == q:
+            raise SchemeError(
+                f"advance {event.id}: advance {other.id} was paid in the same quarter of the exercise: at most one "
+                "advance a quarter (L3348-1, LAW I-41, D-9)"
+            )
     already = sum(e.amount_cents for e in family_in_exercise(ctx, ex) if e.employee == p.employee)
     cap = full_cap(ctx.params, ex)
     if already + p.amount_cents > cap:  # I-30: an advance never goes beyond the full individual cap

@@ -166,3 +166,32 @@ def test_consent_after_the_15_days_of_the_letter_is_refused(tmp_path):
     with pytest.raises(UserError, match="more than 15 days after the letter"):
         advance(bus, "late", "2025-03-20", "2025-03-17", letter_received_on="2025-03-01")
     advance(bus, "ok", "2025-03-20", "2025-03-16", letter_received_on="2025-03-01")
+
+
+def test_two_advances_of_one_quarter_in_one_batch_the_second_is_a_dead_letter(tmp_path):
+    # D-9: admission reads the ledger; within one file, the computation refuses the second one
+    bus, ledger = world(tmp_path, company([person("A", 300_000)], toml(extra="advances = true")))
+    lines = []
+    for i, on in enumerate(("2025-04-10", "2025-05-10")):
+        payload = {
+            "employee": "A",
+            "period": "2025",
+            "amount_cents": 10_000,
+            "pay_on": on,
+            "consented_on": on,
+        }
+        lines.append(
+            json.dumps(
+                {
+                    "id": f"b{i}",
+                    "type": "interessement_advance_granted",
+                    "company": "ACME",
+                    "occurred_at": f"{on}T10:00:00+02:00",
+                    "payload": payload,
+                }
+            )
+        )
+    out = bus.publish_all(bus.host.event_types.read_jsonl("batch.jsonl", lines))
+    assert [d.status for o in out for d in o.dispatches] == ["completed", "failed"]
+    assert "same quarter" in out[1].dispatches[0].error
+    assert [r["event_id"] for r in ledger.entitlements.rows()] == ["b0"]
