@@ -440,6 +440,15 @@ def m008_group_contracts_and_payroll_bases(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE contracts ADD COLUMN group_company TEXT NOT NULL DEFAULT ''")
     db.execute("ALTER TABLE pay_lines ADD COLUMN cp_caisse_cents INTEGER NOT NULL DEFAULT 0")
     db.execute("ALTER TABLE pay_lines ADD COLUMN ap_subject_cents INTEGER")
+    db.executescript(  # the view of m006, without the contracts with another company of the group
+        """
+        DROP VIEW employee_names;
+        CREATE VIEW employee_names AS
+        SELECT company, employee, display_name AS name, category, establishment, work_unit,
+               MIN(start) AS first_contract_start, MAX(COALESCE("end", '9999-12-31')) AS last_contract_end
+        FROM contracts WHERE group_company = '' GROUP BY company, employee;
+        """
+    )
     from .companies import rekeep_payroll
 
     rekeep_payroll(db.conn)  # each company's payroll kept again with the new columns (docs/audit.md)

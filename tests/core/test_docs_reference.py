@@ -83,13 +83,13 @@ def test_the_catalogue_check_finds_an_event_the_code_adds(tmp_path, monkeypatch)
 
 # -- rules ----------------------------------------------------------------------------------------------------
 
-RULE_ID = re.compile(r"\b([IPRON]-\d+)\b")
+RULE_ID = re.compile(r"\b([IPRONDV]-\d+)\b")  # D-n, V-n: the defaults and rules paybonus adds
 LAW_SECTION = re.compile(r"\bLAW (\d+(?:\.\d+)?)\b")
 
 
 def rules_page() -> set[str]:
     text = (DOCS / "rules.md").read_text(encoding="utf-8")
-    return set(re.findall(r"^\| ([IPRON]-\d+|\d+(?:\.\d+)?|[A-Z][A-Za-z ]+) \|", text, re.M)) - {"id"}
+    return set(re.findall(r"^\| ([IPRONDV]-\d+|\d+(?:\.\d+)?|[A-Z][A-Za-z ]+) \|", text, re.M)) - {"id"}
 
 
 def cited_in_text(text: str) -> set[str]:
