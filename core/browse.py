@@ -91,7 +91,8 @@ def serve(path: str, host: str, port: int, open_browser: bool) -> None:
         meta_file = Path(tmp) / "metadata.json"
         meta_file.write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
         args = ["serve", path, "--metadata", str(meta_file), "--host", host, "--port", str(port)]
-        args += ["--setting", "default_page_size", "50", "--setting", "truncate_cells_html", "120"]
+        # 200: an explanation's list of rule ids (with the documented defaults, docs/rules.md) shows whole
+        args += ["--setting", "default_page_size", "50", "--setting", "truncate_cells_html", "200"]
         if open_browser:
             args.append("--open")
         datasette_cli.cli.main(args=args, prog_name="paybonus browse", standalone_mode=False)

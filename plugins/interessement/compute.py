@@ -21,7 +21,7 @@ from typing import Any
 
 from attrs import frozen
 from paybonus.calendar import Period, add_months, end_of_nth_month_after
-from paybonus.distribution import Criterion, distribute, replay
+from paybonus.distribution import distribute, replay
 from paybonus.errors import SchemeError
 from paybonus.events import RECOMPUTATION, Event, latest
 from paybonus.formulas import FormulaError
@@ -44,6 +44,7 @@ from .shared import (
     as_drafts,
     beneficiaries,
     cap_parameters,
+    default_rules,
     excess_findings,
     family_in_exercise,
     full_cap,
@@ -270,12 +271,7 @@ def _distribute(
         "I-39",
         "0.3",
         "0.4",
-        "D-3",
-        "D-4",
-        "D-10",
-        "D-14",
-        *(["D-12"] if ag.seniority_scope == "group" else []),
-        *(["D-13"] if ag.subpool(Criterion.SALARY) else []),
+        *default_rules(ag, facts, payroll_detail),
         *(["I-16", "I-24", "D-11"] if ag.company_heads else []),
     ]
     findings += excess_findings(result.shares, facts)

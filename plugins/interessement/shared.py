@@ -304,6 +304,29 @@ def individual_cap(
     return min(total, cap_full), {**detail, "cap_months": months}
 
 
+def default_rules(
+    ag: DistributionRules, facts: Mapping[str, Mapping[str, Any]], base: Mapping[str, int]
+) -> list[str]:
+    """The documented defaults (docs/rules.md) this computation applied: calendar-month seniority (D-3) with a
+    seniority condition, cap proration (D-4) for someone under contract part of the exercise, the forfait social's
+    headcount rule (D-10), group seniority (D-12), caisse CP indemnities in the salary criterion (D-13), a computed
+    AP subject part (D-14)."""
+    out = []
+    if ag.seniority_months:
+        out.append("D-3")
+    if any("cap_days" in f or "cap_months" in f for f in facts.values()):
+        out.append("D-4")
+    out.append("D-10")
+    if ag.seniority_scope == "group":
+        out.append("D-12")
+    salary = ag.subpool(Criterion.SALARY)
+    if base.get("cp_caisse_cents") and salary is not None and salary.salary_includes_cp_caisse is not False:
+        out.append("D-13")
+    if base.get("ap_subject_computed_cents"):
+        out.append("D-14")
+    return out
+
+
 def excess_findings(shares: Sequence[Share], facts: Mapping[str, Mapping[str, Any]]) -> list[Finding]:
     """With `cap_proration = "none"`: how many beneficiaries received more in the exercise than the cap prorated by
     presence (Urssaf treats that excess as salary, I-33, D-4). No amounts: findings are logged."""
@@ -387,7 +410,7 @@ def payroll_base(pop: Population, params: Parameters) -> tuple[int, dict[str, in
     plus the indemnities paid by a caisse de congés payés (I-18), plus the part of activité partielle indemnities
     subject to contributions (I-19): the payroll's `ap_subject`, else what exceeds 3.15 x the hourly SMIC per hour
     not worked. The activité partielle indemnity itself stays out."""
-    gross = cp = ap = 0
+    gross = cp = ap = computed = 0
     for e in pop.employees:
         for p in e.pay_in(pop.period):
             gross += p.gross_cents
@@ -395,8 +418,11 @@ def payroll_base(pop: Population, params: Parameters) -> tuple[int, dict[str, in
             if p.ap_subject_cents is not None:
                 ap += p.ap_subject_cents
             elif p.ap_indemnity_cents and p.ap_hours:
-                ap += ap_subject_computed(params, p.month, p.ap_hours, p.ap_indemnity_cents)
-    return gross + cp + ap, {"gross_cents": gross, "cp_caisse_cents": cp, "ap_subject_cents": ap}
+                computed += ap_subject_computed(params, p.month, p.ap_hours, p.ap_indemnity_cents)
+    detail = {"gross_cents": gross, "cp_caisse_cents": cp, "ap_subject_cents": ap + computed}
+    if computed:
+        detail["ap_subject_computed_cents"] = computed  # D-14
+    return gross + cp + ap + computed, detail
 
 
 def ap_subject_computed(params: Parameters, month: date, hours: Decimal, indemnity_cents: int) -> int:

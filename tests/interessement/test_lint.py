@@ -218,7 +218,7 @@ def test_l8_the_value_sharing_duty_of_11_to_49_employees(tmp_path, b2022, extra,
     d.mkdir(exist_ok=True)
     (d / "company.toml").write_text(V1.format(b2022=b2022, extra=extra, schemes=schemes))
     r = run("lint", str(d), "--format", "json", cwd=tmp_path)
-    findings = [json.loads(line) for line in r.stdout.splitlines()]
+    findings = json.loads(r.stdout)
     v1 = [f for f in findings if f["rule"] == "V-1"]
     assert bool(v1) is warned, findings
     if warned:

@@ -25,7 +25,7 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from paybonus.calendar import Period, end_of_nth_month_after, fiscal_year
-from paybonus.distribution import Criterion, distribute, replay
+from paybonus.distribution import distribute, replay
 from paybonus.errors import SchemeError
 from paybonus.events import RECOMPUTATION, Event, latest
 from paybonus.hooks import (
@@ -45,6 +45,7 @@ from ..shared import (
     as_drafts,
     beneficiaries,
     cap_parameters,
+    default_rules,
     excess_findings,
     family_in_exercise,
     payroll_base,
@@ -70,10 +71,6 @@ RULES = [
     "I-30",
     "I-33",
     "I-34",
-    "D-3",
-    "D-4",
-    "D-10",
-    "D-14",
 ]
 
 
@@ -257,8 +254,7 @@ def _entity(
         "sub-pools: " + ", ".join(f"{c} {format_euros(a)}" for c, a in result.subpools),
     ]
     rules = [*RULES, "I-35" if p.reliquat == "redistribute" else "I-36", "I-39", "0.3", "0.4"]
-    rules += ["D-12"] if p.seniority_scope == "group" else []
-    rules += ["D-13"] if p.subpool(Criterion.SALARY) else []
+    rules += default_rules(p, facts, payroll_detail)
     common = {
         "project": st.project,
         "entity": p.entity,
