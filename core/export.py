@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from .params import Parameters

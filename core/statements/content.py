@@ -158,7 +158,10 @@ class StatementBuilder:
             _line("remaining", "3° ter", "Montant à reverser", advances - total)
             if advances > total
             else _line(
-                "remaining", "3° ter", "Montant restant à percevoir", total - advances if advances else total - paid
+                "remaining",
+                "3° ter",
+                "Montant restant à percevoir",
+                total - advances if advances else total - paid,
             ),
             _line(
                 "withheld",

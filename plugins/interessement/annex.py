@@ -354,6 +354,14 @@ def _salary_note(inputs: Mapping[str, Any], record: EmployeeRecord | None, perio
     return text
 
 
+def _cap_prorated(inputs: Mapping[str, Any], rules: DistributionRules) -> bool:
+    """Whether the person's cap was reduced for a partial year (I-33, D-4): as the explanation records it, or, for
+    an amount computed before 1.1.0, as the agreement said then (its former key)."""
+    if "cap_proration" in inputs:
+        return inputs["cap_proration"] != "none" and ("cap_days" in inputs or "cap_months" in inputs)
+    return getattr(rules, "prorate_cap_by_presence", None) is True
+
+
 def _caps(
     inputs: Mapping[str, Any], parameters: Mapping[str, Any], rules: DistributionRules, label: str
 ) -> AnnexSection:
@@ -366,7 +374,7 @@ def _caps(
         f"dépasser {rate} du plafond annuel de la sécurité sociale ({eur0(pass_cents)}), soit {eur(cap)}"
         + (
             ", plafond réduit en proportion de votre durée de présence dans l'effectif"
-            if rules.prorate_cap_by_presence
+            if _cap_prorated(inputs, rules)
             else ""
         )
         + " (article L3314-8)."

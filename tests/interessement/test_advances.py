@@ -49,6 +49,18 @@ def setup(tmp_path, allowed=True, mode="paid"):
     return bus, ledger
 
 
+def statement_lines(bus, ledger):
+    """D3313-9: the lines of A's statement of 2025, by key (3° total, 3° bis advances, 3° ter remaining)."""
+    from paybonus import Paybonus
+    from paybonus.calendar import Period
+
+    app = Paybonus(ledger, bus.host)
+    [st] = app.statements(
+        "ACME", Period.parse("2025"), "interessement", issued_on=date(2026, 5, 1), channel="email"
+    )
+    return {line["key"]: line for line in st.content["lines"]}
+
+
 def close(bus, rcai):
     f = EventFactory("ACME")
     for m in range(1, 13):
@@ -79,12 +91,13 @@ def test_a1_a2_advances_are_deducted_and_the_statement_shows_3_bis_and_3_ter(tmp
         100_000,
         50_000,
     )
-    from paybonus.calendar import Period
-    from paybonus.statements import build
-
-    st = build(ledger, "ACME", "A", Period.parse("2025"), "interessement", P, date(2026, 5, 1))
-    shown = (st.data["total"], st.data["advances"], st.data["remaining"])
-    assert [x.replace("\u202f", " ") for x in shown] == ["1 500,00 €", "1 000,00 €", "500,00 €"]
+    lines = statement_lines(bus, ledger)
+    assert [(lines[k]["item"], lines[k]["cents"]) for k in ("total", "advances", "remaining")] == [
+        ("3°", 150_000),
+        ("3° bis", 100_000),
+        ("3° ter", 50_000),
+    ]
+    assert lines["remaining"]["label"] == "Montant restant à percevoir"
     assert verify(ledger, bus.host.schemes).ok
 
 
@@ -97,11 +110,8 @@ def test_a3_a4_rights_below_the_advances_are_recovered_a_tenth_of_the_net_pay_at
     assert (over["kind"], over["amount_cents"]) == ("correction", -20_000)
     o = json.loads(over["explanation"])["inputs"]["overpayment"]
     assert (o["cents"], o["salary_deduction_cents"], o["blocked_in_plan_cents"]) == (20_000, 20_000, 0)
-    from paybonus.calendar import Period
-    from paybonus.statements import build
-
-    st = build(ledger, "ACME", "A", Period.parse("2025"), "interessement", P, date(2026, 5, 1))
-    assert (st.data["remaining_label"], st.data["remaining"]) == ("Montant à reverser", "200,00 €")
+    remaining = statement_lines(bus, ledger)["remaining"]
+    assert (remaining["label"], remaining["cents"]) == ("Montant à reverser", 20_000)
 
     def recover(id, cents, net=180_000):
         payload = {
