@@ -56,6 +56,9 @@ class Report:
     replayed: int = 0
     problems: list[Problem] = field(factory=list)
     more: int = 0  # problems found beyond those listed
+    # what an auditor should know but is no fault of the ledger: legal parameters changed since amounts were
+    # computed with them (a correction of the law's numbers; `recomputation_requested` records the differences)
+    notes: list[Problem] = field(factory=list)
 
     @property
     def ok(self) -> bool:
@@ -122,7 +125,7 @@ def _verify(
     _check_payments(ledger, latest, problem)
     _check_notices(ledger, latest, problem)
     _check_inputs(ledger, latest, problem)
-    _check_parameters(ledger, latest, params, problem)
+    _check_parameters(ledger, latest, params, problem, rep.notes)
 
 
 # -- the database itself ---------------------------------------------------------------------------------------
@@ -450,9 +453,11 @@ def _check_parameters(
     latest: dict[tuple[str, str], tuple[str, int, str]],
     params: Parameters | None,
     problem: Callable[[str, str], None],
+    notes: list[Problem],
 ) -> None:
-    """Kept parameter sets re-derived; and the parameters in force now still say what amounts were computed
-    from (a value changed or removed since is a problem: those amounts no longer follow from the law as known)."""
+    """Kept parameter sets re-derived (an altered one is a problem); and whether the parameters in force now still
+    say what amounts were computed from: a value changed or removed since is a note (those amounts follow from
+    the law as it was known then; `recomputation_requested` records corrections)."""
     used = {d for d in ledger.dispatches.params_used() if d}
     for digest, document in ledger.parameter_sets():
         if hashlib.sha256(canonical_json(json.loads(document)).encode("utf-8")).hexdigest() != digest:
@@ -463,8 +468,12 @@ def _check_parameters(
             recorded = Parameters.from_document(json.loads(document))
             changes = params.changes_from(recorded)
             for line in changes[:5]:
-                problem(f"parameters {digest[:12]}", f"changed since amounts were computed with them: {line}")
+                notes.append(
+                    Problem(
+                        f"parameters {digest[:12]}", f"changed since amounts were computed with them: {line}"
+                    )
+                )
             if len(changes) > 5:
-                problem(f"parameters {digest[:12]}", f"and {len(changes) - 5} more changes")
+                notes.append(Problem(f"parameters {digest[:12]}", f"and {len(changes) - 5} more changes"))
     for digest in sorted(used):
         problem(f"parameter set {digest[:12]}", "a dispatch computed with it, but it is not kept (removed)")

@@ -94,6 +94,8 @@ def audit_verify(
             f"{replayed.amounts} amounts compared",
             markup=False,
         )
+    for note in rep.notes:
+        err.print(f"NOTE {note}", markup=False)
     if problems:
         for p in problems:
             err.print(f"FAIL {p}", markup=False)

@@ -201,10 +201,11 @@ def test_parameters_changed_after_amounts_were_recorded_are_found(app, tmp_path)
         encoding="utf-8",
     )
     app.params = Parameters.default().with_file(changed)
-    assert any(
+    rep = app.verify()  # a note, not a fault of the ledger: the law's numbers were corrected after the fact
+    assert rep.ok and any(
         "changed since amounts were computed with them: pass_annual from 2025-01-01: 4710000 was recorded, 4800000 now"
-        in p
-        for p in problems(app)
+        in str(n)
+        for n in rep.notes
     )
     newer = tmp_path / "newer.toml"  # a value for a later year is not a change
     newer.write_text(
@@ -212,7 +213,7 @@ def test_parameters_changed_after_amounts_were_recorded_are_found(app, tmp_path)
         encoding="utf-8",
     )
     app.params = Parameters.default().with_file(newer)
-    assert problems(app) == []
+    assert problems(app) == [] and app.verify().notes == []
 
 
 def test_export_uses_the_contributions_recorded_with_the_amount(app, tmp_path):
