@@ -15,7 +15,6 @@ Errors a user can cause raise `paybonus.UserError` (one line: where and what) an
 from __future__ import annotations
 
 import difflib
-import json
 from collections.abc import Callable, Collection, Sequence
 from datetime import date, datetime
 from pathlib import Path
@@ -44,7 +43,7 @@ from .params import Parameters
 from .payroll import Population
 from .replay import ReplayReport, replay
 from .sources import CompanyData, read_company_dir, store_company
-from .store import Head, Ledger, LedgerReader, recorded_entitlement
+from .store import Head, Ledger, LedgerReader
 
 
 @frozen
@@ -85,13 +84,12 @@ class Explained:
     """An entitlement, why it is what it is, and its amount recomputed from that explanation."""
 
     entitlement: RecordedEntitlement
-    row: dict[str, Any]  # every stored column (DSN codes, social regime, digest, ...)
+    row: dict[str, Any]  # every stored column (DSN codes, social regime, digest, ...), the whole explanation
     recomputed_cents: int | None  # None: the scheme that produced it is not installed
 
     def to_dict(self) -> dict[str, Any]:
         return {
             **self.row,
-            "explanation": json.loads(self.row["explanation"]),
             "recomputed_cents": self.recomputed_cents,
         }
 
@@ -275,9 +273,8 @@ class Paybonus:
         """Recorded entitlements (whose period overlaps `period`), in recording order. An unknown company or scheme
         is a UserError."""
         self.check_filters(company, scheme)
-        return [
-            recorded_entitlement(r) for r in self.ledger.entitlements.rows(company, scheme, period, employee)
-        ]
+        store = self.ledger.entitlements
+        return [store.recorded(r) for r in store.rows(company, scheme, period, employee)]
 
     def entitlement_rows(
         self,
@@ -298,10 +295,11 @@ class Paybonus:
         row = self.ledger.entitlements.get(entitlement_id)
         if row is None:
             raise UserError("explain", f"no entitlement {entitlement_id!r} in {self.ledger.path}")
-        ent = recorded_entitlement(row)
+        ent = self.ledger.entitlements.recorded(row)
         scheme = self.host.schemes.get(ent.scheme)
         recomputed = scheme.recompute(ent.explanation) if scheme else None
-        return Explained(ent, dict(zip(row.keys(), tuple(row), strict=True)), recomputed)
+        stored = dict(zip(row.keys(), tuple(row), strict=True))
+        return Explained(ent, {**stored, "explanation": ent.explanation.to_dict()}, recomputed)
 
     def failures(self) -> list[Failure]:
         """Failed dispatches (dead letters), in event order."""

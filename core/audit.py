@@ -30,6 +30,7 @@ from .store import GENESIS, Head, Ledger
 from .store.audit_log import OPENED, chain_hash, genesis, legacy_chain_hash
 from .store.companies import load_digest, sha256
 from .store.entitlements import digest as entitlement_digest
+from .store.entitlements import shared_hash
 from .store.ledger import digest_of
 from .store.payments import status_of
 
@@ -120,6 +121,7 @@ def _verify(
         _check_checkpoint(ledger, cp, problem)
         rep.checkpoints += 1
     _check_events(ledger, rep, latest, problem)
+    _check_shared_explanations(ledger, problem)
     _check_entitlements(ledger, rep, latest, schemes, problem)
     _check_dispatches(ledger, rep, latest, schemes, problem)
     _check_payments(ledger, latest, problem)
@@ -142,6 +144,8 @@ EXPECTED_TRIGGERS = (
     "entitlements_immutable",
     "payments_no_update",
     "payments_no_delete",
+    "shared_explanations_no_update",
+    "shared_explanations_no_delete",
     "parameter_sets_no_update",
     "parameter_sets_no_delete",
     "company_configs_no_update",
@@ -288,6 +292,14 @@ def _check_events(
             problem(f"{company} chain entry {n}", f"event {ref} is missing from the events table")
 
 
+def _check_shared_explanations(ledger: Ledger, problem: Callable[[str, str], None]) -> None:
+    """Each shared explanation part is kept under the sha256 of its text (the entitlements' digests cover it)."""
+    ledger.entitlements.forget_shared()
+    for key, body in ledger.entitlements.shared_parts():
+        if shared_hash(body) != key:
+            problem(f"shared explanation {key[:16]}", "its text was altered (it no longer has this hash)")
+
+
 def _check_entitlements(
     ledger: Ledger,
     rep: Report,
@@ -314,7 +326,15 @@ def _check_entitlements(
             problem(where, f"cannot recompute: scheme {row['scheme']!r} is not installed")
             continue
         try:
-            amount = scheme.recompute(Explanation.from_dict(json.loads(row["explanation"])))
+            explanation = ledger.entitlements.explanation(row)
+        except KeyError:
+            problem(where, "cannot recompute: the explanation part it shares with its dispatch is missing")
+            continue
+        except ValueError as exc:  # not JSON: a finding, not a crash of the verifier
+            problem(where, f"cannot recompute from its explanation ({type(exc).__name__})")
+            continue
+        try:
+            amount = scheme.recompute(Explanation.from_dict(explanation))
         except Exception as exc:  # a broken explanation is a finding, not a crash of the verifier
             problem(where, f"cannot recompute from its explanation ({type(exc).__name__})")
             continue

@@ -21,6 +21,7 @@ from attrs import frozen
 from paybonus.hooks.types import (
     DispatchStatus,
     EntitlementDraft,
+    Explanation,
     Finding,
     Kind,
     Level,
@@ -38,6 +39,7 @@ from .host import PluginHost
 from .params import Parameters
 from .store import DispatchRecord, EntitlementRow, EventRecord, Ledger, LedgerReader, StaleRead
 from .store.dispatches import FindingRow
+from .store.entitlements import SHARED_KEY, shared_hash
 from .store.ledger import DispatchInputs, Overpaid
 
 log = logs.get_logger("paybonus.bus")
@@ -227,18 +229,20 @@ class EventBus:
         inputs = self._inputs(event.company)
         result = self._compute(event, scheme)
         at = self.clock().isoformat()
+        shared: dict[str, str] = {}
         record = DispatchRecord(
             event.id,
             scheme.name,
             scheme.version,
             attempt,
-            self._rows(event, scheme, result, at),
+            self._rows(event, scheme, result, at, shared),
             self._findings(scheme, event, result),
             canonical_json(dict(result.summary)),
             at,
             event.company,
             inputs,
             version,
+            shared,
         )
         done = self.ledger.record_dispatch(record)
         return None if done is None else (done[0], done[1], result)
@@ -322,11 +326,17 @@ class EventBus:
         return out
 
     def _rows(
-        self, event: Event[Any], scheme: SchemeDescriptor, result: SchemeResult, at: str
+        self,
+        event: Event[Any],
+        scheme: SchemeDescriptor,
+        result: SchemeResult,
+        at: str,
+        shared: dict[str, str],
     ) -> Iterator[EntitlementRow]:
         """Entitlement rows, one at a time, each checked. A bad draft raises inside the dispatch's transaction,
-        so nothing of the dispatch is kept."""
+        so nothing of the dispatch is kept. The explanation parts drafts share are added to `shared`."""
         seen: set[str] = set()
+        parts: dict[int, tuple[str, frozenset[str]]] = {}  # id of a shared Explanation -> (hash, its rules)
         for d in result.entitlements:
             if not isinstance(d, EntitlementDraft):
                 raise SchemeError(
@@ -372,8 +382,30 @@ class EventBus:
                 status="due",
                 event_id=event.id,
                 corrects=d.corrects,
-                explanation=canonical_json(d.explanation.to_dict()),
+                explanation=self._explanation_text(scheme, d.explanation, parts, shared),
             )
+
+    @staticmethod
+    def _explanation_text(
+        scheme: SchemeDescriptor,
+        expl: Explanation,
+        parts: dict[int, tuple[str, frozenset[str]]],
+        shared: dict[str, str],
+    ) -> str:
+        """The stored text of a draft's explanation: the whole of it, or its own part naming the shared one."""
+        if expl.shared is None:
+            return canonical_json(expl.own_dict())
+        part = parts.get(id(expl.shared))  # the drafts hold their shared part: its id is stable here
+        if part is None:
+            if expl.shared.shared is not None:
+                raise SchemeError(f"scheme {scheme.name}: a shared explanation cannot itself share one")
+            body = canonical_json(expl.shared.own_dict())
+            part = parts[id(expl.shared)] = (shared_hash(body), frozenset(expl.shared.rules))
+            shared[part[0]] = body
+        own = expl.own_dict()
+        own["rules"] = [r for r in own["rules"] if r not in part[1]]  # each rule once (hooks.types.merge)
+        own[SHARED_KEY] = part[0]
+        return canonical_json(own)
 
     # -- replay (paybonus.replay) ------------------------------------------------------------------------
 

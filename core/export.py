@@ -64,7 +64,7 @@ def rows(
 ) -> Iterator[dict[str, Any]]:
     recorded = RecordedParameters(ledger, params)
     for r in ledger.entitlements.rows(company, scheme):
-        expl = json.loads(r["explanation"])
+        expl = ledger.entitlements.explanation(r)
         month = expl.get("inputs", {}).get("payroll_month") or (r["due_date"] or "")[:7]
         if payroll_month and month != payroll_month:
             continue

@@ -91,8 +91,18 @@ class Explanation:
     parameters: Mapping[str, Any] = field(factory=dict)
     steps: Sequence[str] = ()
     rules: Sequence[str] = ()
+    # what every beneficiary of a computation shares (the pool, its parameters, its steps): give the same object
+    # to each draft and the ledger stores it once per computation; the whole explanation is `to_dict()`
+    shared: Explanation | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The whole explanation: the shared part first, then this beneficiary's own (which wins on a key)."""
+        if self.shared is None:
+            return self.own_dict()
+        return merge(self.shared.own_dict(), self.own_dict())
+
+    def own_dict(self) -> dict[str, Any]:
+        """This beneficiary's part only (the whole explanation when nothing is shared)."""
         return {
             "inputs": dict(self.inputs),
             "parameters": dict(self.parameters),
@@ -105,6 +115,19 @@ class Explanation:
         return cls(
             d.get("inputs", {}), d.get("parameters", {}), tuple(d.get("steps", ())), tuple(d.get("rules", ()))
         )
+
+
+def merge(shared: Mapping[str, Any], own: Mapping[str, Any]) -> dict[str, Any]:
+    """An explanation from its shared and own parts (dicts as `own_dict` gives them): inputs and parameters
+    merged (own wins), the shared steps then the own ones, the rules of both in that order, each once."""
+    rules = list(shared.get("rules", ()))
+    rules += [r for r in own.get("rules", ()) if r not in rules]
+    return {
+        "inputs": {**shared.get("inputs", {}), **own.get("inputs", {})},
+        "parameters": {**shared.get("parameters", {}), **own.get("parameters", {})},
+        "steps": [*shared.get("steps", ()), *own.get("steps", ())],
+        "rules": rules,
+    }
 
 
 @frozen

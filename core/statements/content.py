@@ -40,7 +40,7 @@ from ..french import de, eur, nb, percent, period_fr
 from ..host import PluginHost
 from ..params import Parameters, csg_crds
 from ..payments import allocation, option_window
-from ..store import Ledger, LedgerReader, recorded_entitlement
+from ..store import Ledger, LedgerReader
 from .context import AnnexContext
 
 FORMAT = "paybonus-statement/1"
@@ -113,7 +113,7 @@ class StatementBuilder:
         rows = self.ledger.entitlements.rows(company, scheme, period, employee, exact_period=True)
         if not rows:
             raise UserError("--employee", f"{employee} has no {scheme} entitlement in {company} for {period}")
-        entitlements = [recorded_entitlement(r) for r in rows]
+        entitlements = [self.ledger.entitlements.recorded(r) for r in rows]
         rights = [e for e in entitlements if e.kind is not Kind.INTEREST]
         interest = [e for e in entitlements if e.kind is Kind.INTEREST]
         label = descriptor.label[:1].lower() + descriptor.label[1:]

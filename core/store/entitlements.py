@@ -15,7 +15,7 @@ from typing import Any
 
 from attrs import frozen
 from paybonus.calendar import Period
-from paybonus.hooks.types import Explanation, Kind, RecordedEntitlement, Status
+from paybonus.hooks.types import Explanation, Kind, RecordedEntitlement, Status, merge
 
 from .sql import chunks, select
 
@@ -77,8 +77,17 @@ def digest(row: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def recorded_entitlement(row: Any) -> RecordedEntitlement:
-    """A stored row as the value schemes read back."""
+SHARED_KEY = "shared"  # a stored explanation names the part it shares with its dispatch by that part's sha256
+SHARED_CACHE = 64  # parsed shared parts kept by a reader (one per dispatch read in a row)
+
+
+def shared_hash(body: str) -> str:
+    """The key of a shared explanation part: the sha256 of its canonical JSON text."""
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def recorded_entitlement(row: Any, explanation: dict[str, Any]) -> RecordedEntitlement:
+    """A stored row, with its whole explanation (`Entitlements.explanation`), as the value schemes read back."""
     return RecordedEntitlement(
         id=row["id"],
         scheme=row["scheme"],
@@ -92,7 +101,7 @@ def recorded_entitlement(row: Any) -> RecordedEntitlement:
         event_id=row["event_id"],
         corrects=row["corrects"],
         due_date=date.fromisoformat(row["due_date"]) if row["due_date"] else None,
-        explanation=Explanation.from_dict(json.loads(row["explanation"])),
+        explanation=Explanation.from_dict(explanation),
     )
 
 
@@ -101,10 +110,53 @@ class Entitlements:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
+        self._shared: dict[str, dict[str, Any]] = {}
 
     def insert(self, rows: Iterable[EntitlementRow]) -> None:
         """Batched insert (one executemany, streamed) inside the caller's transaction."""
         self.conn.executemany(_INSERT, (r.values for r in rows))
+
+    def add_shared(self, bodies: dict[str, str]) -> None:
+        """Shared explanation parts (hash -> canonical JSON), each kept once, inside the caller's transaction."""
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO shared_explanations (hash, body) VALUES (?, ?)", bodies.items()
+        )
+
+    def forget_shared(self) -> None:
+        """Drop the parsed shared parts kept (the verifier reads the table afresh)."""
+        self._shared.clear()
+
+    def shared(self, key: str) -> dict[str, Any] | None:
+        """A shared explanation part, parsed (None if it is missing)."""
+        part = self._shared.get(key)
+        if part is None:
+            row = self.conn.execute("SELECT body FROM shared_explanations WHERE hash = ?", (key,)).fetchone()
+            if row is None:
+                return None
+            if len(self._shared) >= SHARED_CACHE:
+                self._shared.clear()
+            part = self._shared[key] = json.loads(row[0])
+        return part
+
+    def explanation(self, row: Any) -> dict[str, Any]:
+        """A row's whole explanation: its own part merged with the part its dispatch shares (KeyError if that
+        part is missing)."""
+        own: dict[str, Any] = json.loads(row["explanation"])
+        key = own.pop(SHARED_KEY, None)
+        if key is None:
+            return own
+        shared = self.shared(key)
+        if shared is None:
+            raise KeyError(f"shared explanation {key} is missing")
+        return merge(shared, own)
+
+    def recorded(self, row: Any) -> RecordedEntitlement:
+        """A stored row as the value schemes read back."""
+        return recorded_entitlement(row, self.explanation(row))
+
+    def shared_parts(self) -> Iterable[tuple[str, str]]:
+        """(hash, body) of every shared explanation part (streamed)."""
+        return self.conn.execute("SELECT hash, body FROM shared_explanations ORDER BY rowid")
 
     def rows(
         self,

@@ -9,7 +9,15 @@ import sqlite3
 import time
 from pathlib import Path
 
-FLOOR_TABLES = ("events", "entitlements", "audit_log", "dispatches", "findings", "payments")
+FLOOR_TABLES = (
+    "events",
+    "entitlements",
+    "shared_explanations",
+    "audit_log",
+    "dispatches",
+    "findings",
+    "payments",
+)
 
 
 def floor_seconds(source: sqlite3.Connection, folder: Path) -> float:

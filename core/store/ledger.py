@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlite_utils
-from attrs import frozen
+from attrs import field, frozen
 from paybonus.errors import UserError
 
 from .audit_log import AuditLog, Head
@@ -70,6 +70,8 @@ class DispatchRecord:
     read_version: tuple[Any, ...] | None = (
         None  # `Ledger.version(company)` the computation read (None: no check)
     )
+    # the explanation parts the rows share (hash -> canonical JSON); filled while `rows` is read
+    shared: dict[str, str] = field(factory=dict)
 
 
 def digest_of(data: Any) -> str:
@@ -374,6 +376,8 @@ class Ledger:
                     yield r
 
             self.entitlements.insert(keep(d.rows))
+            if d.shared:
+                self.entitlements.add_shared(d.shared)
             if d.findings:
                 self.dispatches.add_findings(d.findings)
             ids = [i for i, _ in recorded]

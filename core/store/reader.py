@@ -18,7 +18,7 @@ from paybonus.hooks.types import CompanyInfo, RecordedEntitlement
 from paybonus.payroll import Population
 
 from .companies import Companies, population
-from .entitlements import Entitlements, recorded_entitlement
+from .entitlements import Entitlements
 from .events import Events
 from .payments import Payments
 
@@ -88,11 +88,13 @@ class LedgerReader:
         employee: str | None = None,
     ) -> list[RecordedEntitlement]:
         """A company's recorded entitlements (whose period overlaps `period`), in recording order."""
-        return [recorded_entitlement(r) for r in self._entitlements.rows(company, scheme, period, employee)]
+        return [
+            self._entitlements.recorded(r) for r in self._entitlements.rows(company, scheme, period, employee)
+        ]
 
     def entitlement(self, entitlement_id: str) -> RecordedEntitlement | None:
         row = self._entitlements.get(entitlement_id)
-        return recorded_entitlement(row) if row is not None else None
+        return self._entitlements.recorded(row) if row is not None else None
 
     def paid_cents(self, entitlement_id: str) -> int:
         return self._payments.paid_cents(entitlement_id)

@@ -452,3 +452,42 @@ def m008_group_contracts_and_payroll_bases(db: sqlite_utils.Database) -> None:
     from .companies import rekeep_payroll
 
     rekeep_payroll(db.conn)  # each company's payroll kept again with the new columns (docs/audit.md)
+
+
+@migrations()
+def m009_shared_explanations(db: sqlite_utils.Database) -> None:
+    """What the entitlements of one computation share (the pool, its parameters and steps) kept once, under the
+    sha256 of its text, which each entitlement's explanation names (docs/ledger.md); the view of explanations line
+    by line shows both parts."""
+    db.executescript(
+        """
+        CREATE TABLE shared_explanations (hash TEXT PRIMARY KEY, body TEXT NOT NULL) STRICT;
+        CREATE TRIGGER shared_explanations_no_update BEFORE UPDATE ON shared_explanations
+        BEGIN SELECT RAISE(ABORT, 'shared explanations are append-only'); END;
+        CREATE TRIGGER shared_explanations_no_delete BEFORE DELETE ON shared_explanations
+        BEGIN SELECT RAISE(ABORT, 'shared explanations are append-only'); END;
+
+        DROP VIEW explanation_lines;
+        CREATE VIEW explanation_lines AS
+        WITH parts AS (
+          SELECT e.id AS entitlement, 0 AS part, x.body AS body
+          FROM entitlements e JOIN shared_explanations x ON x.hash = json_extract(e.explanation, '$.shared')
+          UNION ALL
+          SELECT e.id, 1, e.explanation FROM entitlements e
+        )
+        SELECT p.entitlement, 1 AS section_order, 'rule' AS section, p.part * 1000000 + r.key + 1 AS position,
+               r.value AS name, NULL AS value
+        FROM parts p, json_each(p.body, '$.rules') r
+        UNION ALL
+        SELECT p.entitlement, 2, 'input', p.part * 1000000 + i.id, i.key,
+               CASE WHEN i.type IN ('true', 'false') THEN i.type ELSE CAST(i.value AS TEXT) END
+        FROM parts p, json_each(p.body, '$.inputs') i
+        UNION ALL
+        SELECT p.entitlement, 3, 'parameter', p.part * 1000000 + q.id, q.key,
+               CASE WHEN q.type IN ('true', 'false') THEN q.type ELSE CAST(q.value AS TEXT) END
+        FROM parts p, json_each(p.body, '$.parameters') q
+        UNION ALL
+        SELECT p.entitlement, 4, 'step', p.part * 1000000 + s.key + 1, NULL, s.value
+        FROM parts p, json_each(p.body, '$.steps') s;
+        """
+    )

@@ -285,8 +285,11 @@ def annotate(
         out.append(
             evolve(
                 d,
-                explanation=Explanation(
-                    {**expl.inputs, **extra}, expl.parameters, [*expl.steps, *steps], [*expl.rules, "I-41"]
+                explanation=evolve(  # keeps the part the computation's drafts share
+                    expl,
+                    inputs={**expl.inputs, **extra},
+                    steps=[*expl.steps, *steps],
+                    rules=[*expl.rules, "I-41"],
                 ),
             )
         )

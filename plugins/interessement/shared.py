@@ -71,13 +71,13 @@ def as_drafts(
     # what a correction references: the principal, or the last advance of someone paid advances (I-41)
     principals = {e.employee: e.id for e in existing if e.kind in (Kind.PRINCIPAL, Kind.ADVANCE)}
     drafts = []
+    pool = Explanation(common, parameters, steps, rules)  # stored once for the whole computation
     for share in shares:
         before = previous.get(share.id, 0)
         delta = share.amount - before
         if delta == 0:
             continue
         inputs = {
-            **common,
             **facts[share.id],
             "cap_room_cents": share.cap,
             "capped": share.capped,
@@ -87,7 +87,6 @@ def as_drafts(
         if "prorated_cap_cents" in facts[share.id]:  # I-33, D-4: no proration, the excess is reported
             inputs["excess_over_prorated_cap_cents"] = excess_over_prorated_cap(share.amount, facts[share.id])
         lines = [
-            *steps,
             f"share: {format_euros(share.amount)} over {len(share.rounds)} round(s)"
             + (" (capped)" if share.capped else ""),
         ]
@@ -96,17 +95,16 @@ def as_drafts(
                 f"already recorded for this period: {format_euros(before)}; correction {format_euros(delta)}"
             )
         contrib = contributions(ctx.params, ex, ctx, delta, deadline)
-        expl = Explanation(inputs, {**parameters, "contributions": contrib}, lines, rules)
+        expl = Explanation(inputs, {"contributions": contrib}, lines, shared=pool)
         corrects = principals.get(share.id)
         kind = Kind.CORRECTION if corrects else Kind.PRINCIPAL
         drafts.append(EntitlementDraft(share.id, period, delta, expl, kind, deadline, corrects, key=key))
     for emp, before in previous.items():
         if emp not in facts and before:
             expl = Explanation(
-                {**common, "previous_cents": before, "rounds": [], "cap_room_cents": None},
-                parameters,
-                [*steps, "no longer a beneficiary of this period"],
-                rules,
+                {"previous_cents": before, "rounds": [], "cap_room_cents": None},
+                steps=["no longer a beneficiary of this period"],
+                shared=pool,
             )
             drafts.append(
                 EntitlementDraft(

@@ -143,11 +143,10 @@ def _corrections(
         if d.amount_cents == prev:
             continue
         first = principal.get(d.employee)
-        expl = Explanation(
-            {**d.explanation.inputs, "previous_cents": prev, "recomputation": why},
-            d.explanation.parameters,
-            [*d.explanation.steps, f"recorded before: {format_euros(prev)}"],
-            d.explanation.rules,
+        expl = evolve(  # keeps the part the instalment's drafts share
+            d.explanation,
+            inputs={**d.explanation.inputs, "previous_cents": prev, "recomputation": why},
+            steps=[*d.explanation.steps, f"recorded before: {format_euros(prev)}"],
         )
         if first is None:
             out.append(evolve(d, explanation=expl, amount_cents=d.amount_cents - prev))
@@ -219,8 +218,18 @@ def _instalment(
     full_hours = ctx.params.value("legal_monthly_hours", ref.end)
     drafts = []
     weights = scale_weights([i.share for i in schedule])  # the same for everyone: once
-    shares = [str(i.share) for i in schedule]
     due, dsn, month = sc.due_date(pay_month), sc.dsn(cfg.dsn_code), pay_month.isoformat()[:7]
+    shared = Explanation(  # what every beneficiary of the instalment shares: stored once
+        inputs={
+            "award": award.id,
+            "instalment": n + 1,
+            "instalments": [str(i.share) for i in schedule],
+            "payroll_month": month,
+        },
+        parameters={"legal_monthly_hours": str(full_hours)},
+        rules=["N-1", "N-2", "N-4", *(["D-2"] if award.percent_of_gross is not None else [])],
+    )
+    last = f"instalment {n + 1} of {len(schedule)}: "
     for emp in ctx.population(ref).employees:
         total, detail = _award_amount(award, emp, ref, cfg, full_hours)
         if total <= 0:
@@ -229,19 +238,11 @@ def _instalment(
         amount = parts[n]
         if amount <= 0:
             continue
+        steps = detail.pop("steps")
         expl = Explanation(
-            inputs={
-                "award": award.id,
-                **{k: v for k, v in detail.items() if k != "steps"},
-                "total_cents": total,
-                "instalment": n + 1,
-                "instalments": shares,
-                "instalment_cents": parts,
-                "payroll_month": month,
-            },
-            parameters={"legal_monthly_hours": str(full_hours)},
-            steps=[*detail["steps"], f"instalment {n + 1} of {len(schedule)}: {format_euros(amount)}"],
-            rules=["N-1", "N-2", "N-4", *(["D-2"] if award.percent_of_gross is not None else [])],
+            inputs={**detail, "total_cents": total, "instalment_cents": parts},
+            steps=[*steps, last + format_euros(amount)],
+            shared=shared,
         )
         drafts.append(
             EntitlementDraft(

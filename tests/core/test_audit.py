@@ -413,7 +413,7 @@ def test_an_amount_and_its_explanation_rewritten_with_a_rebuilt_chain_is_found(a
     from paybonus.hooks import Explanation
     from paybonus.plugins.salary.prime_nao import recompute
 
-    row["amount_cents"] = recompute(Explanation.from_dict(expl))
+    row["amount_cents"] = recompute(Explanation.from_dict(app.ledger.entitlements.explanation(row)))
     row["digest"] = entitlement_digest(row)
     sql(app, "DROP TRIGGER entitlements_immutable", "DROP TRIGGER audit_log_no_update")
     sql(
@@ -518,3 +518,59 @@ def test_verify_reads_a_ledger_with_a_plugin_host_missing_nothing(app):
     # the built-in families recompute every amount of the sample; nothing is left unexplained
     rep = app.verify()
     assert rep.recomputed == rep.entitlements > 50 and set(load_plugins().schemes) >= {"interessement", "pmt"}
+
+
+# -- shared explanation parts (docs/ledger.md) ---------------------------------------------------------------------
+
+
+def test_a_shared_explanation_part_altered_or_removed_is_found(app):
+    key, body = app.ledger.conn.execute(
+        "SELECT hash, body FROM shared_explanations WHERE body LIKE '%pool_cents%'"
+    ).fetchone()
+    users = [
+        r[0]
+        for r in app.ledger.conn.execute(
+            "SELECT id FROM entitlements WHERE json_extract(explanation, '$.shared') = ?", (key,)
+        )
+    ]
+    assert len(users) > 1  # one intéressement computation: every beneficiary names the same part
+    part = json.loads(body)
+    part["inputs"]["pool_cents"] = int(part["inputs"]["pool_cents"]) * 2  # a bigger pool for everyone
+    sql(app, "DROP TRIGGER shared_explanations_no_update", "DROP TRIGGER shared_explanations_no_delete")
+    sql(
+        app,
+        "UPDATE shared_explanations SET body = ? WHERE hash = ?",
+        args=(json.dumps(part, sort_keys=True, separators=(",", ":"), ensure_ascii=False), key),
+    )
+    assert f"shared explanation {key[:16]}: its text was altered (it no longer has this hash)" in problems(
+        app
+    )
+    sql(app, "DELETE FROM shared_explanations WHERE hash = ?", args=(key,))
+    found = problems(app)
+    assert sum("the explanation part it shares with its dispatch is missing" in p for p in found) == len(
+        users
+    )
+
+
+def test_each_entitlement_stores_only_its_own_part_and_reads_back_whole(app):
+    row = app.ledger.conn.execute(
+        "SELECT id, explanation FROM entitlements WHERE scheme = 'interessement' LIMIT 1"
+    ).fetchone()
+    own = json.loads(row[1])
+    assert "pool_cents" not in own["inputs"] and "pass" not in own["parameters"] and "shared" in own
+    whole = app.explain(row[0])
+    assert whole.entitlement.explanation.inputs["pool_cents"] > 0  # I-3: the pool, from the shared part
+    assert whole.entitlement.explanation.steps[0].startswith("pool = ")  # the pool's steps come first
+    assert whole.recomputed_cents == whole.row["amount_cents"]
+    assert whole.to_dict()["explanation"]["parameters"]["pass"]
+    lines = {
+        (s, n)
+        for s, n in app.ledger.conn.execute(
+            "SELECT section, name FROM explanation_lines WHERE entitlement = ?", (row[0],)
+        )
+    }
+    assert (
+        ("input", "pool_cents") in lines
+        and ("input", "salary_cents") in lines
+        and ("parameter", "pass") in lines
+    )

@@ -239,6 +239,7 @@ def test_an_older_ledger_is_upgraded_by_its_migrations_on_open(tmp_path):
         "m006_views_for_humans",
         "m007_statement_company_files",
         "m008_group_contracts_and_payroll_bases",
+        "m009_shared_explanations",
     ]
     assert "work_unit" in ledger.db.table("contracts").columns_dict
     assert "company_files" in ledger.db.table_names()

@@ -178,7 +178,7 @@ def test_an_upgrade_is_recorded_as_corrections_citing_the_request(tmp_path):
         }
         for r in new.values():
             assert r["kind"] == "correction" and r["corrects"] in before
-            why = json.loads(r["explanation"])["inputs"]["recomputation"]
+            why = app.ledger.entitlements.explanation(r)["inputs"]["recomputation"]
             assert why["request"] == f"recompute-{r['scheme']}-2025" and "issue 16" in why["reason"]
         assert {s: totals_of(app, s) for s in SCHEMES} == expected
         assert app.verify().ok

@@ -78,14 +78,14 @@ def test_a1_a2_advances_are_deducted_and_the_statement_shows_3_bis_and_3_ter(tmp
         (50_000, "2025-10-15", "paid"),
     ]
     # LAW 0.3: each advance bears its own CSG/CRDS: 6.8 % + 2.4 % + 0.5 % of 500.00 when paid out
-    c = json.loads(advances[0]["explanation"])["parameters"]["contributions"]["paid"]
+    c = ledger.entitlements.explanation(advances[0])["parameters"]["contributions"]["paid"]
     assert c == {"csg_deductible": 3_400, "csg_non_deductible": 1_200, "crds": 250}
     close(bus, 1_500)
     final = [r for r in ledger.entitlements.rows() if r["event_id"] == "results"]
     assert [(r["kind"], r["amount_cents"], r["corrects"]) for r in final] == [
         ("correction", 50_000, advances[1]["id"])
     ]
-    inputs = json.loads(final[0]["explanation"])["inputs"]
+    inputs = ledger.entitlements.explanation(final[0])["inputs"]
     assert (inputs["rights_cents"], inputs["advances_cents"], inputs["remaining_cents"]) == (
         150_000,
         100_000,
@@ -108,7 +108,7 @@ def test_a3_a4_rights_below_the_advances_are_recovered_a_tenth_of_the_net_pay_at
     close(bus, 800)
     [over] = [r for r in ledger.entitlements.rows() if r["event_id"] == "results"]
     assert (over["kind"], over["amount_cents"]) == ("correction", -20_000)
-    o = json.loads(over["explanation"])["inputs"]["overpayment"]
+    o = ledger.entitlements.explanation(over)["inputs"]["overpayment"]
     assert (o["cents"], o["salary_deduction_cents"], o["blocked_in_plan_cents"]) == (20_000, 20_000, 0)
     remaining = statement_lines(bus, ledger)["remaining"]
     assert (remaining["label"], remaining["cents"]) == ("Montant à reverser", 20_000)
@@ -139,7 +139,7 @@ def test_a5_placed_advances_above_the_rights_stay_blocked(tmp_path):
     bus, ledger = setup(tmp_path, mode="placed")
     close(bus, 800)
     [over] = [r for r in ledger.entitlements.rows() if r["event_id"] == "results"]
-    o = json.loads(over["explanation"])["inputs"]["overpayment"]
+    o = ledger.entitlements.explanation(over)["inputs"]["overpayment"]
     assert (o["salary_deduction_cents"], o["blocked_in_plan_cents"]) == (0, 20_000)
     rules = [r[0] for r in ledger.conn.execute("SELECT rule FROM findings WHERE event_id = 'results'")]
     assert "I-41" in rules

@@ -44,7 +44,7 @@ def test_h1_heads_income_in_the_base_and_their_salary_within_the_highest_paid(tm
         ledger.conn.execute("SELECT summary FROM dispatches WHERE event_id = 'results'").fetchone()[0]
     )
     assert s["payroll_cents"] == 13_000_000 and s["payroll_base"]["heads_income_cents"] == 10_000_000
-    h = json.loads(next(r for r in ledger.entitlements.rows() if r["employee"] == "H")["explanation"])
+    h = ledger.entitlements.explanation(next(r for r in ledger.entitlements.rows() if r["employee"] == "H"))
     assert h["inputs"]["beneficiary"]["type"] == "head" and h["inputs"]["salary_used_cents"] == 3_000_000
     assert {"I-16", "I-24", "D-11"} <= set(h["rules"])
     assert verify(ledger, bus.host.schemes).ok

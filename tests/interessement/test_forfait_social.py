@@ -36,10 +36,8 @@ def thousand(tmp_path, text):
 
 
 def forfait(ledger):
-    import json
-
     row = ledger.entitlements.rows(scheme="interessement")[0]
-    return row, json.loads(row["explanation"])["parameters"]["contributions"]["forfait_social"]
+    return row, ledger.entitlements.explanation(row)["parameters"]["contributions"]["forfait_social"]
 
 
 ALL_260 = {y: 260 for y in range(2021, 2026)}

@@ -1,6 +1,5 @@
 """Intéressement: golden cases citing their LAW rule ids, and invariants."""
 
-import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -84,7 +83,7 @@ def partial_year(tmp_path, extra="", reliquat="keep"):
 
 def inputs_of(ledger, employee):
     row = next(r for r in ledger.entitlements.rows() if r["employee"] == employee)
-    return json.loads(row["explanation"])["inputs"]
+    return ledger.entitlements.explanation(row)["inputs"]
 
 
 def test_c1_the_individual_cap_is_prorated_by_days_under_contract_by_default(tmp_path):
@@ -96,7 +95,7 @@ def test_c1_the_individual_cap_is_prorated_by_days_under_contract_by_default(tmp
     i = inputs_of(ledger, "A")
     assert (i["cap_proration"], i["cap_days"], i["individual_cap_cents"]) == ("days", [184, 365], 1_780_767)
     assert inputs_of(ledger, "B")["individual_cap_cents"] == CAP_2025  # a whole year: the full cap
-    expl = json.loads(ledger.entitlements.rows()[0]["explanation"])
+    expl = ledger.entitlements.explanation(ledger.entitlements.rows()[0])
     assert {"I-33", "D-4"} <= set(expl["rules"])
     assert verify(ledger, bus.host.schemes).ok
 
@@ -169,7 +168,7 @@ def test_seniority_is_counted_in_calendar_months(tmp_path):
     close_year(bus, rcai=1_000)
     assert amounts(ledger) == {"A": 20_000, "B": 80_000}
     row = next(r for r in ledger.entitlements.rows() if r["employee"] == "A")
-    seniority = json.loads(row["explanation"])["inputs"]["seniority"]
+    seniority = ledger.entitlements.explanation(row)["inputs"]["seniority"]
     assert seniority == {
         "months": 3,
         "days": 0,
@@ -211,7 +210,7 @@ def test_g1_g2_group_seniority_counts_where_the_agreement_says_so(tmp_path, scop
     assert summary(ledger, "results")["payroll_cents"] == 3_900_000  # the sister company's pay is not ours
     if scope == "group":
         row = next(r for r in ledger.entitlements.rows() if r["employee"] == "A")
-        expl = json.loads(row["explanation"])
+        expl = ledger.entitlements.explanation(row)
         assert expl["inputs"]["seniority"]["months"] == 4 and "D-12" in expl["rules"]
         assert expl["inputs"]["presence_days"] == 31  # seniority only: never presence
 
@@ -269,7 +268,7 @@ def test_l7_a_tacitly_renewed_agreement_covers_the_next_term(tmp_path, request_o
     rows = ledger.entitlements.rows()
     assert bool(rows) is computed
     if computed:
-        assert json.loads(rows[0]["explanation"])["inputs"]["renewal_term"] == 1
+        assert ledger.entitlements.explanation(rows[0])["inputs"]["renewal_term"] == 1
     else:
         assert summary(ledger, "results")["skipped"] == "2026-01-01..2026-12-31 is outside the agreement"
 
@@ -318,7 +317,7 @@ def test_assimilated_absences_count_as_presence_illness_does_not(tmp_path):
     ]
     bus, ledger = world(tmp_path, company(people, toml(distribution={"presence": "1"})))
     close_year(bus, rcai=10_000)
-    rows = {r["employee"]: json.loads(r["explanation"])["inputs"] for r in ledger.entitlements.rows()}
+    rows = {r["employee"]: ledger.entitlements.explanation(r)["inputs"] for r in ledger.entitlements.rows()}
     assert rows["MAT"]["presence_days"] == 365 and rows["WA"]["presence_days"] == 365
     assert rows["ILL"]["presence_days"] == 365 - 31
 
@@ -416,7 +415,7 @@ def test_non_calendar_exercise_uses_the_time_weighted_pass(tmp_path):
     f = EventFactory("ACME")
     bus.publish(f.period_closed("2025-06"))
     bus.publish(f.results_published("2024-07-01..2025-06-30", {"rcai": "10"}, id="r"))
-    inputs = json.loads(ledger.entitlements.rows()[0]["explanation"])["inputs"]
+    inputs = ledger.entitlements.explanation(ledger.entitlements.rows()[0])["inputs"]
     assert inputs["individual_cap_cents"] == 3_505_050
     assert ledger.entitlements.rows()[0]["due_date"] == "2025-11-30"  # I-39: last day of the 5th month
 
@@ -426,7 +425,7 @@ def test_contributions_and_forfait_social_by_headcount(tmp_path):
     for headcount, fs in ((32, 0), (300, 20_000)):
         bus, ledger = world(tmp_path, company([person("A", 300_000)], toml(headcount=headcount)))
         close_year(bus, rcai=1_000)
-        c = json.loads(ledger.entitlements.rows()[0]["explanation"])["parameters"]["contributions"]
+        c = ledger.entitlements.explanation(ledger.entitlements.rows()[0])["parameters"]["contributions"]
         assert c["paid"] == {"csg_deductible": 6_800, "csg_non_deductible": 2_400, "crds": 500}
         assert c["placed"] == {"csg_non_deductible": 9_200, "crds": 500}
         assert c["forfait_social"]["cents"] == fs

@@ -194,5 +194,5 @@ def test_a_recomputation_corrects_interest_computed_with_the_former_convention(t
     rows = interest_rows(ledger)
     assert [r["amount_cents"] for r in rows] == [1_092, -260]
     assert rows[1]["corrects"] == a["id"] and rows[1]["event_id"] == "recompute-2022"
-    assert _json.loads(rows[1]["explanation"])["inputs"]["previous_cents"] == 1_092
+    assert ledger.entitlements.explanation(rows[1])["inputs"]["previous_cents"] == 1_092
     assert verify(ledger, bus.host.schemes).ok

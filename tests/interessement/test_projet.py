@@ -579,7 +579,7 @@ def test_a_project_period_counts_in_the_exercise_it_ends_in(tmp_path, example):
     assert projet[("ALPHA", "A1")] > 0  # a fresh exercise: A1's room is whole again
     row = next(r for r in ledger.entitlements.rows("ALPHA", "interessement_projet") if r["employee"] == "A1")
     # cap of that exercise: 75 % of the PASS averaged over its months (6 x 47 100 + 6 x 48 060) / 12 (I-32)
-    assert json.loads(row["explanation"])["inputs"]["individual_cap_cents"] == 3_568_500
+    assert ledger.entitlements.explanation(row)["inputs"]["individual_cap_cents"] == 3_568_500
 
 
 def test_a_late_payment_of_project_intéressement_bears_interest(tmp_path, example):
@@ -862,7 +862,7 @@ def test_a_recomputation_of_a_project_period_records_the_differences_as_correcti
     new = [r for r in rows if r["id"] not in before]
     assert new and all(r["kind"] == "correction" and r["corrects"] in before for r in new)
     assert all(
-        json.loads(r["explanation"])["inputs"]["recomputation"]["request"] == "uniform-now" for r in new
+        ledger.entitlements.explanation(r)["inputs"]["recomputation"]["request"] == "uniform-now" for r in new
     )
     totals: dict[str, int] = {}
     for r in rows:

@@ -97,7 +97,7 @@ def test_seed_individual_tiers_apply_to_the_whole_turnover(tmp_path, ca, bonus):
     row = ledger.entitlements.rows(scheme="prime_objectif")
     if row:
         assert (row[0]["dsn_block"], row[0]["dsn_code"]) == ("S21.G00.52", "027")
-        assert json.loads(row[0]["explanation"])["inputs"]["payroll_month"] == "2026-01"
+        assert ledger.entitlements.explanation(row[0])["inputs"]["payroll_month"] == "2026-01"
         assert row[0]["due_date"] == "2026-01-31"
 
 
@@ -216,7 +216,7 @@ def test_p1_p2_objectives_are_timely_within_the_first_twelfth_of_the_period(
     results(bus, "ventes-lyon", "2025", employees={"A": {"ca": 55_000}})
     assert by_emp(ledger, "prime_objectif") == {"A": expected}
     assert (("O-2", "warning", "A") in findings(ledger)) is warned
-    timing = json.loads(ledger.entitlements.rows(scheme="prime_objectif")[0]["explanation"])["inputs"][
+    timing = ledger.entitlements.explanation(ledger.entitlements.rows(scheme="prime_objectif")[0])["inputs"][
         "objectives"
     ]
     assert (timing["grace_days"], timing["last_timely_day"], timing["late"]) == (31, "2025-01-31", warned)
@@ -245,7 +245,7 @@ def test_p4_late_contractual_objectives_apply_the_last_agreed_formula(tmp_path, 
     results(bus, "ventes-lyon", "2025", employees={"A": {"ca": 55_000}})
     assert by_emp(ledger, "prime_objectif") == {"A": expected}
     assert ("O-2", "warning", None if not fallback else "A") in findings(ledger)
-    expl = json.loads(ledger.entitlements.rows(scheme="prime_objectif")[0]["explanation"])
+    expl = ledger.entitlements.explanation(ledger.entitlements.rows(scheme="prime_objectif")[0])
     assert "D-6" in expl["rules"]
 
 
@@ -267,7 +267,7 @@ def test_p5_to_p7_a_leavers_cumulative_figures_are_not_penalised_twice(tmp_path,
     results(bus, "ventes-lyon", "2025", employees={"A": {"ca": 50_000}})
     bus.publish(EventFactory("ACME").employee_left("A", date(2025, 6, 30)))
     assert by_emp(ledger, "prime_objectif") == {"A": expected}
-    expl = json.loads(ledger.entitlements.rows(scheme="prime_objectif")[0]["explanation"])
+    expl = ledger.entitlements.explanation(ledger.entitlements.rows(scheme="prime_objectif")[0])
     assert bus.host.schemes["prime_objectif"].recompute(Explanation.from_dict(expl)) == expected
 
 
@@ -290,7 +290,7 @@ def test_p8_p9_a_leaver_is_paid_with_the_pay_that_follows_the_figures(tmp_path, 
     bus.publish(e)
     [row] = ledger.entitlements.rows(scheme="prime_objectif")
     assert row["due_date"] == due
-    inputs = json.loads(row["explanation"])["inputs"]
+    inputs = ledger.entitlements.explanation(row)["inputs"]
     assert inputs["figures_recorded_on"] == recorded and inputs["left_on"] == "2025-06-30"
 
 
@@ -416,7 +416,7 @@ def test_n1_to_n4_nao_percent_of_gross_counts_protected_months_at_full_salary(
     bus, ledger = world(tmp_path, unpaid(company([a], nao(award)), "A", SPRING))
     close(bus)
     assert by_emp(ledger, "prime_nao") == {"A": expected}
-    expl = json.loads(ledger.entitlements.rows(scheme="prime_nao")[0]["explanation"])
+    expl = ledger.entitlements.explanation(ledger.entitlements.rows(scheme="prime_nao")[0])
     assert expl["inputs"]["gross_cents"] == 2_400_000
     assert expl["inputs"]["gross_used_cents"] == expected * 50
     assert "D-2" in expl["rules"]
@@ -502,7 +502,7 @@ def test_pmt_levels_rest_on_approved_evidence(tmp_path):
     evidence(bus, "N", "cert", "2022-01-01")  # expired before 2025
     close(bus)
     assert by_emp(ledger, "pmt") == {"X": 480_000, "Y": 120_000}  # expert: 10 % of 48 000; confirmé: 1 200
-    ev = json.loads(ledger.entitlements.rows(employee="X")[0]["explanation"])["inputs"]["evidence"]
+    ev = ledger.entitlements.explanation(ledger.entitlements.rows(employee="X")[0])["inputs"]["evidence"]
     assert {e["criterion"] for e in ev} == {"cert", "transmission"} and all(
         e["approver"] == "DRH" for e in ev
     )
