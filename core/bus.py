@@ -46,6 +46,7 @@ log = logs.get_logger("paybonus.bus")
 
 COMPLETED, FAILED = DispatchStatus.COMPLETED, DispatchStatus.FAILED
 STALE_RETRIES = 3  # another writer changed what a computation read: compute again, at most this often
+BATCH = 256  # single-employee events of one company computed and recorded together, at most
 
 
 @frozen
@@ -133,13 +134,96 @@ class EventBus:
     def publish_admitted(
         self, admitted: Admitted, on_progress: Callable[[int], None] | None = None
     ) -> list[PublishOutcome]:
-        out = []
+        out: list[PublishOutcome] = []
+        events = admitted.events
         with guard.session():
-            for i, event in enumerate(admitted.events, 1):
-                out.append(self._publish_one(event))
+            while len(out) < len(events):
+                batch = self._batch(events, len(out))
+                out += self._publish_batch(batch) if len(batch) > 1 else [self._publish_one(batch[0])]
                 if on_progress:
-                    on_progress(i)
+                    on_progress(len(out))
         return out
+
+    def _batch(self, events: Sequence[Event[Any]], start: int) -> list[Event[Any]]:
+        """The events from `start` that may be computed together: consecutive events of one company, each about
+        another employee, that every interested scheme declares `per_employee` (at most BATCH of them)."""
+        first = events[start]
+        if not self._per_employee(first):
+            return [first]
+        batch, seen = [first], {first.subject("employee")}
+        for event in events[start + 1 : start + BATCH]:
+            employee = event.subject("employee")
+            if event.company != first.company or employee in seen or not self._per_employee(event):
+                break
+            batch.append(event)
+            seen.add(employee)
+        return batch
+
+    def _per_employee(self, event: Event[Any]) -> bool:
+        schemes = self._interested(event)
+        return (
+            bool(schemes)
+            and event.subject("employee") is not None
+            and payments.payment_of(event) is None
+            and all(event.type in s.per_employee for s in schemes)
+        )
+
+    def _publish_batch(self, batch: Sequence[Event[Any]]) -> list[PublishOutcome]:
+        """Single-employee events of one company: recorded in one transaction, computed each from the same read
+        of the ledger (each reads only its employee, so the order among them does not matter), their dispatches
+        recorded in one transaction; if another writer changed the company meanwhile, one at a time."""
+        with self.ledger.write():
+            new = [self._record(event) for event in batch]
+        company = batch[0].company
+        version, inputs = self.ledger.version(company), self._inputs(company)
+        computed: list[tuple[Event[Any], SchemeDescriptor, SchemeResult, DispatchRecord, float]] = []
+        outcomes: dict[str, list[DispatchOutcome]] = {e.id: [] for e in batch}
+        for event, fresh in zip(batch, new, strict=True):
+            if not fresh:
+                log.info("bus.event.duplicate", event_id=event.id, type=event.type, company=company)
+            done = {} if fresh else self.ledger.dispatches.statuses(event.id)
+            for scheme in self._interested(event):
+                if scheme.name in done:
+                    continue
+                t0 = time.perf_counter()
+                try:
+                    result = self._compute(event, scheme)
+                    at = self.clock().isoformat()
+                    shared: dict[str, str] = {}
+                    rows = list(
+                        self._rows(event, scheme, result, at, shared)
+                    )  # small: checked before writing
+                    record = DispatchRecord(
+                        event.id,
+                        scheme.name,
+                        scheme.version,
+                        1,
+                        rows,
+                        self._findings(scheme, event, result),
+                        canonical_json(dict(result.summary)),
+                        at,
+                        company,
+                        inputs,
+                        version,
+                        shared,
+                    )
+                except Exception as exc:
+                    outcomes[event.id].append(self._failed(event, scheme, 1, exc, t0))
+                    continue
+                computed.append((event, scheme, result, record, t0))
+        try:
+            recorded = self.ledger.record_dispatches([c[3] for c in computed])
+        except StaleRead:
+            log.debug("bus.batch.stale", company=company, events=len(batch))
+            for event, scheme, _, _, _ in computed:
+                outcomes[event.id].append(self._dispatch(event, scheme, attempt=1))
+        else:
+            for (event, scheme, result, _, t0), head_ids in zip(computed, recorded, strict=True):
+                outcomes[event.id].append(self._completed(event, scheme, 1, head_ids, result, t0))
+        return [
+            PublishOutcome(event.id, not fresh, tuple(outcomes[event.id]))
+            for event, fresh in zip(batch, new, strict=True)
+        ]
 
     def _publish_one(self, event: Event[Any]) -> PublishOutcome:
         duplicate = not self._record(event)
@@ -206,6 +290,21 @@ class EventBus:
         if done is None:  # another publisher completed it meanwhile
             return DispatchOutcome(event.id, scheme.name, COMPLETED, 0)
         head, ids, result = done
+        return self._completed(event, scheme, attempt, (head, ids), result, t0)
+
+    def _completed(
+        self,
+        event: Event[Any],
+        scheme: SchemeDescriptor,
+        attempt: int,
+        done: tuple[Any, list[str]] | None,
+        result: SchemeResult,
+        t0: float,
+    ) -> DispatchOutcome:
+        """Log and notify a recorded dispatch (`done` None: another publisher completed it meanwhile)."""
+        if done is None:
+            return DispatchOutcome(event.id, scheme.name, COMPLETED, 0)
+        head, ids = done
         for f in result.findings:
             emit = {Level.INFO: log.info, Level.ERROR: log.error}.get(f.level, log.warning)
             emit("bus.dispatch.finding", event_id=event.id, scheme=scheme.name, rule=f.rule)

@@ -473,6 +473,10 @@ class SchemeDescriptor:
     # version 1 form, still accepted: one `compute` for every type in `handles` (prefer `handlers`)
     compute: Handler | None = None
     handles: frozenset[str] = frozenset()
+    # event types about one employee whose handler reads and records only that employee's rights: the bus may
+    # then compute several such events of one company, each of another employee, and record them together
+    # (docs/performance.md); the results are those of one event at a time
+    per_employee: frozenset[str] = frozenset()
 
     def __attrs_post_init__(self) -> None:
         if not self.handlers and self.compute is not None:
@@ -485,3 +489,5 @@ class SchemeDescriptor:
             compute = self.compute
             object.__setattr__(self, "handlers", {t: compute for t in sorted(self.handles)})
         object.__setattr__(self, "handles", frozenset(self.handlers))
+        if not self.per_employee <= self.handles:
+            raise ValueError(f"scheme {self.name!r}: per_employee names event types it has no handler for")

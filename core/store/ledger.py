@@ -16,9 +16,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import sqlite_utils
-from attrs import field, frozen
+from attrs import evolve, field, frozen
 from paybonus.errors import UserError
 
 from .audit_log import AuditLog, Head
@@ -261,8 +262,13 @@ class Ledger:
     # -- what the verifier reads about the database itself --------------------------------------------------
 
     def integrity(self) -> list[tuple[str]]:
-        """SQLite's own check of the file (`PRAGMA integrity_check`): one row 'ok', or what is broken."""
-        return [tuple(r) for r in self.conn.execute("PRAGMA integrity_check")]
+        """SQLite's own check of the file (`PRAGMA integrity_check`): one row 'ok', or what is broken. On a
+        connection of its own, so that it may run in another thread beside the other checks."""
+        conn = sqlite3.connect(f"file:{quote(str(self.path))}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+        try:
+            return [tuple(r) for r in conn.execute("PRAGMA integrity_check")]
+        finally:
+            conn.close()
 
     def schema(self) -> dict[tuple[str, str], str]:
         return self.schema_of(self.conn)
@@ -399,6 +405,16 @@ class Ledger:
                 ("dispatch.completed", f"{d.event_id}/{d.scheme}", self.dispatch_digest(d.event_id, d.scheme))
             )
             return self.audit.append(d.company, d.at, entries), ids
+
+    def record_dispatches(self, records: Sequence[DispatchRecord]) -> list[tuple[Head, list[str]] | None]:
+        """Several completed dispatches of one company, computed from one read of the ledger, in one transaction
+        (a batch of single-employee events). StaleRead, nothing written, if the ledger changed since the
+        `read_version` of the first."""
+        with self.write():
+            first = records[0] if records else None
+            if first and first.read_version is not None and self.version(first.company) != first.read_version:
+                raise StaleRead(f"batch of {len(records)} dispatches of {first.company}")
+            return [self.record_dispatch(evolve(r, read_version=None)) for r in records]
 
     def record_failure(
         self,

@@ -255,6 +255,7 @@ def descriptor() -> SchemeDescriptor:
         version=VERSION,
         label="Prime de maîtrise technique (PMT)",
         handlers=HANDLERS,
+        per_employee=frozenset({"pmt_evidence_recorded"}),  # on_evidence reads and awards that employee only
         recompute=recompute,
         dsn=DsnMapping("S21.G00.52", "028", sc.DSN_CODES["028"]),
         social_regime=SocialRegime.SALARY,

@@ -521,6 +521,7 @@ def descriptor() -> SchemeDescriptor:
         version=VERSION,
         label="Prime sur objectif",
         handlers=HANDLERS,
+        per_employee=frozenset({"employee_left"}),  # on_leaver reads and awards the leaver only
         recompute=recompute,
         dsn=DsnMapping("S21.G00.52", "027", sc.DSN_CODES["027"]),
         social_regime=SocialRegime.SALARY,
