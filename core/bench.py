@@ -143,6 +143,46 @@ def _results(employees: int) -> dict[str, str]:
     }
 
 
+# the targets of docs/performance.md: (run, employees, companies) -> {figure: limit}
+TARGETS: dict[tuple[str, int, int], dict[str, float]] = {
+    ("large employer", 200_000, 1): {
+        "publish_s": 30,
+        "publish_over_floor": 2,
+        "peak_rss_mib": 1024,
+        "verify_s": 10,
+    },
+    ("vendor month", 250_000, 2_000): {"publish_s": 40, "publish_over_floor": 2.5, "peak_rss_mib": 1024},
+}
+GROWTH = (25_000, 200_000, 8.5)  # publish time may grow at most 8.5 x for 8 x the staff
+
+
+def figure(r: dict[str, Any], name: str) -> float:
+    return float(r["phases_s"][name[:-2]] if name in ("publish_s", "verify_s") else r[name])
+
+
+def verdicts(results: list[dict[str, Any]]) -> list[tuple[str, str, str, str]]:
+    """(target, limit, measured, met | MISSED) for every target whose runs are in `results`."""
+    out = []
+    for r in results:
+        for name, limit in TARGETS.get((r["run"], r["employees"], r["companies"]), {}).items():
+            got = figure(r, name)
+            out.append(
+                (f"{r['run']} {r['employees']:,}: {name}", f"<= {limit:g}", f"{got:g}", _met(got <= limit))
+            )
+    small, large, limit = GROWTH
+    by_size = {r["employees"]: r for r in results if r["companies"] == 1}
+    if small in by_size and large in by_size:
+        grew = by_size[large]["phases_s"]["publish"] / by_size[small]["phases_s"]["publish"]
+        out.append(
+            (f"growth {small:,} -> {large:,}: publish x", f"<= {limit:g}", f"{grew:.2f}", _met(grew <= limit))
+        )
+    return out
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
 def machine() -> dict[str, Any]:
     return {
         "python": platform.python_version(),

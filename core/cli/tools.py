@@ -68,6 +68,9 @@ BENCH_COLUMNS = (
 )
 
 
+VERDICT_COLUMNS = (Column("target"), Column("limit"), Column("measured", right=True), Column("verdict"))
+
+
 @click.command(
     epilog="""\b
 Examples:
@@ -128,8 +131,12 @@ def bench(
                 ratio=r["publish_over_floor"],
             )
     table(BENCH_COLUMNS, [[c.cell(r) for c in BENCH_COLUMNS] for r in results])
+    checks = b.verdicts(results)
+    if checks:
+        table(VERDICT_COLUMNS, [list(c) for c in checks])
     if out_file:
-        out_file.write_text(json.dumps({"machine": b.machine(), "runs": results}, indent=2), encoding="utf-8")
+        document = {"machine": b.machine(), "runs": results, "verdicts": [list(c) for c in checks]}
+        out_file.write_text(json.dumps(document, indent=2), encoding="utf-8")
         out.print(f"results written to {out_file}", markup=False)
 
 

@@ -18,3 +18,37 @@ def test_a_small_benchmark_run_reports_every_figure():
 def test_a_small_vendor_month_with_many_companies():
     r = run(600, 20)
     assert r["audit_ok"] and r["failed_dispatches"] == 0 and r["companies"] == 20
+
+
+def _result(run, employees, companies, publish, floor, rss, verify):
+    return {
+        "run": run,
+        "employees": employees,
+        "companies": companies,
+        "phases_s": {"publish": publish, "verify": verify},
+        "publish_over_floor": round(publish / floor, 2),
+        "peak_rss_mib": rss,
+    }
+
+
+def test_each_target_of_the_performance_issue_gets_a_verdict():
+    from paybonus.bench import verdicts
+
+    got = verdicts(
+        [
+            _result("growth", 25_000, 1, 4.0, 1.0, 300, 1.0),
+            _result("large employer", 200_000, 1, 29.0, 15.0, 1100, 9.0),
+            _result("vendor month", 250_000, 2_000, 41.0, 20.0, 900, 9.0),
+        ]
+    )
+    assert {(t, v) for t, _, _, v in got} == {
+        ("large employer 200,000: publish_s", "met"),
+        ("large employer 200,000: publish_over_floor", "met"),  # 29 / 15 = 1.93
+        ("large employer 200,000: peak_rss_mib", "MISSED"),  # 1 100 MiB > 1 GiB
+        ("large employer 200,000: verify_s", "met"),
+        ("vendor month 250,000: publish_s", "MISSED"),  # 41 s > 40 s
+        ("vendor month 250,000: publish_over_floor", "met"),
+        ("vendor month 250,000: peak_rss_mib", "met"),
+        ("growth 25,000 -> 200,000: publish x", "met"),  # 29 / 4 = 7.25 for 8 x the staff
+    }
+    assert verdicts([_result("growth", 2_000, 1, 1.0, 0.5, 50, 0.1)]) == []  # no target for a quick run
