@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test browser docs check lint tree typecheck imports pytest bench clean
+.PHONY: demo test browser docs check lint tree typecheck imports pytest bench bench-ci clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,11 @@ browser:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1; } || \
 	  echo "note: could not install chromium and chromium-driver: the browser test skips (and fails in CI)"
 
-check: lint typecheck imports pytest
+check: lint typecheck imports pytest bench-ci
+
+# a reduced benchmark: prints its throughput and its ratio to the raw-SQLite floor (never a timed assertion)
+bench-ci:
+	$(BIN)/paybonus bench --sizes 3000 --no-vendor --no-replay
 
 ## docs: regenerate the generated parts of docs/cli.md, docs/reference.md and docs/ledger.md (cog)
 docs:

@@ -57,6 +57,7 @@ BENCH_COLUMNS = (
     Column("events", right=True),
     Column("entitlements", right=True),
     Column("publish_s", "publish s", right=True, value=lambda r: r["phases_s"]["publish"]),
+    Column("publish_cpu_s", "publish CPU s", right=True),
     Column("floor_s", "floor s", right=True),
     Column("publish_over_floor", "x floor", right=True),
     Column("events_per_s", "events/s", right=True),
