@@ -11,6 +11,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import date
+from operator import itemgetter
 from typing import Any
 
 from attrs import frozen
@@ -42,6 +43,7 @@ ENTITLEMENT_COLUMNS = (
 )
 # what the digest covers: everything but the status and when the row was written
 DIGEST_COLUMNS = tuple(c for c in ENTITLEMENT_COLUMNS if c not in ("status", "digest", "recorded_at"))
+_ROW, _DIGESTED = itemgetter(*ENTITLEMENT_COLUMNS), itemgetter(*DIGEST_COLUMNS)  # a row's values, in order
 _INSERT = (
     f"INSERT INTO entitlements ({', '.join(ENTITLEMENT_COLUMNS)}) "
     f"VALUES ({', '.join('?' for _ in ENTITLEMENT_COLUMNS)})"
@@ -59,7 +61,7 @@ class EntitlementRow:
         """A new row from every column but `digest` and `recorded_at`; the digest is computed here."""
         columns["digest"] = digest(columns)
         columns["recorded_at"] = recorded_at
-        return cls(tuple(columns[c] for c in ENTITLEMENT_COLUMNS))
+        return cls(_ROW(columns))
 
     @property
     def id(self) -> str:
@@ -73,7 +75,7 @@ class EntitlementRow:
 def digest(row: Any) -> str:
     """sha256 of the immutable columns joined by a unit separator (a control character no id contains and that
     JSON text always escapes); NULL is written as a NUL character."""
-    text = "\x1f".join("\x00" if row[c] is None else str(row[c]) for c in DIGEST_COLUMNS)
+    text = "\x1f".join(["\x00" if v is None else str(v) for v in _DIGESTED(row)])
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
