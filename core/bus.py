@@ -389,8 +389,9 @@ class EventBus:
     def _failed(
         self, event: Event[Any], scheme: SchemeDescriptor, attempt: int, exc: BaseException, t0: float
     ) -> DispatchOutcome:
-        error = f"{type(exc).__name__}: {exc}"
-        detail = "".join(traceback.format_exception(exc, limit=20))
+        # a plugin's message may quote a salary or a NIR: stored and shown without them (issue 13)
+        error = logs.redact_text(f"{type(exc).__name__}: {exc}")
+        detail = logs.redact_text("".join(traceback.format_exception(exc, limit=20)))
         head = self.ledger.record_failure(
             event.company,
             event.id,

@@ -19,7 +19,7 @@ contact = "Service des ressources humaines"
 from __future__ import annotations
 
 import re
-import tomllib
+from datetime import date
 from typing import Any
 
 from attrs import Factory, frozen
@@ -27,6 +27,7 @@ from paybonus.hooks.types import CompanyInfo, SchemeDescriptor
 
 from .convert import structure
 from .errors import UserError
+from .parsing import load_toml
 
 
 @frozen
@@ -90,9 +91,9 @@ class CompanyConfig:
 
 def parse_company_toml(text: str, where: str) -> CompanyConfig:
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise UserError(where, f"not valid TOML ({exc})") from None
+        data = load_toml(text)
+    except ValueError as exc:
+        raise UserError(where, str(exc)) from None
     extra = sorted(set(data) - {"company", "schemes", "statement"})
     if extra:
         raise UserError(
@@ -117,8 +118,11 @@ def parse_company_toml(text: str, where: str) -> CompanyConfig:
         statement = structure(data.get("statement", {}), StatementSettings)
     except ValueError as exc:
         raise UserError(where, _in_table("statement", exc)) from None
-    if not re.fullmatch(r"(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])", info.fiscal_year_start):
-        raise UserError(where, f"company.fiscal_year_start: expected MM-DD, got {info.fiscal_year_start!r}")
+    if not _month_day(info.fiscal_year_start):
+        raise UserError(
+            where,
+            f"company.fiscal_year_start: expected a day of every year, MM-DD, got {info.fiscal_year_start!r}",
+        )
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}", info.id):
         raise UserError(where, f"company.id: {info.id!r} must be letters, digits or ._:/@- without spaces")
     if info.headcount is not None and info.headcount < 0:
@@ -146,6 +150,17 @@ def parse_company_toml(text: str, where: str) -> CompanyConfig:
     if not isinstance(schemes, dict) or not all(isinstance(v, dict) for v in schemes.values()):
         raise UserError(where, "schemes: expected tables [schemes.<name>]")
     return CompanyConfig(info, schemes, text, statement)
+
+
+def _month_day(text: str) -> bool:
+    """MM-DD, a day that exists every year (not 02-29, 02-30 or 04-31)."""
+    if not re.fullmatch(r"[0-9]{2}-[0-9]{2}", text):
+        return False
+    try:
+        date(2023, int(text[:2]), int(text[3:]))
+    except ValueError:
+        return False
+    return True
 
 
 def _in_table(table: str, exc: ValueError) -> str:

@@ -12,21 +12,34 @@ from cattrs.errors import ForbiddenExtraKeysError
 from cattrs.v import format_exception, transform_error
 
 from .calendar import Period
+from .parsing import MAX_TEXT_CHARS
 
 T = TypeVar("T")
+# every number read from a file or an event: 15 digits of units (cents, euros, hours, points) and 18 decimals at
+# most, so that no figure overflows a formula or a cent count at compute time (docs/data-format.md, limits)
+MAX_NUMBER = 10**15
+MIN_EXPONENT = -18
+FIRST_YEAR, LAST_YEAR = 1900, 2199  # dates in events and configurations
 
 
 def _structure_date(v: Any, _: type) -> date:
     if isinstance(v, datetime):
-        return v.date()
+        return _in_range(v.date())
     if isinstance(v, date):
-        return v
+        return _in_range(v)
     if isinstance(v, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", v):
         try:
-            return date.fromisoformat(v)
+            return _in_range(date.fromisoformat(v))
         except ValueError:
             pass
-    raise ValueError(f"expected a date YYYY-MM-DD, got {show(v)}")
+    raise ValueError(f"expected a date YYYY-MM-DD, got {show(v)[:40]}")
+
+
+def _in_range(d: date) -> date:
+    """A date of an event or a configuration: from 1900 to 2199 (0001-01-01 or 9999-12-31 is a mistake)."""
+    if not FIRST_YEAR <= d.year <= LAST_YEAR:
+        raise ValueError(f"{d.isoformat()} is outside the years {FIRST_YEAR} to {LAST_YEAR}")
+    return d
 
 
 def _structure_datetime(v: Any, _: type) -> datetime:
@@ -41,6 +54,7 @@ def _structure_datetime(v: Any, _: type) -> datetime:
         raise ValueError(f"expected a timestamp string, got {v!r}")
     if dt.tzinfo is None:
         raise ValueError(f"timestamp {v!r} needs a time zone (e.g. +01:00 or Z)")
+    _in_range(dt.date())
     return dt
 
 
@@ -58,7 +72,9 @@ def _structure_decimal(v: Any, _: type) -> Decimal:
     else:
         raise ValueError(f"expected a decimal number, got {v!r}")
     if not d.is_finite():
-        raise ValueError(f"expected a finite number, got {v!r}")
+        raise ValueError(f"expected a finite number, got {show(v)[:40]}")
+    if abs(d) >= MAX_NUMBER or (d and d.adjusted() < MIN_EXPONENT):
+        raise ValueError(f"{show(v)[:40]} is out of range (at most 15 digits before the point and 18 after)")
     return d
 
 
@@ -69,15 +85,19 @@ def show(v: Any) -> str:
 
 def _structure_int(v: Any, _: type) -> int:
     if isinstance(v, bool) or not isinstance(v, int):
-        if isinstance(v, Decimal) and v == v.to_integral_value():
+        if isinstance(v, Decimal) and v.is_finite() and abs(v) < MAX_NUMBER and v == v.to_integral_value():
             return int(v)
         raise ValueError(f"expected an integer, got {show(v)}")
+    if abs(v) >= MAX_NUMBER:
+        raise ValueError(f"{str(v)[:40]} is out of range (at most 15 digits)")
     return v
 
 
 def _structure_str(v: Any, _: type) -> str:
     if not isinstance(v, str):
-        raise ValueError(f"expected a string, got {v!r}")
+        raise ValueError(f"expected a string, got {show(v)[:40]}")
+    if len(v) > MAX_TEXT_CHARS:
+        raise ValueError(f"a text of {len(v)} characters (at most {MAX_TEXT_CHARS})")
     return v
 
 
@@ -89,7 +109,10 @@ def _structure_bool(v: Any, _: type) -> bool:
 
 def _structure_period(v: Any, _: type) -> Period:
     if isinstance(v, str):
-        return Period.parse(v)
+        p = Period.parse(v)
+        _in_range(p.start)
+        _in_range(p.end)
+        return p
     if isinstance(v, dict):
         extra = set(v) - {"start", "end"}
         if extra:

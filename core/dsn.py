@@ -23,8 +23,10 @@ from attrs import Factory, define, frozen
 
 from .errors import UserError
 from .money import format_euros, parse_euros
+from .parsing import decode, lines
 from .payroll import DSN_OTHER_SUSPENSION, DSN_WORK_STOPPAGE, AbsenceKind
 
+MAX_DSN_NUMBER = Decimal(10**12)  # hours or euros of one rubric: far above any real value
 _LINE = re.compile(r"^(S[0-9]{2}\.G[0-9]{2}\.[0-9]{2}\.[0-9]{3}),'(.*)'$")
 CANCELLED_STOPPAGE = "99"  # S21.G00.60.001: the stoppage is cancelled
 CANCELLED_END = "099"  # S21.G00.62.002: the contract end is cancelled
@@ -73,19 +75,19 @@ class Declaration:
     month: date | None = None  # S20.G00.05.005: the month a monthly declaration covers
 
 
-def read_text(raw: bytes) -> str:
-    """DSN files are UTF-8 or, more often, Windows-1252/ISO-8859-1."""
+def read_text(raw: bytes, where: str = "") -> str:
+    """DSN files are UTF-8 or, more often, Windows-1252/ISO-8859-1 (a leading byte-order mark is dropped)."""
     try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace")
+        return decode(raw, legacy="cp1252")
+    except ValueError as exc:
+        raise UserError(where, f"not a DSN file: {exc}") from None
 
 
 def parse(text: str, path: str) -> list[Declaration]:
     """Every declaration of a DSN file. Raises UserError naming the file, line and rubric."""
     out: list[Declaration] = []
     current: list[tuple[int, str, str]] | None = None
-    for n, line in enumerate(text.splitlines(), 1):
+    for n, line in enumerate(lines(text), 1):
         if not line.strip():
             continue
         m = _LINE.match(line.strip())
@@ -245,8 +247,8 @@ def _decimal(value: str, where: str, rubric: str) -> Decimal:
         d = Decimal(value)
     except InvalidOperation:
         raise UserError(where, f"{rubric}: {value!r} is not a number") from None
-    if not d.is_finite():
-        raise UserError(where, f"{rubric}: {value!r} is not a number")
+    if not d.is_finite() or abs(d) >= MAX_DSN_NUMBER:
+        raise UserError(where, f"{rubric}: {value!r} is not a number of hours or euros (too large)")
     return d
 
 

@@ -25,6 +25,7 @@ from attrs import field, frozen
 from .calendar import Period
 from .convert import converter, structure
 from .errors import UserError
+from .parsing import lines, load_json
 
 P = TypeVar("P")
 
@@ -41,9 +42,15 @@ def _check_id(_: Any, attribute: Any, value: str) -> None:
 
 @frozen
 class PeriodClosed:
-    """A pay period was closed: its payroll is final (the data source now has the period's population)."""
+    """A pay period was closed: its payroll is final (the data source now has the period's population). A pay
+    period is one calendar month, as the payroll files are (an annual "close" would compute a year twice)."""
 
     period: Period
+
+    def __attrs_post_init__(self) -> None:
+        p = self.period
+        if p != Period.month(p.start.year, p.start.month):
+            raise ValueError(f'period: {p.key} is not a calendar month (a pay period, e.g. "2025-12")')
 
 
 @frozen
@@ -260,11 +267,7 @@ class EventTypes:
             raise ValueError(str(exc)) from None
 
     def from_json(self, line: str) -> Event[Any]:
-        try:
-            data = json.loads(line, parse_float=Decimal)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"malformed JSON ({exc.msg} at column {exc.colno})") from None
-        return self.from_dict(data)
+        return self.from_dict(load_json(line))
 
     def read_jsonl(self, path: str, text: str | Iterable[str]) -> list[tuple[str, Event[Any]]]:
         """Parse JSON lines (a text, or its lines) into (where, event) pairs; blank lines are skipped; the first
@@ -284,8 +287,7 @@ class EventTypes:
 def lines_of(text: str) -> list[str]:
     """The lines of a JSON-lines text: a leading byte-order mark is dropped, lines end at LF or CRLF only (a
     U+2028 or U+0085 inside a JSON string is part of the string, never a line break)."""
-    text = text.removeprefix("\ufeff")
-    return [line.removesuffix("\r") for line in text.split("\n")]
+    return lines(text)
 
 
 def latest(events: Sequence[Event[Any]]) -> Event[Any] | None:

@@ -36,6 +36,7 @@ MAX_NODES = 400
 MAX_DEPTH = 32
 MAX_DIGITS = 24
 MAX_MAGNITUDE = Decimal(10) ** 18
+PROBE = Decimal(10) ** 15 - 1  # the largest figure an event or a configuration may hold (paybonus.convert)
 CONTEXT = Context(prec=40, Emax=60, Emin=-60, traps=[InvalidOperation, DivisionByZero, Overflow])
 
 
@@ -81,6 +82,8 @@ class Formula:
             raise FormulaError("empty formula")
         if len(source) > MAX_SOURCE:
             raise FormulaError(f"formula longer than {MAX_SOURCE} characters")
+        if "#" in source:  # the lines are joined before parsing: a comment would silently drop what follows
+            raise FormulaError("a formula has no comments: write them in the TOML, outside the string")
         text = " ".join(source.split())  # formulas may span lines in TOML
         try:
             with warnings.catch_warnings():
@@ -96,7 +99,39 @@ class Formula:
             raise FormulaError("formula cannot be parsed") from None
         checker = _Checker(text, frozenset(known))
         checker.check(tree.body, 0)
-        return cls(text, frozenset(checker.names), frozenset(checker.prior_names), checker.max_prior, tree)
+        formula = cls(text, frozenset(checker.names), frozenset(checker.prior_names), checker.max_prior, tree)
+        formula._probe()
+        return formula
+
+    def _probe(self) -> None:
+        """What would only fail at compute time is refused at load: a division by a constant zero, and
+        arithmetic that overflows for figures within the range any input may hold (below 10^15)."""
+        for node in ast.walk(self.tree):
+            if (
+                isinstance(node, ast.BinOp)
+                and isinstance(node.op, ast.Div)
+                and not any(isinstance(n, ast.Name) for n in ast.walk(node.right))
+            ):
+                with localcontext(CONTEXT):
+                    try:
+                        zero = _Evaluator(self.source, {}, None).eval(node.right) == 0
+                    except (FormulaError, InvalidOperation, DivisionByZero, Overflow):
+                        zero = True
+                if zero:
+                    seg = ast.get_source_segment(self.source, node)
+                    raise FormulaError(f"division by zero in {seg!r}")
+        for sign in (1, -1):
+            big = Decimal(sign) * PROBE
+            ev = _Evaluator(self.source, dict.fromkeys(self.names, big), lambda _n, _k, b=big: b)
+            with localcontext(CONTEXT):
+                try:
+                    ev.eval(self.tree.body)
+                except (Overflow, InvalidOperation):
+                    raise FormulaError(
+                        "the formula overflows for figures near 10^15 (the largest any input may hold)"
+                    ) from None
+                except (FormulaError, DivisionByZero):
+                    pass
 
     def evaluate(
         self, figures: Mapping[str, Decimal], prior: Callable[[str, int], Decimal] | None = None

@@ -11,6 +11,7 @@ from .config import CompanyConfig, parse_company_toml
 from .errors import UserError
 from .host import PluginHost
 from .params import Parameters
+from .parsing import decode
 
 
 def lint_company(
@@ -19,11 +20,11 @@ def lint_company(
     """The company's configuration and what its schemes' own checks find in it."""
     toml_path = company_dir / "company.toml"
     try:
-        text = toml_path.read_text(encoding="utf-8")
+        text = decode(toml_path.read_bytes())
     except OSError as exc:
         raise UserError(str(toml_path), f"cannot read ({exc.strerror})") from None
-    except UnicodeDecodeError:
-        raise UserError(str(toml_path), "not UTF-8 text") from None
+    except ValueError as exc:
+        raise UserError(str(toml_path), str(exc)) from None
     config = parse_company_toml(text, str(toml_path))
     findings: list[Finding] = []
     for name, raw in config.schemes.items():
@@ -33,7 +34,10 @@ def lint_company(
                 Finding(Level.ERROR, "config", f"schemes.{name}: no installed scheme has that name")
             )
         elif scheme.lint is not None:
-            findings += scheme.lint(raw, config.info, params)
+            try:
+                findings += scheme.lint(raw, config.info, params)
+            except ValueError as exc:  # a value the checks cannot read: the user's to fix
+                raise UserError(str(toml_path), str(exc)) from None
     findings += value_sharing(config, params)
     return config, findings
 

@@ -25,6 +25,16 @@ _PERSONAL_KEYS = re.compile(
 # numbers that look like a NIR (13 digits, optionally followed by a 2-digit key) inside free text
 _NIR = re.compile(r"\b[12]\d{12}(\d{2})?\b")
 _ALLOWED = {"event_name", "scheme_name", "plugin_name", "company_name"}
+# amounts inside free text: a number with decimals (2350.40, 2 350,40), or four digits or more that are not a year
+_AMOUNT = re.compile(
+    r"(?<![\w.])-?\d[\d\u202f\u00a0 ]*[.,]\d+|(?<![\w.-])(?<!line )(?!(?:19|20|21)\d\d\b)\d{4,}(?![\w-])"
+)
+
+
+def redact_text(text: str) -> str:
+    """Free text (a plugin's exception, a stored failure) without what may be personal: NIR-like numbers and
+    amounts become [NIR] and [amount]; dates, years, ids and words stay."""
+    return _AMOUNT.sub("[amount]", _NIR.sub("[NIR]", text))
 
 
 def redact_personal_data(

@@ -27,6 +27,7 @@ from attrs import frozen
 
 from .calendar import semester_period
 from .errors import UserError
+from .parsing import decode, load_toml
 
 UNITS = ("cents", "rate", "count")
 TABLE_KEYS = ("label", "unit", "law", "source", "values")
@@ -141,9 +142,11 @@ class Parameters:
     def with_file(self, path: Path) -> Parameters:
         """Add or override parameters from a TOML file in the same format (e.g. newer TMOP values)."""
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise UserError(str(path), f"cannot read parameters: {exc}") from exc
+            data = load_toml(decode(path.read_bytes()))
+        except OSError as exc:
+            raise UserError(str(path), f"cannot read parameters ({exc.strerror})") from None
+        except ValueError as exc:
+            raise UserError(str(path), f"cannot read parameters: {exc}") from None
         extra = _parse(data, str(path))
         merged = dict(self._params)
         for name, p in extra.items():

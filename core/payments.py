@@ -49,7 +49,8 @@ def check(ledger: Ledger, event: Event[Any], pending: dict[str, int], params: Pa
         )
         if p.amount_cents > due:
             raise ValueError(
-                f"payload.amount_cents: {p.amount_cents} is more than the {max(due, 0)} cents still due"
+                "payload.amount_cents: more than is still due on this entitlement "
+                f"(`paybonus explain {p.entitlement}` shows what is due)"
             )
         pending[p.entitlement] = pending.get(p.entitlement, 0) + p.amount_cents
     elif event.type == "statement_issued":

@@ -27,6 +27,7 @@ from .calendar import Period
 from .config import CompanyConfig, parse_company_toml
 from .errors import UserError
 from .money import parse_euros
+from .parsing import decode
 from .payroll import AbsenceKind, Population
 from .store import Head, Ledger
 
@@ -241,11 +242,13 @@ def paybonus_payroll_source(company: CompanyInfo, ledger: LedgerView) -> LedgerP
 
 
 def _read_text(p: Path) -> str:
-    raw = p.read_bytes()
     try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace")  # payroll exports are often Windows-1252 (DSN.md)
+        # payroll exports are often Windows-1252 (DSN.md)
+        return decode(p.read_bytes(), legacy="cp1252")
+    except OSError as exc:
+        raise UserError(str(p), f"cannot read ({exc.strerror})") from None
+    except ValueError as exc:
+        raise UserError(str(p), str(exc)) from None
 
 
 def _csv_rows(
@@ -258,7 +261,10 @@ def _csv_rows(
     sample = text[:2048]
     delimiter = ";" if sample.count(";") > sample.count(",") else ","
     reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
-    header = [h.strip() for h in (reader.fieldnames or [])]
+    try:
+        header = [h.strip() for h in (reader.fieldnames or [])]
+    except csv.Error as exc:
+        raise UserError(f"{p}:1", f"not CSV ({exc})") from None
     missing = [c for c in required if c not in header]
     if missing:
         raise UserError(f"{p}:1", f"missing column {missing[0]!r} (expected {', '.join(required)})")
@@ -268,7 +274,16 @@ def _csv_rows(
             f"{p}:1", f"unknown column {unknown[0]!r} (allowed: {', '.join((*required, *optional))})"
         )
     reader.fieldnames = header
-    for n, row in enumerate(reader, 2):
+    rows = iter(reader)
+    n = 1
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise UserError(f"{p}:{reader.line_num}", f"not CSV ({exc})") from None
+        n += 1
         if None in row:
             raise UserError(f"{p}:{n}", "more values than columns")
         yield f"{p}:{n}", {k: (v or "").strip() for k, v in row.items()}
@@ -299,10 +314,12 @@ def _amount(row: dict[str, str], col: str, where: str, optional: bool = False) -
         return None
     try:
         cents = parse_euros(v)
-    except ValueError as exc:
-        raise UserError(where, f"{col}: {exc}") from None
+    except ValueError:  # the value is not repeated: it may be someone's pay
+        raise UserError(
+            where, f"{col}: not an amount in euros (expected digits with a dot and at most 2 decimals)"
+        ) from None
     if cents < 0:
-        raise UserError(where, f"{col}: {v} is negative (an amount here is never below zero)")
+        raise UserError(where, f"{col}: is negative (an amount here is never below zero)")
     return cents
 
 

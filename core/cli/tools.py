@@ -186,7 +186,7 @@ def dsn_cmd(
             raw = f.read_bytes()
         except OSError as exc:
             raise UserError(str(f), f"cannot read ({exc.strerror})") from None
-        declarations += dsn.parse(dsn.read_text(raw), str(f))
+        declarations += dsn.parse(dsn.read_text(raw, str(f)), str(f))
     events = dsn.departures(declarations, company)
     rows = dsn.absence_rows(declarations)
     data = dsn.company_files(declarations, state.params()) if company_dir is not None else None

@@ -342,8 +342,7 @@ class Ledger:
                 due = int(row[0]) - self.payments.paid_cents(payment.entitlement)
                 if payment.amount_cents > due:
                     raise Overpaid(
-                        f"payload.amount_cents: {payment.amount_cents} is more than the {max(due, 0)} cents "
-                        "still due"
+                        "payload.amount_cents: more than is still due on this entitlement (paid meanwhile)"
                     )
                 self.payments.insert(event.id, event.company, payment, at)
                 status = status_of(int(row[0]), self.payments.paid_by_mode(payment.entitlement))

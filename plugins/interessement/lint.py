@@ -251,14 +251,27 @@ def _formula_findings(formula: Formula, raw: Mapping[str, Any], err: Any, warn: 
             )
         ]
     paid = 0
+    for i, h in enumerate(history):
+        _check_history(h, f"{T}.history[{i}]")
     for h in history[-3:]:
-        figs = {k: Decimal(str(v)) for k, v in (h.get("figures") or {}).items()}
+        figs = {k: structure(v, Decimal) for k, v in (h.get("figures") or {}).items()}
         v = _value(formula, figs)
         if v is not None and v > 0:
             paid += 1
     if paid == 3:
         warn("I-1", "formula: it would have paid in each of the last three exercises: its aléa is doubtful")
     return []
+
+
+def _check_history(h: Any, where: str) -> None:
+    """One exercise of `history`: a table whose `figures` are numbers (ValueError naming the key otherwise)."""
+    if not isinstance(h, Mapping) or not isinstance(h.get("figures", {}), Mapping):
+        raise ValueError(f'{where}: expected a table with figures = {{ rcai = "120000" }}')
+    for k, v in h.get("figures", {}).items():
+        try:
+            structure(v, Decimal)
+        except ValueError as exc:
+            raise ValueError(f"{where}.figures.{k}: {exc}") from None
 
 
 def _value(formula: Formula, figures: Mapping[str, Decimal]) -> Decimal | None:

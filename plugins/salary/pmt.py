@@ -38,6 +38,8 @@ MIN_RATE, MAX_RATE = (
     Decimal("0.15"),
 )  # the policy range of the product card (LAW section 6 [U])
 
+MAX_VALIDITY_MONTHS = 600  # fifty years: a longer validity is a typing mistake
+
 
 @frozen
 class Criterion:
@@ -45,6 +47,14 @@ class Criterion:
     label: str
     points: int
     validity_months: int | None = None  # a certification may expire
+
+    def __attrs_post_init__(self) -> None:
+        if self.points < 0:
+            raise ValueError(f"points: criterion {self.id!r}: {self.points} is negative")
+        if self.validity_months is not None and not 1 <= self.validity_months <= MAX_VALIDITY_MONTHS:
+            raise ValueError(
+                f"validity_months: criterion {self.id!r}: {self.validity_months} is not 1 to {MAX_VALIDITY_MONTHS}"
+            )
 
 
 @frozen
@@ -56,6 +66,8 @@ class Level:
     amount_cents: int = field(init=False)
 
     def __attrs_post_init__(self) -> None:
+        if self.min_points < 0:
+            raise ValueError(f"min_points: level {self.name!r}: {self.min_points} is negative")
         if (self.amount is None) == (self.rate is None):
             raise ValueError(f"level {self.name!r}: give either amount or rate")
         try:

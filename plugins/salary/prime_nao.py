@@ -36,6 +36,9 @@ from . import mechanism as sc
 VERSION = "1.1.0"  # 1.1.0: a percentage of gross counts protected months at full salary (D-2)
 SCHEME = "prime_nao"
 
+MAX_COEFFICIENT = Decimal(10)  # a category's coefficient on the award
+MAX_EUROS = Decimal(10**9)  # an amount per employee: far above any real bonus
+
 
 @frozen
 class Instalment:
@@ -69,6 +72,17 @@ class Award:
             raise ValueError(
                 f"award {self.id!r}: give flat, percent_of_gross or seniority (or a combination)"
             )
+        if self.flat_cents < 0:
+            raise ValueError(f"flat: award {self.id!r}: {self.flat} is negative")
+        for cat, coef in self.categories.items():
+            if not Decimal(0) <= coef <= MAX_COEFFICIENT:
+                raise ValueError(f"categories.{cat}: {coef} is not a coefficient from 0 to {MAX_COEFFICIENT}")
+        for row in self.seniority:
+            if len(row) == 2 and (row[0] < 0 or row[1] < 0 or row[1] >= MAX_EUROS):
+                raise ValueError(f"seniority: [{row[0]}, {row[1]}]: years and euros are 0 or more (and sane)")
+        for i in self.instalments:
+            if not Decimal(0) < i.share <= 1:
+                raise ValueError(f"instalments: share {i.share} is not a fraction above 0 and at most 1")
         bounds = [row[0] for row in self.seniority]
         if any(len(row) != 2 for row in self.seniority) or bounds != sorted(set(bounds)):
             raise ValueError("seniority: rows are [years from, euros] with increasing years")

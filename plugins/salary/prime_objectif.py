@@ -509,9 +509,38 @@ def recompute(expl: Explanation) -> int:
     ) - int(i["previous_cents"])
 
 
+def check_results(event: Event[Any], ledger: Any) -> None:
+    """At publication: the company runs the plan, and every figure is one the plan declares (an undeclared or
+    mistyped name would otherwise be dropped at compute time, and the bonus computed without it)."""
+    schemes = ledger.configuration(event.company).get("schemes", {})
+    plans = {p.get("id"): p for p in schemes.get(SCHEME, {}).get("plans", []) if isinstance(p, dict)}
+    r = event.payload
+    plan = plans.get(r.plan)
+    if plan is None:
+        known = ", ".join(sorted(str(k) for k in plans)) or "none"
+        raise ValueError(f"payload.plan: the company has no objective plan {r.plan!r} (its plans: {known})")
+    declared = set(plan.get("figures", []))
+    for name in r.figures:
+        if name not in declared:
+            raise ValueError(
+                f"payload.figures.{name}: not a figure of plan {r.plan!r} (its figures: {sorted(declared)})"
+            )
+    for emp, figures in r.employees.items():
+        for name in figures:
+            if name not in declared:
+                raise ValueError(
+                    f"payload.employees.{emp}.{name}: not a figure of plan {r.plan!r} (its figures: {sorted(declared)})"
+                )
+
+
 def event_types() -> list[EventType]:
     return [
-        EventType("objective_results", ObjectiveResults, "achieved figures of an objective plan for a period")
+        EventType(
+            "objective_results",
+            ObjectiveResults,
+            "achieved figures of an objective plan for a period",
+            check=check_results,
+        )
     ]
 
 

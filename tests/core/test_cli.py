@@ -284,7 +284,7 @@ def test_after_the_computation_from_the_command_line(world):
     }
     (cwd / "pay.jsonl").write_text(json.dumps(over) + "\n")
     before = file_hash(cwd / "paybonus.db")
-    one_line_error(run("publish", "pay.jsonl", cwd=cwd), "pay.jsonl:1", "is more than the")
+    one_line_error(run("publish", "pay.jsonl", cwd=cwd), "pay.jsonl:1", "more than is still due")
     assert file_hash(cwd / "paybonus.db") == before
     over["payload"]["amount_cents"] = ent["amount_cents"]
     (cwd / "pay.jsonl").write_text(json.dumps(over) + "\n")

@@ -58,7 +58,7 @@ def test_paying_more_than_is_due_is_refused_and_nothing_is_written(paid_world):
     bus, ledger, ents = paid_world
     a = ents["A"]
     before = ledger.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
-    with pytest.raises(UserError, match="is more than the"):
+    with pytest.raises(UserError, match="more than is still due"):
         pay(bus, a["id"], a["amount_cents"] + 1, "2026-05-15")
     batch = [
         (
@@ -80,7 +80,7 @@ def test_paying_more_than_is_due_is_refused_and_nothing_is_written(paid_world):
             ),
         ),
     ]
-    with pytest.raises(UserError, match=r"^l2: payload.amount_cents: 11 is more than the 10 cents still due"):
+    with pytest.raises(UserError, match=r"^l2: payload.amount_cents: more than is still due"):
         bus.publish_all(batch)
     assert ledger.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == before
     assert ledger.entitlements.get(a["id"])["status"] == "due"

@@ -1,0 +1,92 @@
+"""Hostile input, run in-process: one line on stderr, exit 2 and an unchanged ledger, or the test fails.
+
+Every case goes through `attempt`, which keeps a tally (`TALLY`): how many hostile inputs were tried and how
+many ended otherwise. `tests/hardening/conftest.py` prints it at the end of the run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import sqlite3
+import traceback
+from pathlib import Path
+
+import structlog
+from paybonus.cli import main
+
+TALLY = {"tried": 0, "other": 0}
+OTHER: list[str] = []  # a line per case that did not end with one line, exit 2 and an unchanged ledger
+
+
+def cli(*args: str, stdin: str | None = None) -> tuple[int | str, str, str]:
+    """Run `paybonus` in this process: (exit code, stdout, stderr). An exception escaping `main` is reported
+    as the code "traceback" with the traceback on stderr (what a user would have seen)."""
+    saved = structlog.get_config()
+    err, out = io.StringIO(), io.StringIO()
+    code: int | str
+    try:
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+            if stdin is not None:
+                import sys
+
+                old, sys.stdin = sys.stdin, io.StringIO(stdin)
+                try:
+                    code = main(list(args))
+                finally:
+                    sys.stdin = old
+            else:
+                code = main(list(args))
+    except BaseException:  # a test harness: whatever escapes is the finding
+        code = "traceback"
+        err.write(traceback.format_exc())
+    finally:
+        structlog.configure(**saved)
+    return code, out.getvalue(), err.getvalue()
+
+
+def ledger_digest(db: Path) -> str:
+    """The ledger's content (every table, row by row), or "absent": a file copy may differ in its pages."""
+    if not Path(db).exists():
+        return "absent"
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        h = hashlib.sha256()
+        for line in con.iterdump():
+            h.update(line.encode("utf-8", "surrogatepass"))
+        return h.hexdigest()
+    except sqlite3.DatabaseError:
+        return hashlib.sha256(Path(db).read_bytes()).hexdigest()
+    finally:
+        con.close()
+
+
+def one_line(err: str) -> bool:
+    lines = [line for line in err.splitlines() if line.strip() and not line.startswith("warning: ")]
+    return len(lines) == 1 and lines[0].startswith("error: ")
+
+
+def attempt(label: str, db: Path, *args: str, stdin: str | None = None, expect: int = 2) -> str:
+    """Run one hostile case and check it is refused cleanly: exit `expect` (2), one `error:` line, the ledger
+    unchanged. Returns the error line."""
+    before = ledger_digest(db)
+    code, _out, err = cli("--db", str(db), *args, stdin=stdin)
+    TALLY["tried"] += 1
+    clean = code == expect and one_line(err) and "Traceback" not in err and ledger_digest(db) == before
+    if not clean:
+        TALLY["other"] += 1
+        OTHER.append(f"{label}: exit {code}: {err.strip()[-300:]}")
+    assert code == expect, f"{label}: exit {code}\n{err}"
+    assert "Traceback" not in err, err
+    assert one_line(err), f"{label}: not one line:\n{err}"
+    assert ledger_digest(db) == before, f"{label}: the ledger changed"
+    return next(line for line in err.splitlines() if line.startswith("error: "))
+
+
+def count(label: str, ok: bool) -> None:
+    """Tally a hostile case checked otherwise than by `attempt` (a library call, a plugin run)."""
+    TALLY["tried"] += 1
+    if not ok:
+        TALLY["other"] += 1
+        OTHER.append(label)
