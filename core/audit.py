@@ -22,6 +22,7 @@ from typing import Any
 from attrs import define, field, frozen
 from paybonus.hooks.types import Explanation, SchemeDescriptor
 
+from . import guard
 from .checkpoint import Checkpoint, merkle_root
 from .config import parse_company_toml
 from .errors import UserError
@@ -319,6 +320,27 @@ def _check_entitlements(
     problem: Callable[[str, str], None],
 ) -> None:
     seen = set()
+    hung: set[str] = set()
+    timeout = guard.timeout_from_env()
+    with guard.session():
+        _recompute_all(ledger, rep, latest, schemes, problem, seen, hung, timeout)
+    for (action, ref), (company, n, _) in latest.items():
+        if action == "entitlement.recorded" and ref not in seen:
+            company = company or "0.x"
+            problem(f"{company} chain entry {n}", f"entitlement {ref} is missing from the entitlements table")
+
+
+def _recompute_all(
+    ledger: Ledger,
+    rep: Report,
+    latest: dict[tuple[str, str], tuple[str, int, str]],
+    schemes: Mapping[str, SchemeDescriptor],
+    problem: Callable[[str, str], None],
+    seen: set[str],
+    hung: set[str],
+    timeout: float | None,
+) -> None:
+    """Every entitlement's amount recomputed from its explanation, by its scheme as a guest (time limit)."""
     for row in ledger.entitlements.all():
         rep.entitlements += 1
         eid = row["id"]
@@ -336,6 +358,9 @@ def _check_entitlements(
         if scheme is None:
             problem(where, f"cannot recompute: scheme {row['scheme']!r} is not installed")
             continue
+        if row["scheme"] in hung:
+            problem(where, f"not recomputed: scheme {row['scheme']!r}'s recompute did not return earlier")
+            continue
         try:
             explanation = ledger.entitlements.explanation(row)
         except KeyError:
@@ -345,7 +370,19 @@ def _check_entitlements(
             problem(where, f"cannot recompute from its explanation ({type(exc).__name__})")
             continue
         try:
-            amount = scheme.recompute(Explanation.from_dict(explanation))
+            amount = guard.call(
+                scheme.recompute,
+                Explanation.from_dict(explanation),
+                timeout=timeout,
+                what=f"scheme {row['scheme']}'s recompute",
+            )
+        except guard.PluginTimeout as exc:  # a guest that hangs: once, not once per entitlement
+            hung.add(row["scheme"])
+            problem(where, str(exc))
+            continue
+        except guard.PluginExit as exc:
+            problem(where, str(exc))
+            continue
         except Exception as exc:  # a broken explanation is a finding, not a crash of the verifier
             problem(where, f"cannot recompute from its explanation ({type(exc).__name__})")
             continue
@@ -355,10 +392,6 @@ def _check_entitlements(
                 where,
                 f"amount {row['amount_cents']} cents differs from {amount} recomputed from its explanation",
             )
-    for (action, ref), (company, n, _) in latest.items():
-        if action == "entitlement.recorded" and ref not in seen:
-            company = company or "0.x"
-            problem(f"{company} chain entry {n}", f"entitlement {ref} is missing from the entitlements table")
 
 
 def _check_dispatches(

@@ -45,6 +45,7 @@ from .store.ledger import DispatchInputs, Overpaid
 log = logs.get_logger("paybonus.bus")
 
 COMPLETED, FAILED = DispatchStatus.COMPLETED, DispatchStatus.FAILED
+MAX_ENTITLEMENT_CENTS = 10**11  # one person's entitlement: a billion euros is a fault, never a bonus
 STALE_RETRIES = 3  # another writer changed what a computation read: compute again, at most this often
 BATCH = 256  # single-employee events of one company computed and recorded together, at most
 
@@ -319,7 +320,7 @@ class EventBus:
         )
         log.debug("audit.chain.head", company=event.company, n=head.n, hash=head.hash)
         if ids:
-            self.host.notify_recorded(event, scheme.name, ids)
+            self.host.notify_recorded(event, scheme.name, ids, self.timeout)
         return DispatchOutcome(event.id, scheme.name, COMPLETED, len(ids))
 
     def _compute_and_record(
@@ -445,6 +446,11 @@ class EventBus:
             if type(d.amount_cents) is not int:
                 raise SchemeError(
                     f"scheme {scheme.name}: amount_cents must be an int (cents), got {type(d.amount_cents).__name__}"
+                )
+            if abs(d.amount_cents) > MAX_ENTITLEMENT_CENTS:
+                raise SchemeError(
+                    f"scheme {scheme.name}: an amount beyond {MAX_ENTITLEMENT_CENTS // 100:,} euros for one "
+                    "employee is a fault of the computation, not a bonus"
                 )
             if d.kind is Kind.PRINCIPAL and d.amount_cents < 0:
                 raise SchemeError(f"scheme {scheme.name}: a principal entitlement cannot be negative")

@@ -21,7 +21,7 @@ from paybonus.hooks import specs
 from paybonus.hooks.markers import PROJECT
 from paybonus.hooks.types import CompanyInfo, LedgerView, PayrollSource, SchemeDescriptor
 
-from . import logs
+from . import guard, logs
 from .errors import PluginError
 from .events import BUILTIN_EVENT_TYPES, EventType, EventTypes
 
@@ -68,9 +68,16 @@ class PluginHost:
         """Schemes handling `event_type`, in a deterministic order (by name)."""
         return [self.schemes[n] for n in sorted(self.schemes) if event_type in self.schemes[n].handlers]
 
-    def notify_recorded(self, event: Any, scheme: str, ids: list[str]) -> None:
-        try:
+    def notify_recorded(
+        self, event: Any, scheme: str, ids: list[str], timeout: float | None = guard.DEFAULT_TIMEOUT_S
+    ) -> None:
+        """Tell the plugins, as guests: a hook that fails, hangs past `timeout` or exits is logged and skipped."""
+
+        def notify() -> None:
             self.pm.hook.paybonus_entitlements_recorded(event=event, scheme=scheme, entitlement_ids=ids)
+
+        try:
+            guard.call(notify, timeout=timeout, what="the entitlements_recorded hook")
         except Exception as exc:
             log.warning(
                 "plugins.notify.failed", scheme=scheme, event_id=event.id, error_type=type(exc).__name__
@@ -171,7 +178,7 @@ def _check_hook_names(host: PluginHost, strict: bool) -> None:
 def _collect(host: PluginHost, strict: bool) -> None:
     """Ask each plugin for its schemes and event types, itself, so a broken one is named."""
     for impl in host.pm.hook.paybonus_register_event_types.get_hookimpls():
-        for t in _call(host, impl, strict) or ():
+        for t in _call(host, impl, strict):
             if not isinstance(t, EventType):
                 _refuse(host, impl.plugin_name, f"registered {t!r}, not an EventType", strict)
                 continue
@@ -182,7 +189,7 @@ def _collect(host: PluginHost, strict: bool) -> None:
             except ValueError as exc:
                 raise PluginError(f"plugin {impl.plugin_name!r}: {exc}") from None
     for impl in host.pm.hook.paybonus_register_schemes.get_hookimpls():
-        for s in _call(host, impl, strict) or ():
+        for s in _call(host, impl, strict):
             problem = _scheme_problem(s)
             if problem:
                 _refuse(host, impl.plugin_name, problem, strict)
@@ -203,7 +210,7 @@ def _collect(host: PluginHost, strict: bool) -> None:
             host.schemes[s.name] = s
             host.scheme_plugin[s.name] = impl.plugin_name
     for impl in host.pm.hook.paybonus_register_commands.get_hookimpls():
-        for c in _call(host, impl, strict) or ():
+        for c in _call(host, impl, strict):
             name = getattr(c, "name", None)
             if not isinstance(name, str) or not callable(getattr(c, "main", None)):
                 _refuse(host, impl.plugin_name, f"registered {c!r}, not a click command", strict)
@@ -213,9 +220,11 @@ def _collect(host: PluginHost, strict: bool) -> None:
             host.commands[name] = c
 
 
-def _call(host: PluginHost, impl: pluggy.HookImpl, strict: bool) -> Any:
+def _call(host: PluginHost, impl: pluggy.HookImpl, strict: bool) -> list[Any]:
+    """What a registration hook returns, as a list; a hook that raises, exits or returns something else than a
+    list is reported by name (fatal with `strict`) and counts as registering nothing."""
     try:
-        return impl.function()
+        found = guard.call(impl.function, timeout=None, what=f"plugin {impl.plugin_name!r}")
     except Exception as exc:
         msg = f"{type(exc).__name__}: {exc}"
         log.error("plugins.register.failed", plugin=impl.plugin_name, error=msg)
@@ -223,7 +232,15 @@ def _call(host: PluginHost, impl: pluggy.HookImpl, strict: bool) -> Any:
             raise PluginError(f"plugin {impl.plugin_name!r} failed to register: {msg}") from exc
         host.failures.append(LoadFailure(impl.plugin_name, msg))
         host.pm.unregister(name=impl.plugin_name)
-        return None
+        return []
+    if found is None:
+        return []
+    if not isinstance(found, list | tuple):
+        _refuse(
+            host, impl.plugin_name, f"{impl.function.__name__} returned {found!r:.80}, not a list", strict
+        )
+        return []
+    return list(found)
 
 
 def _refuse(host: PluginHost, plugin: str, what: str, strict: bool) -> None:

@@ -28,7 +28,7 @@ periods = st.tuples(dates, st.integers(0, 400)).map(
 )
 decimals = st.decimals(min_value=-(10**9), max_value=10**9, places=2, allow_nan=False)
 payloads = st.one_of(
-    periods.map(PeriodClosed),
+    dates.map(lambda d: PeriodClosed(Period.month(d.year, d.month))),  # a pay period is a calendar month
     st.builds(
         ResultsPublished,
         periods,

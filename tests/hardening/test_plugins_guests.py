@@ -1,0 +1,130 @@
+"""Issue 13, "Plugins": a scheme is a guest. A hang is a dead letter after the time limit (compute, the notify
+hook and recompute alike), an exit or interrupt is contained and reported by name, the ledger cannot be written
+through what a plugin receives, a bad return value or amount is refused, and a broken registration is not fatal
+without --strict-plugins."""
+
+from __future__ import annotations
+
+import faulthandler
+import json
+import sqlite3
+
+import paybonus.cli as cli_module
+import paybonus.cli.base as cli_base
+import pytest
+from helpers.hostile import cli, count, ledger_digest
+from helpers.hostile_plugin import MODE, NIR, TOML, HostilePlugin
+from paybonus.host import load_plugins
+
+CLOSE = {
+    "id": "hostile-close",
+    "type": "period_closed",
+    "company": "DURAND",
+    "occurred_at": "2025-02-05T18:00:00+01:00",
+    "payload": {"period": "2025-01"},
+}
+
+
+@pytest.fixture
+def guest(work, monkeypatch):
+    """The sample company also running the hostile scheme, on a loaded ledger without events; 1 s time limit."""
+    real = load_plugins
+
+    def with_hostile(strict: bool = False, **_kw):
+        return real(strict=strict, extra=[HostilePlugin()], entry_points=False)
+
+    monkeypatch.setattr(cli_module, "load_plugins", with_hostile)
+    monkeypatch.setattr(cli_base, "load_plugins", with_hostile)
+    monkeypatch.setenv("PAYBONUS_DISPATCH_TIMEOUT", "1")
+    MODE.update({"compute": "ok", "notify": "ok", "recompute": "ok", "register": "ok"})
+    (work.company / "company.toml").write_text((work.company / "company.toml").read_text() + TOML)
+    (work.company / "events.jsonl").write_text(json.dumps(CLOSE) + "\n")
+    assert cli("--db", str(work.fresh), "load", str(work.company))[0] == 0
+    faulthandler.dump_traceback_later(120, exit=True)  # a hang the guard missed ends the run, loudly
+    yield work
+    faulthandler.cancel_dump_traceback_later()
+    MODE.update({"compute": "ok", "notify": "ok", "recompute": "ok", "register": "ok"})
+
+
+def publish(work):
+    return cli("--db", str(work.fresh), "publish", str(work.company / "events.jsonl"))
+
+
+def failures(work):
+    code, out, err = cli("--db", str(work.fresh), "failures", "--format", "json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+def triggers(db):
+    con = sqlite3.connect(db)
+    try:
+        return sorted(r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'"))
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize(
+    "mode", ["hang", "hang_swallow", "exit0", "exit3", "write", "huge", "not_int", "bad_result", "personal"]
+)
+def test_a_misbehaving_compute_is_a_dead_letter_named_and_recoverable(guest, mode):
+    MODE["compute"] = mode
+    before = triggers(guest.fresh)
+    code, _out, err = publish(guest)
+    ok = code == 1 and "Traceback" not in err and "retry" in err
+    dead = failures(guest)
+    ok = ok and [d["scheme"] for d in dead] == ["hostile"] and triggers(guest.fresh) == before
+    count(f"plugin compute {mode}", ok)
+    assert code == 1, err  # never 0 while a dispatch is failed
+    assert "Traceback" not in err and "retry" in err
+    assert [d["scheme"] for d in dead] == ["hostile"], dead
+    assert triggers(guest.fresh) == before
+    code, out, _ = cli("--db", str(guest.fresh), "entitlements", "--company", "DURAND", "--format", "json")
+    assert all(e["scheme"] != "hostile" for e in json.loads(out))
+    MODE["compute"] = "ok"
+    code, _out, err = cli("--db", str(guest.fresh), "retry")
+    assert code == 0, err
+    assert failures(guest) == []
+
+
+def test_a_plugins_exception_text_is_stored_and_shown_without_personal_data(guest):
+    MODE["compute"] = "personal"
+    publish(guest)
+    _code, out, err = cli("--db", str(guest.fresh), "failures")
+    shown = out + err + json.dumps(failures(guest))
+    con = sqlite3.connect(guest.fresh)
+    stored = json.dumps([list(r) for r in con.execute("SELECT * FROM dispatches")])
+    con.close()
+    for secret in (NIR, "2350.40", "123456"):
+        assert secret not in shown and secret not in stored, secret
+    assert "ValueError" in shown
+
+
+@pytest.mark.parametrize("mode", ["hang", "exit"])
+def test_a_notify_hook_that_hangs_or_exits_does_not_hold_the_publish(guest, mode):
+    MODE["notify"] = mode
+    code, _out, err = publish(guest)
+    count(f"plugin notify {mode}", code == 0 and "Traceback" not in err)
+    assert code == 0 and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("mode", ["hang", "exit"])
+def test_a_recompute_that_hangs_or_exits_is_a_problem_of_audit_verify(guest, mode):
+    assert publish(guest)[0] == 0
+    MODE["recompute"] = mode
+    code, out, err = cli("--db", str(guest.fresh), "audit", "verify")
+    count(f"plugin recompute {mode}", code == 1 and "Traceback" not in err)
+    assert code == 1, out + err
+    assert "hostile" in out + err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("mode", ["int", "list_of_int", "string", "exit"])
+def test_a_registration_returning_garbage_is_reported_not_fatal(guest, mode):
+    MODE["register"] = mode
+    code, _out, err = cli("--db", str(guest.db), "entitlements", "--company", "DURAND")
+    count(f"plugin register {mode}", code == 0 and "warning: plugin" in err and "Traceback" not in err)
+    assert code == 0 and "Traceback" not in err, err
+    assert "warning: plugin" in err
+    before = ledger_digest(guest.db)
+    code, _out, err = cli("--db", str(guest.db), "--strict-plugins", "entitlements", "--company", "DURAND")
+    assert code == 2 and "Traceback" not in err and ledger_digest(guest.db) == before, err
