@@ -20,6 +20,10 @@ from .host import PluginHost
 from .params import Parameters
 from .store import Ledger, LedgerReader
 
+# an event id that begins with a company's id and one of these belongs to that company ("DURAND-close-2026-01"):
+# another company cannot take it first and block the real event (event ids are unique in the ledger)
+ID_SEPARATORS = frozenset("-_.:/@")
+
 
 @frozen
 class Admitted:
@@ -37,6 +41,7 @@ class Admission:
         self.host = host
         self.caches = caches
         self.params = params
+        self._companies: list[str] | None = None  # loaded company ids, read once per admission
 
     def check(self, event: Event[Any], where: str = "", pending: dict[str, int] | None = None) -> None:
         """Refuse (UserError naming `where` and the field) what cannot be recorded. `pending`: what earlier
@@ -49,6 +54,14 @@ class Admission:
                 where, f"company: unknown company {event.company!r} (load it first with `paybonus load`)"
             )
         known = self.ledger.events.digest(event.id)
+        if known is None:
+            owner = self._owner(event.id)
+            if owner is not None and owner != event.company:
+                raise UserError(
+                    where,
+                    f"id: {event.id!r} begins with the id of company {owner!r}: only its events may use it "
+                    "(docs/events.md, ids)",
+                )
         if known is not None and known != event.digest():
             raise UserError(where, f"id: {event.id!r} was already recorded with different content")
         if known is not None:
@@ -64,6 +77,15 @@ class Admission:
                 check(event, self.reader)
             except ValueError as exc:
                 raise UserError(where, str(exc)) from None
+
+    def _owner(self, event_id: str) -> str | None:
+        """The company whose id, followed by a separator, begins `event_id` (the longest), if any."""
+        if self._companies is None:
+            self._companies = sorted(self.ledger.companies.ids(), key=len, reverse=True)
+        for c in self._companies:
+            if event_id.startswith(c) and event_id[len(c) : len(c) + 1] in ID_SEPARATORS:
+                return c
+        return None
 
     def admit(self, events: Sequence[tuple[str, Event[Any]]]) -> Admitted:
         """Check a batch of (where, event) before writing anything; also refuses one id used twice with

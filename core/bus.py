@@ -33,7 +33,7 @@ from . import guard, logs, payments
 from .admission import Admission, Admitted
 from .caches import Caches
 from .context import Context
-from .errors import SchemeError, UserError
+from .errors import PartlyPublished, SchemeError, UserError
 from .events import Event, canonical_json
 from .host import PluginHost
 from .params import Parameters
@@ -140,7 +140,15 @@ class EventBus:
         with guard.session():
             while len(out) < len(events):
                 batch = self._batch(events, len(out))
-                out += self._publish_batch(batch) if len(batch) > 1 else [self._publish_one(batch[0])]
+                try:
+                    out += self._publish_batch(batch) if len(batch) > 1 else [self._publish_one(batch[0])]
+                except UserError as exc:  # refused while recording: another publisher paid meanwhile
+                    if not any(not o.duplicate for o in out):
+                        raise  # nothing of the file was written: a refusal like any other (exit 2)
+                    raise PartlyPublished(
+                        f"{exc}; the {sum(not o.duplicate for o in out)} events before it were recorded and "
+                        "computed: fix this one and publish the file again (recorded events are acknowledged)"
+                    ) from None
                 if on_progress:
                     on_progress(len(out))
         return out

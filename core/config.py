@@ -27,6 +27,7 @@ from paybonus.hooks.types import CompanyInfo, SchemeDescriptor
 
 from .convert import structure
 from .errors import UserError
+from .events import is_name_id
 from .parsing import load_toml
 
 
@@ -123,8 +124,11 @@ def parse_company_toml(text: str, where: str) -> CompanyConfig:
             where,
             f"company.fiscal_year_start: expected a day of every year, MM-DD, got {info.fiscal_year_start!r}",
         )
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}", info.id):
-        raise UserError(where, f"company.id: {info.id!r} must be letters, digits or ._:/@- without spaces")
+    if not is_name_id(info.id):
+        raise UserError(
+            where,
+            f"company.id: {info.id!r:.80} must be 1-64 letters, digits or ._- (no spaces, no '/', no '..')",
+        )
     if info.headcount is not None and info.headcount < 0:
         raise UserError(where, "company.headcount: must not be negative")
     for year, count in sorted((info.average_headcounts or {}).items()):

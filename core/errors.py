@@ -20,6 +20,11 @@ class VerificationFailed(PaybonusError):
     """A check ran and found something wrong (the CLI's exit code 1): an audit, a statement, a lint."""
 
 
+class PartlyPublished(VerificationFailed):
+    """A batch stopped part-way (a payment another publisher made meanwhile): what came before it is recorded, so
+    this is no "nothing written" refusal (exit 1, not 2); publishing the file again resumes it."""
+
+
 class PluginError(PaybonusError):
     """A plugin could not be loaded or registered something invalid."""
 

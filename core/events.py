@@ -29,12 +29,28 @@ from .parsing import lines, load_json
 
 P = TypeVar("P")
 
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}$")
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}")
+# company and employee ids name files (statements, exports): no path separator, no "..", at most 64 characters
+NAME_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def is_name_id(value: object) -> bool:
+    """A company's or an employee's id: 1-64 letters, digits or ._- , starting with a letter or digit, no ".."."""
+    return isinstance(value, str) and NAME_ID.fullmatch(value) is not None and ".." not in value
 
 
 def _check_id(_: Any, attribute: Any, value: str) -> None:
-    if not _ID.match(value):
-        raise ValueError(f"{attribute.name} {value!r} must be 1-128 letters, digits or ._:/@- (no spaces)")
+    if not _ID.fullmatch(value):
+        raise ValueError(
+            f"{attribute.name} {value!r:.80} must be 1-128 letters, digits or ._:/@- (no spaces)"
+        )
+
+
+def _check_company(_: Any, attribute: Any, value: str) -> None:
+    if not is_name_id(value):
+        raise ValueError(
+            f"{attribute.name} {value!r:.80} must be 1-64 letters, digits or ._- (no '/', no '..')"
+        )
 
 
 # --- payloads -------------------------------------------------------------------------------------------------
@@ -152,7 +168,7 @@ class Event(Generic[P]):
 
     id: str = field(validator=_check_id)
     type: str
-    company: str = field(validator=_check_id)
+    company: str = field(validator=_check_company)
     occurred_at: datetime
     payload: P
 

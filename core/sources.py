@@ -291,7 +291,7 @@ def _csv_rows(
 
 def _employee_id(row: dict[str, str], where: str) -> str:
     v = row.get("employee_id", "")
-    if not _EMPLOYEE_ID.match(v):
+    if not _EMPLOYEE_ID.match(v) or ".." in v:
         raise UserError(where, f"employee_id: {v!r} is not an employee id (letters, digits, ._-)")
     return v
 

@@ -7,6 +7,7 @@ Plugins add theirs through the `paybonus_register_commands` hook.
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
 
 import click
@@ -152,6 +153,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except VerificationFailed as exc:
         _error(str(exc))
+        return 1
+    except sqlite3.Error as exc:  # a full disk, a read-only or locked file: a fault, not the user's input
+        _error(
+            f"the ledger could not be written or read ({exc}): what was recorded before stays valid; once the "
+            "cause is fixed, run the command again (`paybonus publish` resumes a file, `paybonus retry` the "
+            "dispatches)"
+        )
+        return 1
+    except OSError as exc:
+        _error(f"{exc.filename or 'a file'}: {exc.strerror or exc}")
         return 1
     except PaybonusError as exc:  # pragma: no cover - an unexpected internal condition: still one line
         _error(str(exc))

@@ -5,12 +5,14 @@ from __future__ import annotations
 import io
 import os
 from contextlib import redirect_stdout
+from datetime import date
 from pathlib import Path
 
 import click
 
 from .. import logs, signing
 from ..errors import UserError, VerificationFailed
+from ..events import is_name_id
 from .base import State, SuggestingGroup, err, out, parse_date, parse_period, pass_state, write_private
 from .output import Column, format_options, plural, render
 
@@ -165,15 +167,18 @@ def statements(
             "can check them with your public key",
             markup=False,
         )
-    out_dir.mkdir(parents=True, exist_ok=True)
+    targets = [(st, out_dir / _statement_name(company, scheme, p.start, st.employee, fmt)) for st in built]
     events = []
-    for st in built:
-        target = out_dir / f"{company}-{scheme}-{p.start:%Y%m%d}-{st.employee}.{fmt}"
-        if fmt == "pdf":
-            target.write_bytes(st.pdf())
-        else:
-            target.write_text(st.html(), encoding="utf-8")
-        events += st.issued_events()
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for st, target in targets:
+            if fmt == "pdf":
+                target.write_bytes(st.pdf())
+            else:
+                target.write_text(st.html(), encoding="utf-8")
+            events += st.issued_events()
+    except OSError as exc:
+        raise UserError(str(out_dir), f"cannot write the statements ({exc.strerror})") from None
     if events_out:
         events_out.write_text("".join(e.to_json() + "\n" for e in events), encoding="utf-8")
     log.info("statements.written", company=company, scheme=scheme, count=len(built), channel=channel)
@@ -276,3 +281,13 @@ def export(
         render(data, fmt, COLUMNS, [])
     write_private(out_file, buf.getvalue())
     out.print(f"{plural(len(data), 'row')} written to {out_file}", markup=False)
+
+
+def _statement_name(company: str, scheme: str, start: date, employee: str, fmt: str) -> str:
+    """A statement's file name: one plain name inside --out, whatever the ids hold (refused otherwise)."""
+    name = f"{company}-{scheme}-{start:%Y%m%d}-{employee}.{fmt}"
+    if not is_name_id(company) or not is_name_id(employee) or "/" in name or "\\" in name:
+        raise UserError(
+            f"employee {employee!r:.80}", "its id cannot name a file inside --out (letters, digits, ._-)"
+        )
+    return name

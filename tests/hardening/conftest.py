@@ -57,10 +57,11 @@ def work(pristine: Path, tmp_path: Path) -> Work:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    if TALLY["tried"]:
-        terminalreporter.write_line(
-            f"hostile inputs: {TALLY['tried']} tried, {TALLY['other']} ended other than one line, "
-            "exit 2 and an unchanged ledger"
-        )
-        for line in OTHER[:20]:
-            terminalreporter.write_line(f"  {line[:200]}")
+    names = {"input": "hostile inputs", "plugin": "misbehaving plugins", "fault": "faults"}
+    for kind, (tried, other) in TALLY.items():
+        if tried:
+            terminalreporter.write_line(
+                f"{names[kind]}: {tried} tried, {other} ended otherwise than expected"
+            )
+    for line in OTHER[:20]:
+        terminalreporter.write_line(f"  {line[:200]}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import re
 import sqlite3
 import traceback
 from pathlib import Path
@@ -16,8 +17,12 @@ from pathlib import Path
 import structlog
 from paybonus.cli import main
 
-TALLY = {"tried": 0, "other": 0}
-OTHER: list[str] = []  # a line per case that did not end with one line, exit 2 and an unchanged ledger
+# per kind of case: [tried, ended otherwise]. "input": hostile input, expected to end with one line, exit 2 and
+# the ledger unchanged; "plugin": a misbehaving plugin, expected to end as a named dead letter or warning (exit
+# 1 or 0, the command completes); "fault": a full disk, a lock, a lost race, expected one line and a state that
+# publish and retry recover (exit 1 where something was written)
+TALLY: dict[str, list[int]] = {"input": [0, 0], "plugin": [0, 0], "fault": [0, 0]}
+OTHER: list[str] = []  # a line per case that did not end as expected
 
 
 def cli(*args: str, stdin: str | None = None) -> tuple[int | str, str, str]:
@@ -62,8 +67,16 @@ def ledger_digest(db: Path) -> str:
         con.close()
 
 
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\S+ \[(debug|info|warning|error)\s*\] ")  # structured logs, for ops
+
+
 def one_line(err: str) -> bool:
-    lines = [line for line in err.splitlines() if line.strip() and not line.startswith("warning: ")]
+    """One `error:` line for the user (warnings and the structured log lines for ops aside)."""
+    lines = [
+        line
+        for line in err.splitlines()
+        if line.strip() and not line.startswith("warning: ") and not LOG_LINE.match(line)
+    ]
     return len(lines) == 1 and lines[0].startswith("error: ")
 
 
@@ -72,11 +85,8 @@ def attempt(label: str, db: Path, *args: str, stdin: str | None = None, expect: 
     unchanged. Returns the error line."""
     before = ledger_digest(db)
     code, _out, err = cli("--db", str(db), *args, stdin=stdin)
-    TALLY["tried"] += 1
     clean = code == expect and one_line(err) and "Traceback" not in err and ledger_digest(db) == before
-    if not clean:
-        TALLY["other"] += 1
-        OTHER.append(f"{label}: exit {code}: {err.strip()[-300:]}")
+    count(label, clean, f"exit {code}: {err.strip()[-300:]}")
     assert code == expect, f"{label}: exit {code}\n{err}"
     assert "Traceback" not in err, err
     assert one_line(err), f"{label}: not one line:\n{err}"
@@ -84,9 +94,9 @@ def attempt(label: str, db: Path, *args: str, stdin: str | None = None, expect: 
     return next(line for line in err.splitlines() if line.startswith("error: "))
 
 
-def count(label: str, ok: bool) -> None:
-    """Tally a hostile case checked otherwise than by `attempt` (a library call, a plugin run)."""
-    TALLY["tried"] += 1
+def count(label: str, ok: bool, detail: str = "", kind: str = "input") -> None:
+    """Tally one case (`attempt` does it for hostile input; plugin and fault tests call it with their kind)."""
+    TALLY[kind][0] += 1
     if not ok:
-        TALLY["other"] += 1
-        OTHER.append(label)
+        TALLY[kind][1] += 1
+        OTHER.append(f"{kind}: {label}: {detail}")
