@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import faulthandler
+import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
+import paybonus.cli as cli_module
+import paybonus.cli.base as cli_base
 import pytest
 from helpers.hostile import OTHER, TALLY, cli
+from helpers.hostile_plugin import MODE, TOML, HostilePlugin
 from paybonus.fixtures import sample_dir
+from paybonus.host import load_plugins
 
 
 @pytest.fixture(scope="session")
@@ -56,8 +63,43 @@ def work(pristine: Path, tmp_path: Path) -> Work:
     return Work(pristine, tmp_path)
 
 
+CLOSE = {
+    "id": "hostile-close",
+    "type": "period_closed",
+    "company": "DURAND",
+    "occurred_at": "2025-02-05T18:00:00+01:00",
+    "payload": {"period": "2025-01"},
+}
+
+
+@pytest.fixture
+def guest(work: Work, monkeypatch: pytest.MonkeyPatch) -> Iterator[Work]:
+    """The sample company also running the hostile scheme, on a loaded ledger without events; 1 s time limit."""
+    real = load_plugins
+
+    def with_hostile(strict: bool = False, **_kw):
+        return real(strict=strict, extra=[HostilePlugin()], entry_points=False)
+
+    monkeypatch.setattr(cli_module, "load_plugins", with_hostile)
+    monkeypatch.setattr(cli_base, "load_plugins", with_hostile)
+    monkeypatch.setenv("PAYBONUS_DISPATCH_TIMEOUT", "1")
+    MODE.update({"compute": "ok", "notify": "ok", "recompute": "ok", "register": "ok"})
+    (work.company / "company.toml").write_text((work.company / "company.toml").read_text() + TOML)
+    (work.company / "events.jsonl").write_text(json.dumps(CLOSE) + "\n")
+    assert cli("--db", str(work.fresh), "load", str(work.company))[0] == 0
+    faulthandler.dump_traceback_later(120, exit=True)  # a hang the guard missed ends the run, loudly
+    yield work
+    faulthandler.cancel_dump_traceback_later()
+    MODE.update({"compute": "ok", "notify": "ok", "recompute": "ok", "register": "ok"})
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    names = {"input": "hostile inputs", "plugin": "misbehaving plugins", "fault": "faults"}
+    names = {
+        "input": "hostile inputs",
+        "plugin": "misbehaving plugins",
+        "fault": "faults",
+        "fuzz": "fuzzed inputs",
+    }
     for kind, (tried, other) in TALLY.items():
         if tried:
             terminalreporter.write_line(

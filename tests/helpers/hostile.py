@@ -21,7 +21,8 @@ from paybonus.cli import main
 # the ledger unchanged; "plugin": a misbehaving plugin, expected to end as a named dead letter or warning (exit
 # 1 or 0, the command completes); "fault": a full disk, a lock, a lost race, expected one line and a state that
 # publish and retry recover (exit 1 where something was written)
-TALLY: dict[str, list[int]] = {"input": [0, 0], "plugin": [0, 0], "fault": [0, 0]}
+TALLY: dict[str, list[int]] = {"input": [0, 0], "plugin": [0, 0], "fault": [0, 0], "fuzz": [0, 0]}
+ACCEPTED = {"fuzz": 0}  # fuzzed inputs that were valid after all: exit 0, and nothing failed later
 OTHER: list[str] = []  # a line per case that did not end as expected
 
 
@@ -100,3 +101,20 @@ def count(label: str, ok: bool, detail: str = "", kind: str = "input") -> None:
     if not ok:
         TALLY[kind][1] += 1
         OTHER.append(f"{kind}: {label}: {detail}")
+
+
+def fuzz(label: str, db: Path, *args: str) -> int:
+    """One fuzzed case: refused cleanly (one line, exit 2, ledger unchanged) or accepted (exit 0) with no dispatch
+    failing afterwards (a value accepted at the door must not fail at compute time). Returns the exit code."""
+    before = ledger_digest(db)
+    code, _out, err = cli("--db", str(db), *args)
+    ok = code in (0, 2) and "Traceback" not in err
+    if code == 2:
+        ok = ok and one_line(err) and ledger_digest(db) == before
+    elif code == 0:
+        ACCEPTED["fuzz"] += 1
+        if args and args[0] == "publish":
+            ok = ok and cli("--db", str(db), "failures", "--check")[0] == 0
+    count(label, ok, f"exit {code}: {err.strip()[-300:]}", kind="fuzz")
+    assert ok, f"{label}: exit {code}\n{err}"
+    return code
