@@ -319,7 +319,7 @@ def _check_entitlements(
     schemes: Mapping[str, SchemeDescriptor],
     problem: Callable[[str, str], None],
 ) -> None:
-    seen = set()
+    seen: set[str] = set()
     hung: set[str] = set()
     timeout = guard.timeout_from_env()
     with guard.session():

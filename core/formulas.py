@@ -122,7 +122,7 @@ class Formula:
                     raise FormulaError(f"division by zero in {seg!r}")
         for sign in (1, -1):
             big = Decimal(sign) * PROBE
-            ev = _Evaluator(self.source, dict.fromkeys(self.names, big), lambda _n, _k, b=big: b)
+            ev = _Evaluator(self.source, dict.fromkeys(self.names, big), _constant(big))
             with localcontext(CONTEXT):
                 try:
                     ev.eval(self.tree.body)
@@ -148,6 +148,15 @@ class Formula:
         if abs(value) >= MAX_MAGNITUDE:
             raise FormulaError("the formula gives an amount beyond 10^18")
         return value, ev.trace
+
+
+def _constant(value: Decimal) -> Callable[[str, int], Decimal]:
+    """A `prior` that gives `value` for every figure and period (the load-time probe)."""
+
+    def prior(_name: str, _n: int) -> Decimal:
+        return value
+
+    return prior
 
 
 class _Checker:
