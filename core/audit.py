@@ -103,6 +103,8 @@ def verify(
             _verify(ledger, schemes, params, checkpoints, expect_root, on_progress, rep, problem)
         except sqlite3.DatabaseError as exc:  # a damaged file: say so, in one line, and stop reading it
             problem("sqlite", f"the database is damaged and cannot be read further ({type(exc).__name__})")
+        except _ALTERED as exc:  # rows paybonus never wrote (edited outside it): a finding, never a crash
+            problem("ledger", f"holds rows paybonus did not write and cannot read further ({type(exc).__name__})")
         try:
             damaged = [
                 Problem("sqlite", f"integrity_check: {r[0]}") for r in integrity.result() if r[0] != "ok"
@@ -113,6 +115,18 @@ def verify(
         listed = damaged + rep.problems
         rep.problems, rep.more = listed[:max_problems], rep.more + max(0, len(listed) - max_problems)
     return rep
+
+
+# what reading a row that was edited outside paybonus may raise (malformed JSON, a list for an object, ...)
+_ALTERED = (ValueError, TypeError, KeyError, IndexError, AttributeError, UnicodeError)
+
+
+def _step(name: str, problem: Callable[[str, str], None], check: Callable[[], None]) -> None:
+    """One check of the ledger's content; rows it cannot read are a problem of that check, the others go on."""
+    try:
+        check()
+    except _ALTERED as exc:
+        problem(name, f"holds rows paybonus did not write and cannot be checked ({type(exc).__name__})")
 
 
 def _verify(
@@ -134,14 +148,14 @@ def _verify(
     for cp in checkpoints:
         _check_checkpoint(ledger, cp, problem)
         rep.checkpoints += 1
-    _check_events(ledger, rep, latest, problem)
-    _check_shared_explanations(ledger, problem)
-    _check_entitlements(ledger, rep, latest, schemes, problem)
-    _check_dispatches(ledger, rep, latest, schemes, problem)
-    _check_payments(ledger, latest, problem)
-    _check_notices(ledger, latest, problem)
-    _check_inputs(ledger, latest, problem)
-    _check_parameters(ledger, latest, params, problem, rep.notes)
+    _step("events", problem, lambda: _check_events(ledger, rep, latest, problem))
+    _step("shared explanations", problem, lambda: _check_shared_explanations(ledger, problem))
+    _step("entitlements", problem, lambda: _check_entitlements(ledger, rep, latest, schemes, problem))
+    _step("dispatches", problem, lambda: _check_dispatches(ledger, rep, latest, schemes, problem))
+    _step("payments", problem, lambda: _check_payments(ledger, latest, problem))
+    _step("statements", problem, lambda: _check_notices(ledger, latest, problem))
+    _step("inputs", problem, lambda: _check_inputs(ledger, latest, problem))
+    _step("parameters", problem, lambda: _check_parameters(ledger, latest, params, problem, rep.notes))
 
 
 # -- the database itself ---------------------------------------------------------------------------------------
@@ -446,7 +460,12 @@ def _check_payments(
     """Every payment row matches its recorded event, and every status follows from the payments."""
     events: dict[str, tuple[object, ...]] = {}
     for row in ledger.events.by_type("payment_recorded"):
-        p = json.loads(row["payload"])
+        try:
+            p = json.loads(row["payload"])
+        except ValueError:
+            p = None
+        if not isinstance(p, dict):  # reported as altered by the events' own check
+            p = {}
         events[row["id"]] = (p.get("entitlement"), p.get("amount_cents"), p.get("paid_on"), p.get("mode"))
     for r in ledger.payments.all():
         if events.pop(r["event_id"], None) != (r["entitlement"], r["amount_cents"], r["paid_on"], r["mode"]):

@@ -92,6 +92,22 @@ def verify_file(
     except OSError as exc:
         raise UserError(str(path), f"cannot read ({exc.strerror})") from None
     seal, content, text = _read(raw, path)
+    try:
+        return _verify_read(ledger, path, raw, seal, content, text, trusted)
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, StopIteration) as exc:
+        # a content or seal whose hash matches (anyone can compute it) but whose fields are not a statement's
+        return False, f"{path}: the seal or the statement's content is malformed ({type(exc).__name__})"
+
+
+def _verify_read(
+    ledger: Ledger | None,
+    path: Path,
+    raw: bytes,
+    seal: str,
+    content: dict[str, Any] | None,
+    text: str,
+    trusted: Ed25519PublicKey | None,
+) -> tuple[bool, str]:
     if seal.startswith(SEAL_V1 + ";"):
         if ledger is None:
             return False, f"{path}: a statement of paybonus 0.x is checked against the ledger only"

@@ -379,3 +379,69 @@ def test_fuzz_plugins_that_hang_exit_or_write(guest, case):
 @given(plugin_cases)
 def test_fuzz_plugins_that_hang_exit_or_write_heavy(guest, case):
     _plugin(guest, *case)
+
+
+STORED = [
+    "",
+    "[",
+    "{]",
+    "7",
+    '"x"',
+    "[1, 2]",
+    "null",
+    '{"a": 1}',
+    "9" * 400,
+    "\u2028",
+    "{}",
+    "[[[[[[[[]]]]]]]]",
+]
+
+
+def _stored(pristine, data):
+    """A ledger altered outside paybonus (any text column of any row): `audit verify` reports it, exit 1, never a
+    traceback (a malformed stored payload used to crash it)."""
+    import sqlite3
+
+    from helpers.hostile import cli, count
+
+    with copy_of(pristine) as d:
+        db = d / "ledger.db"
+        con = sqlite3.connect(db)
+        with con:
+            for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+                con.execute(f'DROP TRIGGER "{name}"')
+            tables = [
+                r[0]
+                for r in con.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+                )
+            ]
+            table = data.draw(st.sampled_from(sorted(tables)))
+            cols = [
+                r[1] for r in con.execute(f'PRAGMA table_info("{table}")') if r[2].upper() in ("TEXT", "")
+            ]
+            n = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+            if not cols or not n:
+                return
+            col = data.draw(st.sampled_from(cols))
+            value = data.draw(st.sampled_from(STORED))
+            rowid = data.draw(st.integers(1, n))
+            con.execute(f'UPDATE "{table}" SET "{col}" = ? WHERE rowid = ?', (value, rowid))
+        con.close()
+        code, out, err = cli("--db", str(db), "audit", "verify")
+        ok = code in (0, 1, 2) and "Traceback" not in err
+        count(f"stored {table}.{col} = {value[:20]!r}", ok, f"exit {code}: {err[-300:]}", kind="fuzz")
+        assert ok, (table, col, value, out, err)
+
+
+@CI
+@given(st.data())
+def test_fuzz_a_ledger_altered_outside_paybonus(pristine, data):
+    _stored(pristine, data)
+
+
+@pytest.mark.heavy
+@LONG
+@given(st.data())
+def test_fuzz_a_ledger_altered_outside_paybonus_heavy(pristine, data):
+    _stored(pristine, data)

@@ -99,6 +99,9 @@ def test_malformed_stored_payload_in_audit_verify(work):
             con.execute(f"DROP TRIGGER {name}")
         con.execute("UPDATE events SET payload = '[1, 2' WHERE type = 'payment_recorded' OR rowid = 1")
         con.execute("UPDATE events SET payload = '\"text\"' WHERE rowid = 2")
+        con.execute("UPDATE events SET type = 'payment_recorded', payload = '[1, 2]' WHERE rowid = 3")
+        con.execute("UPDATE events SET type = 'payment_recorded', payload = '{]' WHERE rowid = 4")
+        con.execute("UPDATE events SET type = 'option_chosen', payload = '7' WHERE rowid = 5")
     con.close()
     code, _out, err = cli("--db", str(work.db), "audit", "verify")
     assert code == 1, err
@@ -140,3 +143,51 @@ def test_formula_literals_python_reads_otherwise(work, literal):
     )
     attempt(f"formula literal {literal}", work.fresh, "load", str(work.company))
     json.dumps(literal)
+
+
+def _v1_seal(period, total="0", entries=""):
+    import hashlib
+
+    pairs = sorted(tuple(e.split("=", 1)) for e in entries.split(",") if "=" in e)
+    h = hashlib.sha256("|".join(f"{i}={d}" for i, d in pairs).encode() + f"|{total}".encode()).hexdigest()
+    return f"paybonus-seal-v1;DURAND;interessement;E0001;{period};{total};{entries};{h}"
+
+
+@pytest.mark.parametrize(
+    "seal",
+    [
+        _v1_seal("2025-02-30..x"),
+        _v1_seal("2025"),
+        _v1_seal("2025-01-01..2025-12-31", total="abc"),
+        _v1_seal("9999-99-99..0000-00-00"),
+    ],
+)
+def test_a_crafted_v1_seal_in_notice_verify(work, seal):
+    html = work.file(
+        "s.html", f'<html><head><meta name="paybonus-ledger" content="{seal}"></head><body></body></html>'
+    )
+    code, _out, err = cli("--db", str(work.db), "notice", "verify", str(html))
+    assert code == 1 and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        {"format": "paybonus-statement/1", "lines": []},
+        {"format": "paybonus-statement/1", "lines": [{"x": 1}]},
+        {"lines": 5},
+    ],
+)
+def test_a_crafted_v2_content_whose_hash_matches_in_notice_verify(work, content):
+    import hashlib
+
+    from paybonus.statements.seal import canonical
+
+    seal = "paybonus-seal-v2;" + hashlib.sha256(canonical(content)).hexdigest()
+    html = work.file(
+        "s.html",
+        f'<html><head><meta name="paybonus-ledger" content="{seal}"></head><body>'
+        f'<script type="application/json" id="paybonus-statement">{json.dumps(content)}</script></body></html>',
+    )
+    code, _out, err = cli("--db", str(work.db), "notice", "verify", str(html))
+    assert code == 1 and "Traceback" not in err, err
