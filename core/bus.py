@@ -374,7 +374,7 @@ class EventBus:
         ctx = Context(
             self.host,
             self.reader,
-            self.caches,
+            self.caches.populations,
             config.info,
             self.caches.scheme_config(config, scheme),
             scheme,

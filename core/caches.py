@@ -27,8 +27,7 @@ class Caches:
         self.ledger = ledger
         self._companies: dict[str, tuple[str, CompanyConfig]] = {}
         self._configs: dict[tuple[str, str, str], Any] = {}
-        self._populations: OrderedDict[tuple[str, Period, str], Population] = OrderedDict()
-        self._cached_employees = 0
+        self.populations = Populations()
 
     def company(self, company_id: str) -> CompanyConfig | None:
         """The company's stored configuration, parsed once per `load` (None for an unknown company)."""
@@ -53,6 +52,24 @@ class Caches:
         self, host: PluginHost, reader: LedgerReader, company: CompanyInfo, period: Period
     ) -> Population:
         """The period's population from the payroll source; the last few are kept (schemes share them)."""
+        return self.populations.population(host, reader, company, period)
+
+    def clear_populations(self) -> None:
+        self.populations.clear()
+
+
+class Populations:
+    """The last few populations read (schemes share them). Holds nothing of the ledger's writing side: a scheme's
+    context refers to it, and a scheme must find no writable connection through what it receives."""
+
+    def __init__(self) -> None:
+        self._populations: OrderedDict[tuple[str, Period, str], Population] = OrderedDict()
+        self._cached_employees = 0
+
+    def population(
+        self, host: PluginHost, reader: LedgerReader, company: CompanyInfo, period: Period
+    ) -> Population:
+        """The period's population from the payroll source; the last few are kept (schemes share them)."""
         key = (company.id, period, reader.loaded_at(company.id))
         if key in self._populations:
             self._populations.move_to_end(key)
@@ -64,6 +81,6 @@ class Caches:
             self._cached_employees -= len(self._populations.popitem(last=False)[1].employees)
         return pop
 
-    def clear_populations(self) -> None:
+    def clear(self) -> None:
         self._populations.clear()
         self._cached_employees = 0

@@ -6,7 +6,7 @@ from typing import Any
 
 from paybonus.hooks.types import CompanyInfo, RecordedEntitlement, SchemeDescriptor
 
-from .caches import Caches
+from .caches import Populations
 from .calendar import Period
 from .events import Event
 from .host import PluginHost
@@ -22,7 +22,7 @@ class Context:
         self,
         host: PluginHost,
         reader: LedgerReader,
-        caches: Caches,
+        populations: Populations,
         company: CompanyInfo,
         config: Any,
         scheme: SchemeDescriptor,
@@ -30,14 +30,14 @@ class Context:
     ) -> None:
         self._host = host
         self._reader = reader
-        self._caches = caches
+        self._populations = populations  # no reference to the ledger's writing side reaches a scheme
         self.company = company
         self.config = config
         self.scheme = scheme
         self.params = params
 
     def population(self, period: Period) -> Population:
-        return self._caches.population(self._host, self._reader, self.company, period)
+        return self._populations.population(self._host, self._reader, self.company, period)
 
     def events(
         self, type: str, period: Period | None = None, employee: str | None = None

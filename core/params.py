@@ -26,6 +26,7 @@ from typing import Any
 from attrs import frozen
 
 from .calendar import semester_period
+from .convert import FIRST_YEAR, LAST_YEAR
 from .errors import UserError
 from .parsing import decode, load_toml
 
@@ -152,6 +153,21 @@ class Parameters:
         for name, p in extra.items():
             if name in merged:
                 base = merged[name]
+                if base.unit != p.unit:
+                    raise UserError(
+                        f"{path}: [{name}]", f"unit: this parameter is in {base.unit}, not {p.unit}"
+                    )
+                if base.unit == "rate" and all(v.value >= 0 for v in base.values):
+                    negative = next((v for v in p.values if v.value < 0), None)
+                    if negative is not None:
+                        raise UserError(f"{path}: [{name}]", f"{negative.value}: this rate is never negative")
+                if base.unit == "rate" and all(v.value <= 1 for v in base.values):
+                    over = next((v for v in p.values if v.value > 1), None)
+                    if over is not None:
+                        raise UserError(
+                            f"{path}: [{name}]",
+                            f"{over.value} is not a fraction: write 0.092 for 9.2 % (the shipped values are at most 1)",
+                        )
                 if base.by_semester != p.by_semester:
                     raise UserError(
                         f"{path}: [{name}]",
@@ -334,8 +350,10 @@ def _parse(data: dict[str, Any], where: str) -> dict[str, Parameter]:
             if unknown:
                 raise UserError(vwhere, f"unknown key {unknown[0]!r} (allowed: {', '.join(ROW_KEYS)})")
             start = raw.get("from")
-            if not isinstance(start, date):
-                raise UserError(vwhere, "'from' must be a date (YYYY-MM-DD)")
+            if not isinstance(start, date) or not FIRST_YEAR <= start.year <= LAST_YEAR:
+                raise UserError(
+                    vwhere, f"'from' must be a date (YYYY-MM-DD) from {FIRST_YEAR} to {LAST_YEAR}"
+                )
             until = raw.get("until")
             if until is not None and not isinstance(until, date):
                 raise UserError(vwhere, "'until' must be a date (YYYY-MM-DD)")
@@ -425,14 +443,27 @@ def _check_semester_order(values: Sequence[ParamValue], where: str) -> None:
             )
 
 
+MAX_RATE = Decimal(10_000)  # "rate" holds multipliers (3.15 SMIC) and hours (151.67) too; see with_file
+MAX_INTEGER = 10**15  # cents or a count
+
+
 def _value(raw: Any, unit: str, where: str) -> int | Decimal:
+    """A parameter's value: a rate is an exact decimal from -1 to 10 000 (a TMOP was negative in 2021), cents and
+    counts integers from 0 to 10^15; never NaN or infinite. `with_file` also keeps a rate's sign and scale."""
     if unit == "rate":
         if not isinstance(raw, str):
             raise UserError(where, 'a rate is written as a string, e.g. "0.20" (never a float)')
         try:
-            return Decimal(raw)
+            d = Decimal(raw)
         except InvalidOperation:
-            raise UserError(where, f"{raw!r} is not a decimal number") from None
+            raise UserError(where, f"{raw[:40]!r} is not a decimal number") from None
+        if not d.is_finite() or not -1 <= d <= MAX_RATE or (d and d.adjusted() < -18):
+            raise UserError(
+                where, f'{raw[:40]!r} is not a rate (a decimal from -1 to {MAX_RATE}, e.g. "0.092")'
+            )
+        return d
     if not isinstance(raw, int) or isinstance(raw, bool):
         raise UserError(where, f"a {unit} value must be an integer")
+    if not 0 <= raw < MAX_INTEGER:
+        raise UserError(where, f"a {unit} value is from 0 to 10^15, got {str(raw)[:40]}")
     return raw

@@ -114,11 +114,19 @@ def test_objective_figure_1e999999_never_pays_the_maximum(work):
     assert code == 2 and ledger_digest(work.db) == before, err
 
 
+CENTS = '[pass_annual]\nlabel = "PASS"\nunit = "cents"\nlaw = "LAW 0.1"\nsource = "test"\n'
+RATE = '[csg_total]\nlabel = "CSG"\nunit = "rate"\nlaw = "LAW 0.3"\nsource = "test"\n'
 NEGATIVE_PARAMS = {
-    "negative PASS": "[pass_annual]\nvalues = [{ from = 2026-01-01, value = -4806000 }]\n",
-    "negative CSG rate": '[csg_total]\nvalues = [{ from = 2026-01-01, value = "-0.092" }]\n',
-    "CSG rate above 1": '[csg_total]\nvalues = [{ from = 2026-01-01, value = "9.2" }]\n',
-    "PASS 10^30 cents": '[pass_annual]\nvalues = [{ from = 2026-01-01, value = "1e30" }]\n',
+    "negative PASS": CENTS + "values = [{ from = 2026-01-01, value = -4806000 }]\n",
+    "PASS 10^20 cents": CENTS + "values = [{ from = 2026-01-01, value = 100000000000000000000 }]\n",
+    "PASS from year 1001": CENTS + "values = [{ from = 1001-01-01, value = 4806000 }]\n",
+    "PASS as a rate": CENTS.replace('"cents"', '"rate"')
+    + 'values = [{ from = 2026-01-01, value = "0.5" }]\n',
+    "negative CSG rate": RATE + 'values = [{ from = 2026-01-01, value = "-0.092" }]\n',
+    "CSG rate in percent": RATE + 'values = [{ from = 2026-01-01, value = "9.2" }]\n',
+    "CSG rate NaN": RATE + 'values = [{ from = 2026-01-01, value = "NaN" }]\n',
+    "CSG rate Infinity": RATE + 'values = [{ from = 2026-01-01, value = "Infinity" }]\n',
+    "CSG rate 1e-999999": RATE + 'values = [{ from = 2026-01-01, value = "1e-999999" }]\n',
 }
 
 

@@ -63,8 +63,20 @@ def compute(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
     if mode == "write":
         conns = _connections(ctx)
         assert conns, "the test plugin found no connection to try"
-        for c in conns:
-            c.execute("DROP TRIGGER events_no_update")
+        dropped = 0
+        for c in conns:  # every one reachable, not only the first
+            for sql in ("DROP TRIGGER events_no_update", "DELETE FROM events", "PRAGMA query_only = OFF"):
+                try:
+                    c.execute(sql)
+                    dropped += sql.startswith(("DROP", "DELETE"))
+                except sqlite3.Error:
+                    pass
+            try:
+                c.execute("DROP TRIGGER events_no_update")
+                dropped += 1
+            except sqlite3.Error:
+                pass
+        raise RuntimeError(f"tried {len(conns)} connections, wrote through {dropped}")
     if mode == "personal":
         raise ValueError(f"employee NIR {NIR} earns 2350.40 a month, due 123456 cents")
     if mode == "huge":
