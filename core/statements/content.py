@@ -264,12 +264,11 @@ class StatementBuilder:
         ctx = AnnexContext(
             self.host,
             self.reader,
-            self.caches,
+            self.caches.populations,
             config.info,
             self.caches.scheme_config(config, scheme),
             scheme,
             self.params,
-            self.ledger,
             {k: {"label": v.label, **({"unit": v.unit} if v.unit else {})} for k, v in st.figures.items()},
             st.formulas.get(scheme.name),
         )

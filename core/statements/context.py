@@ -8,12 +8,12 @@ from typing import Any
 
 from paybonus.hooks.types import CompanyInfo, RecordedEntitlement, SchemeDescriptor
 
-from ..caches import Caches
+from ..caches import Populations
 from ..context import Context
 from ..events import Event
 from ..host import PluginHost
 from ..params import Parameters
-from ..store import Ledger, LedgerReader
+from ..store import LedgerReader
 
 
 class AnnexContext(Context):
@@ -24,27 +24,22 @@ class AnnexContext(Context):
         self,
         host: PluginHost,
         reader: LedgerReader,
-        caches: Caches,
+        populations: Populations,
         company: CompanyInfo,
         config: Any,
         scheme: SchemeDescriptor,
         params: Parameters,
-        ledger: Ledger,
         figure_labels: Mapping[str, Mapping[str, str]],
         formula_wording: str | None,
     ) -> None:
-        super().__init__(host, reader, caches, company, config, scheme, params)
-        self._ledger = ledger
+        super().__init__(host, reader, populations, company, config, scheme, params)
         self.figure_labels = figure_labels
         self.formula_wording = formula_wording
 
     def event(self, event_id: str) -> Event[Any] | None:
-        rows = self._ledger.events.get_many([event_id])
-        if not rows or rows[0]["company"] != self.company.id:
-            return None
-        return self._reader.event_from_row(rows[0])
+        return self._reader.event(self.company.id, event_id)
 
     def summary(self, entitlement: RecordedEntitlement) -> Mapping[str, Any]:
-        found = self._ledger.dispatches.summary(entitlement.event_id, entitlement.scheme)
+        found = self._reader.dispatch_summary(entitlement.event_id, entitlement.scheme)
         data = json.loads(found) if found else {}
         return data if isinstance(data, dict) else {}

@@ -18,6 +18,7 @@ from paybonus.hooks.types import CompanyInfo, RecordedEntitlement
 from paybonus.payroll import Population
 
 from .companies import Companies, population
+from .dispatches import Dispatches
 from .entitlements import Entitlements
 from .events import Events
 from .payments import Payments
@@ -108,6 +109,17 @@ class LedgerReader:
     def loaded_at(self, company: str) -> str:
         """When the company's payroll was last loaded (what cached populations are keyed on)."""
         return self._companies.loaded_at(company)
+
+    def event(self, company: str, event_id: str) -> Event[Any] | None:
+        """One of the company's recorded events, by id (None for another company's)."""
+        rows = self._events.get_many([event_id])
+        if not rows or rows[0]["company"] != company:
+            return None
+        return self.event_from_row(rows[0])
+
+    def dispatch_summary(self, event_id: str, scheme: str) -> Any:
+        """The summary a scheme recorded for an event (canonical JSON text), or None."""
+        return Dispatches(self._conn).summary(event_id, scheme)
 
     def event_from_row(self, row: Any) -> Event[Any]:
         return self.event_types.from_dict(
