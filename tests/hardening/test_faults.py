@@ -171,3 +171,22 @@ def test_a_string_over_the_size_limit_in_an_event(work):
     e = ev("DURAND-left-E0001", "employee_left", {"employee": "E0001", "left_on": "2026-01-31"})
     e["payload"]["forwarding_address"] = "x" * 20_000
     attempt("event string of 20 000 characters", work.db, "publish", str(work.file("big.jsonl", lines(e))))
+
+
+@pytest.mark.parametrize("form", ["bom", "crlf", "u2028-in-a-value"])
+def test_dsn_files_are_read_like_every_other_file(work, tmp_path, form):
+    from conftest import shared
+
+    text = shared("data", "dsn", "sample_dsn_P25V01.dsn").read_bytes().decode("cp1252")
+    if form == "bom":
+        raw = b"\xef\xbb\xbf" + text.encode("utf-8")
+    elif form == "crlf":
+        raw = text.replace("\n", "\r\n").encode("utf-8")
+    else:  # a job title holding a Unicode line separator stays one line
+        raw = text.replace("S21.G00.40.006,'", "S21.G00.40.006,'\u2028", 1).encode("utf-8")
+    f = tmp_path / "d.dsn"
+    f.write_bytes(raw)
+    code, _out, err = cli(
+        "--db", str(work.db), "dsn", str(f), "--company", "DURAND", "--events", str(tmp_path / "e.jsonl")
+    )
+    assert code == 0, err
