@@ -101,3 +101,44 @@ def test_a_registration_returning_garbage_is_reported_not_fatal(guest, mode):
     before = ledger_digest(guest.db)
     code, _out, err = cli("--db", str(guest.db), "--strict-plugins", "entitlements", "--company", "DURAND")
     assert code == 2 and "Traceback" not in err and ledger_digest(guest.db) == before, err
+
+
+CHILD = """
+import sys
+sys.path.insert(0, {tests!r})
+import paybonus.cli as c, paybonus.cli.base as b
+from paybonus.host import load_plugins
+from helpers.hostile_plugin import MODE, HostilePlugin
+MODE["compute"] = "hang"
+real = load_plugins
+hosted = lambda strict=False, **kw: real(strict=strict, extra=[HostilePlugin()], entry_points=False)
+c.load_plugins = b.load_plugins = hosted
+sys.exit(c.main(["--db", {db!r}, "publish", {events!r}]))
+"""
+
+
+def test_a_hung_compute_does_not_block_other_writers(guest):
+    """The issue's worst plugin case: a hung scheme held the write transaction and the next writer died with
+    "database is locked". Compute runs outside any transaction: another writer loads meanwhile."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    tests = str(Path(__file__).resolve().parents[1])
+    code = CHILD.format(tests=tests, db=str(guest.fresh), events=str(guest.company / "events.jsonl"))
+    env = {**__import__("os").environ, "PAYBONUS_DISPATCH_TIMEOUT": "60"}
+    child = subprocess.Popen([sys.executable, "-c", code], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        con = sqlite3.connect(guest.fresh)
+        while child.poll() is None and not con.execute("SELECT count(*) FROM events").fetchone()[0]:
+            time.sleep(0.1)  # recorded: its first dispatch, the hostile scheme's (first by name), now hangs
+        con.close()
+        assert child.poll() is None, child.stderr.read() if child.stderr else ""
+        code, _out, err = cli("--db", str(guest.fresh), "load", str(guest.company))
+        still_hanging = child.poll() is None
+    finally:
+        child.kill()
+        child.wait()
+    count("hung compute, another writer", code == 0 and still_hanging, err, kind="plugin")
+    assert code == 0 and still_hanging, err
