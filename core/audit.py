@@ -104,7 +104,9 @@ def verify(
         except sqlite3.DatabaseError as exc:  # a damaged file: say so, in one line, and stop reading it
             problem("sqlite", f"the database is damaged and cannot be read further ({type(exc).__name__})")
         except _ALTERED as exc:  # rows paybonus never wrote (edited outside it): a finding, never a crash
-            problem("ledger", f"holds rows paybonus did not write and cannot read further ({type(exc).__name__})")
+            problem(
+                "ledger", f"holds rows paybonus did not write and cannot read further ({type(exc).__name__})"
+            )
         try:
             damaged = [
                 Problem("sqlite", f"integrity_check: {r[0]}") for r in integrity.result() if r[0] != "ok"
