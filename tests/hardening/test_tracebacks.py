@@ -81,16 +81,6 @@ def test_bad_figures_in_a_lint_history(work, figure):
     assert "history" in line
 
 
-def test_seal_period_that_does_not_exist_in_notice_verify(work):
-    html = work.file(
-        "s.html",
-        '<html><head><meta name="paybonus-seal" content="v1;DURAND;interessement;2025-02-30..x;E0001;abc">'
-        "</head><body>x</body></html>",
-    )
-    code, _out, err = cli("--db", str(work.db), "notice", "verify", str(html))
-    assert code in (1, 2) and "Traceback" not in err, err
-
-
 def test_malformed_stored_payload_in_audit_verify(work):
     con = sqlite3.connect(work.db)
     with con:
@@ -111,7 +101,8 @@ def test_malformed_stored_payload_in_audit_verify(work):
 BROKEN_PARAMS = {
     "values is a list of a number": "[pass]\nvalues = [1]\n",
     "values is a string": '[pass]\nvalues = "abc"\n',
-    "a NaN rate": '[[csg_rate]]\nfrom = 2026-01-01\nvalue = "NaN"\nsource = "x"\n',
+    "a NaN rate": '[csg_total]\nlabel = "CSG"\nunit = "rate"\nlaw = "LAW 0.3"\nsource = "x"\n'
+    'values = [{ from = 2026-01-01, value = "NaN" }]\n',
     "deeply nested": DEEP_TOML,
 }
 
