@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test browser docs check lint tree typecheck imports pytest bench bench-ci clean
+.PHONY: demo test browser docs check lint tree typecheck imports pytest bench bench-ci clean mutation
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,8 +56,24 @@ typecheck: tree
 imports: tree
 	cd build/tree && PYTHONPATH=. $(CURDIR)/$(BIN)/lint-imports $(CURDIR)/pyproject.toml --no-cache
 
+# the whole suite under coverage, the `paybonus` processes it starts included; the figures close the run
 pytest:
-	$(BIN)/pytest -q
+	rm -f .coverage .coverage.*
+	$(BIN)/coverage run -m pytest -q
+	@$(BIN)/coverage combine -q
+	@$(BIN)/python tests/helpers/coverage_summary.py
+
+## mutation: mutation testing (mutmut) of the rule modules listed in pyproject.toml [tool.mutmut]; not in `make test`
+# mutmut wants the package as installed under src/: a staging copy in build/mutation (its results stay there)
+mutation: $(BIN)/python
+	$(BIN)/pip install -qq -e '.[test,mutation]' -e docs/examples/paybonus-prime-fin-annee
+	rm -rf build/mutation && mkdir -p build/mutation/src
+	cp -r core build/mutation/src/paybonus
+	for d in hooks plugins fixtures; do cp -r $$d build/mutation/src/paybonus/$$d; done
+	cp -r tests pyproject.toml build/mutation/
+	find build/mutation -name __pycache__ -prune -exec rm -rf {} +
+	cd build/mutation && $(CURDIR)/$(BIN)/mutmut run --max-children $${MUTATION_JOBS:-2}
+	cd build/mutation && $(CURDIR)/$(BIN)/python $(CURDIR)/tests/helpers/mutation_score.py
 
 clean:
-	rm -rf build dist *.egg-info paybonus-demo.db*
+	rm -rf build dist *.egg-info paybonus-demo.db* .coverage .coverage.*

@@ -17,10 +17,21 @@ sys.path.insert(0, str(HERE))  # for `helpers` (also used by subprocess workers)
 LOG_SINK = io.StringIO()  # the tests' own logs: never tied to a capture stream that pytest closes
 
 
+DATA = HERE / "data"  # fixtures shipped with the tests: the DSN sample (Apache-2.0, NOTICE.md), LAW.md
+
+
 def shared(*parts: str) -> Path:
+    """A file of the domain reference: ../shared when it is beside the project (CI), else the copy in
+    tests/data (a fresh clone); tests never skip for want of ../shared."""
     p = SHARED.joinpath(*parts)
-    if not p.exists():
-        pytest.skip(f"../shared/{'/'.join(parts)} is not beside the project")
+    return p if p.exists() else fixture_copy(*parts)
+
+
+def fixture_copy(*parts: str) -> Path:
+    """The copy under tests/data of a file of ../shared (data/dsn/x -> tests/data/dsn/x)."""
+    rel = parts[1:] if parts[0] == "data" else parts
+    p = DATA.joinpath(*rel)
+    assert p.exists(), f"tests/data/{'/'.join(rel)} is missing"
     return p
 
 

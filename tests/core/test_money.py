@@ -118,3 +118,66 @@ def test_to_cents_rounds_half_up_and_scale_weights_is_exact():
     assert to_cents(Decimal("-0.005")) == -1
     assert scale_weights([Decimal("0.5"), Decimal("1.25"), 2]) == [50, 125, 200]
     assert format_euros(123456789, french=True) == "1\u202f234\u202f567,89 €"
+
+
+# Golden cases that pin the exact rule where the invariants above leave room (mutation testing, docs/testing.md).
+
+
+def test_zero_euros_has_no_sign_and_a_cent_keeps_its_own():  # LAW 8: amounts to the cent
+    assert format_euros(0) == "0.00"
+    assert format_euros(0, french=True) == "0,00 €"
+    assert format_euros(-1) == "-0.01"
+    assert format_euros(1) == "0.01"
+    assert format_euros(-123456789, french=True) == "-1\u202f234\u202f567,89 €"
+
+
+def test_to_cents_rounds_half_up_to_the_cent_and_other_modes_on_request():  # LAW 8
+    from decimal import ROUND_DOWN
+
+    assert to_cents(Decimal("12.345")) == 1235
+    assert to_cents(Decimal("12.344")) == 1234
+    assert to_cents(Decimal("-0.005")) == -1
+    assert to_cents(Decimal("123.45")) == 12345
+    assert to_cents(Decimal("12.349"), ROUND_DOWN) == 1234
+    with pytest.raises(ValueError, match="cannot turn"):
+        to_cents(Decimal("Infinity"))
+    with pytest.raises(ValueError):
+        to_cents(Decimal("NaN"))
+
+
+def test_to_decimal_is_exact_euros():
+    from paybonus.money import to_decimal
+
+    assert to_decimal(12345) == Decimal("123.45")
+    assert to_decimal(-1) == Decimal("-0.01")
+
+
+def test_scale_weights_uses_the_smallest_power_of_ten_that_makes_every_weight_whole():
+    assert scale_weights([Decimal("0.25"), Decimal("0.5"), 3]) == [25, 50, 300]
+    assert scale_weights([Decimal("0.5"), Decimal("0.25")]) == [50, 25]  # the finest decimal sets the factor
+    assert scale_weights([Decimal("7"), 2]) == [7, 2]
+    assert scale_weights([Decimal("1E+1"), 1]) == [10, 1]  # a positive exponent needs no factor
+
+
+def test_allocate_refuses_a_negative_weight_and_a_negative_total():  # LAW 8: exact allocation of cents
+    with pytest.raises(ValueError, match="weights must not be negative"):
+        allocate(100, [1, -1, 2])
+    with pytest.raises(ValueError, match="negative total"):
+        allocate(-1, [1])
+    assert allocate(0, [1, 2]) == [0, 0]
+    assert allocate(5, [0, 0]) == [0, 0]
+
+
+def test_allocate_gives_the_extra_cents_to_the_largest_remainders_then_the_lowest_index():  # LAW 8
+    assert allocate(10, [1, 1, 1]) == [4, 3, 3]
+    assert allocate(100, [1, 2, 4]) == [14, 29, 57]  # remainders 2/7, 4/7, 1/7: one cent to the second
+    assert allocate(2, [1, 1, 1, 1]) == [1, 1, 0, 0]
+
+
+def test_parse_euros_reads_one_or_two_decimals_and_a_sign():
+    assert parse_euros(" 12.5 ") == 1250
+    assert parse_euros("12.05") == 1205
+    assert parse_euros("-3") == -300
+    assert parse_euros("0") == 0
+    with pytest.raises(ValueError, match="is not an amount in euros"):
+        parse_euros("12.345")

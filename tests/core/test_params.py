@@ -152,3 +152,18 @@ def test_a_semester_in_force_before_an_earlier_one_is_refused(tmp_path):
     )
     with pytest.raises(UserError, match=r"2024-S1 is in force from 2024-07-11, not after 2023-S2"):
         P.with_file(f)
+
+
+@pytest.mark.parametrize(
+    "parts", [("domain", "LAW.md"), ("data", "dsn", "sample_dsn_P25V01.dsn"), ("data", "dsn", "LICENSE")]
+)
+def test_the_shipped_copies_of_the_domain_reference_are_current(parts):
+    """tests/data holds copies of ../shared so that a fresh clone runs every test; where ../shared is beside the
+    project (CI, a developer's machine) the copy must be the same bytes."""
+    from conftest import SHARED, fixture_copy
+
+    copy = fixture_copy(*parts)
+    assert copy.stat().st_size > 0
+    original = SHARED.joinpath(*parts)
+    if original.exists():
+        assert copy.read_bytes() == original.read_bytes(), f"refresh tests/data from ../shared/{'/'.join(parts)}"

@@ -1,0 +1,46 @@
+"""Print the coverage of core/ and plugins/ after `make test`, and fail under the floor (docs/testing.md).
+
+Reads the combined data of the run (`coverage combine` first); the figures are lines and branches, each on its
+own, for the engine (core/) and the plugins (plugins/), and for both together.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+BRANCH_FLOOR = 90.0  # percent of branches of core/ and plugins/ together (issue 19)
+PARTS = ("core", "plugins")
+
+
+def main() -> int:
+    out = Path("build/coverage.json")
+    out.parent.mkdir(exist_ok=True)
+    subprocess.run(
+        [sys.executable, "-m", "coverage", "json", "-q", "-o", str(out), "--ignore-errors"], check=True
+    )
+    files = json.loads(out.read_text(encoding="utf-8"))["files"]
+    totals = {p: [0, 0, 0, 0] for p in (*PARTS, "all")}
+    for path, data in files.items():
+        part = Path(path).parts[0]
+        if part not in PARTS:
+            continue
+        s = data["summary"]
+        row = (s["covered_lines"], s["num_statements"], s["covered_branches"], s["num_branches"])
+        for key in (part, "all"):
+            totals[key] = [a + b for a, b in zip(totals[key], row, strict=True)]
+    for key, (cl, nl, cb, nb) in totals.items():
+        name = "core+plugins" if key == "all" else key
+        print(f"coverage {name:>12}: lines {100 * cl / nl:5.1f} % ({cl}/{nl}), branches {100 * cb / nb:5.1f} % ({cb}/{nb})")
+    cl, nl, cb, nb = totals["all"]
+    branches = 100 * cb / nb
+    if branches < BRANCH_FLOOR:
+        print(f"coverage: branches of core and plugins {branches:.1f} % are under the floor of {BRANCH_FLOOR} %")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
