@@ -47,7 +47,7 @@ def test_on_the_deadline_a_sum_is_due_the_day_after_it_is_overdue(ledger_world):
 
 
 def test_within_counts_days_and_includes_its_last_day(ledger_world):
-    _, ledger, ents = ledger_world
+    _, ledger, _ = ledger_world
     assert [(i.kind, i.days) for i in items(ledger, date(2026, 5, 1), 30)] == [("due", 30), ("due", 30)]
     assert items(ledger, date(2026, 5, 1), 29) == []
     assert items(ledger, date(2026, 5, 1), 30, company="OTHER") == []
@@ -89,7 +89,7 @@ def test_a_leavers_sum_goes_to_the_caisse_des_depots_the_day_after_one_year(ledg
 
 
 def test_check_logs_each_notice_under_its_own_name_and_rule_with_the_time_in_utc(ledger_world):
-    bus, ledger, ents = ledger_world
+    bus, ledger, _ = ledger_world
     bus.publish(EventFactory("ACME").employee_left("B", date(2025, 6, 30), forwarding_address="Lyon"))
     saved = structlog.get_config()
     stream = io.StringIO()

@@ -166,4 +166,6 @@ def test_the_shipped_copies_of_the_domain_reference_are_current(parts):
     assert copy.stat().st_size > 0
     original = SHARED.joinpath(*parts)
     if original.exists():
-        assert copy.read_bytes() == original.read_bytes(), f"refresh tests/data from ../shared/{'/'.join(parts)}"
+        assert copy.read_bytes() == original.read_bytes(), (
+            f"refresh tests/data from ../shared/{'/'.join(parts)}"
+        )

@@ -33,11 +33,15 @@ def main() -> int:
             totals[key] = [a + b for a, b in zip(totals[key], row, strict=True)]
     for key, (cl, nl, cb, nb) in totals.items():
         name = "core+plugins" if key == "all" else key
-        print(f"coverage {name:>12}: lines {100 * cl / nl:5.1f} % ({cl}/{nl}), branches {100 * cb / nb:5.1f} % ({cb}/{nb})")
+        print(
+            f"coverage {name:>12}: lines {100 * cl / nl:5.1f} % ({cl}/{nl}), branches {100 * cb / nb:5.1f} % ({cb}/{nb})"
+        )
     cl, nl, cb, nb = totals["all"]
     branches = 100 * cb / nb
     if branches < BRANCH_FLOOR:
-        print(f"coverage: branches of core and plugins {branches:.1f} % are under the floor of {BRANCH_FLOOR} %")
+        print(
+            f"coverage: branches of core and plugins {branches:.1f} % are under the floor of {BRANCH_FLOOR} %"
+        )
         return 1
     return 0
 
