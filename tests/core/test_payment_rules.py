@@ -1,0 +1,187 @@
+"""What `paybonus.payments` refuses or accepts, at each boundary (I-37, I-38; payments never exceed what is due).
+
+Golden cases calling the check itself with the ledger's rows, so that each refusal is pinned to its own reason
+(mutation testing, docs/testing.md).
+"""
+
+from datetime import date
+
+import pytest
+from helpers.companies import close_year, company, person, toml, world
+from paybonus import payments
+from paybonus.params import Parameters
+
+P = Parameters.default()
+
+
+@pytest.fixture
+def acme(tmp_path):
+    bus, ledger = world(tmp_path, company([person("A", 300_000)], toml(headcount=10)))
+    close_year(bus, rcai=5_000)
+    ent = ledger.entitlements.rows(scheme="interessement")[0]
+    return bus, ledger, ent
+
+
+def event(bus, type_, payload, company="ACME"):
+    return bus.host.event_types.from_dict(
+        {
+            "id": f"e-{type_}",
+            "type": type_,
+            "company": company,
+            "occurred_at": "2026-04-01T10:00:00+02:00",
+            "payload": payload,
+        }
+    )
+
+
+def pay(bus, ent_id, cents, mode="paid", company="ACME"):
+    return event(
+        bus,
+        "payment_recorded",
+        {"entitlement": ent_id, "amount_cents": cents, "paid_on": "2026-05-02", "mode": mode},
+        company,
+    )
+
+
+def check(ledger, ev, pending=None, row=None, monkeypatch=None):
+    if row is not None:
+        monkeypatch.setattr(ledger.entitlements, "get", lambda _id: row)
+    pending = {} if pending is None else pending
+    payments.check(ledger, ev, pending, P)
+    return pending
+
+
+def test_a_payment_of_another_companys_entitlement_is_refused(acme):
+    bus, ledger, ent = acme
+    with pytest.raises(ValueError, match=r"no entitlement .* for company 'OTHER'"):
+        check(ledger, pay(bus, ent["id"], 100, company="OTHER"))
+    with pytest.raises(ValueError, match="no entitlement 'ENT-nope'"):
+        check(ledger, pay(bus, "ENT-nope", 100))
+
+
+def test_payments_in_one_batch_add_up_against_what_is_due(acme):
+    bus, ledger, ent = acme
+    amount = ent["amount_cents"]
+    pending = check(ledger, pay(bus, ent["id"], amount - 10))
+    assert pending == {ent["id"]: amount - 10}
+    pending = check(ledger, pay(bus, ent["id"], 10), pending)  # exactly what is left: accepted
+    assert pending == {ent["id"]: amount}
+    with pytest.raises(ValueError, match="1 is more than the 0 cents still due"):
+        check(ledger, pay(bus, ent["id"], 1), pending)
+
+
+def test_what_was_already_paid_counts_against_what_is_due(acme):
+    bus, ledger, ent = acme
+    bus.publish(pay(bus, ent["id"], 100))
+    with pytest.raises(ValueError, match=f"is more than the {ent['amount_cents'] - 100} cents still due"):
+        check(ledger, pay(bus, ent["id"], ent["amount_cents"] - 99))
+    check(ledger, pay(bus, ent["id"], ent["amount_cents"] - 100))
+
+
+def test_a_zero_entitlement_is_paid_nothing_and_a_negative_one_is_recovered(acme, monkeypatch):
+    bus, ledger, ent = acme
+    zero = {**dict(ent), "amount_cents": 0}
+    with pytest.raises(ValueError, match="1 is more than the 0 cents still due"):
+        check(ledger, pay(bus, ent["id"], 1), row=zero, monkeypatch=monkeypatch)
+    negative = {**dict(ent), "amount_cents": -500, "kind": "correction"}
+    with pytest.raises(ValueError, match="a negative correction is recovered, not paid"):
+        check(ledger, pay(bus, ent["id"], 1), row=negative, monkeypatch=monkeypatch)
+
+
+def test_only_intéressement_type_sums_can_be_placed(acme, monkeypatch):  # I-38, LAW 0.4
+    bus, ledger, ent = acme
+    check(ledger, pay(bus, ent["id"], 100, mode="placed"))
+    check(ledger, pay(bus, ent["id"], 100, mode="placed_per"))
+    salary = {**dict(ent), "social_regime": "salary"}
+    check(ledger, pay(bus, ent["id"], 100, mode="paid"), row=salary, monkeypatch=monkeypatch)
+    with pytest.raises(ValueError, match="only intéressement-type sums can be placed"):
+        check(ledger, pay(bus, ent["id"], 100, mode="placed"), row=salary, monkeypatch=monkeypatch)
+    choice = event(
+        bus, "option_chosen", {"entitlement": ent["id"], "choice": "paid", "chosen_on": "2026-04-02"}
+    )
+    with pytest.raises(ValueError, match="the choice to place applies to intéressement-type sums only"):
+        check(ledger, choice, row=salary, monkeypatch=monkeypatch)
+
+
+def statement(bus, ent_id, on):
+    return event(bus, "statement_issued", {"entitlement": ent_id, "issued_on": on})
+
+
+def choose(bus, ent_id, on, choice="paid", placed=None):
+    payload = {"entitlement": ent_id, "choice": choice, "chosen_on": on}
+    if placed is not None:
+        payload["placed_cents"] = placed
+    return event(bus, "option_chosen", payload)
+
+
+def test_the_choice_window_opens_with_the_statement_and_lasts_15_days_both_ends_included(acme):  # I-38
+    bus, ledger, ent = acme
+    with pytest.raises(ValueError, match="no statement was issued yet"):
+        check(ledger, choose(bus, ent["id"], "2026-04-02"))
+    # a statement earlier in the same batch opens the window; the earliest one counts
+    pending = check(ledger, statement(bus, ent["id"], "2026-04-05"))
+    pending = check(ledger, statement(bus, ent["id"], "2026-04-01"), pending)
+    assert pending == {f"statement:{ent['id']}": date(2026, 4, 1).toordinal()}
+    pending = check(ledger, statement(bus, ent["id"], "2026-04-09"), pending)
+    assert pending == {f"statement:{ent['id']}": date(2026, 4, 1).toordinal()}
+    for on in ("2026-04-01", "2026-04-16"):
+        check(ledger, choose(bus, ent["id"], on), dict(pending))
+    for on in ("2026-03-31", "2026-04-17"):
+        with pytest.raises(ValueError, match=r"outside the choice window 2026-04-01..2026-04-16 \(I-38\)"):
+            check(ledger, choose(bus, ent["id"], on), dict(pending))
+    # once recorded, the ledger's statement opens it
+    bus.publish(statement(bus, ent["id"], "2026-04-01"))
+    assert payments.option_window(ledger, ent["id"], P) == (date(2026, 4, 1), date(2026, 4, 16))
+    check(ledger, choose(bus, ent["id"], "2026-04-16"))
+    with pytest.raises(ValueError, match="outside the choice window"):
+        check(ledger, choose(bus, ent["id"], "2026-04-17"))
+
+
+def test_a_split_places_less_than_the_whole_amount(acme):
+    bus, ledger, ent = acme
+    bus.publish(statement(bus, ent["id"], "2026-04-01"))
+    amount = ent["amount_cents"]
+    check(ledger, choose(bus, ent["id"], "2026-04-02", "split", amount - 1))
+    with pytest.raises(ValueError, match="a split places less than the whole amount"):
+        check(ledger, choose(bus, ent["id"], "2026-04-02", "split", amount))
+
+
+def test_the_allocation_reads_the_choice_else_the_default_once_the_window_closed(acme):  # I-38
+    bus, ledger, ent = acme
+    eid = ent["id"]
+    assert payments.allocation(ledger, eid, date(2026, 4, 1), P) == {
+        "allocation": "pending",
+        "by": "no statement issued yet",
+    }
+    bus.publish(statement(bus, eid, "2026-04-01"))
+    assert payments.allocation(ledger, eid, date(2026, 4, 16), P) == {
+        "allocation": "pending",
+        "by": "window open until 2026-04-16",
+    }
+    assert payments.allocation(ledger, eid, date(2026, 4, 17), P) == {
+        "allocation": "placed",
+        "by": "default after the window (I-38)",
+    }
+    bus.publish(choose(bus, eid, "2026-04-03", "split", 1000))
+    assert payments.allocation(ledger, eid, date(2026, 5, 1), P) == {
+        "allocation": "split",
+        "placed_cents": 1000,
+        "by": "choice",
+    }
+
+
+def test_the_default_without_a_savings_plan_is_payment_and_without_a_row_too(acme, monkeypatch):
+    bus, ledger, ent = acme
+    bus.publish(statement(bus, ent["id"], "2026-04-01"))
+    monkeypatch.setattr(ledger.companies, "toml", lambda _c: None)
+    assert payments.allocation(ledger, ent["id"], date(2026, 5, 1), P)["allocation"] == "paid"
+    monkeypatch.setattr(ledger.entitlements, "get", lambda _id: None)
+    assert payments.allocation(ledger, ent["id"], date(2026, 5, 1), P)["allocation"] == "paid"
+
+
+def test_outstanding_is_what_is_left_to_pay(acme):
+    bus, ledger, ent = acme
+    assert payments.outstanding(ledger, ent["id"]) == ent["amount_cents"]
+    bus.publish(pay(bus, ent["id"], 100))
+    assert payments.outstanding(ledger, ent["id"]) == ent["amount_cents"] - 100
+    assert payments.outstanding(ledger, "ENT-nope") == 0
