@@ -63,6 +63,12 @@ pytest:
 	@$(BIN)/coverage combine -q
 	@$(BIN)/python tests/helpers/coverage_summary.py
 
+# the mutants `make mutation` runs: every function of the rule modules, and of the intéressement share rules
+# (plugins/interessement/shared.py) those that apply seniority, the salary floor and ceiling and the caps
+MUTANTS := 'paybonus.money.*' 'paybonus.distribution.*' 'paybonus.formulas.*' 'paybonus.calendar.*' \
+  'paybonus.deadlines.*' 'paybonus.payments.*' \
+  $(foreach f,beneficiaries full_cap received salary_bounds individual_cap pass_average,'paybonus.plugins.interessement.shared.x_$(f)__*')
+
 ## mutation: mutation testing (mutmut) of the rule modules listed in pyproject.toml [tool.mutmut]; not in `make test`
 # mutmut wants the package as installed under src/: a staging copy in build/mutation (its results stay there)
 mutation: $(BIN)/python
@@ -72,8 +78,8 @@ mutation: $(BIN)/python
 	for d in hooks plugins fixtures; do cp -r $$d build/mutation/src/paybonus/$$d; done
 	cp -r tests pyproject.toml build/mutation/
 	find build/mutation -name __pycache__ -prune -exec rm -rf {} +
-	cd build/mutation && $(CURDIR)/$(BIN)/mutmut run --max-children $${MUTATION_JOBS:-2}
-	cd build/mutation && $(CURDIR)/$(BIN)/python $(CURDIR)/tests/helpers/mutation_score.py
+	cd build/mutation && time $(CURDIR)/$(BIN)/mutmut run --max-children $${MUTATION_JOBS:-2} $(MUTANTS)
+	cd build/mutation && $(CURDIR)/$(BIN)/python $(CURDIR)/tests/helpers/mutation_score.py $(MUTANTS)
 
 clean:
 	rm -rf build dist *.egg-info paybonus-demo.db* .coverage .coverage.*
