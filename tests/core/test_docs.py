@@ -153,36 +153,108 @@ def test_data_format_doc_lists_every_column():
         assert f"`{k.value}`" in text, k
 
 
-def test_every_formula_in_the_interessement_doc_parses_and_evaluates():
+# Each formula of docs/interessement.md's "Every example of the seed articles", with figures and the result its
+# description states (worked by hand from the description; I-1 to I-3, R-8). prior: {(figure, periods back): value}.
+DOC_FORMULAS = {
+    "0.20 * rcai": [({"rcai": 100_000}, {}, "20000")],
+    "0.20 * above(rcai, 50000)": [({"rcai": 80_000}, {}, "6000"), ({"rcai": 40_000}, {}, "0")],
+    "brackets(rcai, [[0, 0], [50000, 0.10], [150000, 0.15]])": [({"rcai": 200_000}, {}, "17500")],
+    "min(0.20 * rcai, 100000, 0.05 * payroll)": [
+        ({"rcai": 1_000_000, "payroll": 1_500_000}, {}, "75000"),
+        ({"rcai": 1_000_000, "payroll": 3_000_000}, {}, "100000"),
+    ],
+    "step(rcai, [[0, 0], [50000, 0.03], [100000, 0.07], [150000, 0.10]]) * rcai": [
+        ({"rcai": 120_000}, {}, "8400"),
+        ({"rcai": 49_999}, {}, "0"),
+    ],
+    "step(valeur_ajoutee / effectif, [[0, 0], [60000, 0.05], [80000, 0.08]]) * rcai": [
+        ({"valeur_ajoutee": 7_000_000, "effectif": 100, "rcai": 200_000}, {}, "10000")
+    ],
+    "0 if frais_personnel / valeur_ajoutee > 0.30 else frais_personnel / valeur_ajoutee * rcai": [
+        ({"frais_personnel": 25, "valeur_ajoutee": 100, "rcai": 100_000}, {}, "25000"),
+        ({"frais_personnel": 31, "valeur_ajoutee": 100, "rcai": 100_000}, {}, "0"),
+    ],
+    "step(resultat_net / chiffre_affaires, [[0, 0], [0.02, 0.05], [0.05, 0.10]]) * resultat_net": [
+        ({"resultat_net": 300_000, "chiffre_affaires": 5_000_000}, {}, "30000")
+    ],
+    "max(0, 0.05 * rcai - rsp)": [
+        ({"rcai": 366_937, "rsp": 9_173}, {}, "9173.85"),
+        ({"rcai": 100_000, "rsp": 9_000}, {}, "0"),
+    ],
+    "0 if defauts / produits > 0.02 else 0.03 * resultat_exploitation": [
+        ({"defauts": 1, "produits": 100, "resultat_exploitation": 500_000}, {}, "15000"),
+        ({"defauts": 3, "produits": 100, "resultat_exploitation": 500_000}, {}, "0"),
+    ],
+    "0 if dechets > prior(dechets) else step(prior(dechets) - dechets, [[0, 10000], [500, 20000]])": [
+        ({"dechets": 1_000}, {("dechets", 1): 1_600}, "20000"),
+        ({"dechets": 1_000}, {("dechets", 1): 1_200}, "10000"),
+        ({"dechets": 1_000}, {("dechets", 1): 900}, "0"),
+    ],
+    "step(taux_sans_defaut, [[0, 0], [0.85, 40000], [0.91, 70000]])": [
+        ({"taux_sans_defaut": "0.84"}, {}, "0"),
+        ({"taux_sans_defaut": "0.88"}, {}, "40000"),
+        ({"taux_sans_defaut": "0.95"}, {}, "70000"),
+    ],
+    "0.02 * payroll if resultat_exploitation > ro_budget else 0": [
+        ({"resultat_exploitation": 5, "ro_budget": 4, "payroll": 1_000_000}, {}, "20000"),
+        ({"resultat_exploitation": 4, "ro_budget": 4, "payroll": 1_000_000}, {}, "0"),
+    ],
+    "0.05 * above(chiffre_affaires, prior(chiffre_affaires) * 1.07)": [
+        ({"chiffre_affaires": 1_200_000}, {("chiffre_affaires", 1): 1_000_000}, "6500")
+    ],
+    "achievement(taux_service, 0.80, 0.90) * 0.10 * rcai": [
+        ({"taux_service": "0.85", "rcai": 100_000}, {}, "5000")
+    ],
+    "achievement(taux_retours, 0.05, 0.02) * 0.10 * rcai": [
+        ({"taux_retours": "0.035", "rcai": 100_000}, {}, "5000")
+    ],
+    # 85 % between 80 % and 90 % on a weight of 20 % gives 10 %
+    "weighted([[0.5, achievement(i1, 0.8, 0.9)], [0.3, achievement(i2, 0.8, 0.9)], "
+    "[0.2, achievement(i3, 0.8, 0.9)]]) * 0.10 * payroll": [
+        ({"i1": "0.8", "i2": "0.8", "i3": "0.85", "payroll": 1_000_000}, {}, "10000"),
+        ({"i1": "0.9", "i2": "0.8", "i3": "0.85", "payroll": 1_000_000}, {}, "60000"),
+    ],
+    "0.03 * above(marge_brute, 1200000)": [({"marge_brute": 1_500_000}, {}, "9000")],
+    "0.03 * above(marge_brute, prior(marge_brute) * 1.04)": [
+        ({"marge_brute": 1_500_000}, {("marge_brute", 1): 1_400_000}, "1320")
+    ],
+    "0.03 * above(chiffre_affaires, prior(chiffre_affaires) * 1.02)": [
+        ({"chiffre_affaires": 1_500_000}, {("chiffre_affaires", 1): 1_400_000}, "2160")
+    ],
+    "0.02 * above(chiffre_affaires, prior(chiffre_affaires, 4) * 1.03)": [
+        ({"chiffre_affaires": 1_100_000}, {("chiffre_affaires", 4): 1_000_000}, "1400")
+    ],
+    "0.03 * payroll if rcai > 0.05 * chiffre_affaires else 0": [
+        ({"rcai": 300_000, "chiffre_affaires": 5_000_000, "payroll": 1_000_000}, {}, "30000"),
+        ({"rcai": 200_000, "chiffre_affaires": 5_000_000, "payroll": 1_000_000}, {}, "0"),
+    ],
+    "max(0, 3 * (prior(defauts) * 1.03 - defauts))": [({"defauts": 900}, {("defauts", 1): 1_000}, "390")],
+}
+
+
+def test_every_formula_in_the_interessement_doc_gives_the_result_its_description_states():
     from decimal import Decimal
 
     from paybonus.formulas import Formula
-    from paybonus.plugins.interessement.agreement import COMPUTED_FIGURES, STANDARD_FIGURES
 
     text = (DOCS / "interessement.md").read_text(encoding="utf-8")
     section = text.split("### Every example of the seed articles", 1)[1].split("\n## ", 1)[0]
     rows = [line for line in section.splitlines() if line.startswith("| ") and "`" in line]
-    assert len(rows) >= 20
-    extra = {
-        "defauts",
-        "produits",
-        "dechets",
-        "taux_sans_defaut",
-        "ro_budget",
-        "taux_service",
-        "taux_retours",
-        "i1",
-        "i2",
-        "i3",
-    }
-    known = {*STANDARD_FIGURES, *COMPUTED_FIGURES, *extra}
-    for row in rows:
-        for src in re.findall(r"`([^`]+)`", row.split("|")[2]):
-            if not any(ch in src for ch in "()*+-/<>") or src.startswith("figures ="):
-                continue
-            f = Formula.parse(src, known)
-            value, _ = f.evaluate({n: Decimal(1000) for n in known}, lambda name, n: Decimal(900))
-            assert value == value  # evaluates without error
+    documented = [
+        src
+        for row in rows
+        for src in re.findall(r"`([^`]+)`", row.split("|")[2])
+        if any(ch in src for ch in "()*+-/<>") and not src.startswith("figures =")
+    ]
+    assert len(documented) >= 20
+    assert set(documented) == set(DOC_FORMULAS), "each documented formula needs its worked result here"
+    for src, cases in DOC_FORMULAS.items():
+        for figures, prior, expected in cases:
+            f = Formula.parse(src, set(figures) | {name for name, _ in prior})
+            value, _ = f.evaluate(
+                {k: Decimal(str(v)) for k, v in figures.items()}, lambda name, k: Decimal(prior[(name, k)])
+            )
+            assert value == Decimal(expected), (src, figures, prior)
 
 
 def test_every_rule_id_paybonus_adds_is_listed_in_docs_rules_md():
