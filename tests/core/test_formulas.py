@@ -169,3 +169,84 @@ def test_python_only_number_forms_are_refused_with_a_formula_error(src):
     # found by the fuzz test: Decimal('0x0') raised InvalidOperation instead of a one-line error
     with pytest.raises(FormulaError, match="not a decimal number"):
         Formula.parse(src, {"rcai"})
+
+
+# Golden cases that pin each function of the language to its definition, its trace and its refusals (mutation
+# testing, docs/testing.md). The trace is what `paybonus explain` shows of a formula (D3313-9: how the pool was
+# found), so its text is pinned too.
+
+
+def evaluate(src, prior=None, **figs):
+    return Formula.parse(src, set(figs) | FIG).evaluate({k: D(str(v)) for k, v in figs.items()}, prior)
+
+
+def test_each_function_of_the_language_and_its_trace():
+    assert evaluate("abs(0 - rcai)", rcai="12.50") == (D("12.50"), ["abs(-12.5) = 12.5"])
+    assert evaluate("pct(7)") == (D("0.07"), ["pct(7) = 0.07"])
+    assert evaluate("above(1, 5)") == (D(0), ["above(1, 5) = 0"])
+    assert evaluate("above(rcai, 5)", rcai=8) == (D(3), ["above(8, 5) = 3"])
+    assert evaluate("clip(rcai, 1, 1)", rcai="12.5") == (
+        D(1),
+        ["clip(12.5, 1, 1) = 1"],
+    )  # lo == hi is allowed
+    assert evaluate("max(0, 0.05 * rcai - 10)", rcai="12.50") == (D(0), ["max(0, -9.375) = 0"])
+    assert evaluate("min(rcai, 2)", rcai=3)[0] == 2
+    assert evaluate("weighted([[0.5, 2], [0.25, 4]])") == (D(2), ["weighted([...]) = 2"])
+    assert evaluate("step(rcai, [[10, 1]])", rcai=5) == (
+        D(0),
+        ["step(5, [...]) = 0"],
+    )  # below the first bound
+    assert evaluate("step(rcai, [[10, 1]])", rcai=10)[0] == 1
+    assert evaluate("brackets(rcai, [[0, 0.5], [10, 0.1]])", rcai=30)[0] == D(7)  # 10 x 0.5 + 20 x 0.1
+
+
+def test_prior_and_progress_read_the_period_asked_for_and_show_it():  # I-2: a formula may compare periods
+    def prior(name, k):
+        return {("rcai", 1): D(10), ("rcai", 2): D(20), ("rcai", 4): D(1)}[(name, k)]
+
+    assert evaluate("prior(rcai, 2) + progress(rcai)", prior, rcai="12.50") == (
+        D("20.25"),
+        ["prior(rcai, 2) = 20", "progress(rcai) = 0.25"],
+    )
+    assert evaluate("prior(rcai)", prior, rcai=1) == (D(10), ["prior(rcai) = 10"])
+    assert evaluate("progress(rcai, 4)", prior, rcai=3) == (D(2), ["progress(rcai, 4) = 2"])
+    with pytest.raises(FormulaError, match=r"progress\(rcai\): the earlier value is zero"):
+        evaluate("progress(rcai)", lambda n, k: D(0), rcai=3)
+    with pytest.raises(FormulaError, match=r"prior\(rcai\) needs the results of earlier periods"):
+        evaluate("prior(rcai)", None, rcai=3)
+
+
+@pytest.mark.parametrize(
+    "fn", ["max", "min", "abs", "pct", "above", "clip", "achievement", "step", "brackets"]
+)
+def test_a_condition_where_a_number_is_expected_is_refused_naming_the_function(fn):
+    args = {
+        "max": "rcai > 1, 0",
+        "min": "0, rcai > 1",
+        "abs": "rcai > 1",
+        "pct": "rcai > 1",
+        "above": "1, rcai > 1",
+        "clip": "rcai > 1, 0, 1",
+        "achievement": "0, 1, rcai > 1",
+        "step": "rcai > 1, [[0, 1]]",
+        "brackets": "rcai, [[0, rcai > 1]]",
+    }[fn]
+    with pytest.raises(FormulaError, match=rf"^{fn}: expected a number$"):
+        evaluate(f"{fn}({args})", rcai=2)
+    with pytest.raises(FormulaError, match=r"^weighted: expected a number$"):
+        evaluate("weighted([[1, rcai > 1]])", rcai=2)
+    with pytest.raises(FormulaError, match=r"^step: expected a number$"):
+        evaluate("step(rcai, [[rcai > 1, 1]])", rcai=2)
+
+
+def test_a_table_with_a_repeated_bound_is_refused():
+    with pytest.raises(FormulaError, match="step: the bounds of the table must increase"):
+        evaluate("step(rcai, [[0, 0], [0, 1]])", rcai=2)
+    assert evaluate("weighted([[0.5, 1], [0.5, 1]])")[0] == 1  # weights are not bounds: they may repeat
+
+
+def test_a_refusal_at_parse_time_names_the_column():
+    with pytest.raises(FormulaError, match=r"^unknown figure 'foo' \(column 8\)$"):
+        Formula.parse("rcai + foo", {"rcai"})
+    with pytest.raises(FormulaError, match=r"\(column 1\)$"):
+        Formula.parse("rcai ** 2", {"rcai"})
