@@ -209,7 +209,8 @@ def test_prior_and_progress_read_the_period_asked_for_and_show_it():  # I-2: a f
         ["prior(rcai, 2) = 20", "progress(rcai) = 0.25"],
     )
     assert evaluate("prior(rcai)", prior, rcai=1) == (D(10), ["prior(rcai) = 10"])
-    assert evaluate("progress(rcai, 4)", prior, rcai=3) == (D(2), ["progress(rcai, 4) = 2"])
+    assert evaluate("prior(rcai, 4)", prior, rcai=3) == (D(1), ["prior(rcai, 4) = 1"])
+    assert evaluate("progress(rcai)", lambda n, k: D(1), rcai=3) == (D(2), ["progress(rcai) = 2"])
     with pytest.raises(FormulaError, match=r"progress\(rcai\): the earlier value is zero"):
         evaluate("progress(rcai)", lambda n, k: D(0), rcai=3)
     with pytest.raises(FormulaError, match=r"prior\(rcai\) needs the results of earlier periods"):
