@@ -504,3 +504,42 @@ def test_caps_are_never_exceeded_and_shares_never_exceed_the_pool(tmp_path, rows
     assert all(0 < v <= CAP_2025 for v in a.values())
     assert sum(a.values()) + s["undistributed_cents"] == s["pool_cents"]
     ledger.close()
+
+
+# Rules an audit of the suite's strength found unpinned (issue 19): each case fails if the rule is changed.
+
+
+@pytest.mark.parametrize(
+    ("prior", "eligible"),
+    [
+        (
+            ("2024-01-01", "2024-02-29"),
+            True,
+        ),  # 2 months in the 12 before the period + December: 3 months (I-13)
+        (("2023-11-01", "2023-12-31"), False),  # 2 months ending 13 months before: outside the window
+    ],
+)
+def test_the_seniority_window_is_the_period_and_the_12_months_before_it(tmp_path, prior, eligible):
+    a = person("A", 300_000, start="2025-12-01", prior=prior)
+    bus, ledger = world(tmp_path, company([a, person("B", 300_000)], toml(seniority=3)))
+    close_year(bus, rcai=1_000)
+    assert ("A" in amounts(ledger)) is eligible
+
+
+def test_the_salary_floor_and_ceiling_bound_the_salary_each_share_is_counted_on(tmp_path):
+    # I-23 (L3314-5 al.2): salaries of 12 000, 36 000 and 120 000 counted as 20 000, 36 000 and 60 000; pool
+    # 1 160.00 (rcai 1 160, under the global cap of 20 % x 168 000.00) shared 20:36:60 -> 200, 360, 600
+    text = toml().replace(
+        'criterion = "salary"\n', 'criterion = "salary"\nsalary_floor = "20000"\nsalary_ceiling = "60000"\n'
+    )
+    people = [person("LOW", 100_000), person("MID", 300_000), person("TOP", 1_000_000)]
+    bus, ledger = world(tmp_path, company(people, text))
+    close_year(bus, rcai=1_160)
+    assert amounts(ledger) == {"LOW": 20_000, "MID": 36_000, "TOP": 60_000}
+
+
+def test_the_pool_is_rounded_down_to_the_cent(tmp_path):
+    # the formula's value is never rounded up into the pool (I-3: the formula gives the pool, no more)
+    bus, ledger = world(tmp_path, company([person("A", 300_000)], toml()))
+    close_year(bus, rcai="1000.009")
+    assert amounts(ledger) == {"A": 100_000}
