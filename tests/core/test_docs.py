@@ -252,7 +252,8 @@ def test_every_formula_in_the_interessement_doc_gives_the_result_its_description
         for figures, prior, expected in cases:
             f = Formula.parse(src, set(figures) | {name for name, _ in prior})
             value, _ = f.evaluate(
-                {k: Decimal(str(v)) for k, v in figures.items()}, lambda name, k, prior=prior: Decimal(prior[(name, k)])
+                {k: Decimal(str(v)) for k, v in figures.items()},
+                lambda name, k, prior=prior: Decimal(prior[(name, k)]),
             )
             assert value == Decimal(expected), (src, figures, prior)
 
