@@ -63,11 +63,9 @@ pytest:
 	@$(BIN)/coverage combine -q
 	@$(BIN)/python tests/helpers/coverage_summary.py
 
-# the mutants `make mutation` runs: every function of the rule modules, and of the intéressement share rules
-# (plugins/interessement/shared.py) those that apply seniority, the salary floor and ceiling and the caps
+# the mutants `make mutation` runs: every function of the rule modules of pyproject.toml [tool.mutmut]
 MUTANTS := 'paybonus.money.*' 'paybonus.distribution.*' 'paybonus.formulas.*' 'paybonus.calendar.*' \
-  'paybonus.deadlines.*' 'paybonus.payments.*' \
-  $(foreach f,beneficiaries full_cap received salary_bounds individual_cap pass_average,'paybonus.plugins.interessement.shared.x_$(f)__*')
+  'paybonus.deadlines.*' 'paybonus.payments.*'
 
 ## mutation: mutation testing (mutmut) of the rule modules listed in pyproject.toml [tool.mutmut]; not in `make test`
 # mutmut wants the package as installed under src/: a staging copy in build/mutation (its results stay there)
@@ -78,7 +76,9 @@ mutation: $(BIN)/python
 	for d in hooks plugins fixtures; do cp -r $$d build/mutation/src/paybonus/$$d; done
 	cp -r tests pyproject.toml build/mutation/
 	find build/mutation -name __pycache__ -prune -exec rm -rf {} +
-	cd build/mutation && time $(CURDIR)/$(BIN)/mutmut run --max-children $${MUTATION_JOBS:-2} $(MUTANTS)
+	start=$$(date +%s); cd build/mutation && $(CURDIR)/$(BIN)/mutmut run --max-children $${MUTATION_JOBS:-2} \
+	  $(MUTANTS) >mutmut.log 2>&1; status=$$?; echo "mutmut run: $$(( $$(date +%s) - start )) s (log: build/mutation/mutmut.log)"; \
+	  test $$status -eq 0 || { tail -20 mutmut.log; exit $$status; }
 	cd build/mutation && $(CURDIR)/$(BIN)/python $(CURDIR)/tests/helpers/mutation_score.py $(MUTANTS)
 
 clean:
