@@ -93,6 +93,7 @@ def test_a_period_contains_both_its_ends():
     assert p.days == 31
     assert p.overlap_days(Period(date(2025, 3, 31), date(2025, 4, 30))) == 1
     assert p.overlap(Period(date(2025, 4, 1), date(2025, 4, 30))) is None
+    assert p.overlap_days(Period(date(2025, 4, 1), date(2025, 4, 30))) == 0
     with pytest.raises(ValueError, match=r"ends .* before it starts"):
         Period(date(2025, 3, 2), date(2025, 3, 1))
 
