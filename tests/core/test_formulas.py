@@ -251,3 +251,61 @@ def test_a_refusal_at_parse_time_names_the_column():
         Formula.parse("rcai + foo", {"rcai"})
     with pytest.raises(FormulaError, match=r"\(column 1\)$"):
         Formula.parse("rcai ** 2", {"rcai"})
+
+
+def test_what_a_formula_reads_now_and_from_earlier_periods():  # I-2: what the results must publish
+    f = Formula.parse("progress(rcai) + prior(payroll, 3) + chiffre_affaires", FIG)
+    assert f.names == frozenset({"rcai", "chiffre_affaires"})
+    assert f.prior_names == frozenset({"rcai", "payroll"})
+    assert f.max_prior == 3
+    g = Formula.parse("prior(rcai)", FIG)
+    assert (g.names, g.prior_names, g.max_prior) == (frozenset(), frozenset({"rcai"}), 1)
+    assert Formula.parse("rcai", FIG).max_prior == 0
+
+
+@pytest.mark.parametrize("k", ["0", "11", "1.5", "True", "rcai"])
+def test_prior_looks_back_1_to_10_whole_periods(k):
+    with pytest.raises(FormulaError, match="prior's second argument is a whole number of periods, 1 to 10"):
+        Formula.parse(f"prior(rcai, {k})", FIG)
+
+
+def test_prior_at_the_ends_of_its_range():
+    assert evaluate("prior(rcai, 1)", lambda n, k: D(k))[0] == 1
+    assert evaluate("prior(rcai, 10)", lambda n, k: D(k))[0] == 10
+
+
+@pytest.mark.parametrize(
+    ("src", "message"),
+    [
+        ("abs(1, 2)", "abs takes 1 arguments, got 2 (column 1)"),
+        ("clip(1)", "clip takes 3 arguments, got 1 (column 1)"),
+        ("max()", "max takes 2 or more arguments, got 0 (column 1)"),
+        ("prior(rcai, 1, 2)", "prior takes 1 to 2 arguments, got 3 (column 1)"),
+        ("progress(rcai, 2)", "progress takes 1 arguments, got 2 (column 1)"),
+        ("rcai.x()", "unknown function 'this call' (known: above, abs, achievement"),
+        ("step(rcai, [])", "step needs a table of [bound, value] rows"),
+        ("step(rcai, [[1, 2, 3]])", "step needs a table of [bound, value] rows"),
+        ("weighted([1, 2])", "weighted needs a table of [bound, value] rows"),
+        ("brackets(rcai, [[0, 1], 2])", "brackets needs a table of [bound, value] rows"),
+    ],
+)
+def test_calls_are_checked_at_load_with_a_message_that_says_what_to_write(src, message):
+    with pytest.raises(FormulaError) as exc:
+        Formula.parse(src, FIG)
+    assert str(exc.value).startswith(message)
+
+
+def test_runtime_refusals_name_the_operand_and_the_division():
+    with pytest.raises(FormulaError, match=r"^left operand: expected a number$"):
+        evaluate("(rcai > 1) + 1", rcai=2)
+    with pytest.raises(FormulaError, match=r"^right operand: expected a number$"):
+        evaluate("1 + (rcai > 1)", rcai=2)
+    with pytest.raises(FormulaError, match=r"^division by zero in 'rcai / 0'$"):
+        evaluate("rcai / 0", rcai=2)
+
+
+def test_arithmetic_runs_at_40_digits_and_amounts_stop_below_10_to_the_18():
+    assert evaluate("1 / 3 * 3")[0] == D("0." + "9" * 40)  # the formula context, not Python's 28 digits
+    assert evaluate("rcai * 1", rcai=10**18 - 1)[0] == 10**18 - 1
+    with pytest.raises(FormulaError):
+        evaluate("rcai * 1", rcai=10**18)
