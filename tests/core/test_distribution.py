@@ -116,3 +116,10 @@ def test_someone_already_at_their_cap_keeps_their_share_out_of_the_others_hands(
     assert [s.amount for s in shared.shares] == [0, 1000] and shared.undistributed == 0
     for s in (*kept.shares, *shared.shares):
         assert replay(s.rounds, s.cap) == s.amount
+
+
+def test_replay_stops_each_round_at_the_cap_room_left():  # I-30, I-35: the trace gives the amount back
+    rounds = [[["uniform", 100, 1, 1, 0]], [["uniform", 100, 1, 1, 0]]]
+    assert replay(rounds, None) == 200
+    assert replay(rounds, 150) == 150  # 100, then only the 50 left under the cap
+    assert replay([[["salary", 10, 1, 3, 1]]], None) == 4  # 10 x 1 // 3 + the extra cent

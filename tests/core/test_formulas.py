@@ -309,3 +309,59 @@ def test_arithmetic_runs_at_40_digits_and_amounts_stop_below_10_to_the_18():
     assert evaluate("rcai * 1", rcai=10**18 - 1)[0] == 10**18 - 1
     with pytest.raises(FormulaError):
         evaluate("rcai * 1", rcai=10**18)
+
+
+def test_the_limits_of_a_formula_are_inclusive():  # a fuzzer guard: refused past them, with the reason
+    from paybonus.formulas import MAX_DEPTH, MAX_NODES, MAX_SOURCE
+
+    assert Formula.parse("-" * MAX_DEPTH + "1", FIG)
+    with pytest.raises(FormulaError, match=f"nested too deeply \\(more than {MAX_DEPTH} levels\\)"):
+        Formula.parse("-" * (MAX_DEPTH + 1) + "1", FIG)
+    assert Formula.parse("max(" + ", ".join(["1"] * (MAX_NODES - 1)) + ")", FIG)  # the call and its arguments
+    with pytest.raises(FormulaError, match=f"formula too long \\(more than {MAX_NODES} elements\\)"):
+        Formula.parse("max(" + ", ".join(["1"] * MAX_NODES) + ")", FIG)
+    assert Formula.parse("rcai" + " " * (MAX_SOURCE - 4), FIG)
+    with pytest.raises(FormulaError):
+        Formula.parse("rcai" + " " * (MAX_SOURCE - 3), FIG)
+    assert evaluate("1" * 17)[0] == D("1" * 17)
+    assert Formula.parse("0." + "1" * 23, FIG)  # 24 digits are read
+    with pytest.raises(FormulaError, match="number literal too long"):
+        Formula.parse("1" * 25, FIG)
+    assert evaluate("1_000.5")[0] == D("1000.5")
+
+
+def test_an_unknown_figure_suggests_the_closest_one():
+    with pytest.raises(FormulaError, match=r"^unknown figure 'rcia' \(did you mean 'rcai'\?\) \(column 1\)$"):
+        Formula.parse("rcia", FIG)
+    with pytest.raises(FormulaError, match=r"^unknown figure 'zzz' \(column 1\)$"):
+        Formula.parse("zzz", FIG)
+
+
+def test_signs_not_and_comparisons():
+    assert evaluate("-rcai", rcai=2)[0] == -2
+    assert evaluate("+rcai", rcai=2)[0] == 2
+    assert evaluate("1 if not (rcai > 1) else 2", rcai=1)[0] == 1
+    assert evaluate("1 if not (rcai > 1) else 2", rcai=3)[0] == 2
+    for src in ("-(rcai > 1)", "+(rcai > 1)"):
+        with pytest.raises(FormulaError, match=r"^operand: expected a number$"):
+            evaluate(src, rcai=2)
+    for src in ("1 if (rcai > 1) < 2 else 0", "1 if 1 < (rcai > 1) else 0"):
+        with pytest.raises(FormulaError, match=r"^comparison: expected a number$"):
+            evaluate(src, rcai=2)
+    table = {
+        "<": (0, 1, 0),
+        "<=": (1, 1, 0),
+        ">": (0, 0, 1),
+        ">=": (1, 0, 1),
+        "==": (1, 0, 0),
+        "!=": (0, 1, 1),
+    }
+    for op, expected in table.items():  # rcai = 2 compared with 2, 3 and 1
+        got = tuple(int(evaluate(f"1 if rcai {op} {b} else 0", rcai=2)[0]) for b in (2, 3, 1))
+        assert got == expected, op
+    assert evaluate("1 if 1 < rcai < 3 else 0", rcai=2)[0] == 1
+    assert evaluate("1 if 1 < rcai < 3 else 0", rcai=3)[0] == 0
+    assert evaluate("1 if rcai > 1 and rcai < 3 else 0", rcai=4)[0] == 0
+    assert evaluate("1 if rcai < 1 or rcai > 3 else 0", rcai=4)[0] == 1
+    with pytest.raises(FormulaError, match="the formula gives a condition or a table, not an amount"):
+        evaluate("rcai > 1", rcai=2)
