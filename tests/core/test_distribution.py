@@ -123,3 +123,30 @@ def test_replay_stops_each_round_at_the_cap_room_left():  # I-30, I-35: the trac
     assert replay(rounds, None) == 200
     assert replay(rounds, 150) == 150  # 100, then only the 50 left under the cap
     assert replay([[["salary", 10, 1, 3, 1]]], None) == 4  # 10 x 1 // 3 + the extra cent
+
+
+def test_a_missing_weight_counts_as_zero_in_each_sub_pool():  # I-22: each sub-pool by its own criterion
+    people = [Person("A", {U: 1}), Person("B", {U: 1, S: 3}), Person("C", {}, cap=0)]
+    r = distribute(1000, [(U, 1), (S, 1)], people, redistribute=True)
+    assert [s.amount for s in r.shares] == [250, 750, 0]  # uniform 500: 250 + 250; salary 500: all to B
+    assert [s.capped for s in r.shares] == [False, False, False]  # C takes no part: not "capped"
+    assert r.subpools == [("uniform", 500), ("salary", 500)]
+
+
+def test_the_result_is_the_same_whatever_the_order_of_people():
+    people = [Person("B", {U: 1}, cap=100), Person("A", {U: 1})]
+    r = distribute(1000, [(U, 1)], people, redistribute=True)
+    ordered = distribute(1000, [(U, 1)], people[::-1], redistribute=True)
+    assert [s.id for s in r.shares] == ["B", "A"]
+    assert (r.rounds, r.subpools, r.undistributed) == (
+        ordered.rounds,
+        ordered.subpools,
+        ordered.undistributed,
+    )
+    assert (r.rounds, r.subpools) == (2, [("uniform", 1000)])
+    assert {s.id: s.amount for s in r.shares} == {"A": 900, "B": 100}
+
+
+def test_an_empty_pool_has_no_round_and_no_split():
+    r = distribute(0, [(U, 1)], [Person("A", {U: 1})], redistribute=True)
+    assert (r.rounds, r.subpools, r.undistributed, r.shares[0].amount) == (0, [], 0, 0)
