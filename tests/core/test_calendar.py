@@ -153,3 +153,12 @@ def test_seniority_in_calendar_months_case_by_case(spans, expected):  # I-13, do
 
     periods = [Period(date.fromisoformat(a), date.fromisoformat(b)) for a, b in spans]
     assert seniority_months(periods) == expected
+
+
+def test_a_period_ending_on_the_first_of_a_month_touches_that_month():
+    months = list(Period(date(2025, 1, 15), date(2025, 3, 1)).months())
+    assert months[-1] == Period(date(2025, 3, 1), date(2025, 3, 1)) and len(months) == 3
+
+
+def test_the_default_fiscal_year_is_the_calendar_year():
+    assert fiscal_year(date(2025, 1, 15)) == Period(date(2025, 1, 1), date(2025, 12, 31))
