@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BRANCH_FLOOR = 80.0  # percent of branches of core/ and plugins/ together; the aim is 90 (docs/testing.md)
+BRANCH_FLOOR = 83.0  # percent of branches of core/ and plugins/ together (84.1 measured); aim 90, docs/testing.md
 PARTS = ("core", "plugins")
 
 
