@@ -11,7 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-BRANCH_FLOOR = 83.0  # percent of branches of core/ and plugins/ together (84.1 measured); aim 90, docs/testing.md
+# percent of branches of core/ and plugins/ together (84.1 measured); the aim is 90, docs/testing.md
+BRANCH_FLOOR = 83.0
 PARTS = ("core", "plugins")
 
 
