@@ -66,14 +66,14 @@ def test_payments_in_one_batch_add_up_against_what_is_due(acme):
     assert pending == {ent["id"]: amount - 10}
     pending = check(ledger, pay(bus, ent["id"], 10), pending)  # exactly what is left: accepted
     assert pending == {ent["id"]: amount}
-    with pytest.raises(ValueError, match="1 is more than the 0 cents still due"):
+    with pytest.raises(ValueError, match="more than is still due on this entitlement"):
         check(ledger, pay(bus, ent["id"], 1), pending)
 
 
 def test_what_was_already_paid_counts_against_what_is_due(acme):
     bus, ledger, ent = acme
     bus.publish(pay(bus, ent["id"], 100))
-    with pytest.raises(ValueError, match=f"is more than the {ent['amount_cents'] - 100} cents still due"):
+    with pytest.raises(ValueError, match="more than is still due on this entitlement"):
         check(ledger, pay(bus, ent["id"], ent["amount_cents"] - 99))
     check(ledger, pay(bus, ent["id"], ent["amount_cents"] - 100))
 
@@ -81,7 +81,7 @@ def test_what_was_already_paid_counts_against_what_is_due(acme):
 def test_a_zero_entitlement_is_paid_nothing_and_a_negative_one_is_recovered(acme, monkeypatch):
     bus, ledger, ent = acme
     zero = {**dict(ent), "amount_cents": 0}
-    with pytest.raises(ValueError, match="1 is more than the 0 cents still due"):
+    with pytest.raises(ValueError, match="more than is still due on this entitlement"):
         check(ledger, pay(bus, ent["id"], 1), row=zero, monkeypatch=monkeypatch)
     negative = {**dict(ent), "amount_cents": -500, "kind": "correction"}
     with pytest.raises(ValueError, match="a negative correction is recovered, not paid"):
