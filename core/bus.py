@@ -292,7 +292,7 @@ class EventBus:
                 except StaleRead:
                     log.debug("bus.dispatch.stale", event_id=event.id, scheme=scheme.name)
             else:
-                with self.ledger.write():
+                with self.ledger.write(event.company):
                     done = self._compute_and_record(event, scheme, attempt, None)
         except Exception as exc:
             return self._failed(event, scheme, attempt, exc, t0)
