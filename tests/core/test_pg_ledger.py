@@ -52,7 +52,10 @@ def test_history_refuses_update_delete_and_truncate(app):
                 statement = "UPDATE events SET digest = digest"
             if table == "payroll_loads" and "SET" in statement:
                 statement = "UPDATE payroll_loads SET at = at"
-            if conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0 and "TRUNCATE" not in statement:
+            if (
+                conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0
+                and "TRUNCATE" not in statement
+            ):
                 continue
             with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
                 conn.execute(statement)
