@@ -29,7 +29,7 @@ from paybonus.hooks import Delivery, EventSink, EventSource, Verdict, hookimpl
 from .errors import UserError
 
 DEFAULTS = {"stream": "PAYBONUS", "prefix": "paybonus", "partitions": "16", "ack_wait": "30"}
-POLL_S = 0.05  # how long a worker waits on an empty or busy partition before it looks at the next
+POLL_S = 0.05  # how long a worker rests after a round of the partitions found nothing to take
 DRAIN = 32  # messages a worker takes in a row from one partition before it looks at the others
 
 
@@ -175,35 +175,54 @@ def consume(url: str, sink: EventSink) -> None:
 
 
 async def _consume(o: Options, sink: EventSink) -> None:
-    nats = _nats()
     nc = await _connect(o, f"paybonus-worker-{sink.worker_id}", sink)
     try:
         js = nc.jetstream()
         partitions = await _ensure(js, o)
-        subs = [
-            await js.pull_subscribe_bind(durable=o.durable(k), stream=o.stream) for k in range(partitions)
-        ]
+        inbox = await nc.subscribe(nc.new_inbox())
         sink.note("worker.source.ready", stream=o.stream, partitions=partitions)
         k = partition(sink.worker_id, partitions)  # workers start apart
-        taken = 0
+        taken, idle = 0, 0
         while not sink.stopping():
             try:
-                msgs = await subs[k].fetch(1, timeout=POLL_S)
-            except (TimeoutError, nats.errors.TimeoutError):
-                k, taken = (k + 1) % partitions, 0
-                continue
+                msg = await _next(nc, inbox, o, k)
             except Exception as exc:  # the connection is down: nats-py reconnects by itself
                 sink.note("worker.broker.fetch_failed", error_type=type(exc).__name__)
                 await asyncio.sleep(0.5)
                 continue
-            for msg in msgs:
-                await _handle(js, o, sink, msg)
+            if msg is None:  # nothing there, or its company's message is being recorded by another worker
+                k, taken, idle = (k + 1) % partitions, 0, idle + 1
+                if idle >= partitions:  # a whole round without work
+                    await asyncio.sleep(POLL_S)
+                    idle = 0
+                continue
+            idle = 0
+            await _handle(js, o, sink, msg)
             taken += 1
             if taken >= DRAIN:
                 k, taken = (k + 1) % partitions, 0
     finally:
         with contextlib.suppress(Exception):
             await nc.close()
+
+
+async def _next(nc: Any, inbox: Any, o: Options, k: int) -> Any:
+    """The next message of partition k, or None at once when there is none to take (a no-wait pull request:
+    one round trip, where a waiting pull would hold the worker on an empty or busy partition). A message that
+    answers an earlier request arrives here too, and is taken: whichever partition it is from."""
+    nats = _nats()
+    await nc.publish(
+        f"$JS.API.CONSUMER.MSG.NEXT.{o.stream}.{o.durable(k)}",
+        b'{"batch":1,"no_wait":true}',
+        reply=inbox.subject,
+    )
+    try:
+        msg = await inbox.next_msg(timeout=5)
+    except (TimeoutError, nats.errors.TimeoutError):
+        return None
+    if msg.headers and msg.headers.get("Status"):  # 404 no messages, 408, 409 max ack pending
+        return None
+    return msg
 
 
 async def _handle(js: Any, o: Options, sink: EventSink, msg: Any) -> None:

@@ -296,13 +296,13 @@ class Ledger:
     def version(self, company: str) -> tuple[Any, ...]:
         """What a computation for `company` read, in short: its latest entitlement, its latest payment and its
         latest load. If it changed before the result is recorded, the result may be stale."""
-        return (
-            self.conn.execute("SELECT MAX(seq) FROM entitlements WHERE company = ?", (company,)).fetchone()[
-                0
-            ],
-            self.conn.execute("SELECT MAX(seq) FROM payments WHERE company = ?", (company,)).fetchone()[0],
-            self.companies.loaded_at(company),
-        )
+        row = self.conn.execute(  # one statement: one round trip to a server
+            "SELECT (SELECT MAX(seq) FROM entitlements WHERE company = ?), "
+            "(SELECT MAX(seq) FROM payments WHERE company = ?), "
+            "(SELECT loaded_at FROM companies WHERE id = ?)",
+            (company, company, company),
+        ).fetchone()
+        return (row[0], row[1], row[2] or "")
 
     # -- what the verifier reads about the database itself --------------------------------------------------
 

@@ -26,11 +26,13 @@ def source(nats_server):
     return f"{nats_server.url}?stream=T{tag}&prefix=t{tag}&partitions=4&ack_wait=2"
 
 
+PAYBONUS = (sys.executable, "-m", "paybonus", "--log-format", "json", "--log-level", "info")
+
+
 def start_worker(db, source, tmp_path, *extra, name="w"):
     log = open(tmp_path / f"{name}.log", "a")  # noqa: SIM115 - closed with the process
     return subprocess.Popen(
-        [sys.executable, "-m", "paybonus", "--log-format", "json", "--log-level", "info", "worker"]
-        + ["--source", source, "--db", db, "--id", name, *extra],
+        [*PAYBONUS, "worker", "--source", source, "--db", db, "--id", name, *extra],
         stdout=log,
         stderr=log,
         env={**os.environ, "PAYBONUS_PLUGINS": os.environ.get("PAYBONUS_PLUGINS", "")},
