@@ -28,6 +28,7 @@ ORDER = (
     "company_files",
     "parameter_sets",
     "events",
+    "shared_explanations",
     "entitlements",
     "dispatches",
     "findings",
@@ -37,7 +38,13 @@ ORDER = (
     "audit_log",
     "message_dead_letters",
 )
-ORDERED_BY = {"findings": "rowid", "contracts": "rowid", "absences": "rowid", "ledger_meta": "key"}
+ORDERED_BY = {
+    "findings": "rowid",
+    "shared_explanations": "rowid",
+    "contracts": "rowid",
+    "absences": "rowid",
+    "ledger_meta": "key",
+}
 SKIP = {"_sqlite_migrations", "sqlite_sequence", "sqlite_stat1", "sqlite_stat4"}
 
 

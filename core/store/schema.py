@@ -490,8 +490,10 @@ def m009_shared_explanations(db: sqlite_utils.Database) -> None:
         SELECT p.entitlement, 4, 'step', p.part * 1000000 + s.key + 1, NULL, s.value
         FROM parts p, json_each(p.body, '$.steps') s;
         """
+    )
 
 
+@migrations()
 def m010_message_dead_letters(db: sqlite_utils.Database) -> None:
     """Messages an event source (`paybonus worker`) gave up on after its maximum number of deliveries, before
     anything of them was recorded: kept whole, append-only (docs/deploy.md)."""

@@ -93,9 +93,7 @@ def test_three_workers_killed_at_random_and_a_restarted_broker_give_the_one_proc
         assert pg.dead_letters.count() == 0 and pg.dispatches.failed() == []
         assert pg.events.count() == len(events)
     assert state["dead_letters"] == 0 and state["pending"] == 0
-    recorded = sum(
-        1 for n in names for r in pool.records(n) if r.get("event") == "worker.message.recorded"
-    )
+    recorded = sum(1 for n in names for r in pool.records(n) if r.get("event") == "worker.message.recorded")
     assert recorded >= len(events)  # every event at least once; more when a kill came after the commit
     print(
         f"fault suite: seed {seed}, {len(events)} events, {kills} kills, broker restarted, "
