@@ -18,8 +18,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -59,24 +58,9 @@ def with_query(url: str, **params: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-@contextmanager
-def scratch_schema(url: str) -> Iterator[str]:
-    """A fresh schema of the database at `url`, dropped afterwards: the URL of a ledger in it."""
-    from .store.pg import PgConnection
-
-    name = f"paybonus_bench_{uuid.uuid4().hex[:10]}"
-    admin = PgConnection(url)
-    admin.execute(f"CREATE SCHEMA {name}")
-    try:
-        yield with_query(url, options=f"-csearch_path={name}")
-    finally:
-        admin.execute(f"DROP SCHEMA {name} CASCADE")
-        admin.close()
-
-
 def scratch_stream(url: str, **options: str) -> str:
     tag = uuid.uuid4().hex[:10]
-    return with_query(url, stream=f"PAYBONUS_BENCH_{tag}", prefix=f"paybonus_bench_{tag}", **options)
+    return with_query(url, stream=f"bench-{tag}", prefix=f"bench_{tag}", **options)
 
 
 def delete_streams(url: str) -> None:
@@ -207,6 +191,7 @@ def broker_run(
     from paybonus import Ledger, load_plugins
     from paybonus.sources import store_company
 
+    from .store.pg_schema import scratch_schema
     from .worker import feed
 
     host = load_plugins(entry_points=False)

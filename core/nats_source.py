@@ -26,7 +26,10 @@ from urllib.parse import parse_qs, quote, urlsplit, urlunsplit
 
 from paybonus.hooks import Delivery, EventSink, EventSource, Verdict, hookimpl
 
+from . import logs
 from .errors import UserError
+
+log = logs.get_logger("paybonus.worker")
 
 DEFAULTS = {"stream": "PAYBONUS", "prefix": "paybonus", "partitions": "16", "ack_wait": "30"}
 POLL_S = 0.05  # how long a worker rests after a round of the partitions found nothing to take
@@ -86,19 +89,16 @@ def _nats() -> Any:
 async def _connect(o: Options, name: str, sink: EventSink | None = None) -> Any:
     nats = _nats()
 
-    async def noted(event: str) -> None:
-        if sink is not None:
-            sink.note(event)
+    worker = sink.worker_id if sink is not None else "-"
 
     async def disconnected() -> None:
-        await noted("worker.broker.disconnected")
+        log.info("worker.broker.disconnected", worker=worker)
 
     async def reconnected() -> None:
-        await noted("worker.broker.reconnected")
+        log.info("worker.broker.reconnected", worker=worker)
 
     async def error(exc: Exception) -> None:
-        if sink is not None:
-            sink.note("worker.broker.error", error_type=type(exc).__name__)
+        log.info("worker.broker.error", worker=worker, error_type=type(exc).__name__)
 
     try:
         return await nats.connect(
@@ -180,14 +180,14 @@ async def _consume(o: Options, sink: EventSink) -> None:
         js = nc.jetstream()
         partitions = await _ensure(js, o)
         inbox = await nc.subscribe(nc.new_inbox())
-        sink.note("worker.source.ready", stream=o.stream, partitions=partitions)
+        log.info("worker.source.ready", worker=sink.worker_id, stream=o.stream, partitions=partitions)
         k = partition(sink.worker_id, partitions)  # workers start apart
         taken, idle = 0, 0
         while not sink.stopping():
             try:
                 msg = await _next(nc, inbox, o, k)
             except Exception as exc:  # the connection is down: nats-py reconnects by itself
-                sink.note("worker.broker.fetch_failed", error_type=type(exc).__name__)
+                log.info("worker.broker.fetch_failed", worker=sink.worker_id, error_type=type(exc).__name__)
                 await asyncio.sleep(0.5)
                 continue
             if msg is None:  # nothing there, or its company's message is being recorded by another worker
@@ -255,7 +255,12 @@ async def _handle(js: Any, o: Options, sink: EventSink, msg: Any) -> None:
     except (
         Exception
     ) as exc:  # not settled: JetStream delivers it again after ack_wait (a duplicate: harmless)
-        sink.note("worker.message.unsettled", subject=msg.subject, error_type=type(exc).__name__)
+        log.info(
+            "worker.message.unsettled",
+            worker=sink.worker_id,
+            subject=msg.subject,
+            error_type=type(exc).__name__,
+        )
 
 
 # -- publishing ------------------------------------------------------------------------------------------------

@@ -99,7 +99,8 @@ class Worker:
         self._stop.set()
 
     def note(self, event: str, **fields: Any) -> None:
-        log.info(event, worker=self.worker_id, **fields)
+        """A plugin source's own log line: `worker.source.note` with its name in `note`."""
+        log.info("worker.source.note", worker=self.worker_id, note=event, **fields)
 
     def handle(self, delivery: Delivery) -> Verdict:
         t0 = time.perf_counter()
@@ -122,7 +123,7 @@ class Worker:
                 self._reopen()
             error = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
             if delivery.deliveries >= self.max_deliveries:
-                return self._dead(delivery, error, fields)
+                return self._dead(delivery, error, type(exc).__name__, fields)
             self.counts["retried"] += 1
             log.warning("worker.message.retry", error_type=type(exc).__name__, user_error=user, **fields)
             return Verdict.RETRY
@@ -152,7 +153,8 @@ class Worker:
             raise UserError(where, f"a message carries one event, this one {len(pairs)}")
         return pairs
 
-    def _dead(self, delivery: Delivery, error: str, fields: dict[str, Any]) -> Verdict:
+    def _dead(self, delivery: Delivery, error: str, error_type: str, fields: dict[str, Any]) -> Verdict:
+        """Keep the message in the ledger (with its error: it may name an amount, so never in the logs)."""
         company = None
         with contextlib.suppress(Exception):
             company = self._event(delivery)[0][1].company
@@ -172,7 +174,7 @@ class Worker:
             log.error("worker.dead_letter.failed", error_type=type(exc).__name__, **fields)
             return Verdict.RETRY
         self.counts["dead_letters"] += 1
-        log.error("worker.message.dead", error=error, **fields)
+        log.error("worker.message.dead", error_type=error_type, **fields)
         return Verdict.DEAD
 
     def close(self) -> None:

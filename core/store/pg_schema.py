@@ -11,7 +11,9 @@ that workers starting together apply each once.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .pg import PgConnection
 
@@ -298,3 +300,18 @@ def apply(conn: PgConnection) -> list[str]:
             conn.executemany("INSERT INTO paybonus_migrations (name) VALUES (?)", [(n,) for n in todo])
             out += todo
     return out
+
+
+@contextmanager
+def scratch_schema(url: str) -> Iterator[str]:
+    """A fresh schema of the database at `url`, dropped afterwards: the URL of a ledger in it (benchmarks)."""
+    name = f"paybonus_scratch_{uuid.uuid4().hex[:10]}"
+    admin = PgConnection(url)
+    admin.execute(f"CREATE SCHEMA {name}")
+    try:
+        parts = urlsplit(url)
+        query = {**dict(parse_qsl(parts.query)), "options": f"-csearch_path={name}"}
+        yield urlunsplit(parts._replace(query=urlencode(query)))
+    finally:
+        admin.execute(f"DROP SCHEMA {name} CASCADE")
+        admin.close()

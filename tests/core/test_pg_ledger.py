@@ -131,3 +131,18 @@ def test_a_second_create_applies_nothing_and_keeps_the_chains(app, pg_url):
     again = Ledger.create(pg_url)
     assert again.migrated == [] and again.pending_migrations() == [] and again.audit.heads() == heads
     again.close()
+
+
+def test_the_views_for_humans_say_the_same_on_postgresql(app):
+    conn = app.ledger.conn
+    total = conn.execute("SELECT SUM(amount_cents) FROM entitlements").fetchone()[0]
+    assert conn.execute("SELECT SUM(total_cents) FROM totals_by_scheme").fetchone()[0] == total
+    row = conn.execute(
+        "SELECT amount_euros, amount_cents FROM entitlements_in_euros ORDER BY id LIMIT 1"
+    ).fetchone()
+    assert row[0] == f"{row[1] // 100}.{row[1] % 100:02d}"
+    one = conn.execute("SELECT id FROM entitlements WHERE scheme = 'interessement' LIMIT 1").fetchone()[0]
+    sections = {
+        r[0] for r in conn.execute("SELECT section FROM explanation_lines WHERE entitlement = ?", (one,))
+    }
+    assert {"rule", "input"} <= sections

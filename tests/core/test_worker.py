@@ -124,3 +124,32 @@ def test_migrate_copies_a_sqlite_ledger_and_verifies_the_copy(pg_url, tmp_path):
         assert pg.verify().ok
     r = run("migrate", str(tmp_path / "l.db"), pg_url, cwd=tmp_path)
     assert r.returncode == 2 and "not empty" in r.stderr
+
+
+def test_bench_workers_measures_the_broker_path_against_sqlite_on_the_same_events(
+    pg_database, nats_server, tmp_path
+):
+    r = run(
+        "bench",
+        "--workers",
+        "1,2",
+        "--db",
+        pg_database,
+        "--source",
+        nats_server.url,
+        "--sizes",
+        "40",
+        "--companies",
+        "2",
+        "--out",
+        str(tmp_path / "b.json"),
+        cwd=tmp_path,
+    )
+    assert r.returncode == 0, r.stderr
+    runs = json.loads((tmp_path / "b.json").read_text())["runs"]
+    assert [x["path"] for x in runs] == [
+        "sqlite, 1 process",
+        "nats + postgresql, 1 worker",
+        "nats + postgresql, 2 workers",
+    ]
+    assert all(x["same_cents"] and x["events"] == runs[0]["events"] > 0 for x in runs)
