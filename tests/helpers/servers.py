@@ -114,8 +114,13 @@ def _nats_answers(url: str) -> bool:
     async def probe() -> bool:
         import nats
 
+        async def quiet(_exc: Exception) -> None:
+            return None
+
         try:
-            nc = await nats.connect(url, connect_timeout=2, max_reconnect_attempts=0, allow_reconnect=False)
+            nc = await asyncio.wait_for(
+                nats.connect(url, connect_timeout=2, allow_reconnect=False, error_cb=quiet), timeout=3
+            )
         except Exception:
             return False
         try:
