@@ -152,6 +152,7 @@ class Ledger:
         self.conn = conn
         self._writing = False
         self._params_chained: set[tuple[str, str]] = set()  # (company, parameter set) known to be chained
+        self._params_pending: set[tuple[str, str]] = set()  # chained by the open transaction, if it commits
         self.migrated: list[str] = []  # migrations applied when this ledger was opened (an upgrade)
         self.events = Events(conn)
         self.entitlements = Entitlements(conn)
@@ -265,7 +266,9 @@ class Ledger:
             try:
                 with self.server.transaction(companies):
                     yield self.conn
+                self._params_chained |= self._params_pending  # committed
             finally:
+                self._params_pending.clear()
                 self._writing = False
             return
         delay = 0.05
@@ -290,7 +293,9 @@ class Ledger:
             raise
         else:
             self.conn.execute("COMMIT")
+            self._params_chained |= self._params_pending
         finally:
+            self._params_pending.clear()
             self._writing = False
 
     def version(self, company: str) -> tuple[Any, ...]:
@@ -424,6 +429,7 @@ class Ledger:
             (company, params_digest),
         ).fetchone():
             self.audit.append(company, at, [("params.recorded", params_digest, params_digest)])
+        self._params_pending.add((company, params_digest))
 
     def record_dispatch(self, d: DispatchRecord) -> tuple[Head, list[str]] | None:
         """Record a completed dispatch: its entitlements, findings, audit entries and dispatch row. None if it was
@@ -461,9 +467,21 @@ class Ledger:
                 d.inputs,
             )
             entries = [("entitlement.recorded", i, digest) for i, digest in recorded]
-            entries.append(
-                ("dispatch.completed", f"{d.event_id}/{d.scheme}", self.dispatch_digest(d.event_id, d.scheme))
+            # what `dispatch_digest` re-derives from the rows just written (the verifier does), without reading
+            # them back: the findings are this dispatch's only ones (a failure records none), in their order
+            digest = dispatch_digest(
+                d.event_id,
+                d.scheme,
+                d.scheme_version,
+                COMPLETED,
+                d.attempt,
+                None,
+                d.summary,
+                ids,
+                [[f.level, f.rule, f.message, f.employee] for f in d.findings],
+                (d.inputs.params_digest, d.inputs.config_digest, d.inputs.payroll_load),
             )
+            entries.append(("dispatch.completed", f"{d.event_id}/{d.scheme}", digest))
             return self.audit.append(d.company, d.at, entries), ids
 
     def record_dispatches(self, records: Sequence[DispatchRecord]) -> list[tuple[Head, list[str]] | None]:
