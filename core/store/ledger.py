@@ -488,7 +488,7 @@ class Ledger:
         """Several completed dispatches of one company, computed from one read of the ledger, in one transaction
         (a batch of single-employee events). StaleRead, nothing written, if the ledger changed since the
         `read_version` of the first."""
-        with self.write():
+        with self.write(*{r.company for r in records}):
             first = records[0] if records else None
             if first and first.read_version is not None and self.version(first.company) != first.read_version:
                 raise StaleRead(f"batch of {len(records)} dispatches of {first.company}")
