@@ -2,7 +2,8 @@
 
 One stream (default PAYBONUS, work-queue retention: a message is gone once acknowledged) takes the subjects
 `<prefix>.events.<partition>.<company>`: a company always lands in the same partition (crc32 of its id, modulo the
-stream's partition count, kept in the stream's metadata). Each partition has one durable pull consumer with at
+stream's partition count, kept in the stream's metadata from NATS 2.10 on, else
+read back from its partition consumers). Each partition has one durable pull consumer with at
 most one message unacknowledged: one company's events reach the ledger one at a time and in the order published,
 whichever worker takes them, while partitions run in parallel across workers. A worker takes messages from the
 partitions in turn, acknowledges a message only after the ledger said so (after its commit), tells JetStream the
@@ -19,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import zlib
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -129,7 +131,14 @@ async def _ensure(js: Any, o: Options) -> int:
 
     try:
         info = await js.stream_info(o.stream)
-        partitions = int((info.config.metadata or {}).get("paybonus_partitions", o.partitions))
+        kept = (info.config.metadata or {}).get("paybonus_partitions")
+        if kept is None:  # a server before 2.10 drops metadata: count the partition consumers made with it
+            made = [c.name for c in await js.consumers_info(o.stream)]
+            numbers = [
+                int(n.rsplit("-p", 1)[1]) for n in made if re.fullmatch(rf"{re.escape(o.stream)}-p\d+", n)
+            ]
+            kept = max(numbers) + 1 if numbers else o.partitions
+        partitions = int(kept)
     except NotFoundError:
         partitions = o.partitions
         await js.add_stream(
