@@ -189,7 +189,7 @@ EXPECTED_TRIGGERS = (
 
 def _check_sqlite(ledger: Ledger, problem: Callable[[str, str], None]) -> None:
     """The schema's tables and append-only triggers (`verify` runs SQLite's integrity_check beside)."""
-    expected = _expected_schema()
+    expected = ledger.expected_schema()
     actual = ledger.schema()
     for name in EXPECTED_TRIGGERS:
         if actual.get(("trigger", name)) != expected.get(("trigger", name)):
@@ -200,24 +200,6 @@ def _check_sqlite(ledger: Ledger, problem: Callable[[str, str], None]) -> None:
     for key, sql in expected.items():
         if key[0] == "table" and actual.get(key) != sql:
             problem("schema", f"table {key[1]} is {'altered' if key in actual else 'missing'}")
-
-
-_EXPECTED: dict[tuple[str, str], str] | None = None
-
-
-def _expected_schema() -> dict[tuple[str, str], str]:
-    """Tables (their columns) and triggers (their SQL) of a ledger made by this version."""
-    global _EXPECTED
-    if _EXPECTED is None:
-        from .store.schema import migrations
-
-        conn = sqlite3.connect(":memory:")
-        import sqlite_utils
-
-        migrations.apply(sqlite_utils.Database(conn, execute_plugins=False))
-        _EXPECTED = Ledger.schema_of(conn)
-        conn.close()
-    return _EXPECTED
 
 
 # -- the chains ------------------------------------------------------------------------------------------------

@@ -181,7 +181,7 @@ class EventBus:
         """Single-employee events of one company: recorded in one transaction, computed each from the same read
         of the ledger (each reads only its employee, so the order among them does not matter), their dispatches
         recorded in one transaction; if another writer changed the company meanwhile, one at a time."""
-        with self.ledger.write():
+        with self.ledger.write(*{e.company for e in batch}):
             new = [self._record(event) for event in batch]
         company = batch[0].company
         version, inputs = self.ledger.version(company), self._inputs(company)
@@ -292,7 +292,7 @@ class EventBus:
                 except StaleRead:
                     log.debug("bus.dispatch.stale", event_id=event.id, scheme=scheme.name)
             else:
-                with self.ledger.write():
+                with self.ledger.write(event.company):
                     done = self._compute_and_record(event, scheme, attempt, None)
         except Exception as exc:
             return self._failed(event, scheme, attempt, exc, t0)

@@ -27,7 +27,7 @@ from .events import BUILTIN_EVENT_TYPES, EventType, EventTypes
 
 log = logs.get_logger("paybonus.plugins")
 ENTRY_POINT_GROUP = "paybonus"
-CORE_PLUGINS = ("paybonus.sources",)  # always loaded: the default payroll source
+CORE_PLUGINS = ("paybonus.sources", "paybonus.nats_source")  # always loaded: payroll source, NATS source
 
 
 @frozen

@@ -21,9 +21,12 @@ from .types import (
     AnnexText,
     CommandContext,
     CompanyInfo,
+    Delivery,
     DispatchStatus,
     DsnMapping,
     EntitlementDraft,
+    EventSink,
+    EventSource,
     Explanation,
     Finding,
     Handler,
@@ -38,6 +41,7 @@ from .types import (
     SocialRegime,
     StatementContext,
     Status,
+    Verdict,
 )
 
 __all__ = [
@@ -49,9 +53,12 @@ __all__ = [
     "AnnexText",
     "CommandContext",
     "CompanyInfo",
+    "Delivery",
     "DispatchStatus",
     "DsnMapping",
     "EntitlementDraft",
+    "EventSink",
+    "EventSource",
     "Explanation",
     "Finding",
     "Handler",
@@ -66,6 +73,7 @@ __all__ = [
     "SocialRegime",
     "StatementContext",
     "Status",
+    "Verdict",
     "hookimpl",
     "hookspec",
 ]

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     import click
     from paybonus.events import Event, EventType
 
-    from .types import CompanyInfo, LedgerView, PayrollSource, SchemeDescriptor
+    from .types import CompanyInfo, EventSource, LedgerView, PayrollSource, SchemeDescriptor
 
 
 @hookspec
@@ -56,4 +56,15 @@ def paybonus_entitlements_recorded(event: Event[Any], scheme: str, entitlement_i
     """Told after a scheme's entitlements for an event were committed (e.g. to push them to the payroll).
 
     Called outside the transaction; an exception here is logged and does not undo anything.
+    """
+
+
+@hookspec
+def paybonus_event_sources() -> list[EventSource]:  # type: ignore[empty-body]
+    """Return the event sources this plugin provides (`EventSource`: a name, the URL schemes it serves, and its
+    consume, publish and health functions), e.g. Kafka or RabbitMQ.
+
+    `paybonus worker --source URL` and `paybonus publish --to URL` pick the source by the URL's scheme; NATS
+    JetStream (nats://) is built in. A source hands each message to an `EventSink` and acknowledges it only once
+    the sink said so (after the commit).
     """

@@ -491,3 +491,62 @@ class SchemeDescriptor:
         object.__setattr__(self, "handles", frozenset(self.handlers))
         if not self.per_employee <= self.handles:
             raise ValueError(f"scheme {self.name!r}: per_employee names event types it has no handler for")
+
+
+# -- event sources: where `paybonus worker` takes its events (docs/deploy.md) ------------------------------------
+
+
+class Verdict(enum.StrEnum):
+    """What a source does with a message once the ledger has handled it."""
+
+    ACK = "ack"  # recorded and committed (or a duplicate): acknowledge it
+    RETRY = "retry"  # failed this time: deliver it again later (negative acknowledgement)
+    DEAD = (
+        "dead"  # failed on its last delivery, kept in the ledger's dead letters: forward it and acknowledge
+    )
+
+
+@frozen
+class Delivery:
+    """One message of an event source: one event as JSON (a line of an events.jsonl file)."""
+
+    data: bytes
+    subject: str  # where it came from: a NATS subject, a Kafka topic and partition, a queue
+    message_id: str | None = None
+    deliveries: int = 1  # how often this message was delivered, this time included
+    pending: int = 0  # messages waiting behind it, when the source knows (the worker's lag)
+
+
+class EventSink(Protocol):
+    """What a source hands its messages to (the worker): it records each through the bus, in one commit, and
+    says what to do with the message. A source acknowledges a message only after `handle` said ACK or DEAD."""
+
+    worker_id: str
+    max_deliveries: int  # the delivery at which a failing message becomes a dead letter
+
+    def handle(self, delivery: Delivery) -> Verdict: ...
+
+    def stopping(self) -> bool:
+        """True once the worker was asked to stop (SIGTERM): take no new message."""
+        ...
+
+    def note(self, event: str, **fields: Any) -> None:
+        """A structured log line of the source (stable name; never a payload)."""
+        ...
+
+
+@frozen
+class EventSource:
+    """An event source a plugin provides (`paybonus_event_sources`): NATS JetStream is built in.
+
+    `consume(url, sink)` takes messages until `sink.stopping()`, hands each to `sink.handle` and settles it as
+    the verdict says; messages of one company must reach `handle` one at a time and in order. `publish(url,
+    messages)` sends (company, event id, event JSON) triples in order and returns how many it sent. `health(url)` returns what an
+    orchestrator reads (raises on an unreachable broker)."""
+
+    name: str
+    url_schemes: tuple[str, ...]  # e.g. ("nats", "tls") for nats://host:4222
+    consume: Callable[[str, EventSink], None]
+    publish: Callable[[str, Sequence[tuple[str, str, bytes]]], int]
+    health: Callable[[str], Mapping[str, Any]] | None = None
+    description: str = ""

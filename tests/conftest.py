@@ -51,3 +51,62 @@ def _logs_back_to_the_sink():
     from paybonus.logs import configure
 
     configure("console", "warning", stream=LOG_SINK)
+
+
+# -- the servers of the distributed deployment (tests/helpers/servers.py): local ones, else throwaway ones ---------
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    from helpers.servers import Postgres
+
+    server = Postgres()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_database(postgres):
+    """A database of this test run, dropped at its end: paybonus_test_<random>."""
+    name = postgres.create_database()
+    yield postgres.url(name)
+    postgres.drop_database(name)
+
+
+@pytest.fixture
+def pg_url(pg_database):
+    """A PostgreSQL ledger URL of its own for one test: a fresh schema of the run's database."""
+    import uuid
+
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_database, autocommit=True) as c:
+        c.execute(f"CREATE SCHEMA {schema}")
+    yield f"{pg_database}?options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(scope="session")
+def nats_server():
+    from helpers.servers import Nats
+
+    server = Nats()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger_target(request, tmp_path):
+    """Where a ledger lives, for each backend: a SQLite file, or a PostgreSQL URL (a fresh schema)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "ledger.db")
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def both_backends_ledger(ledger_target):
+    from paybonus import Ledger
+
+    ledger = Ledger.create(ledger_target)
+    yield ledger
+    ledger.close()

@@ -16,7 +16,7 @@ from .. import logs
 from .._version import __version__
 from ..errors import PaybonusError, PluginError, UserError, VerificationFailed
 from ..host import load_plugins
-from . import audit, browse, followup, ledger, reading, tools
+from . import audit, browse, followup, ledger, reading, server, tools
 from .base import State, err
 
 HOST_KEY = "paybonus.host"
@@ -120,6 +120,9 @@ for command in (
     reading.plugins,
     tools.demo,
     tools.bench,
+    server.worker,
+    server.health,
+    server.migrate,
 ):
     cli.add_command(command)
 

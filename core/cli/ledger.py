@@ -10,6 +10,7 @@ from .. import logs
 from ..app import read_company
 from ..errors import VerificationFailed
 from ..store import Ledger
+from ..store.sql import redacted
 from .base import State, out, pass_state, read_lines_text
 from .output import Column, format_options, plural, progress, render
 
@@ -80,14 +81,29 @@ RETRY_HINT = "see `paybonus failures`, fix the cause (a plugin, a configuration)
 Examples:
   paybonus publish events.jsonl
   payroll-export --events | paybonus publish -     # from standard input
+  paybonus publish --to nats://nats:4222 events.jsonl   # to the broker: `paybonus worker`s record them
 Exit code 1 while a dispatch is failed (a dead letter): see `paybonus failures`, then `paybonus retry`."""
 )
 @click.argument("events_file", type=click.Path(allow_dash=True))
+@click.option(
+    "--to",
+    "to",
+    metavar="URL",
+    help="Send the events to a message broker (nats://...) for `paybonus worker`s, instead of the ledger.",
+)
 @pass_state
-def publish(state: State, events_file: str) -> None:
+def publish(state: State, events_file: str, to: str | None) -> None:
     """Publish events from a JSON-lines file (- for standard input): each is recorded once, then every scheme
     that handles it computes (docs/events.md). Publishing a file again changes nothing."""
     text = read_lines_text(events_file)
+    if to:
+        from ..worker import feed
+
+        pairs = state.host().event_types.read_jsonl(events_file, text)
+        sent = feed(state.host(), to, [e for _, e in pairs])
+        log.info("publish.sent", events=sent)
+        out.print(f"{plural(sent, 'event')} sent to {redacted(to)}", markup=False)
+        return
     with state.app() as app:
         events = app.read_events(events_file, text)
         with progress("publishing", len(events)) as advance:

@@ -72,12 +72,58 @@ BENCH_COLUMNS = (
 VERDICT_COLUMNS = (Column("target"), Column("limit"), Column("measured", right=True), Column("verdict"))
 
 
+BROKER_COLUMNS = (
+    Column("path"),
+    Column("events", right=True),
+    Column("entitlements", right=True),
+    Column("seconds", "s", right=True),
+    Column("events_per_s", "events/s", right=True),
+    Column("entitlements_per_s", "entitlements/s", right=True),
+    Column("vs_sqlite", "x sqlite", right=True),
+    Column("vs_1_worker", "x 1 worker", right=True, value=lambda r: r["vs_1_worker"] or "-"),
+    Column("same_cents", "same cents", value=lambda r: "yes" if r["same_cents"] else "NO"),
+)
+
+
+def _bench_workers(
+    workers: str,
+    db: str | None,
+    source: str | None,
+    sizes: str | None,
+    companies: int,
+    out_file: Path | None,
+    force: bool,
+) -> None:
+    from .. import bench as b
+    from .. import bench_server
+
+    if not db or not source:
+        raise UserError("--workers", "give the PostgreSQL database (--db) and the NATS server (--source)")
+    try:
+        counts = [int(n) for n in workers.split(",")]
+        employees = int(sizes or "4000")
+    except ValueError:
+        raise UserError("--workers", f"expected comma-separated integers, got {workers!r}") from None
+    if out_file is not None and out_file.exists() and not force:
+        raise UserError(
+            str(out_file), "exists: it will not be replaced (choose another file, or add --force)"
+        )
+    result = bench_server.run(employees, companies, counts, db, source)
+    table(BROKER_COLUMNS, [[c.cell(r) for c in BROKER_COLUMNS] for r in result["runs"]])
+    if out_file:
+        out_file.write_text(json.dumps({"machine": b.machine(), **result}, indent=2), encoding="utf-8")
+        out.print(f"results written to {out_file}", markup=False)
+    if not all(r["same_cents"] and not r["failed_dispatches"] for r in result["runs"]):
+        raise VerificationFailed("a broker run did not give the same cents as the embedded one")
+
+
 @click.command(
     epilog="""\b
 Examples:
   paybonus bench --quick                     # seconds: checks the command itself
   paybonus bench --sizes 10000 --no-vendor   # one company of 10 000 employees
-  TMPDIR=/data/tmp paybonus bench --out bench.json   # minutes; gigabytes of temporary files in $TMPDIR"""
+  TMPDIR=/data/tmp paybonus bench --out bench.json   # minutes; gigabytes of temporary files in $TMPDIR
+  paybonus bench --workers 1,2 --db postgresql://pg/bench --source nats://nats:4222 --sizes 4000"""
 )
 @click.option("--quick", is_flag=True, help="Small sizes (seconds), to check the command itself.")
 @click.option(
@@ -97,12 +143,43 @@ Examples:
 )
 @click.option("--out", "out_file", type=click.Path(path_type=Path), help="Write the results as JSON here.")
 @click.option("--force", is_flag=True, help="Replace the --out file if it exists.")
+@click.option(
+    "--workers",
+    metavar="N[,N...]",
+    help="The broker path instead: this many `paybonus worker`s (each count in turn) over --source and --db, "
+    "against one process writing SQLite, on the same events.",
+)
+@click.option(
+    "--db", "db", metavar="URL", help="With --workers: the PostgreSQL database (a scratch schema in it)."
+)
+@click.option("--source", metavar="URL", help="With --workers: the NATS server (a scratch stream on it).")
+@click.option(
+    "--companies",
+    type=click.IntRange(1, 100_000),
+    default=40,
+    show_default=True,
+    help="With --workers: how many companies share --sizes employees.",
+)
 def bench(
-    quick: bool, sizes: str | None, vendor: bool, replay: bool, out_file: Path | None, force: bool
+    quick: bool,
+    sizes: str | None,
+    vendor: bool,
+    replay: bool,
+    out_file: Path | None,
+    force: bool,
+    workers: str | None,
+    db: str | None,
+    source: str | None,
+    companies: int,
 ) -> None:
     """Throughput on synthetic companies against a raw-SQLite floor (docs/performance.md). Each run prepares a
-    ledger in a temporary folder ($TMPDIR), publishes, verifies, and removes it."""
+    ledger in a temporary folder ($TMPDIR), publishes, verifies, and removes it. With --workers: the broker path
+    (NATS JetStream and PostgreSQL) against the embedded one, measured together."""
     from .. import bench as b
+
+    if workers:
+        _bench_workers(workers, db, source, sizes, companies, out_file, force)
+        return
 
     if sizes:
         try:

@@ -43,6 +43,12 @@ ABSENCE_COLUMNS = ("employee", "kind", "start", "end")
 CONTRACTS, ABSENCES, PAY = "contracts", "absences", "pay/"  # parts of a payroll load; PAY + "YYYY-MM"
 
 
+def _cols(columns: Sequence[str], suffix: str = "") -> str:
+    """Quoted column names ("end" is a keyword of PostgreSQL), each with `suffix` (an ORDER BY's NULLS FIRST:
+    SQLite's order, that the digests of `parts_of` follow)."""
+    return ", ".join(f'"{c}"{suffix}' for c in columns)
+
+
 def canonical(data: Any) -> bytes:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
@@ -222,15 +228,15 @@ class Companies:
         out = {
             CONTRACTS: part_digest(
                 self.conn.execute(
-                    f"SELECT {', '.join(CONTRACT_COLUMNS)} FROM contracts WHERE company = ? "
-                    f"ORDER BY {', '.join(CONTRACT_COLUMNS)}",
+                    f"SELECT {_cols(CONTRACT_COLUMNS)} FROM contracts WHERE company = ? "
+                    f"ORDER BY {_cols(CONTRACT_COLUMNS, ' NULLS FIRST')}",
                     (company,),
                 ).fetchall()
             ),
             ABSENCES: part_digest(
                 self.conn.execute(
-                    f"SELECT {', '.join(ABSENCE_COLUMNS)} FROM absences WHERE company = ? "
-                    f"ORDER BY {', '.join(ABSENCE_COLUMNS)}",
+                    f"SELECT {_cols(ABSENCE_COLUMNS)} FROM absences WHERE company = ? "
+                    f"ORDER BY {_cols(ABSENCE_COLUMNS, ' NULLS FIRST')}",
                     (company,),
                 ).fetchall()
             ),
@@ -241,7 +247,7 @@ class Companies:
         ]
         for month in sorted(months):
             rows = self.conn.execute(
-                f"SELECT {', '.join(PAY_COLUMNS)} FROM pay_lines WHERE company = ? AND month = ? ORDER BY employee",
+                f"SELECT {_cols(PAY_COLUMNS)} FROM pay_lines WHERE company = ? AND month = ? ORDER BY employee",
                 (company, month),
             ).fetchall()
             out[PAY + month[:7]] = part_digest(rows)
@@ -269,9 +275,9 @@ class Companies:
         under contract with the company at some point of start..end: earlier contracts count for seniority
         (I-13), and contracts with another company of the group too, where the agreement says so (D-12)."""
         return self.conn.execute(
-            "SELECT employee, start, end, category, establishment, work_unit, group_company FROM contracts "
+            'SELECT employee, start, "end", category, establishment, work_unit, group_company FROM contracts '
             "WHERE company = ? AND employee IN (SELECT employee FROM contracts WHERE company = ? "
-            "AND group_company = '' AND start <= ? AND (end IS NULL OR end >= ?)) ORDER BY employee, start",
+            """AND group_company = '' AND start <= ? AND ("end" IS NULL OR "end" >= ?)) ORDER BY employee, start""",
             (company, company, end, start),
         )
 
@@ -288,7 +294,7 @@ class Companies:
     def absences_during(self, company: str, start: str, end: str) -> Iterator[tuple[Any, ...]]:
         """(employee, kind, start, end) of the absences overlapping start..end."""
         return self.conn.execute(
-            "SELECT employee, kind, start, end FROM absences WHERE company = ? AND start <= ? AND end >= ? "
+            'SELECT employee, kind, start, "end" FROM absences WHERE company = ? AND start <= ? AND "end" >= ? '
             "ORDER BY employee, start",
             (company, end, start),
         )
@@ -337,9 +343,7 @@ def rekeep_payroll(conn: sqlite3.Connection) -> None:
         ).fetchone()[0]
         config = companies.record_config(company, companies.toml(company) or "", at)
         rows = {
-            name: conn.execute(
-                f"SELECT {', '.join(cols)} FROM {name} WHERE company = ?", (company,)
-            ).fetchall()
+            name: conn.execute(f"SELECT {_cols(cols)} FROM {name} WHERE company = ?", (company,)).fetchall()
             for name, cols in (
                 ("contracts", CONTRACT_COLUMNS),
                 ("pay_lines", PAY_COLUMNS),

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import sqlite_utils
@@ -24,15 +24,23 @@ from paybonus.errors import UserError
 
 from .audit_log import AuditLog, Head
 from .companies import Companies, padded, parts_of
+from .dead_letters import MessageDeadLetters
 from .dispatches import Dispatches, FindingRow
 from .entitlements import EntitlementRow, Entitlements
 from .events import EventRecord, Events
 from .payments import PaymentRecord, Payments, status_of
+from .sql import is_url, needs_server_extra
+
+if TYPE_CHECKING:
+    from .pg_backend import PgBackend
 from .schema import migrations
 
 BUSY_TIMEOUT_S = 60.0
 CACHE_KIB = 64 * 1024  # page cache per connection (measured: 11 % faster at 50 000 employees than 2 MiB)
 COMPLETED, FAILED = "completed", "failed"
+
+
+_EXPECTED: dict[tuple[str, str], str] | None = None
 
 
 class StaleRead(Exception):
@@ -120,6 +128,9 @@ def payment_digest(event_id: str, status: str) -> str:
 class Ledger:
     """One paybonus database. `Ledger.create(path)` once, then `Ledger.open(path)`."""
 
+    backend = "sqlite"  # or "postgresql"
+    server: PgBackend | None = None  # what a ledger in PostgreSQL does its own way
+
     def __init__(self, conn: sqlite3.Connection, path: str) -> None:
         self.path = path
         self.conn = conn
@@ -134,8 +145,14 @@ class Ledger:
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise UserError(path, f"not a paybonus ledger ({exc})") from None
+        self._init_repositories(conn, path)
+
+    def _init_repositories(self, conn: Any, path: str) -> None:
+        self.path = path
+        self.conn = conn
         self._writing = False
         self._params_chained: set[tuple[str, str]] = set()  # (company, parameter set) known to be chained
+        self._params_pending: set[tuple[str, str]] = set()  # chained by the open transaction, if it commits
         self.migrated: list[str] = []  # migrations applied when this ledger was opened (an upgrade)
         self.events = Events(conn)
         self.entitlements = Entitlements(conn)
@@ -143,14 +160,18 @@ class Ledger:
         self.payments = Payments(conn)
         self.audit = AuditLog(conn)
         self.companies = Companies(conn)
+        self.dead_letters = MessageDeadLetters(conn)
 
     # -- opening -------------------------------------------------------------------------------------------
 
     @classmethod
     def create(cls, path: str | Path) -> Ledger:
         """Create (or upgrade) the ledger at `path`. A new file is readable by its owner only (0600): it holds
-        names and pay; SQLite gives its -wal and -shm files the same permissions."""
+        names and pay; SQLite gives its -wal and -shm files the same permissions. A postgresql:// URL is a ledger
+        in a PostgreSQL database (`PgLedger`)."""
         p = str(path)
+        if is_url(p):
+            return cls._on_server(p, create=True)
         if p != ":memory:" and not Path(p).exists():
             try:
                 os.close(os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
@@ -172,6 +193,8 @@ class Ledger:
     def open(cls, path: str | Path) -> Ledger:
         """Open an existing ledger (upgrading an older one); a missing file is a user error."""
         p = str(path)
+        if is_url(p):
+            return cls._on_server(p, create=False)
         if not Path(p).is_file():
             raise UserError(p, "no paybonus ledger here (create one with `paybonus init`)")
         ledger = cls(_connect(p), p)
@@ -186,6 +209,18 @@ class Ledger:
         ledger._migrate()
         return ledger
 
+    @classmethod
+    def _on_server(cls, url: str, create: bool) -> Ledger:
+        """A ledger in PostgreSQL (docs/deploy.md): the same repositories over the psycopg adapter."""
+        needs_server_extra(url)
+        from .pg_backend import PgBackend
+
+        server, migrated = PgBackend.connect(url, create)
+        ledger = cls.__new__(cls)
+        ledger._init_repositories(server.conn, url)
+        ledger.server, ledger.backend, ledger.migrated = server, server.name, migrated
+        return ledger
+
     def _migrate(self) -> None:
         try:
             pending = [m.name for m in migrations.pending(self.db)]
@@ -197,6 +232,8 @@ class Ledger:
             raise UserError(self.path, f"not a paybonus ledger ({exc})") from None
 
     def pending_migrations(self) -> list[str]:
+        if self.server is not None:
+            return self.server.pending_migrations()
         return [m.name for m in migrations.pending(self.db)]
 
     def close(self) -> None:
@@ -217,11 +254,22 @@ class Ledger:
     # -- transactions --------------------------------------------------------------------------------------
 
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
+    def write(self, *companies: str) -> Iterator[Any]:
         """A write transaction (BEGIN IMMEDIATE): all or nothing. Waits, with backoff, while another writer works.
-        Inside another `write()`, it joins that transaction."""
+        Inside another `write()`, it joins that transaction. `companies`: those whose chains it appends to (SQLite
+        has one writer at a time whatever they are; a server backend locks these only, none meaning all)."""
         if self._writing:
             yield self.conn
+            return
+        if self.server is not None:
+            self._writing = True
+            try:
+                with self.server.transaction(companies):
+                    yield self.conn
+                self._params_chained |= self._params_pending  # committed
+            finally:
+                self._params_pending.clear()
+                self._writing = False
             return
         delay = 0.05
         deadline = time.monotonic() + BUSY_TIMEOUT_S * 2
@@ -245,25 +293,29 @@ class Ledger:
             raise
         else:
             self.conn.execute("COMMIT")
+            self._params_chained |= self._params_pending
         finally:
+            self._params_pending.clear()
             self._writing = False
 
     def version(self, company: str) -> tuple[Any, ...]:
         """What a computation for `company` read, in short: its latest entitlement, its latest payment and its
         latest load. If it changed before the result is recorded, the result may be stale."""
-        return (
-            self.conn.execute("SELECT MAX(seq) FROM entitlements WHERE company = ?", (company,)).fetchone()[
-                0
-            ],
-            self.conn.execute("SELECT MAX(seq) FROM payments WHERE company = ?", (company,)).fetchone()[0],
-            self.companies.loaded_at(company),
-        )
+        row = self.conn.execute(  # one statement: one round trip to a server
+            "SELECT (SELECT MAX(seq) FROM entitlements WHERE company = ?), "
+            "(SELECT MAX(seq) FROM payments WHERE company = ?), "
+            "(SELECT loaded_at FROM companies WHERE id = ?)",
+            (company, company, company),
+        ).fetchone()
+        return (row[0], row[1], row[2] or "")
 
     # -- what the verifier reads about the database itself --------------------------------------------------
 
     def integrity(self) -> list[tuple[str]]:
         """SQLite's own check of the file (`PRAGMA integrity_check`): one row 'ok', or what is broken. On a
         connection of its own, so that it may run in another thread beside the other checks."""
+        if self.server is not None:
+            return self.server.integrity()
         conn = sqlite3.connect(f"file:{quote(str(self.path))}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
         try:
             return [tuple(r) for r in conn.execute("PRAGMA integrity_check")]
@@ -271,6 +323,8 @@ class Ledger:
             conn.close()
 
     def schema(self) -> dict[tuple[str, str], str]:
+        if self.server is not None:
+            return self.server.schema()
         return self.schema_of(self.conn)
 
     @staticmethod
@@ -286,6 +340,18 @@ class Ledger:
             else:
                 out[(kind, name)] = " ".join(str(sql).split())
         return out
+
+    def expected_schema(self) -> dict[tuple[str, str], str]:
+        """Tables (their columns) and triggers (their SQL) of a ledger made by this version."""
+        if self.server is not None:
+            return self.server.expected_schema()
+        global _EXPECTED
+        if _EXPECTED is None:
+            conn = sqlite3.connect(":memory:")
+            migrations.apply(sqlite_utils.Database(conn, execute_plugins=False))
+            _EXPECTED = Ledger.schema_of(conn)
+            conn.close()
+        return _EXPECTED
 
     def parameter_set(self, digest: str) -> str | None:
         row = self.conn.execute("SELECT document FROM parameter_sets WHERE digest = ?", (digest,)).fetchone()
@@ -315,7 +381,7 @@ class Ledger:
         contracts, pay_lines = padded(contracts, pay_lines)  # rows of earlier versions get the new columns
         absences = list(absences)
         parts = parts_of(contracts, pay_lines, absences)
-        with self.write():
+        with self.write(company):
             self.companies.upsert(company, name, toml, at)
             config = self.companies.record_config(company, toml, at)
             self.companies.replace_payroll(company, contracts, pay_lines, absences)
@@ -330,7 +396,7 @@ class Ledger:
     def record_event(self, event: EventRecord, payment: PaymentRecord | None, at: str) -> Head | None:
         """Record an event (and the payment it carries) with its audit entries; None if its id is already
         recorded. Raises Overpaid if a payment exceeds what is still due at this moment."""
-        with self.write():
+        with self.write(event.company):
             if self.events.digest(event.id) is not None:
                 return None
             self.events.insert(event, at)
@@ -363,11 +429,12 @@ class Ledger:
             (company, params_digest),
         ).fetchone():
             self.audit.append(company, at, [("params.recorded", params_digest, params_digest)])
+        self._params_pending.add((company, params_digest))
 
     def record_dispatch(self, d: DispatchRecord) -> tuple[Head, list[str]] | None:
         """Record a completed dispatch: its entitlements, findings, audit entries and dispatch row. None if it was
         completed meanwhile; StaleRead if the ledger changed since `read_version`."""
-        with self.write():
+        with self.write(d.company):
             if self.dispatches.statuses(d.event_id).get(d.scheme) == COMPLETED:
                 return None
             if d.read_version is not None and self.version(d.company) != d.read_version:
@@ -400,16 +467,28 @@ class Ledger:
                 d.inputs,
             )
             entries = [("entitlement.recorded", i, digest) for i, digest in recorded]
-            entries.append(
-                ("dispatch.completed", f"{d.event_id}/{d.scheme}", self.dispatch_digest(d.event_id, d.scheme))
+            # what `dispatch_digest` re-derives from the rows just written (the verifier does), without reading
+            # them back: the findings are this dispatch's only ones (a failure records none), in their order
+            digest = dispatch_digest(
+                d.event_id,
+                d.scheme,
+                d.scheme_version,
+                COMPLETED,
+                d.attempt,
+                None,
+                d.summary,
+                ids,
+                [[f.level, f.rule, f.message, f.employee] for f in d.findings],
+                (d.inputs.params_digest, d.inputs.config_digest, d.inputs.payroll_load),
             )
+            entries.append(("dispatch.completed", f"{d.event_id}/{d.scheme}", digest))
             return self.audit.append(d.company, d.at, entries), ids
 
     def record_dispatches(self, records: Sequence[DispatchRecord]) -> list[tuple[Head, list[str]] | None]:
         """Several completed dispatches of one company, computed from one read of the ledger, in one transaction
         (a batch of single-employee events). StaleRead, nothing written, if the ledger changed since the
         `read_version` of the first."""
-        with self.write():
+        with self.write(*{r.company for r in records}):
             first = records[0] if records else None
             if first and first.read_version is not None and self.version(first.company) != first.read_version:
                 raise StaleRead(f"batch of {len(records)} dispatches of {first.company}")
@@ -427,7 +506,7 @@ class Ledger:
         at: str,
     ) -> Head | None:
         """Record a failed dispatch (a dead letter); None if it was completed meanwhile."""
-        with self.write():
+        with self.write(company):
             if self.dispatches.statuses(event_id).get(scheme) == COMPLETED:
                 return None
             self.dispatches.upsert(
@@ -464,13 +543,28 @@ class Ledger:
 
     def record_notices(self, notices: Sequence[tuple[str, str, str, str]], at: str) -> None:
         """Deadline notices (company, entitlement, kind, noticed_on), each once, with their audit entries."""
-        with self.write():
+        with self.write(*sorted({n[0] for n in notices})):
             self.payments.add_notices([(e, k, on) for _, e, k, on in notices], at)
             by_company: dict[str, list[tuple[str, str, str]]] = {}
             for company, ent, kind, on in notices:
                 by_company.setdefault(company, []).append((f"deadline.{kind}", ent, digest_of({"as_of": on})))
             for company, entries in by_company.items():
                 self.audit.append(company, at, entries)
+
+    def record_dead_letter(
+        self,
+        source: str,
+        subject: str,
+        message_id: str | None,
+        company: str | None,
+        deliveries: int,
+        error: str,
+        payload: bytes,
+        at: str,
+    ) -> None:
+        """Keep a message an event source gave up on (it kept failing before anything of it was recorded)."""
+        with self.write(*([company] if company else [])):
+            self.dead_letters.insert(source, subject, message_id, company, deliveries, error, payload, at)
 
     def seed_for_replay(self, source: Ledger) -> None:
         """For a scratch ledger only: copy, as they are, the companies, events, entitlements, payments and

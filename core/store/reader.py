@@ -22,6 +22,7 @@ from .dispatches import Dispatches
 from .entitlements import Entitlements
 from .events import Events
 from .payments import Payments
+from .sql import is_url, needs_server_extra
 
 
 class LedgerReader:
@@ -39,6 +40,11 @@ class LedgerReader:
 
     @classmethod
     def open(cls, path: str, event_types: EventTypes | None = None) -> LedgerReader:
+        if is_url(path):  # a PostgreSQL ledger: its own connection, read-only transactions
+            needs_server_extra(path)
+            from .pg import PgConnection
+
+            return cls(PgConnection(path, read_only=True, application="paybonus-reader"), path, event_types)  # type: ignore[arg-type]
         try:
             # usable from the thread a plugin computes in; SQLite serialises access to one connection
             conn = sqlite3.connect(

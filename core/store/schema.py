@@ -491,3 +491,29 @@ def m009_shared_explanations(db: sqlite_utils.Database) -> None:
         FROM parts p, json_each(p.body, '$.steps') s;
         """
     )
+
+
+@migrations()
+def m010_message_dead_letters(db: sqlite_utils.Database) -> None:
+    """Messages an event source (`paybonus worker`) gave up on after its maximum number of deliveries, before
+    anything of them was recorded: kept whole, append-only (docs/deploy.md)."""
+    db.table("message_dead_letters").create(
+        {
+            "seq": int,
+            "source": str,
+            "subject": str,
+            "message_id": str,
+            "company": str,
+            "deliveries": int,
+            "error": str,
+            "payload": bytes,
+            "recorded_at": str,
+        },
+        pk="seq",
+        not_null={"source", "subject", "deliveries", "error", "payload", "recorded_at"},
+        strict=True,
+    )
+    db.execute(
+        "CREATE TRIGGER message_dead_letters_no_update BEFORE UPDATE ON message_dead_letters "
+        "BEGIN SELECT RAISE(ABORT, 'message_dead_letters is append-only'); END"
+    )

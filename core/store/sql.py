@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Sequence
 from typing import Any
@@ -17,3 +18,28 @@ def select(conn: sqlite3.Connection, sql: str, args: Sequence[Any] = ()) -> list
 def chunks(items: Sequence[Any], size: int = 500) -> list[Sequence[Any]]:
     """`items` in slices small enough for an IN (...) list."""
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_url(target: object) -> bool:
+    """A PostgreSQL URL (a ledger in a server) rather than the path of a SQLite file."""
+    return isinstance(target, str) and target.startswith(SCHEMES)
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
+def needs_server_extra(url: str) -> None:
+    """A PostgreSQL ledger needs psycopg: say how to install it, in one line."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        from paybonus.errors import UserError
+
+        raise UserError(
+            redacted(url), "a PostgreSQL ledger needs psycopg: pip install 'paybonus[server]'"
+        ) from None

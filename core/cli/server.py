@@ -1,0 +1,116 @@
+"""The server deployment's commands: `paybonus worker`, `paybonus health`, `paybonus migrate` (docs/deploy.md)."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from .. import logs
+from ..errors import UserError, VerificationFailed
+from ..store.sql import is_url, redacted
+from .base import State, out, pass_state
+from .output import plural
+
+log = logs.get_logger("paybonus.cli")
+
+
+def _db(state: State, db: str | None) -> str:
+    return db or state.db
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  paybonus --log-format json worker --source nats://nats:4222 --db postgresql://paybonus@pg/paybonus
+  paybonus worker --source 'nats://n1:4222,nats://n2:4222?stream=PAYBONUS&ack_wait=60' --db ...
+Stops on SIGTERM or SIGINT once the current message is recorded (or left to be delivered again)."""
+)
+@click.option("--source", required=True, metavar="URL", help="Where the events come from (nats://...).")
+@click.option("--db", "db", metavar="URL|PATH", help="The ledger (default: the global --db).")
+@click.option("--id", "worker_id", help="This worker's name in logs (default: host-pid).")
+@click.option(
+    "--max-deliveries",
+    type=click.IntRange(1, 1000),
+    default=5,
+    show_default=True,
+    help="A message failing this many times goes to the dead letters (ledger and broker).",
+)
+@pass_state
+def worker(state: State, source: str, db: str | None, worker_id: str | None, max_deliveries: int) -> None:
+    """Record the events of a message broker, as they come, through the same bus as `publish`; many workers
+    may share one broker and one PostgreSQL ledger. Messages are acknowledged after their commit."""
+    from ..worker import Worker, run
+
+    w = Worker(
+        _db(state, db),
+        state.host(),
+        state.params(),
+        worker_id=worker_id,
+        max_deliveries=max_deliveries,
+    )
+    counts = run(w, source)
+    out.print(
+        f"worker {w.worker_id} stopped: {plural(counts.get('messages', 0), 'message')}, "
+        f"{counts.get('recorded', 0)} recorded, {counts.get('duplicates', 0)} already known, "
+        f"{counts.get('dead_letters', 0)} dead letters",
+        markup=False,
+    )
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  paybonus health --source nats://nats:4222 --db postgresql://paybonus@pg/paybonus
+Exit code 0 when the ledger and the broker answer, 1 otherwise (a liveness or readiness probe)."""
+)
+@click.option("--source", required=True, metavar="URL", help="The broker workers read (nats://...).")
+@click.option("--db", "db", metavar="URL|PATH", help="The ledger (default: the global --db).")
+@pass_state
+def health(state: State, source: str, db: str | None) -> None:
+    """Whether the ledger and the broker answer, with the broker's backlog (pending, unacknowledged,
+    redelivered messages) and the dead letters, as JSON."""
+    from ..worker import health as check
+
+    report = check(state.host(), source, _db(state, db))
+    out.print(json.dumps(report, sort_keys=True), markup=False)
+    if not report["ok"]:
+        raise VerificationFailed("the ledger or the broker does not answer")
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  paybonus migrate paybonus.db postgresql://paybonus@pg/paybonus
+The target must be an empty database; the copy is verified (audit verify, row counts, chain heads)."""
+)
+@click.argument("source", type=click.Path(exists=True, dir_okay=False))
+@click.argument("target", metavar="POSTGRESQL_URL")
+@pass_state
+def migrate(state: State, source: str, target: str) -> None:
+    """Copy a SQLite ledger into PostgreSQL, in one transaction, then verify the copy."""
+    from ..audit import verify
+    from ..store import Ledger
+    from ..store.copy import copy_ledger, row_counts
+
+    if not is_url(target):
+        raise UserError(target, "the target is a postgresql:// URL")
+    with Ledger.open(source) as src, Ledger.create(target) as dst:
+        counts = copy_ledger(src, dst)
+        problems = []
+        if row_counts(dst, list(counts)) != row_counts(src, list(counts)):
+            problems.append("row counts differ")
+        if dst.audit.heads() != src.audit.heads():
+            problems.append("chain heads differ")
+        rep = verify(dst, state.schemes(), params=state.params())
+        problems += [str(p) for p in rep.problems]
+    log.info("migrate.finished", tables=len(counts), rows=sum(counts.values()), problems=len(problems))
+    for p in problems[:20]:
+        out.print(f"problem: {p}", markup=False)
+    if problems:
+        raise VerificationFailed(f"the copy in {redacted(target)} does not verify")
+    out.print(
+        f"copied {plural(sum(counts.values()), 'row')} of {plural(len(counts), 'table')} into {redacted(target)}; "
+        f"verified: {plural(rep.entries, 'audit entry')}, same chain heads",
+        markup=False,
+    )

@@ -1,0 +1,375 @@
+"""The built-in event source: NATS JetStream (nats-py), for `paybonus worker --source nats://...`.
+
+One stream (default PAYBONUS, work-queue retention: a message is gone once acknowledged) takes the subjects
+`<prefix>.events.<partition>.<company>`: a company always lands in the same partition (crc32 of its id, modulo the
+stream's partition count, kept in the stream's metadata from NATS 2.10 on, else
+read back from its partition consumers). Each partition has one durable pull consumer with at
+most one message unacknowledged: one company's events reach the ledger one at a time and in the order published,
+whichever worker takes them, while partitions run in parallel across workers. A worker takes messages from the
+partitions in turn, acknowledges a message only after the ledger said so (after its commit), tells JetStream the
+message is still in progress while it computes, and forwards a message that failed its last delivery to
+`<prefix>.dead.<company>` (kept by the stream <STREAM>_DEAD) after the ledger kept it as a dead letter.
+
+URL options (query string): stream, prefix, partitions (only when the stream is made), ack_wait (seconds before
+an unacknowledged message is delivered again: a worker that died), e.g.
+nats://nats1:4222,nats://nats2:4222?stream=PAYBONUS&partitions=32.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+import zlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit, urlunsplit
+
+from paybonus.hooks import Delivery, EventSink, EventSource, Verdict, hookimpl
+
+from . import logs
+from .errors import UserError
+
+log = logs.get_logger("paybonus.worker")
+
+DEFAULTS = {"stream": "PAYBONUS", "prefix": "paybonus", "partitions": "16", "ack_wait": "30"}
+POLL_S = 0.05  # how long a worker rests after a round of the partitions found nothing to take
+DRAIN = 32  # messages a worker takes in a row from one partition before it looks at the others
+
+
+class Options:
+    """What a nats:// URL says: the servers, and the stream's options."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        unknown = sorted(set(query) - set(DEFAULTS))
+        if unknown:
+            raise UserError(url, f"unknown option {unknown[0]!r} (known: {', '.join(DEFAULTS)})")
+        o = {**DEFAULTS, **query}
+        self.servers = [
+            s if "://" in s else f"nats://{s}"
+            for s in urlunsplit((parts.scheme, parts.netloc, "", "", "")).split(",")
+        ]
+        self.stream, self.prefix = o["stream"], o["prefix"]
+        try:
+            self.partitions, self.ack_wait = int(o["partitions"]), float(o["ack_wait"])
+        except ValueError:
+            raise UserError(url, "partitions and ack_wait are numbers") from None
+        if not 1 <= self.partitions <= 1024 or self.ack_wait <= 0:
+            raise UserError(url, "partitions is 1..1024 and ack_wait positive")
+        self.url = url
+
+    def subject(self, company: str, partitions: int) -> str:
+        return f"{self.prefix}.events.{partition(company, partitions)}.{token(company)}"
+
+    def dead_subject(self, company: str) -> str:
+        return f"{self.prefix}.dead.{token(company)}"
+
+    def durable(self, k: int) -> str:
+        return f"{self.stream}-p{k}"
+
+
+def partition(company: str, partitions: int) -> int:
+    return zlib.crc32(company.encode("utf-8")) % partitions
+
+
+def token(company: str) -> str:
+    """A company id as one subject token (no dot, space or wildcard)."""
+    return quote(company, safe="").replace(".", "%2E").replace("*", "%2A").replace(">", "%3E")
+
+
+def _nats() -> Any:
+    try:
+        import nats
+    except ImportError:  # pragma: no cover - the [server] extra is not installed
+        raise UserError("nats://", "the NATS source needs nats-py: pip install 'paybonus[server]'") from None
+    return nats
+
+
+async def _connect(o: Options, name: str, sink: EventSink | None = None) -> Any:
+    nats = _nats()
+
+    worker = sink.worker_id if sink is not None else "-"
+
+    async def disconnected() -> None:
+        log.info("worker.broker.disconnected", worker=worker)
+
+    async def reconnected() -> None:
+        log.info("worker.broker.reconnected", worker=worker)
+
+    async def error(exc: Exception) -> None:
+        log.info("worker.broker.error", worker=worker, error_type=type(exc).__name__)
+
+    try:
+        return await nats.connect(
+            servers=o.servers,
+            name=name,
+            connect_timeout=5,
+            max_reconnect_attempts=-1 if sink is not None else 3,
+            reconnect_time_wait=0.5,
+            disconnected_cb=disconnected,
+            reconnected_cb=reconnected,
+            error_cb=error,
+        )
+    except Exception as exc:
+        raise UserError(o.url, f"cannot connect to NATS ({type(exc).__name__}: {exc})") from None
+
+
+async def _ensure(js: Any, o: Options) -> int:
+    """Make the stream, its dead-letter stream and the partition consumers if missing; the partition count."""
+    from nats.js.api import (
+        AckPolicy,
+        ConsumerConfig,
+        DeliverPolicy,
+        RetentionPolicy,
+        StorageType,
+        StreamConfig,
+    )
+    from nats.js.errors import NotFoundError
+
+    try:
+        info = await js.stream_info(o.stream)
+        kept = (info.config.metadata or {}).get("paybonus_partitions")
+        if kept is None:  # a server before 2.10 drops metadata: count the partition consumers made with it
+            made = [c.name for c in await js.consumers_info(o.stream)]
+            numbers = [
+                int(n.rsplit("-p", 1)[1]) for n in made if re.fullmatch(rf"{re.escape(o.stream)}-p\d+", n)
+            ]
+            kept = max(numbers) + 1 if numbers else o.partitions
+        partitions = int(kept)
+    except NotFoundError:
+        partitions = o.partitions
+        await js.add_stream(
+            StreamConfig(
+                name=o.stream,
+                subjects=[f"{o.prefix}.events.>"],
+                retention=RetentionPolicy.WORK_QUEUE,
+                storage=StorageType.FILE,
+                duplicate_window=300.0,  # a message published twice within 5 minutes (same event id) is kept once
+                metadata={"paybonus_partitions": str(partitions)},
+            )
+        )
+    try:
+        await js.stream_info(f"{o.stream}_DEAD")
+    except NotFoundError:
+        await js.add_stream(
+            StreamConfig(name=f"{o.stream}_DEAD", subjects=[f"{o.prefix}.dead.>"], storage=StorageType.FILE)
+        )
+    for k in range(partitions):
+        try:
+            await js.consumer_info(o.stream, o.durable(k))
+        except NotFoundError:
+            await js.add_consumer(
+                o.stream,
+                ConsumerConfig(
+                    durable_name=o.durable(k),
+                    filter_subject=f"{o.prefix}.events.{k}.>",
+                    ack_policy=AckPolicy.EXPLICIT,
+                    deliver_policy=DeliverPolicy.ALL,
+                    max_ack_pending=1,  # one company's events one at a time, in order
+                    ack_wait=o.ack_wait,
+                    max_deliver=-1,  # the worker gives up itself (sink.max_deliveries), into the dead letters
+                ),
+            )
+    return partitions
+
+
+# -- consuming -------------------------------------------------------------------------------------------------
+
+
+def consume(url: str, sink: EventSink) -> None:
+    asyncio.run(_consume(Options(url), sink))
+
+
+async def _consume(o: Options, sink: EventSink) -> None:
+    nc = await _connect(o, f"paybonus-worker-{sink.worker_id}", sink)
+    try:
+        js = nc.jetstream()
+        partitions = await _ensure(js, o)
+        inbox = await nc.subscribe(nc.new_inbox())
+        log.info("worker.source.ready", worker=sink.worker_id, stream=o.stream, partitions=partitions)
+        k = partition(sink.worker_id, partitions)  # workers start apart
+        taken, idle = 0, 0
+        while not sink.stopping():
+            try:
+                msg = await _next(nc, inbox, o, k)
+            except Exception as exc:  # the connection is down: nats-py reconnects by itself
+                log.info("worker.broker.fetch_failed", worker=sink.worker_id, error_type=type(exc).__name__)
+                await asyncio.sleep(0.5)
+                continue
+            if msg is None:  # nothing there, or its company's message is being recorded by another worker
+                k, taken, idle = (k + 1) % partitions, 0, idle + 1
+                if idle >= partitions:  # a whole round without work
+                    await asyncio.sleep(POLL_S)
+                    idle = 0
+                continue
+            idle = 0
+            await _handle(js, o, sink, msg)
+            taken += 1
+            if taken >= DRAIN:
+                k, taken = (k + 1) % partitions, 0
+    finally:
+        with contextlib.suppress(Exception):
+            await nc.close()
+
+
+async def _next(nc: Any, inbox: Any, o: Options, k: int) -> Any:
+    """The next message of partition k, or None at once when there is none to take (a no-wait pull request:
+    one round trip, where a waiting pull would hold the worker on an empty or busy partition). A message that
+    answers an earlier request arrives here too, and is taken: whichever partition it is from."""
+    nats = _nats()
+    await nc.publish(
+        f"$JS.API.CONSUMER.MSG.NEXT.{o.stream}.{o.durable(k)}",
+        b'{"batch":1,"no_wait":true}',
+        reply=inbox.subject,
+    )
+    try:
+        msg = await inbox.next_msg(timeout=5)
+    except (TimeoutError, nats.errors.TimeoutError):
+        return None
+    if msg.headers and msg.headers.get("Status"):  # 404 no messages, 408, 409 max ack pending
+        return None
+    return msg
+
+
+async def _handle(js: Any, o: Options, sink: EventSink, msg: Any) -> None:
+    md = msg.metadata
+    headers = msg.headers or {}
+    delivery = Delivery(
+        msg.data, msg.subject, headers.get("Nats-Msg-Id"), int(md.num_delivered), int(md.num_pending)
+    )
+    work = asyncio.get_running_loop().run_in_executor(None, sink.handle, delivery)
+    while True:  # computing: tell JetStream the message is not abandoned
+        done, _ = await asyncio.wait([work], timeout=o.ack_wait / 3)
+        if done:
+            break
+        with contextlib.suppress(Exception):
+            await msg.in_progress()
+    verdict = work.result()
+    try:
+        if verdict is Verdict.ACK:
+            await msg.ack_sync(timeout=5)
+        elif verdict is Verdict.DEAD:
+            company = headers.get("Paybonus-Company") or msg.subject.rsplit(".", 1)[-1]
+            await js.publish(
+                o.dead_subject(company),
+                msg.data,
+                headers={"Paybonus-Subject": msg.subject, "Paybonus-Deliveries": str(delivery.deliveries)},
+            )
+            await msg.ack_sync(timeout=5)
+        else:
+            await msg.nak(delay=min(0.2 * 2 ** min(delivery.deliveries, 6), 10.0))
+    except (
+        Exception
+    ) as exc:  # not settled: JetStream delivers it again after ack_wait (a duplicate: harmless)
+        log.info(
+            "worker.message.unsettled",
+            worker=sink.worker_id,
+            subject=msg.subject,
+            error_type=type(exc).__name__,
+        )
+
+
+# -- publishing ------------------------------------------------------------------------------------------------
+
+
+def publish(url: str, messages: Sequence[tuple[str, str, bytes]]) -> int:
+    """Publish (company, event id, event JSON) in order; JetStream keeps one copy per event id (5 minutes)."""
+    return asyncio.run(_publish(Options(url), messages))
+
+
+async def _publish(o: Options, messages: Sequence[tuple[str, str, bytes]]) -> int:
+    nc = await _connect(o, "paybonus-publish")
+    try:
+        js = nc.jetstream()
+        partitions = await _ensure(js, o)
+        window = 256  # acknowledgements awaited together; the order on the wire is the order published
+        for i in range(0, len(messages), window):
+            await asyncio.gather(
+                *(
+                    js.publish(
+                        o.subject(company, partitions),
+                        data,
+                        headers={"Nats-Msg-Id": event_id, "Paybonus-Company": company},
+                    )
+                    for company, event_id, data in messages[i : i + window]
+                )
+            )
+        return len(messages)
+    finally:
+        await nc.close()
+
+
+# -- health ----------------------------------------------------------------------------------------------------
+
+
+def health(url: str) -> Mapping[str, Any]:
+    return asyncio.run(_health(Options(url)))
+
+
+async def _health(o: Options) -> dict[str, Any]:
+    nc = await _connect(o, "paybonus-health")
+    try:
+        js = nc.jetstream()
+        partitions = await _ensure(js, o)
+        info = await js.stream_info(o.stream)
+        dead = await js.stream_info(f"{o.stream}_DEAD")
+        out: dict[str, Any] = {
+            "stream": o.stream,
+            "partitions": partitions,
+            "messages": info.state.messages,
+            "dead_letters": dead.state.messages,
+            "pending": 0,
+            "unacknowledged": 0,
+            "redelivered": 0,
+        }
+        for k in range(partitions):
+            c = await js.consumer_info(o.stream, o.durable(k))
+            out["pending"] += c.num_pending
+            out["unacknowledged"] += c.num_ack_pending
+            out["redelivered"] += c.num_redelivered
+        return out
+    finally:
+        await nc.close()
+
+
+def dead_letters(url: str) -> list[dict[str, Any]]:
+    """The messages forwarded to the dead-letter stream (for tests and `health`'s readers)."""
+    return asyncio.run(_dead(Options(url)))
+
+
+async def _dead(o: Options) -> list[dict[str, Any]]:
+    nc = await _connect(o, "paybonus-dead")
+    try:
+        js = nc.jetstream()
+        out = []
+        sub = await js.pull_subscribe(f"{o.prefix}.dead.>", stream=f"{o.stream}_DEAD")
+        while True:
+            try:
+                msgs = await sub.fetch(100, timeout=0.5)
+            except Exception:
+                break
+            for m in msgs:
+                out.append(
+                    {"subject": m.subject, "headers": dict(m.headers or {}), "data": json.loads(m.data)}
+                )
+                await m.ack()
+        return out
+    finally:
+        await nc.close()
+
+
+@hookimpl
+def paybonus_event_sources() -> list[EventSource]:
+    return [
+        EventSource(
+            "nats",
+            ("nats", "tls"),
+            consume,
+            publish,
+            health,
+            "NATS JetStream: one durable pull consumer per partition of companies (docs/deploy.md)",
+        )
+    ]

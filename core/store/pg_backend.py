@@ -1,0 +1,117 @@
+"""A ledger in PostgreSQL: the same `Ledger`, verbs, repositories and guarantees as on SQLite.
+
+What differs is kept here: connecting by URL, the migrations of `pg_schema`, and the write lock. SQLite has one
+writer at a time; here writers of different companies run in parallel and writers of one company serialise on a
+transaction-scoped advisory lock keyed by the company (`pg_advisory_xact_lock(hashtextextended(company, 0))`),
+taken at the start of each write transaction and released by its commit or rollback, so a crashed worker never
+leaves it held. Whole-ledger writers (a replay seed, a migration) take the exclusive form of one global key that
+company writers hold shared. Under READ COMMITTED each statement after the lock sees every commit made before it:
+the version check, the chain head and the duplicate checks read what the previous holder wrote.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import psycopg
+from paybonus.errors import UserError
+
+from . import pg_schema
+from .pg import PgConnection
+from .sql import redacted
+
+
+class PgBackend:
+    """What a ledger in PostgreSQL does its own way; `Ledger` delegates to it when opened on a URL."""
+
+    name = "postgresql"
+
+    def __init__(self, conn: PgConnection, url: str) -> None:
+        self.conn = conn
+        self.url = url
+
+    @classmethod
+    def connect(cls, url: str, create: bool) -> tuple[PgBackend, list[str]]:
+        """Connect, check it is a ledger (or make one, `create`), apply pending migrations."""
+        conn = PgConnection(url)
+        try:
+            has = conn.execute("SELECT to_regclass('audit_log') IS NOT NULL").fetchone()[0]
+            if not has and not create:
+                raise UserError(
+                    redacted(url),
+                    "not a paybonus ledger (no audit_log table); create one with `paybonus init`",
+                )
+            migrated = pg_schema.apply(conn)
+        except psycopg.Error as exc:
+            conn.close()
+            raise UserError(redacted(url), f"cannot use this database ({str(exc).splitlines()[0]})") from None
+        except BaseException:
+            conn.close()
+            raise
+        return cls(conn, url), migrated
+
+    def pending_migrations(self) -> list[str]:
+        return pg_schema.pending(self.conn)
+
+    @contextmanager
+    def transaction(self, companies: Sequence[str]) -> Iterator[None]:
+        """A write transaction holding the advisory lock of each company it writes for (all: none named)."""
+        with self.conn.transaction():
+            if companies:  # one statement, one round trip; one order for all: no deadlock
+                keys = sorted(set(companies))
+                locks = ", ".join("pg_advisory_xact_lock(hashtextextended(?, 0))" for _ in keys)
+                self.conn.execute(
+                    f"SELECT pg_advisory_xact_lock_shared(?), {locks}", (pg_schema.MIGRATION_LOCK, *keys)
+                )
+            else:
+                self.conn.execute("SELECT pg_advisory_xact_lock(?)", (pg_schema.MIGRATION_LOCK,))
+            yield
+
+    # -- what the verifier reads about the database itself --------------------------------------------------
+
+    def integrity(self) -> list[tuple[str]]:
+        """PostgreSQL checks its pages itself (and data checksums, when the cluster has them): nothing to ask."""
+        return [("ok",)]
+
+    def schema(self) -> dict[tuple[str, str], str]:
+        return _schema_of(self.conn, "current_schema()")
+
+    def expected_schema(self) -> dict[tuple[str, str], str]:
+        """The schema this version makes, built in a scratch schema inside a transaction rolled back."""
+        global _EXPECTED
+        if _EXPECTED is None:
+            with self.conn.transaction():
+                self.conn.execute("CREATE SCHEMA paybonus_expected")
+                self.conn.execute("SET LOCAL search_path TO paybonus_expected")
+                for _, fn in pg_schema.MIGRATIONS:
+                    fn(self.conn)
+                _EXPECTED = _schema_of(self.conn, "'paybonus_expected'")
+                raise psycopg.Rollback
+        return _EXPECTED
+
+
+_EXPECTED: dict[tuple[str, str], str] | None = None
+
+
+def _schema_of(conn: PgConnection, schema: str) -> dict[tuple[str, str], str]:
+    """(type, name) -> definition: a table's columns (name, type, not null, default), an enabled trigger's
+    table, timing and function."""
+    out: dict[tuple[str, str], str] = {}
+    cols: dict[str, list[str]] = {}
+    for table, name, kind, nullable in conn.execute(
+        "SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns "
+        f"WHERE table_schema = {schema} AND table_name IN (SELECT table_name FROM information_schema.tables "
+        f"WHERE table_schema = {schema} AND table_type = 'BASE TABLE') ORDER BY table_name, ordinal_position"
+    ):
+        cols.setdefault(table, []).append(f"{name} {kind} {nullable}")
+    for table, parts in cols.items():
+        out[("table", table)] = ";".join(parts)
+    for name, table, enabled, definition in conn.execute(
+        "SELECT t.tgname, c.relname, t.tgenabled, p.proname || ' ' || t.tgtype || ' ' || "
+        "encode(t.tgargs, 'escape') FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+        "JOIN pg_namespace s ON s.oid = c.relnamespace JOIN pg_proc p ON p.oid = t.tgfoid "
+        f"WHERE NOT t.tgisinternal AND s.nspname = {schema}"
+    ):
+        out[("trigger", name)] = f"{table} {definition}" if enabled != "D" else f"{table} disabled"
+    return out

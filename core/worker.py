@@ -1,0 +1,226 @@
+"""`paybonus worker`: events from a message broker, recorded through the same bus, into a (shared) ledger.
+
+A worker is the `EventSink` an event source (`paybonus_event_sources`; NATS JetStream built in) hands each
+message to: it parses the event, publishes it through the bus (admission, record, dispatches, each committed)
+and answers ACK; the source acknowledges only then. A message delivered again after a crash is a duplicate, which
+the bus acknowledges and completes (events are idempotent). A message that fails (a refused event, a database
+that is down) is delivered again, later; on its `max_deliveries`-th delivery it is kept in the ledger's
+message_dead_letters and forwarded to the broker's dead-letter subject. SIGTERM (or SIGINT) lets the current
+message finish, then the worker stops.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from paybonus.hooks.types import Delivery, EventSource, Verdict
+
+from . import logs
+from .errors import UserError
+from .events import Event, canonical_json
+from .host import PluginHost
+from .params import Parameters
+
+log = logs.get_logger("paybonus.worker")
+DEFAULT_MAX_DELIVERIES = 5
+
+
+def source_for(host: PluginHost, url: str) -> EventSource:
+    """The event source serving the URL's scheme (nats://, or one a plugin adds)."""
+    scheme = urlsplit(url).scheme
+    sources = [s for group in host.pm.hook.paybonus_event_sources() for s in group]
+    for s in sources:
+        if scheme in s.url_schemes:
+            return s
+    known = sorted({f"{x}://" for s in sources for x in s.url_schemes})
+    raise UserError(
+        url, f"no event source serves {scheme or 'this'}:// (known: {', '.join(known) or 'none'})"
+    )
+
+
+def feed(host: PluginHost, url: str, events: Sequence[Event[Any]]) -> int:
+    """Publish events to a broker (`paybonus publish --to`), in order; returns how many."""
+    messages = [(e.company, e.id, canonical_json(e.to_dict()).encode("utf-8")) for e in events]
+    return source_for(host, url).publish(url, messages)
+
+
+class Worker:
+    """The sink of an event source: one message, one publish through the bus, one verdict."""
+
+    def __init__(
+        self,
+        db: str,
+        host: PluginHost,
+        params: Parameters | None = None,
+        *,
+        source: str = "",
+        worker_id: str | None = None,
+        max_deliveries: int = DEFAULT_MAX_DELIVERIES,
+    ) -> None:
+        self.db, self.host, self.params = db, host, params
+        self.source = source
+        self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}"
+        self.max_deliveries = max_deliveries
+        self.counts: Counter[str] = Counter()
+        self._stop = threading.Event()
+        self._app: Any = None
+        self._open()  # a ledger that cannot be opened is a user error before any message is taken
+
+    def _open(self) -> Any:
+        from .app import Paybonus
+
+        if self._app is None:
+            self._app = Paybonus.open(self.db, host=self.host, params=self.params)
+        return self._app
+
+    def _reopen(self) -> None:
+        """After an error that was not the event's fault (a lost database connection): start afresh."""
+        if self._app is not None:
+            with contextlib.suppress(Exception):  # already broken
+                self._app.close()
+            self._app = None
+
+    # -- EventSink ---------------------------------------------------------------------------------------
+
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def note(self, event: str, **fields: Any) -> None:
+        """A plugin source's own log line: `worker.source.note` with its name in `note`."""
+        log.info("worker.source.note", worker=self.worker_id, note=event, **fields)
+
+    def handle(self, delivery: Delivery) -> Verdict:
+        t0 = time.perf_counter()
+        self.counts["messages"] += 1
+        if delivery.deliveries > 1:
+            self.counts["redeliveries"] += 1
+        fields = {
+            "worker": self.worker_id,
+            "subject": delivery.subject,
+            "deliveries": delivery.deliveries,
+            "lag": delivery.pending,
+        }
+        try:
+            app = self._open()
+            pairs = self._event(delivery)
+            summary = app.publish(pairs)
+        except Exception as exc:
+            user = isinstance(exc, UserError)
+            if not user:
+                self._reopen()
+            error = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+            if delivery.deliveries >= self.max_deliveries:
+                return self._dead(delivery, error, type(exc).__name__, fields)
+            self.counts["retried"] += 1
+            log.warning("worker.message.retry", error_type=type(exc).__name__, user_error=user, **fields)
+            return Verdict.RETRY
+        c = summary.counts
+        self.counts["recorded"] += c["recorded"]
+        self.counts["duplicates"] += c["duplicates"]
+        self.counts["failed_dispatches"] += c["failed"]
+        log.info(
+            "worker.message.recorded",
+            event_id=pairs[0][1].id,
+            company=pairs[0][1].company,
+            duplicate=bool(c["duplicates"]),
+            dispatches=c["completed"] + c["failed"],
+            duration_ms=round((time.perf_counter() - t0) * 1000, 1),
+            **fields,
+        )
+        return Verdict.ACK
+
+    def _event(self, delivery: Delivery) -> list[tuple[str, Event[Any]]]:
+        where = f"message {delivery.message_id or delivery.subject}"
+        try:
+            text = delivery.data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise UserError(where, "not UTF-8 text") from None
+        pairs = self.host.event_types.read_jsonl(where, text)
+        if len(pairs) != 1:
+            raise UserError(where, f"a message carries one event, this one {len(pairs)}")
+        return pairs
+
+    def _dead(self, delivery: Delivery, error: str, error_type: str, fields: dict[str, Any]) -> Verdict:
+        """Keep the message in the ledger (with its error: it may name an amount, so never in the logs)."""
+        company = None
+        with contextlib.suppress(Exception):
+            company = self._event(delivery)[0][1].company
+        try:
+            self._open().ledger.record_dead_letter(
+                self.source,
+                delivery.subject,
+                delivery.message_id,
+                company,
+                delivery.deliveries,
+                error,
+                delivery.data,
+                datetime.now(UTC).isoformat(),
+            )
+        except Exception as exc:  # the ledger cannot keep it now: try again later
+            self._reopen()
+            log.error("worker.dead_letter.failed", error_type=type(exc).__name__, **fields)
+            return Verdict.RETRY
+        self.counts["dead_letters"] += 1
+        log.error("worker.message.dead", error_type=error_type, **fields)
+        return Verdict.DEAD
+
+    def close(self) -> None:
+        self._reopen()
+
+
+def run(worker: Worker, url: str) -> Mapping[str, int]:
+    """Consume until SIGTERM or SIGINT (the current message finishes first); returns the counts."""
+    source = source_for(worker.host, url)
+    worker.source = source.name
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        log.info("worker.stopping", worker=worker.worker_id, signal=signal.Signals(signum).name)
+        worker.stop()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    log.info(
+        "worker.started", worker=worker.worker_id, source=source.name, max_deliveries=worker.max_deliveries
+    )
+    try:
+        source.consume(url, worker)
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+        worker.close()
+        log.info("worker.stopped", worker=worker.worker_id, **dict(worker.counts))
+    return dict(worker.counts)
+
+
+def health(host: PluginHost, url: str, db: str) -> dict[str, Any]:
+    """What an orchestrator asks: can the ledger and the broker be reached, and how far behind are the workers."""
+    from .store import Ledger
+
+    out: dict[str, Any] = {"ok": True}
+    try:
+        with Ledger.open(db) as ledger:
+            out["ledger"] = {
+                "backend": ledger.backend,
+                "pending_migrations": ledger.pending_migrations(),
+                "dead_letters": ledger.dead_letters.count(),
+            }
+    except Exception as exc:
+        out["ok"], out["ledger"] = False, {"error": str(exc).splitlines()[0]}
+    source = source_for(host, url)
+    try:
+        out["source"] = dict(source.health(url)) if source.health else {"name": source.name}
+    except Exception as exc:
+        out["ok"], out["source"] = False, {"error": str(exc).splitlines()[0]}
+    return out

@@ -1,0 +1,148 @@
+"""The PostgreSQL ledger keeps the SQLite ledger's promises: append-only history, per-company chains that `audit
+verify` checks, the same amounts, and writers that serialise per company only (docs/deploy.md)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import psycopg
+import pytest
+from paybonus import Paybonus
+from paybonus.errors import UserError
+from paybonus.fixtures import sample_dir
+from paybonus.store import Ledger
+
+APPEND_ONLY = ("audit_log", "events", "payments", "parameter_sets", "company_configs", "payroll_parts")
+
+
+@pytest.fixture
+def app(pg_url):
+    with Paybonus.create(pg_url) as a:
+        a.load_company(sample_dir())
+        a.publish(sample_dir() / "events.jsonl")
+        yield a
+
+
+def problems(app):
+    return [str(p) for p in app.verify().problems]
+
+
+def test_the_sample_gives_the_same_cents_as_on_sqlite_and_verifies(app, tmp_path):
+    with Paybonus.create(tmp_path / "l.db") as lite:
+        lite.load_company(sample_dir())
+        lite.publish(sample_dir() / "events.jsonl")
+        assert app.summary() == lite.summary()
+        rows = lambda a: sorted(  # noqa: E731
+            (e.id, e.employee, e.amount_cents, e.period.key) for e in a.entitlements()
+        )
+        assert rows(app) == rows(lite)
+    rep = app.verify()
+    assert rep.ok, rep.problems
+    assert all(type(total) is int for *_, total, _ in app.summary())  # SUM(bigint): an int, never a Decimal
+
+
+def test_history_refuses_update_delete_and_truncate(app):
+    conn = app.ledger.conn
+    for table in APPEND_ONLY:
+        for statement in (f"UPDATE {table} SET at = at", f"DELETE FROM {table}", f"TRUNCATE {table} CASCADE"):
+            if table != "audit_log" and "SET at" in statement:
+                statement = f"UPDATE {table} SET recorded_at = recorded_at"
+            if table == "events" and "SET" in statement:
+                statement = "UPDATE events SET digest = digest"
+            if table == "payroll_loads" and "SET" in statement:
+                statement = "UPDATE payroll_loads SET at = at"
+            if (
+                conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0
+                and "TRUNCATE" not in statement
+            ):
+                continue
+            with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
+                conn.execute(statement)
+    with pytest.raises(psycopg.errors.RaiseException, match="immutable"):
+        conn.execute("UPDATE entitlements SET amount_cents = amount_cents + 1")
+    with pytest.raises(psycopg.errors.RaiseException, match="never deleted"):
+        conn.execute("DELETE FROM entitlements")
+    conn.execute("UPDATE entitlements SET status = 'paid' WHERE seq = 1")  # only the status moves
+
+
+def test_an_amount_changed_behind_the_triggers_is_named(app):
+    assert problems(app) == []
+    conn = app.ledger.conn
+    with conn.transaction():
+        conn.execute("SET LOCAL session_replication_role = replica")  # what a superuser can do: triggers off
+        conn.execute("UPDATE entitlements SET amount_cents = amount_cents + 100 WHERE seq = 3")
+    found = problems(app)
+    assert found and any("entitlement" in p for p in found), found
+
+
+def test_a_disabled_or_dropped_trigger_is_named(app):
+    app.ledger.conn.execute("ALTER TABLE events DISABLE TRIGGER events_no_update")
+    app.ledger.conn.execute("DROP TRIGGER payments_no_delete ON payments")
+    found = problems(app)
+    assert any("events_no_update is altered" in p for p in found), found
+    assert any("payments_no_delete is missing" in p for p in found), found
+
+
+def test_writers_of_two_companies_run_together_and_of_one_company_wait(pg_url):
+    first, second = Ledger.create(pg_url), Ledger.open(pg_url)
+    entered = threading.Event()
+    release = threading.Event()
+
+    def hold(company: str) -> None:
+        with first.write(company):
+            entered.set()
+            release.wait(10)
+
+    t = threading.Thread(target=hold, args=("ACME",))
+    t.start()
+    assert entered.wait(10)
+    start = time.monotonic()
+    with second.write("OTHER"):  # another company: no wait
+        pass
+    other_took = time.monotonic() - start
+    waited = threading.Event()
+
+    def same() -> None:
+        with second.write("ACME"):
+            waited.set()
+
+    u = threading.Thread(target=same)
+    u.start()
+    assert not waited.wait(0.5)  # ACME is held: its second writer waits
+    release.set()
+    assert waited.wait(10)
+    t.join()
+    u.join()
+    assert other_took < 5
+    first.close()
+    second.close()
+
+
+def test_opening_a_database_that_is_not_a_ledger_is_one_line(pg_url):
+    with pytest.raises(UserError, match="not a paybonus ledger"):
+        Ledger.open(pg_url)
+    with pytest.raises(UserError, match="cannot connect to PostgreSQL"):
+        Ledger.open("postgresql://nobody:secret@127.0.0.1:1/none")
+
+
+def test_a_second_create_applies_nothing_and_keeps_the_chains(app, pg_url):
+    heads = app.heads()
+    again = Ledger.create(pg_url)
+    assert again.migrated == [] and again.pending_migrations() == [] and again.audit.heads() == heads
+    again.close()
+
+
+def test_the_views_for_humans_say_the_same_on_postgresql(app):
+    conn = app.ledger.conn
+    total = conn.execute("SELECT SUM(amount_cents) FROM entitlements").fetchone()[0]
+    assert conn.execute("SELECT SUM(total_cents) FROM totals_by_scheme").fetchone()[0] == total
+    row = conn.execute(
+        "SELECT amount_euros, amount_cents FROM entitlements_in_euros ORDER BY id LIMIT 1"
+    ).fetchone()
+    assert row[0] == f"{row[1] // 100}.{row[1] % 100:02d}"
+    one = conn.execute("SELECT id FROM entitlements WHERE scheme = 'interessement' LIMIT 1").fetchone()[0]
+    sections = {
+        r[0] for r in conn.execute("SELECT section FROM explanation_lines WHERE entitlement = ?", (one,))
+    }
+    assert {"rule", "input"} <= sections

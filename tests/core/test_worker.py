@@ -1,0 +1,155 @@
+"""`paybonus worker` over NATS JetStream and PostgreSQL: the same ledger as `paybonus publish`, messages
+acknowledged after their commit, dead letters after the last delivery, SIGTERM, `health`, `migrate`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+from helpers.cli import run
+from paybonus import Paybonus
+from paybonus.fixtures import sample_dir
+from paybonus.nats_source import dead_letters
+from paybonus.store import Ledger
+
+
+@pytest.fixture
+def source(nats_server):
+    """A stream of its own on the session's NATS server (short redelivery delay: a dead worker's message)."""
+    tag = uuid.uuid4().hex[:10]
+    return f"{nats_server.url}?stream=T{tag}&prefix=t{tag}&partitions=4&ack_wait=2"
+
+
+PAYBONUS = (sys.executable, "-m", "paybonus", "--log-format", "json", "--log-level", "info")
+
+
+def start_worker(db, source, tmp_path, *extra, name="w"):
+    log = open(tmp_path / f"{name}.log", "a")  # noqa: SIM115 - closed with the process
+    return subprocess.Popen(
+        [*PAYBONUS, "worker", "--source", source, "--db", db, "--id", name, *extra],
+        stdout=log,
+        stderr=log,
+        env={**os.environ, "PAYBONUS_PLUGINS": os.environ.get("PAYBONUS_PLUGINS", "")},
+    )
+
+
+def health(db, source, tmp_path):
+    r = run("health", "--source", source, "--db", db, cwd=tmp_path)
+    return r.returncode, json.loads(r.stdout) if r.stdout.strip().startswith("{") else r.stderr
+
+
+def wait_drained(db, source, tmp_path, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        code, h = health(db, source, tmp_path)
+        if code == 0 and h["source"]["messages"] == 0 and h["source"]["unacknowledged"] == 0:
+            return h
+        time.sleep(0.5)
+    raise AssertionError(f"not drained: {h}")
+
+
+def stop(proc):
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 0
+
+
+def test_a_worker_records_what_publish_records_and_stops_on_sigterm(pg_url, source, tmp_path):
+    assert run("--db", pg_url, "init", cwd=tmp_path).returncode == 0
+    assert run("--db", pg_url, "load", str(sample_dir()), cwd=tmp_path).returncode == 0
+    r = run("publish", "--to", source, str(sample_dir() / "events.jsonl"), cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout.startswith("24 events sent"), r.stderr
+    w = start_worker(pg_url, source, tmp_path)
+    h = wait_drained(pg_url, source, tmp_path)
+    assert h["ok"] and h["ledger"]["backend"] == "postgresql" and h["source"]["pending"] == 0
+    stop(w)
+    logs = [
+        json.loads(line) for line in (tmp_path / "w.log").read_text().splitlines() if line.startswith("{")
+    ]
+    done = [x for x in logs if x["event"] == "worker.message.recorded"]
+    assert len(done) == 24 and all(x["worker"] == "w" and "lag" in x for x in done)
+    assert logs[-1]["event"] == "worker.stopped" and logs[-1]["recorded"] == 24
+    with Paybonus.create(tmp_path / "one.db") as lite, Paybonus.open(pg_url) as pg:
+        lite.load_company(sample_dir())
+        lite.publish(sample_dir() / "events.jsonl")
+        assert pg.summary() == lite.summary()
+        assert pg.verify().ok
+    # published again: duplicates, acknowledged, nothing changes
+    before = Ledger.open(pg_url).audit.heads()
+    r = run("publish", "--to", source, str(sample_dir() / "events.jsonl"), cwd=tmp_path)
+    w = start_worker(pg_url, source, tmp_path)
+    wait_drained(pg_url, source, tmp_path)
+    stop(w)
+    assert Ledger.open(pg_url).audit.heads() == before
+
+
+def test_a_message_that_keeps_failing_becomes_a_dead_letter_in_the_ledger_and_the_broker(
+    pg_url, source, tmp_path
+):
+    assert run("--db", pg_url, "init", cwd=tmp_path).returncode == 0
+    assert run("--db", pg_url, "load", str(sample_dir()), cwd=tmp_path).returncode == 0
+    events = (sample_dir() / "events.jsonl").read_text().splitlines()
+    bad = json.loads(events[0])
+    bad["company"], bad["id"] = "NOBODY", "bad-1"
+    (tmp_path / "e.jsonl").write_text(json.dumps(bad) + "\n" + events[0] + "\n")
+    assert run("publish", "--to", source, str(tmp_path / "e.jsonl"), cwd=tmp_path).returncode == 0
+    w = start_worker(pg_url, source, tmp_path, "--max-deliveries", "3")
+    wait_drained(pg_url, source, tmp_path)
+    stop(w)
+    with Ledger.open(pg_url) as ledger:
+        [dead] = ledger.dead_letters.all()
+        assert dead["company"] == "NOBODY" and dead["deliveries"] == 3 and "NOBODY" in dead["error"]
+        assert json.loads(bytes(dead["payload"]))["id"] == "bad-1"
+        assert ledger.events.count() == 1  # the good one, behind it in another partition or after it
+    [forwarded] = dead_letters(source)
+    assert forwarded["data"]["id"] == "bad-1" and forwarded["headers"]["Paybonus-Deliveries"] == "3"
+
+
+def test_migrate_copies_a_sqlite_ledger_and_verifies_the_copy(pg_url, tmp_path):
+    with Paybonus.create(tmp_path / "l.db") as lite:
+        lite.load_company(sample_dir())
+        lite.publish(sample_dir() / "events.jsonl")
+        heads = lite.heads()
+    r = run("migrate", str(tmp_path / "l.db"), pg_url, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr + r.stdout
+    assert "verified" in r.stdout and "same chain heads" in r.stdout
+    with Paybonus.open(pg_url) as pg:
+        assert pg.heads() == heads
+        pg.publish(sample_dir() / "events.jsonl")  # and it goes on: duplicates
+        assert pg.verify().ok
+    r = run("migrate", str(tmp_path / "l.db"), pg_url, cwd=tmp_path)
+    assert r.returncode == 2 and "not empty" in r.stderr
+
+
+def test_bench_workers_measures_the_broker_path_against_sqlite_on_the_same_events(
+    pg_database, nats_server, tmp_path
+):
+    r = run(
+        "bench",
+        "--workers",
+        "1,2",
+        "--db",
+        pg_database,
+        "--source",
+        nats_server.url,
+        "--sizes",
+        "40",
+        "--companies",
+        "2",
+        "--out",
+        str(tmp_path / "b.json"),
+        cwd=tmp_path,
+    )
+    assert r.returncode == 0, r.stderr
+    runs = json.loads((tmp_path / "b.json").read_text())["runs"]
+    assert [x["path"] for x in runs] == [
+        "sqlite, 1 process",
+        "nats + postgresql, 1 worker",
+        "nats + postgresql, 2 workers",
+    ]
+    assert all(x["same_cents"] and x["events"] == runs[0]["events"] > 0 for x in runs)
