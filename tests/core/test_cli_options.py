@@ -203,6 +203,18 @@ ELSEWHERE = {
     "bench --no-replay": "test_bench_plans_its_runs_from_its_options",
     "bench --out": "test_bench_plans_its_runs_from_its_options",
     "bench --force": "test_bench_plans_its_runs_from_its_options",
+    # the server commands need a broker and PostgreSQL: their own suite runs them (file::function)
+    "bench --workers": "test_worker.py::test_bench_workers_measures_the_broker_path_against_sqlite_on_the_same_events",
+    "bench --db": "test_worker.py::test_bench_workers_measures_the_broker_path_against_sqlite_on_the_same_events",
+    "bench --source": "test_worker.py::test_bench_workers_measures_the_broker_path_against_sqlite_on_the_same_events",
+    "bench --companies": "test_worker.py::test_bench_workers_measures_the_broker_path_against_sqlite_on_the_same_events",
+    "health --db": "test_worker.py::health",
+    "health --source": "test_worker.py::health",
+    "publish --to": "test_worker.py::test_a_worker_records_what_publish_records_and_stops_on_sigterm",
+    "worker --db": "test_worker.py::start_worker",
+    "worker --id": "test_worker.py::start_worker",
+    "worker --source": "test_worker.py::start_worker",
+    "worker --max-deliveries": "test_worker.py::test_a_message_that_keeps_failing_becomes_a_dead_letter_in_the_ledger_and_the_broker",
 }
 
 
@@ -306,8 +318,10 @@ def test_every_option_of_every_command_is_in_the_table():
         covered |= invoked_keys(case.args.split(), tree)
         for before in case.before:
             covered |= invoked_keys(before.split(">")[0].split(), tree)
-    source = Path(__file__).read_text(encoding="utf-8")
-    for key, test in ELSEWHERE.items():
+    here = Path(__file__).read_text(encoding="utf-8")
+    for key, where in ELSEWHERE.items():
+        file, _, test = where.rpartition("::")
+        source = (Path(__file__).parent / file).read_text(encoding="utf-8") if file else here
         assert f"def {test}(" in source, key
         option = key.split()[-1]
         body = source.split(f"def {test}(", 1)[1].split("\ndef ", 1)[0]
