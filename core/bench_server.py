@@ -136,11 +136,21 @@ class Workers:
         self.procs[name].kill()
         self.procs[name].wait(30)
 
-    def stop_all(self) -> list[int]:
+    def stop_all(self, timeout: float = 60) -> list[int]:
+        """SIGTERM to every running worker once it is ready (a worker restarted a moment ago may not have
+        installed its handler yet, and would die of the signal): each finishes its message and exits 0."""
+        deadline = time.monotonic() + timeout
+        for name, p in self.procs.items():
+            while (
+                p.poll() is None
+                and self.log(name).count("worker.source.ready") < self.starts[name]
+                and time.monotonic() < deadline
+            ):
+                time.sleep(0.05)
         for p in self.procs.values():
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
-        return [p.wait(60) for p in self.procs.values()]
+        return [p.wait(timeout) for p in self.procs.values()]
 
 
 def drained(source: str) -> dict[str, Any]:
