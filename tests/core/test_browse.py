@@ -127,6 +127,7 @@ def test_an_employees_entitlements_and_an_explanation_are_readable_in_a_browser(
     ledger, server, browser, tmp_path
 ):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     shots = Path(os.environ.get("PAYBONUS_SCREENSHOTS", tmp_path))
     shots.mkdir(parents=True, exist_ok=True)
@@ -146,6 +147,8 @@ def test_an_employees_entitlements_and_an_explanation_are_readable_in_a_browser(
     field.clear()
     field.send_keys("E0007")
     field.submit()
+    WebDriverWait(browser, 30).until(lambda b: "employee=E0007" in b.current_url)  # the answer, not the form
+    WebDriverWait(browser, 30).until(lambda b: b.execute_script("return document.readyState") == "complete")
     rows = browser.find_elements(By.CSS_SELECTOR, "table.rows-and-columns tbody tr")
     assert len(rows) == len(mine)
     text = browser.find_element(By.CSS_SELECTOR, "table.rows-and-columns").text
@@ -158,6 +161,7 @@ def test_an_employees_entitlements_and_an_explanation_are_readable_in_a_browser(
 
     # one explanation: click the entitlement's id
     browser.find_element(By.LINK_TEXT, interessement.id).click()
+    WebDriverWait(browser, 30).until(lambda b: "Why an amount" in b.title + b.page_source[:5000])
     assert "Why an amount is what it is" in browser.title + browser.find_element(By.TAG_NAME, "h1").text
     text = browser.find_element(By.CSS_SELECTOR, "table.rows-and-columns").text
     assert format_euros(interessement.amount_cents, french=True) in text and name in text

@@ -21,6 +21,7 @@ from paybonus.events import (
 
 T = EventTypes()
 ids = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,20}", fullmatch=True)
+names = ids.filter(lambda s: ".." not in s)  # a company's id: no ".." (it names files)
 dates = st.dates(date(2015, 1, 1), date(2035, 12, 31))
 moments = st.datetimes(datetime(2015, 1, 1), datetime(2035, 1, 1), timezones=st.just(UTC))
 periods = st.tuples(dates, st.integers(0, 400)).map(
@@ -51,7 +52,7 @@ TYPES = {
 }
 
 
-@given(ids, ids, moments, payloads)
+@given(ids, names, moments, payloads)
 def test_json_round_trip(eid, company, at, payload):
     e = Event(eid, TYPES[type(payload)], company, at, payload)
     back = T.from_json(e.to_json())
