@@ -36,6 +36,7 @@ log = logs.get_logger("paybonus.worker")
 DEFAULTS = {"stream": "PAYBONUS", "prefix": "paybonus", "partitions": "16", "ack_wait": "30"}
 POLL_S = 0.05  # how long a worker rests after a round of the partitions found nothing to take
 DRAIN = 32  # messages a worker takes in a row from one partition before it looks at the others
+REPLY_S = 0.5  # a no-wait pull is answered at once; rarely the answer never comes (seen with nats-server 2.9)
 
 
 class Options:
@@ -226,8 +227,9 @@ async def _next(nc: Any, inbox: Any, o: Options, k: int) -> Any:
         reply=inbox.subject,
     )
     try:
-        msg = await inbox.next_msg(timeout=5)
+        msg = await inbox.next_msg(timeout=REPLY_S)
     except (TimeoutError, nats.errors.TimeoutError):
+        log.debug("worker.broker.no_reply", partition=k)
         return None
     if msg.headers and msg.headers.get("Status"):  # 404 no messages, 408, 409 max ack pending
         return None

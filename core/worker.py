@@ -1,8 +1,9 @@
 """`paybonus worker`: events from a message broker, recorded through the same bus, into a (shared) ledger.
 
 A worker is the `EventSink` an event source (`paybonus_event_sources`; NATS JetStream built in) hands each
-message to: it parses the event, publishes it through the bus (admission, record, dispatches, each committed)
-and answers ACK; the source acknowledges only then. A message delivered again after a crash is a duplicate, which
+message to: it parses the event, publishes it through the bus (admission, record, dispatches, each committed
+without waiting for the disk), makes the ledger durable (one flush of PostgreSQL's write-ahead log) and answers
+ACK; the source acknowledges only then. A message delivered again after a crash is a duplicate, which
 the bus acknowledges and completes (events are idempotent). A message that fails (a refused event, a database
 that is down) is delivered again, later; on its `max_deliveries`-th delivery it is kept in the ledger's
 message_dead_letters and forwarded to the broker's dead-letter subject. SIGTERM (or SIGINT) lets the current
@@ -81,6 +82,7 @@ class Worker:
 
         if self._app is None:
             self._app = Paybonus.open(self.db, host=self.host, params=self.params)
+            self._app.ledger.defer_durability()  # one flush per message, before its ACK (handle)
         return self._app
 
     def _reopen(self) -> None:
@@ -117,6 +119,7 @@ class Worker:
             app = self._open()
             pairs = self._event(delivery)
             summary = app.publish(pairs)
+            app.ledger.make_durable()  # acknowledged only once on disk: a crash then loses nothing acked
         except Exception as exc:
             user = isinstance(exc, UserError)
             if not user:

@@ -253,6 +253,20 @@ class Ledger:
 
     # -- transactions --------------------------------------------------------------------------------------
 
+    def defer_durability(self) -> None:
+        """Let commits return before they reach the disk (PostgreSQL's `synchronous_commit = off`: what they
+        wrote is visible at once, and crash-safe in order); `make_durable` then makes everything committed so
+        far durable in one flush. For a worker, which acknowledges a message only after `make_durable`. SQLite
+        (WAL, synchronous NORMAL) already survives a process crash without a flush per commit: no change."""
+        if self.server is not None:
+            self.server.defer_durability()
+
+    def make_durable(self) -> None:
+        """Return once every transaction this connection committed is on disk (PostgreSQL: one flush of the
+        write-ahead log, which holds them in commit order). SQLite: nothing to do (see `defer_durability`)."""
+        if self.server is not None:
+            self.server.make_durable()
+
     @contextmanager
     def write(self, *companies: str) -> Iterator[Any]:
         """A write transaction (BEGIN IMMEDIATE): all or nothing. Waits, with backoff, while another writer works.

@@ -68,6 +68,19 @@ class PgBackend:
                 self.conn.execute("SELECT pg_advisory_xact_lock(?)", (pg_schema.MIGRATION_LOCK,))
             yield
 
+    def defer_durability(self) -> None:
+        """Commits of this session return before their write-ahead log is flushed (`synchronous_commit = off`).
+        A server crash can lose only the last ones, never half of one, and never one that a later durable
+        commit depends on: the log is flushed in order."""
+        self.conn.execute("SET synchronous_commit = off")
+
+    def make_durable(self) -> None:
+        """Flush the write-ahead log up to now: a transaction that takes a transaction id commits durably
+        (`synchronous_commit` on for it), and its flush covers every commit written before it."""
+        with self.conn.transaction():
+            self.conn.execute("SET LOCAL synchronous_commit = on")
+            self.conn.execute("SELECT pg_logical_emit_message(true, 'paybonus', 'durable')")
+
     # -- what the verifier reads about the database itself --------------------------------------------------
 
     def integrity(self) -> list[tuple[str]]:

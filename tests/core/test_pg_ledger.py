@@ -146,3 +146,25 @@ def test_the_views_for_humans_say_the_same_on_postgresql(app):
         r[0] for r in conn.execute("SELECT section FROM explanation_lines WHERE entitlement = ?", (one,))
     }
     assert {"rule", "input"} <= sections
+
+
+def test_deferred_commits_are_on_disk_once_make_durable_returns(pg_url):
+    """A worker commits without waiting for the disk and flushes once before it acknowledges (docs/deploy.md)."""
+    ledger = Ledger.create(pg_url)
+    ledger.defer_durability()
+    assert ledger.conn.execute("SHOW synchronous_commit").fetchone()[0] == "off"
+    for i in range(3):
+        with ledger.write("ACME"):
+            ledger.conn.execute(
+                "INSERT INTO parameter_sets (digest, document, recorded_at) VALUES (?, ?, ?)",
+                (f"test-{i}", "{}", "2026-12-01T00:00:00+00:00"),
+            )
+    written = ledger.conn.execute("SELECT pg_current_wal_insert_lsn()::text").fetchone()[0]
+    ledger.make_durable()
+    flushed = ledger.conn.execute("SELECT pg_current_wal_flush_lsn() >= ?::pg_lsn", (written,))
+    assert flushed.fetchone()[0] is True
+    after = ledger.conn.execute("SELECT pg_current_wal_insert_lsn() > ?::pg_lsn", (written,))
+    assert (
+        after.fetchone()[0] is True
+    )  # make_durable wrote a record of its own: its commit waits for the flush
+    ledger.close()

@@ -153,3 +153,29 @@ def test_bench_workers_measures_the_broker_path_against_sqlite_on_the_same_event
         "nats + postgresql, 2 workers",
     ]
     assert all(x["same_cents"] and x["events"] == runs[0]["events"] > 0 for x in runs)
+
+
+def test_a_message_is_acknowledged_only_once_the_ledger_is_durable(tmp_path, monkeypatch):
+    """The worker's ACK follows the flush of what the message committed; a failed flush means deliver again."""
+    from paybonus import load_plugins
+    from paybonus.hooks import Delivery, Verdict
+    from paybonus.worker import Worker
+
+    db = tmp_path / "ledger.db"
+    with Paybonus.create(db) as app:
+        app.load_company(sample_dir())
+    line = (sample_dir() / "events.jsonl").read_text(encoding="utf-8").splitlines()[0].encode()
+    calls = []
+
+    def flush(self):
+        calls.append(self.events.count())  # what is recorded when the flush is asked for
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(Ledger, "make_durable", flush)
+    worker = Worker(str(db), load_plugins(entry_points=False), source="test")
+    assert worker.handle(Delivery(line, "t.events.0.DURAND", "m1")) is Verdict.RETRY
+    assert calls == [1]  # published first, then flushed
+    monkeypatch.setattr(Ledger, "make_durable", lambda self: calls.append("ok"))
+    assert worker.handle(Delivery(line, "t.events.0.DURAND", "m1", deliveries=2)) is Verdict.ACK
+    assert calls[-1] == "ok"
+    worker.close()
