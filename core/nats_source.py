@@ -36,7 +36,8 @@ log = logs.get_logger("paybonus.worker")
 DEFAULTS = {"stream": "PAYBONUS", "prefix": "paybonus", "partitions": "16", "ack_wait": "30"}
 POLL_S = 0.05  # how long a worker rests after a round of the partitions found nothing to take
 DRAIN = 32  # messages a worker takes in a row from one partition before it looks at the others
-REPLY_S = 0.5  # a no-wait pull is answered at once; rarely the answer never comes (seen with nats-server 2.9)
+REPLY_S = 0.25  # a no-wait pull is answered at once, but now and then not at all (nats-server 2.9): an
+# answer later than this (a message) is taken by a later pull request (see _next)
 
 
 class Options:
