@@ -40,7 +40,7 @@ from .params import Parameters
 from .store import DispatchRecord, EntitlementRow, EventRecord, Ledger, LedgerReader, StaleRead
 from .store.dispatches import FindingRow
 from .store.entitlements import SHARED_KEY, shared_hash
-from .store.ledger import DispatchInputs, Overpaid
+from .store.ledger import CompanyVersion, DispatchInputs, Overpaid
 
 log = logs.get_logger("paybonus.bus")
 
@@ -184,7 +184,8 @@ class EventBus:
         with self.ledger.write(*{e.company for e in batch}):
             new = [self._record(event) for event in batch]
         company = batch[0].company
-        version, inputs = self.ledger.version(company), self._inputs(company)
+        version = self.ledger.version(company)
+        inputs = self._inputs(company, version)
         computed: list[tuple[Event[Any], SchemeDescriptor, SchemeResult, DispatchRecord, float]] = []
         outcomes: dict[str, list[DispatchOutcome]] = {e.id: [] for e in batch}
         for event, fresh in zip(batch, new, strict=True):
@@ -196,7 +197,7 @@ class EventBus:
                     continue
                 t0 = time.perf_counter()
                 try:
-                    result = self._compute(event, scheme)
+                    result = self._compute(event, scheme, version.config_digest)
                     at = self.clock().isoformat()
                     shared: dict[str, str] = {}
                     rows = list(
@@ -332,10 +333,10 @@ class EventBus:
         return DispatchOutcome(event.id, scheme.name, COMPLETED, len(ids))
 
     def _compute_and_record(
-        self, event: Event[Any], scheme: SchemeDescriptor, attempt: int, version: tuple[Any, ...] | None
+        self, event: Event[Any], scheme: SchemeDescriptor, attempt: int, version: CompanyVersion | None
     ) -> tuple[Any, list[str], SchemeResult] | None:
-        inputs = self._inputs(event.company)
-        result = self._compute(event, scheme)
+        inputs = self._inputs(event.company, version)
+        result = self._compute(event, scheme, version.config_digest if version else None)
         at = self.clock().isoformat()
         shared: dict[str, str] = {}
         record = DispatchRecord(
@@ -355,20 +356,23 @@ class EventBus:
         done = self.ledger.record_dispatch(record)
         return None if done is None else (done[0], done[1], result)
 
-    def _inputs(self, company: str) -> DispatchInputs:
-        """What a computation reads besides the events and entitlements: parameters, configuration, payroll."""
+    def _inputs(self, company: str, version: CompanyVersion | None = None) -> DispatchInputs:
+        """What a computation reads besides the events and entitlements: parameters, configuration, payroll (as
+        `version` read them, or read now)."""
         if self._params_document is None:
             self._params_document = canonical_json(self.params.to_document())
+        if version is None:
+            version = self.ledger.version(company)
         return DispatchInputs(
-            self.params.digest(),
-            self._params_document,
-            self.ledger.companies.digest(company) or "",
-            self.ledger.companies.latest_load(company),
+            self.params.digest(), self._params_document, version.config_digest, version.payroll_load
         )
 
-    def _compute(self, event: Event[Any], scheme: SchemeDescriptor) -> SchemeResult:
-        """The scheme's handler for the event type, as a guest: read-only, under the time limit."""
-        config = self.caches.company(event.company)
+    def _compute(
+        self, event: Event[Any], scheme: SchemeDescriptor, digest: str | None = None
+    ) -> SchemeResult:
+        """The scheme's handler for the event type, as a guest: read-only, under the time limit. `digest`: the
+        company's configuration as the caller read it (None: read it now)."""
+        config = self.caches.company(event.company, digest or None)
         if config is None:  # pragma: no cover - admission refused unknown companies
             raise SchemeError(f"company {event.company!r} is not loaded")
         ctx = Context(

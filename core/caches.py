@@ -29,9 +29,11 @@ class Caches:
         self._configs: dict[tuple[str, str, str], Any] = {}
         self.populations = Populations()
 
-    def company(self, company_id: str) -> CompanyConfig | None:
-        """The company's stored configuration, parsed once per `load` (None for an unknown company)."""
-        digest = self.ledger.companies.digest(company_id)  # not the text: a large plan's TOML is big
+    def company(self, company_id: str, digest: str | None = None) -> CompanyConfig | None:
+        """The company's stored configuration, parsed once per `load` (None for an unknown company). `digest`: the
+        stored configuration's digest when the caller has just read it (`Ledger.version`)."""
+        if digest is None:
+            digest = self.ledger.companies.digest(company_id)  # not the text: a large plan's TOML is big
         if digest is None:
             return None
         cached = self._companies.get(company_id)

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote
 
 import sqlite_utils
@@ -49,6 +49,17 @@ class StaleRead(Exception):
 
 class Overpaid(ValueError):
     """A payment above what is still due (checked again under the write lock)."""
+
+
+class CompanyVersion(NamedTuple):
+    """`Ledger.version`: compared whole (a tuple); its configuration digest and payroll load are also what a
+    computation records as its inputs, read in the same statement."""
+
+    entitlement_seq: Any
+    payment_seq: Any
+    loaded_at: str
+    config_digest: str
+    payroll_load: int | None
 
 
 @frozen
@@ -312,16 +323,18 @@ class Ledger:
             self._params_pending.clear()
             self._writing = False
 
-    def version(self, company: str) -> tuple[Any, ...]:
-        """What a computation for `company` read, in short: its latest entitlement, its latest payment and its
-        latest load. If it changed before the result is recorded, the result may be stale."""
+    def version(self, company: str) -> CompanyVersion:
+        """What a computation for `company` read, in short: its latest entitlement, its latest payment, its latest
+        load and configuration. If it changed before the result is recorded, the result may be stale."""
         row = self.conn.execute(  # one statement: one round trip to a server
             "SELECT (SELECT MAX(seq) FROM entitlements WHERE company = ?), "
             "(SELECT MAX(seq) FROM payments WHERE company = ?), "
-            "(SELECT loaded_at FROM companies WHERE id = ?)",
-            (company, company, company),
+            "(SELECT loaded_at FROM companies WHERE id = ?), "
+            "(SELECT config_digest FROM companies WHERE id = ?), "
+            "(SELECT MAX(n) FROM payroll_loads WHERE company = ?)",
+            (company,) * 5,
         ).fetchone()
-        return (row[0], row[1], row[2] or "")
+        return CompanyVersion(row[0], row[1], row[2] or "", row[3] or "", row[4])
 
     # -- what the verifier reads about the database itself --------------------------------------------------
 
