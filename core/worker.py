@@ -13,6 +13,7 @@ message finish, then the worker stops.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import signal
 import socket
@@ -34,6 +35,9 @@ from .params import Parameters
 
 log = logs.get_logger("paybonus.worker")
 DEFAULT_MAX_DELIVERIES = 5
+PER_MESSAGE = 64  # events of one company a message carries, at most (`publish --to --per-message`)
+MESSAGE_BYTES = 256 * 1024  # and at most this much JSON (NATS refuses messages over 1 MiB by default)
+MAX_MESSAGE_EVENTS = 10_000  # a message carrying more is refused
 
 
 def source_for(host: PluginHost, url: str) -> EventSource:
@@ -49,14 +53,48 @@ def source_for(host: PluginHost, url: str) -> EventSource:
     )
 
 
-def feed(host: PluginHost, url: str, events: Sequence[Event[Any]]) -> int:
-    """Publish events to a broker (`paybonus publish --to`), in order; returns how many."""
-    messages = [(e.company, e.id, canonical_json(e.to_dict()).encode("utf-8")) for e in events]
-    return source_for(host, url).publish(url, messages)
+def feed(host: PluginHost, url: str, events: Sequence[Event[Any]], per_message: int = PER_MESSAGE) -> int:
+    """Publish events to a broker (`paybonus publish --to`); returns how many events were sent."""
+    source_for(host, url).publish(url, messages(events, per_message))
+    return len(events)
+
+
+def messages(events: Sequence[Event[Any]], per_message: int = PER_MESSAGE) -> list[tuple[str, str, bytes]]:
+    """(company, message id, JSON lines): each company's events in their order, up to `per_message` of them (and
+    MESSAGE_BYTES) in one message, which a worker records as one batch. One company's messages keep their order
+    (a company always lands in the same partition); companies are independent of one another. The message id is
+    the event's id for a single event, else one derived from the ids it carries (the broker drops a message
+    published twice within its duplicate window)."""
+    by_company: dict[str, list[Event[Any]]] = {}
+    for e in events:
+        by_company.setdefault(e.company, []).append(e)
+    out: list[tuple[str, str, bytes]] = []
+    for company, mine in by_company.items():
+        chunk: list[Event[Any]] = []
+        size = 0
+        for e in mine:
+            line = canonical_json(e.to_dict()).encode("utf-8") + b"\n"
+            if chunk and (len(chunk) >= per_message or size + len(line) > MESSAGE_BYTES):
+                out.append(_message(company, chunk))
+                chunk, size = [], 0
+            chunk.append(e)
+            size += len(line)
+        if chunk:
+            out.append(_message(company, chunk))
+    return out
+
+
+def _message(company: str, chunk: Sequence[Event[Any]]) -> tuple[str, str, bytes]:
+    data = b"".join(canonical_json(e.to_dict()).encode("utf-8") + b"\n" for e in chunk)
+    if len(chunk) == 1:
+        return company, chunk[0].id, data
+    ids = "\n".join(e.id for e in chunk).encode("utf-8")
+    return company, f"{chunk[0].id}+{len(chunk) - 1}-{hashlib.sha256(ids).hexdigest()[:16]}", data
 
 
 class Worker:
-    """The sink of an event source: one message, one publish through the bus, one verdict."""
+    """The sink of an event source: one message (one company's events), one publish through the bus, one
+    flush, one verdict."""
 
     def __init__(
         self,
@@ -115,10 +153,14 @@ class Worker:
             "deliveries": delivery.deliveries,
             "lag": delivery.pending,
         }
+        refused: list[tuple[int, str]] = []
         try:
             app = self._open()
-            pairs = self._event(delivery)
-            summary = app.publish(pairs)
+            pairs = self._events(delivery)
+            if len(pairs) > 1 and delivery.deliveries >= self.max_deliveries:
+                summary, refused = self._one_by_one(app, pairs)  # the last delivery: keep what can be kept
+            else:
+                summary = app.publish(pairs)
             app.ledger.make_durable()  # acknowledged only once on disk: a crash then loses nothing acked
         except Exception as exc:
             user = isinstance(exc, UserError)
@@ -134,9 +176,12 @@ class Worker:
         self.counts["recorded"] += c["recorded"]
         self.counts["duplicates"] += c["duplicates"]
         self.counts["failed_dispatches"] += c["failed"]
+        if refused:
+            return self._dead_events(delivery, pairs, refused, fields)
         log.info(
             "worker.message.recorded",
             event_id=pairs[0][1].id,
+            events=len(pairs),
             company=pairs[0][1].company,
             duplicate=bool(c["duplicates"]),
             dispatches=c["completed"] + c["failed"],
@@ -145,22 +190,81 @@ class Worker:
         )
         return Verdict.ACK
 
-    def _event(self, delivery: Delivery) -> list[tuple[str, Event[Any]]]:
+    def _events(self, delivery: Delivery) -> list[tuple[str, Event[Any]]]:
+        """The message's events: JSON lines of one company (`messages`)."""
         where = f"message {delivery.message_id or delivery.subject}"
         try:
             text = delivery.data.decode("utf-8")
         except UnicodeDecodeError:
             raise UserError(where, "not UTF-8 text") from None
         pairs = self.host.event_types.read_jsonl(where, text)
-        if len(pairs) != 1:
-            raise UserError(where, f"a message carries one event, this one {len(pairs)}")
+        if not 1 <= len(pairs) <= MAX_MESSAGE_EVENTS:
+            raise UserError(
+                where, f"a message carries 1 to {MAX_MESSAGE_EVENTS} events, this one {len(pairs)}"
+            )
+        companies = {e.company for _, e in pairs}
+        if len(companies) > 1:
+            raise UserError(
+                where, f"a message carries the events of one company, this one of {len(companies)}"
+            )
         return pairs
+
+    def _one_by_one(self, app: Any, pairs: list[tuple[str, Event[Any]]]) -> tuple[Any, list[tuple[int, str]]]:
+        """Each event of a message on its own (its last delivery, after the whole was refused): the events that
+        can be recorded are; the (index, error) of those refused are returned for the dead letters."""
+        from .app import PublishSummary
+
+        outcomes: list[Any] = []
+        heads: dict[str, Any] = {}
+        refused: list[tuple[int, str]] = []
+        for i, pair in enumerate(pairs):
+            try:
+                done = app.publish([pair])
+            except UserError as exc:
+                refused.append((i, f"UserError: {exc}".splitlines()[0][:500]))
+                continue
+            outcomes += done.outcomes
+            heads.update(done.heads)
+        return PublishSummary(tuple(outcomes), heads), refused
+
+    def _dead_events(
+        self,
+        delivery: Delivery,
+        pairs: list[tuple[str, Event[Any]]],
+        refused: list[tuple[int, str]],
+        fields: dict[str, Any],
+    ) -> Verdict:
+        """Keep each refused event of a message in the ledger's dead letters (the others were recorded); the
+        message goes to the broker's dead letters whole (its recorded events are duplicates there)."""
+        at = datetime.now(UTC).isoformat()
+        try:
+            ledger = self._open().ledger
+            for i, error in refused:
+                event = pairs[i][1]
+                ledger.record_dead_letter(
+                    self.source,
+                    delivery.subject,
+                    delivery.message_id,
+                    event.company,
+                    delivery.deliveries,
+                    error,
+                    canonical_json(event.to_dict()).encode("utf-8"),
+                    at,
+                )
+            ledger.make_durable()
+        except Exception as exc:  # the ledger cannot keep them now: try again later
+            self._reopen()
+            log.error("worker.dead_letter.failed", error_type=type(exc).__name__, **fields)
+            return Verdict.RETRY
+        self.counts["dead_letters"] += len(refused)
+        log.error("worker.message.dead", error_type="UserError", events=len(refused), **fields)
+        return Verdict.DEAD
 
     def _dead(self, delivery: Delivery, error: str, error_type: str, fields: dict[str, Any]) -> Verdict:
         """Keep the message in the ledger (with its error: it may name an amount, so never in the logs)."""
         company = None
         with contextlib.suppress(Exception):
-            company = self._event(delivery)[0][1].company
+            company = self._events(delivery)[0][1].company
         try:
             self._open().ledger.record_dead_letter(
                 self.source,

@@ -91,8 +91,15 @@ Exit code 1 while a dispatch is failed (a dead letter): see `paybonus failures`,
     metavar="URL",
     help="Send the events to a message broker (nats://...) for `paybonus worker`s, instead of the ledger.",
 )
+@click.option(
+    "--per-message",
+    type=click.IntRange(1, 10_000),
+    default=64,
+    show_default=True,
+    help="With --to: one company's events sent together in one message (a worker records them as one batch).",
+)
 @pass_state
-def publish(state: State, events_file: str, to: str | None) -> None:
+def publish(state: State, events_file: str, to: str | None, per_message: int) -> None:
     """Publish events from a JSON-lines file (- for standard input): each is recorded once, then every scheme
     that handles it computes (docs/events.md). Publishing a file again changes nothing."""
     text = read_lines_text(events_file)
@@ -100,7 +107,7 @@ def publish(state: State, events_file: str, to: str | None) -> None:
         from ..worker import feed
 
         pairs = state.host().event_types.read_jsonl(events_file, text)
-        sent = feed(state.host(), to, [e for _, e in pairs])
+        sent = feed(state.host(), to, [e for _, e in pairs], per_message)
         log.info("publish.sent", events=sent)
         out.print(f"{plural(sent, 'event')} sent to {redacted(to)}", markup=False)
         return

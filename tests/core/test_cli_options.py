@@ -211,6 +211,7 @@ ELSEWHERE = {
     "health --db": "test_worker.py::health",
     "health --source": "test_worker.py::health",
     "publish --to": "test_worker.py::test_a_worker_records_what_publish_records_and_stops_on_sigterm",
+    "publish --per-message": "test_worker.py::test_a_worker_records_what_publish_records_and_stops_on_sigterm",
     "worker --db": "test_worker.py::start_worker",
     "worker --id": "test_worker.py::start_worker",
     "worker --source": "test_worker.py::start_worker",

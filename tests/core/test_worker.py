@@ -62,7 +62,9 @@ def stop(proc):
 def test_a_worker_records_what_publish_records_and_stops_on_sigterm(pg_url, source, tmp_path):
     assert run("--db", pg_url, "init", cwd=tmp_path).returncode == 0
     assert run("--db", pg_url, "load", str(sample_dir()), cwd=tmp_path).returncode == 0
-    r = run("publish", "--to", source, str(sample_dir() / "events.jsonl"), cwd=tmp_path)
+    r = run(
+        "publish", "--to", source, "--per-message", "10", str(sample_dir() / "events.jsonl"), cwd=tmp_path
+    )
     assert r.returncode == 0 and r.stdout.startswith("24 events sent"), r.stderr
     w = start_worker(pg_url, source, tmp_path)
     h = wait_drained(pg_url, source, tmp_path)
@@ -72,7 +74,8 @@ def test_a_worker_records_what_publish_records_and_stops_on_sigterm(pg_url, sour
         json.loads(line) for line in (tmp_path / "w.log").read_text().splitlines() if line.startswith("{")
     ]
     done = [x for x in logs if x["event"] == "worker.message.recorded"]
-    assert len(done) == 24 and all(x["worker"] == "w" and "lag" in x for x in done)
+    assert [x["events"] for x in done] == [10, 10, 4]  # one company's events, 10 to a message, in order
+    assert all(x["worker"] == "w" and "lag" in x for x in done)
     assert logs[-1]["event"] == "worker.stopped" and logs[-1]["recorded"] == 24
     with Paybonus.create(tmp_path / "one.db") as lite, Paybonus.open(pg_url) as pg:
         lite.load_company(sample_dir())
@@ -179,3 +182,62 @@ def test_a_message_is_acknowledged_only_once_the_ledger_is_durable(tmp_path, mon
     assert worker.handle(Delivery(line, "t.events.0.DURAND", "m1", deliveries=2)) is Verdict.ACK
     assert calls[-1] == "ok"
     worker.close()
+
+
+def test_messages_carry_one_companys_events_in_order_within_their_bounds():
+    from paybonus import load_plugins
+    from paybonus.worker import messages
+
+    host = load_plugins(entry_points=False)
+    lines = (sample_dir() / "events.jsonl").read_text(encoding="utf-8").splitlines()
+    mine = [e for _, e in host.event_types.read_jsonl("sample", lines)]
+    other = [
+        host.event_types.from_json(
+            json.dumps({**json.loads(line), "company": "OTHER", "id": f"OTHER-{i}"}, separators=(",", ":"))
+        )
+        for i, line in enumerate(lines[:5])
+    ]
+    mixed = [e for pair in zip(mine, other, strict=False) for e in pair] + mine[len(other) :]
+    out = messages(mixed, per_message=4)
+    by_company = {}
+    for company, message_id, data in out:
+        events = [host.event_types.from_json(x) for x in data.decode().splitlines()]
+        assert 1 <= len(events) <= 4 and {e.company for e in events} == {company}
+        assert message_id == events[0].id if len(events) == 1 else message_id.startswith(events[0].id + "+")
+        by_company.setdefault(company, []).extend(events)
+    assert by_company == {"DURAND": mine, "OTHER": other}  # nothing lost, each company's order kept
+    assert len({m for _, m, _ in out}) == len(out)
+    big = messages(mine, per_message=10_000)
+    assert len(big) == 1 and len(messages(mine, per_message=1)) == len(mine)
+
+
+def test_a_refused_event_in_a_message_waits_then_alone_becomes_a_dead_letter(tmp_path):
+    """A message is one batch: refused whole (delivered again); on its last delivery each event is tried alone,
+    the others are recorded and the refused one is kept as a dead letter."""
+    from paybonus import load_plugins
+    from paybonus.hooks import Delivery, Verdict
+    from paybonus.worker import Worker
+
+    db = tmp_path / "ledger.db"
+    with Paybonus.create(db) as app:
+        app.load_company(sample_dir())
+    lines = (sample_dir() / "events.jsonl").read_text(encoding="utf-8").splitlines()[:2]
+    bad = {
+        "company": "DURAND",
+        "id": "DURAND-pay-nothing",
+        "occurred_at": "2025-06-30T09:00:00+02:00",
+        "payload": {"entitlement": "ENT-00000000000000000000", "amount_cents": 100, "paid_on": "2025-06-30"},
+        "type": "payment_recorded",
+    }
+    data = "\n".join([lines[0], json.dumps(bad), lines[1]]).encode()
+    worker = Worker(str(db), load_plugins(entry_points=False), source="test", max_deliveries=3)
+    assert worker.handle(Delivery(data, "t.events.0.DURAND", "m1", deliveries=1)) is Verdict.RETRY
+    with Ledger.open(db) as ledger:
+        assert ledger.events.count() == 0  # refused whole: nothing written
+    assert worker.handle(Delivery(data, "t.events.0.DURAND", "m1", deliveries=3)) is Verdict.DEAD
+    worker.close()
+    with Ledger.open(db) as ledger:
+        assert ledger.events.count() == 2
+        [dead] = ledger.dead_letters.all()
+        assert json.loads(bytes(dead["payload"]))["id"] == "DURAND-pay-nothing"
+        assert dead["message_id"] == "m1" and dead["deliveries"] == 3
