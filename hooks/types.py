@@ -508,7 +508,7 @@ class Verdict(enum.StrEnum):
 
 @frozen
 class Delivery:
-    """One message of an event source: one event as JSON (a line of an events.jsonl file)."""
+    """One message of an event source: events of one company as JSON lines (lines of an events.jsonl file)."""
 
     data: bytes
     subject: str  # where it came from: a NATS subject, a Kafka topic and partition, a queue
