@@ -42,6 +42,14 @@ class PgBackend:
                     redacted(url),
                     "not a paybonus ledger (no audit_log table); create one with `paybonus init`",
                 )
+            todo = pg_schema.pending(conn) if has else []
+            owner = pg_schema.owner_if_not_me(conn) if todo else None
+            if owner is not None:
+                raise UserError(
+                    redacted(url),
+                    f"{len(todo)} pending migration{'s' if len(todo) > 1 else ''} ({', '.join(todo)}): "
+                    f"the ledger's owner (role {owner}) must apply them first, with `paybonus init`",
+                )
             migrated = pg_schema.apply(conn)
         except psycopg.Error as exc:
             conn.close()
@@ -91,16 +99,24 @@ class PgBackend:
         return _schema_of(self.conn, "current_schema()")
 
     def expected_schema(self) -> dict[tuple[str, str], str]:
-        """The schema this version makes, built in a scratch schema inside a transaction rolled back."""
+        """The schema this version makes, built in the session's temporary schema inside a transaction rolled
+        back: any role that may read the ledger can build it (TEMP, which PUBLIC has), none needs CREATE. Its
+        triggers call the ledger's own functions (functions are never looked up in pg_temp), by name."""
         global _EXPECTED
         if _EXPECTED is None:
-            with self.conn.transaction():
-                self.conn.execute("CREATE SCHEMA paybonus_expected")
-                self.conn.execute("SET LOCAL search_path TO paybonus_expected")
-                for _, fn in pg_schema.MIGRATIONS:
-                    fn(self.conn)
-                _EXPECTED = _schema_of(self.conn, "'paybonus_expected'")
-                raise psycopg.Rollback
+            try:
+                with self.conn.transaction():
+                    self.conn.execute("SET LOCAL client_min_messages = warning")  # "will be a temporary view"
+                    self.conn.execute(
+                        "SELECT set_config('search_path', 'pg_temp, ' || quote_ident(current_schema()), true)"
+                    )
+                    for _, fn in pg_schema.MIGRATIONS:
+                        fn(self.conn)
+                    _EXPECTED = _schema_of(self.conn, "pg_my_temp_schema()::regnamespace::text")
+                    raise psycopg.Rollback
+            except psycopg.Error as exc:
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise UserError(redacted(self.url), f"cannot build the expected schema ({first})") from None
         return _EXPECTED
 
 
@@ -109,13 +125,14 @@ _EXPECTED: dict[tuple[str, str], str] | None = None
 
 def _schema_of(conn: PgConnection, schema: str) -> dict[tuple[str, str], str]:
     """(type, name) -> definition: a table's columns (name, type, not null, default), an enabled trigger's
-    table, timing and function."""
+    table, timing and function. `schema` is an SQL expression naming the schema (temporary tables included)."""
     out: dict[tuple[str, str], str] = {}
     cols: dict[str, list[str]] = {}
     for table, name, kind, nullable in conn.execute(
         "SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns "
-        f"WHERE table_schema = {schema} AND table_name IN (SELECT table_name FROM information_schema.tables "
-        f"WHERE table_schema = {schema} AND table_type = 'BASE TABLE') ORDER BY table_name, ordinal_position"
+        f"WHERE table_schema = {schema} AND table_name::text IN (SELECT c.relname::text FROM pg_class c "
+        f"JOIN pg_namespace s ON s.oid = c.relnamespace WHERE s.nspname = {schema} AND c.relkind IN ('r', 'p')) "
+        "ORDER BY table_name, ordinal_position"
     ):
         cols.setdefault(table, []).append(f"{name} {kind} {nullable}")
     for table, parts in cols.items():

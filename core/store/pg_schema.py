@@ -272,11 +272,20 @@ def dead_letters(conn: PgConnection) -> None:
 
 
 def applied(conn: PgConnection) -> set[str]:
-    conn.execute(
-        f"CREATE TABLE IF NOT EXISTS paybonus_migrations (name {T} PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL "
-        "DEFAULT now())"
-    )
+    """The migrations the ledger has; reading them needs only SELECT (a writer role may not CREATE)."""
+    if conn.execute("SELECT to_regclass('paybonus_migrations') IS NULL").fetchone()[0]:
+        return set()
     return {r[0] for r in conn.execute("SELECT name FROM paybonus_migrations")}
+
+
+def owner_if_not_me(conn: PgConnection) -> str | None:
+    """The role owning the ledger's tables, when the connected role is neither it, nor a member of it, nor a
+    superuser: such a role may use the ledger (`paybonus grant`), never change its schema."""
+    row = conn.execute(
+        "SELECT pg_get_userbyid(relowner), pg_has_role(current_user, relowner, 'USAGE') FROM pg_class "
+        "WHERE oid = to_regclass('audit_log')"
+    ).fetchone()
+    return row[0] if row is not None and not row[1] else None
 
 
 def pending(conn: PgConnection) -> list[str]:
@@ -291,6 +300,10 @@ def apply(conn: PgConnection) -> list[str]:
     out: list[str] = []
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK,))
+        conn.execute(
+            f"CREATE TABLE IF NOT EXISTS paybonus_migrations (name {T} PRIMARY KEY, "
+            "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+        )
         done = applied(conn)
         for names, fn in MIGRATIONS:
             todo = [n for n in names if n not in done]
