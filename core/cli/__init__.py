@@ -123,6 +123,7 @@ for command in (
     server.worker,
     server.health,
     server.migrate,
+    server.grant,
 ):
     cli.add_command(command)
 
@@ -169,6 +170,15 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except PaybonusError as exc:  # pragma: no cover - an unexpected internal condition: still one line
         _error(str(exc))
+        return 2
+    except Exception as exc:
+        if getattr(exc, "sqlstate", None) != "42501":  # PostgreSQL's insufficient_privilege (psycopg)
+            raise
+        first = (str(exc).strip().splitlines() or ["permission denied"])[0]
+        _error(
+            f"PostgreSQL refused this role ({first}): run this command as a role that `paybonus grant` made a "
+            "writer (docs/deploy.md)"
+        )
         return 2
     return 0
 

@@ -1,4 +1,5 @@
-"""The server deployment's commands: `paybonus worker`, `paybonus health`, `paybonus migrate` (docs/deploy.md)."""
+"""The server deployment's commands: `paybonus worker`, `paybonus health`, `paybonus migrate`, `paybonus grant`
+(docs/deploy.md)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import click
 from .. import logs
 from ..errors import UserError, VerificationFailed
 from ..store.sql import is_url, redacted
-from .base import State, out, pass_state
+from .base import State, err, out, pass_state
 from .output import plural
 
 log = logs.get_logger("paybonus.cli")
@@ -114,3 +115,64 @@ def migrate(state: State, source: str, target: str) -> None:
         f"verified: {plural(rep.entries, 'audit entry')}, same chain heads",
         markup=False,
     )
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  paybonus --db postgresql://paybonus@pg/paybonus grant --writer paybonus_worker --reader paybonus_audit
+  paybonus --db postgresql://paybonus@pg/paybonus grant --writer paybonus_worker --dry-run > grants.sql
+Run it as the ledger's owner (the role of `paybonus init`), and again after an upgrade that adds tables.
+Exit code 1 when a role may still do more than its grants (through PUBLIC or a role it belongs to)."""
+)
+@click.option(
+    "--writer",
+    metavar="ROLE",
+    help="The role of the workers and of publish/load/retry: reads, records, updates only what the store updates.",
+)
+@click.option("--reader", metavar="ROLE", help="A role that only reads (reports, auditors, audit verify).")
+@click.option("--dry-run", is_flag=True, help="Print the SQL (one transaction), grant nothing.")
+@pass_state
+def grant(state: State, writer: str | None, reader: str | None, dry_run: bool) -> None:
+    """Give PostgreSQL roles exactly what they need in the ledger: the second lock of append-only history,
+    beside the triggers. Roles that own nothing cannot truncate, alter a table or disable a trigger."""
+    from ..store import Ledger, pg_grants
+
+    if not writer and not reader:
+        raise UserError("grant", "name a --writer role, a --reader role, or both")
+    if not is_url(state.db):
+        raise UserError(
+            state.db, "grants are PostgreSQL's; a SQLite ledger is a file: its permissions say who writes"
+        )
+    if writer == reader:
+        raise UserError("grant", "--writer and --reader name the same role")
+    with Ledger.open(state.db) as ledger:
+        assert ledger.server is not None  # a postgresql:// URL
+        conn = ledger.server.conn
+        objects = pg_grants.ledger_objects(conn)
+        pg_grants.check_runner(conn, objects)
+        plans = []
+        for role, option, make in (
+            (writer, "--writer", pg_grants.writer),
+            (reader, "--reader", pg_grants.reader),
+        ):
+            if role:
+                pg_grants.check_role(conn, role, option, objects)
+                plans.append(make(role, objects))
+        if dry_run:
+            lines = [text for p in plans for text in pg_grants.as_text(pg_grants.statements(p), conn.raw)]
+            out.print("\n".join(["BEGIN;", *lines, "COMMIT;"]), markup=False, highlight=False)
+            return
+        pg_grants.apply(conn, plans)
+        excess = {p.role: pg_grants.excess(conn, p) for p in plans}
+    log.info("grant.applied", roles=len(plans), excess=sum(map(len, excess.values())))
+    for p in plans:
+        for line in pg_grants.describe(p):
+            out.print(line, markup=False, highlight=False)
+    for role, found in excess.items():
+        for what in found:
+            err.print(
+                f"warning: {role} may still {what} (through PUBLIC or a role it belongs to)", markup=False
+            )
+    if any(excess.values()):
+        raise VerificationFailed("a role may do more than its grants: revoke it where it comes from")

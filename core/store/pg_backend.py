@@ -36,7 +36,15 @@ class PgBackend:
         """Connect, check it is a ledger (or make one, `create`), apply pending migrations."""
         conn = PgConnection(url)
         try:
-            has = conn.execute("SELECT to_regclass('audit_log') IS NOT NULL").fetchone()[0]
+            has, schema, role = conn.execute(
+                "SELECT to_regclass('audit_log') IS NOT NULL, current_schema(), current_user"
+            ).fetchone()
+            if schema is None:  # the search path names no schema this role may use (or none that exists)
+                raise UserError(
+                    redacted(url),
+                    f"no schema of the search path is open to role {role}: the ledger's owner opens it with "
+                    "`paybonus grant` (or create the schema)",
+                )
             if not has and not create:
                 raise UserError(
                     redacted(url),

@@ -216,6 +216,9 @@ ELSEWHERE = {
     "worker --id": "test_worker.py::start_worker",
     "worker --source": "test_worker.py::start_worker",
     "worker --max-deliveries": "test_worker.py::test_a_message_that_keeps_failing_becomes_a_dead_letter_in_the_ledger_and_the_broker",
+    "grant --writer": "test_pg_grants.py::test_grant_gives_the_writer_and_the_reader_their_privileges",
+    "grant --reader": "test_pg_grants.py::test_grant_gives_the_writer_and_the_reader_their_privileges",
+    "grant --dry-run": "test_pg_grants.py::test_grant_gives_the_writer_and_the_reader_their_privileges",
 }
 
 
