@@ -1,7 +1,8 @@
 """The PostgreSQL schema of the ledger: the SQLite schema of `schema.py`, same tables, columns and guarantees.
 
 A PostgreSQL ledger starts at the schema of m001..m008 in one step (there are no older PostgreSQL ledgers); each
-later SQLite migration gets its PostgreSQL twin here, under the same name. Text columns compare byte-wise
+later SQLite migration gets its PostgreSQL twin here, under the same name (and what the baseline missed of one, a
+migration named after it). Text columns compare byte-wise
 (COLLATE "C", as SQLite's BINARY), so that rows come back in the order whose digests the audit checks. History is
 append-only: row triggers refuse UPDATE and DELETE (an entitlement may only change its status), statement
 triggers refuse TRUNCATE (which bypasses row triggers). Migrations run under a database-wide advisory lock, so
@@ -16,6 +17,7 @@ from contextlib import contextmanager
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .pg import PgConnection
+from .schema import OPTION_WINDOW_DAYS
 
 T = 'TEXT COLLATE "C"'
 APPEND_ONLY = (
@@ -231,6 +233,25 @@ CREATE TRIGGER message_dead_letters_no_update BEFORE UPDATE ON message_dead_lett
 EXECUTE FUNCTION paybonus_refuse('message_dead_letters is append-only');
 """
 
+# SQLite's view of m006, which the baseline missed. Dates are ISO text: compared as dates here, as text there
+# (the same order); SQLite's date('now') is today in UTC, and its days_left truncates (window end at midnight
+# minus now, in days, toward zero), so both are computed the same way here.
+_CLOSES = f"(w.statement_issued_on::date + {OPTION_WINDOW_DAYS})"
+_TODAY_UTC = "(now() AT TIME ZONE 'UTC')"
+CHOICE_WINDOWS_OPEN = f"""
+CREATE VIEW choice_windows_open AS
+SELECT w.entitlement, e.company, e.employee, e.employee_name, e.scheme, w.statement_issued_on,
+       to_char({_CLOSES}, 'YYYY-MM-DD') AS window_closes_on,
+       trunc(extract(epoch FROM ({_CLOSES}::timestamp - {_TODAY_UTC})) / 86400)::integer AS days_left,
+       e.amount_euros, e.amount_cents
+FROM (SELECT entitlement, MIN((payload::jsonb ->> 'issued_on') COLLATE "C") AS statement_issued_on
+      FROM events WHERE type = 'statement_issued' GROUP BY entitlement) w
+JOIN entitlements_in_euros e ON e.id = w.entitlement
+WHERE e.social_regime = 'epargne_salariale'
+  AND NOT EXISTS (SELECT 1 FROM events o WHERE o.type = 'option_chosen' AND o.entitlement = w.entitlement)
+  AND {_TODAY_UTC}::date BETWEEN w.statement_issued_on::date AND {_CLOSES};
+"""
+
 # name -> what it does; the names of the SQLite migrations, so that both say which version a ledger is at
 MIGRATIONS: list[tuple[tuple[str, ...], Callable[[PgConnection], None]]] = []
 
@@ -269,6 +290,13 @@ def shared_explanations(conn: PgConnection) -> None:
 @migration("m010_message_dead_letters")
 def dead_letters(conn: PgConnection) -> None:
     conn.executescript(DEAD_LETTERS)
+
+
+@migration("m006_views_for_humans_choice_windows_open")
+def choice_windows_open(conn: PgConnection) -> None:
+    """The view SQLite has since m006 (the baseline missed it): named after that migration, so that no PostgreSQL
+    name takes a number SQLite has not used."""
+    conn.executescript(CHOICE_WINDOWS_OPEN)
 
 
 def applied(conn: PgConnection) -> set[str]:

@@ -3,8 +3,10 @@ verify` checks, the same amounts, and writers that serialise per company only (d
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -133,7 +135,7 @@ def test_a_second_create_applies_nothing_and_keeps_the_chains(app, pg_url):
     again.close()
 
 
-def test_the_views_for_humans_say_the_same_on_postgresql(app):
+def test_the_views_for_humans_say_the_same_on_postgresql(app, tmp_path):
     conn = app.ledger.conn
     total = conn.execute("SELECT SUM(amount_cents) FROM entitlements").fetchone()[0]
     assert conn.execute("SELECT SUM(total_cents) FROM totals_by_scheme").fetchone()[0] == total
@@ -146,6 +148,57 @@ def test_the_views_for_humans_say_the_same_on_postgresql(app):
         r[0] for r in conn.execute("SELECT section FROM explanation_lines WHERE entitlement = ?", (one,))
     }
     assert {"rule", "input"} <= sections
+    views = {r[0] for r in conn.execute("SELECT viewname FROM pg_views WHERE schemaname = current_schema()")}
+    with Ledger.create(tmp_path / "l.db") as lite:
+        assert views == {
+            r[0] for r in lite.conn.execute("SELECT name FROM sqlite_master WHERE type = 'view'")
+        }
+
+
+def test_choice_windows_open_has_the_same_columns_and_rows_as_on_sqlite(app, tmp_path):
+    """Statements issued 16, 15, 3 and 0 days ago and tomorrow, one answered: the windows open today (in UTC)."""
+    today = datetime.now(UTC).date()
+    ids = [e.id for e in app.entitlements(scheme="interessement")][:6]
+    events = [
+        {
+            "id": f"st-{i}",
+            "type": "statement_issued",
+            "company": "DURAND",
+            "occurred_at": f"{today}T09:00:00+00:00",
+            "payload": {"entitlement": e, "issued_on": (today - timedelta(days=days)).isoformat()},
+        }
+        for i, (e, days) in enumerate(zip(ids, (16, 15, 3, 0, -1, 3), strict=True))
+    ]
+    events.append(
+        {
+            "id": "choice-5",
+            "type": "option_chosen",
+            "company": "DURAND",
+            "occurred_at": f"{today}T09:00:00+00:00",
+            "payload": {"entitlement": ids[5], "chosen_on": today.isoformat(), "choice": "paid"},
+        }
+    )
+    f = tmp_path / "st.jsonl"
+    f.write_text("".join(json.dumps(x) + "\n" for x in events))
+    assert not app.publish(f).failed
+
+    def rows(conn):
+        cur = conn.execute("SELECT * FROM choice_windows_open ORDER BY entitlement")
+        return [d[0] for d in cur.description], [tuple(r) for r in cur.fetchall()]
+
+    with Paybonus.create(tmp_path / "l.db") as lite:
+        lite.load_company(sample_dir())
+        lite.publish(sample_dir() / "events.jsonl")
+        assert not lite.publish(f).failed
+        assert rows(app.ledger.conn) == rows(lite.ledger.conn)
+    names, got = rows(app.ledger.conn)
+    left = {r[0]: (r[names.index("window_closes_on")], r[names.index("days_left")]) for r in got}
+    closes = lambda days: (today + timedelta(days=15 - days)).isoformat()  # noqa: E731
+    assert left == {
+        ids[1]: (closes(15), 0),  # its last day: whole days left, as SQLite counts them
+        ids[2]: (closes(3), 11),
+        ids[3]: (closes(0), 14),
+    }
 
 
 def test_deferred_commits_are_on_disk_once_make_durable_returns(pg_url):
@@ -167,4 +220,16 @@ def test_deferred_commits_are_on_disk_once_make_durable_returns(pg_url):
     assert (
         after.fetchone()[0] is True
     )  # make_durable wrote a record of its own: its commit waits for the flush
+    ledger.close()
+
+
+def test_a_ledger_made_before_the_view_gets_it_when_opened(pg_url):
+    """PostgreSQL ledgers made before m006_views_for_humans_choice_windows_open gain the view on their next open."""
+    Ledger.create(pg_url).close()
+    with psycopg.connect(pg_url, autocommit=True) as c:
+        c.execute("DROP VIEW choice_windows_open")
+        c.execute("DELETE FROM paybonus_migrations WHERE name = 'm006_views_for_humans_choice_windows_open'")
+    ledger = Ledger.open(pg_url)
+    assert ledger.migrated == ["m006_views_for_humans_choice_windows_open"]
+    assert ledger.conn.execute("SELECT COUNT(*) FROM choice_windows_open").fetchone()[0] == 0
     ledger.close()
