@@ -165,7 +165,7 @@ def grant(state: State, writer: str | None, reader: str | None, dry_run: bool) -
             return
         pg_grants.apply(conn, plans)
         excess = {p.role: pg_grants.excess(conn, p) for p in plans}
-    log.info("grant.applied", roles=len(plans), excess=sum(map(len, excess.values())))
+    log.info("grant.applied", writer=writer or "", reader=reader or "", excess=sum(map(len, excess.values())))
     for p in plans:
         for line in pg_grants.describe(p):
             out.print(line, markup=False, highlight=False)

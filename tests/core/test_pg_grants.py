@@ -7,6 +7,8 @@ history nor switch the triggers off, and the reader can only read.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import signal
@@ -18,8 +20,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+import structlog
 from helpers.cli import run
 from paybonus import Paybonus
+from paybonus.cli import main
 from paybonus.errors import UserError
 from paybonus.fixtures import sample_dir
 from paybonus.store import Ledger
@@ -57,7 +61,15 @@ def roles(pg_url):
 
 
 def grant(tmp_path, url, *args):
-    return run("--db", url, "grant", *args, cwd=tmp_path)
+    """`paybonus --db URL grant ARGS`, in this process: its exit code, stdout and stderr."""
+    saved = structlog.get_config()
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.chdir(tmp_path), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(["--db", url, "grant", *args])
+        finally:
+            structlog.configure(**saved)
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 
 def test_grant_gives_the_writer_and_the_reader_their_privileges(roles, tmp_path):
@@ -158,6 +170,15 @@ def test_a_reader_reads_and_verifies_and_writes_nothing(roles, tmp_path):
         with pytest.raises(InsufficientPrivilege):
             conn.execute(statement)
     conn.close()
+    for args in (
+        ("entitlements", "--format", "json"),
+        ("export", "--company", "DURAND"),
+        ("statements", "--company", "DURAND", "--period", "2025", "--issued-on", "2026-04-15"),
+        ("audit", "verify"),
+    ):
+        extra = ("--channel", "email", "--out", str(tmp_path / "st")) if args[0] == "statements" else ()
+        r = run("--db", reader_url, *args, *extra, cwd=tmp_path)
+        assert r.returncode == 0, (args, r.stderr)
     r = run("--db", reader_url, "load", str(sample_dir()), cwd=tmp_path)
     assert r.returncode == 2 and r.stderr.count("\n") == 1
     assert "PostgreSQL refused this role (permission denied for table companies)" in r.stderr
