@@ -1,7 +1,7 @@
 """Every check of company.toml refuses its value at `load` with one line naming the key and saying why, exit 2,
 the ledger untouched (docs/data-format.md, docs/reference.md): the company table, the statement table, the
 intéressement agreement and its sub-pools, company heads, and the salary-type schemes (prime NAO, objectives, PMT
-and their common settings)."""
+and their common settings). So does every check of a `--params` file (docs/params.md)."""
 
 from __future__ import annotations
 
@@ -226,3 +226,72 @@ def test_each_check_of_company_toml_refuses_at_load_with_one_line(work, case):
         work.toml(*change)
     line = attempt(case, work.fresh, "load", str(work.company))
     assert "company.toml" in line and words in line, line
+
+
+P = '[test_param]\nunit = "cents"\nsource = "test"\n'
+TMOP = '[tmop]\nunit = "rate"\nsource = "test"\n'
+S1 = '{ semester = "2030-S1", value = "0.05", from = 2030-07-05, jo = 2030-07-04'
+
+# a --params file: (its text, words of the one line that refuses it)
+PARAMS_REFUSED = {
+    "a parameter that is not a table": ("test_param = 1\n", "[test_param]: expected a table"),
+    "a key a parameter does not have": (P + 'colour = "red"\n', "[test_param]: unknown key 'colour'"),
+    "no source": (
+        '[test_param]\nunit = "cents"\nvalues = [{ from = 2030-01-01, value = 1 }]\n',
+        "needs a source",
+    ),
+    "a value that is not a table": (
+        P + "values = [1]\n",
+        "values[0]: expected a table { from = ..., value = ... }",
+    ),
+    "a key a value does not have": (
+        P + 'values = [{ from = 2030-01-01, value = 1, colour = "red" }]\n',
+        "values[0]: unknown key 'colour'",
+    ),
+    "an end that is not a date": (
+        P + 'values = [{ from = 2030-01-01, until = "2031", value = 1 }]\n',
+        "values[0]: 'until' must be a date",
+    ),
+    "a reference that is not text": (
+        P + "values = [{ from = 2030-01-01, value = 1, ref = 3 }]\n",
+        "values[0]: 'ref' must be a string",
+    ),
+    "no value": (P + "values = []\n", "[test_param]: no values"),
+    "a value with its semester and one without": (
+        TMOP + f'values = [{S1} }}, {{ from = 2031-01-01, value = "0.05" }}]\n',
+        "[tmop]: either every value names its semester or none does",
+    ),
+    "estimated written as a word": (
+        TMOP + f'values = [{S1}, estimated = "yes" }}]\n',
+        "'estimated' must be true or false",
+    ),
+    "a JO date that is no date": (
+        TMOP + 'values = [{ semester = "2030-S1", value = "0.05", from = 2030-07-05, jo = "4 July" }]\n',
+        "'jo' must be a date",
+    ),
+    "a JO date without its semester": (
+        P + "values = [{ from = 2030-01-01, value = 1, jo = 2029-12-31 }]\n",
+        "'jo' and 'estimated' go with a 'semester'",
+    ),
+    "a semester written as a number": (
+        TMOP + 'values = [{ semester = 2030, value = "0.05", from = 2030-07-05, jo = 2030-07-04 }]\n',
+        "'semester' must be a string",
+    ),
+    "a semester's value with an end": (
+        TMOP + f"values = [{S1}, until = 2030-12-31 }}]\n",
+        "2030-S1: no 'until'",
+    ),
+    "a semester given twice": (
+        TMOP
+        + f'values = [{S1} }}, {{ semester = "2030-S1", value = "0.06", from = 2030-07-06, jo = 2030-07-05 }}]\n',
+        "[tmop]: semester 2030-S1 is given twice",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(PARAMS_REFUSED))
+def test_each_check_of_a_params_file_refuses_it_with_one_line(work, case):
+    text, words = PARAMS_REFUSED[case]
+    params = work.file("params.toml", text)
+    line = attempt(case, work.fresh, "--params", str(params), "publish", str(work.company / "events.jsonl"))
+    assert "params.toml" in line and words in line, line
