@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -291,6 +292,52 @@ def test_a_rehashed_statement_whose_numbers_do_not_follow_is_refused():
         ),
         (('unit = "LYON"', ""), "names its unit"),
         (('id = "BETA-RD"\ncompany = "BETA"', 'id = "ALPHA"\ncompany = "BETA"'), "'ALPHA' appears twice"),
+        (
+            ('id = "ALPHA"\ncompany = "ALPHA"', 'id = "ALPHA"\ncompany = "ALPHA"\nunit = "LYON"'),
+            "entity ALPHA: unit only applies to an establishment or a work unit",
+        ),
+        (
+            ("joined_on = 2025-07-01", "joined_on = 2025-07-01\nleft_on = 2026-06-15"),
+            "entity BETA-RD: left_on 2026-06-15 must be the last day of a month",
+        ),
+        (
+            ("joined_on = 2025-07-01", "joined_on = 2025-07-01\nleft_on = 2025-06-30"),
+            "entity BETA-RD: left_on 2025-06-30 is outside its participation",
+        ),
+        (
+            ("starts_on = 2025-01-01", "starts_on = 2025-01-02"),
+            "starts_on: 2025-01-02 must be the first day of a month",
+        ),
+        (
+            ("ends_on = 2027-12-31", "ends_on = 2027-12-30"),
+            "ends_on: 2027-12-30 must be the last day of a month after starts_on",
+        ),
+        (
+            ('id = "ALPHA"\ncompany = "ALPHA"', 'id = "ALPHA"\ncompany = "ALPHA"\nshare = "0.5"'),
+            "entity ALPHA: share is only used with split = 'fixed'",
+        ),
+        (
+            (
+                'id = "BETA-RD"\ncompany = "BETA"\nscope = "work_unit"\nunit = "RD"',
+                'id = "BETA-RD"\ncompany = "ALPHA"\nscope = "work_unit"\nunit = "RD"',
+            ),
+            "entities: ALPHA takes part as a whole company and as a part of it; choose one",
+        ),
+        (
+            (
+                'id = "BETA-RD"\ncompany = "BETA"\nscope = "work_unit"\nunit = "RD"',
+                'id = "BETA-RD"\ncompany = "MEGA"\nscope = "establishment"\nunit = "LYON"',
+            ),
+            "entities: MEGA names the same unit twice",
+        ),
+        (
+            ('figures = ["completion"', 'figures = ["Quality", "completion"'),
+            "figures: 'Quality' must be lower_snake_case",
+        ),
+        (
+            ("15000 * achievement(completion, 0.6, 1.0)", "15000 * progress(completion)"),
+            "formula: prior() and progress() are not available in a project formula",
+        ),
     ],
 )
 def test_project_agreement_errors_name_the_field(change, message):
@@ -299,6 +346,76 @@ def test_project_agreement_errors_name_the_field(change, message):
     with pytest.raises(UserError) as info:
         load_project_toml(text, Parameters.default(), "project.toml")
     assert message in str(info.value) and str(info.value).startswith("project.toml: project.")
+
+
+def test_project_toml_is_one_project_table_and_has_entities():
+    for text, message in (
+        (project_toml() + "\n[other]\nx = 1\n", "project.toml: expected one [project] table, not [other]"),
+        ('[projet]\nid = "ATLAS"\n', "project.toml: expected one [project] table, not [projet]"),
+        (
+            project_toml().split("[[project.entities]]")[0] + "entities = []\n",
+            "entities: a project has at least one",
+        ),
+        (
+            project_toml("fixed", shares=("0", "0.5", "0.5")),
+            "entity ALPHA: share 0 must be above 0 and at most 1",
+        ),
+    ):
+        with pytest.raises(UserError, match=re.escape(message)):
+            load_project_toml(text, Parameters.default(), "project.toml")
+
+
+# the company's side, [schemes.interessement_projet] of company.toml: refused at load, one line, exit 2
+PARTICIPATION_REFUSED = {
+    "4 months of seniority": (
+        (
+            'reliquat = "keep"\n[[schemes.interessement_projet',
+            'reliquat = "keep"\nseniority_months = 4\n[[schemes.interessement_projet',
+        ),
+        "seniority_months: 4 is over the legal maximum of 3 months (LAW I-13)",
+    ),
+    "sub-pools of 90 %": (
+        ('criterion = "salary"\nshare = "1"\n', 'criterion = "salary"\nshare = "0.9"\n', 2),
+        "distribution: the shares add up to 0.9, not 1 (100 %)",
+    ),
+    "one criterion twice": (
+        (
+            'criterion = "salary"\nshare = "1"\n',
+            'criterion = "salary"\nshare = "0.5"\n[[schemes.interessement_projet.participations.distribution]]\n'
+            'criterion = "salary"\nshare = "0.5"\n',
+            2,
+        ),
+        "distribution: one sub-pool per criterion, at least one (LAW I-21, I-22)",
+    ),
+    "the same entity twice": (
+        ("", "", 0),
+        "participations: the same project entity appears twice",
+    ),
+    "a coordinator key that is no key": (
+        ('entity = "ALPHA"\n', 'entity = "ALPHA"\ncoordinator_key = "not-a-key"\n'),
+        "coordinator_key: not an Ed25519 public key",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(PARTICIPATION_REFUSED))
+def test_a_companys_participation_is_checked_at_load(tmp_path, example, case):
+    from helpers.hostile import attempt
+
+    (old, new, *nth), words = PARTICIPATION_REFUSED[case]
+    toml = example / "ALPHA" / "company.toml"
+    text = toml.read_text(encoding="utf-8")
+    if not old:  # the participation given twice
+        text += text[text.index("[[schemes.interessement_projet.participations]]") :]
+    else:
+        head, sep, tail = text.rpartition(old) if nth == [2] else text.partition(old)
+        assert sep, old
+        text = head + new + tail
+    toml.write_text(text, encoding="utf-8")
+    db = tmp_path / "alpha.db"
+    Ledger.create(db).close()
+    line = attempt(case, db, "load", str(example / "ALPHA"))
+    assert "company.toml: schemes.interessement_projet." in line and words in line, line
 
 
 def test_fixed_shares_must_add_up_and_are_prorated_by_days_of_participation():
