@@ -989,3 +989,74 @@ def test_a_recomputation_of_a_project_period_records_the_differences_as_correcti
     ask("uniform-again")
     assert len(ledger.entitlements.rows("MEGA", "interessement_projet")) == len(rows)
     assert audit_verify(ledger, bus.host.schemes).ok
+
+
+# -- what the project's files must be: measures, figures, signatures (each refusal names its field) -----------
+
+
+def _measures_file(**changes):
+    from paybonus.plugins.interessement.projet.statement import measures_file
+
+    data = measures_file(agreement(), YEAR, list(_fake_measures().values()))
+    return {**data, **changes}
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ([], "format: not a measures file"),
+        ({"format": "paybonus-statement-v1"}, "format: not a measures file"),
+        ("project=NEPTUNE", "project: 'NEPTUNE', not 'ATLAS'"),
+        ("agreement_digest=0", "agreement_digest: measured under another version of the project agreement"),
+        ("period=2026-01-01..2026-12-31", "period: 2026-01-01..2026-12-31, not 2025-01-01..2025-12-31"),
+        ("measures=bad", "measures[0]."),
+    ],
+)
+def test_a_measures_file_is_read_only_for_its_project_agreement_and_period(data, message):
+    from paybonus.plugins.interessement.projet.statement import read_measures
+
+    if isinstance(data, str):
+        key, _, value = data.partition("=")
+        data = _measures_file(**{key: [{"entity": "ALPHA"}] if value == "bad" else value})
+    with pytest.raises(ValueError, match=re.escape(message)):
+        read_measures(data, agreement(), YEAR)
+    assert [m.entity for m in read_measures(_measures_file(), agreement(), YEAR)] == [
+        "ALPHA",
+        "MEGA-LYON",
+        "BETA-RD",
+    ]
+
+
+def test_a_statement_is_built_only_for_a_period_and_figures_of_its_agreement_and_from_whole_measures():
+    from paybonus.plugins.interessement.projet.statement import Measure
+
+    half = Period.parse("2025-01-01..2025-06-30")
+    with pytest.raises(
+        ValueError, match=re.escape("period: 2025-01-01..2025-06-30 is not a calculation period of ATLAS")
+    ):
+        build(agreement(), half, FIGURES, _fake_measures(), ISSUED)
+    with pytest.raises(ValueError, match="figures: 'turnover' is not a figure of the project agreement"):
+        build(agreement(), YEAR, {**FIGURES, "turnover": Decimal(1)}, _fake_measures(), ISSUED)
+    hollow = {**_fake_measures(), "ALPHA": Measure("ALPHA", "ALPHA", YEAR, None, 40_000_000)}
+    with pytest.raises(ValueError, match="entity ALPHA: the measure has no headcount_days"):
+        build(agreement(), YEAR, FIGURES, hollow, ISSUED)
+
+
+def test_a_signature_must_be_whole_a_key_and_match(tmp_path):
+    from paybonus import signing
+    from paybonus.plugins.interessement.projet.statement import check_signature, sign
+
+    key = signing.new_key(tmp_path / "k.pem")
+    statement = build(agreement(), YEAR, FIGURES, _fake_measures(), ISSUED)
+    signed = sign(statement, key)
+    assert check_signature(signed, signing.public_text(key)) == signing.key_id(signing.public_text(key))
+    for sig, message in (
+        ("yes", "signature: malformed (expected public_key and value)"),
+        ({"public_key": "not-a-key", "value": "x"}, "signature.public_key:"),
+        ({**signed["signature"], "value": signed["signature"]["value"][::-1]}, "signature: does not match"),
+    ):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            check_signature({**signed, "signature": sig}, None)
+    with pytest.raises(ValueError, match="agreement: missing"):
+        forged = {k: v for k, v in statement.items() if k != "agreement"}
+        verify({**forged, "hash": content_hash(forged)}, Parameters.default())
