@@ -295,3 +295,99 @@ def test_each_check_of_a_params_file_refuses_it_with_one_line(work, case):
     params = work.file("params.toml", text)
     line = attempt(case, work.fresh, "--params", str(params), "publish", str(work.company / "events.jsonl"))
     assert "params.toml" in line and words in line, line
+
+
+def _edit(name: str, old: str, new: str) -> Callable[[Path], None]:
+    def change(company: Path) -> None:
+        p = company / name
+        text = p.read_text(encoding="utf-8")
+        assert old in text, old
+        p.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+    return change
+
+
+def _remove(name: str) -> Callable[[Path], None]:
+    return lambda company: (company / name).unlink()
+
+
+def _rename(name: str, new: str) -> Callable[[Path], None]:
+    return lambda company: (company / name).rename(company / new)
+
+
+HEADER = "employee_id,display_name,contract_start,contract_end,category,establishment\n"
+
+# the other files of a company directory: (the change, where the one line points, why)
+DIRECTORY_REFUSED = {
+    "no company.toml": (
+        _remove("company.toml"),
+        "company.toml",
+        "missing: every company directory has a company.toml",
+    ),
+    "no employees.csv": (_remove("employees.csv"), "employees.csv", "missing file"),
+    "a contract that ends before it starts": (
+        _edit(
+            "employees.csv", "E0001,Mathis Petit,2022-04-01,,", "E0001,Mathis Petit,2022-04-01,2022-03-31,"
+        ),
+        "employees.csv:2",
+        "contract_end 2022-03-31 is before contract_start 2022-04-01",
+    ),
+    "nobody in employees.csv": (
+        lambda company: (company / "employees.csv").write_text(HEADER, encoding="utf-8"),
+        "employees.csv",
+        "no employees",
+    ),
+    "a column missing": (
+        _edit("employees.csv", "contract_start,", "start,"),
+        "employees.csv:1",
+        "missing column 'contract_start'",
+    ),
+    "a column paybonus does not know": (
+        _edit("employees.csv", "establishment\n", "establishment,shoe_size\n"),
+        "employees.csv:1",
+        "unknown column 'shoe_size'",
+    ),
+    "a row longer than the header": (
+        _edit("employees.csv", ",cadre,siege\n", ",cadre,siege,extra\n"),
+        "employees.csv:2",
+        "more values than columns",
+    ),
+    "a payroll file named by a month of one digit": (
+        _rename("payroll/2025-03.csv", "payroll/2025-3.csv"),
+        "2025-3.csv",
+        "payroll files are named YYYY-MM.csv",
+    ),
+    "an employee twice in a month": (
+        _edit("payroll/2025-03.csv", "\nE0002,", "\nE0001,"),
+        "2025-03.csv:3",
+        "employee_id 'E0001' appears twice in this month",
+    ),
+    "pay of somebody not employed": (
+        _edit("payroll/2025-03.csv", "\nE0002,", "\nE9999,"),
+        "2025-03.csv:3",
+        "employee_id 'E9999' is not in employees.csv",
+    ),
+    "an absence of somebody not employed": (
+        _edit("absences.csv", "E0002,illness", "E9999,illness"),
+        "absences.csv:2",
+        "employee_id 'E9999' is not in employees.csv",
+    ),
+    "an absence that ends before it starts": (
+        _edit("absences.csv", "2025-05-16,2025-05-25", "2025-05-26,2025-05-25"),
+        "absences.csv:2",
+        "end 2025-05-25 is before start 2025-05-26",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(DIRECTORY_REFUSED))
+def test_each_check_of_a_company_directory_refuses_it_at_load_with_one_line(work, case):
+    change, where, words = DIRECTORY_REFUSED[case]
+    change(work.company)
+    line = attempt(case, work.fresh, "load", str(work.company))
+    assert where in line and words in line, line
+
+
+def test_a_file_is_no_company_directory(work):
+    line = attempt("a file", work.fresh, "load", str(work.company / "company.toml"))
+    assert "company.toml: not a directory (expected a company directory" in line
