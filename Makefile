@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test browser docs check lint tree typecheck imports pytest coverage bench bench-ci clean mutation
+.PHONY: demo test browser docs check lint tree typecheck imports pytest coverage coverage-summary bench bench-ci clean \
+  mutation
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +16,8 @@ demo: $(BIN)/python
 	$(BIN)/paybonus demo
 	$(BIN)/paybonus project demo
 
-## test: install the test dependencies and run lint, format check, type check and the whole test suite
+## test: install the test dependencies and run lint, format check, type check, the whole test suite under coverage
+## (in parallel, the `paybonus` processes it starts included), a reduced bench, then the coverage figures
 test: $(BIN)/python browser
 	$(BIN)/pip install -qq -e '.[test]' -e docs/examples/paybonus-prime-fin-annee
 	$(MAKE) --no-print-directory check
@@ -27,7 +29,7 @@ browser:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1; } || \
 	  echo "note: could not install chromium and chromium-driver: the browser test skips (and fails in CI)"
 
-check: lint typecheck imports pytest bench-ci
+check: lint typecheck imports pytest bench-ci coverage-summary
 
 # a reduced benchmark: prints its throughput and its ratio to the raw-SQLite floor (never a timed assertion)
 bench-ci:
@@ -56,17 +58,23 @@ typecheck: tree
 imports: tree
 	cd build/tree && PYTHONPATH=. $(CURDIR)/$(BIN)/lint-imports $(CURDIR)/pyproject.toml --no-cache
 
-pytest:
-	$(BIN)/pytest -q
+# pytest-xdist workers (auto: one per core; PYTEST_WORKERS=0 runs in this process); coverage measures them and
+# every `paybonus` process the tests start (pyproject.toml [tool.coverage.run]: patch = subprocess, sigterm)
+PYTEST_WORKERS ?= auto
 
-## coverage: the whole suite under coverage, the `paybonus` processes it starts included; the figures close the run
-# (not in `make test`: it adds about 40 % to a suite that must stay under 15 minutes on 2 cores)
+pytest:
+	rm -f .coverage .coverage.*
+	$(BIN)/coverage run -m pytest -q -n $(PYTEST_WORKERS)
+	@$(BIN)/coverage combine -q
+
+# lines and branches of core/ and plugins/, and the floor on branches (tests/helpers/coverage_summary.py)
+coverage-summary:
+	@$(BIN)/python tests/helpers/coverage_summary.py
+
+## coverage: the test suite under coverage and its figures, without the lint and type checks of `make test`
 coverage: $(BIN)/python
 	$(BIN)/pip install -qq -e '.[test]' -e docs/examples/paybonus-prime-fin-annee
-	rm -f .coverage .coverage.*
-	$(BIN)/coverage run -m pytest -q
-	@$(BIN)/coverage combine -q
-	@$(BIN)/python tests/helpers/coverage_summary.py
+	$(MAKE) --no-print-directory pytest coverage-summary
 
 # the mutants `make mutation` runs: every function of the rule modules of pyproject.toml [tool.mutmut]
 MUTANTS := 'paybonus.money.*' 'paybonus.distribution.*' 'paybonus.formulas.*' 'paybonus.calendar.*' \

@@ -15,7 +15,7 @@ Errors a user can cause raise `paybonus.UserError` (one line: where and what) an
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,7 +33,7 @@ from .bus import DispatchOutcome, EventBus, PublishOutcome
 from .calendar import Period
 from .checkpoint import Checkpoint
 from .checkpoint import create as create_checkpoint
-from .config import CompanyConfig, check_schemes_known, scheme_config
+from .config import CompanyConfig, scheme_config, scheme_problems
 from .deadlines import Item as DeadlineItem
 from .errors import UserError
 from .events import Event
@@ -42,7 +42,7 @@ from .host import PluginHost, load_plugins
 from .params import Parameters
 from .payroll import Population
 from .replay import ReplayReport, replay
-from .sources import CompanyData, read_company_dir, store_company
+from .sources import CompanyData, read_company_dir, statement_files, store_company
 from .store import Head, Ledger, LedgerReader
 
 
@@ -397,16 +397,41 @@ def read_company(
     """Read and validate a company directory against the installed schemes (UserError naming file, line, key).
     `on_file` is called with each file as it is read (for a progress bar)."""
     data = read_company_dir(Path(directory), on_file)
-    where = str(Path(directory) / "company.toml")
-    check_schemes_known(data.config, host.schemes, where)
-    for name in data.config.schemes:
-        scheme_config(data.config, host.schemes[name], where)
-    template_dir = data.config.statement.template_dir
+    for refusal in config_refusals(Path(directory), data.config, host, dict(data.files)):
+        raise refusal
+    return data
+
+
+def config_refusals(
+    directory: Path, config: CompanyConfig, host: PluginHost, files: dict[str, bytes] | None = None
+) -> Iterator[UserError]:
+    """What `load` refuses in a company's configuration once company.toml is read, in this order: a scheme that
+    is not installed or lacks the schemes it requires, a scheme's table that is not of the scheme's type, a
+    statement logo or template that cannot be read or rendered. `load` stops at the first, `lint` lists them all.
+    `files`: the statement files already read (`read_company_dir`), else they are read here."""
+    where = str(directory / "company.toml")
+    for problem in scheme_problems(config, host.schemes):
+        yield UserError(where, problem)
+    for name in config.schemes:
+        if name in host.schemes:
+            try:
+                scheme_config(config, host.schemes[name], where)
+            except UserError as exc:
+                yield exc
+    if files is None:
+        try:
+            files = dict(statement_files(directory, config, Path(where)))
+        except UserError as exc:
+            yield exc
+            return
+    template_dir = config.statement.template_dir
     if template_dir is not None:  # tried once on a made-up statement, so that statements never fail later
         from .statements import TEMPLATE, check_company_template
 
-        check_company_template(data.config, dict(data.files), str(Path(directory) / template_dir / TEMPLATE))
-    return data
+        try:
+            check_company_template(config, files, str(directory / template_dir / TEMPLATE))
+        except UserError as exc:
+            yield exc
 
 
 def _known(where: str, name: str, known: Sequence[str], what: str) -> None:

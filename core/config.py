@@ -184,17 +184,25 @@ def scheme_config(config: CompanyConfig, scheme: SchemeDescriptor, where: str) -
         raise UserError(where, f"schemes.{scheme.name}.{exc}") from None
 
 
-def check_schemes_known(config: CompanyConfig, known: dict[str, SchemeDescriptor], where: str) -> None:
-    """Every configured scheme is installed, and the schemes it requires are configured too."""
+def scheme_problems(config: CompanyConfig, known: dict[str, SchemeDescriptor]) -> list[str]:
+    """What is wrong with the list of the company's schemes: one not installed, or one without the schemes it
+    requires. `load` refuses the first (`check_schemes_known`), `lint` lists them all."""
+    out: list[str] = []
     for name in config.schemes:
         if name not in known:
-            raise UserError(
-                where, f"[schemes.{name}]: no installed scheme has that name (see `paybonus plugins`)"
-            )
+            out.append(f"[schemes.{name}]: no installed scheme has that name (see `paybonus plugins`)")
+            continue
         for needed in known[name].requires:
             if needed not in config.schemes:
-                raise UserError(
-                    where,
+                out.append(
                     f"[schemes.{name}]: the company also needs [schemes.{needed}] "
-                    f"({known[name].label} requires {known[needed].label if needed in known else needed})",
+                    f"({known[name].label} requires {known[needed].label if needed in known else needed})"
                 )
+    return out
+
+
+def check_schemes_known(config: CompanyConfig, known: dict[str, SchemeDescriptor], where: str) -> None:
+    """Every configured scheme is installed, and the schemes it requires are configured too."""
+    problems = scheme_problems(config, known)
+    if problems:
+        raise UserError(where, problems[0])

@@ -29,9 +29,11 @@ def _structure_date(v: Any, _: type) -> date:
         return _in_range(v)
     if isinstance(v, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", v):
         try:
-            return _in_range(date.fromisoformat(v))
-        except ValueError:
+            d = date.fromisoformat(v)
+        except ValueError:  # 2025-13-01
             pass
+        else:
+            return _in_range(d)  # its own message: "1899-12-31 is outside the years 1900 to 2199"
     raise ValueError(f"expected a date YYYY-MM-DD, got {show(v)[:40]}")
 
 

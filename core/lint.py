@@ -7,6 +7,7 @@ from pathlib import Path
 
 from paybonus.hooks.types import Finding, Level
 
+from .app import config_refusals
 from .config import CompanyConfig, parse_company_toml
 from .errors import UserError
 from .host import PluginHost
@@ -17,7 +18,9 @@ from .parsing import decode
 def lint_company(
     company_dir: Path, host: PluginHost, params: Parameters
 ) -> tuple[CompanyConfig, list[Finding]]:
-    """The company's configuration and what its schemes' own checks find in it."""
+    """The company's configuration and what its schemes' own checks find in it. What `load` would refuse in
+    the configuration is an error too (rule "config", load's own words): a configuration without lint errors
+    loads."""
     toml_path = company_dir / "company.toml"
     try:
         text = decode(toml_path.read_bytes())
@@ -29,17 +32,24 @@ def lint_company(
     findings: list[Finding] = []
     for name, raw in config.schemes.items():
         scheme = host.schemes.get(name)
-        if scheme is None:
-            findings.append(
-                Finding(Level.ERROR, "config", f"schemes.{name}: no installed scheme has that name")
-            )
-        elif scheme.lint is not None:
+        if scheme is not None and scheme.lint is not None:
             try:
                 findings += scheme.lint(raw, config.info, params)
             except ValueError as exc:  # a value the checks cannot read: the user's to fix
                 raise UserError(str(toml_path), str(exc)) from None
+    # the scheme's own check of a key, citing its rule, says it better than load's refusal of the same key
+    named = {_key(f.message) for f in findings if f.level == Level.ERROR}
+    for refusal in config_refusals(company_dir, config, host):
+        message = str(refusal).removeprefix(f"{toml_path}: ")  # the summary line names company.toml
+        if _key(message) not in named:
+            findings.append(Finding(Level.ERROR, "config", message))
     findings += value_sharing(config, params)
     return config, findings
+
+
+def _key(message: str) -> str:
+    """ "schemes.interessement.seniority_months" of "schemes.interessement.seniority_months: 4 is ..." """
+    return message.split(":", 1)[0]
 
 
 def value_sharing(config: CompanyConfig, params: Parameters) -> list[Finding]:

@@ -10,6 +10,7 @@ never a RecursionError. Errors are `ValueError`s with a short message; callers a
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from decimal import Decimal
 from typing import Any
@@ -56,10 +57,14 @@ def depth(value: Any) -> int:
     return deepest
 
 
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
+
+
 def _nested(text: str) -> int:
-    """An upper bound of the nesting depth of a JSON or TOML text, from its brackets alone (no parsing)."""
+    """An upper bound of the nesting depth of a JSON or TOML text, from its brackets alone (no parsing; the
+    other characters are dropped first, at C speed: a 50 MB value is not read one character at a time)."""
     level = deepest = 0
-    for ch in text:
+    for ch in _NOT_BRACKETS.sub("", text):
         if ch in "[{":
             level += 1
             deepest = max(deepest, level)

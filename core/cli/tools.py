@@ -29,8 +29,8 @@ Examples:
 @format_options()
 @pass_state
 def lint_cmd(state: State, company_dir: Path, fmt: str) -> None:
-    """Check a company's agreements against the law, each finding citing its rule (docs/rules.md). Exit 1 if
-    there is any error."""
+    """Check a company's agreements against the law, each finding citing its rule (docs/rules.md), and its
+    company.toml as `load` does (rule "config"). Exit 1 if there is any error."""
     from ..lint import lint_company
 
     config, findings = lint_company(company_dir, state.host(), state.params())

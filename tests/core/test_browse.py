@@ -169,3 +169,30 @@ def test_an_employees_entitlements_and_an_explanation_are_readable_in_a_browser(
     for step in interessement.explanation.steps:
         assert step[:60] in text, step
     browser.save_screenshot(str(shots / "browse-explanation.png"))
+
+
+def test_cells_the_plugin_renders_and_those_it_leaves_to_datasette():
+    from paybonus.datasette_plugin import render
+
+    def cell(value, column, row=None, table="t"):
+        out = render(row or {}, value, column, table, "acme-ledger", "/")
+        return None if out is None else str(out)
+
+    assert "1\u202f234,56 €" in cell("1234.56", "amount_euros") and "text-align:right" in cell(5, "x_euros")
+    assert "-0,05 €" in cell("-0.05", "amount_euros")
+    assert cell("12.3", "amount_euros") is None and cell("abc", "amount_euros") is None  # not an exact amount
+    assert "text-align:left" in cell("10.00", "value", {"section": "amount"})  # an explanation's first line
+    assert "1\u202f000,00 €" in cell("100000", "value", {"name": "pass_cents"})  # a parameter in cents
+    import sqlite3
+
+    conn = sqlite3.connect(":memory:")
+    conn.row_factory = sqlite3.Row
+    other = conn.execute("SELECT 1 AS a").fetchone()  # a row of another query: no section, no name
+    assert cell("0.3", "value", {"name": "share"}) is None and cell("x", "value", other) is None
+    link = cell("ENT-1<x>", "entitlement")
+    assert (
+        link
+        == '<a href="/acme-ledger/explanation?entitlement=ENT-1&lt;x&gt;" style="white-space:nowrap">ENT-1&lt;x&gt;</a>'
+    )
+    assert "explanation?entitlement=ENT-2" in cell("ENT-2", "id", table="entitlements_in_euros")
+    assert cell("ENT-2", "id", table="entitlements") is None and cell(None, "amount_euros") is None

@@ -1,6 +1,7 @@
 """End-to-end: the `paybonus` command on the shipped sample company, with the example external plugin."""
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -10,12 +11,21 @@ from paybonus.fixtures import sample_dir
 N = sum(1 for line in (sample_dir() / "events.jsonl").read_text().splitlines() if line.strip())
 
 
-@pytest.fixture
-def world(tmp_path):
-    company = sample_copy(tmp_path / "durand")
-    assert run("init", cwd=tmp_path).returncode == 0
-    r = run("load", str(company), cwd=tmp_path)
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory):
+    """The sample company loaded by the command, once for the module (each test gets its own copy)."""
+    cwd = tmp_path_factory.mktemp("loaded")
+    company = sample_copy(cwd / "durand")
+    assert run("init", cwd=cwd).returncode == 0
+    r = run("load", str(company), cwd=cwd)
     assert r.returncode == 0, r.stderr
+    return cwd
+
+
+@pytest.fixture
+def world(loaded, tmp_path):
+    shutil.copy2(loaded / "paybonus.db", tmp_path / "paybonus.db")
+    company = shutil.copytree(loaded / "durand", tmp_path / "durand")
     return tmp_path, company
 
 

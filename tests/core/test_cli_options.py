@@ -401,3 +401,81 @@ def test_bench_plans_its_runs_from_its_options(tmp_path, monkeypatch):
     assert code == 0, err
     assert runs == [(10, 1, True), (20, 1, True), (250_000, 2_000, True)]
     assert run_in(tmp_path, ["bench", "--sizes", "ten"])[0] == 2
+
+
+def test_bench_workers_checks_its_options_and_fails_when_a_broker_run_pays_other_cents(tmp_path, monkeypatch):
+    import paybonus.bench_server
+
+    def one_line_error(code, err, words):
+        assert code == 2 and words in err and len(err.strip().splitlines()) == 1, err
+
+    calls = []
+    row = {"events": 10, "entitlements": 20, "seconds": 1.0, "events_per_s": 10.0, "entitlements_per_s": 20.0}
+    runs = [
+        {**row, "path": "sqlite, 1 process", "vs_sqlite": 1.0, "vs_1_worker": None, "same_cents": True},
+        {
+            **row,
+            "path": "nats + postgresql, 1 worker",
+            "vs_sqlite": 1.0,
+            "vs_1_worker": 1.0,
+            "same_cents": True,
+        },
+    ]
+    for r in runs:
+        r["failed_dispatches"] = 0
+
+    def fake(employees, companies, workers, db, source):
+        calls.append((employees, companies, workers, db, source))
+        return {"employees": employees, "companies": companies, "runs": [dict(r) for r in runs]}
+
+    monkeypatch.setattr(paybonus.bench_server, "run", fake)
+    one_line_error(
+        *run_in(tmp_path, ["bench", "--workers", "1"])[::2], "--workers: give the PostgreSQL database"
+    )
+    args = ["bench", "--workers", "1,x", "--db", "postgresql://h/db", "--source", "nats://h:4222"]
+    one_line_error(*run_in(tmp_path, args)[::2], "--workers: expected comma-separated integers, got '1,x'")
+    (tmp_path / "b.json").write_text("{}")
+    args[2] = "1"
+    one_line_error(
+        *run_in(tmp_path, [*args, "--out", "b.json"])[::2], "b.json: exists: it will not be replaced"
+    )
+    assert calls == []  # every refusal came before a run
+    code, out, err = run_in(tmp_path, args)
+    assert code == 0 and "nats + postgresql, 1 worker" in out and "results written" not in out, err
+    assert calls == [(4000, 40, [1], "postgresql://h/db", "nats://h:4222")]
+    runs[1]["same_cents"] = False
+    code, out, err = run_in(tmp_path, args)
+    assert code == 1 and "a broker run did not give the same cents as the embedded one" in err
+    assert "NO" in out  # the table shows which run
+
+
+def test_bench_prints_the_verdicts_of_a_run_with_targets_and_runs_the_full_plan_by_default(
+    tmp_path, monkeypatch
+):
+    import paybonus.bench
+
+    assert list(paybonus.bench.plan(False)) == [
+        ("growth", 25_000, 1),
+        ("growth", 50_000, 1),
+        ("growth", 100_000, 1),
+        ("large employer", 200_000, 1),
+        ("vendor month", 250_000, 2_000),
+    ]
+    result = {
+        "employees": 200_000,
+        "companies": 1,
+        "phases_s": {"publish": 29.0, "verify": 9.0},
+        "publish_cpu_s": 28.0,
+        "floor_s": 15.0,
+        "publish_over_floor": 1.93,
+        "events_per_s": 1.0,
+        "entitlements_per_s": 1.0,
+        "peak_rss_mib": 1100,
+        "audit_ok": True,
+    }
+    monkeypatch.setattr(paybonus.bench, "run", lambda n, companies, replay: dict(result))
+    code, out, err = run_in(tmp_path, ["bench", "--sizes", "200000", "--no-vendor"])
+    assert code == 0, err
+    assert "large employer 200,000: peak_rss_mib" in out and "MISSED" in out and "results written" not in out
+    with pytest.raises(RuntimeError, match="bench nonsense failed"):  # a run's process that fails is named
+        paybonus.bench._child("nonsense")

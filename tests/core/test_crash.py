@@ -34,11 +34,16 @@ def state(db: Path):
         ledger.close()
 
 
-def publish(db: Path, events: Path) -> subprocess.Popen:
+def publish(db: Path, events: Path, step: bool = False) -> subprocess.Popen:
+    """The publisher; with `step`, it waits for a line on its stdin after each event (crash_worker.py)."""
     # not measured by coverage: a process killed with SIGKILL never writes its data, and measuring slows it
     env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_PROCESS")}
     return subprocess.Popen(
-        [sys.executable, str(WORKER), str(db), str(events)], stdout=subprocess.PIPE, text=True, env=env
+        [sys.executable, str(WORKER), str(db), str(events), *(["--step"] if step else [])],
+        stdin=subprocess.PIPE if step else None,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
     )
 
 
@@ -70,11 +75,14 @@ def crash_run(tmp_path, kills):
     for k in points:
         db = tmp_path / f"kill-{k}.db"
         shutil.copy(seed_db, db)
-        p = publish(db, events_file)
-        assert p.stdout is not None
-        for _ in range(k):  # let k events complete, then kill somewhere inside the next one
-            if p.stdout.readline() == "":
-                break
+        p = publish(db, events_file, step=True)
+        assert p.stdout is not None and p.stdin is not None
+        # let k events complete, then kill somewhere inside the next one: the publisher waits for a line after
+        # each event, so it is never more than one event ahead of this loop, however slowly the loop runs
+        for _ in range(k):
+            assert p.stdout.readline() != "", "the publisher stopped before the kill point"
+            p.stdin.write("\n")
+            p.stdin.flush()
         rng_delay = rng.random() * 0.004
         if rng_delay:
             import time
@@ -82,9 +90,11 @@ def crash_run(tmp_path, kills):
             time.sleep(rng_delay)
         p.send_signal(signal.SIGKILL)
         assert p.wait(timeout=30) == -signal.SIGKILL, "the publisher had already finished: no crash tested"
+        p.stdin.close()
+        p.stdout.close()
         interrupted = Ledger.open(db)
         recorded = interrupted.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
         interrupted.close()
-        assert k <= recorded < len(events)
+        assert k <= recorded <= k + 1 and recorded < len(events), (k, recorded)
         assert publish(db, events_file).wait(timeout=120) == 0
         assert state(db) == expected, f"ledger differs after a kill after event {k}"

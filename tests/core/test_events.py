@@ -166,3 +166,25 @@ def test_plugins_can_add_event_types():
     assert e.payload == ObjectivesSet("E1")
     with pytest.raises(ValueError):
         types.add(EventType("Bad Name", ObjectivesSet, ""))
+
+
+def test_canonical_json_writes_decimals_dates_periods_and_sets_as_text_and_lists():
+    # the digests of the ledger hash this text: a Decimal keeps its scale, a set is sorted, a date is ISO
+    from paybonus.events import canonical_json
+
+    data = {
+        "b": Decimal("1.10"),
+        "a": date(2025, 1, 31),
+        "t": datetime(2025, 1, 31, 8, 0, tzinfo=UTC),
+        "p": Period.parse("2025"),
+        "s": {"y", "x"},
+        "f": frozenset({2, 1}),
+        "u": (3, 1),
+        "é": "à",
+    }
+    assert canonical_json(data) == (
+        '{"a":"2025-01-31","b":"1.10","f":[1,2],"p":"2025-01-01..2025-12-31","s":["x","y"],'
+        '"t":"2025-01-31T08:00:00+00:00","u":[3,1],"é":"à"}'
+    )
+    with pytest.raises(TypeError, match="object is not JSON serialisable"):
+        canonical_json({"x": object()})

@@ -207,8 +207,8 @@ def test_fuzzed_company_configuration(pristine, key, value):
     loaded = code
     code, err = cli("--db", str(db), "lint", str(company))
     assert "Traceback" not in err
-    if loaded == 2:  # refused by load: lint explains it (1, the rule broken) or refuses it too (2, one line)
-        assert code in (0, 1, 2), err  # 0: a value of the wrong type that only load checks (issue 19 notes)
+    if loaded == 2:  # refused by load: lint reports it (1, the rule broken or load's words) or refuses it (2)
+        assert code in (1, 2), err
         if code == 2:
             assert len([line for line in err.splitlines() if line.strip()]) == 1, err
     else:  # a configuration load accepts is judged (0 lawful, 1 findings), never refused

@@ -169,3 +169,41 @@ def test_the_shipped_copies_of_the_domain_reference_are_current(parts):
         assert copy.read_bytes() == original.read_bytes(), (
             f"refresh tests/data from ../shared/{'/'.join(parts)}"
         )
+
+
+def _with(tmp_path, text: str) -> Parameters:
+    f = tmp_path / "p.toml"
+    f.write_text(text)
+    return P.with_file(f)
+
+
+def test_changes_since_a_recorded_set_are_values_changed_or_removed_never_values_added(tmp_path):
+    # what `audit verify` notes about amounts computed under parameters that have changed since
+    head = '[test_param]\nunit = "cents"\nsource = "test"\n'
+    recorded = _with(
+        tmp_path,
+        head + "values = [{ from = 2030-01-01, value = 100 }, { from = 2031-01-01, value = 200 }]\n"
+        '[gone_param]\nunit = "count"\nsource = "test"\nvalues = [{ from = 2030-01-01, value = 1 }]\n',
+    )
+    now = _with(
+        tmp_path, head + "values = [{ from = 2030-01-01, value = 150 }, { from = 2032-01-01, value = 300 }]\n"
+    )
+    assert now.changes_from(recorded) == [
+        "gone_param: no longer known",
+        "test_param from 2030-01-01: 100 was recorded, 150 now",
+        "test_param from 2031-01-01: 200 was recorded, no such value now",
+    ]
+    assert recorded.changes_from(recorded) == []
+
+
+def test_segments_end_where_a_value_stops_and_none_is_known_after_its_end(tmp_path):
+    p = _with(
+        tmp_path,
+        '[test_param]\nunit = "cents"\nsource = "test"\n'
+        "values = [{ from = 2030-01-01, until = 2030-03-31, value = 1 }, { from = 2030-07-01, value = 2 }]\n",
+    )
+    assert [(a, b, v.value) for a, b, v in p.segments("test_param", date(2030, 1, 1), date(2030, 3, 31))] == [
+        (date(2030, 1, 1), date(2030, 3, 31), 1)
+    ]
+    with pytest.raises(LookupError, match="no value of test_param"):  # the gap from April to June
+        p.segments("test_param", date(2030, 1, 1), date(2030, 12, 31))

@@ -1,5 +1,7 @@
 """Loading plugins: built-ins by module name, entry points one by one, allow-list, strictness, name clashes."""
 
+import re
+
 import pytest
 from helpers.plugins import DuplicatePlugin, FlatPlugin
 from paybonus.errors import PluginError
@@ -166,3 +168,106 @@ def test_a_misspelled_hook_is_a_warning_and_fatal_when_strict():
     assert any("paybonus_register_scheme" in w for w in host.warnings)
     with pytest.raises(PluginError, match="not a paybonus hook"):
         load_plugins(builtins=(), extra=[Typo()], entry_points=False, strict=True)
+
+
+def _registering(hook: str, *things):
+    """A plugin whose `hook` returns `things`."""
+    from paybonus.hooks import hookimpl
+
+    class Plugin:
+        pass
+
+    def impl(self):
+        return list(things)
+
+    impl.__name__ = hook
+    setattr(Plugin, hook, hookimpl(impl))
+    return Plugin()
+
+
+def _scheme(name="flat_bonus", **changes):
+    from helpers.plugins import DSN, FlatConfig, flat_compute, flat_recompute
+    from paybonus.hooks import SchemeDescriptor, SocialRegime
+
+    fields = {
+        "name": name,
+        "version": "1.0",
+        "label": "test",
+        "handlers": {"period_closed": flat_compute},
+        "recompute": flat_recompute,
+        "dsn": DSN,
+        "social_regime": SocialRegime.SALARY,
+        "config_type": FlatConfig,
+        **changes,
+    }
+    return SchemeDescriptor(**fields)
+
+
+def _command(name):
+    import click
+
+    return click.Command(name, callback=lambda: None)
+
+
+# what a plugin may not register: reported by name and skipped, or fatal with --strict-plugins
+REFUSED_REGISTRATIONS = {
+    "an event type that is a string": (
+        ("paybonus_register_event_types", "bonus_paid"),
+        "registered 'bonus_paid', not an EventType",
+    ),
+    "a scheme named in capitals": (
+        ("paybonus_register_schemes", _scheme("FlatBonus")),
+        "scheme name 'FlatBonus' must be lower_snake_case",
+    ),
+    "a scheme that handles nothing": (
+        ("paybonus_register_schemes", _scheme(handlers={})),
+        "scheme 'flat_bonus' handles no event type",
+    ),
+    "a handler that is not a function": (
+        ("paybonus_register_schemes", _scheme(handlers={"period_closed": "compute"})),
+        "scheme 'flat_bonus': its handlers and recompute must be functions",
+    ),
+    "a handler of an event type nobody registered": (
+        ("paybonus_register_schemes", _scheme(handlers={"bonus_paid": lambda e, c: None})),
+        "scheme 'flat_bonus' handles unknown event type 'bonus_paid'",
+    ),
+    "a command that is a function": (
+        ("paybonus_register_commands", print),
+        "not a click command",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSED_REGISTRATIONS))
+def test_what_a_plugin_may_not_register_is_named_and_skipped_or_fatal_when_strict(case):
+    (hook, thing), words = REFUSED_REGISTRATIONS[case]
+    host = load_plugins(builtins=(), extra=[_registering(hook, thing)], entry_points=False)
+    assert [words in f.error for f in host.failures] == [True], host.failures
+    assert "flat_bonus" not in host.schemes
+    with pytest.raises(PluginError, match=re.escape(words)):
+        load_plugins(builtins=(), extra=[_registering(hook, thing)], entry_points=False, strict=True)
+
+
+def test_a_built_in_event_type_or_a_command_cannot_be_taken_twice():
+    from paybonus.events import EventType, PeriodClosed
+
+    again = EventType("period_closed", PeriodClosed, "a second close")
+    with pytest.raises(PluginError, match="redefines the built-in event type 'period_closed'"):
+        load_plugins(
+            builtins=(), extra=[_registering("paybonus_register_event_types", again)], entry_points=False
+        )
+    twice = [_registering("paybonus_register_commands", _command("tally")) for _ in range(2)]
+    with pytest.raises(PluginError, match="two plugins add the command 'tally'"):
+        load_plugins(builtins=(), extra=twice, entry_points=False)
+
+
+def test_an_optional_hook_of_another_name_is_no_typo():
+    from paybonus.hooks import hookimpl
+
+    class Optional:
+        @hookimpl(optionalhook=True)
+        def paybonus_future_hook(self):
+            return None
+
+    host = load_plugins(builtins=(), extra=[Optional()], entry_points=False, strict=True)
+    assert host.warnings == [] and host.failures == []

@@ -142,3 +142,28 @@ def test_a_hung_compute_does_not_block_other_writers(guest):
         child.wait()
     count("hung compute, another writer", code == 0 and still_hanging, err, kind="plugin")
     assert code == 0 and still_hanging, err
+
+
+@pytest.mark.parametrize(
+    ("mode", "words"),
+    [
+        ("finding_text", "scheme hostile returned str, not a Finding"),
+        ("draft_dict", "scheme hostile returned dict, not an EntitlementDraft"),
+        ("negative", "scheme hostile: a principal entitlement cannot be negative"),
+        ("advance_zero", "scheme hostile: an advance must be positive"),
+        ("correction_alone", "scheme hostile: a correction must reference the entitlement it relates to"),
+        ("twice", "scheme hostile returned two entitlements for one employee, period and kind"),
+        ("shared_twice", "scheme hostile: a shared explanation cannot itself share one"),
+    ],
+)
+def test_what_a_scheme_may_not_return_is_a_dead_letter_saying_why_and_nothing_of_it_is_kept(
+    guest, mode, words
+):
+    MODE["compute"] = mode
+    code, _out, err = publish(guest)
+    dead = failures(guest)
+    count(f"plugin result {mode}", code == 1 and len(dead) == 1 and words in dead[0]["error"], kind="plugin")
+    assert code == 1 and "retry" in err, err
+    assert [d["scheme"] for d in dead] == ["hostile"] and words in dead[0]["error"], dead
+    code, out, _ = cli("--db", str(guest.fresh), "entitlements", "--company", "DURAND", "--format", "json")
+    assert code == 0 and all(e["scheme"] != "hostile" for e in json.loads(out))

@@ -1,4 +1,4 @@
-"""Print the coverage of core/ and plugins/ after `make test`, and fail under the floor (docs/testing.md).
+"""Print the coverage of core/ and plugins/ at the end of `make test`, and fail under the floor (docs/testing.md).
 
 Reads the combined data of the run (`coverage combine` first); the figures are lines and branches, each on its
 own, for the engine (core/) and the plugins (plugins/), and for both together.
@@ -11,8 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-# percent of branches of core/ and plugins/ together (84.1 measured); the aim is 90, docs/testing.md
-BRANCH_FLOOR = 83.0
+# percent of branches of core/, of plugins/, and of both together, under which `make test` fails (issue 19,
+# docs/testing.md)
+BRANCH_FLOOR = 90.0
 PARTS = ("core", "plugins")
 
 
@@ -37,12 +38,13 @@ def main() -> int:
         print(
             f"coverage {name:>12}: lines {100 * cl / nl:5.1f} % ({cl}/{nl}), branches {100 * cb / nb:5.1f} % ({cb}/{nb})"
         )
-    cl, nl, cb, nb = totals["all"]
-    branches = 100 * cb / nb
-    if branches < BRANCH_FLOOR:
-        print(
-            f"coverage: branches of core and plugins {branches:.1f} % are under the floor of {BRANCH_FLOOR} %"
-        )
+    under = [
+        f"{'core+plugins' if key == 'all' else key} {100 * cb / nb:.1f} %"
+        for key, (_, _, cb, nb) in totals.items()
+        if 100 * cb / nb < BRANCH_FLOOR
+    ]
+    if under:
+        print(f"coverage: branches under the floor of {BRANCH_FLOOR} %: {', '.join(under)}")
         return 1
     return 0
 

@@ -1,4 +1,7 @@
-"""Publisher process for the crash tests: publishes a JSON-lines file, printing one line per event done."""
+"""Publisher process for the crash tests: publishes a JSON-lines file, printing one line per event done.
+
+With `--step`, it waits after each line for a line on its standard input before the next event: the test that
+kills it knows how far it got, however far behind the test reads (a loaded machine, coverage)."""
 
 import sys
 from pathlib import Path
@@ -11,7 +14,7 @@ from paybonus.logs import configure
 from helpers.plugins import FlatPlugin
 
 
-def main(db: str, events_file: str) -> None:
+def main(db: str, events_file: str, step: bool = False) -> None:
     configure("json", "warning", stream=sys.stderr)  # a host configures logging; stdout carries progress only
     ledger = Ledger.open(db)
     bus = EventBus(ledger, load_plugins(builtins=(), extra=[FlatPlugin()], entry_points=False))
@@ -19,10 +22,12 @@ def main(db: str, events_file: str) -> None:
 
     def progress(n: int) -> None:
         print(n, flush=True)
+        if step:
+            sys.stdin.readline()
 
     bus.publish_all(events, on_progress=progress)
     print("done", flush=True)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(sys.argv[1], sys.argv[2], step="--step" in sys.argv[3:])

@@ -13,6 +13,7 @@ from paybonus.hooks import (
     DsnMapping,
     EntitlementDraft,
     Explanation,
+    Kind,
     SchemeContext,
     SchemeDescriptor,
     SchemeResult,
@@ -85,7 +86,34 @@ def compute(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
         return SchemeResult([EntitlementDraft(employees[0].id, period, 10**30, expl)])
     if mode == "bad_result":
         return "not a result"  # type: ignore[return-value]
+    first = employees[0].id
+    if mode in DRAFTS:
+        return SchemeResult(**DRAFTS[mode](first, period, expl))
     return SchemeResult([EntitlementDraft(e.id, period, 100, expl) for e in employees[:2]])
+
+
+# what a scheme may not return: mode -> SchemeResult's fields (the bus refuses them, a dead letter names why)
+DRAFTS: dict[str, Any] = {
+    "finding_text": lambda emp, period, expl: {"findings": ["a reliquat of 3 cents"]},
+    "draft_dict": lambda emp, period, expl: {"entitlements": [{"employee": emp, "amount_cents": 100}]},
+    "negative": lambda emp, period, expl: {"entitlements": [EntitlementDraft(emp, period, -100, expl)]},
+    "advance_zero": lambda emp, period, expl: {
+        "entitlements": [EntitlementDraft(emp, period, 0, expl, kind=Kind.ADVANCE)]
+    },
+    "correction_alone": lambda emp, period, expl: {
+        "entitlements": [EntitlementDraft(emp, period, -5, expl, kind=Kind.CORRECTION)]
+    },
+    "twice": lambda emp, period, expl: {
+        "entitlements": [EntitlementDraft(emp, period, 100, expl), EntitlementDraft(emp, period, 200, expl)]
+    },
+    "shared_twice": lambda emp, period, expl: {
+        "entitlements": [
+            EntitlementDraft(
+                emp, period, 100, Explanation(shared=Explanation(shared=Explanation(steps=["pool"])))
+            )
+        ]
+    },
+}
 
 
 def recompute(expl: Explanation) -> int:

@@ -5,6 +5,7 @@ paid on 15 April and 15 October 2025 with consent given on the 1st of each month
 """
 
 import json
+import re
 from datetime import date
 
 import pytest
@@ -168,6 +169,47 @@ def test_a6_an_advance_the_law_or_the_agreement_forbids_is_refused_and_nothing_i
     with pytest.raises(UserError, match=message):
         advance(bus, *args)
     assert ledger.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == before
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"amount": 0}, "payload.amount_cents: must be positive"),
+        ({"letter_received_on": "2025-11-10"}, "payload.letter_received_on: after consented_on"),
+        (
+            {"period": "2025-01"},
+            "payload.period: 2025-01-01..2025-01-31 is not a calculation period of the agreement",
+        ),
+    ],
+)
+def test_an_advance_of_nothing_a_letter_after_the_consent_or_of_another_period_is_refused(
+    tmp_path, kwargs, message
+):
+    bus, ledger = world(tmp_path, company([person("A", 300_000)], toml(extra="advances = true")))
+    with pytest.raises(UserError, match=re.escape(message)):
+        advance(bus, "adv", "2025-11-20", "2025-11-02", **kwargs)
+    assert ledger.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ({"amount_cents": 0}, "payload.amount_cents: must be positive"),
+        ({"net_pay_cents": 0}, "payload.net_pay_cents: must be positive"),
+        ({"entitlement": "ENT-nope"}, "payload.entitlement: 'ENT-nope' is not an over-payment of advances"),
+    ],
+)
+def test_a_recovery_of_nothing_from_no_pay_or_of_no_over_payment_is_refused(tmp_path, payload, message):
+    bus, ledger = world(tmp_path, company([person("A", 300_000)], toml(extra="advances = true")))
+    full = {
+        "entitlement": "ENT-x",
+        "amount_cents": 100,
+        "recovered_on": "2026-06-30",
+        "net_pay_cents": 180_000,
+    }
+    with pytest.raises(UserError, match=re.escape(message)):
+        bus.publish_all(ev(bus, "interessement_overpayment_recovered", {**full, **payload}, "r"))
+    assert ledger.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
 
 
 def test_consent_after_the_15_days_of_the_letter_is_refused(tmp_path):

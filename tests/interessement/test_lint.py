@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from helpers.cli import run
+from helpers.hostile import cli
 
 BASE = """[company]
 id = "X"
@@ -40,8 +40,9 @@ def lint(tmp_path, **kw):
     d = tmp_path / "co"
     d.mkdir(exist_ok=True)
     (d / "company.toml").write_text(BASE.format(**values))
-    r = run("lint", str(d), "--format", "json", cwd=tmp_path)
-    return r.returncode, json.loads(r.stdout)
+    code, out, err = cli("lint", str(d), "--format", "json")  # in this process: the command's own main()
+    assert "Traceback" not in err, err
+    return code, json.loads(out)
 
 
 def rules(findings, level="error"):
@@ -67,6 +68,16 @@ def test_a_lawful_agreement_has_no_error(tmp_path):
         ({"months": 2}, "I-2"),
         ({"signed": "2025-07-01"}, "I-8"),  # annual period from 1 January: sign before 1 July
         ({"deposited": "2025-07-16"}, "I-9"),  # 15 days after 30 June at the latest
+        # starting in March, the first whole period is 2026: signed on 1 July 2026, in its second half
+        ({"starts": "2025-03-01", "signed": "2026-07-01", "deposited": "2026-07-02"}, "I-8"),
+        # a spouse's base above a quarter of the PASS (11 775.00 in 2025, L3314-6)
+        (
+            {
+                "extra": 'company_heads = [{ id = "S", role = "spouse", in_office_from = 2019-01-01, '
+                'spouse_base = "12000.00" }]'
+            },
+            "I-24",
+        ),
     ],
 )
 def test_each_unlawful_clause_is_an_error_citing_its_rule(tmp_path, kw, rule):
@@ -140,6 +151,19 @@ def test_alea_warning_when_the_formula_would_have_paid_every_year(tmp_path):
             "less than 15 days before the deposit",
         ),
         ({"extra": 'setup = "unilateral"\ncovered_by_approved_branch_agreement = true'}, "approved branch"),
+        (
+            {
+                "extra": 'setup = "unilateral"\nunilateral_ground = "failed_negotiation"\ncse_consulted_on = 2025-02-10'
+            },
+            "needs the record of disagreement (procès-verbal de désaccord",
+        ),
+        (
+            {
+                "extra": 'setup = "unilateral"\nunilateral_ground = "failed_negotiation"\n'
+                "disagreement_record_on = 2025-02-10"
+            },
+            "cse_consulted_on: the CSE is consulted on the draft",
+        ),
     ],
 )
 def test_l1_to_l6_duration_and_set_up_are_checked(tmp_path, kw, message):
@@ -171,6 +195,23 @@ def test_a_late_renegotiation_request_is_warned_and_no_set_up_is_an_info(tmp_pat
     assert any(f["rule"] == "I-7" and "setup" in f["message"] for f in findings if f["level"] == "info")
     code, findings = lint(tmp_path, extra=extra.replace("2025-06-01", "2025-11-15"))
     assert rules(findings, "warning") == []
+
+
+def test_what_the_set_up_leaves_unchecked_is_said(tmp_path):
+    # no headcount at all: the 50-employee limit of a unilateral decision cannot be checked (I-7, D-10)
+    code, findings = lint(
+        tmp_path, company="", extra='setup = "unilateral"\nunilateral_ground = "no_representatives"'
+    )
+    assert code == 0 and rules(findings) == []
+    assert any("give company.average_headcounts to check the 50 limit" in f["message"] for f in findings)
+    # a renegotiation asked of an agreement that does not renew by itself
+    code, findings = lint(tmp_path, extra="ends_on = 2025-12-31\nrenegotiation_requested_on = 2025-11-15")
+    assert code == 0 and [f["message"] for f in findings if f["level"] == "warning"] == [
+        "schemes.interessement.renegotiation_requested_on: the agreement has no tacit renewal (tacit_renewal = false)"
+    ]
+    # the first whole calculation period starts in 2026: signed on 30 June 2026, still in its first half
+    code, findings = lint(tmp_path, starts="2025-03-01", signed="2026-06-30", deposited="2026-07-01")
+    assert code == 0 and "I-8" not in rules(findings)
 
 
 V1 = """[company]
@@ -217,12 +258,12 @@ def test_l8_the_value_sharing_duty_of_11_to_49_employees(tmp_path, b2022, extra,
     d = tmp_path / "pme"
     d.mkdir(exist_ok=True)
     (d / "company.toml").write_text(V1.format(b2022=b2022, extra=extra, schemes=schemes))
-    r = run("lint", str(d), "--format", "json", cwd=tmp_path)
-    findings = json.loads(r.stdout)
+    code, out, _ = cli("lint", str(d), "--format", "json")
+    findings = json.loads(out)
     v1 = [f for f in findings if f["rule"] == "V-1"]
     assert bool(v1) is warned, findings
     if warned:
-        assert v1[0]["level"] == "warning" and "2025" in v1[0]["message"] and r.returncode == 0
+        assert v1[0]["level"] == "warning" and "2025" in v1[0]["message"] and code == 0
 
 
 def test_the_former_cap_key_is_warned(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -291,6 +292,52 @@ def test_a_rehashed_statement_whose_numbers_do_not_follow_is_refused():
         ),
         (('unit = "LYON"', ""), "names its unit"),
         (('id = "BETA-RD"\ncompany = "BETA"', 'id = "ALPHA"\ncompany = "BETA"'), "'ALPHA' appears twice"),
+        (
+            ('id = "ALPHA"\ncompany = "ALPHA"', 'id = "ALPHA"\ncompany = "ALPHA"\nunit = "LYON"'),
+            "entity ALPHA: unit only applies to an establishment or a work unit",
+        ),
+        (
+            ("joined_on = 2025-07-01", "joined_on = 2025-07-01\nleft_on = 2026-06-15"),
+            "entity BETA-RD: left_on 2026-06-15 must be the last day of a month",
+        ),
+        (
+            ("joined_on = 2025-07-01", "joined_on = 2025-07-01\nleft_on = 2025-06-30"),
+            "entity BETA-RD: left_on 2025-06-30 is outside its participation",
+        ),
+        (
+            ("starts_on = 2025-01-01", "starts_on = 2025-01-02"),
+            "starts_on: 2025-01-02 must be the first day of a month",
+        ),
+        (
+            ("ends_on = 2027-12-31", "ends_on = 2027-12-30"),
+            "ends_on: 2027-12-30 must be the last day of a month after starts_on",
+        ),
+        (
+            ('id = "ALPHA"\ncompany = "ALPHA"', 'id = "ALPHA"\ncompany = "ALPHA"\nshare = "0.5"'),
+            "entity ALPHA: share is only used with split = 'fixed'",
+        ),
+        (
+            (
+                'id = "BETA-RD"\ncompany = "BETA"\nscope = "work_unit"\nunit = "RD"',
+                'id = "BETA-RD"\ncompany = "ALPHA"\nscope = "work_unit"\nunit = "RD"',
+            ),
+            "entities: ALPHA takes part as a whole company and as a part of it; choose one",
+        ),
+        (
+            (
+                'id = "BETA-RD"\ncompany = "BETA"\nscope = "work_unit"\nunit = "RD"',
+                'id = "BETA-RD"\ncompany = "MEGA"\nscope = "establishment"\nunit = "LYON"',
+            ),
+            "entities: MEGA names the same unit twice",
+        ),
+        (
+            ('figures = ["completion"', 'figures = ["Quality", "completion"'),
+            "figures: 'Quality' must be lower_snake_case",
+        ),
+        (
+            ("15000 * achievement(completion, 0.6, 1.0)", "15000 * progress(completion)"),
+            "formula: prior() and progress() are not available in a project formula",
+        ),
     ],
 )
 def test_project_agreement_errors_name_the_field(change, message):
@@ -299,6 +346,76 @@ def test_project_agreement_errors_name_the_field(change, message):
     with pytest.raises(UserError) as info:
         load_project_toml(text, Parameters.default(), "project.toml")
     assert message in str(info.value) and str(info.value).startswith("project.toml: project.")
+
+
+def test_project_toml_is_one_project_table_and_has_entities():
+    for text, message in (
+        (project_toml() + "\n[other]\nx = 1\n", "project.toml: expected one [project] table, not [other]"),
+        ('[projet]\nid = "ATLAS"\n', "project.toml: expected one [project] table, not [projet]"),
+        (
+            project_toml().split("[[project.entities]]")[0] + "entities = []\n",
+            "entities: a project has at least one",
+        ),
+        (
+            project_toml("fixed", shares=("0", "0.5", "0.5")),
+            "entity ALPHA: share 0 must be above 0 and at most 1",
+        ),
+    ):
+        with pytest.raises(UserError, match=re.escape(message)):
+            load_project_toml(text, Parameters.default(), "project.toml")
+
+
+# the company's side, [schemes.interessement_projet] of company.toml: refused at load, one line, exit 2
+PARTICIPATION_REFUSED = {
+    "4 months of seniority": (
+        (
+            'reliquat = "keep"\n[[schemes.interessement_projet',
+            'reliquat = "keep"\nseniority_months = 4\n[[schemes.interessement_projet',
+        ),
+        "seniority_months: 4 is over the legal maximum of 3 months (LAW I-13)",
+    ),
+    "sub-pools of 90 %": (
+        ('criterion = "salary"\nshare = "1"\n', 'criterion = "salary"\nshare = "0.9"\n', 2),
+        "distribution: the shares add up to 0.9, not 1 (100 %)",
+    ),
+    "one criterion twice": (
+        (
+            'criterion = "salary"\nshare = "1"\n',
+            'criterion = "salary"\nshare = "0.5"\n[[schemes.interessement_projet.participations.distribution]]\n'
+            'criterion = "salary"\nshare = "0.5"\n',
+            2,
+        ),
+        "distribution: one sub-pool per criterion, at least one (LAW I-21, I-22)",
+    ),
+    "the same entity twice": (
+        ("", "", 0),
+        "participations: the same project entity appears twice",
+    ),
+    "a coordinator key that is no key": (
+        ('entity = "ALPHA"\n', 'entity = "ALPHA"\ncoordinator_key = "not-a-key"\n'),
+        "coordinator_key: not an Ed25519 public key",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(PARTICIPATION_REFUSED))
+def test_a_companys_participation_is_checked_at_load(tmp_path, example, case):
+    from helpers.hostile import attempt
+
+    (old, new, *nth), words = PARTICIPATION_REFUSED[case]
+    toml = example / "ALPHA" / "company.toml"
+    text = toml.read_text(encoding="utf-8")
+    if not old:  # the participation given twice
+        text += text[text.index("[[schemes.interessement_projet.participations]]") :]
+    else:
+        head, sep, tail = text.rpartition(old) if nth == [2] else text.partition(old)
+        assert sep, old
+        text = head + new + tail
+    toml.write_text(text, encoding="utf-8")
+    db = tmp_path / "alpha.db"
+    Ledger.create(db).close()
+    line = attempt(case, db, "load", str(example / "ALPHA"))
+    assert "company.toml: schemes.interessement_projet." in line and words in line, line
 
 
 def test_fixed_shares_must_add_up_and_are_prorated_by_days_of_participation():
@@ -872,3 +989,74 @@ def test_a_recomputation_of_a_project_period_records_the_differences_as_correcti
     ask("uniform-again")
     assert len(ledger.entitlements.rows("MEGA", "interessement_projet")) == len(rows)
     assert audit_verify(ledger, bus.host.schemes).ok
+
+
+# -- what the project's files must be: measures, figures, signatures (each refusal names its field) -----------
+
+
+def _measures_file(**changes):
+    from paybonus.plugins.interessement.projet.statement import measures_file
+
+    data = measures_file(agreement(), YEAR, list(_fake_measures().values()))
+    return {**data, **changes}
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ([], "format: not a measures file"),
+        ({"format": "paybonus-statement-v1"}, "format: not a measures file"),
+        ("project=NEPTUNE", "project: 'NEPTUNE', not 'ATLAS'"),
+        ("agreement_digest=0", "agreement_digest: measured under another version of the project agreement"),
+        ("period=2026-01-01..2026-12-31", "period: 2026-01-01..2026-12-31, not 2025-01-01..2025-12-31"),
+        ("measures=bad", "measures[0]."),
+    ],
+)
+def test_a_measures_file_is_read_only_for_its_project_agreement_and_period(data, message):
+    from paybonus.plugins.interessement.projet.statement import read_measures
+
+    if isinstance(data, str):
+        key, _, value = data.partition("=")
+        data = _measures_file(**{key: [{"entity": "ALPHA"}] if value == "bad" else value})
+    with pytest.raises(ValueError, match=re.escape(message)):
+        read_measures(data, agreement(), YEAR)
+    assert [m.entity for m in read_measures(_measures_file(), agreement(), YEAR)] == [
+        "ALPHA",
+        "MEGA-LYON",
+        "BETA-RD",
+    ]
+
+
+def test_a_statement_is_built_only_for_a_period_and_figures_of_its_agreement_and_from_whole_measures():
+    from paybonus.plugins.interessement.projet.statement import Measure
+
+    half = Period.parse("2025-01-01..2025-06-30")
+    with pytest.raises(
+        ValueError, match=re.escape("period: 2025-01-01..2025-06-30 is not a calculation period of ATLAS")
+    ):
+        build(agreement(), half, FIGURES, _fake_measures(), ISSUED)
+    with pytest.raises(ValueError, match="figures: 'turnover' is not a figure of the project agreement"):
+        build(agreement(), YEAR, {**FIGURES, "turnover": Decimal(1)}, _fake_measures(), ISSUED)
+    hollow = {**_fake_measures(), "ALPHA": Measure("ALPHA", "ALPHA", YEAR, None, 40_000_000)}
+    with pytest.raises(ValueError, match="entity ALPHA: the measure has no headcount_days"):
+        build(agreement(), YEAR, FIGURES, hollow, ISSUED)
+
+
+def test_a_signature_must_be_whole_a_key_and_match(tmp_path):
+    from paybonus import signing
+    from paybonus.plugins.interessement.projet.statement import check_signature, sign
+
+    key = signing.new_key(tmp_path / "k.pem")
+    statement = build(agreement(), YEAR, FIGURES, _fake_measures(), ISSUED)
+    signed = sign(statement, key)
+    assert check_signature(signed, signing.public_text(key)) == signing.key_id(signing.public_text(key))
+    for sig, message in (
+        ("yes", "signature: malformed (expected public_key and value)"),
+        ({"public_key": "not-a-key", "value": "x"}, "signature.public_key:"),
+        ({**signed["signature"], "value": signed["signature"]["value"][::-1]}, "signature: does not match"),
+    ):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            check_signature({**signed, "signature": sig}, None)
+    with pytest.raises(ValueError, match="agreement: missing"):
+        forged = {k: v for k, v in statement.items() if k != "agreement"}
+        verify({**forged, "hash": content_hash(forged)}, Parameters.default())

@@ -2,6 +2,7 @@
 content, a changed printed amount, a seal alone, another statement's seal or a changed ledger are all found."""
 
 import hashlib
+import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from io import BytesIO
@@ -13,6 +14,8 @@ from paybonus.calendar import Period
 from paybonus.errors import UserError
 from paybonus.events import Event, ResultsPublished
 from paybonus.statements import verify_file
+from paybonus.statements.content import canonical
+from paybonus.statements.seal import html_head, seal_of
 
 
 @pytest.fixture
@@ -138,3 +141,117 @@ def test_a_file_without_a_seal_is_a_users_mistake(tmp_path, files):
     junk.write_text("<html>nothing</html>")
     with pytest.raises(UserError, match="no paybonus seal"):
         check(db, junk)
+
+
+# -- the tamper checks, one by one: a content changed and hashed again (a v2 seal is a hash anyone can compute) ---
+
+
+@pytest.fixture(scope="module")
+def issued(tmp_path_factory):
+    """A ledger and E0001's HTML statement and content, shared read-only by the tamper cases."""
+    tmp = tmp_path_factory.mktemp("tamper")
+    db = sample_ledger(tmp / "l.db")
+    with Paybonus.open(db) as app:
+        (st,) = app.statements(
+            "DURAND",
+            Period.parse("2025"),
+            "interessement",
+            issued_on=date(2026, 4, 15),
+            channel="email",
+            employee="E0001",
+        )
+        page = st.html()
+    return db, page, canonical(dict(st.content)).decode("utf-8")
+
+
+def resealed(page: str, content: dict, seal: str | None = None) -> str:
+    """The page with `content` in its head, sealed with `seal` (default: its v2 hash, as anyone can compute)."""
+    start, end = page.index('<meta name="paybonus-ledger"'), page.index("</head>")
+    return page[:start] + html_head(content, seal or seal_of(content)) + page[end:]
+
+
+def _entry(i: int, value: str):
+    def change(c: dict) -> None:
+        c["entries"][0][i] = value
+
+    return change
+
+
+def _total(c: dict) -> None:
+    next(line for line in c["lines"] if line["key"] == "total")["cents"] += 100
+
+
+TAMPERED = {
+    "an entry the ledger does not hold": (_entry(0, "ENT-nope"), "entitlement ENT-nope is not in the ledger"),
+    "an entry's digest": (_entry(1, "0" * 64), "differs from the ledger (digest)"),
+    "another employee's name on the entry": (
+        lambda c: c["employee"].update(id="E0002"),
+        "belongs to another statement",
+    ),
+    "a total the ledger does not give": (
+        _total,
+        "total 1\u202f774,01\u00a0€ differs from the ledger's 1\u202f773,01\u00a0€",
+    ),
+    "a format of another version": (
+        lambda c: c.update(format="paybonus-statement-v0"),
+        "unknown statement format",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(TAMPERED))
+def test_a_content_changed_and_hashed_again_is_found_against_the_ledger(issued, tmp_path, case):
+    db, page, text = issued
+    content = json.loads(text)  # each case changes its own copy
+    change, words = TAMPERED[case]
+    f = tmp_path / "st.html"
+    f.write_text(resealed(page, content), encoding="utf-8")
+    assert check(db, f)[0]  # the page as issued, sealed again by the test, verifies
+    change(content)
+    f.write_text(resealed(page, content), encoding="utf-8")
+    ok, line = check(db, f)
+    assert not ok and words in line, line
+
+
+def test_an_amount_printed_but_not_sealed_is_found(issued, tmp_path):
+    db, page, text = issued
+    content = json.loads(text)  # each case changes its own copy
+    f = tmp_path / "st.html"
+    f.write_text(resealed(page, content).replace("</body>", "<p>Prime : 9\u202f999,99\u00a0€</p></body>"))
+    ok, line = check(db, f)
+    assert not ok and "the amount 9 999,99 € is printed but is not in the sealed content" in line
+
+
+def test_a_hash_seal_when_a_signature_was_asked_for_and_malformed_signed_seals(issued, tmp_path):
+    from paybonus import signing
+
+    db, page, text = issued
+    content = json.loads(text)  # each case changes its own copy
+    f = tmp_path / "st.html"
+    f.write_text(resealed(page, content), encoding="utf-8")
+    key = signing.new_key(tmp_path / "key.pem")
+    with Paybonus.open(db) as app:
+        ok, line = verify_file(app.ledger, f, trusted=key.public_key())
+    assert not ok and "the statement is not signed, and a signature by the trusted key was asked for" in line
+    digest = seal_of(content).split(";")[1]
+    for seal, words in (
+        (f"paybonus-seal-v3;{digest};{signing.public_text(key)}", "the seal is malformed"),
+        (f"paybonus-seal-v3;{digest};not-a-key;c2ln", "the seal's public key is malformed"),
+    ):
+        f.write_text(resealed(page, content, seal), encoding="utf-8")
+        ok, line = check(db, f)
+        assert not ok and words in line, line
+
+
+def test_a_first_form_seal_needs_the_ledger_and_its_eight_fields(files, tmp_path):
+    db, _, by = files
+    (eid, digest), total = by["E0001"].content["entries"][0], 177301
+    h = hashlib.sha256(f"{eid}={digest}".encode() + f"|{total}".encode()).hexdigest()
+    seal = f"paybonus-seal-v1;DURAND;interessement;E0001;2025-01-01..2025-12-31;{total};{eid}={digest};{h}"
+    old = tmp_path / "old.html"
+    old.write_text(f'<html><head><meta name="paybonus-ledger" content="{seal}"></head></html>')
+    ok, line = verify_file(None, old)  # --offline
+    assert not ok and "a statement of paybonus 0.x is checked against the ledger only" in line
+    old.write_text(old.read_text().replace(f";{h}", ""))
+    with pytest.raises(UserError, match="no paybonus seal"):
+        check(db, old)

@@ -244,3 +244,86 @@ def test_the_csg_is_the_one_of_the_parameters_the_computation_recorded_not_today
         )
     lines = {x["key"]: x for x in st.content["lines"]}
     assert lines["csg"]["label"] == "CSG 9,2\u00a0%" and lines["withheld"]["cents"] == -17199
+
+
+@pytest.fixture(scope="module")
+def capped(tmp_path_factory):
+    """The sample year with a result of 9 M€ (the global cap binds), E0001 paid 100 000 € a month (the individual
+    cap binds on the salary part, the rest is redistributed) and part time prorated (I-29)."""
+    import shutil
+
+    from paybonus.fixtures import sample_dir
+
+    tmp = tmp_path_factory.mktemp("capped")
+    co = shutil.copytree(sample_dir(), tmp / "durand")
+    toml = co / "company.toml"
+    toml.write_text(
+        toml.read_text().replace(
+            'reliquat = "redistribute"', 'reliquat = "redistribute"\npart_time = "prorate"'
+        )
+    )
+    events = co / "events.jsonl"
+    events.write_text(events.read_text().replace('"rcai":"366937"', '"rcai":"9000000"'))
+    for f in (co / "payroll").glob("*.csv"):
+        rows = [
+            ",".join(["E0001", "100000.00", "100000.00", *line.split(",")[3:]])
+            if line.startswith("E0001,")
+            else line
+            for line in f.read_text().splitlines()
+        ]
+        f.write_text("\n".join(rows) + "\n")
+    db = tmp / "l.db"
+    with Paybonus.create(db) as app:
+        app.load_company(co)
+        assert not app.publish(events).failed
+    return db
+
+
+def _annex(st):
+    sections = {s["title"].split(". ", 1)[1]: s["blocks"] for s in st.content["annex"]["sections"]}
+    texts = [
+        " ".join(b["text"].replace(NBSP, " ").replace(NNBSP, " ").split())
+        for blocks in sections.values()
+        for b in blocks
+        if b["kind"] == "text"
+    ]
+    (table,) = [b for b in sections["La répartition entre les bénéficiaires"] if b["kind"] == "table"]
+    return texts, table
+
+
+def _cents(text):
+    return round(
+        float(text.replace(NNBSP, "").replace(NBSP, "").replace("€", "").replace("–", "-").replace(",", "."))
+        * 100
+    )
+
+
+def test_the_annex_shows_the_caps_that_bound_and_the_reliquat_redistributed(capped):
+    # I-30, I-31 (L3314-8): the global cap of 20 % of salaries, the individual cap of 75 % of the PASS; L3314-11
+    texts, table = _annex(one(capped, "DURAND", "E0001"))
+    rows = {r[0]: r for r in table["rows"]}
+    assert rows["Ramené au plafond individuel"][5] == f"–69{NNBSP}798,39{NBSP}€"
+    assert table["total"][5] == f"35{NNBSP}325,00{NBSP}€"  # 75 % of the PASS 2025 (47 100 €)
+    assert sum(_cents(r[5]) for r in table["rows"]) == _cents(table["total"][5])
+    assert any(
+        "Plafond global" in t and "il a été atteint et le montant a été ramené à ce plafond" in t
+        for t in texts
+    )
+    assert any("Votre part a été limitée à ce plafond." in t for t in texts)
+    assert any("En 2025, 1 bénéficiaire a atteint le plafond." in t for t in texts)
+    texts, table = _annex(one(capped, "DURAND", "E0002"))
+    rows = {r[0]: r for r in table["rows"]}
+    assert (
+        "Ramené au plafond individuel" not in rows
+        and rows["Reliquat redistribué"][5] == f"2{NNBSP}425,96{NBSP}€"
+    )
+    assert sum(_cents(r[5]) for r in table["rows"]) == _cents(table["total"][5])
+    assert any("Votre part ne l'atteint pas." in t for t in texts)
+
+
+def test_a_part_timer_reads_the_uniform_part_prorated_by_working_time(capped):
+    # I-29: part_time = "prorate": the uniform part in proportion of the working time (E0015 works half time)
+    _, table = _annex(one(capped, "DURAND", "E0015"))
+    uniform = next(r for r in table["rows"] if r[0] == "Part uniforme")
+    assert uniform[3:] == [f"50{NBSP}%", f"27,80{NBSP}ETP", f"2{NNBSP}246,50{NBSP}€"]
+    assert _cents(uniform[5]) * 2 == _cents(_annex(one(capped, "DURAND", "E0001"))[1]["rows"][0][5])

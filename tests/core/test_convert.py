@@ -1,0 +1,58 @@
+"""The strict converter of events and configuration: what each type accepts, and the one line it refuses with."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+from attrs import frozen
+from paybonus.calendar import Period
+from paybonus.convert import structure
+
+
+@frozen
+class Fields:
+    day: date | None = None
+    at: datetime | None = None
+    count: int | None = None
+    period: Period | None = None
+
+
+NOON = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+
+ACCEPTED = [
+    ({"day": datetime(2025, 3, 1, 12, 0)}, "day", date(2025, 3, 1)),  # a TOML date-time where a date is due
+    ({"at": NOON}, "at", NOON),  # a TOML date-time with its offset
+    ({"at": "2025-03-01T12:00:00Z"}, "at", NOON),
+    ({"count": Decimal("12")}, "count", 12),  # "12" read from JSON as a whole decimal
+    ({"period": {"start": "2025-01-01", "end": "2025-12-31"}}, "period", Period.parse("2025")),
+]
+
+REFUSED = [
+    ({"at": 20250301}, "at: expected a timestamp string, got 20250301"),
+    ({"at": "2025-03-01T12:00:00"}, "needs a time zone"),
+    ({"count": Decimal("12.5")}, "count: expected an integer, got 12.5"),
+    ({"count": True}, "count: expected an integer, got True"),
+    (
+        {"period": ["2025-01-01", "2025-12-31"]},
+        "period: expected a period {start, end} or 'YYYY-MM-DD..YYYY-MM-DD'",
+    ),
+    (
+        {"period": {"start": "2025-01-01", "end": "2025-12-31", "label": "x"}},
+        "unknown key(s) label in period",
+    ),
+    ({"day": "1899-12-31"}, "day: 1899-12-31 is outside the years 1900 to 2199"),
+]
+
+
+@pytest.mark.parametrize(("data", "field", "value"), ACCEPTED)
+def test_what_each_type_accepts(data, field, value):
+    assert getattr(structure(data, Fields), field) == value
+
+
+@pytest.mark.parametrize(("data", "words"), REFUSED)
+def test_what_each_type_refuses_in_one_line(data, words):
+    with pytest.raises(ValueError) as info:
+        structure(data, Fields)
+    assert words in str(info.value) and "\n" not in str(info.value), str(info.value)
