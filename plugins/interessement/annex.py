@@ -210,6 +210,7 @@ def _keys(
     period: Period,
 ) -> AnnexSection:
     prorate = rules.part_time == "prorate"
+    full_hours = Decimal(str(ctx.params.value("legal_monthly_hours", period.end)))  # as the computation read it
     cap = inputs.get("cap_room_cents")
     first: dict[str, list[int]] = {}
     given = 0
@@ -226,7 +227,7 @@ def _keys(
         given += got
     rows = []
     for crit, (pool, w, tot, amount) in first.items():
-        yours, everyone = _figures(crit, w, tot, prorate)
+        yours, everyone = _figures(crit, w, tot, prorate, full_hours)
         rows.append(
             (CRITERIA.get(crit, crit), percent(shares.get(crit, 0)), eur(pool), yours, everyone, eur(amount))
         )
@@ -259,7 +260,7 @@ def _keys(
     return AnnexSection("La répartition entre les bénéficiaires", tuple(blocks))
 
 
-def _figures(crit: str, w: int, tot: int, prorate: bool) -> tuple[str, str]:
+def _figures(crit: str, w: int, tot: int, prorate: bool, full_hours: Decimal) -> tuple[str, str]:
     """The person's weight and everyone's, in words."""
     if crit == "salary":
         return eur(w), eur(tot)
@@ -267,8 +268,9 @@ def _figures(crit: str, w: int, tot: int, prorate: bool) -> tuple[str, str]:
         if prorate:  # the weight is the working-time ratio in ten-thousandths (I-29)
             return percent(Decimal(w) / 10_000), f"{number(Decimal(tot) / 10_000, 2)}{NBSP}ETP"
         return plural(w, "bénéficiaire", "bénéficiaires"), plural(tot, "bénéficiaire", "bénéficiaires")
-    if crit == "presence" and prorate:  # hours present in hundredths
-        return f"{number(Decimal(w) / 100, 2)}{NBSP}h", f"{number(Decimal(tot) / 100, 2)}{NBSP}h"
+    if crit == "presence" and prorate:  # days present x the month's contractual hours, in hundredths (I-29)
+        unit = full_hours * 100  # a full-time day: days in full-time equivalent
+        return f"{number(Decimal(w) / unit, 2)}{NBSP}jours ETP", f"{number(Decimal(tot) / unit, 2)}{NBSP}jours ETP"
     return plural(w, "jour", "jours"), plural(tot, "jour", "jours")
 
 

@@ -327,3 +327,15 @@ def test_a_part_timer_reads_the_uniform_part_prorated_by_working_time(capped):
     uniform = next(r for r in table["rows"] if r[0] == "Part uniforme")
     assert uniform[3:] == [f"50{NBSP}%", f"27,80{NBSP}ETP", f"2{NNBSP}246,50{NBSP}€"]
     assert _cents(uniform[5]) * 2 == _cents(_annex(one(capped, "DURAND", "E0001"))[1]["rows"][0][5])
+
+
+def test_a_part_timers_presence_reads_in_full_time_days(capped):
+    # I-29: with part_time = "prorate" a day present weighs the month's contractual hours over the legal monthly
+    # hours (151,67 h): a whole year at 75,84 h a month is 365 x 75,84 / 151,67 = 182,51 full-time days, at full
+    # time the days present (E0002: 355, ten days of sickness not counted, I-25); never "hours" (it read
+    # "55 359,55 h")
+    _, half = _annex(one(capped, "DURAND", "E0015"))
+    _, full = _annex(one(capped, "DURAND", "E0002"))
+    presence = [next(r for r in t["rows"] if r[0] == "Temps de présence") for t in (half, full)]
+    assert presence[0][3] == f"182,51{NBSP}jours ETP" and presence[1][3] == f"355,00{NBSP}jours ETP"
+    assert presence[0][4] == presence[1][4] and presence[0][4].endswith(f"{NBSP}jours ETP")
