@@ -210,7 +210,9 @@ def _keys(
     period: Period,
 ) -> AnnexSection:
     prorate = rules.part_time == "prorate"
-    full_hours = Decimal(str(ctx.params.value("legal_monthly_hours", period.end)))  # as the computation read it
+    full_hours = Decimal(
+        str(ctx.params.value("legal_monthly_hours", period.end))
+    )  # as the computation read it
     cap = inputs.get("cap_room_cents")
     first: dict[str, list[int]] = {}
     given = 0
@@ -270,7 +272,10 @@ def _figures(crit: str, w: int, tot: int, prorate: bool, full_hours: Decimal) ->
         return plural(w, "bénéficiaire", "bénéficiaires"), plural(tot, "bénéficiaire", "bénéficiaires")
     if crit == "presence" and prorate:  # days present x the month's contractual hours, in hundredths (I-29)
         unit = full_hours * 100  # a full-time day: days in full-time equivalent
-        return f"{number(Decimal(w) / unit, 2)}{NBSP}jours ETP", f"{number(Decimal(tot) / unit, 2)}{NBSP}jours ETP"
+        return (
+            f"{number(Decimal(w) / unit, 2)}{NBSP}jours ETP",
+            f"{number(Decimal(tot) / unit, 2)}{NBSP}jours ETP",
+        )
     return plural(w, "jour", "jours"), plural(tot, "jour", "jours")
 
 
