@@ -150,3 +150,26 @@ def test_the_result_is_the_same_whatever_the_order_of_people():
 def test_an_empty_pool_has_no_round_and_no_split():
     r = distribute(0, [(U, 1)], [Person("A", {U: 1})], redistribute=True)
     assert (r.rounds, r.subpools, r.undistributed, r.shares[0].amount) == (0, [], 0, 0)
+
+
+def test_each_persons_trace_names_the_criterion_of_each_sub_pool_round_by_round():
+    # I-22, I-35: the trace is what the employee's annex reads back (one row per criterion, its label from the
+    # criterion's name) and what `replay` recomputes the amount from: every part is pinned, names included.
+    # Round 1: uniform 500 / 3 = 166.67 each, the 2 extra cents to the lowest ids (A, B); salary 500 as 3:1.
+    # A (cap 300) blocks 542 - 300 = 242, redistributed 121 + 121 in round 2 among B and C.
+    people = [Person("A", {U: 1, S: 3}, cap=300), Person("B", {U: 1, S: 1}), Person("C", {U: 1})]
+    r = distribute(1000, [(U, 1), (S, 1)], people, redistribute=True)
+    assert [(s.id, s.amount, s.capped) for s in r.shares] == [
+        ("A", 300, True),
+        ("B", 474, False),
+        ("C", 226, False),
+    ]
+    assert [s.rounds for s in r.shares] == [
+        [[["uniform", 500, 1, 3, 1], ["salary", 500, 3, 4, 0]]],
+        [
+            [["uniform", 500, 1, 3, 1], ["salary", 500, 1, 4, 0]],
+            [["uniform", 121, 1, 2, 1], ["salary", 121, 1, 1, 0]],
+        ],
+        [[["uniform", 500, 1, 3, 0]], [["uniform", 121, 1, 2, 0]]],
+    ]
+    assert all(type(part[0]) is str for s in r.shares for parts in s.rounds for part in parts)  # JSON-stored
