@@ -365,3 +365,51 @@ def test_signs_not_and_comparisons():
     assert evaluate("1 if rcai < 1 or rcai > 3 else 0", rcai=4)[0] == 1
     with pytest.raises(FormulaError, match="the formula gives a condition or a table, not an amount"):
         evaluate("rcai > 1", rcai=2)
+
+
+# Each refusal of the formula language, word for word: the message is the one line `paybonus` prints (exit 2) when
+# an agreement's formula is refused (I-1: the pool comes from a calculation formula; I-3, R-8: one that cannot
+# guarantee an amount by accident). Killed mutants of the mutation run (docs/testing.md): the name of an unknown
+# function, the function or operand a refusal names.
+KNOWN = "above, abs, achievement, brackets, clip, max, min, pct, prior, progress, step, weighted"
+
+
+@pytest.mark.parametrize(
+    ("src", "message"),
+    [
+        ("foo(1)", f"unknown function 'foo' (known: {KNOWN}) (column 1)"),
+        ("1 + rcai.x()", f"unknown function 'this call' (known: {KNOWN}) (column 5)"),
+        ("max(rcai, 1", "syntax error at column 4: '(' was never closed"),
+        ("max", "max is a function: call it as max(...) (column 1)"),
+        ("0x1F", "'0x1F' is not a decimal number (write digits with a dot) (column 1)"),
+    ],
+)
+def test_each_refusal_at_load_word_for_word(src, message):
+    with pytest.raises(FormulaError) as info:
+        Formula.parse(src, FIG)
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize(
+    ("src", "figures", "message"),
+    [
+        ("rcai / effectif", {"rcai": D(1), "effectif": D(0)}, "division by zero in 'rcai / effectif'"),
+        ("above(rcai > 1, 1)", {"rcai": D(2)}, "above: expected a number"),
+        ("above(1, rcai > 1)", {"rcai": D(2)}, "above: expected a number"),
+        ("abs([1, 2])", {}, "abs: expected a number"),  # a table where a number is expected
+        ("[1, 2] + 1", {}, "left operand: expected a number"),
+        ("progress(rcai)", {"rcai": True}, "rcai: expected a number"),  # a figure that is not a number
+        ("clip(1, 2, 1)", {}, "clip: lower bound 2 above upper bound 1"),
+        ("achievement(rcai, 1, 1)", {"rcai": D(2)}, "achievement: threshold and target must differ"),
+    ],
+)
+def test_each_refusal_at_evaluation_word_for_word(src, figures, message):
+    with pytest.raises(FormulaError) as info:
+        Formula.parse(src, FIG).evaluate(figures, lambda _n, _k: D(1))
+    assert str(info.value) == message
+
+
+def test_brackets_count_a_tranche_reached_by_less_than_one():  # I-1: marginal rates, to the last cent
+    f = "brackets(rcai, [[0, 0.1], [10, 0.2]])"
+    assert evaluate(f, rcai="10.5")[0] == D("1.1")  # 10 x 0.1 + 0.5 x 0.2
+    assert evaluate(f, rcai="11")[0] == D("1.2")  # exactly 1 above the second bound
