@@ -413,3 +413,39 @@ def test_brackets_count_a_tranche_reached_by_less_than_one():  # I-1: marginal r
     f = "brackets(rcai, [[0, 0.1], [10, 0.2]])"
     assert evaluate(f, rcai="10.5")[0] == D("1.1")  # 10 x 0.1 + 0.5 x 0.2
     assert evaluate(f, rcai="11")[0] == D("1.2")  # exactly 1 above the second bound
+
+
+# The load-time probe (`Formula._probe`): what would only fail at compute time is refused when the agreement is
+# loaded, not in the middle of a calculation (I-1, I-3). Pinned with `Formula.parse` alone: evaluating would
+# raise the same words later and hide a probe that no longer runs.
+OVERFLOW = "the formula overflows for figures near 10^15 (the largest any input may hold)"
+
+
+@pytest.mark.parametrize(
+    ("src", "message"),
+    [
+        ("rcai / 0", "division by zero in 'rcai / 0'"),
+        ("rcai / (2 - 2)", "division by zero in 'rcai / (2 - 2)'"),
+        ("rcai / (1 / 0)", "division by zero in 'rcai / (1 / 0)'"),  # a denominator that cannot be computed
+        ("rcai * rcai * rcai * rcai * 100", OVERFLOW),  # (10^15)^4 x 100 = 10^62: beyond the 40-digit context
+        ("above(0, rcai) * rcai * rcai * rcai * 100", OVERFLOW),  # only for figures near -10^15
+        ("prior(rcai) * prior(rcai) * prior(rcai) * prior(rcai) * 100", OVERFLOW),  # earlier periods too
+    ],
+)
+def test_the_probe_refuses_at_load_what_would_fail_at_compute_time(src, message):
+    with pytest.raises(FormulaError) as info:
+        Formula.parse(src, FIG)
+    assert str(info.value) == message
+
+
+def test_the_probe_keeps_what_figures_within_range_can_compute():
+    # the largest figure any input may hold is 10^15 - 1, of either sign: (10^15 - 1)^4 x 10 < 10^61 still fits
+    assert Formula.parse("rcai * rcai * rcai * rcai * 10", FIG)
+    assert Formula.parse("above(0, rcai) * rcai * rcai * rcai * 10", FIG)
+    # the probe computes in the formula's 40 digits: 1 + 10^-28 - 1 is not zero there (it is at Python's 28)
+    assert Formula.parse("rcai / (1 + 0.0000000000000000000001 * 0.000001 - 1)", FIG)
+    # a division by figures is kept for compute time, when the figures are known (one may be zero that period)
+    f = Formula.parse("rcai / (rcai - effectif)", FIG)
+    with pytest.raises(FormulaError) as info:
+        f.evaluate({"rcai": D(2), "effectif": D(2)})
+    assert str(info.value) == "division by zero in 'rcai / (rcai - effectif)'"
