@@ -362,6 +362,7 @@ def test_signs_not_and_comparisons():
     assert evaluate("1 if 1 < rcai < 3 else 0", rcai=2)[0] == 1
     assert evaluate("1 if 1 < rcai < 3 else 0", rcai=3)[0] == 0
     assert evaluate("1 if rcai > 1 and rcai < 3 else 0", rcai=4)[0] == 0
+    assert evaluate("1 if rcai > 1 and rcai < 3 else 0", rcai=2)[0] == 1  # both conditions hold
     assert evaluate("1 if rcai < 1 or rcai > 3 else 0", rcai=4)[0] == 1
     with pytest.raises(FormulaError, match="the formula gives a condition or a table, not an amount"):
         evaluate("rcai > 1", rcai=2)
@@ -382,6 +383,7 @@ KNOWN = "above, abs, achievement, brackets, clip, max, min, pct, prior, progress
         ("max(rcai, 1", "syntax error at column 4: '(' was never closed"),
         ("max", "max is a function: call it as max(...) (column 1)"),
         ("0x1F", "'0x1F' is not a decimal number (write digits with a dot) (column 1)"),
+        ("rcai # 5 %", "a formula has no comments: write them in the TOML, outside the string"),
     ],
 )
 def test_each_refusal_at_load_word_for_word(src, message):
