@@ -231,6 +231,12 @@ CREATE TRIGGER message_dead_letters_no_update BEFORE UPDATE ON message_dead_lett
 EXECUTE FUNCTION paybonus_refuse('message_dead_letters is append-only');
 """
 
+# the index on (action, ref) held an entry per entitlement at a random place; its one query wants parameter sets
+AUDIT_INDEX_OF_PARAMETER_SETS = """
+DROP INDEX IF EXISTS idx_audit_log_action_ref;
+CREATE INDEX idx_audit_log_params ON audit_log (company, ref) WHERE action = 'params.recorded';
+"""
+
 # name -> what it does; the names of the SQLite migrations, so that both say which version a ledger is at
 MIGRATIONS: list[tuple[tuple[str, ...], Callable[[PgConnection], None]]] = []
 
@@ -269,6 +275,11 @@ def shared_explanations(conn: PgConnection) -> None:
 @migration("m010_message_dead_letters")
 def dead_letters(conn: PgConnection) -> None:
     conn.executescript(DEAD_LETTERS)
+
+
+@migration("m011_audit_index_of_parameter_sets")
+def audit_index_of_parameter_sets(conn: PgConnection) -> None:
+    conn.executescript(AUDIT_INDEX_OF_PARAMETER_SETS)
 
 
 def applied(conn: PgConnection) -> set[str]:
