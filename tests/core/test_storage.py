@@ -47,3 +47,32 @@ def test_the_audit_log_indexes_parameter_sets_only(tmp_path):
     ).fetchall()
     assert "idx_audit_log_params" in plan[0][3]
     ledger.close()
+
+
+def test_a_population_is_the_same_whatever_order_its_pay_lines_were_loaded_in(tmp_path):
+    """The population reads pay lines in the order of their primary key (month, then employee: nothing to sort);
+    each employee's lines still come in month order, and equal amounts are shared between lines."""
+    import random
+    from datetime import date
+
+    from attrs import evolve
+    from paybonus.calendar import Period
+    from paybonus.fixtures.pytest_plugin import make_company
+    from paybonus.sources import store_company
+
+    data = make_company(employees=30).data
+    year = Period(date(2025, 1, 1), date(2025, 12, 31))
+    pops = []
+    for n, order in enumerate((sorted, lambda rows: random.Random(7).sample(rows, len(rows)))):
+        ledger = Ledger.create(tmp_path / f"l{n}.db")
+        store_company(ledger, evolve(data, pay_lines=order(list(data.pay_lines))))
+        reader = ledger.reader()
+        pops.append(reader.payroll(data.config.info.id, year))
+        reader.close()
+        ledger.close()
+    assert pops[0] == pops[1]
+    for emp in pops[1].employees:
+        months = [p.month for p in emp.pay]
+        assert months == sorted(months) and len(set(months)) == len(months)
+    lines = [p for e in pops[1].employees for p in e.pay]
+    assert len({id(p.gross_cents) for p in lines}) == len({p.gross_cents for p in lines})
