@@ -166,3 +166,39 @@ def test_plugins_can_add_event_types():
     assert e.payload == ObjectivesSet("E1")
     with pytest.raises(ValueError):
         types.add(EventType("Bad Name", ObjectivesSet, ""))
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text()
+    | decimals
+    | dates
+    | periods
+    | st.frozensets(st.text(max_size=3), max_size=3),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(json_values)
+def test_canonical_json_is_json_dumps_with_sorted_keys(value):
+    """The encoder built once gives what `json.dumps` gave (stored explanations and digests depend on it)."""
+    import json
+
+    from paybonus.events import _json_default, canonical_json
+
+    assert canonical_json(value) == json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default
+    )
+
+
+def test_canonical_json_refuses_data_that_holds_itself():
+    from paybonus.events import canonical_json
+
+    loop: list[object] = []
+    loop.append(loop)
+    with pytest.raises(RecursionError):
+        canonical_json(loop)
