@@ -29,7 +29,7 @@ from paybonus.hooks.types import (
     SchemeResult,
 )
 
-from . import guard, logs, payments
+from . import guard, heap, logs, payments
 from .admission import Admission, Admitted
 from .caches import Caches
 from .context import Context
@@ -137,7 +137,7 @@ class EventBus:
     ) -> list[PublishOutcome]:
         out: list[PublishOutcome] = []
         events = admitted.events
-        with guard.session():
+        with guard.session(), heap.young_only():
             while len(out) < len(events):
                 batch = self._batch(events, len(out))
                 try:
@@ -149,6 +149,7 @@ class EventBus:
                         f"{exc}; the {sum(not o.duplicate for o in out)} events before it were recorded and "
                         "computed: fix this one and publish the file again (recorded events are acknowledged)"
                     ) from None
+                heap.collect_young()
                 if on_progress:
                     on_progress(len(out))
         return out
@@ -560,12 +561,13 @@ class EventBus:
     def retry(self, event_id: str | None = None, scheme: str | None = None) -> list[DispatchOutcome]:
         """Run failed and never-started dispatches again, optionally only for one event or scheme."""
         outcomes = []
-        with guard.session():
+        with guard.session(), heap.young_only():
             for event, s, attempts in self.pending():
                 if (event_id and event.id != event_id) or (scheme and s.name != scheme):
                     continue
                 log.info("bus.dispatch.retry", event_id=event.id, scheme=s.name, attempt=attempts + 1)
                 outcomes.append(self._dispatch(event, s, attempt=attempts + 1))
+                heap.collect_young()
         return outcomes
 
     def event_from_row(self, row: Any) -> Event[Any]:

@@ -252,6 +252,12 @@ WHERE e.social_regime = 'epargne_salariale'
   AND {_TODAY_UTC}::date BETWEEN w.statement_issued_on::date AND {_CLOSES};
 """
 
+# the index on (action, ref) held an entry per entitlement at a random place; its one query wants parameter sets
+AUDIT_INDEX_OF_PARAMETER_SETS = """
+DROP INDEX IF EXISTS idx_audit_log_action_ref;
+CREATE INDEX idx_audit_log_params ON audit_log (company, ref) WHERE action = 'params.recorded';
+"""
+
 # name -> what it does; the names of the SQLite migrations, so that both say which version a ledger is at
 MIGRATIONS: list[tuple[tuple[str, ...], Callable[[PgConnection], None]]] = []
 
@@ -297,6 +303,11 @@ def choice_windows_open(conn: PgConnection) -> None:
     """The view SQLite has since m006 (the baseline missed it): named after that migration, so that no PostgreSQL
     name takes a number SQLite has not used."""
     conn.executescript(CHOICE_WINDOWS_OPEN)
+
+
+@migration("m011_audit_index_of_parameter_sets")
+def audit_index_of_parameter_sets(conn: PgConnection) -> None:
+    conn.executescript(AUDIT_INDEX_OF_PARAMETER_SETS)
 
 
 def applied(conn: PgConnection) -> set[str]:

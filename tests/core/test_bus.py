@@ -250,6 +250,7 @@ def test_an_older_ledger_is_upgraded_by_its_migrations_on_open(tmp_path):
         "m008_group_contracts_and_payroll_bases",
         "m009_shared_explanations",
         "m010_message_dead_letters",
+        "m011_audit_index_of_parameter_sets",
     ]
     assert "work_unit" in ledger.db.table("contracts").columns_dict
     assert "company_files" in ledger.db.table_names()

@@ -188,3 +188,56 @@ def test_canonical_json_writes_decimals_dates_periods_and_sets_as_text_and_lists
     )
     with pytest.raises(TypeError, match="object is not JSON serialisable"):
         canonical_json({"x": object()})
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text()
+    | decimals
+    | dates
+    | periods
+    | st.frozensets(st.text(max_size=3), max_size=3),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(json_values)
+def test_canonical_json_is_json_dumps_with_sorted_keys(value):
+    """The encoder built once gives what `json.dumps` gave (stored explanations and digests depend on it)."""
+    import json
+
+    from paybonus.events import _json_default, canonical_json
+
+    assert canonical_json(value) == json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default
+    )
+
+
+def test_canonical_json_refuses_data_that_holds_itself():
+    from paybonus.events import canonical_json
+
+    loop: list[object] = []
+    loop.append(loop)
+    with pytest.raises(RecursionError):
+        canonical_json(loop)
+
+
+def test_a_line_of_more_than_a_mebibyte_is_one_event():
+    # a large employer's results or objective results for every employee exceed 1 MiB (1.3 MB at 200 000)
+    figures = {f"f{i:07d}": "1.5" for i in range(80_000)}
+    line = Event(
+        "R-big",
+        "results_published",
+        "ACME",
+        datetime(2026, 1, 5, tzinfo=UTC),
+        ResultsPublished(Period.parse("2025"), {k: Decimal(v) for k, v in figures.items()}),
+    ).to_json()
+    assert len(line) > 1024 * 1024
+    [(_, event)] = T.read_jsonl("big.jsonl", line)
+    assert len(event.payload.figures) == 80_000
+    with pytest.raises(UserError, match="longer than 16 MiB"):
+        T.read_jsonl("huge.jsonl", line[:-1] + " " * (16 * 1024 * 1024) + "}")
