@@ -36,6 +36,9 @@ log = logs.get_logger("paybonus.worker")
 DEFAULTS = {"stream": "PAYBONUS", "prefix": "paybonus", "partitions": "16", "ack_wait": "30"}
 POLL_S = 0.05  # how long a worker rests after a round of the partitions found nothing to take
 DRAIN = 32  # messages a worker takes in a row from one partition before it looks at the others
+# a no-wait pull of a partition whose message another worker holds is not answered at once: the server keeps it
+# until `expires` (ns), then answers 408; without it the worker waited REPLY_S for nothing
+PULL = b'{"batch":1,"no_wait":true,"expires":10000000}'
 REPLY_S = 0.25  # a no-wait pull is answered at once, but now and then not at all (nats-server 2.9): an
 # answer later than this (a message) is taken by a later pull request (see _next)
 
@@ -224,7 +227,7 @@ async def _next(nc: Any, inbox: Any, o: Options, k: int) -> Any:
     nats = _nats()
     await nc.publish(
         f"$JS.API.CONSUMER.MSG.NEXT.{o.stream}.{o.durable(k)}",
-        b'{"batch":1,"no_wait":true}',
+        PULL,
         reply=inbox.subject,
     )
     try:
