@@ -22,20 +22,14 @@ from pathlib import Path
 from typing import Any
 
 
-def prepare(employees: int, companies: int, folder: Path, seed: int = 1) -> dict[str, float]:
-    """Generate the companies (every built-in scheme), load their payroll, write their events. Timed."""
-    from paybonus import Ledger
-    from paybonus.events import canonical_json
+def synthetic_companies(employees: int, companies: int, seed: int = 1) -> Iterator[Any]:
+    """The bench's companies (`GeneratedCompany`: every built-in scheme, results that fund a pool), one at a time:
+    `employees` shared between `companies`."""
     from paybonus.fixtures.generator import SAMPLE_SCHEMES, generate
-    from paybonus.sources import store_company
 
-    phases: dict[str, float] = {"generate": 0.0, "load": 0.0}
-    ledger = Ledger.create(folder / "bench.db")
     per = max(1, employees // companies)
-    lines: list[tuple[str, str]] = []
     for i in range(companies):
-        t = time.perf_counter()
-        g = generate(
+        yield generate(
             f"C{i:04d}",
             employees=per,
             seed=seed + i,
@@ -44,7 +38,24 @@ def prepare(employees: int, companies: int, folder: Path, seed: int = 1) -> dict
             results=_results(per),
             csv_rows=False,
         )
+
+
+def prepare(employees: int, companies: int, folder: Path, seed: int = 1) -> dict[str, float]:
+    """Generate the companies (every built-in scheme), load their payroll, write their events. Timed."""
+    from paybonus import Ledger
+    from paybonus.events import canonical_json
+    from paybonus.sources import store_company
+
+    phases: dict[str, float] = {"generate": 0.0, "load": 0.0}
+    ledger = Ledger.create(folder / "bench.db")
+    lines: list[tuple[str, str]] = []
+    made = synthetic_companies(employees, companies, seed)
+    while True:
+        t = time.perf_counter()
+        g = next(made, None)
         phases["generate"] += time.perf_counter() - t
+        if g is None:
+            break
         t = time.perf_counter()
         store_company(ledger, g.data)
         phases["load"] += time.perf_counter() - t

@@ -29,22 +29,11 @@ from .errors import UserError
 def synthetic(employees: int, companies: int, seed: int = 1) -> tuple[list[Any], list[str]]:
     """Companies (CompanyData) and their events (JSON lines, in time order), as `paybonus bench` makes them."""
     from paybonus.events import canonical_json
-    from paybonus.fixtures.generator import SAMPLE_SCHEMES, generate
 
-    from .bench import _results
+    from .bench import synthetic_companies
 
-    per = max(1, employees // companies)
     datas, lines = [], []
-    for i in range(companies):
-        g = generate(
-            f"C{i:04d}",
-            employees=per,
-            seed=seed + i,
-            schemes_toml=SAMPLE_SCHEMES,
-            salary_schemes=True,
-            results=_results(per),
-            csv_rows=False,
-        )
+    for g in synthetic_companies(employees, companies, seed):
         datas.append(g.data)
         lines += [(e["occurred_at"], canonical_json(e)) for e in g.events]
     lines.sort(key=lambda x: x[0])

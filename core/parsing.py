@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -75,19 +76,14 @@ def _nested(text: str) -> int:
 
 def load_toml(text: str) -> dict[str, Any]:
     """Parse TOML; `ValueError` for bad TOML or nesting deeper than `MAX_DEPTH`."""
-    text = text.removeprefix("\ufeff")
-    if (
-        _nested(text) > MAX_DEPTH * 4
-    ):  # brackets inside strings count too: only a gross excess is refused early
-        raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"not valid TOML ({exc})") from None
-    except RecursionError:
-        raise ValueError(f"nested more than {MAX_DEPTH} levels deep") from None
-    if depth(data) > MAX_DEPTH:
-        raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
+
+    def parse(t: str) -> dict[str, Any]:
+        try:
+            return tomllib.loads(t)
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"not valid TOML ({exc})") from None
+
+    data: dict[str, Any] = _within_depth(text.removeprefix("\ufeff"), parse)
     return data
 
 
@@ -96,16 +92,28 @@ def load_json(text: str) -> Any:
     deeper than `MAX_DEPTH` or a number of more than 400 digits."""
     if len(text) > MAX_LINE_CHARS:
         raise ValueError(f"longer than {MAX_LINE_CHARS // (1024 * 1024)} MiB")
+
+    def parse(t: str) -> Any:
+        try:
+            return json.loads(t, parse_float=Decimal, parse_int=_int, parse_constant=_constant)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"malformed JSON ({exc.msg} at column {exc.colno})") from None
+
+    return _within_depth(text, parse)
+
+
+def _within_depth(text: str, parse: Callable[[str], Any]) -> Any:
+    """`parse(text)`, refusing nesting deeper than `MAX_DEPTH`: a gross excess before parsing (by the brackets
+    alone, those inside strings count too), a parser's RecursionError, and the depth of what it read."""
+    too_deep = f"nested more than {MAX_DEPTH} levels deep"
     if _nested(text) > MAX_DEPTH * 4:
-        raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
+        raise ValueError(too_deep)
     try:
-        data = json.loads(text, parse_float=Decimal, parse_int=_int, parse_constant=_constant)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"malformed JSON ({exc.msg} at column {exc.colno})") from None
+        data = parse(text)
     except RecursionError:
-        raise ValueError(f"nested more than {MAX_DEPTH} levels deep") from None
+        raise ValueError(too_deep) from None
     if depth(data) > MAX_DEPTH:
-        raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
+        raise ValueError(too_deep)
     return data
 
 

@@ -70,26 +70,26 @@ def messages(events: Sequence[Event[Any]], per_message: int = PER_MESSAGE) -> li
         by_company.setdefault(e.company, []).append(e)
     out: list[tuple[str, str, bytes]] = []
     for company, mine in by_company.items():
-        chunk: list[Event[Any]] = []
+        chunk: list[tuple[str, bytes]] = []  # (event id, its JSON line)
         size = 0
         for e in mine:
             line = canonical_json(e.to_dict()).encode("utf-8") + b"\n"
             if chunk and (len(chunk) >= per_message or size + len(line) > MESSAGE_BYTES):
                 out.append(_message(company, chunk))
                 chunk, size = [], 0
-            chunk.append(e)
+            chunk.append((e.id, line))
             size += len(line)
         if chunk:
             out.append(_message(company, chunk))
     return out
 
 
-def _message(company: str, chunk: Sequence[Event[Any]]) -> tuple[str, str, bytes]:
-    data = b"".join(canonical_json(e.to_dict()).encode("utf-8") + b"\n" for e in chunk)
+def _message(company: str, chunk: Sequence[tuple[str, bytes]]) -> tuple[str, str, bytes]:
+    data = b"".join(line for _, line in chunk)
     if len(chunk) == 1:
-        return company, chunk[0].id, data
-    ids = "\n".join(e.id for e in chunk).encode("utf-8")
-    return company, f"{chunk[0].id}+{len(chunk) - 1}-{hashlib.sha256(ids).hexdigest()[:16]}", data
+        return company, chunk[0][0], data
+    ids = "\n".join(i for i, _ in chunk).encode("utf-8")
+    return company, f"{chunk[0][0]}+{len(chunk) - 1}-{hashlib.sha256(ids).hexdigest()[:16]}", data
 
 
 class Worker:
@@ -236,52 +236,48 @@ class Worker:
     ) -> Verdict:
         """Keep each refused event of a message in the ledger's dead letters (the others were recorded); the
         message goes to the broker's dead letters whole (its recorded events are duplicates there)."""
-        at = datetime.now(UTC).isoformat()
-        try:
-            ledger = self._open().ledger
-            for i, error in refused:
-                event = pairs[i][1]
-                ledger.record_dead_letter(
-                    self.source,
-                    delivery.subject,
-                    delivery.message_id,
-                    event.company,
-                    delivery.deliveries,
-                    error,
-                    canonical_json(event.to_dict()).encode("utf-8"),
-                    at,
-                )
-            ledger.make_durable()
-        except Exception as exc:  # the ledger cannot keep them now: try again later
-            self._reopen()
-            log.error("worker.dead_letter.failed", error_type=type(exc).__name__, **fields)
-            return Verdict.RETRY
-        self.counts["dead_letters"] += len(refused)
-        log.error("worker.message.dead", error_type="UserError", events=len(refused), **fields)
-        return Verdict.DEAD
+        kept = [
+            (pairs[i][1].company, error, canonical_json(pairs[i][1].to_dict()).encode("utf-8"))
+            for i, error in refused
+        ]
+        return self._keep_dead(delivery, kept, "UserError", fields)
 
     def _dead(self, delivery: Delivery, error: str, error_type: str, fields: dict[str, Any]) -> Verdict:
         """Keep the message in the ledger (with its error: it may name an amount, so never in the logs)."""
         company = None
         with contextlib.suppress(Exception):
             company = self._events(delivery)[0][1].company
+        return self._keep_dead(delivery, [(company, error, delivery.data)], error_type, fields)
+
+    def _keep_dead(
+        self,
+        delivery: Delivery,
+        kept: Sequence[tuple[str | None, str, bytes]],
+        error_type: str,
+        fields: dict[str, Any],
+    ) -> Verdict:
+        """Record (company, error, payload) dead letters, durably, before the message is settled as DEAD."""
+        at = datetime.now(UTC).isoformat()
         try:
-            self._open().ledger.record_dead_letter(
-                self.source,
-                delivery.subject,
-                delivery.message_id,
-                company,
-                delivery.deliveries,
-                error,
-                delivery.data,
-                datetime.now(UTC).isoformat(),
-            )
+            ledger = self._open().ledger
+            for company, error, payload in kept:
+                ledger.record_dead_letter(
+                    self.source,
+                    delivery.subject,
+                    delivery.message_id,
+                    company,
+                    delivery.deliveries,
+                    error,
+                    payload,
+                    at,
+                )
+            ledger.make_durable()  # acknowledged as DEAD only once kept on disk
         except Exception as exc:  # the ledger cannot keep it now: try again later
             self._reopen()
             log.error("worker.dead_letter.failed", error_type=type(exc).__name__, **fields)
             return Verdict.RETRY
-        self.counts["dead_letters"] += 1
-        log.error("worker.message.dead", error_type=error_type, **fields)
+        self.counts["dead_letters"] += len(kept)
+        log.error("worker.message.dead", error_type=error_type, events=len(kept), **fields)
         return Verdict.DEAD
 
     def close(self) -> None:
