@@ -30,12 +30,15 @@ def init(state: State) -> None:
     ledger = Ledger.create(state.db)
     applied = ledger.migrated
     ledger.close()
+    if ledger.server is not None:  # a PostgreSQL ledger is new when its first migration was applied just now
+        existed = "m001_initial" not in applied
+    where = redacted(state.db)
     if not existed:
-        out.print(f"ledger created: {state.db}", markup=False)
+        out.print(f"ledger created: {where}", markup=False)
     elif applied:
-        out.print(f"ledger upgraded: {state.db} (applied {', '.join(applied)})", markup=False)
+        out.print(f"ledger upgraded: {where} (applied {', '.join(applied)})", markup=False)
     else:
-        out.print(f"ledger already up to date: {state.db}", markup=False)
+        out.print(f"ledger already up to date: {where}", markup=False)
 
 
 @click.command(

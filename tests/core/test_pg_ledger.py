@@ -135,6 +135,16 @@ def test_a_second_create_applies_nothing_and_keeps_the_chains(app, pg_url):
     again.close()
 
 
+def test_init_says_created_once_then_up_to_date(pg_url, tmp_path):
+    from helpers.cli import run
+
+    assert run("--db", pg_url, "init", cwd=tmp_path).stdout.strip() == f"ledger created: {pg_url}"
+    assert run("--db", pg_url, "init", cwd=tmp_path).stdout.strip() == f"ledger already up to date: {pg_url}"
+    secret = pg_url.replace("postgres@", "postgres:hunter2@")
+    r = run("--db", secret, "init", cwd=tmp_path)
+    assert "hunter2" not in r.stdout + r.stderr and r.stdout.startswith("ledger already up to date: ")
+
+
 def test_the_views_for_humans_say_the_same_on_postgresql(app, tmp_path):
     conn = app.ledger.conn
     total = conn.execute("SELECT SUM(amount_cents) FROM entitlements").fetchone()[0]
