@@ -278,6 +278,8 @@ async def _handle(js: Any, o: Options, sink: EventSink, msg: Any) -> None:
         )
 
 
+HEADERS_ROOM = 4096  # the server counts a message's headers in its max_payload
+
 # -- publishing ------------------------------------------------------------------------------------------------
 
 
@@ -289,6 +291,7 @@ def publish(url: str, messages: Sequence[tuple[str, str, bytes]]) -> int:
 async def _publish(o: Options, messages: Sequence[tuple[str, str, bytes]]) -> int:
     nc = await _connect(o, "paybonus-publish")
     try:
+        _check_sizes(messages, nc.max_payload)
         js = nc.jetstream()
         partitions = await _ensure(js, o)
         window = 256  # acknowledgements awaited together; the order on the wire is the order published
@@ -306,6 +309,19 @@ async def _publish(o: Options, messages: Sequence[tuple[str, str, bytes]]) -> in
         return len(messages)
     finally:
         await nc.close()
+
+
+def _check_sizes(messages: Sequence[tuple[str, str, bytes]], max_payload: int) -> None:
+    """Refuse, before anything is sent, a message the server would refuse (its headers travel with it)."""
+    limit = max_payload - HEADERS_ROOM
+    for company, message_id, data in messages:
+        if len(data) > limit:
+            raise UserError(
+                f"event {message_id} of company {company}",
+                f"{len(data):,} bytes, over the {max_payload:,}-byte message limit of this NATS server "
+                "(max_payload): nothing was sent; raise max_payload on the server (at most 64 MB) or publish "
+                "the file into the ledger directly",
+            )
 
 
 # -- health ----------------------------------------------------------------------------------------------------

@@ -241,3 +241,33 @@ def test_a_refused_event_in_a_message_waits_then_alone_becomes_a_dead_letter(tmp
         [dead] = ledger.dead_letters.all()
         assert json.loads(bytes(dead["payload"]))["id"] == "DURAND-pay-nothing"
         assert dead["message_id"] == "m1" and dead["deliveries"] == 3
+
+
+def test_an_event_over_the_brokers_message_limit_is_one_line_and_nothing_is_sent(source, tmp_path):
+    import asyncio
+
+    import nats
+
+    events = (sample_dir() / "events.jsonl").read_text().splitlines()
+    [big] = [json.loads(e) for e in events if '"plan":"techniciens"' in e]
+    big["id"] = (
+        "DURAND-big"  # a large employer's objective results; the server's default max_payload is 1 MiB
+    )
+    big["payload"]["employees"] = {f"E{i:06d}": {"interventions": "153"} for i in range(60_000)}
+    (tmp_path / "e.jsonl").write_text(events[0] + "\n" + json.dumps(big) + "\n")
+    r = run("publish", "--to", source, str(tmp_path / "e.jsonl"), cwd=tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.count("\n") == 1 and "event DURAND-big of company DURAND" in r.stderr
+    assert "max_payload" in r.stderr and "nothing was sent" in r.stderr
+
+    async def stored() -> int:
+        nc = await nats.connect(source.split("?")[0])
+        try:
+            stream = source.split("stream=")[1].split("&")[0]
+            return (await nc.jetstream().stream_info(stream)).state.messages
+        except nats.js.errors.NotFoundError:  # refused before the stream was even created
+            return 0
+        finally:
+            await nc.close()
+
+    assert asyncio.run(stored()) == 0
