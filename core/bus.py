@@ -292,7 +292,9 @@ class EventBus:
                     )
                     break
                 except StaleRead:
-                    log.debug("bus.dispatch.stale", event_id=event.id, scheme=scheme.name)
+                    log.debug(
+                        "bus.dispatch.stale", event_id=event.id, company=event.company, scheme=scheme.name
+                    )
             else:
                 with self.ledger.write(event.company):
                     done = self._compute_and_record(event, scheme, attempt, None)
@@ -318,10 +320,17 @@ class EventBus:
         head, ids = done
         for f in result.findings:
             emit = {Level.INFO: log.info, Level.ERROR: log.error}.get(f.level, log.warning)
-            emit("bus.dispatch.finding", event_id=event.id, scheme=scheme.name, rule=f.rule)
+            emit(
+                "bus.dispatch.finding",
+                event_id=event.id,
+                company=event.company,
+                scheme=scheme.name,
+                rule=f.rule,
+            )
         log.info(
             "bus.dispatch.completed",
             event_id=event.id,
+            company=event.company,
             scheme=scheme.name,
             attempt=attempt,
             entitlements=len(ids),
@@ -421,6 +430,7 @@ class EventBus:
         log.error(
             "bus.dispatch.failed",
             event_id=event.id,
+            company=event.company,
             scheme=scheme.name,
             attempt=attempt,
             error_type=type(exc).__name__,
@@ -579,7 +589,13 @@ class EventBus:
                     or (company and event.company != company)
                 ):
                     continue
-                log.info("bus.dispatch.retry", event_id=event.id, scheme=s.name, attempt=attempts + 1)
+                log.info(
+                    "bus.dispatch.retry",
+                    event_id=event.id,
+                    company=event.company,
+                    scheme=s.name,
+                    attempt=attempts + 1,
+                )
                 outcomes.append(self._dispatch(event, s, attempt=attempts + 1))
                 heap.collect_young()
         return outcomes
