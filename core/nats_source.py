@@ -318,7 +318,7 @@ def _check_sizes(messages: Sequence[tuple[str, str, bytes]], max_payload: int) -
     for company, message_id, data in messages:
         if len(data) > limit:
             raise UserError(
-                f"event {message_id} of company {company}",
+                f"event {message_id.removeprefix(company + '/')} of company {company}",  # ids are per company
                 f"{len(data):,} bytes, over the {max_payload:,}-byte message limit of this NATS server "
                 "(max_payload): nothing was sent; raise max_payload on the server (at most 64 MB) or publish "
                 "the file into the ledger directly",
