@@ -636,16 +636,16 @@ def m012_event_ids_per_company(db: sqlite_utils.Database) -> None:
     Not in sqlite-utils' transaction (foreign keys cannot be switched off inside one): a run interrupted after
     its commit finds the work done."""
     conn = db.conn
-    if "company" in {r[1] for r in conn.execute("PRAGMA table_info(dispatches)")}:
-        return  # done by a run that stopped before sqlite-utils recorded it
     if conn.in_transaction:  # a connection in Python's implicit-transaction mode: close what it opened
         conn.commit()
     foreign_keys = conn.execute("PRAGMA foreign_keys").fetchone()[0]
     conn.execute("PRAGMA foreign_keys = OFF")
     try:
-        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("BEGIN IMMEDIATE")  # checked under the write lock: another process may have just done it
         try:
-            _rebuild_with_event_keys(conn)
+            # done already when a run stopped after its commit, before sqlite-utils recorded it
+            if "company" not in {r[1] for r in conn.execute("PRAGMA table_info(dispatches)")}:
+                _rebuild_with_event_keys(conn)
             conn.execute("COMMIT")
         except BaseException as exc:
             conn.execute("ROLLBACK")
