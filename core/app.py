@@ -96,13 +96,14 @@ class Explained:
 
 @frozen
 class Failure:
-    """A failed dispatch (a dead letter)."""
+    """A failed dispatch (a dead letter): of the event `event_id` of `company`."""
 
     event_id: str
     scheme: str
     attempts: int
     error: str
     updated_at: str
+    company: str = ""
 
 
 class Paybonus:
@@ -217,9 +218,13 @@ class Paybonus:
         companies = {e.company for e in admitted.events}
         return PublishSummary(tuple(outcomes), {c: self.ledger.audit.head(c) for c in sorted(companies)})
 
-    def retry(self, event_id: str | None = None, scheme: str | None = None) -> list[DispatchOutcome]:
-        """Run failed (and never-started) dispatches again, optionally only for one event or scheme."""
-        return self.bus.retry(event_id, scheme)
+    def retry(
+        self, event_id: str | None = None, scheme: str | None = None, company: str | None = None
+    ) -> list[DispatchOutcome]:
+        """Run failed (and never-started) dispatches again, optionally only for one event, scheme or company. An
+        event id is unique per company: `event_id` alone names that id in every company that recorded it
+        (`check_filters` refuses an id several companies use unless the company is given)."""
+        return self.bus.retry(event_id, scheme, company)
 
     # -- reading -----------------------------------------------------------------------------------------
 
@@ -232,14 +237,35 @@ class Paybonus:
         self, company: str | None = None, scheme: str | None = None, event: str | None = None
     ) -> None:
         """A filter naming a company, scheme or event this ledger does not know is a UserError (with the closest
-        names), not an empty answer: a typo must not look like "nothing to pay"."""
+        names), not an empty answer: a typo must not look like "nothing to pay". An event id that several
+        companies recorded needs the company (`--company`)."""
         if company is not None:
             _known("--company", company, self.companies(), f"company in {self.ledger.path}")
         if scheme is not None:
             known = {*self.host.schemes, *self.ledger.entitlements.schemes()}
             _known("--scheme", scheme, sorted(known), "scheme installed or in this ledger")
-        if event is not None and self.ledger.events.digest(event) is None:
-            raise UserError("--event", f"no event {event!r} in {self.ledger.path}")
+        if event is not None:
+            self.event_company(event, company)
+
+    def event_company(self, event_id: str, company: str | None = None) -> str:
+        """The company whose event `event_id` is: `company` if it recorded that id, else the only company that
+        did; a UserError if none did, or if several did and `company` is None (ids are unique per company)."""
+        if company is not None:
+            if self.ledger.events.digest(company, event_id) is None:
+                raise UserError(
+                    "--event", f"no event {event_id!r} of company {company!r} in {self.ledger.path}"
+                )
+            return company
+        found = self.ledger.events.companies_of(event_id)
+        if not found:
+            raise UserError("--event", f"no event {event_id!r} in {self.ledger.path}")
+        if len(found) > 1:
+            listed = ", ".join(found[:5]) + (", ..." if len(found) > 5 else "")
+            raise UserError(
+                "--event",
+                f"event id {event_id!r} is used by {len(found)} companies ({listed}): name one with --company",
+            )
+        return found[0]
 
     def companies(self) -> list[str]:
         """Ids of the loaded companies."""
@@ -304,7 +330,9 @@ class Paybonus:
     def failures(self) -> list[Failure]:
         """Failed dispatches (dead letters), in event order."""
         return [
-            Failure(r["event_id"], r["scheme"], r["attempts"], r["error"] or "", r["updated_at"])
+            Failure(
+                r["event_id"], r["scheme"], r["attempts"], r["error"] or "", r["updated_at"], r["company"]
+            )
             for r in self.ledger.dispatches.failed()
         ]
 

@@ -123,6 +123,16 @@ def verify(
 _ALTERED = (ValueError, TypeError, KeyError, IndexError, AttributeError, UnicodeError)
 
 
+# (company, action, ref) -> (company, n, digest) of the latest entry about a thing in a company's chain; company ""
+# for the frozen 0.x chain. An event (and a dispatch, `event/scheme`) is known by its company and its id.
+Latest = dict[tuple[str, str, str], tuple[str, int, str]]
+
+
+def _entry(latest: Latest, company: str, action: str, ref: str) -> tuple[str, int, str] | None:
+    """The latest entry about `ref` in the company's chain, else in the frozen 0.x chain."""
+    return latest.get((company, action, ref)) or latest.get(("", action, ref))
+
+
 def _step(name: str, problem: Callable[[str, str], None], check: Callable[[], None]) -> None:
     """One check of the ledger's content; rows it cannot read are a problem of that check, the others go on."""
     try:
@@ -210,13 +220,13 @@ def _check_chains(
     rep: Report,
     problem: Callable[[str, str], None],
     on_progress: Callable[[int], None] | None,
-) -> dict[tuple[str, str], tuple[str, int, str]]:
-    """Walk the frozen chain and every company's chain. Returns (action, ref) -> (company, n, digest) of the
-    latest entry about each thing."""
-    latest: dict[tuple[str, str], tuple[str, int, str]] = {}
+) -> Latest:
+    """Walk the frozen chain and every company's chain. Returns (company, action, ref) -> (company, n, digest) of
+    the latest entry about each thing in each chain."""
+    latest: Latest = {}
     prev, expected = GENESIS, 0
     for seq, at, action, ref, digest, prev_hash, hsh in ledger.audit.legacy_entries():
-        latest[(action, ref)] = ("", seq, digest)  # company "": vouched for by the 0.x chain
+        latest[("", action, ref)] = ("", seq, digest)  # company "": vouched for by the 0.x chain
         expected += 1
         if seq != expected:
             problem(f"0.x chain seq {seq}", f"sequence broken (expected seq {expected}: a row was removed)")
@@ -243,7 +253,7 @@ def _check_chains(
         if e.n == 1 and (e.action != OPENED or e.digest != legacy_head):
             problem(where, "the chain does not open on the 0.x chain's head")
         prev = e.hash
-        latest[(e.action, e.ref)] = (e.company, e.n, e.digest)
+        latest[(e.company, e.action, e.ref)] = (e.company, e.n, e.digest)
         if on_progress and rep.entries % 10000 == 0:
             on_progress(rep.entries)
     return latest
@@ -270,36 +280,37 @@ def _check_checkpoint(ledger: Ledger, cp: Checkpoint, problem: Callable[[str, st
 def _check_events(
     ledger: Ledger,
     rep: Report,
-    latest: dict[tuple[str, str], tuple[str, int, str]],
+    latest: Latest,
     problem: Callable[[str, str], None],
 ) -> None:
     last_n: dict[str, int] = {}
-    seen = set()
+    seen: set[tuple[str, str]] = set()  # (company, id)
     for row in ledger.events.stream():
         rep.events += 1
         eid = row["id"]
-        seen.add(eid)
+        seen.add((row["company"], eid))
+        where = f"event {eid} ({row['company']})"
         try:
             payload = json.loads(row["payload"])
         except ValueError:
-            problem(f"event {eid}", "its stored payload is not JSON (altered)")
+            problem(where, "its stored payload is not JSON (altered)")
             continue
         content = {k: row[k] for k in ("id", "type", "company", "occurred_at")} | {"payload": payload}
         actual = hashlib.sha256(canonical_json(content).encode("utf-8")).hexdigest()
-        entry = latest.get(("event.recorded", eid))
+        entry = _entry(latest, row["company"], "event.recorded", eid)
         if entry is None:
-            problem(f"event {eid}", "has no audit entry (inserted outside paybonus)")
+            problem(where, "has no audit entry (inserted outside paybonus)")
             continue
         if actual != row["digest"] or row["digest"] != entry[2] or entry[0] not in (row["company"], ""):
-            problem(f"event {eid}", "content differs from its audit entry (altered)")
+            problem(where, "content differs from its audit entry (altered)")
         if entry[0]:  # in a company chain: events come in the order the chain recorded them
             if entry[1] <= last_n.get(entry[0], 0):
-                problem(f"event {eid}", "recorded out of the order of its company's chain (events reordered)")
+                problem(where, "recorded out of the order of its company's chain (events reordered)")
             last_n[entry[0]] = entry[1]
-    for (action, ref), (company, n, _) in latest.items():
-        if action == "event.recorded" and ref not in seen:
-            company = company or "0.x"
-            problem(f"{company} chain entry {n}", f"event {ref} is missing from the events table")
+    ids = {eid for _, eid in seen}
+    for (company, action, ref), (_, n, _) in latest.items():
+        if action == "event.recorded" and ((company, ref) not in seen if company else ref not in ids):
+            problem(f"{company or '0.x'} chain entry {n}", f"event {ref} is missing from the events table")
 
 
 def _check_shared_explanations(ledger: Ledger, problem: Callable[[str, str], None]) -> None:
@@ -313,7 +324,7 @@ def _check_shared_explanations(ledger: Ledger, problem: Callable[[str, str], Non
 def _check_entitlements(
     ledger: Ledger,
     rep: Report,
-    latest: dict[tuple[str, str], tuple[str, int, str]],
+    latest: Latest,
     schemes: Mapping[str, SchemeDescriptor],
     problem: Callable[[str, str], None],
 ) -> None:
@@ -322,7 +333,7 @@ def _check_entitlements(
     timeout = guard.timeout_from_env()
     with guard.session():
         _recompute_all(ledger, rep, latest, schemes, problem, seen, hung, timeout)
-    for (action, ref), (company, n, _) in latest.items():
+    for (_, action, ref), (company, n, _) in latest.items():
         if action == "entitlement.recorded" and ref not in seen:
             company = company or "0.x"
             problem(f"{company} chain entry {n}", f"entitlement {ref} is missing from the entitlements table")
@@ -331,7 +342,7 @@ def _check_entitlements(
 def _recompute_all(
     ledger: Ledger,
     rep: Report,
-    latest: dict[tuple[str, str], tuple[str, int, str]],
+    latest: Latest,
     schemes: Mapping[str, SchemeDescriptor],
     problem: Callable[[str, str], None],
     seen: set[str],
@@ -344,7 +355,7 @@ def _recompute_all(
         eid = row["id"]
         seen.add(eid)
         where = f"entitlement {eid} (row {row['seq']})"
-        entry = latest.get(("entitlement.recorded", eid))
+        entry = _entry(latest, row["company"], "entitlement.recorded", eid)
         if entry is None:
             problem(where, "has no audit entry (inserted outside paybonus)")
             continue
@@ -395,31 +406,33 @@ def _recompute_all(
 def _check_dispatches(
     ledger: Ledger,
     rep: Report,
-    latest: dict[tuple[str, str], tuple[str, int, str]],
+    latest: Latest,
     schemes: Mapping[str, SchemeDescriptor],
     problem: Callable[[str, str], None],
 ) -> None:
-    done: dict[str, set[str]] = {}
+    done: dict[tuple[str, str], set[str]] = {}  # (company, event id) -> schemes
     for row in ledger.dispatches.all():
         rep.dispatches += 1
+        company = row["company"]
         ref = f"{row['event_id']}/{row['scheme']}"
-        done.setdefault(row["event_id"], set()).add(row["scheme"])
+        where = f"dispatch {ref} ({company})"
+        done.setdefault((company, row["event_id"]), set()).add(row["scheme"])
         action = f"dispatch.{row['status']}"
-        entry = latest.get((action, ref))
-        other = latest.get(("dispatch.failed" if row["status"] == "completed" else "dispatch.completed", ref))
+        entry = _entry(latest, company, action, ref)
+        other = _entry(
+            latest, company, "dispatch.failed" if row["status"] == "completed" else "dispatch.completed", ref
+        )
         if entry is None or (other is not None and other[0] == entry[0] and other[1] > entry[1]):
-            problem(f"dispatch {ref}", f"its {row['status']} state has no audit entry (altered)")
-        elif entry[0] and ledger.dispatch_digest(row["event_id"], row["scheme"]) != entry[2]:
-            problem(
-                f"dispatch {ref}", "its row, findings or entitlements differ from its audit entry (altered)"
-            )
+            problem(where, f"its {row['status']} state has no audit entry (altered)")
+        elif entry[0] and ledger.dispatch_digest(company, row["event_id"], row["scheme"]) != entry[2]:
+            problem(where, "its row, findings or entitlements differ from its audit entry (altered)")
         if row["status"] == "failed":
-            problem(f"dispatch {ref}", f"failed after {row['attempts']} attempt(s): run `paybonus retry`")
-    for (action, ref), (company, n, _) in latest.items():
+            problem(where, f"failed after {row['attempts']} attempt(s): run `paybonus retry`")
+    for (company, action, ref), (_, n, _) in latest.items():
         if (
             company
             and action.startswith("dispatch.")
-            and ref.rsplit("/", 1)[1] not in done.get(ref.rsplit("/", 1)[0], ())
+            and ref.rsplit("/", 1)[1] not in done.get((company, ref.rsplit("/", 1)[0]), ())
         ):
             problem(f"{company} chain entry {n}", f"dispatch {ref} is missing from the dispatches table")
     configs: dict[str, Any] = {}
@@ -432,17 +445,20 @@ def _check_dispatches(
             except UserError:
                 configs[company] = set()
         for name, s in schemes.items():
-            if row["type"] in s.handlers and name in configs[company] and name not in done.get(row["id"], ()):
+            if (
+                row["type"] in s.handlers
+                and name in configs[company]
+                and name not in done.get((company, row["id"]), ())
+            ):
                 problem(
-                    f"dispatch {row['id']}/{name}", "never ran (an interrupted publish): run `paybonus retry`"
+                    f"dispatch {row['id']}/{name} ({company})",
+                    "never ran (an interrupted publish): run `paybonus retry`",
                 )
 
 
-def _check_payments(
-    ledger: Ledger, latest: dict[tuple[str, str], tuple[str, int, str]], problem: Callable[[str, str], None]
-) -> None:
+def _check_payments(ledger: Ledger, latest: Latest, problem: Callable[[str, str], None]) -> None:
     """Every payment row matches its recorded event, and every status follows from the payments."""
-    events: dict[str, tuple[object, ...]] = {}
+    events: dict[tuple[str, str], tuple[object, ...]] = {}  # (company, event id) -> what it paid
     for row in ledger.events.by_type("payment_recorded"):
         try:
             p = json.loads(row["payload"])
@@ -450,12 +466,18 @@ def _check_payments(
             p = None
         if not isinstance(p, dict):  # reported as altered by the events' own check
             p = {}
-        events[row["id"]] = (p.get("entitlement"), p.get("amount_cents"), p.get("paid_on"), p.get("mode"))
+        events[(row["company"], row["id"])] = (
+            p.get("entitlement"),
+            p.get("amount_cents"),
+            p.get("paid_on"),
+            p.get("mode"),
+        )
     for r in ledger.payments.all():
-        if events.pop(r["event_id"], None) != (r["entitlement"], r["amount_cents"], r["paid_on"], r["mode"]):
+        made = (r["entitlement"], r["amount_cents"], r["paid_on"], r["mode"])
+        if events.pop((r["company"], r["event_id"]), None) != made:
             problem(f"payment row {r['seq']}", f"differs from its event {r['event_id']} (altered)")
-    for event_id in events:
-        problem(f"event {event_id}", "payment event without its payment row")
+    for company, event_id in events:
+        problem(f"event {event_id} ({company})", "payment event without its payment row")
     paid = ledger.payments.totals_by_mode()
     for eid, amount, status in ledger.entitlements.statuses():
         expected = status_of(amount, paid.get(eid, {}))
@@ -465,24 +487,23 @@ def _check_payments(
             )
 
 
-def _check_notices(
-    ledger: Ledger, latest: dict[tuple[str, str], tuple[str, int, str]], problem: Callable[[str, str], None]
-) -> None:
+def _check_notices(ledger: Ledger, latest: Latest, problem: Callable[[str, str], None]) -> None:
+    notices = {
+        (a, r): v for (_, a, r), v in latest.items() if a.startswith("deadline.")
+    }  # entitlement ids: global
     for ent, kind, noticed_on in ledger.payments.notices():
-        entry = latest.get((f"deadline.{kind}", ent))
+        entry = notices.get((f"deadline.{kind}", ent))
         if entry is None or entry[2] != digest_of({"as_of": noticed_on}):
             problem(f"deadline notice {kind} {ent}", "differs from its audit entry (altered)")
 
 
-def _check_inputs(
-    ledger: Ledger, latest: dict[tuple[str, str], tuple[str, int, str]], problem: Callable[[str, str], None]
-) -> None:
+def _check_inputs(ledger: Ledger, latest: Latest, problem: Callable[[str, str], None]) -> None:
     """Configuration versions and payroll loads: each kept version re-derived, and the tables that hold the
     current payroll equal to the company's last load."""
     for company in ledger.companies.ids():
         toml = ledger.companies.toml(company) or ""
         current = sha256(toml.encode("utf-8"))
-        entry = latest.get(("config.loaded", company))
+        entry = _entry(latest, company, "config.loaded", company)
         if entry is None or entry[2] != current or ledger.companies.digest(company) != current:
             problem(f"company {company}", "its configuration differs from the last one loaded (altered)")
         for digest, text in ledger.companies.config_versions(company):
@@ -499,7 +520,7 @@ def _check_inputs(
         for load in loads:
             listed = json.loads(load["parts"])
             derived = load_digest(company, load["n"], load["config_digest"], listed)
-            entry = latest.get(("payroll.loaded", f"{company}/{load['n']}"))
+            entry = _entry(latest, company, "payroll.loaded", f"{company}/{load['n']}")
             if derived != load["digest"] or entry is None or entry[2] != derived:
                 problem(
                     f"company {company}", f"payroll load {load['n']} differs from its audit entry (altered)"
@@ -517,7 +538,7 @@ def _check_inputs(
 
 def _check_parameters(
     ledger: Ledger,
-    latest: dict[tuple[str, str], tuple[str, int, str]],
+    latest: Latest,
     params: Parameters | None,
     problem: Callable[[str, str], None],
     notes: list[Problem],

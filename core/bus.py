@@ -1,7 +1,7 @@
 """The event bus: admit -> record -> for each interested scheme: compute -> record the dispatch.
 
 Admission checks each event once (nothing is written when one is refused). The store records the event under its
-id; a duplicate is acknowledged and changes nothing, except that dispatches an interrupted run never started are
+company and id (ids are unique per company); a duplicate is acknowledged and changes nothing, except that dispatches an interrupted run never started are
 run then (crash recovery). Each interested scheme's handler computes from a read-only context, outside any write
 transaction and under a time limit; the store then records its entitlements, findings, audit entries and
 dispatch row in one short transaction. A scheme that fails is recorded as a dead letter and the others carry on;
@@ -192,7 +192,7 @@ class EventBus:
         for event, fresh in zip(batch, new, strict=True):
             if not fresh:
                 log.info("bus.event.duplicate", event_id=event.id, type=event.type, company=company)
-            done = {} if fresh else self.ledger.dispatches.statuses(event.id)
+            done = {} if fresh else self.ledger.dispatches.statuses(company, event.id)
             for scheme in self._interested(event):
                 if scheme.name in done:
                     continue
@@ -241,7 +241,7 @@ class EventBus:
         done: dict[str, str] = {}  # a new event has no dispatch yet
         if duplicate:
             log.info("bus.event.duplicate", event_id=event.id, type=event.type, company=event.company)
-            done = self.ledger.dispatches.statuses(event.id)
+            done = self.ledger.dispatches.statuses(event.company, event.id)
         outcomes = [
             self._dispatch(event, scheme, attempt=1)
             for scheme in self._interested(event)
@@ -292,7 +292,9 @@ class EventBus:
                     )
                     break
                 except StaleRead:
-                    log.debug("bus.dispatch.stale", event_id=event.id, scheme=scheme.name)
+                    log.debug(
+                        "bus.dispatch.stale", event_id=event.id, company=event.company, scheme=scheme.name
+                    )
             else:
                 with self.ledger.write(event.company):
                     done = self._compute_and_record(event, scheme, attempt, None)
@@ -318,10 +320,17 @@ class EventBus:
         head, ids = done
         for f in result.findings:
             emit = {Level.INFO: log.info, Level.ERROR: log.error}.get(f.level, log.warning)
-            emit("bus.dispatch.finding", event_id=event.id, scheme=scheme.name, rule=f.rule)
+            emit(
+                "bus.dispatch.finding",
+                event_id=event.id,
+                company=event.company,
+                scheme=scheme.name,
+                rule=f.rule,
+            )
         log.info(
             "bus.dispatch.completed",
             event_id=event.id,
+            company=event.company,
             scheme=scheme.name,
             attempt=attempt,
             entitlements=len(ids),
@@ -421,6 +430,7 @@ class EventBus:
         log.error(
             "bus.dispatch.failed",
             event_id=event.id,
+            company=event.company,
             scheme=scheme.name,
             attempt=attempt,
             error_type=type(exc).__name__,
@@ -436,7 +446,9 @@ class EventBus:
         for f in result.findings:
             if not isinstance(f, Finding):
                 raise SchemeError(f"scheme {scheme.name} returned {type(f).__name__}, not a Finding")
-            out.append(FindingRow(event.id, scheme.name, str(f.level), f.rule, f.message, f.employee))
+            out.append(
+                FindingRow(event.company, event.id, scheme.name, str(f.level), f.rule, f.message, f.employee)
+            )
         return out
 
     def _rows(
@@ -538,18 +550,23 @@ class EventBus:
     def pending(self) -> list[tuple[Event[Any], SchemeDescriptor, int]]:
         """Dispatches still to do: failed ones, and those an interrupted run never started. In event order."""
         out: list[tuple[Event[Any], SchemeDescriptor, int]] = []
-        failed = {(r["event_id"], r["scheme"]): r["attempts"] for r in self.ledger.dispatches.failed()}
+        failed = {
+            (r["company"], r["event_id"], r["scheme"]): r["attempts"] for r in self.ledger.dispatches.failed()
+        }
         statuses = self.ledger.dispatches.all_statuses()
         for row in self.ledger.events.stream():
             event: Event[Any] | None = None
+            key = (row["company"], row["id"])
             for scheme in self._interested_in(row["company"], row["type"]):
-                done = statuses.get(row["id"], {})
-                if scheme.name not in done or (row["id"], scheme.name) in failed:
+                done = statuses.get(key, {})
+                if scheme.name not in done or (*key, scheme.name) in failed:
                     event = event or self.reader.event_from_row(row)
-                    out.append((event, scheme, failed.get((row["id"], scheme.name), 0)))
-        for event_id, scheme_name in failed:
+                    out.append((event, scheme, failed.get((*key, scheme.name), 0)))
+        for company, event_id, scheme_name in failed:
             if scheme_name not in self.host.schemes:
-                log.warning("bus.retry.scheme_missing", event_id=event_id, scheme=scheme_name)
+                log.warning(
+                    "bus.retry.scheme_missing", event_id=event_id, company=company, scheme=scheme_name
+                )
         return out
 
     def _interested_in(self, company: str, type: str) -> list[SchemeDescriptor]:
@@ -558,14 +575,27 @@ class EventBus:
             return []
         return [s for s in self.host.interested(type) if s.name in config.schemes]
 
-    def retry(self, event_id: str | None = None, scheme: str | None = None) -> list[DispatchOutcome]:
-        """Run failed and never-started dispatches again, optionally only for one event or scheme."""
+    def retry(
+        self, event_id: str | None = None, scheme: str | None = None, company: str | None = None
+    ) -> list[DispatchOutcome]:
+        """Run failed and never-started dispatches again, optionally only for one event (of every company that
+        recorded that id, or of `company`), one scheme or one company."""
         outcomes = []
         with guard.session(), heap.young_only():
             for event, s, attempts in self.pending():
-                if (event_id and event.id != event_id) or (scheme and s.name != scheme):
+                if (
+                    (event_id and event.id != event_id)
+                    or (scheme and s.name != scheme)
+                    or (company and event.company != company)
+                ):
                     continue
-                log.info("bus.dispatch.retry", event_id=event.id, scheme=s.name, attempt=attempts + 1)
+                log.info(
+                    "bus.dispatch.retry",
+                    event_id=event.id,
+                    company=event.company,
+                    scheme=s.name,
+                    attempt=attempts + 1,
+                )
                 outcomes.append(self._dispatch(event, s, attempt=attempts + 1))
                 heap.collect_young()
         return outcomes

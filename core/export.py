@@ -126,7 +126,7 @@ class RecordedParameters:
         self._sets: dict[str, Parameters] = {}
 
     def of(self, row: Any) -> Parameters:
-        d = self.ledger.dispatches.get(row["event_id"], row["scheme"])
+        d = self.ledger.dispatches.get(row["company"], row["event_id"], row["scheme"])
         digest = d["params_digest"] if d is not None else None
         if not digest:
             return self.current

@@ -80,7 +80,11 @@ class PluginHost:
             guard.call(notify, timeout=timeout, what="the entitlements_recorded hook")
         except Exception as exc:
             log.warning(
-                "plugins.notify.failed", scheme=scheme, event_id=event.id, error_type=type(exc).__name__
+                "plugins.notify.failed",
+                scheme=scheme,
+                event_id=event.id,
+                company=event.company,
+                error_type=type(exc).__name__,
             )
 
     def plugin_infos(self) -> list[PluginInfo]:

@@ -152,7 +152,7 @@ async def _ensure(js: Any, o: Options) -> int:
                 subjects=[f"{o.prefix}.events.>"],
                 retention=RetentionPolicy.WORK_QUEUE,
                 storage=StorageType.FILE,
-                duplicate_window=300.0,  # a message published twice within 5 minutes (same event id) is kept once
+                duplicate_window=300.0,  # a message published twice within 5 minutes (same message id) is kept once
                 metadata={"paybonus_partitions": str(partitions)},
             )
         )
@@ -284,7 +284,8 @@ HEADERS_ROOM = 4096  # the server counts a message's headers in its max_payload
 
 
 def publish(url: str, messages: Sequence[tuple[str, str, bytes]]) -> int:
-    """Publish (company, event id, event JSON) in order; JetStream keeps one copy per event id (5 minutes)."""
+    """Publish (company, message id, event JSON) in order; JetStream keeps one copy per message id (5 minutes):
+    `worker.messages` makes it from the company and the event ids, which are unique per company."""
     return asyncio.run(_publish(Options(url), messages))
 
 
@@ -301,9 +302,9 @@ async def _publish(o: Options, messages: Sequence[tuple[str, str, bytes]]) -> in
                     js.publish(
                         o.subject(company, partitions),
                         data,
-                        headers={"Nats-Msg-Id": event_id, "Paybonus-Company": company},
+                        headers={"Nats-Msg-Id": message_id, "Paybonus-Company": company},
                     )
-                    for company, event_id, data in messages[i : i + window]
+                    for company, message_id, data in messages[i : i + window]
                 )
             )
         return len(messages)
@@ -317,7 +318,7 @@ def _check_sizes(messages: Sequence[tuple[str, str, bytes]], max_payload: int) -
     for company, message_id, data in messages:
         if len(data) > limit:
             raise UserError(
-                f"event {message_id} of company {company}",
+                f"event {message_id.removeprefix(company + '/')} of company {company}",  # ids are per company
                 f"{len(data):,} bytes, over the {max_payload:,}-byte message limit of this NATS server "
                 "(max_payload): nothing was sent; raise max_payload on the server (at most 64 MB) or publish "
                 "the file into the ledger directly",

@@ -58,9 +58,9 @@ def replay(
                     if action == "payroll.loaded":
                         _load(ledger, scratch, company, int(ref.rsplit("/", 1)[1]), at)
                     elif action == "event.recorded":
-                        _record(ledger, bus, ref, at)
+                        _record(ledger, bus, company, ref, at)
                     elif action == "dispatch.completed":
-                        _dispatch(ledger, bus, host, sets, ref, rep, problem)
+                        _dispatch(ledger, bus, host, sets, company, ref, rep, problem)
                         if on_progress:
                             on_progress(rep.dispatches)
         finally:
@@ -89,8 +89,9 @@ def _load(ledger: Ledger, scratch: Ledger, company: str, n: int, at: str) -> Non
     )
 
 
-def _record(ledger: Ledger, bus: EventBus, event_id: str, at: str) -> None:
-    row = ledger.events.get_many([event_id])[0]
+def _record(ledger: Ledger, bus: EventBus, company: str, event_id: str, at: str) -> None:
+    row = ledger.events.get(company, event_id)
+    assert row is not None  # verify names a missing event; replay follows the chain
     event = bus.event_from_row(row)
     record = EventRecord(
         row["id"],
@@ -110,13 +111,14 @@ def _dispatch(
     bus: EventBus,
     host: PluginHost,
     sets: dict[str, Parameters],
+    company: str,
     ref: str,
     rep: ReplayReport,
     problem: Callable[[str, str], None],
 ) -> None:
     event_id, scheme_name = ref.rsplit("/", 1)
-    where = f"replay of dispatch {ref}"
-    row = ledger.dispatches.get(event_id, scheme_name)
+    where = f"replay of dispatch {ref} ({company})"
+    row = ledger.dispatches.get(company, event_id, scheme_name)
     scheme = host.schemes.get(scheme_name)
     if row is None or scheme is None:
         problem(
@@ -132,14 +134,14 @@ def _dispatch(
             return
         sets[digest] = Parameters.from_document(json.loads(document))
     bus.params = sets[digest]
-    event = bus.event_from_row(ledger.events.get_many([event_id])[0])
+    event = bus.event_from_row(ledger.events.get(company, event_id))
     outcome = bus.dispatch_again(event, scheme)
     rep.dispatches += 1
     if outcome.status != "completed":
         problem(where, f"failed when run again: {outcome.error}")
         return
-    before = {r["id"]: r for r in ledger.entitlements.of_dispatch(event_id, scheme_name)}
-    after = {r["id"]: r for r in bus.ledger.entitlements.of_dispatch(event_id, scheme_name)}
+    before = {r["id"]: r for r in ledger.entitlements.of_dispatch(company, event_id, scheme_name)}
+    after = {r["id"]: r for r in bus.ledger.entitlements.of_dispatch(company, event_id, scheme_name)}
     rep.amounts += len(before)
     note = (
         ""

@@ -63,8 +63,9 @@ def messages(events: Sequence[Event[Any]], per_message: int = PER_MESSAGE) -> li
     """(company, message id, JSON lines): each company's events in their order, up to `per_message` of them (and
     MESSAGE_BYTES) in one message, which a worker records as one batch. One company's messages keep their order
     (a company always lands in the same partition); companies are independent of one another. The message id is
-    the event's id for a single event, else one derived from the ids it carries (the broker drops a message
-    published twice within its duplicate window)."""
+    the company and the event's id (`DURAND/close-2026-01`: ids are unique per company, and a company id holds no
+    `/`) for a single event, else one derived from the ids it carries (the broker drops a message published twice
+    within its duplicate window)."""
     by_company: dict[str, list[Event[Any]]] = {}
     for e in events:
         by_company.setdefault(e.company, []).append(e)
@@ -87,9 +88,9 @@ def messages(events: Sequence[Event[Any]], per_message: int = PER_MESSAGE) -> li
 def _message(company: str, chunk: Sequence[tuple[str, bytes]]) -> tuple[str, str, bytes]:
     data = b"".join(line for _, line in chunk)
     if len(chunk) == 1:
-        return company, chunk[0][0], data
+        return company, f"{company}/{chunk[0][0]}", data
     ids = "\n".join(i for i, _ in chunk).encode("utf-8")
-    return company, f"{chunk[0][0]}+{len(chunk) - 1}-{hashlib.sha256(ids).hexdigest()[:16]}", data
+    return company, f"{company}/{chunk[0][0]}+{len(chunk) - 1}-{hashlib.sha256(ids).hexdigest()[:16]}", data
 
 
 class Worker:

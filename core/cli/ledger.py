@@ -132,7 +132,7 @@ def publish(state: State, events_file: str, to: str | None, per_message: int) ->
         raise VerificationFailed(f"{plural(still_failed, 'dispatch')} failed: {RETRY_HINT}")
 
 
-FAILURE_FIELDS = ("event_id", "scheme", "attempts", "updated_at", "error")
+FAILURE_FIELDS = ("company", "event_id", "scheme", "attempts", "updated_at", "error")
 
 
 @click.command(
@@ -155,6 +155,7 @@ def failures(state: State, fmt: str, check: bool) -> None:
         fmt,
         FAILURE_FIELDS,
         [
+            Column("company"),
             Column("event_id", "event"),
             Column("scheme"),
             Column("attempts", right=True),
@@ -172,16 +173,21 @@ def failures(state: State, fmt: str, check: bool) -> None:
 Examples:
   paybonus retry
   paybonus retry --scheme interessement
-  paybonus retry --event 2025-12-close"""
+  paybonus retry --event 2025-12-close
+  paybonus retry --event close-2026-01 --company DURAND"""
 )
 @click.option("--event", "event_id", help="Only the dispatches of this event id.")
+@click.option(
+    "--company",
+    help="Only the dispatches of this company's events (needed with --event when several companies use that id).",
+)
 @click.option("--scheme", help="Only the dispatches to this scheme.")
 @pass_state
-def retry(state: State, event_id: str | None, scheme: str | None) -> None:
+def retry(state: State, event_id: str | None, company: str | None, scheme: str | None) -> None:
     """Run failed (and never-started) dispatches again. Exit 1 if one still fails."""
     with state.app() as app:
-        app.check_filters(scheme=scheme, event=event_id)
-        outcomes = app.retry(event_id, scheme)
+        app.check_filters(company=company, scheme=scheme, event=event_id)
+        outcomes = app.retry(event_id, scheme, company)
     ok = sum(o.status == "completed" for o in outcomes)
     out.print(
         f"retried {plural(len(outcomes), 'dispatch')}: {ok} completed, {len(outcomes) - ok} failed",

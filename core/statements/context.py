@@ -40,6 +40,6 @@ class AnnexContext(Context):
         return self._reader.event(self.company.id, event_id)
 
     def summary(self, entitlement: RecordedEntitlement) -> Mapping[str, Any]:
-        found = self._reader.dispatch_summary(entitlement.event_id, entitlement.scheme)
+        found = self._reader.dispatch_summary(entitlement.event_id, entitlement.scheme, entitlement.company)
         data = json.loads(found) if found else {}
         return data if isinstance(data, dict) else {}

@@ -1,4 +1,5 @@
-"""Dispatches (one per event and scheme: completed or failed, a dead letter) and the findings they recorded."""
+"""Dispatches (one per event and scheme: completed or failed, a dead letter) and the findings they recorded. An
+event is named by its company and its id (ids are unique per company)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from .sql import select
 
 @frozen
 class FindingRow:
+    company: str
     event_id: str
     scheme: str
     level: str
@@ -29,6 +31,7 @@ class Dispatches:
 
     def upsert(
         self,
+        company: str,
         event_id: str,
         scheme: str,
         scheme_version: str,
@@ -48,15 +51,16 @@ class Dispatches:
             else (None, None, None)
         )
         self.conn.execute(
-            "INSERT INTO dispatches (event_id, scheme, scheme_version, status, attempts, error, traceback, summary, "
-            "entitlements, updated_at, params_digest, config_digest, payroll_load) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(event_id, scheme) DO UPDATE "
+            "INSERT INTO dispatches (company, event_id, scheme, scheme_version, status, attempts, error, traceback, "
+            "summary, entitlements, updated_at, params_digest, config_digest, payroll_load) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(company, event_id, scheme) DO UPDATE "
             "SET scheme_version = excluded.scheme_version, status = excluded.status, attempts = excluded.attempts, "
             "error = excluded.error, traceback = excluded.traceback, summary = excluded.summary, "
             "entitlements = excluded.entitlements, updated_at = excluded.updated_at, "
             "params_digest = excluded.params_digest, config_digest = excluded.config_digest, "
             "payroll_load = excluded.payroll_load",
             (
+                company,
                 event_id,
                 scheme,
                 scheme_version,
@@ -73,9 +77,11 @@ class Dispatches:
             ),
         )
 
-    def get(self, event_id: str, scheme: str) -> sqlite3.Row | None:
+    def get(self, company: str, event_id: str, scheme: str) -> sqlite3.Row | None:
         found = select(
-            self.conn, "SELECT * FROM dispatches WHERE event_id = ? AND scheme = ?", [event_id, scheme]
+            self.conn,
+            "SELECT * FROM dispatches WHERE company = ? AND event_id = ? AND scheme = ?",
+            [company, event_id, scheme],
         )
         return found[0] if found else None
 
@@ -84,46 +90,55 @@ class Dispatches:
         return [r[0] for r in self.conn.execute("SELECT DISTINCT params_digest FROM dispatches")]
 
     def all(self) -> list[sqlite3.Row]:
-        return select(self.conn, "SELECT * FROM dispatches ORDER BY event_id, scheme")
+        return select(self.conn, "SELECT * FROM dispatches ORDER BY company, event_id, scheme")
 
     def add_findings(self, findings: Iterable[FindingRow]) -> None:
         self.conn.executemany(
-            "INSERT INTO findings (event_id, scheme, level, rule, message, employee) VALUES (?, ?, ?, ?, ?, ?)",
-            ((f.event_id, f.scheme, f.level, f.rule, f.message, f.employee) for f in findings),
+            "INSERT INTO findings (company, event_id, scheme, level, rule, message, employee) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            ((f.company, f.event_id, f.scheme, f.level, f.rule, f.message, f.employee) for f in findings),
         )
 
-    def statuses(self, event_id: str) -> dict[str, str]:
+    def statuses(self, company: str, event_id: str) -> dict[str, str]:
         """scheme -> status of one event's dispatches."""
         return dict(
             self.conn.execute(
-                "SELECT scheme, status FROM dispatches WHERE event_id = ?", (event_id,)
+                "SELECT scheme, status FROM dispatches WHERE company = ? AND event_id = ?",
+                (company, event_id),
             ).fetchall()
         )
 
-    def all_statuses(self) -> dict[str, dict[str, str]]:
-        """event id -> scheme -> status, for every dispatch."""
-        out: dict[str, dict[str, str]] = {}
-        for event_id, scheme, status in self.conn.execute("SELECT event_id, scheme, status FROM dispatches"):
-            out.setdefault(event_id, {})[scheme] = status
+    def all_statuses(self) -> dict[tuple[str, str], dict[str, str]]:
+        """(company, event id) -> scheme -> status, for every dispatch."""
+        out: dict[tuple[str, str], dict[str, str]] = {}
+        for company, event_id, scheme, status in self.conn.execute(
+            "SELECT company, event_id, scheme, status FROM dispatches"
+        ):
+            out.setdefault((company, event_id), {})[scheme] = status
         return out
 
     def failed(self) -> list[sqlite3.Row]:
         """Failed dispatches (dead letters), in event order."""
         return select(
             self.conn,
-            "SELECT d.*, e.seq FROM dispatches d JOIN events e ON e.id = d.event_id "
+            "SELECT d.*, e.seq FROM dispatches d JOIN events e ON e.id = d.event_id AND e.company = d.company "
             "WHERE d.status = 'failed' ORDER BY e.seq, d.scheme",
         )
 
-    def summary(self, event_id: str, scheme: str) -> Any:
-        row = self.conn.execute(
-            "SELECT summary FROM dispatches WHERE event_id = ? AND scheme = ?", (event_id, scheme)
-        ).fetchone()
+    def summary(self, company: str | None, event_id: str, scheme: str) -> Any:
+        """The summary of one dispatch (`company` None: of the first company's event of that id)."""
+        sql, args = "SELECT summary FROM dispatches WHERE event_id = ? AND scheme = ?", [event_id, scheme]
+        if company is not None:
+            sql += " AND company = ?"
+            args.append(company)
+        row = self.conn.execute(sql + " ORDER BY company", args).fetchone()
         return row[0] if row else None
 
-    def findings(self, event_id: str | None = None, scheme: str | None = None) -> list[sqlite3.Row]:
+    def findings(
+        self, company: str | None = None, event_id: str | None = None, scheme: str | None = None
+    ) -> list[sqlite3.Row]:
         sql, args = "SELECT * FROM findings WHERE 1=1", []
-        for col, val in (("event_id", event_id), ("scheme", scheme)):
+        for col, val in (("company", company), ("event_id", event_id), ("scheme", scheme)):
             if val is not None:
                 sql += f" AND {col} = ?"
                 args.append(val)

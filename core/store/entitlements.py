@@ -199,21 +199,21 @@ class Entitlements:
         cur.row_factory = sqlite3.Row
         return cur.execute("SELECT * FROM entitlements ORDER BY seq")
 
-    def of_dispatch(self, event_id: str, scheme: str) -> list[sqlite3.Row]:
-        """What one dispatch recorded, in recording order."""
+    def of_dispatch(self, company: str, event_id: str, scheme: str) -> list[sqlite3.Row]:
+        """What one dispatch (of the company's event) recorded, in recording order."""
         return select(
             self.conn,
-            "SELECT * FROM entitlements WHERE event_id = ? AND scheme = ? ORDER BY seq",
-            [event_id, scheme],
+            "SELECT * FROM entitlements WHERE event_id = ? AND scheme = ? AND company = ? ORDER BY seq",
+            [event_id, scheme, company],
         )
 
-    def ids_of_dispatch(self, event_id: str, scheme: str) -> list[str]:
-        """Ids of what one dispatch recorded, in recording order."""
+    def ids_of_dispatch(self, company: str, event_id: str, scheme: str) -> list[str]:
+        """Ids of what one dispatch (of the company's event) recorded, in recording order."""
         return [
             r[0]
             for r in self.conn.execute(
-                "SELECT id FROM entitlements WHERE event_id = ? AND scheme = ? ORDER BY seq",
-                (event_id, scheme),
+                "SELECT id FROM entitlements WHERE event_id = ? AND scheme = ? AND company = ? ORDER BY seq",
+                (event_id, scheme, company),
             )
         ]
 

@@ -1,4 +1,4 @@
-"""Events: recorded once under their id, never changed. `employee` and `entitlement` are the payload's, as
+"""Events: recorded once under their company and id (two companies may use one id), never changed. `employee` and `entitlement` are the payload's, as
 columns, so that no query needs JSON functions."""
 
 from __future__ import annotations
@@ -48,9 +48,26 @@ class Events:
             ),
         )
 
-    def digest(self, event_id: str) -> str | None:
-        row = self.conn.execute("SELECT digest FROM events WHERE id = ?", (event_id,)).fetchone()
+    def digest(self, company: str, event_id: str) -> str | None:
+        """The digest of the company's event of this id (None: not recorded)."""
+        row = self.conn.execute(
+            "SELECT digest FROM events WHERE id = ? AND company = ?", (event_id, company)
+        ).fetchone()
         return row[0] if row else None
+
+    def get(self, company: str, event_id: str) -> sqlite3.Row | None:
+        """The company's event of this id."""
+        found = select(self.conn, "SELECT * FROM events WHERE id = ? AND company = ?", [event_id, company])
+        return found[0] if found else None
+
+    def companies_of(self, event_id: str) -> list[str]:
+        """The companies that recorded an event of this id (several may: ids are unique per company)."""
+        return [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT company FROM events WHERE id = ? ORDER BY company", (event_id,)
+            )
+        ]
 
     def ids(self, company: str, type: str, employee: str | None = None) -> list[str]:
         """Ids of a company's events of one type (about one employee), in recording order."""
@@ -68,11 +85,14 @@ class Events:
             args.append(employee)
         return select(self.conn, sql + " ORDER BY seq", args)
 
-    def get_many(self, ids: Sequence[str]) -> list[sqlite3.Row]:
+    def get_many(self, company: str, ids: Sequence[str]) -> list[sqlite3.Row]:
+        """The company's events of these ids."""
         out: list[sqlite3.Row] = []
         for part in chunks(ids):
             marks = ", ".join("?" for _ in part)
-            out += select(self.conn, f"SELECT * FROM events WHERE id IN ({marks})", part)
+            out += select(
+                self.conn, f"SELECT * FROM events WHERE company = ? AND id IN ({marks})", [company, *part]
+            )
         return out
 
     def all(self, company: str | None = None, type: str | None = None) -> list[sqlite3.Row]:

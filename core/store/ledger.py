@@ -435,10 +435,10 @@ class Ledger:
             )
 
     def record_event(self, event: EventRecord, payment: PaymentRecord | None, at: str) -> Head | None:
-        """Record an event (and the payment it carries) with its audit entries; None if its id is already
-        recorded. Raises Overpaid if a payment exceeds what is still due at this moment."""
+        """Record an event (and the payment it carries) with its audit entries; None if its company already
+        recorded its id. Raises Overpaid if a payment exceeds what is still due at this moment."""
         with self.write(event.company):
-            if self.events.digest(event.id) is not None:
+            if self.events.digest(event.company, event.id) is not None:
                 return None
             self.events.insert(event, at)
             entries = [("event.recorded", event.id, event.digest)]
@@ -476,10 +476,10 @@ class Ledger:
         """Record a completed dispatch: its entitlements, findings, audit entries and dispatch row. None if it was
         completed meanwhile; StaleRead if the ledger changed since `read_version`."""
         with self.write(d.company):
-            if self.dispatches.statuses(d.event_id).get(d.scheme) == COMPLETED:
+            if self.dispatches.statuses(d.company, d.event_id).get(d.scheme) == COMPLETED:
                 return None
             if d.read_version is not None and self.version(d.company) != d.read_version:
-                raise StaleRead(f"{d.event_id}/{d.scheme}")
+                raise StaleRead(f"{d.company} {d.event_id}/{d.scheme}")
             self.record_params(d.company, d.inputs.params_digest, d.inputs.params_document, d.at)
             recorded: list[tuple[str, str]] = []
 
@@ -495,6 +495,7 @@ class Ledger:
                 self.dispatches.add_findings(d.findings)
             ids = [i for i, _ in recorded]
             self.dispatches.upsert(
+                d.company,
                 d.event_id,
                 d.scheme,
                 d.scheme_version,
@@ -548,27 +549,36 @@ class Ledger:
     ) -> Head | None:
         """Record a failed dispatch (a dead letter); None if it was completed meanwhile."""
         with self.write(company):
-            if self.dispatches.statuses(event_id).get(scheme) == COMPLETED:
+            if self.dispatches.statuses(company, event_id).get(scheme) == COMPLETED:
                 return None
             self.dispatches.upsert(
-                event_id, scheme, scheme_version, FAILED, attempt, error, detail, None, 0, at, None
+                company, event_id, scheme, scheme_version, FAILED, attempt, error, detail, None, 0, at, None
             )
             return self.audit.append(
                 company,
                 at,
-                [("dispatch.failed", f"{event_id}/{scheme}", self.dispatch_digest(event_id, scheme))],
+                [
+                    (
+                        "dispatch.failed",
+                        f"{event_id}/{scheme}",
+                        self.dispatch_digest(company, event_id, scheme),
+                    )
+                ],
             )
 
-    def dispatch_digest(self, event_id: str, scheme: str) -> str:
-        """A dispatch's digest re-derived from its stored row, its findings and the ids of its entitlements."""
-        row = self.dispatches.get(event_id, scheme)
+    def dispatch_digest(self, company: str, event_id: str, scheme: str) -> str:
+        """A dispatch's digest re-derived from its stored row, its findings and the ids of its entitlements. The
+        company is not in it: the entry that holds it is in the company's chain."""
+        row = self.dispatches.get(company, event_id, scheme)
         if row is None:
             return digest_of(None)
         findings = [
             [f["level"], f["rule"], f["message"], f["employee"]]
-            for f in self.dispatches.findings(event_id, scheme)
+            for f in self.dispatches.findings(company, event_id, scheme)
         ]
-        ids = self.entitlements.ids_of_dispatch(event_id, scheme) if row["status"] == COMPLETED else []
+        ids = (
+            self.entitlements.ids_of_dispatch(company, event_id, scheme) if row["status"] == COMPLETED else []
+        )
         return dispatch_digest(
             event_id,
             scheme,
@@ -609,29 +619,22 @@ class Ledger:
 
     def seed_for_replay(self, source: Ledger) -> None:
         """For a scratch ledger only: copy, as they are, the companies, events, entitlements, payments and
-        dispatches `source` recorded before its chains (paybonus 0.x did not keep their inputs)."""
+        dispatches `source` recorded before its chains (paybonus 0.x did not keep their inputs). An event is in a
+        chain under its company: (company, id)."""
         legacy = "(SELECT ref FROM audit_log WHERE action = '{}')"
+        chained = "(SELECT company, ref FROM audit_log WHERE action = 'event.recorded')"
         copies = (
             (
                 "companies",
-                f"SELECT * FROM companies WHERE id IN (SELECT company FROM events WHERE id NOT IN {legacy.format('event.recorded')})",
+                f"SELECT * FROM companies WHERE id IN (SELECT company FROM events WHERE (company, id) NOT IN {chained})",
             ),
-            (
-                "events",
-                f"SELECT * FROM events WHERE id NOT IN {legacy.format('event.recorded')} ORDER BY seq",
-            ),
+            ("events", f"SELECT * FROM events WHERE (company, id) NOT IN {chained} ORDER BY seq"),
             (
                 "entitlements",
                 f"SELECT * FROM entitlements WHERE id NOT IN {legacy.format('entitlement.recorded')} ORDER BY seq",
             ),
-            (
-                "payments",
-                f"SELECT * FROM payments WHERE event_id NOT IN {legacy.format('event.recorded')} ORDER BY seq",
-            ),
-            (
-                "dispatches",
-                f"SELECT * FROM dispatches WHERE event_id NOT IN {legacy.format('event.recorded')}",
-            ),
+            ("payments", f"SELECT * FROM payments WHERE (company, event_id) NOT IN {chained} ORDER BY seq"),
+            ("dispatches", f"SELECT * FROM dispatches WHERE (company, event_id) NOT IN {chained}"),
         )
         with self.write():
             for table, sql in copies:

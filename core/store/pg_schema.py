@@ -258,6 +258,34 @@ DROP INDEX IF EXISTS idx_audit_log_action_ref;
 CREATE INDEX idx_audit_log_params ON audit_log (company, ref) WHERE action = 'params.recorded';
 """
 
+# m012: an event is known by (company, id). The unique key becomes (id, company) (it serves look-ups by id
+# alone too); dispatches and findings gain the company, filled from their event (ids were unique until now); every
+# foreign key naming an event names it by both. PostgreSQL changes keys in place: no row is rewritten but these
+# two tables' new column.
+_EVENT_KEY = "FOREIGN KEY (event_id, company) REFERENCES events (id, company)"
+EVENT_IDS_PER_COMPANY = f"""
+ALTER TABLE events ADD CONSTRAINT events_id_company_key UNIQUE (id, company);
+ALTER TABLE dispatches ADD COLUMN company {T};
+UPDATE dispatches d SET company = e.company FROM events e WHERE e.id = d.event_id;
+ALTER TABLE dispatches ALTER COLUMN company SET NOT NULL;
+ALTER TABLE dispatches DROP CONSTRAINT dispatches_pkey;
+ALTER TABLE dispatches ADD CONSTRAINT dispatches_pkey PRIMARY KEY (company, event_id, scheme);
+ALTER TABLE dispatches DROP CONSTRAINT dispatches_event_id_fkey;
+ALTER TABLE dispatches ADD CONSTRAINT dispatches_event_fkey {_EVENT_KEY};
+ALTER TABLE findings ADD COLUMN company {T};
+UPDATE findings f SET company = e.company FROM events e WHERE e.id = f.event_id;
+ALTER TABLE findings ALTER COLUMN company SET NOT NULL;
+ALTER TABLE findings DROP CONSTRAINT findings_event_id_fkey;
+ALTER TABLE findings ADD CONSTRAINT findings_event_fkey {_EVENT_KEY};
+DROP INDEX idx_findings_event_scheme;
+CREATE INDEX idx_findings_company_event_scheme ON findings (company, event_id, scheme);
+ALTER TABLE entitlements DROP CONSTRAINT entitlements_event_id_fkey;
+ALTER TABLE entitlements ADD CONSTRAINT entitlements_event_fkey {_EVENT_KEY};
+ALTER TABLE payments DROP CONSTRAINT payments_event_id_fkey;
+ALTER TABLE payments ADD CONSTRAINT payments_event_fkey {_EVENT_KEY};
+ALTER TABLE events DROP CONSTRAINT events_id_key;
+"""
+
 # name -> what it does; the names of the SQLite migrations, so that both say which version a ledger is at
 MIGRATIONS: list[tuple[tuple[str, ...], Callable[[PgConnection], None]]] = []
 
@@ -308,6 +336,11 @@ def choice_windows_open(conn: PgConnection) -> None:
 @migration("m011_audit_index_of_parameter_sets")
 def audit_index_of_parameter_sets(conn: PgConnection) -> None:
     conn.executescript(AUDIT_INDEX_OF_PARAMETER_SETS)
+
+
+@migration("m012_event_ids_per_company")
+def event_ids_per_company(conn: PgConnection) -> None:
+    conn.executescript(EVENT_IDS_PER_COMPANY)
 
 
 def applied(conn: PgConnection) -> set[str]:

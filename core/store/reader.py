@@ -36,7 +36,7 @@ class LedgerReader:
         self._payments = Payments(conn)
         self._companies = Companies(conn)
         self.event_types = event_types or EventTypes()
-        self._parsed: dict[str, Event[Any]] = {}
+        self._parsed: dict[tuple[str, str], Event[Any]] = {}  # (company, id): ids are unique per company
 
     @classmethod
     def open(cls, path: str, event_types: EventTypes | None = None) -> LedgerReader:
@@ -81,11 +81,11 @@ class LedgerReader:
     def events(self, company: str, type: str, employee: str | None = None) -> list[Event[Any]]:
         """A company's recorded events of one type (about one employee), in recording order."""
         ids = self._events.ids(company, type, employee)
-        missing = [i for i in ids if i not in self._parsed]
+        missing = [i for i in ids if (company, i) not in self._parsed]
         if missing:
-            for row in self._events.get_many(missing):
-                self._parsed[row["id"]] = self.event_from_row(row)
-        return [self._parsed[i] for i in ids]
+            for row in self._events.get_many(company, missing):
+                self._parsed[(company, row["id"])] = self.event_from_row(row)
+        return [self._parsed[(company, i)] for i in ids]
 
     def entitlements(
         self,
@@ -117,15 +117,14 @@ class LedgerReader:
         return self._companies.loaded_at(company)
 
     def event(self, company: str, event_id: str) -> Event[Any] | None:
-        """One of the company's recorded events, by id (None for another company's)."""
-        rows = self._events.get_many([event_id])
-        if not rows or rows[0]["company"] != company:
-            return None
-        return self.event_from_row(rows[0])
+        """One of the company's recorded events, by id (None if the company recorded none of that id)."""
+        row = self._events.get(company, event_id)
+        return None if row is None else self.event_from_row(row)
 
-    def dispatch_summary(self, event_id: str, scheme: str) -> Any:
-        """The summary a scheme recorded for an event (canonical JSON text), or None."""
-        return Dispatches(self._conn).summary(event_id, scheme)
+    def dispatch_summary(self, event_id: str, scheme: str, company: str | None = None) -> Any:
+        """The summary a scheme recorded for the company's event (canonical JSON text), or None. Without the
+        company (the form of paybonus before event ids were per company): the first company's event of that id."""
+        return Dispatches(self._conn).summary(company, event_id, scheme)
 
     def event_from_row(self, row: Any) -> Event[Any]:
         return self.event_types.from_dict(

@@ -7,7 +7,10 @@ its status. A ledger made by an older paybonus is upgraded in place when it is o
 
 from __future__ import annotations
 
+import sqlite3
+
 import sqlite_utils
+from paybonus.errors import UserError
 from sqlite_utils.migrations import Migrations
 
 migrations = Migrations("paybonus")
@@ -530,3 +533,156 @@ def m011_audit_index_of_parameter_sets(db: sqlite_utils.Database) -> None:
         CREATE INDEX idx_audit_log_params ON audit_log (company, ref) WHERE action = 'params.recorded';
         """
     )
+
+
+# m012's tables: those that name an event, rebuilt so that they name it by (company, id). Columns, types and
+# constraints are those of m001..m011 but for the event's key; `company` leads the key of dispatches and findings.
+_EVENT_KEY = 'FOREIGN KEY ("event_id", "company") REFERENCES "events" ("id", "company")'
+_REBUILT = {
+    "dispatches": f"""
+        CREATE TABLE "dispatches_m012" (
+           "company" TEXT NOT NULL,
+           "event_id" TEXT NOT NULL,
+           "scheme" TEXT NOT NULL,
+           "scheme_version" TEXT NOT NULL,
+           "status" TEXT NOT NULL,
+           "attempts" INTEGER NOT NULL,
+           "error" TEXT,
+           "traceback" TEXT,
+           "summary" TEXT,
+           "entitlements" INTEGER,
+           "updated_at" TEXT NOT NULL,
+           "params_digest" TEXT,
+           "config_digest" TEXT,
+           "payroll_load" INTEGER,
+           PRIMARY KEY ("company", "event_id", "scheme"),
+           {_EVENT_KEY}
+        ) STRICT""",
+    "findings": f"""
+        CREATE TABLE "findings_m012" (
+           "company" TEXT NOT NULL,
+           "event_id" TEXT NOT NULL,
+           "scheme" TEXT NOT NULL,
+           "level" TEXT NOT NULL,
+           "rule" TEXT NOT NULL,
+           "message" TEXT NOT NULL,
+           "employee" TEXT,
+           {_EVENT_KEY}
+        ) STRICT""",
+    "entitlements": f"""
+        CREATE TABLE "entitlements_m012" (
+           "seq" INTEGER PRIMARY KEY,
+           "id" TEXT NOT NULL,
+           "scheme" TEXT NOT NULL,
+           "scheme_version" TEXT NOT NULL,
+           "company" TEXT NOT NULL REFERENCES "companies"("id"),
+           "employee" TEXT NOT NULL,
+           "period_start" TEXT NOT NULL,
+           "period_end" TEXT NOT NULL,
+           "amount_cents" INTEGER NOT NULL,
+           "kind" TEXT NOT NULL,
+           "social_regime" TEXT NOT NULL,
+           "dsn_block" TEXT,
+           "dsn_code" TEXT,
+           "due_date" TEXT,
+           "status" TEXT NOT NULL,
+           "event_id" TEXT NOT NULL,
+           "corrects" TEXT REFERENCES "entitlements"("id"),
+           "explanation" TEXT NOT NULL,
+           "digest" TEXT NOT NULL,
+           "recorded_at" TEXT NOT NULL,
+           {_EVENT_KEY}
+        ) STRICT""",
+    "payments": f"""
+        CREATE TABLE "payments_m012" (
+           "seq" INTEGER PRIMARY KEY,
+           "event_id" TEXT NOT NULL,
+           "entitlement" TEXT NOT NULL REFERENCES "entitlements"("id"),
+           "company" TEXT NOT NULL,
+           "amount_cents" INTEGER NOT NULL,
+           "paid_on" TEXT NOT NULL,
+           "mode" TEXT NOT NULL,
+           "recorded_at" TEXT NOT NULL,
+           {_EVENT_KEY}
+        ) STRICT""",
+}
+# what each keeps of the old table, row for row (rowid included: findings come back in rowid order); dispatches
+# and findings take their company from their event (ids were unique in the ledger until now)
+_OF_EVENT = "(SELECT e.company FROM events e WHERE e.id = t.event_id)"
+_COPIES = {
+    "dispatches": (
+        "company, event_id, scheme, scheme_version, status, attempts, error, traceback, summary, entitlements, "
+        "updated_at, params_digest, config_digest, payroll_load",
+        f"{_OF_EVENT}, event_id, scheme, scheme_version, status, attempts, error, traceback, summary, "
+        "entitlements, updated_at, params_digest, config_digest, payroll_load",
+    ),
+    "findings": (
+        "rowid, company, event_id, scheme, level, rule, message, employee",
+        f"rowid, {_OF_EVENT}, event_id, scheme, level, rule, message, employee",
+    ),
+    "entitlements": ("*", "*"),
+    "payments": ("*", "*"),
+}
+
+
+@migrations(transactional=False)
+def m012_event_ids_per_company(db: sqlite_utils.Database) -> None:
+    """An event is known by its company and its id: two companies may both publish `close-2026-01`. The unique
+    index on events(id) becomes one on (id, company) (it also serves look-ups by id alone); dispatches and findings
+    gain the company; every table naming an event names it by both. SQLite cannot change a table's keys: each is
+    rebuilt (the documented procedure: foreign keys off, a new table, every row copied as it is, the old one
+    dropped, the new one renamed, its indexes and triggers created again with their text, views too), in one
+    transaction, checked with `foreign_key_check` before it commits. No row, digest or chain entry changes.
+    Not in sqlite-utils' transaction (foreign keys cannot be switched off inside one): a run interrupted after
+    its commit finds the work done."""
+    conn = db.conn
+    if conn.in_transaction:  # a connection in Python's implicit-transaction mode: close what it opened
+        conn.commit()
+    foreign_keys = conn.execute("PRAGMA foreign_keys").fetchone()[0]
+    conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        conn.execute("BEGIN IMMEDIATE")  # checked under the write lock: another process may have just done it
+        try:
+            # done already when a run stopped after its commit, before sqlite-utils recorded it
+            if "company" not in {r[1] for r in conn.execute("PRAGMA table_info(dispatches)")}:
+                _rebuild_with_event_keys(conn)
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.IntegrityError):  # rows paybonus never wrote: say so, change nothing
+                raise UserError("ledger", f"cannot upgrade it to name events by company ({exc})") from None
+            raise
+    finally:
+        conn.execute(f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}")
+
+
+def _rebuild_with_event_keys(conn: sqlite3.Connection) -> None:
+    tables = tuple(_REBUILT)
+    marks = ", ".join("?" for _ in tables)
+    keep = conn.execute(  # indexes and triggers of the rebuilt tables, views: their text, in creation order
+        f"SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND (type = 'view' OR "
+        f"(type IN ('index', 'trigger') AND tbl_name IN ({marks}))) ORDER BY rowid",
+        tables,
+    ).fetchall()
+    for kind, name, _ in reversed(keep):
+        if kind == "view":  # a rename checks every view: none may name a table that is not there
+            conn.execute(f'DROP VIEW "{name}"')
+    conn.execute('CREATE UNIQUE INDEX "idx_events_id_company" ON "events" ("id", "company")')
+    for table, create in _REBUILT.items():
+        conn.execute(create)
+        into, values = _COPIES[table]
+        columns = "" if into == "*" else f" ({into})"
+        conn.execute(f'INSERT INTO "{table}_m012"{columns} SELECT {values} FROM "{table}" t ORDER BY rowid')
+        conn.execute(f'DROP TABLE "{table}"')
+        conn.execute(f'ALTER TABLE "{table}_m012" RENAME TO "{table}"')
+    conn.execute('DROP INDEX "idx_events_id"')
+    for _, name, sql in keep:
+        if name == "idx_findings_event_id_scheme":
+            sql = 'CREATE INDEX "idx_findings_company_event_id_scheme" ON "findings" ("company", "event_id", "scheme")'
+        conn.execute(sql)
+    broken = [r for t in tables for r in conn.execute(f'PRAGMA foreign_key_check("{t}")')]
+    if broken:
+        raise sqlite3.IntegrityError(
+            f"{len(broken)} rows of {', '.join(sorted({r[0] for r in broken}))} name an event, an entitlement "
+            "or a company that is not there"
+        )

@@ -109,7 +109,7 @@ def test_multiplying_a_pay_line_then_restating_results_is_found(app):
         app,
         "UPDATE pay_lines SET gross_cents = gross_cents * 10 WHERE company = 'DURAND' AND employee = 'E0001' AND month = '2025-03-01'",
     )
-    results = app.ledger.events.get_many(["DURAND-results-2025"])[0]
+    results = app.ledger.events.get("DURAND", "DURAND-results-2025")
     payload = json.loads(results["payload"])
     payload["figures"]["rcai"] = str(int(payload["figures"]["rcai"]) + 1)
     restated = Event(
@@ -162,11 +162,11 @@ def test_edited_payroll_or_configuration_is_found(app, statement, expected):
 
 def test_edited_dispatch_findings_and_summary_are_found(app):
     row = app.ledger.conn.execute(
-        "SELECT event_id, scheme FROM dispatches WHERE summary LIKE '%pool%' LIMIT 1"
+        "SELECT event_id, scheme, company FROM dispatches WHERE summary LIKE '%pool%' LIMIT 1"
     ).fetchone()
-    sql(app, "UPDATE dispatches SET summary = '{}' WHERE event_id = ? AND scheme = ?", args=tuple(row))
+    sql(app, "UPDATE dispatches SET summary = '{}' WHERE event_id = ? AND scheme = ?", args=tuple(row[:2]))
     assert (
-        f"dispatch {row[0]}/{row[1]}: its row, findings or entitlements differ from its audit entry (altered)"
+        f"dispatch {row[0]}/{row[1]} ({row[2]}): its row, findings or entitlements differ from its audit entry (altered)"
         in problems(app)
     )
 
@@ -301,12 +301,12 @@ def test_a_failed_and_a_deleted_failed_dispatch_are_both_found(
     bus.publish(paybonus_events.period_closed("2025-01"))
     rep = verify(paybonus_ledger, bus.host.schemes)
     assert [str(p) for p in rep.problems] == [
-        "dispatch close-2025-01-01..2025-01-31/flaky: failed after 1 attempt(s): run `paybonus retry`"
+        "dispatch close-2025-01-01..2025-01-31/flaky (ACME): failed after 1 attempt(s): run `paybonus retry`"
     ]
     paybonus_ledger.conn.execute("DELETE FROM dispatches WHERE scheme = 'flaky'")  # hiding the dead letter
     found = [str(p) for p in verify(paybonus_ledger, bus.host.schemes).problems]
     assert (
-        "dispatch close-2025-01-01..2025-01-31/flaky: never ran (an interrupted publish): run `paybonus retry`"
+        "dispatch close-2025-01-01..2025-01-31/flaky (ACME): never ran (an interrupted publish): run `paybonus retry`"
         in found
     )
     assert any("is missing from the dispatches table" in p for p in found)
@@ -470,7 +470,7 @@ def test_a_forged_entitlement_appended_with_its_chain_entries_is_found_by_replay
                 (
                     "dispatch.completed",
                     f"{row['event_id']}/pmt",
-                    app.ledger.dispatch_digest(row["event_id"], "pmt"),
+                    app.ledger.dispatch_digest(row["company"], row["event_id"], "pmt"),
                 ),
             ],
         )

@@ -82,7 +82,7 @@ def test_a_failing_scheme_is_rolled_back_alone_and_retry_completes_it(bus, paybo
     )
     rep = verify(paybonus_ledger, bus.host.schemes)  # a dead letter is a problem until it is retried
     assert [str(p) for p in rep.problems] == [
-        "dispatch close-2025-05-01..2025-05-31/flaky: failed after 1 attempt(s): run `paybonus retry`"
+        "dispatch close-2025-05-01..2025-05-31/flaky (ACME): failed after 1 attempt(s): run `paybonus retry`"
     ]
 
     assert [o.status for o in bus.retry()] == ["failed"]  # still broken: attempt 2 recorded
@@ -221,7 +221,7 @@ def test_entitlements_carry_everything_the_ledger_promises(bus, paybonus_events,
 
 def test_leaver_event_needs_no_scheme(bus, paybonus_events, paybonus_ledger):
     out = bus.publish(paybonus_events.employee_left("E0001", date(2025, 5, 31), forwarding_address="1 rue X"))
-    assert out.dispatches == () and paybonus_ledger.events.digest("left-E0001")
+    assert out.dispatches == () and paybonus_ledger.events.digest("ACME", "left-E0001")
 
 
 def test_an_older_ledger_is_upgraded_by_its_migrations_on_open(tmp_path):
@@ -251,6 +251,7 @@ def test_an_older_ledger_is_upgraded_by_its_migrations_on_open(tmp_path):
         "m009_shared_explanations",
         "m010_message_dead_letters",
         "m011_audit_index_of_parameter_sets",
+        "m012_event_ids_per_company",
     ]
     assert "work_unit" in ledger.db.table("contracts").columns_dict
     assert "company_files" in ledger.db.table_names()

@@ -137,6 +137,8 @@ CASES = [
     Case("audit verify --expect-head 00ff", 1, ("head",)),
     Case("retry --event DURAND-close-2025-06 --scheme interessement", out=("retried 0 dispatches",)),
     Case("retry --event NOPE", 2, ("no event 'NOPE'",)),
+    Case("retry --event DURAND-close-2025-06 --company DURAND", out=("retried 0 dispatches",)),
+    Case("retry --event DURAND-close-2025-06 --company NOPE", 2, ("no company",)),
     Case("lint {SAMPLE} --format json", out=('"rule"',)),
     Case("lint {SAMPLE} --format jsonl --nl", out=('"rule"',)),
     Case("lint {SAMPLE} --format table", out=("rule",)),

@@ -203,7 +203,8 @@ def test_messages_carry_one_companys_events_in_order_within_their_bounds():
     for company, message_id, data in out:
         events = [host.event_types.from_json(x) for x in data.decode().splitlines()]
         assert 1 <= len(events) <= 4 and {e.company for e in events} == {company}
-        assert message_id == events[0].id if len(events) == 1 else message_id.startswith(events[0].id + "+")
+        prefix = f"{company}/{events[0].id}"  # ids are unique per company: the message id names both
+        assert message_id == prefix if len(events) == 1 else message_id.startswith(prefix + "+")
         by_company.setdefault(company, []).extend(events)
     assert by_company == {"DURAND": mine, "OTHER": other}  # nothing lost, each company's order kept
     assert len({m for _, m, _ in out}) == len(out)

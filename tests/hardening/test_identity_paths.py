@@ -41,7 +41,10 @@ def test_events_naming_a_company_with_a_path_are_refused(work, cid):
     assert "company" in line
 
 
-def test_one_company_cannot_take_anothers_event_id(work):
+def test_one_company_cannot_block_anothers_event_id(work):
+    """Event ids are unique per company: EVIL publishing `DURAND-close-2026-01` first records EVIL's event, and
+    DURAND's own event of that id is still recorded and computed (it used to be blocked; then a prefix rule
+    refused EVIL's)."""
     evil = work.dir / "evil"
     shutil.copytree(work.company, evil)
     (evil / "company.toml").write_text(
@@ -59,10 +62,12 @@ def test_one_company_cannot_take_anothers_event_id(work):
         }
         return work.file(f"{company}.jsonl", json.dumps(e) + "\n")
 
-    line = attempt("EVIL takes DURAND's id", work.db, "publish", str(close("EVIL")))
-    assert "DURAND" in line
-    code, _out, err = cli("--db", str(work.db), "publish", str(close("DURAND")))
-    assert code == 0, err
+    code, out, err = cli("--db", str(work.db), "publish", str(close("EVIL")))
+    assert code == 0 and "1 recorded" in out, err
+    code, out, err = cli("--db", str(work.db), "publish", str(close("DURAND")))
+    assert code == 0 and "1 recorded" in out and "0 failed" in out, err
+    code, out, err = cli("--db", str(work.db), "publish", str(close("DURAND")))
+    assert code == 0 and "1 already known" in out, err
 
 
 def test_statement_file_names_stay_inside_out():
