@@ -286,6 +286,16 @@ ALTER TABLE payments ADD CONSTRAINT payments_event_fkey {_EVENT_KEY};
 ALTER TABLE events DROP CONSTRAINT events_id_key;
 """
 
+# the SQLite view counts days in UTC (date('now')); PostgreSQL's current_date is in the session's time zone, so a
+# session in another zone saw other days late, and a sum due today overdue (or one overdue not yet)
+OVERDUE_IN_UTC = f"""
+CREATE OR REPLACE VIEW overdue AS
+SELECT id AS entitlement, company, employee, employee_name, scheme, due_date,
+       {_TODAY_UTC}::date - due_date::date AS days_late, outstanding_euros, outstanding_cents, payment_status
+FROM entitlements_in_euros
+WHERE due_date IS NOT NULL AND due_date::date < {_TODAY_UTC}::date AND outstanding_cents > 0;
+"""
+
 # name -> what it does; the names of the SQLite migrations, so that both say which version a ledger is at
 MIGRATIONS: list[tuple[tuple[str, ...], Callable[[PgConnection], None]]] = []
 
@@ -341,6 +351,12 @@ def audit_index_of_parameter_sets(conn: PgConnection) -> None:
 @migration("m012_event_ids_per_company")
 def event_ids_per_company(conn: PgConnection) -> None:
     conn.executescript(EVENT_IDS_PER_COMPANY)
+
+
+@migration("m012_overdue_in_utc")
+def overdue_in_utc(conn: PgConnection) -> None:
+    """PostgreSQL only: the `overdue` view counts days in UTC, as on SQLite, whatever the session's time zone."""
+    conn.executescript(OVERDUE_IN_UTC)
 
 
 def applied(conn: PgConnection) -> set[str]:

@@ -165,6 +165,26 @@ def test_the_views_for_humans_say_the_same_on_postgresql(app, tmp_path):
         }
 
 
+def test_overdue_counts_days_in_utc_whatever_the_sessions_time_zone(app, tmp_path):
+    # +14 h and -12 h: at any hour their dates differ, and one of them differs from the UTC date
+    seen = set()
+    for zone in ("Pacific/Kiritimati", "Etc/GMT+12", "UTC"):
+        app.ledger.conn.execute(f"SET TIME ZONE '{zone}'")
+        seen.add(
+            tuple(app.ledger.conn.execute("SELECT entitlement, days_late FROM overdue ORDER BY 1").fetchall())
+        )
+    app.ledger.conn.execute("RESET TIME ZONE")
+    [rows] = seen
+    assert rows  # the sample's sums are long overdue by now (2026-12-01 and after)
+    with Paybonus.create(tmp_path / "l.db") as lite:
+        lite.load_company(sample_dir())
+        lite.publish(sample_dir() / "events.jsonl")
+        assert [
+            tuple(r)
+            for r in lite.ledger.conn.execute("SELECT entitlement, days_late FROM overdue ORDER BY 1")
+        ] == [tuple(r) for r in rows]
+
+
 def test_choice_windows_open_has_the_same_columns_and_rows_as_on_sqlite(app, tmp_path):
     """Statements issued 16, 15, 3 and 0 days ago and tomorrow, one answered: the windows open today (in UTC)."""
     today = datetime.now(UTC).date()
