@@ -16,6 +16,7 @@ from .. import logs
 from .._version import __version__
 from ..errors import PaybonusError, PluginError, UserError, VerificationFailed
 from ..host import load_plugins
+from ..store.sql import redacted
 from . import audit, browse, followup, ledger, reading, server, tools
 from .base import State, err
 
@@ -132,8 +133,11 @@ MAX_ERROR = 400
 
 
 def _error(message: str) -> None:
-    """One line on stderr: control and line-break characters are shown escaped, and a huge value is cut."""
-    line = "".join(f"\\x{ord(ch):02x}" if ord(ch) < 32 or ord(ch) in _BREAKS else ch for ch in message)
+    """One line on stderr: control and line-break characters are shown escaped, a huge value is cut, and no URL's
+    password or token is printed."""
+    line = "".join(
+        f"\\x{ord(ch):02x}" if ord(ch) < 32 or ord(ch) in _BREAKS else ch for ch in redacted(message)
+    )
     if len(line) > MAX_ERROR:
         line = line[:MAX_ERROR] + "... (cut)"
     err.print(f"error: {line}", markup=False, soft_wrap=True)
@@ -150,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         _error("aborted")
         return 2
     except click.ClickException as exc:
+        exc.message = redacted(exc.message)
         exc.show()
         return 2
     except (UserError, PluginError) as exc:

@@ -74,7 +74,7 @@ def health(state: State, source: str, db: str | None) -> None:
     from ..worker import health as check
 
     report = check(state.host(), source, _db(state, db))
-    out.print(json.dumps(report, sort_keys=True), markup=False)
+    out.print(redacted(json.dumps(report, sort_keys=True)), markup=False)
     if not report["ok"]:
         raise VerificationFailed("the ledger or the broker does not answer")
 

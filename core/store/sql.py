@@ -28,9 +28,20 @@ def is_url(target: object) -> bool:
     return isinstance(target, str) and target.startswith(SCHEMES)
 
 
-def redacted(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+_PASSWORD = re.compile(r"(://[^:/@\s,]*):[^@\s/,]*@")  # scheme://user:password@
+_TOKEN = re.compile(
+    r"\b(nats|tls|wss?)://[^:/@\s,]+@", re.IGNORECASE
+)  # nats://token@: the token is the secret
+_SECRET_PARAM = re.compile(
+    r"([?&](?:password|pass|token|secret|sslpassword|nkey|creds)=)[^&\s]*", re.IGNORECASE
+)
+
+
+def redacted(text: str) -> str:
+    """The text with every URL's password, token and secret query parameter masked, for messages and logs."""
+    text = _PASSWORD.sub(r"\1:***@", text)
+    text = _TOKEN.sub(lambda m: f"{m.group(1)}://***@", text)
+    return _SECRET_PARAM.sub(r"\1***", text)
 
 
 def needs_server_extra(url: str) -> None:
