@@ -29,9 +29,8 @@ def is_url(target: object) -> bool:
 
 
 _PASSWORD = re.compile(r"(://[^:/@\s,]*):[^@\s/,]*@")  # scheme://user:password@
-_TOKEN = re.compile(
-    r"\b(nats|tls|wss?)://[^:/@\s,]+@", re.IGNORECASE
-)  # nats://token@: the token is the secret
+# nats://token@: the token is the secret
+_TOKEN = re.compile(r"\b(nats|tls|wss?)://[^:/@\s,]+@", re.IGNORECASE)
 _SECRET_PARAM = re.compile(
     r"([?&](?:password|pass|token|secret|sslpassword|nkey|creds)=)[^&\s]*", re.IGNORECASE
 )
