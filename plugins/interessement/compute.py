@@ -28,7 +28,6 @@ from paybonus.formulas import FormulaError
 from paybonus.hooks import (
     Explanation,
     Finding,
-    Kind,
     RecordedEntitlement,
     SchemeContext,
     SchemeResult,
@@ -44,6 +43,7 @@ from .shared import (
     as_drafts,
     beneficiaries,
     cap_parameters,
+    corrections,
     default_rules,
     excess_findings,
     family_in_exercise,
@@ -320,7 +320,7 @@ def _distribute(
         "reliquat_rounds": result.rounds,
         "beneficiaries": sum(1 for s in result.shares if s.amount),
         "capped": sum(1 for s in result.shares if s.capped),
-        "corrections": sum(1 for d in drafts if d.kind is Kind.CORRECTION),
+        "corrections": corrections(drafts),
     }
     return SchemeResult(drafts, findings, summary)
 

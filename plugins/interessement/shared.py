@@ -8,10 +8,10 @@ I-34); CSG/CRDS and forfait social for each amount (LAW 0.3, 0.4). A correction 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import date
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, overload
 
 from paybonus.calendar import Period, add_months, end_of_nth_month_after, seniority_months
 from paybonus.distribution import Criterion, Person, Share
@@ -64,28 +64,30 @@ def as_drafts(
     parameters: Mapping[str, Any],
     steps: Sequence[str],
     rules: Sequence[str],
-) -> list[EntitlementDraft]:
+) -> Drafts:
     """Each share less what this computation recorded before: a principal, or a correction referencing it;
-    someone no longer entitled gets a negative correction. Corrections never edit history."""
+    someone no longer entitled gets a negative correction. Corrections never edit history.
+
+    The drafts are built as they are read (`Drafts`): a computation of 200 000 beneficiaries holds their shares
+    and facts, not 200 000 explanations at once (the bus encodes each one and lets it go)."""
     previous = by_employee(existing)
     # what a correction references: the principal, or the last advance of someone paid advances (I-41)
     principals = {e.employee: e.id for e in existing if e.kind in (Kind.PRINCIPAL, Kind.ADVANCE)}
-    drafts = []
     pool = Explanation(common, parameters, steps, rules)  # stored once for the whole computation
-    for share in shares:
-        before = previous.get(share.id, 0)
+    levies = Levies(ctx.params, ex, ctx.company, deadline)  # the rates, once: each person's cents below
+
+    def draft(share: Share, before: int) -> EntitlementDraft:
         delta = share.amount - before
-        if delta == 0:
-            continue
+        fact = facts[share.id]
         inputs = {
-            **facts[share.id],
+            **fact,
             "cap_room_cents": share.cap,
             "capped": share.capped,
             "rounds": share.rounds,
             "previous_cents": before,
         }
-        if "prorated_cap_cents" in facts[share.id]:  # I-33, D-4: no proration, the excess is reported
-            inputs["excess_over_prorated_cap_cents"] = excess_over_prorated_cap(share.amount, facts[share.id])
+        if "prorated_cap_cents" in fact:  # I-33, D-4: no proration, the excess is reported
+            inputs["excess_over_prorated_cap_cents"] = excess_over_prorated_cap(share.amount, fact)
         lines = [
             f"share: {format_euros(share.amount)} over {len(share.rounds)} round(s)"
             + (" (capped)" if share.capped else ""),
@@ -94,11 +96,20 @@ def as_drafts(
             lines.append(
                 f"already recorded for this period: {format_euros(before)}; correction {format_euros(delta)}"
             )
-        contrib = contributions(ctx.params, ex, ctx, delta, deadline)
-        expl = Explanation(inputs, {"contributions": contrib}, lines, shared=pool)
+        expl = Explanation(inputs, {"contributions": levies.of(delta)}, lines, shared=pool)
         corrects = principals.get(share.id)
         kind = Kind.CORRECTION if corrects else Kind.PRINCIPAL
-        drafts.append(EntitlementDraft(share.id, period, delta, expl, kind, deadline, corrects, key=key))
+        return EntitlementDraft(share.id, period, delta, expl, kind, deadline, corrects, key=key)
+
+    items: list[tuple[Share, int]] = []
+    corrections = 0
+    for share in shares:
+        before = previous.get(share.id, 0)
+        if share.amount == before:
+            continue
+        items.append((share, before))
+        corrections += bool(principals.get(share.id))
+    gone = []
     for emp, before in previous.items():
         if emp not in facts and before:
             expl = Explanation(
@@ -106,12 +117,58 @@ def as_drafts(
                 steps=["no longer a beneficiary of this period"],
                 shared=pool,
             )
-            drafts.append(
+            gone.append(
                 EntitlementDraft(
                     emp, period, -before, expl, Kind.CORRECTION, deadline, principals.get(emp), key=key
                 )
             )
-    return drafts
+    return Drafts(draft, items, gone, corrections + len(gone))
+
+
+class Drafts(Sequence[EntitlementDraft]):
+    """A computation's drafts, each built when it is read (the same draft every time): `build(*item)` for each
+    item, then the drafts given ready. `corrections`: how many are of kind correction (without building them)."""
+
+    def __init__(
+        self,
+        build: Callable[..., EntitlementDraft],
+        items: Sequence[tuple[Any, ...]],
+        ready: Sequence[EntitlementDraft],
+        corrections: int,
+    ) -> None:
+        self._build, self._items, self._ready, self.corrections = build, items, ready, corrections
+
+    def __len__(self) -> int:
+        return len(self._items) + len(self._ready)
+
+    @overload
+    def __getitem__(self, i: int) -> EntitlementDraft: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[EntitlementDraft]: ...
+
+    def __getitem__(self, i: int | slice) -> EntitlementDraft | list[EntitlementDraft]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        n = len(self._items)
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        return self._build(*self._items[i]) if i < n else self._ready[i - n]
+
+    def __iter__(self) -> Iterator[EntitlementDraft]:
+        build = self._build
+        for item in self._items:
+            yield build(*item)
+        yield from self._ready
+
+
+def corrections(drafts: Sequence[EntitlementDraft]) -> int:
+    """How many drafts are corrections (a `Drafts` knows without building them)."""
+    if isinstance(drafts, Drafts):
+        return drafts.corrections
+    return sum(1 for d in drafts if d.kind is Kind.CORRECTION)
 
 
 class Counted(Protocol):
@@ -454,18 +511,45 @@ def contributions(
     params: Parameters, ex: Period, ctx: SchemeContext, cents: int, deadline: date | None = None
 ) -> dict[str, Any]:
     """CSG/CRDS on 100 % of the amount, split for paid or placed (LAW 0.3); the employer's forfait social (0.4)."""
-    on = ex.end
-    c = csg_crds(params, cents, on)  # CSG rounded once, so paid and placed withhold the same amount
-    return {
-        "csg_crds_base_cents": cents,
-        "paid": {
-            "csg_deductible": c.csg_deductible_cents,
-            "csg_non_deductible": c.csg_non_deductible_cents,
-            "crds": c.crds_cents,
-        },
-        "placed": {"csg_non_deductible": c.csg_cents, "crds": c.crds_cents},
-        "forfait_social": forfait_social(params, ctx.company, cents, deadline or on),
-    }
+    return Levies(params, ex, ctx.company, deadline).of(cents)
+
+
+class Levies:
+    """CSG/CRDS (LAW 0.3) and the employer's forfait social (0.4) of amounts of one computation: the rates and the
+    headcount rule are looked up once (a computation of 200 000 beneficiaries looked them up for each), `of` gives
+    an amount's contributions."""
+
+    def __init__(
+        self, params: Parameters, ex: Period, company: CompanyInfo, deadline: date | None = None
+    ) -> None:
+        on = ex.end
+        self._csg = csg_crds(params, 0, on)  # the rates in force on `on`, each part rounded once in `of`
+        self._social = forfait_social(params, company, 0, deadline or on)
+        self._rate, self._rate_per = (
+            Decimal(self._social["rate"]),
+            Decimal(self._social["rate_if_placed_in_per"]),
+        )
+
+    def of(self, cents: int) -> dict[str, Any]:
+        """The contributions of `cents`, as `csg_crds` and `forfait_social` give them."""
+        c, amount = self._csg, Decimal(cents)
+        csg = _half_up(amount * c.csg_rate)
+        deductible = _half_up(amount * c.csg_deductible_rate)
+        crds = _half_up(amount * c.crds_rate)
+        return {
+            "csg_crds_base_cents": cents,
+            "paid": {"csg_deductible": deductible, "csg_non_deductible": csg - deductible, "crds": crds},
+            "placed": {"csg_non_deductible": csg, "crds": crds},
+            "forfait_social": {
+                **self._social,
+                "cents": _half_up(amount * self._rate),
+                "cents_if_placed_in_per": _half_up(amount * self._rate_per),
+            },
+        }
+
+
+def _half_up(d: Decimal) -> int:
+    return int(d.to_integral_value(ROUND_HALF_UP))
 
 
 def forfait_social(params: Parameters, company: CompanyInfo, cents: int, deadline: date) -> dict[str, Any]:
