@@ -8,16 +8,17 @@ I-34); CSG/CRDS and forfait social for each amount (LAW 0.3, 0.4). A correction 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
-from typing import Any, Protocol, overload
+from typing import Any, Protocol
 
 from paybonus.calendar import Period, add_months, end_of_nth_month_after, seniority_months
 from paybonus.distribution import Criterion, Person, Share
 from paybonus.errors import SchemeError
 from paybonus.hooks import (
     CompanyInfo,
+    Drafts,
     EntitlementDraft,
     Explanation,
     Finding,
@@ -122,53 +123,14 @@ def as_drafts(
                     emp, period, -before, expl, Kind.CORRECTION, deadline, principals.get(emp), key=key
                 )
             )
-    return Drafts(draft, items, gone, corrections + len(gone))
-
-
-class Drafts(Sequence[EntitlementDraft]):
-    """A computation's drafts, each built when it is read (the same draft every time): `build(*item)` for each
-    item, then the drafts given ready. `corrections`: how many are of kind correction (without building them)."""
-
-    def __init__(
-        self,
-        build: Callable[..., EntitlementDraft],
-        items: Sequence[tuple[Any, ...]],
-        ready: Sequence[EntitlementDraft],
-        corrections: int,
-    ) -> None:
-        self._build, self._items, self._ready, self.corrections = build, items, ready, corrections
-
-    def __len__(self) -> int:
-        return len(self._items) + len(self._ready)
-
-    @overload
-    def __getitem__(self, i: int) -> EntitlementDraft: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> list[EntitlementDraft]: ...
-
-    def __getitem__(self, i: int | slice) -> EntitlementDraft | list[EntitlementDraft]:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        n = len(self._items)
-        if i < 0:
-            i += len(self)
-        if not 0 <= i < len(self):
-            raise IndexError(i)
-        return self._build(*self._items[i]) if i < n else self._ready[i - n]
-
-    def __iter__(self) -> Iterator[EntitlementDraft]:
-        build = self._build
-        for item in self._items:
-            yield build(*item)
-        yield from self._ready
+    return Drafts(draft, items, corrections) + Drafts.of(gone)
 
 
 def corrections(drafts: Sequence[EntitlementDraft]) -> int:
     """How many drafts are corrections (a `Drafts` knows without building them)."""
-    if isinstance(drafts, Drafts):
-        return drafts.corrections
-    return sum(1 for d in drafts if d.kind is Kind.CORRECTION)
+    return (
+        drafts.corrections if isinstance(drafts, Drafts) else sum(d.kind is Kind.CORRECTION for d in drafts)
+    )
 
 
 class Counted(Protocol):
