@@ -8,7 +8,7 @@ I-34); CSG/CRDS and forfait social for each amount (LAW 0.3, 0.4). A correction 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import date
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import Any, Protocol
@@ -181,8 +181,9 @@ def beneficiaries(
     calc: Period,
     pop: Population,
     earlier: Sequence[Counted],
-) -> tuple[list[Person], dict[str, dict[str, Any]]]:
-    """Weights and individual cap room of everyone entitled over `calc` (I-13, I-14, I-21 to I-34)."""
+) -> tuple[list[Person], Facts]:
+    """Weights and individual cap room of everyone entitled over `calc` (I-13, I-14, I-21 to I-34), and the
+    facts of each (in numbers: `Facts` gives each as its explanation's inputs)."""
     params = ctx.params
     max_seniority = params.value("interessement_max_seniority_months", calc.end)
     if ag.seniority_months > max_seniority:  # the agreement was checked at load; the law may have moved since
@@ -199,7 +200,9 @@ def beneficiaries(
     month_of = {m.start.replace(day=1): m for m in months}
     with_cp = salary_pool is None or salary_pool.salary_includes_cp_caisse is not False  # D-13
     people: list[Person] = []
-    facts: dict[str, dict[str, Any]] = {}
+    facts = Facts(ag.seniority_months)
+    usual_cap = {"cap_proration": ag.cap_rule, "cap_full_cents": cap_full}  # most people's: held once
+    ratios: dict[Decimal, Decimal] = {}
     for emp in pop.employees:
         days = emp.employed_days(calc)
         if days == 0:
@@ -225,13 +228,56 @@ def beneficiaries(
         cap, cap_detail = individual_cap(params, ag.cap_rule, cap_full, emp, ex)
         room = max(0, cap - got.get(emp.id, 0))  # I-34: all periods, supplément and projet of the exercise
         people.append(Person(emp.id, weights, room))
-        facts[emp.id] = {
+        facts.add(
+            emp.id,
+            (
+                days,
+                tuple(spans),
+                months_done,
+                days_left,
+                presence,
+                ratios.setdefault(ratio, ratio),
+                base_salary,
+                salary,
+                weights,
+                cap,
+                usual_cap if cap_detail == usual_cap else cap_detail,
+                got.get(emp.id, 0),
+            ),
+        )
+    return people, facts
+
+
+class Facts(Mapping[str, Mapping[str, Any]]):
+    """Each beneficiary's facts (seniority, presence, salary, weights, cap), kept in numbers and given as the
+    explanation's inputs when read: a computation of 200 000 beneficiaries does not hold 200 000 dicts of them.
+    Facts given as dicts (company heads, I-24) are kept as they are."""
+
+    def __init__(self, required_months: int) -> None:
+        self._required = required_months
+        self._numbers: dict[str, tuple[Any, ...]] = {}
+        self._dicts: dict[str, Mapping[str, Any]] = {}
+
+    def add(self, employee: str, numbers: tuple[Any, ...]) -> None:
+        self._numbers[employee] = numbers
+
+    def update(self, more: Mapping[str, Mapping[str, Any]]) -> None:  # type: ignore[override]
+        for k, v in more.items():
+            self._numbers.pop(k, None)
+            self._dicts[k] = v
+
+    def __getitem__(self, employee: str) -> Mapping[str, Any]:
+        n = self._numbers.get(employee)
+        if n is None:
+            return self._dicts[employee]
+        days, spans, months, days_left, presence, ratio, base_salary, salary, weights, cap, detail, got = n
+        return {
             "employed_days": days,
             "seniority_days": sum(x.days for x in spans),
             "seniority": {
-                "months": months_done,
+                "months": months,
                 "days": days_left,
-                "required_months": ag.seniority_months,
+                "required_months": self._required,
                 "contracts": [[x.start.isoformat(), x.end.isoformat()] for x in spans],
             },
             "presence_days": presence,
@@ -240,10 +286,30 @@ def beneficiaries(
             "salary_used_cents": salary,
             "weights": {str(k): v for k, v in weights.items()},
             "individual_cap_cents": cap,
-            **cap_detail,
-            "already_in_exercise_cents": got.get(emp.id, 0),
+            **detail,
+            "already_in_exercise_cents": got,
         }
-    return people, facts
+
+    def cap_detail(self, employee: str) -> Mapping[str, Any]:
+        """How the person's cap was found, and what they already received in the exercise (no dict built)."""
+        n = self._numbers.get(employee)
+        if n is None:
+            return self._dicts.get(employee, {})
+        return {**n[10], "already_in_exercise_cents": n[11]} if len(n[10]) > 2 else n[10]
+
+    def __contains__(self, employee: object) -> bool:
+        return employee in self._numbers or employee in self._dicts
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._numbers
+        yield from (k for k in self._dicts if k not in self._numbers)
+
+    def __len__(self) -> int:
+        return len(self._numbers) + sum(1 for k in self._dicts if k not in self._numbers)
+
+
+def _cap_detail(facts: Mapping[str, Mapping[str, Any]], employee: str) -> Mapping[str, Any]:
+    return facts.cap_detail(employee) if isinstance(facts, Facts) else facts.get(employee, {})
 
 
 def full_cap(params: Parameters, ex: Period) -> int:
@@ -331,7 +397,7 @@ def default_rules(
     out = []
     if ag.seniority_months:
         out.append("D-3")
-    if any("cap_days" in f or "cap_months" in f for f in facts.values()):
+    if any("cap_days" in f or "cap_months" in f for f in (_cap_detail(facts, k) for k in facts)):
         out.append("D-4")
     out.append("D-10")
     if ag.seniority_scope == "group":
@@ -347,7 +413,7 @@ def default_rules(
 def excess_findings(shares: Sequence[Share], facts: Mapping[str, Mapping[str, Any]]) -> list[Finding]:
     """With `cap_proration = "none"`: how many beneficiaries received more in the exercise than the cap prorated by
     presence (Urssaf treats that excess as salary, I-33, D-4). No amounts: findings are logged."""
-    over = sum(1 for s in shares if excess_over_prorated_cap(s.amount, facts.get(s.id, {})) > 0)
+    over = sum(1 for s in shares if excess_over_prorated_cap(s.amount, _cap_detail(facts, s.id)) > 0)
     if not over:
         return []
     return [
