@@ -26,6 +26,7 @@ from paybonus.errors import SchemeError
 from paybonus.events import RECOMPUTATION, Event, latest
 from paybonus.formulas import FormulaError
 from paybonus.hooks import (
+    EntitlementDraft,
     Explanation,
     Finding,
     RecordedEntitlement,
@@ -288,7 +289,7 @@ def _distribute(
     term = ag.term_of(calc, params.value("interessement_renegotiation_window_months", calc.start))
     if term:  # a period under a tacit renewal of the agreement (I-7)
         common["renewal_term"] = term
-    drafts = as_drafts(
+    drafts: Sequence[EntitlementDraft] = as_drafts(
         ctx,
         ex,
         result.shares,

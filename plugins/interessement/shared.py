@@ -261,7 +261,7 @@ class Facts(Mapping[str, Mapping[str, Any]]):
     def add(self, employee: str, numbers: tuple[Any, ...]) -> None:
         self._numbers[employee] = numbers
 
-    def update(self, more: Mapping[str, Mapping[str, Any]]) -> None:  # type: ignore[override]
+    def update(self, more: Mapping[str, Mapping[str, Any]]) -> None:
         for k, v in more.items():
             self._numbers.pop(k, None)
             self._dicts[k] = v

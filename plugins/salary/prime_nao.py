@@ -9,6 +9,7 @@ when the pay period containing its date is closed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import ROUND_DOWN, Decimal
 from typing import Any, Literal
@@ -141,7 +142,7 @@ def on_recompute(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
 
 
 def _corrections(
-    new: list[EntitlementDraft], before: list[RecordedEntitlement], request: Event[Any], dsn: DsnMapping
+    new: Sequence[EntitlementDraft], before: list[RecordedEntitlement], request: Event[Any], dsn: DsnMapping
 ) -> list[EntitlementDraft]:
     """The new amounts less what was recorded: corrections referencing each principal (or a principal for a
     new beneficiary); someone no longer entitled gets a negative correction."""

@@ -173,7 +173,7 @@ def _entity(
     pending: Sequence[EntitlementDraft],
     closed_on: date | None,
     request: Event[Any] | None = None,
-) -> tuple[list[EntitlementDraft], list[Finding], dict[str, Any] | None]:
+) -> tuple[Sequence[EntitlementDraft], list[Finding], dict[str, Any] | None]:
     part = st.part(p.entity)
     entity = st.agreement.entity(p.entity)
     if part is None or entity is None:
