@@ -83,6 +83,7 @@ def measure(folder: Path, replay: bool = True) -> dict[str, Any]:
     bus.publish_all(events)
     phases["publish"] = time.perf_counter() - t
     publish_cpu = time.process_time() - cpu  # on a busy machine, the CPU seconds say more than the wall clock
+    publish_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before verify and replay
     t = time.perf_counter()
     rep = verify(ledger, bus.host.schemes, params=bus.params)
     phases["verify"] = time.perf_counter() - t
@@ -110,6 +111,7 @@ def measure(folder: Path, replay: bool = True) -> dict[str, Any]:
         "publish_cpu_s": round(publish_cpu, 3),
         "events_per_s": round(counts["events"] / phases["publish"], 1),
         "entitlements_per_s": round(counts["entitlements"] / phases["publish"], 1),
+        "publish_peak_rss_mib": round(publish_peak, 1),
         "peak_rss_mib": round(peak, 1),
         "db_mib": round((folder / "bench.db").stat().st_size / 2**20, 1),
         "audit_ok": rep.ok and (replayed is None or not replayed.problems),
@@ -161,6 +163,7 @@ TARGETS: dict[tuple[str, int, int], dict[str, float]] = {
     ("large employer", 200_000, 1): {
         "publish_s": 30,
         "publish_over_floor": 2,
+        "publish_peak_rss_mib": 1024,
         "peak_rss_mib": 1024,
         "verify_s": 10,
     },
@@ -178,6 +181,8 @@ def verdicts(results: list[dict[str, Any]]) -> list[tuple[str, str, str, str]]:
     out = []
     for r in results:
         for name, limit in TARGETS.get((r["run"], r["employees"], r["companies"]), {}).items():
+            if name == "publish_peak_rss_mib" and name not in r:  # results of a bench before it was measured
+                continue
             got = figure(r, name)
             out.append(
                 (f"{r['run']} {r['employees']:,}: {name}", f"<= {limit:g}", f"{got:g}", _met(got <= limit))

@@ -88,6 +88,7 @@ def _distribute(
     undistributed = 0
     used_rounds = 0
     first_split: list[tuple[str, int]] = []
+    names = {c: str(c) for c, _ in subpools}  # one string per criterion, not one per person and round
     while remaining > 0 and open_:
         used_rounds += 1
         amounts = split_pool(remaining, subpools)
@@ -99,6 +100,7 @@ def _distribute(
         for (criterion, _), amount in zip(subpools, amounts, strict=True):
             if amount == 0:
                 continue
+            name = names[criterion]
             ws = [people[i].weights.get(criterion, 0) for i in open_]
             total = sum(ws)
             if total == 0:  # nobody left to share this sub-pool with: it cannot be distributed (I-36)
@@ -107,7 +109,7 @@ def _distribute(
             for i, w, got in zip(open_, ws, allocate(amount, ws), strict=True):
                 if w:
                     tentative[i] += got
-                    parts[i].append([str(criterion), amount, w, total, got - amount * w // total])
+                    parts[i].append([name, amount, w, total, got - amount * w // total])
         still_open = []
         for i in open_:
             cap = people[i].cap

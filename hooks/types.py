@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import enum
 import warnings
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
 
 from attrs import field, frozen
 from paybonus.calendar import Period
@@ -145,6 +145,65 @@ class EntitlementDraft:
     # company, scheme, employee, period, kind and key, so one computation can never be recorded twice.
     key: str = ""
     dsn: DsnMapping | None = None  # overrides the scheme's mapping (e.g. a PMT paid as 026 vs 027)
+
+
+class Drafts(Sequence[EntitlementDraft]):
+    """Drafts built as they are read: `build(*item)` for each item, the same draft each time. A scheme of 200 000
+    beneficiaries returns their numbers and lets the core build each explanation while recording it, instead of
+    holding 200 000 explanations at once. `corrections` counts the drafts of kind correction without building them
+    (the scheme knows it); `+` joins two, in order."""
+
+    def __init__(
+        self,
+        build: Callable[..., EntitlementDraft] | None = None,
+        items: Sequence[tuple[Any, ...]] = (),
+        corrections: int = 0,
+    ) -> None:
+        self._parts: list[tuple[Callable[..., EntitlementDraft], Sequence[tuple[Any, ...]]]] = (
+            [(build, items)] if build is not None and items else []
+        )
+        self.corrections = corrections
+
+    @classmethod
+    def of(cls, drafts: Sequence[EntitlementDraft]) -> Drafts:
+        """Drafts already built, as `Drafts`."""
+        out = cls(_same, [(d,) for d in drafts])
+        out.corrections = sum(d.kind is Kind.CORRECTION for d in drafts)
+        return out
+
+    def __add__(self, other: Drafts) -> Drafts:
+        out = Drafts(corrections=self.corrections + other.corrections)
+        out._parts = [*self._parts, *other._parts]
+        return out
+
+    def __len__(self) -> int:
+        return sum(len(items) for _, items in self._parts)
+
+    @overload
+    def __getitem__(self, i: int) -> EntitlementDraft: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[EntitlementDraft]: ...
+
+    def __getitem__(self, i: int | slice) -> EntitlementDraft | list[EntitlementDraft]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        for build, items in self._parts:
+            if 0 <= i < len(items):
+                return build(*items[i])
+            i -= len(items)
+        raise IndexError("draft index out of range")
+
+    def __iter__(self) -> Iterator[EntitlementDraft]:
+        for build, items in self._parts:
+            for item in items:
+                yield build(*item)
+
+
+def _same(d: EntitlementDraft) -> EntitlementDraft:
+    return d
 
 
 @frozen

@@ -64,6 +64,12 @@ BENCH_COLUMNS = (
     Column("entitlements_per_s", "entitlements/s", right=True),
     Column("verify_s", "verify s", right=True, value=lambda r: r["phases_s"]["verify"]),
     Column("replay_s", "replay s", right=True, value=lambda r: r["phases_s"].get("replay", "-")),
+    Column(
+        "publish_peak_rss_mib",
+        "publish peak RSS MiB",
+        right=True,
+        value=lambda r: r.get("publish_peak_rss_mib", "-"),
+    ),
     Column("peak_rss_mib", "peak RSS MiB", right=True),
     Column("audit", value=lambda r: "OK" if r["audit_ok"] else "FAILED"),
 )

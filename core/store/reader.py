@@ -24,6 +24,8 @@ from .events import Events
 from .payments import Payments
 from .sql import is_url, needs_server_extra
 
+MMAP_BYTES = 2**30  # the ledger file mapped by a reader, at most
+
 
 class LedgerReader:
     """Reads a ledger; cannot write (the connection is read-only and `query_only`)."""
@@ -53,7 +55,7 @@ class LedgerReader:
             conn.execute("PRAGMA query_only = ON")
             conn.execute("PRAGMA cache_size = -65536")
             conn.execute(
-                "PRAGMA mmap_size = 1073741824"
+                f"PRAGMA mmap_size = {MMAP_BYTES}"
             )  # pages read in place: its cache empties at each commit
         except sqlite3.Error as exc:
             raise UserError(path, f"cannot open the ledger to read ({exc})") from None
@@ -108,7 +110,13 @@ class LedgerReader:
 
     def payroll(self, company: str, period: Period) -> Population:
         """The payroll `paybonus load` stored: everyone under contract during `period`, with pay and absences."""
-        return population(self._companies, company, period)
+        pop = population(self._companies, company, period)
+        if isinstance(self._conn, sqlite3.Connection):
+            # a year of 200 000 people is 230 MiB of pay-line pages, read once: unmapped now (SQLite maps the file
+            # again at the next read, page by page), they leave the process's resident memory for the OS cache
+            self._conn.execute("PRAGMA mmap_size = 0")
+            self._conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
+        return pop
 
     # -- helpers -----------------------------------------------------------------------------------------
 

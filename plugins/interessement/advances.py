@@ -226,7 +226,7 @@ def recompute_advance(expl: Explanation) -> int:
 
 def annotate(
     ctx: SchemeContext, drafts: Sequence[EntitlementDraft], existing: Sequence[RecordedEntitlement]
-) -> tuple[list[EntitlementDraft], list[Finding]]:
+) -> tuple[Sequence[EntitlementDraft], list[Finding]]:
     """Each amount of someone who received advances says so (D3313-9 3° bis, 3° ter); a negative one is an
     over-payment, split between what the salary can recover and what stays blocked in a plan (L3348-1, D-9)."""
     advances: dict[str, list[RecordedEntitlement]] = {}
@@ -234,7 +234,7 @@ def annotate(
         if e.kind is Kind.ADVANCE:
             advances.setdefault(e.employee, []).append(e)
     if not advances:
-        return list(drafts), []
+        return drafts, []  # as they are: drafts built as they are read stay so
     modes = _payments_by_mode(ctx, {e.id for es in advances.values() for e in es})
     out, findings = [], []
     for d in drafts:

@@ -26,9 +26,9 @@ from paybonus.errors import SchemeError
 from paybonus.events import RECOMPUTATION, Event, latest
 from paybonus.formulas import FormulaError
 from paybonus.hooks import (
+    EntitlementDraft,
     Explanation,
     Finding,
-    Kind,
     RecordedEntitlement,
     SchemeContext,
     SchemeResult,
@@ -44,6 +44,7 @@ from .shared import (
     as_drafts,
     beneficiaries,
     cap_parameters,
+    corrections,
     default_rules,
     excess_findings,
     family_in_exercise,
@@ -288,7 +289,7 @@ def _distribute(
     term = ag.term_of(calc, params.value("interessement_renegotiation_window_months", calc.start))
     if term:  # a period under a tacit renewal of the agreement (I-7)
         common["renewal_term"] = term
-    drafts = as_drafts(
+    drafts: Sequence[EntitlementDraft] = as_drafts(
         ctx,
         ex,
         result.shares,
@@ -320,7 +321,7 @@ def _distribute(
         "reliquat_rounds": result.rounds,
         "beneficiaries": sum(1 for s in result.shares if s.amount),
         "capped": sum(1 for s in result.shares if s.capped),
-        "corrections": sum(1 for d in drafts if d.kind is Kind.CORRECTION),
+        "corrections": corrections(drafts),
     }
     return SchemeResult(drafts, findings, summary)
 

@@ -8,7 +8,7 @@ I-34); CSG/CRDS and forfait social for each amount (LAW 0.3, 0.4). A correction 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import date
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import Any, Protocol
@@ -18,6 +18,7 @@ from paybonus.distribution import Criterion, Person, Share
 from paybonus.errors import SchemeError
 from paybonus.hooks import (
     CompanyInfo,
+    Drafts,
     EntitlementDraft,
     Explanation,
     Finding,
@@ -64,28 +65,30 @@ def as_drafts(
     parameters: Mapping[str, Any],
     steps: Sequence[str],
     rules: Sequence[str],
-) -> list[EntitlementDraft]:
+) -> Drafts:
     """Each share less what this computation recorded before: a principal, or a correction referencing it;
-    someone no longer entitled gets a negative correction. Corrections never edit history."""
+    someone no longer entitled gets a negative correction. Corrections never edit history.
+
+    The drafts are built as they are read (`Drafts`): a computation of 200 000 beneficiaries holds their shares
+    and facts, not 200 000 explanations at once (the bus encodes each one and lets it go)."""
     previous = by_employee(existing)
     # what a correction references: the principal, or the last advance of someone paid advances (I-41)
     principals = {e.employee: e.id for e in existing if e.kind in (Kind.PRINCIPAL, Kind.ADVANCE)}
-    drafts = []
     pool = Explanation(common, parameters, steps, rules)  # stored once for the whole computation
-    for share in shares:
-        before = previous.get(share.id, 0)
+    levies = Levies(ctx.params, ex, ctx.company, deadline)  # the rates, once: each person's cents below
+
+    def draft(share: Share, before: int) -> EntitlementDraft:
         delta = share.amount - before
-        if delta == 0:
-            continue
+        fact = facts[share.id]
         inputs = {
-            **facts[share.id],
+            **fact,
             "cap_room_cents": share.cap,
             "capped": share.capped,
             "rounds": share.rounds,
             "previous_cents": before,
         }
-        if "prorated_cap_cents" in facts[share.id]:  # I-33, D-4: no proration, the excess is reported
-            inputs["excess_over_prorated_cap_cents"] = excess_over_prorated_cap(share.amount, facts[share.id])
+        if "prorated_cap_cents" in fact:  # I-33, D-4: no proration, the excess is reported
+            inputs["excess_over_prorated_cap_cents"] = excess_over_prorated_cap(share.amount, fact)
         lines = [
             f"share: {format_euros(share.amount)} over {len(share.rounds)} round(s)"
             + (" (capped)" if share.capped else ""),
@@ -94,11 +97,20 @@ def as_drafts(
             lines.append(
                 f"already recorded for this period: {format_euros(before)}; correction {format_euros(delta)}"
             )
-        contrib = contributions(ctx.params, ex, ctx, delta, deadline)
-        expl = Explanation(inputs, {"contributions": contrib}, lines, shared=pool)
+        expl = Explanation(inputs, {"contributions": levies.of(delta)}, lines, shared=pool)
         corrects = principals.get(share.id)
         kind = Kind.CORRECTION if corrects else Kind.PRINCIPAL
-        drafts.append(EntitlementDraft(share.id, period, delta, expl, kind, deadline, corrects, key=key))
+        return EntitlementDraft(share.id, period, delta, expl, kind, deadline, corrects, key=key)
+
+    items: list[tuple[Share, int]] = []
+    corrections = 0
+    for share in shares:
+        before = previous.get(share.id, 0)
+        if share.amount == before:
+            continue
+        items.append((share, before))
+        corrections += bool(principals.get(share.id))
+    gone = []
     for emp, before in previous.items():
         if emp not in facts and before:
             expl = Explanation(
@@ -106,12 +118,19 @@ def as_drafts(
                 steps=["no longer a beneficiary of this period"],
                 shared=pool,
             )
-            drafts.append(
+            gone.append(
                 EntitlementDraft(
                     emp, period, -before, expl, Kind.CORRECTION, deadline, principals.get(emp), key=key
                 )
             )
-    return drafts
+    return Drafts(draft, items, corrections) + Drafts.of(gone)
+
+
+def corrections(drafts: Sequence[EntitlementDraft]) -> int:
+    """How many drafts are corrections (a `Drafts` knows without building them)."""
+    return (
+        drafts.corrections if isinstance(drafts, Drafts) else sum(d.kind is Kind.CORRECTION for d in drafts)
+    )
 
 
 class Counted(Protocol):
@@ -162,8 +181,9 @@ def beneficiaries(
     calc: Period,
     pop: Population,
     earlier: Sequence[Counted],
-) -> tuple[list[Person], dict[str, dict[str, Any]]]:
-    """Weights and individual cap room of everyone entitled over `calc` (I-13, I-14, I-21 to I-34)."""
+) -> tuple[list[Person], Facts]:
+    """Weights and individual cap room of everyone entitled over `calc` (I-13, I-14, I-21 to I-34), and the
+    facts of each (in numbers: `Facts` gives each as its explanation's inputs)."""
     params = ctx.params
     max_seniority = params.value("interessement_max_seniority_months", calc.end)
     if ag.seniority_months > max_seniority:  # the agreement was checked at load; the law may have moved since
@@ -180,7 +200,9 @@ def beneficiaries(
     month_of = {m.start.replace(day=1): m for m in months}
     with_cp = salary_pool is None or salary_pool.salary_includes_cp_caisse is not False  # D-13
     people: list[Person] = []
-    facts: dict[str, dict[str, Any]] = {}
+    facts = Facts(ag.seniority_months)
+    usual_cap = {"cap_proration": ag.cap_rule, "cap_full_cents": cap_full}  # most people's: held once
+    ratios: dict[Decimal, Decimal] = {}
     for emp in pop.employees:
         days = emp.employed_days(calc)
         if days == 0:
@@ -206,13 +228,56 @@ def beneficiaries(
         cap, cap_detail = individual_cap(params, ag.cap_rule, cap_full, emp, ex)
         room = max(0, cap - got.get(emp.id, 0))  # I-34: all periods, supplément and projet of the exercise
         people.append(Person(emp.id, weights, room))
-        facts[emp.id] = {
+        facts.add(
+            emp.id,
+            (
+                days,
+                tuple(spans),
+                months_done,
+                days_left,
+                presence,
+                ratios.setdefault(ratio, ratio),
+                base_salary,
+                salary,
+                weights,
+                cap,
+                usual_cap if cap_detail == usual_cap else cap_detail,
+                got.get(emp.id, 0),
+            ),
+        )
+    return people, facts
+
+
+class Facts(Mapping[str, Mapping[str, Any]]):
+    """Each beneficiary's facts (seniority, presence, salary, weights, cap), kept in numbers and given as the
+    explanation's inputs when read: a computation of 200 000 beneficiaries does not hold 200 000 dicts of them.
+    Facts given as dicts (company heads, I-24) are kept as they are."""
+
+    def __init__(self, required_months: int) -> None:
+        self._required = required_months
+        self._numbers: dict[str, tuple[Any, ...]] = {}
+        self._dicts: dict[str, Mapping[str, Any]] = {}
+
+    def add(self, employee: str, numbers: tuple[Any, ...]) -> None:
+        self._numbers[employee] = numbers
+
+    def update(self, more: Mapping[str, Mapping[str, Any]]) -> None:
+        for k, v in more.items():
+            self._numbers.pop(k, None)
+            self._dicts[k] = v
+
+    def __getitem__(self, employee: str) -> Mapping[str, Any]:
+        n = self._numbers.get(employee)
+        if n is None:
+            return self._dicts[employee]
+        days, spans, months, days_left, presence, ratio, base_salary, salary, weights, cap, detail, got = n
+        return {
             "employed_days": days,
             "seniority_days": sum(x.days for x in spans),
             "seniority": {
-                "months": months_done,
+                "months": months,
                 "days": days_left,
-                "required_months": ag.seniority_months,
+                "required_months": self._required,
                 "contracts": [[x.start.isoformat(), x.end.isoformat()] for x in spans],
             },
             "presence_days": presence,
@@ -221,10 +286,30 @@ def beneficiaries(
             "salary_used_cents": salary,
             "weights": {str(k): v for k, v in weights.items()},
             "individual_cap_cents": cap,
-            **cap_detail,
-            "already_in_exercise_cents": got.get(emp.id, 0),
+            **detail,
+            "already_in_exercise_cents": got,
         }
-    return people, facts
+
+    def cap_detail(self, employee: str) -> Mapping[str, Any]:
+        """How the person's cap was found, and what they already received in the exercise (no dict built)."""
+        n = self._numbers.get(employee)
+        if n is None:
+            return self._dicts.get(employee, {})
+        return {**n[10], "already_in_exercise_cents": n[11]} if len(n[10]) > 2 else n[10]
+
+    def __contains__(self, employee: object) -> bool:
+        return employee in self._numbers or employee in self._dicts
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._numbers
+        yield from (k for k in self._dicts if k not in self._numbers)
+
+    def __len__(self) -> int:
+        return len(self._numbers) + sum(1 for k in self._dicts if k not in self._numbers)
+
+
+def _cap_detail(facts: Mapping[str, Mapping[str, Any]], employee: str) -> Mapping[str, Any]:
+    return facts.cap_detail(employee) if isinstance(facts, Facts) else facts.get(employee, {})
 
 
 def full_cap(params: Parameters, ex: Period) -> int:
@@ -312,7 +397,7 @@ def default_rules(
     out = []
     if ag.seniority_months:
         out.append("D-3")
-    if any("cap_days" in f or "cap_months" in f for f in facts.values()):
+    if any("cap_days" in f or "cap_months" in f for f in (_cap_detail(facts, k) for k in facts)):
         out.append("D-4")
     out.append("D-10")
     if ag.seniority_scope == "group":
@@ -328,7 +413,7 @@ def default_rules(
 def excess_findings(shares: Sequence[Share], facts: Mapping[str, Mapping[str, Any]]) -> list[Finding]:
     """With `cap_proration = "none"`: how many beneficiaries received more in the exercise than the cap prorated by
     presence (Urssaf treats that excess as salary, I-33, D-4). No amounts: findings are logged."""
-    over = sum(1 for s in shares if excess_over_prorated_cap(s.amount, facts.get(s.id, {})) > 0)
+    over = sum(1 for s in shares if excess_over_prorated_cap(s.amount, _cap_detail(facts, s.id)) > 0)
     if not over:
         return []
     return [
@@ -454,18 +539,45 @@ def contributions(
     params: Parameters, ex: Period, ctx: SchemeContext, cents: int, deadline: date | None = None
 ) -> dict[str, Any]:
     """CSG/CRDS on 100 % of the amount, split for paid or placed (LAW 0.3); the employer's forfait social (0.4)."""
-    on = ex.end
-    c = csg_crds(params, cents, on)  # CSG rounded once, so paid and placed withhold the same amount
-    return {
-        "csg_crds_base_cents": cents,
-        "paid": {
-            "csg_deductible": c.csg_deductible_cents,
-            "csg_non_deductible": c.csg_non_deductible_cents,
-            "crds": c.crds_cents,
-        },
-        "placed": {"csg_non_deductible": c.csg_cents, "crds": c.crds_cents},
-        "forfait_social": forfait_social(params, ctx.company, cents, deadline or on),
-    }
+    return Levies(params, ex, ctx.company, deadline).of(cents)
+
+
+class Levies:
+    """CSG/CRDS (LAW 0.3) and the employer's forfait social (0.4) of amounts of one computation: the rates and the
+    headcount rule are looked up once (a computation of 200 000 beneficiaries looked them up for each), `of` gives
+    an amount's contributions."""
+
+    def __init__(
+        self, params: Parameters, ex: Period, company: CompanyInfo, deadline: date | None = None
+    ) -> None:
+        on = ex.end
+        self._csg = csg_crds(params, 0, on)  # the rates in force on `on`, each part rounded once in `of`
+        self._social = forfait_social(params, company, 0, deadline or on)
+        self._rate, self._rate_per = (
+            Decimal(self._social["rate"]),
+            Decimal(self._social["rate_if_placed_in_per"]),
+        )
+
+    def of(self, cents: int) -> dict[str, Any]:
+        """The contributions of `cents`, as `csg_crds` and `forfait_social` give them."""
+        c, amount = self._csg, Decimal(cents)
+        csg = _half_up(amount * c.csg_rate)
+        deductible = _half_up(amount * c.csg_deductible_rate)
+        crds = _half_up(amount * c.crds_rate)
+        return {
+            "csg_crds_base_cents": cents,
+            "paid": {"csg_deductible": deductible, "csg_non_deductible": csg - deductible, "crds": crds},
+            "placed": {"csg_non_deductible": csg, "crds": crds},
+            "forfait_social": {
+                **self._social,
+                "cents": _half_up(amount * self._rate),
+                "cents_if_placed_in_per": _half_up(amount * self._rate_per),
+            },
+        }
+
+
+def _half_up(d: Decimal) -> int:
+    return int(d.to_integral_value(ROUND_HALF_UP))
 
 
 def forfait_social(params: Parameters, company: CompanyInfo, cents: int, deadline: date) -> dict[str, Any]:

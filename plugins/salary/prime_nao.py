@@ -9,6 +9,7 @@ when the pay period containing its date is closed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import ROUND_DOWN, Decimal
 from typing import Any, Literal
@@ -17,6 +18,7 @@ from attrs import Factory, evolve, field, frozen
 from paybonus.calendar import Period
 from paybonus.events import RECOMPUTATION, Event
 from paybonus.hooks import (
+    Drafts,
     DsnMapping,
     EntitlementDraft,
     Explanation,
@@ -140,7 +142,7 @@ def on_recompute(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
 
 
 def _corrections(
-    new: list[EntitlementDraft], before: list[RecordedEntitlement], request: Event[Any], dsn: DsnMapping
+    new: Sequence[EntitlementDraft], before: list[RecordedEntitlement], request: Event[Any], dsn: DsnMapping
 ) -> list[EntitlementDraft]:
     """The new amounts less what was recorded: corrections referencing each principal (or a principal for a
     new beneficiary); someone no longer entitled gets a negative correction."""
@@ -205,13 +207,13 @@ def _corrections(
 def on_close(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
     cfg: NaoConfig = ctx.config
     closed = event.payload.period
-    drafts: list[EntitlementDraft] = []
+    drafts = Drafts()
     findings = sc.payment_date_warning(cfg, SCHEME)
     for award in cfg.awards:
         schedule = award.schedule()
         for n, inst in enumerate(schedule):
             if closed.contains(inst.date):
-                drafts += _instalment(ctx, cfg, award, n, schedule)
+                drafts = drafts + _instalment(ctx, cfg, award, n, schedule)
                 if award.gross_basis == "actual" and award.percent_of_gross is not None:
                     findings.append(Finding("warning", "N-4", ACTUAL_GROSS_WARNING.format(award=award.id)))
     return SchemeResult(drafts, findings, {"entitlements": len(drafts)})
@@ -226,11 +228,12 @@ GROSS_KINDS = {"protected": sc.NEUTRAL, "all_absences": frozenset(AbsenceKind), 
 
 def _instalment(
     ctx: SchemeContext, cfg: NaoConfig, award: Award, n: int, schedule: list[Instalment]
-) -> list[EntitlementDraft]:
+) -> Drafts:
+    """The drafts of instalment `n` of `award`: each person's amount now, each explanation as the core records it
+    (`Drafts`), from the numbers kept (`_Numbers`): not 200 000 explanations held at once."""
     ref = award.reference_period
     pay_month = schedule[n].date.replace(day=1)
     full_hours = ctx.params.value("legal_monthly_hours", ref.end)
-    drafts = []
     weights = scale_weights([i.share for i in schedule])  # the same for everyone: once
     due, dsn, month = sc.due_date(pay_month), sc.dsn(cfg.dsn_code), pay_month.isoformat()[:7]
     shared = Explanation(  # what every beneficiary of the instalment shares: stored once
@@ -244,39 +247,48 @@ def _instalment(
         rules=["N-1", "N-2", "N-4", *(["D-2"] if award.percent_of_gross is not None else [])],
     )
     last = f"instalment {n + 1} of {len(schedule)}: "
-    for emp in ctx.population(ref).employees:
-        total, detail = _award_amount(award, emp, ref, cfg, full_hours)
-        if total <= 0:
-            continue
-        parts = allocate(total, weights)
-        amount = parts[n]
-        if amount <= 0:
-            continue
+    key = f"{award.id}|{n + 1}"
+
+    def draft(emp_id: str, numbers: _Numbers, parts: list[int]) -> EntitlementDraft:
+        detail = _detail(award, numbers)
         steps = detail.pop("steps")
+        amount = parts[n]
         expl = Explanation(
-            inputs={**detail, "total_cents": total, "instalment_cents": parts},
+            inputs={**detail, "total_cents": numbers.amount, "instalment_cents": parts},
             steps=[*steps, last + format_euros(amount)],
             shared=shared,
         )
-        drafts.append(
-            EntitlementDraft(
-                emp.id,
-                ref,
-                amount,
-                expl,
-                due_date=due,
-                key=f"{award.id}|{n + 1}",
-                dsn=dsn,
-            )
-        )
-    return drafts
+        return EntitlementDraft(emp_id, ref, amount, expl, due_date=due, key=key, dsn=dsn)
+
+    items = []
+    for emp in ctx.population(ref).employees:
+        numbers = _award_numbers(award, emp, ref, cfg, full_hours)
+        if numbers is None or numbers.amount <= 0:
+            continue
+        parts = allocate(numbers.amount, weights)
+        if parts[n] <= 0:
+            continue
+        items.append((emp.id, numbers, parts))
+    return Drafts(draft, items)
 
 
-def _award_amount(
-    award: Award, emp: EmployeeRecord, ref: Period, cfg: NaoConfig, full_hours: Decimal
-) -> tuple[int, dict[str, Any]]:
-    steps: list[str] = []
-    p = sc.presence(emp, ref, cfg.absences)
+@frozen
+class _Numbers:
+    """One person's award in numbers; `_detail` gives its explanation."""
+
+    amount: int  # the award for the whole reference period, pro rata of presence
+    presence: sc.Presence
+    gross: int
+    used: int
+    reconstituted: list[dict[str, Any]]
+    years: int
+    bracket: Decimal
+    coefficient: Decimal
+    ratio: Decimal
+    full: int
+
+
+def _excluded(award: Award, emp: EmployeeRecord, p: sc.Presence) -> str | None:
     if (
         award.present_on is not None
         and not any(  # under contract that day; a protected absence still counts (N-4)
@@ -284,25 +296,31 @@ def _award_amount(
             for c in emp.contracts
         )
     ):
-        return 0, {"excluded": f"not under contract on {award.present_on}", "steps": []}
+        return f"not under contract on {award.present_on}"
     if p.present_days < award.min_presence_days:
-        return 0, {"excluded": f"presence {p.present_days} days below {award.min_presence_days}", "steps": []}
+        return f"presence {p.present_days} days below {award.min_presence_days}"
+    return None
+
+
+def _award_numbers(
+    award: Award,
+    emp: EmployeeRecord,
+    ref: Period,
+    cfg: NaoConfig,
+    full_hours: Decimal,
+) -> _Numbers | None:
+    """The award of `emp` in numbers (None: excluded, N-4)."""
+    p = sc.presence(emp, ref, cfg.absences)
+    if _excluded(award, emp, p) is not None:
+        return None
     gross, used = 0, 0
     reconstituted: list[dict[str, Any]] = []
     if award.percent_of_gross is not None:
         kinds = GROSS_KINDS[award.gross_basis]
         gross, used, reconstituted = sc.bonus_gross(emp, ref, kinds, award.gross_basis == "all_absences")
     base = Decimal(award.flat_cents)
-    steps.append(f"flat {format_euros(award.flat_cents)}")
     if award.percent_of_gross is not None:
         base += award.percent_of_gross * used
-        how = (
-            f" ({len(reconstituted)} month(s) at the salary the employee would have earned, "
-            f"gross_basis = {award.gross_basis}, D-2)"
-            if reconstituted
-            else ""
-        )
-        steps.append(f"+ {award.percent_of_gross} x gross {format_euros(used)}{how}")
     years = _seniority_years(emp, award.present_on or ref.end)
     bracket = Decimal(0)
     for from_years, euros in award.seniority:
@@ -310,28 +328,44 @@ def _award_amount(
             bracket = euros * 100
     if award.seniority:
         base += bracket
-        steps.append(f"+ seniority {years} years: {format_euros(int(bracket))}")
     coef = award.categories.get(emp.category, Decimal(1))
     ratio = _working_time(emp, ref, full_hours) if award.part_time == "prorate" else Decimal(1)
     full = int((base * coef * ratio).to_integral_value(ROUND_DOWN))
-    steps.append(f"x category coefficient {coef} x working time {ratio} = {format_euros(full)}")
     amount = sc.prorate(full, p)
-    steps.append(f"pro rata of presence {p.present_days}/{p.period_days} days: {format_euros(amount)}")
-    return amount, {
-        "gross_cents": gross,
+    return _Numbers(amount, p, gross, used, reconstituted, years, bracket, coef, ratio, full)
+
+
+def _detail(award: Award, x: _Numbers) -> dict[str, Any]:
+    """The explanation's inputs of an award, and its steps (under "steps")."""
+    steps = [f"flat {format_euros(award.flat_cents)}"]
+    if award.percent_of_gross is not None:
+        how = (
+            f" ({len(x.reconstituted)} month(s) at the salary the employee would have earned, "
+            f"gross_basis = {award.gross_basis}, D-2)"
+            if x.reconstituted
+            else ""
+        )
+        steps.append(f"+ {award.percent_of_gross} x gross {format_euros(x.used)}{how}")
+    if award.seniority:
+        steps.append(f"+ seniority {x.years} years: {format_euros(int(x.bracket))}")
+    steps.append(f"x category coefficient {x.coefficient} x working time {x.ratio} = {format_euros(x.full)}")
+    p = x.presence
+    steps.append(f"pro rata of presence {p.present_days}/{p.period_days} days: {format_euros(x.amount)}")
+    return {
+        "gross_cents": x.gross,
         **(
             {
-                "gross_used_cents": used,
+                "gross_used_cents": x.used,
                 "gross_basis": award.gross_basis,
-                "reconstituted_months": reconstituted,
+                "reconstituted_months": x.reconstituted,
             }
             if award.percent_of_gross is not None
             else {}
         ),
-        "seniority_years": years,
-        "coefficient": str(coef),
-        "working_time": str(ratio),
-        "full_cents": full,
+        "seniority_years": x.years,
+        "coefficient": str(x.coefficient),
+        "working_time": str(x.ratio),
+        "full_cents": x.full,
         "presence": p.to_json(),
         "steps": steps,
     }

@@ -37,14 +37,15 @@ def test_each_target_of_the_performance_issue_gets_a_verdict():
     got = verdicts(
         [
             _result("growth", 25_000, 1, 4.0, 1.0, 300, 1.0),
-            _result("large employer", 200_000, 1, 29.0, 15.0, 1100, 9.0),
+            {**_result("large employer", 200_000, 1, 29.0, 15.0, 1100, 9.0), "publish_peak_rss_mib": 900},
             _result("vendor month", 250_000, 2_000, 41.0, 20.0, 900, 9.0),
         ]
     )
     assert {(t, v) for t, _, _, v in got} == {
         ("large employer 200,000: publish_s", "met"),
         ("large employer 200,000: publish_over_floor", "met"),  # 29 / 15 = 1.93
-        ("large employer 200,000: peak_rss_mib", "MISSED"),  # 1 100 MiB > 1 GiB
+        ("large employer 200,000: publish_peak_rss_mib", "met"),  # the publish alone: 900 MiB
+        ("large employer 200,000: peak_rss_mib", "MISSED"),  # 1 100 MiB > 1 GiB, verify and replay included
         ("large employer 200,000: verify_s", "met"),
         ("vendor month 250,000: publish_s", "MISSED"),  # 41 s > 40 s
         ("vendor month 250,000: publish_over_floor", "met"),

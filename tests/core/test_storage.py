@@ -51,7 +51,7 @@ def test_the_audit_log_indexes_parameter_sets_only(tmp_path):
 
 def test_a_population_is_the_same_whatever_order_its_pay_lines_were_loaded_in(tmp_path):
     """The population reads pay lines in the order of their primary key (month, then employee: nothing to sort);
-    each employee's lines still come in month order, and equal amounts are shared between lines."""
+    each employee's lines still come in month order; equal amounts, and equal lines, are shared."""
     import random
     from datetime import date
 
@@ -76,3 +76,27 @@ def test_a_population_is_the_same_whatever_order_its_pay_lines_were_loaded_in(tm
         assert months == sorted(months) and len(set(months)) == len(months)
     lines = [p for e in pops[1].employees for p in e.pay]
     assert len({id(p.gross_cents) for p in lines}) == len({p.gross_cents for p in lines})
+    assert len({id(p) for p in lines}) == len(set(lines))  # equal lines: one object
+
+
+def test_people_paid_the_same_share_their_pay_lines(tmp_path):
+    from datetime import date
+
+    from attrs import evolve
+    from paybonus.calendar import Period
+    from paybonus.fixtures.pytest_plugin import make_company
+    from paybonus.sources import store_company
+
+    data = make_company(employees=3).data
+    first = [r for r in data.pay_lines if r[0] == "E0001"]
+    twin = [("E0002", *r[1:]) for r in first]  # E0002 paid as E0001, month by month
+    rows = [r for r in data.pay_lines if r[0] != "E0002"] + twin
+    ledger = Ledger.create(tmp_path / "l.db")
+    store_company(ledger, evolve(data, pay_lines=rows))
+    reader = ledger.reader()
+    pop = reader.payroll(data.config.info.id, Period(date(2025, 1, 1), date(2025, 12, 31)))
+    reader.close()
+    ledger.close()
+    a, b = (e for e in pop.employees if e.id in ("E0001", "E0002"))
+    assert a.pay == b.pay and len(a.pay) == len(first) > 0
+    assert all(x is y for x, y in zip(a.pay, b.pay, strict=True))

@@ -32,7 +32,6 @@ from paybonus.hooks import (
     EntitlementDraft,
     Explanation,
     Finding,
-    Kind,
     SchemeContext,
     SchemeResult,
 )
@@ -45,6 +44,7 @@ from ..shared import (
     as_drafts,
     beneficiaries,
     cap_parameters,
+    corrections,
     default_rules,
     excess_findings,
     family_in_exercise,
@@ -173,7 +173,7 @@ def _entity(
     pending: Sequence[EntitlementDraft],
     closed_on: date | None,
     request: Event[Any] | None = None,
-) -> tuple[list[EntitlementDraft], list[Finding], dict[str, Any] | None]:
+) -> tuple[Sequence[EntitlementDraft], list[Finding], dict[str, Any] | None]:
     part = st.part(p.entity)
     entity = st.agreement.entity(p.entity)
     if part is None or entity is None:
@@ -287,7 +287,7 @@ def _entity(
         "undistributed_cents": result.undistributed + part.pool_cents - pool,
         "beneficiaries": sum(1 for s in result.shares if s.amount),
         "capped": sum(1 for s in result.shares if s.capped),
-        "corrections": sum(1 for d in drafts if d.kind is Kind.CORRECTION),
+        "corrections": corrections(drafts),
     }
     return drafts, findings, summary
 
