@@ -254,9 +254,10 @@ def recorded_by_employee(
 
 
 def recomputation(request: Any) -> dict[str, Any]:
-    """What a correction recorded on a `recomputation_requested` event says about it."""
+    """What a correction says about the event that asked for it: a `recomputation_requested`, or a pay period
+    closed again."""
     return {
         "request": request.id,
-        "reason": request.payload.reason,
+        "reason": getattr(request.payload, "reason", None) or "the pay period was closed again",
         "requested_at": request.occurred_at.isoformat(),
     }

@@ -122,23 +122,26 @@ def on_recompute(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
         if award.reference_period != p.period:
             continue
         schedule = award.schedule()
-        recorded = [
-            e for e in ctx.entitlements(scheme=SCHEME, period=award.reference_period) if e.period == p.period
-        ]
         for n, inst in enumerate(schedule):
             if not any(c.contains(inst.date) for c in closed):
                 continue
-            before = [
-                e
-                for e in recorded
-                if e.explanation.inputs.get("award") == award.id
-                and e.explanation.inputs.get("instalment") == n + 1
-            ]
+            before = _recorded(ctx, award, n)
             new = _instalment(ctx, cfg, award, n, schedule)
             drafts += _corrections(new, before, event, sc.dsn(cfg.dsn_code))
     return SchemeResult(
         drafts, sc.payment_date_warning(cfg, SCHEME), {"recomputation": event.id, "entitlements": len(drafts)}
     )
+
+
+def _recorded(ctx: SchemeContext, award: Award, n: int) -> list[RecordedEntitlement]:
+    """What is recorded for instalment `n` of `award` (principals and corrections)."""
+    return [
+        e
+        for e in ctx.entitlements(scheme=SCHEME, period=award.reference_period)
+        if e.period == award.reference_period
+        and e.explanation.inputs.get("award") == award.id
+        and e.explanation.inputs.get("instalment") == n + 1
+    ]
 
 
 def _corrections(
@@ -209,11 +212,19 @@ def on_close(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
     closed = event.payload.period
     drafts = Drafts()
     findings = sc.payment_date_warning(cfg, SCHEME)
+    closes: list[Event[Any]] | None = None  # the company's closes, read when an instalment falls in this one
     for award in cfg.awards:
         schedule = award.schedule()
         for n, inst in enumerate(schedule):
             if closed.contains(inst.date):
-                drafts = drafts + _instalment(ctx, cfg, award, n, schedule)
+                new = _instalment(ctx, cfg, award, n, schedule)
+                closes = ctx.events("period_closed") if closes is None else closes
+                if any(c.id != event.id and c.payload.period.contains(inst.date) for c in closes):
+                    # the month closed again (a payroll corrected after its close): what changed is a correction
+                    # citing this close; nothing when nothing changed (N-1)
+                    before = _recorded(ctx, award, n)
+                    new = Drafts.of(_corrections(new, before, event, sc.dsn(cfg.dsn_code))) if before else new
+                drafts = drafts + new
                 if award.gross_basis == "actual" and award.percent_of_gross is not None:
                     findings.append(Finding("warning", "N-4", ACTUAL_GROSS_WARNING.format(award=award.id)))
     return SchemeResult(drafts, findings, {"entitlements": len(drafts)})

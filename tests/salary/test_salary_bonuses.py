@@ -368,6 +368,39 @@ def test_nao_flat_categories_part_time_and_instalments(tmp_path):
     assert sorted({r["due_date"] for r in rows}) == ["2025-06-30", "2025-12-31"]
 
 
+def test_a_month_closed_again_changes_nothing_or_corrects_its_instalment(tmp_path):
+    # N-1: an instalment is owed once; a payroll corrected after the close and the month closed again (a new close
+    # event) gives the difference as a correction of that instalment, citing the new close. It was an
+    # IntegrityError (the instalment's ids do not depend on the close event), a failed dispatch.
+    from paybonus.sources import store_company
+
+    award = (
+        'flat = "500.00"\n'
+        'instalments = [{ date = 2025-06-30, share = "0.5" }, { date = 2025-12-31, share = "0.5" }]\n'
+    )
+    bus, ledger = world(tmp_path, company([person("A", 250_000), person("B", 250_000)], nao(award)))
+    close(bus)
+    rows = len(ledger.entitlements.rows(scheme="prime_nao"))
+    f = EventFactory("ACME")
+    out = bus.publish(f.period_closed("2025-12", id="close-2025-12-again"))
+    assert [d.error for d in out.dispatches if d.scheme == "prime_nao"] == [None]
+    assert [d.status for d in out.dispatches if d.scheme == "prime_nao"] == ["completed"]
+    assert len(ledger.entitlements.rows(scheme="prime_nao")) == rows  # nothing changed: nothing new
+    assert by_emp(ledger, "prime_nao") == {"A": 50_000, "B": 50_000}
+
+    store_company(ledger, company([person("A", 250_000), person("B", 125_000, hours="75.84")], nao(award)))
+    out = bus.publish(f.period_closed("2025-12", id="close-2025-12-corrected"))
+    assert [d.status for d in out.dispatches if d.scheme == "prime_nao"] == ["completed"]
+    [fix] = [r for r in ledger.entitlements.rows(scheme="prime_nao") if r["kind"] == "correction"]
+    assert fix["employee"] == "B" and fix["amount_cents"] == -12_500  # instalment 2 at half time: 12 500
+    assert fix["event_id"] == "close-2025-12-corrected" and fix["corrects"] is not None
+    assert by_emp(ledger, "prime_nao") == {"A": 50_000, "B": 37_500}
+    assert ledger.dispatches.failed() == []
+    from paybonus.audit import verify
+
+    assert verify(ledger, bus.host.schemes).ok  # the correction is recomputed from what is stored
+
+
 def test_nao_presence_conditions_apply_to_all_and_protected_absences_never_exclude(tmp_path):
     award = 'flat = "500.00"\npresent_on = 2025-12-31\nmin_presence_days = 200\n'
     people = [
