@@ -14,8 +14,10 @@ import click
 
 from .. import logs
 from .._version import __version__
-from ..errors import PaybonusError, PluginError, UserError, VerificationFailed
+from ..errors import MissingParameterValue, PaybonusError, PluginError, UserError, VerificationFailed
+from ..guard import timeout_from_env
 from ..host import load_plugins
+from ..store.ledger import synchronous_from_env
 from ..store.sql import redacted
 from . import audit, browse, followup, ledger, reading, server, tools
 from .base import State, err
@@ -99,6 +101,8 @@ def cli(
     standard error, nothing written). Docs: docs/cli.md, docs/reference.md, docs/library.md.
     """
     logs.configure(log_format, log_level)
+    timeout_from_env()  # the environment's settings are checked before any ledger opens
+    synchronous_from_env()
     ctx.obj = State(db, strict_plugins, params_file, ctx.meta.get(HOST_KEY))
 
 
@@ -189,6 +193,9 @@ def main(argv: list[str] | None = None) -> int:
         _error(usage_line(exc))
         return 2
     except (UserError, PluginError) as exc:
+        _error(str(exc))
+        return 2
+    except MissingParameterValue as exc:  # a date before the legal parameters begin, say
         _error(str(exc))
         return 2
     except VerificationFailed as exc:
