@@ -30,6 +30,10 @@ class MissingParameterValue(LookupError):
     still to be added with --params). A LookupError, as schemes expect; the CLI prints it on one line (exit 2)."""
 
 
+class Interrupted(PaybonusError):
+    """The user interrupted a command (Ctrl-C): the message says what was done before (exit 2, as "aborted")."""
+
+
 class PluginError(PaybonusError):
     """A plugin could not be loaded or registered something invalid."""
 

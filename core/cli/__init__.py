@@ -14,7 +14,14 @@ import click
 
 from .. import logs
 from .._version import __version__
-from ..errors import MissingParameterValue, PaybonusError, PluginError, UserError, VerificationFailed
+from ..errors import (
+    Interrupted,
+    MissingParameterValue,
+    PaybonusError,
+    PluginError,
+    UserError,
+    VerificationFailed,
+)
 from ..guard import timeout_from_env
 from ..host import load_plugins
 from ..store.ledger import synchronous_from_env
@@ -156,9 +163,11 @@ def usage_line(exc: click.ClickException) -> str:
     param = getattr(exc, "param", None)
     where = getattr(exc, "param_hint", None)
     if where is None and param is not None:
-        where = (param.opts[0] if param.opts else param.human_readable_name) if isinstance(
-            param, click.Option
-        ) else param.human_readable_name
+        where = (
+            (param.opts[0] if param.opts else param.human_readable_name)
+            if isinstance(param, click.Option)
+            else param.human_readable_name
+        )
     elif where is not None and not isinstance(where, str):
         where = " / ".join(where)
     if isinstance(exc, click.exceptions.NoSuchOption | click.exceptions.BadOptionUsage):
@@ -192,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         _error(usage_line(exc))
         return 2
-    except (UserError, PluginError) as exc:
+    except (UserError, PluginError, Interrupted) as exc:
         _error(str(exc))
         return 2
     except MissingParameterValue as exc:  # a date before the legal parameters begin, say

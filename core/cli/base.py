@@ -135,7 +135,7 @@ def parse_period(text: str | None, where: str = "--period") -> Period | None:
         p = Period.parse(text)
     except ValueError as exc:
         raise UserError(where, str(exc)) from None
-    if not (FIRST_YEAR <= p.start.year and p.end.year <= LAST_YEAR):
+    if not (p.start.year >= FIRST_YEAR and p.end.year <= LAST_YEAR):
         raise UserError(where, f"{text} is outside the years {FIRST_YEAR} to {LAST_YEAR}")
     return p
 

@@ -335,11 +335,11 @@ def dsn_cmd(
         if not written:
             raise
         raise UserError(
-            exc.where, f"{exc.what}; written before it: {', '.join(map(str, written))} (run it again with --force)"
+            exc.where,
+            f"{exc.what}; written before it: {', '.join(map(str, written))} (run it again with --force)",
         ) from None
-    if company_dir is not None and data is not None:
-        if not (company_dir / "company.toml").is_file():
-            click.echo(f"note: write {company_dir / 'company.toml'} before `paybonus load`", err=True)
+    if company_dir is not None and not (company_dir / "company.toml").is_file():
+        click.echo(f"note: write {company_dir / 'company.toml'} before `paybonus load`", err=True)
     people = {p.matricule for d in declarations for p in d.individuals}
     log.info(
         "dsn.read",

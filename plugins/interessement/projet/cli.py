@@ -24,9 +24,9 @@ from paybonus.calendar import Period
 from paybonus.convert import structure
 from paybonus.errors import UserError, VerificationFailed
 from paybonus.events import Event, canonical_json
-from paybonus.outputs import check_file, write_text
 from paybonus.hooks import CommandContext
 from paybonus.money import format_euros
+from paybonus.outputs import check_file, write_text
 from rich.console import Console
 from rich.table import Table
 
