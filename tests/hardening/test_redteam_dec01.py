@@ -327,3 +327,22 @@ def test_migrate_interrupted_is_rolled_back_and_runs_again(work, pg_url, monkeyp
     monkeypatch.setattr(paybonus.audit, "verify", real)
     code, out, err = cli("migrate", str(work.db), pg_url)
     assert code == 0 and "verified" in out, err
+
+
+def test_ctrl_c_while_the_command_starts_is_no_traceback():
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    command = shutil.which("paybonus", path=str(Path(sys.executable).parent))
+    assert command
+    for delay in (0.1, 0.2, 0.3):  # during the imports, on a quiet or a loaded machine
+        p = subprocess.Popen([command, "--version"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(delay)
+        p.send_signal(signal.SIGINT)
+        _out, err = p.communicate(timeout=60)
+        assert "Traceback" not in err, err
+        assert err in ("", "error: aborted\n") or err.endswith("error: aborted\n"), err
