@@ -340,7 +340,9 @@ def test_ctrl_c_while_the_command_starts_is_no_traceback():
     command = shutil.which("paybonus", path=str(Path(sys.executable).parent))
     assert command
     for delay in (0.1, 0.2, 0.3):  # during the imports, on a quiet or a loaded machine
-        p = subprocess.Popen([command, "--version"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        p = subprocess.Popen(
+            [command, "--version"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         time.sleep(delay)
         p.send_signal(signal.SIGINT)
         _out, err = p.communicate(timeout=60)
