@@ -10,6 +10,7 @@ Embedding in a few lines (see `paybonus.app` and docs/library.md):
         print(app.entitlements(company="ACME"))
 """
 
+from . import _interrupt  # noqa: F401  (first: Ctrl-C while the command starts is one line)
 from ._version import __version__
 from .app import Explained, LoadSummary, Paybonus, PublishSummary
 from .bus import DispatchOutcome, EventBus, PublishOutcome

@@ -9,6 +9,12 @@ from datetime import date, timedelta
 
 from attrs import frozen
 
+# ASCII digits only: str.isdigit() and int() also take '２０２５' (full-width) or '٢٠٢٥'
+_DAY = "[0-9]{4}-[0-9]{2}-[0-9]{2}"
+_PERIOD = re.compile(f"{_DAY}\\.\\.{_DAY}", re.ASCII)
+_MONTH = re.compile("[0-9]{4}-[0-9]{2}", re.ASCII)
+_YEAR = re.compile("[0-9]{4}", re.ASCII)
+
 
 def last_day_of_month(d: date) -> date:
     return d.replace(day=_cal.monthrange(d.year, d.month)[1])
@@ -43,14 +49,14 @@ class Period:
 
     @classmethod
     def parse(cls, text: str) -> Period:
-        """'2025-01-01..2025-12-31', or '2025-03' for a month, or '2025' for a calendar year."""
-        if ".." in text:
+        """'2025-01-01..2025-12-31', or '2025-03' for a month, or '2025' for a calendar year (ASCII digits)."""
+        if _PERIOD.fullmatch(text):
             a, b = text.split("..", 1)
             return cls(date.fromisoformat(a), date.fromisoformat(b))
-        if len(text) == 7:
+        if _MONTH.fullmatch(text):
             y, m = text.split("-")
             return cls.month(int(y), int(m))
-        if len(text) == 4 and text.isdigit():
+        if _YEAR.fullmatch(text):
             return cls(date(int(text), 1, 1), date(int(text), 12, 31))
         raise ValueError(f"'{text}' is not a period (expected YYYY-MM-DD..YYYY-MM-DD, YYYY-MM or YYYY)")
 

@@ -25,6 +25,15 @@ class PartlyPublished(VerificationFailed):
     this is no "nothing written" refusal (exit 1, not 2); publishing the file again resumes it."""
 
 
+class MissingParameterValue(LookupError):
+    """No dated value of a legal parameter is known for a date (a date before the parameters begin, or a value
+    still to be added with --params). A LookupError, as schemes expect; the CLI prints it on one line (exit 2)."""
+
+
+class Interrupted(PaybonusError):
+    """The user interrupted a command (Ctrl-C): the message says what was done before (exit 2, as "aborted")."""
+
+
 class PluginError(PaybonusError):
     """A plugin could not be loaded or registered something invalid."""
 

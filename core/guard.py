@@ -12,6 +12,7 @@ installs them for that one call.
 
 from __future__ import annotations
 
+import math
 import os
 import queue
 import signal
@@ -22,10 +23,11 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from .errors import PaybonusError
+from .errors import PaybonusError, UserError
 
 T = TypeVar("T")
 DEFAULT_TIMEOUT_S = 900.0  # a large employer's close computes in tens of seconds; a hang is far beyond
+MAX_TIMEOUT_S = 86_400  # a day: a scheme's computation for one event
 
 
 class PluginTimeout(PaybonusError):
@@ -41,14 +43,20 @@ class _Overrun(BaseException):
 
 
 def timeout_from_env() -> float | None:
-    """`PAYBONUS_DISPATCH_TIMEOUT` seconds (0: no limit), else the default."""
+    """`PAYBONUS_DISPATCH_TIMEOUT` seconds (0: no limit), else the default. Anything else (abc, -1, nan, inf) is
+    refused: a typo must never remove the limit or quietly fall back to the default."""
     text = os.environ.get("PAYBONUS_DISPATCH_TIMEOUT", "").strip()
     if not text:
         return DEFAULT_TIMEOUT_S
     try:
-        seconds = float(text)
+        seconds = float(text) if text.isascii() else math.nan
     except ValueError:
-        return DEFAULT_TIMEOUT_S
+        seconds = math.nan
+    if not (math.isfinite(seconds) and 0 <= seconds <= MAX_TIMEOUT_S):
+        raise UserError(
+            "PAYBONUS_DISPATCH_TIMEOUT",
+            f"expected seconds, a number from 0 (no limit) to {MAX_TIMEOUT_S}, got {text!r:.40}",
+        )
     return seconds if seconds > 0 else None
 
 

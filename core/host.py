@@ -120,9 +120,20 @@ def load_plugins(
     their module's last part (`interessement`), external ones by their entry-point name. `extra`: plugin objects
     to register as well (tests, embedding hosts).
     """
-    if allow is None and os.environ.get("PAYBONUS_PLUGINS", "").strip():
+    from_env = allow is None and bool(os.environ.get("PAYBONUS_PLUGINS", "").strip())
+    if from_env:
         allow = [n.strip() for n in os.environ["PAYBONUS_PLUGINS"].split(",") if n.strip()]
     allowed = set(allow) if allow is not None else None
+    if from_env and allowed is not None:  # a name that loads nothing is a typo: refused, not ignored
+        known = {m.rsplit(".", 1)[-1] for m in (builtins if builtins is not None else default_plugins())}
+        if entry_points:
+            known |= {ep.name for ep in md.entry_points(group=ENTRY_POINT_GROUP)}
+        unknown = sorted(allowed - known)
+        if unknown:
+            raise PluginError(
+                f"PAYBONUS_PLUGINS: no plugin named {', '.join(map(repr, unknown))} "
+                f"(known: {', '.join(sorted(known))})"
+            )
     pm = pluggy.PluginManager(PROJECT)
     pm.add_hookspecs(specs)
     host = PluginHost(pm)

@@ -27,7 +27,7 @@ from attrs import frozen
 
 from .calendar import semester_period
 from .convert import FIRST_YEAR, LAST_YEAR
-from .errors import UserError
+from .errors import MissingParameterValue, UserError
 from .parsing import decode, load_toml
 
 UNITS = ("cents", "rate", "count")
@@ -209,7 +209,7 @@ class Parameters:
             else:
                 break
         if found is None or (found.valid_until is not None and on > found.valid_until):
-            raise LookupError(
+            raise MissingParameterValue(
                 f"no value of {name} ({p.label}) is known for {on.isoformat()}; add one with --params"
             )
         return found

@@ -69,12 +69,12 @@ def key_id(public: str) -> str:
 def parse_public(text: str, where: str) -> Ed25519PublicKey:
     """A public key from its base64 text, or from a file holding it."""
     raw = text.strip()
-    if raw and Path(raw).is_file():
-        raw = Path(raw).read_text(encoding="utf-8").strip()
     try:
+        if raw and Path(raw).is_file():
+            raw = Path(raw).read_text(encoding="utf-8").strip()
         data = base64.b64decode(raw, validate=True)
         return Ed25519PublicKey.from_public_bytes(data)
-    except ValueError:
+    except (ValueError, OSError):  # not base64, not 32 bytes, a file not UTF-8 or not readable
         raise UserError(
             where, "not an Ed25519 public key (base64 of 32 bytes, as `paybonus audit public-key` prints)"
         ) from None

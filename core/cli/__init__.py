@@ -14,8 +14,17 @@ import click
 
 from .. import logs
 from .._version import __version__
-from ..errors import PaybonusError, PluginError, UserError, VerificationFailed
+from ..errors import (
+    Interrupted,
+    MissingParameterValue,
+    PaybonusError,
+    PluginError,
+    UserError,
+    VerificationFailed,
+)
+from ..guard import timeout_from_env
 from ..host import load_plugins
+from ..store.ledger import synchronous_from_env
 from ..store.sql import redacted
 from . import audit, browse, followup, ledger, reading, server, tools
 from .base import State, err
@@ -99,6 +108,8 @@ def cli(
     standard error, nothing written). Docs: docs/cli.md, docs/reference.md, docs/library.md.
     """
     logs.configure(log_format, log_level)
+    timeout_from_env()  # the environment's settings are checked before any ledger opens
+    synchronous_from_env()
     ctx.obj = State(db, strict_plugins, params_file, ctx.meta.get(HOST_KEY))
 
 
@@ -143,9 +154,40 @@ def _error(message: str) -> None:
     err.print(f"error: {line}", markup=False, soft_wrap=True)
 
 
+def usage_line(exc: click.ClickException) -> str:
+    """click's usage error as one line like the CLI's others: `<command> <option>: <what> (see paybonus <command>
+    -h)`, "Did you mean" suggestions kept."""
+    ctx = getattr(exc, "ctx", None)
+    command = ctx.command_path.partition(" ")[2] if ctx is not None else ""
+    see = f" (see paybonus {command + ' ' if command else ''}-h)" if isinstance(exc, click.UsageError) else ""
+    param = getattr(exc, "param", None)
+    where = getattr(exc, "param_hint", None)
+    if where is None and param is not None:
+        where = (
+            (param.opts[0] if param.opts else param.human_readable_name)
+            if isinstance(param, click.Option)
+            else param.human_readable_name
+        )
+    elif where is not None and not isinstance(where, str):
+        where = " / ".join(where)
+    if isinstance(exc, click.exceptions.NoSuchOption | click.exceptions.BadOptionUsage):
+        where = exc.option_name
+    if isinstance(exc, click.exceptions.MissingParameter):
+        what = "required, not given"
+    elif isinstance(exc, click.BadParameter):
+        what = exc.message
+    else:
+        what = exc.format_message()
+    what = what.rstrip(".") if isinstance(exc, click.BadParameter) else what
+    if what[:2].istitle():  # click's sentences ("File 'x' does not exist") read as the CLI's other lines
+        what = what[0].lower() + what[1:]
+    head = " ".join(x for x in (command, where) if x)
+    return f"{head}: {what}{see}" if head else f"{what}{see}"
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: maps errors to exit codes. A usage error gets click's usage line, "Try ... -h" and the error
-    (with "Did you mean"); any other mistake one line on stderr; never a traceback for a user's mistake."""
+    """Entry point: maps errors to exit codes. Any mistake is one line on stderr (click's usage errors too,
+    "Did you mean" kept); never a traceback for a user's mistake."""
     try:
         cli.main(args=argv, prog_name="paybonus", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -153,11 +195,16 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         _error("aborted")
         return 2
-    except click.ClickException as exc:
-        exc.message = redacted(exc.message)
+    except click.exceptions.NoArgsIsHelpError as exc:  # a group without its command: its help
         exc.show()
         return 2
-    except (UserError, PluginError) as exc:
+    except click.ClickException as exc:
+        _error(usage_line(exc))
+        return 2
+    except (UserError, PluginError, Interrupted) as exc:
+        _error(str(exc))
+        return 2
+    except MissingParameterValue as exc:  # a date before the legal parameters begin, say
         _error(str(exc))
         return 2
     except VerificationFailed as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -9,6 +10,7 @@ import click
 from .. import logs, signing
 from ..checkpoint import read as read_checkpoint
 from ..errors import VerificationFailed
+from ..outputs import check_file, write_text
 from .base import State, SuggestingGroup, err, out, pass_state
 from .output import plural, progress
 
@@ -56,13 +58,14 @@ def audit_verify(
     replay: bool,
 ) -> None:
     """Check everything the chains vouch for and recompute every amount; exit 1 on any problem."""
-    trusted = None
-    if checkpoints:
-        trusted = (
-            signing.parse_public(public_key, "--public-key")
-            if public_key
-            else signing.load_key(key).public_key()
-        )
+    # a key given (or set in $PAYBONUS_SIGNING_KEY) is checked even when no checkpoint needs it: a bad one is a
+    # mistake to tell, not to ignore
+    trusted = signing.parse_public(public_key, "--public-key") if public_key else None
+    if key is not None or (not public_key and os.environ.get(signing.KEY_ENV, "").strip()):
+        private = signing.load_key(key)
+        trusted = trusted or private.public_key()
+    if checkpoints and trusted is None:
+        trusted = signing.load_key(key).public_key()  # the one-line "no signing key" error
     cps = [read_checkpoint(p, trusted) for p in checkpoints]
     with state.app() as app:
         total = sum(h.n for h in app.heads().values())
@@ -116,6 +119,7 @@ Examples:
 )
 def keygen(out_file: Path) -> None:
     """Create a signing key (Ed25519, PEM, readable by you only) and print its public key."""
+    check_file(out_file, "--out")
     key = signing.new_key(out_file)
     out.print(f"private key written to {out_file}; keep it outside the ledger", markup=False)
     out.print(f"public key: {signing.public_text(key)}", markup=False)
@@ -149,6 +153,8 @@ Examples:
 def checkpoint_cmd(state: State, key: Path | None, out_file: Path | None) -> None:
     """Sign the heads of every company's chain: keep the file outside the ledger (WORM storage, the auditor)."""
     private = signing.load_key(key)
+    if out_file is not None:
+        check_file(out_file, "--out")
     with state.app() as app:
         cp = app.checkpoint(private)
     text = cp.to_json()
@@ -158,7 +164,7 @@ def checkpoint_cmd(state: State, key: Path | None, out_file: Path | None) -> Non
     if out_file is None:
         click.echo(text, nl=False)
     else:
-        out_file.write_text(text, encoding="utf-8")
+        write_text(out_file, text, "--out")
         err.print(
             f"checkpoint of {len(cp.heads)} chains written to {out_file} (root {cp.root[:16]})", markup=False
         )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import sys
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from rich.console import Console
 
 from ..app import Paybonus
 from ..calendar import Period
+from ..convert import FIRST_YEAR, LAST_YEAR
 from ..errors import UserError
 from ..host import PluginHost, load_plugins
 from ..params import Parameters
@@ -112,22 +114,37 @@ class SuggestingGroup(click.Group):
 
 
 def parse_date(text: str | None, where: str) -> date:
-    """A YYYY-MM-DD option (today when not given)."""
+    """A YYYY-MM-DD option in ASCII digits, from 1900 to 2199 as dates in events (today when not given)."""
     if text is None:
         return date.today()
     try:
-        return date.fromisoformat(text)
+        if not re.fullmatch("[0-9]{4}-[0-9]{2}-[0-9]{2}", text, re.ASCII):
+            raise ValueError(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise UserError(where, f"expected a date YYYY-MM-DD, got {text!r}") from None
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise UserError(where, f"{text} is outside the years {FIRST_YEAR} to {LAST_YEAR}")
+    return day
 
 
 def parse_period(text: str | None, where: str = "--period") -> Period | None:
     if text is None:
         return None
     try:
-        return Period.parse(text)
+        p = Period.parse(text)
     except ValueError as exc:
         raise UserError(where, str(exc)) from None
+    if not (p.start.year >= FIRST_YEAR and p.end.year <= LAST_YEAR):
+        raise UserError(where, f"{text} is outside the years {FIRST_YEAR} to {LAST_YEAR}")
+    return p
+
+
+def parse_month(text: str | None, where: str) -> str | None:
+    """A YYYY-MM option (a payroll month), ASCII digits, a month 01-12."""
+    if text is not None and not re.fullmatch("[0-9]{4}-(0[1-9]|1[0-2])", text, re.ASCII):
+        raise UserError(where, f"expected a month YYYY-MM, got {text!r}")
+    return text
 
 
 def read_lines_text(path: str) -> str:

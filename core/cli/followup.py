@@ -13,7 +13,18 @@ import click
 from .. import logs, signing
 from ..errors import UserError, VerificationFailed
 from ..events import is_name_id
-from .base import State, SuggestingGroup, err, out, parse_date, parse_period, pass_state, write_private
+from ..outputs import check_dir, check_file, write_text
+from .base import (
+    State,
+    SuggestingGroup,
+    err,
+    out,
+    parse_date,
+    parse_month,
+    parse_period,
+    pass_state,
+    write_private,
+)
 from .output import Column, format_options, plural, render
 
 log = logs.get_logger("paybonus.cli")
@@ -40,7 +51,13 @@ Examples:
   paybonus deadlines --check                  # the daily job (cron): logs and records new notices once"""
 )
 @click.option("--as-of", "as_of", help="Date to evaluate (YYYY-MM-DD); default today.")
-@click.option("--within", default=30, show_default=True, help="Also list what falls due in this many days.")
+@click.option(
+    "--within",
+    type=click.IntRange(0, 3660),
+    default=30,
+    show_default=True,
+    help="Also list what falls due in this many days (at most 3660, ten years).",
+)
 @click.option("--company", help="Only this company.")
 @click.option(
     "--check",
@@ -119,7 +136,8 @@ Examples:
     "--issued-on",
     "issued_on",
     required=True,
-    help="Date of issue printed on the statements (YYYY-MM-DD); the 15-day choice runs from it.",
+    help="Date of issue printed on the statements (YYYY-MM-DD), after the period ends; the 15-day choice runs "
+    "from it.",
 )
 @click.option(
     "--channel",
@@ -156,6 +174,14 @@ def statements(
     p = parse_period(period)
     assert p is not None
     day = parse_date(issued_on, "--issued-on")
+    if day <= p.end:
+        raise UserError(
+            "--issued-on",
+            f"{day} is not after the period {p} ends: statements are issued once it is over",
+        )
+    check_dir(out_dir, "--out")
+    if events_out is not None:
+        check_file(events_out, "--events")
     signer = signing.load_key(key) if key or os.environ.get(signing.KEY_ENV, "").strip() else None
     with state.app() as app:
         built = app.statements(
@@ -180,7 +206,12 @@ def statements(
     except OSError as exc:
         raise UserError(str(out_dir), f"cannot write the statements ({exc.strerror})") from None
     if events_out:
-        events_out.write_text("".join(e.to_json() + "\n" for e in events), encoding="utf-8")
+        try:
+            write_text(events_out, "".join(e.to_json() + "\n" for e in events), "--events")
+        except UserError as exc:
+            raise UserError(
+                exc.where, f"{exc.what}; the {plural(len(built), 'statement')} were written to {out_dir}"
+            ) from None
     log.info("statements.written", company=company, scheme=scheme, count=len(built), channel=channel)
     out.print(
         f"{plural(len(built), 'statement')} written to {out_dir}"
@@ -265,14 +296,16 @@ def export(
     cents; booleans are true/false."""
     from ..export import COLUMNS
 
-    if payroll_month is not None and not (len(payroll_month) == 7 and payroll_month[4] == "-"):
-        raise UserError("--payroll-month", f"expected YYYY-MM, got {payroll_month!r}")
+    parse_month(payroll_month, "--payroll-month")
+    day = parse_date(as_of, "--as-of")  # before the ledger opens (opening may upgrade it)
+    if out_file is not None:
+        check_file(out_file, "--out")
     if out_file is not None and out_file.exists() and not force:
         raise UserError(
             str(out_file), "exists: it will not be replaced (choose another file, or add --force)"
         )
     with state.app() as app:
-        data = app.export(parse_date(as_of, "--as-of"), company, scheme, payroll_month)
+        data = app.export(day, company, scheme, payroll_month)
     if out_file is None:
         render(data, fmt, COLUMNS, [])
         return

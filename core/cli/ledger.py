@@ -8,7 +8,7 @@ import click
 
 from .. import logs
 from ..app import read_company
-from ..errors import VerificationFailed
+from ..errors import Interrupted, VerificationFailed
 from ..store import Ledger
 from ..store.sql import redacted
 from .base import State, out, pass_state, read_lines_text
@@ -116,8 +116,22 @@ def publish(state: State, events_file: str, to: str | None, per_message: int) ->
         return
     with state.app() as app:
         events = app.read_events(events_file, text)
+        done = 0
         with progress("publishing", len(events)) as advance:
-            summary = app.publish(events, on_progress=advance)
+
+            def count(n: int) -> None:
+                nonlocal done
+                done = n
+                advance(n)
+
+            try:
+                summary = app.publish(events, on_progress=count)
+            except KeyboardInterrupt:
+                raise Interrupted(
+                    f"publish: aborted; {done} of the {plural(len(events), 'event')} of {events_file} were "
+                    "recorded (or already known) before the interruption, the one in progress was not: publishing "
+                    "the file again resumes it"
+                ) from None
         still_failed = len(app.failures())
     c = summary.counts
     log.info("publish.finished", **c)

@@ -8,7 +8,7 @@ import json
 import click
 
 from .. import logs
-from ..errors import UserError, VerificationFailed
+from ..errors import Interrupted, UserError, VerificationFailed
 from ..store.sql import is_url, redacted
 from .base import State, err, out, pass_state
 from .output import plural
@@ -79,6 +79,10 @@ def health(state: State, source: str, db: str | None) -> None:
         raise VerificationFailed("the ledger or the broker does not answer")
 
 
+class _CopyRejected(Exception):
+    """The copy did not verify: raised inside its transaction, which rolls back."""
+
+
 @click.command(
     epilog="""\b
 Examples:
@@ -89,30 +93,52 @@ The target must be an empty database; the copy is verified (audit verify, row co
 @click.argument("target", metavar="POSTGRESQL_URL")
 @pass_state
 def migrate(state: State, source: str, target: str) -> None:
-    """Copy a SQLite ledger into PostgreSQL, in one transaction, then verify the copy."""
+    """Copy a SQLite ledger into PostgreSQL and verify the copy, in one transaction: a copy that does not verify,
+    or an interrupted one, is rolled back (the target keeps no row of it)."""
     from ..audit import verify
     from ..store import Ledger
     from ..store.copy import copy_ledger, row_counts
 
     if not is_url(target):
         raise UserError(target, "the target is a postgresql:// URL")
-    with Ledger.open(source) as src, Ledger.create(target) as dst:
-        counts = copy_ledger(src, dst)
-        problems = []
+    where = redacted(target)
+    problems: list[str] = []
+    entries = 0
+
+    def check(counts: dict[str, int]) -> None:  # inside the copy's transaction: a failure rolls it back
+        nonlocal entries
         if row_counts(dst, list(counts)) != row_counts(src, list(counts)):
             problems.append("row counts differ")
         if dst.audit.heads() != src.audit.heads():
             problems.append("chain heads differ")
         rep = verify(dst, state.schemes(), params=state.params())
-        problems += [str(p) for p in rep.problems]
+        problems.extend(str(p) for p in rep.problems)
+        entries = rep.entries
+        if problems:
+            raise _CopyRejected
+
+    counts: dict[str, int] = {}
+    with Ledger.open(source) as src, Ledger.create(target) as dst:
+        try:
+            counts = copy_ledger(src, dst, check=check)
+        except _CopyRejected:
+            pass
+        except KeyboardInterrupt:
+            raise Interrupted(
+                f"migrate: aborted; the copy into {where} was rolled back (the target holds no row of it): "
+                "run the command again"
+            ) from None
     log.info("migrate.finished", tables=len(counts), rows=sum(counts.values()), problems=len(problems))
     for p in problems[:20]:
         out.print(f"problem: {p}", markup=False)
     if problems:
-        raise VerificationFailed(f"the copy in {redacted(target)} does not verify")
+        raise VerificationFailed(
+            f"the copy in {where} does not verify ({problems[0]}): it was rolled back, the target holds no row "
+            "of it; fix the source (`paybonus audit verify` on it), then run migrate again"
+        )
     out.print(
         f"copied {plural(sum(counts.values()), 'row')} of {plural(len(counts), 'table')} into {redacted(target)}; "
-        f"verified: {plural(rep.entries, 'audit entry')}, same chain heads",
+        f"verified: {plural(entries, 'audit entry')}, same chain heads",
         markup=False,
     )
 

@@ -12,6 +12,7 @@ import click
 
 from .. import logs
 from ..errors import UserError, VerificationFailed
+from ..outputs import check_dir, check_file, write_text
 from .base import State, out, pass_state
 from .output import Column, euros, format_options, plural, progress, render, table
 
@@ -91,6 +92,23 @@ BROKER_COLUMNS = (
 )
 
 
+MAX_WORKERS = 64  # worker processes of one bench run (each a process and a PostgreSQL connection)
+MAX_EMPLOYEES = 1_000_000  # one company's employees in a bench run (the largest default run: 200 000)
+
+
+def _counts(text: str, option: str, most: int, one: bool = False) -> list[int]:
+    """Comma-separated counts, each from 1 to `most` (ASCII digits)."""
+    parts = text.split(",")
+    if not all(p.strip().isascii() and p.strip().isdigit() for p in parts):
+        raise UserError(option, f"expected comma-separated whole numbers, got {text!r:.80}")
+    counts = [int(p) for p in parts]
+    if not all(1 <= n <= most for n in counts):
+        raise UserError(option, f"each count is from 1 to {most:,}".replace(",", " ") + f", got {text!r:.80}")
+    if one and len(counts) != 1:
+        raise UserError(option, f"with --workers: one count, got {text!r:.80}")
+    return counts
+
+
 def _bench_workers(
     workers: str,
     db: str | None,
@@ -103,13 +121,12 @@ def _bench_workers(
     from .. import bench as b
     from .. import bench_server
 
+    counts = _counts(workers, "--workers", MAX_WORKERS)
+    (employees,) = _counts(sizes, "--sizes", MAX_EMPLOYEES, one=True) if sizes is not None else [4000]
     if not db or not source:
         raise UserError("--workers", "give the PostgreSQL database (--db) and the NATS server (--source)")
-    try:
-        counts = [int(n) for n in workers.split(",")]
-        employees = int(sizes or "4000")
-    except ValueError:
-        raise UserError("--workers", f"expected comma-separated integers, got {workers!r}") from None
+    if out_file is not None:
+        check_file(out_file, "--out")
     if out_file is not None and out_file.exists() and not force:
         raise UserError(
             str(out_file), "exists: it will not be replaced (choose another file, or add --force)"
@@ -117,7 +134,7 @@ def _bench_workers(
     result = bench_server.run(employees, companies, counts, db, source)
     table(BROKER_COLUMNS, [[c.cell(r) for c in BROKER_COLUMNS] for r in result["runs"]])
     if out_file:
-        out_file.write_text(json.dumps({"machine": b.machine(), **result}, indent=2), encoding="utf-8")
+        write_text(out_file, json.dumps({"machine": b.machine(), **result}, indent=2), "--out")
         out.print(f"results written to {out_file}", markup=False)
     if not all(r["same_cents"] and not r["failed_dispatches"] for r in result["runs"]):
         raise VerificationFailed("a broker run did not give the same cents as the embedded one")
@@ -133,7 +150,9 @@ Examples:
 )
 @click.option("--quick", is_flag=True, help="Small sizes (seconds), to check the command itself.")
 @click.option(
-    "--sizes", help="Comma-separated employee counts of one company, instead of 25000,50000,100000,200000."
+    "--sizes",
+    help="Comma-separated employee counts of one company (each 1 to 1 000 000), instead of "
+    "25000,50000,100000,200000.",
 )
 @click.option(
     "--vendor/--no-vendor",
@@ -152,8 +171,8 @@ Examples:
 @click.option(
     "--workers",
     metavar="N[,N...]",
-    help="The broker path instead: this many `paybonus worker`s (each count in turn) over --source and --db, "
-    "against one process writing SQLite, on the same events.",
+    help="The broker path instead: this many `paybonus worker`s (each count in turn, 1 to 64) over --source and "
+    "--db, against one process writing SQLite, on the same events.",
 )
 @click.option(
     "--db", "db", metavar="URL", help="With --workers: the PostgreSQL database (a scratch schema in it)."
@@ -183,20 +202,19 @@ def bench(
     (NATS JetStream and PostgreSQL) against the embedded one, measured together."""
     from .. import bench as b
 
-    if workers:
+    if workers is not None:
         _bench_workers(workers, db, source, sizes, companies, out_file, force)
         return
 
-    if sizes:
-        try:
-            counts = [int(n) for n in sizes.split(",")]
-            runs = [("large employer" if n == 200_000 else "growth", n, 1) for n in counts]
-        except ValueError:
-            raise UserError("--sizes", f"expected comma-separated integers, got {sizes!r}") from None
+    if sizes is not None:
+        counts = _counts(sizes, "--sizes", MAX_EMPLOYEES)
+        runs = [("large employer" if n == 200_000 else "growth", n, 1) for n in counts]
         if vendor:
             runs.append(("vendor month", 250_000, 2_000))
     else:
         runs = [r for r in b.plan(quick) if vendor or r[0] != "vendor month"]
+    if out_file is not None:
+        check_file(out_file, "--out")
     if out_file is not None and out_file.exists() and not force:
         raise UserError(
             str(out_file), "exists: it will not be replaced (choose another file, or add --force)"
@@ -221,7 +239,7 @@ def bench(
         table(VERDICT_COLUMNS, [list(c) for c in checks])
     if out_file:
         document = {"machine": b.machine(), "runs": results, "verdicts": [list(c) for c in checks]}
-        out_file.write_text(json.dumps(document, indent=2), encoding="utf-8")
+        write_text(out_file, json.dumps(document, indent=2), "--out")
         out.print(f"results written to {out_file}", markup=False)
 
 
@@ -262,8 +280,16 @@ def dsn_cmd(
     """Read DSN files: contract ends as employee_left events, stoppages and suspensions as absences.csv rows,
     and with --company-dir the company's employees and monthly pay."""
     from .. import dsn
-    from ..events import canonical_json
+    from ..events import canonical_json, is_name_id
 
+    if not is_name_id(company):
+        raise UserError("--company", f"{company!r:.80} is not a company id (1-64 letters, digits or ._-)")
+    outputs = [(o, p) for o, p in (("--events", events_out), ("--absences", absences_out)) if p is not None]
+    for option, path in outputs:
+        check_file(path, option)
+    if company_dir is not None:
+        check_dir(company_dir, "--company-dir")
+    _distinct_outputs(outputs, company_dir)
     declarations = []
     for f in files:
         try:
@@ -288,21 +314,38 @@ def dsn_cmd(
             f"exists{f' (and {len(existing) - 1} more)' if len(existing) > 1 else ''}: "
             "it will not be replaced (choose another place, or add --force)",
         )
-    if events_out is None:
-        sys.stdout.write(text)
-    else:
-        events_out.write_text(text, encoding="utf-8")
     absence_fields = ["employee_id", "kind", "start", "end"]
-    if absences_out is not None:
-        _write_csv(absences_out, absence_fields, rows)
-    if company_dir is not None and data is not None:
-        (company_dir / "payroll").mkdir(parents=True, exist_ok=True)
-        _write_csv(company_dir / "employees.csv", list(data.employees[0]), data.employees)
-        for month, pay in data.payroll.items():
-            _write_csv(company_dir / "payroll" / f"{month}.csv", list(pay[0]), pay)
-        _write_csv(company_dir / "absences.csv", absence_fields, data.absences)
-        if not (company_dir / "company.toml").is_file():
-            click.echo(f"note: write {company_dir / 'company.toml'} before `paybonus load`", err=True)
+    written: list[Path] = []
+    try:
+        if events_out is None:
+            sys.stdout.write(text)
+        else:
+            write_text(events_out, text, "--events")
+            written.append(events_out)
+        if absences_out is not None:
+            _write_csv(absences_out, absence_fields, rows, "--absences")
+            written.append(absences_out)
+        if company_dir is not None and data is not None:
+            try:
+                (company_dir / "payroll").mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise UserError(f"--company-dir {company_dir}", f"cannot create ({exc.strerror})") from None
+            for name, fields, content in (
+                ("employees.csv", list(data.employees[0]), data.employees),
+                *((f"payroll/{m}.csv", list(pay[0]), pay) for m, pay in data.payroll.items()),
+                ("absences.csv", absence_fields, data.absences),
+            ):
+                _write_csv(company_dir / name, fields, content, "--company-dir")
+                written.append(company_dir / name)
+    except UserError as exc:
+        if not written:
+            raise
+        raise UserError(
+            exc.where,
+            f"{exc.what}; written before it: {', '.join(map(str, written))} (run it again with --force)",
+        ) from None
+    if company_dir is not None and not (company_dir / "company.toml").is_file():
+        click.echo(f"note: write {company_dir / 'company.toml'} before `paybonus load`", err=True)
     people = {p.matricule for d in declarations for p in d.individuals}
     log.info(
         "dsn.read",
@@ -369,9 +412,22 @@ def demo(state: State, demo_db: str, force: bool) -> None:
         raise VerificationFailed(str(r.report.problems[0]))
 
 
-def _write_csv(path: Path, fields: list[str], rows: list[dict[str, str]]) -> None:
+def _distinct_outputs(outputs: list[tuple[str, Path]], company_dir: Path | None) -> None:
+    """Two options naming one file would have the second overwrite the first: refused."""
+    seen: dict[Path, str] = {}
+    named = list(outputs)
+    if company_dir is not None:
+        named += [("--company-dir", company_dir / n) for n in ("employees.csv", "absences.csv")]
+    for option, path in named:
+        key = path.resolve()
+        if key in seen:
+            raise UserError(f"{option} {path}", f"is also {seen[key]}'s file: give each its own file")
+        seen[key] = option
+
+
+def _write_csv(path: Path, fields: list[str], rows: list[dict[str, str]], option: str = "") -> None:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     w.writeheader()
     w.writerows(rows)
-    path.write_text(buf.getvalue(), encoding="utf-8")
+    write_text(path, buf.getvalue(), option)

@@ -1,6 +1,6 @@
 """`paybonus migrate`: a SQLite ledger copied, row for row, into an empty PostgreSQL ledger.
 
-Every table is copied with COPY in one transaction (all or nothing), in an order that satisfies the foreign keys,
+Every table is copied with COPY in one transaction (all or nothing, and verified before it commits), in an order that satisfies the foreign keys,
 rows in their recording order with their sequence numbers, and the ledger's id (the chains' genesis is bound to
 it). The frozen 0.x chain refuses inserts: its trigger is disabled inside that transaction only. Identity
 sequences then continue after the copied rows. The caller verifies the copy (`audit verify` on it, and the same
@@ -56,9 +56,14 @@ def tables_of(source: Ledger) -> list[str]:
 
 
 def copy_ledger(
-    source: Ledger, target: Ledger, on_table: Callable[[str, int], None] | None = None
+    source: Ledger,
+    target: Ledger,
+    on_table: Callable[[str, int], None] | None = None,
+    check: Callable[[dict[str, int]], None] | None = None,
 ) -> dict[str, int]:
-    """Copy every row of `source` (SQLite) into `target` (an empty PostgreSQL ledger); rows per table."""
+    """Copy every row of `source` (SQLite) into `target` (an empty PostgreSQL ledger); rows per table. `check`
+    runs on the copy inside the same transaction, before it commits: whatever it raises (and an interruption, or
+    the process killed) rolls the whole copy back, leaving the target empty, so that the copy can be run again."""
     if target.server is None or source.server is not None:
         raise UserError(target.path, "migrate copies a SQLite ledger into a PostgreSQL one")
     if target.companies.ids() or target.events.count():
@@ -99,6 +104,8 @@ def copy_ledger(
             counts[table] = n
             if on_table:
                 on_table(table, n)
+        if check is not None:
+            check(counts)
     return counts
 
 

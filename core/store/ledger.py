@@ -149,6 +149,14 @@ def payment_digest(event_id: str, status: str) -> str:
     return digest_of({"event": event_id, "status": status})
 
 
+def synchronous_from_env() -> str:
+    """`PAYBONUS_SYNCHRONOUS`: NORMAL (the default), FULL or EXTRA; anything else is refused, not replaced."""
+    text = os.environ.get("PAYBONUS_SYNCHRONOUS", "").strip()
+    if text.upper() not in ("", "NORMAL", "FULL", "EXTRA"):
+        raise UserError("PAYBONUS_SYNCHRONOUS", f"expected NORMAL, FULL or EXTRA, got {text!r:.40}")
+    return text.upper() or "NORMAL"
+
+
 class Ledger:
     """One paybonus database. `Ledger.create(path)` once, then `Ledger.open(path)`."""
 
@@ -160,11 +168,15 @@ class Ledger:
         self.conn = conn
         # WAL with synchronous=NORMAL never corrupts the ledger, whatever the crash; a power cut may lose the last
         # commits, which republishing restores (events are idempotent). PAYBONUS_SYNCHRONOUS=FULL syncs each commit.
-        sync = os.environ.get("PAYBONUS_SYNCHRONOUS", "NORMAL").upper()
+        try:
+            sync = synchronous_from_env()
+        except UserError:
+            conn.close()
+            raise
         try:
             self.db = sqlite_utils.Database(conn, execute_plugins=False)
             conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute(f"PRAGMA synchronous = {sync if sync in ('NORMAL', 'FULL', 'EXTRA') else 'NORMAL'}")
+            conn.execute(f"PRAGMA synchronous = {sync}")
             conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")  # the 2 MiB default thrashes on a large ledger
         except UNREADABLE as exc:
             conn.close()
@@ -205,6 +217,14 @@ class Ledger:
                 raise UserError(p, f"cannot create the ledger ({exc.strerror})") from None
         conn = _connect(p)
         try:
+            # a database that holds other tables is not made a ledger: nothing is added to it
+            tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+            if tables and "audit_log" not in tables and "_sqlite_migrations" not in tables:
+                shown = ", ".join(sorted(tables)[:3]) + (", ..." if len(tables) > 3 else "")
+                conn.close()
+                raise UserError(
+                    p, f"not a paybonus ledger: it holds other tables ({shown}); init a ledger in a new file"
+                )
             conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # a new file only: an existing one keeps its own
             conn.execute("PRAGMA journal_mode = WAL")
         except UNREADABLE as exc:

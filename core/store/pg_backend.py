@@ -50,6 +50,20 @@ class PgBackend:
                     redacted(url),
                     "not a paybonus ledger (no audit_log table); create one with `paybonus init`",
                 )
+            if not has and create:  # refuse a schema that holds someone else's tables: nothing added to it
+                others = [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+                        "AND tablename <> 'paybonus_migrations' ORDER BY tablename LIMIT 3"
+                    )
+                ]
+                if others:
+                    raise UserError(
+                        redacted(url),
+                        f"not a paybonus ledger: schema {schema} holds other tables ({', '.join(others)}); "
+                        "init a ledger in a new database or an empty schema",
+                    )
             todo = pg_schema.pending(conn) if has else []
             owner = pg_schema.owner_if_not_me(conn) if todo else None
             if owner is not None:

@@ -435,7 +435,9 @@ def test_bench_workers_checks_its_options_and_fails_when_a_broker_run_pays_other
         *run_in(tmp_path, ["bench", "--workers", "1"])[::2], "--workers: give the PostgreSQL database"
     )
     args = ["bench", "--workers", "1,x", "--db", "postgresql://h/db", "--source", "nats://h:4222"]
-    one_line_error(*run_in(tmp_path, args)[::2], "--workers: expected comma-separated integers, got '1,x'")
+    one_line_error(
+        *run_in(tmp_path, args)[::2], "--workers: expected comma-separated whole numbers, got '1,x'"
+    )
     (tmp_path / "b.json").write_text("{}")
     args[2] = "1"
     one_line_error(

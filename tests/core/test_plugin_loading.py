@@ -38,8 +38,9 @@ def test_allow_list_limits_what_loads(broken_dist, monkeypatch):
     monkeypatch.setenv("PAYBONUS_PLUGINS", "prime_fin_annee")
     host = load_plugins()
     assert host.failures == [] and set(host.schemes) == {"prime_fin_annee"}
-    monkeypatch.setenv("PAYBONUS_PLUGINS", "something_else")
-    assert load_plugins().schemes == {}
+    monkeypatch.setenv("PAYBONUS_PLUGINS", "something_else")  # a typo: refused, not "no scheme at all"
+    with pytest.raises(PluginError, match="PAYBONUS_PLUGINS: no plugin named 'something_else'"):
+        load_plugins()
 
 
 def test_two_schemes_with_one_name_is_an_error():

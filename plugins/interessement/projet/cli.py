@@ -26,6 +26,7 @@ from paybonus.errors import UserError, VerificationFailed
 from paybonus.events import Event, canonical_json
 from paybonus.hooks import CommandContext
 from paybonus.money import format_euros
+from paybonus.outputs import check_file, write_text
 from rich.console import Console
 from rich.table import Table
 
@@ -83,6 +84,8 @@ def measure_cmd(
     """Measure this ledger's entities over a period (employee-days, payroll): totals only, for the coordinator."""
     ag = _agreement(state, project_toml)
     p = _project_period(ag, period)
+    if output is not None:
+        check_file(output, "--output")
     with state.app() as app:
         found = measure_here(app, ag, p, company)
     if not found:
@@ -393,6 +396,10 @@ def _write(output: Path | None, data: Any) -> None:
     if output is None:
         sys.stdout.write(text)
         return
+    check_file(output, "--output")
     tmp = output.with_name(output.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(output)
+    write_text(tmp, text, "--output")
+    try:
+        tmp.replace(output)
+    except OSError as exc:
+        raise UserError(f"--output {output}", f"cannot write ({exc.strerror})") from None
