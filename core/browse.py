@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import socket
 import tempfile
 import tomllib
 from collections.abc import Mapping
@@ -20,6 +21,7 @@ from typing import Any
 from .errors import UserError
 from .store import Ledger
 from .store.queries import CANNED_QUERIES
+from .store.sql import is_url, redacted
 
 EXTRA = "pip install 'paybonus[browse]'"
 
@@ -67,8 +69,37 @@ def metadata(db_name: str, columns: Mapping[str, list[str]] | None = None) -> di
     }
 
 
+def check_sqlite(path: str | Path) -> None:
+    """datasette reads SQLite files: a PostgreSQL ledger is read with the database's own tools."""
+    if is_url(path):
+        raise UserError(
+            redacted(str(path)),
+            "browse reads a SQLite ledger; query PostgreSQL with your own tools as the reader role, docs/deploy.md",
+        )
+
+
+def check_address(host: str, port: int) -> None:
+    """Where datasette would serve: a port number, a host that resolves, and a port free there (tried by binding,
+    as the web server would), so that a mistake is one line before the server starts."""
+    if not 1 <= port <= 65535:
+        raise UserError("--port", f"{port}: a port number, 1..65535")
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UserError("--host", f"{host!r:.80}: no such address ({exc})") from None
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the web server binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise UserError(
+                f"--host {host} --port {port}", f"cannot serve there ({exc.strerror or exc})"
+            ) from None
+
+
 def ledger_metadata(path: str | Path) -> dict[str, Any]:
     """The metadata for this ledger, upgraded first so that its views exist (UserError if it is not one)."""
+    check_sqlite(path)
     with Ledger.open(path) as ledger:
         names = ledger.db.table_names() + ledger.db.view_names()
         columns = {n: list(ledger.db[n].columns_dict) for n in names}
@@ -84,6 +115,8 @@ def serve(path: str, host: str, port: int, open_browser: bool) -> None:
         raise UserError("browse", f"needs datasette: {EXTRA}") from None
     from . import datasette_plugin
 
+    check_sqlite(path)
+    check_address(host, port)
     meta = ledger_metadata(path)
     if pm.get_plugin("paybonus") is None:
         pm.register(datasette_plugin, name="paybonus")

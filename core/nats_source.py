@@ -24,7 +24,7 @@ import re
 import zlib
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import parse_qs, quote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from paybonus.hooks import Delivery, EventSink, EventSource, Verdict, hookimpl
 
@@ -34,6 +34,16 @@ from .errors import UserError
 log = logs.get_logger("paybonus.worker")
 
 DEFAULTS = {"stream": "PAYBONUS", "prefix": "paybonus", "partitions": "16", "ack_wait": "30"}
+# a stream name (and with _DEAD, -p<k> the names made from it) that every NATS server and tool takes: no ".", "*",
+# ">", whitespace or path separator (NATS ADR-6)
+STREAM_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# a prefix: subject tokens of the same letters, joined by dots (no wildcard, no "$" of the server's own subjects)
+PREFIX = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*")
+PREFIX_MAX = 128
+ACK_WAIT_S = (1.0, 86_400.0)  # a second .. a day
+PARTITIONS = (1, 1024)
+SERVER_SCHEMES = ("nats", "tls", "ws", "wss")
+
 POLL_S = 0.05  # how long a worker rests after a round of the partitions found nothing to take
 DRAIN = 32  # messages a worker takes in a row from one partition before it looks at the others
 # a no-wait pull of a partition whose message another worker holds is not answered at once: the server keeps it
@@ -44,27 +54,72 @@ REPLY_S = 0.25  # a no-wait pull is answered at once, but now and then not at al
 
 
 class Options:
-    """What a nats:// URL says: the servers, and the stream's options."""
+    """What a nats:// URL says: the servers, and the stream's options. Every option is checked here, before
+    anything connects: a bad one is a UserError naming it."""
 
     def __init__(self, url: str) -> None:
-        parts = urlsplit(url)
-        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        unknown = sorted(set(query) - set(DEFAULTS))
-        if unknown:
-            raise UserError(url, f"unknown option {unknown[0]!r} (known: {', '.join(DEFAULTS)})")
-        o = {**DEFAULTS, **query}
-        self.servers = [
-            s if "://" in s else f"nats://{s}"
-            for s in urlunsplit((parts.scheme, parts.netloc, "", "", "")).split(",")
-        ]
-        self.stream, self.prefix = o["stream"], o["prefix"]
-        try:
-            self.partitions, self.ack_wait = int(o["partitions"]), float(o["ack_wait"])
-        except ValueError:
-            raise UserError(url, "partitions and ack_wait are numbers") from None
-        if not 1 <= self.partitions <= 1024 or self.ack_wait <= 0:
-            raise UserError(url, "partitions is 1..1024 and ack_wait positive")
         self.url = url
+        if not url.strip():
+            raise UserError("", "empty NATS URL (nats://host:4222?stream=...)")
+        if "#" in url:
+            raise UserError(url, "a NATS URL has no '#' fragment: options go after '?', joined by '&'")
+        base, _, query = url.partition("?")
+        self.servers = [self._server(s, i) for i, s in enumerate(base.split(","), 1)]
+        given: dict[str, str] = {}
+        for key, value in parse_qsl(query, keep_blank_values=True):
+            if key not in DEFAULTS:
+                raise UserError(url, f"unknown option {key!r:.40} (known: {', '.join(DEFAULTS)})")
+            if key in given:
+                raise UserError(url, f"option {key} given twice")
+            if not value:
+                raise UserError(url, f"option {key} is empty (leave it out for its default, {DEFAULTS[key]})")
+            given[key] = value
+        o = {**DEFAULTS, **given}
+        self.stream, self.prefix = o["stream"], o["prefix"]
+        if not STREAM_NAME.fullmatch(self.stream):
+            raise UserError(
+                url,
+                f"stream {self.stream!r:.80}: a stream name is 1-64 letters, digits, _ or - "
+                "(no '.', '*', '>', space or path separator)",
+            )
+        if len(self.prefix) > PREFIX_MAX or not PREFIX.fullmatch(self.prefix):
+            raise UserError(
+                url,
+                f"prefix {self.prefix!r:.80}: subject tokens of letters, digits, _ or - joined by dots "
+                f"(no wildcard, no space), at most {PREFIX_MAX} characters",
+            )
+        if not re.fullmatch(r"[0-9]{1,4}", o["partitions"]) or not (
+            PARTITIONS[0] <= int(o["partitions"]) <= PARTITIONS[1]
+        ):
+            raise UserError(url, f"partitions {o['partitions']!r:.40}: a whole number, 1..1024")
+        self.partitions = int(o["partitions"])
+        low, high = ACK_WAIT_S
+        if not re.fullmatch(r"[0-9]{1,5}(\.[0-9]{1,3})?", o["ack_wait"]) or not (
+            low <= float(o["ack_wait"]) <= high
+        ):
+            raise UserError(url, f"ack_wait {o['ack_wait']!r:.40}: seconds, 1..86400 (a day)")
+        self.ack_wait = float(o["ack_wait"])
+
+    def _server(self, text: str, i: int) -> str:
+        """One server of the comma-separated list (nats://host:port, or host:port)."""
+        where = f"server {i} of the URL"
+        if not text:
+            raise UserError(self.url, f"{where} is empty (servers are separated by commas)")
+        server = text if "://" in text else f"nats://{text}"
+        parts = urlsplit(server)
+        try:
+            port = parts.port
+        except ValueError:
+            port = -1
+        if parts.scheme not in SERVER_SCHEMES:
+            raise UserError(self.url, f"{where}: the scheme is one of {', '.join(SERVER_SCHEMES)}")
+        if not parts.hostname:
+            raise UserError(self.url, f"{where} names no host")
+        if port is not None and not 1 <= port <= 65535:
+            raise UserError(self.url, f"{where}: the port is a number, 1..65535")
+        if parts.path not in ("", "/"):
+            raise UserError(self.url, f"{where}: a server has no path ({parts.path!r:.40})")
+        return server
 
     def subject(self, company: str, partitions: int) -> str:
         return f"{self.prefix}.events.{partition(company, partitions)}.{token(company)}"
@@ -93,7 +148,13 @@ def _nats() -> Any:
     return nats
 
 
+class _Stopped(Exception):
+    """The worker was asked to stop (SIGTERM, SIGINT) before its first connection."""
+
+
 async def _connect(o: Options, name: str, sink: EventSink | None = None) -> Any:
+    """A connection; UserError when no server answers (each tried a few times, within seconds). A worker's
+    connection then reconnects forever; a worker asked to stop while connecting raises _Stopped."""
     nats = _nats()
 
     worker = sink.worker_id if sink is not None else "-"
@@ -107,23 +168,95 @@ async def _connect(o: Options, name: str, sink: EventSink | None = None) -> Any:
     async def error(exc: Exception) -> None:
         log.info("worker.broker.error", worker=worker, error_type=type(exc).__name__)
 
-    try:
-        return await nats.connect(
+    connecting = asyncio.ensure_future(
+        nats.connect(
             servers=o.servers,
             name=name,
             connect_timeout=5,
-            max_reconnect_attempts=-1 if sink is not None else 3,
+            max_reconnect_attempts=3,  # at first: no server answering is an error, not a wait forever
             reconnect_time_wait=0.5,
             disconnected_cb=disconnected,
             reconnected_cb=reconnected,
             error_cb=error,
         )
+    )
+    while sink is not None and not connecting.done():  # a worker stops on SIGTERM even while it connects
+        await asyncio.wait([connecting], timeout=0.1)
+        if sink.stopping() and not connecting.done():
+            connecting.cancel()
+            with contextlib.suppress(BaseException):
+                await connecting
+            raise _Stopped
+    try:
+        nc = await connecting
     except Exception as exc:
         raise UserError(o.url, f"cannot connect to NATS ({type(exc).__name__}: {exc})") from None
+    if sink is not None:  # once connected, a worker rides out any outage (nats-py reads it at each reconnect)
+        nc.options["max_reconnect_attempts"] = -1
+    return nc
+
+
+async def _stream(js: Any, name: str, subjects: list[str], o: Options) -> Any:
+    """The stream's info, None when there is none; UserError when it exists with other subjects (another prefix)."""
+    from nats.js.errors import NotFoundError
+
+    try:
+        info = await js.stream_info(name)
+    except NotFoundError:
+        return None
+    if list(info.config.subjects or []) != subjects:
+        raise UserError(
+            o.url,
+            f"stream {name} exists with subjects {', '.join(info.config.subjects or []) or 'none'}, not "
+            f"{', '.join(subjects)}: give its prefix, or another stream name; nothing was created",
+        )
+    return info
+
+
+async def _no_clash(js: Any, name: str, subjects: list[str], o: Options) -> None:
+    """Before a stream is made: no other stream already takes its subjects (the server would refuse it)."""
+    from nats.js.errors import NotFoundError
+
+    for subject in subjects:
+        try:
+            other = await js.find_stream_name_by_subject(subject)
+        except NotFoundError:
+            continue
+        raise UserError(
+            o.url,
+            f"the subjects {subject} of the new stream {name} are taken by stream {other}: give another "
+            "prefix (or that stream's name); nothing was created",
+        )
+
+
+async def _add_stream(js: Any, o: Options, config: Any) -> None:
+    """Make a stream; the server's refusal (another process made it otherwise meanwhile, JetStream off or full) is
+    one line."""
+    from nats.js.errors import APIError
+
+    try:
+        await js.add_stream(config)
+    except APIError as exc:
+        raise UserError(
+            o.url, f"NATS refused to make stream {config.name} ({exc.description or exc})"
+        ) from None
+
+
+async def _partitions(js: Any, o: Options, info: Any) -> int:
+    """The partition count of an existing stream: its metadata, or (a server before 2.10 drops metadata) the
+    partition consumers made with it."""
+    kept = (info.config.metadata or {}).get("paybonus_partitions")
+    if kept is None:
+        made = [c.name for c in await js.consumers_info(o.stream)]
+        numbers = [int(n.rsplit("-p", 1)[1]) for n in made if re.fullmatch(rf"{re.escape(o.stream)}-p\d+", n)]
+        kept = max(numbers) + 1 if numbers else o.partitions
+    return int(kept)
 
 
 async def _ensure(js: Any, o: Options) -> int:
-    """Make the stream, its dead-letter stream and the partition consumers if missing; the partition count."""
+    """Make the stream, its dead-letter stream and the partition consumers if missing; the partition count.
+    Both streams are checked before either is made: a stream of that name with other subjects, or another
+    stream taking these subjects, is a UserError and nothing is created."""
     from nats.js.api import (
         AckPolicy,
         ConsumerConfig,
@@ -134,33 +267,32 @@ async def _ensure(js: Any, o: Options) -> int:
     )
     from nats.js.errors import NotFoundError
 
-    try:
-        info = await js.stream_info(o.stream)
-        kept = (info.config.metadata or {}).get("paybonus_partitions")
-        if kept is None:  # a server before 2.10 drops metadata: count the partition consumers made with it
-            made = [c.name for c in await js.consumers_info(o.stream)]
-            numbers = [
-                int(n.rsplit("-p", 1)[1]) for n in made if re.fullmatch(rf"{re.escape(o.stream)}-p\d+", n)
-            ]
-            kept = max(numbers) + 1 if numbers else o.partitions
-        partitions = int(kept)
-    except NotFoundError:
+    events, dead = [f"{o.prefix}.events.>"], [f"{o.prefix}.dead.>"]
+    info = await _stream(js, o.stream, events, o)
+    dead_info = await _stream(js, f"{o.stream}_DEAD", dead, o)
+    if info is None:
+        await _no_clash(js, o.stream, events, o)
+    if dead_info is None:
+        await _no_clash(js, f"{o.stream}_DEAD", dead, o)
+    if info is not None:
+        partitions = await _partitions(js, o, info)
+    else:
         partitions = o.partitions
-        await js.add_stream(
+        await _add_stream(
+            js,
+            o,
             StreamConfig(
                 name=o.stream,
-                subjects=[f"{o.prefix}.events.>"],
+                subjects=events,
                 retention=RetentionPolicy.WORK_QUEUE,
                 storage=StorageType.FILE,
                 duplicate_window=300.0,  # a message published twice within 5 minutes (same message id) is kept once
                 metadata={"paybonus_partitions": str(partitions)},
-            )
+            ),
         )
-    try:
-        await js.stream_info(f"{o.stream}_DEAD")
-    except NotFoundError:
-        await js.add_stream(
-            StreamConfig(name=f"{o.stream}_DEAD", subjects=[f"{o.prefix}.dead.>"], storage=StorageType.FILE)
+    if dead_info is None:
+        await _add_stream(
+            js, o, StreamConfig(name=f"{o.stream}_DEAD", subjects=dead, storage=StorageType.FILE)
         )
     for k in range(partitions):
         try:
@@ -185,7 +317,8 @@ async def _ensure(js: Any, o: Options) -> int:
 
 
 def consume(url: str, sink: EventSink) -> None:
-    asyncio.run(_consume(Options(url), sink))
+    with contextlib.suppress(_Stopped):
+        asyncio.run(_consume(Options(url), sink))
 
 
 async def _consume(o: Options, sink: EventSink) -> None:
@@ -333,12 +466,25 @@ def health(url: str) -> Mapping[str, Any]:
 
 
 async def _health(o: Options) -> dict[str, Any]:
-    nc = await _connect(o, "paybonus-health")
+    """The stream's backlog, read only: a stream or consumer that does not exist is reported, never made; a
+    broker that does not answer is reported too (`error`); a stream with other subjects is a UserError."""
+    from nats.js.errors import NotFoundError
+
+    try:
+        nc = await _connect(o, "paybonus-health")
+    except UserError as exc:
+        return {"stream": o.stream, "error": exc.what}
     try:
         js = nc.jetstream()
-        partitions = await _ensure(js, o)
-        info = await js.stream_info(o.stream)
-        dead = await js.stream_info(f"{o.stream}_DEAD")
+        info = await _stream(js, o.stream, [f"{o.prefix}.events.>"], o)
+        dead = await _stream(js, f"{o.stream}_DEAD", [f"{o.prefix}.dead.>"], o)
+        missing = [name for name, i in ((o.stream, info), (f"{o.stream}_DEAD", dead)) if i is None]
+        if missing:
+            return {
+                "stream": o.stream,
+                "error": f"no such stream {' nor '.join(missing)} (a worker or `publish --to` makes it)",
+            }
+        partitions = await _partitions(js, o, info)
         out: dict[str, Any] = {
             "stream": o.stream,
             "partitions": partitions,
@@ -349,7 +495,11 @@ async def _health(o: Options) -> dict[str, Any]:
             "redelivered": 0,
         }
         for k in range(partitions):
-            c = await js.consumer_info(o.stream, o.durable(k))
+            try:
+                c = await js.consumer_info(o.stream, o.durable(k))
+            except NotFoundError:
+                out["error"] = f"no consumer {o.durable(k)} (a worker makes it)"
+                continue
             out["pending"] += c.num_pending
             out["unacknowledged"] += c.num_ack_pending
             out["redelivered"] += c.num_redelivered

@@ -29,7 +29,7 @@ from paybonus.hooks.types import Delivery, EventSource, Verdict
 
 from . import logs
 from .errors import UserError
-from .events import Event, canonical_json
+from .events import Event, canonical_json, is_name_id
 from .host import PluginHost
 from .params import Parameters
 
@@ -38,6 +38,16 @@ DEFAULT_MAX_DELIVERIES = 5
 PER_MESSAGE = 64  # events of one company a message carries, at most (`publish --to --per-message`)
 MESSAGE_BYTES = 256 * 1024  # and at most this much JSON (NATS refuses messages over 1 MiB by default)
 MAX_MESSAGE_EVENTS = 10_000  # a message carrying more is refused
+
+
+def broker_url(option: str, url: str) -> str:
+    """A broker URL given as an option, refused when empty (`--to "$NATS_URL"` with the variable unset must not
+    fall back to anything)."""
+    if not url.strip():
+        raise UserError(
+            option, "empty URL (nats://host:4222?stream=...): is the variable that holds it unset?"
+        )
+    return url
 
 
 def source_for(host: PluginHost, url: str) -> EventSource:
@@ -107,6 +117,10 @@ class Worker:
         worker_id: str | None = None,
         max_deliveries: int = DEFAULT_MAX_DELIVERIES,
     ) -> None:
+        if worker_id is not None and not is_name_id(worker_id):  # it names the broker connection, logs
+            raise UserError(
+                "--id", f"{worker_id!r:.80}: a worker id is 1-64 letters, digits or ._- (no space, no '..')"
+            )
         self.db, self.host, self.params = db, host, params
         self.source = source
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}"
@@ -309,10 +323,21 @@ def run(worker: Worker, url: str) -> Mapping[str, int]:
 
 
 def health(host: PluginHost, url: str, db: str) -> dict[str, Any]:
-    """What an orchestrator asks: can the ledger and the broker be reached, and how far behind are the workers."""
+    """What an orchestrator asks: can the ledger and the broker be reached, and how far behind are the workers.
+    A bad broker URL (an unknown scheme, a bad option) is a UserError, raised before the ledger is opened; a
+    broker that does not answer, or whose stream is missing, is `ok: false` with its `error`."""
     from .store import Ledger
 
     out: dict[str, Any] = {"ok": True}
+    source = source_for(host, url)
+    try:
+        out["source"] = dict(source.health(url)) if source.health else {"name": source.name}
+    except UserError:
+        raise
+    except Exception as exc:
+        out["source"] = {"error": str(exc).splitlines()[0]}
+    if "error" in out["source"]:
+        out["ok"] = False
     try:
         with Ledger.open(db) as ledger:
             out["ledger"] = {
@@ -322,9 +347,4 @@ def health(host: PluginHost, url: str, db: str) -> dict[str, Any]:
             }
     except Exception as exc:
         out["ok"], out["ledger"] = False, {"error": str(exc).splitlines()[0]}
-    source = source_for(host, url)
-    try:
-        out["source"] = dict(source.health(url)) if source.health else {"name": source.name}
-    except Exception as exc:
-        out["ok"], out["source"] = False, {"error": str(exc).splitlines()[0]}
     return out

@@ -106,9 +106,10 @@ def publish(state: State, events_file: str, to: str | None, per_message: int) ->
     """Publish events from a JSON-lines file (- for standard input): each is recorded once, then every scheme
     that handles it computes (docs/events.md). Publishing a file again changes nothing."""
     text = read_lines_text(events_file)
-    if to:
-        from ..worker import feed
+    if to is not None:  # an empty --to is an error, never the local ledger
+        from ..worker import broker_url, feed
 
+        to = broker_url("--to", to)
         pairs = state.host().event_types.read_jsonl(events_file, text)
         sent = feed(state.host(), to, [e for _, e in pairs], per_message)
         log.info("publish.sent", events=sent)

@@ -41,8 +41,9 @@ Stops on SIGTERM or SIGINT once the current message is recorded (or left to be d
 def worker(state: State, source: str, db: str | None, worker_id: str | None, max_deliveries: int) -> None:
     """Record the events of a message broker, as they come, through the same bus as `publish`; many workers
     may share one broker and one PostgreSQL ledger. Messages are acknowledged after their commit."""
-    from ..worker import Worker, run
+    from ..worker import Worker, broker_url, run, source_for
 
+    source_for(state.host(), broker_url("--source", source))  # a bad URL or --id before the ledger is opened
     w = Worker(
         _db(state, db),
         state.host(),
@@ -63,7 +64,8 @@ def worker(state: State, source: str, db: str | None, worker_id: str | None, max
     epilog="""\b
 Examples:
   paybonus health --source nats://nats:4222 --db postgresql://paybonus@pg/paybonus
-Exit code 0 when the ledger and the broker answer, 1 otherwise (a liveness or readiness probe)."""
+Exit code 0 when the ledger and the broker answer, 1 otherwise (a liveness or readiness probe; a stream that does
+not exist yet is reported, never made), 2 for a bad --source URL."""
 )
 @click.option("--source", required=True, metavar="URL", help="The broker workers read (nats://...).")
 @click.option("--db", "db", metavar="URL|PATH", help="The ledger (default: the global --db).")
@@ -71,12 +73,14 @@ Exit code 0 when the ledger and the broker answer, 1 otherwise (a liveness or re
 def health(state: State, source: str, db: str | None) -> None:
     """Whether the ledger and the broker answer, with the broker's backlog (pending, unacknowledged,
     redelivered messages) and the dead letters, as JSON."""
+    from ..worker import broker_url
     from ..worker import health as check
 
-    report = check(state.host(), source, _db(state, db))
+    report = check(state.host(), broker_url("--source", source), _db(state, db))
     out.print(redacted(json.dumps(report, sort_keys=True)), markup=False)
     if not report["ok"]:
-        raise VerificationFailed("the ledger or the broker does not answer")
+        why = [f"{side}: {report[side]['error']}" for side in ("source", "ledger") if "error" in report[side]]
+        raise VerificationFailed(redacted("; ".join(why) or "the ledger or the broker does not answer"))
 
 
 class _CopyRejected(Exception):

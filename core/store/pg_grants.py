@@ -91,25 +91,62 @@ def check_runner(conn: PgConnection, objects: LedgerObjects) -> None:
         raise UserError("grant", f"run it as the ledger's owner (role {objects.owner}), not as {row[0]}")
 
 
+# roles whose members act as the database server's operating-system user (programs, files): anything goes
+SERVER_ROLES = ("pg_execute_server_program", "pg_write_server_files")
+
+
 def check_role(conn: PgConnection, role: str, option: str, objects: LedgerObjects) -> None:
-    """The role exists, is no superuser, does not own the tables (nor may become their owner), and may reach the
+    """The role exists, is no superuser, does not own the tables nor the schema, and may not become their owner or
+    switch the triggers off (CREATEROLE, the server's own roles, SET session_replication_role), and may reach the
     schema (when the schema is another role's, only that role can let it in)."""
     row = conn.execute(
-        "SELECT rolsuper, pg_has_role(rolname, ?, 'MEMBER'), has_schema_privilege(rolname, ?, 'USAGE') "
-        "FROM pg_roles WHERE rolname = ?",
-        (objects.owner, objects.schema, role),
+        "SELECT rolsuper, pg_has_role(rolname, ?, 'MEMBER'), has_schema_privilege(rolname, ?, 'USAGE'), "
+        "rolcreaterole, pg_has_role(rolname, ?, 'MEMBER'), "
+        "(SELECT string_agg(s, ', ') FROM unnest(?::text[]) s WHERE pg_has_role(rolname, s, 'MEMBER')), "
+        "current_setting('server_version_num')::int FROM pg_roles WHERE rolname = ?",
+        (objects.owner, objects.schema, objects.schema_owner or objects.owner, list(SERVER_ROLES), role),
     ).fetchone()
     if row is None:
         raise UserError(option, f"no role {role!r} in this database (CREATE ROLE it first)")
-    if row[0]:
+    superuser, member, usage, createrole, schema_member, server_roles, version = row
+    if superuser:
         raise UserError(option, f"role {role!r} is a superuser: no grant binds it")
-    if row[1]:
+    if member:
         raise UserError(
             option,
             f"role {role!r} owns the ledger's tables (or is a member of {objects.owner!r}): "
             "it could disable the triggers; give it a role that owns nothing",
         )
-    if not objects.runner_owns_schema and not row[2]:
+    if createrole:  # before PostgreSQL 16 it may grant itself any role but a superuser: the owner's too
+        raise UserError(
+            option,
+            f"role {role!r} has CREATEROLE: it could make itself a member of {objects.owner!r} and disable the "
+            "triggers; give it a role without it (ALTER ROLE ... NOCREATEROLE)",
+        )
+    if schema_member:
+        raise UserError(
+            option,
+            f"role {role!r} owns schema {objects.schema} (or is a member of its owner): it could drop the "
+            "ledger's tables; give it a role that owns nothing",
+        )
+    if server_roles:
+        raise UserError(
+            option,
+            f"role {role!r} is a member of {server_roles}: it acts as the database server's system user; "
+            "give it a role without them",
+        )
+    if (
+        version >= 150000
+        and conn.execute(
+            "SELECT has_parameter_privilege(?, 'session_replication_role', 'SET')", (role,)
+        ).fetchone()[0]
+    ):
+        raise UserError(
+            option,
+            f"role {role!r} may SET session_replication_role, which switches the triggers off: "
+            "REVOKE SET ON PARAMETER session_replication_role FROM it",
+        )
+    if not objects.runner_owns_schema and not usage:
         raise UserError(
             option,
             f"role {role!r} has no USAGE on schema {objects.schema}, which only its owner (role "

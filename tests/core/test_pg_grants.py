@@ -231,6 +231,69 @@ def test_grant_refuses_in_one_line_and_changes_nothing(roles, pg_url, tmp_path):
     assert privileges(owner_url, writer) is None
 
 
+def test_grant_refuses_a_role_that_may_make_itself_the_owner_or_switch_the_triggers_off(
+    roles, pg_url, tmp_path
+):
+    """Red team, December 2026: a writer with CREATEROLE was accepted, then ran `GRANT owner TO itself; SET ROLE
+    owner; ALTER TABLE events DISABLE TRIGGER USER`. Each such power is refused in one line, nothing granted."""
+    (other, other_url), (owner, owner_url) = roles["other"], roles["owner"]
+    admin = psycopg.connect(pg_url, autocommit=True)
+    schema = admin.execute("SELECT current_schema()").fetchone()[0]
+    version = admin.execute("SHOW server_version_num").fetchone()[0]
+    role, schema_id = sql.Identifier(other), sql.Identifier(schema)
+    powers = [
+        (
+            sql.SQL("ALTER ROLE {} CREATEROLE").format(role),
+            sql.SQL("ALTER ROLE {} NOCREATEROLE").format(role),
+            "has CREATEROLE",
+        ),
+        (
+            sql.SQL("GRANT pg_execute_server_program TO {}").format(role),
+            sql.SQL("REVOKE pg_execute_server_program FROM {}").format(role),
+            "is a member of pg_execute_server_program",
+        ),
+        (
+            sql.SQL("ALTER SCHEMA {} OWNER TO {}; GRANT USAGE ON SCHEMA {} TO {}").format(
+                schema_id, role, schema_id, sql.Identifier(owner)
+            ),
+            sql.SQL("ALTER SCHEMA {} OWNER TO {}").format(schema_id, sql.Identifier(owner)),
+            f"owns schema {schema}",
+        ),
+    ]
+    if int(version) >= 150000:
+        powers.append(
+            (
+                sql.SQL("GRANT SET ON PARAMETER session_replication_role TO {}").format(role),
+                sql.SQL("REVOKE SET ON PARAMETER session_replication_role FROM {}").format(role),
+                "may SET session_replication_role",
+            )
+        )
+    try:
+        for give, take_back, message in powers:
+            admin.execute(give)
+            try:
+                for option in ("--writer", "--reader"):
+                    r = grant(tmp_path, owner_url, option, other)
+                    assert r.returncode == 2 and r.stdout == "", (message, r.stdout, r.stderr)
+                    assert r.stderr.count("\n") == 1 and f"role {other!r} {message}" in r.stderr, r.stderr
+                    assert privileges(owner_url, other) is None
+            finally:
+                admin.execute(take_back)
+        admin.execute(sql.SQL("ALTER ROLE {} CREATEROLE").format(role))
+        with psycopg.connect(other_url, autocommit=True) as c:  # what the refusal prevents (PostgreSQL < 16)
+            if int(version) < 160000:
+                c.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(owner), role))
+                c.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(owner)))
+                c.execute("ALTER TABLE events DISABLE TRIGGER USER")
+                c.execute("ALTER TABLE events ENABLE TRIGGER USER")
+                c.execute("RESET ROLE")
+                c.execute(sql.SQL("REVOKE {} FROM {}").format(sql.Identifier(owner), role))
+        admin.execute(sql.SQL("ALTER ROLE {} NOCREATEROLE").format(role))
+        assert grant(tmp_path, owner_url, "--writer", other).returncode == 0  # without them: granted
+    finally:
+        admin.close()
+
+
 def test_the_writer_ends_with_exactly_its_grants_and_leaks_are_named(roles, pg_url, tmp_path):
     (writer, _), (_, owner_url) = roles["writer"], roles["owner"]
     with psycopg.connect(owner_url, autocommit=True) as c:
