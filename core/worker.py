@@ -161,7 +161,8 @@ class Worker:
             if len(pairs) > 1 and delivery.deliveries >= self.max_deliveries:
                 summary, refused = self._one_by_one(app, pairs)  # the last delivery: keep what can be kept
             else:
-                summary = app.publish(pairs)
+                with app.bus.caches.pinned():  # one company's events: its configuration digest read once
+                    summary = app.publish(pairs)
             app.ledger.make_durable()  # acknowledged only once on disk: a crash then loses nothing acked
         except Exception as exc:
             user = isinstance(exc, UserError)

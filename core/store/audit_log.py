@@ -60,6 +60,19 @@ class AuditLog:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
+        # heads this write transaction appended (or read under its lock): the next append of the same company in
+        # it continues from there without reading the head again. Only the ledger's writer, holding the
+        # company's lock for the whole transaction, could have moved them; forgotten when it ends (`forget`)
+        self._tx_heads: dict[str, Head] = {}
+
+    def forget(self) -> None:
+        """The write transaction ended (committed or rolled back): its heads are no longer known."""
+        self._tx_heads.clear()
+
+    def known_head(self, company: str, head: Head) -> None:
+        """The head of a company's chain as a statement of the current write transaction read it, after the
+        transaction took the company's lock (`Ledger._version_and_head`)."""
+        self._tx_heads[company] = head
 
     def ledger_id(self) -> str:
         row = self.conn.execute("SELECT value FROM ledger_meta WHERE key = 'ledger_id'").fetchone()
@@ -87,7 +100,7 @@ class AuditLog:
 
     def append(self, company: str, at: str, entries: Iterable[tuple[str, str, str]]) -> Head:
         """Append (action, ref, digest) entries to a company's chain in one batch; a new chain opens first."""
-        h = self.head(company)
+        h = self._tx_heads.get(company) or self.head(company)
         n, prev = h.n, h.hash
         batch = list(entries)
         if n == 0:
@@ -103,6 +116,7 @@ class AuditLog:
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
+        self._tx_heads[company] = Head(n, prev)
         return Head(n, prev)
 
     def entries(self, company: str | None = None) -> Iterator[AuditEntry]:

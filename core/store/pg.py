@@ -131,6 +131,12 @@ class PgConnection:
         return self.raw.info.transaction_status != TransactionStatus.IDLE
 
     @contextmanager
+    def pipeline(self) -> Iterator[None]:
+        """psycopg's pipeline mode: statements are sent without waiting; reading a result waits for it."""
+        with self.raw.pipeline():
+            yield
+
+    @contextmanager
     def transaction(self) -> Iterator[None]:
         with self.raw.transaction():
             yield

@@ -86,8 +86,13 @@ class PgBackend:
 
     @contextmanager
     def transaction(self, companies: Sequence[str]) -> Iterator[None]:
-        """A write transaction holding the advisory lock of each company it writes for (all: none named)."""
-        with self.conn.transaction():
+        """A write transaction holding the advisory lock of each company it writes for (all: none named).
+
+        In pipeline mode: a statement whose result is not read (an INSERT, an UPDATE) is sent without waiting for
+        its answer, and goes with the next one that is read, or with the COMMIT. BEGIN, the lock and the first
+        read make one round trip; the writes of a dispatch and its COMMIT, one or two. An error of a statement
+        sent ahead is raised at the next read or at the COMMIT, still inside the transaction (rolled back)."""
+        with self.conn.pipeline(), self.conn.transaction():
             if companies:  # one statement, one round trip; one order for all: no deadlock
                 keys = sorted(set(companies))
                 locks = ", ".join("pg_advisory_xact_lock(hashtextextended(?, 0))" for _ in keys)
@@ -107,7 +112,7 @@ class PgBackend:
     def make_durable(self) -> None:
         """Flush the write-ahead log up to now: a transaction that takes a transaction id commits durably
         (`synchronous_commit` on for it), and its flush covers every commit written before it."""
-        with self.conn.transaction():
+        with self.conn.pipeline(), self.conn.transaction():  # one round trip
             self.conn.execute("SET LOCAL synchronous_commit = on")
             self.conn.execute("SELECT pg_logical_emit_message(true, 'paybonus', 'durable')")
 
