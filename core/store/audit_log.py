@@ -64,10 +64,16 @@ class AuditLog:
         # it continues from there without reading the head again. Only the ledger's writer, holding the
         # company's lock for the whole transaction, could have moved them; forgotten when it ends (`forget`)
         self._tx_heads: dict[str, Head] = {}
+        self.held: str | None = None  # a company whose lock the writer holds across transactions (kept head)
 
-    def forget(self) -> None:
-        """The write transaction ended (committed or rolled back): its heads are no longer known."""
+    def forget(self, keep_held: bool = False) -> None:
+        """A write transaction begins or ends: the heads it knew are no longer known, but for the company whose
+        lock the writer holds across transactions (`Ledger.holding`) when `keep_held` (a commit, or a new
+        transaction after one: no other writer can have appended in between)."""
+        kept = self._tx_heads.get(self.held) if keep_held and self.held is not None else None
         self._tx_heads.clear()
+        if kept is not None and self.held is not None:
+            self._tx_heads[self.held] = kept
 
     def known_head(self, company: str, head: Head) -> None:
         """The head of a company's chain as a statement of the current write transaction read it, after the

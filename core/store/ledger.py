@@ -313,6 +313,23 @@ class Ledger:
             self.server.make_durable()
 
     @contextmanager
+    def holding(self, company: str) -> Iterator[None]:
+        """Hold one company's write lock across several write transactions (a worker's message: up to 64 events
+        of one company, each recorded and dispatched in its own transactions). PostgreSQL: a session advisory
+        lock, so its transactions take none of their own and the chain's head is read once, not once per
+        transaction (nobody else can append to that chain meanwhile). SQLite: nothing (one writer at a time)."""
+        if self.server is None or self._writing:
+            yield
+            return
+        with self.server.holding(company):
+            self.audit.held = company
+            try:
+                yield
+            finally:
+                self.audit.held = None
+                self.audit.forget()
+
+    @contextmanager
     def write(self, *companies: str) -> Iterator[Any]:
         """A write transaction (BEGIN IMMEDIATE): all or nothing. Waits, with backoff, while another writer works.
         Inside another `write()`, it joins that transaction. `companies`: those whose chains it appends to (SQLite
@@ -322,14 +339,16 @@ class Ledger:
             return
         if self.server is not None:
             self._writing = True
-            self.audit.forget()
+            self.audit.forget(keep_held=True)
+            committed = False
             try:
                 with self.server.transaction(companies):
                     yield self.conn
-                self._params_chained |= self._params_pending  # committed
+                committed = True
+                self._params_chained |= self._params_pending
             finally:
                 self._params_pending.clear()
-                self.audit.forget()
+                self.audit.forget(keep_held=committed)  # a rollback forgets even the held company's head
                 self._writing = False
             return
         delay = 0.05

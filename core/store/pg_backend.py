@@ -11,6 +11,7 @@ the version check, the chain head and the duplicate checks read what the previou
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -30,6 +31,29 @@ class PgBackend:
     def __init__(self, conn: PgConnection, url: str) -> None:
         self.conn = conn
         self.url = url
+        self.held: str | None = None  # the company whose lock this session holds between transactions
+
+    @contextmanager
+    def holding(self, company: str) -> Iterator[None]:
+        """Hold the company's lock (and the shared global one) for this session, across transactions: a worker
+        recording one message of the company. Its write transactions for it then take no lock of their own, and
+        no other writer of the company can come between them. Released at the end (or with the connection)."""
+        self.conn.execute(
+            "SELECT pg_advisory_lock_shared(?), pg_advisory_lock(hashtextextended(?, 0))",
+            (pg_schema.MIGRATION_LOCK, company),
+        )
+        self.held = company
+        try:
+            yield
+        finally:
+            self.held = None
+            try:
+                self.conn.execute(
+                    "SELECT pg_advisory_unlock(hashtextextended(?, 0)), pg_advisory_unlock_shared(?)",
+                    (company, pg_schema.MIGRATION_LOCK),
+                )
+            except psycopg.Error:  # the connection is gone, and its locks with it
+                pass
 
     @classmethod
     def connect(cls, url: str, create: bool) -> tuple[PgBackend, list[str]]:
@@ -88,19 +112,24 @@ class PgBackend:
     def transaction(self, companies: Sequence[str]) -> Iterator[None]:
         """A write transaction holding the advisory lock of each company it writes for (all: none named).
 
-        In pipeline mode: a statement whose result is not read (an INSERT, an UPDATE) is sent without waiting for
-        its answer, and goes with the next one that is read, or with the COMMIT. BEGIN, the lock and the first
-        read make one round trip; the writes of a dispatch and its COMMIT, one or two. An error of a statement
-        sent ahead is raised at the next read or at the COMMIT, still inside the transaction (rolled back)."""
-        with self.conn.pipeline(), self.conn.transaction():
-            if companies:  # one statement, one round trip; one order for all: no deadlock
+        A company's, in pipeline mode: a statement whose result is not read (an INSERT, an UPDATE) is sent without waiting for
+        its answer, and goes with the next one that is read, or with the COMMIT. BEGIN and the lock make one round
+        trip (the lock is held before the caller's block begins); the writes of a dispatch and its COMMIT, one or
+        two. An error of a statement sent ahead is raised at the next read or at the COMMIT, still inside the
+        transaction (rolled back)."""
+        # a whole-ledger writer (none named: a migration, a copy) may COPY, which pipeline mode refuses
+        pipeline = self.conn.pipeline() if companies else contextlib.nullcontext()
+        with pipeline, self.conn.transaction():
+            if companies and self.held is not None and set(companies) == {self.held}:
+                pass  # held for the session (`holding`): taken before this transaction began
+            elif companies:  # one statement, one round trip; one order for all: no deadlock
                 keys = sorted(set(companies))
                 locks = ", ".join("pg_advisory_xact_lock(hashtextextended(?, 0))" for _ in keys)
                 self.conn.execute(
                     f"SELECT pg_advisory_xact_lock_shared(?), {locks}", (pg_schema.MIGRATION_LOCK, *keys)
-                )
+                ).fetchone()  # waits: the lock is held when the caller's block begins (it may compute under it)
             else:
-                self.conn.execute("SELECT pg_advisory_xact_lock(?)", (pg_schema.MIGRATION_LOCK,))
+                self.conn.execute("SELECT pg_advisory_xact_lock(?)", (pg_schema.MIGRATION_LOCK,)).fetchone()
             yield
 
     def defer_durability(self) -> None:
