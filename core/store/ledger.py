@@ -190,6 +190,10 @@ class Ledger:
         self._params_chained: set[tuple[str, str]] = set()  # (company, parameter set) known to be chained
         self._params_pending: set[tuple[str, str]] = set()  # chained by the open transaction, if it commits
         self.migrated: list[str] = []  # migrations applied when this ledger was opened (an upgrade)
+        # while a company's lock is held across transactions (`holding`): write transactions committed, and the
+        # last version read outside one (company, version, writes then)
+        self._held_writes = 0
+        self._held_version: tuple[str, CompanyVersion, int] | None = None
         self.events = Events(conn)
         self.entitlements = Entitlements(conn)
         self.dispatches = Dispatches(conn)
@@ -323,10 +327,12 @@ class Ledger:
             return
         with self.server.holding(company):
             self.audit.held = company
+            self._held_writes, self._held_version = 0, None
             try:
                 yield
             finally:
                 self.audit.held = None
+                self._held_version = None
                 self.audit.forget()
 
     @contextmanager
@@ -345,6 +351,7 @@ class Ledger:
                 with self.server.transaction(companies):
                     yield self.conn
                 committed = True
+                self._held_writes += 1
                 self._params_chained |= self._params_pending
             finally:
                 self._params_pending.clear()
@@ -384,7 +391,15 @@ class Ledger:
         """What a computation for `company` read, in short: its latest entitlement, its latest payment, its latest
         load and configuration. If it changed before the result is recorded, the result may be stale."""
         row = self.conn.execute(_VERSION, (company,) * 5).fetchone()  # one statement: one round trip to a server
-        return CompanyVersion(row[0], row[1], row[2] or "", row[3] or "", row[4])
+        version = CompanyVersion(row[0], row[1], row[2] or "", row[3] or "", row[4])
+        if self.audit.held == company and not self._writing:
+            self._held_version = (company, version, self._held_writes)
+        return version
+
+    def _unchanged_since(self, company: str, read: Any) -> bool:
+        """`read` is a version of the company this session read while holding its lock (`holding`), and no write
+        transaction committed since: nobody can have changed it, no need to read it again."""
+        return self.audit.held == company and self._held_version == (company, read, self._held_writes)
 
     def _version_and_head(self, company: str) -> CompanyVersion:
         """`version`, and the head of the company's chain read by the same statement: inside a write transaction
@@ -523,7 +538,11 @@ class Ledger:
         with self.write(d.company):
             if self.dispatches.statuses(d.company, d.event_id).get(d.scheme) == COMPLETED:
                 return None
-            if d.read_version is not None and self._version_and_head(d.company) != d.read_version:
+            if (
+                d.read_version is not None
+                and not self._unchanged_since(d.company, d.read_version)
+                and self._version_and_head(d.company) != d.read_version
+            ):
                 raise StaleRead(f"{d.company} {d.event_id}/{d.scheme}")
             self.record_params(d.company, d.inputs.params_digest, d.inputs.params_document, d.at)
             recorded: list[tuple[str, str]] = []
@@ -580,6 +599,7 @@ class Ledger:
             if (
                 first
                 and first.read_version is not None
+                and not self._unchanged_since(first.company, first.read_version)
                 and self._version_and_head(first.company) != first.read_version
             ):
                 raise StaleRead(f"batch of {len(records)} dispatches of {first.company}")
