@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, ClassVar
 
 import psycopg
 from paybonus.errors import UserError
@@ -30,7 +30,7 @@ class Row(tuple):
     per set of column names (`_row_class`) carries the names: a row is then only a tuple, made in C."""
 
     __slots__ = ()
-    _names: dict[str, int] = {}
+    _names: ClassVar[dict[str, int]] = {}  # set by each subclass (`_row_class`)
 
     def __getitem__(self, key: Any) -> Any:
         if isinstance(key, str):

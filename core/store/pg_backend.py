@@ -47,13 +47,11 @@ class PgBackend:
             yield
         finally:
             self.held = None
-            try:
+            with contextlib.suppress(psycopg.Error):  # else the connection is gone, and its locks with it
                 self.conn.execute(
                     "SELECT pg_advisory_unlock(hashtextextended(?, 0)), pg_advisory_unlock_shared(?)",
                     (company, pg_schema.MIGRATION_LOCK),
                 )
-            except psycopg.Error:  # the connection is gone, and its locks with it
-                pass
 
     @classmethod
     def connect(cls, url: str, create: bool) -> tuple[PgBackend, list[str]]:
