@@ -244,32 +244,17 @@ def _cpu(who: int) -> float:
 
 
 def _server_now(url: str) -> Any:
-    from .store.pg import PgConnection
+    from .store.pg_backend import server_clock
 
-    conn = PgConnection(url)
-    try:
-        return conn.execute("SELECT clock_timestamp()").fetchone()[0]
-    finally:
-        conn.close()
+    return server_clock(url)
 
 
 def _backends_cpu(url: str, since: Any) -> float | None:
     """CPU seconds of the PostgreSQL sessions paybonus opened on this database since `since` (the workers'),
     read from /proc: None when the server is not on this host (or /proc cannot be read)."""
-    from .store.pg import PgConnection
+    from .store.pg_backend import sessions_since
 
-    conn = PgConnection(url)
-    try:
-        pids = [
-            r[0]
-            for r in conn.execute(
-                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND backend_start >= ? "
-                "AND application_name IN ('paybonus', 'paybonus-reader') AND pid <> pg_backend_pid()",
-                (since,),
-            )
-        ]
-    finally:
-        conn.close()
+    pids = sessions_since(url, since)
     total, tick = 0.0, os.sysconf("SC_CLK_TCK")
     try:
         for pid in pids:

@@ -390,9 +390,8 @@ class Ledger:
     def version(self, company: str) -> CompanyVersion:
         """What a computation for `company` read, in short: its latest entitlement, its latest payment, its latest
         load and configuration. If it changed before the result is recorded, the result may be stale."""
-        row = self.conn.execute(
-            _VERSION, (company,) * 5
-        ).fetchone()  # one statement: one round trip to a server
+        # one statement: one round trip to a server
+        row = self.conn.execute(_VERSION, (company,) * 5).fetchone()
         version = CompanyVersion(row[0], row[1], row[2] or "", row[3] or "", row[4])
         if self.audit.held == company and not self._writing:
             self._held_version = (company, version, self._held_writes)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg
 from paybonus.errors import UserError
@@ -175,6 +176,31 @@ class PgBackend:
 
 
 _EXPECTED: dict[tuple[str, str], str] | None = None
+
+
+def server_clock(url: str) -> Any:
+    """The server's clock now (`paybonus bench --workers`: the sessions opened after it are the workers')."""
+    conn = PgConnection(url)
+    try:
+        return conn.execute("SELECT clock_timestamp()").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def sessions_since(url: str, since: Any) -> list[int]:
+    """Process ids of the sessions paybonus opened on this database since `since` (writers and readers)."""
+    conn = PgConnection(url)
+    try:
+        return [
+            r[0]
+            for r in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND backend_start >= ? "
+                "AND application_name IN ('paybonus', 'paybonus-reader') AND pid <> pg_backend_pid()",
+                (since,),
+            )
+        ]
+    finally:
+        conn.close()
 
 
 def _schema_of(conn: PgConnection, schema: str) -> dict[tuple[str, str], str]:
