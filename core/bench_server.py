@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -170,12 +171,13 @@ def sqlite_run(datas: Sequence[Any], lines: Sequence[str], folder: Path) -> dict
         store_company(ledger, d)
     bus = EventBus(ledger, load_plugins(entry_points=False))
     events = bus.host.event_types.read_jsonl("bench", lines)
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), _cpu(resource.RUSAGE_SELF)
     bus.publish_all(events)
     seconds = time.perf_counter() - t
     result = {
         "path": "sqlite, 1 process",
         "seconds": round(seconds, 3),
+        "cpu_s": {"process": round(_cpu(resource.RUSAGE_SELF) - cpu, 1)},
         **_counts(ledger, len(events), seconds),
     }
     bus.close()
@@ -203,25 +205,64 @@ def broker_run(
                     store_company(ledger, d)
             pool = Workers(url, stream, folder, {"PAYBONUS_PLUGINS": ""})
             feed(host, stream, events[:0])  # makes the stream and its consumers before the workers look
+            children = _cpu(resource.RUSAGE_CHILDREN)
+            since = _server_now(url)
             for i in range(workers):
                 pool.start(f"bench-{workers}-{i}")
             try:
                 pool.ready()
-                t = time.perf_counter()
+                t, cpu = time.perf_counter(), _cpu(resource.RUSAGE_SELF)
                 feed(host, stream, events)
                 wait_drained(stream, timeout=3600)
                 seconds = time.perf_counter() - t
+                bench_cpu = _cpu(resource.RUSAGE_SELF) - cpu
+                backends = _backends_cpu(url, since)
             finally:
                 pool.stop_all()
+            cpu_s = {
+                # the workers' whole lives (start-up included), their PostgreSQL sessions' (None: not on this
+                # host), this process's sending and polling
+                "workers": round(_cpu(resource.RUSAGE_CHILDREN) - children, 1),
+                "postgresql": None if backends is None else round(backends, 1),
+                "bench": round(bench_cpu, 1),
+            }
             with Ledger.open(url) as ledger:
                 return {
                     "path": f"nats + postgresql, {workers} worker{'s' if workers > 1 else ''}",
                     "workers": workers,
                     "seconds": round(seconds, 3),
+                    "cpu_s": cpu_s,
                     **_counts(ledger, len(events), seconds),
                 }
         finally:
             delete_streams(stream)
+
+
+def _cpu(who: int) -> float:
+    r = resource.getrusage(who)
+    return r.ru_utime + r.ru_stime
+
+
+def _server_now(url: str) -> Any:
+    from .store.pg_backend import server_clock
+
+    return server_clock(url)
+
+
+def _backends_cpu(url: str, since: Any) -> float | None:
+    """CPU seconds of the PostgreSQL sessions paybonus opened on this database since `since` (the workers'),
+    read from /proc: None when the server is not on this host (or /proc cannot be read)."""
+    from .store.pg_backend import sessions_since
+
+    pids = sessions_since(url, since)
+    total, tick = 0.0, os.sysconf("SC_CLK_TCK")
+    try:
+        for pid in pids:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+    except (OSError, IndexError, ValueError):
+        return None
+    return total if pids else None
 
 
 def _counts(ledger: Any, events: int, seconds: float) -> dict[str, Any]:

@@ -8,6 +8,8 @@ employees in all (a vendor's many small companies, whose closes interleave).
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from paybonus.hooks.types import CompanyInfo, SchemeDescriptor
@@ -28,11 +30,27 @@ class Caches:
         self._companies: dict[str, tuple[str, CompanyConfig]] = {}
         self._configs: dict[tuple[str, str, str], Any] = {}
         self.populations = Populations()
+        self._pinned: dict[str, str | None] | None = None  # digests read once for a while (`pinned`)
+
+    @contextmanager
+    def pinned(self) -> Iterator[None]:
+        """Read each company's configuration digest once while inside (a worker's message: one company, up to
+        64 events, whose admission and scheme selection asked for it about three times an event). A computation
+        still uses the digest its `Ledger.version` read, which the record checks again under the lock."""
+        self._pinned = {}
+        try:
+            yield
+        finally:
+            self._pinned = None
 
     def company(self, company_id: str, digest: str | None = None) -> CompanyConfig | None:
         """The company's stored configuration, parsed once per `load` (None for an unknown company). `digest`: the
         stored configuration's digest when the caller has just read it (`Ledger.version`)."""
-        if digest is None:
+        if digest is None and self._pinned is not None:
+            if company_id not in self._pinned:
+                self._pinned[company_id] = self.ledger.companies.digest(company_id)
+            digest = self._pinned[company_id]
+        elif digest is None:
             digest = self.ledger.companies.digest(company_id)  # not the text: a large plan's TOML is big
         if digest is None:
             return None

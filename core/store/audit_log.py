@@ -60,6 +60,25 @@ class AuditLog:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
+        # heads this write transaction appended (or read under its lock): the next append of the same company in
+        # it continues from there without reading the head again. Only the ledger's writer, holding the
+        # company's lock for the whole transaction, could have moved them; forgotten when it ends (`forget`)
+        self._tx_heads: dict[str, Head] = {}
+        self.held: str | None = None  # a company whose lock the writer holds across transactions (kept head)
+
+    def forget(self, keep_held: bool = False) -> None:
+        """A write transaction begins or ends: the heads it knew are no longer known, but for the company whose
+        lock the writer holds across transactions (`Ledger.holding`) when `keep_held` (a commit, or a new
+        transaction after one: no other writer can have appended in between)."""
+        kept = self._tx_heads.get(self.held) if keep_held and self.held is not None else None
+        self._tx_heads.clear()
+        if kept is not None and self.held is not None:
+            self._tx_heads[self.held] = kept
+
+    def known_head(self, company: str, head: Head) -> None:
+        """The head of a company's chain as a statement of the current write transaction read it, after the
+        transaction took the company's lock (`Ledger._version_and_head`)."""
+        self._tx_heads[company] = head
 
     def ledger_id(self) -> str:
         row = self.conn.execute("SELECT value FROM ledger_meta WHERE key = 'ledger_id'").fetchone()
@@ -87,7 +106,7 @@ class AuditLog:
 
     def append(self, company: str, at: str, entries: Iterable[tuple[str, str, str]]) -> Head:
         """Append (action, ref, digest) entries to a company's chain in one batch; a new chain opens first."""
-        h = self.head(company)
+        h = self._tx_heads.get(company) or self.head(company)
         n, prev = h.n, h.hash
         batch = list(entries)
         if n == 0:
@@ -103,6 +122,7 @@ class AuditLog:
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
+        self._tx_heads[company] = Head(n, prev)
         return Head(n, prev)
 
     def entries(self, company: str | None = None) -> Iterator[AuditEntry]:

@@ -190,6 +190,10 @@ class Ledger:
         self._params_chained: set[tuple[str, str]] = set()  # (company, parameter set) known to be chained
         self._params_pending: set[tuple[str, str]] = set()  # chained by the open transaction, if it commits
         self.migrated: list[str] = []  # migrations applied when this ledger was opened (an upgrade)
+        # while a company's lock is held across transactions (`holding`): write transactions committed, and the
+        # last version read outside one (company, version, writes then)
+        self._held_writes = 0
+        self._held_version: tuple[str, CompanyVersion, int] | None = None
         self.events = Events(conn)
         self.entitlements = Entitlements(conn)
         self.dispatches = Dispatches(conn)
@@ -313,6 +317,25 @@ class Ledger:
             self.server.make_durable()
 
     @contextmanager
+    def holding(self, company: str) -> Iterator[None]:
+        """Hold one company's write lock across several write transactions (a worker's message: up to 64 events
+        of one company, each recorded and dispatched in its own transactions). PostgreSQL: a session advisory
+        lock, so its transactions take none of their own and the chain's head is read once, not once per
+        transaction (nobody else can append to that chain meanwhile). SQLite: nothing (one writer at a time)."""
+        if self.server is None or self._writing:
+            yield
+            return
+        with self.server.holding(company):
+            self.audit.held = company
+            self._held_writes, self._held_version = 0, None
+            try:
+                yield
+            finally:
+                self.audit.held = None
+                self._held_version = None
+                self.audit.forget()
+
+    @contextmanager
     def write(self, *companies: str) -> Iterator[Any]:
         """A write transaction (BEGIN IMMEDIATE): all or nothing. Waits, with backoff, while another writer works.
         Inside another `write()`, it joins that transaction. `companies`: those whose chains it appends to (SQLite
@@ -322,12 +345,17 @@ class Ledger:
             return
         if self.server is not None:
             self._writing = True
+            self.audit.forget(keep_held=True)
+            committed = False
             try:
                 with self.server.transaction(companies):
                     yield self.conn
-                self._params_chained |= self._params_pending  # committed
+                committed = True
+                self._held_writes += 1
+                self._params_chained |= self._params_pending
             finally:
                 self._params_pending.clear()
+                self.audit.forget(keep_held=committed)  # a rollback forgets even the held company's head
                 self._writing = False
             return
         delay = 0.05
@@ -344,6 +372,7 @@ class Ledger:
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
         self._writing = True
+        self.audit.forget()
         try:
             yield self.conn
         except BaseException:
@@ -355,19 +384,31 @@ class Ledger:
             self._params_chained |= self._params_pending
         finally:
             self._params_pending.clear()
+            self.audit.forget()
             self._writing = False
 
     def version(self, company: str) -> CompanyVersion:
         """What a computation for `company` read, in short: its latest entitlement, its latest payment, its latest
         load and configuration. If it changed before the result is recorded, the result may be stale."""
-        row = self.conn.execute(  # one statement: one round trip to a server
-            "SELECT (SELECT MAX(seq) FROM entitlements WHERE company = ?), "
-            "(SELECT MAX(seq) FROM payments WHERE company = ?), "
-            "(SELECT loaded_at FROM companies WHERE id = ?), "
-            "(SELECT config_digest FROM companies WHERE id = ?), "
-            "(SELECT MAX(n) FROM payroll_loads WHERE company = ?)",
-            (company,) * 5,
-        ).fetchone()
+        # one statement: one round trip to a server
+        row = self.conn.execute(_VERSION, (company,) * 5).fetchone()
+        version = CompanyVersion(row[0], row[1], row[2] or "", row[3] or "", row[4])
+        if self.audit.held == company and not self._writing:
+            self._held_version = (company, version, self._held_writes)
+        return version
+
+    def _unchanged_since(self, company: str, read: Any) -> bool:
+        """`read` is a version of the company this session read while holding its lock (`holding`), and no write
+        transaction committed since: nobody can have changed it, no need to read it again."""
+        return self.audit.held == company and self._held_version == (company, read, self._held_writes)
+
+    def _version_and_head(self, company: str) -> CompanyVersion:
+        """`version`, and the head of the company's chain read by the same statement: inside a write transaction
+        holding the company's lock, what the next append continues from (one statement less per dispatch)."""
+        row = self.conn.execute(_VERSION_AND_HEAD, (company,) * 6).fetchone()
+        if row[5] is not None:
+            n, hsh = row[5].split(":", 1)
+            self.audit.known_head(company, Head(int(n), hsh))
         return CompanyVersion(row[0], row[1], row[2] or "", row[3] or "", row[4])
 
     # -- what the verifier reads about the database itself --------------------------------------------------
@@ -498,7 +539,11 @@ class Ledger:
         with self.write(d.company):
             if self.dispatches.statuses(d.company, d.event_id).get(d.scheme) == COMPLETED:
                 return None
-            if d.read_version is not None and self.version(d.company) != d.read_version:
+            if (
+                d.read_version is not None
+                and not self._unchanged_since(d.company, d.read_version)
+                and self._version_and_head(d.company) != d.read_version
+            ):
                 raise StaleRead(f"{d.company} {d.event_id}/{d.scheme}")
             self.record_params(d.company, d.inputs.params_digest, d.inputs.params_document, d.at)
             recorded: list[tuple[str, str]] = []
@@ -552,7 +597,12 @@ class Ledger:
         `read_version` of the first."""
         with self.write(*{r.company for r in records}):
             first = records[0] if records else None
-            if first and first.read_version is not None and self.version(first.company) != first.read_version:
+            if (
+                first
+                and first.read_version is not None
+                and not self._unchanged_since(first.company, first.read_version)
+                and self._version_and_head(first.company) != first.read_version
+            ):
                 raise StaleRead(f"batch of {len(records)} dispatches of {first.company}")
             return [self.record_dispatch(evolve(r, read_version=None)) for r in records]
 
@@ -662,6 +712,19 @@ class Ledger:
                 cols = [d[0] for d in cur.description]
                 marks = ", ".join("?" for _ in cols)
                 self.conn.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks})", cur)
+
+
+_VERSION = (
+    "SELECT (SELECT MAX(seq) FROM entitlements WHERE company = ?), "
+    "(SELECT MAX(seq) FROM payments WHERE company = ?), "
+    "(SELECT loaded_at FROM companies WHERE id = ?), "
+    "(SELECT config_digest FROM companies WHERE id = ?), "
+    "(SELECT MAX(n) FROM payroll_loads WHERE company = ?)"
+)
+# the chain's head as "n:hash" (NULL: no chain yet), by the (company, n) index
+_VERSION_AND_HEAD = (
+    _VERSION + ", (SELECT n || ':' || hash FROM audit_log WHERE company = ? ORDER BY n DESC LIMIT 1)"
+)
 
 
 def _connect(path: str) -> sqlite3.Connection:

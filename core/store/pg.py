@@ -9,12 +9,13 @@ autocommit; `transaction()` opens an explicit one (the ledger's write verbs).
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, ClassVar
 
 import psycopg
 from paybonus.errors import UserError
@@ -25,14 +26,11 @@ from .sql import redacted
 
 
 class Row(tuple):
-    """A result row: a tuple that also answers `row["column"]` and `keys()`, as `sqlite3.Row` does."""
+    """A result row: a tuple that also answers `row["column"]` and `keys()`, as `sqlite3.Row` does. One subclass
+    per set of column names (`_row_class`) carries the names: a row is then only a tuple, made in C."""
 
-    _names: dict[str, int]
-
-    def __new__(cls, values: Sequence[Any], names: dict[str, int]) -> Row:
-        row = super().__new__(cls, values)
-        row._names = names
-        return row
+    __slots__ = ()
+    _names: ClassVar[dict[str, int]] = {}  # set by each subclass (`_row_class`)
 
     def __getitem__(self, key: Any) -> Any:
         if isinstance(key, str):
@@ -43,9 +41,19 @@ class Row(tuple):
         return list(self._names)
 
 
+@lru_cache(maxsize=1024)
+def _row_class(names: tuple[bytes, ...]) -> type[Row]:
+    named = {(n or b"").decode(): i for i, n in enumerate(names)}  # a COPY's result has columns, no names
+    return type("Row", (Row,), {"__slots__": (), "_names": named})
+
+
 def _rows(cursor: Any) -> Any:
-    names = {c.name: i for i, c in enumerate(cursor.description or ())}
-    return lambda values: Row(values, names)
+    """psycopg's row factory: the row class of the result's column names (read from the result itself, which
+    is cheaper than building `cursor.description`)."""
+    res = cursor.pgresult
+    if res is None or not res.nfields:
+        return Row
+    return _row_class(tuple(res.fname(i) for i in range(res.nfields)))
 
 
 class _IntegralNumeric(NumericLoader):
@@ -64,6 +72,17 @@ def translate(sql: str, with_args: bool) -> str:
     if with_args:
         sql = sql.replace("%", "%%").replace("?", "%s")
     return sql
+
+
+class _PipelineExitNotice(logging.Filter):
+    """A write transaction that failed in pipeline mode ends its pipeline with the same error again, which
+    psycopg logs as a warning ("error ignored terminating ..."): the error itself is what the caller reports."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("error ignored terminating")
+
+
+logging.getLogger("psycopg").addFilter(_PipelineExitNotice())
 
 
 class PgCursor:
@@ -129,6 +148,12 @@ class PgConnection:
     @property
     def in_transaction(self) -> bool:
         return self.raw.info.transaction_status != TransactionStatus.IDLE
+
+    @contextmanager
+    def pipeline(self) -> Iterator[None]:
+        """psycopg's pipeline mode: statements are sent without waiting; reading a result waits for it."""
+        with self.raw.pipeline():
+            yield
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

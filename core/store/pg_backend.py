@@ -11,8 +11,10 @@ the version check, the chain head and the duplicate checks read what the previou
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg
 from paybonus.errors import UserError
@@ -30,6 +32,27 @@ class PgBackend:
     def __init__(self, conn: PgConnection, url: str) -> None:
         self.conn = conn
         self.url = url
+        self.held: str | None = None  # the company whose lock this session holds between transactions
+
+    @contextmanager
+    def holding(self, company: str) -> Iterator[None]:
+        """Hold the company's lock (and the shared global one) for this session, across transactions: a worker
+        recording one message of the company. Its write transactions for it then take no lock of their own, and
+        no other writer of the company can come between them. Released at the end (or with the connection)."""
+        self.conn.execute(
+            "SELECT pg_advisory_lock_shared(?), pg_advisory_lock(hashtextextended(?, 0))",
+            (pg_schema.MIGRATION_LOCK, company),
+        )
+        self.held = company
+        try:
+            yield
+        finally:
+            self.held = None
+            with contextlib.suppress(psycopg.Error):  # else the connection is gone, and its locks with it
+                self.conn.execute(
+                    "SELECT pg_advisory_unlock(hashtextextended(?, 0)), pg_advisory_unlock_shared(?)",
+                    (company, pg_schema.MIGRATION_LOCK),
+                )
 
     @classmethod
     def connect(cls, url: str, create: bool) -> tuple[PgBackend, list[str]]:
@@ -86,16 +109,26 @@ class PgBackend:
 
     @contextmanager
     def transaction(self, companies: Sequence[str]) -> Iterator[None]:
-        """A write transaction holding the advisory lock of each company it writes for (all: none named)."""
-        with self.conn.transaction():
-            if companies:  # one statement, one round trip; one order for all: no deadlock
+        """A write transaction holding the advisory lock of each company it writes for (all: none named).
+
+        A company's, in pipeline mode: a statement whose result is not read (an INSERT, an UPDATE) is sent without waiting for
+        its answer, and goes with the next one that is read, or with the COMMIT. BEGIN and the lock make one round
+        trip (the lock is held before the caller's block begins); the writes of a dispatch and its COMMIT, one or
+        two. An error of a statement sent ahead is raised at the next read or at the COMMIT, still inside the
+        transaction (rolled back)."""
+        # a whole-ledger writer (none named: a migration, a copy) may COPY, which pipeline mode refuses
+        pipeline = self.conn.pipeline() if companies else contextlib.nullcontext()
+        with pipeline, self.conn.transaction():
+            if companies and self.held is not None and set(companies) == {self.held}:
+                pass  # held for the session (`holding`): taken before this transaction began
+            elif companies:  # one statement, one round trip; one order for all: no deadlock
                 keys = sorted(set(companies))
                 locks = ", ".join("pg_advisory_xact_lock(hashtextextended(?, 0))" for _ in keys)
                 self.conn.execute(
                     f"SELECT pg_advisory_xact_lock_shared(?), {locks}", (pg_schema.MIGRATION_LOCK, *keys)
-                )
+                ).fetchone()  # waits: the lock is held when the caller's block begins (it may compute under it)
             else:
-                self.conn.execute("SELECT pg_advisory_xact_lock(?)", (pg_schema.MIGRATION_LOCK,))
+                self.conn.execute("SELECT pg_advisory_xact_lock(?)", (pg_schema.MIGRATION_LOCK,)).fetchone()
             yield
 
     def defer_durability(self) -> None:
@@ -107,7 +140,7 @@ class PgBackend:
     def make_durable(self) -> None:
         """Flush the write-ahead log up to now: a transaction that takes a transaction id commits durably
         (`synchronous_commit` on for it), and its flush covers every commit written before it."""
-        with self.conn.transaction():
+        with self.conn.pipeline(), self.conn.transaction():  # one round trip
             self.conn.execute("SET LOCAL synchronous_commit = on")
             self.conn.execute("SELECT pg_logical_emit_message(true, 'paybonus', 'durable')")
 
@@ -143,6 +176,31 @@ class PgBackend:
 
 
 _EXPECTED: dict[tuple[str, str], str] | None = None
+
+
+def server_clock(url: str) -> Any:
+    """The server's clock now (`paybonus bench --workers`: the sessions opened after it are the workers')."""
+    conn = PgConnection(url)
+    try:
+        return conn.execute("SELECT clock_timestamp()").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def sessions_since(url: str, since: Any) -> list[int]:
+    """Process ids of the sessions paybonus opened on this database since `since` (writers and readers)."""
+    conn = PgConnection(url)
+    try:
+        return [
+            r[0]
+            for r in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND backend_start >= ? "
+                "AND application_name IN ('paybonus', 'paybonus-reader') AND pid <> pg_backend_pid()",
+                (since,),
+            )
+        ]
+    finally:
+        conn.close()
 
 
 def _schema_of(conn: PgConnection, schema: str) -> dict[tuple[str, str], str]:
