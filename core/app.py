@@ -377,9 +377,11 @@ class Paybonus:
         self.check_filters(company)
         return deadlines.scan(self.ledger, as_of, within_days, self.params, company)
 
-    def check_deadlines(self, as_of: date) -> list[DeadlineItem]:
-        """The daily job: record and log, once, what has just become overdue or due for transfer."""
-        return deadlines.check(self.ledger, as_of, self.params)
+    def check_deadlines(self, as_of: date, company: str | None = None) -> list[DeadlineItem]:
+        """The daily job: record and log, once, what has just become overdue or due for transfer (of `company`
+        only, when given)."""
+        self.check_filters(company)
+        return deadlines.check(self.ledger, as_of, self.params, company)
 
     def statements(
         self,

@@ -58,9 +58,10 @@ def scan(
     return items
 
 
-def check(ledger: Ledger, as_of: date, params: Parameters) -> list[Item]:
-    """Notice, once, what has become overdue or due for transfer to the Caisse des dépôts; log and record it."""
-    items = [i for i in scan(ledger, as_of, 0, params) if i.kind in ("overdue", "cdc_transfer")]
+def check(ledger: Ledger, as_of: date, params: Parameters, company: str | None = None) -> list[Item]:
+    """Notice, once, what has become overdue or due for transfer to the Caisse des dépôts (of one company, or of
+    all); log and record it."""
+    items = [i for i in scan(ledger, as_of, 0, params, company) if i.kind in ("overdue", "cdc_transfer")]
     done = ledger.payments.notices_given()
     new = [i for i in items if (i.entitlement, i.kind) not in done]
     if not new:

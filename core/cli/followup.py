@@ -74,7 +74,7 @@ def deadlines(
     day = parse_date(as_of, "--as-of")
     with state.app() as app:
         if check:
-            new = app.check_deadlines(day)
+            new = app.check_deadlines(day, company)
             out.print(f"{plural(len(new), 'new deadline notice')} as of {day}", markup=False)
             return
         items = app.deadlines(day, within, company)

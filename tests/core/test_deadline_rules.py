@@ -132,3 +132,36 @@ def test_check_logs_each_notice_under_its_own_name_and_rule_with_the_time_in_utc
 )
 def test_the_rule_a_deadline_notice_cites(kind, scheme, rule):
     assert _rule(Item(kind, "C", "E", "e", scheme, DUE, 1, 1)) == rule
+
+
+def test_check_of_one_company_notices_only_its_sums(tmp_path):
+    # the daily job per company (`deadlines --check --company`) noticed every company's sums, and an unknown company
+    # recorded them all (re-check of the red team, 2026-12-01)
+    from helpers.cli import run
+    from paybonus import Paybonus, load_plugins
+    from paybonus.bench import synthetic_companies
+    from paybonus.sources import store_company
+
+    made = list(synthetic_companies(12, 2, 1))
+    with Paybonus.create(tmp_path / "l.db", host=load_plugins(entry_points=False)) as app:
+        for c in made:
+            store_company(app.ledger, c.data)
+        events = sorted((e for c in made for e in c.events), key=lambda e: e["occurred_at"])
+        app.publish([(f"event {i}", app.host.event_types.from_dict(e)) for i, e in enumerate(events)])
+        mine = app.check_deadlines(date(2027, 12, 1), "C0000")
+        assert mine and {i.company for i in mine} == {"C0000"}
+        assert {n[0] for n in app.ledger.conn.execute("SELECT e.company FROM deadline_notices n JOIN entitlements e ON e.id = n.entitlement")} == {"C0000"}
+    r = run(
+        "--db",
+        str(tmp_path / "l.db"),
+        "deadlines",
+        "--check",
+        "--company",
+        "NOPE",
+        "--as-of",
+        "2027-12-01",
+        cwd=tmp_path,
+    )
+    assert r.returncode == 2 and "NOPE" in r.stderr and r.stderr.count("\n") == 1
+    with Paybonus.open(tmp_path / "l.db") as app:
+        assert {n[0] for n in app.ledger.conn.execute("SELECT e.company FROM deadline_notices n JOIN entitlements e ON e.id = n.entitlement")} == {"C0000"}
