@@ -252,6 +252,10 @@ PARAMS_REFUSED = {
         P + 'values = [{ from = 2030-01-01, until = "2031", value = 1 }]\n',
         "values[0]: 'until' must be a date",
     ),
+    "an end before the start": (  # the value never applied: dispatches failed later (re-check of the red team)
+        P + "values = [{ from = 2030-01-01, until = 2029-01-01, value = 1 }]\n",
+        "values[0]: 'until' (2029-01-01) is before 'from' (2030-01-01)",
+    ),
     "a reference that is not text": (
         P + "values = [{ from = 2030-01-01, value = 1, ref = 3 }]\n",
         "values[0]: 'ref' must be a string",
