@@ -123,6 +123,17 @@ def check_role(conn: PgConnection, role: str, option: str, objects: LedgerObject
             f"role {role!r} has CREATEROLE: it could make itself a member of {objects.owner!r} and disable the "
             "triggers; give it a role without it (ALTER ROLE ... NOCREATEROLE)",
         )
+    powerful = conn.execute(  # SET ROLE to one of its roles gives their attributes too
+        "SELECT string_agg(r.rolname, ', ' ORDER BY r.rolname) FROM pg_roles r "
+        "WHERE (r.rolsuper OR r.rolcreaterole) AND r.rolname <> ? AND pg_has_role(?, r.oid, 'MEMBER')",
+        (role, role),
+    ).fetchone()[0]
+    if powerful:
+        raise UserError(
+            option,
+            f"role {role!r} is a member of {powerful}, a superuser or a role with CREATEROLE: by SET ROLE it could "
+            f"make itself a member of {objects.owner!r} and disable the triggers; give it a role without them",
+        )
     if schema_member:
         raise UserError(
             option,

@@ -241,11 +241,17 @@ def test_grant_refuses_a_role_that_may_make_itself_the_owner_or_switch_the_trigg
     schema = admin.execute("SELECT current_schema()").fetchone()[0]
     version = admin.execute("SHOW server_version_num").fetchone()[0]
     role, schema_id = sql.Identifier(other), sql.Identifier(schema)
+    powerful = sql.Identifier(f"{other}_cr")
     powers = [
         (
             sql.SQL("ALTER ROLE {} CREATEROLE").format(role),
             sql.SQL("ALTER ROLE {} NOCREATEROLE").format(role),
             "has CREATEROLE",
+        ),
+        (  # inherited: SET ROLE to a CREATEROLE role (re-check of the red team)
+            sql.SQL("CREATE ROLE {} CREATEROLE; GRANT {} TO {}").format(powerful, powerful, role),
+            sql.SQL("REVOKE {} FROM {}; DROP ROLE {}").format(powerful, role, powerful),
+            f"is a member of {other}_cr",
         ),
         (
             sql.SQL("GRANT pg_execute_server_program TO {}").format(role),
