@@ -31,8 +31,10 @@ def is_url(target: object) -> bool:
 _PASSWORD = re.compile(r"(://[^:/@\s,]*):[^@\s/,]*@")  # scheme://user:password@
 # nats://token@: the token is the secret
 _TOKEN = re.compile(r"\b(nats|tls|wss?)://[^:/@\s,]+@", re.IGNORECASE)
+# a URL's ?password=..., or a libpq keyword string's password=... / password = '...'
 _SECRET_PARAM = re.compile(
-    r"([?&](?:password|pass|token|secret|sslpassword|nkey|creds)=)[^&\s]*", re.IGNORECASE
+    r"((?:^|[?&\s])(?:password|pass|token|secret|sslpassword|nkey|creds)\s*=\s*)('[^']*'|[^&\s]*)",
+    re.IGNORECASE,
 )
 
 

@@ -21,6 +21,11 @@ SECRET = "S3cretPW"
         ("nats://u:S3cretPW@n1:4222?stream=S", "nats://u:***@n1:4222?stream=S"),
         ("nats://S3cretPW@n1:4222", "nats://***@n1:4222"),
         ("nats://n1:4222,nats://u:S3cretPW@n2:4222", "nats://n1:4222,nats://u:***@n2:4222"),
+        (
+            "host=db port=5999 password=S3cretPW user=app: no ledger",
+            "host=db port=5999 password=*** user=app: no ledger",
+        ),
+        ("host=db password = 'S3cret PW' user=app", "host=db password = *** user=app"),
         ("postgresql://app@db/x", "postgresql://app@db/x"),  # a user name is not a secret
         ("payroll/2025-01.csv:3: a:b@c", "payroll/2025-01.csv:3: a:b@c"),  # not a URL
     ],
