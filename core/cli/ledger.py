@@ -130,8 +130,8 @@ def publish(state: State, events_file: str, to: str | None, per_message: int) ->
             except KeyboardInterrupt:
                 raise Interrupted(
                     f"publish: aborted; {done} of the {plural(len(events), 'event')} of {events_file} were "
-                    "recorded (or already known) before the interruption, the one in progress was not: publishing "
-                    "the file again resumes it"
+                    "recorded and computed (or already known) before the interruption; the one in progress may be "
+                    "recorded with its schemes not yet run: publishing the file again completes it"
                 ) from None
         still_failed = len(app.failures())
     c = summary.counts

@@ -282,7 +282,7 @@ def test_publish_interrupted_says_how_far_it_went(work, monkeypatch):
     lines = [x for x in err.splitlines() if x.strip()]
     assert code == 2 and len(lines) == 1, err
     assert re.search(r"aborted; \d+ of the 24 events of .*events.jsonl were recorded", lines[0]), lines[0]
-    assert "publishing the file again resumes it" in lines[0]
+    assert "publishing the file again completes it" in lines[0]
     monkeypatch.setattr(EventBus, "_publish_one", real)
     assert cli("--db", str(work.fresh), "publish", str(work.company / "events.jsonl"))[0] == 0
     assert cli("--db", str(work.fresh), "audit", "verify")[0] == 0
