@@ -358,7 +358,9 @@ def _parse(data: dict[str, Any], where: str) -> dict[str, Parameter]:
             if until is not None and not isinstance(until, date):
                 raise UserError(vwhere, "'until' must be a date (YYYY-MM-DD)")
             if until is not None and until < start:
-                raise UserError(vwhere, f"'until' ({until}) is before 'from' ({start}): the value would never apply")
+                raise UserError(
+                    vwhere, f"'until' ({until}) is before 'from' ({start}): the value would never apply"
+                )
             ref = raw.get("ref")
             if ref is not None and not isinstance(ref, str):
                 raise UserError(vwhere, "'ref' must be a string")

@@ -246,7 +246,7 @@ def test_an_amount_changed_with_plain_sql_is_named(app):
     sql(app, "DROP TRIGGER entitlements_immutable")
     sql(app, "UPDATE entitlements SET amount_cents = amount_cents + 100 WHERE id = ?", args=(target[0],))
     assert (
-        f"entitlement {target[0]} (row {target[1]}): content differs from its audit entry (altered: amount"
+        f"entitlement {target[0]} (row {target[1]}): content differs from its audit entry (altered)"
         in "\n".join(problems(app))
     )
 

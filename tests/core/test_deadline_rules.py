@@ -150,7 +150,12 @@ def test_check_of_one_company_notices_only_its_sums(tmp_path):
         app.publish([(f"event {i}", app.host.event_types.from_dict(e)) for i, e in enumerate(events)])
         mine = app.check_deadlines(date(2027, 12, 1), "C0000")
         assert mine and {i.company for i in mine} == {"C0000"}
-        assert {n[0] for n in app.ledger.conn.execute("SELECT e.company FROM deadline_notices n JOIN entitlements e ON e.id = n.entitlement")} == {"C0000"}
+        assert {
+            n[0]
+            for n in app.ledger.conn.execute(
+                "SELECT e.company FROM deadline_notices n JOIN entitlements e ON e.id = n.entitlement"
+            )
+        } == {"C0000"}
     r = run(
         "--db",
         str(tmp_path / "l.db"),
@@ -164,4 +169,9 @@ def test_check_of_one_company_notices_only_its_sums(tmp_path):
     )
     assert r.returncode == 2 and "NOPE" in r.stderr and r.stderr.count("\n") == 1
     with Paybonus.open(tmp_path / "l.db") as app:
-        assert {n[0] for n in app.ledger.conn.execute("SELECT e.company FROM deadline_notices n JOIN entitlements e ON e.id = n.entitlement")} == {"C0000"}
+        assert {
+            n[0]
+            for n in app.ledger.conn.execute(
+                "SELECT e.company FROM deadline_notices n JOIN entitlements e ON e.id = n.entitlement"
+            )
+        } == {"C0000"}
