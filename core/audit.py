@@ -549,7 +549,7 @@ def _check_inputs(ledger: Ledger, latest: Latest, problem: Callable[[str, str], 
                 )
         if loads:
             recorded = dict(json.loads(loads[-1]["parts"]))
-            now = ledger.companies.current_parts(company)
+            now = ledger.companies.current_parts(company, expected=recorded)
             for part in sorted(set(recorded) | set(now)):
                 if recorded.get(part) != now.get(part):
                     problem(
