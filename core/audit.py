@@ -31,8 +31,7 @@ from .params import Parameters
 from .store import GENESIS, Head, Ledger
 from .store.audit_log import OPENED, chain_hash, genesis, legacy_chain_hash
 from .store.companies import load_digest, sha256
-from .store.entitlements import digest as entitlement_digest
-from .store.entitlements import shared_hash
+from .store.entitlements import TUPLE_COLUMNS, TUPLE_DIGESTED, digest_of_values, shared_hash
 from .store.ledger import digest_of
 from .store.payments import status_of
 
@@ -237,23 +236,31 @@ def _check_chains(
     legacy_head = prev
     ledger_id = ledger.audit.ledger_id()
     company, n, prev = "", 0, ""
-    for e in ledger.audit.entries():
+    for e_company, e_n, at, action, ref, digest, prev_hash, hsh in ledger.audit.entry_tuples():
         rep.entries += 1
-        if e.company != company:
-            company, n, prev = e.company, 0, genesis(ledger_id, e.company)
+        if e_company != company:
+            company, n, prev = e_company, 0, genesis(ledger_id, e_company)
         n += 1
-        where = f"{e.company} chain entry {e.n}"
-        if e.n != n:
-            problem(where, f"position broken (expected entry {n}: an entry was removed)")
-            n = e.n
-        if e.prev_hash != prev:
-            problem(where, "prev_hash does not match the previous entry's hash (chain broken)")
-        if chain_hash(e.prev_hash, e.company, e.n, e.at, e.action, e.ref, e.digest) != e.hash:
-            problem(where, f"hash does not match the entry's content ({e.action} {e.ref}): entry altered")
-        if e.n == 1 and (e.action != OPENED or e.digest != legacy_head):
-            problem(where, "the chain does not open on the 0.x chain's head")
-        prev = e.hash
-        latest[(e.company, e.action, e.ref)] = (e.company, e.n, e.digest)
+        if e_n != n:
+            problem(
+                f"{e_company} chain entry {e_n}",
+                f"position broken (expected entry {n}: an entry was removed)",
+            )
+            n = e_n
+        if prev_hash != prev:
+            problem(
+                f"{e_company} chain entry {e_n}",
+                "prev_hash does not match the previous entry's hash (chain broken)",
+            )
+        if chain_hash(prev_hash, e_company, e_n, at, action, ref, digest) != hsh:
+            problem(
+                f"{e_company} chain entry {e_n}",
+                f"hash does not match the entry's content ({action} {ref}): entry altered",
+            )
+        if e_n == 1 and (action != OPENED or digest != legacy_head):
+            problem(f"{e_company} chain entry {e_n}", "the chain does not open on the 0.x chain's head")
+        prev = hsh
+        latest[(e_company, action, ref)] = (e_company, e_n, digest)
         if on_progress and rep.entries % 10000 == 0:
             on_progress(rep.entries)
     return latest
@@ -349,27 +356,39 @@ def _recompute_all(
     hung: set[str],
     timeout: float | None,
 ) -> None:
-    """Every entitlement's amount recomputed from its explanation, by its scheme as a guest (time limit)."""
-    for row in ledger.entitlements.all():
+    """Every entitlement's amount recomputed from its explanation, by its scheme as a guest (time limit). Rows
+    are read as plain tuples (`Entitlements.tuples`), each digest re-derived from the columns as stored."""
+    parts = ledger.entitlements
+    for row in parts.tuples():
+        seq, eid, scheme_name, company, amount_cents, text, stored = (
+            row[_T_SEQ],
+            row[_T_ID],
+            row[_T_SCHEME],
+            row[_T_COMPANY],
+            row[_T_AMOUNT],
+            row[_T_EXPLANATION],
+            row[_T_DIGEST],
+        )
         rep.entitlements += 1
-        eid = row["id"]
         seen.add(eid)
-        where = f"entitlement {eid} (row {row['seq']})"
-        entry = _entry(latest, row["company"], "entitlement.recorded", eid)
+        where = f"entitlement {eid} (row {seq})"
+        entry = latest.get((company, "entitlement.recorded", eid)) or latest.get(
+            ("", "entitlement.recorded", eid)
+        )
         if entry is None:
             problem(where, "has no audit entry (inserted outside paybonus)")
             continue
-        if entitlement_digest(row) != row["digest"] or row["digest"] != entry[2]:
+        if digest_of_values(TUPLE_DIGESTED(row)) != stored or stored != entry[2]:
             problem(where, "content differs from its audit entry (altered)")
-        scheme = schemes.get(row["scheme"])
+        scheme = schemes.get(scheme_name)
         if scheme is None:
-            problem(where, f"cannot recompute: scheme {row['scheme']!r} is not installed")
+            problem(where, f"cannot recompute: scheme {scheme_name!r} is not installed")
             continue
-        if row["scheme"] in hung:
-            problem(where, f"not recomputed: scheme {row['scheme']!r}'s recompute did not return earlier")
+        if scheme_name in hung:
+            problem(where, f"not recomputed: scheme {scheme_name!r}'s recompute did not return earlier")
             continue
         try:
-            explanation = ledger.entitlements.explanation(row)
+            explanation = parts.explanation_of(text)
         except KeyError:
             problem(where, "cannot recompute: the explanation part it shares with its dispatch is missing")
             continue
@@ -381,10 +400,10 @@ def _recompute_all(
                 scheme.recompute,
                 Explanation.from_dict(explanation),
                 timeout=timeout,
-                what=f"scheme {row['scheme']}'s recompute",
+                what=f"scheme {scheme_name}'s recompute",
             )
         except guard.PluginTimeout as exc:  # a guest that hangs: once, not once per entitlement
-            hung.add(row["scheme"])
+            hung.add(scheme_name)
             problem(where, str(exc))
             continue
         except guard.PluginExit as exc:
@@ -394,11 +413,16 @@ def _recompute_all(
             problem(where, f"cannot recompute from its explanation ({type(exc).__name__})")
             continue
         rep.recomputed += 1
-        if amount != row["amount_cents"]:
+        if amount != amount_cents:
             problem(
-                where,
-                f"amount {row['amount_cents']} cents differs from {amount} recomputed from its explanation",
+                where, f"amount {amount_cents} cents differs from {amount} recomputed from its explanation"
             )
+
+
+_T_SEQ, _T_ID, _T_SCHEME, _T_COMPANY, _T_AMOUNT, _T_EXPLANATION, _T_DIGEST = (
+    TUPLE_COLUMNS.index(c)
+    for c in ("seq", "id", "scheme", "company", "amount_cents", "explanation", "digest")
+)
 
 
 def _check_dispatches(
@@ -525,7 +549,7 @@ def _check_inputs(ledger: Ledger, latest: Latest, problem: Callable[[str, str], 
                 )
         if loads:
             recorded = dict(json.loads(loads[-1]["parts"]))
-            now = ledger.companies.current_parts(company)
+            now = ledger.companies.current_parts(company, expected=recorded)
             for part in sorted(set(recorded) | set(now)):
                 if recorded.get(part) != now.get(part):
                     problem(

@@ -12,6 +12,7 @@ installs them for that one call.
 
 from __future__ import annotations
 
+import _signal  # type: ignore[import-not-found]  # signal.getsignal without its enum wrapping
 import math
 import os
 import queue
@@ -80,12 +81,17 @@ def _on_sigint(signum: int, frame: Any) -> None:
     signal.default_int_handler(signum, frame)
 
 
+# the handler as `signal.getsignal` gives it, without its conversion to an enum (a Python-level lookup that
+# raised and caught ValueError for a function handler: most of this check's time, once per guest call)
+_getsignal: Callable[[int], Any] = getattr(_signal, "getsignal", signal.getsignal)
+_NO_HANDLER = (signal.SIG_DFL, signal.SIG_IGN, None)  # SIG_DFL and SIG_IGN equal the ints _signal gives
+
+
 def _can_use_timer() -> bool:
-    return (
-        hasattr(signal, "setitimer")
-        and threading.current_thread() is threading.main_thread()
-        and signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, signal.SIG_IGN, None, _on_alarm)
-    )
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        return False
+    handler = _getsignal(signal.SIGALRM)
+    return handler is _on_alarm or handler in _NO_HANDLER
 
 
 @contextmanager

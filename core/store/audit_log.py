@@ -134,6 +134,12 @@ class AuditLog:
         for row in self.conn.execute(sql + " ORDER BY company, n", args):
             yield AuditEntry(*row)
 
+    def entry_tuples(self) -> Iterable[tuple[str, int, str, str, str, str, str, str]]:
+        """`entries()` of every chain as plain tuples (company, n, at, action, ref, digest, prev_hash, hash)."""
+        return self.conn.execute(
+            "SELECT company, n, at, action, ref, digest, prev_hash, hash FROM audit_log ORDER BY company, n"
+        )
+
     def entry(self, company: str, n: int) -> AuditEntry | None:
         row = self.conn.execute(
             "SELECT company, n, at, action, ref, digest, prev_hash, hash FROM audit_log WHERE company = ? AND n = ?",

@@ -75,8 +75,18 @@ class EntitlementRow:
 def digest(row: Any) -> str:
     """sha256 of the immutable columns joined by a unit separator (a control character no id contains and that
     JSON text always escapes); NULL is written as a NUL character."""
-    text = "\x1f".join(["\x00" if v is None else str(v) for v in _DIGESTED(row)])
+    return digest_of_values(_DIGESTED(row))
+
+
+def digest_of_values(values: Iterable[Any]) -> str:
+    """`digest` of the immutable columns' values, given in `DIGEST_COLUMNS` order."""
+    text = "\x1f".join(["\x00" if v is None else str(v) for v in values])
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# `Entitlements.tuples`: a row as a plain tuple, seq then every column in `ENTITLEMENT_COLUMNS` order
+TUPLE_COLUMNS = ("seq", *ENTITLEMENT_COLUMNS)
+TUPLE_DIGESTED = itemgetter(*(TUPLE_COLUMNS.index(c) for c in DIGEST_COLUMNS))
 
 
 SHARED_KEY = "shared"  # a stored explanation names the part it shares with its dispatch by that part's sha256
@@ -143,7 +153,11 @@ class Entitlements:
     def explanation(self, row: Any) -> dict[str, Any]:
         """A row's whole explanation: its own part merged with the part its dispatch shares (KeyError if that
         part is missing)."""
-        own: dict[str, Any] = json.loads(row["explanation"])
+        return self.explanation_of(row["explanation"])
+
+    def explanation_of(self, text: str) -> dict[str, Any]:
+        """`explanation` from a row's stored explanation text."""
+        own: dict[str, Any] = json.loads(text)
         key = own.pop(SHARED_KEY, None)
         if key is None:
             return own
@@ -198,6 +212,10 @@ class Entitlements:
         cur = self.conn.cursor()
         cur.row_factory = sqlite3.Row
         return cur.execute("SELECT * FROM entitlements ORDER BY seq")
+
+    def tuples(self) -> Iterable[tuple[Any, ...]]:
+        """Every row in recording order (streamed) as plain tuples of `TUPLE_COLUMNS` (no per-row object)."""
+        return self.conn.execute(f"SELECT {', '.join(TUPLE_COLUMNS)} FROM entitlements ORDER BY seq")
 
     def of_dispatch(self, company: str, event_id: str, scheme: str) -> list[sqlite3.Row]:
         """What one dispatch (of the company's event) recorded, in recording order."""

@@ -127,6 +127,33 @@ def test_multiplying_a_pay_line_then_restating_results_is_found(app):
     assert "company DURAND: payroll pay/2025-03 differs from load 1 (rows altered, added or removed)" in found
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["151.67", "a\nb\t\x01\x1f", "é😀 \u2028", '"\\', "\x7f"],
+    ids=["plain", "controls", "unicode", "quotes", "del"],
+)
+def test_pay_lines_written_as_json_by_sqlite_give_the_digests_python_gives(app, text):
+    # verify digests each month of pay lines from SQLite's own JSON when it has the recorded digest: it must be
+    # byte for byte the text Python writes, whatever the row holds; any other outcome goes the Python way
+    sql(app, "DROP TRIGGER IF EXISTS pay_lines_no_update")
+    sql(
+        app,
+        "UPDATE pay_lines SET contract_hours = ? WHERE company = 'DURAND' AND month = '2025-03-01'",
+        args=(text,),
+    )
+    companies = app.ledger.companies
+    python = companies.current_parts("DURAND")
+    from paybonus.store.companies import _PAY_MONTH_JSON, sha256
+
+    by_sqlite = app.ledger.conn.execute(_PAY_MONTH_JSON, ("DURAND", "2025-03-01")).fetchone()[0]
+    assert sha256(by_sqlite.encode("utf-8")) == python["pay/2025-03"]  # the fast path is taken for this text
+    assert companies.current_parts("DURAND", expected=python) == python
+    wrong = {part: "0" * 64 for part in python}
+    assert companies.current_parts("DURAND", expected=wrong) == python  # every month again in Python
+    found = problems(app)
+    assert "company DURAND: payroll pay/2025-03 differs from load 1 (rows altered, added or removed)" in found
+
+
 def Period_of(payload):
     from paybonus.calendar import Period
 
