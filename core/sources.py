@@ -200,8 +200,8 @@ def statement_files(path: Path, config: CompanyConfig, where: Path) -> tuple[tup
 def _statement_file(p: Path, where: str, image: bool) -> bytes:
     try:
         content = read_bounded(p, 4 * MAX_STATEMENT_FILE)  # bounded; the size is refused below
-    except OSError as exc:
-        raise UserError(where, f"cannot read {p} ({exc.strerror})") from None
+    except UserError as exc:  # named by the option that gives the file, as before
+        raise UserError(where, f"{exc.what.replace('cannot read', f'cannot read {p}', 1)}") from None
     if len(content) > MAX_STATEMENT_FILE:
         raise UserError(
             where, f"{p.name} is {len(content) // 1024} KB, more than the 256 KB a statement file may be"
