@@ -40,6 +40,7 @@ from .events import Event
 from .guard import timeout_from_env
 from .host import PluginHost, load_plugins
 from .params import Parameters
+from .parsing import read_events_text
 from .payroll import Population
 from .replay import ReplayReport, replay
 from .sources import CompanyData, read_company_dir, statement_files, store_company
@@ -311,6 +312,9 @@ class Paybonus:
     ) -> list[dict[str, Any]]:
         """The same, as stored: one dict per row with every column (DSN codes, social regime, digest, ...)."""
         self.check_filters(company, scheme)
+        if employee is not None and not self.ledger.companies.knows_employee(employee, company):
+            of = f"of company {company} " if company else ""
+            raise UserError("--employee", f"no employee {employee!r:.80} {of}in {self.ledger.path}")
         return [
             dict(zip(r.keys(), tuple(r), strict=True))
             for r in self.ledger.entitlements.rows(company, scheme, period, employee)
@@ -474,9 +478,4 @@ def _known(where: str, name: str, known: Sequence[str], what: str) -> None:
 
 
 def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UserError(str(path), f"cannot read ({exc.strerror})") from None
-    except UnicodeDecodeError:
-        raise UserError(str(path), "not UTF-8 text") from None
+    return read_events_text(path)

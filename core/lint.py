@@ -12,7 +12,7 @@ from .config import CompanyConfig, parse_company_toml
 from .errors import UserError
 from .host import PluginHost
 from .params import Parameters
-from .parsing import decode
+from .parsing import MAX_FILE_BYTES, decode, read_bounded
 
 
 def lint_company(
@@ -23,7 +23,7 @@ def lint_company(
     loads."""
     toml_path = company_dir / "company.toml"
     try:
-        text = decode(toml_path.read_bytes())
+        text = decode(read_bounded(toml_path, MAX_FILE_BYTES))
     except OSError as exc:
         raise UserError(str(toml_path), f"cannot read ({exc.strerror})") from None
     except ValueError as exc:

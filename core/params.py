@@ -28,7 +28,7 @@ from attrs import frozen
 from .calendar import semester_period
 from .convert import FIRST_YEAR, LAST_YEAR
 from .errors import MissingParameterValue, UserError
-from .parsing import decode, load_toml
+from .parsing import MAX_FILE_BYTES, decode, load_toml, read_bounded
 
 UNITS = ("cents", "rate", "count")
 TABLE_KEYS = ("label", "unit", "law", "source", "values")
@@ -143,7 +143,7 @@ class Parameters:
     def with_file(self, path: Path) -> Parameters:
         """Add or override parameters from a TOML file in the same format (e.g. newer TMOP values)."""
         try:
-            data = load_toml(decode(path.read_bytes()))
+            data = load_toml(decode(read_bounded(path, MAX_FILE_BYTES, what="parameters")))
         except OSError as exc:
             raise UserError(str(path), f"cannot read parameters ({exc.strerror})") from None
         except ValueError as exc:

@@ -10,16 +10,94 @@ never a RecursionError. Errors are `ValueError`s with a short message; callers a
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
+import sys
 import tomllib
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
+
+from .errors import UserError
 
 MAX_DEPTH = 32  # nested tables, arrays or objects: the deepest real document is 5 levels
 MAX_FILE_BYTES = 64 * 1024 * 1024  # a company directory's file, an events file, a DSN file
 MAX_LINE_CHARS = 16 * 1024 * 1024  # one event (the objective results of 200 000 employees take 1.3 MB)
 MAX_TEXT_CHARS = 10_000  # one string value (a name, a formula, a paragraph of wording)
+MAX_EVENTS_BYTES = 2 * 1024**3  # an events file (publish reads it whole): generous, a bound on memory
+MAX_LINE_BYTES = 4 * MAX_LINE_CHARS  # more bytes than this on a line are surely more than MAX_LINE_CHARS
+MAX_KEY_BYTES = 64 * 1024  # a PEM signing key or a public key file
+_CHUNK = 4 * 1024 * 1024
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if n >= scale and n % scale == 0:
+            return f"{n // scale} {unit}"
+    return f"{n} bytes"
+
+
+def read_bounded(path: str | Path, limit: int, line_limit: int | None = None, what: str = "") -> bytes:
+    """The bytes of a user's file (standard input for '-'), refused with one UserError naming the file and the limit
+    when it holds more than `limit` bytes: a regular file by its size before any read, a stream, device or FIFO
+    (/dev/zero, a pipe) after at most `limit` + 1 bytes, so that an endless or huge input never fills the memory.
+    With `line_limit`, a line of more bytes is refused as soon as it is read ("<file>:<line>"). `what` names the
+    file in a read error ("cannot read parameters (...)")."""
+    where = str(path)
+    try:
+        if where == "-":
+            return _read_stream(sys.stdin.buffer, where, limit, line_limit)
+        with open(path, "rb") as f:
+            st = os.fstat(f.fileno())
+            if stat.S_ISREG(st.st_mode) and st.st_size > limit:
+                raise UserError(where, f"larger than {_size(limit)}, the most this file may be")
+            return _read_stream(f, where, limit, line_limit)
+    except OSError as exc:
+        raise UserError(where, f"cannot read{' ' + what if what else ''} ({exc.strerror or exc})") from None
+
+
+def read_events_text(path: str | Path) -> str:
+    """An events (JSON-lines) file as text, standard input for '-': at most `MAX_EVENTS_BYTES`, a line at most
+    `MAX_LINE_CHARS` (refused while reading, before the whole file is held), UTF-8; line ends as Python's text mode
+    reads them (CRLF and CR become LF)."""
+    raw = read_bounded(path, MAX_EVENTS_BYTES, MAX_LINE_BYTES)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UserError(str(path), "not UTF-8 text") from None
+    del raw
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
+def _read_stream(f: Any, where: str, limit: int, line_limit: int | None) -> bytes:
+    chunks: list[bytes] = []
+    total = 0
+    since_newline = 0  # bytes since the last line end
+    newlines = 0
+    while total <= limit:
+        chunk = f.read(min(_CHUNK, limit + 1 - total))
+        if not chunk:
+            break
+        total += len(chunk)
+        chunks.append(chunk)
+        if line_limit is not None:
+            first = chunk.find(b"\n")
+            if first < 0:
+                since_newline += len(chunk)
+            elif since_newline + first > line_limit:
+                since_newline += first
+            else:
+                newlines += chunk.count(b"\n")
+                since_newline = len(chunk) - chunk.rfind(b"\n") - 1
+            if since_newline > line_limit:
+                raise UserError(
+                    f"{where}:{newlines + 1}", f"longer than {MAX_LINE_CHARS // (1024 * 1024)} MiB"
+                )
+    if total > limit:
+        raise UserError(where, f"larger than {_size(limit)}, the most this file may be")
+    return b"".join(chunks)
 
 
 def decode(raw: bytes, legacy: str | None = None) -> str:

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from .errors import UserError
+from .parsing import MAX_KEY_BYTES, read_bounded
 
 KEY_ENV = "PAYBONUS_SIGNING_KEY"
 
@@ -43,7 +44,9 @@ def load_key(path: str | Path | None) -> Ed25519PrivateKey:
             f"no signing key: give --key FILE or set {KEY_ENV} (create one with `paybonus audit keygen`)",
         )
     try:
-        key = serialization.load_pem_private_key(Path(where).read_bytes(), password=None)
+        key = serialization.load_pem_private_key(
+            read_bounded(where, MAX_KEY_BYTES, what="the signing key"), password=None
+        )
     except OSError as exc:
         raise UserError(where, f"cannot read the signing key ({exc.strerror})") from None
     except (ValueError, TypeError):
@@ -71,7 +74,7 @@ def parse_public(text: str, where: str) -> Ed25519PublicKey:
     raw = text.strip()
     try:
         if raw and Path(raw).is_file():
-            raw = Path(raw).read_text(encoding="utf-8").strip()
+            raw = read_bounded(raw, MAX_KEY_BYTES).decode("utf-8").strip()
         data = base64.b64decode(raw, validate=True)
         return Ed25519PublicKey.from_public_bytes(data)
     except (ValueError, OSError):  # not base64, not 32 bytes, a file not UTF-8 or not readable

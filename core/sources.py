@@ -27,7 +27,7 @@ from .calendar import Period
 from .config import CompanyConfig, parse_company_toml
 from .errors import UserError
 from .money import parse_euros
-from .parsing import decode
+from .parsing import MAX_FILE_BYTES, decode, read_bounded
 from .payroll import AbsenceKind, Population
 from .store import Head, Ledger
 
@@ -199,9 +199,9 @@ def statement_files(path: Path, config: CompanyConfig, where: Path) -> tuple[tup
 
 def _statement_file(p: Path, where: str, image: bool) -> bytes:
     try:
-        content = p.read_bytes()
-    except OSError as exc:
-        raise UserError(where, f"cannot read {p} ({exc.strerror})") from None
+        content = read_bounded(p, 4 * MAX_STATEMENT_FILE)  # bounded; the size is refused below
+    except UserError as exc:  # named by the option that gives the file, as before
+        raise UserError(where, f"{exc.what.replace('cannot read', f'cannot read {p}', 1)}") from None
     if len(content) > MAX_STATEMENT_FILE:
         raise UserError(
             where, f"{p.name} is {len(content) // 1024} KB, more than the 256 KB a statement file may be"
@@ -244,7 +244,7 @@ def paybonus_payroll_source(company: CompanyInfo, ledger: LedgerView) -> LedgerP
 def _read_text(p: Path) -> str:
     try:
         # payroll exports are often Windows-1252 (DSN.md)
-        return decode(p.read_bytes(), legacy="cp1252")
+        return decode(read_bounded(p, MAX_FILE_BYTES), legacy="cp1252")
     except OSError as exc:
         raise UserError(str(p), f"cannot read ({exc.strerror})") from None
     except ValueError as exc:

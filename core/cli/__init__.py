@@ -27,7 +27,7 @@ from ..host import load_plugins
 from ..store.ledger import synchronous_from_env
 from ..store.sql import redacted
 from . import audit, browse, followup, ledger, reading, server, tools
-from .base import State, err
+from .base import State, err, ledger_name
 
 HOST_KEY = "paybonus.host"
 
@@ -62,6 +62,7 @@ class PaybonusGroup(click.Group):
     "--db",
     default=lambda: os.environ.get("PAYBONUS_DB", "paybonus.db"),
     show_default="paybonus.db or $PAYBONUS_DB",
+    callback=ledger_name,
     help="Ledger file.",
 )
 @click.option(
@@ -209,6 +210,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except VerificationFailed as exc:
         _error(str(exc))
+        return 1
+    except MemoryError:  # inputs are bounded (parsing.read_bounded): a machine or ulimit too small, a fault
+        _error(
+            "out of memory: give the command more memory (ulimit -v) or a smaller input; nothing was written"
+        )
         return 1
     except sqlite3.Error as exc:  # a full disk, a read-only or locked file: a fault, not the user's input
         _error(

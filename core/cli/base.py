@@ -8,7 +8,6 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import sys
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
@@ -25,6 +24,7 @@ from ..convert import FIRST_YEAR, LAST_YEAR
 from ..errors import UserError
 from ..host import PluginHost, load_plugins
 from ..params import Parameters
+from ..parsing import read_events_text
 
 out = Console(soft_wrap=True)  # lines are never wrapped or cut; tables go through `output.table`
 err = Console(stderr=True, soft_wrap=True)
@@ -144,20 +144,24 @@ def parse_month(text: str | None, where: str) -> str | None:
     """A YYYY-MM option (a payroll month), ASCII digits, a month 01-12."""
     if text is not None and not re.fullmatch("[0-9]{4}-(0[1-9]|1[0-2])", text, re.ASCII):
         raise UserError(where, f"expected a month YYYY-MM, got {text!r}")
+    if text is not None and not FIRST_YEAR <= int(text[:4]) <= LAST_YEAR:
+        raise UserError(where, f"{text} is outside the years {FIRST_YEAR} to {LAST_YEAR}")
     return text
 
 
+def ledger_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A --db option's callback: an empty ledger name (`--db ""`, `PAYBONUS_DB=`) is refused, never taken as a
+    file named ''."""
+    if value is not None and not value.strip():
+        from_env = ctx.get_parameter_source(param.name or "") == click.core.ParameterSource.DEFAULT
+        where = "PAYBONUS_DB" if from_env and "PAYBONUS_DB" in os.environ else "--db"
+        raise UserError(where, "the ledger name is empty: give a file name or a postgresql:// URL")
+    return value
+
+
 def read_lines_text(path: str) -> str:
-    """A text file, or standard input for '-'."""
-    if path == "-":
-        return sys.stdin.read()
-    try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
-    except OSError as exc:
-        raise UserError(path, f"cannot read ({exc.strerror})") from None
-    except UnicodeDecodeError:
-        raise UserError(path, "not UTF-8 text") from None
+    """An events file, or standard input for '-', within its limits (`parsing.read_events_text`)."""
+    return read_events_text(path)
 
 
 def write_private(path: Path, text: str) -> None:

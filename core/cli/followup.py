@@ -297,6 +297,8 @@ def export(
     from ..export import COLUMNS
 
     parse_month(payroll_month, "--payroll-month")
+    if force and out_file is None:
+        raise UserError("--force", "only applies with --out FILE (it replaces that file)")
     day = parse_date(as_of, "--as-of")  # before the ledger opens (opening may upgrade it)
     if out_file is not None:
         check_file(out_file, "--out")

@@ -8,7 +8,7 @@ import click
 
 from .. import logs
 from ..app import read_company
-from ..errors import Interrupted, VerificationFailed
+from ..errors import Interrupted, UserError, VerificationFailed
 from ..store import Ledger
 from ..store.sql import redacted
 from .base import State, out, pass_state, read_lines_text
@@ -105,6 +105,12 @@ Exit code 1 while a dispatch is failed (a dead letter): see `paybonus failures`,
 def publish(state: State, events_file: str, to: str | None, per_message: int) -> None:
     """Publish events from a JSON-lines file (- for standard input): each is recorded once, then every scheme
     that handles it computes (docs/events.md). Publishing a file again changes nothing."""
+    if (
+        to is None
+        and click.get_current_context().get_parameter_source("per_message")
+        != click.core.ParameterSource.DEFAULT
+    ):
+        raise UserError("--per-message", "only applies with --to (events sent to a broker)")
     text = read_lines_text(events_file)
     if to is not None:  # an empty --to is an error, never the local ledger
         from ..worker import broker_url, feed

@@ -33,6 +33,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from ..errors import UserError
 from ..money import format_euros
 
 FORMATS = ("table", "json", "jsonl", "csv", "tsv")
@@ -81,10 +82,19 @@ def format_options(default: str = "table", formats: Sequence[str] = FORMATS) -> 
     def decorate(f: F) -> F:
         @functools.wraps(f)
         def wrapper(*args: Any, fmt: str, nl: bool, **kwargs: Any) -> Any:
+            ctx = click.get_current_context()
+            explicit = ctx.get_parameter_source("fmt") != click.core.ParameterSource.DEFAULT
+            if nl and explicit and fmt != "jsonl":
+                raise UserError(
+                    "--nl", f"is --format jsonl, which contradicts --format {fmt}: give one of them"
+                )
             return f(*args, fmt="jsonl" if nl else fmt, **kwargs)
 
         wrapper = click.option(
-            "--nl", is_flag=True, help="Newline-delimited JSON, one object per line (same as --format jsonl)."
+            "--nl",
+            is_flag=True,
+            help="Newline-delimited JSON, one object per line (same as --format jsonl; refused with another "
+            "--format).",
         )(wrapper)
         wrapper = click.option(
             "--format",

@@ -10,7 +10,7 @@ import click
 from .. import logs
 from ..errors import Interrupted, UserError, VerificationFailed
 from ..store.sql import is_url, redacted
-from .base import State, err, out, pass_state
+from .base import State, err, ledger_name, out, pass_state
 from .output import plural
 
 log = logs.get_logger("paybonus.cli")
@@ -28,7 +28,9 @@ Examples:
 Stops on SIGTERM or SIGINT once the current message is recorded (or left to be delivered again)."""
 )
 @click.option("--source", required=True, metavar="URL", help="Where the events come from (nats://...).")
-@click.option("--db", "db", metavar="URL|PATH", help="The ledger (default: the global --db).")
+@click.option(
+    "--db", "db", metavar="URL|PATH", callback=ledger_name, help="The ledger (default: the global --db)."
+)
 @click.option("--id", "worker_id", help="This worker's name in logs (default: host-pid).")
 @click.option(
     "--max-deliveries",
@@ -68,7 +70,9 @@ Exit code 0 when the ledger and the broker answer, 1 otherwise (a liveness or re
 not exist yet is reported, never made), 2 for a bad --source URL."""
 )
 @click.option("--source", required=True, metavar="URL", help="The broker workers read (nats://...).")
-@click.option("--db", "db", metavar="URL|PATH", help="The ledger (default: the global --db).")
+@click.option(
+    "--db", "db", metavar="URL|PATH", callback=ledger_name, help="The ledger (default: the global --db)."
+)
 @pass_state
 def health(state: State, source: str, db: str | None) -> None:
     """Whether the ledger and the broker answer, with the broker's backlog (pending, unacknowledged,

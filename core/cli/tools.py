@@ -13,7 +13,8 @@ import click
 from .. import logs
 from ..errors import UserError, VerificationFailed
 from ..outputs import check_dir, check_file, write_text
-from .base import State, out, pass_state
+from ..parsing import MAX_FILE_BYTES, read_bounded
+from .base import State, ledger_name, out, pass_state
 from .output import Column, euros, format_options, plural, progress, render, table
 
 log = logs.get_logger("paybonus.cli")
@@ -175,7 +176,11 @@ Examples:
     "--db, against one process writing SQLite, on the same events.",
 )
 @click.option(
-    "--db", "db", metavar="URL", help="With --workers: the PostgreSQL database (a scratch schema in it)."
+    "--db",
+    "db",
+    metavar="URL",
+    callback=ledger_name,
+    help="With --workers: the PostgreSQL database (a scratch schema in it).",
 )
 @click.option("--source", metavar="URL", help="With --workers: the NATS server (a scratch stream on it).")
 @click.option(
@@ -293,7 +298,7 @@ def dsn_cmd(
     declarations = []
     for f in files:
         try:
-            raw = f.read_bytes()
+            raw = read_bounded(f, MAX_FILE_BYTES)
         except OSError as exc:
             raise UserError(str(f), f"cannot read ({exc.strerror})") from None
         declarations += dsn.parse(dsn.read_text(raw, str(f)), str(f))
@@ -368,7 +373,12 @@ Examples:
   paybonus demo --db /tmp/try.db"""
 )
 @click.option(
-    "--db", "demo_db", default="paybonus-demo.db", show_default=True, help="Where to leave the demo ledger."
+    "--db",
+    "demo_db",
+    default="paybonus-demo.db",
+    show_default=True,
+    callback=ledger_name,
+    help="Where to leave the demo ledger.",
 )
 @click.option(
     "--force", is_flag=True, help="Replace the ledger even if it holds other companies than the demo's."

@@ -34,6 +34,7 @@ from .. import signing
 from ..calendar import Period
 from ..errors import UserError
 from ..french import eur
+from ..parsing import MAX_FILE_BYTES, read_bounded
 from ..store import Ledger
 from .content import FORMAT, canonical
 
@@ -88,7 +89,7 @@ def verify_file(
     """Check a statement file: its signature (against `trusted` when given), its content and what it prints, and
     unless `ledger` is None the ledger entries it shows. Returns (ok, one line); UserError if it is no statement."""
     try:
-        raw = path.read_bytes()
+        raw = read_bounded(path, MAX_FILE_BYTES)
     except OSError as exc:
         raise UserError(str(path), f"cannot read ({exc.strerror})") from None
     seal, content, text = _read(raw, path)

@@ -327,6 +327,21 @@ class Companies:
         ).fetchone()
         return str(row[0]) if row else ""
 
+    def knows_employee(self, employee: str, company: str | None = None) -> bool:
+        """Whether `employee` has a contract (in `company`, or in any company) or a recorded entitlement."""
+        where, args = (
+            ("employee = ? AND company = ?", (employee, company))
+            if company
+            else ("employee = ?", (employee,))
+        )
+        return (
+            self.conn.execute(
+                f"SELECT 1 FROM contracts WHERE {where} UNION ALL SELECT 1 FROM entitlements WHERE {where} LIMIT 1",
+                args + args,
+            ).fetchone()
+            is not None
+        )
+
     def employees(self, company: str) -> list[str]:
         return [
             r[0]

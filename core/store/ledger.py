@@ -50,6 +50,49 @@ _EXPECTED: dict[tuple[str, str], str] | None = None
 UNREADABLE = (sqlite3.DatabaseError, UnicodeDecodeError)
 
 
+_SETTING_UP: set[str] = set()  # ledgers whose lock this process holds
+
+
+@contextmanager
+def _setting_up(path: str) -> Iterator[None]:
+    """Held while a process creates or upgrades the ledger at `path`: concurrent `paybonus init`s (or commands
+    opening an older ledger) take turns, so that each sees the schema the one before it left. An advisory lock
+    (flock) on the ledger's directory, never on the ledger file, whose POSIX locks SQLite holds (closing another
+    descriptor of it would release them). Where it cannot be taken (no fcntl, an unreadable directory), nothing
+    is held: the create's retries remain."""
+    if path == ":memory:" or is_url(path) or path in _SETTING_UP:  # held already (create, then migrate)
+        yield
+        return
+    try:
+        import fcntl
+
+        fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+    except (ImportError, OSError):
+        yield
+        return
+    try:
+        deadline = time.monotonic() + BUSY_TIMEOUT_S * 2  # then go on unlocked: a stuck process blocks no one
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.01)
+        _SETTING_UP.add(path)
+        yield
+    finally:
+        _SETTING_UP.discard(path)
+        os.close(fd)  # releases the lock
+
+
+def _contended(exc: sqlite3.OperationalError) -> bool:
+    """Another process holds the file or has just applied the same migration (a race of two inits)."""
+    text = str(exc)
+    return any(w in text for w in ("locked", "busy", "already exists", "duplicate column"))
+
+
 def not_a_ledger(exc: Exception) -> str:
     if isinstance(exc, UnicodeDecodeError):
         return "not a paybonus ledger (its schema is damaged: malformed text)"
@@ -219,6 +262,22 @@ class Ledger:
                 pass
             except OSError as exc:
                 raise UserError(p, f"cannot create the ledger ({exc.strerror})") from None
+        # concurrent inits of one new file: the losers of a race (a lock while switching to WAL, a migration
+        # another process applied between reading what is pending and applying it) start again, until a deadline
+        deadline = time.monotonic() + BUSY_TIMEOUT_S * 2
+        delay = 0.02
+        while True:
+            try:
+                with _setting_up(p):
+                    return cls._create_sqlite(p)
+            except sqlite3.OperationalError as exc:
+                if not _contended(exc) or time.monotonic() > deadline:
+                    raise UserError(p, not_a_ledger(exc)) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
+
+    @classmethod
+    def _create_sqlite(cls, p: str) -> Ledger:
         conn = _connect(p)
         try:
             # a database that holds other tables is not made a ledger: nothing is added to it
@@ -233,9 +292,11 @@ class Ledger:
             conn.execute("PRAGMA journal_mode = WAL")
         except UNREADABLE as exc:
             conn.close()
+            if isinstance(exc, sqlite3.OperationalError) and _contended(exc):
+                raise
             raise UserError(p, not_a_ledger(exc)) from None
         ledger = cls(conn, p)
-        ledger._migrate()
+        ledger._migrate(contended_raises=True)
         return ledger
 
     @classmethod
@@ -270,14 +331,21 @@ class Ledger:
         ledger.server, ledger.backend, ledger.migrated = server, server.name, migrated
         return ledger
 
-    def _migrate(self) -> None:
+    def _migrate(self, contended_raises: bool = False) -> None:
         try:
             pending = [m.name for m in migrations.pending(self.db)]
             if pending:
-                migrations.apply(self.db)
+                with _setting_up(
+                    self.path
+                ):  # another process may be upgrading it: once it is done, see again
+                    pending = [m.name for m in migrations.pending(self.db)]
+                    if pending:
+                        migrations.apply(self.db)
                 self.migrated = pending
         except UNREADABLE as exc:
             self.close()
+            if contended_raises and isinstance(exc, sqlite3.OperationalError) and _contended(exc):
+                raise
             raise UserError(self.path, not_a_ledger(exc)) from None
 
     def pending_migrations(self) -> list[str]:

@@ -62,8 +62,10 @@ def test_format_json_is_one_array_and_jsonl_or_nl_one_object_per_line(published)
     lines = run("entitlements", "--format", "jsonl", cwd=published).stdout.splitlines()
     assert [json.loads(x) for x in lines] == rows
     assert run("entitlements", "--nl", cwd=published).stdout.splitlines() == lines
-    empty = run("entitlements", "--format", "json", "--employee", "nobody", cwd=published)
+    empty = run("entitlements", "--format", "json", "--period", "2031", cwd=published)
     assert empty.returncode == 0 and json.loads(empty.stdout) == []
+    nobody = run("entitlements", "--format", "json", "--employee", "nobody", cwd=published)
+    assert nobody.returncode == 2 and "--employee: no employee 'nobody'" in nobody.stderr
     for command in (["deadlines", "--as-of", "2026-09-01"], ["lint", "durand"], ["failures"], ["plugins"]):
         r = run(*command, "--format", "json", cwd=published)
         assert isinstance(json.loads(r.stdout), list), (command, r.stdout[:200])

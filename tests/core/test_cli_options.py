@@ -82,7 +82,8 @@ CASES = [
         "export --format jsonl --company DURAND --scheme interessement --as-of 2026-05-31 --out x.jsonl",
         files=("x.jsonl",),
     ),
-    Case("export --format json --nl --payroll-month 2026-05", out=('"scheme": "interessement"',)),
+    Case("export --format jsonl --nl --payroll-month 2026-05", out=('"scheme": "interessement"',)),
+    Case("export --format json --nl --payroll-month 2026-05", 2, ("error: --nl: is --format jsonl",)),
     Case("export --format csv --out x.csv", 2, ("exists",), before=("export --format csv --out x.csv",)),
     Case(
         "export --format csv --out x.csv --force",
@@ -148,7 +149,9 @@ CASES = [
     Case("plugins --format csv", out=("prime_fin_annee",)),
     Case("plugins --format jsonl --nl", out=('"prime_fin_annee"',)),
     Case("failures --format table", out=("0 failed dispatches",)),
-    Case("failures --format csv --nl", out=()),
+    Case(
+        "failures --format csv --nl", 2, ("error: --nl: is --format jsonl, which contradicts --format csv",)
+    ),
     Case("failures --format tsv", out=()),
     Case(
         "dsn {DSN} --company TEST --events ev.jsonl --absences abs.csv --force",

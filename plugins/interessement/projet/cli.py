@@ -21,12 +21,13 @@ import structlog
 from attrs import frozen
 from paybonus import signing
 from paybonus.calendar import Period
-from paybonus.convert import structure
+from paybonus.convert import FIRST_YEAR, LAST_YEAR, structure
 from paybonus.errors import UserError, VerificationFailed
 from paybonus.events import Event, canonical_json
 from paybonus.hooks import CommandContext
 from paybonus.money import format_euros
 from paybonus.outputs import check_file, write_text
+from paybonus.parsing import MAX_FILE_BYTES, read_bounded
 from rich.console import Console
 from rich.table import Table
 
@@ -260,14 +261,18 @@ def import_cmd(
 def show_cmd(
     state: CommandContext, project_id: str, period: str | None, fmt: str, db: str | None = None
 ) -> None:
-    """The project view: per entity, its pool and what this ledger distributed (totals only, never a person)."""
+    """The project view: per entity, its pool and what this ledger distributed (totals only, never a person).
+    A project or a --period this ledger has no statement of is an error (exit 2)."""
+    key = _period_text(period) if period else None  # checked before the ledger opens
     with state.app(db) as app:
         rows = project_view(app.view, app.companies(), project_id)
-    if period:
-        rows = [r for r in rows if r["period"] == _period_text(period)]
-    if not rows and fmt == "table":
-        state.echo(f"no statement of project {project_id} in {db or state.db}", err=True)
-        return
+    if not rows:
+        raise UserError(project_id, f"no statement of project {project_id} in {db or state.db}")
+    if key is not None:
+        known = sorted({r["period"] for r in rows})
+        rows = [r for r in rows if r["period"] == key]
+        if not rows:
+            raise UserError("--period", f"{key} is not a period of project {project_id} ({', '.join(known)})")
     if fmt == "json":
         click.echo(canonical_json(rows))
         return
@@ -351,7 +356,7 @@ def demo_cmd(ctx: click.Context, demo_db: str, force: bool) -> None:
 
 def _agreement(state: CommandContext, path: Path) -> ProjectAgreement:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_bounded(path, MAX_FILE_BYTES).decode("utf-8")
     except OSError as exc:
         raise UserError(str(path), f"cannot read ({exc.strerror})") from None
     except UnicodeDecodeError:
@@ -373,14 +378,17 @@ def _project_period(ag: ProjectAgreement, text: str, where: str = "--period") ->
 
 def _period_text(text: str) -> str:
     try:
-        return Period.parse(text).key
+        p = Period.parse(text)
     except ValueError as exc:
         raise UserError("--period", str(exc)) from None
+    if not (p.start.year >= FIRST_YEAR and p.end.year <= LAST_YEAR):
+        raise UserError("--period", f"{text} is outside the years {FIRST_YEAR} to {LAST_YEAR}")
+    return p.key
 
 
 def _read_json(path: Path) -> Any:
     try:
-        text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
+        text = read_bounded(path, MAX_FILE_BYTES).decode("utf-8")
     except OSError as exc:
         raise UserError(str(path), f"cannot read ({exc.strerror})") from None
     except UnicodeDecodeError:
