@@ -76,8 +76,10 @@ def _read_stream(f: Any, where: str, limit: int, line_limit: int | None) -> byte
     total = 0
     since_newline = 0  # bytes since the last line end
     newlines = 0
+    # a line wholly inside one chunk is shorter than the chunk: only lines across chunks need counting
+    size = _CHUNK if line_limit is None else min(_CHUNK, line_limit)
     while total <= limit:
-        chunk = f.read(min(_CHUNK, limit + 1 - total))
+        chunk = f.read(min(size, limit + 1 - total))
         if not chunk:
             break
         total += len(chunk)
