@@ -66,24 +66,43 @@ def distribute(
     The result does not depend on the order of `people`: they are taken in id order (ties of the largest
     remainder go to the lowest id), and the shares come back in the input order.
     """
-    order = sorted(range(len(people)), key=lambda i: people[i].id)
-    if order != list(range(len(people))):
-        by_id = _distribute(pool, [people[i] for i in order], subpools, redistribute)
-        back = {s.id: s for s in by_id.shares}
-        return Result([back[p.id] for p in people], by_id.undistributed, by_id.rounds, by_id.subpools)
-    return _distribute(pool, people, subpools, redistribute)
+    ids = [p.id for p in people]
+    if ids == sorted(ids):  # already in id order (a population is): no reordering
+        return _distribute(pool, people, subpools, redistribute)
+    order = sorted(range(len(people)), key=ids.__getitem__)
+    by_id = _distribute(pool, [people[i] for i in order], subpools, redistribute)
+    back = {s.id: s for s in by_id.shares}
+    return Result([back[p.id] for p in people], by_id.undistributed, by_id.rounds, by_id.subpools)
+
+
+def _largest_remainder(amount: int, ws: list[int], total: int) -> tuple[list[int], bytearray]:
+    """`money.allocate(amount, ws)` as floors and extra cents: share i is floors[i] + extra[i], extra 0 or 1.
+
+    `total` is sum(ws), not 0; `amount` > 0; no weight is negative. Every share is floor(amount * w / total)
+    and the cents left go one each to the largest remainders, ties to the lowest index (a stable sort, reversed:
+    equal remainders keep their order), exactly as `allocate` gives them."""
+    floors = [amount * w // total for w in ws]
+    extra = bytearray(len(ws))
+    left = amount - sum(floors)
+    if left:
+        rems = [amount * w % total for w in ws]
+        for i in sorted(range(len(ws)), key=rems.__getitem__, reverse=True)[:left]:
+            extra[i] = 1
+    return floors, extra
 
 
 def _distribute(
     pool: int, people: Sequence[Person], subpools: Sequence[tuple[Criterion, int]], redistribute: bool
 ) -> Result:
     n = len(people)
+    weights = [p.weights for p in people]
+    caps = [p.cap for p in people]
     given = [0] * n
     rounds: list[list[list[list[Any]]]] = [[] for _ in range(n)]
     capped = [False] * n
     # someone already at their cap still takes part in the first round: their share is blocked, and only
     # redistributed if the agreement says so (I-35, I-36)
-    open_ = [i for i, p in enumerate(people) if any(p.weights.get(c, 0) for c, _ in subpools)]
+    open_ = [i for i, w in enumerate(weights) if any(w.get(c, 0) for c, _ in subpools)]
     remaining = pool
     undistributed = 0
     used_rounds = 0
@@ -94,30 +113,35 @@ def _distribute(
         amounts = split_pool(remaining, subpools)
         if not first_split:
             first_split = [(str(c), a) for (c, _), a in zip(subpools, amounts, strict=True)]
-        tentative = {i: 0 for i in open_}
-        parts: dict[int, list[list[Any]]] = {i: [] for i in open_}
+        # by position in open_: what each would get this round, and the trace of it
+        tentative = [0] * len(open_)
+        parts: list[list[list[Any]]] = [[] for _ in open_]
         blocked = 0
         for (criterion, _), amount in zip(subpools, amounts, strict=True):
             if amount == 0:
                 continue
             name = names[criterion]
-            ws = [people[i].weights.get(criterion, 0) for i in open_]
+            ws = [weights[i].get(criterion, 0) for i in open_]
             total = sum(ws)
             if total == 0:  # nobody left to share this sub-pool with: it cannot be distributed (I-36)
                 undistributed += amount
                 continue
-            for i, w, got in zip(open_, ws, allocate(amount, ws), strict=True):
+            if min(ws) < 0:
+                raise ValueError("weights must not be negative")  # as money.allocate says it
+            floors, extra = _largest_remainder(amount, ws, total)
+            for j, w in enumerate(ws):
                 if w:
-                    tentative[i] += got
-                    parts[i].append([name, amount, w, total, got - amount * w // total])
+                    e = extra[j]
+                    tentative[j] += floors[j] + e
+                    parts[j].append([name, amount, w, total, e])
         still_open = []
-        for i in open_:
-            cap = people[i].cap
-            room = None if cap is None else cap - given[i]
-            t = tentative[i]
-            if parts[i]:
-                rounds[i].append(parts[i])
-            if room is not None and t >= room:
+        for j, i in enumerate(open_):
+            cap = caps[i]
+            t = tentative[j]
+            if parts[j]:
+                rounds[i].append(parts[j])
+            if cap is not None and t >= cap - given[i]:
+                room = cap - given[i]
                 given[i] += room
                 blocked += t - room
                 capped[i] = True

@@ -28,7 +28,7 @@ from paybonus.hooks import (
 )
 from paybonus.money import format_euros
 from paybonus.params import Parameters, csg_crds
-from paybonus.payroll import AbsenceKind, EmployeeRecord, Population
+from paybonus.payroll import AbsenceKind, Contract, EmployeeRecord, PayLine, Population
 
 from .agreement import SubPool
 
@@ -203,38 +203,49 @@ def beneficiaries(
     facts = Facts(ag.seniority_months)
     usual_cap = {"cap_proration": ag.cap_rule, "cap_full_cents": cap_full}  # most people's: held once
     ratios: dict[Decimal, Decimal] = {}
+    prorate = ag.part_time == "prorate"  # I-29
+    group = ag.seniority_scope == "group"
+    start, end = calc.start, calc.end
+    # what depends only on a person's contracts (days under contract, seniority, individual cap) is found once
+    # for everyone with the same contracts: most people of a large company share a hiring date with others
+    by_contracts: dict[Any, _ByContracts] = {}
+    caps: dict[tuple[Contract, ...], tuple[int, dict[str, Any]]] = {}
+    memo = _Memo(full_hours)
     for emp in pop.employees:
-        days = emp.employed_days(calc)
-        if days == 0:
+        key = (emp.contracts, emp.group_contracts) if group else emp.contracts
+        known = by_contracts.get(key)
+        if known is None:
+            known = by_contracts[key] = _ByContracts(emp, calc, window, group)
+        days, seniority = known.days, known.seniority
+        if seniority is None:  # not under contract in the period
             continue
-        counted = emp.contracts + emp.group_contracts if ag.seniority_scope == "group" else emp.contracts
-        spans = sorted(s for c in counted if (s := c.span(window)) is not None)
-        months_done, days_left = seniority_months(spans)  # I-13 in calendar months (docs/rules.md D-3)
-        if months_done < ag.seniority_months:  # once met, the whole presence counts (I-14)
+        if seniority.months < ag.seniority_months:  # once met, the whole presence counts (I-14)
             continue
-        presence, presence_hours, ratio = _presence(emp, calc, months, full_hours)
-        salary = _salary(emp, calc, month_of, with_cp)
+        lines = [p for p in emp.pay if start <= p.month <= end]  # emp.pay_in(calc), once for both below
+        presence, presence_hours, ratio = _presence_of(emp, calc, known, months, lines, memo)
+        salary = _salary_of(emp, calc, month_of, with_cp, lines)
         base_salary = salary
         if floor is not None:
             salary = max(salary, floor)  # I-23
         if ceiling is not None:
             salary = min(salary, ceiling)
-        prorate = ag.part_time == "prorate"  # I-29
         weights = {
             Criterion.UNIFORM: int(ratio * 10_000) if prorate else 1,
             Criterion.PRESENCE: presence_hours if prorate else presence,
             Criterion.SALARY: salary,
         }
-        cap, cap_detail = individual_cap(params, ag.cap_rule, cap_full, emp, ex)
-        room = max(0, cap - got.get(emp.id, 0))  # I-34: all periods, supplément and projet of the exercise
+        found = caps.get(emp.contracts)
+        if found is None:
+            found = caps[emp.contracts] = individual_cap(params, ag.cap_rule, cap_full, emp, ex)
+        cap, cap_detail = found
+        already = got.get(emp.id, 0)
+        room = max(0, cap - already)  # I-34: all periods, supplément and projet of the exercise
         people.append(Person(emp.id, weights, room))
         facts.add(
             emp.id,
             (
                 days,
-                tuple(spans),
-                months_done,
-                days_left,
+                seniority,
                 presence,
                 ratios.setdefault(ratio, ratio),
                 base_salary,
@@ -242,7 +253,7 @@ def beneficiaries(
                 weights,
                 cap,
                 usual_cap if cap_detail == usual_cap else cap_detail,
-                got.get(emp.id, 0),
+                already,
             ),
         )
     return people, facts
@@ -270,21 +281,25 @@ class Facts(Mapping[str, Mapping[str, Any]]):
         n = self._numbers.get(employee)
         if n is None:
             return self._dicts[employee]
-        days, spans, months, days_left, presence, ratio, base_salary, salary, weights, cap, detail, got = n
+        days, seniority, presence, ratio, base_salary, salary, weights, cap, detail, got = n
         return {
             "employed_days": days,
-            "seniority_days": sum(x.days for x in spans),
+            "seniority_days": seniority.seniority_days,
             "seniority": {
-                "months": months,
-                "days": days_left,
+                "months": seniority.months,
+                "days": seniority.days,
                 "required_months": self._required,
-                "contracts": [[x.start.isoformat(), x.end.isoformat()] for x in spans],
+                "contracts": seniority.contracts,
             },
             "presence_days": presence,
             "working_time_ratio": str(ratio),
             "salary_cents": base_salary,
             "salary_used_cents": salary,
-            "weights": {str(k): v for k, v in weights.items()},
+            "weights": {
+                "uniform": weights[Criterion.UNIFORM],
+                "presence": weights[Criterion.PRESENCE],
+                "salary": weights[Criterion.SALARY],
+            },
             "individual_cap_cents": cap,
             **detail,
             "already_in_exercise_cents": got,
@@ -295,7 +310,7 @@ class Facts(Mapping[str, Mapping[str, Any]]):
         n = self._numbers.get(employee)
         if n is None:
             return self._dicts.get(employee, {})
-        return {**n[10], "already_in_exercise_cents": n[11]} if len(n[10]) > 2 else n[10]
+        return {**n[8], "already_in_exercise_cents": n[9]} if len(n[8]) > 2 else n[8]
 
     def __contains__(self, employee: object) -> bool:
         return employee in self._numbers or employee in self._dicts
@@ -306,6 +321,155 @@ class Facts(Mapping[str, Mapping[str, Any]]):
 
     def __len__(self) -> int:
         return len(self._numbers) + sum(1 for k in self._dicts if k not in self._numbers)
+
+
+class Seniority:
+    """The seniority of a set of contract spans over the period and the 12 months before (I-13, D-3), and how an
+    explanation shows it: found once for everyone with the same contracts (the list is shared, never changed)."""
+
+    __slots__ = ("contracts", "days", "months", "seniority_days", "spans")
+
+    def __init__(self, spans: tuple[Period, ...]) -> None:
+        self.spans = spans
+        self.months, self.days = seniority_months(spans)  # in calendar months (docs/rules.md D-3)
+        self.seniority_days = sum(x.days for x in spans)
+        self.contracts = [[x.start.isoformat(), x.end.isoformat()] for x in spans]
+
+
+class _ByContracts:
+    """What depends on a person's contracts alone, found once for everyone with the same contracts: days under
+    contract in the period (I-13), the seniority over it and the 12 months before, each month's spans."""
+
+    __slots__ = ("_months", "days", "seniority")
+
+    def __init__(self, emp: EmployeeRecord, calc: Period, window: Period, group: bool) -> None:
+        self.days = emp.employed_days(calc)
+        self.seniority: Seniority | None = None
+        self._months: list[tuple[date, int, tuple[tuple[date, date], ...]]] | None = None
+        if self.days:
+            counted = emp.contracts + emp.group_contracts if group else emp.contracts
+            self.seniority = Seniority(tuple(sorted(s for c in counted if (s := c.span(window)) is not None)))
+
+    def months(
+        self, emp: EmployeeRecord, months: list[Period]
+    ) -> list[tuple[date, int, tuple[tuple[date, date], ...]]]:
+        if self._months is None:
+            self._months = _month_spans(emp, months)
+        return self._months
+
+
+_FULL_RATIO = Decimal("1.0000")  # the working-time ratio of everyone at full time all along: one object
+
+
+class _Memo:
+    """Values of the presence computation that many people share (hundredths of hours of so many days at so many
+    hours, a month's working-time ratio), keyed by the identity of the hours' Decimal (kept alive here): the
+    population shares one Decimal per distinct value, and the arithmetic is done once per value."""
+
+    def __init__(self, full_hours: Decimal) -> None:
+        self.full_hours = full_hours
+        self.full_days: dict[int, int] = {}
+        self._hours: dict[tuple[int, int], tuple[Decimal, int]] = {}
+        self._ratio: dict[tuple[int, int], tuple[Decimal, Decimal]] = {}
+
+    def hours(self, present: int, h: Decimal) -> int:
+        found = self._hours.get((present, id(h)))
+        if found is None or found[0] is not h:
+            found = self._hours[(present, id(h))] = (h, int(present * h * 100))
+        return found[1]
+
+    def ratio(self, h: Decimal, under: int) -> Decimal:
+        found = self._ratio.get((under, id(h)))
+        if found is None or found[0] is not h:
+            found = self._ratio[(under, id(h))] = (h, min(Decimal(1), h / self.full_hours) * under)
+        return found[1]
+
+
+_ONE_TEN_THOUSANDTH = Decimal("0.0001")
+
+
+def _month_spans(
+    emp: EmployeeRecord, months: list[Period]
+) -> list[tuple[date, int, tuple[tuple[date, date], ...]]]:
+    """For each month of `months` the person is under contract in: its first day, the days under contract, and
+    the spans of them (start, end): they depend on the contracts alone."""
+    out = []
+    for month in months:
+        ms, me = month.start, month.end
+        spans = []
+        for c in emp.contracts:  # Contract.span, without a Period per month and contract
+            s = c.start if c.start > ms else ms
+            e = me if c.end is None or c.end > me else c.end
+            if s <= e:
+                spans.append((s, e))
+        if spans:
+            out.append((ms.replace(day=1), sum((e - s).days + 1 for s, e in spans), tuple(spans)))
+    return out
+
+
+def _presence_of(
+    emp: EmployeeRecord,
+    calc: Period,
+    contracts: _ByContracts,
+    months: list[Period],
+    lines: list[PayLine],
+    memo: _Memo,
+) -> tuple[int, int, Decimal]:
+    """`_presence`, computed as it does, with what many people share found once: `contracts` what depends on the
+    person's contracts, `lines` the person's pay lines of the period."""
+    full_hours = memo.full_hours
+    absences = [a for a in emp.absences if a.kind not in ASSIMILATED] if emp.absences else []
+    if not absences:
+        for p in lines:
+            if p.contract_hours != full_hours:
+                break
+        else:  # the common case, in one step
+            days = contracts.days
+            hours = memo.full_days.get(days)
+            if hours is None:
+                hours = memo.full_days[days] = int(days * full_hours * 100)
+            return days, hours, _FULL_RATIO if days else Decimal(0)
+    by_month = {p.month: p.contract_hours for p in lines}
+    if not absences and all(h == full_hours for h in by_month.values()):  # as `_presence` decides it
+        return _presence(emp, calc, months, full_hours)
+    days_total = hours_total = 0
+    ratio_num = Decimal(0)
+    employed = 0
+    for first, under, spans in contracts.months(emp, months):
+        absent = 0
+        for a in absences:
+            a_start, a_end = a.start, a.end
+            for s, e in spans:  # Period.overlap_days
+                lo = s if s > a_start else a_start
+                hi = e if e < a_end else a_end
+                if lo <= hi:
+                    absent += (hi - lo).days + 1
+        present = under - absent if under > absent else 0
+        h = by_month.get(first, full_hours)
+        days_total += present
+        hours_total += memo.hours(present, h)
+        ratio_num += memo.ratio(h, under)
+        employed += under
+    ratio = (ratio_num / employed).quantize(_ONE_TEN_THOUSANDTH, ROUND_HALF_UP) if employed else Decimal(0)
+    return days_total, hours_total, ratio
+
+
+def _salary_of(
+    emp: EmployeeRecord, calc: Period, month_of: dict[date, Period], with_cp: bool, lines: list[PayLine]
+) -> int:
+    """`_salary`, with the common case (no absence, no activité partielle) in one pass over `lines`, the
+    person's pay lines of `calc`."""
+    if emp.absences:
+        return _salary(emp, calc, month_of, with_cp)
+    total = 0
+    for p in lines:
+        if p.ap_hours:
+            return _salary(emp, calc, month_of, with_cp)
+        if with_cp:
+            total += p.cp_caisse_cents
+        r = p.reconstituted_cents
+        total += p.gross_cents if r is None else r
+    return total
 
 
 def _cap_detail(facts: Mapping[str, Mapping[str, Any]], employee: str) -> Mapping[str, Any]:

@@ -147,14 +147,17 @@ def _award_periods(
             continue
         evidence.setdefault(e.payload.employee, []).append(e)
     drafts = []
+    levels = sorted(cfg.levels, key=lambda lv: lv.min_points)
     for period, only in todo:
         existing = sc.recorded_by_employee(ctx, SCHEME, period, employee=only)
         for emp in ctx.population(period).employees:
             if only is not None and emp.id != only:
                 continue
-            draft = _award(
-                cfg, criteria, emp, period, evidence.get(emp.id, []), existing.get(emp.id, (0, None))
-            )
+            before = existing.get(emp.id, (0, None))
+            found = evidence.get(emp.id)
+            if not found and not before[0]:
+                continue  # no evidence, no award (0 whatever the presence), and nothing recorded to correct
+            draft = _award(cfg, criteria, levels, emp, period, found or [], before)
             if draft is not None:
                 drafts.append(draft)
     return SchemeResult(drafts, findings, {"awards": len(drafts)})
@@ -163,12 +166,12 @@ def _award_periods(
 def _award(
     cfg: PmtConfig,
     criteria: dict[str, Criterion],
+    levels: list[Level],
     emp: EmployeeRecord,
     period: Period,
     evidence: list[Event[Any]],
     before: tuple[int, str | None],
 ) -> EntitlementDraft | None:
-    levels = sorted(cfg.levels, key=lambda lv: lv.min_points)
     valid = [e for e in evidence if e.payload.approved and _valid(e, criteria, period)]
     score = sum(criteria[e.payload.criterion].points for e in valid)
     level = next((lv for lv in reversed(levels) if score >= lv.min_points), None) if valid else None
