@@ -193,7 +193,7 @@ class EventBus:
             if not fresh:
                 log.info("bus.event.duplicate", event_id=event.id, type=event.type, company=company)
             done = {} if fresh else self.ledger.dispatches.statuses(company, event.id)
-            for scheme in self._interested(event):
+            for scheme in self._interested(event, version.config_digest):  # the digest just read, not again
                 if scheme.name in done:
                     continue
                 t0 = time.perf_counter()
@@ -272,8 +272,8 @@ class EventBus:
         log.debug("audit.chain.head", company=event.company, n=head.n, hash=head.hash)
         return True
 
-    def _interested(self, event: Event[Any]) -> list[SchemeDescriptor]:
-        config = self.caches.company(event.company)
+    def _interested(self, event: Event[Any], digest: str | None = None) -> list[SchemeDescriptor]:
+        config = self.caches.company(event.company, digest)
         if config is None:
             return []
         return [s for s in self.host.interested(event.type) if s.name in config.schemes]

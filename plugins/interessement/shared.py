@@ -658,14 +658,22 @@ def payroll_base(pop: Population, params: Parameters) -> tuple[int, dict[str, in
     subject to contributions (I-19): the payroll's `ap_subject`, else what exceeds 3.15 x the hourly SMIC per hour
     not worked. The activité partielle indemnity itself stays out."""
     gross = cp = ap = computed = 0
+    start, end = pop.period.start, pop.period.end
+    subject: dict[tuple[date, Decimal, int], int] = {}
     for e in pop.employees:
-        for p in e.pay_in(pop.period):
+        for p in e.pay:  # e.pay_in(pop.period), without a generator per person
+            if not start <= p.month <= end:
+                continue
             gross += p.gross_cents
             cp += p.cp_caisse_cents
             if p.ap_subject_cents is not None:
                 ap += p.ap_subject_cents
             elif p.ap_indemnity_cents and p.ap_hours:
-                computed += ap_subject_computed(params, p.month, p.ap_hours, p.ap_indemnity_cents)
+                key = (p.month, p.ap_hours, p.ap_indemnity_cents)
+                part = subject.get(key)
+                if part is None:  # the parameters looked up once per month, hours and indemnity
+                    part = subject[key] = ap_subject_computed(params, *key)
+                computed += part
     detail = {"gross_cents": gross, "cp_caisse_cents": cp, "ap_subject_cents": ap + computed}
     if computed:
         detail["ap_subject_computed_cents"] = computed  # D-14

@@ -8,6 +8,7 @@ on, and an award without approved evidence is not made. Salary: ordinary contrib
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 from decimal import ROUND_DOWN, Decimal
 from typing import Any, Literal
@@ -30,6 +31,10 @@ from paybonus.money import format_euros, parse_euros
 from paybonus.payroll import EmployeeRecord
 
 from . import mechanism as sc
+
+# the period of a day, asked for each single-employee event (of each closed period, for PMT evidence): a pure
+# function of its arguments, found once
+period_of = functools.lru_cache(maxsize=4096)(sc.bonus_period)
 
 VERSION = "1.0.0"
 SCHEME = "pmt"
@@ -122,7 +127,7 @@ def on_evidence(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
     emp_id = event.payload.employee
     todo: list[tuple[Period, str | None]] = []
     for end in sorted({e.payload.period.end for e in ctx.events("period_closed")}):
-        period = sc.bonus_period(end, cfg.frequency, ctx.company.fiscal_year_start)
+        period = period_of(end, cfg.frequency, ctx.company.fiscal_year_start)
         if period.end == end and end >= event.payload.obtained_on:
             todo.append((period, emp_id))
     if not todo:

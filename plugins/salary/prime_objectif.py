@@ -9,6 +9,7 @@ French (O-3), or whose figures are missing (O-4) make the maximum amount due, wi
 
 from __future__ import annotations
 
+import functools
 from datetime import date, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any, Literal
@@ -31,6 +32,10 @@ from paybonus.hooks import (
 from paybonus.money import allocate, format_euros, parse_euros
 
 from . import mechanism as sc
+
+# the period of a day, asked for each single-employee event (of each closed period, for PMT evidence): a pure
+# function of its arguments, found once
+period_of = functools.lru_cache(maxsize=4096)(sc.bonus_period)
 
 # 1.1.0: grace period, contractual objectives, proration modes, leavers' due date (O-2, O-5)
 VERSION = "1.1.0"
@@ -162,7 +167,7 @@ def on_leaver(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
     """`employee_left`: a leaver's bonus for the period, once its figures are known (O-5)."""
     cfg: ObjectiveConfig = ctx.config
     emp, left = event.payload.employee, event.payload.left_on
-    period = sc.bonus_period(left, cfg.frequency, ctx.company.fiscal_year_start)
+    period = period_of(left, cfg.frequency, ctx.company.fiscal_year_start)
     todo: Todo = []
     findings: list[Finding] = []
     for plan in cfg.plans:
@@ -243,8 +248,13 @@ def _plan_drafts(
     timing = _timeliness(plan, period)
     if timing["late"] and "O-2" not in reasons:  # contractual objectives not agreed in time (D-6)
         findings.append(Finding("warning", "O-2", LATE_CONTRACTUAL.format(plan=plan.id)))
-    pop = {e.id: e for e in ctx.population(period).employees}
-    members = [m for m in plan.members if m in pop]
+    employees = ctx.population(period).employees
+    if only is None or plan.scope == "collective":  # a collective pool is shared among every member present
+        pop = {e.id: e for e in employees}
+        members = [m for m in plan.members if m in pop]
+    else:  # one leaver's event of an individual plan needs one record, not a dict of the whole population
+        pop = {e.id: e for e in employees if e.id == only}
+        members = [m for m in plan.members if m in pop]
     figures = dict(results.payload.figures) if results else {}
     per_emp = results.payload.employees if results else {}
     # the full-period amount of each member, before presence proration
@@ -276,6 +286,26 @@ def _plan_drafts(
     existing = sc.recorded_by_employee(
         ctx, SCHEME, period, lambda e: e.explanation.inputs.get("plan") == plan.id, employee=only
     )
+    # what every member's explanation shares, built once per plan (the JSON is the same)
+    parameters = {"absence_policy": cfg.absences, "frequency": cfg.frequency}
+    capped_at = f"capped at the maximum variable amount {format_euros(plan.max_cents)}: "
+    figures_on = results.occurred_at.date() if results else None
+    figures_recorded_on = figures_on.isoformat() if figures_on else None
+    results_id = results.id if results else None
+    recomputed = {"recomputation": sc.recomputation(request)} if request is not None else {}
+    base_rules = [
+        "O-1",
+        "O-2",
+        "O-5",
+        "O-6",
+        "O-7",
+        "D-5",
+        *(["D-6"] if plan.nature == "contractual" else []),
+        *(["D-7"] if plan.presence_proration != "amount" else []),
+    ]
+    detail_rules: dict[int, list[str]] = {}  # id of a detail (members share them) -> its rules but O-2
+    due: dict[date, date] = {}
+    dsn = sc.dsn(cfg.dsn_code)
     for m in members:
         if only is not None and m != only:
             continue
@@ -287,12 +317,14 @@ def _plan_drafts(
         prorated = plan.presence_proration != "none" or bool(detail.get("max_due"))
         amount = sc.prorate(full_cents, p) if prorated else full_cents
         left = sc.left_in(emp, period)
-        figures_on = results.occurred_at.date() if results else None
         pay_month = sc.payroll_month(period, cfg.pay_lag_months, left, figures_on)  # O-5, D-8
         before = existing.get(m, (0, None))
         delta = amount - before[0]
         if delta == 0:
             continue
+        extra = detail_rules.get(id(detail))
+        if extra is None:
+            extra = detail_rules[id(detail)] = sorted(set(detail.get("rules", [])) - {"O-2"})
         expl = Explanation(
             inputs={
                 "plan": plan.id,
@@ -305,36 +337,28 @@ def _plan_drafts(
                 "prorated": prorated,
                 "objectives": timing,
                 "left_on": left.isoformat() if left else None,
-                "figures_recorded_on": figures_on.isoformat() if figures_on else None,
+                "figures_recorded_on": figures_recorded_on,
                 "payroll_month": pay_month.isoformat()[:7],
                 "previous_cents": before[0],
-                "results_event": results.id if results else None,
-                **({"recomputation": sc.recomputation(request)} if request is not None else {}),
+                "results_event": results_id,
+                **recomputed,
             },
-            parameters={"absence_policy": cfg.absences, "frequency": cfg.frequency},
+            parameters=parameters,
             steps=[
                 *detail.get("steps", []),
-                f"capped at the maximum variable amount {format_euros(plan.max_cents)}: {format_euros(full_cents)}",
+                capped_at + format_euros(full_cents),
                 f"pro rata of presence {p.present_days}/{p.period_days} days (neutral absences count as present): "
                 f"{format_euros(amount)}"
                 if prorated
                 else f"not prorated again: the figures cover the presence only (presence_proration = none, D-7): "
                 f"{format_euros(amount)}",
             ],
-            rules=[
-                "O-1",
-                "O-2",
-                "O-5",
-                "O-6",
-                "O-7",
-                "D-5",
-                *(["D-6"] if plan.nature == "contractual" else []),
-                *(["D-7"] if plan.presence_proration != "amount" else []),
-                *(["D-8"] if left else []),
-                *sorted(set(detail.get("rules", [])) - {"O-2"}),
-            ],
+            rules=[*base_rules, *(["D-8"] if left else []), *extra],
         )
         kind = Kind.CORRECTION if before[1] else Kind.PRINCIPAL
+        due_date = due.get(pay_month)
+        if due_date is None:
+            due_date = due[pay_month] = sc.due_date(pay_month)
         drafts.append(
             EntitlementDraft(
                 m,
@@ -342,11 +366,11 @@ def _plan_drafts(
                 delta,
                 expl,
                 kind=kind,
-                due_date=sc.due_date(pay_month),
+                due_date=due_date,
                 corrects=before[1],
-                key=f"{plan.id}|{results.id if results else 'max'}|{m}"
+                key=f"{plan.id}|{results_id or 'max'}|{m}"
                 + (f"|{request.id}" if request is not None else ""),
-                dsn=sc.dsn(cfg.dsn_code),
+                dsn=dsn,
             )
         )
     return drafts, findings
