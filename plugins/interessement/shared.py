@@ -457,19 +457,26 @@ def _presence_of(
 def _salary_of(
     emp: EmployeeRecord, calc: Period, month_of: dict[date, Period], with_cp: bool, lines: list[PayLine]
 ) -> int:
-    """`_salary`, with the common case (no absence, no activité partielle) in one pass over `lines`, the
-    person's pay lines of `calc`."""
-    if emp.absences:
+    """`_salary`, with the common case in one pass over `lines` (the person's pay lines of `calc`): no month
+    touched by an assimilated absence or activité partielle hours, so every month counts what was paid (its
+    reconstituted salary where the payroll gives one, as `_salary` does)."""
+    if emp.absences and any(a.kind in ASSIMILATED for a in emp.absences):
         return _salary(emp, calc, month_of, with_cp)
     total = 0
     for p in lines:
-        if p.ap_hours:
+        if p.ap_hours > 0:
             return _salary(emp, calc, month_of, with_cp)
         if with_cp:
             total += p.cp_caisse_cents
         r = p.reconstituted_cents
         total += p.gross_cents if r is None else r
     return total
+
+
+def payroll_gross(pop: Population) -> int:
+    """`pop.payroll_cents()`: gross salaries paid in the period to all staff (I-18, I-19), in one loop."""
+    start, end = pop.period.start, pop.period.end
+    return sum(p.gross_cents for e in pop.employees for p in e.pay if start <= p.month <= end)
 
 
 def _cap_detail(facts: Mapping[str, Mapping[str, Any]], employee: str) -> Mapping[str, Any]:

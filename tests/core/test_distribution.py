@@ -173,3 +173,115 @@ def test_each_persons_trace_names_the_criterion_of_each_sub_pool_round_by_round(
         [[["uniform", 500, 1, 3, 0]], [["uniform", 121, 1, 2, 0]]],
     ]
     assert all(type(part[0]) is str for s in r.shares for parts in s.rounds for part in parts)  # JSON-stored
+
+
+# -- the distribution as it was written before the columnar rewrite (issue 17): the rewrite must give the same
+# shares, traces, rounds and undistributed cents to the cent, whatever the order, caps and weights
+
+
+def _reference_distribute(pool, subpools, people, redistribute):
+    from paybonus.distribution import Result, Share, split_pool
+    from paybonus.money import allocate
+
+    order = sorted(range(len(people)), key=lambda i: people[i].id)
+    if order != list(range(len(people))):
+        by_id = _reference_distribute(pool, subpools, [people[i] for i in order], redistribute)
+        back = {s.id: s for s in by_id.shares}
+        return Result([back[p.id] for p in people], by_id.undistributed, by_id.rounds, by_id.subpools)
+    n = len(people)
+    given = [0] * n
+    rounds = [[] for _ in range(n)]
+    capped = [False] * n
+    open_ = [i for i, p in enumerate(people) if any(p.weights.get(c, 0) for c, _ in subpools)]
+    remaining, undistributed, used_rounds, first_split = pool, 0, 0, []
+    while remaining > 0 and open_:
+        used_rounds += 1
+        amounts = split_pool(remaining, subpools)
+        if not first_split:
+            first_split = [(str(c), a) for (c, _), a in zip(subpools, amounts, strict=True)]
+        tentative = {i: 0 for i in open_}
+        parts = {i: [] for i in open_}
+        blocked = 0
+        for (criterion, _), amount in zip(subpools, amounts, strict=True):
+            if amount == 0:
+                continue
+            ws = [people[i].weights.get(criterion, 0) for i in open_]
+            total = sum(ws)
+            if total == 0:
+                undistributed += amount
+                continue
+            for i, w, got in zip(open_, ws, allocate(amount, ws), strict=True):
+                if w:
+                    tentative[i] += got
+                    parts[i].append([str(criterion), amount, w, total, got - amount * w // total])
+        still_open = []
+        for i in open_:
+            cap = people[i].cap
+            room = None if cap is None else cap - given[i]
+            t = tentative[i]
+            if parts[i]:
+                rounds[i].append(parts[i])
+            if room is not None and t >= room:
+                given[i] += room
+                blocked += t - room
+                capped[i] = True
+            else:
+                given[i] += t
+                still_open.append(i)
+        remaining = blocked
+        if not redistribute:
+            break
+        open_ = still_open
+    undistributed += remaining
+    shares = [Share(p.id, given[i], rounds[i], p.cap, capped[i]) for i, p in enumerate(people)]
+    return Result(shares, undistributed, used_rounds, first_split)
+
+
+# equal weights and small pools make ties of the largest remainder common: the lowest id must win them
+tied_people_st = st.lists(
+    st.tuples(
+        st.integers(0, 3),
+        st.sampled_from([0, 1, 7, 365]),
+        st.sampled_from([0, 1, 3, 2_000_000, 10**12]),
+        st.one_of(st.none(), st.integers(0, 50), st.integers(0, 5 * 10**6)),
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+@settings(max_examples=400)
+@given(
+    st.one_of(st.integers(0, 200), st.integers(0, 10**13)),
+    subpools_st,
+    st.one_of(people_st, tied_people_st),
+    st.booleans(),
+    st.randoms(),
+)
+def test_the_distribution_gives_what_it_gave_before_to_the_cent(pool, subpools, rows, redistribute, rnd):
+    people = mk(rows)
+    rnd.shuffle(people)  # ids out of order too: the result must not depend on it
+    got = distribute(pool, subpools, people, redistribute=redistribute)
+    want = _reference_distribute(pool, subpools, people, redistribute)
+    assert got == want
+    assert sum(s.amount for s in got.shares) + got.undistributed == pool  # cents conserved
+    for s, p in zip(got.shares, people, strict=True):
+        assert p.cap is None or s.amount <= p.cap  # no cap exceeded
+        assert replay(s.rounds, s.cap) == s.amount
+
+
+@settings(max_examples=300)
+@given(st.integers(1, 10**13), st.lists(st.integers(0, 10**9), min_size=1, max_size=60).filter(any))
+def test_largest_remainder_is_money_allocate(amount, weights):
+    from paybonus.distribution import _largest_remainder
+    from paybonus.money import allocate
+
+    floors, extra = _largest_remainder(amount, weights, sum(weights))
+    assert [f + e for f, e in zip(floors, extra, strict=True)] == allocate(amount, weights)
+
+
+def test_a_negative_weight_is_refused_as_allocate_refuses_it():
+    import pytest
+
+    with pytest.raises(ValueError, match="weights must not be negative"):
+        distribute(100, [(U, 1)], [Person("A", {U: 2}), Person("B", {U: -1})], redistribute=False)

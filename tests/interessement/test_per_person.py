@@ -1,0 +1,91 @@
+"""The per-person facts of intéressement computed once per set of contracts and per distinct value (issue 17) give
+exactly what `_presence` and `_salary` give person by person (I-13, I-25 to I-28, D-3, D-13)."""
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from paybonus.calendar import Period, add_months
+from paybonus.payroll import Absence, AbsenceKind, Contract, EmployeeRecord, PayLine
+from paybonus.plugins.interessement.shared import (
+    _ByContracts,
+    _Memo,
+    _presence,
+    _presence_of,
+    _salary,
+    _salary_of,
+)
+
+FULL = Decimal("151.67")
+YEAR = Period(date(2025, 1, 1), date(2025, 12, 31))
+# a calculation period that does not start on the first of a month, too (months clipped to it)
+ODD = Period(date(2025, 3, 10), date(2025, 9, 20))
+HOURS = [FULL, Decimal("151.670"), Decimal("75.84"), Decimal("121.34"), Decimal("0"), Decimal("169")]
+
+day = st.integers(-400, 800).map(lambda n: date(2025, 1, 1) + timedelta(days=n))
+
+
+@st.composite
+def contracts(draw):
+    out = []
+    for _ in range(draw(st.integers(1, 3))):
+        start = draw(day)
+        end = draw(st.one_of(st.none(), st.integers(0, 500).map(lambda n, s=start: s + timedelta(days=n))))
+        out.append(Contract(start, end))
+    return tuple(out)
+
+
+@st.composite
+def employees(draw, i, shared_contracts):
+    cs = draw(st.one_of(st.just(shared_contracts), contracts()))
+    lines = []
+    for m in range(-2, 14):
+        if draw(st.integers(0, 9)) == 0:
+            continue  # a month without a pay line
+        first = add_months(date(2025, 1, 1), m)
+        lines.append(
+            PayLine(
+                first,
+                draw(st.sampled_from([0, 250_000, 312_345])),
+                draw(st.sampled_from([0, 250_000, 400_000])),
+                draw(st.sampled_from(HOURS)),
+                draw(st.sampled_from([Decimal(0), Decimal(0), Decimal("12.5"), Decimal("-1")])),
+                draw(st.sampled_from([0, 0, 50_000])),
+                draw(st.sampled_from([None, None, 330_000])),
+                draw(st.sampled_from([0, 0, 21_000])),
+            )
+        )
+    if lines and draw(st.booleans()):  # two lines in one month: the last one's hours count
+        lines.append(PayLine(lines[-1].month, 1, 1, draw(st.sampled_from(HOURS))))
+    absences = tuple(
+        Absence(draw(st.sampled_from(list(AbsenceKind))), s, s + timedelta(days=draw(st.integers(0, 90))))
+        for s in draw(st.lists(day, max_size=3))
+    )
+    return EmployeeRecord(f"E{i:03d}", cs, tuple(lines), draw(st.sampled_from([(), absences])))
+
+
+@st.composite
+def populations(draw):
+    shared = draw(contracts())
+    return [draw(employees(i, shared)) for i in range(draw(st.integers(1, 12)))]
+
+
+@settings(max_examples=150, deadline=None)
+@given(populations(), st.sampled_from([YEAR, ODD]), st.booleans())
+def test_presence_and_salary_are_what_they_were_person_by_person(people, calc, with_cp):
+    months = list(calc.months())
+    month_of = {m.start.replace(day=1): m for m in months}
+    window = Period(add_months(calc.start, -12), calc.end)
+    memo = _Memo(FULL)
+    by_contracts: dict = {}
+    for emp in people:
+        known = by_contracts.setdefault(emp.contracts, _ByContracts(emp, calc, window, False))
+        assert known.days == emp.employed_days(calc)
+        if not known.days:
+            continue
+        lines = [p for p in emp.pay if calc.start <= p.month <= calc.end]
+        got = _presence_of(emp, calc, known, months, lines, memo)
+        want = _presence(emp, calc, months, FULL)
+        assert got == want and str(got[2]) == str(want[2])  # the ratio is shown in the explanation
+        assert _salary_of(emp, calc, month_of, with_cp, lines) == _salary(emp, calc, month_of, with_cp)
