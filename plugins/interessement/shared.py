@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import date
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, getcontext
 from typing import Any, Protocol
 
 from paybonus.calendar import Period, add_months, end_of_nth_month_after, seniority_months
@@ -736,23 +736,53 @@ class Levies:
             Decimal(self._social["rate"]),
             Decimal(self._social["rate_if_placed_in_per"]),
         )
+        c = self._csg
+        rates = (c.csg_rate, c.csg_deductible_rate, c.crds_rate, self._rate, self._rate_per)
+        # each rate as an exact fraction n / d, when Decimal arithmetic would be exact too (below)
+        fractions = [_fraction(r) for r in rates]
+        self._exact = None if any(f is None for f in fractions) or getcontext().prec < 28 else fractions
 
     def of(self, cents: int) -> dict[str, Any]:
         """The contributions of `cents`, as `csg_crds` and `forfait_social` give them."""
-        c, amount = self._csg, Decimal(cents)
-        csg = _half_up(amount * c.csg_rate)
-        deductible = _half_up(amount * c.csg_deductible_rate)
-        crds = _half_up(amount * c.crds_rate)
+        if self._exact is not None and -_EXACT_BELOW < cents < _EXACT_BELOW:
+            csg, deductible, crds, social, social_per = (_half_up_of(cents, n, d) for n, d in self._exact)
+        else:
+            c, amount = self._csg, Decimal(cents)
+            csg = _half_up(amount * c.csg_rate)
+            deductible = _half_up(amount * c.csg_deductible_rate)
+            crds = _half_up(amount * c.crds_rate)
+            social, social_per = _half_up(amount * self._rate), _half_up(amount * self._rate_per)
         return {
             "csg_crds_base_cents": cents,
             "paid": {"csg_deductible": deductible, "csg_non_deductible": csg - deductible, "crds": crds},
             "placed": {"csg_non_deductible": csg, "crds": crds},
-            "forfait_social": {
-                **self._social,
-                "cents": _half_up(amount * self._rate),
-                "cents_if_placed_in_per": _half_up(amount * self._rate_per),
-            },
+            "forfait_social": {**self._social, "cents": social, "cents_if_placed_in_per": social_per},
         }
+
+
+# Decimal(cents) * rate is exact (no rounding at 28 digits) when cents has at most 15 digits and the rate at most 12:
+# the same product in integers, rounded half away from zero (ROUND_HALF_UP), is then the same number of cents
+_EXACT_BELOW = 10**15
+_RATE_DIGITS = 12
+
+
+def _fraction(rate: Decimal) -> tuple[int, int] | None:
+    """A finite rate of at most 12 digits as (numerator, 10 ** decimals); None otherwise."""
+    if not isinstance(rate, Decimal) or not rate.is_finite():
+        return None
+    sign, digits, exponent = rate.as_tuple()
+    if len(digits) > _RATE_DIGITS or not isinstance(exponent, int) or exponent > 0:
+        return None
+    n = int("".join(map(str, digits)))
+    return (-n if sign else n), 10**-exponent
+
+
+def _half_up_of(cents: int, n: int, d: int) -> int:
+    """`_half_up(Decimal(cents) * Decimal(n) / d)` in integers (d a power of ten, the product exact)."""
+    q, r = divmod(abs(cents * n), d)
+    if 2 * r >= d:
+        q += 1
+    return q if cents * n >= 0 else -q
 
 
 def _half_up(d: Decimal) -> int:

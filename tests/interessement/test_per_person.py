@@ -89,3 +89,21 @@ def test_presence_and_salary_are_what_they_were_person_by_person(people, calc, w
         want = _presence(emp, calc, months, FULL)
         assert got == want and str(got[2]) == str(want[2])  # the ratio is shown in the explanation
         assert _salary_of(emp, calc, month_of, with_cp, lines) == _salary(emp, calc, month_of, with_cp)
+
+
+@settings(max_examples=500)
+@given(
+    st.one_of(st.integers(-(10**15) + 1, 10**15 - 1), st.integers(-(10**30), 10**30)),
+    st.integers(0, 14).flatmap(
+        lambda places: st.decimals(min_value=Decimal("-2"), max_value=Decimal("2"), places=places)
+    ),
+)
+def test_levies_in_integers_round_as_decimal_does(cents, rate):
+    from decimal import ROUND_HALF_UP
+
+    from paybonus.plugins.interessement.shared import _EXACT_BELOW, _fraction, _half_up_of
+
+    want = int((Decimal(cents) * rate).to_integral_value(ROUND_HALF_UP))
+    f = _fraction(rate)
+    if f is not None and -_EXACT_BELOW < cents < _EXACT_BELOW:  # where `Levies.of` uses integers
+        assert _half_up_of(cents, *f) == want
