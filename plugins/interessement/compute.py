@@ -52,7 +52,6 @@ from .shared import (
     highest_salary,
     pass_average,
     payroll_base,
-    payroll_gross,
     received,
 )
 
@@ -154,7 +153,7 @@ def _compute_period(
         return SchemeResult(summary={"already_computed_from": results.id})
     figures = dict(results.payload.figures)
     pop = ctx.population(calc)
-    figures["payroll"] = to_decimal(payroll_gross(pop))
+    figures["payroll"] = to_decimal(pop.payroll_cents())
     try:
         value, trace = ag.parsed.evaluate(figures, _prior(ctx, ag, calc))
     except FormulaError as exc:

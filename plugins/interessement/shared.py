@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import date
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, getcontext
-from operator import attrgetter
 from typing import Any, Protocol
 
 from paybonus.calendar import Period, add_months, end_of_nth_month_after, seniority_months
@@ -474,12 +473,6 @@ def _salary_of(
     return total
 
 
-def payroll_gross(pop: Population) -> int:
-    """`pop.payroll_cents()`: gross salaries paid in the period to all staff (I-18, I-19), in one loop."""
-    start, end = pop.period.start, pop.period.end
-    return sum(map(_GROSS, [p for e in pop.employees for p in e.pay if start <= p.month <= end]))
-
-
 def _cap_detail(facts: Mapping[str, Mapping[str, Any]], employee: str) -> Mapping[str, Any]:
     return facts.cap_detail(employee) if isinstance(facts, Facts) else facts.get(employee, {})
 
@@ -660,34 +653,28 @@ def _presence(
     return days_total, hours_total, ratio
 
 
-_GROSS = attrgetter("gross_cents")
-_CP = attrgetter("cp_caisse_cents")
-_AP_INDEMNITY = attrgetter("ap_indemnity_cents")
-_AP_SUBJECT = attrgetter("ap_subject_cents")
-
-
 def payroll_base(pop: Population, params: Parameters) -> tuple[int, dict[str, int]]:
     """The base of the 20 % global cap over the population's period (I-17 to I-19): gross salaries of all staff,
     plus the indemnities paid by a caisse de congés payés (I-18), plus the part of activité partielle indemnities
     subject to contributions (I-19): the payroll's `ap_subject`, else what exceeds 3.15 x the hourly SMIC per hour
     not worked. The activité partielle indemnity itself stays out."""
+    gross = cp = ap = computed = 0
     start, end = pop.period.start, pop.period.end
-    lines = [p for e in pop.employees for p in e.pay if start <= p.month <= end]  # e.pay_in(pop.period)
-    gross = sum(map(_GROSS, lines))
-    cp = sum(map(_CP, lines))
-    ap = computed = 0
     subject: dict[tuple[date, Decimal, int], int] = {}
-    # activité partielle is rare: the lines are looked at one by one only if one of them has some (C loops first)
-    has_ap = any(map(_AP_INDEMNITY, lines)) or list(map(_AP_SUBJECT, lines)).count(None) != len(lines)
-    for p in lines if has_ap else ():
-        if p.ap_subject_cents is not None:
-            ap += p.ap_subject_cents
-        elif p.ap_indemnity_cents and p.ap_hours:
-            key = (p.month, p.ap_hours, p.ap_indemnity_cents)
-            part = subject.get(key)
-            if part is None:  # the parameters looked up once per month, hours and indemnity
-                part = subject[key] = ap_subject_computed(params, *key)
-            computed += part
+    for e in pop.employees:
+        for p in e.pay:  # e.pay_in(pop.period), without a generator per person
+            if not start <= p.month <= end:
+                continue
+            gross += p.gross_cents
+            cp += p.cp_caisse_cents
+            if p.ap_subject_cents is not None:
+                ap += p.ap_subject_cents
+            elif p.ap_indemnity_cents and p.ap_hours:
+                key = (p.month, p.ap_hours, p.ap_indemnity_cents)
+                part = subject.get(key)
+                if part is None:  # the parameters looked up once per month, hours and indemnity
+                    part = subject[key] = ap_subject_computed(params, *key)
+                computed += part
     detail = {"gross_cents": gross, "cp_caisse_cents": cp, "ap_subject_cents": ap + computed}
     if computed:
         detail["ap_subject_computed_cents"] = computed  # D-14

@@ -71,7 +71,7 @@ def populations(draw):
     return [draw(employees(i, shared)) for i in range(draw(st.integers(1, 12)))]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(populations(), st.sampled_from([YEAR, ODD]), st.booleans())
 def test_presence_and_salary_are_what_they_were_person_by_person(people, calc, with_cp):
     months = list(calc.months())
@@ -107,3 +107,26 @@ def test_levies_in_integers_round_as_decimal_does(cents, rate):
     f = _fraction(rate)
     if f is not None and -_EXACT_BELOW < cents < _EXACT_BELOW:  # where `Levies.of` uses integers
         assert _half_up_of(cents, *f) == want
+
+
+@settings(max_examples=40, deadline=None)
+@given(populations(), st.sampled_from([YEAR, ODD]))
+def test_the_payroll_base_is_the_sum_of_the_period_s_lines(people, calc):
+    from paybonus.params import Parameters
+    from paybonus.payroll import Population
+    from paybonus.plugins.interessement.shared import ap_subject_computed, payroll_base
+
+    params = Parameters.default()
+    pop = Population("C", calc, tuple(people))
+    lines = [p for e in people for p in e.pay_in(calc)]
+    ap = sum(p.ap_subject_cents for p in lines if p.ap_subject_cents is not None)
+    computed = sum(
+        ap_subject_computed(params, p.month, p.ap_hours, p.ap_indemnity_cents)
+        for p in lines
+        if p.ap_subject_cents is None and p.ap_indemnity_cents and p.ap_hours
+    )
+    gross, cp = sum(p.gross_cents for p in lines), sum(p.cp_caisse_cents for p in lines)
+    total, detail = payroll_base(pop, params)
+    assert total == gross + cp + ap + computed
+    assert detail["gross_cents"] == gross and detail["ap_subject_cents"] == ap + computed
+    assert detail.get("ap_subject_computed_cents", 0) == computed
