@@ -733,8 +733,9 @@ class Levies:
         c = self._csg
         rates = (c.csg_rate, c.csg_deductible_rate, c.crds_rate, self._rate, self._rate_per)
         # each rate as an exact fraction n / d, when Decimal arithmetic would be exact too (below)
-        fractions = [_fraction(r) for r in rates]
-        self._exact = None if any(f is None for f in fractions) or getcontext().prec < 28 else fractions
+        fractions = [f for r in rates if (f := _fraction(r)) is not None]
+        exact = len(fractions) == len(rates) and getcontext().prec >= 28
+        self._exact: list[tuple[int, int]] | None = fractions if exact else None
 
     def of(self, cents: int) -> dict[str, Any]:
         """The contributions of `cents`, as `csg_crds` and `forfait_social` give them."""
