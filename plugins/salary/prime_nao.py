@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import weakref
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date
 from decimal import ROUND_DOWN, Decimal
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 from attrs import Factory, evolve, field, frozen
 from paybonus.calendar import Period
@@ -267,29 +267,39 @@ def _instalment(
     explain = _Explainer(award, table, ref.days)
     split: dict[int, list[int]] = {}  # allocate() of each distinct award amount: most people share a few
 
-    def draft(emp_id: str, i: int, parts: list[int]) -> EntitlementDraft:
+    employees, amounts = pop.employees, table.amount
+
+    def draft(i: int) -> EntitlementDraft:
         inputs, steps = explain(i)
+        parts = split[amounts[i]]
         amount = parts[n]
-        inputs["total_cents"] = table.amount[i]
+        inputs["total_cents"] = amounts[i]
         inputs["instalment_cents"] = list(parts)
         steps.append(last + format_euros(amount))
         expl = Explanation(inputs=inputs, steps=steps, shared=shared)
-        return EntitlementDraft(emp_id, ref, amount, expl, due_date=due, key=key, dsn=dsn)
+        return EntitlementDraft(
+            employees[table.index[i]].id, ref, amount, expl, due_date=due, key=key, dsn=dsn
+        )
 
-    items = []
-    employees, amounts = pop.employees, table.amount
-    for i, at in enumerate(table.index):
-        total = amounts[i]
+    rows = array("i")  # the table's rows this instalment pays (an instalment of 0 cents is no entitlement)
+    for i, total in enumerate(amounts):
         parts = split.get(total)
         if parts is None:
             parts = split[total] = allocate(total, weights)
         if parts[n] > 0:
-            items.append((employees[at].id, i, parts))
+            rows.append(i)
+    items = _Rows(rows)
     return Drafts(draft, items)
 
 
 # -- an award's numbers for a population, computed once --------------------------------------------------------
 
+# the table's columns: cents in 64 bits (a column that meets a larger amount becomes a list: amounts are exact
+# Python ints everywhere), days and years in 64 bits, positions in 32 (fewer than 2**31 people)
+CENTS = ("amount", "full", "gross", "used")
+WIDE = ("contract_days", "absent_days", "neutral_days", "years")
+NARROW = ("index", "bracket", "coefficient", "ratio")
+INT64 = 2**63 - 1
 ONE = Decimal(1)
 ZERO = Decimal(0)
 HOURS_QUANTUM = Decimal("0.0001")
@@ -303,8 +313,8 @@ class _Table:
     side (`by_kind`, `months`: by row)."""
 
     index: array[int]  # position in the population's employees
-    amount: array[int]  # the award for the whole reference period, pro rata of presence (cents)
-    full: array[int]  # before presence (cents)
+    amount: array[int] | list[int]  # the award for the whole reference period, pro rata of presence (cents)
+    full: array[int] | list[int]  # before presence (cents)
     contract_days: array[int]
     absent_days: array[int]
     neutral_days: array[int]
@@ -312,13 +322,38 @@ class _Table:
     bracket: array[int]  # index into `brackets`
     coefficient: array[int]  # index into `coefficients`
     ratio: array[int]  # index into `ratios`
-    gross: array[int]  # with percent_of_gross: the gross actually paid, and the gross used (cents)
-    used: array[int]
+    # with percent_of_gross: the gross actually paid, and the gross used (cents)
+    gross: array[int] | list[int]
+    used: array[int] | list[int]
     brackets: list[Decimal]
     coefficients: list[Decimal]
     ratios: list[Decimal]
     by_kind: dict[int, dict[str, int]]
     months: dict[int, list[dict[str, Any]]]
+
+
+class _Rows(Sequence[tuple[int]]):
+    """The items of an instalment's `Drafts`: (row,) for each row of the table it pays, from an array of rows."""
+
+    def __init__(self, rows: array[int]) -> None:
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @overload
+    def __getitem__(self, k: int) -> tuple[int]: ...
+
+    @overload
+    def __getitem__(self, k: slice) -> Sequence[tuple[int]]: ...
+
+    def __getitem__(self, k: int | slice) -> tuple[int] | Sequence[tuple[int]]:
+        if isinstance(k, slice):
+            return _Rows(self.rows[k])
+        return (self.rows[k],)
+
+    def __iter__(self) -> Iterator[tuple[int]]:
+        return ((i,) for i in self.rows)
 
 
 # (population, its weak reference) -> {award key: table}: the tables go with their population (the bus keeps the
@@ -360,39 +395,12 @@ def _compute(pop: Population, award: Award, policy: str, full_hours: Decimal) ->
     ratio_at: dict[tuple[Decimal, int], int] = {}  # (sum of the hours, lines) -> index
     bracket_at: dict[int, int] = {}  # years -> index
     full_of: dict[tuple[int, int, int, int], int] = {}
-    cols: dict[str, array[int]] = {
-        name: array("q")
-        for name in (
-            "index",
-            "amount",
-            "full",
-            "contract_days",
-            "absent_days",
-            "neutral_days",
-            "years",
-            "bracket",
-            "coefficient",
-            "ratio",
-            "gross",
-            "used",
-        )
-    }
-    (index, amount_c, full_c, contract_c, absent_c, neutral_c, years_c, bracket_c, coef_c, ratio_c) = (
-        cols[k].append
-        for k in (
-            "index",
-            "amount",
-            "full",
-            "contract_days",
-            "absent_days",
-            "neutral_days",
-            "years",
-            "bracket",
-            "coefficient",
-            "ratio",
-        )
+    cols: dict[str, Any] = {name: array("q") for name in (*CENTS, *WIDE)}
+    cols.update((name, array("i")) for name in NARROW)
+    index, contract_c, absent_c, neutral_c, years_c, bracket_c, coef_c, ratio_c = (
+        cols[k].append for k in ("index", *WIDE, "bracket", "coefficient", "ratio")
     )
-    gross_c, used_c = cols["gross"].append, cols["used"].append
+    amount_c, full_c, gross_c, used_c = (cols[k].append for k in CENTS)
     by_kind: dict[int, dict[str, int]] = {}
     months: dict[int, list[dict[str, Any]]] = {}
     categories = award.categories
@@ -471,6 +479,10 @@ def _compute(pop: Population, award: Award, policy: str, full_hours: Decimal) ->
         amount = full * max(0, present) // period_days if full > 0 and period_days else 0
         if amount <= 0:
             continue
+        wide = full > INT64 or gross > INT64 or used > INT64 or gross < -INT64 or used < -INT64
+        if wide and isinstance(cols["amount"], array):  # cents beyond 64 bits: those columns become lists
+            cols.update((k, list(cols[k])) for k in CENTS)
+            amount_c, full_c, gross_c, used_c = (cols[k].append for k in CENTS)
         index(at)
         amount_c(amount)
         full_c(full)

@@ -344,3 +344,33 @@ def test_the_instalments_of_an_award_share_one_computation_per_population(monkey
     del pop
     gc.collect()
     assert old not in nao._TABLES and id(ctx.pop) in nao._TABLES
+
+
+def test_amounts_beyond_64_bits_stay_exact():
+    """Cents are Python ints: a column that meets an amount beyond 64 bits becomes a list, never a wrapped or
+    rounded number (no float touches an amount)."""
+    ref = REFERENCES[0]
+    year = (Contract(date(2020, 1, 1), None),)
+    people = [
+        EmployeeRecord("A", year, (PayLine(date(2025, 1, 1), 300_000, 300_000, FULL_HOURS),)),
+        EmployeeRecord("B", year, (PayLine(date(2025, 1, 1), 10**21 + 7, 10**21, FULL_HOURS),)),
+        EmployeeRecord("C", year, (PayLine(date(2025, 1, 1), -(10**20), 0, FULL_HOURS),), category="cadre"),
+    ]
+    pop = Population("ACME", ref, tuple(people))
+    for flat in ("999999999999999.99", "150.00"):
+        award = nao.Award(
+            id="nao",
+            reference_period=ref,
+            flat=flat,
+            percent_of_gross=Decimal("0.0333"),
+            categories={"cadre": Decimal(10)},
+            instalments=[
+                nao.Instalment(date(2025, 6, 30), Decimal("0.5")),
+                nao.Instalment(date(2025, 12, 31), Decimal("0.5")),
+            ],
+        )
+        cfg = nao.NaoConfig(awards=[award])
+        for n in range(2):
+            got = as_rows(nao._instalment(Ctx(pop), cfg, award, n, award.schedule()))
+            assert got == as_rows(reference(Ctx(pop), cfg, award, n, award.schedule()))
+            assert max(r[2] for r in got) > 2**63
