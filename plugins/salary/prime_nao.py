@@ -263,7 +263,7 @@ def _instalment(
     last = f"instalment {n + 1} of {len(schedule)}: "
     key = f"{award.id}|{n + 1}"
     pop = ctx.population(ref)
-    table = _table(pop, award, cfg.absences, full_hours)
+    table = _table(pop, award, cfg.absences, full_hours, keep=n < len(schedule) - 1)
     explain = _Explainer(award, table, ref.days)
     split: dict[int, list[int]] = {}  # allocate() of each distinct award amount: most people share a few
 
@@ -361,17 +361,18 @@ class _Rows(Sequence[tuple[int]]):
 _TABLES: dict[int, tuple[weakref.ref[Population], dict[tuple[Any, ...], _Table]]] = {}
 
 
-def _table(pop: Population, award: Award, policy: str, full_hours: Decimal) -> _Table:
-    """The award's numbers for `pop`: computed at its first instalment, read again by the others."""
+def _table(pop: Population, award: Award, policy: str, full_hours: Decimal, keep: bool) -> _Table:
+    """The award's numbers for `pop`: computed at its first instalment, read again by the next ones; the last
+    lets them go (`keep` False: the rest of the close needs the memory more than a recomputation its time)."""
     key = (repr(award), policy, full_hours)
     held = _TABLES.get(id(pop))
     if held is None or held[0]() is not pop:
         held = (weakref.ref(pop), {})
         _TABLES[id(pop)] = held
         weakref.finalize(pop, _TABLES.pop, id(pop), None)
-    table = held[1].get(key)
-    if table is None:
-        table = held[1][key] = _compute(pop, award, policy, full_hours)
+    table = held[1].pop(key, None) or _compute(pop, award, policy, full_hours)
+    if keep:
+        held[1][key] = table
     return table
 
 
