@@ -330,7 +330,10 @@ def test_the_instalments_of_an_award_share_one_computation_per_population(monkey
     pop = Population("ACME", ref, tuple(people))
     ctx = Ctx(pop)
     schedule = award.schedule()
-    first = as_rows(nao._instalment(ctx, cfg, award, 0, schedule))
+    drafts = nao._instalment(ctx, cfg, award, 0, schedule)
+    first = as_rows(drafts)
+    # read by index and by slice, the drafts are the ones iteration gives
+    assert as_rows([drafts[0], drafts[-1]]) == [first[0], first[-1]] and as_rows(drafts[1:3]) == first[1:3]
     assert len(computed) == 1 and len(first) == 5
     # another award (or another absence policy) is computed on its own, and kept on its own
     prorated = nao.NaoConfig(awards=[award], absences="prorate")
