@@ -9,10 +9,12 @@ when the pay period containing its date is closed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import weakref
+from array import array
+from collections.abc import Iterator, Sequence
 from datetime import date
 from decimal import ROUND_DOWN, Decimal
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 from attrs import Factory, evolve, field, frozen
 from paybonus.calendar import Period
@@ -31,7 +33,7 @@ from paybonus.hooks import (
     SocialRegime,
 )
 from paybonus.money import allocate, format_euros, parse_euros, scale_weights
-from paybonus.payroll import AbsenceKind, EmployeeRecord
+from paybonus.payroll import AbsenceKind, Population
 
 from . import mechanism as sc
 
@@ -241,7 +243,8 @@ def _instalment(
     ctx: SchemeContext, cfg: NaoConfig, award: Award, n: int, schedule: list[Instalment]
 ) -> Drafts:
     """The drafts of instalment `n` of `award`: each person's amount now, each explanation as the core records it
-    (`Drafts`), from the numbers kept (`_Numbers`): not 200 000 explanations held at once."""
+    (`Drafts`), from the award's numbers (`_Table`), computed once per population and award and shared by its
+    instalments: not 200 000 explanations, nor 200 000 award objects, held at once."""
     ref = award.reference_period
     pay_month = schedule[n].date.replace(day=1)
     full_hours = ctx.params.value("legal_monthly_hours", ref.end)
@@ -259,140 +262,315 @@ def _instalment(
     )
     last = f"instalment {n + 1} of {len(schedule)}: "
     key = f"{award.id}|{n + 1}"
+    pop = ctx.population(ref)
+    table = _table(pop, award, cfg.absences, full_hours, keep=n < len(schedule) - 1)
+    explain = _Explainer(award, table, ref.days)
+    split: dict[int, list[int]] = {}  # allocate() of each distinct award amount: most people share a few
 
-    def draft(emp_id: str, numbers: _Numbers, parts: list[int]) -> EntitlementDraft:
-        detail = _detail(award, numbers)
-        steps = detail.pop("steps")
+    employees, amounts = pop.employees, table.amount
+
+    def draft(i: int) -> EntitlementDraft:
+        inputs, steps = explain(i)
+        parts = split[amounts[i]]
         amount = parts[n]
-        expl = Explanation(
-            inputs={**detail, "total_cents": numbers.amount, "instalment_cents": parts},
-            steps=[*steps, last + format_euros(amount)],
-            shared=shared,
+        inputs["total_cents"] = amounts[i]
+        inputs["instalment_cents"] = list(parts)
+        steps.append(last + format_euros(amount))
+        expl = Explanation(inputs=inputs, steps=steps, shared=shared)
+        return EntitlementDraft(
+            employees[table.index[i]].id, ref, amount, expl, due_date=due, key=key, dsn=dsn
         )
-        return EntitlementDraft(emp_id, ref, amount, expl, due_date=due, key=key, dsn=dsn)
 
-    items = []
-    for emp in ctx.population(ref).employees:
-        numbers = _award_numbers(award, emp, ref, cfg, full_hours)
-        if numbers is None or numbers.amount <= 0:
-            continue
-        parts = allocate(numbers.amount, weights)
-        if parts[n] <= 0:
-            continue
-        items.append((emp.id, numbers, parts))
+    rows = array("i")  # the table's rows this instalment pays (an instalment of 0 cents is no entitlement)
+    for i, total in enumerate(amounts):
+        parts = split.get(total)
+        if parts is None:
+            parts = split[total] = allocate(total, weights)
+        if parts[n] > 0:
+            rows.append(i)
+    items = _Rows(rows)
     return Drafts(draft, items)
 
 
+# -- an award's numbers for a population, computed once --------------------------------------------------------
+
+# the table's columns: cents in 64 bits (a column that meets a larger amount becomes a list: amounts are exact
+# Python ints everywhere), days and years in 64 bits, positions in 32 (fewer than 2**31 people)
+CENTS = ("amount", "full", "gross", "used")
+WIDE = ("contract_days", "absent_days", "neutral_days", "years")
+NARROW = ("index", "bracket", "coefficient", "ratio")
+INT64 = 2**63 - 1
+ONE = Decimal(1)
+ZERO = Decimal(0)
+HOURS_QUANTUM = Decimal("0.0001")
+
+
 @frozen
-class _Numbers:
-    """One person's award in numbers; `_detail` gives its explanation."""
+class _Table:
+    """An award's numbers for everyone it pays (amount above 0), in population order, as columns (`array`: a few
+    bytes a person, not an object): what each instalment reads and explains. People with an absence in the
+    reference period keep their presence by kind, and with `percent_of_gross` their reconstituted months, on the
+    side (`by_kind`, `months`: by row)."""
 
-    amount: int  # the award for the whole reference period, pro rata of presence
-    presence: sc.Presence
-    gross: int
-    used: int
-    reconstituted: list[dict[str, Any]]
-    years: int
-    bracket: Decimal
-    coefficient: Decimal
-    ratio: Decimal
-    full: int
+    index: array[int]  # position in the population's employees
+    amount: array[int] | list[int]  # the award for the whole reference period, pro rata of presence (cents)
+    full: array[int] | list[int]  # before presence (cents)
+    contract_days: array[int]
+    absent_days: array[int]
+    neutral_days: array[int]
+    years: array[int]  # seniority on the award's date
+    bracket: array[int]  # index into `brackets`
+    coefficient: array[int]  # index into `coefficients`
+    ratio: array[int]  # index into `ratios`
+    # with percent_of_gross: the gross actually paid, and the gross used (cents)
+    gross: array[int] | list[int]
+    used: array[int] | list[int]
+    brackets: list[Decimal]
+    coefficients: list[Decimal]
+    ratios: list[Decimal]
+    by_kind: dict[int, dict[str, int]]
+    months: dict[int, list[dict[str, Any]]]
 
 
-def _excluded(award: Award, emp: EmployeeRecord, p: sc.Presence) -> str | None:
-    if (
-        award.present_on is not None
-        and not any(  # under contract that day; a protected absence still counts (N-4)
-            c.start <= award.present_on and (c.end is None or c.end >= award.present_on)
-            for c in emp.contracts
+class _Rows(Sequence[tuple[int]]):
+    """The items of an instalment's `Drafts`: (row,) for each row of the table it pays, from an array of rows."""
+
+    def __init__(self, rows: array[int]) -> None:
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @overload
+    def __getitem__(self, k: int) -> tuple[int]: ...
+
+    @overload
+    def __getitem__(self, k: slice) -> Sequence[tuple[int]]: ...
+
+    def __getitem__(self, k: int | slice) -> tuple[int] | Sequence[tuple[int]]:
+        if isinstance(k, slice):
+            return _Rows(self.rows[k])
+        return (self.rows[k],)
+
+    def __iter__(self) -> Iterator[tuple[int]]:
+        return ((i,) for i in self.rows)
+
+
+# (population, its weak reference) -> {award key: table}: the tables go with their population (the bus keeps the
+# last few populations read); a population read again is a new object, computed again
+_TABLES: dict[int, tuple[weakref.ref[Population], dict[tuple[Any, ...], _Table]]] = {}
+
+
+def _table(pop: Population, award: Award, policy: str, full_hours: Decimal, keep: bool) -> _Table:
+    """The award's numbers for `pop`: computed at its first instalment, read again by the next ones; the last
+    lets them go (`keep` False: the rest of the close needs the memory more than a recomputation its time)."""
+    key = (repr(award), policy, full_hours)
+    held = _TABLES.get(id(pop))
+    if held is None or held[0]() is not pop:
+        held = (weakref.ref(pop), {})
+        _TABLES[id(pop)] = held
+        weakref.finalize(pop, _TABLES.pop, id(pop), None)
+    table = held[1].pop(key, None) or _compute(pop, award, policy, full_hours)
+    if keep:
+        held[1][key] = table
+    return table
+
+
+def _compute(pop: Population, award: Award, policy: str, full_hours: Decimal) -> _Table:
+    """Each person's award, one pass over the population: presence, seniority, working time and the gross where
+    the award needs them; the decimal steps (bracket, working time, (base x coefficient x ratio)) are worked out
+    once per distinct input and shared (the same operations as for one person, so the same results, N-1, N-4)."""
+    ref = award.reference_period
+    start, end, period_days = ref.start, ref.end, ref.days
+    on = award.present_on or ref.end
+    percent = award.percent_of_gross
+    kinds = GROSS_KINDS[award.gross_basis]
+    ap_counts = award.gross_basis == "all_absences"
+    prorate_time = award.part_time == "prorate"
+    present_on, min_days = award.present_on, award.min_presence_days
+    flat = Decimal(award.flat_cents)
+    brackets = [ZERO, *(euros * 100 for _, euros in award.seniority)]
+    coefficients: list[Decimal] = []
+    coefficient_at: dict[int, int] = {}  # id of a coefficient (the config's own object) -> index
+    ratios: list[Decimal] = []
+    ratio_at: dict[tuple[Decimal, int], int] = {}  # (sum of the hours, lines) -> index
+    bracket_at: dict[int, int] = {}  # years -> index
+    full_of: dict[tuple[int, int, int, int], int] = {}
+    cols: dict[str, Any] = {name: array("q") for name in (*CENTS, *WIDE)}
+    cols.update((name, array("i")) for name in NARROW)
+    index, contract_c, absent_c, neutral_c, years_c, bracket_c, coef_c, ratio_c = (
+        cols[k].append for k in ("index", *WIDE, "bracket", "coefficient", "ratio")
+    )
+    amount_c, full_c, gross_c, used_c = (cols[k].append for k in CENTS)
+    by_kind: dict[int, dict[str, int]] = {}
+    months: dict[int, list[dict[str, Any]]] = {}
+    categories = award.categories
+    row = 0
+    for at, emp in enumerate(pop.employees):
+        contracts = emp.contracts
+        # presence (sc.presence): days under contract, and with an absence its own count by kind
+        if emp.absences:
+            p = sc.presence(emp, ref, policy)
+            contract_days, absent, neutral, kinds_days = (
+                p.contract_days,
+                p.absent_days,
+                p.neutral_days,
+                p.by_kind,
+            )
+        else:
+            contract_days = 0
+            for c in contracts:
+                s = c.start if c.start > start else start
+                e = end if c.end is None or c.end > end else c.end
+                if s <= e:
+                    contract_days += (e - s).days + 1
+            absent = neutral = 0
+            kinds_days = None
+        present = contract_days - absent
+        # excluded (N-4): not under contract on the award's date, or presence below the minimum
+        if present_on is not None and not any(
+            c.start <= present_on and (c.end is None or c.end >= present_on) for c in contracts
+        ):
+            continue
+        if present < min_days:
+            continue
+        gross = used = 0
+        reconstituted: list[dict[str, Any]] = []
+        if percent is not None:
+            gross, used, reconstituted = sc.bonus_gross(emp, ref, kinds, ap_counts)
+        days = 0  # seniority (_seniority_years): every contract started by `on`, up to `on`
+        for c in contracts:
+            if c.start <= on:
+                days += ((c.end if c.end is not None and c.end < on else on) - c.start).days + 1
+        years = days // 365
+        b = bracket_at.get(years)
+        if b is None:
+            b = 0
+            for j, (from_years, _) in enumerate(award.seniority):
+                if years >= from_years:
+                    b = j + 1
+            bracket_at[years] = b
+        coef = categories.get(emp.category, ONE)
+        k = coefficient_at.get(id(coef))
+        if k is None:
+            k = coefficient_at[id(coef)] = len(coefficients)
+            coefficients.append(coef)
+        r = 0
+        if prorate_time:  # _working_time: the mean contractual hours of the period's lines over full time
+            hours = [pl.contract_hours for pl in emp.pay if start <= pl.month <= end]
+            hkey = (sum(hours, ZERO), len(hours)) if hours else (ONE, 0)
+            r = ratio_at.get(hkey, -1)
+            if r < 0:
+                mean = hkey[0] / hkey[1] if hkey[1] else None
+                ratio = ONE if mean is None else min(ONE, (mean / full_hours).quantize(HOURS_QUANTUM))
+                r = ratio_at[hkey] = len(ratios)
+                ratios.append(ratio)
+        elif not ratios:
+            ratios.append(ONE)
+        fkey = (used, b, k, r)
+        full = full_of.get(fkey)
+        if full is None:
+            base = flat
+            if percent is not None:
+                base += percent * used
+            if award.seniority:
+                base += brackets[b]
+            full = full_of[fkey] = int((base * coef * ratios[r]).to_integral_value(ROUND_DOWN))
+        # sc.prorate: pro rata of presence, rounded down to the cent
+        amount = full * max(0, present) // period_days if full > 0 and period_days else 0
+        if amount <= 0:
+            continue
+        wide = full > INT64 or gross > INT64 or used > INT64 or gross < -INT64 or used < -INT64
+        if wide and isinstance(cols["amount"], array):  # cents beyond 64 bits: those columns become lists
+            cols.update((k, list(cols[k])) for k in CENTS)
+            amount_c, full_c, gross_c, used_c = (cols[k].append for k in CENTS)
+        index(at)
+        amount_c(amount)
+        full_c(full)
+        contract_c(contract_days)
+        absent_c(absent)
+        neutral_c(neutral)
+        years_c(years)
+        bracket_c(b)
+        coef_c(k)
+        ratio_c(r)
+        if percent is not None:
+            gross_c(gross)
+            used_c(used)
+            if reconstituted:
+                months[row] = reconstituted
+        if kinds_days is not None:
+            by_kind[row] = kinds_days
+        row += 1
+    return _Table(
+        **cols, brackets=brackets, coefficients=coefficients, ratios=ratios, by_kind=by_kind, months=months
+    )
+
+
+class _Explainer:
+    """Row `i` of a table as an award's explanation (inputs and steps, without the instalment's), the same text
+    for everyone who shares a step."""
+
+    def __init__(self, award: Award, table: _Table, period_days: int) -> None:
+        self.award, self.t, self.period_days = award, table, period_days
+        self.flat = f"flat {format_euros(award.flat_cents)}"
+        self.percent = award.percent_of_gross
+        self.seniority: dict[tuple[int, int], str] = {}
+        self.factors: dict[tuple[int, int], tuple[str, str, str]] = {}
+
+    def __call__(self, i: int) -> tuple[dict[str, Any], list[str]]:
+        award, t = self.award, self.t
+        full, amount = t.full[i], t.amount[i]
+        years, b = t.years[i], t.bracket[i]
+        steps = [self.flat]
+        if self.percent is not None:
+            used, months = t.used[i], t.months.get(i, [])
+            how = (
+                f" ({len(months)} month(s) at the salary the employee would have earned, "
+                f"gross_basis = {award.gross_basis}, D-2)"
+                if months
+                else ""
+            )
+            steps.append(f"+ {self.percent} x gross {format_euros(used)}{how}")
+        if award.seniority:
+            s = self.seniority.get((years, b))
+            if s is None:
+                s = self.seniority[(years, b)] = (
+                    f"+ seniority {years} years: {format_euros(int(t.brackets[b]))}"
+                )
+            steps.append(s)
+        k, r = t.coefficient[i], t.ratio[i]
+        factors = self.factors.get((k, r))
+        if factors is None:
+            coef, ratio = t.coefficients[k], t.ratios[r]
+            factors = self.factors[(k, r)] = (
+                str(coef),
+                str(ratio),
+                f"x category coefficient {coef} x working time {ratio} = ",
+            )
+        steps.append(factors[2] + format_euros(full))
+        contract, absent = t.contract_days[i], t.absent_days[i]
+        steps.append(
+            f"pro rata of presence {contract - absent}/{self.period_days} days: {format_euros(amount)}"
         )
-    ):
-        return f"not under contract on {award.present_on}"
-    if p.present_days < award.min_presence_days:
-        return f"presence {p.present_days} days below {award.min_presence_days}"
-    return None
-
-
-def _award_numbers(
-    award: Award,
-    emp: EmployeeRecord,
-    ref: Period,
-    cfg: NaoConfig,
-    full_hours: Decimal,
-) -> _Numbers | None:
-    """The award of `emp` in numbers (None: excluded, N-4)."""
-    p = sc.presence(emp, ref, cfg.absences)
-    if _excluded(award, emp, p) is not None:
-        return None
-    gross, used = 0, 0
-    reconstituted: list[dict[str, Any]] = []
-    if award.percent_of_gross is not None:
-        kinds = GROSS_KINDS[award.gross_basis]
-        gross, used, reconstituted = sc.bonus_gross(emp, ref, kinds, award.gross_basis == "all_absences")
-    base = Decimal(award.flat_cents)
-    if award.percent_of_gross is not None:
-        base += award.percent_of_gross * used
-    years = _seniority_years(emp, award.present_on or ref.end)
-    bracket = Decimal(0)
-    for from_years, euros in award.seniority:
-        if years >= from_years:
-            bracket = euros * 100
-    if award.seniority:
-        base += bracket
-    coef = award.categories.get(emp.category, Decimal(1))
-    ratio = _working_time(emp, ref, full_hours) if award.part_time == "prorate" else Decimal(1)
-    full = int((base * coef * ratio).to_integral_value(ROUND_DOWN))
-    amount = sc.prorate(full, p)
-    return _Numbers(amount, p, gross, used, reconstituted, years, bracket, coef, ratio, full)
-
-
-def _detail(award: Award, x: _Numbers) -> dict[str, Any]:
-    """The explanation's inputs of an award, and its steps (under "steps")."""
-    steps = [f"flat {format_euros(award.flat_cents)}"]
-    if award.percent_of_gross is not None:
-        how = (
-            f" ({len(x.reconstituted)} month(s) at the salary the employee would have earned, "
-            f"gross_basis = {award.gross_basis}, D-2)"
-            if x.reconstituted
-            else ""
-        )
-        steps.append(f"+ {award.percent_of_gross} x gross {format_euros(x.used)}{how}")
-    if award.seniority:
-        steps.append(f"+ seniority {x.years} years: {format_euros(int(x.bracket))}")
-    steps.append(f"x category coefficient {x.coefficient} x working time {x.ratio} = {format_euros(x.full)}")
-    p = x.presence
-    steps.append(f"pro rata of presence {p.present_days}/{p.period_days} days: {format_euros(x.amount)}")
-    return {
-        "gross_cents": x.gross,
-        **(
-            {
-                "gross_used_cents": x.used,
-                "gross_basis": award.gross_basis,
-                "reconstituted_months": x.reconstituted,
-            }
-            if award.percent_of_gross is not None
-            else {}
-        ),
-        "seniority_years": x.years,
-        "coefficient": str(x.coefficient),
-        "working_time": str(x.ratio),
-        "full_cents": x.full,
-        "presence": p.to_json(),
-        "steps": steps,
-    }
-
-
-def _seniority_years(emp: EmployeeRecord, on: date) -> int:
-    days = sum(((min(c.end or on, on) - c.start).days + 1) for c in emp.contracts if c.start <= on)
-    return days // 365
-
-
-def _working_time(emp: EmployeeRecord, ref: Period, full_hours: Decimal) -> Decimal:
-    lines = list(emp.pay_in(ref))
-    if not lines:
-        return Decimal(1)
-    avg = sum((pl.contract_hours for pl in lines), Decimal(0)) / len(lines)
-    return min(Decimal(1), (avg / full_hours).quantize(Decimal("0.0001")))
+        presence = {
+            "period_days": self.period_days,
+            "contract_days": contract,
+            "absent_days": absent,
+            "neutral_days": t.neutral_days[i],
+            "by_kind": t.by_kind.get(i, {}),
+        }
+        inputs: dict[str, Any] = {"gross_cents": t.gross[i] if self.percent is not None else 0}
+        if self.percent is not None:
+            inputs["gross_used_cents"] = used
+            inputs["gross_basis"] = award.gross_basis
+            inputs["reconstituted_months"] = months
+        inputs["seniority_years"] = years
+        inputs["coefficient"] = factors[0]
+        inputs["working_time"] = factors[1]
+        inputs["full_cents"] = full
+        inputs["presence"] = presence
+        return inputs, steps
 
 
 def recompute(expl: Explanation) -> int:
