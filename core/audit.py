@@ -16,7 +16,7 @@ import json
 import sqlite3
 import zlib
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from attrs import define, field, frozen
@@ -30,11 +30,11 @@ from .events import canonical_json
 from .params import Parameters
 from .store import GENESIS, Head, Ledger
 from .store.audit_log import OPENED, chain_hash, genesis, legacy_chain_hash
-from .store.companies import load_digest, sha256
+from .store.companies import Companies, load_digest, sha256
 from .store.entitlements import shared_hash
 from .store.ledger import digest_of
 from .store.payments import status_of
-from .store.verify_reads import keys_in, tuples_in
+from .store.verify_reads import keys_in, read_only, tuples_in
 
 
 @frozen
@@ -102,10 +102,12 @@ def verify(
     stopped = True
     # the verifier keeps every chain entry's digest while it walks the rows: no full collection of the cyclic
     # collector over them, the young objects collected at each slice of entitlements (`paybonus.heap`)
-    with heap.young_only(), ThreadPoolExecutor(1, thread_name_prefix="paybonus-integrity") as pool:
+    with heap.young_only(), ThreadPoolExecutor(2, thread_name_prefix="paybonus-verify") as pool:
         integrity = pool.submit(ledger.integrity)
         try:
-            _verify(ledger, schemes, params, checkpoints, expect_root, on_progress, rep, problem, workers)
+            _verify(
+                ledger, schemes, params, checkpoints, expect_root, on_progress, rep, problem, workers, pool
+            )
             stopped = False
         except sqlite3.DatabaseError as exc:  # a damaged file: say so, in one line, and stop reading it
             problem("sqlite", f"the database is damaged and cannot be read further ({type(exc).__name__})")
@@ -174,9 +176,11 @@ def _verify(
     rep: Report,
     problem: _Problems,
     workers: audit_rows.Workers | None = None,
+    pool: ThreadPoolExecutor | None = None,
 ) -> None:
     _check_sqlite(ledger, problem)
     latest = _check_chains(ledger, rep, problem, on_progress)
+    inputs = _inputs_beside(ledger, latest, pool)
     rep.heads = ledger.audit.heads()
     rep.root = merkle_root(rep.heads)
     if expect_root is not None and rep.root != expect_root:
@@ -192,7 +196,7 @@ def _verify(
     _step("dispatches", problem, lambda: _check_dispatches(ledger, rep, latest, schemes, problem))
     _step("payments", problem, lambda: _check_payments(ledger, latest, problem))
     _step("statements", problem, lambda: _check_notices(ledger, latest, problem))
-    _step("inputs", problem, lambda: _check_inputs(ledger, latest, problem))
+    _step("inputs", problem, lambda: _inputs_found(inputs, ledger, latest, problem))
     _step("parameters", problem, lambda: _check_parameters(ledger, latest, params, problem, rep.notes))
 
 
@@ -579,26 +583,65 @@ def _check_notices(ledger: Ledger, latest: Latest, problem: Callable[[str, str],
             problem(f"deadline notice {kind} {ent}", "differs from its audit entry (altered)")
 
 
-def _check_inputs(ledger: Ledger, latest: Latest, problem: Callable[[str, str], None]) -> None:
+Found = tuple[
+    list[tuple[str, str]], Exception | None
+]  # problems found, and the exception that stopped the check
+
+
+def _inputs_beside(ledger: Ledger, latest: Latest, pool: ThreadPoolExecutor | None) -> Future[Found] | None:
+    """The check of the inputs (mostly SQLite re-reading the pay lines, which lets go of the GIL), started in a
+    thread on a read-only connection of its own, beside the checks that come before it (a SQLite ledger)."""
+    if pool is None or ledger.server is not None:
+        return None
+
+    def run() -> Found:
+        found: list[tuple[str, str]] = []
+        conn = read_only(ledger.path)
+        try:
+            _check_inputs(Companies(conn), latest, lambda where, what: found.append((where, what)))
+        except Exception as exc:  # said where the check would have run (`_inputs_found`)
+            return found, exc
+        finally:
+            conn.close()
+        return found, None
+
+    return pool.submit(run)
+
+
+def _inputs_found(
+    beside: Future[Found] | None, ledger: Ledger, latest: Latest, problem: Callable[[str, str], None]
+) -> None:
+    """The problems of the inputs, in their place among the others, as if the check ran here."""
+    if beside is None:
+        _check_inputs(ledger.companies, latest, problem)
+        return
+    found, stopped = beside.result()
+    for where, what in found:
+        problem(where, what)
+    if stopped is not None:
+        raise stopped
+
+
+def _check_inputs(companies: Companies, latest: Latest, problem: Callable[[str, str], None]) -> None:
     """Configuration versions and payroll loads: each kept version re-derived, and the tables that hold the
     current payroll equal to the company's last load."""
-    for company in ledger.companies.ids():
-        toml = ledger.companies.toml(company) or ""
+    for company in companies.ids():
+        toml = companies.toml(company) or ""
         current = sha256(toml.encode("utf-8"))
         entry = _entry(latest, company, "config.loaded", company)
-        if entry is None or entry[2] != current or ledger.companies.digest(company) != current:
+        if entry is None or entry[2] != current or companies.digest(company) != current:
             problem(f"company {company}", "its configuration differs from the last one loaded (altered)")
-        for digest, text in ledger.companies.config_versions(company):
+        for digest, text in companies.config_versions(company):
             if sha256(text.encode("utf-8")) != digest:
                 problem(f"company {company}", f"configuration version {digest[:12]} was altered")
-        for part, digest, blob in ledger.companies.stored_parts(company):
+        for part, digest, blob in companies.stored_parts(company):
             try:
                 actual = sha256(zlib.decompress(blob))
             except zlib.error:
                 actual = ""
             if actual != digest:
                 problem(f"company {company}", f"kept payroll part {part} {digest[:12]} was altered")
-        loads = ledger.companies.loads(company)
+        loads = companies.loads(company)
         for load in loads:
             listed = json.loads(load["parts"])
             derived = load_digest(company, load["n"], load["config_digest"], listed)
@@ -609,7 +652,7 @@ def _check_inputs(ledger: Ledger, latest: Latest, problem: Callable[[str, str], 
                 )
         if loads:
             recorded = dict(json.loads(loads[-1]["parts"]))
-            now = ledger.companies.current_parts(company, expected=recorded)
+            now = companies.current_parts(company, expected=recorded)
             for part in sorted(set(recorded) | set(now)):
                 if recorded.get(part) != now.get(part):
                     problem(

@@ -278,7 +278,7 @@ def start(
     schemes: Mapping[str, SchemeDescriptor],
     timeout: float | None,
     processes: int,
-    min_rows: int = PARALLEL_MIN_ROWS,
+    min_rows: int | None = None,
 ) -> Workers | None:
     """Worker processes recomputing slices of the entitlements, if it pays: a SQLite ledger with at least
     `min_rows` entitlements, more than one process allowed, and schemes whose recompute a worker can import."""
@@ -294,7 +294,7 @@ def start(
         n, lo, hi = seq_bounds(conn)
     finally:
         conn.close()
-    if n < min_rows:
+    if n < (PARALLEL_MIN_ROWS if min_rows is None else min_rows) or n == 0:
         return None
     cuts = processes * SLICES_PER_PROCESS
     step = max(1, (hi - lo + 1) // cuts)
