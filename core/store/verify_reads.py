@@ -48,3 +48,15 @@ def seq_bounds(conn: sqlite3.Connection) -> tuple[int, int, int]:
     """(rows, lowest seq, highest seq) of the entitlements."""
     n, lo, hi = conn.execute("SELECT COUNT(*), MIN(seq), MAX(seq) FROM entitlements").fetchone()
     return int(n), int(lo or 0), int(hi or 0)
+
+
+def amounts_of_dispatch(conn: Any, company: str, event_id: str, scheme: str) -> dict[str, tuple[int, str]]:
+    """id -> (amount_cents, digest) of what one dispatch recorded (`paybonus.replay` compares these: the whole
+    rows of a 200 000-employee dispatch, twice, were gigabytes). Any ledger's connection, SQLite or PostgreSQL."""
+    return {
+        r[0]: (r[1], r[2])
+        for r in conn.execute(
+            "SELECT id, amount_cents, digest FROM entitlements WHERE event_id = ? AND scheme = ? AND company = ?",
+            (event_id, scheme, company),
+        )
+    }
