@@ -99,7 +99,6 @@ def verify(
     # the entitlements' amounts are recomputed in worker processes on a large ledger, from the start, while this
     # process walks the chains; SQLite's own check of every page runs in C, on its own connection, beside
     workers = _start_workers(ledger, schemes)
-    stopped = True
     # the verifier keeps every chain entry's digest while it walks the rows: no full collection of the cyclic
     # collector over them, the young objects collected at each slice of entitlements (`paybonus.heap`)
     with heap.young_only(), ThreadPoolExecutor(2, thread_name_prefix="paybonus-verify") as pool:
@@ -108,7 +107,6 @@ def verify(
             _verify(
                 ledger, schemes, params, checkpoints, expect_root, on_progress, rep, problem, workers, pool
             )
-            stopped = False
         except sqlite3.DatabaseError as exc:  # a damaged file: say so, in one line, and stop reading it
             problem("sqlite", f"the database is damaged and cannot be read further ({type(exc).__name__})")
         except _ALTERED as exc:  # rows paybonus never wrote (edited outside it): a finding, never a crash
@@ -117,7 +115,7 @@ def verify(
             )
         finally:
             if workers is not None:
-                workers.close(stop=stopped)
+                workers.close()
         try:
             damaged = [
                 Problem("sqlite", f"integrity_check: {r[0]}") for r in integrity.result() if r[0] != "ok"

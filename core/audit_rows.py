@@ -253,10 +253,11 @@ class Workers:
             return None
         return found
 
-    def close(self, stop: bool = False) -> None:
-        """Wait for the workers to end; `stop`: end them now (the verifier stopped: an error or Ctrl-C)."""
+    def close(self) -> None:
+        """End the workers: each has sent every result it had to send, or the verifier stopped before reading
+        them (rows it could not read, an error, Ctrl-C) and they are not needed."""
         for proc in self.procs:
-            if stop:
+            if proc.poll() is None:
                 proc.kill()
             if proc.stdout is not None:
                 proc.stdout.close()
@@ -305,13 +306,17 @@ def start(
     procs: list[subprocess.Popen[bytes]] = []
     for p in range(processes):
         mine = slices[p::processes]
-        proc = subprocess.Popen(
-            [sys.executable, "-c", _WORKER],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,  # Ctrl-C goes to the verifier, which ends its workers
-        )
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-c", _WORKER],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,  # Ctrl-C goes to the verifier, which ends its workers
+            )
+        except OSError:  # no process to be had (a limit of the machine): the verifier recomputes everything
+            Workers(procs, slices).close()
+            return None
         procs.append(proc)
         assert proc.stdin is not None
         try:
