@@ -16,13 +16,13 @@ import json
 import sqlite3
 import zlib
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from attrs import define, field, frozen
-from paybonus.hooks.types import Explanation, SchemeDescriptor
+from paybonus.hooks.types import SchemeDescriptor
 
-from . import guard
+from . import audit_rows, guard, heap
 from .checkpoint import Checkpoint, merkle_root
 from .config import parse_company_toml
 from .errors import UserError
@@ -30,10 +30,11 @@ from .events import canonical_json
 from .params import Parameters
 from .store import GENESIS, Head, Ledger
 from .store.audit_log import OPENED, chain_hash, genesis, legacy_chain_hash
-from .store.companies import load_digest, sha256
-from .store.entitlements import TUPLE_COLUMNS, TUPLE_DIGESTED, digest_of_values, shared_hash
+from .store.companies import Companies, load_digest, sha256
+from .store.entitlements import shared_hash
 from .store.ledger import digest_of
 from .store.payments import status_of
+from .store.verify_reads import keys_in, read_only, tuples_in
 
 
 @frozen
@@ -95,17 +96,26 @@ def verify(
     """Check everything; problems come in the order of the checks, the ledger's own integrity first."""
     rep = Report()
     problem = _Problems(rep, max_problems)
-    # SQLite's own check of every page runs in C, on its own connection, beside the checks below (2 cores)
-    with ThreadPoolExecutor(1, thread_name_prefix="paybonus-integrity") as pool:
+    # the entitlements' amounts are recomputed in worker processes on a large ledger, from the start, while this
+    # process walks the chains; SQLite's own check of every page runs in C, on its own connection, beside
+    workers = _start_workers(ledger, schemes)
+    # the verifier keeps every chain entry's digest while it walks the rows: no full collection of the cyclic
+    # collector over them, the young objects collected at each slice of entitlements (`paybonus.heap`)
+    with heap.young_only(), ThreadPoolExecutor(2, thread_name_prefix="paybonus-verify") as pool:
         integrity = pool.submit(ledger.integrity)
         try:
-            _verify(ledger, schemes, params, checkpoints, expect_root, on_progress, rep, problem)
+            _verify(
+                ledger, schemes, params, checkpoints, expect_root, on_progress, rep, problem, workers, pool
+            )
         except sqlite3.DatabaseError as exc:  # a damaged file: say so, in one line, and stop reading it
             problem("sqlite", f"the database is damaged and cannot be read further ({type(exc).__name__})")
         except _ALTERED as exc:  # rows paybonus never wrote (edited outside it): a finding, never a crash
             problem(
                 "ledger", f"holds rows paybonus did not write and cannot read further ({type(exc).__name__})"
             )
+        finally:
+            if workers is not None:
+                workers.close()
         try:
             damaged = [
                 Problem("sqlite", f"integrity_check: {r[0]}") for r in integrity.result() if r[0] != "ok"
@@ -119,7 +129,21 @@ def verify(
 
 
 # what reading a row that was edited outside paybonus may raise (malformed JSON, a list for an object, ...)
-_ALTERED = (ValueError, TypeError, KeyError, IndexError, AttributeError, UnicodeError)
+_ALTERED = audit_rows.ALTERED
+
+
+def _start_workers(ledger: Ledger, schemes: Mapping[str, SchemeDescriptor]) -> audit_rows.Workers | None:
+    """Worker processes for the entitlements, when it pays (`audit_rows.start`). A mistaken number of processes is
+    the user's error; a mistaken time limit is said by the check of the entitlements, as before."""
+    processes = audit_rows.processes_from_env()
+    try:
+        timeout = guard.timeout_from_env()
+    except UserError:
+        return None
+    try:
+        return audit_rows.start(ledger, schemes, timeout, processes)
+    except sqlite3.Error:  # a file the workers cannot read: the checks below say what is wrong with it
+        return None
 
 
 # (company, action, ref) -> (company, n, digest) of the latest entry about a thing in a company's chain; company ""
@@ -149,9 +173,12 @@ def _verify(
     on_progress: Callable[[int], None] | None,
     rep: Report,
     problem: _Problems,
+    workers: audit_rows.Workers | None = None,
+    pool: ThreadPoolExecutor | None = None,
 ) -> None:
     _check_sqlite(ledger, problem)
     latest = _check_chains(ledger, rep, problem, on_progress)
+    inputs = _inputs_beside(ledger, latest, pool)
     rep.heads = ledger.audit.heads()
     rep.root = merkle_root(rep.heads)
     if expect_root is not None and rep.root != expect_root:
@@ -161,11 +188,13 @@ def _verify(
         rep.checkpoints += 1
     _step("events", problem, lambda: _check_events(ledger, rep, latest, problem))
     _step("shared explanations", problem, lambda: _check_shared_explanations(ledger, problem))
-    _step("entitlements", problem, lambda: _check_entitlements(ledger, rep, latest, schemes, problem))
+    _step(
+        "entitlements", problem, lambda: _check_entitlements(ledger, rep, latest, schemes, problem, workers)
+    )
     _step("dispatches", problem, lambda: _check_dispatches(ledger, rep, latest, schemes, problem))
     _step("payments", problem, lambda: _check_payments(ledger, latest, problem))
     _step("statements", problem, lambda: _check_notices(ledger, latest, problem))
-    _step("inputs", problem, lambda: _check_inputs(ledger, latest, problem))
+    _step("inputs", problem, lambda: _inputs_found(inputs, ledger, latest, problem))
     _step("parameters", problem, lambda: _check_parameters(ledger, latest, params, problem, rep.notes))
 
 
@@ -334,16 +363,20 @@ def _check_entitlements(
     latest: Latest,
     schemes: Mapping[str, SchemeDescriptor],
     problem: Callable[[str, str], None],
+    workers: audit_rows.Workers | None = None,
 ) -> None:
     seen: set[str] = set()
     hung: set[str] = set()
     timeout = guard.timeout_from_env()
     with guard.session():
-        _recompute_all(ledger, rep, latest, schemes, problem, seen, hung, timeout)
+        _recompute_all(ledger, rep, latest, schemes, problem, seen, hung, timeout, workers)
     for (_, action, ref), (company, n, _) in latest.items():
         if action == "entitlement.recorded" and ref not in seen:
             company = company or "0.x"
             problem(f"{company} chain entry {n}", f"entitlement {ref} is missing from the entitlements table")
+
+
+Key = tuple[int, str, str, str, str]  # seq, id, scheme, company, digest
 
 
 def _recompute_all(
@@ -355,74 +388,103 @@ def _recompute_all(
     seen: set[str],
     hung: set[str],
     timeout: float | None,
+    workers: audit_rows.Workers | None,
 ) -> None:
-    """Every entitlement's amount recomputed from its explanation, by its scheme as a guest (time limit). Rows
-    are read as plain tuples (`Entitlements.tuples`), each digest re-derived from the columns as stored."""
+    """Every entitlement's amount recomputed from its explanation, by its scheme as a guest (time limit), and
+    each digest re-derived from the columns as stored (`paybonus.audit_rows`: by runs of rows of a scheme, in
+    worker processes on a large ledger); then each row, in `seq` order, checked against its chain entry."""
     parts = ledger.entitlements
-    for row in parts.tuples():
-        seq, eid, scheme_name, company, amount_cents, text, stored = (
-            row[_T_SEQ],
-            row[_T_ID],
-            row[_T_SCHEME],
-            row[_T_COMPANY],
-            row[_T_AMOUNT],
-            row[_T_EXPLANATION],
-            row[_T_DIGEST],
-        )
-        rep.entitlements += 1
-        seen.add(eid)
-        where = f"entitlement {eid} (row {seq})"
-        entry = latest.get((company, "entitlement.recorded", eid)) or latest.get(
-            ("", "entitlement.recorded", eid)
-        )
-        if entry is None:
-            problem(where, "has no audit entry (inserted outside paybonus)")
-            continue
-        if digest_of_values(TUPLE_DIGESTED(row)) != stored or stored != entry[2]:
-            problem(where, "content differs from its audit entry (altered)")
-        scheme = schemes.get(scheme_name)
-        if scheme is None:
-            problem(where, f"cannot recompute: scheme {scheme_name!r} is not installed")
-            continue
-        if scheme_name in hung:
-            problem(where, f"not recomputed: scheme {scheme_name!r}'s recompute did not return earlier")
-            continue
-        try:
-            explanation = parts.explanation_of(text)
-        except KeyError:
-            problem(where, "cannot recompute: the explanation part it shares with its dispatch is missing")
-            continue
-        except ValueError as exc:  # not JSON: a finding, not a crash of the verifier
-            problem(where, f"cannot recompute from its explanation ({type(exc).__name__})")
-            continue
-        try:
-            amount = guard.call(
-                scheme.recompute,
-                Explanation.from_dict(explanation),
-                timeout=timeout,
-                what=f"scheme {scheme_name}'s recompute",
+    recomputes = {name: s.recompute for name, s in schemes.items()}
+    here_hung: set[str] = set()  # schemes that hung in this process's own slices
+    explanation_of = parts.explanation_of
+
+    def merge(
+        keys: Sequence[Key], found: audit_rows.Outcomes, row_of: Callable[[int], tuple[Any, ...]]
+    ) -> None:
+        for seq, eid, scheme_name, company, stored in keys:
+            rep.entitlements += 1
+            seen.add(eid)
+            where = f"entitlement {eid} (row {seq})"
+            entry = latest.get((company, "entitlement.recorded", eid)) or latest.get(
+                ("", "entitlement.recorded", eid)
             )
-        except guard.PluginTimeout as exc:  # a guest that hangs: once, not once per entitlement
-            hung.add(scheme_name)
-            problem(where, str(exc))
+            if entry is None:
+                problem(where, "has no audit entry (inserted outside paybonus)")
+                continue
+            bad, outcome = found.get(seq, _PLAIN)
+            if bad or stored != entry[2]:
+                problem(where, "content differs from its audit entry (altered)")
+            if scheme_name not in schemes:
+                problem(where, f"cannot recompute: scheme {scheme_name!r} is not installed")
+                continue
+            if scheme_name in hung:
+                problem(where, f"not recomputed: scheme {scheme_name!r}'s recompute did not return earlier")
+                continue
+            if outcome is audit_rows.SKIPPED:  # its scheme hung before it in a slice: recomputed here, alone
+                outcome = audit_rows.outcomes([row_of(seq)], recomputes, explanation_of, set(), timeout).get(
+                    seq, _PLAIN
+                )[1]
+            kind = outcome[0]
+            if kind == "ok":
+                rep.recomputed += 1
+            elif kind == "amount":
+                rep.recomputed += 1
+                problem(
+                    where,
+                    f"amount {outcome[2]} cents differs from {outcome[1]} recomputed from its explanation",
+                )
+            elif kind == "timeout":  # a guest that hangs: once, not once per entitlement
+                hung.add(scheme_name)
+                here_hung.add(scheme_name)
+                problem(where, outcome[1])
+            elif kind == "exit":
+                problem(where, outcome[1])
+            elif kind in ("error", "parse"):  # a broken explanation is a finding, not a crash of the verifier
+                problem(where, f"cannot recompute from its explanation ({outcome[1]})")
+            elif kind == "shared":
+                problem(
+                    where, "cannot recompute: the explanation part it shares with its dispatch is missing"
+                )
+            else:  # "abort": rows paybonus never wrote; the check of the entitlements stops here
+                raise outcome[1]()
+
+    if workers is None:
+        for part, found in audit_rows.in_slices(
+            parts.tuples(), recomputes, explanation_of, here_hung, timeout
+        ):
+            by_seq = {r[_T_SEQ]: r for r in part}
+            merge([_key(r) for r in part], found, by_seq.__getitem__)
+            here_hung |= hung
+        return
+    conn = ledger.conn
+    for i, (lo, hi) in enumerate(workers.slices):
+        keys = keys_in(conn, lo, hi)
+        there = workers.result(i)
+        if there is not None and there[0] == len(keys) and (not keys or there[1] == keys[-1][0]):
+            merge(keys, there[2], lambda seq: next(iter(tuples_in(conn, seq, seq + 1))))
             continue
-        except guard.PluginExit as exc:
-            problem(where, str(exc))
-            continue
-        except Exception as exc:  # a broken explanation is a finding, not a crash of the verifier
-            problem(where, f"cannot recompute from its explanation ({type(exc).__name__})")
-            continue
-        rep.recomputed += 1
-        if amount != amount_cents:
-            problem(
-                where, f"amount {amount_cents} cents differs from {amount} recomputed from its explanation"
-            )
+        # its worker failed, or saw other rows (written since): the slice is recomputed here
+        for part, found in audit_rows.in_slices(
+            tuples_in(conn, lo, hi), recomputes, explanation_of, here_hung, timeout
+        ):
+            by_seq = {r[_T_SEQ]: r for r in part}
+            merge([_key(r) for r in part], found, by_seq.__getitem__)
+            here_hung |= hung
 
 
-_T_SEQ, _T_ID, _T_SCHEME, _T_COMPANY, _T_AMOUNT, _T_EXPLANATION, _T_DIGEST = (
-    TUPLE_COLUMNS.index(c)
-    for c in ("seq", "id", "scheme", "company", "amount_cents", "explanation", "digest")
+_PLAIN: tuple[bool, audit_rows.Outcome] = (False, audit_rows.OK)
+_T_SEQ, _T_ID, _T_SCHEME, _T_COMPANY, _T_AMOUNT, _T_DIGEST = (
+    audit_rows.T_SEQ,
+    audit_rows.T_ID,
+    audit_rows.T_SCHEME,
+    audit_rows.T_COMPANY,
+    audit_rows.T_AMOUNT,
+    audit_rows.T_DIGEST,
 )
+
+
+def _key(row: tuple[Any, ...]) -> Key:
+    return (row[_T_SEQ], row[_T_ID], row[_T_SCHEME], row[_T_COMPANY], row[_T_DIGEST])
 
 
 def _check_dispatches(
@@ -519,26 +581,65 @@ def _check_notices(ledger: Ledger, latest: Latest, problem: Callable[[str, str],
             problem(f"deadline notice {kind} {ent}", "differs from its audit entry (altered)")
 
 
-def _check_inputs(ledger: Ledger, latest: Latest, problem: Callable[[str, str], None]) -> None:
+Found = tuple[
+    list[tuple[str, str]], Exception | None
+]  # problems found, and the exception that stopped the check
+
+
+def _inputs_beside(ledger: Ledger, latest: Latest, pool: ThreadPoolExecutor | None) -> Future[Found] | None:
+    """The check of the inputs (mostly SQLite re-reading the pay lines, which lets go of the GIL), started in a
+    thread on a read-only connection of its own, beside the checks that come before it (a SQLite ledger)."""
+    if pool is None or ledger.server is not None:
+        return None
+
+    def run() -> Found:
+        found: list[tuple[str, str]] = []
+        conn = read_only(ledger.path)
+        try:
+            _check_inputs(Companies(conn), latest, lambda where, what: found.append((where, what)))
+        except Exception as exc:  # said where the check would have run (`_inputs_found`)
+            return found, exc
+        finally:
+            conn.close()
+        return found, None
+
+    return pool.submit(run)
+
+
+def _inputs_found(
+    beside: Future[Found] | None, ledger: Ledger, latest: Latest, problem: Callable[[str, str], None]
+) -> None:
+    """The problems of the inputs, in their place among the others, as if the check ran here."""
+    if beside is None:
+        _check_inputs(ledger.companies, latest, problem)
+        return
+    found, stopped = beside.result()
+    for where, what in found:
+        problem(where, what)
+    if stopped is not None:
+        raise stopped
+
+
+def _check_inputs(companies: Companies, latest: Latest, problem: Callable[[str, str], None]) -> None:
     """Configuration versions and payroll loads: each kept version re-derived, and the tables that hold the
     current payroll equal to the company's last load."""
-    for company in ledger.companies.ids():
-        toml = ledger.companies.toml(company) or ""
+    for company in companies.ids():
+        toml = companies.toml(company) or ""
         current = sha256(toml.encode("utf-8"))
         entry = _entry(latest, company, "config.loaded", company)
-        if entry is None or entry[2] != current or ledger.companies.digest(company) != current:
+        if entry is None or entry[2] != current or companies.digest(company) != current:
             problem(f"company {company}", "its configuration differs from the last one loaded (altered)")
-        for digest, text in ledger.companies.config_versions(company):
+        for digest, text in companies.config_versions(company):
             if sha256(text.encode("utf-8")) != digest:
                 problem(f"company {company}", f"configuration version {digest[:12]} was altered")
-        for part, digest, blob in ledger.companies.stored_parts(company):
+        for part, digest, blob in companies.stored_parts(company):
             try:
                 actual = sha256(zlib.decompress(blob))
             except zlib.error:
                 actual = ""
             if actual != digest:
                 problem(f"company {company}", f"kept payroll part {part} {digest[:12]} was altered")
-        loads = ledger.companies.loads(company)
+        loads = companies.loads(company)
         for load in loads:
             listed = json.loads(load["parts"])
             derived = load_digest(company, load["n"], load["config_digest"], listed)
@@ -549,7 +650,7 @@ def _check_inputs(ledger: Ledger, latest: Latest, problem: Callable[[str, str], 
                 )
         if loads:
             recorded = dict(json.loads(loads[-1]["parts"]))
-            now = ledger.companies.current_parts(company, expected=recorded)
+            now = companies.current_parts(company, expected=recorded)
             for part in sorted(set(recorded) | set(now)):
                 if recorded.get(part) != now.get(part):
                     problem(

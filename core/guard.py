@@ -141,6 +141,12 @@ def call(fn: Callable[..., T], *args: Any, timeout: float | None, what: str) -> 
         _state.in_call = False
 
 
+def interrupted() -> bool:
+    """Whether the user pressed Ctrl-C during the current guest call (a guest call that runs many plugin calls,
+    `audit verify`'s runs of rows, tells the user's interrupt, which must stop the program, from a plugin's)."""
+    return _state.interrupted
+
+
 class _Guest:
     """One daemon thread running the calls it is given, in order (kept: starting one per call is slow)."""
 

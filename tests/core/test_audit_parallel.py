@@ -1,0 +1,201 @@
+"""Issue 17, `audit verify` in worker processes and by runs of rows (`paybonus.audit_rows`): the same problems,
+in the same order and words, as the row-by-row check; every tamper of tests/core/test_audit.py is run again here
+with the entitlements recomputed in worker processes."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import sqlite3
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from paybonus import Paybonus, audit_rows, guard
+from paybonus.errors import UserError
+from paybonus.hooks.types import Explanation
+from paybonus.store.entitlements import DIGEST_COLUMNS, TUPLE_COLUMNS, digest_of_values
+
+
+def _tampers() -> dict[str, object]:
+    """Every test of test_audit.py and its fixtures, to run them again here (with worker processes)."""
+    spec = importlib.util.spec_from_file_location("audit_tampers", Path(__file__).with_name("test_audit.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return {
+        k: v
+        for k, v in vars(module).items()
+        if k.startswith("test_")
+        or hasattr(v, "_pytestfixturefunction")
+        or type(v).__name__ == "FixtureFunctionDefinition"
+    }
+
+
+globals().update(_tampers())
+
+STARTED: list[bool] = []  # whether each verify used worker processes
+
+
+@pytest.fixture(autouse=True)
+def _in_workers(monkeypatch):
+    """Every verify of this module recomputes the entitlements in two worker processes, however few."""
+    monkeypatch.setenv(audit_rows.PROCESSES_ENV, "2")
+    monkeypatch.setattr(audit_rows, "PARALLEL_MIN_ROWS", 1)
+    real = audit_rows.start
+
+    def start(*args, **kw):
+        workers = real(*args, **kw)
+        STARTED.append(workers is not None)
+        return workers
+
+    monkeypatch.setattr(audit_rows, "start", start)
+
+
+def reports(path):
+    """(problems, counts) of a verify with worker processes, then of one without."""
+    out = []
+    for processes in ("2", "0"):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv(audit_rows.PROCESSES_ENV, processes)
+            with Paybonus.open(path) as a:
+                rep = a.verify()
+        out.append(([str(p) for p in rep.problems], (rep.entitlements, rep.recomputed, rep.more)))
+    return out
+
+
+def test_many_tampers_at_once_give_the_same_report_with_and_without_workers(sample_ledger, tmp_path):
+    path = tmp_path / "ledger.db"
+    shutil.copy(sample_ledger, path)
+    con = sqlite3.connect(path, isolation_level=None)
+    con.execute("DROP TRIGGER entitlements_immutable")
+    seqs = [r[0] for r in con.execute("SELECT seq FROM entitlements ORDER BY seq")]
+    cols = ", ".join(TUPLE_COLUMNS)
+    # an amount; an amount with its digest re-derived; an explanation that is not JSON; one that is a list
+    # (the check of the entitlements stops there, as row by row)
+    con.execute("UPDATE entitlements SET amount_cents = amount_cents + 1 WHERE seq = ?", (seqs[3],))
+    row = list(con.execute(f"SELECT {cols} FROM entitlements WHERE seq = ?", (seqs[5],)).fetchone())
+    row[TUPLE_COLUMNS.index("amount_cents")] += 7
+    digested = [row[TUPLE_COLUMNS.index(c)] for c in DIGEST_COLUMNS]
+    con.execute(
+        "UPDATE entitlements SET amount_cents = ?, digest = ? WHERE seq = ?",
+        (row[TUPLE_COLUMNS.index("amount_cents")], digest_of_values(digested), seqs[5]),
+    )
+    con.execute("UPDATE entitlements SET explanation = '{not json' WHERE seq = ?", (seqs[8],))
+    con.execute("UPDATE entitlements SET scheme = 'gone' WHERE seq = ?", (seqs[9],))
+    con.execute("UPDATE entitlements SET explanation = '[1]' WHERE seq = ?", (seqs[-2],))
+    con.close()
+    STARTED.clear()
+    (parallel, counts_p), (serial, counts_s) = reports(path)
+    assert STARTED == [True, False]
+    assert parallel == serial and counts_p == counts_s
+    text = "\n".join(serial)
+    assert "recomputed from its explanation" in text and "cannot recompute from its explanation" in text
+    assert "scheme 'gone' is not installed" in text
+    assert "entitlements: holds rows paybonus did not write" in text
+
+
+def test_an_untouched_ledger_is_ok_in_workers(app):
+    STARTED.clear()
+    rep = app.verify()
+    assert rep.ok, rep.problems
+    assert STARTED == [True] and rep.recomputed == rep.entitlements > 0
+
+
+def test_a_wrong_number_of_processes_is_the_users_mistake(app, monkeypatch):
+    monkeypatch.setenv(audit_rows.PROCESSES_ENV, "two")
+    with pytest.raises(UserError, match="PAYBONUS_VERIFY_PROCESSES"):
+        app.verify()
+
+
+def test_a_worker_that_cannot_start_leaves_its_slices_to_the_verifier(app, monkeypatch):
+    monkeypatch.setattr(audit_rows, "_WORKER", "import sys; sys.exit(3)")
+    STARTED.clear()
+    rep = app.verify()
+    assert STARTED == [True] and rep.ok and rep.recomputed == rep.entitlements > 0
+
+
+# -- runs of rows in one guest call ------------------------------------------------------------------------------
+
+MODE: dict[str, object] = {}
+
+
+def _recompute(expl: Explanation) -> int:
+    """A scheme's recompute for these tests: the amount is inputs.n; inputs.do says how to misbehave."""
+    do = expl.inputs.get("do")
+    if do == "hang":
+        while True:
+            time.sleep(0.01)
+    if do == "exit":
+        sys.exit(0)
+    if do == "raise":
+        raise ValueError("broken")
+    if do == "slow":
+        time.sleep(0.005)
+    return int(expl.inputs["n"])
+
+
+def _rows(*specs):
+    """Entitlement tuples of scheme 's' whose explanations are {inputs: {n, do}}, with right digests."""
+    rows = []
+    for seq, (amount, do) in enumerate(specs, start=1):
+        values = dict.fromkeys(TUPLE_COLUMNS)
+        values.update(
+            seq=seq,
+            id=f"E{seq}",
+            scheme="s",
+            company="C",
+            amount_cents=amount,
+            explanation=f'{{"inputs": {{"n": {amount if do != "wrong" else amount + 1}, "do": "{do}"}}}}',
+        )
+        values["digest"] = digest_of_values([values[c] for c in DIGEST_COLUMNS])
+        rows.append(tuple(values[c] for c in TUPLE_COLUMNS))
+    return rows
+
+
+def _outcomes(rows, timeout):
+    import json
+
+    with guard.session():
+        return audit_rows.outcomes(rows, {"s": _recompute}, json.loads, set(), timeout)
+
+
+def test_a_run_names_each_rows_finding_as_row_by_row():
+    rows = _rows((1, "ok"), (2, "wrong"), (3, "raise"), (4, "exit"), (5, "ok"))
+    found = _outcomes(rows, 5.0)
+    assert found == {
+        2: (False, ("amount", "3", 2)),
+        3: (False, ("error", "ValueError")),
+        4: (False, ("exit", "scheme s's recompute raised SystemExit")),
+    }
+
+
+def test_a_row_that_hangs_is_named_and_the_rest_of_its_scheme_left():
+    rows = _rows((1, "ok"), (2, "hang"), (3, "ok"))
+    found = _outcomes(rows, 0.5)
+    assert found == {
+        2: (False, ("timeout", "scheme s's recompute did not return within 0.5 s")),
+        3: (False, audit_rows.SKIPPED),
+    }
+
+
+def test_a_run_longer_than_its_budget_is_taken_in_several_calls(monkeypatch):
+    calls = []
+    real = guard.call
+
+    def counting(*args, **kw):
+        calls.append(kw["timeout"])
+        return real(*args, **kw)
+
+    monkeypatch.setattr(guard, "call", counting)
+    rows = _rows(*[(n, "slow") for n in range(1, 41)])
+    assert _outcomes(rows, 2.0) == {}  # budget: 1 % of 2 s, a few rows a call
+    assert len(calls) > 3 and all(t == pytest.approx(2.02) for t in calls)
+
+
+def test_a_digest_that_differs_is_said_even_when_the_amount_is_right():
+    rows = _rows((1, "ok"), (2, "ok"))
+    rows[1] = (*rows[1][:-2], "0" * 64, *rows[1][-1:])
+    assert TUPLE_COLUMNS[-2] == "digest"
+    assert _outcomes(rows, None) == {2: (True, audit_rows.OK)}
