@@ -395,11 +395,15 @@ class Ledger:
             return
         with self.server.holding(company):
             self.audit.held = company
+            self.events.hold(company)
+            self.dispatches.hold(company)
             self._held_writes, self._held_version = 0, None
             try:
                 yield
             finally:
                 self.audit.held = None
+                self.events.hold(None)
+                self.dispatches.hold(None)
                 self._held_version = None
                 self.audit.forget()
 
@@ -605,7 +609,8 @@ class Ledger:
         """Record a completed dispatch: its entitlements, findings, audit entries and dispatch row. None if it was
         completed meanwhile; StaleRead if the ledger changed since `read_version`."""
         with self.write(d.company):
-            if self.dispatches.statuses(d.company, d.event_id).get(d.scheme) == COMPLETED:
+            new = self.events.recorded_while_held(d.company, d.event_id)
+            if self.dispatches.completed(d.company, d.event_id, d.scheme, new):
                 return None
             if (
                 d.read_version is not None
@@ -687,7 +692,9 @@ class Ledger:
     ) -> Head | None:
         """Record a failed dispatch (a dead letter); None if it was completed meanwhile."""
         with self.write(company):
-            if self.dispatches.statuses(company, event_id).get(scheme) == COMPLETED:
+            if self.dispatches.completed(
+                company, event_id, scheme, self.events.recorded_while_held(company, event_id)
+            ):
                 return None
             self.dispatches.upsert(
                 company, event_id, scheme, scheme_version, FAILED, attempt, error, detail, None, 0, at, None
