@@ -133,7 +133,9 @@ def test_an_error_of_a_statement_sent_ahead_rolls_its_transaction_back(pg_url):
         assert ledger.conn.execute("SELECT k FROM scratch").fetchall() == [("b",)]
 
 
-def test_a_version_read_while_held_is_read_again_after_a_commit(pg_url, monkeypatch):
+def test_a_version_read_while_held_is_read_once_for_the_hold(pg_url, monkeypatch):
+    """Nobody else can change a held company: its version is read once a message, even across this session's
+    own commits (the computations read what they committed); a new load reads it again; released, read again."""
     with Ledger.create(pg_url) as ledger:
         seen = counting(monkeypatch, ledger)
         with ledger.holding("ACME"):
@@ -141,7 +143,10 @@ def test_a_version_read_while_held_is_read_again_after_a_commit(pg_url, monkeypa
             assert ledger._unchanged_since("ACME", v)
             with ledger.write("ACME"):
                 pass
-            assert not ledger._unchanged_since("ACME", v)  # a commit since: the record reads it again
+            assert ledger.version("ACME") is v and ledger._unchanged_since("ACME", v)
             assert not ledger._unchanged_since("OTHER", v)
+            ledger.store_company("ACME", "Acme", "[company]\nid = 'ACME'\n", [], [], [], "2026-01-01T00:00:00")
+            assert not ledger._unchanged_since("ACME", v)  # loaded again: read again
+            assert ledger.version("ACME") is not v
         assert not ledger._unchanged_since("ACME", v)  # released: anyone may have written since
-        assert sum("MAX(seq) FROM entitlements" in s for s in seen) == 1
+        assert sum("MAX(seq) FROM entitlements" in s for s in seen) == 2
