@@ -34,7 +34,7 @@ class Events:
         # its events: its ids read as not recorded need not be read again before they are inserted, and an event
         # this session inserted meanwhile has no dispatch but those this session wrote
         self.held: str | None = None
-        self._absent: set[str] = set()  # ids of the held company read as not recorded (and not inserted since)
+        self._absent: set[str] = set()  # held company's ids read as not recorded (and not inserted since)
         self._new: set[str] = set()  # ids of the held company this session inserted
 
     def hold(self, company: str | None) -> None:

@@ -146,7 +146,9 @@ def test_a_version_read_while_held_is_read_once_for_the_hold(pg_url, monkeypatch
                 pass
             assert ledger.version("ACME") is v and ledger._unchanged_since("ACME", v)
             assert not ledger._unchanged_since("OTHER", v)
-            ledger.store_company("ACME", "Acme", "[company]\nid = 'ACME'\n", [], [], [], "2026-01-01T00:00:00")
+            ledger.store_company(
+                "ACME", "Acme", "[company]\nid = 'ACME'\n", [], [], [], "2026-01-01T00:00:00"
+            )
             assert not ledger._unchanged_since("ACME", v)  # loaded again: read again
             assert ledger.version("ACME") is not v
         assert not ledger._unchanged_since("ACME", v)  # released: anyone may have written since
