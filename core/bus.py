@@ -197,9 +197,7 @@ class EventBus:
         computed: list[tuple[Event[Any], SchemeDescriptor, SchemeResult, DispatchRecord, float]] = []
         failures: list[tuple[Event[Any], SchemeDescriptor, Exception, float]] = []
         outcomes: dict[str, list[DispatchOutcome]] = {e.id: [] for e in batch}
-        shown = self.reader.pending(batch) if together else contextlib.nullcontext()
-        with shown:
-            self._compute_batch(batch, new, company, version, inputs, computed, failures, outcomes, together)
+        self._compute_batch(batch, new, company, version, inputs, computed, failures, outcomes, together)
         if together and failures:  # rare: the events, then the failures, as without `together`
             with self.ledger.write(company):
                 for event in batch:
@@ -254,13 +252,16 @@ class EventBus:
                 if scheme.name in done:
                     continue
                 t0 = time.perf_counter()
+                # shown on the reader in use now: a computation abandoned on a timeout leaves a new reader
+                shown = self.reader.pending(batch) if together else contextlib.nullcontext()
                 try:
-                    result = self._compute(event, scheme, version.config_digest)
-                    at = self.clock().isoformat()
-                    shared: dict[str, str] = {}
-                    rows = list(
-                        self._rows(event, scheme, result, at, shared)
-                    )  # small: checked before writing
+                    with shown:
+                        result = self._compute(event, scheme, version.config_digest)
+                        at = self.clock().isoformat()
+                        shared: dict[str, str] = {}
+                        rows = list(
+                            self._rows(event, scheme, result, at, shared)
+                        )  # small: checked before writing
                     record = DispatchRecord(
                         event.id,
                         scheme.name,
@@ -304,25 +305,25 @@ class EventBus:
         schemes = self._interested(event)
         first, t0 = schemes[0], time.perf_counter()
         outcomes: list[DispatchOutcome] = []
-        try:
-            with self.reader.pending([event]):
-                record, result = self._dispatch_record(event, first, 1, self.ledger.version(event.company))
-        except Exception as exc:  # failed computing: the event, then the failure, as without `together`
-            self._record(event)
-            outcomes.append(self._failed(event, first, 1, exc, t0))
-        else:
+        failure: Exception | None = None
+        # shown while it computes and while its rows are built, inside the transaction (a scheme's drafts may
+        # be built as they are written)
+        with self.reader.pending([event]):
             try:
+                record, result = self._dispatch_record(event, first, 1, self.ledger.version(event.company))
                 with self.ledger.write(event.company):
                     head = self._record_event(event)
                     if head is None:  # pragma: no cover - cannot be, under the held lock
                         raise StaleRead(f"{event.company} {event.id}")
                     done = self.ledger.record_dispatch(record)
-            except Exception as exc:  # a bad draft met while writing: nothing was written
-                self._record(event)
-                outcomes.append(self._failed(event, first, 1, exc, t0))
-            else:
-                self._log_recorded(event, head)
-                outcomes.append(self._completed(event, first, 1, done, result, t0))
+            except Exception as exc:  # computing, or a draft refused while written: nothing was written
+                failure = exc
+        if failure is not None:  # the event, then the failure, as without `together`
+            self._record(event)
+            outcomes.append(self._failed(event, first, 1, failure, t0))
+        else:
+            self._log_recorded(event, head)
+            outcomes.append(self._completed(event, first, 1, done, result, t0))
         outcomes += [self._dispatch(event, scheme, attempt=1) for scheme in schemes[1:]]
         return PublishOutcome(event.id, False, tuple(outcomes))
 
