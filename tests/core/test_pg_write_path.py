@@ -329,3 +329,83 @@ def test_a_reader_shows_pending_events_as_the_last_recorded_ones(tmp_path):
     assert reader.event("ACME", pending.id) is None
     bus.close()
     ledger.close()
+
+
+class LeaverPlugin:
+    """A single-employee scheme that counts the leaver's events it reads (its own included) and hangs for E0002."""
+
+    from paybonus.hooks import hookimpl
+
+    @hookimpl
+    def paybonus_register_schemes(self):
+        import time
+        from datetime import date
+
+        from helpers.plugins import DSN
+        from paybonus.calendar import Period
+        from paybonus.hooks import (
+            EntitlementDraft,
+            Explanation,
+            SchemeDescriptor,
+            SchemeResult,
+            SocialRegime,
+        )
+
+        def on_leaver(event, ctx):
+            if event.payload.employee == "E0002":
+                time.sleep(1.5)  # past the bus's limit: abandoned, the next computation gets a new reader
+            seen = len(ctx.events("employee_left", employee=event.payload.employee))
+            period = Period(date(2025, 1, 1), date(2025, 12, 31))
+            expl = Explanation({"seen": seen}, {}, ["100 per event seen"], ["test"])
+            return SchemeResult([EntitlementDraft(event.payload.employee, period, 100 * seen, expl)])
+
+        return [
+            SchemeDescriptor(
+                name="leaver",
+                version="1.0",
+                label="Leaver",
+                handlers={"employee_left": on_leaver},
+                recompute=lambda e: 100 * int(e.inputs["seen"]),
+                dsn=DSN,
+                social_regime=SocialRegime.SALARY,
+                per_employee=frozenset({"employee_left"}),
+            )
+        ]
+
+
+def test_a_held_batch_shows_its_events_after_a_computation_was_abandoned(pg_url, pg_database):
+    """Single-employee events computed before they are recorded: a computation abandoned on a timeout gives the
+    next one a new reader, which shows them too (each leaver reads its own event: 100 cents, as without the hold)."""
+    import uuid
+    from datetime import date
+
+    from paybonus.fixtures.pytest_plugin import EventFactory
+
+    other = f"{pg_database}?options=-csearch_path%3Dt_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_database, autocommit=True) as c:
+        c.execute(f"CREATE SCHEMA {other.rsplit('%3D', 1)[1]}")
+    events = EventFactory()
+    batch = [
+        (f"line {i}", events.employee_left(e, date(2025, 6, 30)))
+        for i, e in enumerate(("E0001", "E0002", "E0003", "E0004"), 1)
+    ]
+    states = []
+    for url, held in ((pg_url, True), (other, False)):
+        bus = bus_on(url, LeaverPlugin(), schemes_toml="[schemes.leaver]\n")
+        bus.timeout = 0.5
+        with bus.ledger.holding("ACME") if held else contextlib.nullcontext():
+            out = bus.publish_all(batch)
+        assert [d.status for o in out for d in o.dispatches] == [
+            "completed",
+            "failed",
+            "completed",
+            "completed",
+        ]
+        amounts = bus.ledger.conn.execute(
+            "SELECT employee, amount_cents FROM entitlements ORDER BY 1"
+        ).fetchall()
+        assert [tuple(a) for a in amounts] == [("E0001", 100), ("E0003", 100), ("E0004", 100)]
+        states.append(state(bus.ledger))
+        bus.close()
+        bus.ledger.close()
+    assert states[0] == states[1]
