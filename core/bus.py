@@ -10,6 +10,7 @@ dispatch row in one short transaction. A scheme that fails is recorded as a dead
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 import traceback
@@ -181,14 +182,68 @@ class EventBus:
     def _publish_batch(self, batch: Sequence[Event[Any]]) -> list[PublishOutcome]:
         """Single-employee events of one company: recorded in one transaction, computed each from the same read
         of the ledger (each reads only its employee, so the order among them does not matter), their dispatches
-        recorded in one transaction; if another writer changed the company meanwhile, one at a time."""
-        with self.ledger.write(*{e.company for e in batch}):
-            new = [self._record(event) for event in batch]
+        recorded in one transaction; if another writer changed the company meanwhile, one at a time. New events of
+        a company this ledger holds (`_together`): computed first, then recorded with their dispatches in one
+        transaction."""
+        together = self._together(batch)
+        if together:
+            new = [True] * len(batch)
+        else:
+            with self.ledger.write(*{e.company for e in batch}):
+                new = [self._record(event) for event in batch]
         company = batch[0].company
         version = self.ledger.version(company)
         inputs = self._inputs(company, version)
         computed: list[tuple[Event[Any], SchemeDescriptor, SchemeResult, DispatchRecord, float]] = []
+        failures: list[tuple[Event[Any], SchemeDescriptor, Exception, float]] = []
         outcomes: dict[str, list[DispatchOutcome]] = {e.id: [] for e in batch}
+        self._compute_batch(batch, new, company, version, inputs, computed, failures, outcomes, together)
+        if together and failures:  # rare: the events, then the failures, as without `together`
+            with self.ledger.write(company):
+                for event in batch:
+                    self._record(event)
+            for event, scheme, exc, t0 in failures:
+                outcomes[event.id].append(self._failed(event, scheme, 1, exc, t0))
+            together = False
+        if together:
+            with self.ledger.write(company):
+                heads = [self._record_event(event) for event in batch]
+                if any(h is None for h in heads):  # pragma: no cover - none can be, under the held lock
+                    raise StaleRead(f"batch of {len(batch)} events of {company}")
+                recorded = self.ledger.record_dispatches([c[3] for c in computed])
+            for event, head in zip(batch, heads, strict=True):
+                self._log_recorded(event, head)
+            for (event, scheme, result, _, t0), head_ids in zip(computed, recorded, strict=True):
+                outcomes[event.id].append(self._completed(event, scheme, 1, head_ids, result, t0))
+            return [PublishOutcome(event.id, False, tuple(outcomes[event.id])) for event in batch]
+        try:
+            recorded = self.ledger.record_dispatches([c[3] for c in computed])
+        except StaleRead:
+            log.debug("bus.batch.stale", company=company, events=len(batch))
+            for event, scheme, _, _, _ in computed:
+                outcomes[event.id].append(self._dispatch(event, scheme, attempt=1))
+        else:
+            for (event, scheme, result, _, t0), head_ids in zip(computed, recorded, strict=True):
+                outcomes[event.id].append(self._completed(event, scheme, 1, head_ids, result, t0))
+        return [
+            PublishOutcome(event.id, not fresh, tuple(outcomes[event.id]))
+            for event, fresh in zip(batch, new, strict=True)
+        ]
+
+    def _compute_batch(
+        self,
+        batch: Sequence[Event[Any]],
+        new: Sequence[bool],
+        company: str,
+        version: CompanyVersion,
+        inputs: DispatchInputs,
+        computed: list[tuple[Event[Any], SchemeDescriptor, SchemeResult, DispatchRecord, float]],
+        failures: list[tuple[Event[Any], SchemeDescriptor, Exception, float]],
+        outcomes: dict[str, list[DispatchOutcome]],
+        together: bool,
+    ) -> None:
+        """`_publish_batch`'s computations: each into `computed`; a failure recorded at once, or (`together`:
+        its event is not recorded yet) kept in `failures`."""
         for event, fresh in zip(batch, new, strict=True):
             if not fresh:
                 log.info("bus.event.duplicate", event_id=event.id, type=event.type, company=company)
@@ -197,13 +252,16 @@ class EventBus:
                 if scheme.name in done:
                     continue
                 t0 = time.perf_counter()
+                # shown on the reader in use now: a computation abandoned on a timeout leaves a new reader
+                shown = self.reader.pending(batch) if together else contextlib.nullcontext()
                 try:
-                    result = self._compute(event, scheme, version.config_digest)
-                    at = self.clock().isoformat()
-                    shared: dict[str, str] = {}
-                    rows = list(
-                        self._rows(event, scheme, result, at, shared)
-                    )  # small: checked before writing
+                    with shown:
+                        result = self._compute(event, scheme, version.config_digest)
+                        at = self.clock().isoformat()
+                        shared: dict[str, str] = {}
+                        rows = list(
+                            self._rows(event, scheme, result, at, shared)
+                        )  # small: checked before writing
                     record = DispatchRecord(
                         event.id,
                         scheme.name,
@@ -219,24 +277,59 @@ class EventBus:
                         shared,
                     )
                 except Exception as exc:
-                    outcomes[event.id].append(self._failed(event, scheme, 1, exc, t0))
+                    if together:
+                        failures.append((event, scheme, exc, t0))
+                    else:
+                        outcomes[event.id].append(self._failed(event, scheme, 1, exc, t0))
                     continue
                 computed.append((event, scheme, result, record, t0))
-        try:
-            recorded = self.ledger.record_dispatches([c[3] for c in computed])
-        except StaleRead:
-            log.debug("bus.batch.stale", company=company, events=len(batch))
-            for event, scheme, _, _, _ in computed:
-                outcomes[event.id].append(self._dispatch(event, scheme, attempt=1))
+
+    def _together(self, events: Sequence[Event[Any]]) -> bool:
+        """Whether new events may be recorded in the transaction that records their (first) dispatches, computed
+        before it: this ledger holds their company's lock across transactions (a worker's message: nobody else
+        writes the company meanwhile), none is recorded (admission read that under the lock: no statement), and
+        none carries a payment (what a payment records, computations read; an event's own row they are shown,
+        `LedgerReader.pending`). One write transaction an event instead of two; the same rows."""
+        events_repo = self.ledger.events
+        return events_repo.held is not None and all(
+            e.company == events_repo.held
+            and payments.payment_of(e) is None
+            and events_repo.digest(e.company, e.id) is None
+            for e in events
+        )
+
+    def _publish_together(self, event: Event[Any]) -> PublishOutcome:
+        """A new event of the company this ledger holds (`_together`): its first scheme computed with the event
+        shown as recorded, then the event and that dispatch recorded in one transaction; the other schemes after
+        it, each in its own (each reads what the one before recorded, as without this)."""
+        schemes = self._interested(event)
+        first, t0 = schemes[0], time.perf_counter()
+        outcomes: list[DispatchOutcome] = []
+        failure: Exception | None = None
+        # shown while it computes and while its rows are built, inside the transaction (a scheme's drafts may
+        # be built as they are written)
+        with self.reader.pending([event]):
+            try:
+                record, result = self._dispatch_record(event, first, 1, self.ledger.version(event.company))
+                with self.ledger.write(event.company):
+                    head = self._record_event(event)
+                    if head is None:  # pragma: no cover - cannot be, under the held lock
+                        raise StaleRead(f"{event.company} {event.id}")
+                    done = self.ledger.record_dispatch(record)
+            except Exception as exc:  # computing, or a draft refused while written: nothing was written
+                failure = exc
+        if failure is not None:  # the event, then the failure, as without `together`
+            self._record(event)
+            outcomes.append(self._failed(event, first, 1, failure, t0))
         else:
-            for (event, scheme, result, _, t0), head_ids in zip(computed, recorded, strict=True):
-                outcomes[event.id].append(self._completed(event, scheme, 1, head_ids, result, t0))
-        return [
-            PublishOutcome(event.id, not fresh, tuple(outcomes[event.id]))
-            for event, fresh in zip(batch, new, strict=True)
-        ]
+            self._log_recorded(event, head)
+            outcomes.append(self._completed(event, first, 1, done, result, t0))
+        outcomes += [self._dispatch(event, scheme, attempt=1) for scheme in schemes[1:]]
+        return PublishOutcome(event.id, False, tuple(outcomes))
 
     def _publish_one(self, event: Event[Any]) -> PublishOutcome:
+        if self._interested(event) and self._together([event]):
+            return self._publish_together(event)
         duplicate = not self._record(event)
         done: dict[str, str] = {}  # a new event has no dispatch yet
         if duplicate:
@@ -251,6 +344,15 @@ class EventBus:
 
     def _record(self, event: Event[Any]) -> bool:
         """Record the event; False if it was already recorded (checked under the write lock)."""
+        head = self._record_event(event)
+        if head is None:
+            return False
+        self._log_recorded(event, head)
+        return True
+
+    def _record_event(self, event: Event[Any]) -> Any:
+        """Record the event (inside a caller's transaction, or in its own); its chain's head, None if it was
+        already recorded."""
         d = event.to_dict()
         record = EventRecord(
             event.id,
@@ -263,14 +365,13 @@ class EventBus:
             event.subject("entitlement"),
         )
         try:
-            head = self.ledger.record_event(record, payments.payment_of(event), self.clock().isoformat())
+            return self.ledger.record_event(record, payments.payment_of(event), self.clock().isoformat())
         except Overpaid as exc:  # another publisher paid meanwhile
             raise UserError(f"event {event.id}", str(exc)) from None
-        if head is None:
-            return False
+
+    def _log_recorded(self, event: Event[Any], head: Any) -> None:
         log.info("bus.event.recorded", event_id=event.id, type=event.type, company=event.company)
         log.debug("audit.chain.head", company=event.company, n=head.n, hash=head.hash)
-        return True
 
     def _interested(self, event: Event[Any], digest: str | None = None) -> list[SchemeDescriptor]:
         config = self.caches.company(event.company, digest)
@@ -345,6 +446,14 @@ class EventBus:
     def _compute_and_record(
         self, event: Event[Any], scheme: SchemeDescriptor, attempt: int, version: CompanyVersion | None
     ) -> tuple[Any, list[str], SchemeResult] | None:
+        record, result = self._dispatch_record(event, scheme, attempt, version)
+        done = self.ledger.record_dispatch(record)
+        return None if done is None else (done[0], done[1], result)
+
+    def _dispatch_record(
+        self, event: Event[Any], scheme: SchemeDescriptor, attempt: int, version: CompanyVersion | None
+    ) -> tuple[DispatchRecord, SchemeResult]:
+        """Compute; what recording the result writes (its rows streamed, each checked as it is written)."""
         inputs = self._inputs(event.company, version)
         result = self._compute(event, scheme, version.config_digest if version else None)
         at = self.clock().isoformat()
@@ -363,8 +472,7 @@ class EventBus:
             version,
             shared,
         )
-        done = self.ledger.record_dispatch(record)
-        return None if done is None else (done[0], done[1], result)
+        return record, result
 
     def _inputs(self, company: str, version: CompanyVersion | None = None) -> DispatchInputs:
         """What a computation reads besides the events and entitlements: parameters, configuration, payroll (as

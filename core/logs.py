@@ -37,6 +37,19 @@ def redact_text(text: str) -> str:
     return _AMOUNT.sub("[amount]", _NIR.sub("[NIR]", text))
 
 
+_PERSONAL: dict[str, bool] = {}  # key -> dropped: event fields are few names, each matched once
+_NIR_MIN = 13  # a shorter text holds no NIR-like number
+
+
+def _personal(key: str) -> bool:
+    found = _PERSONAL.get(key)
+    if found is None:
+        found = key not in _ALLOWED and _PERSONAL_KEYS.search(key) is not None
+        if len(_PERSONAL) < 4096:  # a host logging ever new keys only misses the cache
+            _PERSONAL[key] = found
+    return found
+
+
 def redact_personal_data(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
@@ -44,11 +57,11 @@ def redact_personal_data(
     for key in list(event_dict):
         if key == "event":
             continue
-        if key not in _ALLOWED and _PERSONAL_KEYS.search(key):
+        if _personal(key):
             del event_dict[key]
             continue
         v = event_dict[key]
-        if isinstance(v, str) and _NIR.search(v):
+        if isinstance(v, str) and len(v) >= _NIR_MIN and _NIR.search(v):
             event_dict[key] = _NIR.sub("[NIR]", v)
     return event_dict
 
@@ -68,7 +81,10 @@ class LibraryLogger:
         self._std = logging.getLogger(name)
 
     def _log(self, level: str, event: str, fields: dict[str, Any]) -> None:
-        if structlog.is_configured():
+        fast = _configured
+        if fast is not None and fast.current():
+            fast.emit(level, event, fields)
+        elif structlog.is_configured():
             getattr(structlog.get_logger(self.name), level)(event, **fields)
         elif self._std.isEnabledFor(LEVELS[level]):
             kept = redact_personal_data(None, level, {"event": event, **fields})
@@ -93,23 +109,58 @@ def get_logger(name: str) -> LibraryLogger:
     return LibraryLogger(name)
 
 
+class _Configured:
+    """What `configure` set up, run directly by paybonus's loggers while it is still structlog's configuration:
+    the same processors and output as structlog's filtering bound logger, without building a bound logger for
+    every line (a worker logs about three lines an event at info, and asks for about three more at debug, which
+    are dropped here before anything is built)."""
+
+    def __init__(self, processors: list[Any], wrapper: Any, factory: Any, level: int, out: TextIO) -> None:
+        self.processors, self.wrapper, self.factory, self.level = processors, wrapper, factory, level
+        self.logger = structlog.PrintLogger(out)
+
+    def current(self) -> bool:
+        """Nobody configured structlog otherwise since (a host may, after the CLI did)."""
+        config = structlog.get_config()
+        return (
+            config["processors"] is self.processors
+            and config["wrapper_class"] is self.wrapper
+            and config["logger_factory"] is self.factory
+        )
+
+    def emit(self, level: str, event: str, fields: dict[str, Any]) -> None:
+        if LEVELS[level] < self.level:
+            return
+        event_dict: Any = dict(fields)  # as structlog's bound logger: an empty context, the fields, the event
+        event_dict["event"] = event
+        for processor in self.processors:
+            event_dict = processor(self.logger, level, event_dict)
+        self.logger.msg(event_dict)
+
+
+_configured: _Configured | None = None
+
+
 def configure(fmt: str = "console", level: str = "info", stream: TextIO | None = None) -> None:
     """Configure structlog for an application: 'json' (one object per line, for ops) or 'console'."""
+    global _configured
     out = stream or sys.stderr
     renderer: Any = (
         structlog.processors.JSONRenderer(sort_keys=True)
         if fmt == "json"
         else structlog.dev.ConsoleRenderer(colors=False)
     )
+    processors = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        redact_personal_data,
+        renderer,
+    ]
+    number = logging.getLevelNamesMapping()[level.upper()]
+    wrapper = structlog.make_filtering_bound_logger(number)
+    factory = structlog.PrintLoggerFactory(out)
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            redact_personal_data,
-            renderer,
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
-        logger_factory=structlog.PrintLoggerFactory(out),
-        cache_logger_on_first_use=False,
+        processors=processors, wrapper_class=wrapper, logger_factory=factory, cache_logger_on_first_use=False
     )
+    _configured = _Configured(processors, wrapper, factory, number, out)

@@ -28,6 +28,22 @@ class Dispatches:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
+        self.held: str | None = None  # a company whose lock the writer holds across transactions
+        self._written: set[tuple[str, str]] = set()  # (event id, scheme) this session wrote for it meanwhile
+
+    def hold(self, company: str | None) -> None:
+        """Start (a company) or end (None) a held lock (`Ledger.holding`)."""
+        self.held = company
+        self._written.clear()
+
+    def completed(self, company: str, event_id: str, scheme: str, new: bool = False) -> bool:
+        """Whether the event's dispatch to `scheme` is recorded as completed. `new`: this session inserted the
+        event while it held the company's lock (`Events.recorded_while_held`): only its own writes can have made
+        a dispatch of it then, so unless it wrote one, the answer is no, without a statement (the "completed
+        meanwhile" check of every dispatch a worker records)."""
+        if new and company == self.held and (event_id, scheme) not in self._written:
+            return False
+        return self.statuses(company, event_id).get(scheme) == "completed"
 
     def upsert(
         self,
@@ -45,6 +61,8 @@ class Dispatches:
         inputs: Any,
     ) -> None:
         """Write a dispatch's row; `inputs` (a DispatchInputs, None for a failure) names what it computed from."""
+        if company == self.held:
+            self._written.add((event_id, scheme))  # before the commit: a rollback only costs a read later
         params, config, load = (
             (inputs.params_digest, inputs.config_digest, inputs.payroll_load)
             if inputs

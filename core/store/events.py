@@ -30,8 +30,28 @@ class Events:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
+        # while the writer holds one company's lock across transactions (`Ledger.holding`), nobody else records
+        # its events: its ids read as not recorded need not be read again before they are inserted, and an event
+        # this session inserted meanwhile has no dispatch but those this session wrote
+        self.held: str | None = None
+        self._absent: set[str] = set()  # held company's ids read as not recorded (and not inserted since)
+        self._new: set[str] = set()  # ids of the held company this session inserted
+
+    def hold(self, company: str | None) -> None:
+        """Start (a company) or end (None) a held lock: what was learnt under another one is forgotten."""
+        self.held = company
+        self._absent.clear()
+        self._new.clear()
+
+    def recorded_while_held(self, company: str, event_id: str) -> bool:
+        """The event was inserted by this session while it held the company's lock (the transaction may not have
+        committed: callers only use it to skip a read whose answer this session alone can change)."""
+        return company == self.held and event_id in self._new
 
     def insert(self, e: EventRecord, recorded_at: str) -> None:
+        if e.company == self.held:
+            self._absent.discard(e.id)  # read again if asked: a rollback would un-insert it
+            self._new.add(e.id)
         self.conn.execute(
             "INSERT INTO events (id, type, company, occurred_at, payload, digest, recorded_at, employee, entitlement) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -50,10 +70,27 @@ class Events:
 
     def digest(self, company: str, event_id: str) -> str | None:
         """The digest of the company's event of this id (None: not recorded)."""
+        if company == self.held and event_id in self._absent:
+            return None  # read as absent under the held lock, and not inserted since: nobody else can have
         row = self.conn.execute(
             "SELECT digest FROM events WHERE id = ? AND company = ?", (event_id, company)
         ).fetchone()
         return row[0] if row else None
+
+    def digests(self, company: str, ids: Sequence[str]) -> dict[str, str]:
+        """id -> digest of the company's events of these ids that are recorded (one statement per 500 ids: an
+        admission asks once for a batch, not once an event)."""
+        out: dict[str, str] = {}
+        for part in chunks(list(dict.fromkeys(ids))):
+            marks = ", ".join("?" for _ in part)
+            out.update(
+                self.conn.execute(
+                    f"SELECT id, digest FROM events WHERE company = ? AND id IN ({marks})", [company, *part]
+                ).fetchall()
+            )
+        if company == self.held:
+            self._absent.update(i for i in ids if i not in out)
+        return out
 
     def get(self, company: str, event_id: str) -> sqlite3.Row | None:
         """The company's event of this id."""

@@ -233,10 +233,9 @@ class Ledger:
         self._params_chained: set[tuple[str, str]] = set()  # (company, parameter set) known to be chained
         self._params_pending: set[tuple[str, str]] = set()  # chained by the open transaction, if it commits
         self.migrated: list[str] = []  # migrations applied when this ledger was opened (an upgrade)
-        # while a company's lock is held across transactions (`holding`): write transactions committed, and the
-        # last version read outside one (company, version, writes then)
-        self._held_writes = 0
-        self._held_version: tuple[str, CompanyVersion, int] | None = None
+        # while a company's lock is held across transactions (`holding`): the version read first, outside a
+        # transaction (company, version); nobody else can change it until the lock is released
+        self._held_version: tuple[str, CompanyVersion] | None = None
         self.events = Events(conn)
         self.entitlements = Entitlements(conn)
         self.dispatches = Dispatches(conn)
@@ -395,11 +394,15 @@ class Ledger:
             return
         with self.server.holding(company):
             self.audit.held = company
-            self._held_writes, self._held_version = 0, None
+            self.events.hold(company)
+            self.dispatches.hold(company)
+            self._held_version = None
             try:
                 yield
             finally:
                 self.audit.held = None
+                self.events.hold(None)
+                self.dispatches.hold(None)
                 self._held_version = None
                 self.audit.forget()
 
@@ -419,7 +422,6 @@ class Ledger:
                 with self.server.transaction(companies):
                     yield self.conn
                 committed = True
-                self._held_writes += 1
                 self._params_chained |= self._params_pending
             finally:
                 self._params_pending.clear()
@@ -458,17 +460,23 @@ class Ledger:
     def version(self, company: str) -> CompanyVersion:
         """What a computation for `company` read, in short: its latest entitlement, its latest payment, its latest
         load and configuration. If it changed before the result is recorded, the result may be stale."""
+        held = self.audit.held == company and not self._writing
+        if held and self._held_version is not None and self._held_version[0] == company:
+            # read already while this session holds the company's lock: only this session can have written
+            # since, and what it wrote the computations read anyway (committed, before they ran)
+            return self._held_version[1]
         # one statement: one round trip to a server
         row = self.conn.execute(_VERSION, (company,) * 5).fetchone()
         version = CompanyVersion(row[0], row[1], row[2] or "", row[3] or "", row[4])
-        if self.audit.held == company and not self._writing:
-            self._held_version = (company, version, self._held_writes)
+        if held:
+            self._held_version = (company, version)
         return version
 
     def _unchanged_since(self, company: str, read: Any) -> bool:
-        """`read` is a version of the company this session read while holding its lock (`holding`), and no write
-        transaction committed since: nobody can have changed it, no need to read it again."""
-        return self.audit.held == company and self._held_version == (company, read, self._held_writes)
+        """`read` is the version of the company this session read while holding its lock (`holding`): nobody else
+        can have changed it since, no need to read it again (this session's own commits came before the
+        computation read the ledger)."""
+        return self.audit.held == company and self._held_version == (company, read)
 
     def _version_and_head(self, company: str) -> CompanyVersion:
         """`version`, and the head of the company's chain read by the same statement: inside a write transaction
@@ -552,6 +560,7 @@ class Ledger:
         absences = list(absences)
         parts = parts_of(contracts, pay_lines, absences)
         with self.write(company):
+            self._held_version = None  # a new configuration or payroll: the version is read again
             self.companies.upsert(company, name, toml, at)
             config = self.companies.record_config(company, toml, at)
             self.companies.replace_payroll(company, contracts, pay_lines, absences)
@@ -605,7 +614,8 @@ class Ledger:
         """Record a completed dispatch: its entitlements, findings, audit entries and dispatch row. None if it was
         completed meanwhile; StaleRead if the ledger changed since `read_version`."""
         with self.write(d.company):
-            if self.dispatches.statuses(d.company, d.event_id).get(d.scheme) == COMPLETED:
+            new = self.events.recorded_while_held(d.company, d.event_id)
+            if self.dispatches.completed(d.company, d.event_id, d.scheme, new):
                 return None
             if (
                 d.read_version is not None
@@ -687,7 +697,9 @@ class Ledger:
     ) -> Head | None:
         """Record a failed dispatch (a dead letter); None if it was completed meanwhile."""
         with self.write(company):
-            if self.dispatches.statuses(company, event_id).get(scheme) == COMPLETED:
+            if self.dispatches.completed(
+                company, event_id, scheme, self.events.recorded_while_held(company, event_id)
+            ):
                 return None
             self.dispatches.upsert(
                 company, event_id, scheme, scheme_version, FAILED, attempt, error, detail, None, 0, at, None

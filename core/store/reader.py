@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import tomllib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote
 
@@ -39,6 +41,7 @@ class LedgerReader:
         self._companies = Companies(conn)
         self.event_types = event_types or EventTypes()
         self._parsed: dict[tuple[str, str], Event[Any]] = {}  # (company, id): ids are unique per company
+        self._pending: Sequence[Event[Any]] = ()  # events shown as recorded, last (`pending`)
 
     @classmethod
     def open(cls, path: str, event_types: EventTypes | None = None) -> LedgerReader:
@@ -64,6 +67,18 @@ class LedgerReader:
     def close(self) -> None:
         self._conn.close()
 
+    @contextmanager
+    def pending(self, events: Sequence[Event[Any]]) -> Iterator[None]:
+        """Show `events` (not recorded, of companies that have not recorded their ids) as if they had just been
+        recorded, in this order, after every recorded one: a worker holding their company's lock computes their
+        dispatches before the one transaction that records the events and what was computed (an event's recording
+        writes nothing else a computation can read: no payment comes this way)."""
+        self._pending = events
+        try:
+            yield
+        finally:
+            self._pending = ()
+
     # -- LedgerView --------------------------------------------------------------------------------------
 
     def company(self, company: str) -> CompanyInfo | None:
@@ -87,7 +102,15 @@ class LedgerReader:
         if missing:
             for row in self._events.get_many(company, missing):
                 self._parsed[(company, row["id"])] = self.event_from_row(row)
-        return [self._parsed[(company, i)] for i in ids]
+        found = [self._parsed[(company, i)] for i in ids]
+        for e in self._pending:
+            if (
+                e.company == company
+                and e.type == type
+                and (employee is None or e.subject("employee") == employee)
+            ):
+                found.append(e)
+        return found
 
     def entitlements(
         self,
@@ -126,6 +149,9 @@ class LedgerReader:
 
     def event(self, company: str, event_id: str) -> Event[Any] | None:
         """One of the company's recorded events, by id (None if the company recorded none of that id)."""
+        for e in self._pending:
+            if e.company == company and e.id == event_id:
+                return e
         row = self._events.get(company, event_id)
         return None if row is None else self.event_from_row(row)
 

@@ -120,3 +120,27 @@ def test_a_host_that_configures_structlog_receives_the_events(tmp_path):
     assert r.stdout == "DONE\n"
     names = {json.loads(line)["event"] for line in r.stderr.splitlines()}
     assert {"bus.event.recorded", "bus.dispatch.completed", "deadline.overdue"} <= names
+
+
+def test_configured_lines_are_structlogs_own_and_a_host_may_configure_it_again():
+    """paybonus's loggers run configure()'s processors themselves (no bound logger per line): the same lines as
+    structlog would print; a level below the configured one builds nothing; a host that configures structlog
+    afterwards receives the events in its own pipeline."""
+    import io
+
+    import structlog
+    from paybonus import logs
+
+    buf = io.StringIO()
+    logs.configure("json", "info", stream=buf)
+    log = logs.get_logger("paybonus.test")
+    log.debug("test.hidden", company="C")
+    log.info("test.shown", company="C", salary=123, note="1850575123456")
+    structlog.get_logger("paybonus.test").info("test.shown", company="C", salary=123, note="1850575123456")
+    ours, theirs = (json.loads(line) for line in buf.getvalue().splitlines())
+    assert ours.pop("timestamp") and theirs.pop("timestamp")
+    assert ours == theirs == {"company": "C", "event": "test.shown", "level": "info", "note": "[NIR]"}
+    seen = []
+    structlog.configure(processors=[lambda _l, _m, d: seen.append(dict(d)) or ""])
+    log.info("test.host", company="C")
+    assert seen == [{"company": "C", "event": "test.host"}]

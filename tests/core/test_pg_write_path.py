@@ -4,6 +4,7 @@ and the same ledger as without any of it."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 import psycopg
@@ -133,7 +134,9 @@ def test_an_error_of_a_statement_sent_ahead_rolls_its_transaction_back(pg_url):
         assert ledger.conn.execute("SELECT k FROM scratch").fetchall() == [("b",)]
 
 
-def test_a_version_read_while_held_is_read_again_after_a_commit(pg_url, monkeypatch):
+def test_a_version_read_while_held_is_read_once_for_the_hold(pg_url, monkeypatch):
+    """Nobody else can change a held company: its version is read once a message, even across this session's
+    own commits (the computations read what they committed); a new load reads it again; released, read again."""
     with Ledger.create(pg_url) as ledger:
         seen = counting(monkeypatch, ledger)
         with ledger.holding("ACME"):
@@ -141,7 +144,268 @@ def test_a_version_read_while_held_is_read_again_after_a_commit(pg_url, monkeypa
             assert ledger._unchanged_since("ACME", v)
             with ledger.write("ACME"):
                 pass
-            assert not ledger._unchanged_since("ACME", v)  # a commit since: the record reads it again
+            assert ledger.version("ACME") is v and ledger._unchanged_since("ACME", v)
             assert not ledger._unchanged_since("OTHER", v)
+            ledger.store_company(
+                "ACME", "Acme", "[company]\nid = 'ACME'\n", [], [], [], "2026-01-01T00:00:00"
+            )
+            assert not ledger._unchanged_since("ACME", v)  # loaded again: read again
+            assert ledger.version("ACME") is not v
         assert not ledger._unchanged_since("ACME", v)  # released: anyone may have written since
-        assert sum("MAX(seq) FROM entitlements" in s for s in seen) == 1
+        assert sum("MAX(seq) FROM entitlements" in s for s in seen) == 2
+
+
+# -- one write transaction an event while the company is held (issue 18, second pass) --------------------------
+
+
+def message_publish(app, size: int = 8):
+    """The sample's events as a worker records them: messages of `size` events, each under its company's held
+    lock with its configuration digest pinned."""
+    pairs = app.read_events(sample_dir() / "events.jsonl")
+    for i in range(0, len(pairs), size):
+        with app.ledger.holding(pairs[i][1].company), app.bus.caches.pinned():
+            app.publish(pairs[i : i + size])
+    return pairs
+
+
+def test_a_held_message_records_each_new_event_with_its_first_dispatch(pg_url, tmp_path, monkeypatch):
+    with Paybonus.create(tmp_path / "l.db") as lite:
+        lite.load_company(sample_dir())
+        lite.publish(sample_dir() / "events.jsonl")
+        expected = lite.summary()
+    app = Paybonus.create(pg_url)
+    app.load_company(sample_dir())
+    seen = counting(monkeypatch, app.ledger)
+    transactions = []
+    begin = app.ledger.server.transaction
+
+    def counted(companies):
+        transactions.append(tuple(companies))
+        return begin(companies)
+
+    monkeypatch.setattr(app.ledger.server, "transaction", counted)
+    pairs = message_publish(app)
+    messages = -(-len(pairs) // 8)
+    dispatches = app.ledger.conn.execute("SELECT COUNT(*) FROM dispatches").fetchone()[0]
+    payments = app.ledger.conn.execute("SELECT COUNT(*) FROM payments").fetchone()[0]
+    # a new event without a payment is written in the transaction of its first dispatch: fewer transactions
+    # than events and dispatches (each in its own before), and one per event at least
+    assert len(pairs) <= len(transactions) < len(pairs) + dispatches - payments
+    # the admission reads a message's digests once; nothing reads an event's digest or a dispatch's status again
+    assert sum(s.startswith("SELECT id, digest FROM events") for s in seen) == messages
+    assert not [s for s in seen if s.startswith(("SELECT digest FROM events", "SELECT scheme, status"))]
+    assert sum("MAX(seq) FROM entitlements" in s for s in seen) <= messages  # the version: once a message
+    assert app.summary() == expected
+    assert app.verify().ok
+    rows = app.ledger.conn.execute("SELECT COUNT(*) FROM audit_log").fetchone()[0]
+    message_publish(app)  # delivered again (a worker died before its ACK): duplicates, nothing written
+    assert app.ledger.conn.execute("SELECT COUNT(*) FROM audit_log").fetchone()[0] == rows
+    assert app.summary() == expected
+    app.close()
+
+
+def bus_on(url, *plugins, schemes_toml):
+    from paybonus import EventBus, load_plugins
+    from paybonus.fixtures.pytest_plugin import make_company
+    from paybonus.sources import store_company
+
+    ledger = Ledger.create(url)
+    store_company(ledger, make_company(schemes_toml=schemes_toml).data)
+    return EventBus(ledger, load_plugins(extra=plugins, entry_points=False, allow=None))
+
+
+def state(ledger):
+    """What a run decides, without its clock: entitlements, events, dispatches and their errors."""
+    return (
+        ledger.conn.execute(
+            "SELECT id, scheme, employee, amount_cents, event_id, digest FROM entitlements ORDER BY id"
+        ).fetchall(),
+        ledger.conn.execute("SELECT company, id, digest FROM events ORDER BY seq").fetchall(),
+        ledger.conn.execute(
+            "SELECT event_id, scheme, status, attempts, error FROM dispatches ORDER BY 1, 2"
+        ).fetchall(),
+        [r[0] for r in ledger.conn.execute("SELECT action FROM audit_log ORDER BY company, n")],
+    )
+
+
+class BadDraftPlugin:
+    """A scheme whose draft is refused while its rows are written (an amount that is not whole cents)."""
+
+    from paybonus.hooks import hookimpl
+
+    @hookimpl
+    def paybonus_register_schemes(self):
+        from helpers.plugins import DSN
+        from paybonus.hooks import (
+            EntitlementDraft,
+            Explanation,
+            SchemeDescriptor,
+            SchemeResult,
+            SocialRegime,
+        )
+
+        def compute(event, ctx):
+            expl = Explanation({}, {}, ["bad"], ["test"])
+            period = event.payload.period
+            return SchemeResult(
+                [EntitlementDraft(e.id, period, 1.5, expl) for e in ctx.population(period).employees]
+            )
+
+        return [
+            SchemeDescriptor(
+                name="a_bad_draft",  # first by name: the scheme recorded with the event
+                version="1.0",
+                label="Bad drafts",
+                handlers={"period_closed": compute},
+                recompute=lambda e: 0,
+                dsn=DSN,
+                social_regime=SocialRegime.SALARY,
+            )
+        ]
+
+
+@pytest.mark.parametrize("broken", ["flaky", "a_bad_draft"])
+def test_a_scheme_failing_under_the_held_lock_is_a_dead_letter_as_without_it(pg_url, pg_database, broken):
+    """The first scheme fails while computing (flaky) or while its rows are written (a_bad_draft, inside the
+    transaction that would have recorded the event too): the event is recorded all the same, the failure is a
+    dead letter, the other scheme completes; the same rows as without the held lock."""
+    import uuid
+
+    from helpers import plugins as testplugins
+    from helpers.plugins import SCHEMES_TOML, FlakyPlugin, FlatPlugin
+    from paybonus.fixtures.pytest_plugin import EventFactory
+
+    other = f"{pg_database}?options=-csearch_path%3Dt_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_database, autocommit=True) as c:
+        c.execute(f"CREATE SCHEMA {other.rsplit('%3D', 1)[1]}")
+    testplugins.BROKEN["on"] = broken == "flaky"
+    plugins = (FlatPlugin(), FlakyPlugin()) + ((BadDraftPlugin(),) if broken == "a_bad_draft" else ())
+    toml = SCHEMES_TOML + ("\n[schemes.a_bad_draft]\n" if broken == "a_bad_draft" else "")
+    events = EventFactory()
+    batch = [(f"line {i}", events.period_closed(f"2025-{m:02d}")) for i, m in enumerate((3, 4), 1)]
+    states = []
+    try:
+        for url, held in ((pg_url, True), (other, False)):
+            bus = bus_on(url, *plugins, schemes_toml=toml)
+            together: list[str] = []
+            real = bus._publish_together
+            bus._publish_together = lambda e, real=real, seen=together: seen.append(e.id) or real(e)  # type: ignore[method-assign]
+            with bus.ledger.holding("ACME") if held else contextlib.nullcontext():
+                out = bus.publish_all(batch)
+            assert len(together) == (2 if held else 0)
+            status = {(d.event_id, d.scheme): d.status for o in out for d in o.dispatches}
+            assert {k: v for k, v in status.items() if v == "failed"} == {
+                (e.id, broken): "failed" for _, e in batch
+            }
+            assert len(bus.ledger.dispatches.failed()) == 2
+            states.append(state(bus.ledger))
+            bus.close()
+            bus.ledger.close()
+    finally:
+        testplugins.BROKEN["on"] = False
+    assert states[0] == states[1]
+    assert len(states[0][1]) == 2  # both events recorded
+
+
+def test_a_reader_shows_pending_events_as_the_last_recorded_ones(tmp_path):
+    from paybonus import EventBus, load_plugins
+    from paybonus.fixtures.pytest_plugin import EventFactory, make_company
+    from paybonus.sources import store_company
+
+    ledger = Ledger.create(tmp_path / "l.db")
+    store_company(ledger, make_company().data)
+    bus = EventBus(ledger, load_plugins(entry_points=False))
+    events = EventFactory()
+    bus.publish(events.period_closed("2025-01"))
+    pending = events.period_closed("2025-02")
+    reader = bus.reader
+    recorded = reader.events("ACME", "period_closed")
+    with reader.pending([pending]):
+        assert reader.events("ACME", "period_closed") == [*recorded, pending]
+        assert reader.events("OTHER", "period_closed") == []
+        assert reader.events("ACME", "employee_left") == []
+        assert reader.event("ACME", pending.id) is pending
+    assert reader.events("ACME", "period_closed") == recorded
+    assert reader.event("ACME", pending.id) is None
+    bus.close()
+    ledger.close()
+
+
+class LeaverPlugin:
+    """A single-employee scheme that counts the leaver's events it reads (its own included) and hangs for E0002."""
+
+    from paybonus.hooks import hookimpl
+
+    @hookimpl
+    def paybonus_register_schemes(self):
+        import time
+        from datetime import date
+
+        from helpers.plugins import DSN
+        from paybonus.calendar import Period
+        from paybonus.hooks import (
+            EntitlementDraft,
+            Explanation,
+            SchemeDescriptor,
+            SchemeResult,
+            SocialRegime,
+        )
+
+        def on_leaver(event, ctx):
+            if event.payload.employee == "E0002":
+                time.sleep(1.5)  # past the bus's limit: abandoned, the next computation gets a new reader
+            seen = len(ctx.events("employee_left", employee=event.payload.employee))
+            period = Period(date(2025, 1, 1), date(2025, 12, 31))
+            expl = Explanation({"seen": seen}, {}, ["100 per event seen"], ["test"])
+            return SchemeResult([EntitlementDraft(event.payload.employee, period, 100 * seen, expl)])
+
+        return [
+            SchemeDescriptor(
+                name="leaver",
+                version="1.0",
+                label="Leaver",
+                handlers={"employee_left": on_leaver},
+                recompute=lambda e: 100 * int(e.inputs["seen"]),
+                dsn=DSN,
+                social_regime=SocialRegime.SALARY,
+                per_employee=frozenset({"employee_left"}),
+            )
+        ]
+
+
+def test_a_held_batch_shows_its_events_after_a_computation_was_abandoned(pg_url, pg_database):
+    """Single-employee events computed before they are recorded: a computation abandoned on a timeout gives the
+    next one a new reader, which shows them too (each leaver reads its own event: 100 cents, as without the hold)."""
+    import uuid
+    from datetime import date
+
+    from paybonus.fixtures.pytest_plugin import EventFactory
+
+    other = f"{pg_database}?options=-csearch_path%3Dt_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_database, autocommit=True) as c:
+        c.execute(f"CREATE SCHEMA {other.rsplit('%3D', 1)[1]}")
+    events = EventFactory()
+    batch = [
+        (f"line {i}", events.employee_left(e, date(2025, 6, 30)))
+        for i, e in enumerate(("E0001", "E0002", "E0003", "E0004"), 1)
+    ]
+    states = []
+    for url, held in ((pg_url, True), (other, False)):
+        bus = bus_on(url, LeaverPlugin(), schemes_toml="[schemes.leaver]\n")
+        bus.timeout = 0.5
+        with bus.ledger.holding("ACME") if held else contextlib.nullcontext():
+            out = bus.publish_all(batch)
+        assert [d.status for o in out for d in o.dispatches] == [
+            "completed",
+            "failed",
+            "completed",
+            "completed",
+        ]
+        amounts = bus.ledger.conn.execute(
+            "SELECT employee, amount_cents FROM entitlements ORDER BY 1"
+        ).fetchall()
+        assert [tuple(a) for a in amounts] == [("E0001", 100), ("E0003", 100), ("E0004", 100)]
+        states.append(state(bus.ledger))
+        bus.close()
+        bus.ledger.close()
+    assert states[0] == states[1]
