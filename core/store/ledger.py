@@ -14,6 +14,7 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from itertools import chain, repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote
@@ -26,7 +27,7 @@ from .audit_log import AuditLog, Head
 from .companies import Companies, padded, parts_of
 from .dead_letters import MessageDeadLetters
 from .dispatches import Dispatches, FindingRow
-from .entitlements import EntitlementRow, Entitlements
+from .entitlements import ROW_DIGEST, ROW_ID, EntitlementRow, Entitlements
 from .events import EventRecord, Events
 from .payments import PaymentRecord, Payments, status_of
 from .sql import is_url, needs_server_extra
@@ -614,11 +615,14 @@ class Ledger:
             ):
                 raise StaleRead(f"{d.company} {d.event_id}/{d.scheme}")
             self.record_params(d.company, d.inputs.params_digest, d.inputs.params_document, d.at)
-            recorded: list[tuple[str, str]] = []
+            ids: list[str] = []
+            digests: list[str] = []  # each entitlement's, for its chain entry: the rows themselves are let go
 
             def keep(rows: Iterable[EntitlementRow]) -> Iterator[EntitlementRow]:
+                add_id, add_digest = ids.append, digests.append
                 for r in rows:
-                    recorded.append((r.id, r.digest))
+                    add_id(r[ROW_ID])
+                    add_digest(r[ROW_DIGEST])
                     yield r
 
             self.entitlements.insert(keep(d.rows))
@@ -626,7 +630,6 @@ class Ledger:
                 self.entitlements.add_shared(d.shared)
             if d.findings:
                 self.dispatches.add_findings(d.findings)
-            ids = [i for i, _ in recorded]
             self.dispatches.upsert(
                 d.company,
                 d.event_id,
@@ -641,7 +644,6 @@ class Ledger:
                 d.at,
                 d.inputs,
             )
-            entries = [("entitlement.recorded", i, digest) for i, digest in recorded]
             # what `dispatch_digest` re-derives from the rows just written (the verifier does), without reading
             # them back: the findings are this dispatch's only ones (a failure records none), in their order
             digest = dispatch_digest(
@@ -656,7 +658,10 @@ class Ledger:
                 [[f.level, f.rule, f.message, f.employee] for f in d.findings],
                 (d.inputs.params_digest, d.inputs.config_digest, d.inputs.payroll_load),
             )
-            entries.append(("dispatch.completed", f"{d.event_id}/{d.scheme}", digest))
+            entries = chain(
+                zip(repeat("entitlement.recorded"), ids, digests),
+                [("dispatch.completed", f"{d.event_id}/{d.scheme}", digest)],
+            )
             return self.audit.append(d.company, d.at, entries), ids
 
     def record_dispatches(self, records: Sequence[DispatchRecord]) -> list[tuple[Head, list[str]] | None]:
