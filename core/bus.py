@@ -511,12 +511,14 @@ class EventBus:
             # scheme that needs two facts give the same ids whichever fact arrived last
             ident = (
                 "ENT-"
-                + hashlib.sha256(f"{prefix}{d.employee}|{key}|{kind}|{d.key or event_id}".encode()).hexdigest()[
-                    :20
-                ]
+                + hashlib.sha256(
+                    f"{prefix}{d.employee}|{key}|{kind}|{d.key or event_id}".encode()
+                ).hexdigest()[:20]
             )
             if ident in seen:
-                raise SchemeError(f"scheme {name} returned two entitlements for one employee, period and kind")
+                raise SchemeError(
+                    f"scheme {name} returned two entitlements for one employee, period and kind"
+                )
             seen.add(ident)
             dsn = d.dsn or scheme.dsn
             yield (

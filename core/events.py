@@ -323,7 +323,7 @@ def canonical_json(data: Any) -> str:
     if _orjson_dumps is not None:
         try:
             out = _orjson_dumps(data, _json_default, _ORJSON_OPTIONS)
-        except Exception:  # noqa: BLE001 - json below gives the text, or raises what it always raised
+        except Exception:  # json below gives the text, or raises the error it always raised
             pass
         else:
             if b"null" not in out and b"0.0000" not in out and _NEGATIVE_EXPONENT.search(out) is None:
@@ -376,13 +376,15 @@ def _orjson_agrees() -> bool:
     float format changed in 3.12): if not, json writes every text."""
     probes: list[Any] = [
         [1e16, 1.5e300, 1e22, 123456789.125, 0.1, 1e-4, 2.5e-10, 5e-324, 1.7976931348623157e308, -0.0, 1e15],
-        {"b": 1, "a": [True, False, 2**63, -(2**63)], "é": "à\u2028\x7f\x1f\n\"\\", "B": {"z": "", "Z": 0}},
+        {"b": 1, "a": [True, False, 2**63, -(2**63)], "é": 'à\u2028\x7f\x1f\n"\\', "B": {"z": "", "Z": 0}},
         [Decimal("1.10"), date(2025, 1, 31), (3, 1), frozenset({2, 1})],
     ]
     assert _orjson_dumps is not None
     try:
-        return all(_orjson_dumps(p, _json_default, _ORJSON_OPTIONS).decode() == _json_canonical(p) for p in probes)
-    except Exception:  # noqa: BLE001 - an orjson that cannot write these is not used
+        return all(
+            _orjson_dumps(p, _json_default, _ORJSON_OPTIONS).decode() == _json_canonical(p) for p in probes
+        )
+    except Exception:  # an orjson that cannot write these is not used
         return False
 
 
@@ -391,7 +393,9 @@ try:
 except ImportError:  # pragma: no cover - orjson is a dependency; json alone gives the same text, slower
     pass
 else:
-    _ORJSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+    _ORJSON_OPTIONS = (
+        orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+    )
     _orjson_dumps = orjson.dumps
     if not _orjson_agrees():  # pragma: no cover - an orjson older than 3.12
         _orjson_dumps = None

@@ -236,8 +236,12 @@ class _Pair(NamedTuple):
 # what orjson and json may write differently, or one refuse and the other not: floats of every magnitude, NaN and
 # infinities, integers beyond 64 bits, any text (lone surrogates, control characters, U+2028, DEL), keys that are
 # not strings, enums of str and int, named tuples, datetimes with an offset, Decimals of any exponent
-wild_floats = st.floats() | st.sampled_from([1e-5, 1.5e-5, 1e-7, -3e-9, 1e-10, 1e16, 1e22, -0.0, float("nan")])
-wild_ints = st.integers() | st.integers(min_value=2**60, max_value=2**70).flatmap(lambda n: st.sampled_from([n, -n]))
+wild_floats = st.floats() | st.sampled_from(
+    [1e-5, 1.5e-5, 1e-7, -3e-9, 1e-10, 1e16, 1e22, -0.0, float("nan")]
+)
+wild_ints = st.integers() | st.integers(min_value=2**60, max_value=2**70).flatmap(
+    lambda n: st.sampled_from([n, -n])
+)
 wild_leaves = (
     st.none()
     | st.booleans()
@@ -252,17 +256,23 @@ wild_leaves = (
     | st.frozensets(st.text(max_size=3), max_size=3)
     | st.builds(_Pair, st.integers(), st.text(max_size=3))
 )
-wild_keys = st.text(st.characters(exclude_categories=()), max_size=6) | st.integers() | st.sampled_from([_Level.LOW, None, True])
+wild_keys = (
+    st.text(st.characters(exclude_categories=()), max_size=6)
+    | st.integers()
+    | st.sampled_from([_Level.LOW, None, True])
+)
 
 
 @settings(max_examples=int(os.environ.get("PAYBONUS_JSON_EXAMPLES", "400")))
 @given(
     st.recursive(
         wild_leaves,
-        lambda inner: st.lists(inner, max_size=4)
-        | st.tuples(inner, inner)
-        | st.dictionaries(wild_keys, inner, max_size=4)
-        | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+        lambda inner: (
+            st.lists(inner, max_size=4)
+            | st.tuples(inner, inner)
+            | st.dictionaries(wild_keys, inner, max_size=4)
+            | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+        ),
         max_leaves=25,
     )
 )

@@ -37,7 +37,11 @@ SCHEME = SchemeDescriptor(
     social_regime=SocialRegime.SALARY,
 )
 EVENT = Event(
-    "close-2025-12", "period_closed", "ACME", datetime(2026, 1, 5, tzinfo=UTC), PeriodClosed(Period.month(2025, 12))
+    "close-2025-12",
+    "period_closed",
+    "ACME",
+    datetime(2026, 1, 5, tzinfo=UTC),
+    PeriodClosed(Period.month(2025, 12)),
 )
 AT = "2026-01-05T18:00:00+00:00"
 
@@ -59,7 +63,10 @@ def _reference_rows(event, scheme, drafts, at):
             part = parts.get(id(expl.shared))
             if part is None:
                 body = _reference_json(expl.shared.own_dict())
-                part = parts[id(expl.shared)] = (hashlib.sha256(body.encode()).hexdigest(), frozenset(expl.shared.rules))
+                part = parts[id(expl.shared)] = (
+                    hashlib.sha256(body.encode()).hexdigest(),
+                    frozenset(expl.shared.rules),
+                )
                 shared[part[0]] = body
             own = expl.own_dict()
             own["rules"] = [r for r in own["rules"] if r not in part[1]]
@@ -96,7 +103,11 @@ def _reference_rows(event, scheme, drafts, at):
 
 texts = st.text(st.characters(exclude_categories=("Cs",)), max_size=12)
 values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(10**12), 10**12) | texts | st.decimals(places=2, allow_nan=False),
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**12), 10**12)
+    | texts
+    | st.decimals(places=2, allow_nan=False),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(texts, inner, max_size=3),
     max_leaves=8,
 )
@@ -180,7 +191,7 @@ def test_new_rows_digest_every_immutable_column_as_digest_of_values_does(parts):
 
 def test_a_streamed_append_chains_each_entry_as_chain_hash_does(both_backends_ledger):
     ledger = both_backends_ledger
-    entries = ((("entitlement.recorded", f"ENT-{i}", f"{i:064x}") for i in range(2_000)))
+    entries = (("entitlement.recorded", f"ENT-{i}", f"{i:064x}") for i in range(2_000))
     with ledger.write("ACME"):
         head = ledger.audit.append("ACME", AT, entries)
         again = ledger.audit.append("ACME", AT, [("dispatch.completed", "ev/s", "d" * 64)])
@@ -189,7 +200,9 @@ def test_a_streamed_append_chains_each_entry_as_chain_hash_does(both_backends_le
     assert (head.n, again.n) == (2_001, 2_002) and again.hash == got[-1].hash
     prev = got[0].prev_hash
     for e in got:
-        assert e.prev_hash == prev and e.hash == chain_hash(prev, e.company, e.n, e.at, e.action, e.ref, e.digest)
+        assert e.prev_hash == prev and e.hash == chain_hash(
+            prev, e.company, e.n, e.at, e.action, e.ref, e.digest
+        )
         prev = e.hash
 
 
@@ -197,7 +210,12 @@ def test_a_streamed_append_chains_each_entry_as_chain_hash_does(both_backends_le
     "data",
     [
         None,
-        {"event": "e", "findings": [["warning", "I-1", "message é", None]], "entitlements": ["ENT-1"], "load": 3},
+        {
+            "event": "e",
+            "findings": [["warning", "I-1", "message é", None]],
+            "entitlements": ["ENT-1"],
+            "load": 3,
+        },
         {"as_of": "2026-05-31", "b": Decimal("1.10"), "d": date(2026, 1, 1), "t": (1, 2)},
     ],
 )
