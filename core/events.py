@@ -319,7 +319,8 @@ def canonical_json(data: Any) -> str:
     the time when it agrees; where it cannot, json writes it: a text that may hold a float orjson writes its own
     way (a non-finite float is null in orjson, NaN in json; 1e-05 and 1e-07 are 0.00001 and 1e-7), and whatever
     orjson refuses (an integer beyond 64 bits, a lone surrogate, a key that is not a string, nesting deeper than
-    254, a type `_json_default` refuses: json then raises the error it always raised)."""
+    254, a type `_json_default` refuses: json then raises the error it always raised). One difference remains,
+    where json has no text at all: orjson writes a plain Enum (its value) and a UUID, which json refuses."""
     if _orjson_dumps is not None:
         try:
             out = _orjson_dumps(data, _json_default, _ORJSON_OPTIONS)

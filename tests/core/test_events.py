@@ -309,6 +309,20 @@ def test_canonical_json_by_orjson_leaves_the_floats_it_writes_its_own_way_to_jso
         assert events.canonical_json(value) == text
 
 
+def test_canonical_json_writes_a_plain_enum_and_a_uuid_which_json_refused():
+    """The one difference with json, where json has no text: orjson writes these itself (documented)."""
+    import uuid
+
+    from paybonus.events import canonical_json
+
+    class Colour(enum.Enum):
+        RED = "red"
+
+    assert canonical_json({"c": Colour.RED, "u": uuid.UUID(int=5)}) == (
+        '{"c":"red","u":"00000000-0000-0000-0000-000000000005"}'
+    )
+
+
 def test_canonical_json_without_an_agreeing_orjson_is_json_alone(monkeypatch):
     from paybonus import events
 
