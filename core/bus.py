@@ -252,14 +252,14 @@ class EventBus:
 
     def _record(self, event: Event[Any]) -> bool:
         """Record the event; False if it was already recorded (checked under the write lock)."""
-        d = event.to_dict()
+        d = event.to_dict()  # `event.digest()` of the same dict: the payload is unstructured once, not twice
         record = EventRecord(
             event.id,
             event.type,
             event.company,
             d["occurred_at"],
             canonical_json(d["payload"]),
-            event.digest(),
+            hashlib.sha256(canonical_json(d).encode()).hexdigest(),
             event.subject("employee"),
             event.subject("entitlement"),
         )
