@@ -503,7 +503,7 @@ class EventBus:
                 raise SchemeError(f"scheme {name}: a {kind} must reference the entitlement it relates to")
             if d.period is not period:
                 period = d.period
-                key, start, end = period.key, period.start.isoformat(), period.end.isoformat()
+                pkey, start, end = period.key, period.start.isoformat(), period.end.isoformat()
             if d.due_date is not due:
                 due = d.due_date
                 due_text = due.isoformat() if isinstance(due, date) else None
@@ -512,7 +512,7 @@ class EventBus:
             ident = (
                 "ENT-"
                 + hashlib.sha256(
-                    f"{prefix}{d.employee}|{key}|{kind}|{d.key or event_id}".encode()
+                    f"{prefix}{d.employee}|{pkey}|{kind}|{d.key or event_id}".encode()
                 ).hexdigest()[:20]
             )
             if ident in seen:
