@@ -40,7 +40,7 @@ from .host import PluginHost
 from .params import Parameters
 from .store import DispatchRecord, EntitlementRow, EventRecord, Ledger, LedgerReader, StaleRead
 from .store.dispatches import FindingRow
-from .store.entitlements import SHARED_KEY, shared_hash
+from .store.entitlements import SHARED_KEY, DraftColumns, new_rows, shared_hash
 from .store.ledger import CompanyVersion, DispatchInputs, Overpaid
 
 log = logs.get_logger("paybonus.bus")
@@ -49,6 +49,7 @@ COMPLETED, FAILED = DispatchStatus.COMPLETED, DispatchStatus.FAILED
 MAX_ENTITLEMENT_CENTS = 10**11  # one person's entitlement: a billion euros is a fault, never a bonus
 STALE_RETRIES = 3  # another writer changed what a computation read: compute again, at most this often
 BATCH = 256  # single-employee events of one company computed and recorded together, at most
+_UNSET: Any = object()  # no draft read yet
 
 
 @frozen
@@ -353,14 +354,14 @@ class EventBus:
     def _record_event(self, event: Event[Any]) -> Any:
         """Record the event (inside a caller's transaction, or in its own); its chain's head, None if it was
         already recorded."""
-        d = event.to_dict()
+        d = event.to_dict()  # `event.digest()` of the same dict: the payload is unstructured once, not twice
         record = EventRecord(
             event.id,
             event.type,
             event.company,
             d["occurred_at"],
             canonical_json(d["payload"]),
-            event.digest(),
+            hashlib.sha256(canonical_json(d).encode()).hexdigest(),
             event.subject("employee"),
             event.subject("entitlement"),
         )
@@ -569,59 +570,77 @@ class EventBus:
     ) -> Iterator[EntitlementRow]:
         """Entitlement rows, one at a time, each checked. A bad draft raises inside the dispatch's transaction,
         so nothing of the dispatch is kept. The explanation parts drafts share are added to `shared`."""
+        return new_rows(
+            at,
+            scheme.name,
+            scheme.version,
+            event.company,
+            str(scheme.social_regime),
+            event.id,
+            self._draft_columns(event, scheme, result, shared),
+        )
+
+    def _draft_columns(
+        self, event: Event[Any], scheme: SchemeDescriptor, result: SchemeResult, shared: dict[str, str]
+    ) -> Iterator[DraftColumns]:
+        """What varies from one draft to the next (`store.entitlements.new_rows`), each draft checked. The dates
+        of a period and a due date are written once for the drafts that share them (most share one)."""
         seen: set[str] = set()
         parts: dict[int, tuple[str, frozenset[str]]] = {}  # id of a shared Explanation -> (hash, its rules)
+        name, prefix, event_id = scheme.name, f"{event.company}|{scheme.name}|", event.id
+        period = due = _UNSET
+        due_text: str | None = None
         for d in result.entitlements:
             if not isinstance(d, EntitlementDraft):
+                raise SchemeError(f"scheme {name} returned {type(d).__name__}, not an EntitlementDraft")
+            amount, kind = d.amount_cents, d.kind
+            if type(amount) is not int:
                 raise SchemeError(
-                    f"scheme {scheme.name} returned {type(d).__name__}, not an EntitlementDraft"
+                    f"scheme {name}: amount_cents must be an int (cents), got {type(amount).__name__}"
                 )
-            if type(d.amount_cents) is not int:
+            if abs(amount) > MAX_ENTITLEMENT_CENTS:
                 raise SchemeError(
-                    f"scheme {scheme.name}: amount_cents must be an int (cents), got {type(d.amount_cents).__name__}"
-                )
-            if abs(d.amount_cents) > MAX_ENTITLEMENT_CENTS:
-                raise SchemeError(
-                    f"scheme {scheme.name}: an amount beyond {MAX_ENTITLEMENT_CENTS // 100:,} euros for one "
+                    f"scheme {name}: an amount beyond {MAX_ENTITLEMENT_CENTS // 100:,} euros for one "
                     "employee is a fault of the computation, not a bonus"
                 )
-            if d.kind is Kind.PRINCIPAL and d.amount_cents < 0:
-                raise SchemeError(f"scheme {scheme.name}: a principal entitlement cannot be negative")
-            if d.kind is Kind.ADVANCE and d.amount_cents <= 0:
-                raise SchemeError(f"scheme {scheme.name}: an advance must be positive")
-            if d.kind in (Kind.CORRECTION, Kind.INTEREST) and d.corrects is None:
-                raise SchemeError(
-                    f"scheme {scheme.name}: a {d.kind} must reference the entitlement it relates to"
-                )
+            if kind is Kind.PRINCIPAL and amount < 0:
+                raise SchemeError(f"scheme {name}: a principal entitlement cannot be negative")
+            if kind is Kind.ADVANCE and amount <= 0:
+                raise SchemeError(f"scheme {name}: an advance must be positive")
+            if kind in (Kind.CORRECTION, Kind.INTEREST) and d.corrects is None:
+                raise SchemeError(f"scheme {name}: a {kind} must reference the entitlement it relates to")
+            if d.period is not period:
+                period = d.period
+                pkey, start, end = period.key, period.start.isoformat(), period.end.isoformat()
+            if d.due_date is not due:
+                due = d.due_date
+                due_text = due.isoformat() if isinstance(due, date) else None
             # the id names the computation, not the delivery: the draft's key (default: the event id) lets a
             # scheme that needs two facts give the same ids whichever fact arrived last
-            key = f"{event.company}|{scheme.name}|{d.employee}|{d.period.key}|{d.kind}|{d.key or event.id}"
-            ident = "ENT-" + hashlib.sha256(key.encode()).hexdigest()[:20]
+            ident = (
+                "ENT-"
+                + hashlib.sha256(
+                    f"{prefix}{d.employee}|{pkey}|{kind}|{d.key or event_id}".encode()
+                ).hexdigest()[:20]
+            )
             if ident in seen:
                 raise SchemeError(
-                    f"scheme {scheme.name} returned two entitlements for one employee, period and kind"
+                    f"scheme {name} returned two entitlements for one employee, period and kind"
                 )
             seen.add(ident)
             dsn = d.dsn or scheme.dsn
-            yield EntitlementRow.new(
-                at,
-                id=ident,
-                scheme=scheme.name,
-                scheme_version=scheme.version,
-                company=event.company,
-                employee=d.employee,
-                period_start=d.period.start.isoformat(),
-                period_end=d.period.end.isoformat(),
-                amount_cents=d.amount_cents,
-                kind=str(d.kind),
-                social_regime=str(scheme.social_regime),
-                dsn_block=dsn.block,
-                dsn_code=dsn.code,
-                due_date=d.due_date.isoformat() if isinstance(d.due_date, date) else None,
-                status="due",
-                event_id=event.id,
-                corrects=d.corrects,
-                explanation=self._explanation_text(scheme, d.explanation, parts, shared),
+            yield (
+                ident,
+                d.employee,
+                start,
+                end,
+                amount,
+                str(kind),
+                dsn.block,
+                dsn.code,
+                due_text,
+                d.corrects,
+                self._explanation_text(scheme, d.explanation, parts, shared),
             )
 
     @staticmethod
@@ -641,10 +660,18 @@ class EventBus:
             body = canonical_json(expl.shared.own_dict())
             part = parts[id(expl.shared)] = (shared_hash(body), frozenset(expl.shared.rules))
             shared[part[0]] = body
-        own = expl.own_dict()
-        own["rules"] = [r for r in own["rules"] if r not in part[1]]  # each rule once (hooks.types.merge)
-        own[SHARED_KEY] = part[0]
-        return canonical_json(own)
+        # `own_dict` with each rule once (hooks.types.merge), without copying what JSON writes the same: a dict,
+        # a list or a tuple as it is (any other mapping or sequence as `own_dict` copies it)
+        inputs, parameters, steps, common = expl.inputs, expl.parameters, expl.steps, part[1]
+        return canonical_json(
+            {
+                "inputs": inputs if type(inputs) is dict else dict(inputs),
+                "parameters": parameters if type(parameters) is dict else dict(parameters),
+                "steps": steps if type(steps) is list or type(steps) is tuple else list(steps),
+                "rules": [r for r in expl.rules if r not in common],
+                SHARED_KEY: part[0],
+            }
+        )
 
     # -- replay (paybonus.replay) ------------------------------------------------------------------------
 

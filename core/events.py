@@ -312,7 +312,28 @@ def latest(events: Sequence[Event[Any]]) -> Event[Any] | None:
 
 
 def canonical_json(data: Any) -> str:
-    """Deterministic JSON: sorted keys, compact, Decimals and dates as strings, UTF-8 kept."""
+    """Deterministic JSON: sorted keys, compact, Decimals and dates as strings, UTF-8 kept.
+
+    The text is always the one `json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+    default=_json_default)` gives (the ledger's digests and ids hash it). orjson writes it in a third to a fifth of
+    the time when it agrees; where it cannot, json writes it: a text that may hold a float orjson writes its own
+    way (a non-finite float is null in orjson, NaN in json; 1e-05 and 1e-07 are 0.00001 and 1e-7), and whatever
+    orjson refuses (an integer beyond 64 bits, a lone surrogate, a key that is not a string, nesting deeper than
+    254, a type `_json_default` refuses: json then raises the error it always raised). One difference remains,
+    where json has no text at all: orjson writes a plain Enum (its value) and a UUID, which json refuses."""
+    if _orjson_dumps is not None:
+        try:
+            out = _orjson_dumps(data, _json_default, _ORJSON_OPTIONS)
+        except Exception:  # json below gives the text, or raises the error it always raised
+            pass
+        else:
+            if b"null" not in out and b"0.0000" not in out and _NEGATIVE_EXPONENT.search(out) is None:
+                return out.decode()
+    return _json_canonical(data)
+
+
+def _json_canonical(data: Any) -> str:
+    """`canonical_json` by the json module (the reference text)."""
     if _canonical is None:  # pragma: no cover - a Python without the json module's C accelerator
         return json.dumps(
             data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default
@@ -341,6 +362,44 @@ _canonical: Callable[[Any, int], Sequence[str]] | None = (
     if _make_encoder is not None
     else None
 )
+
+# orjson (3.12 on) writes a finite float as Python's repr does, but for exponents -5 to -9 (below 1e-4: 0.00001,
+# 1e-7 where repr gives 1e-05, 1e-07), and a NaN or an infinity as null: a text holding "null", "0.0000" or
+# "e-" and a digit may hold such a float, and json writes it instead (only slower when a string holds them). Dates
+# and datetimes go to `_json_default` (isoformat), as dataclasses do (json refuses them).
+_NEGATIVE_EXPONENT = re.compile(rb"e-[0-9]")
+_ORJSON_OPTIONS = 0
+_orjson_dumps: Callable[[Any, Any, int], bytes] | None = None
+
+
+def _orjson_agrees() -> bool:
+    """Whether the installed orjson writes what json writes, on what its version could write otherwise (its
+    float format changed in 3.12): if not, json writes every text."""
+    probes: list[Any] = [
+        [1e16, 1.5e300, 1e22, 123456789.125, 0.1, 1e-4, 2.5e-10, 5e-324, 1.7976931348623157e308, -0.0, 1e15],
+        {"b": 1, "a": [True, False, 2**63, -(2**63)], "é": 'à\u2028\x7f\x1f\n"\\', "B": {"z": "", "Z": 0}},
+        [Decimal("1.10"), date(2025, 1, 31), (3, 1), frozenset({2, 1})],
+    ]
+    assert _orjson_dumps is not None
+    try:
+        return all(
+            _orjson_dumps(p, _json_default, _ORJSON_OPTIONS).decode() == _json_canonical(p) for p in probes
+        )
+    except Exception:  # an orjson that cannot write these is not used
+        return False
+
+
+try:
+    import orjson
+except ImportError:  # pragma: no cover - orjson is a dependency; json alone gives the same text, slower
+    pass
+else:
+    _ORJSON_OPTIONS = (
+        orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+    )
+    _orjson_dumps = orjson.dumps
+    if not _orjson_agrees():  # pragma: no cover - an orjson older than 3.12
+        _orjson_dumps = None
 
 
 def write_jsonl(events: Iterable[Event[Any]]) -> str:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from collections.abc import Iterable, Iterator
+from itertools import chain
+from typing import Any
 
 from attrs import frozen
 
@@ -105,25 +107,30 @@ class AuditLog:
         return Head(row[0], row[1]) if row else Head(0, GENESIS)
 
     def append(self, company: str, at: str, entries: Iterable[tuple[str, str, str]]) -> Head:
-        """Append (action, ref, digest) entries to a company's chain in one batch; a new chain opens first."""
+        """Append (action, ref, digest) entries to a company's chain in one batch (streamed: `entries` may be a
+        dispatch's hundreds of thousands); a new chain opens first. Each hash is `chain_hash`'s."""
         h = self._tx_heads.get(company) or self.head(company)
-        n, prev = h.n, h.hash
-        batch = list(entries)
-        if n == 0:
-            batch.insert(0, (OPENED, "audit_log_v1", self.legacy_head().hash))
-        rows = []
-        for action, ref, digest in batch:
-            n += 1
-            hsh = chain_hash(prev, company, n, at, action, ref, digest)
-            rows.append((company, n, at, action, ref, digest, prev, hsh))
-            prev = hsh
+        if h.n == 0:
+            entries = chain([(OPENED, "audit_log_v1", self.legacy_head().hash)], entries)
+        head: list[Any] = [h.n, h.hash]  # where the chain stands once the rows were written
+
+        def rows() -> Iterator[tuple[str, int, str, str, str, str, str, str]]:
+            n, prev = head
+            sha256, mid = hashlib.sha256, f"|{company}|"
+            for action, ref, digest in entries:
+                n += 1
+                hsh = sha256(f"{prev}{mid}{n}|{at}|{action}|{ref}|{digest}".encode()).hexdigest()
+                yield (company, n, at, action, ref, digest, prev, hsh)
+                prev = hsh
+            head[:] = n, prev
+
         self.conn.executemany(
             "INSERT INTO audit_log (company, n, at, action, ref, digest, prev_hash, hash) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
+            rows(),
         )
-        self._tx_heads[company] = Head(n, prev)
-        return Head(n, prev)
+        out = self._tx_heads[company] = Head(head[0], head[1])
+        return out
 
     def entries(self, company: str | None = None) -> Iterator[AuditEntry]:
         """Entries by company, then position (streamed)."""

@@ -9,12 +9,11 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from operator import itemgetter
 from typing import Any
 
-from attrs import frozen
 from paybonus.calendar import Period
 from paybonus.hooks.types import Explanation, Kind, RecordedEntitlement, Status, merge
 
@@ -43,33 +42,76 @@ ENTITLEMENT_COLUMNS = (
 )
 # what the digest covers: everything but the status and when the row was written
 DIGEST_COLUMNS = tuple(c for c in ENTITLEMENT_COLUMNS if c not in ("status", "digest", "recorded_at"))
-_ROW, _DIGESTED = itemgetter(*ENTITLEMENT_COLUMNS), itemgetter(*DIGEST_COLUMNS)  # a row's values, in order
+_DIGESTED = itemgetter(*DIGEST_COLUMNS)  # a row's values, in order
 _INSERT = (
     f"INSERT INTO entitlements ({', '.join(ENTITLEMENT_COLUMNS)}) "
     f"VALUES ({', '.join('?' for _ in ENTITLEMENT_COLUMNS)})"
 )
 
 
-@frozen
-class EntitlementRow:
-    """One row, in column order, with its digest (built by `EntitlementRow.new`)."""
+# a row to insert (`new_rows`): a plain tuple of every column in `ENTITLEMENT_COLUMNS` order, its digest computed
+EntitlementRow = tuple[Any, ...]
+ROW_ID, ROW_DIGEST = ENTITLEMENT_COLUMNS.index("id"), ENTITLEMENT_COLUMNS.index("digest")
+# what `new_rows` is given for each entitlement: the columns that vary within one dispatch
+DraftColumns = tuple[str, Any, str, str, int, str, Any, Any, Any, Any, str]
 
-    values: tuple[Any, ...]
 
-    @classmethod
-    def new(cls, recorded_at: str, **columns: Any) -> EntitlementRow:
-        """A new row from every column but `digest` and `recorded_at`; the digest is computed here."""
-        columns["digest"] = digest(columns)
-        columns["recorded_at"] = recorded_at
-        return cls(_ROW(columns))
-
-    @property
-    def id(self) -> str:
-        return str(self.values[0])
-
-    @property
-    def digest(self) -> str:
-        return str(self.values[-2])
+def new_rows(
+    recorded_at: str,
+    scheme: str,
+    scheme_version: str,
+    company: str,
+    social_regime: str,
+    event_id: str,
+    drafts: Iterable[DraftColumns],
+) -> Iterator[EntitlementRow]:
+    """The rows of one dispatch (status due), each with its digest, as `drafts` gives them: (id, employee,
+    period_start, period_end, amount_cents, kind, dsn_block, dsn_code, due_date, corrects, explanation), the
+    dates as ISO text, kind and explanation as text. The digest is `digest_of_values` of the row, joined here
+    from the parts that are the same for the whole dispatch."""
+    nul, sep, sha256 = "\x00", "\x1f", hashlib.sha256
+    head = sep.join((str(scheme), str(scheme_version), str(company)))
+    regime, event = str(social_regime), str(event_id)
+    for ident, employee, start, end, amount, kind, block, code, due, corrects, expl in drafts:
+        text = sep.join(
+            (
+                ident,
+                head,
+                nul if employee is None else str(employee),
+                start,
+                end,
+                str(amount),
+                kind,
+                regime,
+                nul if block is None else str(block),
+                nul if code is None else str(code),
+                nul if due is None else due,
+                event,
+                nul if corrects is None else str(corrects),
+                expl,
+            )
+        )
+        yield (
+            ident,
+            scheme,
+            scheme_version,
+            company,
+            employee,
+            start,
+            end,
+            amount,
+            kind,
+            social_regime,
+            block,
+            code,
+            due,
+            "due",
+            event_id,
+            corrects,
+            expl,
+            sha256(text.encode("utf-8")).hexdigest(),
+            recorded_at,
+        )
 
 
 def digest(row: Any) -> str:
@@ -126,7 +168,7 @@ class Entitlements:
 
     def insert(self, rows: Iterable[EntitlementRow]) -> None:
         """Batched insert (one executemany, streamed) inside the caller's transaction."""
-        self.conn.executemany(_INSERT, (r.values for r in rows))
+        self.conn.executemany(_INSERT, rows)
 
     def add_shared(self, bodies: dict[str, str]) -> None:
         """Shared explanation parts (hash -> canonical JSON), each kept once, inside the caller's transaction."""

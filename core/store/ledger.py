@@ -14,19 +14,20 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from itertools import chain, repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote
 
 import sqlite_utils
-from attrs import evolve, field, frozen
+from attrs import field, frozen
 from paybonus.errors import UserError
 
 from .audit_log import AuditLog, Head
 from .companies import Companies, padded, parts_of
 from .dead_letters import MessageDeadLetters
 from .dispatches import Dispatches, FindingRow
-from .entitlements import EntitlementRow, Entitlements
+from .entitlements import ROW_DIGEST, ROW_ID, EntitlementRow, Entitlements
 from .events import EventRecord, Events
 from .payments import PaymentRecord, Payments, status_of
 from .sql import is_url, needs_server_extra
@@ -151,9 +152,25 @@ class DispatchRecord:
 
 
 def digest_of(data: Any) -> str:
-    """sha256 of canonical JSON (sorted keys, compact, UTF-8 kept)."""
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    """sha256 of canonical JSON (sorted keys, compact, UTF-8 kept): `json.dumps(data, sort_keys=True,
+    separators=(",", ":"), ensure_ascii=False, default=str)`, by an encoder built once (one digest per dispatch;
+    building the encoder was most of it)."""
+    text = "".join(_DIGEST_ENCODER(data, 0)) if _DIGEST_ENCODER is not None else _digest_text(data)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _digest_text(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+# json.dumps's C encoder with those options, without its check for circular references (data that holds itself
+# raises RecursionError instead of ValueError; what is digested here is built of plain values)
+_make_encoder = getattr(json.encoder, "c_make_encoder", None)
+_DIGEST_ENCODER: Any = (
+    _make_encoder(None, str, json.encoder.encode_basestring, None, ":", ",", True, False, True)
+    if _make_encoder is not None
+    else None
+)
 
 
 def dispatch_digest(
@@ -613,22 +630,29 @@ class Ledger:
     def record_dispatch(self, d: DispatchRecord) -> tuple[Head, list[str]] | None:
         """Record a completed dispatch: its entitlements, findings, audit entries and dispatch row. None if it was
         completed meanwhile; StaleRead if the ledger changed since `read_version`."""
+        return self._record_dispatch(d, check_version=True)
+
+    def _record_dispatch(self, d: DispatchRecord, check_version: bool) -> tuple[Head, list[str]] | None:
         with self.write(d.company):
             new = self.events.recorded_while_held(d.company, d.event_id)
             if self.dispatches.completed(d.company, d.event_id, d.scheme, new):
                 return None
             if (
-                d.read_version is not None
+                check_version
+                and d.read_version is not None
                 and not self._unchanged_since(d.company, d.read_version)
                 and self._version_and_head(d.company) != d.read_version
             ):
                 raise StaleRead(f"{d.company} {d.event_id}/{d.scheme}")
             self.record_params(d.company, d.inputs.params_digest, d.inputs.params_document, d.at)
-            recorded: list[tuple[str, str]] = []
+            ids: list[str] = []
+            digests: list[str] = []  # each entitlement's, for its chain entry: the rows themselves are let go
 
             def keep(rows: Iterable[EntitlementRow]) -> Iterator[EntitlementRow]:
+                add_id, add_digest = ids.append, digests.append
                 for r in rows:
-                    recorded.append((r.id, r.digest))
+                    add_id(r[ROW_ID])
+                    add_digest(r[ROW_DIGEST])
                     yield r
 
             self.entitlements.insert(keep(d.rows))
@@ -636,7 +660,6 @@ class Ledger:
                 self.entitlements.add_shared(d.shared)
             if d.findings:
                 self.dispatches.add_findings(d.findings)
-            ids = [i for i, _ in recorded]
             self.dispatches.upsert(
                 d.company,
                 d.event_id,
@@ -651,7 +674,6 @@ class Ledger:
                 d.at,
                 d.inputs,
             )
-            entries = [("entitlement.recorded", i, digest) for i, digest in recorded]
             # what `dispatch_digest` re-derives from the rows just written (the verifier does), without reading
             # them back: the findings are this dispatch's only ones (a failure records none), in their order
             digest = dispatch_digest(
@@ -666,7 +688,10 @@ class Ledger:
                 [[f.level, f.rule, f.message, f.employee] for f in d.findings],
                 (d.inputs.params_digest, d.inputs.config_digest, d.inputs.payroll_load),
             )
-            entries.append(("dispatch.completed", f"{d.event_id}/{d.scheme}", digest))
+            entries = chain(
+                zip(repeat("entitlement.recorded"), ids, digests),
+                [("dispatch.completed", f"{d.event_id}/{d.scheme}", digest)],
+            )
             return self.audit.append(d.company, d.at, entries), ids
 
     def record_dispatches(self, records: Sequence[DispatchRecord]) -> list[tuple[Head, list[str]] | None]:
@@ -682,7 +707,7 @@ class Ledger:
                 and self._version_and_head(first.company) != first.read_version
             ):
                 raise StaleRead(f"batch of {len(records)} dispatches of {first.company}")
-            return [self.record_dispatch(evolve(r, read_version=None)) for r in records]
+            return [self._record_dispatch(r, check_version=False) for r in records]
 
     def record_failure(
         self,

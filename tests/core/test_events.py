@@ -1,10 +1,13 @@
 """Events: JSON lines both ways, precise validation errors."""
 
-from datetime import UTC, date, datetime
+import enum
+import os
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any, NamedTuple
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from paybonus.calendar import Period
 from paybonus.errors import UserError
@@ -215,6 +218,120 @@ def test_canonical_json_is_json_dumps_with_sorted_keys(value):
     assert canonical_json(value) == json.dumps(
         value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default
     )
+
+
+class _Level(enum.StrEnum):
+    LOW = "low"
+
+
+class _Count(enum.IntEnum):
+    ONE = 1
+
+
+class _Pair(NamedTuple):
+    a: Any
+    b: Any
+
+
+# what orjson and json may write differently, or one refuse and the other not: floats of every magnitude, NaN and
+# infinities, integers beyond 64 bits, any text (lone surrogates, control characters, U+2028, DEL), keys that are
+# not strings, enums of str and int, named tuples, datetimes with an offset, Decimals of any exponent
+wild_floats = st.floats() | st.sampled_from(
+    [1e-5, 1.5e-5, 1e-7, -3e-9, 1e-10, 1e16, 1e22, -0.0, float("nan")]
+)
+wild_ints = st.integers() | st.integers(min_value=2**60, max_value=2**70).flatmap(
+    lambda n: st.sampled_from([n, -n])
+)
+wild_leaves = (
+    st.none()
+    | st.booleans()
+    | wild_ints
+    | wild_floats
+    | st.text(st.characters(exclude_categories=()))  # lone surrogates too
+    | st.decimals()
+    | dates
+    | st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30)), None]))
+    | periods
+    | st.sampled_from([_Level.LOW, _Count.ONE])
+    | st.frozensets(st.text(max_size=3), max_size=3)
+    | st.builds(_Pair, st.integers(), st.text(max_size=3))
+)
+wild_keys = (
+    st.text(st.characters(exclude_categories=()), max_size=6)
+    | st.integers()
+    | st.sampled_from([_Level.LOW, None, True])
+)
+
+
+@settings(max_examples=int(os.environ.get("PAYBONUS_JSON_EXAMPLES", "400")))
+@given(
+    st.recursive(
+        wild_leaves,
+        lambda inner: (
+            st.lists(inner, max_size=4)
+            | st.tuples(inner, inner)
+            | st.dictionaries(wild_keys, inner, max_size=4)
+            | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+        ),
+        max_leaves=25,
+    )
+)
+def test_canonical_json_by_orjson_is_the_text_of_json_dumps(value):
+    """orjson writes the canonical text only where it is json's own, byte for byte; where json refuses, so does
+    canonical_json, with json's error."""
+    import json
+
+    from paybonus.events import _json_default, canonical_json
+
+    try:
+        expected = json.dumps(
+            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default
+        )
+    except (TypeError, ValueError) as exc:
+        with pytest.raises(type(exc)):
+            canonical_json(value)
+        return
+    assert canonical_json(value) == expected
+
+
+def test_canonical_json_by_orjson_leaves_the_floats_it_writes_its_own_way_to_json():
+    from paybonus import events
+
+    assert events._orjson_dumps is not None  # a dependency, of a version that agrees (3.12 on)
+    for value, text in (
+        (1.5e-05, "1.5e-05"),
+        (1e-07, "1e-07"),
+        (float("nan"), "NaN"),
+        (float("-inf"), "-Infinity"),
+        (2**64, "18446744073709551616"),
+        ({"a": "five-year", "b": "0.0000 null"}, '{"a":"five-year","b":"0.0000 null"}'),
+    ):
+        assert events.canonical_json(value) == text
+
+
+def test_canonical_json_writes_a_plain_enum_and_a_uuid_which_json_refused():
+    """The one difference with json, where json has no text: orjson writes these itself (documented)."""
+    import uuid
+
+    from paybonus.events import canonical_json
+
+    class Colour(enum.Enum):
+        RED = "red"
+
+    assert canonical_json({"c": Colour.RED, "u": uuid.UUID(int=5)}) == (
+        '{"c":"red","u":"00000000-0000-0000-0000-000000000005"}'
+    )
+
+
+def test_canonical_json_without_an_agreeing_orjson_is_json_alone(monkeypatch):
+    from paybonus import events
+
+    data = {"b": [Decimal("1.10"), 1e16], "a": date(2025, 1, 31), "é": "à"}
+    text = events.canonical_json(data)
+    monkeypatch.setattr(events, "_orjson_dumps", lambda *a: b'{"a":1e16}')  # orjson before 3.12 wrote 1e16
+    assert not events._orjson_agrees()
+    monkeypatch.setattr(events, "_orjson_dumps", None)
+    assert events.canonical_json(data) == text == '{"a":"2025-01-31","b":["1.10",1e+16],"é":"à"}'
 
 
 def test_canonical_json_refuses_data_that_holds_itself():
