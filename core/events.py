@@ -18,7 +18,9 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
+from enum import Enum
 from typing import Any, Generic, Literal, TypeVar
+from uuid import UUID
 
 from attrs import field, frozen
 
@@ -319,8 +321,8 @@ def canonical_json(data: Any) -> str:
     the time when it agrees; where it cannot, json writes it: a text that may hold a float orjson writes its own
     way (a non-finite float is null in orjson, NaN in json; 1e-05 and 1e-07 are 0.00001 and 1e-7), and whatever
     orjson refuses (an integer beyond 64 bits, a lone surrogate, a key that is not a string, nesting deeper than
-    254, a type `_json_default` refuses: json then raises the error it always raised). One difference remains,
-    where json has no text at all: orjson writes a plain Enum (its value) and a UUID, which json refuses."""
+    254, a type `_json_default` refuses: json then raises the error it always raised). A plain Enum is its value
+    and a UUID its text on both paths (orjson writes them so itself; `_json_default` does the same for json)."""
     if _orjson_dumps is not None:
         try:
             out = _orjson_dumps(data, _json_default, _ORJSON_OPTIONS)
@@ -350,6 +352,10 @@ def _json_default(o: Any) -> Any:
         return o.key
     if isinstance(o, frozenset | set | tuple):
         return sorted(o) if isinstance(o, frozenset | set) else list(o)
+    if isinstance(o, Enum):  # as orjson writes it (a str or int Enum never comes here: json writes its value)
+        return o.value
+    if isinstance(o, UUID):
+        return str(o)
     raise TypeError(f"{type(o).__name__} is not JSON serialisable")
 
 

@@ -309,18 +309,22 @@ def test_canonical_json_by_orjson_leaves_the_floats_it_writes_its_own_way_to_jso
         assert events.canonical_json(value) == text
 
 
-def test_canonical_json_writes_a_plain_enum_and_a_uuid_which_json_refused():
-    """The one difference with json, where json has no text: orjson writes these itself (documented)."""
+def test_canonical_json_writes_a_plain_enum_and_a_uuid_the_same_on_both_paths():
+    """orjson writes a plain Enum (its value) and a UUID itself; json writes them the same (`_json_default`), so
+    a text that falls back to json (here a null) neither changes nor fails."""
     import uuid
 
-    from paybonus.events import canonical_json
+    from paybonus import events
 
     class Colour(enum.Enum):
         RED = "red"
+        ONE = 1
 
-    assert canonical_json({"c": Colour.RED, "u": uuid.UUID(int=5)}) == (
-        '{"c":"red","u":"00000000-0000-0000-0000-000000000005"}'
-    )
+    data = {"c": Colour.RED, "n": Colour.ONE, "u": uuid.UUID(int=5)}
+    text = '{"c":"red","n":1,"u":"00000000-0000-0000-0000-000000000005"}'
+    assert events.canonical_json(data) == text
+    assert events._json_canonical(data) == text
+    assert events.canonical_json({**data, "z": None}) == text[:-1] + ',"z":null}'
 
 
 def test_canonical_json_without_an_agreeing_orjson_is_json_alone(monkeypatch):
