@@ -99,29 +99,47 @@ def verify(
     # the entitlements' amounts are recomputed in worker processes on a large ledger, from the start, while this
     # process walks the chains; SQLite's own check of every page runs in C, on its own connection, beside
     workers = _start_workers(ledger, schemes)
-    # the verifier keeps every chain entry's digest while it walks the rows: no full collection of the cyclic
-    # collector over them, the young objects collected at each slice of entitlements (`paybonus.heap`)
-    with heap.young_only(), ThreadPoolExecutor(2, thread_name_prefix="paybonus-verify") as pool:
-        integrity = pool.submit(ledger.integrity)
-        try:
-            _verify(
-                ledger, schemes, params, checkpoints, expect_root, on_progress, rep, problem, workers, pool
-            )
-        except sqlite3.DatabaseError as exc:  # a damaged file: say so, in one line, and stop reading it
-            problem("sqlite", f"the database is damaged and cannot be read further ({type(exc).__name__})")
-        except _ALTERED as exc:  # rows paybonus never wrote (edited outside it): a finding, never a crash
-            problem(
-                "ledger", f"holds rows paybonus did not write and cannot read further ({type(exc).__name__})"
-            )
-        finally:
-            if workers is not None:
-                workers.close()
-        try:
-            damaged = [
-                Problem("sqlite", f"integrity_check: {r[0]}") for r in integrity.result() if r[0] != "ok"
-            ]
-        except sqlite3.DatabaseError as exc:
-            damaged = [Problem("sqlite", f"integrity_check could not read the file ({type(exc).__name__})")]
+    try:  # the workers end whatever happens from here (an error, Ctrl-C before the walk began)
+        # the verifier keeps every chain entry's digest while it walks the rows: no full collection of the cyclic
+        # collector over them, the young objects collected at each slice of entitlements (`paybonus.heap`)
+        with heap.young_only(), ThreadPoolExecutor(2, thread_name_prefix="paybonus-verify") as pool:
+            integrity = pool.submit(ledger.integrity)
+            try:
+                _verify(
+                    ledger,
+                    schemes,
+                    params,
+                    checkpoints,
+                    expect_root,
+                    on_progress,
+                    rep,
+                    problem,
+                    workers,
+                    pool,
+                )
+            except sqlite3.DatabaseError as exc:  # a damaged file: say so, in one line, and stop reading it
+                problem(
+                    "sqlite", f"the database is damaged and cannot be read further ({type(exc).__name__})"
+                )
+            except _ALTERED as exc:  # rows paybonus never wrote (edited outside it): a finding, never a crash
+                problem(
+                    "ledger",
+                    f"holds rows paybonus did not write and cannot read further ({type(exc).__name__})",
+                )
+            finally:
+                if workers is not None:
+                    workers.close()
+            try:
+                damaged = [
+                    Problem("sqlite", f"integrity_check: {r[0]}") for r in integrity.result() if r[0] != "ok"
+                ]
+            except sqlite3.DatabaseError as exc:
+                damaged = [
+                    Problem("sqlite", f"integrity_check could not read the file ({type(exc).__name__})")
+                ]
+    finally:
+        if workers is not None:
+            workers.close()
     if damaged:  # the ledger's own integrity comes first
         listed = damaged + rep.problems
         rep.problems, rep.more = listed[:max_problems], rep.more + max(0, len(listed) - max_problems)
@@ -420,7 +438,9 @@ def _recompute_all(
             if scheme_name in hung:
                 problem(where, f"not recomputed: scheme {scheme_name!r}'s recompute did not return earlier")
                 continue
-            if outcome is audit_rows.SKIPPED:  # its scheme hung before it in a slice: recomputed here, alone
+            # its scheme hung before it in a slice: recomputed here, alone (compared by value: a worker's outcome
+            # comes unpickled, a copy of SKIPPED)
+            if outcome == audit_rows.SKIPPED:
                 outcome = audit_rows.outcomes([row_of(seq)], recomputes, explanation_of, set(), timeout).get(
                     seq, _PLAIN
                 )[1]

@@ -19,6 +19,7 @@ process: the result never depends on the workers.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import signal
@@ -259,8 +260,10 @@ class Workers:
         for proc in self.procs:
             if proc.poll() is None:
                 proc.kill()
-            if proc.stdout is not None:
-                proc.stdout.close()
+            for pipe in (proc.stdin, proc.stdout):
+                if pipe is not None:
+                    with contextlib.suppress(OSError):  # a worker gone before it read its task
+                        pipe.close()
             proc.wait()
 
 
@@ -304,25 +307,29 @@ def start(
     slices = [(b, bounds[i + 1] if i + 1 < cuts else None) for i, b in enumerate(bounds)]
     path, recomputes, timeout = pickle.loads(task)
     procs: list[subprocess.Popen[bytes]] = []
-    for p in range(processes):
-        mine = slices[p::processes]
-        try:
-            proc = subprocess.Popen(
-                [sys.executable, "-c", _WORKER],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,  # Ctrl-C goes to the verifier, which ends its workers
-            )
-        except OSError:  # no process to be had (a limit of the machine): the verifier recomputes everything
-            Workers(procs, slices).close()
-            return None
-        procs.append(proc)
-        assert proc.stdin is not None
-        try:
-            pickle.dump(list(sys.path), proc.stdin)
-            pickle.dump((path, recomputes, timeout, mine), proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-            proc.stdin.close()
-        except OSError:  # it could not start: its slices are recomputed by the verifier
-            pass
+    try:  # interrupted while starting them (Ctrl-C): the ones started are ended
+        for p in range(processes):
+            mine = slices[p::processes]
+            try:
+                proc = subprocess.Popen(
+                    [sys.executable, "-c", _WORKER],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,  # Ctrl-C goes to the verifier, which ends its workers
+                )
+            except OSError:  # no process to be had (a limit of the machine): the verifier does it all
+                Workers(procs, slices).close()
+                return None
+            procs.append(proc)
+            assert proc.stdin is not None
+            try:
+                pickle.dump(list(sys.path), proc.stdin)
+                pickle.dump((path, recomputes, timeout, mine), proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+                proc.stdin.close()
+            except OSError:  # it could not start: its slices are recomputed by the verifier
+                pass
+    except BaseException:
+        Workers(procs, slices).close()
+        raise
     return Workers(procs, slices)

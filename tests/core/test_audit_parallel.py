@@ -199,3 +199,48 @@ def test_a_digest_that_differs_is_said_even_when_the_amount_is_right():
     rows[1] = (*rows[1][:-2], "0" * 64, *rows[1][-1:])
     assert TUPLE_COLUMNS[-2] == "digest"
     assert _outcomes(rows, None) == {2: (True, audit_rows.OK)}
+
+
+def test_a_forged_slow_row_hides_no_later_tamper_in_worker_processes(sample_ledger, tmp_path, monkeypatch):
+    """Review of 2026-12-01: a worker's SKIPPED outcome comes back unpickled (a copy): the verifier took it for
+    an abort, and every later row (here an amount raised by a cent) went unchecked. Same report as one process."""
+    import json
+
+    import attrs
+    from paybonus import audit
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parent))  # the workers import it too (they get sys.path)
+    import audit_slow_recompute
+
+    monkeypatch.setenv("PAYBONUS_DISPATCH_TIMEOUT", "1")
+    path = tmp_path / "ledger.db"
+    shutil.copy(sample_ledger, path)
+    con = sqlite3.connect(path, isolation_level=None)
+    con.execute("DROP TRIGGER entitlements_immutable")
+    rows = con.execute("SELECT seq FROM entitlements WHERE scheme = 'prime_nao' ORDER BY seq").fetchall()
+    forged, late = rows[0][0], rows[-1][0]
+    expl = json.loads(
+        con.execute("SELECT explanation FROM entitlements WHERE seq = ?", (forged,)).fetchone()[0]
+    )
+    expl["inputs"]["__slow__"] = True
+    con.execute(
+        "UPDATE entitlements SET id = 'ENT-forged', explanation = ? WHERE seq = ?", (json.dumps(expl), forged)
+    )
+    con.execute("UPDATE entitlements SET amount_cents = amount_cents + 1 WHERE seq = ?", (late,))
+    con.close()
+    out = []
+    for processes in ("2", "0"):
+        monkeypatch.setenv(audit_rows.PROCESSES_ENV, processes)
+        STARTED.clear()
+        with Paybonus.open(path) as app:
+            schemes = dict(app.host.schemes)
+            schemes["prime_nao"] = attrs.evolve(
+                schemes["prime_nao"], recompute=audit_slow_recompute.recompute
+            )
+            rep = audit.verify(app.ledger, schemes, params=app.params)
+        assert ([True] if processes == "2" else [False]) == STARTED
+        out.append(([str(p) for p in rep.problems], rep.entitlements, rep.recomputed))
+    assert out[0] == out[1]
+    problems = out[0][0]
+    assert any(f"(row {late})" in p and "differs from" in p for p in problems), problems
+    assert not any("cannot be checked" in p for p in problems), problems
