@@ -40,6 +40,8 @@ from .store.verify_reads import read_only, seq_bounds, tuples_in
 # what reading a row that was edited outside paybonus may raise (malformed JSON, a list for an object, ...)
 ALTERED = (ValueError, TypeError, KeyError, IndexError, AttributeError, UnicodeError)
 
+# a worker that sent every result is ending (its interpreter's own exit): not killed meanwhile
+EXIT_GRACE_S = 5.0
 OK: tuple[Any, ...] = ("ok",)  # recomputed, the amount is the recorded one
 SKIPPED: tuple[Any, ...] = ("skipped",)  # not recomputed here: its scheme hung earlier in this slice
 # else ("amount", text of the amount recomputed, amount recorded) (recomputed, differs), ("timeout", what), ("exit", what),
@@ -241,6 +243,7 @@ class Workers:
 
     def __init__(self, procs: list[subprocess.Popen[bytes]], slices: list[tuple[int, int | None]]) -> None:
         self.procs, self.slices = procs, slices
+        self._read = [0] * len(procs)  # results read from each worker
 
     def result(self, i: int) -> tuple[int, int, Outcomes] | None:
         """Slice i's (rows seen, last seq seen, outcomes); None if its worker failed."""
@@ -252,12 +255,16 @@ class Workers:
         except Exception:  # the worker died or could not start: the verifier recomputes its slices itself
             proc.stdout.close()
             return None
+        self._read[i % len(self.procs)] += 1
         return found
 
     def close(self) -> None:
         """End the workers: each has sent every result it had to send, or the verifier stopped before reading
         them (rows it could not read, an error, Ctrl-C) and they are not needed."""
-        for proc in self.procs:
+        for k, proc in enumerate(self.procs):
+            if self._read[k] == len(self.slices[k :: len(self.procs)]):  # all sent: let it exit by itself
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=EXIT_GRACE_S)
             if proc.poll() is None:
                 proc.kill()
             for pipe in (proc.stdin, proc.stdout):
