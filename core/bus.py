@@ -361,7 +361,7 @@ class EventBus:
             event.company,
             d["occurred_at"],
             canonical_json(d["payload"]),
-            hashlib.sha256(canonical_json(d).encode()).hexdigest(),
+            Event.digest_of(d),
             event.subject("employee"),
             event.subject("entitlement"),
         )

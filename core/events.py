@@ -188,7 +188,12 @@ class Event(Generic[P]):
         return canonical_json(self.to_dict())
 
     def digest(self) -> str:
-        return hashlib.sha256(self.to_json().encode()).hexdigest()
+        return self.digest_of(self.to_dict())
+
+    @staticmethod
+    def digest_of(d: dict[str, Any]) -> str:
+        """The digest of an event's `to_dict()` (for a caller that has the dict already)."""
+        return hashlib.sha256(canonical_json(d).encode()).hexdigest()
 
     def subject(self, name: str) -> str | None:
         """The payload's `employee` or `entitlement` (what the event is about), if it has one."""

@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from itertools import chain, repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
-from urllib.parse import quote
 
 import sqlite_utils
 from attrs import field, frozen
@@ -31,6 +30,7 @@ from .entitlements import ROW_DIGEST, ROW_ID, EntitlementRow, Entitlements
 from .events import EventRecord, Events
 from .payments import PaymentRecord, Payments, status_of
 from .sql import is_url, needs_server_extra
+from .verify_reads import read_only
 
 if TYPE_CHECKING:
     from .pg_backend import PgBackend
@@ -511,7 +511,7 @@ class Ledger:
         connection of its own, so that it may run in another thread beside the other checks."""
         if self.server is not None:
             return self.server.integrity()
-        conn = sqlite3.connect(f"file:{quote(str(self.path))}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+        conn = read_only(self.path)
         try:
             return [tuple(r) for r in conn.execute("PRAGMA integrity_check")]
         finally:

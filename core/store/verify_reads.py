@@ -5,21 +5,22 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from .entitlements import TUPLE_COLUMNS
 
-BUSY_TIMEOUT_S = 30.0
+BUSY_TIMEOUT_S = 60.0  # as the ledger's own connection waits for a writer
 
 # (seq, id, scheme, company, digest): what the verifier's own process needs of each row once the amounts were
 # recomputed elsewhere
 KEY_COLUMNS = ("seq", "id", "scheme", "company", "digest")
 
 
-def read_only(path: str) -> sqlite3.Connection:
+def read_only(path: str | Path) -> sqlite3.Connection:
     """A read-only connection to the SQLite file (under WAL, readers in other processes run in parallel)."""
-    return sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+    return sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
 
 
 def _where(hi: int | None) -> str:
