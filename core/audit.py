@@ -34,7 +34,7 @@ from .store.companies import Companies, load_digest, sha256
 from .store.entitlements import shared_hash
 from .store.ledger import digest_of
 from .store.payments import status_of
-from .store.verify_reads import keys_in, read_only, tuples_in
+from .store.verify_reads import findings_by_dispatch, keys_in, read_only, tuples_in
 
 
 @frozen
@@ -593,12 +593,7 @@ def _findings_by_dispatch(ledger: Ledger) -> dict[tuple[str, str, str], list[lis
     were written: every finding read at once (a SQLite ledger) instead of a query for each dispatch."""
     if ledger.server is not None:
         return None
-    found: dict[tuple[str, str, str], list[list[Any]]] = {}
-    for company, event_id, scheme, *finding in ledger.conn.execute(
-        "SELECT company, event_id, scheme, level, rule, message, employee FROM findings ORDER BY rowid"
-    ):
-        found.setdefault((company, event_id, scheme), []).append(finding)
-    return found
+    return findings_by_dispatch(ledger.conn)
 
 
 def _check_payments(ledger: Ledger, latest: Latest, problem: Callable[[str, str], None]) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date
 from operator import itemgetter
 from typing import Any
@@ -19,6 +19,7 @@ from paybonus.hooks.types import Explanation, Kind, RecordedEntitlement, Status,
 
 from .sql import chunks, select
 
+_orjson_loads: Callable[[bytes], Any] | None
 try:
     from orjson import loads as _orjson_loads
 except ImportError:  # pragma: no cover - orjson is a dependency; json alone reads the same values
