@@ -1,7 +1,9 @@
 """`paybonus bench`: throughput on synthetic companies, against a raw-SQLite floor measured in the same run.
 
-Each size runs in a fresh process (so that peak RSS is its own): generate the company (every built-in scheme),
-load its payroll, publish its year of events, verify the audit trail. The floor is the time plain `sqlite3`
+Each size runs in fresh processes (so that each peak RSS is the work's own): generate the company (every built-in
+scheme) and load its payroll; publish its year of events; verify the audit trail (a process of its own, as a user
+runs `paybonus audit verify`, with its worker processes), and replay it (another). The run's peak RSS is the
+largest of these processes' peaks (the verifier's: the larger of its own and its largest worker's). The floor is the time plain `sqlite3`
 `executemany` takes to write the same rows (events, entitlements, audit entries, dispatches) in one
 transaction into tables of the same shape, without paybonus. Results and method: docs/performance.md.
 """
@@ -68,9 +70,12 @@ def prepare(employees: int, companies: int, folder: Path, seed: int = 1) -> dict
 
 
 def measure(folder: Path, replay: bool = True) -> dict[str, Any]:
-    """Publish the prepared events, verify the audit trail, measure the floor. Peak RSS is this process's."""
+    """Publish the prepared events, then verify the audit trail (and replay it) each in a fresh process, as a user
+    runs `paybonus audit verify`, then measure the floor. The run's peak RSS is the largest of the processes'
+    peaks: this one's during the publish, the verifier's or its largest worker's, the replay's."""
+    import gc
+
     from paybonus import EventBus, Ledger, load_plugins
-    from paybonus.audit import verify
     from paybonus.logs import configure
     from paybonus.store.floor import floor_seconds
 
@@ -83,25 +88,25 @@ def measure(folder: Path, replay: bool = True) -> dict[str, Any]:
     bus.publish_all(events)
     phases["publish"] = time.perf_counter() - t
     publish_cpu = time.process_time() - cpu  # on a busy machine, the CPU seconds say more than the wall clock
-    publish_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before verify and replay
-    t = time.perf_counter()
-    rep = verify(ledger, bus.host.schemes, params=bus.params)
-    phases["verify"] = time.perf_counter() - t
+    publish_peak = _peak_mib(resource.RUSAGE_SELF)  # before the floor reads every row back
+    n_events = len(events)
+    bus.close()
+    del bus, events  # the publish's engine and cached populations are not held while the others run
+    gc.collect()
+    checked = _child("verify", str(folder))
+    phases["verify"] = checked["verify_s"]
+    peaks = {"publish_peak_rss_mib": publish_peak, "verify_peak_rss_mib": checked["peak_rss_mib"]}
     replayed = None
     if replay:
-        from paybonus.replay import replay as run_replay
-
-        t = time.perf_counter()
-        replayed = run_replay(ledger, bus.host)
-        phases["replay"] = time.perf_counter() - t
+        replayed = _child("replay", str(folder))
+        phases["replay"] = replayed["replay_s"]
+        peaks["replay_peak_rss_mib"] = replayed["peak_rss_mib"]
     counts = {
-        "events": len(events),
+        "events": n_events,
         "entitlements": ledger.entitlements.count(),
-        "audit_entries": rep.entries,
+        "audit_entries": checked["entries"],
         "failed_dispatches": len(ledger.dispatches.failed()),
     }
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before the floor reads every row back
-    bus.close()
     floor = floor_seconds(ledger.conn, folder)
     ledger.close()
     return {
@@ -109,14 +114,70 @@ def measure(folder: Path, replay: bool = True) -> dict[str, Any]:
         "floor_s": round(floor, 3),
         "publish_over_floor": round(phases["publish"] / floor, 2) if floor else None,
         "publish_cpu_s": round(publish_cpu, 3),
+        "verify_cpu_s": checked["cpu_s"],
         "events_per_s": round(counts["events"] / phases["publish"], 1),
         "entitlements_per_s": round(counts["entitlements"] / phases["publish"], 1),
-        "publish_peak_rss_mib": round(publish_peak, 1),
-        "peak_rss_mib": round(peak, 1),
+        **{k: round(v, 1) for k, v in peaks.items()},
+        "peak_rss_mib": round(max(peaks.values()), 1),
         "db_mib": round((folder / "bench.db").stat().st_size / 2**20, 1),
-        "audit_ok": rep.ok and (replayed is None or not replayed.problems),
+        "audit_ok": checked["ok"] and (replayed is None or replayed["ok"]),
         **counts,
     }
+
+
+def verify_alone(folder: Path) -> dict[str, Any]:
+    """`audit verify` of the published ledger, in this fresh process: its time, its CPU seconds and its peak RSS,
+    each with its worker processes' (the peak: the larger of this process's and its largest worker's)."""
+    from paybonus import EventBus, Ledger, load_plugins
+    from paybonus.audit import verify
+    from paybonus.logs import configure
+
+    configure("json", "error")
+    ledger = Ledger.open(folder / "bench.db")
+    bus = EventBus(ledger, load_plugins(entry_points=False))
+    cpu = _cpu_s()
+    t = time.perf_counter()
+    rep = verify(ledger, bus.host.schemes, params=bus.params)
+    elapsed = time.perf_counter() - t
+    cpu = _cpu_s() - cpu
+    peak = max(_peak_mib(resource.RUSAGE_SELF), _peak_mib(resource.RUSAGE_CHILDREN))
+    bus.close()
+    ledger.close()
+    return {
+        "verify_s": elapsed,
+        "cpu_s": round(cpu, 3),
+        "peak_rss_mib": peak,
+        "entries": rep.entries,
+        "ok": rep.ok,
+    }
+
+
+def replay_alone(folder: Path) -> dict[str, Any]:
+    """`audit verify --replay`'s replay of the published ledger, in this fresh process: its time and peak RSS."""
+    from paybonus import EventBus, Ledger, load_plugins
+    from paybonus.logs import configure
+    from paybonus.replay import replay
+
+    configure("json", "error")
+    ledger = Ledger.open(folder / "bench.db")
+    bus = EventBus(ledger, load_plugins(entry_points=False))
+    t = time.perf_counter()
+    replayed = replay(ledger, bus.host)
+    elapsed = time.perf_counter() - t
+    peak = max(_peak_mib(resource.RUSAGE_SELF), _peak_mib(resource.RUSAGE_CHILDREN))
+    bus.close()
+    ledger.close()
+    return {"replay_s": elapsed, "peak_rss_mib": peak, "ok": not replayed.problems}
+
+
+def _peak_mib(who: int) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024
+
+
+def _cpu_s() -> float:
+    """CPU seconds of this process and of its children that ended (a verifier's workers)."""
+    me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
 
 
 def run(employees: int, companies: int = 1, replay: bool = True) -> dict[str, Any]:
@@ -224,9 +285,13 @@ def plan(quick: bool) -> Iterator[tuple[str, int, int]]:
 
 if (
     __name__ == "__main__"
-):  # python -m paybonus.bench prepare N COMPANIES FOLDER | measure FOLDER | N [COMPANIES]
+):  # python -m paybonus.bench prepare N COMPANIES FOLDER | measure FOLDER | verify FOLDER | replay FOLDER | N [COMPANIES]
     if sys.argv[1] == "prepare":
         print(json.dumps(prepare(int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4]))))
+    elif sys.argv[1] == "verify":
+        print(json.dumps(verify_alone(Path(sys.argv[2]))))
+    elif sys.argv[1] == "replay":
+        print(json.dumps(replay_alone(Path(sys.argv[2]))))
     elif sys.argv[1] == "measure":
         print(json.dumps(measure(Path(sys.argv[2]), replay=sys.argv[3:4] != ["no-replay"])))
     else:

@@ -72,7 +72,13 @@ BENCH_COLUMNS = (
         right=True,
         value=lambda r: r.get("publish_peak_rss_mib", "-"),
     ),
-    Column("peak_rss_mib", "peak RSS MiB", right=True),
+    Column(
+        "verify_peak_rss_mib",
+        "verify peak RSS MiB",
+        right=True,
+        value=lambda r: r.get("verify_peak_rss_mib", "-"),
+    ),
+    Column("peak_rss_mib", "run peak RSS MiB (largest process)", right=True),
     Column("audit", value=lambda r: "OK" if r["audit_ok"] else "FAILED"),
 )
 

@@ -741,16 +741,26 @@ class Ledger:
                 ],
             )
 
-    def dispatch_digest(self, company: str, event_id: str, scheme: str) -> str:
+    def dispatch_digest(
+        self,
+        company: str,
+        event_id: str,
+        scheme: str,
+        row: Any = None,
+        findings: Sequence[Sequence[Any]] | None = None,
+    ) -> str:
         """A dispatch's digest re-derived from its stored row, its findings and the ids of its entitlements. The
-        company is not in it: the entry that holds it is in the company's chain."""
-        row = self.dispatches.get(company, event_id, scheme)
+        company is not in it: the entry that holds it is in the company's chain. `row` and `findings` ([level,
+        rule, message, employee] of each, in the order written): the dispatch's, when the caller read them."""
+        if row is None:
+            row = self.dispatches.get(company, event_id, scheme)
         if row is None:
             return digest_of(None)
-        findings = [
-            [f["level"], f["rule"], f["message"], f["employee"]]
-            for f in self.dispatches.findings(company, event_id, scheme)
-        ]
+        if findings is None:
+            findings = [
+                [f["level"], f["rule"], f["message"], f["employee"]]
+                for f in self.dispatches.findings(company, event_id, scheme)
+            ]
         ids = (
             self.entitlements.ids_of_dispatch(company, event_id, scheme) if row["status"] == COMPLETED else []
         )

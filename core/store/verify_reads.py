@@ -61,3 +61,14 @@ def amounts_of_dispatch(conn: Any, company: str, event_id: str, scheme: str) -> 
             (event_id, scheme, company),
         )
     }
+
+
+def findings_by_dispatch(conn: sqlite3.Connection) -> dict[tuple[str, str, str], list[list[Any]]]:
+    """(company, event id, scheme) -> [level, rule, message, employee] of each of its findings, in the order they
+    were written (`Dispatches.findings` of each dispatch, all read at once)."""
+    found: dict[tuple[str, str, str], list[list[Any]]] = {}
+    for company, event_id, scheme, *finding in conn.execute(
+        "SELECT company, event_id, scheme, level, rule, message, employee FROM findings ORDER BY rowid"
+    ):
+        found.setdefault((company, event_id, scheme), []).append(finding)
+    return found

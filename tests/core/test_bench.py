@@ -12,6 +12,11 @@ def test_a_small_benchmark_run_reports_every_figure():
     assert r["events"] > 100 and r["entitlements"] > 1000
     assert r["floor_s"] > 0 and r["publish_over_floor"] > 1 and r["publish_cpu_s"] > 0
     assert r["events_per_s"] > 0 and r["entitlements_per_s"] > 0 and r["peak_rss_mib"] > 0
+    # verify and replay run each in a fresh process (as `paybonus audit verify` does): the run's peak is the largest
+    # of the processes' peaks, never one of them alone
+    peaks = [r["publish_peak_rss_mib"], r["verify_peak_rss_mib"], r["replay_peak_rss_mib"]]
+    assert all(p > 0 for p in peaks) and r["peak_rss_mib"] == max(peaks)
+    assert r["verify_cpu_s"] > 0 and r["audit_entries"] > r["entitlements"]
 
 
 @pytest.mark.slow

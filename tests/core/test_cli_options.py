@@ -484,5 +484,7 @@ def test_bench_prints_the_verdicts_of_a_run_with_targets_and_runs_the_full_plan_
     code, out, err = run_in(tmp_path, ["bench", "--sizes", "200000", "--no-vendor"])
     assert code == 0, err
     assert "large employer 200,000: peak_rss_mib" in out and "MISSED" in out and "results written" not in out
+    # the run's peak is the largest process's (publish, verify, replay: each in its own process), and says so
+    assert "largest process" in out and "verify peak RSS MiB" in out
     with pytest.raises(RuntimeError, match="bench nonsense failed"):  # a run's process that fails is named
         paybonus.bench._child("nonsense")
