@@ -141,9 +141,12 @@ class EventBus:
         events = admitted.events
         with guard.session(), heap.young_only():
             while len(out) < len(events):
-                batch = self._batch(events, len(out))
                 try:
-                    out += self._publish_batch(batch) if len(batch) > 1 else [self._publish_one(batch[0])]
+                    # the company's configuration digest read once for choosing the batch and its schemes (about
+                    # three statements an event); each computation still uses the one its `Ledger.version` read
+                    with self.caches.pinned():
+                        batch = self._batch(events, len(out))
+                        out += self._publish_batch(batch) if len(batch) > 1 else [self._publish_one(batch[0])]
                 except UserError as exc:  # refused while recording: another publisher paid meanwhile
                     if not any(not o.duplicate for o in out):
                         raise  # nothing of the file was written: a refusal like any other (exit 2)
@@ -454,9 +457,11 @@ class EventBus:
     def _dispatch_record(
         self, event: Event[Any], scheme: SchemeDescriptor, attempt: int, version: CompanyVersion | None
     ) -> tuple[DispatchRecord, SchemeResult]:
-        """Compute; what recording the result writes (its rows streamed, each checked as it is written)."""
-        inputs = self._inputs(event.company, version)
-        result = self._compute(event, scheme, version.config_digest if version else None)
+        """Compute; what recording the result writes (its rows streamed, each checked as it is written). Without
+        `version` (under the company's lock), computed from the configuration read now, which it records."""
+        read = version if version is not None else self.ledger.version(event.company)
+        inputs = self._inputs(event.company, read)
+        result = self._compute(event, scheme, read.config_digest)
         at = self.clock().isoformat()
         shared: dict[str, str] = {}
         record = DispatchRecord(
