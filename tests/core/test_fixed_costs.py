@@ -100,3 +100,58 @@ def test_a_company_reloaded_between_two_publishes_is_computed_with_its_new_confi
     assert ledger.companies.digest("FIXED") in digests
     bus.close()
     ledger.close()
+
+
+def _first(kind):
+    return next(e for e in sorted(COMPANY.events, key=lambda e: e["occurred_at"]) if e["type"] == kind)
+
+
+def test_a_new_event_is_recorded_with_its_first_dispatch_in_one_transaction(tmp_path):
+    ledger = Ledger.create(tmp_path / "l.db")
+    load(ledger)
+    bus = EventBus(ledger, load_plugins(entry_points=False))
+    commits = []
+    ledger.conn.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+    [(_, event)] = bus.host.event_types.read_jsonl("a", [canonical_json(_first("period_closed"))])
+    out = bus.publish(event)
+    ledger.conn.set_trace_callback(None)
+    assert out.dispatches and all(d.status == "completed" for d in out.dispatches)
+    assert len(commits) == len(out.dispatches)  # not one more for the event alone
+    bus.close()
+    ledger.close()
+
+
+def test_another_writer_meanwhile_makes_the_event_published_apart_with_nothing_lost(tmp_path):
+    """SQLite holds no company's lock between transactions: another process may write the company while the first
+    scheme computes. The transaction that would record the event and that dispatch then writes nothing, and the
+    event is recorded and dispatched as without it: every dispatch completed, none failed, the chain valid."""
+    from paybonus.audit import verify
+
+    path = tmp_path / "l.db"
+    ledger = Ledger.create(path)
+    load(ledger)
+    bus = EventBus(ledger, load_plugins(entry_points=False))
+    apart, real_compute, real_apart = [], bus._compute, bus._publish_apart
+    state = {"reloaded": False}
+
+    def compute(event, scheme, digest=None):
+        if not state["reloaded"]:
+            state["reloaded"] = True
+            other = Ledger.open(path)
+            load(other, ledger.companies.toml("FIXED") + "\n# another writer\n")
+            other.close()
+        return real_compute(event, scheme, digest)
+
+    bus._compute = compute  # type: ignore[method-assign]
+    bus._publish_apart = lambda e: apart.append(e.id) or real_apart(e)  # type: ignore[method-assign]
+    [(_, event)] = bus.host.event_types.read_jsonl("a", [canonical_json(_first("period_closed"))])
+    out = bus.publish(event)
+    assert apart == [out.event_id] and not out.duplicate
+    assert out.dispatches and all(d.status == "completed" for d in out.dispatches)
+    assert not ledger.dispatches.failed()
+    assert ledger.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 1
+    digests = {r[0] for r in ledger.conn.execute("SELECT config_digest FROM dispatches")}
+    assert digests == {ledger.companies.digest("FIXED")}  # computed again with what the other writer loaded
+    assert verify(ledger, bus.host.schemes, params=bus.params).ok
+    bus.close()
+    ledger.close()
