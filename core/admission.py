@@ -82,7 +82,12 @@ class Admission:
 
     def admit(self, events: Sequence[tuple[str, Event[Any]]]) -> Admitted:
         """Check a batch of (where, event) before writing anything; also refuses one company's id used twice with
-        different content."""
+        different content. Each company's configuration digest is read once for the batch (admission only checks
+        that the company is known; what computes reads its own), and its text parsed once."""
+        with self.caches.pinned(), self.reader.configurations_kept():
+            return self._admit(events)
+
+    def _admit(self, events: Sequence[tuple[str, Event[Any]]]) -> Admitted:
         seen: dict[tuple[str, str], tuple[str, str]] = {}  # (company, id) -> (where, digest)
         pending: dict[str, int] = {}
         recorded = self._recorded(events)

@@ -141,9 +141,12 @@ class EventBus:
         events = admitted.events
         with guard.session(), heap.young_only():
             while len(out) < len(events):
-                batch = self._batch(events, len(out))
                 try:
-                    out += self._publish_batch(batch) if len(batch) > 1 else [self._publish_one(batch[0])]
+                    # the company's configuration digest read once for choosing the batch and its schemes (about
+                    # three statements an event); each computation still uses the one its `Ledger.version` read
+                    with self.caches.pinned():
+                        batch = self._batch(events, len(out))
+                        out += self._publish_batch(batch) if len(batch) > 1 else [self._publish_one(batch[0])]
                 except UserError as exc:  # refused while recording: another publisher paid meanwhile
                     if not any(not o.duplicate for o in out):
                         raise  # nothing of the file was written: a refusal like any other (exit 2)
@@ -314,9 +317,13 @@ class EventBus:
                 record, result = self._dispatch_record(event, first, 1, self.ledger.version(event.company))
                 with self.ledger.write(event.company):
                     head = self._record_event(event)
-                    if head is None:  # pragma: no cover - cannot be, under the held lock
+                    if head is None:  # only without a held lock: another publisher recorded it meanwhile
                         raise StaleRead(f"{event.company} {event.id}")
                     done = self.ledger.record_dispatch(record)
+            except StaleRead:
+                if self.ledger.events.held is not None:  # pragma: no cover - cannot be, under the held lock
+                    raise
+                return self._publish_apart(event)  # another publisher wrote meanwhile: nothing was written
             except Exception as exc:  # computing, or a draft refused while written: nothing was written
                 failure = exc
         if failure is not None:  # the event, then the failure, as without `together`
@@ -329,8 +336,24 @@ class EventBus:
         return PublishOutcome(event.id, False, tuple(outcomes))
 
     def _publish_one(self, event: Event[Any]) -> PublishOutcome:
-        if self._interested(event) and self._together([event]):
+        if self._interested(event) and (self._together([event]) or self._unheld_together(event)):
             return self._publish_together(event)
+        return self._publish_apart(event)
+
+    def _unheld_together(self, event: Event[Any]) -> bool:
+        """`_together` for one new event of an SQLite ledger, which holds no company's lock across transactions:
+        the event recorded in the transaction of its first dispatch too (one write transaction an event less, a
+        third of a vendor month's), that transaction checking, as every dispatch's does, that nothing the
+        computation read changed meanwhile; if something did, it writes nothing and the event is published as
+        without this (`_publish_apart`)."""
+        return (
+            self.ledger.server is None
+            and payments.payment_of(event) is None
+            and self.ledger.events.digest(event.company, event.id) is None
+        )
+
+    def _publish_apart(self, event: Event[Any]) -> PublishOutcome:
+        """The event recorded in its own transaction, then each scheme's dispatch in its own."""
         duplicate = not self._record(event)
         done: dict[str, str] = {}  # a new event has no dispatch yet
         if duplicate:
@@ -454,9 +477,11 @@ class EventBus:
     def _dispatch_record(
         self, event: Event[Any], scheme: SchemeDescriptor, attempt: int, version: CompanyVersion | None
     ) -> tuple[DispatchRecord, SchemeResult]:
-        """Compute; what recording the result writes (its rows streamed, each checked as it is written)."""
-        inputs = self._inputs(event.company, version)
-        result = self._compute(event, scheme, version.config_digest if version else None)
+        """Compute; what recording the result writes (its rows streamed, each checked as it is written). Without
+        `version` (under the company's lock), computed from the configuration read now, which it records."""
+        read = version if version is not None else self.ledger.version(event.company)
+        inputs = self._inputs(event.company, read)
+        result = self._compute(event, scheme, read.config_digest)
         at = self.clock().isoformat()
         shared: dict[str, str] = {}
         record = DispatchRecord(

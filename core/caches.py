@@ -36,7 +36,11 @@ class Caches:
     def pinned(self) -> Iterator[None]:
         """Read each company's configuration digest once while inside (a worker's message: one company, up to
         64 events, whose admission and scheme selection asked for it about three times an event). A computation
-        still uses the digest its `Ledger.version` read, which the record checks again under the lock."""
+        still uses the digest its `Ledger.version` read, which the record checks again under the lock. Inside
+        another `pinned`, it keeps the digests that one read."""
+        if self._pinned is not None:
+            yield
+            return
         self._pinned = {}
         try:
             yield

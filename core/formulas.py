@@ -37,6 +37,8 @@ MAX_DEPTH = 32
 MAX_DIGITS = 24
 MAX_MAGNITUDE = Decimal(10) ** 18
 PROBE = Decimal(10) ** 15 - 1  # the largest figure an event or a configuration may hold (paybonus.convert)
+PARSED_KEPT = 4096  # distinct (formula, names) kept parsed (`Formula.parse`)
+_PARSED: dict[tuple[str, frozenset[str]], Formula] = {}
 CONTEXT = Context(prec=40, Emax=60, Emin=-60, traps=[InvalidOperation, DivisionByZero, Overflow])
 
 
@@ -77,7 +79,23 @@ class Formula:
 
     @classmethod
     def parse(cls, source: str, known: Iterable[str]) -> Formula:
-        """Parse and check `source` against the known figure names. Raises FormulaError."""
+        """Parse and check `source` against the known figure names. Raises FormulaError. A formula is a value:
+        the same text and names give the same formula, parsed once (a vendor's companies share their plans'
+        formulas; each company's configuration is structured once, and parsed its formulas again)."""
+        key = (source, frozenset(known)) if isinstance(source, str) else None
+        if key is not None:
+            found = _PARSED.get(key)
+            if found is not None:
+                return found
+        formula = cls._parse(source, key[1] if key is not None else frozenset(known))
+        if key is not None:
+            if len(_PARSED) >= PARSED_KEPT:
+                _PARSED.clear()  # rare: more distinct formulas than a vendor's plans hold
+            _PARSED[key] = formula
+        return formula
+
+    @classmethod
+    def _parse(cls, source: str, known: frozenset[str]) -> Formula:
         if not isinstance(source, str) or not source.strip():
             raise FormulaError("empty formula")
         if len(source) > MAX_SOURCE:
@@ -97,7 +115,7 @@ class Formula:
             raise FormulaError(f"syntax error at column {exc.offset}: {exc.msg}") from None
         except (ValueError, RecursionError, MemoryError):
             raise FormulaError("formula cannot be parsed") from None
-        checker = _Checker(text, frozenset(known))
+        checker = _Checker(text, known)
         checker.check(tree.body, 0)
         formula = cls(text, frozenset(checker.names), frozenset(checker.prior_names), checker.max_prior, tree)
         formula._probe()

@@ -5,6 +5,7 @@ It implements `paybonus.hooks.LedgerView`. Events never change, so each is parse
 
 from __future__ import annotations
 
+import copy
 import json
 import sqlite3
 import tomllib
@@ -41,6 +42,7 @@ class LedgerReader:
         self._companies = Companies(conn)
         self.event_types = event_types or EventTypes()
         self._parsed: dict[tuple[str, str], Event[Any]] = {}  # (company, id): ids are unique per company
+        self._configurations: dict[str, tuple[str, dict[str, Any]]] | None = None  # `configurations_kept`
         self._pending: Sequence[Event[Any]] = ()  # events shown as recorded, last (`pending`)
 
     @classmethod
@@ -93,7 +95,29 @@ class LedgerReader:
     def configuration(self, company: str) -> dict[str, Any]:
         """The company's `company.toml` as loaded (its [company] and [schemes.*] tables; empty if unknown)."""
         toml = self._companies.toml(company)
-        return tomllib.loads(toml) if toml else {}
+        if not toml:
+            return {}
+        if self._configurations is None:
+            return tomllib.loads(toml)
+        kept = self._configurations.get(company)
+        if kept is None or kept[0] != toml:
+            kept = (toml, tomllib.loads(toml))
+            self._configurations[company] = kept
+        return copy.deepcopy(kept[1])  # the caller's own: a plugin may change what it receives
+
+    @contextmanager
+    def configurations_kept(self) -> Iterator[None]:
+        """While inside, `configuration` parses each company's text once (admission: an event type's check may
+        ask for it once per event, a vendor's file holds thousands of companies' events). What is kept (about
+        15 KiB a company) is let go at the end."""
+        if self._configurations is not None:
+            yield
+            return
+        self._configurations = {}
+        try:
+            yield
+        finally:
+            self._configurations = None
 
     def events(self, company: str, type: str, employee: str | None = None) -> list[Event[Any]]:
         """A company's recorded events of one type (about one employee), in recording order."""

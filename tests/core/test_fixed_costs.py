@@ -1,0 +1,157 @@
+"""What the engine keeps to avoid a cost per company or per event (docs/performance.md, "the vendor month's cost
+per company"): a formula parsed once per text, a company's configuration parsed once during an admission, its
+digest read once per batch. Each must still see a change."""
+
+import pytest
+from attrs import evolve
+from paybonus import EventBus, Ledger, load_plugins
+from paybonus.bench import _results
+from paybonus.caches import Caches
+from paybonus.config import parse_company_toml
+from paybonus.events import canonical_json
+from paybonus.fixtures.generator import SAMPLE_SCHEMES, generate
+from paybonus.formulas import Formula, FormulaError
+from paybonus.sources import store_company
+
+COMPANY = generate(
+    "FIXED",
+    employees=6,
+    seed=3,
+    schemes_toml=SAMPLE_SCHEMES,
+    salary_schemes=True,
+    results=_results(6),
+    csv_rows=False,
+)
+
+
+def load(ledger, toml=None):
+    data = COMPANY.data if toml is None else evolve(COMPANY.data, config=parse_company_toml(toml, "test"))
+    store_company(ledger, data)
+
+
+def test_a_formula_is_parsed_once_per_text_and_names():
+    a = Formula.parse("max(0, 0.05 * rcai - rsp)", {"rcai", "rsp"})
+    assert Formula.parse("max(0, 0.05 * rcai - rsp)", ["rsp", "rcai"]) is a
+    assert Formula.parse("max(0, 0.05 * rcai - rsp)", {"rcai", "rsp", "x"}) is not a
+
+
+def test_a_formula_kept_for_some_names_is_still_refused_for_others():
+    Formula.parse("0.1 * rcai", {"rcai"})
+    with pytest.raises(FormulaError):
+        Formula.parse("0.1 * rcai", {"chiffre_affaires"})
+    for _ in range(2):  # a refused formula is refused every time (nothing kept)
+        with pytest.raises(FormulaError):
+            Formula.parse("1 / 0", set())
+
+
+def test_the_names_may_be_given_once_as_an_iterator():
+    f = Formula.parse("a + b", iter(["a", "b"]))
+    assert f.names == {"a", "b"}
+
+
+def test_pinned_digests_are_kept_by_a_nested_pin_and_dropped_after(tmp_path):
+    ledger = Ledger.create(tmp_path / "l.db")
+    load(ledger)
+    caches = Caches(ledger)
+    with caches.pinned():
+        before = caches.company("FIXED")
+        assert before is not None
+        with caches.pinned():  # a worker's message pins; the bus pins each batch inside it
+            pass
+        load(ledger, before.toml + "\n# changed\n")
+        assert caches.company("FIXED") is before  # the outer pin still holds
+    after = caches.company("FIXED")
+    assert after is not None and after.toml.endswith("# changed\n")
+    ledger.close()
+
+
+def test_admission_sees_the_configuration_as_it_is_at_each_admission(tmp_path):
+    ledger = Ledger.create(tmp_path / "l.db")
+    load(ledger)
+    reader = EventBus(ledger, load_plugins(entry_points=False)).reader
+    with reader.configurations_kept():
+        first = reader.configuration("FIXED")
+        first["schemes"].clear()  # the caller's own copy
+        assert reader.configuration("FIXED")["schemes"]
+        toml = ledger.companies.toml("FIXED")
+        load(ledger, toml.replace("[schemes.prime_objectif]", "[schemes.prime_objectif]\nlabel_x = 1", 1))
+        assert "label_x" in reader.configuration("FIXED")["schemes"]["prime_objectif"]  # a new text, parsed
+    assert reader.configuration("FIXED") == reader.configuration("FIXED")
+    reader.close()
+    ledger.close()
+
+
+def test_a_company_reloaded_between_two_publishes_is_computed_with_its_new_configuration(tmp_path):
+    """The bus pins each company's digest for one batch only: the next publish reads it again."""
+    ledger = Ledger.create(tmp_path / "l.db")
+    load(ledger)
+    bus = EventBus(ledger, load_plugins(entry_points=False))
+    events = sorted(COMPANY.events, key=lambda e: e["occurred_at"])
+    lines = [e for e in events if e["type"] == "pmt_evidence_recorded"][:1]
+    assert lines
+    bus.publish_all(bus.host.event_types.read_jsonl("a", [canonical_json(lines[0])]))
+    first = ledger.conn.execute("SELECT config_digest FROM dispatches").fetchall()
+    toml = ledger.companies.toml("FIXED")
+    load(ledger, toml + "\n# reloaded\n")
+    later = [e for e in events if e["type"] == "pmt_evidence_recorded"][1:2]
+    bus.publish_all(bus.host.event_types.read_jsonl("b", [canonical_json(later[0])]))
+    digests = {r[0] for r in ledger.conn.execute("SELECT config_digest FROM dispatches")}
+    assert len(first) >= 1 and len(digests) == 2
+    assert ledger.companies.digest("FIXED") in digests
+    bus.close()
+    ledger.close()
+
+
+def _first(kind):
+    return next(e for e in sorted(COMPANY.events, key=lambda e: e["occurred_at"]) if e["type"] == kind)
+
+
+def test_a_new_event_is_recorded_with_its_first_dispatch_in_one_transaction(tmp_path):
+    ledger = Ledger.create(tmp_path / "l.db")
+    load(ledger)
+    bus = EventBus(ledger, load_plugins(entry_points=False))
+    commits = []
+    ledger.conn.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+    [(_, event)] = bus.host.event_types.read_jsonl("a", [canonical_json(_first("period_closed"))])
+    out = bus.publish(event)
+    ledger.conn.set_trace_callback(None)
+    assert out.dispatches and all(d.status == "completed" for d in out.dispatches)
+    assert len(commits) == len(out.dispatches)  # not one more for the event alone
+    bus.close()
+    ledger.close()
+
+
+def test_another_writer_meanwhile_makes_the_event_published_apart_with_nothing_lost(tmp_path):
+    """SQLite holds no company's lock between transactions: another process may write the company while the first
+    scheme computes. The transaction that would record the event and that dispatch then writes nothing, and the
+    event is recorded and dispatched as without it: every dispatch completed, none failed, the chain valid."""
+    from paybonus.audit import verify
+
+    path = tmp_path / "l.db"
+    ledger = Ledger.create(path)
+    load(ledger)
+    bus = EventBus(ledger, load_plugins(entry_points=False))
+    apart, real_compute, real_apart = [], bus._compute, bus._publish_apart
+    state = {"reloaded": False}
+
+    def compute(event, scheme, digest=None):
+        if not state["reloaded"]:
+            state["reloaded"] = True
+            other = Ledger.open(path)
+            load(other, ledger.companies.toml("FIXED") + "\n# another writer\n")
+            other.close()
+        return real_compute(event, scheme, digest)
+
+    bus._compute = compute  # type: ignore[method-assign]
+    bus._publish_apart = lambda e: apart.append(e.id) or real_apart(e)  # type: ignore[method-assign]
+    [(_, event)] = bus.host.event_types.read_jsonl("a", [canonical_json(_first("period_closed"))])
+    out = bus.publish(event)
+    assert apart == [out.event_id] and not out.duplicate
+    assert out.dispatches and all(d.status == "completed" for d in out.dispatches)
+    assert not ledger.dispatches.failed()
+    assert ledger.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 1
+    digests = {r[0] for r in ledger.conn.execute("SELECT config_digest FROM dispatches")}
+    assert digests == {ledger.companies.digest("FIXED")}  # computed again with what the other writer loaded
+    assert verify(ledger, bus.host.schemes, params=bus.params).ok
+    bus.close()
+    ledger.close()
