@@ -574,3 +574,27 @@ def test_only_plain_inserts_of_the_dispatch_tables_go_as_json():
         == "INSERT INTO findings (company, rule) SELECT company, rule FROM json_populate_recordset(NULL::findings, %s)"
     )
 
+
+def test_an_entitlement_of_an_unknown_company_is_refused_through_its_event(pg_url):
+    """The key from entitlements to companies is gone (m012_entitlement_company_through_event): the key to the
+    event, by (id, company), refuses a company that is not the event's, and so any that is not in companies."""
+    from paybonus.store.entitlements import _INSERT
+
+    with Paybonus.create(pg_url) as app:
+        app.load_company(sample_dir())
+        app.publish(sample_dir() / "events.jsonl")
+        conn = app.ledger.conn
+        count = app.ledger.entitlements.count()
+        row = list(conn.execute("SELECT * FROM entitlements ORDER BY seq LIMIT 1").fetchone())[1:]
+        assert not conn.execute(
+            "SELECT 1 FROM pg_constraint WHERE conname = 'entitlements_company_fkey'"
+        ).fetchone()
+        for company in ("NOWHERE", "ACME"):
+            forged = [f"forged-{company}" if c == 0 else v for c, v in enumerate(row)]
+            forged[3] = company
+            conn.execute(
+                "INSERT INTO companies VALUES ('ACME', 'Acme', '', 'x', 'now') ON CONFLICT DO NOTHING"
+            )
+            with pytest.raises(psycopg.errors.ForeignKeyViolation), app.ledger.write(company):
+                conn.executemany(_INSERT, [forged])
+        assert app.ledger.entitlements.count() == count
