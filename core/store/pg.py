@@ -9,12 +9,14 @@ autocommit; `transaction()` opens an explicit one (the ledger's write verbs).
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from functools import lru_cache
+from itertools import islice
 from typing import Any, ClassVar
 
 import psycopg
@@ -74,6 +76,37 @@ def translate(sql: str, with_args: bool) -> str:
     return sql
 
 
+# the tables a write transaction adds many rows to at once (a dispatch's entitlements, audit entries, findings,
+# shared parts): their columns are text and integers only, which JSON carries exactly
+JSON_ROWS_TABLES = frozenset({"entitlements", "audit_log", "findings", "shared_explanations"})
+JSON_ROWS_CHUNK = 1000  # rows a statement, at most (a dispatch's rows are streamed: its memory stays bounded)
+_SIMPLE_INSERT = re.compile(
+    r"(INSERT(?: OR IGNORE)? INTO) (\w+) \(([\w, ]+)\) VALUES \(\?(?:, \?)*\)", re.IGNORECASE
+)
+
+
+@lru_cache(maxsize=256)
+def json_rows_insert(sql: str) -> str | None:
+    """`INSERT INTO t (a, b) VALUES (?, ?)` of a table of JSON_ROWS_TABLES as one statement for many rows: the
+    rows come as one JSON array of objects, read into the table's row type by `json_populate_recordset`, in their
+    order (the identity columns numbered as one INSERT a row would). None for any other statement."""
+    m = _SIMPLE_INSERT.fullmatch(sql.strip())
+    if m is None or m.group(2) not in JSON_ROWS_TABLES:
+        return None
+    verb, table, cols = m.group(1), m.group(2), m.group(3)
+    return translate(
+        f"{verb} {table} ({cols}) SELECT {cols} FROM json_populate_recordset(NULL::{table}, ?)", True
+    )
+
+
+def json_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[str]:
+    """The rows as JSON arrays of objects (column -> value), JSON_ROWS_CHUNK rows each."""
+    it = iter(rows)
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+    while chunk := list(islice(it, JSON_ROWS_CHUNK)):
+        yield dumps([dict(zip(columns, r, strict=True)) for r in chunk])
+
+
 class _PipelineExitNotice(logging.Filter):
     """A write transaction that failed in pipeline mode ends its pipeline with the same error again, which
     psycopg logs as a warning ("error ignored terminating ..."): the error itself is what the caller reports."""
@@ -97,7 +130,13 @@ class PgCursor:
         return self
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> PgCursor:
-        self._cur.executemany(translate(sql, True), rows)
+        many = json_rows_insert(sql)
+        if many is None:
+            self._cur.executemany(translate(sql, True), rows)
+        else:  # one statement (and one protocol message) a chunk of rows, not one a row
+            columns = [c.strip() for c in sql[sql.index("(") + 1 : sql.index(")")].split(",")]
+            for text in json_rows(columns, rows):
+                self._cur.execute(many, (text,))
         return self
 
     def fetchone(self) -> Any:
@@ -159,6 +198,28 @@ class PgConnection:
     def transaction(self) -> Iterator[None]:
         with self.raw.transaction():
             yield
+
+    @contextmanager
+    def pipelined_transaction(self) -> Iterator[None]:
+        """A transaction in pipeline mode answered by one Sync: BEGIN, the block's statements and COMMIT are sent
+        as they come, and the COMMIT's answer is awaited with everything sent before it (a read inside the block
+        waits for its own answer only). psycopg's `transaction()` inside a pipeline syncs when it begins, around
+        the block and when it ends: four round trips a transaction instead of one. Any error (the block's, or a
+        statement's, raised at a read or at the COMMIT) rolls the transaction back: a statement that failed in
+        the pipeline made the server skip every later one, COMMIT included, until the Sync."""
+        raw, committed = self.raw, False
+        try:
+            with raw.pipeline():  # its end syncs, and raises the transaction's first error, if any
+                raw.execute("BEGIN")
+                yield
+                raw.execute("COMMIT")
+            committed = True
+        finally:
+            if not committed and raw.info.transaction_status in (
+                TransactionStatus.INTRANS,
+                TransactionStatus.INERROR,
+            ):
+                raw.execute("ROLLBACK")
 
     def close(self) -> None:
         self.raw.close()

@@ -117,8 +117,7 @@ class PgBackend:
         two. An error of a statement sent ahead is raised at the next read or at the COMMIT, still inside the
         transaction (rolled back)."""
         # a whole-ledger writer (none named: a migration, a copy) may COPY, which pipeline mode refuses
-        pipeline = self.conn.pipeline() if companies else contextlib.nullcontext()
-        with pipeline, self.conn.transaction():
+        with self.conn.pipelined_transaction() if companies else self.conn.transaction():
             if companies and self.held is not None and set(companies) == {self.held}:
                 pass  # held for the session (`holding`): taken before this transaction began
             elif companies:  # one statement, one round trip; one order for all: no deadlock
@@ -140,7 +139,7 @@ class PgBackend:
     def make_durable(self) -> None:
         """Flush the write-ahead log up to now: a transaction that takes a transaction id commits durably
         (`synchronous_commit` on for it), and its flush covers every commit written before it."""
-        with self.conn.pipeline(), self.conn.transaction():  # one round trip
+        with self.conn.pipelined_transaction():  # one round trip
             self.conn.execute("SET LOCAL synchronous_commit = on")
             self.conn.execute("SELECT pg_logical_emit_message(true, 'paybonus', 'durable')")
 

@@ -409,3 +409,192 @@ def test_a_held_batch_shows_its_events_after_a_computation_was_abandoned(pg_url,
         bus.close()
         bus.ledger.close()
     assert states[0] == states[1]
+
+
+# -- one Sync a write transaction (issue 18, third pass) --------------------------------------------------------
+
+
+def syncs(monkeypatch):
+    """Pipeline Syncs sent (each a round trip to the server), counted in psycopg."""
+    from psycopg import _pipeline_base
+
+    seen: list[int] = []
+    enqueue = _pipeline_base.BasePipeline._enqueue_sync
+
+    def spy(self):
+        seen.append(1)
+        return enqueue(self)
+
+    monkeypatch.setattr(_pipeline_base.BasePipeline, "_enqueue_sync", spy)
+    return seen
+
+
+def test_a_write_transaction_is_answered_by_one_sync(pg_url, monkeypatch):
+    """BEGIN, the writes and COMMIT go in one pipeline, answered by one Sync (psycopg's `transaction()` inside a
+    pipeline synced four times: when it began, around the block, when it ended)."""
+    with Ledger.create(pg_url) as ledger:
+        ledger.conn.execute("CREATE TABLE scratch (k TEXT PRIMARY KEY)")
+        with ledger.holding("ACME"):
+            seen = syncs(monkeypatch)
+            for k in ("a", "b", "c"):
+                with ledger.write("ACME"):
+                    ledger.conn.execute("INSERT INTO scratch (k) VALUES (?)", (k,))
+            assert len(seen) == 3
+            ledger.make_durable()
+            assert len(seen) == 4
+        assert [r[0] for r in ledger.conn.execute("SELECT k FROM scratch ORDER BY k")] == ["a", "b", "c"]
+
+
+def test_a_held_publish_syncs_once_a_write_transaction(pg_url, monkeypatch):
+    app = Paybonus.create(pg_url)
+    app.load_company(sample_dir())
+    transactions = []
+    begin = app.ledger.server.transaction
+
+    @contextlib.contextmanager
+    def counted(companies):
+        transactions.append(tuple(companies))
+        with begin(companies):
+            yield
+
+    monkeypatch.setattr(app.ledger.server, "transaction", counted)
+    seen = syncs(monkeypatch)
+    with app.ledger.holding("DURAND"):
+        app.publish(sample_dir() / "events.jsonl")
+    assert transactions and len(seen) == len(transactions)
+    assert app.verify().ok
+    app.close()
+
+
+def test_an_error_raised_by_the_block_rolls_back_and_leaves_the_connection_idle(pg_url):
+    with Ledger.create(pg_url) as ledger:
+        ledger.conn.execute("CREATE TABLE scratch (k TEXT PRIMARY KEY)")
+        with pytest.raises(RuntimeError), ledger.write("ACME"):
+            ledger.conn.execute("INSERT INTO scratch (k) VALUES (?)", ("a",))
+            assert ledger.conn.execute("SELECT COUNT(*) FROM scratch").fetchone()[0] == 1  # its own write
+            raise RuntimeError("refused")
+        assert not ledger.conn.in_transaction
+        assert ledger.conn.execute("SELECT COUNT(*) FROM scratch").fetchone()[0] == 0
+
+
+def test_a_failed_commit_rolls_back(pg_url):
+    """An error only the COMMIT reports (a deferred constraint) rolls the transaction back too."""
+    with Ledger.create(pg_url) as ledger:
+        ledger.conn.executescript(
+            "CREATE TABLE scratch (k TEXT PRIMARY KEY, up TEXT REFERENCES scratch (k) DEFERRABLE INITIALLY DEFERRED)"
+        )
+        with pytest.raises(psycopg.errors.ForeignKeyViolation), ledger.write("ACME"):
+            ledger.conn.execute("INSERT INTO scratch (k, up) VALUES (?, ?)", ("a", "nowhere"))
+        assert not ledger.conn.in_transaction
+        assert ledger.conn.execute("SELECT COUNT(*) FROM scratch").fetchone()[0] == 0
+        with ledger.write("ACME"):
+            ledger.conn.execute("INSERT INTO scratch (k, up) VALUES (?, ?)", ("b", "b"))
+        assert ledger.conn.execute("SELECT COUNT(*) FROM scratch").fetchone()[0] == 1
+
+
+# -- a dispatch's rows in one statement (issue 18, third pass) ---------------------------------------------------
+
+
+def test_many_rows_go_in_one_statement_and_come_back_the_same(pg_url, monkeypatch):
+    """Rows of the tables a dispatch fills travel as one JSON document a statement: every text (quotes,
+    backslashes, control characters, any script), NULL and integer (beyond 32 bits) comes back as it was sent,
+    in order (the identity numbers them as one INSERT a row would)."""
+    from paybonus.store import pg
+
+    monkeypatch.setattr(pg, "JSON_ROWS_CHUNK", 3)  # several statements for one call
+    texts = [
+        '{"a": "b\\"c"}',
+        "back\\slash",
+        "tab\there\nnewline\x1f\x01",
+        "été 𝄞 中文 ",
+        "",
+        "'; DROP TABLE x; --",
+    ]
+    rows = [("ACME", 2**40 + i, "2026-12-01", "act", t, "d", "p", "h") for i, t in enumerate(texts)]
+    with Ledger.create(pg_url) as ledger:
+        statements = []
+        execute = psycopg.Cursor.execute
+
+        def spy(self, query, params=None, **kw):
+            statements.append(query)
+            return execute(self, query, params, **kw)
+
+        monkeypatch.setattr(psycopg.Cursor, "execute", spy)
+        with ledger.write("ACME"):
+            ledger.conn.executemany(
+                "INSERT INTO audit_log (company, n, at, action, ref, digest, prev_hash, hash) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                iter(rows),
+            )
+        assert len([s for s in statements if "json_populate_recordset" in s]) == 2
+        back = ledger.conn.execute(
+            "SELECT company, n, at, action, ref, digest, prev_hash, hash FROM audit_log ORDER BY seq"
+        ).fetchall()
+        assert [tuple(r) for r in back] == rows
+        with ledger.write("ACME"):
+            ledger.conn.executemany(
+                "INSERT OR IGNORE INTO shared_explanations (hash, body) VALUES (?, ?)",
+                [("h1", "one"), ("h1", "again"), ("h2", "two")],
+            )
+        shared = ledger.conn.execute("SELECT hash, body FROM shared_explanations ORDER BY rowid").fetchall()
+        assert [tuple(r) for r in shared] == [
+            ("h1", "one"),
+            ("h2", "two"),
+        ]  # INSERT OR IGNORE: the first kept
+        ledger.conn.execute("INSERT INTO companies VALUES ('ACME', 'Acme', '', 'x', 'now')")
+        ledger.conn.execute(
+            "INSERT INTO events (id, type, company, occurred_at, payload, digest, recorded_at) "
+            "VALUES ('e1', 'close', 'ACME', 'now', '{}', 'x', 'now')"
+        )
+        findings = [
+            ("ACME", "e1", "s", "warning", "r", "m", None),
+            ("ACME", "e1", "s", "info", "r2", "m2", "E1"),
+        ]
+        with ledger.write("ACME"):
+            ledger.conn.executemany(
+                "INSERT INTO findings (company, event_id, scheme, level, rule, message, employee) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                findings,
+            )
+        back = ledger.conn.execute(
+            "SELECT company, event_id, scheme, level, rule, message, employee FROM findings ORDER BY rowid"
+        ).fetchall()
+        assert [tuple(r) for r in back] == findings
+
+
+def test_only_plain_inserts_of_the_dispatch_tables_go_as_json():
+    from paybonus.store.pg import json_rows_insert
+
+    assert json_rows_insert("INSERT INTO payments (a, b) VALUES (?, ?)") is None  # not one of them
+    assert json_rows_insert("INSERT INTO audit_log (a) SELECT 1") is None
+    assert json_rows_insert("UPDATE entitlements SET status = ? WHERE id = ?") is None
+    sql = json_rows_insert("INSERT INTO findings (company, rule) VALUES (?, ?)")
+    assert (
+        sql
+        == "INSERT INTO findings (company, rule) SELECT company, rule FROM json_populate_recordset(NULL::findings, %s)"
+    )
+
+
+def test_an_entitlement_of_an_unknown_company_is_refused_through_its_event(pg_url):
+    """The key from entitlements to companies is gone (m012_entitlement_company_through_event): the key to the
+    event, by (id, company), refuses a company that is not the event's, and so any that is not in companies."""
+    from paybonus.store.entitlements import _INSERT
+
+    with Paybonus.create(pg_url) as app:
+        app.load_company(sample_dir())
+        app.publish(sample_dir() / "events.jsonl")
+        conn = app.ledger.conn
+        count = app.ledger.entitlements.count()
+        row = list(conn.execute("SELECT * FROM entitlements ORDER BY seq LIMIT 1").fetchone())[1:]
+        assert not conn.execute(
+            "SELECT 1 FROM pg_constraint WHERE conname = 'entitlements_company_fkey'"
+        ).fetchone()
+        for company in ("NOWHERE", "ACME"):
+            forged = [f"forged-{company}" if c == 0 else v for c, v in enumerate(row)]
+            forged[3] = company
+            conn.execute(
+                "INSERT INTO companies VALUES ('ACME', 'Acme', '', 'x', 'now') ON CONFLICT DO NOTHING"
+            )
+            with pytest.raises(psycopg.errors.ForeignKeyViolation), app.ledger.write(company):
+                conn.executemany(_INSERT, [forged])
+        assert app.ledger.entitlements.count() == count
