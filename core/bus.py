@@ -310,8 +310,10 @@ class EventBus:
         first, t0 = schemes[0], time.perf_counter()
         outcomes: list[DispatchOutcome] = []
         failure: Exception | None = None
+        stale = False
         # shown while it computes and while its rows are built, inside the transaction (a scheme's drafts may
-        # be built as they are written)
+        # be built as they are written); no longer once it is left, whatever happened: a scheme computed after
+        # the event was recorded for real would see it twice
         with self.reader.pending([event]):
             try:
                 record, result = self._dispatch_record(event, first, 1, self.ledger.version(event.company))
@@ -323,11 +325,15 @@ class EventBus:
             except StaleRead:
                 if self.ledger.events.held is not None:  # pragma: no cover - cannot be, under the held lock
                     raise
-                return self._publish_apart(event)  # another publisher wrote meanwhile: nothing was written
+                stale = True  # another publisher wrote meanwhile: nothing was written
             except Exception as exc:  # computing, or a draft refused while written: nothing was written
                 failure = exc
+        if stale:
+            log.debug("bus.dispatch.stale", event_id=event.id, company=event.company, scheme=first.name)
+            return self._publish_apart(event)
         if failure is not None:  # the event, then the failure, as without `together`
-            self._record(event)
+            if not self._record(event):  # another publisher recorded it meanwhile: published as a duplicate
+                return self._publish_apart(event)
             outcomes.append(self._failed(event, first, 1, failure, t0))
         else:
             self._log_recorded(event, head)
@@ -357,6 +363,13 @@ class EventBus:
         duplicate = not self._record(event)
         done: dict[str, str] = {}  # a new event has no dispatch yet
         if duplicate:
+            if self.ledger.events.digest(event.company, event.id) != event.digest():
+                # admitted as new, then recorded by another publisher with other content: refused as admission
+                # refuses it, none of this event's schemes run
+                raise UserError(
+                    f"event {event.id}",
+                    f"id: {event.id!r} was already recorded with different content (company {event.company!r})",
+                )
             log.info("bus.event.duplicate", event_id=event.id, type=event.type, company=event.company)
             done = self.ledger.dispatches.statuses(event.company, event.id)
         outcomes = [

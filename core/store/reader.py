@@ -127,13 +127,16 @@ class LedgerReader:
             for row in self._events.get_many(company, missing):
                 self._parsed[(company, row["id"])] = self.event_from_row(row)
         found = [self._parsed[(company, i)] for i in ids]
-        for e in self._pending:
-            if (
-                e.company == company
-                and e.type == type
-                and (employee is None or e.subject("employee") == employee)
-            ):
-                found.append(e)
+        shown = [
+            e
+            for e in self._pending
+            if e.company == company
+            and e.type == type
+            and (employee is None or e.subject("employee") == employee)
+        ]
+        if shown:
+            recorded = set(ids)  # one recorded meanwhile (by another publisher) is shown once, as recorded
+            found += [e for e in shown if e.id not in recorded]
         return found
 
     def entitlements(

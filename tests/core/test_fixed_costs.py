@@ -155,3 +155,167 @@ def test_another_writer_meanwhile_makes_the_event_published_apart_with_nothing_l
     assert verify(ledger, bus.host.schemes, params=bus.params).ok
     bus.close()
     ledger.close()
+
+
+TWELVE = generate(
+    "FIXED",
+    employees=12,
+    seed=3,
+    schemes_toml=SAMPLE_SCHEMES,
+    salary_schemes=True,
+    results=_results(12),
+    csv_rows=False,
+)  # E0001 has no PMT evidence in the year and is in PMT's population
+
+
+def _load_twelve(ledger, toml=None):
+    data = TWELVE.data if toml is None else evolve(TWELVE.data, config=parse_company_toml(toml, "test"))
+    store_company(ledger, data)
+
+
+def _year_then_new_evidence(path, race):
+    """The sample year published, then one new PMT evidence event (after the close, so the award is computed again
+    from every evidence event of the employee, this one included); with `race`, another writer reloads the company
+    while that event's scheme computes (the event goes `_publish_apart`), without, the same reload comes first."""
+    ledger = Ledger.create(path)
+    _load_twelve(ledger)
+    bus = EventBus(ledger, load_plugins(entry_points=False))
+    events = sorted(TWELVE.events, key=lambda e: e["occurred_at"])
+    bus.publish_all(bus.host.event_types.read_jsonl("year", [canonical_json(e) for e in events]))
+    evidence = [e for e in events if e["type"] == "pmt_evidence_recorded"]
+    year = max(e["payload"]["period"]["end"][:4] for e in events if e["type"] == "period_closed")
+    known = {e["payload"]["employee"] for e in evidence}
+    employees = sorted(
+        {r[0] for r in ledger.conn.execute("SELECT employee FROM contracts WHERE company='FIXED'")}
+    )
+    employee = next(e for e in employees if e not in known)
+    assert employee == "E0001"
+    new = {
+        "id": "pmt-new",
+        "type": "pmt_evidence_recorded",
+        "company": "FIXED",
+        "occurred_at": f"{year}-06-01T09:00:00+02:00",
+        "payload": {
+            "employee": employee,
+            "criterion": "certification",
+            "obtained_on": f"{year}-06-01",
+            "approver": "RT",
+            "approved": True,
+            "reference": "X",
+        },
+    }
+    reloaded = ledger.companies.toml("FIXED") + "\n# another writer\n"
+    if race:
+        real, state = bus._compute, {"done": False}
+
+        def compute(event, scheme, digest=None):
+            if not state["done"]:
+                state["done"] = True
+                other = Ledger.open(path)
+                _load_twelve(other, reloaded)
+                other.close()
+            return real(event, scheme, digest)
+
+        bus._compute = compute  # type: ignore[method-assign]
+    else:
+        _load_twelve(ledger, reloaded)
+    [(_, event)] = bus.host.event_types.read_jsonl("new", [canonical_json(new)])
+    out = bus.publish(event)
+    rows = ledger.conn.execute(
+        "SELECT employee, kind, amount_cents, explanation FROM entitlements WHERE event_id = 'pmt-new' ORDER BY seq"
+    ).fetchall()
+    bus.close()
+    ledger.close()
+    return out, rows
+
+
+def test_an_event_published_apart_after_another_writer_is_counted_once(tmp_path):
+    """Found by review (2026-12-01): the event went `_publish_apart` while still shown as pending, so its scheme
+    saw it twice (recorded, and pending): one certification counted as two, an award of another level (a
+    5 584.80 € overpayment that `audit verify` cannot see, the explanation holding the doubled score). The
+    amounts and explanations must be those of the same reload made before the publish."""
+    raced, rows = _year_then_new_evidence(tmp_path / "race.db", race=True)
+    calm, expected = _year_then_new_evidence(tmp_path / "calm.db", race=False)
+    assert [d.status for d in raced.dispatches] == [d.status for d in calm.dispatches] == ["completed"]
+    assert rows and rows == expected
+
+
+def test_a_pending_event_recorded_meanwhile_is_shown_once(tmp_path):
+    """The reader shows a pending event as recorded; once it is recorded for real (by this or another publisher),
+    it is listed once, not twice."""
+    ledger = Ledger.create(tmp_path / "l.db")
+    load(ledger)
+    bus = EventBus(ledger, load_plugins(entry_points=False))
+    [(_, event)] = bus.host.event_types.read_jsonl("a", [canonical_json(_first("pmt_evidence_recorded"))])
+    bus.publish(event)
+    employee = event.subject("employee")
+    with bus.reader.pending([event]):
+        shown = bus.reader.events("FIXED", event.type, employee)
+    assert [e.id for e in shown] == [event.id]
+    bus.close()
+    ledger.close()
+
+
+def test_a_first_scheme_failing_while_another_publisher_records_the_event_is_a_duplicate(tmp_path):
+    """The first scheme fails while another publisher records the same event: this publisher recorded nothing, so
+    its outcome is a duplicate (as `_publish_apart` says), no failed dispatch is left, the event recorded once."""
+    path = tmp_path / "l.db"
+    ledger = Ledger.create(path)
+    load(ledger)
+    bus = EventBus(ledger, load_plugins(entry_points=False))
+    line = canonical_json(_first("pmt_evidence_recorded"))
+    real, state = bus._compute, {"done": False}
+
+    def compute(event, scheme, digest=None):
+        if not state["done"]:
+            state["done"] = True
+            other = Ledger.open(path)
+            other_bus = EventBus(other, load_plugins(entry_points=False))
+            other_bus.publish_all(other_bus.host.event_types.read_jsonl("b", [line]))
+            other_bus.close()
+            other.close()
+            raise RuntimeError("plugin exploded")
+        return real(event, scheme, digest)
+
+    bus._compute = compute  # type: ignore[method-assign]
+    [(_, event)] = bus.host.event_types.read_jsonl("a", [line])
+    out = bus.publish(event)
+    assert out.duplicate and not ledger.dispatches.failed()
+    count = "SELECT COUNT(*) FROM audit_log WHERE action = 'event.recorded'"
+    assert ledger.conn.execute(count).fetchone()[0] == 1
+    bus.close()
+    ledger.close()
+
+
+def test_another_publisher_recording_the_same_id_with_other_content_meanwhile_is_refused(tmp_path):
+    """Admitted as new, the event is recorded meanwhile by another publisher with other content: refused (one
+    line, as admission refuses it), none of its schemes computed from content the ledger does not hold."""
+    from paybonus.errors import UserError
+
+    path = tmp_path / "l.db"
+    ledger = Ledger.create(path)
+    load(ledger)
+    bus = EventBus(ledger, load_plugins(entry_points=False))
+    mine = _first("pmt_evidence_recorded")
+    theirs = {**mine, "payload": {**mine["payload"], "reference": "another"}}
+    real, state = bus._compute, {"done": False}
+
+    def compute(event, scheme, digest=None):
+        if not state["done"]:
+            state["done"] = True
+            other = Ledger.open(path)
+            other_bus = EventBus(other, load_plugins(entry_points=False))
+            other_bus.publish_all(other_bus.host.event_types.read_jsonl("b", [canonical_json(theirs)]))
+            other_bus.close()
+            other.close()
+        return real(event, scheme, digest)
+
+    bus._compute = compute  # type: ignore[method-assign]
+    [(_, event)] = bus.host.event_types.read_jsonl("a", [canonical_json(mine)])
+    with pytest.raises(UserError, match="already recorded with different content"):
+        bus.publish(event)
+    references = ledger.conn.execute("SELECT payload FROM events").fetchall()
+    assert len(references) == 1 and "another" in references[0][0]
+    assert ledger.conn.execute("SELECT COUNT(*) FROM dispatches").fetchone()[0] == 1  # theirs, not ours
+    bus.close()
+    ledger.close()
