@@ -58,3 +58,25 @@ def test_each_target_of_the_performance_issue_gets_a_verdict():
         ("growth 25,000 -> 200,000: publish x", "met"),  # 29 / 4 = 7.25 for 8 x the staff
     }
     assert verdicts([_result("growth", 2_000, 1, 1.0, 0.5, 50, 0.1)]) == []  # no target for a quick run
+
+
+def test_a_process_started_by_a_large_one_reports_its_own_peak_not_its_parents():
+    """The verifier is started by the publish's process: its peak must be its own (Linux carries the parent's
+    peak over exec in getrusage's ru_maxrss; `own_peak_mib` reads VmHWM). Found when the bench printed the
+    publish's peak, to the tenth of a MiB, as the verifier's at every size."""
+    import subprocess
+    import sys
+
+    from paybonus.bench import own_peak_mib
+
+    ballast = bytearray(300 * 2**20)  # this process now holds 300 MiB more than a fresh interpreter needs
+    ballast[::4096] = b"x" * len(ballast[::4096])  # touched: resident
+    assert own_peak_mib() > 300
+    child = subprocess.run(
+        [sys.executable, "-c", "from paybonus.bench import own_peak_mib; print(own_peak_mib())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    del ballast
+    assert float(child.stdout) < 150, child.stdout
