@@ -80,8 +80,11 @@ def translate(sql: str, with_args: bool) -> str:
 # shared parts): their columns are text and integers only, which JSON carries exactly
 JSON_ROWS_TABLES = frozenset({"entitlements", "audit_log", "findings", "shared_explanations"})
 JSON_ROWS_CHUNK = 1000  # rows a statement, at most (a dispatch's rows are streamed: its memory stays bounded)
+# lower-case names only: the JSON's keys are the names as written, which SQL folds to lower case unquoted (a
+# capitalised name would match no column and be read as NULL); anything else takes the one-row-a-statement path
 _SIMPLE_INSERT = re.compile(
-    r"(INSERT(?: OR IGNORE)? INTO) (\w+) \(([\w, ]+)\) VALUES \(\?(?:, \?)*\)", re.IGNORECASE
+    r"((?i:INSERT(?: OR IGNORE)? INTO)) ([a-z_][a-z0-9_]*) \(([a-z_][a-z0-9_]*(?:, [a-z_][a-z0-9_]*)*)\)"
+    r" (?i:VALUES) \(\?(?:, \?)*\)"
 )
 
 
@@ -104,7 +107,11 @@ def json_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator
     it = iter(rows)
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
     while chunk := list(islice(it, JSON_ROWS_CHUNK)):
-        yield dumps([dict(zip(columns, r, strict=True)) for r in chunk])
+        text = dumps([dict(zip(columns, r, strict=True)) for r in chunk])
+        if "\\u0000" in text and any(isinstance(v, str) and "\x00" in v for r in chunk for v in r):
+            # refused as a bound parameter is (PostgreSQL's JSON error would quote the rows around it)
+            raise psycopg.DataError("PostgreSQL text fields cannot contain NUL (0x00) bytes")
+        yield text
 
 
 class _PipelineExitNotice(logging.Filter):

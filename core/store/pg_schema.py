@@ -301,7 +301,7 @@ WHERE due_date IS NOT NULL AND due_date::date < {_TODAY_UTC}::date AND outstandi
 # entitlements to companies only checked again, for every row, what these two keys already guarantee (about a
 # fifth of the server's CPU of a worker's writes, with the lock it took on the company's row each transaction)
 ENTITLEMENT_COMPANY_THROUGH_EVENT = """
-ALTER TABLE entitlements DROP CONSTRAINT entitlements_company_fkey;
+ALTER TABLE entitlements DROP CONSTRAINT IF EXISTS entitlements_company_fkey;
 """
 
 # name -> what it does; the names of the SQLite migrations, so that both say which version a ledger is at

@@ -573,6 +573,19 @@ def test_only_plain_inserts_of_the_dispatch_tables_go_as_json():
         sql
         == "INSERT INTO findings (company, rule) SELECT company, rule FROM json_populate_recordset(NULL::findings, %s)"
     )
+    # a capitalised name would be a JSON key no column has (SQL folds it, JSON does not): read as NULL, silently
+    assert json_rows_insert("INSERT INTO findings (company, Rule) VALUES (?, ?)") is None
+    assert json_rows_insert("insert into findings (company, rule) values (?, ?)") is not None
+
+
+def test_a_nul_in_a_text_is_refused_as_a_bound_parameter_is_without_quoting_other_rows():
+    """Found by review: PostgreSQL's JSON error quoted the text around the NUL (other rows, an employee's figures)
+    into the dispatch's error and the logs."""
+    from paybonus.store.pg import json_rows
+
+    assert list(json_rows(["a"], [["explanation with an escaped \\u0000, not a NUL"]]))  # text, not a NUL
+    with pytest.raises(psycopg.DataError, match=r"cannot contain NUL \(0x00\) bytes$"):
+        list(json_rows(["a", "b"], [["E1 salary 3512.45", 1], ["x\x00y", 2]]))
 
 
 def test_an_entitlement_of_an_unknown_company_is_refused_through_its_event(pg_url):
