@@ -13,19 +13,25 @@ from paybonus.fixtures.generator import SAMPLE_SCHEMES, generate
 from paybonus.formulas import Formula, FormulaError
 from paybonus.sources import store_company
 
-COMPANY = generate(
-    "FIXED",
-    employees=6,
-    seed=3,
-    schemes_toml=SAMPLE_SCHEMES,
-    salary_schemes=True,
-    results=_results(6),
-    csv_rows=False,
-)
+
+def _company(employees):
+    return generate(
+        "FIXED",
+        employees=employees,
+        seed=3,
+        schemes_toml=SAMPLE_SCHEMES,
+        salary_schemes=True,
+        results=_results(employees),
+        csv_rows=False,
+    )
 
 
-def load(ledger, toml=None):
-    data = COMPANY.data if toml is None else evolve(COMPANY.data, config=parse_company_toml(toml, "test"))
+COMPANY = _company(6)
+TWELVE = _company(12)  # E0001 has no PMT evidence in the year and is in PMT's population
+
+
+def load(ledger, toml=None, company=COMPANY):
+    data = company.data if toml is None else evolve(company.data, config=parse_company_toml(toml, "test"))
     store_company(ledger, data)
 
 
@@ -157,28 +163,12 @@ def test_another_writer_meanwhile_makes_the_event_published_apart_with_nothing_l
     ledger.close()
 
 
-TWELVE = generate(
-    "FIXED",
-    employees=12,
-    seed=3,
-    schemes_toml=SAMPLE_SCHEMES,
-    salary_schemes=True,
-    results=_results(12),
-    csv_rows=False,
-)  # E0001 has no PMT evidence in the year and is in PMT's population
-
-
-def _load_twelve(ledger, toml=None):
-    data = TWELVE.data if toml is None else evolve(TWELVE.data, config=parse_company_toml(toml, "test"))
-    store_company(ledger, data)
-
-
 def _year_then_new_evidence(path, race):
     """The sample year published, then one new PMT evidence event (after the close, so the award is computed again
     from every evidence event of the employee, this one included); with `race`, another writer reloads the company
     while that event's scheme computes (the event goes `_publish_apart`), without, the same reload comes first."""
     ledger = Ledger.create(path)
-    _load_twelve(ledger)
+    load(ledger, company=TWELVE)
     bus = EventBus(ledger, load_plugins(entry_points=False))
     events = sorted(TWELVE.events, key=lambda e: e["occurred_at"])
     bus.publish_all(bus.host.event_types.read_jsonl("year", [canonical_json(e) for e in events]))
@@ -212,13 +202,13 @@ def _year_then_new_evidence(path, race):
             if not state["done"]:
                 state["done"] = True
                 other = Ledger.open(path)
-                _load_twelve(other, reloaded)
+                load(other, reloaded, TWELVE)
                 other.close()
             return real(event, scheme, digest)
 
         bus._compute = compute  # type: ignore[method-assign]
     else:
-        _load_twelve(ledger, reloaded)
+        load(ledger, reloaded, TWELVE)
     [(_, event)] = bus.host.event_types.read_jsonl("new", [canonical_json(new)])
     out = bus.publish(event)
     rows = ledger.conn.execute(
