@@ -82,13 +82,12 @@ class Formula:
         """Parse and check `source` against the known figure names. Raises FormulaError. A formula is a value:
         the same text and names give the same formula, parsed once (a vendor's companies share their plans'
         formulas; each company's configuration is structured once, and parsed its formulas again)."""
-        key = (source, frozenset(known)) if isinstance(source, str) else None
-        if key is not None:
-            found = _PARSED.get(key)
-            if found is not None:
-                return found
-        formula = cls._parse(source, key[1] if key is not None else frozenset(known))
-        if key is not None:
+        if not isinstance(source, str):
+            raise FormulaError("empty formula")
+        key = (source, frozenset(known))
+        formula = _PARSED.get(key)
+        if formula is None:
+            formula = cls._parse(source, key[1])  # a refused formula raises: never kept
             if len(_PARSED) >= PARSED_KEPT:
                 _PARSED.clear()  # rare: more distinct formulas than a vendor's plans hold
             _PARSED[key] = formula
@@ -96,7 +95,7 @@ class Formula:
 
     @classmethod
     def _parse(cls, source: str, known: frozenset[str]) -> Formula:
-        if not isinstance(source, str) or not source.strip():
+        if not source.strip():
             raise FormulaError("empty formula")
         if len(source) > MAX_SOURCE:
             raise FormulaError(f"formula longer than {MAX_SOURCE} characters")
