@@ -33,6 +33,7 @@ from paybonus.hooks.types import (
 from . import guard, heap, logs, payments
 from .admission import Admission, Admitted
 from .caches import Caches
+from .calendar import Period
 from .context import Context
 from .errors import PartlyPublished, SchemeError, UserError
 from .events import Event, canonical_json
@@ -647,12 +648,26 @@ class EventBus:
                 raise SchemeError(f"scheme {name}: an advance must be positive")
             if kind in (Kind.CORRECTION, Kind.INTEREST) and d.corrects is None:
                 raise SchemeError(f"scheme {name}: a {kind} must reference the entitlement it relates to")
+            # the draft's other fields as its type hints say: SQLite would store another type as given, and
+            # PostgreSQL refuse it, and a due date that is not a date must not be lost (read as none)
+            if type(d.employee) is not str or not d.employee:
+                raise SchemeError(f"scheme {name}: employee must be a non-empty str, got {d.employee!r:.40}")
+            if d.corrects is not None and type(d.corrects) is not str:
+                raise SchemeError(f"scheme {name}: corrects must be an entitlement id (str) or None")
+            if type(d.key) is not str:
+                raise SchemeError(f"scheme {name}: key must be a str, got {type(d.key).__name__}")
             if d.period is not period:
                 period = d.period
+                if not isinstance(period, Period):
+                    raise SchemeError(f"scheme {name}: period must be a Period, got {type(period).__name__}")
                 pkey, start, end = period.key, period.start.isoformat(), period.end.isoformat()
             if d.due_date is not due:
                 due = d.due_date
-                due_text = due.isoformat() if isinstance(due, date) else None
+                if due is not None and type(due) is not date:  # a datetime or a text is not a due date
+                    raise SchemeError(
+                        f"scheme {name}: due_date must be a date or None, got {type(due).__name__}"
+                    )
+                due_text = None if due is None else due.isoformat()
             # the id names the computation, not the delivery: the draft's key (default: the event id) lets a
             # scheme that needs two facts give the same ids whichever fact arrived last
             ident = (
@@ -667,6 +682,8 @@ class EventBus:
                 )
             seen.add(ident)
             dsn = d.dsn or scheme.dsn
+            if d.dsn is not None and not (type(dsn.block) is str and type(dsn.code) is str):
+                raise SchemeError(f"scheme {name}: a draft's dsn mapping needs a block and a code (str)")
             yield (
                 ident,
                 d.employee,

@@ -170,6 +170,70 @@ def test_a_scheme_returning_floats_or_duplicates_fails_as_a_dead_letter(
     assert paybonus_ledger.conn.execute("SELECT COUNT(*) FROM entitlements").fetchone()[0] == 0
 
 
+@pytest.mark.parametrize(
+    "field, value, words",
+    [
+        ("employee", 1, "employee must be a non-empty str"),
+        ("employee", "", "employee must be a non-empty str"),
+        ("due_date", "2026-05-31", "due_date must be a date or None, got str"),
+        ("due_date", "datetime", "due_date must be a date or None, got datetime"),
+        ("corrects", 7, "corrects must be an entitlement id"),
+        ("key", None, "key must be a str"),
+        ("period", "2025-01", "period must be a Period"),
+    ],
+)
+def test_a_draft_off_its_type_hints_fails_its_dispatch_on_both_backends(
+    paybonus_bus, paybonus_events, paybonus_ledger, field, value, words
+):
+    """A draft field of another type than its hint (a due date as text, an employee as a number) fails the
+    dispatch with a clear error and nothing of it is kept: SQLite would have stored it as given, PostgreSQL
+    refused it, and a due date as text was read as no due date at all (its legal deadline lost)."""
+    from datetime import datetime
+
+    from paybonus.calendar import Period
+    from paybonus.hooks import (
+        EntitlementDraft,
+        Explanation,
+        SchemeDescriptor,
+        SchemeResult,
+        SocialRegime,
+        hookimpl,
+    )
+
+    bad_value = datetime(2026, 5, 31, 12, 0) if value == "datetime" else value
+    fields = {"employee": "E0001", "period": Period.parse("2025-01"), "due_date": date(2026, 5, 31)}
+    fields[field] = bad_value
+
+    def bad(event, ctx):
+        extra = {}
+        if field in ("corrects", "key"):
+            extra[field] = bad_value
+        draft = EntitlementDraft(
+            fields["employee"], fields["period"], 1250, Explanation(), due_date=fields["due_date"], **extra
+        )
+        return SchemeResult([draft])
+
+    class Bad:
+        @hookimpl
+        def paybonus_register_schemes(self):
+            return [
+                SchemeDescriptor(
+                    name="bad",
+                    version="1",
+                    label="Bad",
+                    handlers={"period_closed": bad},
+                    recompute=lambda e: 0,
+                    dsn=testplugins.DSN,
+                    social_regime=SocialRegime.SALARY,
+                )
+            ]
+
+    bus = paybonus_bus(Bad(), company=make_company(schemes_toml="[schemes.bad]\n"))
+    out = bus.publish(paybonus_events.period_closed("2025-03"))
+    assert out.dispatches[0].status == "failed" and words in out.dispatches[0].error
+    assert paybonus_ledger.conn.execute("SELECT COUNT(*) FROM entitlements").fetchone()[0] == 0
+
+
 def test_context_sees_earlier_events_and_entitlements(paybonus_bus, paybonus_events, paybonus_ledger):
     from paybonus.hooks import SchemeDescriptor, SchemeResult, SocialRegime, hookimpl
 
