@@ -21,6 +21,7 @@ from typing import Any
 from attrs import frozen
 from paybonus.hooks.types import (
     DispatchStatus,
+    DsnMapping,
     EntitlementDraft,
     Explanation,
     Finding,
@@ -642,16 +643,21 @@ class EventBus:
                     f"scheme {name}: an amount beyond {MAX_ENTITLEMENT_CENTS // 100:,} euros for one "
                     "employee is a fault of the computation, not a bonus"
                 )
+            if type(kind) is not Kind:  # a text "principal" would pass the guards below unchecked
+                raise SchemeError(f"scheme {name}: kind must be a Kind, got {type(kind).__name__}")
             if kind is Kind.PRINCIPAL and amount < 0:
                 raise SchemeError(f"scheme {name}: a principal entitlement cannot be negative")
             if kind is Kind.ADVANCE and amount <= 0:
                 raise SchemeError(f"scheme {name}: an advance must be positive")
             if kind in (Kind.CORRECTION, Kind.INTEREST) and d.corrects is None:
                 raise SchemeError(f"scheme {name}: a {kind} must reference the entitlement it relates to")
-            # the draft's other fields as its type hints say: SQLite would store another type as given, and
-            # PostgreSQL refuse it, and a due date that is not a date must not be lost (read as none)
-            if type(d.employee) is not str or not d.employee:
-                raise SchemeError(f"scheme {name}: employee must be a non-empty str, got {d.employee!r:.40}")
+            # the draft's other fields as their type hints say: another type was stored as given (a datetime as a
+            # timestamp no reader accepts, a number as an employee) or lost (a due date as text read as none)
+            if type(d.employee) is not str or not d.employee.strip():
+                got = type(d.employee).__name__ if type(d.employee) is not str else "an empty id"
+                raise SchemeError(
+                    f"scheme {name}: employee must be a non-empty str, got {got}"
+                )  # not its value
             if d.corrects is not None and type(d.corrects) is not str:
                 raise SchemeError(f"scheme {name}: corrects must be an entitlement id (str) or None")
             if type(d.key) is not str:
@@ -660,6 +666,8 @@ class EventBus:
                 period = d.period
                 if not isinstance(period, Period):
                     raise SchemeError(f"scheme {name}: period must be a Period, got {type(period).__name__}")
+                if type(period.start) is not date or type(period.end) is not date:  # a datetime is no day
+                    raise SchemeError(f"scheme {name}: a period's start and end must be dates")
                 pkey, start, end = period.key, period.start.isoformat(), period.end.isoformat()
             if d.due_date is not due:
                 due = d.due_date
@@ -681,9 +689,13 @@ class EventBus:
                     f"scheme {name} returned two entitlements for one employee, period and kind"
                 )
             seen.add(ident)
-            dsn = d.dsn or scheme.dsn
-            if d.dsn is not None and not (type(dsn.block) is str and type(dsn.code) is str):
-                raise SchemeError(f"scheme {name}: a draft's dsn mapping needs a block and a code (str)")
+            dsn = scheme.dsn if d.dsn is None else d.dsn
+            if d.dsn is not None and not (
+                isinstance(dsn, DsnMapping) and type(dsn.block) is str and type(dsn.code) is str
+            ):
+                raise SchemeError(
+                    f"scheme {name}: a draft's dsn must be a DsnMapping of a block and a code (str)"
+                )
             yield (
                 ident,
                 d.employee,

@@ -173,13 +173,18 @@ def test_a_scheme_returning_floats_or_duplicates_fails_as_a_dead_letter(
 @pytest.mark.parametrize(
     "field, value, words",
     [
-        ("employee", 1, "employee must be a non-empty str"),
-        ("employee", "", "employee must be a non-empty str"),
+        ("employee", 1, "employee must be a non-empty str, got int"),
+        ("employee", "  ", "employee must be a non-empty str, got an empty id"),
+        ("employee", ("E0001", "Jeanne Dupont"), "employee must be a non-empty str, got tuple"),
         ("due_date", "2026-05-31", "due_date must be a date or None, got str"),
         ("due_date", "datetime", "due_date must be a date or None, got datetime"),
         ("corrects", 7, "corrects must be an entitlement id"),
         ("key", None, "key must be a str"),
         ("period", "2025-01", "period must be a Period"),
+        ("period", "datetimes", "a period's start and end must be dates"),
+        ("kind", "principal", "kind must be a Kind, got str"),
+        ("dsn", {"block": "S21.G00.52", "code": "026"}, "dsn must be a DsnMapping"),
+        ("dsn", "", "dsn must be a DsnMapping"),
     ],
 )
 def test_a_draft_off_its_type_hints_fails_its_dispatch_on_both_backends(
@@ -200,13 +205,20 @@ def test_a_draft_off_its_type_hints_fails_its_dispatch_on_both_backends(
         hookimpl,
     )
 
-    bad_value = datetime(2026, 5, 31, 12, 0) if value == "datetime" else value
+    bad_value = (
+        {
+            "datetime": datetime(2026, 5, 31, 12, 0),
+            "datetimes": Period(datetime(2025, 1, 1), datetime(2025, 1, 31, 23)),
+        }.get(value, value)
+        if isinstance(value, str)
+        else value
+    )
     fields = {"employee": "E0001", "period": Period.parse("2025-01"), "due_date": date(2026, 5, 31)}
     fields[field] = bad_value
 
     def bad(event, ctx):
         extra = {}
-        if field in ("corrects", "key"):
+        if field in ("corrects", "key", "kind", "dsn"):
             extra[field] = bad_value
         draft = EntitlementDraft(
             fields["employee"], fields["period"], 1250, Explanation(), due_date=fields["due_date"], **extra
@@ -231,6 +243,7 @@ def test_a_draft_off_its_type_hints_fails_its_dispatch_on_both_backends(
     bus = paybonus_bus(Bad(), company=make_company(schemes_toml="[schemes.bad]\n"))
     out = bus.publish(paybonus_events.period_closed("2025-03"))
     assert out.dispatches[0].status == "failed" and words in out.dispatches[0].error
+    assert "Jeanne" not in out.dispatches[0].error  # the error names the type, never the value
     assert paybonus_ledger.conn.execute("SELECT COUNT(*) FROM entitlements").fetchone()[0] == 0
 
 
