@@ -19,7 +19,7 @@ import pluggy
 from attrs import define, field, frozen
 from paybonus.hooks import specs
 from paybonus.hooks.markers import PROJECT
-from paybonus.hooks.types import CompanyInfo, LedgerView, PayrollSource, SchemeDescriptor
+from paybonus.hooks.types import CompanyInfo, DsnMapping, LedgerView, PayrollSource, SchemeDescriptor
 
 from . import guard, logs
 from .errors import PluginError
@@ -276,6 +276,8 @@ def _scheme_problem(s: Any) -> str | None:
         return f"scheme {s.name!r} handles no event type"
     if not all(callable(h) for h in s.handlers.values()) or not callable(s.recompute):
         return f"scheme {s.name!r}: its handlers and recompute must be functions"
+    if not (isinstance(s.dsn, DsnMapping) and type(s.dsn.block) is str and type(s.dsn.code) is str):
+        return f"scheme {s.name!r}: its dsn must be a DsnMapping of a block and a code (str)"
     return None
 
 

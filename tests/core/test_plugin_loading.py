@@ -228,6 +228,10 @@ REFUSED_REGISTRATIONS = {
         ("paybonus_register_schemes", _scheme(handlers={"period_closed": "compute"})),
         "scheme 'flat_bonus': its handlers and recompute must be functions",
     ),
+    "a DSN mapping that is a dict": (
+        ("paybonus_register_schemes", _scheme(dsn={"block": "S21.G00.52", "code": "026"})),
+        "scheme 'flat_bonus': its dsn must be a DsnMapping of a block and a code (str)",
+    ),
     "a handler of an event type nobody registered": (
         ("paybonus_register_schemes", _scheme(handlers={"bonus_paid": lambda e, c: None})),
         "scheme 'flat_bonus' handles unknown event type 'bonus_paid'",
