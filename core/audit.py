@@ -422,7 +422,7 @@ def _recompute_all(
     parts = ledger.entitlements
     recomputes = {name: s.recompute for name, s in schemes.items()}
     here_hung: set[str] = set()  # schemes that hung in this process's own slices
-    explanation_of = parts.explanation_of
+    explanation_of = parts.explained
 
     def merge(
         keys: Sequence[Key], found: audit_rows.Outcomes, row_of: Callable[[int], tuple[Any, ...]]
