@@ -151,13 +151,6 @@ class DispatchRecord:
     shared: dict[str, str] = field(factory=dict)
 
 
-# the page cache of SQLite's integrity_check (KiB; SQLite's default is 2 000): it looks up every row's entry in
-# each of its table's indexes, and with the default cache most index pages were read again from the file, a system
-# call each: at 200 000 employees 8.5 of its 19 CPU seconds were the system's, 1.7 with this cache (the verifier's
-# memory: at most this much more)
-INTEGRITY_CACHE_KIB = 32_768
-
-
 def digest_of(data: Any) -> str:
     """sha256 of canonical JSON (sorted keys, compact, UTF-8 kept): `json.dumps(data, sort_keys=True,
     separators=(",", ":"), ensure_ascii=False, default=str)`, by an encoder built once (one digest per dispatch;
@@ -520,7 +513,6 @@ class Ledger:
             return self.server.integrity()
         conn = read_only(self.path)
         try:
-            conn.execute(f"PRAGMA cache_size = -{INTEGRITY_CACHE_KIB}")
             return [tuple(r) for r in conn.execute("PRAGMA integrity_check")]
         finally:
             conn.close()
