@@ -29,7 +29,7 @@ from .errors import UserError
 from .events import canonical_json
 from .params import Parameters
 from .store import GENESIS, Head, Ledger
-from .store.audit_log import OPENED, chain_hash, genesis, legacy_chain_hash
+from .store.audit_log import OPENED, genesis, legacy_chain_hash
 from .store.companies import Companies, load_digest, sha256
 from .store.entitlements import shared_hash
 from .store.ledger import digest_of
@@ -287,6 +287,7 @@ def _check_chains(
     actions: dict[str, str] = {}
     company, n, prev = "", 0, ""
     entries = rep.entries
+    sha256 = hashlib.sha256  # `chain_hash`, written out in the loop (a call less for each of a million rows)
     try:
         for e_company, e_n, at, action, ref, digest, prev_hash, hsh in ledger.audit.entry_tuples():
             entries += 1
@@ -305,7 +306,10 @@ def _check_chains(
                     f"{company} chain entry {e_n}",
                     "prev_hash does not match the previous entry's hash (chain broken)",
                 )
-            if chain_hash(prev_hash, company, e_n, at, action, ref, digest) != hsh:
+            if (
+                sha256(f"{prev_hash}|{company}|{e_n}|{at}|{action}|{ref}|{digest}".encode()).hexdigest()
+                != hsh
+            ):  # chain_hash(prev_hash, company, e_n, at, action, ref, digest)
                 problem(
                     f"{company} chain entry {e_n}",
                     f"hash does not match the entry's content ({action} {ref}): entry altered",
@@ -422,7 +426,7 @@ def _recompute_all(
     parts = ledger.entitlements
     recomputes = {name: s.recompute for name, s in schemes.items()}
     here_hung: set[str] = set()  # schemes that hung in this process's own slices
-    explanation_of = parts.explanation_of
+    explanation_of = parts.explained
 
     def merge(
         keys: Sequence[Key], found: audit_rows.Outcomes, row_of: Callable[[int], tuple[Any, ...]]
@@ -620,6 +624,8 @@ def _check_payments(ledger: Ledger, latest: Latest, problem: Callable[[str, str]
         problem(f"event {event_id} ({company})", "payment event without its payment row")
     paid = ledger.payments.totals_by_mode()
     for eid, amount, status in ledger.entitlements.statuses():
+        if status == "due" and eid not in paid:  # what `status_of` gives without payments: most rows
+            continue
         expected = status_of(amount, paid.get(eid, {}))
         if status != expected:
             problem(

@@ -62,12 +62,14 @@ T_SEQ, T_ID, T_SCHEME, T_COMPANY, T_AMOUNT, T_EXPLANATION, T_DIGEST = (
 )
 
 Recompute = Callable[[Explanation], Any]
+# a row's stored explanation text -> its whole explanation, as a dict or made already (`Entitlements.explained`)
+Explain = Callable[[str], "Mapping[str, Any] | Explanation"]
 
 
 def outcomes(
     rows: Sequence[tuple[Any, ...]],
     recomputes: Mapping[str, Recompute],
-    explanation_of: Callable[[str], dict[str, Any]],
+    explanation_of: Explain,
     hung: set[str],
     timeout: float | None,
 ) -> Outcomes:
@@ -89,7 +91,7 @@ def _run(
     rows: Sequence[tuple[Any, ...]],
     name: str,
     recompute: Recompute | None,
-    explanation_of: Callable[[str], dict[str, Any]],
+    explanation_of: Explain,
     hung: set[str],
     timeout: float | None,
     out: Outcomes,
@@ -136,7 +138,7 @@ def _digest_differs(row: tuple[Any, ...]) -> bool:
 
 def _each(
     recompute: Recompute,
-    explanation_of: Callable[[str], dict[str, Any]],
+    explanation_of: Explain,
     rows: Sequence[tuple[Any, ...]],
     start: int,
     results: list[tuple[bool, Outcome]],
@@ -161,7 +163,9 @@ def _each(
             results.append((bad, ("abort", type(exc))))
             continue
         try:
-            amount = recompute(Explanation.from_dict(explanation))
+            amount = recompute(
+                explanation if explanation.__class__ is Explanation else Explanation.from_dict(explanation)  # type: ignore[arg-type]
+            )
             outcome = OK if amount == row[T_AMOUNT] else ("amount", f"{amount}", row[T_AMOUNT])
         except guard.PluginTimeout as exc:
             results.append((bad, ("timeout", str(exc))))
@@ -182,7 +186,7 @@ def _each(
 def in_slices(
     rows: Iterable[tuple[Any, ...]],
     recomputes: Mapping[str, Recompute],
-    explanation_of: Callable[[str], dict[str, Any]],
+    explanation_of: Explain,
     hung: set[str],
     timeout: float | None,
 ) -> Iterable[tuple[list[tuple[Any, ...]], Outcomes]]:
@@ -211,7 +215,7 @@ def _slice(
     conn: Any, recomputes: Mapping[str, Recompute], timeout: float | None, lo: int, hi: int | None
 ) -> tuple[int, int, Outcomes]:
     """(rows seen, last seq seen, outcomes) of the rows with lo <= seq < hi."""
-    explanation_of = Entitlements(conn).explanation_of
+    explanation_of = Entitlements(conn).explained
     hung: set[str] = set()
     seen, last = 0, -1
     found: Outcomes = {}

@@ -601,3 +601,70 @@ def test_each_entitlement_stores_only_its_own_part_and_reads_back_whole(app):
         and ("input", "salary_cents") in lines
         and ("parameter", "pass") in lines
     )
+
+
+# -- the recompute reads each row's own part joined to its shared part (issue 17, verify's fourth pass) ------------
+
+
+def _rewrite_own(app, row_id, edit):
+    """A row's own explanation part edited with its digest re-derived: only the recompute can see it."""
+    sql(app, "DROP TRIGGER entitlements_immutable")
+    cur = app.ledger.conn.cursor()
+    cur.row_factory = sqlite3.Row
+    row = dict(cur.execute("SELECT * FROM entitlements WHERE id = ?", (row_id,)).fetchone())
+    own = json.loads(row["explanation"])
+    edit(own)
+    row["explanation"] = json.dumps(own, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    sql(
+        app,
+        "UPDATE entitlements SET explanation = ?, digest = ? WHERE id = ?",
+        args=(row["explanation"], entitlement_digest(row), row_id),
+    )
+    return row
+
+
+def _shared_nao_rows(app):
+    return app.ledger.conn.execute(
+        "SELECT id, seq, amount_cents, json_extract(explanation, '$.shared') FROM entitlements "
+        "WHERE scheme = 'prime_nao' AND json_extract(explanation, '$.shared') IS NOT NULL ORDER BY seq"
+    ).fetchall()
+
+
+def test_an_own_input_of_a_row_that_shares_its_part_is_recomputed(app):
+    rows = _shared_nao_rows(app)
+    assert len(rows) > 2  # a NAO close: each beneficiary's own part names the schedule they share
+    ident, seq, amount, _ = rows[1]
+    _rewrite_own(
+        app, ident, lambda own: own["inputs"].__setitem__("full_cents", own["inputs"]["full_cents"] * 3)
+    )
+    found = [p for p in problems(app) if f"(row {seq})" in p]
+    assert any(f"amount {amount} cents differs from" in p for p in found), found
+
+
+def test_a_schedule_of_instalments_edited_in_a_shared_part_or_a_row_is_recomputed(app):
+    rows = _shared_nao_rows(app)
+    key = rows[0][3]
+    body = app.ledger.conn.execute("SELECT body FROM shared_explanations WHERE hash = ?", (key,)).fetchone()[
+        0
+    ]
+    part = json.loads(body)
+    assert part["inputs"]["instalments"] == ["0.5", "0.5"]
+    # one row's own part with another schedule (its own inputs win over its shared part's)
+    ident, seq, amount, _ = rows[-1]
+    _rewrite_own(app, ident, lambda own: own["inputs"].__setitem__("instalments", ["0.1", "0.9"]))
+    found = problems(app)
+    assert any(f"(row {seq}): amount {amount} cents differs from" in p for p in found), found
+    # the shared part itself: every row naming it is recomputed with the altered schedule
+    part["inputs"]["instalments"] = ["0.2", "0.8"]
+    sql(app, "DROP TRIGGER shared_explanations_no_update")
+    sql(
+        app,
+        "UPDATE shared_explanations SET body = ? WHERE hash = ?",
+        args=(json.dumps(part, sort_keys=True, separators=(",", ":"), ensure_ascii=False), key),
+    )
+    found = [
+        str(p) for p in verify(app.ledger, app.host.schemes, params=app.params, max_problems=10_000).problems
+    ]
+    users = [r for r in rows if r[3] == key and r[2]]
+    assert f"shared explanation {key[:16]}: its text was altered (it no longer has this hash)" in found
+    assert sum("recomputed from its explanation" in p for p in found) >= len(users) > 1
