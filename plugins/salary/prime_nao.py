@@ -599,7 +599,10 @@ def recompute(expl: Explanation) -> int:
     p = i["presence"]
     total = sc.replay_prorate(int(i["full_cents"]), p["contract_days"] - p["absent_days"], p["period_days"])
     parts = allocate(total, _weights(i["instalments"]))
-    return parts[int(i["instalment"]) - 1] - int(i.get("previous_cents", 0))
+    n = int(i["instalment"])
+    if not 1 <= n <= len(parts):  # a negative index would silently take an instalment from the end
+        raise ValueError(f"instalment {n} is not one of the schedule's 1 to {len(parts)}")
+    return parts[n - 1] - int(i.get("previous_cents", 0))
 
 
 def descriptor() -> SchemeDescriptor:

@@ -668,3 +668,30 @@ def test_a_schedule_of_instalments_edited_in_a_shared_part_or_a_row_is_recompute
     users = [r for r in rows if r[3] == key and r[2]]
     assert f"shared explanation {key[:16]}: its text was altered (it no longer has this hash)" in found
     assert sum("recomputed from its explanation" in p for p in found) >= len(users) > 1
+
+
+def test_a_paid_entitlement_set_back_to_due_is_found(app):
+    """A status moved back to 'due' while its payment is still recorded: the payments check must compare the status
+    with what the payments give, not skip every row whose status reads 'due'."""
+    from datetime import date
+
+    from paybonus.events import PaymentRecorded
+
+    ent = app.ledger.conn.execute(
+        "SELECT id, amount_cents, company FROM entitlements WHERE scheme = 'interessement' AND amount_cents > 0 LIMIT 1"
+    ).fetchone()
+    pay = Event(
+        "pay-back-to-due",
+        "payment_recorded",
+        ent[2],
+        datetime(2026, 5, 1, tzinfo=UTC),
+        PaymentRecorded(ent[0], ent[1], date(2026, 5, 1)),
+    )
+    app.publish([pay])
+    assert (
+        app.ledger.conn.execute("SELECT status FROM entitlements WHERE id = ?", (ent[0],)).fetchone()[0]
+        == "paid"
+    )
+    assert not [p for p in problems(app) if ent[0] in p]
+    sql(app, "UPDATE entitlements SET status = 'due' WHERE id = ?", args=(ent[0],))
+    assert any(ent[0] in p for p in problems(app))

@@ -155,3 +155,49 @@ def test_nao_weights_are_scale_weights_of_the_shares(shares):
         except Exception as exc:
             got = repr(exc)
         assert got == before()
+
+
+def test_nao_weights_follow_each_schedule_given_in_turn():
+    """Schedules given one after another as fresh lists (as each row's explanation gives them): each gets its own
+    weights, the reverse of one seen before included (a cache keyed by identity or by the sorted shares would not)."""
+    schedules = [["0.1", "0.9"], ["0.9", "0.1"], ["0.1", "0.9"], ["0.5", "0.5"], ["0.9", "0.1"], ["1"]]
+    for shares in schedules * 2:
+        fresh = [str(s) for s in shares]  # a new list each time, its id maybe reused
+        assert list(prime_nao._weights(fresh)) == scale_weights([Decimal(s) for s in shares])
+
+
+def test_rows_of_two_shared_parts_in_turn_each_joined_to_its_own():
+    """Rows of two dispatches' parts alternating A, B, A: each row is joined to its own part's pieces."""
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE shared_explanations (hash TEXT PRIMARY KEY, body TEXT)")
+    keys = []
+    for body in ({"inputs": {"pool": 100}, "rules": ["N-1"]}, {"inputs": {"pool": 200}, "rules": ["N-2"]}):
+        text = json.dumps(body)
+        keys.append(shared_hash(text))
+        conn.execute("INSERT INTO shared_explanations VALUES (?, ?)", (keys[-1], text))
+    parts = Entitlements(conn)
+    for i, k in enumerate([0, 1, 0, 1, 1, 0]):
+        text = json.dumps({"inputs": {"share": i}, "shared": keys[k]})
+        got = parts.explained(text)
+        assert got.inputs == {"pool": 100 * (k + 1), "share": i}
+        assert got.rules == (("N-1",) if k == 0 else ("N-2",))
+        assert _same(("ok", got), _merged_anew(parts, text))
+
+
+@pytest.mark.parametrize("instalment", [0, -1, 3])
+def test_nao_recompute_refuses_an_instalment_outside_its_schedule(instalment):
+    """An instalment number outside 1..len(schedule) is an error of the explanation (Python's negative index
+    would silently take one from the end)."""
+    expl = Explanation(
+        {
+            "presence": {"contract_days": 30, "absent_days": 0, "period_days": 30},
+            "full_cents": 100_00,
+            "instalments": ["0.5", "0.5"],
+            "instalment": instalment,
+        },
+        {},
+        (),
+        (),
+    )
+    with pytest.raises(ValueError, match="instalment"):
+        prime_nao.recompute(expl)
