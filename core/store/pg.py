@@ -114,11 +114,28 @@ def json_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator
     it = iter(rows)
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
     while chunk := list(islice(it, JSON_ROWS_CHUNK)):
-        text = dumps([dict(zip(columns, r, strict=True)) for r in chunk])
+        objects = [dict(zip(columns, r, strict=True)) for r in chunk]
+        if _orjson_dumps is not None and all(type(v) in _PLAIN for r in chunk for v in r):
+            # texts, integers and NULLs only: orjson writes what json does, in about half the time (an integer
+            # beyond 64 bits, a lone surrogate: orjson refuses, and json writes it or raises as it always did)
+            try:
+                text = _orjson_dumps(objects).decode()
+            except TypeError:
+                text = dumps(objects)
+        else:  # anything else (a float, a bool, a date...) is written, or refused, as json always did
+            text = dumps(objects)
         if "\\u0000" in text and any(isinstance(v, str) and "\x00" in v for r in chunk for v in r):
             # refused as a bound parameter is (PostgreSQL's JSON error would quote the rows around it)
             raise psycopg.DataError("PostgreSQL text fields cannot contain NUL (0x00) bytes")
         yield text
+
+
+_PLAIN = frozenset({str, int, type(None)})  # the values orjson and json write alike (`json_rows`)
+_orjson_dumps: Any
+try:
+    from orjson import dumps as _orjson_dumps
+except ImportError:  # pragma: no cover - orjson is a dependency; json alone writes the same rows, slower
+    _orjson_dumps = None
 
 
 class _PipelineExitNotice(logging.Filter):
