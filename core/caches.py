@@ -89,7 +89,7 @@ class Populations:
     def __init__(self) -> None:
         self._populations: OrderedDict[tuple[str, Period, str], Population] = OrderedDict()
         self._cached_employees = 0
-        self._loads: dict[str, str] | None = None  # each company's payroll load time, read once (`loads_held`)
+        self._loads: dict[str, str] | None = None  # each company's payroll load, read once (`loads_held`)
 
     @contextmanager
     def loads_held(self) -> Iterator[None]:
@@ -113,7 +113,9 @@ class Populations:
         loads = self._loads
         if loads is None:
             loaded = reader.loaded_at(company.id)
-        elif (loaded := loads.get(company.id)) is None:
+        elif company.id in loads:
+            loaded = loads[company.id]
+        else:
             loaded = loads[company.id] = reader.loaded_at(company.id)
         key = (company.id, period, loaded)
         if key in self._populations:
