@@ -622,11 +622,13 @@ def test_json_rows_writes_what_json_writes_and_leaves_other_values_to_json():
 
     cols = ["a", "b", "c"]
     plain = [("x", 1, None), ('é\u2028\x7f\x1f"\\\t', 2**63 - 1, ""), ("y", -(2**63), "z")]
-    reference = json.dumps([dict(zip(cols, r)) for r in plain], ensure_ascii=False, separators=(",", ":"))
+    reference = json.dumps(
+        [dict(zip(cols, r, strict=True)) for r in plain], ensure_ascii=False, separators=(",", ":")
+    )
     assert list(json_rows(cols, plain)) == [reference]
     for other in [("a", 2**70, None), ("\ud800", 1, None), ("a", 1.5, None), ("a", True, None)]:
         assert list(json_rows(cols, [other])) == [
-            json.dumps([dict(zip(cols, other))], ensure_ascii=False, separators=(",", ":"))
+            json.dumps([dict(zip(cols, other, strict=True))], ensure_ascii=False, separators=(",", ":"))
         ]
     with pytest.raises(ValueError):  # as json always refused it
         list(json_rows(cols, [("a", float("nan"), None)]))
