@@ -89,12 +89,35 @@ class Populations:
     def __init__(self) -> None:
         self._populations: OrderedDict[tuple[str, Period, str], Population] = OrderedDict()
         self._cached_employees = 0
+        self._loads: dict[str, str] | None = None  # each company's payroll load, read once (`loads_held`)
+
+    @contextmanager
+    def loads_held(self) -> Iterator[None]:
+        """While inside, a company's payroll load time (what a population is keyed on) is read once: a worker's
+        message, under its company's held lock (`Ledger.holding`), where nobody else can load the company's
+        payroll (a load takes the company's lock). Its schemes asked for it once a computation, a round trip to
+        PostgreSQL each."""
+        if self._loads is not None:
+            yield
+            return
+        self._loads = {}
+        try:
+            yield
+        finally:
+            self._loads = None
 
     def population(
         self, host: PluginHost, reader: LedgerReader, company: CompanyInfo, period: Period
     ) -> Population:
         """The period's population from the payroll source; the last few are kept (schemes share them)."""
-        key = (company.id, period, reader.loaded_at(company.id))
+        loads = self._loads
+        if loads is None:
+            loaded = reader.loaded_at(company.id)
+        elif company.id in loads:
+            loaded = loads[company.id]
+        else:
+            loaded = loads[company.id] = reader.loaded_at(company.id)
+        key = (company.id, period, loaded)
         if key in self._populations:
             self._populations.move_to_end(key)
             return self._populations[key]

@@ -175,7 +175,11 @@ class Worker:
             if len(pairs) > 1 and delivery.deliveries >= self.max_deliveries:
                 summary, refused = self._one_by_one(app, pairs)  # the last delivery: keep what can be kept
             else:  # one company's events: its lock held throughout, its configuration digest read once
-                with app.ledger.holding(pairs[0][1].company), app.bus.caches.pinned():
+                with (
+                    app.ledger.holding(pairs[0][1].company),
+                    app.bus.caches.pinned(),
+                    app.bus.caches.populations.loads_held(),
+                ):
                     summary = app.publish(pairs)
             app.ledger.make_durable()  # acknowledged only once on disk: a crash then loses nothing acked
         except Exception as exc:

@@ -76,6 +76,13 @@ def translate(sql: str, with_args: bool) -> str:
     return sql
 
 
+@lru_cache(maxsize=2048)
+def is_write(sql: str) -> bool:
+    """An INSERT, UPDATE or DELETE that returns no rows: its cursor has nothing a caller could read."""
+    head = sql.lstrip()[:6].upper()
+    return head in ("INSERT", "UPDATE", "DELETE") and "RETURNING" not in sql.upper()
+
+
 # the tables a write transaction adds many rows to at once (a dispatch's entitlements, audit entries, findings,
 # shared parts): their columns are text and integers only, which JSON carries exactly
 JSON_ROWS_TABLES = frozenset({"entitlements", "audit_log", "findings", "shared_explanations"})
@@ -107,11 +114,28 @@ def json_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator
     it = iter(rows)
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
     while chunk := list(islice(it, JSON_ROWS_CHUNK)):
-        text = dumps([dict(zip(columns, r, strict=True)) for r in chunk])
+        objects = [dict(zip(columns, r, strict=True)) for r in chunk]
+        if _orjson_dumps is not None and all(type(v) in _PLAIN for r in chunk for v in r):
+            # texts, integers and NULLs only: orjson writes what json does, in about half the time (an integer
+            # beyond 64 bits, a lone surrogate: orjson refuses, and json writes it or raises as it always did)
+            try:
+                text = _orjson_dumps(objects).decode()
+            except TypeError:
+                text = dumps(objects)
+        else:  # anything else (a float, a bool, a date...) is written, or refused, as json always did
+            text = dumps(objects)
         if "\\u0000" in text and any(isinstance(v, str) and "\x00" in v for r in chunk for v in r):
             # refused as a bound parameter is (PostgreSQL's JSON error would quote the rows around it)
             raise psycopg.DataError("PostgreSQL text fields cannot contain NUL (0x00) bytes")
         yield text
+
+
+_PLAIN = frozenset({str, int, type(None)})  # the values orjson and json write alike (`json_rows`)
+_orjson_dumps: Any
+try:
+    from orjson import dumps as _orjson_dumps
+except ImportError:  # pragma: no cover - orjson is a dependency; json alone writes the same rows, slower
+    _orjson_dumps = None
 
 
 class _PipelineExitNotice(logging.Filter):
@@ -176,17 +200,29 @@ class PgConnection:
         except psycopg.Error as exc:
             raise UserError(redacted(url), f"cannot connect to PostgreSQL ({_first_line(exc)})") from None
         self.raw.adapters.register_loader("numeric", _IntegralNumeric)
+        self._writer: PgCursor | None = None  # the cursor of writes (`_cursor_for`), made at the first one
         if read_only:
             self.raw.execute("SET default_transaction_read_only = on")
 
     def cursor(self) -> PgCursor:
         return PgCursor(self.raw.cursor())
 
+    def _cursor_for(self, sql: str) -> PgCursor:
+        """A write's cursor is this connection's one writing cursor: no caller reads a write's result (the store
+        asks no row count, no RETURNING), so a statement may reuse the cursor of the last one; psycopg's cursor
+        setup (a copy of the connection's adapters, its state) is then paid once a session, not once a write. A
+        read gets a cursor of its own (its caller may still be reading another's rows)."""
+        if not is_write(sql):
+            return self.cursor()
+        if self._writer is None:
+            self._writer = self.cursor()
+        return self._writer
+
     def execute(self, sql: str, args: Sequence[Any] = ()) -> PgCursor:
-        return self.cursor().execute(sql, args)
+        return self._cursor_for(sql).execute(sql, args)
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> PgCursor:
-        return self.cursor().executemany(sql, rows)
+        return self._cursor_for(sql).executemany(sql, rows)
 
     def executescript(self, sql: str) -> None:
         self.raw.execute(sql.encode())

@@ -611,3 +611,46 @@ def test_an_entitlement_of_an_unknown_company_is_refused_through_its_event(pg_ur
             with pytest.raises(psycopg.errors.ForeignKeyViolation), app.ledger.write(company):
                 conn.executemany(_INSERT, [forged])
         assert app.ledger.entitlements.count() == count
+
+
+def test_json_rows_writes_what_json_writes_and_leaves_other_values_to_json():
+    """Texts, integers and NULLs go through orjson (the same text as json's, faster); anything else, and what
+    orjson refuses, is written (or refused) by json as before."""
+    import json
+
+    from paybonus.store.pg import json_rows
+
+    cols = ["a", "b", "c"]
+    plain = [("x", 1, None), ('é\u2028\x7f\x1f"\\\t', 2**63 - 1, ""), ("y", -(2**63), "z")]
+    reference = json.dumps(
+        [dict(zip(cols, r, strict=True)) for r in plain], ensure_ascii=False, separators=(",", ":")
+    )
+    assert list(json_rows(cols, plain)) == [reference]
+    for other in [("a", 2**70, None), ("\ud800", 1, None), ("a", 1.5, None), ("a", True, None)]:
+        assert list(json_rows(cols, [other])) == [
+            json.dumps([dict(zip(cols, other, strict=True))], ensure_ascii=False, separators=(",", ":"))
+        ]
+    with pytest.raises(ValueError):  # as json always refused it
+        list(json_rows(cols, [("a", float("nan"), None)]))
+
+
+def test_writes_share_one_cursor_reads_get_their_own(pg_url):
+    """A write's result is never read: writes reuse the connection's writing cursor; a read's rows stay readable
+    while other statements run."""
+    from paybonus.store.pg import is_write
+
+    assert is_write("INSERT INTO t (a) VALUES (?)") and is_write("  update t SET a = 1")
+    assert is_write("DELETE FROM t") and not is_write("INSERT INTO t (a) VALUES (1) RETURNING a")
+    assert not is_write("SELECT 1") and not is_write("WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x")
+    with Paybonus.create(pg_url) as app:
+        conn = app.ledger.conn
+        conn.execute("CREATE TEMP TABLE wc (a integer)")
+        first = conn.execute("INSERT INTO wc (a) VALUES (?)", (1,))
+        assert conn.execute("INSERT INTO wc (a) VALUES (?)", (2,)) is first
+        conn.executemany("INSERT INTO wc (a) VALUES (?)", [(3,), (4,)])
+        reading = conn.execute("SELECT a FROM wc ORDER BY a")
+        other = conn.execute("SELECT count(*) FROM wc")
+        conn.execute("INSERT INTO wc (a) VALUES (?)", (5,))
+        assert other is not reading and other is not first
+        assert [r[0] for r in reading] == [1, 2, 3, 4]
+        assert other.fetchone()[0] == 4
