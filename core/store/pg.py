@@ -258,11 +258,16 @@ class PgConnection:
                 raw.execute("COMMIT")
             committed = True
         finally:
-            if not committed and raw.info.transaction_status in (
-                TransactionStatus.INTRANS,
-                TransactionStatus.INERROR,
-            ):
-                raw.execute("ROLLBACK")
+            if not committed:
+                if raw.info.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
+                    raw.execute("ROLLBACK")
+                # a statement psycopg prepared inside the failed pipeline may never have reached the server (the
+                # statements after an error are skipped) while psycopg keeps it as prepared: every later run of it
+                # would fail ("prepared statement _pg3_1 does not exist"). Its manager forgets them all and sends
+                # DEALLOCATE ALL before the next statement (psycopg has no public call for it).
+                prepared = getattr(raw, "_prepared", None)
+                if prepared is not None:
+                    prepared.clear()
 
     def close(self) -> None:
         self.raw.close()

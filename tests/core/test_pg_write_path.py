@@ -134,6 +134,23 @@ def test_an_error_of_a_statement_sent_ahead_rolls_its_transaction_back(pg_url):
         assert ledger.conn.execute("SELECT k FROM scratch").fetchall() == [("b",)]
 
 
+def test_a_statement_prepared_in_a_failed_transaction_runs_again_afterwards(pg_url):
+    """psycopg prepares a statement at its 5th run; when that run is in a pipelined transaction that fails, the
+    statement may never reach the server while psycopg keeps it as prepared: every later run of it on the
+    connection failed ("prepared statement _pg3_1 does not exist"), a long publish's later dispatches with it."""
+    with Ledger.create(pg_url) as ledger:
+        ledger.conn.execute("CREATE TABLE scratch (a BIGINT, b TEXT)")
+        insert = "INSERT INTO scratch (a, b) VALUES (?, ?)"
+        for value in (1, 2, 3, 2**64, 2**64, 2**64, 4, 5, 6, 7, 8, 2**64, 9):
+            try:
+                with ledger.write("ACME"):
+                    ledger.conn.execute(insert, (value, "x"))
+            except psycopg.errors.NumericValueOutOfRange:
+                assert value == 2**64
+        got = [r[0] for r in ledger.conn.execute("SELECT a FROM scratch ORDER BY a")]
+        assert got == [1, 2, 3, 4, 5, 6, 7, 8, 9]
+
+
 def test_a_version_read_while_held_is_read_once_for_the_hold(pg_url, monkeypatch):
     """Nobody else can change a held company: its version is read once a message, even across this session's
     own commits (the computations read what they committed); a new load reads it again; released, read again."""
