@@ -211,7 +211,9 @@ class PgConnection:
         """A write's cursor is this connection's one writing cursor: no caller reads a write's result (the store
         asks no row count, no RETURNING), so a statement may reuse the cursor of the last one; psycopg's cursor
         setup (a copy of the connection's adapters, its state) is then paid once a session, not once a write. A
-        read gets a cursor of its own (its caller may still be reading another's rows)."""
+        read gets a cursor of its own (its caller may still be reading another's rows). Beware: a write's cursor
+        returned by `execute` is shared, so its `rowcount` is that of the connection's last write, which sqlite3
+        would not show (a caller needing it must read it before the next write, or use a RETURNING)."""
         if not is_write(sql):
             return self.cursor()
         if self._writer is None:
