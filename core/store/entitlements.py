@@ -258,14 +258,20 @@ class Entitlements:
 
     def explanation_of(self, text: str) -> dict[str, Any]:
         """`explanation` from a row's stored explanation text."""
+        own, key, shared = self._parts_of(text)
+        return own if key is None else merge(shared, own)
+
+    def _parts_of(self, text: str) -> tuple[dict[str, Any], str | None, Any]:
+        """A row's own part (without its link), the key of the part it shares and that part (KeyError if the
+        link names a missing one; None, None when it shares none)."""
         own: dict[str, Any] = json_loads(text)
         key = own.pop(SHARED_KEY, None)
         if key is None:
-            return own
+            return own, None, None
         shared = self.shared(key)
         if shared is None:
             raise KeyError(f"shared explanation {key} is missing")
-        return merge(shared, own)
+        return own, key, shared
 
     def explained(self, text: str) -> dict[str, Any] | Explanation:
         """`explanation_of(text)`, or the very `Explanation` that `Explanation.from_dict` makes of it: when the row
@@ -273,13 +279,9 @@ class Entitlements:
         parameters, steps and rules are prepared once per part (`audit verify` reads hundreds of thousands of
         rows of a few parts) instead of being merged anew into a dict for each row. Raises what
         `explanation_of` raises, in the same steps; anything unusual takes `explanation_of`'s own path."""
-        own: dict[str, Any] = json_loads(text)
-        key = own.pop(SHARED_KEY, None)
+        own, key, shared = self._parts_of(text)
         if key is None:
             return own
-        shared = self.shared(key)
-        if shared is None:
-            raise KeyError(f"shared explanation {key} is missing")
         kept = self._pieces.get(key)
         if kept is None or kept[0] is not shared:
             kept = self._pieces[key] = (shared, _pieces(shared))
