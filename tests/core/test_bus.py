@@ -133,6 +133,28 @@ def test_schemes_only_run_for_companies_that_configure_them(paybonus_bus, paybon
     assert out.dispatches == ()
 
 
+def _one_scheme_plugin(name, handler):
+    """A plugin registering one scheme `name` whose period_closed handler is `handler`."""
+    from paybonus.hooks import SchemeDescriptor, SocialRegime, hookimpl
+
+    class One:
+        @hookimpl
+        def paybonus_register_schemes(self):
+            return [
+                SchemeDescriptor(
+                    name=name,
+                    version="1",
+                    label=name.title(),
+                    handlers={"period_closed": handler},
+                    recompute=lambda e: 0,
+                    dsn=testplugins.DSN,
+                    social_regime=SocialRegime.SALARY,
+                )
+            ]
+
+    return One()
+
+
 def test_a_scheme_returning_floats_or_duplicates_fails_as_a_dead_letter(
     paybonus_bus, paybonus_events, paybonus_ledger
 ):
@@ -140,31 +162,13 @@ def test_a_scheme_returning_floats_or_duplicates_fails_as_a_dead_letter(
     from paybonus.hooks import (
         EntitlementDraft,
         Explanation,
-        SchemeDescriptor,
         SchemeResult,
-        SocialRegime,
-        hookimpl,
     )
 
     def bad(event, ctx):
         return SchemeResult([EntitlementDraft("E0001", Period.parse("2025-01"), 12.5, Explanation())])  # type: ignore[arg-type]
 
-    class Bad:
-        @hookimpl
-        def paybonus_register_schemes(self):
-            return [
-                SchemeDescriptor(
-                    name="bad",
-                    version="1",
-                    label="Bad",
-                    handlers={"period_closed": bad},
-                    recompute=lambda e: 0,
-                    dsn=testplugins.DSN,
-                    social_regime=SocialRegime.SALARY,
-                )
-            ]
-
-    bus = paybonus_bus(Bad(), company=make_company(schemes_toml="[schemes.bad]\n"))
+    bus = paybonus_bus(_one_scheme_plugin("bad", bad), company=make_company(schemes_toml="[schemes.bad]\n"))
     out = bus.publish(paybonus_events.period_closed("2025-01"))
     assert out.dispatches[0].status == "failed" and "amount_cents must be an int" in out.dispatches[0].error
     assert paybonus_ledger.conn.execute("SELECT COUNT(*) FROM entitlements").fetchone()[0] == 0
@@ -199,10 +203,7 @@ def test_a_draft_off_its_type_hints_fails_its_dispatch_on_both_backends(
     from paybonus.hooks import (
         EntitlementDraft,
         Explanation,
-        SchemeDescriptor,
         SchemeResult,
-        SocialRegime,
-        hookimpl,
     )
 
     bad_value = (
@@ -225,22 +226,7 @@ def test_a_draft_off_its_type_hints_fails_its_dispatch_on_both_backends(
         )
         return SchemeResult([draft])
 
-    class Bad:
-        @hookimpl
-        def paybonus_register_schemes(self):
-            return [
-                SchemeDescriptor(
-                    name="bad",
-                    version="1",
-                    label="Bad",
-                    handlers={"period_closed": bad},
-                    recompute=lambda e: 0,
-                    dsn=testplugins.DSN,
-                    social_regime=SocialRegime.SALARY,
-                )
-            ]
-
-    bus = paybonus_bus(Bad(), company=make_company(schemes_toml="[schemes.bad]\n"))
+    bus = paybonus_bus(_one_scheme_plugin("bad", bad), company=make_company(schemes_toml="[schemes.bad]\n"))
     out = bus.publish(paybonus_events.period_closed("2025-03"))
     assert out.dispatches[0].status == "failed" and words in out.dispatches[0].error
     assert "Jeanne" not in out.dispatches[0].error  # the error names the type, never the value
