@@ -168,7 +168,11 @@ def _declaration(lines: list[tuple[int, str, str]], path: str) -> Declaration:
                 p.where,
                 "S21.G00.30.019 (matricule) missing: paybonus identifies employees by it, never by the NIR",
             )
+    if not nature:  # without it the declaration's pay would be read as no monthly pay, silently
+        raise UserError(f"{path}:{first}", "S20.G00.05.001 (nature of the declaration) missing")
     month_at = next(((v, n) for n, r, v in lines if r == "S20.G00.05.005"), None)
+    if month_at is None and nature == "01":
+        raise UserError(f"{path}:{first}", "S20.G00.05.005 (the month a monthly declaration covers) missing")
     month = _date(month_at[0], f"{path}:{month_at[1]}", "S20.G00.05.005").replace(day=1) if month_at else None
     return Declaration(f"{path}:{first}", nature, siren, tuple(people), month)
 

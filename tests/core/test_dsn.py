@@ -280,3 +280,17 @@ def test_a_rubric_missing_in_its_block_is_refused_at_the_block_s_line(rubric, me
         dsn.parse(_without(text, rubric), "m.dsn")
     assert str(info.value) == message
 
+
+@pytest.mark.parametrize(
+    ("rubric", "message"),
+    [
+        ("S20.G00.05.005", "m.dsn:1: S20.G00.05.005 (the month a monthly declaration covers) missing"),
+        ("S20.G00.05.001", "m.dsn:1: S20.G00.05.001 (nature of the declaration) missing"),
+    ],
+)
+def test_a_monthly_declaration_without_its_month_or_nature_is_refused_not_its_pay_dropped(rubric, message):
+    # either was read as "no monthly pay": --company-dir wrote employees.csv and no payroll/, exit code 0
+    text = _declaration("012025", [_person("100", "01012024", "10", "151.67", [("001", "", "100.00")])])
+    with pytest.raises(UserError) as info:
+        dsn.parse(_without(text, rubric), "m.dsn")
+    assert str(info.value) == message
