@@ -70,6 +70,8 @@ BAD_EVENTS = {
     "objective figure NaN": results({"E0004": {"interventions": "NaN"}}),
     "objective figure not declared": results({"E0004": {"interventions": "10", "bogus": "5"}}),
     "objective unknown plan": results({"E0004": {"interventions": "10"}}, plan="nope"),
+    # a mistyped id (letter O for zero): E0005's figures would be dropped and E0005 paid the maximum (O-4)
+    "objective figures of a non-member": results({"E0004": {"interventions": "10"}, "E0O05": {"interventions": "9"}}),
     "collective figure not declared": results(figures={"ca_groupe": "1", "bogus": "2"}, plan="direction"),
     "period 0001..9999": event("period_closed", {"period": "0001-01-01..9999-12-31"}),
     "annual close after the monthly ones": event("period_closed", {"period": "2025"}),
