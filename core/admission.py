@@ -68,7 +68,9 @@ class Admission:
             )
         if known is not None:
             return  # a duplicate: acknowledged, changes nothing
-        employee = event.subject("employee")  # a departure, evidence, an advance: about someone of the company
+        employee = event.subject(
+            "employee"
+        )  # a departure, evidence, an advance: about someone of the company
         if employee is not None and not self.ledger.companies.knows_employee(employee, event.company):
             raise UserError(
                 where,
