@@ -1,7 +1,7 @@
 """Admission: every event is checked once, before anything is written.
 
 Refused: an unknown type or company, an id the company already recorded with other content (or reused inside the
-batch by the same company), a
+batch by the same company), an event about an employee the company does not have, a
 payment above what is still due (counting the payments earlier in the batch), a choice outside its window, and
 whatever an event type's own `check` refuses. A refused batch writes nothing.
 """
@@ -68,6 +68,14 @@ class Admission:
             )
         if known is not None:
             return  # a duplicate: acknowledged, changes nothing
+        employee = event.subject(
+            "employee"
+        )  # a departure, evidence, an advance: about someone of the company
+        if employee is not None and not self.ledger.companies.knows_employee(employee, event.company):
+            raise UserError(
+                where,
+                f"payload.employee: {employee!r} is not an employee of {event.company!r} (not in its employees.csv)",
+            )
         if event.type in payments.CHECKED:
             try:
                 payments.check(self.ledger, event, {} if pending is None else pending, self.params)

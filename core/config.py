@@ -181,7 +181,7 @@ def scheme_config(config: CompanyConfig, scheme: SchemeDescriptor, where: str) -
     try:
         return structure(raw, scheme.config_type)
     except ValueError as exc:
-        raise UserError(where, f"schemes.{scheme.name}.{exc}") from None
+        raise UserError(where, _in_table(f"schemes.{scheme.name}", exc)) from None
 
 
 def scheme_problems(config: CompanyConfig, known: dict[str, SchemeDescriptor]) -> list[str]:

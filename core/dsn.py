@@ -168,7 +168,11 @@ def _declaration(lines: list[tuple[int, str, str]], path: str) -> Declaration:
                 p.where,
                 "S21.G00.30.019 (matricule) missing: paybonus identifies employees by it, never by the NIR",
             )
+    if not nature:  # without it the declaration's pay would be read as no monthly pay, silently
+        raise UserError(f"{path}:{first}", "S20.G00.05.001 (nature of the declaration) missing")
     month_at = next(((v, n) for n, r, v in lines if r == "S20.G00.05.005"), None)
+    if month_at is None and nature == "01":
+        raise UserError(f"{path}:{first}", "S20.G00.05.005 (the month a monthly declaration covers) missing")
     month = _date(month_at[0], f"{path}:{month_at[1]}", "S20.G00.05.005").replace(day=1) if month_at else None
     return Declaration(f"{path}:{first}", nature, siren, tuple(people), month)
 
@@ -176,7 +180,7 @@ def _declaration(lines: list[tuple[int, str, str]], path: str) -> Declaration:
 def _close_stoppage(person: Individual | None, b: dict[str, Any], path: str) -> None:
     if person is None or not b:
         return
-    code, where = b.get("001", ("", path))
+    code, where = b.get("001", ("", _first(b)))
     if code != CANCELLED_STOPPAGE:
         kind = DSN_WORK_STOPPAGE.get(code, AbsenceKind.OTHER)
         last_worked = _date(*_need(b, "002", "S21.G00.60.002", where), "S21.G00.60.002")
@@ -193,7 +197,7 @@ def _close_stoppage(person: Individual | None, b: dict[str, Any], path: str) -> 
 def _close_suspension(person: Individual | None, b: dict[str, Any], path: str) -> None:
     if person is None or not b:
         return
-    code, where = b.get("001", ("", path))
+    code, where = b.get("001", ("", _first(b)))
     kind = DSN_OTHER_SUSPENSION.get(code, AbsenceKind.OTHER)
     start = _date(*_need(b, "002", "S21.G00.65.002", where), "S21.G00.65.002")
     end = _date(*_need(b, "003", "S21.G00.65.003", where), "S21.G00.65.003") if "003" in b else start
@@ -206,7 +210,7 @@ def _close_suspension(person: Individual | None, b: dict[str, Any], path: str) -
 def _close_end(person: Individual | None, b: dict[str, Any], path: str) -> None:
     if person is None or not b:
         return
-    reason, where = b.get("002", ("", path))
+    reason, where = b.get("002", ("", _first(b)))
     if reason != CANCELLED_END:
         on = _date(*_need(b, "001", "S21.G00.62.001", where), "S21.G00.62.001")
         person.ends.append(ContractEnd(on, reason))
@@ -216,10 +220,10 @@ def _close_end(person: Individual | None, b: dict[str, Any], path: str) -> None:
 def _close_contract(person: Individual | None, b: dict[str, Any], path: str) -> None:
     if person is None or not b:
         return
-    start = _date(*_need(b, "001", "S21.G00.40.001", path), "S21.G00.40.001")
+    start = _date(*_need(b, "001", "S21.G00.40.001", _first(b)), "S21.G00.40.001")
     hours = None
     if b.get("011", ("",))[0] in ("10", "21") and "013" in b:  # quotité in hours (a month's)
-        hours = _decimal(*_need(b, "013", "S21.G00.40.013", path), "S21.G00.40.013")
+        hours = _decimal(*_need(b, "013", "S21.G00.40.013", _first(b)), "S21.G00.40.013")
     person.contracts.append(Contract(start, hours))
     b.clear()
 
@@ -227,7 +231,7 @@ def _close_contract(person: Individual | None, b: dict[str, Any], path: str) -> 
 def _close_pay(person: Individual | None, b: dict[str, Any], path: str) -> None:
     if person is None or not b:
         return
-    kind, where = _need(b, "011", "S21.G00.51.011", path)
+    kind, where = _need(b, "011", "S21.G00.51.011", _first(b))
     hours = (
         _decimal(*_need(b, "012", "S21.G00.51.012", where), "S21.G00.51.012") if "012" in b else Decimal(0)
     )
@@ -250,6 +254,11 @@ def _decimal(value: str, where: str, rubric: str) -> Decimal:
     if not d.is_finite() or abs(d) >= MAX_DSN_NUMBER:
         raise UserError(where, f"{rubric}: {value!r} is not a number of hours or euros (too large)")
     return d
+
+
+def _first(b: dict[str, Any]) -> str:
+    """The file and line of a block's first rubric: where a missing rubric is reported."""
+    return str(next(iter(b.values()))[1])
 
 
 def _need(b: dict[str, Any], key: str, rubric: str, where: str) -> tuple[str, str]:

@@ -534,8 +534,9 @@ def recompute(expl: Explanation) -> int:
 
 
 def check_results(event: Event[Any], ledger: Any) -> None:
-    """At publication: the company runs the plan, and every figure is one the plan declares (an undeclared or
-    mistyped name would otherwise be dropped at compute time, and the bonus computed without it)."""
+    """At publication: the company runs the plan, every employee is one of its members and every figure is one the
+    plan declares (an undeclared or mistyped name would otherwise be dropped at compute time, and the bonus
+    computed without it)."""
     schemes = ledger.configuration(event.company).get("schemes", {})
     plans = {p.get("id"): p for p in schemes.get(SCHEME, {}).get("plans", []) if isinstance(p, dict)}
     r = event.payload
@@ -549,7 +550,12 @@ def check_results(event: Event[Any], ledger: Any) -> None:
             raise ValueError(
                 f"payload.figures.{name}: not a figure of plan {r.plan!r} (its figures: {sorted(declared)})"
             )
+    members = set(plan.get("members", []))
     for emp, figures in r.employees.items():
+        if (
+            emp not in members
+        ):  # a mistyped id: its figures dropped, the member it meant paid the maximum (O-4)
+            raise ValueError(f"payload.employees.{emp}: not a member of plan {r.plan!r}")
         for name in figures:
             if name not in declared:
                 raise ValueError(

@@ -255,3 +255,42 @@ def test_a_negative_monthly_amount_is_refused_at_its_declaration():
     )
     with pytest.raises(UserError, match=r"m\.dsn:7: S21.G00.51 type 010: the total for 2025-01 is negative"):
         dsn.company_files(dsn.parse(text, "m.dsn"), Parameters.default())
+
+
+def _without(text: str, rubric: str) -> str:
+    """A declaration without its first `rubric` line, its S90.G00.90.001 line count kept right."""
+    lines = text.splitlines()
+    lines.remove(next(line for line in lines if line.startswith(rubric + ",")))
+    count = next(i for i, line in enumerate(lines) if line.startswith("S90.G00.90.001,"))
+    lines[count] = f"S90.G00.90.001,'{len(lines)}'"
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("rubric", "message"),
+    [
+        # the contract block starts at its next rubric (S21.G00.40.011, line 10), the pay block at line 13
+        ("S21.G00.40.001", "m.dsn:10: S21.G00.40.001 missing in its block"),
+        ("S21.G00.51.011", "m.dsn:13: S21.G00.51.011 missing in its block"),
+    ],
+)
+def test_a_rubric_missing_in_its_block_is_refused_at_the_block_s_line(rubric, message):
+    text = _declaration("012025", [_person("100", "01012024", "10", "151.67", [("001", "", "100.00")])])
+    with pytest.raises(UserError) as info:
+        dsn.parse(_without(text, rubric), "m.dsn")
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize(
+    ("rubric", "message"),
+    [
+        ("S20.G00.05.005", "m.dsn:1: S20.G00.05.005 (the month a monthly declaration covers) missing"),
+        ("S20.G00.05.001", "m.dsn:1: S20.G00.05.001 (nature of the declaration) missing"),
+    ],
+)
+def test_a_monthly_declaration_without_its_month_or_nature_is_refused_not_its_pay_dropped(rubric, message):
+    # either was read as "no monthly pay": --company-dir wrote employees.csv and no payroll/, exit code 0
+    text = _declaration("012025", [_person("100", "01012024", "10", "151.67", [("001", "", "100.00")])])
+    with pytest.raises(UserError) as info:
+        dsn.parse(_without(text, rubric), "m.dsn")
+    assert str(info.value) == message

@@ -55,7 +55,7 @@ REFUSED = {
     ),
     "a key the agreement does not have": (
         _replace('reliquat = "redistribute"', 'reliquat = "redistribute"\ncolour = "red"'),
-        "colour",
+        "schemes.interessement: unknown field(s) colour",
     ),
     "sub-pool shares that add up to 1.2": (
         _replace('share = "0.30"', 'share = "0.50"'),

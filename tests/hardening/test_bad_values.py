@@ -70,7 +70,26 @@ BAD_EVENTS = {
     "objective figure NaN": results({"E0004": {"interventions": "NaN"}}),
     "objective figure not declared": results({"E0004": {"interventions": "10", "bogus": "5"}}),
     "objective unknown plan": results({"E0004": {"interventions": "10"}}, plan="nope"),
+    # a mistyped id (letter O for zero): E0005's figures would be dropped and E0005 paid the maximum (O-4)
+    "objective figures of a non-member": results(
+        {"E0004": {"interventions": "10"}, "E0O05": {"interventions": "9"}}
+    ),
     "collective figure not declared": results(figures={"ca_groupe": "1", "bogus": "2"}, plan="direction"),
+    # an id the company does not have (a typo, another company's): recorded, it computed nothing, for anyone
+    "departure of an unknown employee": event(
+        "employee_left", {"employee": "E9999", "left_on": "2025-06-30"}
+    ),
+    "PMT evidence of an unknown employee": event(
+        "pmt_evidence_recorded",
+        {
+            "employee": "E9999",
+            "criterion": "tutorat",
+            "obtained_on": "2025-06-01",
+            "approver": "DRH",
+            "approved": True,
+            "reference": "r-1",
+        },
+    ),
     "period 0001..9999": event("period_closed", {"period": "0001-01-01..9999-12-31"}),
     "annual close after the monthly ones": event("period_closed", {"period": "2025"}),
     "close of half a month": event("period_closed", {"period": "2025-01-01..2025-01-15"}),
