@@ -33,7 +33,7 @@ from .bus import DispatchOutcome, EventBus, PublishOutcome
 from .calendar import Period
 from .checkpoint import Checkpoint
 from .checkpoint import create as create_checkpoint
-from .config import CompanyConfig, scheme_config, scheme_problems
+from .config import CompanyConfig, parse_company_toml, scheme_config, scheme_problems
 from .deadlines import Item as DeadlineItem
 from .errors import UserError
 from .events import Event
@@ -55,6 +55,9 @@ class LoadSummary:
     absences: int
     schemes: tuple[str, ...]
     head: Head
+    # (scheme, earlier events of its types) for each scheme this load added to a company that already recorded
+    # such events: the scheme applies from now on; `paybonus retry --backfill` runs it on those on purpose
+    added: tuple[tuple[str, int], ...] = ()
 
 
 @frozen
@@ -184,6 +187,7 @@ class Paybonus:
         """Store a company directory (docs/data-format.md), read and validated by `read_company` if given as a
         path, replacing its earlier load."""
         data = company if isinstance(company, CompanyData) else read_company(company, self.host)
+        added = self._schemes_added(data.config)
         head = store_company(self.ledger, data)
         return LoadSummary(
             data.config.info.id,
@@ -192,7 +196,29 @@ class Paybonus:
             len(data.absences),
             tuple(data.config.schemes),
             head,
+            added,
         )
+
+    def _schemes_added(self, config: CompanyConfig) -> tuple[tuple[str, int], ...]:
+        """The schemes `config` adds to a company that already recorded events of their types, with how many."""
+        company = config.info.id
+        toml = self.ledger.companies.toml(company)
+        if toml is None:
+            return ()
+        try:
+            before = set(parse_company_toml(toml, company).schemes)
+        except (
+            UserError
+        ):  # the kept configuration no longer reads (an older plugin's fields): nothing to compare
+            return ()
+        added = []
+        for name in config.schemes:
+            scheme = self.host.schemes.get(name)
+            if name not in before and scheme is not None:
+                earlier = self.ledger.events.count_of(company, sorted(scheme.handlers))
+                if earlier:
+                    added.append((name, earlier))
+        return tuple(added)
 
     def read_events(self, path: str | Path, text: str | None = None) -> list[tuple[str, Event[Any]]]:
         """Events of a JSON-lines file (or of `text`, named `path` in errors), as (where, event) pairs."""
@@ -220,12 +246,17 @@ class Paybonus:
         return PublishSummary(tuple(outcomes), {c: self.ledger.audit.head(c) for c in sorted(companies)})
 
     def retry(
-        self, event_id: str | None = None, scheme: str | None = None, company: str | None = None
+        self,
+        event_id: str | None = None,
+        scheme: str | None = None,
+        company: str | None = None,
+        backfill: bool = False,
     ) -> list[DispatchOutcome]:
         """Run failed (and never-started) dispatches again, optionally only for one event, scheme or company. An
         event id is unique per company: `event_id` alone names that id in every company that recorded it
-        (`check_filters` refuses an id several companies use unless the company is given)."""
-        return self.bus.retry(event_id, scheme, company)
+        (`check_filters` refuses an id several companies use unless the company is given). `backfill`: also run
+        the schemes a later load added on the events recorded before it (not owed otherwise)."""
+        return self.bus.retry(event_id, scheme, company, backfill)
 
     # -- reading -----------------------------------------------------------------------------------------
 

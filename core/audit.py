@@ -27,6 +27,7 @@ from .checkpoint import Checkpoint, merkle_root
 from .config import parse_company_toml
 from .errors import UserError
 from .events import canonical_json
+from .in_force import SchemesInForce
 from .params import Parameters
 from .store import GENESIS, Head, Ledger
 from .store.audit_log import OPENED, genesis, legacy_chain_hash
@@ -572,6 +573,7 @@ def _check_dispatches(
         ):
             problem(f"{company} chain entry {n}", f"dispatch {ref} is missing from the dispatches table")
     configs: dict[str, Any] = {}
+    in_force = SchemesInForce(ledger)  # a scheme a later load added owes the earlier events nothing
     for row in ledger.events.stream():
         company = row["company"]
         if company not in configs:
@@ -580,10 +582,12 @@ def _check_dispatches(
                 configs[company] = set(parse_company_toml(toml, company).schemes) if toml else set()
             except UserError:
                 configs[company] = set()
+        then = in_force.of(company, row["id"])
         for name, s in schemes.items():
             if (
                 row["type"] in s.handlers
                 and name in configs[company]
+                and (then is None or name in then)
                 and name not in done.get((company, row["id"]), ())
             ):
                 problem(

@@ -39,6 +39,7 @@ from .context import Context
 from .errors import PartlyPublished, SchemeError, UserError
 from .events import Event, canonical_json
 from .host import PluginHost
+from .in_force import SchemesInForce
 from .params import Parameters
 from .store import DispatchRecord, EntitlementRow, EventRecord, Ledger, LedgerReader, StaleRead
 from .store.dispatches import FindingRow
@@ -749,19 +750,25 @@ class EventBus:
 
     # -- retry -------------------------------------------------------------------------------------------
 
-    def pending(self) -> list[tuple[Event[Any], SchemeDescriptor, int]]:
-        """Dispatches still to do: failed ones, and those an interrupted run never started. In event order."""
+    def pending(self, backfill: bool = False) -> list[tuple[Event[Any], SchemeDescriptor, int]]:
+        """Dispatches still to do: failed ones, and those an interrupted run never started, of the schemes
+        configured when each event was recorded (`paybonus.in_force`; with `backfill`, also of the schemes a later
+        load added). In event order."""
         out: list[tuple[Event[Any], SchemeDescriptor, int]] = []
         failed = {
             (r["company"], r["event_id"], r["scheme"]): r["attempts"] for r in self.ledger.dispatches.failed()
         }
         statuses = self.ledger.dispatches.all_statuses()
+        in_force = SchemesInForce(self.ledger)
         for row in self.ledger.events.stream():
             event: Event[Any] | None = None
             key = (row["company"], row["id"])
+            then = None if backfill else in_force.of(*key)
             for scheme in self._interested_in(row["company"], row["type"]):
                 done = statuses.get(key, {})
-                if scheme.name not in done or (*key, scheme.name) in failed:
+                if (*key, scheme.name) in failed or (
+                    scheme.name not in done and (then is None or scheme.name in then)
+                ):
                     event = event or self.reader.event_from_row(row)
                     out.append((event, scheme, failed.get((*key, scheme.name), 0)))
         for company, event_id, scheme_name in failed:
@@ -778,13 +785,18 @@ class EventBus:
         return [s for s in self.host.interested(type) if s.name in config.schemes]
 
     def retry(
-        self, event_id: str | None = None, scheme: str | None = None, company: str | None = None
+        self,
+        event_id: str | None = None,
+        scheme: str | None = None,
+        company: str | None = None,
+        backfill: bool = False,
     ) -> list[DispatchOutcome]:
         """Run failed and never-started dispatches again, optionally only for one event (of every company that
-        recorded that id, or of `company`), one scheme or one company."""
+        recorded that id, or of `company`), one scheme or one company; with `backfill`, also the schemes a later
+        load added, on the events recorded before it."""
         outcomes = []
         with guard.session(), heap.young_only():
-            for event, s, attempts in self.pending():
+            for event, s, attempts in self.pending(backfill):
                 if (
                     (event_id and event.id != event_id)
                     or (scheme and s.name != scheme)

@@ -74,6 +74,13 @@ def load(state: State, company_dir: Path) -> None:
         f"{plural(s.absences, 'absence')}, schemes: {', '.join(s.schemes) or 'none'}",
         markup=False,
     )
+    for scheme, earlier in s.added:
+        out.print(
+            f"note: {scheme} is new for {s.company}: it applies to the events published from now on, not to the "
+            f"{plural(earlier, 'earlier event')} of its types (`paybonus retry --scheme {scheme} --backfill` "
+            "runs it on them)",
+            markup=False,
+        )
 
 
 RETRY_HINT = "see `paybonus failures`, fix the cause (a plugin, a configuration), then run `paybonus retry`"
@@ -195,7 +202,8 @@ Examples:
   paybonus retry
   paybonus retry --scheme interessement
   paybonus retry --event 2025-12-close
-  paybonus retry --event close-2026-01 --company DURAND"""
+  paybonus retry --event close-2026-01 --company DURAND
+  paybonus retry --scheme prime_panier --backfill   # a scheme added later, on the earlier events"""
 )
 @click.option("--event", "event_id", help="Only the dispatches of this event id.")
 @click.option(
@@ -203,12 +211,19 @@ Examples:
     help="Only the dispatches of this company's events (needed with --event when several companies use that id).",
 )
 @click.option("--scheme", help="Only the dispatches to this scheme.")
+@click.option(
+    "--backfill",
+    is_flag=True,
+    help="Also run the schemes a later `load` added on the events recorded before it (not owed otherwise).",
+)
 @pass_state
-def retry(state: State, event_id: str | None, company: str | None, scheme: str | None) -> None:
+def retry(
+    state: State, event_id: str | None, company: str | None, scheme: str | None, backfill: bool
+) -> None:
     """Run failed (and never-started) dispatches again. Exit 1 if one still fails."""
     with state.app() as app:
         app.check_filters(company=company, scheme=scheme, event=event_id)
-        outcomes = app.retry(event_id, scheme, company)
+        outcomes = app.retry(event_id, scheme, company, backfill)
     ok = sum(o.status == "completed" for o in outcomes)
     out.print(
         f"retried {plural(len(outcomes), 'dispatch')}: {ok} completed, {len(outcomes) - ok} failed",

@@ -154,6 +154,21 @@ class AuditLog:
         ).fetchone()
         return AuditEntry(*row) if row else None
 
+    def configs_at_events(self) -> dict[tuple[str, str], str]:
+        """(company, event id) -> digest of the configuration in force when the event was recorded: the last
+        `config.loaded` entry before the event's `event.recorded` entry in its company's chain."""
+        out: dict[tuple[str, str], str] = {}
+        current: dict[str, str] = {}
+        for company, action, ref, digest in self.conn.execute(
+            "SELECT company, action, ref, digest FROM audit_log"
+            " WHERE action IN ('config.loaded', 'event.recorded') ORDER BY company, n"
+        ):
+            if action == "config.loaded":
+                current[company] = digest
+            elif company in current:
+                out[(company, ref)] = current[company]
+        return out
+
     def actions_in_order(self) -> Iterator[tuple[str, str, str, str]]:
         """(action, company, ref, at) of every entry of every chain, in the order they were written."""
         return self.conn.execute("SELECT action, company, ref, at FROM audit_log ORDER BY seq")

@@ -155,6 +155,14 @@ class Events:
     def count(self) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
 
+    def count_of(self, company: str, types: Sequence[str]) -> int:
+        """How many events of these types the company recorded."""
+        if not types:
+            return 0
+        marks = ", ".join("?" * len(types))
+        sql = f"SELECT COUNT(*) FROM events WHERE company = ? AND type IN ({marks})"
+        return int(self.conn.execute(sql, (company, *types)).fetchone()[0])
+
     def about(self, entitlement: str, type: str) -> list[sqlite3.Row]:
         """Events of one type about an entitlement (payments, statements, choices), in recording order."""
         return select(

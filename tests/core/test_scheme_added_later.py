@@ -1,0 +1,90 @@
+"""A scheme added to a running company by a later `load` applies from then on (paybonus.in_force).
+
+Before: `audit verify` reported every earlier event of the scheme's types as "never ran (an interrupted publish)",
+`paybonus failures --check` said nothing, and `paybonus retry` back-computed the whole past, which the company may
+not owe. Now the earlier events owe the new scheme nothing unless `retry --backfill` is asked for.
+"""
+
+import json
+
+from helpers.cli import SCHEME, run, sample_copy
+
+
+def _closes(company) -> int:
+    lines = (company / "events.jsonl").read_text(encoding="utf-8").splitlines()
+    return sum(json.loads(x)["type"] == "period_closed" for x in lines)
+
+
+def test_a_scheme_added_later_owes_the_earlier_events_nothing_until_backfilled(tmp_path):
+    company = sample_copy(tmp_path / "co", with_scheme=False)
+    closes = _closes(company)
+    assert closes >= 12
+    assert run("init", cwd=tmp_path).returncode == 0
+    assert run("load", str(company), cwd=tmp_path).returncode == 0
+    assert run("publish", str(company / "events.jsonl"), cwd=tmp_path).returncode == 0
+
+    with (company / "company.toml").open("a", encoding="utf-8") as f:
+        f.write(SCHEME)  # prime_fin_annee: one bonus a person at each period_closed
+    loaded = run("load", str(company), cwd=tmp_path)
+    assert loaded.returncode == 0, loaded.stderr
+    assert (
+        f"note: prime_fin_annee is new for DURAND: it applies to the events published from now on, not to the "
+        f"{closes} earlier events of its types" in loaded.stdout
+    )
+
+    verified = run("audit", "verify", cwd=tmp_path)
+    assert verified.returncode == 0, verified.stderr
+    assert "never ran" not in verified.stdout + verified.stderr
+
+    nothing = run("retry", cwd=tmp_path)
+    assert nothing.returncode == 0 and "retried 0 dispatches" in nothing.stdout
+    listed = run("entitlements", "--scheme", "prime_fin_annee", "--format", "json", cwd=tmp_path)
+    assert listed.returncode == 0 and json.loads(listed.stdout) == []
+
+    backfilled = run("retry", "--scheme", "prime_fin_annee", "--backfill", cwd=tmp_path)
+    assert backfilled.returncode == 0, backfilled.stderr
+    assert f"retried {closes} dispatches: {closes} completed, 0 failed" in backfilled.stdout
+    assert run("retry", "--backfill", cwd=tmp_path).stdout.startswith("retried 0 dispatches")
+    again = run("audit", "verify", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+
+    # loading the same configuration again adds nothing: no note
+    same = run("load", str(company), cwd=tmp_path)
+    assert same.returncode == 0 and "note:" not in same.stdout
+
+
+def test_an_event_published_after_the_load_is_owed_the_new_scheme(tmp_path):
+    """The rule follows the chain's order: an event recorded after the load that added the scheme, whose dispatch
+    never ran (an interrupted publish), is still reported and retried."""
+    import sqlite3
+
+    company = sample_copy(tmp_path / "co", with_scheme=False)
+    events = (company / "events.jsonl").read_text(encoding="utf-8").splitlines()
+    first = [x for x in events if json.loads(x)["type"] != "period_closed"]
+    later = [x for x in events if json.loads(x)["type"] == "period_closed"]
+    (tmp_path / "first.jsonl").write_text("\n".join(first) + "\n", encoding="utf-8")
+    (tmp_path / "later.jsonl").write_text(later[0] + "\n", encoding="utf-8")
+    assert run("init", cwd=tmp_path).returncode == 0
+    assert run("load", str(company), cwd=tmp_path).returncode == 0
+    assert run("publish", str(tmp_path / "first.jsonl"), cwd=tmp_path).returncode == 0
+    with (company / "company.toml").open("a", encoding="utf-8") as f:
+        f.write(SCHEME)
+    assert run("load", str(company), cwd=tmp_path).returncode == 0
+    assert run("publish", str(tmp_path / "later.jsonl"), cwd=tmp_path).returncode == 0
+
+    # an interrupted publish: the new scheme's dispatch of that close is gone (its rows and audit entry with it)
+    event_id = json.loads(later[0])["id"]
+    conn = sqlite3.connect(tmp_path / "paybonus.db")
+    ref = f"{event_id}/prime_fin_annee"
+    triggers = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")]
+    for name in triggers:
+        if name.startswith(("entitlements_", "dispatches_")):
+            conn.execute(f"DROP TRIGGER {name}")
+    conn.execute("DELETE FROM entitlements WHERE event_id = ? AND scheme = 'prime_fin_annee'", (event_id,))
+    conn.execute("DELETE FROM dispatches WHERE event_id = ? AND scheme = 'prime_fin_annee'", (event_id,))
+    conn.commit()
+    conn.close()
+    bad = run("audit", "verify", cwd=tmp_path)
+    assert f"dispatch {ref} (DURAND): never ran" in bad.stdout + bad.stderr
+    retried = run("retry", cwd=tmp_path)
+    assert "retried 1 dispatch: 1 completed" in retried.stdout, retried.stdout + retried.stderr
