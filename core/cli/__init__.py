@@ -103,7 +103,7 @@ def cli(
       paybonus load acme/
       paybonus publish acme/events.jsonl
       paybonus entitlements --company ACME
-      paybonus export --payroll-month 2026-05 --out payroll.csv
+      paybonus export --payroll-month 2026-05 --out payroll-2026-05.csv
 
     Exit codes: 0 done, 1 a check failed (audit, lint, a failed dispatch), 2 a user error (one line on
     standard error, nothing written). Docs: docs/cli.md, docs/reference.md, docs/library.md.

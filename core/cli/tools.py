@@ -419,7 +419,7 @@ def demo(state: State, demo_db: str, force: bool) -> None:
     out.print(f"ledger left at {demo_db}; try:", markup=False)
     for hint in (
         f"paybonus --db {demo_db} entitlements --company DURAND --scheme interessement",
-        f"paybonus --db {demo_db} export --payroll-month 2026-05 --out payroll.csv",
+        f"paybonus --db {demo_db} export --payroll-month 2026-05 --out payroll-2026-05.csv",
         f"sqlite-utils query {demo_db} 'select * from totals_by_scheme' --csv",
         f"paybonus --db {demo_db} browse          # needs: pip install 'paybonus[browse]'",
     ):
