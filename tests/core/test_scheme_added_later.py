@@ -88,3 +88,26 @@ def test_an_event_published_after_the_load_is_owed_the_new_scheme(tmp_path):
     assert f"dispatch {ref} (DURAND): never ran" in bad.stdout + bad.stderr
     retried = run("retry", cwd=tmp_path)
     assert "retried 1 dispatch: 1 completed" in retried.stdout, retried.stdout + retried.stderr
+
+
+def test_on_a_ledger_of_0_1_0_a_scheme_added_later_owes_the_events_before_the_chains_nothing(tmp_path):
+    """tests/data/ledger-0.1.0-demo.db.gz: its 24 events were recorded before the chains (no `event.recorded`
+    entry in DURAND's chain). The load's note said the new scheme would not apply to them, yet verify reported
+    the 12 closes as never run and `paybonus retry` back-computed them."""
+    import gzip
+    from pathlib import Path
+
+    data = Path(__file__).parent.parent / "data" / "ledger-0.1.0-demo.db.gz"
+    (tmp_path / "paybonus.db").write_bytes(gzip.decompress(data.read_bytes()))
+    company = sample_copy(tmp_path / "co", with_scheme=True)
+    loaded = run("load", str(company), cwd=tmp_path)
+    assert loaded.returncode == 0, loaded.stderr
+    assert "note: prime_fin_annee is new for DURAND" in loaded.stdout
+
+    verified = run("audit", "verify", cwd=tmp_path)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "never ran" not in verified.stdout + verified.stderr
+    nothing = run("retry", cwd=tmp_path)
+    assert nothing.returncode == 0 and "retried 0 dispatches" in nothing.stdout, nothing.stdout
+    backfilled = run("retry", "--scheme", "prime_fin_annee", "--backfill", cwd=tmp_path)
+    assert "retried 12 dispatches: 12 completed" in backfilled.stdout, backfilled.stdout + backfilled.stderr
