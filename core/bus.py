@@ -251,13 +251,20 @@ class EventBus:
     ) -> None:
         """`_publish_batch`'s computations: each into `computed`; a failure recorded at once, or (`together`:
         its event is not recorded yet) kept in `failures`."""
+        in_force: SchemesInForce | None = None  # read once for the batch, if a duplicate lacks a dispatch
         for event, fresh in zip(batch, new, strict=True):
             if not fresh:
                 log.info("bus.event.duplicate", event_id=event.id, type=event.type, company=company)
             done = {} if fresh else self.ledger.dispatches.statuses(company, event.id)
+            then: frozenset[str] | None = None
             for scheme in self._interested(event, version.config_digest):  # the digest just read, not again
                 if scheme.name in done:
                     continue
+                if not fresh:  # never started: owed only by a scheme in force when the event was recorded
+                    in_force = in_force or SchemesInForce(self.ledger, company)
+                    then = then or in_force.of(company, event.id)
+                    if then is not None and scheme.name not in then:
+                        continue
                 t0 = time.perf_counter()
                 # shown on the reader in use now: a computation abandoned on a timeout leaves a new reader
                 shown = self.reader.pending(batch) if together else contextlib.nullcontext()
@@ -375,11 +382,11 @@ class EventBus:
                 )
             log.info("bus.event.duplicate", event_id=event.id, type=event.type, company=event.company)
             done = self.ledger.dispatches.statuses(event.company, event.id)
-        outcomes = [
-            self._dispatch(event, scheme, attempt=1)
-            for scheme in self._interested(event)
-            if scheme.name not in done
-        ]
+        todo = [scheme for scheme in self._interested(event) if scheme.name not in done]
+        if duplicate and todo:  # never started: owed only by a scheme in force when the event was recorded
+            then = SchemesInForce(self.ledger, event.company).of(event.company, event.id)
+            todo = [scheme for scheme in todo if then is None or scheme.name in then]
+        outcomes = [self._dispatch(event, scheme, attempt=1) for scheme in todo]
         return PublishOutcome(event.id, duplicate, tuple(outcomes))
 
     def _record(self, event: Event[Any]) -> bool:

@@ -154,20 +154,29 @@ class AuditLog:
         ).fetchone()
         return AuditEntry(*row) if row else None
 
-    def configs_at_events(self) -> dict[tuple[str, str], str]:
+    def configs_at_events(
+        self, company: str | None = None
+    ) -> tuple[dict[tuple[str, str], str], dict[str, str]]:
         """(company, event id) -> digest of the configuration in force when the event was recorded: the last
-        `config.loaded` entry before the event's `event.recorded` entry in its company's chain."""
+        `config.loaded` entry before the event's `event.recorded` entry in its company's chain; and each company's
+        first `config.loaded` digest: the configuration migration m005 kept when it opened the chain of a ledger
+        of paybonus 0.x, the one in force for the events recorded before the chains (they have no entry here).
+        Of one company if given."""
         out: dict[tuple[str, str], str] = {}
         current: dict[str, str] = {}
-        for company, action, ref, digest in self.conn.execute(
+        first: dict[str, str] = {}
+        where, args = ("company = ? AND ", (company,)) if company is not None else ("", ())
+        for c, action, ref, digest in self.conn.execute(
             "SELECT company, action, ref, digest FROM audit_log"
-            " WHERE action IN ('config.loaded', 'event.recorded') ORDER BY company, n"
+            f" WHERE {where}action IN ('config.loaded', 'event.recorded') ORDER BY company, n",
+            args,
         ):
             if action == "config.loaded":
-                current[company] = digest
-            elif company in current:
-                out[(company, ref)] = current[company]
-        return out
+                current[c] = digest
+                first.setdefault(c, digest)
+            elif c in current:
+                out[(c, ref)] = current[c]
+        return out, first
 
     def actions_in_order(self) -> Iterator[tuple[str, str, str, str]]:
         """(action, company, ref, at) of every entry of every chain, in the order they were written."""
