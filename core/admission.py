@@ -71,15 +71,18 @@ class Admission:
         employee = event.subject(
             "employee"
         )  # a departure, evidence, an advance: about someone of the company
-        if (
-            employee is not None
-            and not self.ledger.companies.knows_employee(employee, event.company)
-            and employee not in self._beneficiaries_outside_payroll(event.company)
-        ):
-            raise UserError(
-                where,
-                f"payload.employee: {employee!r} is not an employee of {event.company!r} (not in its employees.csv)",
-            )
+        if employee is not None and not self.ledger.companies.knows_employee(employee, event.company):
+            outside = self.host.event_types.get(event.type).outside_payroll  # a company head's advance, say
+            try:
+                vouched = outside is not None and employee in outside(event, self.reader)
+            except ValueError as exc:
+                raise UserError(where, str(exc)) from None
+            if not vouched:
+                raise UserError(
+                    where,
+                    f"payload.employee: {employee!r} is not an employee of {event.company!r} (not in its "
+                    "employees.csv)",
+                )
         if event.type in payments.CHECKED:
             try:
                 payments.check(self.ledger, event, {} if pending is None else pending, self.params)
@@ -91,16 +94,6 @@ class Admission:
                 check(event, self.reader)
             except ValueError as exc:
                 raise UserError(where, str(exc)) from None
-
-    def _beneficiaries_outside_payroll(self, company: str) -> set[str]:
-        """The ids a scheme of the company names as beneficiaries without a contract: the company heads, officers
-        and spouses of an intéressement agreement (`company_heads`, L3312-3), who may get an advance before their
-        first entitlement. Read only for an id the payroll does not know."""
-        out: set[str] = set()
-        for table in self.reader.configuration(company).get("schemes", {}).values():
-            heads = table.get("company_heads", []) if isinstance(table, dict) else []
-            out.update(h["id"] for h in heads if isinstance(h, dict) and isinstance(h.get("id"), str))
-        return out
 
     def admit(self, events: Sequence[tuple[str, Event[Any]]]) -> Admitted:
         """Check a batch of (where, event) before writing anything; also refuses one company's id used twice with

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -211,6 +211,9 @@ class EventType:
     # optional check against what is already known (e.g. a statement's digest, the project it belongs to);
     # called with (event, paybonus.hooks.LedgerView); raises ValueError with a precise message
     check: Callable[[Event[Any], Any], None] | None = None
+    # the ids outside the payroll an event of this type may be about (`payload.employee`), called with (event,
+    # LedgerView) only for an id the company's payroll does not know: admission refuses any other such id
+    outside_payroll: Callable[[Event[Any], Any], Collection[str]] | None = None
 
 
 # registered by each plugin family whose schemes recompute (one type, one payload class, for all of them)

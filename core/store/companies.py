@@ -328,7 +328,8 @@ class Companies:
         return str(row[0]) if row else ""
 
     def knows_employee(self, employee: str, company: str | None = None) -> bool:
-        """Whether `employee` has a contract (in `company`, or in any company) or a recorded entitlement."""
+        """Whether `employee` has a contract (in `company`, or in any company) or a recorded entitlement. A row of
+        an earlier contract in another company of the group (`group_company`) is not a contract of the company."""
         where, args = (
             ("employee = ? AND company = ?", (employee, company))
             if company
@@ -336,7 +337,8 @@ class Companies:
         )
         return (
             self.conn.execute(
-                f"SELECT 1 FROM contracts WHERE {where} UNION ALL SELECT 1 FROM entitlements WHERE {where} LIMIT 1",
+                f"SELECT 1 FROM contracts WHERE {where} AND group_company = '' UNION ALL "
+                f"SELECT 1 FROM entitlements WHERE {where} LIMIT 1",
                 args + args,
             ).fetchone()
             is not None

@@ -164,9 +164,19 @@ def check_recovery(event: Event[Any], ledger: LedgerView) -> None:
         )
 
 
+def company_heads(event: Event[Any], ledger: LedgerView) -> set[str]:
+    """The company heads, officers and spouses of the agreement (L3312-3): beneficiaries without a contract, whom
+    an advance may name before their first entitlement (admission asks only for an id the payroll lacks)."""
+    return {h.id for h in _agreement(event, ledger).company_heads}
+
+
 EVENT_TYPES = [
     EventType(
-        GRANTED, AdvanceGranted, "an advance on intéressement paid during the period", check=check_advance
+        GRANTED,
+        AdvanceGranted,
+        "an advance on intéressement paid during the period",
+        check=check_advance,
+        outside_payroll=company_heads,
     ),
     EventType(
         RECOVERED,

@@ -52,3 +52,27 @@ def test_an_advance_to_a_company_head_is_admitted_an_unknown_id_still_refused(tm
     refused = run("publish", str(tmp_path / "typo.jsonl"), cwd=tmp_path)
     assert refused.returncode == 2
     assert "payload.employee: 'DIR-2' is not an employee of 'DURAND'" in refused.stderr
+
+
+def test_someone_with_only_a_contract_elsewhere_in_the_group_is_not_an_employee(tmp_path):
+    """docs/data-format.md: someone with only `group_company` rows is not an employee of this company: a departure
+    naming them was recorded (it computed nothing) before the contracts' group rows were left out of the check."""
+    company = sample_copy(tmp_path / "co", with_scheme=False)
+    rows = (company / "employees.csv").read_text(encoding="utf-8").splitlines()
+    rows = [rows[0] + ",group_company"] + [r + "," for r in rows[1:]]
+    rows.append("G0001,Ancien Filiale,2015-01-01,2019-12-31,employe,siege,FILIALE")
+    (company / "employees.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    assert run("init", cwd=tmp_path).returncode == 0
+    loaded = run("load", str(company), cwd=tmp_path)
+    assert loaded.returncode == 0, loaded.stderr
+    left = {
+        "company": "DURAND",
+        "id": "left-G0001",
+        "occurred_at": "2025-06-30T18:00:00+02:00",
+        "type": "employee_left",
+        "payload": {"employee": "G0001", "left_on": "2025-06-30"},
+    }
+    (tmp_path / "left.jsonl").write_text(json.dumps(left) + "\n", encoding="utf-8")
+    refused = run("publish", str(tmp_path / "left.jsonl"), cwd=tmp_path)
+    assert refused.returncode == 2, refused.stdout
+    assert "payload.employee: 'G0001' is not an employee of 'DURAND'" in refused.stderr
