@@ -200,7 +200,8 @@ class Paybonus:
         )
 
     def _schemes_added(self, config: CompanyConfig) -> tuple[tuple[str, int], ...]:
-        """The schemes `config` adds to a company that already recorded events of their types, with how many."""
+        """The schemes `config` adds to a company that already recorded events of their types, with how many of
+        those have no dispatch to it (a scheme removed, then added again, ran on the events of its first time)."""
         company = config.info.id
         toml = self.ledger.companies.toml(company)
         if toml is None:
@@ -215,7 +216,7 @@ class Paybonus:
         for name in config.schemes:
             scheme = self.host.schemes.get(name)
             if name not in before and scheme is not None:
-                earlier = self.ledger.events.count_of(company, sorted(scheme.handlers))
+                earlier = self.ledger.events.count_without(company, sorted(scheme.handlers), name)
                 if earlier:
                     added.append((name, earlier))
         return tuple(added)

@@ -155,13 +155,16 @@ class Events:
     def count(self) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
 
-    def count_of(self, company: str, types: Sequence[str]) -> int:
-        """How many events of these types the company recorded."""
+    def count_without(self, company: str, types: Sequence[str], scheme: str) -> int:
+        """How many events of these types the company recorded that have no dispatch to `scheme`."""
         if not types:
             return 0
         marks = ", ".join("?" * len(types))
-        sql = f"SELECT COUNT(*) FROM events WHERE company = ? AND type IN ({marks})"
-        return int(self.conn.execute(sql, (company, *types)).fetchone()[0])
+        sql = (
+            f"SELECT COUNT(*) FROM events e WHERE e.company = ? AND e.type IN ({marks}) AND NOT EXISTS "
+            "(SELECT 1 FROM dispatches d WHERE d.company = e.company AND d.event_id = e.id AND d.scheme = ?)"
+        )
+        return int(self.conn.execute(sql, (company, *types, scheme)).fetchone()[0])
 
     def about(self, entitlement: str, type: str) -> list[sqlite3.Row]:
         """Events of one type about an entitlement (payments, statements, choices), in recording order."""

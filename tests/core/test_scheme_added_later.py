@@ -52,6 +52,14 @@ def test_a_scheme_added_later_owes_the_earlier_events_nothing_until_backfilled(t
     same = run("load", str(company), cwd=tmp_path)
     assert same.returncode == 0 and "note:" not in same.stdout
 
+    # removed, then added again: every earlier event already ran it, so nothing is left aside: no note
+    with_scheme = (company / "company.toml").read_text(encoding="utf-8")
+    (company / "company.toml").write_text(with_scheme.replace(SCHEME, ""), encoding="utf-8")
+    assert run("load", str(company), cwd=tmp_path).returncode == 0
+    (company / "company.toml").write_text(with_scheme, encoding="utf-8")
+    back = run("load", str(company), cwd=tmp_path)
+    assert back.returncode == 0 and "note:" not in back.stdout, back.stdout
+
 
 def test_an_event_published_after_the_load_is_owed_the_new_scheme(tmp_path):
     """The rule follows the chain's order: an event recorded after the load that added the scheme, whose dispatch
