@@ -139,6 +139,7 @@ CASES = [
     Case("retry --event DURAND-close-2025-06 --scheme interessement", out=("retried 0 dispatches",)),
     Case("retry --event NOPE", 2, ("no event 'NOPE'",)),
     Case("retry --event DURAND-close-2025-06 --company DURAND", out=("retried 0 dispatches",)),
+    Case("retry --scheme interessement --backfill", out=("retried 0 dispatches",)),
     Case("retry --event DURAND-close-2025-06 --company NOPE", 2, ("no company",)),
     Case("lint {SAMPLE} --format json", out=('"rule"',)),
     Case("lint {SAMPLE} --format jsonl --nl", out=('"rule"',)),
