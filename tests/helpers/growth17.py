@@ -187,6 +187,20 @@ for f in flags:
         import paybonus.store.ledger as _ledger_module
 
         _ledger_module.CACHE_KIB = int(f.split("=")[1])
+for f in flags:
+    if f.startswith("--chunk="):  # the experiment: a dispatch's rows made, then inserted, N at a time
+        from itertools import islice
+
+        from paybonus.store import entitlements as _entitlements_module
+
+        _n = int(f.split("=")[1])
+
+        def _chunked(self, rows, _n=_n):
+            it = iter(rows)
+            while chunk := list(islice(it, _n)):
+                self.conn.executemany(_entitlements_module._INSERT, chunk)
+
+        _entitlements_module.Entitlements.insert = _chunked
 ledger = Ledger.open(scratch / "bench.db")
 bus = EventBus(ledger, load_plugins(entry_points=False), clock=lambda: FIX)
 statements: Counter = Counter()
