@@ -299,14 +299,14 @@ def test_after_the_computation_from_the_command_line(world):
     over["payload"]["amount_cents"] = ent["amount_cents"]
     (cwd / "pay.jsonl").write_text(json.dumps(over) + "\n")
     assert run("publish", "pay.jsonl", cwd=cwd).returncode == 0
+    # one statement per beneficiary in HTML (30 PDFs took 2 minutes of fpdf2 layout under coverage), and one in
+    # PDF: the same command, the PDF branch and its seal checked by `notice verify` below
     r = run(
         "statements",
         "--company",
         "DURAND",
         "--period",
         "2025",
-        "--format",
-        "pdf",
         "--out",
         "st",
         "--issued-on",
@@ -318,8 +318,15 @@ def test_after_the_computation_from_the_command_line(world):
         cwd=cwd,
     )
     assert r.returncode == 0, r.stderr
-    files = sorted((cwd / "st").glob("*.pdf"))
+    files = sorted((cwd / "st").glob("*.html"))
     assert len(files) == len({row["employee"] for row in rows})
+    pdf = ("--employee", ent["employee"], "--format", "pdf", "--out", "pdf", "--issued-on", "2026-04-01")
+    r = run("statements", "--company", "DURAND", "--period", "2025", *pdf, "--channel", "post", cwd=cwd)
+    assert r.returncode == 0, r.stderr
+    files += sorted((cwd / "pdf").glob("*.pdf"))
+    assert len(files) == len({row["employee"] for row in rows}) + 1 and files[-1].read_bytes().startswith(
+        b"%PDF"
+    )
     issued = [json.loads(x)["payload"] for x in (cwd / "issued.jsonl").read_text().splitlines()]
     assert {(p["issued_on"], p["channel"]) for p in issued} == {("2026-04-01", "post")}  # as given
     common = ("statements", "--company", "DURAND", "--out", "none", "--issued-on", "2026-04-01")
