@@ -35,6 +35,13 @@ def fixture_copy(*parts: str) -> Path:
     return p
 
 
+def pytest_collection_modifyitems(items):
+    """The tests marked `slow` (the fault suite, the crash run, the wheel, the benches: up to a minute and a half
+    each) run first: pytest-xdist hands out tests in this order, so a long one never starts last and leaves one
+    core waiting for it at the end of the run. The others keep their order (stable sort)."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _quiet_logs():
     """Tests are a host: they configure structlog (the library never does), to stderr, warnings only."""

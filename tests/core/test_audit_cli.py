@@ -2,19 +2,20 @@
 
 import sqlite3
 
-from helpers.cli import run, sample_copy
+from helpers.cli import run, run_here, sample_copy
 
 
 def test_keys_checkpoints_and_verify_from_the_command_line(tmp_path):
     company = sample_copy(tmp_path / "co", with_scheme=False)
-    assert run("init", cwd=tmp_path).returncode == 0
-    assert run("load", str(company), cwd=tmp_path).returncode == 0
-    assert run("publish", str(company / "events.jsonl"), cwd=tmp_path).returncode == 0
+    # the ledger in this process; the audit commands below are real processes
+    assert run_here("init", cwd=tmp_path).returncode == 0
+    assert run_here("load", str(company), cwd=tmp_path).returncode == 0
+    assert run_here("publish", str(company / "events.jsonl"), cwd=tmp_path).returncode == 0
 
     made = run("audit", "keygen", "--out", "key.pem", cwd=tmp_path)
     assert made.returncode == 0 and "public key:" in made.stdout
     assert (tmp_path / "key.pem").stat().st_mode & 0o777 == 0o600
-    again = run("audit", "keygen", "--out", "key.pem", cwd=tmp_path)
+    again = run_here("audit", "keygen", "--out", "key.pem", cwd=tmp_path)
     assert again.returncode == 2 and "never overwritten" in again.stderr
     public = run("audit", "public-key", "--key", "key.pem", cwd=tmp_path).stdout.strip()
     assert public in made.stdout and len(public) == 44
@@ -39,11 +40,11 @@ def test_keys_checkpoints_and_verify_from_the_command_line(tmp_path):
 
     forged = tmp_path / "forged.json"
     forged.write_text((tmp_path / "cp.json").read_text().replace('"n": ', '"n": 9'), encoding="utf-8")
-    refused = run("audit", "verify", "--checkpoint", str(forged), "--public-key", public, cwd=tmp_path)
+    refused = run_here("audit", "verify", "--checkpoint", str(forged), "--public-key", public, cwd=tmp_path)
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1 and "altered" in refused.stderr
 
 
 def test_a_checkpoint_without_a_key_is_one_clear_line(tmp_path):
-    assert run("init", cwd=tmp_path).returncode == 0
-    r = run("audit", "checkpoint", cwd=tmp_path, env={"PAYBONUS_SIGNING_KEY": ""})
+    assert run_here("init", cwd=tmp_path).returncode == 0
+    r = run_here("audit", "checkpoint", cwd=tmp_path, env={"PAYBONUS_SIGNING_KEY": ""})
     assert r.returncode == 2 and "no signing key" in r.stderr and r.stderr.count("\n") == 1

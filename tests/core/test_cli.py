@@ -5,7 +5,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers.cli import file_hash, run, sample_copy
+from helpers.cli import file_hash, run, run_here, sample_copy
 from paybonus.fixtures import sample_dir
 
 N = sum(1 for line in (sample_dir() / "events.jsonl").read_text().splitlines() if line.strip())
@@ -143,14 +143,14 @@ BAD_EVENTS = {
 @pytest.mark.parametrize("case", sorted(BAD_EVENTS))
 def test_bad_events_exit_2_with_one_line_and_leave_the_database_byte_identical(world, case):
     cwd, company = world
-    run("publish", str(company / "events.jsonl"), cwd=cwd)
+    run_here("publish", str(company / "events.jsonl"), cwd=cwd)
     line, fragments = BAD_EVENTS[case]
     good = (company / "events.jsonl").read_text().splitlines()[0]
     (cwd / "bad.jsonl").write_text(line + "\n" + good.replace("DURAND-close", "DURAND-new") + "\n")
     (cwd / "bad.jsonl").write_text(line + "\n")
     db = cwd / "paybonus.db"
     before = file_hash(db)
-    one_line_error(run("publish", "bad.jsonl", cwd=cwd), *fragments)
+    one_line_error(run_here("publish", "bad.jsonl", cwd=cwd), *fragments)
     assert file_hash(db) == before
 
 
@@ -159,7 +159,7 @@ def test_bad_line_after_good_ones_writes_nothing(world):
     lines = (company / "events.jsonl").read_text().splitlines()
     (cwd / "mixed.jsonl").write_text("\n".join([*lines[:5], BAD_EVENTS["unknown_company"][0]]) + "\n")
     before = file_hash(cwd / "paybonus.db")
-    one_line_error(run("publish", "mixed.jsonl", cwd=cwd), "mixed.jsonl:6")
+    one_line_error(run_here("publish", "mixed.jsonl", cwd=cwd), "mixed.jsonl:6")
     assert file_hash(cwd / "paybonus.db") == before
 
 
@@ -199,7 +199,7 @@ def test_bad_company_files_exit_2_and_leave_the_database_byte_identical(world, f
     cwd, company = world
     edit(company / file, old, new)
     before = file_hash(cwd / "paybonus.db")
-    one_line_error(run("load", str(company), cwd=cwd), *fragments)
+    one_line_error(run_here("load", str(company), cwd=cwd), *fragments)
     assert file_hash(cwd / "paybonus.db") == before
 
 
@@ -220,15 +220,15 @@ def test_group_contracts_and_new_pay_columns_load_and_are_checked(world):
         .replace("reconstituted\n", "reconstituted,cp_caisse,ap_subject\n")
         .replace("E0001,4130.00,4130.00,151.67,,,", "E0001,4130.00,4130.00,151.67,,,,120.00,")
     )
-    r = run("load", str(company), cwd=cwd)
+    r = run_here("load", str(company), cwd=cwd)
     assert r.returncode == 0, r.stderr
     emp.write_text(emp.read_text().replace("2022-03-31,,,SISTER", "2022-04-01,,,SISTER"))
     before = file_hash(cwd / "paybonus.db")
-    one_line_error(run("load", str(company), cwd=cwd), "employees.csv", "overlapping contracts")
+    one_line_error(run_here("load", str(company), cwd=cwd), "employees.csv", "overlapping contracts")
     assert file_hash(cwd / "paybonus.db") == before
     emp.write_text(emp.read_text().replace("2022-04-01,,,SISTER", "2022-03-31,,,SISTER"))
     pay.write_text(pay.read_text().replace(",120.00,", ",-120.00,"))
-    one_line_error(run("load", str(company), cwd=cwd), "2025-03.csv:2", "cp_caisse", "negative")
+    one_line_error(run_here("load", str(company), cwd=cwd), "2025-03.csv:2", "cp_caisse", "negative")
     assert file_hash(cwd / "paybonus.db") == before
 
 
@@ -241,7 +241,7 @@ def test_negative_salary_is_refused(world):
     lines[3] = ",".join(cells)
     pay.write_text("\n".join(lines) + "\n")
     before = file_hash(cwd / "paybonus.db")
-    one_line_error(run("load", str(company), cwd=cwd), "2025-02.csv:4", "gross", "negative")
+    one_line_error(run_here("load", str(company), cwd=cwd), "2025-02.csv:4", "gross", "negative")
     assert file_hash(cwd / "paybonus.db") == before
 
 
@@ -258,7 +258,7 @@ def test_user_errors_without_a_ledger(tmp_path):
 
 def test_explain_unknown_id(world):
     cwd, _ = world
-    one_line_error(run("explain", "ENT-nope", cwd=cwd), "no entitlement 'ENT-nope'")
+    one_line_error(run_here("explain", "ENT-nope", cwd=cwd), "no entitlement 'ENT-nope'")
 
 
 def test_demo_prints_a_summary_and_leaves_a_database(tmp_path):
@@ -294,19 +294,19 @@ def test_after_the_computation_from_the_command_line(world):
     }
     (cwd / "pay.jsonl").write_text(json.dumps(over) + "\n")
     before = file_hash(cwd / "paybonus.db")
-    one_line_error(run("publish", "pay.jsonl", cwd=cwd), "pay.jsonl:1", "more than is still due")
+    one_line_error(run_here("publish", "pay.jsonl", cwd=cwd), "pay.jsonl:1", "more than is still due")
     assert file_hash(cwd / "paybonus.db") == before
     over["payload"]["amount_cents"] = ent["amount_cents"]
     (cwd / "pay.jsonl").write_text(json.dumps(over) + "\n")
     assert run("publish", "pay.jsonl", cwd=cwd).returncode == 0
+    # one statement per beneficiary in HTML (30 PDFs took 2 minutes of fpdf2 layout under coverage), and one in
+    # PDF: the same command, the PDF branch and its seal checked by `notice verify` below
     r = run(
         "statements",
         "--company",
         "DURAND",
         "--period",
         "2025",
-        "--format",
-        "pdf",
         "--out",
         "st",
         "--issued-on",
@@ -318,17 +318,28 @@ def test_after_the_computation_from_the_command_line(world):
         cwd=cwd,
     )
     assert r.returncode == 0, r.stderr
-    files = sorted((cwd / "st").glob("*.pdf"))
+    files = sorted((cwd / "st").glob("*.html"))
     assert len(files) == len({row["employee"] for row in rows})
+    pdf = ("--employee", ent["employee"], "--format", "pdf", "--out", "pdf", "--issued-on", "2026-04-01")
+    r = run("statements", "--company", "DURAND", "--period", "2025", *pdf, "--channel", "post", cwd=cwd)
+    assert r.returncode == 0, r.stderr
+    files += sorted((cwd / "pdf").glob("*.pdf"))
+    assert len(files) == len({row["employee"] for row in rows}) + 1 and files[-1].read_bytes().startswith(
+        b"%PDF"
+    )
     issued = [json.loads(x)["payload"] for x in (cwd / "issued.jsonl").read_text().splitlines()]
     assert {(p["issued_on"], p["channel"]) for p in issued} == {("2026-04-01", "post")}  # as given
     common = ("statements", "--company", "DURAND", "--out", "none", "--issued-on", "2026-04-01")
-    salary = run(*common, "--period", "2025", "--channel", "post", "--scheme", "prime_fin_annee", cwd=cwd)
+    salary = run_here(
+        *common, "--period", "2025", "--channel", "post", "--scheme", "prime_fin_annee", cwd=cwd
+    )
     one_line_error(salary, "--scheme: prime_fin_annee is a salary-type bonus", "goes on the payslip")
-    one_line_error(run(*common, "--period", "2024", "--channel", "post", cwd=cwd), "--period", "2025-01-01")
-    nobody = run(*common, "--period", "2025", "--channel", "post", "--employee", "E9999", cwd=cwd)
+    one_line_error(
+        run_here(*common, "--period", "2024", "--channel", "post", cwd=cwd), "--period", "2025-01-01"
+    )
+    nobody = run_here(*common, "--period", "2025", "--channel", "post", "--employee", "E9999", cwd=cwd)
     one_line_error(nobody, "--employee: E9999 has no interessement entitlement")
-    usage = run(*common, "--period", "2025", cwd=cwd)  # a usage error: one line too
+    usage = run_here(*common, "--period", "2025", cwd=cwd)  # a usage error: one line too
     usage_error(usage, "statements", "--channel: required, not given")
     assert not (cwd / "none").exists()
     assert run("notice", "verify", *map(str, files), cwd=cwd).returncode == 0
@@ -338,8 +349,8 @@ def test_after_the_computation_from_the_command_line(world):
     assert "option_window" in kinds
     exp = run("export", "--format", "csv", "--payroll-month", "2026-05", cwd=cwd)
     assert exp.returncode == 0 and exp.stdout.startswith("company,employee,entitlement")
-    one_line_error(run("export", "--payroll-month", "May", cwd=cwd), "--payroll-month", "YYYY-MM")
-    one_line_error(run("deadlines", "--as-of", "tomorrow", cwd=cwd), "--as-of")
+    one_line_error(run_here("export", "--payroll-month", "May", cwd=cwd), "--payroll-month", "YYYY-MM")
+    one_line_error(run_here("deadlines", "--as-of", "tomorrow", cwd=cwd), "--as-of")
     (cwd / "junk.html").write_text("<html>nothing</html>")
-    one_line_error(run("notice", "verify", "junk.html", cwd=cwd), "no paybonus seal")
+    one_line_error(run_here("notice", "verify", "junk.html", cwd=cwd), "no paybonus seal")
     assert run("audit", "verify", cwd=cwd).returncode == 0

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import click
 import pytest
-from helpers.cli import file_hash, run, sample_copy
+from helpers.cli import file_hash, run, run_here, sample_copy
 from paybonus.cli import cli
 from paybonus.cli.output import plural
 
@@ -56,39 +56,40 @@ def one_line_error(r, *fragments):
 
 
 def test_format_json_is_one_array_and_jsonl_or_nl_one_object_per_line(published):
-    arr = run("entitlements", "--format", "json", cwd=published)
+    arr = run_here("entitlements", "--format", "json", cwd=published)
     rows = json.loads(arr.stdout)
     assert isinstance(rows, list) and len(rows) == 106
-    lines = run("entitlements", "--format", "jsonl", cwd=published).stdout.splitlines()
+    lines = run_here("entitlements", "--format", "jsonl", cwd=published).stdout.splitlines()
     assert [json.loads(x) for x in lines] == rows
-    assert run("entitlements", "--nl", cwd=published).stdout.splitlines() == lines
-    empty = run("entitlements", "--format", "json", "--period", "2031", cwd=published)
+    assert run_here("entitlements", "--nl", cwd=published).stdout.splitlines() == lines
+    empty = run_here("entitlements", "--format", "json", "--period", "2031", cwd=published)
     assert empty.returncode == 0 and json.loads(empty.stdout) == []
-    nobody = run("entitlements", "--format", "json", "--employee", "nobody", cwd=published)
+    nobody = run_here("entitlements", "--format", "json", "--employee", "nobody", cwd=published)
     assert nobody.returncode == 2 and "--employee: no employee 'nobody'" in nobody.stderr
     for command in (["deadlines", "--as-of", "2026-09-01"], ["lint", "durand"], ["failures"], ["plugins"]):
-        r = run(*command, "--format", "json", cwd=published)
+        runner = run if command[0] == "lint" else run_here  # lint's one test in a real process
+        r = runner(*command, "--format", "json", cwd=published)
         assert isinstance(json.loads(r.stdout), list), (command, r.stdout[:200])
     deadlines = json.loads(
-        run("deadlines", "--as-of", "2026-09-01", "--format", "json", cwd=published).stdout
+        run_here("deadlines", "--as-of", "2026-09-01", "--format", "json", cwd=published).stdout
     )
     assert deadlines and all(isinstance(d["outstanding_cents"], int) for d in deadlines)
 
 
 def test_csv_and_tsv_have_a_header_and_write_booleans_as_true_false(published):
-    c = list(csv.DictReader(io.StringIO(run("export", "--as-of", "2026-09-01", cwd=published).stdout)))
+    c = list(csv.DictReader(io.StringIO(run_here("export", "--as-of", "2026-09-01", cwd=published).stdout)))
     assert c and {r["ordinary_contributions"] for r in c} == {"true", "false"}
-    t = run("export", "--as-of", "2026-09-01", "--format", "tsv", cwd=published).stdout
+    t = run_here("export", "--as-of", "2026-09-01", "--format", "tsv", cwd=published).stdout
     rows = list(csv.DictReader(io.StringIO(t), delimiter="\t"))
     assert rows == c
-    arr = json.loads(run("export", "--as-of", "2026-09-01", "--format", "json", cwd=published).stdout)
+    arr = json.loads(run_here("export", "--as-of", "2026-09-01", "--format", "json", cwd=published).stdout)
     assert {r["ordinary_contributions"] for r in arr} == {True, False}
-    e = run("entitlements", "--format", "tsv", cwd=published).stdout.splitlines()
+    e = run_here("entitlements", "--format", "tsv", cwd=published).stdout.splitlines()
     assert e[0].split("\t")[:4] == ["id", "company", "scheme", "employee"] and len(e) == 107
 
 
 def test_a_piped_table_is_plain_text_with_euros_right_aligned(published):
-    r = run("entitlements", "--company", "DURAND", "--scheme", "interessement", cwd=published)
+    r = run_here("entitlements", "--company", "DURAND", "--scheme", "interessement", cwd=published)
     assert r.returncode == 0
     assert not set("┏┃━│└╇") & set(r.stdout), "no box drawing when piped"
     lines = r.stdout.splitlines()
@@ -126,12 +127,12 @@ def test_the_demo_shows_euros_right_aligned(tmp_path):
     ],
 )
 def test_a_filter_naming_an_unknown_company_or_scheme_is_an_error(published, args, fragments):
-    one_line_error(run(*args, cwd=published), *fragments)
+    one_line_error(run_here(*args, cwd=published), *fragments)
 
 
 @pytest.mark.parametrize("group", ["audit", "notice", "project"])
 def test_a_group_without_its_subcommand_shows_clicks_help(tmp_path, group):
-    r = run(group, cwd=tmp_path)
+    r = run_here(group, cwd=tmp_path)
     assert r.returncode == 2
     text = r.stdout + r.stderr
     assert text.startswith(f"Usage: paybonus {group} [OPTIONS] COMMAND [ARGS]...")
@@ -139,7 +140,7 @@ def test_a_group_without_its_subcommand_shows_clicks_help(tmp_path, group):
 
 
 def test_paybonus_alone_shows_the_help(tmp_path):
-    r = run(cwd=tmp_path)
+    r = run_here(cwd=tmp_path)
     text = r.stdout + r.stderr
     assert text.startswith("Usage: paybonus [OPTIONS] COMMAND [ARGS]...") and "Missing command" not in text
     assert (
@@ -156,7 +157,7 @@ def test_paybonus_alone_shows_the_help(tmp_path):
     ],
 )
 def test_usage_errors_are_one_line_with_did_you_mean(tmp_path, args, usage, suggestion):
-    r = run(*args, cwd=tmp_path)
+    r = run_here(*args, cwd=tmp_path)
     assert r.returncode == 2
     (line,) = r.stderr.splitlines()
     assert line.startswith(usage) and line.endswith(" -h)"), r.stderr
@@ -166,7 +167,7 @@ def test_usage_errors_are_one_line_with_did_you_mean(tmp_path, args, usage, sugg
 def test_init_on_a_file_that_is_not_sqlite_is_one_line_and_exit_2(tmp_path):
     (tmp_path / "notes.db").write_text("these are my notes, not a database\n" * 50)
     before = file_hash(tmp_path / "notes.db")
-    one_line_error(run("--db", "notes.db", "init", cwd=tmp_path), "notes.db", "not a paybonus ledger")
+    one_line_error(run_here("--db", "notes.db", "init", cwd=tmp_path), "notes.db", "not a paybonus ledger")
     assert file_hash(tmp_path / "notes.db") == before
 
 
@@ -208,10 +209,10 @@ def test_plurals():
 
 
 def test_one_statement_is_one_statement(world):
-    emp = json.loads(run("entitlements", "--scheme", "interessement", "--format", "json", cwd=world).stdout)[
-        0
-    ]
-    r = run(
+    emp = json.loads(
+        run_here("entitlements", "--scheme", "interessement", "--format", "json", cwd=world).stdout
+    )[0]
+    r = run_here(
         "statements",
         *("--company", "DURAND", "--period", "2025", "--employee", emp["employee"], "--out", "st"),
         *("--issued-on", "2026-04-15", "--channel", "email"),
@@ -222,13 +223,13 @@ def test_one_statement_is_one_statement(world):
 
 
 def test_explain_format_json_is_one_object_with_the_explanation(published):
-    eid = json.loads(run("entitlements", "--format", "json", cwd=published).stdout)[0]["id"]
-    r = run("explain", eid, "--format", "json", cwd=published)
+    eid = json.loads(run_here("entitlements", "--format", "json", cwd=published).stdout)[0]["id"]
+    r = run_here("explain", eid, "--format", "json", cwd=published)
     assert r.returncode == 0, r.stderr
     x = json.loads(r.stdout)
     assert x["id"] == eid and x["recomputed_cents"] == x["amount_cents"]
     assert x["explanation"]["steps"] and x["explanation"]["rules"]
-    text = run("explain", eid, cwd=published).stdout
+    text = run_here("explain", eid, cwd=published).stdout
     assert "EUR" not in text and "€" in text
 
 
@@ -238,11 +239,11 @@ def test_the_demo_refuses_to_replace_a_foreign_ledger(world):
     shutil.copytree(world / "durand", world / "other" / "acme")
     toml = world / "other" / "acme" / "company.toml"
     toml.write_text(toml.read_text().replace('id = "DURAND"', 'id = "ACME"'))
-    assert run("load", str(world / "other" / "acme"), cwd=world).returncode == 0
+    assert run_here("load", str(world / "other" / "acme"), cwd=world).returncode == 0
     before = file_hash(world / "paybonus.db")
-    one_line_error(run("demo", "--db", "paybonus.db", cwd=world), "paybonus.db", "ACME", "--force")
+    one_line_error(run_here("demo", "--db", "paybonus.db", cwd=world), "paybonus.db", "ACME", "--force")
     assert file_hash(world / "paybonus.db") == before
-    assert run("demo", "--db", "paybonus.db", "--force", cwd=world).returncode == 0
+    assert run_here("demo", "--db", "paybonus.db", "--force", cwd=world).returncode == 0
 
 
 # -- files ----------------------------------------------------------------------------------------------------

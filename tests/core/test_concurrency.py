@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 import pytest
-from helpers.cli import run
+from helpers.cli import run, run_here
 from paybonus import Ledger
 from paybonus.fixtures.generator import SAMPLE_SCHEMES, generate, write_company_dir
 
@@ -51,13 +51,13 @@ def test_two_processes_publishing_overlapping_files_give_the_one_process_ledger(
     (tmp_path / "a.jsonl").write_text("\n".join(lines[:cut]) + "\n")
     (tmp_path / "b.jsonl").write_text("\n".join(lines[len(lines) - cut :]) + "\n")  # 20 % overlap
 
-    def fresh(db):
-        assert run("--db", db, "init", cwd=tmp_path).returncode == 0
+    def fresh(db):  # set-up and the one-process reference in this process: the two publishers are the test
+        assert run_here("--db", db, "init", cwd=tmp_path).returncode == 0
         for name in ("ALPHA", "BETA"):
-            assert run("--db", db, "load", name, cwd=tmp_path).returncode == 0
+            assert run_here("--db", db, "load", name, cwd=tmp_path).returncode == 0
 
     fresh("one.db")
-    assert run("--db", "one.db", "publish", "all.jsonl", cwd=tmp_path).returncode == 0
+    assert run_here("--db", "one.db", "publish", "all.jsonl", cwd=tmp_path).returncode == 0
     expected = state(tmp_path / "one.db")
     assert len(expected[0]) > 100
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 from conftest import shared
-from helpers.cli import run
+from helpers.cli import run, run_here
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from paybonus import dsn, load_plugins
@@ -131,14 +131,15 @@ def test_cli_writes_events_and_absences_a_company_directory_loads(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "3 declarations, 3 employees: 3 departures, 4 absences" in r.stderr
     assert len(read_company_dir(company).absences) == 4
+    # what the dsn command wrote loads and publishes (in this process: the dsn command above is the real one)
     db = str(tmp_path / "l.db")
-    assert run("--db", db, "init", cwd=tmp_path).returncode == 0
-    assert run("--db", db, "load", str(company), cwd=tmp_path).returncode == 0
-    r = run("--db", db, "publish", str(tmp_path / "events.jsonl"), cwd=tmp_path)
+    assert run_here("--db", db, "init", cwd=tmp_path).returncode == 0
+    assert run_here("--db", db, "load", str(company), cwd=tmp_path).returncode == 0
+    r = run_here("--db", db, "publish", str(tmp_path / "events.jsonl"), cwd=tmp_path)
     assert r.returncode == 0 and "3 events: 3 recorded" in r.stdout
     bad = tmp_path / "bad.dsn"
     bad.write_text(sample_text().replace("S90.G00.90.001,'107'", "S90.G00.90.001,'100'"), encoding="utf-8")
-    r = run("dsn", str(bad), "--company", "TEST", cwd=tmp_path)
+    r = run_here("dsn", str(bad), "--company", "TEST", cwd=tmp_path)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "it says '100'" in r.stderr
 
 
@@ -242,8 +243,8 @@ def test_monthly_declarations_become_a_company_directory(tmp_path):
     assert data.absences == [("200", "maternity", "2025-03-15", "2025-06-30")]
     assert '"left_on":"2025-04-30"' in (tmp_path / "e.jsonl").read_text(encoding="utf-8")
     db = str(tmp_path / "t.db")
-    assert run("--db", db, "init", cwd=tmp_path).returncode == 0
-    r = run("--db", db, "load", str(company), cwd=tmp_path)
+    assert run_here("--db", db, "init", cwd=tmp_path).returncode == 0
+    r = run_here("--db", db, "load", str(company), cwd=tmp_path)
     assert r.returncode == 0 and "loaded T: 2 employees, 7 pay lines, 1 absence," in r.stdout, r.stderr
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import sqlite_utils
-from helpers.cli import run
+from helpers.cli import run_here
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from paybonus import Paybonus, load_plugins
@@ -205,17 +205,19 @@ def test_the_commands_ask_for_the_company_in_one_line(tmp_path):
     made = companies(2)
     with publish(tmp_path / "paybonus.db", made, events_of(made, {"close"})):
         pass
-    r = run("retry", "--event", "close-2025-01", cwd=tmp_path)
+    r = run_here("retry", "--event", "close-2025-01", cwd=tmp_path)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     lines = [line for line in (r.stderr + r.stdout).splitlines() if line.strip()]
     assert lines == [
         "error: --event: event id 'close-2025-01' is used by 2 companies (C0000, C0001): name one with --company"
     ], lines
-    r = run("retry", "--event", "close-2025-01", "--company", "C0001", cwd=tmp_path)
+    r = run_here("retry", "--event", "close-2025-01", "--company", "C0001", cwd=tmp_path)
     assert r.returncode == 0 and "retried 0 dispatches" in r.stdout, r.stderr
-    r = run("retry", "--event", "C0000-results-2025", cwd=tmp_path)  # used by one company: no need to say it
+    r = run_here(
+        "retry", "--event", "C0000-results-2025", cwd=tmp_path
+    )  # used by one company: no need to say it
     assert r.returncode == 0, r.stderr
-    r = run("failures", "--format", "json", cwd=tmp_path)
+    r = run_here("failures", "--format", "json", cwd=tmp_path)
     assert r.returncode == 0 and json.loads(r.stdout) == []
 
 
@@ -231,7 +233,7 @@ def test_a_conflicting_event_of_one_company_is_refused_by_publish_with_exit_2(tm
     }
     bad = {**fine, "payload": {"period": {"start": "2025-02-01", "end": "2025-02-28"}}}
     (tmp_path / "bad.jsonl").write_text(json.dumps(bad) + "\n", encoding="utf-8")
-    r = run("publish", "bad.jsonl", cwd=tmp_path)
+    r = run_here("publish", "bad.jsonl", cwd=tmp_path)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "already recorded with different content (company 'C0001')" in r.stderr
     with Ledger.open(tmp_path / "paybonus.db") as ledger:

@@ -15,7 +15,7 @@ import time
 import uuid
 
 import pytest
-from helpers.cli import run
+from helpers.cli import run, run_here
 from paybonus.errors import UserError
 from paybonus.fixtures import sample_dir
 from paybonus.nats_source import Options
@@ -130,10 +130,10 @@ def test_publish_worker_and_health_refuse_a_bad_option_in_one_line_and_make_noth
     url = f"{nats_server.url}?{query.format(t=tag)}"
     message = message.format(t=tag)
     db = str(tmp_path / "l.db")
-    assert run("--db", db, "init", cwd=tmp_path).returncode == 0
-    one_line(run("publish", "--to", url, str(sample_dir() / "events.jsonl"), cwd=tmp_path), message)
-    one_line(run("worker", "--source", url, "--db", db, cwd=tmp_path), message)
-    r = run("health", "--source", url, "--db", db, cwd=tmp_path)
+    assert run_here("--db", db, "init", cwd=tmp_path).returncode == 0
+    one_line(run_here("publish", "--to", url, str(sample_dir() / "events.jsonl"), cwd=tmp_path), message)
+    one_line(run_here("worker", "--source", url, "--db", db, cwd=tmp_path), message)
+    r = run_here("health", "--source", url, "--db", db, cwd=tmp_path)
     one_line(r, message)
     assert (
         r.stdout == ""
@@ -151,15 +151,18 @@ def test_a_stream_with_other_subjects_or_taken_subjects_is_refused_and_nothing_m
     assert run("publish", "--to", made, str(empty), cwd=tmp_path).returncode == 0
     before = streams(nats_server, tag)
     assert before == {f"RTA{tag}": [f"rta{tag}.events.>"], f"RTA{tag}_DEAD": [f"rta{tag}.dead.>"]}
-    for query, message in [
-        (f"stream=RTA{tag}&prefix=rta{tag}b", f"stream RTA{tag} exists with subjects rta{tag}.events.>"),
-        (f"stream=RTB{tag}&prefix=rta{tag}", f"are taken by stream RTA{tag}"),
-        (f"stream=RTB{tag}&prefix=rta{tag}.events", f"are taken by stream RTA{tag}"),
-        (f"stream=RTB{tag}&prefix=rta{tag}.dead", f"are taken by stream RTA{tag}_DEAD"),
-    ]:
+    for i, (query, message) in enumerate(
+        [
+            (f"stream=RTA{tag}&prefix=rta{tag}b", f"stream RTA{tag} exists with subjects rta{tag}.events.>"),
+            (f"stream=RTB{tag}&prefix=rta{tag}", f"are taken by stream RTA{tag}"),
+            (f"stream=RTB{tag}&prefix=rta{tag}.events", f"are taken by stream RTA{tag}"),
+            (f"stream=RTB{tag}&prefix=rta{tag}.dead", f"are taken by stream RTA{tag}_DEAD"),
+        ]
+    ):
         url = f"{nats_server.url}?{query}"
-        one_line(run("publish", "--to", url, str(empty), cwd=tmp_path), message)
-        one_line(run("worker", "--source", url, "--db", str(tmp_path / "l.db"), cwd=tmp_path), message)
+        command = run if i == 0 else run_here  # the first refusal from real processes, the others in this one
+        one_line(command("publish", "--to", url, str(empty), cwd=tmp_path), message)
+        one_line(command("worker", "--source", url, "--db", str(tmp_path / "l.db"), cwd=tmp_path), message)
         assert streams(nats_server, tag) == before, query
     url = f"{nats_server.url}?stream=RTA{tag}&prefix=rta{tag}b"
     r = run("health", "--source", url, "--db", str(tmp_path / "l.db"), cwd=tmp_path)

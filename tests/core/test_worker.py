@@ -12,7 +12,7 @@ import time
 import uuid
 
 import pytest
-from helpers.cli import run
+from helpers.cli import run, run_here
 from paybonus import Paybonus
 from paybonus.fixtures import sample_dir
 from paybonus.nats_source import dead_letters
@@ -40,7 +40,9 @@ def start_worker(db, source, tmp_path, *extra, name="w"):
 
 
 def health(db, source, tmp_path):
-    r = run("health", "--source", source, "--db", db, cwd=tmp_path)
+    """`paybonus health` in this process: polled every half second, a process each time cost more than the wait
+    (health's own end-to-end tests are in test_nats_refusals.py)."""
+    r = run_here("health", "--source", source, "--db", db, cwd=tmp_path)
     return r.returncode, json.loads(r.stdout) if r.stdout.strip().startswith("{") else r.stderr
 
 
@@ -60,8 +62,8 @@ def stop(proc):
 
 
 def test_a_worker_records_what_publish_records_and_stops_on_sigterm(pg_url, source, tmp_path):
-    assert run("--db", pg_url, "init", cwd=tmp_path).returncode == 0
-    assert run("--db", pg_url, "load", str(sample_dir()), cwd=tmp_path).returncode == 0
+    assert run_here("--db", pg_url, "init", cwd=tmp_path).returncode == 0
+    assert run_here("--db", pg_url, "load", str(sample_dir()), cwd=tmp_path).returncode == 0
     r = run(
         "publish", "--to", source, "--per-message", "10", str(sample_dir() / "events.jsonl"), cwd=tmp_path
     )
@@ -94,13 +96,13 @@ def test_a_worker_records_what_publish_records_and_stops_on_sigterm(pg_url, sour
 def test_a_message_that_keeps_failing_becomes_a_dead_letter_in_the_ledger_and_the_broker(
     pg_url, source, tmp_path
 ):
-    assert run("--db", pg_url, "init", cwd=tmp_path).returncode == 0
-    assert run("--db", pg_url, "load", str(sample_dir()), cwd=tmp_path).returncode == 0
+    assert run_here("--db", pg_url, "init", cwd=tmp_path).returncode == 0
+    assert run_here("--db", pg_url, "load", str(sample_dir()), cwd=tmp_path).returncode == 0
     events = (sample_dir() / "events.jsonl").read_text().splitlines()
     bad = json.loads(events[0])
     bad["company"], bad["id"] = "NOBODY", "bad-1"
     (tmp_path / "e.jsonl").write_text(json.dumps(bad) + "\n" + events[0] + "\n")
-    assert run("publish", "--to", source, str(tmp_path / "e.jsonl"), cwd=tmp_path).returncode == 0
+    assert run_here("publish", "--to", source, str(tmp_path / "e.jsonl"), cwd=tmp_path).returncode == 0
     w = start_worker(pg_url, source, tmp_path, "--max-deliveries", "3")
     wait_drained(pg_url, source, tmp_path)
     stop(w)

@@ -108,8 +108,9 @@ import sys
 sys.path.insert(0, {tests!r})
 import paybonus.cli as c, paybonus.cli.base as b
 from paybonus.host import load_plugins
-from helpers.hostile_plugin import MODE, HostilePlugin
+from helpers.hostile_plugin import MARKER, MODE, HostilePlugin
 MODE["compute"] = "hang"
+MARKER.append({marker!r})
 real = load_plugins
 hosted = lambda strict=False, **kw: real(strict=strict, extra=[HostilePlugin()], entry_points=False)
 c.load_plugins = b.load_plugins = hosted
@@ -126,15 +127,20 @@ def test_a_hung_compute_does_not_block_other_writers(guest):
     from pathlib import Path
 
     tests = str(Path(__file__).resolve().parents[1])
-    code = CHILD.format(tests=tests, db=str(guest.fresh), events=str(guest.company / "events.jsonl"))
+    marker = guest.dir / "hanging"
+    code = CHILD.format(
+        tests=tests, db=str(guest.fresh), events=str(guest.company / "events.jsonl"), marker=str(marker)
+    )
     env = {**__import__("os").environ, "PAYBONUS_DISPATCH_TIMEOUT": "60"}
     child = subprocess.Popen([sys.executable, "-c", code], env=env, stderr=subprocess.PIPE, text=True)
     try:
-        con = sqlite3.connect(guest.fresh)
-        while child.poll() is None and not con.execute("SELECT count(*) FROM events").fetchone()[0]:
-            time.sleep(0.1)  # recorded: its first dispatch, the hostile scheme's (first by name), now hangs
-        con.close()
-        assert child.poll() is None, child.stderr.read() if child.stderr else ""
+        # wait until the hostile scheme's compute hangs (it creates the marker), not for the event's row: the
+        # event is recorded with its results, after the computation, so waiting for it waited out the 60 s
+        # timeout and the load below then ran after the hang, proving nothing
+        deadline = time.monotonic() + 120
+        while child.poll() is None and not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert child.poll() is None and marker.exists(), child.stderr.read() if child.stderr else ""
         code, _out, err = cli("--db", str(guest.fresh), "load", str(guest.company))
         still_hanging = child.poll() is None
     finally:

@@ -22,6 +22,7 @@ from paybonus.hooks import (
 )
 
 MODE = {"compute": "ok", "notify": "ok", "recompute": "ok", "register": "ok"}
+MARKER: list[str] = []  # a file the "hang" compute creates once it hangs (test_plugins_guests.py)
 NIR = "1850578006048"
 TOML = "\n[schemes.hostile]\n"
 
@@ -49,6 +50,9 @@ def compute(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
     expl = Explanation({}, {"amount_cents": 100}, ["fixed"], ["test"])
     employees = ctx.population(period).employees
     if mode == "hang":
+        if MARKER:  # tell a waiting test that the compute now hangs (a file it watches)
+            with open(MARKER[0], "w", encoding="utf-8"):
+                pass
         while True:
             time.sleep(0.05)
     if mode == "hang_swallow":  # swallows what a timer raises with `except Exception`

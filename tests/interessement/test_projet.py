@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import structlog
-from helpers.cli import file_hash, run
+from helpers.cli import file_hash, run, run_here
 from helpers.projects import (
     FIGURES,
     ISSUED,
@@ -597,8 +597,9 @@ def test_cli_shared_and_separate_ledgers_give_the_same_cents(tmp_path, example, 
 
 def test_cli_refuses_a_tampered_statement_with_one_line_and_the_ledger_untouched(tmp_path, example):
     db = tmp_path / "alpha.db"
-    assert run("--db", str(db), "init", cwd=tmp_path).returncode == 0
-    assert run("--db", str(db), "load", str(example / "ALPHA"), cwd=tmp_path).returncode == 0
+    # the ledger in this process; the three refusals below from real processes
+    assert run_here("--db", str(db), "init", cwd=tmp_path).returncode == 0
+    assert run_here("--db", str(db), "load", str(example / "ALPHA"), cwd=tmp_path).returncode == 0
     statement = build(agreement(), YEAR, FIGURES, _fake_measures(), ISSUED)
     statement["entities"][0]["pool_cents"] += 1_000_00
     path = tmp_path / "statement.json"
@@ -914,15 +915,15 @@ def test_a_company_that_trusts_its_coordinator_imports_only_what_that_key_signed
         encoding="utf-8",
     )
     db = tmp_path / "alpha.db"
-    assert run("--db", str(db), "init", cwd=tmp_path).returncode == 0
-    assert run("--db", str(db), "load", str(example / "ALPHA"), cwd=tmp_path).returncode == 0
+    assert run_here("--db", str(db), "init", cwd=tmp_path).returncode == 0
+    assert run_here("--db", str(db), "load", str(example / "ALPHA"), cwd=tmp_path).returncode == 0
     statement = build(agreement(), YEAR, FIGURES, _fake_measures(), ISSUED)
     before = file_hash(db)
 
-    def attempt(data, name):
+    def attempt(data, name, command=run_here):  # the refusals in this process, the import in a real one
         path = tmp_path / name
         path.write_text(json.dumps(data), encoding="utf-8")
-        return run("--db", str(db), "project", "import", str(path), cwd=tmp_path)
+        return command("--db", str(db), "project", "import", str(path), cwd=tmp_path)
 
     unsigned = attempt(statement, "unsigned.json")
     assert unsigned.returncode == 2 and "not signed" in unsigned.stderr and unsigned.stderr.count("\n") == 1
@@ -941,7 +942,7 @@ def test_a_company_that_trusts_its_coordinator_imports_only_what_that_key_signed
     tampered = dict(signed, issued_at="2026-03-03T09:00:00+01:00")
     assert attempt(tampered, "tampered.json").returncode == 2
     assert file_hash(db) == before
-    good = attempt(signed, "signed.json")
+    good = attempt(signed, "signed.json", run)
     assert good.returncode == 0, good.stderr
     assert "ALPHA: statement recorded" in good.stdout
 

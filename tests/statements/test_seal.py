@@ -3,9 +3,11 @@ content, a changed printed amount, a seal alone, another statement's seal or a c
 
 import hashlib
 import json
+import shutil
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from io import BytesIO
+from pathlib import Path
 
 import pytest
 from helpers.statements import sample_ledger
@@ -18,20 +20,31 @@ from paybonus.statements.content import canonical
 from paybonus.statements.seal import html_head, seal_of
 
 
-@pytest.fixture
-def files(tmp_path):
-    db = sample_ledger(tmp_path / "l.db")
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory):
+    """The sample ledger and two employees' statements (HTML and PDF), made once for the module: publishing the
+    year and rendering the PDFs cost seconds a test; each test works on copies (`files`)."""
+    where = tmp_path_factory.mktemp("seal")
+    db = sample_ledger(where / "l.db")
     with Paybonus.open(db) as app:
         built = app.statements(
             "DURAND", Period.parse("2025"), "interessement", issued_on=date(2026, 4, 15), channel="email"
         )
     by = {st.employee: st for st in built}
+    for emp in ("E0001", "E0002"):
+        (where / f"{emp}.html").write_text(by[emp].html(), encoding="utf-8")
+        (where / f"{emp}.pdf").write_bytes(by[emp].pdf())
+    return where, by
+
+
+@pytest.fixture
+def files(pristine, tmp_path):
+    where, by = pristine
+    db = Path(shutil.copy(where / "l.db", tmp_path / "l.db"))
     out = {}
     for emp in ("E0001", "E0002"):
-        out[f"{emp}.html"] = tmp_path / f"{emp}.html"
-        out[f"{emp}.html"].write_text(by[emp].html(), encoding="utf-8")
-        out[f"{emp}.pdf"] = tmp_path / f"{emp}.pdf"
-        out[f"{emp}.pdf"].write_bytes(by[emp].pdf())
+        for ext in ("html", "pdf"):
+            out[f"{emp}.{ext}"] = Path(shutil.copy(where / f"{emp}.{ext}", tmp_path / f"{emp}.{ext}"))
     return db, out, by
 
 

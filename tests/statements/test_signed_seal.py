@@ -5,7 +5,9 @@ each with exit 1 and a line naming what differs."""
 
 import json
 import re
+import shutil
 from datetime import date
+from pathlib import Path
 
 import pytest
 from helpers.cli import run
@@ -17,10 +19,13 @@ from paybonus.statements import canonical, verify_file
 from paybonus.statements.seal import SEAL_V3
 
 
-@pytest.fixture
-def signed(tmp_path):
-    db = sample_ledger(tmp_path / "l.db")
-    key = new_key(tmp_path / "key.pem")
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory):
+    """The sample ledger, a key and two employees' signed statements (HTML and PDF), made once for the module:
+    publishing the year and rendering the PDFs cost seconds a test; each test works on copies (`signed`)."""
+    where = tmp_path_factory.mktemp("signed")
+    db = sample_ledger(where / "l.db")
+    key = new_key(where / "key.pem")
     with Paybonus.open(db) as app:
         built = app.statements(
             "DURAND",
@@ -31,12 +36,21 @@ def signed(tmp_path):
             key=key,
         )
     by = {st.employee: st for st in built}
+    for emp in ("E0001", "E0002"):
+        (where / f"{emp}.html").write_text(by[emp].html(), encoding="utf-8")
+        (where / f"{emp}.pdf").write_bytes(by[emp].pdf())
+    return where, key, by
+
+
+@pytest.fixture
+def signed(pristine, tmp_path):
+    where, key, by = pristine
+    db = Path(shutil.copy(where / "l.db", tmp_path / "l.db"))
+    shutil.copy(where / "key.pem", tmp_path / "key.pem")
     files = {}
     for emp in ("E0001", "E0002"):
-        files[f"{emp}.html"] = tmp_path / f"{emp}.html"
-        files[f"{emp}.html"].write_text(by[emp].html(), encoding="utf-8")
-        files[f"{emp}.pdf"] = tmp_path / f"{emp}.pdf"
-        files[f"{emp}.pdf"].write_bytes(by[emp].pdf())
+        for ext in ("html", "pdf"):
+            files[f"{emp}.{ext}"] = Path(shutil.copy(where / f"{emp}.{ext}", tmp_path / f"{emp}.{ext}"))
     return db, key, files, by
 
 
