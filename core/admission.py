@@ -68,9 +68,8 @@ class Admission:
             )
         if known is not None:
             return  # a duplicate: acknowledged, changes nothing
-        employee = event.subject(
-            "employee"
-        )  # a departure, evidence, an advance: about someone of the company
+        # a departure, evidence, an advance: about someone of the company
+        employee = event.subject("employee")
         if employee is not None and not self.ledger.companies.knows_employee(employee, event.company):
             outside = self.host.event_types.get(event.type).outside_payroll  # a company head's advance, say
             try:

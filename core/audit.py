@@ -582,13 +582,12 @@ def _check_dispatches(
                 configs[company] = set(parse_company_toml(toml, company).schemes) if toml else set()
             except UserError:
                 configs[company] = set()
-        then = in_force.of(company, row["id"])
         for name, s in schemes.items():
             if (
                 row["type"] in s.handlers
                 and name in configs[company]
-                and (then is None or name in then)
                 and name not in done.get((company, row["id"]), ())
+                and in_force.owes(company, row["id"], name)
             ):
                 problem(
                     f"dispatch {row['id']}/{name} ({company})",

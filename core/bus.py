@@ -256,14 +256,12 @@ class EventBus:
             if not fresh:
                 log.info("bus.event.duplicate", event_id=event.id, type=event.type, company=company)
             done = {} if fresh else self.ledger.dispatches.statuses(company, event.id)
-            then: frozenset[str] | None = None
             for scheme in self._interested(event, version.config_digest):  # the digest just read, not again
                 if scheme.name in done:
                     continue
                 if not fresh:  # never started: owed only by a scheme in force when the event was recorded
                     in_force = in_force or SchemesInForce(self.ledger, company)
-                    then = then or in_force.of(company, event.id)
-                    if then is not None and scheme.name not in then:
+                    if not in_force.owes(company, event.id, scheme.name):
                         continue
                 t0 = time.perf_counter()
                 # shown on the reader in use now: a computation abandoned on a timeout leaves a new reader
@@ -384,8 +382,8 @@ class EventBus:
             done = self.ledger.dispatches.statuses(event.company, event.id)
         todo = [scheme for scheme in self._interested(event) if scheme.name not in done]
         if duplicate and todo:  # never started: owed only by a scheme in force when the event was recorded
-            then = SchemesInForce(self.ledger, event.company).of(event.company, event.id)
-            todo = [scheme for scheme in todo if then is None or scheme.name in then]
+            in_force = SchemesInForce(self.ledger, event.company)
+            todo = [scheme for scheme in todo if in_force.owes(event.company, event.id, scheme.name)]
         outcomes = [self._dispatch(event, scheme, attempt=1) for scheme in todo]
         return PublishOutcome(event.id, duplicate, tuple(outcomes))
 
@@ -770,11 +768,10 @@ class EventBus:
         for row in self.ledger.events.stream():
             event: Event[Any] | None = None
             key = (row["company"], row["id"])
-            then = None if backfill else in_force.of(*key)
             for scheme in self._interested_in(row["company"], row["type"]):
                 done = statuses.get(key, {})
                 if (*key, scheme.name) in failed or (
-                    scheme.name not in done and (then is None or scheme.name in then)
+                    scheme.name not in done and (backfill or in_force.owes(*key, scheme.name))
                 ):
                     event = event or self.reader.event_from_row(row)
                     out.append((event, scheme, failed.get((*key, scheme.name), 0)))

@@ -37,3 +37,9 @@ class SchemesInForce:
             except UserError:  # a kept version that no longer parses: no restriction known (verify names it)
                 self._schemes[key] = None
         return self._schemes[key]
+
+    def owes(self, company: str, event_id: str, scheme: str) -> bool:
+        """Whether the event owes `scheme` a dispatch: the scheme was configured when it was recorded (or the
+        ledger cannot tell)."""
+        then = self.of(company, event_id)
+        return then is None or scheme in then

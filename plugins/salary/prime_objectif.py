@@ -552,9 +552,8 @@ def check_results(event: Event[Any], ledger: Any) -> None:
             )
     members = set(plan.get("members", []))
     for emp, figures in r.employees.items():
-        if (
-            emp not in members
-        ):  # a mistyped id: its figures dropped, the member it meant paid the maximum (O-4)
+        # a mistyped id: its figures would be dropped and the member it meant paid the maximum (O-4)
+        if emp not in members:
             raise ValueError(f"payload.employees.{emp}: not a member of plan {r.plan!r}")
         for name in figures:
             if name not in declared:
