@@ -214,10 +214,12 @@ class EventBus:
             together = False
         if together:
             with self.ledger.write(company):
+                if computed:  # before the events themselves lengthen the chain
+                    self.ledger.check_unchanged(computed[0][3])
                 heads = [self._record_event(event) for event in batch]
                 if any(h is None for h in heads):  # pragma: no cover - none can be, under the held lock
                     raise StaleRead(f"batch of {len(batch)} events of {company}")
-                recorded = self.ledger.record_dispatches([c[3] for c in computed])
+                recorded = self.ledger.record_dispatches([c[3] for c in computed], checked=True)
             for event, head in zip(batch, heads, strict=True):
                 self._log_recorded(event, head)
             for (event, scheme, result, _, t0), head_ids in zip(computed, recorded, strict=True):
@@ -326,10 +328,11 @@ class EventBus:
             try:
                 record, result = self._dispatch_record(event, first, 1, self.ledger.version(event.company))
                 with self.ledger.write(event.company):
+                    self.ledger.check_unchanged(record)  # before the event itself lengthens the chain
                     head = self._record_event(event)
                     if head is None:  # only without a held lock: another publisher recorded it meanwhile
                         raise StaleRead(f"{event.company} {event.id}")
-                    done = self.ledger.record_dispatch(record)
+                    done = self.ledger.record_dispatch(record, checked=True)
             except StaleRead:
                 if self.ledger.events.held is not None:  # pragma: no cover - cannot be, under the held lock
                     raise

@@ -110,13 +110,18 @@ class Overpaid(ValueError):
 
 class CompanyVersion(NamedTuple):
     """`Ledger.version`: compared whole (a tuple); its configuration digest and payroll load are also what a
-    computation records as its inputs, read in the same statement."""
+    computation records as its inputs, read in the same statement. `chain_length`, the number of entries of the
+    company's audit chain, changes with every event, payment, entitlement, dispatch and load recorded for it:
+    without it, an event another publisher recorded while a computation ran, whose own dispatch recorded no
+    entitlement (a close, a result waiting for the rest), went unnoticed, and each computation missed the other's
+    event (write skew: a company's whole intéressement was never computed)."""
 
     entitlement_seq: Any
     payment_seq: Any
     loaded_at: str
     config_digest: str
     payroll_load: int | None
+    chain_length: int | None
 
 
 @frozen
@@ -483,8 +488,8 @@ class Ledger:
             # since, and what it wrote the computations read anyway (committed, before they ran)
             return self._held_version[1]
         # one statement: one round trip to a server
-        row = self.conn.execute(_VERSION, (company,) * 5).fetchone()
-        version = CompanyVersion(row[0], row[1], row[2] or "", row[3] or "", row[4])
+        row = self.conn.execute(_VERSION, (company,) * 6).fetchone()
+        version = CompanyVersion(row[0], row[1], row[2] or "", row[3] or "", row[4], row[5])
         if held:
             self._held_version = (company, version)
         return version
@@ -498,11 +503,23 @@ class Ledger:
     def _version_and_head(self, company: str) -> CompanyVersion:
         """`version`, and the head of the company's chain read by the same statement: inside a write transaction
         holding the company's lock, what the next append continues from (one statement less per dispatch)."""
-        row = self.conn.execute(_VERSION_AND_HEAD, (company,) * 6).fetchone()
+        row = self.conn.execute(_VERSION_AND_HEAD, (company,) * 5 + (company,)).fetchone()
+        length = None
         if row[5] is not None:
             n, hsh = row[5].split(":", 1)
-            self.audit.known_head(company, Head(int(n), hsh))
-        return CompanyVersion(row[0], row[1], row[2] or "", row[3] or "", row[4])
+            length = int(n)
+            self.audit.known_head(company, Head(length, hsh))
+        return CompanyVersion(row[0], row[1], row[2] or "", row[3] or "", row[4], length)
+
+    def check_unchanged(self, d: DispatchRecord) -> None:
+        """Inside a write transaction: StaleRead if the company changed since `d`'s computation read it (its
+        `read_version`). Called before the transaction writes anything of its own for the company."""
+        if (
+            d.read_version is not None
+            and not self._unchanged_since(d.company, d.read_version)
+            and self._version_and_head(d.company) != d.read_version
+        ):
+            raise StaleRead(f"{d.company} {d.event_id}/{d.scheme}")
 
     # -- what the verifier reads about the database itself --------------------------------------------------
 
@@ -627,23 +644,19 @@ class Ledger:
             self.audit.append(company, at, [("params.recorded", params_digest, params_digest)])
         self._params_pending.add((company, params_digest))
 
-    def record_dispatch(self, d: DispatchRecord) -> tuple[Head, list[str]] | None:
+    def record_dispatch(self, d: DispatchRecord, checked: bool = False) -> tuple[Head, list[str]] | None:
         """Record a completed dispatch: its entitlements, findings, audit entries and dispatch row. None if it was
-        completed meanwhile; StaleRead if the ledger changed since `read_version`."""
-        return self._record_dispatch(d, check_version=True)
+        completed meanwhile; StaleRead if the ledger changed since `read_version` (`checked`: the caller's
+        transaction called `check_unchanged` before writing its own rows)."""
+        return self._record_dispatch(d, check_version=not checked)
 
     def _record_dispatch(self, d: DispatchRecord, check_version: bool) -> tuple[Head, list[str]] | None:
         with self.write(d.company):
             new = self.events.recorded_while_held(d.company, d.event_id)
             if self.dispatches.completed(d.company, d.event_id, d.scheme, new):
                 return None
-            if (
-                check_version
-                and d.read_version is not None
-                and not self._unchanged_since(d.company, d.read_version)
-                and self._version_and_head(d.company) != d.read_version
-            ):
-                raise StaleRead(f"{d.company} {d.event_id}/{d.scheme}")
+            if check_version:
+                self.check_unchanged(d)
             self.record_params(d.company, d.inputs.params_digest, d.inputs.params_document, d.at)
             ids: list[str] = []
             digests: list[str] = []  # each entitlement's, for its chain entry: the rows themselves are let go
@@ -694,19 +707,15 @@ class Ledger:
             )
             return self.audit.append(d.company, d.at, entries), ids
 
-    def record_dispatches(self, records: Sequence[DispatchRecord]) -> list[tuple[Head, list[str]] | None]:
+    def record_dispatches(
+        self, records: Sequence[DispatchRecord], checked: bool = False
+    ) -> list[tuple[Head, list[str]] | None]:
         """Several completed dispatches of one company, computed from one read of the ledger, in one transaction
         (a batch of single-employee events). StaleRead, nothing written, if the ledger changed since the
-        `read_version` of the first."""
+        `read_version` of the first (`checked`: as for `record_dispatch`)."""
         with self.write(*{r.company for r in records}):
-            first = records[0] if records else None
-            if (
-                first
-                and first.read_version is not None
-                and not self._unchanged_since(first.company, first.read_version)
-                and self._version_and_head(first.company) != first.read_version
-            ):
-                raise StaleRead(f"batch of {len(records)} dispatches of {first.company}")
+            if records and not checked:
+                self.check_unchanged(records[0])
             return [self._record_dispatch(r, check_version=False) for r in records]
 
     def record_failure(
@@ -834,11 +843,13 @@ _VERSION = (
     "(SELECT MAX(seq) FROM payments WHERE company = ?), "
     "(SELECT loaded_at FROM companies WHERE id = ?), "
     "(SELECT config_digest FROM companies WHERE id = ?), "
-    "(SELECT MAX(n) FROM payroll_loads WHERE company = ?)"
+    "(SELECT MAX(n) FROM payroll_loads WHERE company = ?), "
+    "(SELECT MAX(n) FROM audit_log WHERE company = ?)"
 )
 # the chain's head as "n:hash" (NULL: no chain yet), by the (company, n) index
-_VERSION_AND_HEAD = (
-    _VERSION + ", (SELECT n || ':' || hash FROM audit_log WHERE company = ? ORDER BY n DESC LIMIT 1)"
+_VERSION_AND_HEAD = _VERSION.replace(
+    "(SELECT MAX(n) FROM audit_log WHERE company = ?)",
+    "(SELECT n || ':' || hash FROM audit_log WHERE company = ? ORDER BY n DESC LIMIT 1)",
 )
 
 

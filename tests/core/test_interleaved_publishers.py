@@ -1,0 +1,198 @@
+"""Two publishers of one ledger, interleaved on purpose: the same net amounts as one publisher.
+
+`test_concurrency` runs two real processes and leaves the interleaving to the scheduler; this test chooses it. Two
+publishers run in two threads, each with its own connections, and hand over to each other between a scheme's
+computation and the transaction that records it: exactly the window in which the other may record an event that
+the computation did not see. Each pattern of hand-overs is deterministic, so a failure reproduces.
+
+The bug it found (CI, December 2026): a computation's check before recording compared the company's latest
+entitlement, payment, configuration and payroll load, not its events. Publisher B computed a dispatch while
+publisher A recorded an event it would have read, and whose own dispatch recorded nothing (a close, evidence, a
+result waiting for the rest); B's check passed and the ledger kept a result computed without that event.
+"""
+
+import json
+import random
+import threading
+from collections.abc import Callable
+
+import pytest
+from paybonus import Ledger
+from paybonus.app import Paybonus
+from paybonus.fixtures.generator import SAMPLE_SCHEMES, generate, write_company_dir
+
+
+def _owed(target: str) -> list[tuple]:
+    """What the ledger owes, net of corrections, per company, scheme, employee and period."""
+    with Ledger.open(target) as ledger:
+        return ledger.conn.execute(
+            "SELECT company, scheme, employee, period_start, period_end, SUM(amount_cents) FROM entitlements "
+            "WHERE kind != 'interest' GROUP BY 1, 2, 3, 4, 5 HAVING SUM(amount_cents) != 0 ORDER BY 1, 2, 3, 4, 5"
+        ).fetchall()
+
+
+class Baton:
+    """Whose turn it is: one publisher runs at a time, and hands over when its pattern says so."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.turn = 0
+        self.done = [False, False]
+
+    def wait(self, me: int) -> None:
+        with self.cond:
+            self.cond.wait_for(lambda: self.turn == me)
+
+    def hand_over(self, me: int) -> None:
+        with self.cond:
+            if self.done[1 - me]:
+                return
+            self.turn = 1 - me
+            self.cond.notify_all()
+            self.cond.wait_for(lambda: self.turn == me)
+
+    def finish(self, me: int) -> None:
+        with self.cond:
+            self.done[me] = True
+            self.turn = 1 - me
+            self.cond.notify_all()
+
+
+def _publish_interleaved(target: str, files: list, switch: Callable[[int], bool], at_least: int = 10) -> None:
+    baton = Baton()
+    errors: list[BaseException] = []
+    handed = [0]
+
+    def publisher(me: int) -> None:
+        baton.wait(me)
+        try:
+            with Paybonus.open(target) as app:
+                bus = app.bus
+                compute = bus._compute
+
+                def computed_then_hand_over(*args, **kwargs):
+                    result = compute(*args, **kwargs)
+                    # not inside a write transaction: the other publisher could not write, and would wait
+                    if not app.ledger._writing and switch(me):
+                        handed[0] += 1
+                        baton.hand_over(me)
+                    return result
+
+                bus._compute = computed_then_hand_over  # type: ignore[method-assign]
+                app.publish(files[me])
+        except BaseException as exc:  # reported by the test, after both have finished
+            errors.append(exc)
+        finally:
+            baton.finish(me)
+
+    threads = [threading.Thread(target=publisher, args=(i,)) for i in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=600)
+    assert not errors, errors
+    assert handed[0] >= at_least  # the pattern did interleave
+
+
+@pytest.fixture(scope="module")
+def year(tmp_path_factory):
+    """Two companies' year split in two overlapping files, and the ledger one publisher makes of the whole."""
+    root = tmp_path_factory.mktemp("year")
+    events = []
+    for i, name in enumerate(("ALPHA", "BETA")):
+        g = generate(
+            name,
+            employees=24,
+            seed=i + 3,
+            schemes_toml=SAMPLE_SCHEMES,
+            salary_schemes=True,
+            results={"rcai": "300000", "rsp": "0"},
+        )
+        write_company_dir(g, root / name)
+        events += g.events
+    events.sort(key=lambda e: (e["occurred_at"], e["id"]))
+    lines = [json.dumps(e) for e in events]
+    cut = len(lines) * 6 // 10
+    (root / "all.jsonl").write_text("\n".join(lines) + "\n")
+    (root / "a.jsonl").write_text("\n".join(lines[:cut]) + "\n")
+    (root / "b.jsonl").write_text("\n".join(lines[len(lines) - cut :]) + "\n")  # 20 % overlap
+    reference = str(root / "one.db")
+    _fresh(root, reference)
+    with Paybonus.open(reference) as app:
+        app.publish(root / "all.jsonl")
+    owed = _owed(reference)
+    assert len(owed) > 50
+    return root, owed
+
+
+def _fresh(root, target: str) -> None:
+    with Paybonus.create(target) as app:
+        for name in ("ALPHA", "BETA"):
+            app.load_company(root / name)
+
+
+PATTERNS = {
+    "after every computation": lambda seed: lambda me: True,
+    "after every other computation of the first": lambda seed: (
+        lambda counter: lambda me: me == 1 or next(counter) % 2 == 0
+    )(iter(range(10**6))),
+    **{
+        f"at random, seed {s}": (
+            lambda seed: (lambda rng: lambda me: rng.random() < 0.4)(random.Random(seed))
+        )
+        for s in range(4)
+    },
+}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("pattern", list(PATTERNS))
+def test_two_publishers_handing_over_between_computing_and_recording_owe_what_one_publisher_owes(
+    year, tmp_path, backend, pattern, request
+):
+    root, expected = year
+    target = str(tmp_path / "two.db") if backend == "sqlite" else request.getfixturevalue("pg_url")
+    _fresh(root, target)
+    seed = list(PATTERNS).index(pattern)
+    _publish_interleaved(target, [root / "a.jsonl", root / "b.jsonl"], PATTERNS[pattern](seed))
+    assert _owed(target) == expected
+    with Paybonus.open(target) as app:
+        report = app.verify()
+        assert not report.problems, report.problems[:3]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_the_year_s_results_and_its_last_close_published_at_once_still_compute_the_interessement(
+    tmp_path, backend, request
+):
+    """I-3: the pool is computed once both the results and the close of the calculation period are recorded. Each
+    publisher computes its event's dispatch before the other records its event: each waits for the other's. The
+    first to record must make the other compute again, or no intéressement is ever computed for the year."""
+    g = generate(
+        "ALPHA", employees=10, seed=3, schemes_toml=SAMPLE_SCHEMES, results={"rcai": "300000", "rsp": "0"}
+    )
+    write_company_dir(g, tmp_path / "ALPHA")
+    events = sorted(g.events, key=lambda e: (e["occurred_at"], e["id"]))
+    close, results = "ALPHA-close-2025-12", "ALPHA-results-2025"
+    files = {
+        "all": events,
+        "before": [e for e in events if e["id"] not in (close, results)],
+        "a": [e for e in events if e["id"] == close],
+        "b": [e for e in events if e["id"] == results],
+    }
+    assert len(files["a"]) == len(files["b"]) == 1
+    for name, lines in files.items():
+        (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(e) + "\n" for e in lines))
+    reference = str(tmp_path / "one.db")
+    with Paybonus.create(reference) as app:
+        app.load_company(tmp_path / "ALPHA")
+        app.publish(tmp_path / "all.jsonl")
+    expected = _owed(reference)
+    assert any(r[1] == "interessement" for r in expected)
+
+    target = str(tmp_path / "two.db") if backend == "sqlite" else request.getfixturevalue("pg_url")
+    with Paybonus.create(target) as app:
+        app.load_company(tmp_path / "ALPHA")
+        app.publish(tmp_path / "before.jsonl")
+    _publish_interleaved(target, [tmp_path / "a.jsonl", tmp_path / "b.jsonl"], lambda me: True, at_least=2)
+    assert _owed(target) == expected
