@@ -34,6 +34,8 @@ from .store import Head, Ledger
 _EMPLOYEE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _MONTH_FILE = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])\.csv$")
 _HOURS = re.compile(r"^[0-9]{1,4}(\.[0-9]{1,2})?$")
+_DECIMAL_COMMA = re.compile(r"-?[0-9]{1,15},[0-9]{1,2}")  # 1234,56: a French spreadsheet's amount
+_CENTS = re.compile(r"[0-9]{1,2}")  # what is left of 1234,56 split at its comma
 
 EMPLOYEE_COLUMNS = ("employee_id", "contract_start")
 EMPLOYEE_OPTIONAL = (
@@ -285,7 +287,13 @@ def _csv_rows(
             raise UserError(f"{p}:{reader.line_num}", f"not CSV ({exc})") from None
         n += 1
         if None in row:
-            raise UserError(f"{p}:{n}", "more values than columns")
+            values = [*(v for k, v in row.items() if k is not None), *row[None]]  # type: ignore[index]
+            cents = delimiter == "," and any(_CENTS.fullmatch(v or "") for v in values)
+            raise UserError(
+                f"{p}:{n}",
+                "more values than columns"
+                + (" (a number with a decimal comma? write 1234.56 with a dot)" if cents else ""),
+            )
         yield f"{p}:{n}", {k: (v or "").strip() for k, v in row.items()}
 
 
@@ -315,9 +323,12 @@ def _amount(row: dict[str, str], col: str, where: str, optional: bool = False) -
     try:
         cents = parse_euros(v)
     except ValueError:  # the value is not repeated: it may be someone's pay
-        raise UserError(
-            where, f"{col}: not an amount in euros (expected digits with a dot and at most 2 decimals)"
-        ) from None
+        reason = (
+            "a decimal comma: write it with a dot, as 1234.56"
+            if _DECIMAL_COMMA.fullmatch(v)
+            else "expected digits with a dot and at most 2 decimals"
+        )
+        raise UserError(where, f"{col}: not an amount in euros ({reason})") from None
     if cents < 0:
         raise UserError(where, f"{col}: is negative (an amount here is never below zero)")
     return cents

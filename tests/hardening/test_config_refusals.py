@@ -356,6 +356,19 @@ DIRECTORY_REFUSED = {
         "employees.csv:2",
         "more values than columns",
     ),
+    "an amount with a decimal comma": (
+        _edit("payroll/2025-03.csv", "\nE0002,1566.62,", "\nE0002,1566,62,"),
+        "2025-03.csv:3",
+        "more values than columns (a number with a decimal comma? write 1234.56 with a dot)",
+    ),
+    "a French spreadsheet's export: semicolons and decimal commas": (
+        lambda company: (company / "payroll/2025-03.csv").write_text(
+            (company / "payroll/2025-03.csv").read_text(encoding="utf-8").replace(",", ";").replace(".", ","),
+            encoding="utf-8",
+        ),
+        "2025-03.csv:2",
+        "gross: not an amount in euros (a decimal comma: write it with a dot, as 1234.56)",
+    ),
     "a payroll file named by a month of one digit": (
         _rename("payroll/2025-03.csv", "payroll/2025-3.csv"),
         "2025-3.csv",
