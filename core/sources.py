@@ -287,7 +287,7 @@ def _csv_rows(
             raise UserError(f"{p}:{reader.line_num}", f"not CSV ({exc})") from None
         n += 1
         if None in row:
-            values = [*(v for k, v in row.items() if k is not None), *row[None]]  # type: ignore[index]
+            values = [*(v for k, v in row.items() if k is not None), *row[None]]
             cents = delimiter == "," and any(_CENTS.fullmatch(v or "") for v in values)
             raise UserError(
                 f"{p}:{n}",
