@@ -54,6 +54,13 @@ def check(ledger: Ledger, event: Event[Any], pending: dict[str, int], params: Pa
             )
         pending[p.entitlement] = pending.get(p.entitlement, 0) + p.amount_cents
     elif event.type == "statement_issued":
+        # issued before the period is over, the first statement opens the 15-day window (I-38) on a wrong date
+        # that no later statement can move: the employee's choice would be lost
+        if p.issued_on <= date.fromisoformat(row["period_end"]):
+            raise ValueError(
+                f"payload.issued_on: {p.issued_on} is not after the period of {p.entitlement} ends "
+                f"({row['period_end']}): statements are issued once it is over"
+            )
         key = f"statement:{p.entitlement}"
         pending[key] = min(pending.get(key, p.issued_on.toordinal()), p.issued_on.toordinal())
     elif event.type == "option_chosen":

@@ -67,3 +67,10 @@ def test_publishing_something_else_than_events_names_the_item(app):
         with pytest.raises(UserError) as e:
             app.publish(events)
         assert e.value.where == where
+
+
+def test_statements_issued_before_the_period_is_over_are_refused_as_by_the_command(app):
+    for day in (date(2025, 6, 1), date(2025, 12, 31)):
+        with pytest.raises(UserError) as e:
+            app.statements("DURAND", "2025", "interessement", issued_on=day, channel="email")
+        assert e.value.where == "--issued-on" and "is not after the period" in e.value.what
