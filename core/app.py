@@ -383,7 +383,12 @@ class Paybonus:
         scheme = self.host.schemes.get(ent.scheme)
         recomputed = scheme.recompute(ent.explanation) if scheme else None
         stored = dict(zip(row.keys(), tuple(row), strict=True))
-        return Explained(ent, {**stored, "explanation": ent.explanation.to_dict()}, recomputed)
+        paid = self.ledger.payments.paid_cents(entitlement_id)
+        return Explained(
+            ent,
+            {**stored, "paid_cents": paid, "explanation": ent.explanation.to_dict()},
+            recomputed,
+        )
 
     def failures(self) -> list[Failure]:
         """Failed dispatches (dead letters), in event order."""
