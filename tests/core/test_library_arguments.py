@@ -44,6 +44,7 @@ def test_a_period_may_be_given_as_its_text_and_anything_else_is_refused(app):
     [st] = app.statements(
         "DURAND", "2025", "interessement", issued_on=date(2026, 4, 15), channel="email", employee="E0001"
     )
+    assert st.content["employee"]["id"] == "E0001"
     with pytest.raises(UserError) as e:
         app.statements("DURAND", "2025", "interessement", issued_on="2026-04-15", channel="email")
     assert e.value.where == "--issued-on"

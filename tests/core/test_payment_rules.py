@@ -137,7 +137,6 @@ def test_the_choice_window_opens_with_the_statement_and_lasts_15_days_both_ends_
         check(ledger, choose(bus, ent["id"], "2026-04-17"))
 
 
-
 def test_a_statement_issued_before_the_period_is_over_is_refused(acme):  # I-38
     # a typo in the year (2020 for 2026) opened the window in 2020; the earliest statement counts, so no later
     # one could reopen it and the employee's choice was lost (the default applied)
@@ -147,6 +146,7 @@ def test_a_statement_issued_before_the_period_is_over_is_refused(acme):  # I-38
         with pytest.raises(ValueError, match=rf"payload.issued_on: {on} is not after the period of .* ends"):
             check(ledger, statement(bus, ent["id"], on))
     check(ledger, statement(bus, ent["id"], "2026-01-01"))
+
 
 def test_a_split_places_less_than_the_whole_amount(acme):
     bus, ledger, ent = acme

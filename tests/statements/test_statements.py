@@ -7,10 +7,10 @@ from datetime import date
 
 import pytest
 from helpers.statements import ITEMS, project_ledger, sample_ledger, text_of, words
-from paybonus.fixtures import sample_dir
 from paybonus import Paybonus
 from paybonus.calendar import Period
 from paybonus.errors import UserError
+from paybonus.fixtures import sample_dir
 from paybonus.french import NBSP, NNBSP, eur
 from paybonus.statements import canonical, seal_of
 from paybonus.statements.content import words as statement_words
@@ -344,9 +344,10 @@ def test_a_part_timers_presence_reads_in_full_time_days(capped):
     assert presence[0][4] == presence[1][4] and presence[0][4].endswith(f"{NBSP}jours ETP")
 
 
-
 def _event(id, type, occurred_at, payload):
-    return json.dumps({"id": id, "type": type, "company": "DURAND", "occurred_at": occurred_at, "payload": payload})
+    return json.dumps(
+        {"id": id, "type": type, "company": "DURAND", "occurred_at": occurred_at, "payload": payload}
+    )
 
 
 def test_rights_corrected_below_what_was_already_paid_read_as_an_amount_to_give_back(tmp_path):
@@ -363,12 +364,19 @@ def test_rights_corrected_below_what_was_already_paid_read_as_an_amount_to_give_
     paid, recompute = tmp_path / "paid.jsonl", tmp_path / "recompute.jsonl"
     with Paybonus.open(db) as app:
         [principal] = app.entitlements(company="DURAND", scheme="interessement", employee="E0001")
-        payment = {"entitlement": principal.id, "amount_cents": 177_301, "paid_on": "2026-05-28", "mode": "paid"}
+        payment = {
+            "entitlement": principal.id,
+            "amount_cents": 177_301,
+            "paid_on": "2026-05-28",
+            "mode": "paid",
+        }
         paid.write_text(_event("pay-E0001", "payment_recorded", "2026-05-28T18:00:00+02:00", payment) + "\n")
         assert not app.publish(paid).failed
         app.load_company(company)
         request = {"scheme": "interessement", "period": "2025", "reason": "formula fixed"}
-        recompute.write_text(_event("recompute", "recomputation_requested", "2026-07-01T09:00:00+02:00", request))
+        recompute.write_text(
+            _event("recompute", "recomputation_requested", "2026-07-01T09:00:00+02:00", request)
+        )
         assert not app.publish(recompute).failed
     lines = {line["key"]: line for line in one(db, "DURAND", "E0001").content["lines"]}
     assert [(lines[k]["label"], lines[k]["cents"]) for k in ("total", "remaining")] == [
