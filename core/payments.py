@@ -40,6 +40,10 @@ def check(ledger: Ledger, event: Event[Any], pending: dict[str, int], params: Pa
     if event.type == "payment_recorded":
         if row["amount_cents"] < 0:
             raise ValueError(f"payload.entitlement: a negative {row['kind']} is recovered, not paid")
+        if p.paid_on < date.fromisoformat(row["period_start"]):  # a typo in the year: recorded for good
+            raise ValueError(
+                f"payload.paid_on: {p.paid_on} is before the period of {p.entitlement} starts ({row['period_start']})"
+            )
         if p.mode != "paid" and row["social_regime"] != SocialRegime.EPARGNE_SALARIALE:
             raise ValueError("payload.mode: only intéressement-type sums can be placed in a savings plan")
         due = (

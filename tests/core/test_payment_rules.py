@@ -34,11 +34,11 @@ def event(bus, type_, payload, company="ACME"):
     )
 
 
-def pay(bus, ent_id, cents, mode="paid", company="ACME"):
+def pay(bus, ent_id, cents, mode="paid", company="ACME", on="2026-05-02"):
     return event(
         bus,
         "payment_recorded",
-        {"entitlement": ent_id, "amount_cents": cents, "paid_on": "2026-05-02", "mode": mode},
+        {"entitlement": ent_id, "amount_cents": cents, "paid_on": on, "mode": mode},
         company,
     )
 
@@ -135,6 +135,17 @@ def test_the_choice_window_opens_with_the_statement_and_lasts_15_days_both_ends_
     check(ledger, choose(bus, ent["id"], "2026-04-16"))
     with pytest.raises(ValueError, match="outside the choice window"):
         check(ledger, choose(bus, ent["id"], "2026-04-17"))
+
+
+def test_a_payment_dated_before_the_period_starts_is_refused(acme):
+    # paid_on 2020-05-28 for 2026-05-28: recorded for good otherwise (an event is never edited)
+    bus, ledger, ent = acme
+    assert ent["period_start"] == "2025-01-01"
+    with pytest.raises(
+        ValueError, match=r"payload.paid_on: 2024-12-31 is before the period of .* \(2025-01-01\)"
+    ):
+        check(ledger, pay(bus, ent["id"], 100, on="2024-12-31"))
+    check(ledger, pay(bus, ent["id"], 100, on="2025-01-01"))
 
 
 def test_a_statement_issued_before_the_period_is_over_is_refused(acme):  # I-38
