@@ -46,6 +46,11 @@ def check(ledger: Ledger, event: Event[Any], pending: dict[str, int], params: Pa
             )
         if p.mode != "paid" and row["social_regime"] != SocialRegime.EPARGNE_SALARIALE:
             raise ValueError("payload.mode: only intéressement-type sums can be placed in a savings plan")
+        if p.mode == "placed" and not _has_savings_plan(ledger, event.company):
+            raise ValueError(
+                f"payload.mode: company {event.company!r} has no savings plan (has_savings_plan = false in its "
+                "company.toml): nothing can be placed in a PEE (`placed_per` for the company PER)"
+            )
         due = (
             int(row["amount_cents"])
             - ledger.payments.paid_cents(p.entitlement)

@@ -207,3 +207,21 @@ def test_outstanding_is_what_is_left_to_pay(acme):
     bus.publish(pay(bus, ent["id"], 100))
     assert payments.outstanding(ledger, ent["id"]) == ent["amount_cents"] - 100
     assert payments.outstanding(ledger, "ENT-nope") == 0
+
+
+def test_a_placement_in_the_pee_of_a_company_without_one_is_refused(tmp_path):  # I-38
+    # has_savings_plan = false: "placed" (in the PEE) was recorded, and the export then read it as placed
+    # (CSG 9.2 %, free of income tax); the PER stays open with `placed_per`
+    bus, ledger = world(
+        tmp_path,
+        company(
+            [person("A", 300_000)],
+            toml(headcount=10).replace("has_savings_plan = true", "has_savings_plan = false"),
+        ),
+    )
+    close_year(bus, rcai=5_000)
+    ent = ledger.entitlements.rows(scheme="interessement")[0]
+    with pytest.raises(ValueError, match=r"payload.mode: company 'ACME' has no savings plan"):
+        check(ledger, pay(bus, ent["id"], 100, mode="placed"))
+    for mode in ("paid", "placed_per"):
+        check(ledger, pay(bus, ent["id"], 100, mode=mode))
