@@ -15,7 +15,8 @@ Errors a user can cause raise `paybonus.UserError` (one line: where and what) an
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Collection, Iterator, Sequence
+import re
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,7 @@ from .calendar import Period
 from .checkpoint import Checkpoint
 from .checkpoint import create as create_checkpoint
 from .config import CompanyConfig, parse_company_toml, scheme_config, scheme_problems
+from .convert import FIRST_YEAR, LAST_YEAR
 from .deadlines import Item as DeadlineItem
 from .errors import UserError
 from .events import Event
@@ -238,7 +240,18 @@ class Paybonus:
         if isinstance(events, str | Path):
             pairs = self.read_events(events)
         else:
-            pairs = [e if isinstance(e, tuple) else (f"event {e.id}", e) for e in events]
+            if isinstance(events, bytes | dict) or not isinstance(events, Iterable):
+                raise UserError(
+                    "events", f"expected a file or a list of Event values, got {type(events).__name__}"
+                )
+            pairs = []
+            for n, e in enumerate(events, 1):
+                if isinstance(e, tuple) and len(e) == 2 and isinstance(e[1], Event):
+                    pairs.append(e)
+                elif isinstance(e, Event):
+                    pairs.append((f"event {e.id}", e))
+                else:  # a dict parsed from JSON: write it as a JSON line in a file, or build an Event
+                    raise UserError(f"events[{n}]", f"expected an Event, got {type(e).__name__} {e!r:.40}")
         admitted = self.bus.admit(pairs)
         if on_admitted:
             on_admitted(len(admitted.events))
@@ -279,6 +292,14 @@ class Paybonus:
             _known("--scheme", scheme, sorted(known), "scheme installed or in this ledger")
         if event is not None:
             self.event_company(event, company)
+
+    def _check_employee(self, employee: str | None, company: str | None) -> None:
+        """An employee filter naming nobody of the ledger (or of `company`) is a UserError, not an empty answer."""
+        if employee is None:
+            return
+        if not isinstance(employee, str) or not self.ledger.companies.knows_employee(employee, company):
+            of = f"of company {company} " if company else ""
+            raise UserError("--employee", f"no employee {employee!r:.80} {of}in {self.ledger.path}")
 
     def event_company(self, event_id: str, company: str | None = None) -> str:
         """The company whose event `event_id` is: `company` if it recorded that id, else the only company that
@@ -332,8 +353,10 @@ class Paybonus:
         """Recorded entitlements (whose period overlaps `period`), in recording order. An unknown company or scheme
         is a UserError."""
         self.check_filters(company, scheme)
+        self._check_employee(employee, company)
         store = self.ledger.entitlements
-        return [store.recorded(r) for r in store.rows(company, scheme, period, employee)]
+        within = None if period is None else as_period(period, "--period")
+        return [store.recorded(r) for r in store.rows(company, scheme, within, employee)]
 
     def entitlement_rows(
         self,
@@ -344,12 +367,11 @@ class Paybonus:
     ) -> list[dict[str, Any]]:
         """The same, as stored: one dict per row with every column (DSN codes, social regime, digest, ...)."""
         self.check_filters(company, scheme)
-        if employee is not None and not self.ledger.companies.knows_employee(employee, company):
-            of = f"of company {company} " if company else ""
-            raise UserError("--employee", f"no employee {employee!r:.80} {of}in {self.ledger.path}")
+        self._check_employee(employee, company)
+        within = None if period is None else as_period(period, "--period")
         return [
             dict(zip(r.keys(), tuple(r), strict=True))
-            for r in self.ledger.entitlements.rows(company, scheme, period, employee)
+            for r in self.ledger.entitlements.rows(company, scheme, within, employee)
         ]
 
     def explain(self, entitlement_id: str) -> Explained:
@@ -361,7 +383,12 @@ class Paybonus:
         scheme = self.host.schemes.get(ent.scheme)
         recomputed = scheme.recompute(ent.explanation) if scheme else None
         stored = dict(zip(row.keys(), tuple(row), strict=True))
-        return Explained(ent, {**stored, "explanation": ent.explanation.to_dict()}, recomputed)
+        paid = self.ledger.payments.paid_cents(entitlement_id)
+        return Explained(
+            ent,
+            {**stored, "paid_cents": paid, "explanation": ent.explanation.to_dict()},
+            recomputed,
+        )
 
     def failures(self) -> list[Failure]:
         """Failed dispatches (dead letters), in event order."""
@@ -404,20 +431,23 @@ class Paybonus:
         scheme: str | None = None,
         payroll_month: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Entitlements for the payroll, one row each with their DSN codes (docs/export.md)."""
+        """Entitlements for the payroll, one row each with their DSN codes (docs/export.md). A `payroll_month`
+        that is not YYYY-MM is a UserError, not an empty export (a typo must not look like "nothing to pay")."""
         self.check_filters(company, scheme)
-        return list(export.rows(self.ledger, self.params, as_of, company, scheme, payroll_month))
+        parse_month(payroll_month, "--payroll-month")
+        day = as_day(as_of, "--as-of")
+        return list(export.rows(self.ledger, self.params, day, company, scheme, payroll_month))
 
     def deadlines(self, as_of: date, within_days: int = 30, company: str | None = None) -> list[DeadlineItem]:
         """What is overdue, falls due within `within_days`, choice windows closing, Caisse des dépôts transfers."""
         self.check_filters(company)
-        return deadlines.scan(self.ledger, as_of, within_days, self.params, company)
+        return deadlines.scan(self.ledger, as_day(as_of, "--as-of"), within_days, self.params, company)
 
     def check_deadlines(self, as_of: date, company: str | None = None) -> list[DeadlineItem]:
         """The daily job: record and log, once, what has just become overdue or due for transfer (of `company`
         only, when given)."""
         self.check_filters(company)
-        return deadlines.check(self.ledger, as_of, self.params, company)
+        return deadlines.check(self.ledger, as_day(as_of, "--as-of"), self.params, company)
 
     def statements(
         self,
@@ -438,8 +468,9 @@ class Paybonus:
         statement's content that anyone can check with the public key."""
         from .statements import StatementBuilder, build_statements
 
+        period, day = as_period(period, "--period"), as_day(issued_on, "--issued-on")
         builder = StatementBuilder(self.ledger, self.bus.reader, self.bus.caches, self.host, self.params)
-        return build_statements(builder, company, period, scheme, issued_on, channel, employee, key)
+        return build_statements(builder, company, period, scheme, day, channel, employee, key)
 
     def verify_statement(self, path: str | Path, trusted: Ed25519PublicKey | None = None) -> tuple[bool, str]:
         """Check a statement file (HTML or PDF): its signature (against `trusted` when given), its content, what
@@ -500,7 +531,44 @@ def config_refusals(
             yield exc
 
 
+def parse_month(text: str | None, where: str) -> str | None:
+    """A payroll month YYYY-MM (ASCII digits, a month 01-12, a year 1900 to 2199), else a UserError."""
+    if text is not None and not (
+        isinstance(text, str) and re.fullmatch("[0-9]{4}-(0[1-9]|1[0-2])", text, re.ASCII)
+    ):
+        raise UserError(where, f"expected a month YYYY-MM, got {text!r:.40}")
+    if text is not None and not FIRST_YEAR <= int(text[:4]) <= LAST_YEAR:
+        raise UserError(where, f"{text} is outside the years {FIRST_YEAR} to {LAST_YEAR}")
+    return text
+
+
+def as_period(value: object, where: str) -> Period:
+    """A period given to the library: a `Period`, or its text ("2025", "2025-12", "2025-01-01..2025-12-31")."""
+    if isinstance(value, Period):
+        return value
+    if isinstance(value, str):
+        try:
+            return Period.parse(value)
+        except ValueError as exc:
+            raise UserError(where, str(exc)) from None
+    raise UserError(
+        where, f"expected a Period or its text such as '2025', got {type(value).__name__} {value!r:.40}"
+    )
+
+
+def as_day(value: object, where: str) -> date:
+    """A day given to the library: a `date` (a `datetime` counts as its own day); anything else, such as the text
+    "2026-06-01", is a UserError rather than a TypeError deep in a computation."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    raise UserError(where, f"expected a datetime.date, got {type(value).__name__} {value!r:.40}")
+
+
 def _known(where: str, name: str, known: Sequence[str], what: str) -> None:
+    if not isinstance(name, str):
+        raise UserError(where, f"expected a text, got {type(name).__name__} {name!r:.40}")
     if name in known:
         return
     lower = {k.lower(): k for k in known}

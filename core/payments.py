@@ -40,8 +40,17 @@ def check(ledger: Ledger, event: Event[Any], pending: dict[str, int], params: Pa
     if event.type == "payment_recorded":
         if row["amount_cents"] < 0:
             raise ValueError(f"payload.entitlement: a negative {row['kind']} is recovered, not paid")
+        if p.paid_on < date.fromisoformat(row["period_start"]):  # a typo in the year: recorded for good
+            raise ValueError(
+                f"payload.paid_on: {p.paid_on} is before the period of {p.entitlement} starts ({row['period_start']})"
+            )
         if p.mode != "paid" and row["social_regime"] != SocialRegime.EPARGNE_SALARIALE:
             raise ValueError("payload.mode: only intéressement-type sums can be placed in a savings plan")
+        if p.mode == "placed" and not _has_savings_plan(ledger, event.company):
+            raise ValueError(
+                f"payload.mode: company {event.company!r} has no savings plan (has_savings_plan = false in its "
+                "company.toml): nothing can be placed in a PEE (`placed_per` for the company PER)"
+            )
         due = (
             int(row["amount_cents"])
             - ledger.payments.paid_cents(p.entitlement)
@@ -54,6 +63,13 @@ def check(ledger: Ledger, event: Event[Any], pending: dict[str, int], params: Pa
             )
         pending[p.entitlement] = pending.get(p.entitlement, 0) + p.amount_cents
     elif event.type == "statement_issued":
+        # issued before the period is over, the first statement opens the 15-day window (I-38) on a wrong date
+        # that no later statement can move: the employee's choice would be lost
+        if p.issued_on <= date.fromisoformat(row["period_end"]):
+            raise ValueError(
+                f"payload.issued_on: {p.issued_on} is not after the period of {p.entitlement} ends "
+                f"({row['period_end']}): statements are issued once it is over"
+            )
         key = f"statement:{p.entitlement}"
         pending[key] = min(pending.get(key, p.issued_on.toordinal()), p.issued_on.toordinal())
     elif event.type == "option_chosen":

@@ -140,15 +140,6 @@ def parse_period(text: str | None, where: str = "--period") -> Period | None:
     return p
 
 
-def parse_month(text: str | None, where: str) -> str | None:
-    """A YYYY-MM option (a payroll month), ASCII digits, a month 01-12."""
-    if text is not None and not re.fullmatch("[0-9]{4}-(0[1-9]|1[0-2])", text, re.ASCII):
-        raise UserError(where, f"expected a month YYYY-MM, got {text!r}")
-    if text is not None and not FIRST_YEAR <= int(text[:4]) <= LAST_YEAR:
-        raise UserError(where, f"{text} is outside the years {FIRST_YEAR} to {LAST_YEAR}")
-    return text
-
-
 def ledger_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """A --db option's callback: an empty ledger name (`--db ""`, `PAYBONUS_DB=`) is refused, never taken as a
     file named ''."""

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from .. import logs, signing
+from ..app import parse_month
 from ..errors import UserError, VerificationFailed
 from ..events import is_name_id
 from ..outputs import check_dir, check_file, write_text
@@ -20,7 +21,6 @@ from .base import (
     err,
     out,
     parse_date,
-    parse_month,
     parse_period,
     pass_state,
     write_private,

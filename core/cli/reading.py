@@ -71,8 +71,8 @@ def entitlements(
 @click.command(
     epilog="""\b
 Examples:
-  paybonus explain interessement:DURAND:2025:E007
-  paybonus explain interessement:DURAND:2025:E007 --format json | jq .explanation.steps"""
+  paybonus explain ENT-8d437629edb33ffd4c46      # an id from `paybonus entitlements`
+  paybonus explain ENT-8d437629edb33ffd4c46 --format json | jq .explanation.steps"""
 )
 @click.argument("entitlement_id")
 @click.option(
@@ -99,6 +99,9 @@ def explain(state: State, entitlement_id: str, fmt: str) -> None:
         f"amount {euros(row['amount_cents'])}  due {row['due_date'] or '-'}  "
         f"DSN {row['dsn_block']} {row['dsn_code']}  regime {row['social_regime']}",
     ]
+    if row["paid_cents"]:  # what a payment may still record (a payment above it is refused)
+        left = row["amount_cents"] - row["paid_cents"]
+        lines.append(f"paid {euros(row['paid_cents'])}  still due {euros(max(left, 0))}")
     if row["corrects"]:
         lines.append(f"relates to {row['corrects']}")
     lines += [f"caused by event {row['event_id']}", "rules: " + ", ".join(expl.rules)]

@@ -102,6 +102,11 @@ def build_statements(
     """The statement of each beneficiary of a scheme's calculation period (or of one `employee`), signed with
     `key` when given."""
     builder.scheme(scheme)  # a salary-type scheme has none: refused before anything else
+    if issued_on <= period.end:
+        raise UserError(
+            "--issued-on",
+            f"{issued_on} is not after the period {period} ends: statements are issued once it is over",
+        )
     people = builder.beneficiaries(company, period, scheme, employee)
     config = builder.caches.company(company)
     assert config is not None  # beneficiaries() checked it

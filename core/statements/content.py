@@ -154,9 +154,12 @@ class StatementBuilder:
             ),
             _line("total", "3°", "Montant total de vos droits (brut)", total),
             _line("advances", "3° bis", "Avances déjà reçues", advances),
-            # 3° ter: with advances, what remains to be received or to give back (L3348-1); else what is unpaid
+            # 3° ter: with advances, what remains to be received or to give back (L3348-1); else what is unpaid,
+            # or what was paid beyond the rights (a downward correction recorded after the payment)
             _line("remaining", "3° ter", "Montant à reverser", advances - total)
             if advances > total
+            else _line("remaining", "3° ter", "Montant à reverser", paid - total)
+            if not advances and paid > total
             else _line(
                 "remaining",
                 "3° ter",

@@ -214,7 +214,7 @@ def _published(
         due = end_of_nth_month_after(semester_period(required).end, window)
         raise SchemeError(
             f"{where}: the TMOP of {required} is unknown (its JO notice is due by {due}, before the payment of "
-            f'{end}): add {{ semester = "{required}", jo = YYYY-MM-DD, from = <the day after jo>, value = "0.0NNN" '
+            f'{end}): add {{ semester = "{required}", jo = YYYY-MM-DD, from = <the day after jo>, value = "0.NNNN" '
             '} to a [tmop] table (unit = "rate", source = "avis au JO ...") in a parameters file and run '
             "`paybonus --params FILE retry` (docs/after-computation.md)"
         )
@@ -265,7 +265,7 @@ def _per_semester(
         raise SchemeError(
             f"{where}: the TMOP of {', '.join(missing)} is unknown (late_interest_tmop = per_semester needs "
             'each late day\'s half-year): add { semester = "YYYY-SN", jo = YYYY-MM-DD, from = <the day after '
-            'jo>, value = "0.0NNN" } rows to a [tmop] table in a parameters file and run '
+            'jo>, value = "0.NNNN" } rows to a [tmop] table in a parameters file and run '
             "`paybonus --params FILE retry` (docs/after-computation.md)"
         )
     return rows, []

@@ -261,6 +261,38 @@ def test_explain_unknown_id(world):
     one_line_error(run_here("explain", "ENT-nope", cwd=cwd), "no entitlement 'ENT-nope'")
 
 
+def test_explain_shows_what_was_paid_and_what_a_payment_may_still_record(world, tmp_path):
+    # a payment above what is still due is refused with "`paybonus explain ID` shows what is due": it must
+    cwd, company = world
+    assert run_here("publish", str(company / "events.jsonl"), cwd=cwd).returncode == 0
+    rows = json.loads(
+        run_here(
+            "entitlements", "--employee", "E0005", "--scheme", "interessement", "--format", "json", cwd=cwd
+        ).stdout
+    )
+    ent = rows[0]["id"]
+    payment = {"entitlement": ent, "amount_cents": 100_000, "paid_on": "2026-05-20", "mode": "paid"}
+    line = {
+        "id": "pay-1",
+        "type": "payment_recorded",
+        "company": "DURAND",
+        "occurred_at": "2026-05-20T18:00:00+02:00",
+        "payload": payment,
+    }
+    (tmp_path / "pay.jsonl").write_text(json.dumps(line) + "\n")
+    assert run_here("publish", str(tmp_path / "pay.jsonl"), cwd=cwd).returncode == 0
+    r = run_here("explain", ent, cwd=cwd)
+    assert r.returncode == 0, r.stderr
+    shown = r.stdout.replace("\u202f", " ").replace("\xa0", " ")  # French spaces made plain
+    assert "paid 1 000,00 €  still due 468,48 €" in shown, r.stdout
+    assert json.loads(run_here("explain", ent, "--format", "json", cwd=cwd).stdout)["paid_cents"] == 100_000
+
+
+def test_the_examples_of_explain_use_ids_as_the_ledger_writes_them(tmp_path):
+    r = run_here("explain", "-h", cwd=tmp_path)
+    assert "paybonus explain ENT-" in r.stdout and "interessement:DURAND" not in r.stdout
+
+
 def test_demo_prints_a_summary_and_leaves_a_database(tmp_path):
     r = run("demo", cwd=tmp_path)
     assert r.returncode == 0, r.stderr

@@ -34,11 +34,11 @@ def event(bus, type_, payload, company="ACME"):
     )
 
 
-def pay(bus, ent_id, cents, mode="paid", company="ACME"):
+def pay(bus, ent_id, cents, mode="paid", company="ACME", on="2026-05-02"):
     return event(
         bus,
         "payment_recorded",
-        {"entitlement": ent_id, "amount_cents": cents, "paid_on": "2026-05-02", "mode": mode},
+        {"entitlement": ent_id, "amount_cents": cents, "paid_on": on, "mode": mode},
         company,
     )
 
@@ -137,6 +137,28 @@ def test_the_choice_window_opens_with_the_statement_and_lasts_15_days_both_ends_
         check(ledger, choose(bus, ent["id"], "2026-04-17"))
 
 
+def test_a_payment_dated_before_the_period_starts_is_refused(acme):
+    # paid_on 2020-05-28 for 2026-05-28: recorded for good otherwise (an event is never edited)
+    bus, ledger, ent = acme
+    assert ent["period_start"] == "2025-01-01"
+    with pytest.raises(
+        ValueError, match=r"payload.paid_on: 2024-12-31 is before the period of .* \(2025-01-01\)"
+    ):
+        check(ledger, pay(bus, ent["id"], 100, on="2024-12-31"))
+    check(ledger, pay(bus, ent["id"], 100, on="2025-01-01"))
+
+
+def test_a_statement_issued_before_the_period_is_over_is_refused(acme):  # I-38
+    # a typo in the year (2020 for 2026) opened the window in 2020; the earliest statement counts, so no later
+    # one could reopen it and the employee's choice was lost (the default applied)
+    bus, ledger, ent = acme
+    assert ent["period_end"] == "2025-12-31"
+    for on in ("2020-04-01", "2025-06-01", "2025-12-31"):
+        with pytest.raises(ValueError, match=rf"payload.issued_on: {on} is not after the period of .* ends"):
+            check(ledger, statement(bus, ent["id"], on))
+    check(ledger, statement(bus, ent["id"], "2026-01-01"))
+
+
 def test_a_split_places_less_than_the_whole_amount(acme):
     bus, ledger, ent = acme
     bus.publish(statement(bus, ent["id"], "2026-04-01"))
@@ -185,3 +207,21 @@ def test_outstanding_is_what_is_left_to_pay(acme):
     bus.publish(pay(bus, ent["id"], 100))
     assert payments.outstanding(ledger, ent["id"]) == ent["amount_cents"] - 100
     assert payments.outstanding(ledger, "ENT-nope") == 0
+
+
+def test_a_placement_in_the_pee_of_a_company_without_one_is_refused(tmp_path):  # I-38
+    # has_savings_plan = false: "placed" (in the PEE) was recorded, and the export then read it as placed
+    # (CSG 9.2 %, free of income tax); the PER stays open with `placed_per`
+    bus, ledger = world(
+        tmp_path,
+        company(
+            [person("A", 300_000)],
+            toml(headcount=10).replace("has_savings_plan = true", "has_savings_plan = false"),
+        ),
+    )
+    close_year(bus, rcai=5_000)
+    ent = ledger.entitlements.rows(scheme="interessement")[0]
+    with pytest.raises(ValueError, match=r"payload.mode: company 'ACME' has no savings plan"):
+        check(ledger, pay(bus, ent["id"], 100, mode="placed"))
+    for mode in ("paid", "placed_per"):
+        check(ledger, pay(bus, ent["id"], 100, mode=mode))

@@ -116,6 +116,8 @@ def test_t6_t7_a_missing_semester_is_named_then_added_by_the_host(tmp_path):
     d = out.dispatches[0]
     assert d.status == "failed" and "the TMOP of 2025-S2 is unknown" in d.error
     assert "due by 2026-03-31" in d.error and 'semester = "2025-S2"' in d.error and "\n" not in d.error
+    # the row to add survives the redaction of stored failures (an amount-looking "0.0" became "[amount]")
+    assert 'value = "0.NNNN" }' in d.error and "[amount]" not in d.error
     extra = tmp_path / "tmop.toml"
     extra.write_text(  # a fictitious test value, not a JO figure
         '[tmop]\nunit = "rate"\nsource = "test value"\n'

@@ -1,6 +1,8 @@
 """The fiche distincte (D3313-9, LAW 1.9): every item in French, the same words in HTML and PDF, the four cases
 of the issue (a full year, a leaver, part time with maternity leave, a project participant), the seal."""
 
+import json
+import shutil
 from datetime import date
 
 import pytest
@@ -8,6 +10,7 @@ from helpers.statements import ITEMS, project_ledger, sample_ledger, text_of, wo
 from paybonus import Paybonus
 from paybonus.calendar import Period
 from paybonus.errors import UserError
+from paybonus.fixtures import sample_dir
 from paybonus.french import NBSP, NNBSP, eur
 from paybonus.statements import canonical, seal_of
 from paybonus.statements.content import words as statement_words
@@ -339,3 +342,44 @@ def test_a_part_timers_presence_reads_in_full_time_days(capped):
     presence = [next(r for r in t["rows"] if r[0] == "Temps de présence") for t in (half, full)]
     assert presence[0][3] == f"182,51{NBSP}jours ETP" and presence[1][3] == f"355,00{NBSP}jours ETP"
     assert presence[0][4] == presence[1][4] and presence[0][4].endswith(f"{NBSP}jours ETP")
+
+
+def _event(id, type, occurred_at, payload):
+    return json.dumps(
+        {"id": id, "type": type, "company": "DURAND", "occurred_at": occurred_at, "payload": payload}
+    )
+
+
+def test_rights_corrected_below_what_was_already_paid_read_as_an_amount_to_give_back(tmp_path):
+    # D3313-9 3° ter: E0001 was paid his 1 773,01 € on time; the agreement's formula, fixed after the fact and
+    # computed again, brings his rights down to 1 112,54 € (a correction of -660,47 €). What he has to give
+    # back reads "Montant à reverser 660,47 €", never "Montant restant à percevoir –660,47 €"
+    db = sample_ledger(tmp_path / "l.db")
+    company = tmp_path / "DURAND"
+    shutil.copytree(sample_dir(), company)
+    toml = company / "company.toml"
+    fixed = toml.read_text().replace("[50000, 0.10], [150000, 0.15]", "[50000, 0.05], [150000, 0.10]")
+    assert fixed != toml.read_text()
+    toml.write_text(fixed)
+    paid, recompute = tmp_path / "paid.jsonl", tmp_path / "recompute.jsonl"
+    with Paybonus.open(db) as app:
+        [principal] = app.entitlements(company="DURAND", scheme="interessement", employee="E0001")
+        payment = {
+            "entitlement": principal.id,
+            "amount_cents": 177_301,
+            "paid_on": "2026-05-28",
+            "mode": "paid",
+        }
+        paid.write_text(_event("pay-E0001", "payment_recorded", "2026-05-28T18:00:00+02:00", payment) + "\n")
+        assert not app.publish(paid).failed
+        app.load_company(company)
+        request = {"scheme": "interessement", "period": "2025", "reason": "formula fixed"}
+        recompute.write_text(
+            _event("recompute", "recomputation_requested", "2026-07-01T09:00:00+02:00", request)
+        )
+        assert not app.publish(recompute).failed
+    lines = {line["key"]: line for line in one(db, "DURAND", "E0001").content["lines"]}
+    assert [(lines[k]["label"], lines[k]["cents"]) for k in ("total", "remaining")] == [
+        ("Montant total de vos droits (brut)", 111_254),
+        ("Montant à reverser", 66_047),
+    ]
