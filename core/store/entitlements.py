@@ -424,12 +424,18 @@ class Entitlements:
 
     def open_with_due_date(self, company: str | None) -> list[tuple[str, str, str, str, str, int, str, str]]:
         """(id, company, employee, scheme, due_date, outstanding cents, social_regime, kind) of what has a due
-        date and is not wholly paid, by company, due date and employee."""
+        date and is not wholly paid, by company, due date and employee. A principal's outstanding cents are net
+        of the negative corrections that cut it (a recomputation, docs/after-computation.md): the payroll pays
+        the principal and recovers the correction, or pays their net; either way nothing more is owed."""
+        outstanding = "e.amount_cents - COALESCE(p.paid, 0) + COALESCE(c.cut, 0)"
         sql = (
-            "SELECT e.id, e.company, e.employee, e.scheme, e.due_date, e.amount_cents - COALESCE(p.paid, 0), "
+            f"SELECT e.id, e.company, e.employee, e.scheme, e.due_date, {outstanding}, "
             "e.social_regime, e.kind FROM entitlements e LEFT JOIN (SELECT entitlement, SUM(amount_cents) AS paid "
             "FROM payments GROUP BY entitlement) p ON p.entitlement = e.id "
-            "WHERE e.due_date IS NOT NULL AND e.amount_cents - COALESCE(p.paid, 0) > 0"
+            "LEFT JOIN (SELECT corrects, SUM(amount_cents) AS cut FROM entitlements "
+            "WHERE kind = 'correction' AND amount_cents < 0 AND corrects IS NOT NULL GROUP BY corrects) c "
+            "ON c.corrects = e.id AND e.kind = 'principal' "
+            f"WHERE e.due_date IS NOT NULL AND {outstanding} > 0"
         )
         args: list[str] = []
         if company:

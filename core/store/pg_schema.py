@@ -373,6 +373,28 @@ def entitlement_company_through_event(conn: PgConnection) -> None:
     conn.executescript(ENTITLEMENT_COMPANY_THROUGH_EVENT)
 
 
+# the SQLite view of m013, with the day counted in UTC (OVERDUE_IN_UTC)
+OVERDUE_NET_OF_CORRECTIONS = f"""
+CREATE OR REPLACE VIEW overdue AS
+SELECT e.id AS entitlement, e.company, e.employee, e.employee_name, e.scheme, e.due_date,
+       {_TODAY_UTC}::date - e.due_date::date AS days_late,
+       {_euros("(e.outstanding_cents + COALESCE(c.cut, 0))")} AS outstanding_euros,
+       e.outstanding_cents + COALESCE(c.cut, 0) AS outstanding_cents, e.payment_status
+FROM entitlements_in_euros e
+LEFT JOIN (SELECT corrects, SUM(amount_cents) AS cut FROM entitlements
+           WHERE kind = 'correction' AND amount_cents < 0 AND corrects IS NOT NULL GROUP BY corrects) c
+  ON c.corrects = e.id AND e.entitlement_kind = 'principal'
+WHERE e.due_date IS NOT NULL AND e.due_date::date < {_TODAY_UTC}::date
+  AND e.outstanding_cents + COALESCE(c.cut, 0) > 0;
+"""
+
+
+@migration("m013_overdue_net_of_corrections")
+def overdue_net_of_corrections(conn: PgConnection) -> None:
+    """`overdue` counts a principal net of the negative corrections that cut it, as `paybonus deadlines` does."""
+    conn.executescript(OVERDUE_NET_OF_CORRECTIONS)
+
+
 def applied(conn: PgConnection) -> set[str]:
     """The migrations the ledger has; reading them needs only SELECT (a writer role may not CREATE)."""
     if conn.execute("SELECT to_regclass('paybonus_migrations') IS NULL").fetchone()[0]:

@@ -656,6 +656,32 @@ def m012_event_ids_per_company(db: sqlite_utils.Database) -> None:
         conn.execute(f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}")
 
 
+# a principal's negative corrections (a recomputation cut it): what the payroll recovers or nets
+_CUTS = (
+    "(SELECT corrects, SUM(amount_cents) AS cut FROM entitlements WHERE kind = 'correction' AND amount_cents < 0 "
+    "AND corrects IS NOT NULL GROUP BY corrects)"
+)
+
+
+@migrations()
+def m013_overdue_net_of_corrections(db: sqlite_utils.Database) -> None:
+    """`overdue` counts a principal net of the negative corrections that cut it, as `paybonus deadlines` does: a
+    principal paid its net amount is not overdue (and a leaver's is not handed to the Caisse des dépôts)."""
+    net = "e.outstanding_cents + COALESCE(c.cut, 0)"
+    db.executescript(
+        f"""
+        DROP VIEW overdue;
+        CREATE VIEW overdue AS
+        SELECT e.id AS entitlement, e.company, e.employee, e.employee_name, e.scheme, e.due_date,
+               CAST(julianday('now') - julianday(e.due_date) AS INTEGER) AS days_late,
+               {_euros(net)} AS outstanding_euros, {net} AS outstanding_cents, e.payment_status
+        FROM entitlements_in_euros e
+        LEFT JOIN {_CUTS} c ON c.corrects = e.id AND e.entitlement_kind = 'principal'
+        WHERE e.due_date IS NOT NULL AND e.due_date < date('now') AND {net} > 0;
+        """
+    )
+
+
 def _rebuild_with_event_keys(conn: sqlite3.Connection) -> None:
     tables = tuple(_REBUILT)
     marks = ", ".join("?" for _ in tables)

@@ -32,7 +32,11 @@ def test_the_audit_log_indexes_parameter_sets_only(tmp_path):
     assert conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'idx_audit_log_action_ref'").fetchone()
     conn.close()
     ledger = Ledger.open(path)
-    assert ledger.migrated == ["m011_audit_index_of_parameter_sets", "m012_event_ids_per_company"]
+    assert ledger.migrated == [
+        "m011_audit_index_of_parameter_sets",
+        "m012_event_ids_per_company",
+        "m013_overdue_net_of_corrections",
+    ]
     indexes = {
         r[0]: r[1]
         for r in ledger.conn.execute(
