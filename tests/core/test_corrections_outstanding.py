@@ -4,7 +4,6 @@ its net amount, it is not overdue, and a leaver's is not handed to the Caisse de
 Found by an outsider's trial (December 2026): `deadlines` listed such a principal as overdue for the correction's
 amount forever, and would have flagged a leaver's for transfer."""
 
-import json
 import shutil
 from datetime import date
 
