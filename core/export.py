@@ -63,9 +63,10 @@ def rows(
     payroll_month: str | None = None,
 ) -> Iterator[dict[str, Any]]:
     recorded = RecordedParameters(ledger, params)
+    known = ledger.events.months(company)
     for r in ledger.entitlements.rows(company, scheme):
         expl = ledger.entitlements.explanation(r)
-        month = expl.get("inputs", {}).get("payroll_month") or (r["due_date"] or "")[:7]
+        month = _payroll_month(r, expl, known)
         if payroll_month and month != payroll_month:
             continue
         epargne = r["social_regime"] == "epargne_salariale"
@@ -106,6 +107,18 @@ def rows(
             ),
             "corrects": r["corrects"] or "",
         }
+
+
+def _payroll_month(r: Any, expl: dict[str, Any], known: dict[tuple[str, str], str]) -> str:
+    """The month whose payroll pays (or recovers) the row: the one its scheme chose (salary-type bonuses, O-5),
+    else the month of its deadline (I-39); never a month before its event occurred. A correction recorded after
+    that month (a recomputation), or a principal computed from results published after the deadline, goes to the
+    payroll of the month it became known in: a payroll month already closed would never pay it."""
+    chosen = expl.get("inputs", {}).get("payroll_month")
+    month = chosen or (r["due_date"] or "")[:7]
+    if month and (r["kind"] == "correction" or not chosen):
+        month = max(month, known.get((r["company"], r["event_id"]), ""))
+    return str(month)
 
 
 def csg_crds(expl: dict[str, Any], mode: str, cents: int, params: Parameters, on: date) -> int:

@@ -106,6 +106,14 @@ class Events:
             )
         ]
 
+    def months(self, company: str | None = None) -> dict[tuple[str, str], str]:
+        """(company, id) -> the month (YYYY-MM, as written in its `occurred_at`) of every event (of one company)."""
+        sql, args = "SELECT company, id, substr(occurred_at, 1, 7) FROM events", []
+        if company is not None:
+            sql += " WHERE company = ?"
+            args.append(company)
+        return {(r[0], r[1]): r[2] for r in self.conn.execute(sql, args)}
+
     def ids(self, company: str, type: str, employee: str | None = None) -> list[str]:
         """Ids of a company's events of one type (about one employee), in recording order."""
         sql, args = "SELECT id FROM events WHERE company = ? AND type = ?", [company, type]

@@ -89,3 +89,16 @@ def test_a_principal_partly_paid_is_overdue_for_what_is_left_of_its_net(cut):
         "SELECT outstanding_cents FROM overdue WHERE entitlement = ?", (principal.id,)
     )
     assert [int(r[0]) for r in view.fetchall()] == left
+
+
+def test_a_recomputation_s_corrections_go_to_the_payroll_of_the_month_it_was_asked_in(cut):
+    """Asked on 2026-07-01, after the intéressement's deadline (2026-05-31): its corrections went to the 2026-05
+    payroll, already closed, and no later month's export ever gave them to the payroll."""
+    app, principal, _ = cut
+    rows = app.export(date(2026, 7, 31), company="DURAND", scheme="interessement")
+    corrections = {r["entitlement"] for r in rows if r["kind"] == "correction"}
+    assert corrections
+    assert {r["payroll_month"] for r in rows if r["kind"] == "correction"} == {"2026-07"}
+    assert {r["payroll_month"] for r in rows if r["entitlement"] == principal.id} == {"2026-05"}
+    july = app.export(date(2026, 7, 31), company="DURAND", scheme="interessement", payroll_month="2026-07")
+    assert corrections <= {r["entitlement"] for r in july}
