@@ -61,7 +61,25 @@ def check(ledger: Ledger, event: Event[Any], pending: dict[str, int], params: Pa
                 "payload.amount_cents: more than is still due on this entitlement "
                 f"(`paybonus explain {p.entitlement}` shows what is due)"
             )
+        mode = "paid" if p.mode == "paid" else "placed"
+        paid, placed = _paid_and_placed(ledger, p.entitlement, pending)
+        paid, placed = (paid + p.amount_cents, placed) if mode == "paid" else (paid, placed + p.amount_cents)
+        chosen = _choice(ledger, p.entitlement, pending)
+        if chosen is not None:
+            if _contradiction(*chosen, int(row["amount_cents"]), paid, placed):
+                raise ValueError(
+                    f"payload.mode: the employee chose {chosen[0]!r} (option_chosen): this payment would "
+                    f"{'pay out' if mode == 'paid' else 'place'} more than that choice allows (I-38)"
+                )
+        elif mode == "paid" and row["social_regime"] == SocialRegime.EPARGNE_SALARIALE:
+            window = option_window(ledger, p.entitlement, params)
+            if window and p.paid_on > window[1] and _has_savings_plan(ledger, event.company):
+                raise ValueError(
+                    f"payload.mode: no choice was recorded by the end of the window ({window[1]}): the sum is "
+                    "placed in the savings plan, not paid out (I-38)"
+                )
         pending[p.entitlement] = pending.get(p.entitlement, 0) + p.amount_cents
+        pending[f"{mode}:{p.entitlement}"] = pending.get(f"{mode}:{p.entitlement}", 0) + p.amount_cents
     elif event.type == "statement_issued":
         # issued before the period is over, the first statement opens the 15-day window (I-38) on a wrong date
         # that no later statement can move: the employee's choice would be lost
@@ -91,6 +109,53 @@ def check(ledger: Ledger, event: Event[Any], pending: dict[str, int], params: Pa
             raise ValueError(
                 f"payload.chosen_on: {p.chosen_on} is outside the choice window {window[0]}..{window[1]} (I-38)"
             )
+        paid, placed = _paid_and_placed(ledger, p.entitlement, pending)
+        done = _contradiction(p.choice, p.placed_cents, int(row["amount_cents"]), paid, placed)
+        if done:
+            raise ValueError(
+                f"payload.choice: more of the sum was already {'paid out' if done == 'paid' else 'placed'} "
+                f"than {p.choice!r} allows (payment_recorded): a choice cannot undo a payment"
+            )
+        pending[f"choice:{p.entitlement}"] = _CHOICE_CODES.get(p.choice, p.placed_cents or 0)
+
+
+# a choice earlier in the batch, kept among `check`'s pending integers: paid, placed, or the cents a split places
+_CHOICE_CODES = {"paid": 0, "placed": -1}
+
+
+def _choice(ledger: Ledger, entitlement_id: str, pending: dict[str, int]) -> tuple[str, int | None] | None:
+    """The employee's latest choice (earlier in the batch, else recorded): (choice, placed cents of a split)."""
+    code = pending.get(f"choice:{entitlement_id}")
+    if code is not None:
+        return ("paid", None) if code == 0 else ("placed", None) if code == -1 else ("split", code)
+    chosen = ledger.events.about(entitlement_id, "option_chosen")
+    if not chosen:
+        return None
+    p = json.loads(chosen[-1]["payload"])
+    return str(p["choice"]), p.get("placed_cents")
+
+
+def _paid_and_placed(ledger: Ledger, entitlement_id: str, pending: dict[str, int]) -> tuple[int, int]:
+    """Cents paid out and cents placed (PEE or PER) so far, the batch's earlier payments included."""
+    by_mode = ledger.payments.paid_by_mode(entitlement_id)
+    paid = by_mode.get("paid", 0) + pending.get(f"paid:{entitlement_id}", 0)
+    placed = sum(c for m, c in by_mode.items() if m != "paid") + pending.get(f"placed:{entitlement_id}", 0)
+    return paid, placed
+
+
+def _contradiction(choice: str, placed_cents: int | None, amount: int, paid: int, placed: int) -> str | None:
+    """What payments of `paid` and `placed` cents do that the employee's choice (I-38) does not allow, or None:
+    'placed' (placed what was to be paid out), 'paid' (the reverse). Never an amount: it is someone's pay."""
+    if choice == "paid" and placed:
+        return "placed"
+    if choice == "placed" and paid:
+        return "paid"
+    if choice == "split" and placed_cents is not None:
+        if placed > placed_cents:
+            return "placed"
+        if paid > amount - placed_cents:
+            return "paid"
+    return None
 
 
 def payment_of(event: Event[Any]) -> PaymentRecord | None:

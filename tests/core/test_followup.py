@@ -193,3 +193,87 @@ def test_logging_is_quiet_for_the_library():
     # the standard library's convention for a library: one NullHandler, nothing printed unless the host says so
     assert [type(h) for h in logging.getLogger("paybonus").handlers] == [logging.NullHandler]
     assert datetime.now(TZ)
+
+
+def _choose(bus, eid, choice, id, placed=None, on="2026-04-10"):
+    payload = {"entitlement": eid, "choice": choice, "chosen_on": on}
+    if placed is not None:
+        payload["placed_cents"] = placed
+    bus.publish(ev(bus, "option_chosen", payload, id))
+
+
+@pytest.fixture
+def chosen_world(paid_world):
+    bus, ledger, ents = paid_world
+    for eid in (ents["A"]["id"], ents["B"]["id"]):
+        bus.publish(ev(bus, "statement_issued", {"entitlement": eid, "issued_on": "2026-04-01"}, f"st-{eid}"))
+    return bus, ledger, ents
+
+
+def test_a_payment_must_follow_the_employee_s_choice(chosen_world):
+    """I-38: the export tells the payroll how to treat the sum (CSG/CRDS, income tax) from the choice; a payment
+    placed when the employee chose to be paid (or the reverse) made the ledger contradict itself. Refused, exit 2,
+    nothing written."""
+    bus, ledger, ents = chosen_world
+    a, b = ents["A"], ents["B"]
+    _choose(bus, a["id"], "paid", "ch-a")
+    with pytest.raises(UserError, match=r"payload.mode: the employee chose 'paid' .* would place more"):
+        pay(bus, a["id"], 100, "2026-05-20", mode="placed")
+    with pytest.raises(UserError, match=r"the employee chose 'paid'"):
+        pay(bus, a["id"], 100, "2026-05-20", mode="placed_per")
+    pay(bus, a["id"], 100, "2026-05-20")  # paid out, as chosen
+
+    _choose(bus, b["id"], "split", "ch-b", placed=1000)
+    pay(bus, b["id"], 1000, "2026-05-20", mode="placed")
+    with pytest.raises(UserError, match=r"the employee chose 'split' .* would place more"):
+        pay(bus, b["id"], 1, "2026-05-20", mode="placed", id="one-more-placed")
+    pay(bus, b["id"], b["amount_cents"] - 1000, "2026-05-20")  # the rest, paid out
+    assert ledger.payments.paid_by_mode(b["id"]) == {"placed": 1000, "paid": b["amount_cents"] - 1000}
+    assert ledger.payments.paid_by_mode(a["id"]) == {"paid": 100}
+
+
+def test_a_split_pays_out_no_more_than_what_it_leaves_unplaced(chosen_world):
+    bus, ledger, ents = chosen_world
+    b = ents["B"]
+    _choose(bus, b["id"], "split", "ch-b", placed=1000)
+    with pytest.raises(UserError, match=r"the employee chose 'split' .* would pay out more"):
+        pay(bus, b["id"], b["amount_cents"] - 999, "2026-05-20")
+    assert ledger.payments.paid_by_mode(b["id"]) == {}
+
+
+def test_a_choice_cannot_undo_what_was_already_paid(chosen_world):
+    bus, ledger, ents = chosen_world
+    a = ents["A"]
+    pay(bus, a["id"], 100, "2026-04-05")  # paid out inside the open window
+    with pytest.raises(
+        UserError, match=r"payload.choice: more of the sum was already paid out than 'placed'"
+    ):
+        _choose(bus, a["id"], "placed", "ch-a")
+    _choose(bus, a["id"], "split", "ch-a2", placed=1000)  # still possible: the rest is enough to place
+    assert allocation(ledger, a["id"], date(2026, 5, 1), P)["allocation"] == "split"
+
+
+def test_with_no_choice_a_sum_is_placed_after_the_window_not_paid_out(chosen_world):
+    bus, ledger, ents = chosen_world
+    a = ents["A"]
+    with pytest.raises(UserError, match=r"no choice was recorded by the end of the window \(2026-04-16\)"):
+        pay(bus, a["id"], 100, "2026-04-20")
+    pay(bus, a["id"], 100, "2026-04-20", mode="placed")
+    pay(bus, a["id"], 100, "2026-04-10")  # inside the window, before any choice: the employee's to decide
+
+
+def test_a_choice_and_its_payment_in_one_batch_are_checked_together(chosen_world):
+    bus, ledger, ents = chosen_world
+    a = ents["A"]
+    batch = [
+        ev(bus, "option_chosen", {"entitlement": a["id"], "choice": "paid", "chosen_on": "2026-04-10"}, "ch"),
+        ev(
+            bus,
+            "payment_recorded",
+            {"entitlement": a["id"], "amount_cents": 100, "paid_on": "2026-05-20", "mode": "placed"},
+            "pay",
+        ),
+    ]
+    with pytest.raises(UserError, match=r"the employee chose 'paid'"):
+        bus.publish_all([("file:1", batch[0]), ("file:2", batch[1])])
+    assert ledger.events.digest("ACME", "ch") is None  # nothing of the batch written

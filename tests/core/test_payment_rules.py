@@ -63,9 +63,9 @@ def test_payments_in_one_batch_add_up_against_what_is_due(acme):
     bus, ledger, ent = acme
     amount = ent["amount_cents"]
     pending = check(ledger, pay(bus, ent["id"], amount - 10))
-    assert pending == {ent["id"]: amount - 10}
+    assert pending[ent["id"]] == amount - 10
     pending = check(ledger, pay(bus, ent["id"], 10), pending)  # exactly what is left: accepted
-    assert pending == {ent["id"]: amount}
+    assert pending[ent["id"]] == amount
     with pytest.raises(ValueError, match="more than is still due on this entitlement"):
         check(ledger, pay(bus, ent["id"], 1), pending)
 
