@@ -260,6 +260,7 @@ def test_with_no_choice_a_sum_is_placed_after_the_window_not_paid_out(chosen_wor
         pay(bus, a["id"], 100, "2026-04-20")
     pay(bus, a["id"], 100, "2026-04-20", mode="placed")
     pay(bus, a["id"], 100, "2026-04-10")  # inside the window, before any choice: the employee's to decide
+    assert ledger.payments.paid_by_mode(a["id"]) == {"placed": 100, "paid": 100}
 
 
 def test_a_choice_and_its_payment_in_one_batch_are_checked_together(chosen_world):
