@@ -16,7 +16,7 @@ from attrs import frozen
 from . import payments
 from .caches import Caches
 from .errors import UserError
-from .events import Event
+from .events import RECOMPUTATION, Event
 from .host import PluginHost
 from .params import Parameters
 from .store import Ledger, LedgerReader
@@ -88,11 +88,24 @@ class Admission:
             except ValueError as exc:
                 raise UserError(where, str(exc)) from None
         check = self.host.event_types.get(event.type).check
+        if event.type == RECOMPUTATION.name:
+            self._check_recomputes(event, where)
         if check is not None:
             try:
                 check(event, self.reader)
             except ValueError as exc:
                 raise UserError(where, str(exc)) from None
+
+    def _check_recomputes(self, event: Event[Any], where: str) -> None:
+        """A recomputation names a scheme that computes a period again: one that does not (PMT) would have
+        reported the request completed and changed nothing."""
+        able = [s.name for s in self.host.interested(event.type)]
+        if event.payload.scheme in self.host.schemes and event.payload.scheme not in able:
+            raise UserError(
+                where,
+                f"payload.scheme: {event.payload.scheme!r} does not compute a period again (schemes that do: "
+                f"{', '.join(able) or 'none'})",
+            )
 
     def admit(self, events: Sequence[tuple[str, Event[Any]]]) -> Admitted:
         """Check a batch of (where, event) before writing anything; also refuses one company's id used twice with

@@ -206,6 +206,14 @@ def test_a_request_for_a_scheme_the_company_does_not_run_is_refused(tmp_path):
         app.load_company(sample_dir())
         with pytest.raises(UserError, match=r"payload\.scheme: the company does not run 'participation'"):
             app.publish(_file(tmp_path, request("participation")))
+        # the company runs PMT, whose computation does not change with the rules: it was "completed", doing nothing
+        with pytest.raises(
+            UserError,
+            match=r"payload\.scheme: 'pmt' does not compute a period again \(schemes that do: interessement, "
+            r"interessement_projet, prime_nao, prime_objectif\)",
+        ):
+            app.publish(_file(tmp_path, request("pmt")))
+        assert app.ledger.events.digest("DURAND", "recompute-pmt-2025") is None
         f = tmp_path / "bad.jsonl"
         f.write_text(request("interessement").replace("paybonus 1.1: legal review (issue 16)", " ") + "\n")
         with pytest.raises(UserError, match=r"payload\.reason: say why"):
