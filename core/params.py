@@ -454,6 +454,9 @@ MAX_INTEGER = 10**15  # cents or a count
 def _value(raw: Any, unit: str, where: str) -> int | Decimal:
     """A parameter's value: a rate is an exact decimal from -1 to 10 000 (a TMOP was negative in 2021), cents and
     counts integers from 0 to 10^15; never NaN or infinite. `with_file` also keeps a rate's sign and scale."""
+    if raw is None:
+        example = '"0.20"' if unit == "rate" else "12345"
+        raise UserError(where, f"no value: write one, e.g. value = {example}")
     if unit == "rate":
         if not isinstance(raw, str):
             raise UserError(where, 'a rate is written as a string, e.g. "0.20" (never a float)')

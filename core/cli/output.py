@@ -76,6 +76,13 @@ class Column:
         return "right" if self.money or self.right else "left"
 
 
+_FORMAT_HELP = {
+    "table": "table (plain text when piped)",
+    "json": "json (one array)",
+    "jsonl": "jsonl (one object per line)",
+}
+
+
 def format_options(default: str = "table", formats: Sequence[str] = FORMATS) -> Callable[[F], F]:
     """`--format` and `--nl` on a listing command; the command receives `fmt` ('jsonl' when --nl is given)."""
 
@@ -102,7 +109,7 @@ def format_options(default: str = "table", formats: Sequence[str] = FORMATS) -> 
             type=click.Choice(list(formats)),
             default=default,
             show_default=True,
-            help="table (plain text when piped), json (one array), jsonl (one object per line), csv or tsv.",
+            help=", ".join(_FORMAT_HELP.get(f, f) for f in formats) + ".",
         )(wrapper)
         return wrapper  # type: ignore[return-value]
 

@@ -108,6 +108,13 @@ def test_host_file_adds_values(tmp_path):
     f.write_text('[tmop]\nunit = "rate"\nsource = "x"\nvalues = [{ from = 2024-01-01, value = 0.04 }]\n')
     with pytest.raises(UserError, match="never a float"):
         P.with_file(f)
+    f.write_text(
+        '[tmop]\nunit = "rate"\nsource = "x"\nvalues = [{ from = 2024-07-05, semester = "2024-S1", jo = 2024-07-04 }]\n'
+    )
+    with pytest.raises(
+        UserError, match=r'no value: write one, e.g. value = "0.20"'
+    ):  # it said "never a float"
+        P.with_file(f)
     f.write_text('[pmss]\nunit = "cents"\nsource = "x"\nvalues = [{ from = 2027-01-01, value = 0.04 }]\n')
     with pytest.raises(UserError, match="must be an integer"):
         P.with_file(f)
