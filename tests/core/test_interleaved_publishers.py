@@ -11,10 +11,12 @@ publisher A recorded an event it would have read, and whose own dispatch recorde
 result waiting for the rest); B's check passed and the ledger kept a result computed without that event.
 """
 
+import contextlib
 import json
 import random
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from paybonus import Ledger
@@ -58,7 +60,69 @@ class Baton:
             self.cond.notify_all()
 
 
-def _publish_interleaved(target: str, files: list, switch: Callable[[int], bool], at_least: int = 10) -> None:
+def _after_computing(app, hand_over: Callable[[], None]) -> None:
+    """Hand over once a scheme's computation returned, before the transaction that records it."""
+    _after(app.bus, "_compute", hand_over)
+
+
+def _after_reading_the_version(app, hand_over: Callable[[], None]) -> None:
+    """Hand over between `Ledger.version` and the computation that follows it."""
+    _after(app.ledger, "version", hand_over)
+
+
+def _between_a_scheme_s_reads(app, hand_over: Callable[[], None]) -> None:
+    """Hand over after each read a scheme makes of the ledger (each a statement of its own on the reader's
+    connection), while it computes: the other may commit between two reads of one computation."""
+    # no time limit: a computation then runs in its publisher's thread, not in the process's one guest thread,
+    # where the other publisher's would wait behind this one's hand-over; and no timeout opens another reader
+    app.bus.timeout = None
+    reader = app.bus.reader
+    for name in ("events", "entitlements", "entitlement", "paid_cents", "payroll", "event", "dispatch_summary"):
+        _after(reader, name, hand_over)
+
+
+def _after_each_commit(app, hand_over: Callable[[], None]) -> None:
+    """Hand over after each write transaction committed: after an event is recorded before its dispatches are
+    computed, after a failure or a dispatch recorded, between a batch's events and its computations."""
+    write = app.ledger.write
+
+    @contextlib.contextmanager
+    def written(*companies):
+        outer = not app.ledger._writing
+        with write(*companies) as conn:
+            yield conn
+        if outer:
+            hand_over()
+
+    app.ledger.write = written
+
+
+def _after(obj, name: str, hand_over: Callable[[], None]) -> None:
+    method = getattr(obj, name)
+
+    def then_hand_over(*args, **kwargs):
+        result = method(*args, **kwargs)
+        hand_over()
+        return result
+
+    setattr(obj, name, then_hand_over)
+
+
+HANDOVERS = {
+    "after computing": _after_computing,
+    "after reading the version": _after_reading_the_version,
+    "between a scheme's reads": _between_a_scheme_s_reads,
+    "after each commit": _after_each_commit,
+}
+
+
+def _publish_interleaved(
+    target: str,
+    files: list,
+    switch: Callable[[int], bool],
+    at_least: int = 10,
+    where: Callable[[Any, Callable[[], None]], None] = _after_computing,
+) -> None:
     baton = Baton()
     errors: list[BaseException] = []
     handed = [0]
@@ -67,18 +131,14 @@ def _publish_interleaved(target: str, files: list, switch: Callable[[int], bool]
         baton.wait(me)
         try:
             with Paybonus.open(target) as app:
-                bus = app.bus
-                compute = bus._compute
 
-                def computed_then_hand_over(*args, **kwargs):
-                    result = compute(*args, **kwargs)
-                    # not inside a write transaction: the other publisher could not write, and would wait
+                def hand_over() -> None:
+                    # never inside a write transaction: the other publisher could not write, and would wait
                     if not app.ledger._writing and switch(me):
                         handed[0] += 1
                         baton.hand_over(me)
-                    return result
 
-                bus._compute = computed_then_hand_over  # type: ignore[method-assign]
+                where(app, hand_over)
                 app.publish(files[me])
         except BaseException as exc:  # reported by the test, after both have finished
             errors.append(exc)
@@ -196,3 +256,25 @@ def test_the_year_s_results_and_its_last_close_published_at_once_still_compute_t
         app.publish(tmp_path / "before.jsonl")
     _publish_interleaved(target, [tmp_path / "a.jsonl", tmp_path / "b.jsonl"], lambda me: True, at_least=2)
     assert _owed(target) == expected
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("where", [w for w in HANDOVERS if w != "after computing"])
+@pytest.mark.parametrize("pattern", ["after every other computation of the first", "at random, seed 2"])
+def test_two_publishers_handing_over_elsewhere_owe_what_one_publisher_owes(
+    year, tmp_path, backend, where, pattern, request
+):
+    """Other hand-over points than between computing and recording: between reading the company's version and
+    computing, between two reads of one computation (the other commits in between), after each commit (an event
+    recorded, its dispatches not computed yet)."""
+    root, expected = year
+    target = str(tmp_path / "two.db") if backend == "sqlite" else request.getfixturevalue("pg_url")
+    _fresh(root, target)
+    seed = list(PATTERNS).index(pattern)
+    _publish_interleaved(
+        target, [root / "a.jsonl", root / "b.jsonl"], PATTERNS[pattern](seed), where=HANDOVERS[where]
+    )
+    assert _owed(target) == expected
+    with Paybonus.open(target) as app:
+        report = app.verify()
+        assert not report.problems, report.problems[:3]
