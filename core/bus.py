@@ -316,7 +316,12 @@ class EventBus:
         """A new event of the company this ledger holds (`_together`): its first scheme computed with the event
         shown as recorded, then the event and that dispatch recorded in one transaction; the other schemes after
         it, each in its own (each reads what the one before recorded, as without this)."""
-        schemes = self._interested(event)
+        # the schemes of the configuration the version read, which the transaction recording the event checks is
+        # still the company's: not the digest the batch was chosen by, read before (a `load` may come between)
+        version = self.ledger.version(event.company)
+        schemes = self._interested(event, version.config_digest)
+        if not schemes:
+            return self._publish_apart(event)
         first, t0 = schemes[0], time.perf_counter()
         outcomes: list[DispatchOutcome] = []
         failure: Exception | None = None
@@ -326,7 +331,7 @@ class EventBus:
         # the event was recorded for real would see it twice
         with self.reader.pending([event]):
             try:
-                record, result = self._dispatch_record(event, first, 1, self.ledger.version(event.company))
+                record, result = self._dispatch_record(event, first, 1, version)
                 with self.ledger.write(event.company):
                     self.ledger.check_unchanged(record)  # before the event itself lengthens the chain
                     head = self._record_event(event)
@@ -370,8 +375,13 @@ class EventBus:
         )
 
     def _publish_apart(self, event: Event[Any]) -> PublishOutcome:
-        """The event recorded in its own transaction, then each scheme's dispatch in its own."""
-        duplicate = not self._record(event)
+        """The event recorded in its own transaction, then each scheme's dispatch in its own: those of the
+        configuration in force when it was recorded (`paybonus.in_force`), read in that transaction where another
+        process may `load` the company meanwhile (not under a held lock, which a load waits for)."""
+        company = event.company
+        with self.ledger.write(company):
+            duplicate = not self._record(event)
+            digest = None if self.ledger.events.held == company else self.ledger.companies.digest(company)
         done: dict[str, str] = {}  # a new event has no dispatch yet
         if duplicate:
             if self.ledger.events.digest(event.company, event.id) != event.digest():
@@ -383,7 +393,7 @@ class EventBus:
                 )
             log.info("bus.event.duplicate", event_id=event.id, type=event.type, company=event.company)
             done = self.ledger.dispatches.statuses(event.company, event.id)
-        todo = [scheme for scheme in self._interested(event) if scheme.name not in done]
+        todo = [scheme for scheme in self._interested(event, digest) if scheme.name not in done]
         if duplicate and todo:  # never started: owed only by a scheme in force when the event was recorded
             in_force = SchemesInForce(self.ledger, event.company)
             todo = [scheme for scheme in todo if in_force.owes(event.company, event.id, scheme.name)]

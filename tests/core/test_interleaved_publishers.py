@@ -108,11 +108,18 @@ def _after(obj, name: str, hand_over: Callable[[], None]) -> None:
     setattr(obj, name, then_hand_over)
 
 
+def _after_the_version_and_after_computing(app, hand_over: Callable[[], None]) -> None:
+    """Both: the other may run a whole computation of its own between this one's version and its computation."""
+    _after_reading_the_version(app, hand_over)
+    _after_computing(app, hand_over)
+
+
 HANDOVERS = {
     "after computing": _after_computing,
     "after reading the version": _after_reading_the_version,
     "between a scheme's reads": _between_a_scheme_s_reads,
     "after each commit": _after_each_commit,
+    "after the version and after computing": _after_the_version_and_after_computing,
 }
 
 
@@ -222,8 +229,9 @@ def test_two_publishers_handing_over_between_computing_and_recording_owe_what_on
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("where", list(HANDOVERS))
 def test_the_year_s_results_and_its_last_close_published_at_once_still_compute_the_interessement(
-    tmp_path, backend, request
+    tmp_path, backend, where, request
 ):
     """I-3: the pool is computed once both the results and the close of the calculation period are recorded. Each
     publisher computes its event's dispatch before the other records its event: each waits for the other's. The
@@ -254,8 +262,13 @@ def test_the_year_s_results_and_its_last_close_published_at_once_still_compute_t
     with Paybonus.create(target) as app:
         app.load_company(tmp_path / "ALPHA")
         app.publish(tmp_path / "before.jsonl")
-    _publish_interleaved(target, [tmp_path / "a.jsonl", tmp_path / "b.jsonl"], lambda me: True, at_least=2)
+    _publish_interleaved(
+        target, [tmp_path / "a.jsonl", tmp_path / "b.jsonl"], lambda me: True, at_least=2, where=HANDOVERS[where]
+    )
     assert _owed(target) == expected
+    with Paybonus.open(target) as app:
+        report = app.verify()
+        assert not report.problems, report.problems[:3]
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -274,6 +287,56 @@ def test_two_publishers_handing_over_elsewhere_owe_what_one_publisher_owes(
     _publish_interleaved(
         target, [root / "a.jsonl", root / "b.jsonl"], PATTERNS[pattern](seed), where=HANDOVERS[where]
     )
+    assert _owed(target) == expected
+    with Paybonus.open(target) as app:
+        report = app.verify()
+        assert not report.problems, report.problems[:3]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("before,after", [("without", "with"), ("with", "without")], ids=["adds", "removes"])
+def test_a_load_between_choosing_an_event_s_schemes_and_recording_it_changes_them(
+    tmp_path, before, after, backend, request
+):
+    """`paybonus load` while publishing: an event is dispatched to the schemes configured when it was recorded
+    (`paybonus.in_force`). A load that adds or removes the intéressement commits after the publisher chose the
+    results' schemes (from the configuration digest it reads once for a batch) but before it records the event:
+    the event is recorded under the new configuration and must be dispatched as one publisher would after the
+    load. Before: the intéressement a load added never ran for it (`verify`: never ran), or one it removed ran and
+    failed (`verify`: failed)."""
+    kw: dict[str, Any] = {"employees": 10, "seed": 3, "results": {"rcai": "300000", "rsp": "0"}}
+    write_company_dir(generate("ALPHA", schemes_toml=SAMPLE_SCHEMES, **kw), tmp_path / "with")
+    g = generate("ALPHA", schemes_toml="", **kw)
+    write_company_dir(g, tmp_path / "without")
+    events = sorted(g.events, key=lambda e: (e["occurred_at"], e["id"]))
+    results = "ALPHA-results-2025"
+    (tmp_path / "before.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events if e["id"] != results))
+    (tmp_path / "last.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events if e["id"] == results))
+    reference = str(tmp_path / "one.db")
+    with Paybonus.create(reference) as app:
+        app.load_company(tmp_path / before)
+        app.publish(tmp_path / "before.jsonl")
+        app.load_company(tmp_path / after)
+        app.publish(tmp_path / "last.jsonl")
+    expected = _owed(reference)
+    assert any(r[1] == "interessement" for r in expected) == (after == "with")
+
+    target = str(tmp_path / "two.db") if backend == "sqlite" else request.getfixturevalue("pg_url")
+    with Paybonus.create(target) as app:
+        app.load_company(tmp_path / before)
+        app.publish(tmp_path / "before.jsonl")
+    with Paybonus.open(target) as app, Paybonus.open(target) as loader:
+        batch, loaded = app.bus._batch, []
+
+        def chosen_then_loaded(*args, **kwargs):
+            out = batch(*args, **kwargs)  # the batch's configuration digest read: the schemes chosen by it
+            if not loaded:
+                loaded.append(loader.load_company(tmp_path / after))
+            return out
+
+        app.bus._batch = chosen_then_loaded  # type: ignore[method-assign]
+        app.publish(tmp_path / "last.jsonl")
+    assert loaded
     assert _owed(target) == expected
     with Paybonus.open(target) as app:
         report = app.verify()
