@@ -209,8 +209,6 @@ class EventBus:
             with self.ledger.write(company):
                 for event in batch:
                     self._record(event)
-            for event, scheme, exc, t0 in failures:
-                outcomes[event.id].append(self._failed(event, scheme, 1, exc, t0))
             together = False
         if together:
             with self.ledger.write(company):
@@ -234,6 +232,10 @@ class EventBus:
         else:
             for (event, scheme, result, _, t0), head_ids in zip(computed, recorded, strict=True):
                 outcomes[event.id].append(self._completed(event, scheme, 1, head_ids, result, t0))
+        # after the batch's dispatches: a failure lengthens the company's chain, which the check of what the others
+        # computed compares (recorded before them, it would make them all compute again, one at a time)
+        for event, scheme, exc, t0 in failures:
+            outcomes[event.id].append(self._failed(event, scheme, 1, exc, t0))
         return [
             PublishOutcome(event.id, not fresh, tuple(outcomes[event.id]))
             for event, fresh in zip(batch, new, strict=True)
@@ -251,8 +253,8 @@ class EventBus:
         outcomes: dict[str, list[DispatchOutcome]],
         together: bool,
     ) -> None:
-        """`_publish_batch`'s computations: each into `computed`; a failure recorded at once, or (`together`:
-        its event is not recorded yet) kept in `failures`."""
+        """`_publish_batch`'s computations: each into `computed`, a failure into `failures` (recorded after the
+        batch's dispatches; `together`: its event is not recorded yet either)."""
         in_force: SchemesInForce | None = None  # read once for the batch, if a duplicate lacks a dispatch
         for event, fresh in zip(batch, new, strict=True):
             if not fresh:
@@ -291,10 +293,7 @@ class EventBus:
                         shared,
                     )
                 except Exception as exc:
-                    if together:
-                        failures.append((event, scheme, exc, t0))
-                    else:
-                        outcomes[event.id].append(self._failed(event, scheme, 1, exc, t0))
+                    failures.append((event, scheme, exc, t0))
                     continue
                 computed.append((event, scheme, result, record, t0))
 
