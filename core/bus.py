@@ -228,7 +228,7 @@ class EventBus:
         except StaleRead:
             log.debug("bus.batch.stale", company=company, events=len(batch))
             for event, scheme, _, _, _ in computed:
-                outcomes[event.id].append(self._dispatch(event, scheme, attempt=1))
+                outcomes[event.id] += self._dispatch_configured(event, scheme)
         else:
             for (event, scheme, result, _, t0), head_ids in zip(computed, recorded, strict=True):
                 outcomes[event.id].append(self._completed(event, scheme, 1, head_ids, result, t0))
@@ -353,7 +353,8 @@ class EventBus:
         else:
             self._log_recorded(event, head)
             outcomes.append(self._completed(event, first, 1, done, result, t0))
-        outcomes += [self._dispatch(event, scheme, attempt=1) for scheme in schemes[1:]]
+        for scheme in schemes[1:]:
+            outcomes += self._dispatch_configured(event, scheme)
         return PublishOutcome(event.id, False, tuple(outcomes))
 
     def _publish_one(self, event: Event[Any]) -> PublishOutcome:
@@ -396,7 +397,7 @@ class EventBus:
         if duplicate and todo:  # never started: owed only by a scheme in force when the event was recorded
             in_force = SchemesInForce(self.ledger, event.company)
             todo = [scheme for scheme in todo if in_force.owes(event.company, event.id, scheme.name)]
-        outcomes = [self._dispatch(event, scheme, attempt=1) for scheme in todo]
+        outcomes = [o for scheme in todo for o in self._dispatch_configured(event, scheme)]
         return PublishOutcome(event.id, duplicate, tuple(outcomes))
 
     def _record(self, event: Event[Any]) -> bool:
@@ -441,13 +442,28 @@ class EventBus:
     def _dispatch(self, event: Event[Any], scheme: SchemeDescriptor, attempt: int) -> DispatchOutcome:
         """Compute outside any transaction, then record if nothing the computation read changed meanwhile;
         after STALE_RETRIES such changes (another publisher of the company), compute and record under the lock."""
+        outcome = self._dispatch_if(event, scheme, attempt, configured_only=False)
+        assert outcome is not None  # only `configured_only` gives None
+        return outcome
+
+    def _dispatch_configured(self, event: Event[Any], scheme: SchemeDescriptor) -> list[DispatchOutcome]:
+        """A publish's dispatch of a new or never-dispatched event: none if a `load` since the event was recorded
+        removed the scheme from the company (as publishing the event again would not run it: `paybonus.in_force`),
+        decided on the configuration the computation reads, which the record checks is still the company's."""
+        outcome = self._dispatch_if(event, scheme, 1, configured_only=True)
+        return [] if outcome is None else [outcome]
+
+    def _dispatch_if(
+        self, event: Event[Any], scheme: SchemeDescriptor, attempt: int, configured_only: bool
+    ) -> DispatchOutcome | None:
         t0 = time.perf_counter()
         try:
             for _ in range(STALE_RETRIES):
                 try:
-                    done = self._compute_and_record(
-                        event, scheme, attempt, self.ledger.version(event.company)
-                    )
+                    version = self.ledger.version(event.company)
+                    if configured_only and not self._configured(event, scheme, version.config_digest):
+                        return None
+                    done = self._compute_and_record(event, scheme, attempt, version)
                     break
                 except StaleRead:
                     log.debug(
@@ -455,6 +471,8 @@ class EventBus:
                     )
             else:
                 with self.ledger.write(event.company):
+                    if configured_only and not self._configured(event, scheme, None):
+                        return None
                     done = self._compute_and_record(event, scheme, attempt, None)
         except Exception as exc:
             return self._failed(event, scheme, attempt, exc, t0)
@@ -462,6 +480,13 @@ class EventBus:
             return DispatchOutcome(event.id, scheme.name, COMPLETED, 0)
         head, ids, result = done
         return self._completed(event, scheme, attempt, (head, ids), result, t0)
+
+    def _configured(self, event: Event[Any], scheme: SchemeDescriptor, digest: str | None) -> bool:
+        """Whether the company's configuration (as `digest` names it; None: read now) still has the scheme."""
+        if any(s.name == scheme.name for s in self._interested(event, digest or None)):
+            return True
+        log.info("bus.dispatch.unconfigured", event_id=event.id, company=event.company, scheme=scheme.name)
+        return False
 
     def _completed(
         self,

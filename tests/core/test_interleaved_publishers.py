@@ -341,3 +341,50 @@ def test_a_load_between_choosing_an_event_s_schemes_and_recording_it_changes_the
     with Paybonus.open(target) as app:
         report = app.verify()
         assert not report.problems, report.problems[:3]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_load_removing_a_scheme_between_recording_an_event_and_dispatching_it(tmp_path, backend, request):
+    """`paybonus load` while publishing, later: the event recorded (its own transaction: PostgreSQL without the
+    worker's lock, or SQLite once another publisher made its first computation stale), then a load removes the
+    intéressement before the dispatch reads the company. A removed scheme is no longer run (`paybonus.in_force`),
+    as publishing the event again would not run it. Before: it ran on a configuration without it and recorded a
+    failure, which `audit verify` reported and `paybonus retry` (which runs configured schemes only) never
+    cleared."""
+    kw: dict[str, Any] = {"employees": 10, "seed": 3, "results": {"rcai": "300000", "rsp": "0"}}
+    write_company_dir(generate("ALPHA", schemes_toml=SAMPLE_SCHEMES, **kw), tmp_path / "with")
+    g = generate("ALPHA", schemes_toml="", **kw)
+    write_company_dir(g, tmp_path / "without")
+    events = sorted(g.events, key=lambda e: (e["occurred_at"], e["id"]))
+    results = "ALPHA-results-2025"
+    (tmp_path / "before.jsonl").write_text(
+        "".join(json.dumps(e) + "\n" for e in events if e["id"] != results)
+    )
+    (tmp_path / "last.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events if e["id"] == results))
+    target = str(tmp_path / "two.db") if backend == "sqlite" else request.getfixturevalue("pg_url")
+    with Paybonus.create(target) as app:
+        app.load_company(tmp_path / "with")
+        app.publish(tmp_path / "before.jsonl")
+    with Paybonus.open(target) as app, Paybonus.open(target) as loader:
+        app.bus._unheld_together = lambda event: False  # type: ignore[method-assign]  # as after a stale read
+        record, version, loaded = app.bus._record_event, app.ledger.version, []
+
+        def recorded(event):
+            head = record(event)
+            loaded.append(False)
+            return head
+
+        def loaded_then_read(company):
+            if loaded == [False]:  # the first read after the event was recorded: its dispatch's
+                loaded[0] = loader.load_company(tmp_path / "without")
+            return version(company)
+
+        app.bus._record_event = recorded  # type: ignore[method-assign]
+        app.ledger.version = loaded_then_read  # type: ignore[method-assign]
+        outcome = app.publish(tmp_path / "last.jsonl")
+    assert loaded and loaded[0]
+    assert outcome.counts["failed"] == 0
+    assert not any(r[1] == "interessement" for r in _owed(target))
+    with Paybonus.open(target) as app:
+        report = app.verify()
+        assert not report.problems, report.problems[:3]
