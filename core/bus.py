@@ -209,8 +209,6 @@ class EventBus:
             with self.ledger.write(company):
                 for event in batch:
                     self._record(event)
-            for event, scheme, exc, t0 in failures:
-                outcomes[event.id].append(self._failed(event, scheme, 1, exc, t0))
             together = False
         if together:
             with self.ledger.write(company):
@@ -230,10 +228,14 @@ class EventBus:
         except StaleRead:
             log.debug("bus.batch.stale", company=company, events=len(batch))
             for event, scheme, _, _, _ in computed:
-                outcomes[event.id].append(self._dispatch(event, scheme, attempt=1))
+                outcomes[event.id] += self._dispatch_configured(event, scheme)
         else:
             for (event, scheme, result, _, t0), head_ids in zip(computed, recorded, strict=True):
                 outcomes[event.id].append(self._completed(event, scheme, 1, head_ids, result, t0))
+        # after the batch's dispatches: a failure lengthens the company's chain, which the check of what the others
+        # computed compares (recorded before them, it would make them all compute again, one at a time)
+        for event, scheme, exc, t0 in failures:
+            outcomes[event.id].append(self._failed(event, scheme, 1, exc, t0))
         return [
             PublishOutcome(event.id, not fresh, tuple(outcomes[event.id]))
             for event, fresh in zip(batch, new, strict=True)
@@ -251,8 +253,8 @@ class EventBus:
         outcomes: dict[str, list[DispatchOutcome]],
         together: bool,
     ) -> None:
-        """`_publish_batch`'s computations: each into `computed`; a failure recorded at once, or (`together`:
-        its event is not recorded yet) kept in `failures`."""
+        """`_publish_batch`'s computations: each into `computed`, a failure into `failures` (recorded after the
+        batch's dispatches; `together`: its event is not recorded yet either)."""
         in_force: SchemesInForce | None = None  # read once for the batch, if a duplicate lacks a dispatch
         for event, fresh in zip(batch, new, strict=True):
             if not fresh:
@@ -291,10 +293,7 @@ class EventBus:
                         shared,
                     )
                 except Exception as exc:
-                    if together:
-                        failures.append((event, scheme, exc, t0))
-                    else:
-                        outcomes[event.id].append(self._failed(event, scheme, 1, exc, t0))
+                    failures.append((event, scheme, exc, t0))
                     continue
                 computed.append((event, scheme, result, record, t0))
 
@@ -316,7 +315,12 @@ class EventBus:
         """A new event of the company this ledger holds (`_together`): its first scheme computed with the event
         shown as recorded, then the event and that dispatch recorded in one transaction; the other schemes after
         it, each in its own (each reads what the one before recorded, as without this)."""
-        schemes = self._interested(event)
+        # the schemes of the configuration the version read, which the transaction recording the event checks is
+        # still the company's: not the digest the batch was chosen by, read before (a `load` may come between)
+        version = self.ledger.version(event.company)
+        schemes = self._interested(event, version.config_digest)
+        if not schemes:
+            return self._publish_apart(event)
         first, t0 = schemes[0], time.perf_counter()
         outcomes: list[DispatchOutcome] = []
         failure: Exception | None = None
@@ -326,7 +330,7 @@ class EventBus:
         # the event was recorded for real would see it twice
         with self.reader.pending([event]):
             try:
-                record, result = self._dispatch_record(event, first, 1, self.ledger.version(event.company))
+                record, result = self._dispatch_record(event, first, 1, version)
                 with self.ledger.write(event.company):
                     self.ledger.check_unchanged(record)  # before the event itself lengthens the chain
                     head = self._record_event(event)
@@ -349,7 +353,8 @@ class EventBus:
         else:
             self._log_recorded(event, head)
             outcomes.append(self._completed(event, first, 1, done, result, t0))
-        outcomes += [self._dispatch(event, scheme, attempt=1) for scheme in schemes[1:]]
+        for scheme in schemes[1:]:
+            outcomes += self._dispatch_configured(event, scheme)
         return PublishOutcome(event.id, False, tuple(outcomes))
 
     def _publish_one(self, event: Event[Any]) -> PublishOutcome:
@@ -370,8 +375,13 @@ class EventBus:
         )
 
     def _publish_apart(self, event: Event[Any]) -> PublishOutcome:
-        """The event recorded in its own transaction, then each scheme's dispatch in its own."""
-        duplicate = not self._record(event)
+        """The event recorded in its own transaction, then each scheme's dispatch in its own: those of the
+        configuration in force when it was recorded (`paybonus.in_force`), read in that transaction where another
+        process may `load` the company meanwhile (not under a held lock, which a load waits for)."""
+        company = event.company
+        with self.ledger.write(company):
+            duplicate = not self._record(event)
+            digest = None if self.ledger.events.held == company else self.ledger.companies.digest(company)
         done: dict[str, str] = {}  # a new event has no dispatch yet
         if duplicate:
             if self.ledger.events.digest(event.company, event.id) != event.digest():
@@ -383,11 +393,11 @@ class EventBus:
                 )
             log.info("bus.event.duplicate", event_id=event.id, type=event.type, company=event.company)
             done = self.ledger.dispatches.statuses(event.company, event.id)
-        todo = [scheme for scheme in self._interested(event) if scheme.name not in done]
+        todo = [scheme for scheme in self._interested(event, digest) if scheme.name not in done]
         if duplicate and todo:  # never started: owed only by a scheme in force when the event was recorded
             in_force = SchemesInForce(self.ledger, event.company)
             todo = [scheme for scheme in todo if in_force.owes(event.company, event.id, scheme.name)]
-        outcomes = [self._dispatch(event, scheme, attempt=1) for scheme in todo]
+        outcomes = [o for scheme in todo for o in self._dispatch_configured(event, scheme)]
         return PublishOutcome(event.id, duplicate, tuple(outcomes))
 
     def _record(self, event: Event[Any]) -> bool:
@@ -432,13 +442,28 @@ class EventBus:
     def _dispatch(self, event: Event[Any], scheme: SchemeDescriptor, attempt: int) -> DispatchOutcome:
         """Compute outside any transaction, then record if nothing the computation read changed meanwhile;
         after STALE_RETRIES such changes (another publisher of the company), compute and record under the lock."""
+        outcome = self._dispatch_if(event, scheme, attempt, configured_only=False)
+        assert outcome is not None  # only `configured_only` gives None
+        return outcome
+
+    def _dispatch_configured(self, event: Event[Any], scheme: SchemeDescriptor) -> list[DispatchOutcome]:
+        """A publish's dispatch of a new or never-dispatched event: none if a `load` since the event was recorded
+        removed the scheme from the company (as publishing the event again would not run it: `paybonus.in_force`),
+        decided on the configuration the computation reads, which the record checks is still the company's."""
+        outcome = self._dispatch_if(event, scheme, 1, configured_only=True)
+        return [] if outcome is None else [outcome]
+
+    def _dispatch_if(
+        self, event: Event[Any], scheme: SchemeDescriptor, attempt: int, configured_only: bool
+    ) -> DispatchOutcome | None:
         t0 = time.perf_counter()
         try:
             for _ in range(STALE_RETRIES):
                 try:
-                    done = self._compute_and_record(
-                        event, scheme, attempt, self.ledger.version(event.company)
-                    )
+                    version = self.ledger.version(event.company)
+                    if configured_only and not self._configured(event, scheme, version.config_digest):
+                        return None
+                    done = self._compute_and_record(event, scheme, attempt, version)
                     break
                 except StaleRead:
                     log.debug(
@@ -446,6 +471,8 @@ class EventBus:
                     )
             else:
                 with self.ledger.write(event.company):
+                    if configured_only and not self._configured(event, scheme, None):
+                        return None
                     done = self._compute_and_record(event, scheme, attempt, None)
         except Exception as exc:
             return self._failed(event, scheme, attempt, exc, t0)
@@ -453,6 +480,13 @@ class EventBus:
             return DispatchOutcome(event.id, scheme.name, COMPLETED, 0)
         head, ids, result = done
         return self._completed(event, scheme, attempt, (head, ids), result, t0)
+
+    def _configured(self, event: Event[Any], scheme: SchemeDescriptor, digest: str | None) -> bool:
+        """Whether the company's configuration (as `digest` names it; None: read now) still has the scheme."""
+        if any(s.name == scheme.name for s in self._interested(event, digest or None)):
+            return True
+        log.info("bus.dispatch.unconfigured", event_id=event.id, company=event.company, scheme=scheme.name)
+        return False
 
     def _completed(
         self,

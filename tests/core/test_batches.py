@@ -91,3 +91,57 @@ def test_a_batch_whose_company_changed_meanwhile_is_computed_one_at_a_time(tmp_p
     monkeypatch.setattr(Ledger, "record_dispatches", stale_once)
     assert run(tmp_path / "stale.db", LINES, batch=batch) == run(tmp_path / "ref.db", LINES, batch=1)
     assert calls["n"] > 1
+
+
+def test_a_failure_in_a_batch_leaves_the_others_recorded_together(tmp_path, monkeypatch):
+    """One computation of a batch fails: its failure is recorded after the others' dispatches, which are recorded
+    together from the batch's one read. Recorded before them, the failure lengthened the company's chain, which
+    the check before recording compares: every other dispatch of the batch was computed again, alone. Once
+    retried, the ledger holds what one event at a time gives."""
+    from paybonus.store import StaleRead
+
+    stale: list[int] = []
+    real_record = Ledger.record_dispatches
+
+    def counted(self, records, checked=False):
+        try:
+            return real_record(self, records, checked)
+        except StaleRead:
+            stale.append(len(records))
+            raise
+
+    sizes: list[int] = []
+    real_batch = EventBus._compute_batch
+
+    def batch_of(self, batch, *args):
+        sizes.append(len(batch))
+        try:
+            return real_batch(self, batch, *args)
+        finally:
+            sizes.pop()
+
+    failed: list[str] = []
+    real_compute = EventBus._compute
+
+    def fails_once_in_a_batch(self, event, scheme, digest=None):
+        if not failed and sizes and sizes[-1] > 2:
+            failed.append(event.id)
+            raise RuntimeError("a plugin's fault")
+        return real_compute(self, event, scheme, digest)
+
+    monkeypatch.setattr(Ledger, "record_dispatches", counted)
+    monkeypatch.setattr(EventBus, "_compute_batch", batch_of)
+    monkeypatch.setattr(EventBus, "_compute", fails_once_in_a_batch)
+    ledger = Ledger.create(tmp_path / "failed.db")
+    store_company(ledger, COMPANY.data)
+    b = EventBus(ledger, load_plugins(entry_points=False))
+    b.publish_all(b.host.event_types.read_jsonl("batch", LINES))
+    assert failed and [r["event_id"] for r in ledger.dispatches.failed()] == failed
+    assert stale == []
+    assert [o.status for o in b.retry()] == ["completed"]
+    rows = {r["id"]: (r["amount_cents"], r["kind"], r["corrects"]) for r in ledger.entitlements.all()}
+    b.close()
+    ledger.close()
+    monkeypatch.undo()
+    reference = run(tmp_path / "one.db", LINES, batch=1)
+    assert rows == {k: v[:3] for k, v in reference.items()}

@@ -15,6 +15,7 @@ import json
 import random
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from paybonus import Ledger
@@ -58,7 +59,62 @@ class Baton:
             self.cond.notify_all()
 
 
-def _publish_interleaved(target: str, files: list, switch: Callable[[int], bool], at_least: int = 10) -> None:
+def _after_computing(app, hand_over: Callable[[], None]) -> None:
+    """Hand over once a scheme's computation returned, before the transaction that records it."""
+    _after(app.bus, "_compute", hand_over)
+
+
+def _between_a_scheme_s_reads(app, hand_over: Callable[[], None]) -> None:
+    """Hand over after each read a scheme makes of the ledger (each a statement of its own on the reader's
+    connection), while it computes: the other may commit between two reads of one computation."""
+    # no time limit: a computation then runs in its publisher's thread, not in the process's one guest thread,
+    # where the other publisher's would wait behind this one's hand-over; and no timeout opens another reader
+    app.bus.timeout = None
+    reader = app.bus.reader
+    for name in (
+        "events",
+        "entitlements",
+        "entitlement",
+        "paid_cents",
+        "payroll",
+        "event",
+        "dispatch_summary",
+    ):
+        _after(reader, name, hand_over)
+
+
+def _after(obj, name: str, hand_over: Callable[[], None]) -> None:
+    method = getattr(obj, name)
+
+    def then_hand_over(*args, **kwargs):
+        result = method(*args, **kwargs)
+        hand_over()
+        return result
+
+    setattr(obj, name, then_hand_over)
+
+
+def _after_the_version_and_after_computing(app, hand_over: Callable[[], None]) -> None:
+    """Between `Ledger.version` and the computation, and between the computation and its recording: the other
+    may then compute and record a whole dispatch of its own inside this one's window."""
+    _after(app.ledger, "version", hand_over)
+    _after_computing(app, hand_over)
+
+
+HANDOVERS = {
+    "after computing": _after_computing,
+    "between a scheme's reads": _between_a_scheme_s_reads,
+    "after the version and after computing": _after_the_version_and_after_computing,
+}
+
+
+def _publish_interleaved(
+    target: str,
+    files: list,
+    switch: Callable[[int], bool],
+    at_least: int = 10,
+    where: Callable[[Any, Callable[[], None]], None] = _after_computing,
+) -> None:
     baton = Baton()
     errors: list[BaseException] = []
     handed = [0]
@@ -67,18 +123,14 @@ def _publish_interleaved(target: str, files: list, switch: Callable[[int], bool]
         baton.wait(me)
         try:
             with Paybonus.open(target) as app:
-                bus = app.bus
-                compute = bus._compute
 
-                def computed_then_hand_over(*args, **kwargs):
-                    result = compute(*args, **kwargs)
-                    # not inside a write transaction: the other publisher could not write, and would wait
+                def hand_over() -> None:
+                    # never inside a write transaction: the other publisher could not write, and would wait
                     if not app.ledger._writing and switch(me):
                         handed[0] += 1
                         baton.hand_over(me)
-                    return result
 
-                bus._compute = computed_then_hand_over  # type: ignore[method-assign]
+                where(app, hand_over)
                 app.publish(files[me])
         except BaseException as exc:  # reported by the test, after both have finished
             errors.append(exc)
@@ -161,9 +213,18 @@ def test_two_publishers_handing_over_between_computing_and_recording_owe_what_on
         assert not report.problems, report.problems[:3]
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize(
+    "where,backend",
+    [
+        ("after computing", "sqlite"),
+        ("after computing", "postgresql"),
+        ("between a scheme's reads", "sqlite"),
+        ("after the version and after computing", "sqlite"),
+        ("after the version and after computing", "postgresql"),
+    ],
+)
 def test_the_year_s_results_and_its_last_close_published_at_once_still_compute_the_interessement(
-    tmp_path, backend, request
+    tmp_path, where, backend, request
 ):
     """I-3: the pool is computed once both the results and the close of the calculation period are recorded. Each
     publisher computes its event's dispatch before the other records its event: each waits for the other's. The
@@ -194,5 +255,136 @@ def test_the_year_s_results_and_its_last_close_published_at_once_still_compute_t
     with Paybonus.create(target) as app:
         app.load_company(tmp_path / "ALPHA")
         app.publish(tmp_path / "before.jsonl")
-    _publish_interleaved(target, [tmp_path / "a.jsonl", tmp_path / "b.jsonl"], lambda me: True, at_least=2)
+    _publish_interleaved(
+        target,
+        [tmp_path / "a.jsonl", tmp_path / "b.jsonl"],
+        lambda me: True,
+        at_least=2,
+        where=HANDOVERS[where],
+    )
     assert _owed(target) == expected
+    with Paybonus.open(target) as app:
+        report = app.verify()
+        assert not report.problems, report.problems[:3]
+
+
+def test_two_publishers_handing_over_between_a_computation_s_reads_owe_what_one_publisher_owes(
+    year, tmp_path, request
+):
+    """PostgreSQL without the worker's held lock (`--db postgresql://`): each event recorded before its dispatches
+    are computed. The other publisher records and computes between two reads of one computation, which then
+    reads what it recorded in its later reads: the check before recording must send it back (without the
+    check, this pattern fails)."""
+    root, expected = year
+    target = request.getfixturevalue("pg_url")
+    _fresh(root, target)
+    pattern = "at random, seed 2"
+    _publish_interleaved(
+        target,
+        [root / "a.jsonl", root / "b.jsonl"],
+        PATTERNS[pattern](list(PATTERNS).index(pattern)),
+        where=_between_a_scheme_s_reads,
+    )
+    assert _owed(target) == expected
+    with Paybonus.open(target) as app:
+        report = app.verify()
+        assert not report.problems, report.problems[:3]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("before,after", [("without", "with"), ("with", "without")], ids=["adds", "removes"])
+def test_a_load_between_choosing_an_event_s_schemes_and_recording_it_changes_them(
+    tmp_path, before, after, backend, request
+):
+    """`paybonus load` while publishing: an event is dispatched to the schemes configured when it was recorded
+    (`paybonus.in_force`). A load that adds or removes the intéressement commits after the publisher chose the
+    results' schemes (from the configuration digest it reads once for a batch) but before it records the event:
+    the event is recorded under the new configuration and must be dispatched as one publisher would after the
+    load. Before: the intéressement a load added never ran for it (`verify`: never ran), or one it removed ran and
+    failed (`verify`: failed)."""
+    kw: dict[str, Any] = {"employees": 10, "seed": 3, "results": {"rcai": "300000", "rsp": "0"}}
+    write_company_dir(generate("ALPHA", schemes_toml=SAMPLE_SCHEMES, **kw), tmp_path / "with")
+    g = generate("ALPHA", schemes_toml="", **kw)
+    write_company_dir(g, tmp_path / "without")
+    events = sorted(g.events, key=lambda e: (e["occurred_at"], e["id"]))
+    results = "ALPHA-results-2025"
+    (tmp_path / "before.jsonl").write_text(
+        "".join(json.dumps(e) + "\n" for e in events if e["id"] != results)
+    )
+    (tmp_path / "last.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events if e["id"] == results))
+    reference = str(tmp_path / "one.db")
+    with Paybonus.create(reference) as app:
+        app.load_company(tmp_path / before)
+        app.publish(tmp_path / "before.jsonl")
+        app.load_company(tmp_path / after)
+        app.publish(tmp_path / "last.jsonl")
+    expected = _owed(reference)
+    assert any(r[1] == "interessement" for r in expected) == (after == "with")
+
+    target = str(tmp_path / "two.db") if backend == "sqlite" else request.getfixturevalue("pg_url")
+    with Paybonus.create(target) as app:
+        app.load_company(tmp_path / before)
+        app.publish(tmp_path / "before.jsonl")
+    with Paybonus.open(target) as app, Paybonus.open(target) as loader:
+        batch, loaded = app.bus._batch, []
+
+        def chosen_then_loaded(*args, **kwargs):
+            out = batch(*args, **kwargs)  # the batch's configuration digest read: the schemes chosen by it
+            if not loaded:
+                loaded.append(loader.load_company(tmp_path / after))
+            return out
+
+        app.bus._batch = chosen_then_loaded  # type: ignore[method-assign]
+        app.publish(tmp_path / "last.jsonl")
+    assert loaded
+    assert _owed(target) == expected
+    with Paybonus.open(target) as app:
+        report = app.verify()
+        assert not report.problems, report.problems[:3]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_load_removing_a_scheme_between_recording_an_event_and_dispatching_it(tmp_path, backend, request):
+    """`paybonus load` while publishing, later: the event recorded (its own transaction: PostgreSQL without the
+    worker's lock, or SQLite once another publisher made its first computation stale), then a load removes the
+    intéressement before the dispatch reads the company. A removed scheme is no longer run (`paybonus.in_force`),
+    as publishing the event again would not run it. Before: it ran on a configuration without it and recorded a
+    failure, which `audit verify` reported and `paybonus retry` (which runs configured schemes only) never
+    cleared."""
+    kw: dict[str, Any] = {"employees": 10, "seed": 3, "results": {"rcai": "300000", "rsp": "0"}}
+    write_company_dir(generate("ALPHA", schemes_toml=SAMPLE_SCHEMES, **kw), tmp_path / "with")
+    g = generate("ALPHA", schemes_toml="", **kw)
+    write_company_dir(g, tmp_path / "without")
+    events = sorted(g.events, key=lambda e: (e["occurred_at"], e["id"]))
+    results = "ALPHA-results-2025"
+    (tmp_path / "before.jsonl").write_text(
+        "".join(json.dumps(e) + "\n" for e in events if e["id"] != results)
+    )
+    (tmp_path / "last.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events if e["id"] == results))
+    target = str(tmp_path / "two.db") if backend == "sqlite" else request.getfixturevalue("pg_url")
+    with Paybonus.create(target) as app:
+        app.load_company(tmp_path / "with")
+        app.publish(tmp_path / "before.jsonl")
+    with Paybonus.open(target) as app, Paybonus.open(target) as loader:
+        app.bus._unheld_together = lambda event: False  # type: ignore[method-assign]  # as after a stale read
+        record, version, loaded = app.bus._record_event, app.ledger.version, []
+
+        def recorded(event):
+            head = record(event)
+            loaded.append(False)
+            return head
+
+        def loaded_then_read(company):
+            if loaded == [False]:  # the first read after the event was recorded: its dispatch's
+                loaded[0] = loader.load_company(tmp_path / "without")
+            return version(company)
+
+        app.bus._record_event = recorded  # type: ignore[method-assign]
+        app.ledger.version = loaded_then_read  # type: ignore[method-assign]
+        outcome = app.publish(tmp_path / "last.jsonl")
+    assert loaded and loaded[0]
+    assert outcome.counts["failed"] == 0
+    assert not any(r[1] == "interessement" for r in _owed(target))
+    with Paybonus.open(target) as app:
+        report = app.verify()
+        assert not report.problems, report.problems[:3]
