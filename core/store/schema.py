@@ -682,7 +682,6 @@ def m013_overdue_net_of_corrections(db: sqlite_utils.Database) -> None:
     )
 
 
-
 # What is still owed on each entitlement, net of the negative corrections that cut it (m014): a cut is netted
 # against everything it corrects — the principal (or advance) it references and that one's positive corrections,
 # in recording order — not against the principal alone. A principal paid in full, then computed again up (a

@@ -72,7 +72,11 @@ def _by_principal(app):
 
 
 def _overdue(app, ids):
-    listed = {i.entitlement: i.outstanding_cents for i in app.deadlines(date(2027, 12, 31), 0) if i.kind == "overdue"}
+    listed = {
+        i.entitlement: i.outstanding_cents
+        for i in app.deadlines(date(2027, 12, 31), 0)
+        if i.kind == "overdue"
+    }
     view = dict(app.ledger.conn.execute("SELECT entitlement, outstanding_cents FROM overdue").fetchall())
     return {k: v for k, v in listed.items() if k in ids}, {k: int(v) for k, v in view.items() if k in ids}
 

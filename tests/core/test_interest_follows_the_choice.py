@@ -16,7 +16,13 @@ P = Parameters.default()
 
 def ev(bus, type_, payload, id):
     return bus.host.event_types.from_dict(
-        {"id": id, "type": type_, "company": "ACME", "occurred_at": "2023-07-20T10:00:00+02:00", "payload": payload}
+        {
+            "id": id,
+            "type": type_,
+            "company": "ACME",
+            "occurred_at": "2023-07-20T10:00:00+02:00",
+            "payload": payload,
+        }
     )
 
 
@@ -48,7 +54,9 @@ def _late(tmp_path, choice=None, placed_cents=None):
     return bus, ledger, interest[0]
 
 
-@pytest.mark.parametrize(("choice", "wrong", "right"), [("placed", "paid", "placed"), ("paid", "placed", "paid")])
+@pytest.mark.parametrize(
+    ("choice", "wrong", "right"), [("placed", "paid", "placed"), ("paid", "placed", "paid")]
+)
 def test_interest_is_paid_as_the_employee_chose_for_its_principal(tmp_path, choice, wrong, right):
     bus, ledger, interest = _late(tmp_path, choice)
     with pytest.raises(UserError, match=rf"payload.mode: the employee chose '{choice}'"):
@@ -64,9 +72,11 @@ def test_with_no_choice_the_interest_is_placed_like_its_principal(tmp_path):
     with pytest.raises(UserError, match=r"no choice was recorded by the end of the window \(2023-04-16\)"):
         _pay(bus, interest["id"], interest["amount_cents"], "paid", "pay-i-wrong")
     _pay(bus, interest["id"], interest["amount_cents"], "placed", "pay-i")
+    assert ledger.payments.paid_by_mode(interest["id"]) == {"placed": interest["amount_cents"]}
 
 
 def test_a_split_leaves_the_interest_free_either_way(tmp_path):
     bus, ledger, interest = _late(tmp_path, "split", 1_000)
     _pay(bus, interest["id"], 1, "paid", "pay-i-1")
     _pay(bus, interest["id"], interest["amount_cents"] - 1, "placed", "pay-i-2")
+    assert ledger.payments.paid_by_mode(interest["id"]) == {"paid": 1, "placed": interest["amount_cents"] - 1}
