@@ -64,7 +64,12 @@ def check(ledger: Ledger, event: Event[Any], pending: dict[str, int], params: Pa
         mode = "paid" if p.mode == "paid" else "placed"
         paid, placed = _paid_and_placed(ledger, p.entitlement, pending)
         paid, placed = (paid + p.amount_cents, placed) if mode == "paid" else (paid, placed + p.amount_cents)
-        chosen = _choice(ledger, p.entitlement, pending)
+        # late interest goes where its principal goes (I-40: paid with it; the export gives it the principal's
+        # allocation): the principal's choice, or its default after the window, binds the interest too
+        target = row["corrects"] if row["kind"] == "interest" and row["corrects"] else p.entitlement
+        chosen = _choice(ledger, target, pending)
+        if chosen is not None and target != p.entitlement and chosen[0] == "split":
+            chosen = ("split", None)  # a split counts the principal's cents: the interest may go either way
         if chosen is not None:
             if _contradiction(*chosen, int(row["amount_cents"]), paid, placed):
                 raise ValueError(
@@ -72,7 +77,7 @@ def check(ledger: Ledger, event: Event[Any], pending: dict[str, int], params: Pa
                     f"{'pay out' if mode == 'paid' else 'place'} more than that choice allows (I-38)"
                 )
         elif mode == "paid" and row["social_regime"] == SocialRegime.EPARGNE_SALARIALE:
-            window = option_window(ledger, p.entitlement, params)
+            window = option_window(ledger, target, params)
             if window and p.paid_on > window[1] and _has_savings_plan(ledger, event.company):
                 raise ValueError(
                     f"payload.mode: no choice was recorded by the end of the window ({window[1]}): the sum is "

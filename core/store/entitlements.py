@@ -17,6 +17,7 @@ from typing import Any
 from paybonus.calendar import Period
 from paybonus.hooks.types import Explanation, Kind, RecordedEntitlement, Status, merge
 
+from .schema import NET_OUTSTANDING
 from .sql import chunks, select
 
 _orjson_loads: Callable[[bytes], Any] | None
@@ -424,18 +425,14 @@ class Entitlements:
 
     def open_with_due_date(self, company: str | None) -> list[tuple[str, str, str, str, str, int, str, str]]:
         """(id, company, employee, scheme, due_date, outstanding cents, social_regime, kind) of what has a due
-        date and is not wholly paid, by company, due date and employee. A principal's outstanding cents are net
-        of the negative corrections that cut it (a recomputation, docs/after-computation.md): the payroll pays
-        the principal and recovers the correction, or pays their net; either way nothing more is owed."""
-        outstanding = "e.amount_cents - COALESCE(p.paid, 0) + COALESCE(c.cut, 0)"
+        date and is not wholly paid, by company, due date and employee. Outstanding cents are net of the negative
+        corrections that cut the entitlement or the principal (or advance) it corrects (a recomputation,
+        docs/after-computation.md), absorbed in recording order: the payroll pays the principal and its raises
+        and recovers the cut, or pays their net; either way nothing more is owed (`schema.NET_OUTSTANDING`)."""
         sql = (
-            f"SELECT e.id, e.company, e.employee, e.scheme, e.due_date, {outstanding}, "
-            "e.social_regime, e.kind FROM entitlements e LEFT JOIN (SELECT entitlement, SUM(amount_cents) AS paid "
-            "FROM payments GROUP BY entitlement) p ON p.entitlement = e.id "
-            "LEFT JOIN (SELECT corrects, SUM(amount_cents) AS cut FROM entitlements "
-            "WHERE kind = 'correction' AND amount_cents < 0 AND corrects IS NOT NULL GROUP BY corrects) c "
-            "ON c.corrects = e.id AND e.kind = 'principal' "
-            f"WHERE e.due_date IS NOT NULL AND {outstanding} > 0"
+            "SELECT e.id, e.company, e.employee, e.scheme, e.due_date, n.net_cents, e.social_regime, e.kind "
+            f"FROM entitlements e JOIN ({NET_OUTSTANDING}) n ON n.id = e.id "
+            "WHERE e.due_date IS NOT NULL AND n.net_cents > 0"
         )
         args: list[str] = []
         if company:

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .pg import PgConnection
-from .schema import OPTION_WINDOW_DAYS
+from .schema import NET_OUTSTANDING, OPTION_WINDOW_DAYS
 
 T = 'TEXT COLLATE "C"'
 APPEND_ONLY = (
@@ -393,6 +393,24 @@ WHERE e.due_date IS NOT NULL AND e.due_date::date < {_TODAY_UTC}::date
 def overdue_net_of_corrections(conn: PgConnection) -> None:
     """`overdue` counts a principal net of the negative corrections that cut it, as `paybonus deadlines` does."""
     conn.executescript(OVERDUE_NET_OF_CORRECTIONS)
+
+
+# the SQLite view of m014, with the day counted in UTC (OVERDUE_IN_UTC)
+OVERDUE_NET_OF_EVERY_CUT = f"""
+CREATE OR REPLACE VIEW overdue AS
+SELECT e.id AS entitlement, e.company, e.employee, e.employee_name, e.scheme, e.due_date,
+       {_TODAY_UTC}::date - e.due_date::date AS days_late,
+       {_euros("n.net_cents")} AS outstanding_euros, n.net_cents AS outstanding_cents, e.payment_status
+FROM entitlements_in_euros e
+JOIN ({NET_OUTSTANDING}) n ON n.id = e.id
+WHERE e.due_date IS NOT NULL AND e.due_date::date < {_TODAY_UTC}::date AND n.net_cents > 0;
+"""
+
+
+@migration("m014_overdue_net_of_every_cut")
+def overdue_net_of_every_cut(conn: PgConnection) -> None:
+    """`overdue` nets a cut against the positive corrections of what it cuts too, as `paybonus deadlines` does."""
+    conn.executescript(OVERDUE_NET_OF_EVERY_CUT)
 
 
 def applied(conn: PgConnection) -> set[str]:

@@ -682,6 +682,47 @@ def m013_overdue_net_of_corrections(db: sqlite_utils.Database) -> None:
     )
 
 
+# What is still owed on each entitlement, net of the negative corrections that cut it (m014): a cut is netted
+# against everything it corrects — the principal (or advance) it references and that one's positive corrections,
+# in recording order — not against the principal alone. A principal paid in full, then computed again up (a
+# positive correction) and down (a cut referencing the principal), owes the raise less the cut, never the raise.
+# Frozen with m014: a change is a new migration.
+NET_OUTSTANDING = """
+SELECT t.id, t.left_cents - CASE WHEN t.to_absorb <= 0 THEN 0 WHEN t.to_absorb >= t.left_cents THEN t.left_cents
+                                 ELSE t.to_absorb END AS net_cents
+FROM (SELECT o.id, o.left_cents,
+             -COALESCE(c.cut, 0) - COALESCE(SUM(CASE WHEN o.amount_cents > 0 THEN o.left_cents ELSE 0 END)
+               OVER (PARTITION BY o.grp ORDER BY o.seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
+               AS to_absorb
+      FROM (SELECT e.id, e.seq, e.amount_cents, e.amount_cents - COALESCE(p.paid, 0) AS left_cents,
+                   CASE WHEN e.kind = 'correction' AND e.corrects IS NOT NULL THEN e.corrects ELSE e.id END AS grp
+            FROM entitlements e
+            LEFT JOIN (SELECT entitlement, SUM(amount_cents) AS paid FROM payments GROUP BY entitlement) p
+              ON p.entitlement = e.id) o
+      LEFT JOIN (SELECT corrects, SUM(amount_cents) AS cut FROM entitlements
+                 WHERE kind = 'correction' AND amount_cents < 0 AND corrects IS NOT NULL GROUP BY corrects) c
+        ON c.corrects = o.grp) t
+"""
+
+
+@migrations()
+def m014_overdue_net_of_every_cut(db: sqlite_utils.Database) -> None:
+    """`overdue` nets a cut against the positive corrections of what it cuts too, as `paybonus deadlines` does
+    (m013 netted it against the principal only: a raise then a cut left the raise overdue)."""
+    db.executescript(
+        f"""
+        DROP VIEW overdue;
+        CREATE VIEW overdue AS
+        SELECT e.id AS entitlement, e.company, e.employee, e.employee_name, e.scheme, e.due_date,
+               CAST(julianday('now') - julianday(e.due_date) AS INTEGER) AS days_late,
+               {_euros("n.net_cents")} AS outstanding_euros, n.net_cents AS outstanding_cents, e.payment_status
+        FROM entitlements_in_euros e
+        JOIN ({NET_OUTSTANDING}) n ON n.id = e.id
+        WHERE e.due_date IS NOT NULL AND e.due_date < date('now') AND n.net_cents > 0;
+        """
+    )
+
+
 def _rebuild_with_event_keys(conn: sqlite3.Connection) -> None:
     tables = tuple(_REBUILT)
     marks = ", ".join("?" for _ in tables)

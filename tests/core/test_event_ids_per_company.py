@@ -307,7 +307,11 @@ def test_m012_upgrades_a_filled_ledger_in_place_with_every_digest_unchanged(tmp_
     conn.close()
 
     with Paybonus.open(path) as app:
-        assert app.ledger.migrated == [M012, "m013_overdue_net_of_corrections"]
+        assert app.ledger.migrated == [
+            M012,
+            "m013_overdue_net_of_corrections",
+            "m014_overdue_net_of_every_cut",
+        ]
         conn = app.ledger.conn
         after = everything(conn)
         for table, rows in before.items():  # every row, digest and chain entry as it was
