@@ -378,28 +378,6 @@ OVERDUE_NET_OF_CORRECTIONS = f"""
 CREATE OR REPLACE VIEW overdue AS
 SELECT e.id AS entitlement, e.company, e.employee, e.employee_name, e.scheme, e.due_date,
        {_TODAY_UTC}::date - e.due_date::date AS days_late,
-       {_euros("(e.outstanding_cents + COALESCE(c.cut, 0))")} AS outstanding_euros,
-       e.outstanding_cents + COALESCE(c.cut, 0) AS outstanding_cents, e.payment_status
-FROM entitlements_in_euros e
-LEFT JOIN (SELECT corrects, SUM(amount_cents) AS cut FROM entitlements
-           WHERE kind = 'correction' AND amount_cents < 0 AND corrects IS NOT NULL GROUP BY corrects) c
-  ON c.corrects = e.id AND e.entitlement_kind = 'principal'
-WHERE e.due_date IS NOT NULL AND e.due_date::date < {_TODAY_UTC}::date
-  AND e.outstanding_cents + COALESCE(c.cut, 0) > 0;
-"""
-
-
-@migration("m013_overdue_net_of_corrections")
-def overdue_net_of_corrections(conn: PgConnection) -> None:
-    """`overdue` counts a principal net of the negative corrections that cut it, as `paybonus deadlines` does."""
-    conn.executescript(OVERDUE_NET_OF_CORRECTIONS)
-
-
-# the SQLite view of m014, with the day counted in UTC (OVERDUE_IN_UTC)
-OVERDUE_NET_OF_EVERY_CUT = f"""
-CREATE OR REPLACE VIEW overdue AS
-SELECT e.id AS entitlement, e.company, e.employee, e.employee_name, e.scheme, e.due_date,
-       {_TODAY_UTC}::date - e.due_date::date AS days_late,
        {_euros("n.net_cents")} AS outstanding_euros, n.net_cents AS outstanding_cents, e.payment_status
 FROM entitlements_in_euros e
 JOIN ({NET_OUTSTANDING}) n ON n.id = e.id
@@ -407,10 +385,10 @@ WHERE e.due_date IS NOT NULL AND e.due_date::date < {_TODAY_UTC}::date AND n.net
 """
 
 
-@migration("m014_overdue_net_of_every_cut")
-def overdue_net_of_every_cut(conn: PgConnection) -> None:
-    """`overdue` nets a cut against the positive corrections of what it cuts too, as `paybonus deadlines` does."""
-    conn.executescript(OVERDUE_NET_OF_EVERY_CUT)
+@migration("m013_overdue_net_of_corrections")
+def overdue_net_of_corrections(conn: PgConnection) -> None:
+    """`overdue` counts what is owed net of the negative corrections that cut it, as `paybonus deadlines` does."""
+    conn.executescript(OVERDUE_NET_OF_CORRECTIONS)
 
 
 def applied(conn: PgConnection) -> set[str]:

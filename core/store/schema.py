@@ -656,37 +656,11 @@ def m012_event_ids_per_company(db: sqlite_utils.Database) -> None:
         conn.execute(f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}")
 
 
-# a principal's negative corrections (a recomputation cut it): what the payroll recovers or nets
-_CUTS = (
-    "(SELECT corrects, SUM(amount_cents) AS cut FROM entitlements WHERE kind = 'correction' AND amount_cents < 0 "
-    "AND corrects IS NOT NULL GROUP BY corrects)"
-)
-
-
-@migrations()
-def m013_overdue_net_of_corrections(db: sqlite_utils.Database) -> None:
-    """`overdue` counts a principal net of the negative corrections that cut it, as `paybonus deadlines` does: a
-    principal paid its net amount is not overdue (and a leaver's is not handed to the Caisse des dépôts)."""
-    net = "e.outstanding_cents + COALESCE(c.cut, 0)"
-    db.executescript(
-        f"""
-        DROP VIEW overdue;
-        CREATE VIEW overdue AS
-        SELECT e.id AS entitlement, e.company, e.employee, e.employee_name, e.scheme, e.due_date,
-               CAST(julianday('now') - julianday(e.due_date) AS INTEGER) AS days_late,
-               {_euros(net)} AS outstanding_euros, {net} AS outstanding_cents, e.payment_status
-        FROM entitlements_in_euros e
-        LEFT JOIN {_CUTS} c ON c.corrects = e.id AND e.entitlement_kind = 'principal'
-        WHERE e.due_date IS NOT NULL AND e.due_date < date('now') AND {net} > 0;
-        """
-    )
-
-
-# What is still owed on each entitlement, net of the negative corrections that cut it (m014): a cut is netted
-# against everything it corrects — the principal (or advance) it references and that one's positive corrections,
-# in recording order — not against the principal alone. A principal paid in full, then computed again up (a
-# positive correction) and down (a cut referencing the principal), owes the raise less the cut, never the raise.
-# Frozen with m014: a change is a new migration.
+# What is still owed on each entitlement, net of the negative corrections that cut it: a cut is netted against
+# everything it corrects — the principal (or advance) it references and that one's positive corrections, in
+# recording order — not against the principal alone. A principal paid in full, then computed again up (a positive
+# correction) and down (a cut referencing the principal), owes the raise less the cut, never the raise.
+# Frozen with m013: a change is a new migration.
 NET_OUTSTANDING = """
 SELECT t.id, t.left_cents - CASE WHEN t.to_absorb <= 0 THEN 0 WHEN t.to_absorb >= t.left_cents THEN t.left_cents
                                  ELSE t.to_absorb END AS net_cents
@@ -706,9 +680,9 @@ FROM (SELECT o.id, o.left_cents,
 
 
 @migrations()
-def m014_overdue_net_of_every_cut(db: sqlite_utils.Database) -> None:
-    """`overdue` nets a cut against the positive corrections of what it cuts too, as `paybonus deadlines` does
-    (m013 netted it against the principal only: a raise then a cut left the raise overdue)."""
+def m013_overdue_net_of_corrections(db: sqlite_utils.Database) -> None:
+    """`overdue` counts what is owed net of the negative corrections that cut it (NET_OUTSTANDING), as `paybonus
+    deadlines` does: paid its net amount, nothing is overdue (nor a leaver's handed to the Caisse des dépôts)."""
     db.executescript(
         f"""
         DROP VIEW overdue;

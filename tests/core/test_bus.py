@@ -316,7 +316,6 @@ def test_an_older_ledger_is_upgraded_by_its_migrations_on_open(tmp_path):
         "m011_audit_index_of_parameter_sets",
         "m012_event_ids_per_company",
         "m013_overdue_net_of_corrections",
-        "m014_overdue_net_of_every_cut",
     ]
     assert "work_unit" in ledger.db.table("contracts").columns_dict
     assert "company_files" in ledger.db.table_names()

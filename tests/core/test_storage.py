@@ -36,7 +36,6 @@ def test_the_audit_log_indexes_parameter_sets_only(tmp_path):
         "m011_audit_index_of_parameter_sets",
         "m012_event_ids_per_company",
         "m013_overdue_net_of_corrections",
-        "m014_overdue_net_of_every_cut",
     ]
     indexes = {
         r[0]: r[1]
