@@ -186,10 +186,9 @@ def _window(issued: date, params: Parameters) -> tuple[date, date]:
 
 def allocation(ledger: Ledger, entitlement_id: str, as_of: date, params: Parameters) -> dict[str, Any]:
     """What happens to the sum: the employee's choice, else the default once the window closed (I-38)."""
-    chosen = ledger.events.about(entitlement_id, "option_chosen")
-    if chosen:
-        p = json.loads(chosen[-1]["payload"])
-        return {"allocation": p["choice"], "placed_cents": p.get("placed_cents"), "by": "choice"}
+    chosen = _choice(ledger, entitlement_id, {})
+    if chosen is not None:
+        return {"allocation": chosen[0], "placed_cents": chosen[1], "by": "choice"}
     window = option_window(ledger, entitlement_id, params)
     if window is None:
         return {"allocation": "pending", "by": "no statement issued yet"}

@@ -174,11 +174,9 @@ def statements(
     p = parse_period(period)
     assert p is not None
     day = parse_date(issued_on, "--issued-on")
-    if day <= p.end:
-        raise UserError(
-            "--issued-on",
-            f"{day} is not after the period {p} ends: statements are issued once it is over",
-        )
+    from ..statements import check_issued_on  # the statements' modules load only for this command
+
+    check_issued_on(p, day)  # before any work
     check_dir(out_dir, "--out")
     if events_out is not None:
         check_file(events_out, "--events")

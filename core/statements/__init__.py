@@ -89,6 +89,16 @@ class Statement:
         ]
 
 
+def check_issued_on(period: Period, issued_on: date) -> None:
+    """A statement is issued once its period is over: issued before, the first one would open the 15-day choice
+    window (I-38) on a date no later statement can move."""
+    if issued_on <= period.end:
+        raise UserError(
+            "--issued-on",
+            f"{issued_on} is not after the period {period} ends: statements are issued once it is over",
+        )
+
+
 def build_statements(
     builder: StatementBuilder,
     company: str,
@@ -102,11 +112,7 @@ def build_statements(
     """The statement of each beneficiary of a scheme's calculation period (or of one `employee`), signed with
     `key` when given."""
     builder.scheme(scheme)  # a salary-type scheme has none: refused before anything else
-    if issued_on <= period.end:
-        raise UserError(
-            "--issued-on",
-            f"{issued_on} is not after the period {period} ends: statements are issued once it is over",
-        )
+    check_issued_on(period, issued_on)
     people = builder.beneficiaries(company, period, scheme, employee)
     config = builder.caches.company(company)
     assert config is not None  # beneficiaries() checked it
