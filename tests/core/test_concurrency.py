@@ -1,13 +1,12 @@
 """Two publishers at once on one ledger: the same ledger as one publisher, and never 'database is locked'."""
 
-import json
 import subprocess
 import sys
 
 import pytest
 from helpers.cli import run, run_here
+from helpers.overlapping import overlapping_year
 from paybonus import Ledger
-from paybonus.fixtures.generator import SAMPLE_SCHEMES, generate, write_company_dir
 
 
 def state(db):
@@ -32,24 +31,7 @@ def state(db):
 def test_two_processes_publishing_overlapping_files_give_the_one_process_ledger(tmp_path, backend, request):
     """On PostgreSQL the two publishers write the same companies at once: the advisory lock of each company and
     the version check serialise them."""
-    events = []
-    for i, name in enumerate(("ALPHA", "BETA")):
-        g = generate(
-            name,
-            employees=60,
-            seed=i + 3,
-            schemes_toml=SAMPLE_SCHEMES,
-            salary_schemes=True,
-            results={"rcai": "300000", "rsp": "0"},
-        )
-        write_company_dir(g, tmp_path / name)
-        events += g.events
-    events.sort(key=lambda e: (e["occurred_at"], e["id"]))
-    lines = [json.dumps(e) for e in events]
-    cut = len(lines) * 6 // 10
-    (tmp_path / "all.jsonl").write_text("\n".join(lines) + "\n")
-    (tmp_path / "a.jsonl").write_text("\n".join(lines[:cut]) + "\n")
-    (tmp_path / "b.jsonl").write_text("\n".join(lines[len(lines) - cut :]) + "\n")  # 20 % overlap
+    overlapping_year(tmp_path, employees=60)
 
     def fresh(db):  # set-up and the one-process reference in this process: the two publishers are the test
         assert run_here("--db", db, "init", cwd=tmp_path).returncode == 0

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from helpers.overlapping import overlapping_year
 from paybonus import Ledger
 from paybonus.app import Paybonus
 from paybonus.fixtures.generator import SAMPLE_SCHEMES, generate, write_company_dir
@@ -150,24 +151,7 @@ def _publish_interleaved(
 def year(tmp_path_factory):
     """Two companies' year split in two overlapping files, and the ledger one publisher makes of the whole."""
     root = tmp_path_factory.mktemp("year")
-    events = []
-    for i, name in enumerate(("ALPHA", "BETA")):
-        g = generate(
-            name,
-            employees=24,
-            seed=i + 3,
-            schemes_toml=SAMPLE_SCHEMES,
-            salary_schemes=True,
-            results={"rcai": "300000", "rsp": "0"},
-        )
-        write_company_dir(g, root / name)
-        events += g.events
-    events.sort(key=lambda e: (e["occurred_at"], e["id"]))
-    lines = [json.dumps(e) for e in events]
-    cut = len(lines) * 6 // 10
-    (root / "all.jsonl").write_text("\n".join(lines) + "\n")
-    (root / "a.jsonl").write_text("\n".join(lines[:cut]) + "\n")
-    (root / "b.jsonl").write_text("\n".join(lines[len(lines) - cut :]) + "\n")  # 20 % overlap
+    overlapping_year(root, employees=24)
     reference = str(root / "one.db")
     _fresh(root, reference)
     with Paybonus.open(reference) as app:
@@ -291,6 +275,21 @@ def test_two_publishers_handing_over_between_a_computation_s_reads_owe_what_one_
         assert not report.problems, report.problems[:3]
 
 
+def _with_and_without(tmp_path) -> None:
+    """ALPHA's year with the intéressement (`with/`) and without it (`without/`), and its events split in two:
+    `last.jsonl` holds the results, `before.jsonl` all the rest."""
+    kw: dict[str, Any] = {"employees": 10, "seed": 3, "results": {"rcai": "300000", "rsp": "0"}}
+    write_company_dir(generate("ALPHA", schemes_toml=SAMPLE_SCHEMES, **kw), tmp_path / "with")
+    g = generate("ALPHA", schemes_toml="", **kw)
+    write_company_dir(g, tmp_path / "without")
+    events = sorted(g.events, key=lambda e: (e["occurred_at"], e["id"]))
+    results = "ALPHA-results-2025"
+    (tmp_path / "before.jsonl").write_text(
+        "".join(json.dumps(e) + "\n" for e in events if e["id"] != results)
+    )
+    (tmp_path / "last.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events if e["id"] == results))
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 @pytest.mark.parametrize("before,after", [("without", "with"), ("with", "without")], ids=["adds", "removes"])
 def test_a_load_between_choosing_an_event_s_schemes_and_recording_it_changes_them(
@@ -302,16 +301,7 @@ def test_a_load_between_choosing_an_event_s_schemes_and_recording_it_changes_the
     the event is recorded under the new configuration and must be dispatched as one publisher would after the
     load. Before: the intéressement a load added never ran for it (`verify`: never ran), or one it removed ran and
     failed (`verify`: failed)."""
-    kw: dict[str, Any] = {"employees": 10, "seed": 3, "results": {"rcai": "300000", "rsp": "0"}}
-    write_company_dir(generate("ALPHA", schemes_toml=SAMPLE_SCHEMES, **kw), tmp_path / "with")
-    g = generate("ALPHA", schemes_toml="", **kw)
-    write_company_dir(g, tmp_path / "without")
-    events = sorted(g.events, key=lambda e: (e["occurred_at"], e["id"]))
-    results = "ALPHA-results-2025"
-    (tmp_path / "before.jsonl").write_text(
-        "".join(json.dumps(e) + "\n" for e in events if e["id"] != results)
-    )
-    (tmp_path / "last.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events if e["id"] == results))
+    _with_and_without(tmp_path)
     reference = str(tmp_path / "one.db")
     with Paybonus.create(reference) as app:
         app.load_company(tmp_path / before)
@@ -351,16 +341,7 @@ def test_a_load_removing_a_scheme_between_recording_an_event_and_dispatching_it(
     as publishing the event again would not run it. Before: it ran on a configuration without it and recorded a
     failure, which `audit verify` reported and `paybonus retry` (which runs configured schemes only) never
     cleared."""
-    kw: dict[str, Any] = {"employees": 10, "seed": 3, "results": {"rcai": "300000", "rsp": "0"}}
-    write_company_dir(generate("ALPHA", schemes_toml=SAMPLE_SCHEMES, **kw), tmp_path / "with")
-    g = generate("ALPHA", schemes_toml="", **kw)
-    write_company_dir(g, tmp_path / "without")
-    events = sorted(g.events, key=lambda e: (e["occurred_at"], e["id"]))
-    results = "ALPHA-results-2025"
-    (tmp_path / "before.jsonl").write_text(
-        "".join(json.dumps(e) + "\n" for e in events if e["id"] != results)
-    )
-    (tmp_path / "last.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events if e["id"] == results))
+    _with_and_without(tmp_path)
     target = str(tmp_path / "two.db") if backend == "sqlite" else request.getfixturevalue("pg_url")
     with Paybonus.create(target) as app:
         app.load_company(tmp_path / "with")
