@@ -37,6 +37,7 @@ def check(ledger: Ledger, event: Event[Any], pending: dict[str, int], params: Pa
         raise ValueError(
             f"payload.entitlement: no entitlement {p.entitlement!r} for company {event.company!r}"
         )
+    _check_not_ahead(event)
     if event.type == "payment_recorded":
         if row["amount_cents"] < 0:
             raise ValueError(f"payload.entitlement: a negative {row['kind']} is recovered, not paid")
@@ -122,6 +123,25 @@ def check(ledger: Ledger, event: Event[Any], pending: dict[str, int], params: Pa
                 f"than {p.choice!r} allows (payment_recorded): a choice cannot undo a payment"
             )
         pending[f"choice:{p.entitlement}"] = _CHOICE_CODES.get(p.choice, p.placed_cents or 0)
+
+
+_DATED = {"payment_recorded": "paid_on", "statement_issued": "issued_on", "option_chosen": "chosen_on"}
+
+
+def _check_not_ahead(event: Event[Any]) -> None:
+    """These events report what happened: a date after the end of the month following the event's own (a payroll
+    may close before its pay day) is a typo of the year, recorded for good otherwise (a payment in 2062 asks late
+    interest for a TMOP that cannot exist yet; a statement then would move the choice window years on)."""
+    name = _DATED[event.type]
+    day: date = getattr(event.payload, name)
+    occurred = event.occurred_at.date()
+    following = date(occurred.year + occurred.month // 12, occurred.month % 12 + 1, 1)
+    limit = date(following.year + following.month // 12, following.month % 12 + 1, 1) - timedelta(days=1)
+    if day > limit:
+        raise ValueError(
+            f"payload.{name}: {day} is after the end of the month following the event ({limit}; occurred_at "
+            f"{occurred}): an event reports what already happened"
+        )
 
 
 # a choice earlier in the batch, kept among `check`'s pending integers: paid, placed, or the cents a split places

@@ -22,13 +22,13 @@ def acme(tmp_path):
     return bus, ledger, ent
 
 
-def event(bus, type_, payload, company="ACME"):
+def event(bus, type_, payload, company="ACME", occurred_at="2026-04-01T10:00:00+02:00"):
     return bus.host.event_types.from_dict(
         {
             "id": f"e-{type_}",
             "type": type_,
             "company": company,
-            "occurred_at": "2026-04-01T10:00:00+02:00",
+            "occurred_at": occurred_at,
             "payload": payload,
         }
     )
@@ -157,6 +157,43 @@ def test_a_statement_issued_before_the_period_is_over_is_refused(acme):  # I-38
         with pytest.raises(ValueError, match=rf"payload.issued_on: {on} is not after the period of .* ends"):
             check(ledger, statement(bus, ent["id"], on))
     check(ledger, statement(bus, ent["id"], "2026-01-01"))
+
+
+@pytest.mark.parametrize(
+    ("occurred", "last_day"),
+    [
+        ("2026-04-01T10:00:00+02:00", "2026-05-31"),
+        ("2026-11-30T23:30:00+01:00", "2026-12-31"),
+        ("2026-12-01T00:30:00+01:00", "2027-01-31"),
+        ("2027-01-31T09:00:00+01:00", "2027-02-28"),
+    ],
+)
+@pytest.mark.parametrize(
+    ("type_", "field", "extra"),
+    [
+        ("payment_recorded", "paid_on", {"amount_cents": 100}),
+        ("statement_issued", "issued_on", {}),
+        ("option_chosen", "chosen_on", {"choice": "paid"}),
+    ],
+)
+def test_a_date_after_the_month_following_the_event_is_refused(acme, occurred, last_day, type_, field, extra):
+    # a typo of the year (2062 for 2026): the payment's late interest asked for a TMOP that cannot exist yet, a
+    # statement would have moved the choice window years on; a payroll closing before its pay day is allowed
+    bus, ledger, ent = acme
+    after = (
+        date.fromisoformat(last_day).replace(day=1).replace(month=date.fromisoformat(last_day).month % 12 + 1)
+    )
+    after = after if after > date.fromisoformat(last_day) else after.replace(year=after.year + 1)
+    for day, refused in ((last_day, False), (after.isoformat(), True), ("2062-05-02", True)):
+        ev = event(bus, type_, {"entitlement": ent["id"], field: day, **extra}, occurred_at=occurred)
+        try:
+            check(ledger, ev)
+        except ValueError as exc:
+            assert refused == (
+                f"payload.{field}: {day} is after the end of the month following the event" in str(exc)
+            ), exc
+        else:
+            assert not refused, day
 
 
 def test_a_split_places_less_than_the_whole_amount(acme):
