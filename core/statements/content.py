@@ -12,7 +12,7 @@ hash of its canonical JSON (`seal.py`). It is a JSON document:
     channel    "email" | "post" | "hand" | "portal"  how it reaches the employee (--channel)
     lines      [{key, item, label, cents, text}]  every amount, in the order printed; `text` exactly as printed
     dates      {answer_by, payment_deadline}
-    choice     {open, allocation, by_default, savings_plan, plan, account_keeper, how_to_ask, window_days,
+    choice     {open, allocation, by_default, by_payment, savings_plan, plan, account_keeper, how_to_ask, window_days,
                 unavailability_years}
     annex      {intro, sections: [{title, blocks}]}  the scheme's note (D3313-9), already in French
     entries    [[entitlement id, digest], ...]    the ledger entries it shows, sorted
@@ -136,6 +136,10 @@ class StatementBuilder:
         )
         advances = sum(e.amount_cents for e in rights if e.kind is Kind.ADVANCE)  # 3° bis
         alloc = allocation(self.ledger, principal.id, issued_on, self.params)
+        if (
+            alloc["allocation"] == "pending"
+        ):  # paid or placed in full already: nothing is left to choose (I-38)
+            alloc = self._settled(rights, total, issued_on) or alloc
         window_days = int(self.params.value("option_window_days", issued_on))
         window = option_window(self.ledger, principal.id, self.params)
         answer_by = window[1] if window else issued_on + timedelta(days=window_days)
@@ -233,7 +237,8 @@ class StatementBuilder:
             "choice": {
                 "open": has_plan and alloc["allocation"] == "pending",
                 "allocation": alloc["allocation"] if has_plan else "paid",
-                "by_default": alloc.get("by") != "choice",
+                "by_default": alloc.get("by") not in ("choice", "payments"),
+                "by_payment": alloc.get("by") == "payments",
                 "savings_plan": has_plan,
                 "plan": st.savings_plan,
                 "account_keeper": st.account_keeper,
@@ -245,6 +250,29 @@ class StatementBuilder:
             "entries": sorted([r["id"], r["digest"]] for r in rows),
         }
         return content, tuple(e.id for e in rights)
+
+    def _settled(
+        self, rights: Sequence[RecordedEntitlement], total: int, issued_on: date
+    ) -> dict[str, Any] | None:
+        """The allocation the payments recorded up to the issue date made of rights then paid in full: paid out,
+        placed (PEE or PER), or both (a split, with the cents placed); None while anything is still due."""
+        paid = placed = 0
+        for e in rights:
+            for row in self.ledger.payments.of(e.id):
+                if date.fromisoformat(row["paid_on"]) > issued_on:
+                    continue
+                if row["mode"] == "paid":
+                    paid += int(row["amount_cents"])
+                else:
+                    placed += int(row["amount_cents"])
+        if total <= 0 or paid + placed < total:
+            return None
+        allocation = "split" if paid and placed else "placed" if placed else "paid"
+        return {
+            "allocation": allocation,
+            "placed_cents": placed if allocation == "split" else None,
+            "by": "payments",
+        }
 
     def _employee(self, company: str, employee: str, period: Period, issued_on: date) -> dict[str, Any]:
         left_on, address = None, ""
@@ -392,6 +420,7 @@ def sample(company: CompanyConfig) -> dict[str, Any]:
             "open": True,
             "allocation": "pending",
             "by_default": True,
+            "by_payment": False,
             "savings_plan": True,
             "plan": st.savings_plan,
             "account_keeper": st.account_keeper,

@@ -383,3 +383,54 @@ def test_rights_corrected_below_what_was_already_paid_read_as_an_amount_to_give_
         ("Montant total de vos droits (brut)", 111_254),
         ("Montant à reverser", 66_047),
     ]
+
+
+@pytest.mark.parametrize(
+    ("payments", "allocation", "sentence"),
+    [
+        ([("paid", 177_301)], "paid", "Vos droits vous ont été versés"),
+        ([("placed", 177_301)], "placed", "Vos droits ont été placés sur"),
+        ([("paid", 77_301), ("placed", 100_000)], "split", "Une partie de vos droits vous a été versée"),
+        (
+            [("paid", 177_300)],
+            "pending",
+            "Vous pouvez demander le versement",
+        ),  # one cent still due: still open
+        (
+            [("paid", 177_301, "2026-04-16")],
+            "pending",
+            "Vous pouvez demander le versement",
+        ),  # paid after the issue
+    ],
+)
+def test_rights_paid_or_placed_before_the_statement_leave_nothing_to_choose(
+    tmp_path, payments, allocation, sentence
+):
+    # I-38: the statement of a sum the payroll already paid out (or placed) in full told the employee he could
+    # still ask for it to be paid or placed within 15 days; it now says what the recorded payments did
+    db = sample_ledger(tmp_path / "l.db")
+    paid = tmp_path / "paid.jsonl"
+    with Paybonus.open(db) as app:
+        [principal] = app.entitlements(company="DURAND", scheme="interessement", employee="E0001")
+        assert principal.amount_cents == 177_301
+        lines = []
+        for n, (mode, cents, *on) in enumerate(payments):
+            day = on[0] if on else "2026-04-10"
+            payload = {"entitlement": principal.id, "amount_cents": cents, "paid_on": day, "mode": mode}
+            lines.append(_event(f"pay-{n}", "payment_recorded", f"{day}T18:00:00+02:00", payload))
+        paid.write_text("\n".join(lines) + "\n")
+        assert not app.publish(paid).failed
+    st = one(db, "DURAND", "E0001")
+    choice = st.content["choice"]
+    assert (choice["open"], choice["allocation"], choice["by_payment"]) == (
+        allocation == "pending",
+        allocation,
+        allocation != "pending",
+    )
+    html, pdf = both(st)
+    for text in (html, pdf):
+        assert sentence in text
+        assert ("il ne reste rien à choisir" in text) == (allocation != "pending")
+    if allocation == "split":
+        parts = {line["key"]: line["cents"] for line in st.content["lines"]}
+        assert (parts["paid_part"], parts["placed_part"]) == (77_301, 100_000)
