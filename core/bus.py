@@ -53,6 +53,8 @@ MAX_ENTITLEMENT_CENTS = 10**11  # one person's entitlement: a billion euros is a
 STALE_RETRIES = 3  # another writer changed what a computation read: compute again, at most this often
 BATCH = 256  # single-employee events of one company computed and recorded together, at most
 _UNSET: Any = object()  # no draft read yet
+PRINCIPAL = Kind.PRINCIPAL
+_KIND_TEXT = {k: str(k) for k in Kind}  # the text an entitlement row stores (and its id hashes) for a kind
 
 
 @frozen
@@ -673,38 +675,44 @@ class EventBus:
         name, prefix, event_id = scheme.name, f"{event.company}|{scheme.name}|", event.id
         period = due = _UNSET
         due_text: str | None = None
+        sha256, explanation_text = hashlib.sha256, self._explanation_text
+        # each field read once into a local (a draft's slots are read once, not three or four times each) and a
+        # kind's text taken from `_KIND_TEXT`: the same checks, in the same order, with the same messages
         for d in result.entitlements:
             if not isinstance(d, EntitlementDraft):
                 raise SchemeError(f"scheme {name} returned {type(d).__name__}, not an EntitlementDraft")
-            amount, kind = d.amount_cents, d.kind
+            amount, kind, employee, corrects = d.amount_cents, d.kind, d.employee, d.corrects
             if type(amount) is not int:
                 raise SchemeError(
                     f"scheme {name}: amount_cents must be an int (cents), got {type(amount).__name__}"
                 )
-            if abs(amount) > MAX_ENTITLEMENT_CENTS:
+            if amount > MAX_ENTITLEMENT_CENTS or amount < -MAX_ENTITLEMENT_CENTS:
                 raise SchemeError(
                     f"scheme {name}: an amount beyond {MAX_ENTITLEMENT_CENTS // 100:,} euros for one "
                     "employee is a fault of the computation, not a bonus"
                 )
             if type(kind) is not Kind:  # a text "principal" would pass the guards below unchecked
                 raise SchemeError(f"scheme {name}: kind must be a Kind, got {type(kind).__name__}")
-            if kind is Kind.PRINCIPAL and amount < 0:
-                raise SchemeError(f"scheme {name}: a principal entitlement cannot be negative")
-            if kind is Kind.ADVANCE and amount <= 0:
-                raise SchemeError(f"scheme {name}: an advance must be positive")
-            if kind in (Kind.CORRECTION, Kind.INTEREST) and d.corrects is None:
+            if kind is PRINCIPAL:
+                if amount < 0:
+                    raise SchemeError(f"scheme {name}: a principal entitlement cannot be negative")
+            elif kind is Kind.ADVANCE:
+                if amount <= 0:
+                    raise SchemeError(f"scheme {name}: an advance must be positive")
+            elif corrects is None and kind in (Kind.CORRECTION, Kind.INTEREST):
                 raise SchemeError(f"scheme {name}: a {kind} must reference the entitlement it relates to")
             # the draft's other fields as their type hints say: another type was stored as given (a datetime as a
             # timestamp no reader accepts, a number as an employee) or lost (a due date as text read as none)
-            if type(d.employee) is not str or not d.employee.strip():
-                got = type(d.employee).__name__ if type(d.employee) is not str else "an empty id"
+            if type(employee) is not str or not employee or employee.isspace():  # `not employee.strip()`
+                got = type(employee).__name__ if type(employee) is not str else "an empty id"
                 raise SchemeError(
                     f"scheme {name}: employee must be a non-empty str, got {got}"
                 )  # not its value
-            if d.corrects is not None and type(d.corrects) is not str:
+            if corrects is not None and type(corrects) is not str:
                 raise SchemeError(f"scheme {name}: corrects must be an entitlement id (str) or None")
-            if type(d.key) is not str:
-                raise SchemeError(f"scheme {name}: key must be a str, got {type(d.key).__name__}")
+            key = d.key
+            if type(key) is not str:
+                raise SchemeError(f"scheme {name}: key must be a str, got {type(key).__name__}")
             if d.period is not period:
                 period = d.period
                 if not isinstance(period, Period):
@@ -721,36 +729,35 @@ class EventBus:
                 due_text = None if due is None else due.isoformat()
             # the id names the computation, not the delivery: the draft's key (default: the event id) lets a
             # scheme that needs two facts give the same ids whichever fact arrived last
+            kind_text = _KIND_TEXT[kind]
             ident = (
                 "ENT-"
-                + hashlib.sha256(
-                    f"{prefix}{d.employee}|{pkey}|{kind}|{d.key or event_id}".encode()
-                ).hexdigest()[:20]
+                + sha256(f"{prefix}{employee}|{pkey}|{kind_text}|{key or event_id}".encode()).hexdigest()[:20]
             )
             if ident in seen:
                 raise SchemeError(
                     f"scheme {name} returned two entitlements for one employee, period and kind"
                 )
             seen.add(ident)
-            dsn = scheme.dsn if d.dsn is None else d.dsn
-            if d.dsn is not None and not (
-                isinstance(dsn, DsnMapping) and type(dsn.block) is str and type(dsn.code) is str
-            ):
+            dsn = d.dsn
+            if dsn is None:
+                dsn = scheme.dsn
+            elif not (isinstance(dsn, DsnMapping) and type(dsn.block) is str and type(dsn.code) is str):
                 raise SchemeError(
                     f"scheme {name}: a draft's dsn must be a DsnMapping of a block and a code (str)"
                 )
             yield (
                 ident,
-                d.employee,
+                employee,
                 start,
                 end,
                 amount,
-                str(kind),
+                kind_text,
                 dsn.block,
                 dsn.code,
                 due_text,
-                d.corrects,
-                self._explanation_text(scheme, d.explanation, parts, shared),
+                corrects,
+                explanation_text(scheme, d.explanation, parts, shared),
             )
 
     @staticmethod

@@ -330,16 +330,35 @@ def canonical_json(data: Any) -> str:
     way (a non-finite float is null in orjson, NaN in json; 1e-05 and 1e-07 are 0.00001 and 1e-7), and whatever
     orjson refuses (an integer beyond 64 bits, a lone surrogate, a key that is not a string, nesting deeper than
     254, a type `_json_default` refuses: json then raises the error it always raised). A plain Enum is its value
-    and a UUID its text on both paths (orjson writes them so itself; `_json_default` does the same for json)."""
+    and a UUID its text on both paths (orjson writes them so itself; `_json_default` does the same for json).
+    A text holding "null" is orjson's too when its every null was a None (`_nulls_are_nones`): an explanation
+    with a None in it (a date not set, an amount not given) no longer goes to json for that."""
     if _orjson_dumps is not None:
         try:
             out = _orjson_dumps(data, _json_default, _ORJSON_OPTIONS)
         except Exception:  # json below gives the text, or raises the error it always raised
             pass
         else:
-            if b"null" not in out and b"0.0000" not in out and _NEGATIVE_EXPONENT.search(out) is None:
+            if (
+                b"0.0000" not in out
+                and (b"-" not in out or _NEGATIVE_EXPONENT.search(out) is None)  # one byte: by memchr
+                and (b"null" not in out or _nulls_are_nones(out, data))
+            ):
                 return out.decode()
     return _json_canonical(data)
+
+
+def _nulls_are_nones(out: bytes, data: Any) -> bool:
+    """Whether orjson's text `out` of `data` wrote no NaN or infinity as null (json writes NaN, Infinity): read
+    back, it is equal to `data`. A non-finite float would read back as None, which equals no float; anything
+    `_json_default` wrote (a Decimal, a date, a set) or a tuple reads back as another type, equal to nothing
+    of `data`, and json writes the text, as before. orjson reads back what it writes but for integers of more
+    than 64 bits, which it refuses to write."""
+    assert _orjson_loads is not None
+    try:
+        return bool(_orjson_loads(out) == data)
+    except Exception:  # pragma: no cover - a value whose comparison raises: json writes the text
+        return False
 
 
 def _json_canonical(data: Any) -> str:
@@ -384,6 +403,7 @@ _canonical: Callable[[Any, int], Sequence[str]] | None = (
 _NEGATIVE_EXPONENT = re.compile(rb"e-[0-9]")
 _ORJSON_OPTIONS = 0
 _orjson_dumps: Callable[[Any, Any, int], bytes] | None = None
+_orjson_loads: Callable[[bytes], Any] | None = None
 
 
 def _orjson_agrees() -> bool:
@@ -411,7 +431,7 @@ else:
     _ORJSON_OPTIONS = (
         orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
     )
-    _orjson_dumps = orjson.dumps
+    _orjson_dumps, _orjson_loads = orjson.dumps, orjson.loads
     if not _orjson_agrees():  # pragma: no cover - an orjson older than 3.12
         _orjson_dumps = None
 

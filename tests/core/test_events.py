@@ -362,3 +362,33 @@ def test_a_line_of_more_than_a_mebibyte_is_one_event():
     assert len(event.payload.figures) == 80_000
     with pytest.raises(UserError, match="longer than 16 MiB"):
         T.read_jsonl("huge.jsonl", line[:-1] + " " * (16 * 1024 * 1024) + "}")
+
+
+def test_canonical_json_writes_a_text_with_nones_by_orjson_and_a_nan_among_them_by_json(monkeypatch):
+    """A null of orjson's text is json's when it was a None (an explanation's date not set, an amount not given):
+    that text is orjson's, without json; a NaN or an infinity anywhere beside it (orjson writes null, json NaN or
+    Infinity), also inside a tuple, a set or behind a Decimal or a date, still gives json's text."""
+    import json
+
+    from paybonus import events
+
+    def reference(value):
+        return json.dumps(
+            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=events._json_default
+        )
+
+    nan, inf = float("nan"), float("inf")
+    for value in (
+        {"a": None, "b": nan},
+        [None, inf],
+        [None, -inf, 1],
+        {"a": None, "t": (nan,)},
+        {"a": None, "s": frozenset({inf})},
+        {"a": None, "d": Decimal("1.0"), "x": [{"y": -inf}]},
+        {"a": None, "day": date(2025, 1, 31), "x": nan},
+        [[None], [[nan]]],
+    ):
+        assert events.canonical_json(value) == reference(value)
+    with_nones = {"left_on": None, "inputs": {"fallback": None, "amount_cents": None, "n": [1, None, "null"]}}
+    monkeypatch.setattr(events, "_json_canonical", lambda data: pytest.fail("written by json"))
+    assert events.canonical_json(with_nones) == reference(with_nones)
