@@ -175,12 +175,15 @@ def _entry(latest: Latest, company: str, action: str, ref: str) -> tuple[str, in
     return latest.get((company, action, ref)) or latest.get(("", action, ref))
 
 
-def _step(name: str, problem: Callable[[str, str], None], check: Callable[[], None]) -> None:
-    """One check of the ledger's content; rows it cannot read are a problem of that check, the others go on."""
+def _step(name: str, problem: Callable[[str, str], None], check: Callable[[], None]) -> bool:
+    """One check of the ledger's content; rows it cannot read are a problem of that check, the others go on.
+    Whether the check went to its end."""
     try:
         check()
     except _ALTERED as exc:
         problem(name, f"holds rows paybonus did not write and cannot be checked ({type(exc).__name__})")
+        return False
+    return True
 
 
 def _verify(
@@ -207,10 +210,19 @@ def _verify(
         rep.checkpoints += 1
     _step("events", problem, lambda: _check_events(ledger, rep, latest, problem))
     _step("shared explanations", problem, lambda: _check_shared_explanations(ledger, problem))
-    _step(
-        "entitlements", problem, lambda: _check_entitlements(ledger, rep, latest, schemes, problem, workers)
+    # the ids of each dispatch's entitlements, as the walk of the entitlements read them (seq order): the
+    # dispatches' digests take them from here instead of a query for each dispatch, if that walk went to its end
+    ids: DispatchIds = {}
+    walked = _step(
+        "entitlements",
+        problem,
+        lambda: _check_entitlements(ledger, rep, latest, schemes, problem, workers, ids),
     )
-    _step("dispatches", problem, lambda: _check_dispatches(ledger, rep, latest, schemes, problem))
+    _step(
+        "dispatches",
+        problem,
+        lambda: _check_dispatches(ledger, rep, latest, schemes, problem, ids if walked else None),
+    )
     _step("payments", problem, lambda: _check_payments(ledger, latest, problem))
     _step("statements", problem, lambda: _check_notices(ledger, latest, problem))
     _step("inputs", problem, lambda: _inputs_found(inputs, ledger, latest, problem))
@@ -395,19 +407,24 @@ def _check_entitlements(
     schemes: Mapping[str, SchemeDescriptor],
     problem: Callable[[str, str], None],
     workers: audit_rows.Workers | None = None,
+    ids: DispatchIds | None = None,
 ) -> None:
     seen: set[str] = set()
     hung: set[str] = set()
     timeout = guard.timeout_from_env()
     with guard.session():
-        _recompute_all(ledger, rep, latest, schemes, problem, seen, hung, timeout, workers)
+        _recompute_all(
+            ledger, rep, latest, schemes, problem, seen, hung, timeout, workers, {} if ids is None else ids
+        )
     for (_, action, ref), (company, n, _) in latest.items():
         if action == "entitlement.recorded" and ref not in seen:
             company = company or "0.x"
             problem(f"{company} chain entry {n}", f"entitlement {ref} is missing from the entitlements table")
 
 
-Key = tuple[int, str, str, str, str]  # seq, id, scheme, company, digest
+Key = tuple[int, str, str, str, str, str]  # seq, id, scheme, company, digest, event_id
+# (company, event id, scheme) -> ids of the dispatch's entitlements, in `seq` order
+DispatchIds = dict[tuple[str, str, str], list[str]]
 
 
 def _recompute_all(
@@ -420,10 +437,12 @@ def _recompute_all(
     hung: set[str],
     timeout: float | None,
     workers: audit_rows.Workers | None,
+    ids: DispatchIds,
 ) -> None:
     """Every entitlement's amount recomputed from its explanation, by its scheme as a guest (time limit), and
     each digest re-derived from the columns as stored (`paybonus.audit_rows`: by runs of rows of a scheme, in
-    worker processes on a large ledger); then each row, in `seq` order, checked against its chain entry."""
+    worker processes on a large ledger); then each row, in `seq` order, checked against its chain entry. `ids`
+    gets the ids of each dispatch's rows, in `seq` order."""
     parts = ledger.entitlements
     recomputes = {name: s.recompute for name, s in schemes.items()}
     here_hung: set[str] = set()  # schemes that hung in this process's own slices
@@ -432,9 +451,15 @@ def _recompute_all(
     def merge(
         keys: Sequence[Key], found: audit_rows.Outcomes, row_of: Callable[[int], tuple[Any, ...]]
     ) -> None:
-        for seq, eid, scheme_name, company, stored in keys:
+        run: tuple[Any, ...] = _NO_RUN  # the dispatch whose rows are walked (its rows follow one another)
+        of_run: list[str] = []
+        for seq, eid, scheme_name, company, stored, event_id in keys:
             rep.entitlements += 1
             seen.add(eid)
+            if event_id != run[1] or scheme_name != run[2] or company != run[0]:
+                run = (company, event_id, scheme_name)
+                of_run = ids.setdefault(run, [])
+            of_run.append(eid)
             entry = latest.get((company, "entitlement.recorded", eid)) or latest.get(
                 ("", "entitlement.recorded", eid)
             )
@@ -515,18 +540,20 @@ def _recompute_all(
 
 
 _PLAIN: tuple[bool, audit_rows.Outcome] = (False, audit_rows.OK)
-_T_SEQ, _T_ID, _T_SCHEME, _T_COMPANY, _T_AMOUNT, _T_DIGEST = (
+_NO_RUN = (object(), object(), object())  # equal to no (company, event id, scheme)
+_T_SEQ, _T_ID, _T_SCHEME, _T_COMPANY, _T_AMOUNT, _T_DIGEST, _T_EVENT = (
     audit_rows.T_SEQ,
     audit_rows.T_ID,
     audit_rows.T_SCHEME,
     audit_rows.T_COMPANY,
     audit_rows.T_AMOUNT,
     audit_rows.T_DIGEST,
+    audit_rows.T_EVENT,
 )
 
 
 def _key(row: tuple[Any, ...]) -> Key:
-    return (row[_T_SEQ], row[_T_ID], row[_T_SCHEME], row[_T_COMPANY], row[_T_DIGEST])
+    return (row[_T_SEQ], row[_T_ID], row[_T_SCHEME], row[_T_COMPANY], row[_T_DIGEST], row[_T_EVENT])
 
 
 def _check_dispatches(
@@ -535,7 +562,10 @@ def _check_dispatches(
     latest: Latest,
     schemes: Mapping[str, SchemeDescriptor],
     problem: Callable[[str, str], None],
+    ids: DispatchIds | None = None,
 ) -> None:
+    """Each dispatch against its chain entry; `ids`: its entitlements' ids as the walk of the entitlements read
+    them (a dispatch not there, recorded since or with none, is read by a query as without them)."""
     done: dict[tuple[str, str], set[str]] = {}  # (company, event id) -> schemes
     findings = _findings_by_dispatch(ledger)
     for row in ledger.dispatches.all():
@@ -559,6 +589,7 @@ def _check_dispatches(
                 row["scheme"],
                 row,
                 None if findings is None else findings.get((company, row["event_id"], row["scheme"]), []),
+                None if ids is None else ids.get((company, row["event_id"], row["scheme"])),
             )
             != entry[2]
         ):
@@ -626,8 +657,8 @@ def _check_payments(ledger: Ledger, latest: Latest, problem: Callable[[str, str]
     for company, event_id in events:
         problem(f"event {event_id} ({company})", "payment event without its payment row")
     paid = ledger.payments.totals_by_mode()
-    for eid, amount, status in ledger.entitlements.statuses():
-        if status == "due" and eid not in paid:  # what `status_of` gives without payments: most rows
+    for eid, amount, status in ledger.entitlements.statuses(unless_due_unpaid=True):
+        if status == "due" and eid not in paid:  # what `status_of` gives without payments
             continue
         expected = status_of(amount, paid.get(eid, {}))
         if status != expected:

@@ -695,3 +695,36 @@ def test_a_paid_entitlement_set_back_to_due_is_found(app):
     assert not [p for p in problems(app) if ent[0] in p]
     sql(app, "UPDATE entitlements SET status = 'due' WHERE id = ?", args=(ent[0],))
     assert any(ent[0] in p for p in problems(app))
+    # and a row without payments that does not read 'due'
+    unpaid = app.ledger.conn.execute(
+        "SELECT id FROM entitlements WHERE id <> ? AND status = 'due' AND amount_cents > 0 LIMIT 1", (ent[0],)
+    ).fetchone()[0]
+    sql(app, "UPDATE entitlements SET status = 'paid' WHERE id = ?", args=(unpaid,))
+    assert f"entitlement {unpaid}: status 'paid' does not follow from its payments ('due')" in problems(app)
+
+
+def test_dispatches_whose_rows_are_interleaved_are_not_altered(app):
+    """The dispatches' digests list their rows' ids as the walk of the entitlements read them: two dispatches
+    whose rows alternate (each in its own order) are read whole, as a query for each dispatch reads them."""
+    first, second = app.ledger.conn.execute(
+        "SELECT company, event_id, scheme FROM entitlements GROUP BY 1, 2, 3 HAVING COUNT(*) > 1 LIMIT 2"
+    ).fetchall()
+    top = app.ledger.conn.execute("SELECT MAX(seq) FROM entitlements").fetchone()[0] + 1
+    for k, (company, event_id, scheme) in enumerate((first, second)):
+        seqs = app.ledger.entitlements.conn.execute(
+            "SELECT seq FROM entitlements WHERE company = ? AND event_id = ? AND scheme = ? ORDER BY seq",
+            (company, event_id, scheme),
+        ).fetchall()
+        for i, (seq,) in enumerate(seqs):  # the rows' order is not in their digests nor in the chain
+            sql(app, "UPDATE entitlements SET seq = ? WHERE seq = ?", args=(top + 2 * i + k, seq))
+    assert problems(app) == []
+
+
+def test_an_entitlements_check_that_stops_leaves_the_dispatches_checked_as_recorded(app):
+    """When the walk of the entitlements stops at a row it cannot read, the dispatches' digests read their ids
+    by a query (the walk's are partial): no dispatch is named altered for it."""
+    sql(app, "DROP TRIGGER entitlements_immutable")
+    sql(app, "UPDATE entitlements SET explanation = '[1]' WHERE seq = (SELECT MIN(seq) FROM entitlements)")
+    found = problems(app)
+    assert any(p.startswith("entitlements: holds rows paybonus did not write") for p in found)
+    assert not [p for p in found if p.startswith("dispatch ")]
