@@ -210,18 +210,16 @@ def _verify(
         rep.checkpoints += 1
     _step("events", problem, lambda: _check_events(ledger, rep, latest, problem))
     _step("shared explanations", problem, lambda: _check_shared_explanations(ledger, problem))
-    # the ids of each dispatch's entitlements, as the walk of the entitlements read them (seq order): the
-    # dispatches' digests take them from here instead of a query for each dispatch, if that walk went to its end
-    ids: DispatchIds = {}
+    walk = Walk()
     walked = _step(
         "entitlements",
         problem,
-        lambda: _check_entitlements(ledger, rep, latest, schemes, problem, workers, ids),
+        lambda: _check_entitlements(ledger, rep, latest, schemes, problem, workers, walk),
     )
     _step(
         "dispatches",
         problem,
-        lambda: _check_dispatches(ledger, rep, latest, schemes, problem, ids if walked else None),
+        lambda: _check_dispatches(ledger, rep, latest, schemes, problem, walk if walked else None),
     )
     _step("payments", problem, lambda: _check_payments(ledger, latest, problem))
     _step("statements", problem, lambda: _check_notices(ledger, latest, problem))
@@ -407,15 +405,13 @@ def _check_entitlements(
     schemes: Mapping[str, SchemeDescriptor],
     problem: Callable[[str, str], None],
     workers: audit_rows.Workers | None = None,
-    ids: DispatchIds | None = None,
+    walk: Walk | None = None,
 ) -> None:
     seen: set[str] = set()
     hung: set[str] = set()
     timeout = guard.timeout_from_env()
     with guard.session():
-        _recompute_all(
-            ledger, rep, latest, schemes, problem, seen, hung, timeout, workers, {} if ids is None else ids
-        )
+        _recompute_all(ledger, rep, latest, schemes, problem, seen, hung, timeout, workers, walk or Walk())
     for (_, action, ref), (company, n, _) in latest.items():
         if action == "entitlement.recorded" and ref not in seen:
             company = company or "0.x"
@@ -425,6 +421,22 @@ def _check_entitlements(
 Key = tuple[int, str, str, str, str, str]  # seq, id, scheme, company, digest, event_id
 # (company, event id, scheme) -> ids of the dispatch's entitlements, in `seq` order
 DispatchIds = dict[tuple[str, str, str], list[str]]
+
+
+@define
+class Walk:
+    """What the walk of the entitlements read for the dispatches' check: the ids of each dispatch's rows, and the
+    last `seq` it read."""
+
+    ids: DispatchIds = field(factory=dict)
+    last: int | None = None
+
+    def every_id(self, ledger: Ledger) -> DispatchIds | None:
+        """Every dispatch's ids, if no row was recorded since the walk (the table is append-only; a dispatch's
+        rows are recorded with it): a dispatch read before this call and not there has none. Else None."""
+        if self.last is None or ledger.entitlements.any_after(self.last):
+            return None
+        return self.ids
 
 
 def _recompute_all(
@@ -437,22 +449,25 @@ def _recompute_all(
     hung: set[str],
     timeout: float | None,
     workers: audit_rows.Workers | None,
-    ids: DispatchIds,
+    walk: Walk,
 ) -> None:
     """Every entitlement's amount recomputed from its explanation, by its scheme as a guest (time limit), and
     each digest re-derived from the columns as stored (`paybonus.audit_rows`: by runs of rows of a scheme, in
-    worker processes on a large ledger); then each row, in `seq` order, checked against its chain entry. `ids`
+    worker processes on a large ledger); then each row, in `seq` order, checked against its chain entry. `walk`
     gets the ids of each dispatch's rows, in `seq` order."""
     parts = ledger.entitlements
     recomputes = {name: s.recompute for name, s in schemes.items()}
     here_hung: set[str] = set()  # schemes that hung in this process's own slices
     explanation_of = parts.explained
+    ids = walk.ids
 
     def merge(
         keys: Sequence[Key], found: audit_rows.Outcomes, row_of: Callable[[int], tuple[Any, ...]]
     ) -> None:
         run: tuple[Any, ...] = _NO_RUN  # the dispatch whose rows are walked (its rows follow one another)
         of_run: list[str] = []
+        if keys:
+            walk.last = keys[-1][0]
         for seq, eid, scheme_name, company, stored, event_id in keys:
             rep.entitlements += 1
             seen.add(eid)
@@ -562,13 +577,17 @@ def _check_dispatches(
     latest: Latest,
     schemes: Mapping[str, SchemeDescriptor],
     problem: Callable[[str, str], None],
-    ids: DispatchIds | None = None,
+    walk: Walk | None = None,
 ) -> None:
-    """Each dispatch against its chain entry; `ids`: its entitlements' ids as the walk of the entitlements read
-    them (a dispatch not there, recorded since or with none, is read by a query as without them)."""
+    """Each dispatch against its chain entry. The ids of its entitlements: as the walk of the entitlements read
+    them (`walk`, if it went to its end), else by a query for each."""
     done: dict[tuple[str, str], set[str]] = {}  # (company, event id) -> schemes
     findings = _findings_by_dispatch(ledger)
-    for row in ledger.dispatches.all():
+    rows = ledger.dispatches.all()
+    ids = (
+        None if walk is None else walk.every_id(ledger)
+    )  # after the rows: each has its rows in the walk, or none
+    for row in rows:
         rep.dispatches += 1
         company = row["company"]
         ref = f"{row['event_id']}/{row['scheme']}"
@@ -589,7 +608,7 @@ def _check_dispatches(
                 row["scheme"],
                 row,
                 None if findings is None else findings.get((company, row["event_id"], row["scheme"]), []),
-                None if ids is None else ids.get((company, row["event_id"], row["scheme"])),
+                None if ids is None else ids.get((company, row["event_id"], row["scheme"]), []),
             )
             != entry[2]
         ):

@@ -388,6 +388,13 @@ class Entitlements:
         )
         return self.conn.execute(f"SELECT id, amount_cents, status FROM entitlements{where} ORDER BY seq")
 
+    def any_after(self, seq: int) -> bool:
+        """Whether a row comes after `seq` (one recorded since a walk that read up to it)."""
+        return (
+            self.conn.execute("SELECT 1 FROM entitlements WHERE seq > ? LIMIT 1", (seq,)).fetchone()
+            is not None
+        )
+
     def count(self) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM entitlements").fetchone()[0])
 

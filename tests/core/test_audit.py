@@ -728,3 +728,33 @@ def test_an_entitlements_check_that_stops_leaves_the_dispatches_checked_as_recor
     found = problems(app)
     assert any(p.startswith("entitlements: holds rows paybonus did not write") for p in found)
     assert not [p for p in found if p.startswith("dispatch ")]
+
+
+def test_a_row_recorded_after_the_walk_of_the_entitlements_is_in_its_dispatchs_digest(app, monkeypatch):
+    """The dispatches' check takes the ids the walk of the entitlements read; a row recorded after that walk (a
+    publisher writing meanwhile, here a forged one) is read by a query, and its dispatch's digest covers it."""
+    from paybonus import audit
+
+    company, event_id, scheme = app.ledger.conn.execute(
+        "SELECT company, event_id, scheme FROM dispatches d WHERE status = 'completed' AND NOT EXISTS (SELECT 1 "
+        "FROM entitlements e WHERE e.company = d.company AND e.event_id = d.event_id AND e.scheme = d.scheme) "
+        "LIMIT 1"
+    ).fetchone()
+    real = audit._check_dispatches
+
+    def after_a_write(ledger, *args, **kw):
+        sql(
+            app,
+            "INSERT INTO entitlements (id, scheme, scheme_version, company, employee, period_start, period_end, "
+            "amount_cents, kind, social_regime, status, event_id, explanation, digest, recorded_at) SELECT "
+            "'ENT-late', ?, scheme_version, ?, employee, period_start, period_end, amount_cents, kind, "
+            "social_regime, status, ?, explanation, digest, recorded_at FROM entitlements LIMIT 1",
+            args=(scheme, company, event_id),
+        )
+        return real(ledger, *args, **kw)
+
+    monkeypatch.setattr(audit, "_check_dispatches", after_a_write)
+    assert (
+        f"dispatch {event_id}/{scheme} ({company}): its row, findings or entitlements differ from its audit entry "
+        "(altered)" in problems(app)
+    )
