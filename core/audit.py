@@ -32,7 +32,7 @@ from .params import Parameters
 from .store import GENESIS, Head, Ledger
 from .store.audit_log import OPENED, genesis, legacy_chain_hash
 from .store.companies import Companies, load_digest, sha256
-from .store.entitlements import shared_hash
+from .store.entitlements import json_loads, shared_hash
 from .store.ledger import digest_of
 from .store.payments import status_of
 from .store.verify_reads import findings_by_dispatch, keys_in, read_only, tuples_in
@@ -168,6 +168,9 @@ def _start_workers(ledger: Ledger, schemes: Mapping[str, SchemeDescriptor]) -> a
 # (company, action, ref) -> (company, n, digest) of the latest entry about a thing in a company's chain; company ""
 # for the frozen 0.x chain. An event (and a dispatch, `event/scheme`) is known by its company and its id.
 Latest = dict[tuple[str, str, str], tuple[str, int, str]]
+# some of `latest.items()`, in its order
+Entries = list[tuple[tuple[str, str, str], tuple[str, int, str]]]
+ENTITLEMENT_RECORDED = "entitlement.recorded"
 
 
 def _entry(latest: Latest, company: str, action: str, ref: str) -> tuple[str, int, str] | None:
@@ -208,7 +211,10 @@ def _verify(
     for cp in checkpoints:
         _check_checkpoint(ledger, cp, problem)
         rep.checkpoints += 1
-    _step("events", problem, lambda: _check_events(ledger, rep, latest, problem))
+    # the latest entries about anything but an entitlement (a seventh of them), in their order in `latest`: what
+    # the checks of the events, dispatches and notices look through for one missing from its table
+    others = [(key, entry) for key, entry in latest.items() if key[1] != ENTITLEMENT_RECORDED]
+    _step("events", problem, lambda: _check_events(ledger, rep, latest, problem, others))
     _step("shared explanations", problem, lambda: _check_shared_explanations(ledger, problem))
     walk = Walk()
     walked = _step(
@@ -219,10 +225,10 @@ def _verify(
     _step(
         "dispatches",
         problem,
-        lambda: _check_dispatches(ledger, rep, latest, schemes, problem, walk if walked else None),
+        lambda: _check_dispatches(ledger, rep, latest, schemes, problem, walk if walked else None, others),
     )
     _step("payments", problem, lambda: _check_payments(ledger, latest, problem))
-    _step("statements", problem, lambda: _check_notices(ledger, latest, problem))
+    _step("statements", problem, lambda: _check_notices(ledger, latest, problem, others))
     _step("inputs", problem, lambda: _inputs_found(inputs, ledger, latest, problem))
     _step("parameters", problem, lambda: _check_parameters(ledger, latest, params, problem, rep.notes))
 
@@ -359,7 +365,10 @@ def _check_events(
     rep: Report,
     latest: Latest,
     problem: Callable[[str, str], None],
+    others: Entries,
 ) -> None:
+    """Each event against its chain entry; `others`: the entries of `latest` that are not about an
+    entitlement."""
     last_n: dict[str, int] = {}
     seen: set[tuple[str, str]] = set()  # (company, id)
     for row in ledger.events.stream():
@@ -368,7 +377,7 @@ def _check_events(
         seen.add((row["company"], eid))
         where = f"event {eid} ({row['company']})"
         try:
-            payload = json.loads(row["payload"])
+            payload = json_loads(row["payload"])  # json's very value (by orjson where it gives the same)
         except ValueError:
             problem(where, "its stored payload is not JSON (altered)")
             continue
@@ -385,7 +394,7 @@ def _check_events(
                 problem(where, "recorded out of the order of its company's chain (events reordered)")
             last_n[entry[0]] = entry[1]
     ids = {eid for _, eid in seen}
-    for (company, action, ref), (_, n, _) in latest.items():
+    for (company, action, ref), (_, n, _) in others:
         if action == "event.recorded" and ((company, ref) not in seen if company else ref not in ids):
             problem(f"{company or '0.x'} chain entry {n}", f"event {ref} is missing from the events table")
 
@@ -413,7 +422,7 @@ def _check_entitlements(
     with guard.session():
         _recompute_all(ledger, rep, latest, schemes, problem, seen, hung, timeout, workers, walk or Walk())
     for (_, action, ref), (company, n, _) in latest.items():
-        if action == "entitlement.recorded" and ref not in seen:
+        if action == ENTITLEMENT_RECORDED and ref not in seen:
             company = company or "0.x"
             problem(f"{company} chain entry {n}", f"entitlement {ref} is missing from the entitlements table")
 
@@ -577,10 +586,11 @@ def _check_dispatches(
     latest: Latest,
     schemes: Mapping[str, SchemeDescriptor],
     problem: Callable[[str, str], None],
-    walk: Walk | None = None,
+    walk: Walk | None,
+    others: Entries,
 ) -> None:
     """Each dispatch against its chain entry. The ids of its entitlements: as the walk of the entitlements read
-    them (`walk`, if it went to its end), else by a query for each."""
+    them (`walk`, if it went to its end), else by a query for each. `others`: as `_check_events` takes them."""
     done: dict[tuple[str, str], set[str]] = {}  # (company, event id) -> schemes
     findings = _findings_by_dispatch(ledger)
     rows = ledger.dispatches.all()
@@ -615,7 +625,7 @@ def _check_dispatches(
             problem(where, "its row, findings or entitlements differ from its audit entry (altered)")
         if row["status"] == "failed":
             problem(where, f"failed after {row['attempts']} attempt(s): run `paybonus retry`")
-    for (company, action, ref), (_, n, _) in latest.items():
+    for (company, action, ref), (_, n, _) in others:
         if (
             company
             and action.startswith("dispatch.")
@@ -686,10 +696,10 @@ def _check_payments(ledger: Ledger, latest: Latest, problem: Callable[[str, str]
             )
 
 
-def _check_notices(ledger: Ledger, latest: Latest, problem: Callable[[str, str], None]) -> None:
-    notices = {
-        (a, r): v for (_, a, r), v in latest.items() if a.startswith("deadline.")
-    }  # entitlement ids: global
+def _check_notices(
+    ledger: Ledger, latest: Latest, problem: Callable[[str, str], None], others: Entries
+) -> None:
+    notices = {(a, r): v for (_, a, r), v in others if a.startswith("deadline.")}  # entitlement ids: global
     for ent, kind, noticed_on in ledger.payments.notices():
         entry = notices.get((f"deadline.{kind}", ent))
         if entry is None or entry[2] != digest_of({"as_of": noticed_on}):
