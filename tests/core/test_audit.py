@@ -154,6 +154,35 @@ def test_pay_lines_written_as_json_by_sqlite_give_the_digests_python_gives(app, 
     assert "company DURAND: payroll pay/2025-03 differs from load 1 (rows altered, added or removed)" in found
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["CDI", "a\nb\t\x01\x1f", "é😀 \u2028", '"\\', "\x7f"],
+    ids=["plain", "controls", "unicode", "quotes", "del"],
+)
+def test_contracts_and_absences_written_as_json_by_sqlite_give_the_digests_python_gives(
+    app, text, monkeypatch
+):
+    # as the pay lines above: the contracts' and absences' parts are digested from SQLite's own JSON when it has
+    # the recorded digest (no row made in Python), else in Python; either way the digests Python gives
+    from paybonus.store import companies as store
+
+    for table, column in (("contracts", "category"), ("absences", "kind")):
+        sql(
+            app,
+            f"UPDATE {table} SET {column} = ? WHERE rowid = (SELECT MIN(rowid) FROM {table} WHERE company = 'DURAND')",
+            args=(text,),
+        )
+    python = app.ledger.companies.current_parts("DURAND")
+    in_python: list[int] = []
+    real = store.part_digest
+    monkeypatch.setattr(store, "part_digest", lambda rows: in_python.append(len(rows)) or real(rows))
+    assert app.ledger.companies.current_parts("DURAND", expected=python) == python
+    assert in_python == []  # every part from SQLite's JSON
+    wrong = {part: "0" * 64 for part in python}
+    assert app.ledger.companies.current_parts("DURAND", expected=wrong) == python
+    assert len(in_python) == len(python)  # every part again in Python
+
+
 def Period_of(payload):
     from paybonus.calendar import Period
 
