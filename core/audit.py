@@ -32,7 +32,7 @@ from .params import Parameters
 from .store import GENESIS, Head, Ledger
 from .store.audit_log import OPENED, genesis, legacy_chain_hash
 from .store.companies import Companies, load_digest, sha256
-from .store.entitlements import shared_hash
+from .store.entitlements import json_loads, shared_hash
 from .store.ledger import digest_of
 from .store.payments import status_of
 from .store.verify_reads import findings_by_dispatch, keys_in, read_only, tuples_in
@@ -168,6 +168,9 @@ def _start_workers(ledger: Ledger, schemes: Mapping[str, SchemeDescriptor]) -> a
 # (company, action, ref) -> (company, n, digest) of the latest entry about a thing in a company's chain; company ""
 # for the frozen 0.x chain. An event (and a dispatch, `event/scheme`) is known by its company and its id.
 Latest = dict[tuple[str, str, str], tuple[str, int, str]]
+# some of `latest.items()`, in its order
+Entries = list[tuple[tuple[str, str, str], tuple[str, int, str]]]
+ENTITLEMENT_RECORDED = "entitlement.recorded"
 
 
 def _entry(latest: Latest, company: str, action: str, ref: str) -> tuple[str, int, str] | None:
@@ -175,12 +178,15 @@ def _entry(latest: Latest, company: str, action: str, ref: str) -> tuple[str, in
     return latest.get((company, action, ref)) or latest.get(("", action, ref))
 
 
-def _step(name: str, problem: Callable[[str, str], None], check: Callable[[], None]) -> None:
-    """One check of the ledger's content; rows it cannot read are a problem of that check, the others go on."""
+def _step(name: str, problem: Callable[[str, str], None], check: Callable[[], None]) -> bool:
+    """One check of the ledger's content; rows it cannot read are a problem of that check, the others go on.
+    Whether the check went to its end."""
     try:
         check()
     except _ALTERED as exc:
         problem(name, f"holds rows paybonus did not write and cannot be checked ({type(exc).__name__})")
+        return False
+    return True
 
 
 def _verify(
@@ -205,14 +211,24 @@ def _verify(
     for cp in checkpoints:
         _check_checkpoint(ledger, cp, problem)
         rep.checkpoints += 1
-    _step("events", problem, lambda: _check_events(ledger, rep, latest, problem))
+    # the latest entries about anything but an entitlement (a seventh of them), in their order in `latest`: what
+    # the checks of the events, dispatches and notices look through for one missing from its table
+    others = [(key, entry) for key, entry in latest.items() if key[1] != ENTITLEMENT_RECORDED]
+    _step("events", problem, lambda: _check_events(ledger, rep, latest, problem, others))
     _step("shared explanations", problem, lambda: _check_shared_explanations(ledger, problem))
-    _step(
-        "entitlements", problem, lambda: _check_entitlements(ledger, rep, latest, schemes, problem, workers)
+    walk = Walk()
+    walked = _step(
+        "entitlements",
+        problem,
+        lambda: _check_entitlements(ledger, rep, latest, schemes, problem, workers, walk),
     )
-    _step("dispatches", problem, lambda: _check_dispatches(ledger, rep, latest, schemes, problem))
+    _step(
+        "dispatches",
+        problem,
+        lambda: _check_dispatches(ledger, rep, latest, schemes, problem, walk if walked else None, others),
+    )
     _step("payments", problem, lambda: _check_payments(ledger, latest, problem))
-    _step("statements", problem, lambda: _check_notices(ledger, latest, problem))
+    _step("statements", problem, lambda: _check_notices(ledger, latest, problem, others))
     _step("inputs", problem, lambda: _inputs_found(inputs, ledger, latest, problem))
     _step("parameters", problem, lambda: _check_parameters(ledger, latest, params, problem, rep.notes))
 
@@ -349,7 +365,10 @@ def _check_events(
     rep: Report,
     latest: Latest,
     problem: Callable[[str, str], None],
+    others: Entries,
 ) -> None:
+    """Each event against its chain entry; `others`: the entries of `latest` that are not about an
+    entitlement."""
     last_n: dict[str, int] = {}
     seen: set[tuple[str, str]] = set()  # (company, id)
     for row in ledger.events.stream():
@@ -358,7 +377,7 @@ def _check_events(
         seen.add((row["company"], eid))
         where = f"event {eid} ({row['company']})"
         try:
-            payload = json.loads(row["payload"])
+            payload = json_loads(row["payload"])  # json's very value (by orjson where it gives the same)
         except ValueError:
             problem(where, "its stored payload is not JSON (altered)")
             continue
@@ -375,7 +394,7 @@ def _check_events(
                 problem(where, "recorded out of the order of its company's chain (events reordered)")
             last_n[entry[0]] = entry[1]
     ids = {eid for _, eid in seen}
-    for (company, action, ref), (_, n, _) in latest.items():
+    for (company, action, ref), (_, n, _) in others:
         if action == "event.recorded" and ((company, ref) not in seen if company else ref not in ids):
             problem(f"{company or '0.x'} chain entry {n}", f"event {ref} is missing from the events table")
 
@@ -395,19 +414,38 @@ def _check_entitlements(
     schemes: Mapping[str, SchemeDescriptor],
     problem: Callable[[str, str], None],
     workers: audit_rows.Workers | None = None,
+    walk: Walk | None = None,
 ) -> None:
     seen: set[str] = set()
     hung: set[str] = set()
     timeout = guard.timeout_from_env()
     with guard.session():
-        _recompute_all(ledger, rep, latest, schemes, problem, seen, hung, timeout, workers)
+        _recompute_all(ledger, rep, latest, schemes, problem, seen, hung, timeout, workers, walk or Walk())
     for (_, action, ref), (company, n, _) in latest.items():
-        if action == "entitlement.recorded" and ref not in seen:
+        if action == ENTITLEMENT_RECORDED and ref not in seen:
             company = company or "0.x"
             problem(f"{company} chain entry {n}", f"entitlement {ref} is missing from the entitlements table")
 
 
-Key = tuple[int, str, str, str, str]  # seq, id, scheme, company, digest
+Key = tuple[int, str, str, str, str, str]  # seq, id, scheme, company, digest, event_id
+# (company, event id, scheme) -> ids of the dispatch's entitlements, in `seq` order
+DispatchIds = dict[tuple[str, str, str], list[str]]
+
+
+@define
+class Walk:
+    """What the walk of the entitlements read for the dispatches' check: the ids of each dispatch's rows, and the
+    last `seq` it read."""
+
+    ids: DispatchIds = field(factory=dict)
+    last: int | None = None
+
+    def every_id(self, ledger: Ledger) -> DispatchIds | None:
+        """Every dispatch's ids, if no row was recorded since the walk (the table is append-only; a dispatch's
+        rows are recorded with it): a dispatch read before this call and not there has none. Else None."""
+        if self.last is None or ledger.entitlements.any_after(self.last):
+            return None
+        return self.ids
 
 
 def _recompute_all(
@@ -420,21 +458,32 @@ def _recompute_all(
     hung: set[str],
     timeout: float | None,
     workers: audit_rows.Workers | None,
+    walk: Walk,
 ) -> None:
     """Every entitlement's amount recomputed from its explanation, by its scheme as a guest (time limit), and
     each digest re-derived from the columns as stored (`paybonus.audit_rows`: by runs of rows of a scheme, in
-    worker processes on a large ledger); then each row, in `seq` order, checked against its chain entry."""
+    worker processes on a large ledger); then each row, in `seq` order, checked against its chain entry. `walk`
+    gets the ids of each dispatch's rows, in `seq` order."""
     parts = ledger.entitlements
     recomputes = {name: s.recompute for name, s in schemes.items()}
     here_hung: set[str] = set()  # schemes that hung in this process's own slices
     explanation_of = parts.explained
+    ids = walk.ids
 
     def merge(
         keys: Sequence[Key], found: audit_rows.Outcomes, row_of: Callable[[int], tuple[Any, ...]]
     ) -> None:
-        for seq, eid, scheme_name, company, stored in keys:
+        run: tuple[Any, ...] = _NO_RUN  # the dispatch whose rows are walked (its rows follow one another)
+        of_run: list[str] = []
+        if keys:
+            walk.last = keys[-1][0]
+        for seq, eid, scheme_name, company, stored, event_id in keys:
             rep.entitlements += 1
             seen.add(eid)
+            if event_id != run[1] or scheme_name != run[2] or company != run[0]:
+                run = (company, event_id, scheme_name)
+                of_run = ids.setdefault(run, [])
+            of_run.append(eid)
             entry = latest.get((company, "entitlement.recorded", eid)) or latest.get(
                 ("", "entitlement.recorded", eid)
             )
@@ -515,18 +564,20 @@ def _recompute_all(
 
 
 _PLAIN: tuple[bool, audit_rows.Outcome] = (False, audit_rows.OK)
-_T_SEQ, _T_ID, _T_SCHEME, _T_COMPANY, _T_AMOUNT, _T_DIGEST = (
+_NO_RUN = (object(), object(), object())  # equal to no (company, event id, scheme)
+_T_SEQ, _T_ID, _T_SCHEME, _T_COMPANY, _T_AMOUNT, _T_DIGEST, _T_EVENT = (
     audit_rows.T_SEQ,
     audit_rows.T_ID,
     audit_rows.T_SCHEME,
     audit_rows.T_COMPANY,
     audit_rows.T_AMOUNT,
     audit_rows.T_DIGEST,
+    audit_rows.T_EVENT,
 )
 
 
 def _key(row: tuple[Any, ...]) -> Key:
-    return (row[_T_SEQ], row[_T_ID], row[_T_SCHEME], row[_T_COMPANY], row[_T_DIGEST])
+    return (row[_T_SEQ], row[_T_ID], row[_T_SCHEME], row[_T_COMPANY], row[_T_DIGEST], row[_T_EVENT])
 
 
 def _check_dispatches(
@@ -535,10 +586,18 @@ def _check_dispatches(
     latest: Latest,
     schemes: Mapping[str, SchemeDescriptor],
     problem: Callable[[str, str], None],
+    walk: Walk | None,
+    others: Entries,
 ) -> None:
+    """Each dispatch against its chain entry. The ids of its entitlements: as the walk of the entitlements read
+    them (`walk`, if it went to its end), else by a query for each. `others`: as `_check_events` takes them."""
     done: dict[tuple[str, str], set[str]] = {}  # (company, event id) -> schemes
     findings = _findings_by_dispatch(ledger)
-    for row in ledger.dispatches.all():
+    rows = ledger.dispatches.all()
+    ids = (
+        None if walk is None else walk.every_id(ledger)
+    )  # after the rows: each has its rows in the walk, or none
+    for row in rows:
         rep.dispatches += 1
         company = row["company"]
         ref = f"{row['event_id']}/{row['scheme']}"
@@ -559,13 +618,14 @@ def _check_dispatches(
                 row["scheme"],
                 row,
                 None if findings is None else findings.get((company, row["event_id"], row["scheme"]), []),
+                None if ids is None else ids.get((company, row["event_id"], row["scheme"]), []),
             )
             != entry[2]
         ):
             problem(where, "its row, findings or entitlements differ from its audit entry (altered)")
         if row["status"] == "failed":
             problem(where, f"failed after {row['attempts']} attempt(s): run `paybonus retry`")
-    for (company, action, ref), (_, n, _) in latest.items():
+    for (company, action, ref), (_, n, _) in others:
         if (
             company
             and action.startswith("dispatch.")
@@ -626,8 +686,8 @@ def _check_payments(ledger: Ledger, latest: Latest, problem: Callable[[str, str]
     for company, event_id in events:
         problem(f"event {event_id} ({company})", "payment event without its payment row")
     paid = ledger.payments.totals_by_mode()
-    for eid, amount, status in ledger.entitlements.statuses():
-        if status == "due" and eid not in paid:  # what `status_of` gives without payments: most rows
+    for eid, amount, status in ledger.entitlements.statuses(unless_due_unpaid=True):
+        if status == "due" and eid not in paid:  # what `status_of` gives without payments
             continue
         expected = status_of(amount, paid.get(eid, {}))
         if status != expected:
@@ -636,10 +696,10 @@ def _check_payments(ledger: Ledger, latest: Latest, problem: Callable[[str, str]
             )
 
 
-def _check_notices(ledger: Ledger, latest: Latest, problem: Callable[[str, str], None]) -> None:
-    notices = {
-        (a, r): v for (_, a, r), v in latest.items() if a.startswith("deadline.")
-    }  # entitlement ids: global
+def _check_notices(
+    ledger: Ledger, latest: Latest, problem: Callable[[str, str], None], others: Entries
+) -> None:
+    notices = {(a, r): v for (_, a, r), v in others if a.startswith("deadline.")}  # entitlement ids: global
     for ent, kind, noticed_on in ledger.payments.notices():
         entry = notices.get((f"deadline.{kind}", ent))
         if entry is None or entry[2] != digest_of({"as_of": noticed_on}):

@@ -56,9 +56,9 @@ PARALLEL_MIN_ROWS = 50_000  # below this, worker processes cost more than they s
 SLICES_PER_PROCESS = 4  # slices of rows per worker process (a slow slice does not hold the others)
 PROCESSES_ENV = "PAYBONUS_VERIFY_PROCESSES"
 
-T_SEQ, T_ID, T_SCHEME, T_COMPANY, T_AMOUNT, T_EXPLANATION, T_DIGEST = (
+T_SEQ, T_ID, T_SCHEME, T_COMPANY, T_AMOUNT, T_EXPLANATION, T_DIGEST, T_EVENT = (
     TUPLE_COLUMNS.index(c)
-    for c in ("seq", "id", "scheme", "company", "amount_cents", "explanation", "digest")
+    for c in ("seq", "id", "scheme", "company", "amount_cents", "explanation", "digest", "event_id")
 )
 
 Recompute = Callable[[Explanation], Any]

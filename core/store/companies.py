@@ -233,32 +233,35 @@ class Companies:
         """part -> digest of the payroll the tables hold now, re-derived from the rows (in the order `parts_of`
         sorts them: SQLite orders NULLs first and text by code point, as Python does).
 
-        `expected` (part -> digest, a load's record): a month's pay lines are first written as JSON by SQLite
-        itself, without a Python object per row; when that text has the expected digest it is the very text
-        `part_digest` wrote at the load (sha256), so it decodes to the same rows and the part is unchanged. Any
-        other outcome (SQLite escaping a character otherwise, an aggregate in another order, altered rows)
-        re-derives the part in Python, as without `expected`: the digests returned are always `part_digest`'s."""
-        out = {
-            CONTRACTS: part_digest(
-                self.conn.execute(
-                    f"SELECT {_cols(CONTRACT_COLUMNS)} FROM contracts WHERE company = ? "
-                    f"ORDER BY {_cols(CONTRACT_COLUMNS, ' NULLS FIRST')}",
-                    (company,),
-                ).fetchall()
-            ),
-            ABSENCES: part_digest(
-                self.conn.execute(
-                    f"SELECT {_cols(ABSENCE_COLUMNS)} FROM absences WHERE company = ? "
-                    f"ORDER BY {_cols(ABSENCE_COLUMNS, ' NULLS FIRST')}",
-                    (company,),
-                ).fetchall()
-            ),
-        }
+        `expected` (part -> digest, a load's record): a month's pay lines, the contracts and the absences are
+        first written as JSON by SQLite itself, without a Python object per row; when that text has the expected
+        digest it is the very text `part_digest` wrote at the load (sha256), so it decodes to the same rows (their
+        columns are text, integers or NULL: one JSON text each) and the part is unchanged. Any other outcome
+        (SQLite escaping a character otherwise, an aggregate in another order, altered rows) re-derives the part in
+        Python, as without `expected`: the digests returned are always `part_digest`'s."""
+        in_sql = expected is not None and isinstance(self.conn, sqlite3.Connection)  # JSON1: SQLite only
+        out: dict[str, str] = {}
+        for part, table, columns in (
+            (CONTRACTS, "contracts", CONTRACT_COLUMNS),
+            (ABSENCES, "absences", ABSENCE_COLUMNS),
+        ):
+            order = _cols(columns, " NULLS FIRST")
+            rows_sql = f"SELECT {_cols(columns)} FROM {table} WHERE company = ? ORDER BY {order}"
+            if in_sql and expected is not None and part in expected:
+                try:  # as a month's pay lines below; an error of SQLite's JSON (a BLOB) leaves it to Python
+                    text = self.conn.execute(
+                        f"SELECT json_group_array(json_array({_cols(columns)})) FROM ({rows_sql})", (company,)
+                    ).fetchone()[0]
+                except sqlite3.OperationalError:
+                    text = None
+                if text is not None and sha256(text.encode("utf-8")) == expected[part]:
+                    out[part] = expected[part]
+                    continue
+            out[part] = part_digest(self.conn.execute(rows_sql, (company,)).fetchall())
         months = [
             r[0]
             for r in self.conn.execute("SELECT DISTINCT month FROM pay_lines WHERE company = ?", (company,))
         ]
-        in_sql = expected is not None and isinstance(self.conn, sqlite3.Connection)  # JSON1: SQLite only
         for month in sorted(months):
             part = PAY + month[:7]
             if in_sql and expected is not None and part in expected:

@@ -377,9 +377,23 @@ class Entitlements:
             )
         ]
 
-    def statuses(self) -> Iterable[tuple[str, int, str]]:
-        """(id, amount_cents, status) of every row, in recording order (streamed)."""
-        return self.conn.execute("SELECT id, amount_cents, status FROM entitlements ORDER BY seq")
+    def statuses(self, unless_due_unpaid: bool = False) -> Iterable[tuple[str, int, str]]:
+        """(id, amount_cents, status) of every row, in recording order (streamed). `unless_due_unpaid`: without
+        the rows that are due and have no payment (most of them; `audit verify` has nothing to check in them),
+        which SQLite leaves out without making a row of each."""
+        where = (
+            " WHERE status <> 'due' OR status IS NULL OR id IN (SELECT entitlement FROM payments)"
+            if unless_due_unpaid
+            else ""
+        )
+        return self.conn.execute(f"SELECT id, amount_cents, status FROM entitlements{where} ORDER BY seq")
+
+    def any_after(self, seq: int) -> bool:
+        """Whether a row comes after `seq` (one recorded since a walk that read up to it)."""
+        return (
+            self.conn.execute("SELECT 1 FROM entitlements WHERE seq > ? LIMIT 1", (seq,)).fetchone()
+            is not None
+        )
 
     def count(self) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM entitlements").fetchone()[0])

@@ -757,10 +757,12 @@ class Ledger:
         scheme: str,
         row: Any = None,
         findings: Sequence[Sequence[Any]] | None = None,
+        ids: Sequence[str] | None = None,
     ) -> str:
         """A dispatch's digest re-derived from its stored row, its findings and the ids of its entitlements. The
         company is not in it: the entry that holds it is in the company's chain. `row` and `findings` ([level,
-        rule, message, employee] of each, in the order written): the dispatch's, when the caller read them."""
+        rule, message, employee] of each, in the order written), `ids` (of its entitlements, in `seq` order): the
+        dispatch's, when the caller read them."""
         if row is None:
             row = self.dispatches.get(company, event_id, scheme)
         if row is None:
@@ -770,9 +772,10 @@ class Ledger:
                 [f["level"], f["rule"], f["message"], f["employee"]]
                 for f in self.dispatches.findings(company, event_id, scheme)
             ]
-        ids = (
-            self.entitlements.ids_of_dispatch(company, event_id, scheme) if row["status"] == COMPLETED else []
-        )
+        if row["status"] != COMPLETED:
+            ids = []
+        elif ids is None:
+            ids = self.entitlements.ids_of_dispatch(company, event_id, scheme)
         return dispatch_digest(
             event_id,
             scheme,

@@ -13,9 +13,9 @@ from .entitlements import TUPLE_COLUMNS
 
 BUSY_TIMEOUT_S = 60.0  # as the ledger's own connection waits for a writer
 
-# (seq, id, scheme, company, digest): what the verifier's own process needs of each row once the amounts were
-# recomputed elsewhere
-KEY_COLUMNS = ("seq", "id", "scheme", "company", "digest")
+# (seq, id, scheme, company, digest, event_id): what the verifier's own process needs of each row once the amounts
+# were recomputed elsewhere (the event id: the dispatches' digests list their rows' ids)
+KEY_COLUMNS = ("seq", "id", "scheme", "company", "digest", "event_id")
 
 
 def read_only(path: str | Path) -> sqlite3.Connection:

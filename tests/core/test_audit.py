@@ -154,6 +154,35 @@ def test_pay_lines_written_as_json_by_sqlite_give_the_digests_python_gives(app, 
     assert "company DURAND: payroll pay/2025-03 differs from load 1 (rows altered, added or removed)" in found
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["CDI", "a\nb\t\x01\x1f", "é😀 \u2028", '"\\', "\x7f"],
+    ids=["plain", "controls", "unicode", "quotes", "del"],
+)
+def test_contracts_and_absences_written_as_json_by_sqlite_give_the_digests_python_gives(
+    app, text, monkeypatch
+):
+    # as the pay lines above: the contracts' and absences' parts are digested from SQLite's own JSON when it has
+    # the recorded digest (no row made in Python), else in Python; either way the digests Python gives
+    from paybonus.store import companies as store
+
+    for table, column in (("contracts", "category"), ("absences", "kind")):
+        sql(
+            app,
+            f"UPDATE {table} SET {column} = ? WHERE rowid = (SELECT MIN(rowid) FROM {table} WHERE company = 'DURAND')",
+            args=(text,),
+        )
+    python = app.ledger.companies.current_parts("DURAND")
+    in_python: list[int] = []
+    real = store.part_digest
+    monkeypatch.setattr(store, "part_digest", lambda rows: in_python.append(len(rows)) or real(rows))
+    assert app.ledger.companies.current_parts("DURAND", expected=python) == python
+    assert in_python == []  # every part from SQLite's JSON
+    wrong = {part: "0" * 64 for part in python}
+    assert app.ledger.companies.current_parts("DURAND", expected=wrong) == python
+    assert len(in_python) == len(python)  # every part again in Python
+
+
 def Period_of(payload):
     from paybonus.calendar import Period
 
@@ -695,3 +724,66 @@ def test_a_paid_entitlement_set_back_to_due_is_found(app):
     assert not [p for p in problems(app) if ent[0] in p]
     sql(app, "UPDATE entitlements SET status = 'due' WHERE id = ?", args=(ent[0],))
     assert any(ent[0] in p for p in problems(app))
+    # and a row without payments that does not read 'due'
+    unpaid = app.ledger.conn.execute(
+        "SELECT id FROM entitlements WHERE id <> ? AND status = 'due' AND amount_cents > 0 LIMIT 1", (ent[0],)
+    ).fetchone()[0]
+    sql(app, "UPDATE entitlements SET status = 'paid' WHERE id = ?", args=(unpaid,))
+    assert f"entitlement {unpaid}: status 'paid' does not follow from its payments ('due')" in problems(app)
+
+
+def test_dispatches_whose_rows_are_interleaved_are_not_altered(app):
+    """The dispatches' digests list their rows' ids as the walk of the entitlements read them: two dispatches
+    whose rows alternate (each in its own order) are read whole, as a query for each dispatch reads them."""
+    first, second = app.ledger.conn.execute(
+        "SELECT company, event_id, scheme FROM entitlements GROUP BY 1, 2, 3 HAVING COUNT(*) > 1 LIMIT 2"
+    ).fetchall()
+    top = app.ledger.conn.execute("SELECT MAX(seq) FROM entitlements").fetchone()[0] + 1
+    for k, (company, event_id, scheme) in enumerate((first, second)):
+        seqs = app.ledger.entitlements.conn.execute(
+            "SELECT seq FROM entitlements WHERE company = ? AND event_id = ? AND scheme = ? ORDER BY seq",
+            (company, event_id, scheme),
+        ).fetchall()
+        for i, (seq,) in enumerate(seqs):  # the rows' order is not in their digests nor in the chain
+            sql(app, "UPDATE entitlements SET seq = ? WHERE seq = ?", args=(top + 2 * i + k, seq))
+    assert problems(app) == []
+
+
+def test_an_entitlements_check_that_stops_leaves_the_dispatches_checked_as_recorded(app):
+    """When the walk of the entitlements stops at a row it cannot read, the dispatches' digests read their ids
+    by a query (the walk's are partial): no dispatch is named altered for it."""
+    sql(app, "DROP TRIGGER entitlements_immutable")
+    sql(app, "UPDATE entitlements SET explanation = '[1]' WHERE seq = (SELECT MIN(seq) FROM entitlements)")
+    found = problems(app)
+    assert any(p.startswith("entitlements: holds rows paybonus did not write") for p in found)
+    assert not [p for p in found if p.startswith("dispatch ")]
+
+
+def test_a_row_recorded_after_the_walk_of_the_entitlements_is_in_its_dispatchs_digest(app, monkeypatch):
+    """The dispatches' check takes the ids the walk of the entitlements read; a row recorded after that walk (a
+    publisher writing meanwhile, here a forged one) is read by a query, and its dispatch's digest covers it."""
+    from paybonus import audit
+
+    company, event_id, scheme = app.ledger.conn.execute(
+        "SELECT company, event_id, scheme FROM dispatches d WHERE status = 'completed' AND NOT EXISTS (SELECT 1 "
+        "FROM entitlements e WHERE e.company = d.company AND e.event_id = d.event_id AND e.scheme = d.scheme) "
+        "LIMIT 1"
+    ).fetchone()
+    real = audit._check_dispatches
+
+    def after_a_write(ledger, *args, **kw):
+        sql(
+            app,
+            "INSERT INTO entitlements (id, scheme, scheme_version, company, employee, period_start, period_end, "
+            "amount_cents, kind, social_regime, status, event_id, explanation, digest, recorded_at) SELECT "
+            "'ENT-late', ?, scheme_version, ?, employee, period_start, period_end, amount_cents, kind, "
+            "social_regime, status, ?, explanation, digest, recorded_at FROM entitlements LIMIT 1",
+            args=(scheme, company, event_id),
+        )
+        return real(ledger, *args, **kw)
+
+    monkeypatch.setattr(audit, "_check_dispatches", after_a_write)
+    assert (
+        f"dispatch {event_id}/{scheme} ({company}): its row, findings or entitlements differ from its audit entry "
+        "(altered)" in problems(app)
+    )
