@@ -136,10 +136,13 @@ class StatementBuilder:
         )
         advances = sum(e.amount_cents for e in rights if e.kind is Kind.ADVANCE)  # 3° bis
         alloc = allocation(self.ledger, principal.id, issued_on, self.params)
-        if (
-            alloc["allocation"] == "pending"
-        ):  # paid or placed in full already: nothing is left to choose (I-38)
-            alloc = self._settled(rights, total, issued_on) or alloc
+        # paid or placed in full already: nothing is left to choose (I-38); once the window closed, the default
+        # stands only where the payments followed it (a sum paid out before the first statement was not "placed
+        # for want of an answer")
+        if alloc.get("by") != "choice":
+            settled = self._settled(rights, total, issued_on)
+            if settled is not None and settled["allocation"] != alloc["allocation"]:
+                alloc = settled
         window_days = int(self.params.value("option_window_days", issued_on))
         window = option_window(self.ledger, principal.id, self.params)
         answer_by = window[1] if window else issued_on + timedelta(days=window_days)

@@ -504,3 +504,43 @@ def test_a_split_made_by_payments_then_corrected_below_them_shows_what_was_paid_
     assert st.content["choice"]["allocation"] == "split"
     assert (parts["total"], parts["remaining"]) == (111_254, 66_047)
     assert (parts["paid_part"], parts["placed_part"]) == (77_301, 100_000)
+
+
+@pytest.mark.parametrize(
+    ("mode", "paid_on", "by_payment", "sentence"),
+    [
+        ("paid", "2026-04-10", True, "Vos droits vous ont été versés"),
+        ("placed", "2026-04-10", False, "Vos droits sont placés sur"),  # as the default would: it stands
+        ("placed", "2026-05-05", False, "Vos droits sont placés sur"),  # placed by default after the window
+    ],
+)
+def test_a_statement_issued_again_after_the_window_says_what_the_payments_did_where_the_default_did_not(
+    tmp_path, mode, paid_on, by_payment, sentence
+):
+    # I-38: paid out in full before the first statement (15 April); the statement sent again on 15 May, once the
+    # window closed with no answer, read "placés sur le PEE, faute de demande de versement dans le délai": the
+    # default, for a sum the payroll had paid out before any window opened. Placed, it reads as the default
+    db = sample_ledger(tmp_path / "l.db")
+    paid, issued = tmp_path / "paid.jsonl", tmp_path / "issued.jsonl"
+    with Paybonus.open(db) as app:
+        [principal] = app.entitlements(company="DURAND", scheme="interessement", employee="E0001")
+        first = {"entitlement": principal.id, "issued_on": "2026-04-15", "channel": "email"}
+        payload = {"entitlement": principal.id, "amount_cents": 177_301, "paid_on": paid_on, "mode": mode}
+        paid.write_text(_event("pay", "payment_recorded", f"{paid_on}T18:00:00+02:00", payload) + "\n")
+        issued.write_text(_event("issued", "statement_issued", "2026-04-15T09:00:00+02:00", first) + "\n")
+        for events in (paid, issued) if paid_on < "2026-04-15" else (issued, paid):
+            assert not app.publish(events).failed
+        (again,) = app.statements(
+            "DURAND", YEAR, "interessement", issued_on=date(2026, 5, 15), channel="post", employee="E0001"
+        )
+    choice = again.content["choice"]
+    assert (choice["open"], choice["allocation"], choice["by_default"], choice["by_payment"]) == (
+        False,
+        mode,
+        not by_payment,
+        by_payment,
+    )
+    html, pdf = both(again)
+    for text in (html, pdf):
+        assert sentence in text
+        assert ("faute de demande de versement" in text) == (not by_payment)
