@@ -12,8 +12,8 @@ hash of its canonical JSON (`seal.py`). It is a JSON document:
     channel    "email" | "post" | "hand" | "portal"  how it reaches the employee (--channel)
     lines      [{key, item, label, cents, text}]  every amount, in the order printed; `text` exactly as printed
     dates      {answer_by, payment_deadline}
-    choice     {open, allocation, by_default, by_payment, savings_plan, plan, account_keeper, how_to_ask, window_days,
-                unavailability_years}
+    choice     {open, allocation, by_default, by_payment, savings_plan, plan, placed_on, company_per,
+                account_keeper, how_to_ask, window_days, unavailability_years}
     annex      {intro, sections: [{title, blocks}]}  the scheme's note (D3313-9), already in French
     entries    [[entitlement id, digest], ...]    the ledger entries it shows, sorted
 
@@ -143,6 +143,7 @@ class StatementBuilder:
             settled = self._settled(rights, total, issued_on)
             if settled is not None and settled["allocation"] != alloc["allocation"]:
                 alloc = settled
+        placed_on = _placed_on(alloc, config.statement.savings_plan)
         window_days = int(self.params.value("option_window_days", issued_on))
         window = option_window(self.ledger, principal.id, self.params)
         answer_by = window[1] if window else issued_on + timedelta(days=window_days)
@@ -197,10 +198,9 @@ class StatementBuilder:
             )
         if alloc["allocation"] == "split":
             placed = int(alloc.get("placed_cents") or 0)
-            lines.append(_line("paid_part", "", "dont part versée (montant brut)", total - placed))
-            lines.append(
-                _line("placed_part", "", f"dont part placée sur {st.savings_plan} (montant brut)", placed)
-            )
+            paid_out = alloc.get("paid_cents", total - placed)  # by payments: what was paid, not the rest
+            lines.append(_line("paid_part", "", "dont part versée (montant brut)", paid_out))
+            lines.append(_line("placed_part", "", f"dont part placée sur {placed_on} (montant brut)", placed))
         lines += [
             _line("csg", "", f"CSG {percent(c.csg_rate)}", c.csg_cents),
             _line(
@@ -244,6 +244,8 @@ class StatementBuilder:
                 "by_payment": alloc.get("by") == "payments",
                 "savings_plan": has_plan,
                 "plan": st.savings_plan,
+                "placed_on": placed_on,
+                "company_per": bool(alloc.get("per")),
                 "account_keeper": st.account_keeper,
                 "how_to_ask": st.how_to_ask,
                 "window_days": window_days,
@@ -259,22 +261,22 @@ class StatementBuilder:
     ) -> dict[str, Any] | None:
         """The allocation the payments recorded up to the issue date made of rights then paid in full: paid out,
         placed (PEE or PER), or both (a split, with the cents placed); None while anything is still due."""
-        paid = placed = 0
+        by_mode = {"paid": 0, "placed": 0, "placed_per": 0}
         for e in rights:
             for row in self.ledger.payments.of(e.id):
-                if date.fromisoformat(row["paid_on"]) > issued_on:
-                    continue
-                if row["mode"] == "paid":
-                    paid += int(row["amount_cents"])
-                else:
-                    placed += int(row["amount_cents"])
+                if date.fromisoformat(row["paid_on"]) <= issued_on:
+                    by_mode[row["mode"]] = by_mode.get(row["mode"], 0) + int(row["amount_cents"])
+        paid, placed = by_mode["paid"], by_mode["placed"] + by_mode["placed_per"]
         if total <= 0 or paid + placed < total:
             return None
         allocation = "split" if paid and placed else "placed" if placed else "paid"
         return {
             "allocation": allocation,
             "placed_cents": placed if allocation == "split" else None,
+            "paid_cents": paid,  # what was paid out, even above rights a recomputation cut since
             "by": "payments",
+            "per": by_mode["placed_per"] > 0,  # some of it went to the company PER, not the PEE
+            "pee": by_mode["placed"] > 0,
         }
 
     def _employee(self, company: str, employee: str, period: Period, issued_on: date) -> dict[str, Any]:
@@ -323,6 +325,16 @@ def _typeset(value: Any) -> Any:
 def _of_the(label: str) -> str:
     """ "de l'intéressement", "du ..." (a scheme's label is a masculine noun, as intéressement)."""
     return ("de l'" if label[:1] in "aeiouyéèêàâîôû" else "du ") + label
+
+
+COMPANY_PER = "le plan d'épargne retraite d'entreprise (PER)"
+
+
+def _placed_on(alloc: Mapping[str, Any], savings_plan: str) -> str:
+    """Where the placed sums went: the PEE, unless the payments (`placed_per`) put them in the company PER."""
+    if not alloc.get("per"):
+        return savings_plan
+    return f"{savings_plan} et {COMPANY_PER}" if alloc.get("pee") else COMPANY_PER
 
 
 def _line(key: str, item: str, label: str, cents: int) -> dict[str, Any]:
@@ -426,6 +438,8 @@ def sample(company: CompanyConfig) -> dict[str, Any]:
             "by_payment": False,
             "savings_plan": True,
             "plan": st.savings_plan,
+            "placed_on": st.savings_plan,
+            "company_per": False,
             "account_keeper": st.account_keeper,
             "how_to_ask": st.how_to_ask,
             "window_days": 15,

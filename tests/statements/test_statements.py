@@ -436,11 +436,6 @@ def test_rights_paid_or_placed_before_the_statement_leave_nothing_to_choose(
         assert (parts["paid_part"], parts["placed_part"]) == (77_301, 100_000)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review-dec02: a right placed in full in the company PER (placed_per) reads as placed on the PEE, "
-    "5 years unavailable; the statement knows no PER",
-)
 def test_rights_placed_in_the_company_per_before_the_statement_do_not_read_as_placed_on_the_pee(tmp_path):
     # I-38 with `placed_per`: the payroll placed E0001's 1 773,01 € in the company PER before the statement; the
     # statement must not tell him they went to the PEE (named by [statement] savings_plan) for 5 years
@@ -461,13 +456,10 @@ def test_rights_placed_in_the_company_per_before_the_statement_do_not_read_as_pl
     assert plan  # the PEE's name
     html, _ = both(st)
     assert f"Vos droits ont été placés sur {plan}" not in html
+    assert "Vos droits ont été placés sur le plan d'épargne retraite d'entreprise (PER)" in html
+    assert "indisponibles jusqu'à votre départ à la retraite" in html
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review-dec02: paid and placed before the statement, then corrected below what was paid: the "
-    "'dont part versée' line is the rights less the placed part, not what was paid out",
-)
 def test_a_split_made_by_payments_then_corrected_below_them_shows_what_was_paid_out(tmp_path):
     # E0001 got 773,01 € paid out and 1 000,00 € placed before any statement; a recomputation then brings his
     # rights to 1 112,54 €. The statement says the payments split his rights: the part paid out was 773,01 €
