@@ -8,7 +8,8 @@ whatever an event type's own `check` refuses. A refused batch writes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from attrs import frozen
@@ -31,13 +32,20 @@ class Admitted:
 
 class Admission:
     def __init__(
-        self, ledger: Ledger, reader: LedgerReader, host: PluginHost, caches: Caches, params: Parameters
+        self,
+        ledger: Ledger,
+        reader: LedgerReader,
+        host: PluginHost,
+        caches: Caches,
+        params: Parameters,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.ledger = ledger
         self.reader = reader
         self.host = host
         self.caches = caches
         self.params = params
+        self.clock = clock  # the recording time: a payment cannot be dated long after it (`payments.check`)
 
     def check(
         self,
@@ -84,7 +92,9 @@ class Admission:
                 )
         if event.type in payments.CHECKED:
             try:
-                payments.check(self.ledger, event, {} if pending is None else pending, self.params)
+                payments.check(
+                    self.ledger, event, {} if pending is None else pending, self.params, self.clock().date()
+                )
             except ValueError as exc:
                 raise UserError(where, str(exc)) from None
         check = self.host.event_types.get(event.type).check

@@ -118,7 +118,7 @@ class EventBus:
 
     @property
     def admission(self) -> Admission:
-        return Admission(self.ledger, self.reader, self.host, self.caches, self.params)
+        return Admission(self.ledger, self.reader, self.host, self.caches, self.params, lambda: self.clock())
 
     # -- publishing --------------------------------------------------------------------------------------
 

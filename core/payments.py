@@ -29,15 +29,18 @@ def outstanding(ledger: Ledger, entitlement_id: str) -> int:
     return 0 if row is None else int(row["amount_cents"]) - ledger.payments.paid_cents(entitlement_id)
 
 
-def check(ledger: Ledger, event: Event[Any], pending: dict[str, int], params: Parameters) -> None:
-    """Refuse what cannot be recorded (ValueError, one line). `pending`: payments earlier in the same batch."""
+def check(
+    ledger: Ledger, event: Event[Any], pending: dict[str, int], params: Parameters, today: date
+) -> None:
+    """Refuse what cannot be recorded (ValueError, one line). `pending`: payments earlier in the same batch;
+    `today`: the day it is recorded."""
     p = event.payload
     row = ledger.entitlements.get(p.entitlement)
     if row is None or row["company"] != event.company:
         raise ValueError(
             f"payload.entitlement: no entitlement {p.entitlement!r} for company {event.company!r}"
         )
-    _check_not_ahead(event)
+    _check_not_ahead(event, today)
     if event.type == "payment_recorded":
         if row["amount_cents"] < 0:
             raise ValueError(f"payload.entitlement: a negative {row['kind']} is recovered, not paid")
@@ -128,19 +131,21 @@ def check(ledger: Ledger, event: Event[Any], pending: dict[str, int], params: Pa
 _DATED = {"payment_recorded": "paid_on", "statement_issued": "issued_on", "option_chosen": "chosen_on"}
 
 
-def _check_not_ahead(event: Event[Any]) -> None:
-    """These events report what happened: a date after the end of the month following the event's own (a payroll
-    may close before its pay day) is a typo of the year, recorded for good otherwise (a payment in 2062 asks late
-    interest for a TMOP that cannot exist yet; a statement then would move the choice window years on)."""
+def _check_not_ahead(event: Event[Any], today: date) -> None:
+    """These events report what happened: a date after the end of the month following the event's own, or the
+    day it is recorded if that is earlier (a payroll may close before its pay day), is a typo of the year,
+    recorded for good otherwise (a payment in 2062 asks late interest for a TMOP that cannot exist yet; a
+    statement then would move the choice window years on)."""
     name = _DATED[event.type]
     day: date = getattr(event.payload, name)
-    occurred = event.occurred_at.date()
-    following = date(occurred.year + occurred.month // 12, occurred.month % 12 + 1, 1)
+    basis = min(event.occurred_at.date(), today)
+    following = date(basis.year + basis.month // 12, basis.month % 12 + 1, 1)
     limit = date(following.year + following.month // 12, following.month % 12 + 1, 1) - timedelta(days=1)
     if day > limit:
+        said = f"occurred_at {basis}" if basis == event.occurred_at.date() else f"recorded on {basis}"
         raise ValueError(
-            f"payload.{name}: {day} is after the end of the month following the event ({limit}; occurred_at "
-            f"{occurred}): an event reports what already happened"
+            f"payload.{name}: {day} is after {limit}, the end of the month following the event ({said}): an "
+            "event reports what already happened"
         )
 
 

@@ -4,7 +4,7 @@ Golden cases calling the check itself with the ledger's rows, so that each refus
 (mutation testing, docs/testing.md).
 """
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from helpers.companies import close_year, company, person, toml, world
@@ -43,11 +43,14 @@ def pay(bus, ent_id, cents, mode="paid", company="ACME", on="2026-05-02"):
     )
 
 
-def check(ledger, ev, pending=None, row=None, monkeypatch=None):
+LATER = date(2100, 1, 1)  # recorded long after: only the event's own date bounds the dates it reports
+
+
+def check(ledger, ev, pending=None, row=None, monkeypatch=None, today=LATER):
     if row is not None:
         monkeypatch.setattr(ledger.entitlements, "get", lambda _id: row)
     pending = {} if pending is None else pending
-    payments.check(ledger, ev, pending, P)
+    payments.check(ledger, ev, pending, P, today)
     return pending
 
 
@@ -184,6 +187,7 @@ def test_a_date_after_the_month_following_the_event_is_refused(acme, occurred, l
         date.fromisoformat(last_day).replace(day=1).replace(month=date.fromisoformat(last_day).month % 12 + 1)
     )
     after = after if after > date.fromisoformat(last_day) else after.replace(year=after.year + 1)
+    bus.clock = lambda: datetime(2099, 12, 31, 12, tzinfo=UTC)  # recorded later than every date here
     if type_ == "option_chosen":  # the last day inside the window, so that only the date can refuse it
         opened = (date.fromisoformat(last_day) - timedelta(days=5)).isoformat()
         bus.publish(
@@ -196,8 +200,9 @@ def test_a_date_after_the_month_following_the_event_is_refused(acme, occurred, l
         if refused:
             with pytest.raises(ValueError) as info:
                 check(ledger, ev)
-            assert f"payload.{field}: {day} is after the end of the month following the event" in str(
-                info.value
+            assert (
+                f"payload.{field}: {day} is after {last_day}, the end of the month following the event"
+                in str(info.value)
             )
         else:
             check(ledger, ev)  # accepted: no other refusal hides behind this one
@@ -269,3 +274,22 @@ def test_a_placement_in_the_pee_of_a_company_without_one_is_refused(tmp_path):  
         check(ledger, pay(bus, ent["id"], 100, mode="placed"))
     for mode in ("paid", "placed_per"):
         check(ledger, pay(bus, ent["id"], 100, mode=mode))
+
+
+def test_a_date_after_the_month_following_its_recording_is_refused_whatever_the_event_says(acme):
+    # a payroll that stamps occurred_at from the pay date carries the typo into both (2062-06-15 for 2026-06-15):
+    # the day it is recorded bounds the dates it reports too, so that the typo cannot reach the ledger
+    bus, ledger, ent = acme
+    typo = pay(bus, ent["id"], 100, on="2062-06-15")
+    typo = event(bus, "payment_recorded", typo.to_dict()["payload"], occurred_at="2062-06-15T18:00:00+02:00")
+    for today, refused in ((date(2062, 5, 1), False), (date(2026, 12, 2), True), (date(2062, 4, 30), True)):
+        if refused:
+            with pytest.raises(ValueError, match=rf"paid_on: 2062-06-15 is after .*\(recorded on {today}\)"):
+                check(ledger, typo, today=today)
+        else:
+            check(ledger, typo, today=today)
+    # through the bus, its clock is the recording day
+    bus.clock = lambda: datetime(2026, 12, 2, 10, tzinfo=UTC)
+    with pytest.raises(Exception, match="paid_on: 2062-06-15 is after 2027-01-31"):
+        bus.publish(typo)
+    assert ledger.payments.paid_cents(ent["id"]) == 0
