@@ -421,7 +421,9 @@ def load_digest(company: str, n: int, config_digest: str, parts: list[list[str]]
     return sha256(canonical({"company": company, "n": n, "config": config_digest, "parts": parts}))
 
 
-PAY_CHUNK = 4096  # rows fetched at once by the population read (their tuples live for one chunk)
+# rows fetched at once by the population read: few enough that a chunk's tuples and values are still in the CPU's
+# cache when they are mapped (4 096 rows, about 1.6 MB of objects, cost 12 % more CPU than 64 to 128 rows)
+PAY_CHUNK = 128
 _EMPLOYEE = itemgetter(0)
 _AMOUNTS = itemgetter(slice(1, None))  # a pay line's values but the employee: the key of equal lines
 
