@@ -6,10 +6,13 @@ import hashlib
 import json
 import sqlite3
 import zlib
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
+from functools import partial
+from itertools import islice
+from operator import call, itemgetter
 from typing import Any
 
 from paybonus.calendar import Period
@@ -304,16 +307,35 @@ class Companies:
             (company, company, end, start),
         )
 
-    def pay_lines_between(self, company: str, first_month: str, end: str) -> Iterator[tuple[Any, ...]]:
-        """(employee, month, gross, base, hours, ap_hours, ap_indemnity, reconstituted, cp_caisse, ap_subject)
-        by month and employee: the order of the primary key, so that SQLite sorts nothing (a year of 200 000
-        people is 2.4 million lines); each employee's lines still come in month order."""
-        return self.conn.execute(
-            "SELECT employee, month, gross_cents, base_cents, contract_hours, ap_hours, ap_indemnity_cents, "
-            "reconstituted_cents, cp_caisse_cents, ap_subject_cents FROM pay_lines WHERE company = ? "
-            "AND month >= ? AND month <= ? ORDER BY month, employee",
+    def pay_months(self, company: str, first_month: str, end: str) -> list[str]:
+        """The distinct months of the company's pay lines within first_month..end, in order: one seek of the
+        primary key (company, month, employee) a month, not a scan of its lines."""
+        months: list[str] = []
+        sql = "SELECT MIN(month) FROM pay_lines WHERE company = ? AND month > ? AND month <= ?"
+        row = self.conn.execute(
+            "SELECT MIN(month) FROM pay_lines WHERE company = ? AND month >= ? AND month <= ?",
             (company, first_month, end),
+        ).fetchone()
+        while row is not None and row[0] is not None:
+            months.append(row[0])
+            row = self.conn.execute(sql, (company, row[0], end)).fetchone()
+        return months
+
+    def pay_lines_of_month(self, company: str, month: str) -> Iterator[list[tuple[Any, ...]]]:
+        """(employee, gross, base, hours, ap_hours, ap_indemnity, reconstituted, cp_caisse, ap_subject) of the
+        month's pay lines by employee (the primary key's order: SQLite sorts nothing), in lists of plain tuples
+        of at most PAY_CHUNK rows. Without the month: a year of 200 000 people is 2.4 million lines, and each
+        value read is a Python object made."""
+        cur = self.conn.execute(
+            "SELECT employee, gross_cents, base_cents, contract_hours, ap_hours, ap_indemnity_cents, "
+            "reconstituted_cents, cp_caisse_cents, ap_subject_cents FROM pay_lines WHERE company = ? "
+            "AND month = ? ORDER BY employee",
+            (company, month),
         )
+        if isinstance(self.conn, sqlite3.Connection):  # rows are tuples already
+            return iter(partial(cur.fetchmany, PAY_CHUNK), [])
+        rows = map(tuple, cur)  # PostgreSQL's rows index by name in Python: plain tuples index in C
+        return iter(lambda: list(islice(rows, PAY_CHUNK)), [])
 
     def absences_during(self, company: str, start: str, end: str) -> Iterator[tuple[Any, ...]]:
         """(employee, kind, start, end) of the absences overlapping start..end."""
@@ -402,50 +424,98 @@ def load_digest(company: str, n: int, config_digest: str, parts: list[list[str]]
     return sha256(canonical({"company": company, "n": n, "config": config_digest, "parts": parts}))
 
 
+# rows fetched at once by the population read: few enough that a chunk's tuples and values are still in the CPU's
+# cache when they are mapped (4 096 rows, about 1.6 MB of objects, cost 12 % more CPU than 64 to 128 rows)
+PAY_CHUNK = 128
+_EMPLOYEE = itemgetter(0)
+_AMOUNTS = itemgetter(slice(1, None))  # a pay line's values but the employee: the key of equal lines
+
+
+class _Appenders(dict[str, Any]):
+    """employee -> the `append` of their list of pay lines in `pay`, made when the employee is first seen."""
+
+    def __init__(self, pay: dict[str, list[PayLine]]) -> None:
+        super().__init__()
+        self.pay = pay
+
+    def __missing__(self, employee: str) -> Any:
+        lines = self.pay[employee] = []
+        append = self[employee] = lines.append
+        return append
+
+
+class _Lines(dict[tuple[Any, ...], PayLine]):
+    """One month's pay lines by their values (`_AMOUNTS`): a line is made once and shared by everyone paid exactly
+    the same that month (a PayLine is immutable). Its month, hours and amounts are shared with the other months'
+    lines through `decimals` and `amounts` (one salary for the twelve months of most)."""
+
+    def __init__(self, month: date, decimals: dict[str, Decimal], amounts: dict[int, int]) -> None:
+        super().__init__()
+        self.month, self.decimals, self.amounts = month, decimals, amounts
+
+    def __missing__(self, key: tuple[Any, ...]) -> PayLine:
+        gross, base, hours, ap_h, ap_i, rec, cp, ap_s = key
+        decimals, shared = self.decimals, self.amounts.setdefault
+        h = decimals.get(hours)
+        if h is None:
+            h = decimals[hours] = Decimal(hours)
+        ap = decimals.get(ap_h)
+        if ap is None:
+            ap = decimals[ap_h] = Decimal(ap_h)
+        if rec is not None:
+            rec = shared(rec, rec)
+        line = self[key] = PayLine(
+            self.month, shared(gross, gross), shared(base, base), h, ap, ap_i, rec, cp, ap_s
+        )
+        return line
+
+
+def _pay_lines(companies: Companies, company: str, first_month: str, end: str) -> dict[str, list[PayLine]]:
+    """Each employee's pay lines of first_month..end, in month order. A year of 200 000 people is 2.4 million
+    lines: read month by month (the month is then not a column of every row), each row goes through C only
+    (`map`): its employee to the `append` of their list, its values to the month's shared line. Python code runs
+    once per distinct line and once per employee, not once per row."""
+    pay: dict[str, list[PayLine]] = {}
+    appenders = _Appenders(pay)
+    decimals: dict[str, Decimal] = {}
+    amounts: dict[int, int] = {}
+    for month in companies.pay_months(company, first_month, end):
+        lines = _Lines(date.fromisoformat(month), decimals, amounts)
+        for rows in companies.pay_lines_of_month(company, month):
+            deque(
+                map(
+                    call,
+                    map(appenders.__getitem__, map(_EMPLOYEE, rows)),
+                    map(lines.__getitem__, map(_AMOUNTS, rows)),
+                ),
+                maxlen=0,
+            )
+    return pay
+
+
 def population(companies: Companies, company: str, period: Period) -> Population:
     """Everyone under contract at some point of `period` (or paid in it), from the stored payroll inputs."""
     s, e = period.start.isoformat(), period.end.isoformat()
     contracts: dict[str, list[Contract]] = defaultdict(list)
     group: dict[str, list[Contract]] = defaultdict(list)
     meta: dict[str, tuple[str, str, str]] = {}
+    # a Contract is immutable: one for each distinct (start, end), shared by everyone hired and leaving the same
+    # days (9 276 for the 209 610 contracts of the 200 000-employee bench), and one tuple for each distinct meta
+    spans: dict[tuple[str, str | None], Contract] = {}
+    metas: dict[tuple[str, str, str], tuple[str, str, str]] = {}
     for emp, start, end, cat, est, unit, other in companies.contracts_during(company, s, e):
-        c = Contract(date.fromisoformat(start), date.fromisoformat(end) if end else None)
+        c = spans.get((start, end))
+        if c is None:
+            c = spans[start, end] = Contract(
+                date.fromisoformat(start), date.fromisoformat(end) if end else None
+            )
         if other:  # a contract with another company of the group: seniority only (D-12)
             group[emp].append(c)
             continue
         contracts[emp].append(c)
-        meta[emp] = (cat or "", est or "", unit or "")
-    pay: dict[str, list[PayLine]] = defaultdict(list)
-    # a year of 200 000 people is 2.4 million lines: share the few distinct months and hours values, each amount
-    # between the lines that have it (one salary for the twelve months of most), and each line between the people
-    # paid exactly the same that month (a PayLine is immutable): a third of the lines, a fraction of the memory
-    months: dict[str, date] = {}
-    decimals: dict[str, Decimal] = {}
-    amounts: dict[int, int] = {}
-    lines: dict[tuple[Any, ...], PayLine] = {}
-    shared = amounts.setdefault
-    for emp, month, gross, base, hours, ap_h, ap_i, rec, cp, ap_s in companies.pay_lines_between(
-        company, period.start.replace(day=1).isoformat(), e
-    ):
-        key = (month, gross, base, hours, ap_h, ap_i, rec, cp, ap_s)
-        line = lines.get(key)
-        if line is None:
-            day = months.get(month)
-            if day is None:
-                day = months[month] = date.fromisoformat(month)
-            h = decimals.get(hours)
-            if h is None:
-                h = decimals[hours] = Decimal(hours)
-            ap = decimals.get(ap_h)
-            if ap is None:
-                ap = decimals[ap_h] = Decimal(ap_h)
-            if rec is not None:
-                rec = shared(rec, rec)
-            line = lines[key] = PayLine(
-                day, shared(gross, gross), shared(base, base), h, ap, ap_i, rec, cp, ap_s
-            )
-        pay[emp].append(line)
-    del lines
+        m = (cat or "", est or "", unit or "")
+        meta[emp] = metas.setdefault(m, m)
+    pay = _pay_lines(companies, company, period.start.replace(day=1).isoformat(), e)
     absences: dict[str, list[Absence]] = defaultdict(list)
     for emp, kind, start, end in companies.absences_during(company, s, e):
         absences[emp].append(Absence(AbsenceKind(kind), date.fromisoformat(start), date.fromisoformat(end)))

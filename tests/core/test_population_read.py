@@ -1,0 +1,186 @@
+"""The population read (`paybonus.store.companies.population`) against a straightforward reference written from the
+rows as stored: the same employees in the same order, the same contracts, pay lines and absences, value for value
+and type for type (the repr tells Decimal("151.67") from Decimal("151.670"), an int from a bool or a Decimal), on
+generated payrolls with the edge cases: no pay line, no contract but pay, reconstituted salary or not, contracts
+with another company of the group, absences, several contracts, periods that do not start on the first."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from paybonus.calendar import Period
+from paybonus.payroll import Absence, AbsenceKind, Contract, EmployeeRecord, PayLine, Population
+from paybonus.store import Ledger
+from paybonus.store.companies import population
+
+# a few values each, so that many lines are equal (the read shares equal lines and amounts) and some are not
+IDS = ["E1", "E10", "E2", "a", "B", "Zoé", "É3", "e 4"]
+MONTHS = [f"{y}-{m:02d}-01" for y, m in [(2024, 12), *((2025, m) for m in range(1, 13)), (2026, 1)]]
+HOURS = ["151.67", "151.670", "75.84", "0", "35"]
+AP_HOURS = ["0", "45.50", "12"]
+CENTS = [0, 1, 279_000, 279_000, 195_302, 2**40 + 7]
+DAYS = [date(2024, 6, 1) + timedelta(days=d) for d in (0, 200, 214, 240, 300, 365, 400, 500, 640)]
+KINDS = list(AbsenceKind)
+PERIODS = [
+    Period(date(2025, 1, 1), date(2025, 12, 31)),
+    Period(date(2025, 3, 15), date(2025, 8, 20)),  # the March line counts (its month's first day is before)
+    Period(date(2025, 6, 1), date(2025, 6, 30)),
+]
+
+pay_values = st.tuples(
+    st.sampled_from(CENTS),
+    st.sampled_from(CENTS),
+    st.sampled_from(HOURS),
+    st.sampled_from(AP_HOURS),
+    st.sampled_from([0, 58_588]),
+    st.none() | st.sampled_from(CENTS),  # reconstituted: None or an amount
+    st.sampled_from([0, 12_345]),
+    st.none() | st.sampled_from([0, 40_000]),  # ap_subject: None or an amount
+)
+contract = st.tuples(
+    st.sampled_from(DAYS),  # start
+    st.none() | st.sampled_from(DAYS),  # end (None: running)
+    st.none() | st.sampled_from(["cadre", "ouvrier"]),
+    st.none() | st.sampled_from(["Lyon", ""]),
+    st.sampled_from(["", "unit-1"]),
+    st.sampled_from(["", "", "", "GROUP-CO"]),  # a contract with another company of the group
+)
+absence = st.tuples(st.sampled_from(KINDS), st.sampled_from(DAYS), st.integers(0, 90))
+
+
+@st.composite
+def payrolls(draw):
+    contracts, pay, absences = [], [], []
+    for emp in draw(st.lists(st.sampled_from(IDS), unique=True, max_size=len(IDS))):
+        for start, end, cat, est, unit, other in draw(
+            st.lists(contract, max_size=3, unique_by=lambda c: c[0])  # one contract a start day
+        ):
+            if end is not None and end < start:
+                start, end = end, start
+            contracts.append((emp, start.isoformat(), end and end.isoformat(), cat, est, "", unit, other))
+        for month in draw(st.lists(st.sampled_from(MONTHS), unique=True, max_size=len(MONTHS))):
+            pay.append((emp, month, *draw(pay_values)))
+        for kind, start, days in draw(st.lists(absence, max_size=2, unique_by=lambda a: a[1])):
+            absences.append((emp, kind.value, start.isoformat(), (start + timedelta(days=days)).isoformat()))
+    return contracts, pay, absences
+
+
+def reference(company: str, period: Period, contracts, pay, absences) -> Population:
+    """The population as its docstring says, from the rows in Python: everyone under contract with the company
+    (not a group company) at some point of the period, with all their contracts, or paid in the period's months."""
+    s, e = period.start.isoformat(), period.end.isoformat()
+    first = period.start.replace(day=1).isoformat()
+    under = {c[0] for c in contracts if not c[7] and c[1] <= e and (c[2] is None or c[2] >= s)}
+    mine = sorted((c for c in contracts if c[0] in under), key=lambda c: (c[0], c[1]))
+    paid = sorted((p for p in pay if first <= p[1] <= e), key=lambda p: (p[0], p[1]))
+    away = sorted((a for a in absences if a[2] <= e and a[3] >= s), key=lambda a: (a[0], a[2]))
+    employees = []
+    for emp in sorted(under | {p[0] for p in paid}):
+        own = [c for c in mine if c[0] == emp and not c[7]]
+        last = own[-1] if own else None
+        employees.append(
+            EmployeeRecord(
+                emp,
+                tuple(_contract(c) for c in own),
+                tuple(
+                    PayLine(date.fromisoformat(m), g, b, Decimal(h), Decimal(aph), api, rec, cp, aps)
+                    for _, m, g, b, h, aph, api, rec, cp, aps in (p for p in paid if p[0] == emp)
+                ),
+                tuple(
+                    Absence(AbsenceKind(k), date.fromisoformat(a), date.fromisoformat(b))
+                    for _, k, a, b in (x for x in away if x[0] == emp)
+                ),
+                (last[3] or "") if last else "",
+                (last[4] or "") if last else "",
+                last[6] if last else "",
+                group_contracts=tuple(_contract(c) for c in mine if c[0] == emp and c[7]),
+            )
+        )
+    return Population(company, period, tuple(employees))
+
+
+def _contract(c) -> Contract:
+    return Contract(date.fromisoformat(c[1]), date.fromisoformat(c[2]) if c[2] else None)
+
+
+def assert_same(got: Population, want: Population) -> None:
+    assert got == want
+    assert repr(got) == repr(want)  # types and exact decimals, which == does not tell apart
+    for g, w in zip(got.employees, want.employees, strict=True):
+        for gl, wl in zip(g.pay, w.pay, strict=True):
+            assert [type(v) for v in _values(gl)] == [type(v) for v in _values(wl)]
+
+
+def _values(line: PayLine) -> list[object]:
+    return [getattr(line, f) for f in PayLine.__attrs_attrs__.__dict__ if not f.startswith("_")]
+
+
+@pytest.fixture(scope="module")
+def ledger(tmp_path_factory):
+    led = Ledger.create(tmp_path_factory.mktemp("population") / "ledger.db")
+    yield led
+    led.close()
+
+
+_companies = itertools.count()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(payroll=payrolls(), period=st.sampled_from(PERIODS))
+def test_the_read_gives_the_reference_population(ledger, payroll, period):
+    contracts, pay, absences = payroll
+    company = f"C{next(_companies)}"
+    ledger.store_company(company, company, "", contracts, pay, absences, "2026-01-01T00:00:00Z")
+    assert_same(population(ledger.companies, company, period), reference(company, period, *payroll))
+
+
+EDGES = (
+    [  # contracts: employee, start, end, category, establishment, display_name, work_unit, group_company
+        ("A", "2020-01-01", None, "cadre", "Lyon", "", "u1", ""),
+        ("A", "2018-01-01", "2019-06-30", None, None, "", "", "GROUP-CO"),  # group: seniority only
+        ("B", "2025-02-10", "2025-04-30", "ouvrier", "", "", "", ""),
+        ("B", "2025-09-01", None, "cadre", "Paris", "", "u2", ""),  # two contracts: the last one's meta
+        ("D", "2019-01-01", "2024-12-31", None, None, "", "", ""),  # gone before the period, never paid in it
+        ("E", "2024-01-01", "2024-06-30", None, None, "", "", ""),  # gone before, paid in it (final pay)
+        ("F", "2025-05-01", None, None, None, "", "", ""),  # under contract, no pay line
+    ],
+    [  # pay lines: employee, month, gross, base, hours, ap_hours, ap_indemnity, reconstituted, cp, ap_subject
+        ("A", "2025-02-01", 279_000, 279_000, "151.67", "0", 0, None, 0, None),
+        ("A", "2025-01-01", 195_302, 279_000, "151.67", "45.50", 58_588, 279_000, 0, 40_000),
+        ("B", "2025-03-01", 279_000, 279_000, "151.67", "0", 0, None, 0, None),  # A's February line, in March
+        (
+            "B",
+            "2025-02-01",
+            279_000,
+            279_000,
+            "151.670",
+            "0",
+            0,
+            None,
+            0,
+            None,
+        ),  # equal, not the same decimal
+        ("C", "2025-01-01", 100_000, 100_000, "75.84", "0", 0, None, 12_345, None),  # paid, no contract
+        ("E", "2025-01-01", 50_000, 50_000, "0", "0", 0, 0, 0, 0),
+        ("A", "2024-12-01", 279_000, 279_000, "151.67", "0", 0, None, 0, None),  # before the period
+    ],
+    [("A", "illness", "2025-03-01", "2025-03-10"), ("A", "strike", "2024-12-30", "2025-01-02")],
+)
+
+
+def test_the_edge_cases_on_both_backends(both_backends_ledger):
+    period = Period(date(2025, 1, 1), date(2025, 12, 31))
+    both_backends_ledger.store_company("X", "X", "", *EDGES, "2026-01-01T00:00:00Z")
+    pop = population(both_backends_ledger.companies, "X", period)
+    assert_same(pop, reference("X", period, *EDGES))
+    assert [e.id for e in pop.employees] == ["A", "B", "C", "E", "F"]
+    a, b, c = pop.employees[:3]
+    assert a.pay[0].reconstituted_cents == 279_000 and a.pay[1].reconstituted_cents is None
+    assert b.pay[0].contract_hours.as_tuple() != b.pay[1].contract_hours.as_tuple()  # 151.670 and 151.67
+    assert c.contracts == () and (c.category, c.establishment, c.work_unit) == ("", "", "")
+    assert pop.employees[4].pay == ()
