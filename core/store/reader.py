@@ -160,7 +160,8 @@ class LedgerReader:
 
     def payroll(self, company: str, period: Period) -> Population:
         """The payroll `paybonus load` stored: everyone under contract during `period`, with pay and absences."""
-        pop = population(self._companies, company, period)
+        with self._snapshot():
+            pop = population(self._companies, company, period)
         if isinstance(self._conn, sqlite3.Connection):
             # a year of 200 000 people is 230 MiB of pay-line pages, read once: unmapped now (SQLite maps the file
             # again at the next read, page by page), they leave the process's resident memory for the OS cache
@@ -169,6 +170,23 @@ class LedgerReader:
         return pop
 
     # -- helpers -----------------------------------------------------------------------------------------
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[None]:
+        """One view of the ledger for the statements inside (a population's contracts, each month's pay lines,
+        absences): a payroll load committed meanwhile cannot mix two loads in one population. Inside a
+        transaction already, that one's view."""
+        conn: Any = self._conn
+        if conn.in_transaction:
+            yield
+            return
+        sqlite = isinstance(conn, sqlite3.Connection)
+        run = conn.execute if sqlite else conn.raw.execute
+        run("BEGIN" if sqlite else "BEGIN ISOLATION LEVEL REPEATABLE READ")
+        try:
+            yield
+        finally:
+            run("COMMIT")
 
     def loaded_at(self, company: str) -> str:
         """When the company's payroll was last loaded (what cached populations are keyed on)."""

@@ -184,3 +184,36 @@ def test_the_edge_cases_on_both_backends(both_backends_ledger):
     assert b.pay[0].contract_hours.as_tuple() != b.pay[1].contract_hours.as_tuple()  # 151.670 and 151.67
     assert c.contracts == () and (c.category, c.establishment, c.work_unit) == ("", "", "")
     assert pop.employees[4].pay == ()
+
+
+def test_a_load_committed_during_the_read_is_not_mixed_into_the_population(ledger_target, monkeypatch):
+    # the read is one statement a month (and contracts, absences): a `paybonus load` committing between two of them
+    # gave a population with January of one load and February of the next; read in one snapshot, it is all the
+    # first load's (the next read, keyed on the new load, gives all of the second's)
+    from paybonus.store import Ledger, LedgerReader
+    from paybonus.store.companies import Companies
+
+    period = Period(date(2025, 1, 1), date(2025, 12, 31))
+    writer = Ledger.create(ledger_target)
+    writer.store_company("X", "X", "", *EDGES, "2026-01-01T00:00:00Z")
+    contracts, pay, absences = EDGES
+    doubled = [(*line[:2], line[2] * 2, *line[3:]) for line in pay]
+    months_read = []
+    real = Companies.pay_lines_of_month
+
+    def then_load(self, company, month):
+        months_read.append(month)
+        if len(months_read) == 1:  # after the first month's statement: another process loads the company
+            writer.store_company("X", "X", "", contracts, doubled, absences, "2026-02-01T00:00:00Z")
+        return real(self, company, month)
+
+    monkeypatch.setattr(Companies, "pay_lines_of_month", then_load)
+    reader = LedgerReader.open(ledger_target)
+    try:
+        pop = reader.payroll("X", period)
+        assert len(months_read) > 1
+        assert_same(pop, reference("X", period, contracts, pay, absences))
+        assert_same(reader.payroll("X", period), reference("X", period, contracts, doubled, absences))
+    finally:
+        reader.close()
+        writer.close()
