@@ -52,6 +52,12 @@ ASSIMILATED = frozenset(
 )
 
 
+# the criteria as module constants: `Criterion.UNIFORM` is a lookup on an Enum class, three a person in `Facts`
+UNIFORM, PRESENCE, SALARY = Criterion.UNIFORM, Criterion.PRESENCE, Criterion.SALARY
+# `format_euros`'s cents after the units, for cents >= 0
+DECIMALS = tuple(f".{c:02d}" for c in range(100))
+
+
 def as_drafts(
     ctx: SchemeContext,
     ex: Period,
@@ -77,30 +83,42 @@ def as_drafts(
     pool = Explanation(common, parameters, steps, rules)  # stored once for the whole computation
     levies = Levies(ctx.params, ex, ctx.company, deadline)  # the rates, once: each person's cents below
 
+    # a `Facts` gives each person's inputs with the share's four keys in one dict (`Facts.inputs`), not a dict of
+    # the facts copied into another; facts given as a mapping are copied as they always were
+    of_facts = facts.inputs if isinstance(facts, Facts) else None
+    levies_of, principal_of = levies.of, principals.get
+    PRINCIPAL, CORRECTION = Kind.PRINCIPAL, Kind.CORRECTION
+
     def draft(share: Share, before: int) -> EntitlementDraft:
-        delta = share.amount - before
-        fact = facts[share.id]
-        inputs = {
-            **fact,
-            "cap_room_cents": share.cap,
-            "capped": share.capped,
-            "rounds": share.rounds,
-            "previous_cents": before,
-        }
-        if "prorated_cap_cents" in fact:  # I-33, D-4: no proration, the excess is reported
-            inputs["excess_over_prorated_cap_cents"] = excess_over_prorated_cap(share.amount, fact)
+        amount, rounds, capped, employee = share.amount, share.rounds, share.capped, share.id
+        delta = amount - before
+        if of_facts is not None:
+            inputs = of_facts(employee, share.cap, capped, rounds, before)
+        else:
+            inputs = {
+                **facts[employee],
+                "cap_room_cents": share.cap,
+                "capped": capped,
+                "rounds": rounds,
+                "previous_cents": before,
+            }
+        if "prorated_cap_cents" in inputs:  # I-33, D-4: no proration, the excess is reported
+            inputs["excess_over_prorated_cap_cents"] = excess_over_prorated_cap(amount, inputs)
+        euros = f"{amount // 100}{DECIMALS[amount % 100]}" if amount >= 0 else format_euros(amount)
         lines = [
-            f"share: {format_euros(share.amount)} over {len(share.rounds)} round(s)"
-            + (" (capped)" if share.capped else ""),
+            f"share: {euros} over {len(rounds)} round(s) (capped)"
+            if capped
+            else f"share: {euros} over {len(rounds)} round(s)"
         ]
         if before:
             lines.append(
                 f"already recorded for this period: {format_euros(before)}; correction {format_euros(delta)}"
             )
-        expl = Explanation(inputs, {"contributions": levies.of(delta)}, lines, shared=pool)
-        corrects = principals.get(share.id)
-        kind = Kind.CORRECTION if corrects else Kind.PRINCIPAL
-        return EntitlementDraft(share.id, period, delta, expl, kind, deadline, corrects, key=key)
+        expl = Explanation(inputs, {"contributions": levies_of(delta)}, lines, (), pool)
+        corrects = principal_of(employee)
+        return EntitlementDraft(
+            employee, period, delta, expl, CORRECTION if corrects else PRINCIPAL, deadline, corrects, key
+        )
 
     items: list[tuple[Share, int]] = []
     corrections = 0
@@ -268,6 +286,7 @@ class Facts(Mapping[str, Mapping[str, Any]]):
         self._required = required_months
         self._numbers: dict[str, tuple[Any, ...]] = {}
         self._dicts: dict[str, Mapping[str, Any]] = {}
+        self._ratios: dict[int, tuple[Any, str]] = {}  # id of a ratio -> (the ratio, its text)
 
     def add(self, employee: str, numbers: tuple[Any, ...]) -> None:
         self._numbers[employee] = numbers
@@ -292,18 +311,68 @@ class Facts(Mapping[str, Mapping[str, Any]]):
                 "contracts": seniority.contracts,
             },
             "presence_days": presence,
-            "working_time_ratio": str(ratio),
+            "working_time_ratio": self._ratio_text(ratio),
             "salary_cents": base_salary,
             "salary_used_cents": salary,
             "weights": {
-                "uniform": weights[Criterion.UNIFORM],
-                "presence": weights[Criterion.PRESENCE],
-                "salary": weights[Criterion.SALARY],
+                "uniform": weights[UNIFORM],
+                "presence": weights[PRESENCE],
+                "salary": weights[SALARY],
             },
             "individual_cap_cents": cap,
             **detail,
             "already_in_exercise_cents": got,
         }
+
+    def inputs(
+        self, employee: str, cap_room: int | None, capped: bool, rounds: list[Any], previous: int
+    ) -> dict[str, Any]:
+        """`{**self[employee], "cap_room_cents": .., "capped": .., "rounds": .., "previous_cents": ..}` (an
+        explanation's inputs, `as_drafts`) built as one dict: the same keys in the same order, the same values."""
+        n = self._numbers.get(employee)
+        if n is None:
+            return {
+                **self._dicts[employee],
+                "cap_room_cents": cap_room,
+                "capped": capped,
+                "rounds": rounds,
+                "previous_cents": previous,
+            }
+        days, seniority, presence, ratio, base_salary, salary, weights, cap, detail, got = n
+        return {
+            "employed_days": days,
+            "seniority_days": seniority.seniority_days,
+            "seniority": {
+                "months": seniority.months,
+                "days": seniority.days,
+                "required_months": self._required,
+                "contracts": seniority.contracts,
+            },
+            "presence_days": presence,
+            "working_time_ratio": self._ratio_text(ratio),
+            "salary_cents": base_salary,
+            "salary_used_cents": salary,
+            "weights": {
+                "uniform": weights[UNIFORM],
+                "presence": weights[PRESENCE],
+                "salary": weights[SALARY],
+            },
+            "individual_cap_cents": cap,
+            **detail,
+            "already_in_exercise_cents": got,
+            "cap_room_cents": cap_room,
+            "capped": capped,
+            "rounds": rounds,
+            "previous_cents": previous,
+        }
+
+    def _ratio_text(self, ratio: Any) -> str:
+        """`str(ratio)`, once per ratio object (most people share a few: `shared.facts` keeps one of each value);
+        the object is kept beside its text, so its id names it while the text is kept."""
+        known = self._ratios.get(id(ratio))
+        if known is None or known[0] is not ratio:
+            known = self._ratios[id(ratio)] = (ratio, str(ratio))
+        return known[1]
 
     def cap_detail(self, employee: str) -> Mapping[str, Any]:
         """How the person's cap was found, and what they already received in the exercise (no dict built)."""
@@ -736,10 +805,17 @@ class Levies:
         fractions = [f for r in rates if (f := _fraction(r)) is not None]
         exact = len(fractions) == len(rates) and getcontext().prec >= 28
         self._exact: list[tuple[int, int]] | None = fractions if exact else None
+        # with every rate at 0 or more, `_half_up_of(c, n, d)` is (2|c|n + d) // 2d with c's sign: the five
+        # numerators and divisors once (`_halves_of`), one expression a rate instead of a call
+        self._halves: tuple[int, ...] | None = None
+        if self._exact is not None and all(n >= 0 for n, _ in self._exact):
+            self._halves = tuple(x for n, d in self._exact for x in (2 * n, d, 2 * d))
 
     def of(self, cents: int) -> dict[str, Any]:
         """The contributions of `cents`, as `csg_crds` and `forfait_social` give them."""
-        if self._exact is not None and -_EXACT_BELOW < cents < _EXACT_BELOW:
+        if self._halves is not None and -_EXACT_BELOW < cents < _EXACT_BELOW:
+            csg, deductible, crds, social, social_per = _halves_of(cents, self._halves)
+        elif self._exact is not None and -_EXACT_BELOW < cents < _EXACT_BELOW:
             csg, deductible, crds, social, social_per = (_half_up_of(cents, n, d) for n, d in self._exact)
         else:
             c, amount = self._csg, Decimal(cents)
@@ -778,6 +854,23 @@ def _half_up_of(cents: int, n: int, d: int) -> int:
     if 2 * r >= d:
         q += 1
     return q if cents * n >= 0 else -q
+
+
+def _halves_of(cents: int, h: tuple[int, ...]) -> tuple[int, int, int, int, int]:
+    """`_half_up_of(cents, n, d)` of five rates n / d, each n at 0 or more, from `h` = (2n, d, 2d) of each:
+    |cents| x n / d rounded half up is (2|cents|n + d) // 2d, given cents' sign (0 stays 0)."""
+    a = -cents if cents < 0 else cents
+    n0, d0, e0, n1, d1, e1, n2, d2, e2, n3, d3, e3, n4, d4, e4 = h
+    out = (
+        (a * n0 + d0) // e0,
+        (a * n1 + d1) // e1,
+        (a * n2 + d2) // e2,
+        (a * n3 + d3) // e3,
+        (a * n4 + d4) // e4,
+    )
+    if cents < 0:
+        return (-out[0], -out[1], -out[2], -out[3], -out[4])
+    return out
 
 
 def _half_up(d: Decimal) -> int:

@@ -4,7 +4,7 @@ exactly what `_presence` and `_salary` give person by person (I-13, I-25 to I-28
 from datetime import date, timedelta
 from decimal import Decimal
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from paybonus.calendar import Period, add_months
 from paybonus.payroll import Absence, AbsenceKind, Contract, EmployeeRecord, PayLine
@@ -130,3 +130,77 @@ def test_the_payroll_base_is_the_sum_of_the_period_s_lines(people, calc):
     assert total == gross + cp + ap + computed
     assert detail["gross_cents"] == gross and detail["ap_subject_cents"] == ap + computed
     assert detail.get("ap_subject_computed_cents", 0) == computed
+
+
+def _levies(rates):
+    """A `Levies` of these five rates (CSG, its deductible part, CRDS, forfait social, its PER rate), made by its
+    own `__init__` from the parameters' functions it calls, replaced."""
+    from types import SimpleNamespace
+
+    import pytest
+    from paybonus.plugins.interessement import shared
+
+    csg = SimpleNamespace(csg_rate=rates[0], csg_deductible_rate=rates[1], crds_rate=rates[2])
+    social = {"rate": str(rates[3]), "rate_if_placed_in_per": str(rates[4])}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(shared, "csg_crds", lambda *a: csg)
+        mp.setattr(shared, "forfait_social", lambda *a: social)
+        return shared.Levies(None, YEAR, None)
+
+
+rate = st.integers(0, 14).flatmap(
+    lambda places: st.decimals(min_value=Decimal("-2"), max_value=Decimal("2"), places=places)
+)
+
+
+@settings(max_examples=400)
+@given(
+    st.one_of(st.integers(-(10**15) + 1, 10**15 - 1), st.integers(-(10**30), 10**30), st.integers(-999, 999)),
+    st.lists(
+        st.one_of(
+            rate,
+            rate.map(abs),
+            st.sampled_from(
+                [Decimal("0.092"), Decimal("0.068"), Decimal(0), Decimal("0.5"), Decimal("0.125")]
+            ),
+        ),
+        min_size=5,
+        max_size=5,
+    ),
+)
+@example(50, [Decimal("0.01")] * 5)  # exactly half a cent each: rounded up
+@example(-50, [Decimal("0.01")] * 5)
+@example(-3, [Decimal("0.5"), Decimal("0.5"), Decimal("0.125"), Decimal("0.2"), Decimal("0.16")])
+def test_levies_of_is_what_decimal_arithmetic_gives(cents, rates):
+    """`Levies.of` by `_halves_of` (every rate at 0 or more), by `_half_up_of`, or in Decimals: the same cents
+    (issue 17's drafts pass: `_halves_of` replaced five calls of `_half_up_of`)."""
+    lv = _levies(rates)
+    decimal = _levies(rates)
+    decimal._exact = decimal._halves = None  # the Decimal path of `of`
+    assert lv.of(cents) == decimal.of(cents)
+    if lv._exact is not None and all(r >= 0 for r in rates):
+        assert lv._halves is not None  # the path this test is about is taken
+
+
+def test_facts_inputs_are_the_facts_and_the_share_s_keys_in_one_dict():
+    """`Facts.inputs` (what `as_drafts` writes) is `{**facts[e], cap_room_cents, capped, rounds, previous_cents}`:
+    the same keys in the same order, the same values and types, for facts kept as numbers and as dicts."""
+    from paybonus.distribution import Criterion
+    from paybonus.plugins.interessement.shared import Facts, Seniority
+
+    facts = Facts(3)
+    seniority = Seniority((Period(date(2024, 1, 1), date(2025, 12, 31)),))
+    weights = {Criterion.UNIFORM: 10_000, Criterion.PRESENCE: 1820, Criterion.SALARY: 3_000_000}
+    ratio = Decimal("0.5000")
+    facts.add(
+        "E1", (365, seniority, 360, ratio, 3_100_000, 3_000_000, weights, 900_000, {"cap_rule": "days"}, 0)
+    )
+    facts.add("E2", (365, seniority, 360, Decimal("1.0"), 1, 1, weights, 9, {"prorated_cap_cents": 5}, 7))
+    facts.update({"H1": {"head": True, "salary_cents": 12}})
+    rounds = [[["salary", 1, 2, 3, 0]]]
+    for e in ("E1", "E2", "H1", "E1"):
+        got = facts.inputs(e, 123, True, rounds, 45)
+        want = {**facts[e], "cap_room_cents": 123, "capped": True, "rounds": rounds, "previous_cents": 45}
+        assert list(got.items()) == list(want.items())
+        assert [type(v) for v in got.values()] == [type(v) for v in want.values()]
+    assert facts["E1"]["working_time_ratio"] == "0.5000" and facts["E2"]["working_time_ratio"] == "1.0"
