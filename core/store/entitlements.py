@@ -50,6 +50,8 @@ ENTITLEMENT_COLUMNS = (
 # what the digest covers: everything but the status and when the row was written
 DIGEST_COLUMNS = tuple(c for c in ENTITLEMENT_COLUMNS if c not in ("status", "digest", "recorded_at"))
 _DIGESTED = itemgetter(*DIGEST_COLUMNS)  # a row's values, in order
+# the digested columns that may be NULL: `digest` writes NULL as a NUL character, as it writes that text
+NULLABLE_DIGESTED = ("dsn_block", "dsn_code", "due_date", "corrects")
 _INSERT = (
     f"INSERT INTO entitlements ({', '.join(ENTITLEMENT_COLUMNS)}) "
     f"VALUES ({', '.join('?' for _ in ENTITLEMENT_COLUMNS)})"
@@ -387,6 +389,15 @@ class Entitlements:
             else ""
         )
         return self.conn.execute(f"SELECT id, amount_cents, status FROM entitlements{where} ORDER BY seq")
+
+    def nul_for_null(self) -> list[tuple[str, int]]:
+        """(id, seq) of the rows holding the one-character text NUL in a column that may be NULL: their digest
+        reads as if it were NULL (`digest` writes NULL so), and paybonus never writes that text. SQLite only
+        (PostgreSQL's text cannot hold a NUL character)."""
+        if not isinstance(self.conn, sqlite3.Connection):
+            return []
+        where = " OR ".join(f"{c} = char(0)" for c in NULLABLE_DIGESTED)
+        return [(r[0], r[1]) for r in self.conn.execute(f"SELECT id, seq FROM entitlements WHERE {where}")]
 
     def any_after(self, seq: int) -> bool:
         """Whether a row comes after `seq` (one recorded since a walk that read up to it)."""

@@ -224,3 +224,23 @@ def test_an_employee_id_normalised_otherwise_is_named(app):
         "SELECT COUNT(*) FROM contracts WHERE employee = ?", (nfd,)
     ).fetchone()[0]
     assert copy_nfd == 0
+
+
+@pytest.mark.parametrize("column", ["dsn_block", "dsn_code", "due_date", "corrects"])
+def test_a_null_made_a_nul_character_is_named(app, column):
+    # a row's digest writes NULL as a NUL character: a NULL column set to the one-character text NUL digests as
+    # before, and with the trigger put back nothing else tells (paybonus never writes a NUL into these columns)
+    row = app.ledger.conn.execute(
+        f"SELECT id, seq FROM entitlements WHERE {column} IS NULL ORDER BY seq LIMIT 1"
+    ).fetchone()
+    if row is None:
+        pytest.skip(f"no row of the sample leaves {column} NULL")
+    trigger = app.ledger.conn.execute(
+        "SELECT sql FROM sqlite_master WHERE name = 'entitlements_immutable'"
+    ).fetchone()[0]
+    sql(app, "DROP TRIGGER entitlements_immutable", "PRAGMA foreign_keys = OFF")
+    sql(app, f"UPDATE entitlements SET {column} = char(0) WHERE id = ?", args=(row[0],))
+    sql(app, trigger)
+    assert f"entitlement {row[0]} (row {row[1]}): content differs from its audit entry (altered)" in problems(
+        app
+    )
