@@ -244,3 +244,29 @@ def test_a_null_made_a_nul_character_is_named(app, column):
     assert f"entitlement {row[0]} (row {row[1]}): content differs from its audit entry (altered)" in problems(
         app
     )
+
+
+def test_on_postgresql_rows_moved_and_statuses_edited_are_named(pg_url):
+    # the walk and the payments' SQL on the other backend: COLLATE "C" text, identity seq, its own triggers
+    import psycopg
+
+    with Paybonus.create(pg_url) as app:
+        app.load_company(sample_dir())
+        app.publish(sample_dir() / "events.jsonl")
+        assert app.verify().ok
+    with psycopg.connect(pg_url, autocommit=True) as c:
+        (c1, e1, s1, moved), (c2, e2, s2, _) = c.execute(
+            "SELECT company, event_id, scheme, MIN(id) FROM entitlements WHERE scheme = 'prime_nao' "
+            "GROUP BY 1, 2, 3 ORDER BY 2 LIMIT 2"
+        ).fetchall()
+        unpaid = c.execute(
+            "SELECT id FROM entitlements WHERE status = 'due' AND amount_cents > 0 AND id NOT IN "
+            "(SELECT entitlement FROM payments) ORDER BY seq LIMIT 1"
+        ).fetchone()[0]
+        c.execute("ALTER TABLE entitlements DISABLE TRIGGER USER")
+        c.execute("UPDATE entitlements SET event_id = %s WHERE id = %s", (e2, moved))
+        c.execute("UPDATE entitlements SET status = 'due ' WHERE id = %s", (unpaid,))
+    with Paybonus.open(pg_url) as app:
+        found = [str(p) for p in app.verify().problems]
+    assert named(found, c1, e1, s1) and named(found, c2, e2, s2)
+    assert any(unpaid in p and "does not follow from its payments" in p for p in found)
