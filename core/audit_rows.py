@@ -34,7 +34,7 @@ from paybonus.hooks.types import Explanation, SchemeDescriptor
 from . import guard, heap
 from .errors import UserError
 from .store import Ledger
-from .store.entitlements import TUPLE_COLUMNS, TUPLE_DIGESTED, Entitlements, digest_of_values
+from .store.entitlements import TUPLE_COLUMNS, TUPLE_DIGESTED, Entitlements, digest_differs
 from .store.verify_reads import read_only, seq_bounds, tuples_in
 
 # what reading a row that was edited outside paybonus may raise (malformed JSON, a list for an object, ...)
@@ -133,7 +133,7 @@ def _run(
 
 
 def _digest_differs(row: tuple[Any, ...]) -> bool:
-    return bool(digest_of_values(TUPLE_DIGESTED(row)) != row[T_DIGEST])
+    return digest_differs(TUPLE_DIGESTED(row), row[T_DIGEST])
 
 
 def _each(
@@ -150,7 +150,7 @@ def _each(
     deadline = None if budget is None else time.monotonic() + budget
     for i in range(start, len(rows)):
         row = rows[i]
-        bad = digest_of_values(TUPLE_DIGESTED(row)) != row[T_DIGEST]
+        bad = digest_differs(TUPLE_DIGESTED(row), row[T_DIGEST])
         try:
             explanation = explanation_of(row[T_EXPLANATION])
         except KeyError:

@@ -50,8 +50,6 @@ ENTITLEMENT_COLUMNS = (
 # what the digest covers: everything but the status and when the row was written
 DIGEST_COLUMNS = tuple(c for c in ENTITLEMENT_COLUMNS if c not in ("status", "digest", "recorded_at"))
 _DIGESTED = itemgetter(*DIGEST_COLUMNS)  # a row's values, in order
-# the digested columns that may be NULL: `digest` writes NULL as a NUL character, as it writes that text
-NULLABLE_DIGESTED = ("dsn_block", "dsn_code", "due_date", "corrects")
 _INSERT = (
     f"INSERT INTO entitlements ({', '.join(ENTITLEMENT_COLUMNS)}) "
     f"VALUES ({', '.join('?' for _ in ENTITLEMENT_COLUMNS)})"
@@ -127,6 +125,13 @@ def digest(row: Any) -> str:
     """sha256 of the immutable columns joined by a unit separator (a control character no id contains and that
     JSON text always escapes); NULL is written as a NUL character."""
     return digest_of_values(_DIGESTED(row))
+
+
+def digest_differs(values: Sequence[Any], stored: str) -> bool:
+    """Whether a row's digested values (`DIGEST_COLUMNS` order) no longer give its stored digest. A value that is
+    the one-character text NUL counts as a difference: the digest writes NULL so, and paybonus never stores that
+    text, so a NULL made NUL would otherwise digest as before (SQLite; PostgreSQL's text cannot hold it)."""
+    return "\x00" in values or digest_of_values(values) != stored
 
 
 def digest_of_values(values: Iterable[Any]) -> str:
@@ -389,15 +394,6 @@ class Entitlements:
             else ""
         )
         return self.conn.execute(f"SELECT id, amount_cents, status FROM entitlements{where} ORDER BY seq")
-
-    def nul_for_null(self) -> list[tuple[str, int]]:
-        """(id, seq) of the rows holding the one-character text NUL in a column that may be NULL: their digest
-        reads as if it were NULL (`digest` writes NULL so), and paybonus never writes that text. SQLite only
-        (PostgreSQL's text cannot hold a NUL character)."""
-        if not isinstance(self.conn, sqlite3.Connection):
-            return []
-        where = " OR ".join(f"{c} = char(0)" for c in NULLABLE_DIGESTED)
-        return [(r[0], r[1]) for r in self.conn.execute(f"SELECT id, seq FROM entitlements WHERE {where}")]
 
     def any_after(self, seq: int) -> bool:
         """Whether a row comes after `seq` (one recorded since a walk that read up to it)."""
