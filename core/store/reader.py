@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import json
 import sqlite3
+import threading
 import tomllib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -44,6 +45,7 @@ class LedgerReader:
         self._parsed: dict[tuple[str, str], Event[Any]] = {}  # (company, id): ids are unique per company
         self._configurations: dict[str, tuple[str, dict[str, Any]]] | None = None  # `configurations_kept`
         self._pending: Sequence[Event[Any]] = ()  # events shown as recorded, last (`pending`)
+        self._snapshot_lock = threading.Lock()  # one population's snapshot at a time (`_snapshot`)
 
     @classmethod
     def open(cls, path: str, event_types: EventTypes | None = None) -> LedgerReader:
@@ -174,19 +176,22 @@ class LedgerReader:
     @contextmanager
     def _snapshot(self) -> Iterator[None]:
         """One view of the ledger for the statements inside (a population's contracts, each month's pay lines,
-        absences): a payroll load committed meanwhile cannot mix two loads in one population. Inside a
-        transaction already, that one's view."""
-        conn: Any = self._conn
-        if conn.in_transaction:
-            yield
-            return
-        sqlite = isinstance(conn, sqlite3.Connection)
-        run = conn.execute if sqlite else conn.raw.execute
-        run("BEGIN" if sqlite else "BEGIN ISOLATION LEVEL REPEATABLE READ")
-        try:
-            yield
-        finally:
-            run("COMMIT")
+        absences): a payroll load committed meanwhile cannot mix two loads in one population. One at a time: the
+        connection is shared with the thread a plugin computes in (the bus gives a computation abandoned past
+        its time limit a reader of its own, but another host may not), and a second thread must neither read in
+        the first one's snapshot nor have it ended under it. Inside a transaction already, that one's view."""
+        with self._snapshot_lock:
+            conn: Any = self._conn
+            if conn.in_transaction:
+                yield
+                return
+            sqlite = isinstance(conn, sqlite3.Connection)
+            run = conn.execute if sqlite else conn.raw.execute
+            run("BEGIN" if sqlite else "BEGIN ISOLATION LEVEL REPEATABLE READ")
+            try:
+                yield
+            finally:
+                run("COMMIT")
 
     def loaded_at(self, company: str) -> str:
         """When the company's payroll was last loaded (what cached populations are keyed on)."""

@@ -217,3 +217,50 @@ def test_a_load_committed_during_the_read_is_not_mixed_into_the_population(ledge
     finally:
         reader.close()
         writer.close()
+
+
+def test_two_threads_reading_populations_on_one_reader_neither_share_nor_end_each_others_snapshot(
+    ledger_target, monkeypatch
+):
+    # a reader's connection is shared with the thread a plugin computes in. A second thread's read must not take the
+    # first one's snapshot as "inside a transaction already" (it would read the payroll as it was before a load
+    # committed since) nor have it ended in its middle by the first one's COMMIT (two loads in one population)
+    import threading
+
+    from paybonus.store import Ledger, LedgerReader
+    from paybonus.store.companies import Companies
+
+    period = Period(date(2025, 1, 1), date(2025, 12, 31))
+    writer = Ledger.create(ledger_target)
+    writer.store_company("X", "X", "", *EDGES, "2026-01-01T00:00:00Z")
+    contracts, pay, absences = EDGES
+    doubled = [(*line[:2], line[2] * 2, *line[3:]) for line in pay]
+    real = Companies.pay_lines_of_month
+    first_month_read, second_started = threading.Event(), threading.Event()
+    first: list[Population] = []
+
+    def month(self, company, month):
+        chunks = list(real(self, company, month))
+        if threading.current_thread().name == "first" and not first_month_read.is_set():
+            first_month_read.set()
+            second_started.wait(timeout=1)  # held inside its read while the other one starts (or waits)
+        elif threading.current_thread().name != "first":
+            second_started.set()
+        return iter(chunks)
+
+    monkeypatch.setattr(Companies, "pay_lines_of_month", month)
+    reader = LedgerReader.open(ledger_target)
+    other = threading.Thread(target=lambda: first.append(reader.payroll("X", period)), name="first")
+    try:
+        other.start()
+        first_month_read.wait()
+        writer.store_company("X", "X", "", contracts, doubled, absences, "2026-02-01T00:00:00Z")
+        second = reader.payroll("X", period)  # asked after the second load committed: all of it
+        other.join()
+        assert_same(first[0], reference("X", period, contracts, pay, absences))
+        assert_same(second, reference("X", period, contracts, doubled, absences))
+    finally:
+        second_started.set()
+        other.join()
+        reader.close()
+        writer.close()
