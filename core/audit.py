@@ -36,7 +36,7 @@ from .store.companies import Companies, load_digest, sha256
 from .store.entitlements import json_loads, shared_hash
 from .store.ledger import digest_of
 from .store.payments import status_of
-from .store.verify_reads import findings_by_dispatch, keys_in, read_only, tuples_in
+from .store.verify_reads import findings_by_dispatch, read_only, tuples_in
 
 
 @frozen
@@ -565,11 +565,13 @@ def _recompute_all(
         return
     conn = ledger.conn
     for i, (lo, hi) in enumerate(workers.slices):
-        keys = keys_in(conn, lo, hi)
         there = workers.result(i)
-        if there is not None and there[0] == len(keys) and (not keys or there[1] == keys[-1][0]):
-            merge(keys, there[2], lambda seq: next(iter(tuples_in(conn, seq, seq + 1))))
-            continue
+        if there is not None and (hi is not None or not ledger.entitlements.any_after(max(there[1], lo - 1))):
+            # the rows as its worker read them (none recorded since in the last slice, the only open one)
+            keys = audit_rows.unpack(there[3])
+            if there[0] == len(keys) and (not keys or there[1] == keys[-1][0]):
+                merge(keys, there[2], lambda seq: next(iter(tuples_in(conn, seq, seq + 1))))
+                continue
         # its worker failed, or saw other rows (written since): the slice is recomputed here
         for part, found in audit_rows.in_slices(
             tuples_in(conn, lo, hi), recomputes, explanation_of, here_hung, timeout

@@ -244,3 +244,24 @@ def test_a_forged_slow_row_hides_no_later_tamper_in_worker_processes(sample_ledg
     problems = out[0][0]
     assert any(f"(row {late})" in p and "differs from" in p for p in problems), problems
     assert not any("cannot be checked" in p for p in problems), problems
+
+
+def test_a_row_recorded_after_the_workers_read_the_last_slice_is_walked(app, monkeypatch):
+    """The walk takes each slice's rows as its worker read them; the last slice has no end, and a row recorded in
+    it since (here a forged one, with no audit entry) is read and checked by the verifier."""
+    real = audit_rows.Workers.result
+
+    def then_a_write(self, i):
+        found = real(self, i)
+        if i == len(self.slices) - 1:
+            app.ledger.conn.execute(
+                "INSERT INTO entitlements (id, scheme, scheme_version, company, employee, period_start, period_end, "
+                "amount_cents, kind, social_regime, status, event_id, explanation, digest, recorded_at) SELECT "
+                "'ENT-late', scheme, scheme_version, company, employee, period_start, period_end, amount_cents, kind, "
+                "social_regime, status, event_id, explanation, digest, recorded_at FROM entitlements LIMIT 1"
+            )
+        return found
+
+    monkeypatch.setattr(audit_rows.Workers, "result", then_a_write)
+    found = [str(p) for p in app.verify().problems]
+    assert any(p.startswith("entitlement ENT-late") and "no audit entry" in p for p in found), found
