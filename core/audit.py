@@ -17,6 +17,7 @@ import sqlite3
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from operator import itemgetter
 from typing import Any
 
 from attrs import define, field, frozen
@@ -35,7 +36,7 @@ from .store.companies import Companies, load_digest, sha256
 from .store.entitlements import json_loads, shared_hash
 from .store.ledger import digest_of
 from .store.payments import status_of
-from .store.verify_reads import findings_by_dispatch, keys_in, read_only, tuples_in
+from .store.verify_reads import findings_by_dispatch, read_only, tuples_in
 
 
 @frozen
@@ -220,7 +221,9 @@ def _verify(
     walked = _step(
         "entitlements",
         problem,
-        lambda: _check_entitlements(ledger, rep, latest, schemes, problem, workers, walk),
+        lambda: _check_entitlements(
+            ledger, rep, latest, schemes, problem, workers, walk, len(latest) - len(others)
+        ),
     )
     _step(
         "dispatches",
@@ -415,12 +418,23 @@ def _check_entitlements(
     problem: Callable[[str, str], None],
     workers: audit_rows.Workers | None = None,
     walk: Walk | None = None,
+    entitlement_entries: int | None = None,
 ) -> None:
+    """Each entitlement against its chain entry, its amount recomputed; then each chain entry about an
+    entitlement that is not in the table. `entitlement_entries`: how many keys of `latest` are about an
+    entitlement, if known."""
     seen: set[str] = set()
     hung: set[str] = set()
     timeout = guard.timeout_from_env()
+    walk = walk or Walk()
     with guard.session():
-        _recompute_all(ledger, rep, latest, schemes, problem, seen, hung, timeout, workers, walk or Walk())
+        _recompute_all(ledger, rep, latest, schemes, problem, seen, hung, timeout, workers, walk)
+    if (  # every row has its own entry (ids all different: entries all different) and there are no others
+        entitlement_entries is not None
+        and len(seen) == rep.entitlements
+        and rep.entitlements - walk.unmatched == entitlement_entries
+    ):
+        return
     for (_, action, ref), (company, n, _) in latest.items():
         if action == ENTITLEMENT_RECORDED and ref not in seen:
             company = company or "0.x"
@@ -439,6 +453,7 @@ class Walk:
 
     ids: DispatchIds = field(factory=dict)
     last: int | None = None
+    unmatched: int = 0  # rows that have no chain entry
 
     def every_id(self, ledger: Ledger) -> DispatchIds | None:
         """Every dispatch's ids, if no row was recorded since the walk (the table is append-only; a dispatch's
@@ -477,9 +492,9 @@ def _recompute_all(
         of_run: list[str] = []
         if keys:
             walk.last = keys[-1][0]
+        seen.update(map(_ID, keys))  # (if a row stops the check, the entries are not looked through)
         for seq, eid, scheme_name, company, stored, event_id in keys:
             rep.entitlements += 1
-            seen.add(eid)
             if event_id != run[1] or scheme_name != run[2] or company != run[0]:
                 run = (company, event_id, scheme_name)
                 of_run = ids.setdefault(run, [])
@@ -499,6 +514,7 @@ def _recompute_all(
             where = f"entitlement {eid} (row {seq})"
             if entry is None:
                 problem(where, "has no audit entry (inserted outside paybonus)")
+                walk.unmatched += 1
                 continue
             bad, outcome = found.get(seq, _PLAIN)
             if bad or stored != entry[2]:
@@ -549,11 +565,13 @@ def _recompute_all(
         return
     conn = ledger.conn
     for i, (lo, hi) in enumerate(workers.slices):
-        keys = keys_in(conn, lo, hi)
         there = workers.result(i)
-        if there is not None and there[0] == len(keys) and (not keys or there[1] == keys[-1][0]):
-            merge(keys, there[2], lambda seq: next(iter(tuples_in(conn, seq, seq + 1))))
-            continue
+        if there is not None and (hi is not None or not ledger.entitlements.any_after(max(there[1], lo - 1))):
+            # the rows as its worker read them (none recorded since in the last slice, the only open one)
+            keys = audit_rows.unpack(there[3])
+            if there[0] == len(keys) and (not keys or there[1] == keys[-1][0]):
+                merge(keys, there[2], lambda seq: next(iter(tuples_in(conn, seq, seq + 1))))
+                continue
         # its worker failed, or saw other rows (written since): the slice is recomputed here
         for part, found in audit_rows.in_slices(
             tuples_in(conn, lo, hi), recomputes, explanation_of, here_hung, timeout
@@ -574,6 +592,9 @@ _T_SEQ, _T_ID, _T_SCHEME, _T_COMPANY, _T_AMOUNT, _T_DIGEST, _T_EVENT = (
     audit_rows.T_DIGEST,
     audit_rows.T_EVENT,
 )
+
+
+_ID = itemgetter(1)  # a Key's id
 
 
 def _key(row: tuple[Any, ...]) -> Key:
@@ -632,27 +653,37 @@ def _check_dispatches(
             and ref.rsplit("/", 1)[1] not in done.get((company, ref.rsplit("/", 1)[0]), ())
         ):
             problem(f"{company} chain entry {n}", f"dispatch {ref} is missing from the dispatches table")
-    configs: dict[str, Any] = {}
-    in_force = SchemesInForce(ledger)  # a scheme a later load added owes the earlier events nothing
-    for row in ledger.events.stream():
-        company = row["company"]
-        if company not in configs:
-            toml = ledger.companies.toml(company)
-            try:
-                configs[company] = set(parse_company_toml(toml, company).schemes) if toml else set()
-            except UserError:
-                configs[company] = set()
-        for name, s in schemes.items():
-            if (
-                row["type"] in s.handlers
-                and name in configs[company]
-                and name not in done.get((company, row["id"]), ())
-                and in_force.owes(company, row["id"], name)
-            ):
+    # an event's schemes that have no dispatch of it, then whether its company configures them (its configuration
+    # parsed once, when first needed: never on a ledger whose every event has each of its dispatches), then whether
+    # they were in force when it was recorded (the chains' configurations read once, when first needed)
+    configs: dict[str, set[str]] = {}
+    in_force: SchemesInForce | None = None  # a scheme a later load added owes the earlier events nothing
+    handled = [(name, s.handlers) for name, s in schemes.items()]
+    for event_id, event_type, company in ledger.events.kinds():
+        ran = done.get((company, event_id), ())
+        for name, handlers in handled:
+            if event_type not in handlers or name in ran:
+                continue
+            if company not in configs:
+                configs[company] = _configured(ledger, company)
+            if name not in configs[company]:
+                continue
+            if in_force is None:
+                in_force = SchemesInForce(ledger)
+            if in_force.owes(company, event_id, name):
                 problem(
-                    f"dispatch {row['id']}/{name} ({company})",
+                    f"dispatch {event_id}/{name} ({company})",
                     "never ran (an interrupted publish): run `paybonus retry`",
                 )
+
+
+def _configured(ledger: Ledger, company: str) -> set[str]:
+    """The schemes the company's configuration names (none if it has none, or if it does not parse)."""
+    toml = ledger.companies.toml(company)
+    try:
+        return set(parse_company_toml(toml, company).schemes) if toml else set()
+    except UserError:
+        return set()
 
 
 def _findings_by_dispatch(ledger: Ledger) -> dict[tuple[str, str, str], list[list[Any]]] | None:

@@ -22,11 +22,15 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from itertools import chain, repeat
+from operator import itemgetter
 from typing import Any
 
 from paybonus.hooks.types import Explanation, SchemeDescriptor
@@ -49,6 +53,9 @@ SKIPPED: tuple[Any, ...] = ("skipped",)  # not recomputed here: its scheme hung 
 # ("abort", exception class) (the explanation cannot be read at all: the check of the entitlements stops there)
 Outcome = tuple[Any, ...]
 Outcomes = dict[int, tuple[bool, Outcome]]  # seq -> (digest differs, outcome), rows not plainly right only
+# what the verifier's walk needs of each row a worker read (`Keys`), sent compactly: the seqs, ids and digests, and
+# runs of rows of one (company, event id, scheme) as [rows, company, event id, scheme]
+Packed = tuple[list[int], list[str], list[str], list[tuple[int, str, str, str]]]
 
 RUN_ROWS = 2048  # rows read and recomputed at a time
 BUDGET_S = 0.25  # a guest call takes no new row after this long (or 1 % of the time limit, if less)
@@ -213,17 +220,62 @@ _WORKER = "import pickle, sys; sys.path[:] = pickle.load(sys.stdin.buffer); impo
 
 def _slice(
     conn: Any, recomputes: Mapping[str, Recompute], timeout: float | None, lo: int, hi: int | None
-) -> tuple[int, int, Outcomes]:
-    """(rows seen, last seq seen, outcomes) of the rows with lo <= seq < hi."""
+) -> tuple[int, int, Outcomes, Packed]:
+    """(rows seen, last seq seen, outcomes, their keys packed) of the rows with lo <= seq < hi."""
     explanation_of = Entitlements(conn).explained
     hung: set[str] = set()
     seen, last = 0, -1
     found: Outcomes = {}
+    seqs: list[int] = []
+    ids: list[str] = []
+    digests: list[str] = []
+    runs: list[tuple[int, str, str, str]] = []
     for part, outs in in_slices(tuples_in(conn, lo, hi), recomputes, explanation_of, hung, timeout):
         seen += len(part)
         last = part[-1][T_SEQ]
         found.update(outs)
-    return seen, last, found
+        seqs.extend(map(_SEQ, part))
+        ids.extend(map(_ID, part))
+        digests.extend(map(_DIGEST, part))
+        runs.extend(_runs(part))
+    return seen, last, found, (seqs, ids, digests, runs)
+
+
+_SEQ, _ID, _DIGEST = (itemgetter(i) for i in (T_SEQ, T_ID, T_DIGEST))
+_RUN = itemgetter(T_COMPANY, T_EVENT, T_SCHEME)
+
+
+def _runs(part: Sequence[tuple[Any, ...]]) -> list[tuple[int, str, str, str]]:
+    """[rows, company, event id, scheme] of each run of consecutive rows of one dispatch (a row whose values are
+    not all text is a run of its own: equal is then not always the same, 1 and 1.0)."""
+    out: list[tuple[int, str, str, str]] = []
+    start, run = 0, None
+    for i, key in enumerate(map(_RUN, part)):
+        if key != run or not (
+            key[0].__class__ is str and key[1].__class__ is str and key[2].__class__ is str
+        ):
+            if run is not None:
+                out.append((i - start, *run))
+            start, run = i, key
+    if run is not None:
+        out.append((len(part) - start, *run))
+    return out
+
+
+def unpack(packed: Packed) -> list[tuple[Any, ...]]:
+    """The keys (seq, id, scheme, company, digest, event id) of the rows a worker read, in `seq` order."""
+    seqs, ids, digests, runs = packed
+    return list(
+        zip(
+            seqs,
+            ids,
+            chain.from_iterable(repeat(scheme, n) for n, _, _, scheme in runs),
+            chain.from_iterable(repeat(company, n) for n, company, _, _ in runs),
+            digests,
+            chain.from_iterable(repeat(event_id, n) for n, _, event_id, _ in runs),
+            strict=True,
+        )
+    )
 
 
 def worker() -> None:
@@ -234,8 +286,13 @@ def worker() -> None:
     out = sys.stdout.buffer
     try:
         with guard.session(), heap.young_only():
+            # each result framed by its length: the verifier reads the pipe as results come (`_drain`)
             for lo, hi in slices:
-                pickle.dump(_slice(conn, recomputes, timeout, lo, hi), out, protocol=pickle.HIGHEST_PROTOCOL)
+                data = pickle.dumps(
+                    _slice(conn, recomputes, timeout, lo, hi), protocol=pickle.HIGHEST_PROTOCOL
+                )
+                out.write(len(data).to_bytes(8, "little"))
+                out.write(data)
                 out.flush()
     finally:
         conn.close()
@@ -248,18 +305,30 @@ class Workers:
     def __init__(self, procs: list[subprocess.Popen[bytes]], slices: list[tuple[int, int | None]]) -> None:
         self.procs, self.slices = procs, slices
         self._read = [0] * len(procs)  # results read from each worker
+        # each worker's results, read from its pipe as they come by a thread (a result is larger than the pipe's
+        # buffer: unread, it would hold its worker until the verifier asks for it); None: no more
+        self._results: list[queue.SimpleQueue[bytes | None]] = [queue.SimpleQueue() for _ in procs]
+        self._drains = [
+            threading.Thread(target=_drain, args=(p.stdout, q), daemon=True, name="paybonus-verify-drain")
+            for p, q in zip(procs, self._results, strict=True)
+        ]
+        for t in self._drains:
+            t.start()
 
-    def result(self, i: int) -> tuple[int, int, Outcomes] | None:
-        """Slice i's (rows seen, last seq seen, outcomes); None if its worker failed."""
-        proc = self.procs[i % len(self.procs)]
-        if proc.stdout is None or proc.stdout.closed:
+    def result(self, i: int) -> tuple[int, int, Outcomes, Packed] | None:
+        """Slice i's (rows seen, last seq seen, outcomes, their keys packed); None if its worker failed."""
+        k = i % len(self.procs)
+        if self._read[k] < 0:
             return None
+        data = self._results[k].get()
         try:
-            found: tuple[int, int, Outcomes] = pickle.load(proc.stdout)
+            if data is None:
+                raise EOFError
+            found: tuple[int, int, Outcomes, Packed] = pickle.loads(data)
         except Exception:  # the worker died or could not start: the verifier recomputes its slices itself
-            proc.stdout.close()
+            self._read[k] = -1
             return None
-        self._read[i % len(self.procs)] += 1
+        self._read[k] += 1
         return found
 
     def close(self) -> None:
@@ -276,6 +345,25 @@ class Workers:
                     with contextlib.suppress(OSError):  # a worker gone before it read its task
                         pipe.close()
             proc.wait()
+        for t in self._drains:
+            t.join(timeout=EXIT_GRACE_S)
+
+
+def _drain(stream: Any, results: queue.SimpleQueue[bytes | None]) -> None:
+    """A worker's results from its pipe, as they come, until it ends (then None)."""
+    try:
+        while stream is not None:
+            head = stream.read(8)
+            if len(head) < 8:
+                break
+            n = int.from_bytes(head, "little")
+            data = stream.read(n)
+            if len(data) < n:
+                break
+            results.put(data)
+    except (OSError, ValueError):  # the pipe closed by `close`
+        pass
+    results.put(None)
 
 
 def processes_from_env() -> int:

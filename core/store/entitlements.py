@@ -140,8 +140,9 @@ def digest_of_values(values: Iterable[Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-# `Entitlements.tuples`: a row as a plain tuple, seq then every column in `ENTITLEMENT_COLUMNS` order
-TUPLE_COLUMNS = ("seq", *ENTITLEMENT_COLUMNS)
+# `Entitlements.tuples`: a row as a plain tuple, seq then every column in `ENTITLEMENT_COLUMNS` order but the status
+# and when it was written, which `audit verify`'s recomputation does not read (neither is digested)
+TUPLE_COLUMNS = ("seq", *(c for c in ENTITLEMENT_COLUMNS if c not in ("status", "recorded_at")))
 TUPLE_DIGESTED = itemgetter(*(TUPLE_COLUMNS.index(c) for c in DIGEST_COLUMNS))
 
 

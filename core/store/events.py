@@ -160,6 +160,10 @@ class Events:
         cur.row_factory = sqlite3.Row
         return cur.execute("SELECT * FROM events ORDER BY seq")
 
+    def kinds(self) -> Iterable[tuple[str, str, str]]:
+        """(id, type, company) of every event, in recording order (streamed): `stream()` without the rest."""
+        return self.conn.execute("SELECT id, type, company FROM events ORDER BY seq")
+
     def count(self) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
 

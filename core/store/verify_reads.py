@@ -13,10 +13,6 @@ from .entitlements import TUPLE_COLUMNS
 
 BUSY_TIMEOUT_S = 60.0  # as the ledger's own connection waits for a writer
 
-# (seq, id, scheme, company, digest, event_id): what the verifier's own process needs of each row once the amounts
-# were recomputed elsewhere (the event id: the dispatches' digests list their rows' ids)
-KEY_COLUMNS = ("seq", "id", "scheme", "company", "digest", "event_id")
-
 
 def read_only(path: str | Path) -> sqlite3.Connection:
     """A read-only connection to the SQLite file (under WAL, readers in other processes run in parallel)."""
@@ -36,13 +32,6 @@ def tuples_in(conn: sqlite3.Connection, lo: int, hi: int | None) -> Iterable[tup
     return conn.execute(
         f"SELECT {', '.join(TUPLE_COLUMNS)} FROM entitlements WHERE {_where(hi)} ORDER BY seq", _args(lo, hi)
     )
-
-
-def keys_in(conn: sqlite3.Connection, lo: int, hi: int | None) -> list[tuple[Any, ...]]:
-    """`KEY_COLUMNS` of the rows with lo <= seq < hi, in `seq` order."""
-    return conn.execute(
-        f"SELECT {', '.join(KEY_COLUMNS)} FROM entitlements WHERE {_where(hi)} ORDER BY seq", _args(lo, hi)
-    ).fetchall()
 
 
 def seq_bounds(conn: sqlite3.Connection) -> tuple[int, int, int]:

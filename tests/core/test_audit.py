@@ -787,3 +787,62 @@ def test_a_row_recorded_after_the_walk_of_the_entitlements_is_in_its_dispatchs_d
         f"dispatch {event_id}/{scheme} ({company}): its row, findings or entitlements differ from its audit entry "
         "(altered)" in problems(app)
     )
+
+
+def test_an_entitlement_given_anothers_id_and_one_deleted_are_missing_from_the_table(app):
+    """Each chain entry about an entitlement that no row has is named: also when the rows are as many as the
+    entries and each found its own (a row given another's id: the verifier's shortcut needs the ids all
+    different), and when a row was deleted."""
+    (first, second, third) = app.ledger.conn.execute(
+        "SELECT id FROM entitlements ORDER BY seq LIMIT 3"
+    ).fetchall()
+    assert not [p for p in problems(app) if "missing from the entitlements table" in p]
+    sql(app, "DROP TRIGGER entitlements_no_delete", "DROP TRIGGER entitlements_immutable")
+    sql(app, "PRAGMA foreign_keys = OFF", "DROP INDEX idx_entitlements_id")
+    sql(app, "UPDATE entitlements SET id = ? WHERE id = ?", args=(second[0], third[0]))
+    found = [p for p in problems(app) if "missing from the entitlements table" in p]
+    assert found == [
+        f"DURAND chain entry {_entry_n(app, third[0])}: entitlement {third[0]} is missing from the entitlements table"
+    ]
+    sql(app, "DELETE FROM entitlements WHERE id = ?", args=first)
+    found = [p for p in problems(app) if "missing from the entitlements table" in p]
+    assert found == [
+        f"DURAND chain entry {_entry_n(app, ref)}: entitlement {ref} is missing from the entitlements table"
+        for ref in (first[0], third[0])
+    ]
+
+
+def _entry_n(app, ref):
+    return app.ledger.conn.execute(
+        "SELECT MAX(n) FROM audit_log WHERE action = 'entitlement.recorded' AND ref = ?", (ref,)
+    ).fetchone()[0]
+
+
+def test_the_dispatches_check_reads_the_chains_configurations_only_for_a_dispatch_not_there(app, monkeypatch):
+    """Whether an event's scheme was in force when it was recorded is asked only of a dispatch that is not there
+    (and whose scheme its company configures): an untouched ledger reads no configuration of the chains for it,
+    and a company's configuration is parsed once at most."""
+    from paybonus import audit
+
+    built, parsed = [], []
+    real_in_force, real_parse = audit.SchemesInForce, audit.parse_company_toml
+    monkeypatch.setattr(audit, "SchemesInForce", lambda *a: built.append(1) or real_in_force(*a))
+    monkeypatch.setattr(audit, "parse_company_toml", lambda *a: parsed.append(a[1]) or real_parse(*a))
+    assert problems(app) == []
+    assert built == [] and len(parsed) == len(set(parsed))
+    company, event_id, scheme = app.ledger.conn.execute(
+        "SELECT company, event_id, scheme FROM dispatches WHERE status = 'completed' LIMIT 1"
+    ).fetchone()
+    sql(app, "PRAGMA foreign_keys = OFF")
+    sql(
+        app,
+        "DELETE FROM dispatches WHERE company = ? AND event_id = ? AND scheme = ?",
+        args=(company, event_id, scheme),
+    )
+    parsed.clear()
+    found = problems(app)
+    assert built == [1] and parsed == [company]
+    assert (
+        f"dispatch {event_id}/{scheme} ({company}): never ran (an interrupted publish): run `paybonus retry`"
+        in found
+    )
