@@ -283,7 +283,10 @@ def worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the verifier ends its workers
     path, recomputes, timeout, slices = pickle.load(sys.stdin.buffer)
     conn = read_only(path)
-    out = sys.stdout.buffer
+    # the results go down a copy of the pipe; the worker's own stdout goes where its stderr goes (nowhere): a
+    # guest's print would otherwise be read by the verifier as a result's length
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     try:
         with guard.session(), heap.young_only():
             # each result framed by its length: the verifier reads the pipe as results come (`_drain`)
@@ -296,6 +299,8 @@ def worker() -> None:
                 out.flush()
     finally:
         conn.close()
+        with contextlib.suppress(OSError):  # the verifier gone (a broken pipe)
+            out.close()
 
 
 class Workers:
@@ -361,9 +366,12 @@ def _drain(stream: Any, results: queue.SimpleQueue[bytes | None]) -> None:
             if len(data) < n:
                 break
             results.put(data)
-    except (OSError, ValueError):  # the pipe closed by `close`
+    except Exception:  # the pipe closed by `close`, or bytes that are no result (a guest's stray
+        # write to the worker's stdout read as a length: MemoryError, OverflowError): that worker's slices are the
+        # verifier's; the thread must not end without saying so, or `Workers.result` would wait for ever
         pass
-    results.put(None)
+    finally:
+        results.put(None)
 
 
 def processes_from_env() -> int:

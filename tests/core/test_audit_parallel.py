@@ -265,3 +265,95 @@ def test_a_row_recorded_after_the_workers_read_the_last_slice_is_walked(app, mon
     monkeypatch.setattr(audit_rows.Workers, "result", then_a_write)
     found = [str(p) for p in app.verify().problems]
     assert any(p.startswith("entitlement ENT-late") and "no audit entry" in p for p in found), found
+
+
+# -- what comes back on a worker's pipe ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [b"\xff" * 8, b"a stray line written by a guest\n", b"\x05\x00\x00\x00\x00\x00\x00\x00ab"],
+    ids=["length-past-any-index", "a-guest-print", "a-short-frame"],
+)
+def test_bytes_that_are_no_result_end_the_workers_results(sent):
+    """Whatever a worker's pipe holds, its reader thread ends by saying there is no more (None): a length no
+    memory holds (MemoryError, OverflowError) ended the thread without it, and the verifier waited for ever."""
+    import os
+    import queue
+    import threading
+
+    r, w = os.pipe()
+    os.write(w, sent)
+    os.close(w)
+    results: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+    with os.fdopen(r, "rb") as stream:
+        t = threading.Thread(target=audit_rows._drain, args=(stream, results))
+        t.start()
+        t.join()
+    assert not results.empty() and results.get() is None
+
+
+def test_a_worker_that_writes_a_stray_line_leaves_its_slices_to_the_verifier(app, monkeypatch):
+    """A guest's print in a worker goes to the pipe its results take: the verifier recomputes that worker's slices
+    (it waited for ever: the line was read as a length)."""
+    import faulthandler
+
+    monkeypatch.setattr(
+        audit_rows,
+        "_WORKER",
+        "import sys; sys.stdout.write('a stray line written by a guest\\n'); sys.stdout.flush()",
+    )
+    STARTED.clear()
+    faulthandler.dump_traceback_later(
+        600, exit=True
+    )  # not a measure: a verify that hangs ends the run, failed
+    try:
+        rep = app.verify()
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+    assert STARTED == [True] and rep.ok and rep.recomputed == rep.entitlements > 0
+
+
+def test_a_guest_that_prints_in_a_worker_neither_hangs_verify_nor_costs_the_workers_results(
+    sample_ledger, tmp_path, monkeypatch
+):
+    """Review of 2026-12-02: a scheme's print in a worker went down the pipe the worker's results take and was
+    read as a length: the reader thread died (MemoryError) without saying so and the verifier waited for ever.
+    The print now goes to the worker's stderr; the same report as in one process, from the workers' results."""
+    import faulthandler
+
+    import attrs
+    from paybonus import audit
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parent))  # the workers import it too (they get sys.path)
+    import audit_chatty_recompute
+
+    path = tmp_path / "ledger.db"
+    shutil.copy(sample_ledger, path)
+    real, results = audit_rows.Workers.result, []
+
+    def result(self, i):  # the workers' results are used: the print went elsewhere than their pipe
+        found = real(self, i)
+        results.append(found is not None)
+        return found
+
+    monkeypatch.setattr(audit_rows.Workers, "result", result)
+    out = []
+    for processes in ("2", "0"):
+        monkeypatch.setenv(audit_rows.PROCESSES_ENV, processes)
+        STARTED.clear()
+        with Paybonus.open(path) as app:
+            schemes = dict(app.host.schemes)
+            schemes["prime_nao"] = attrs.evolve(
+                schemes["prime_nao"], recompute=audit_chatty_recompute.recompute
+            )
+            faulthandler.dump_traceback_later(600, exit=True)  # not a measure: a hang ends the run, failed
+            try:
+                rep = audit.verify(app.ledger, schemes, params=app.params)
+            finally:
+                faulthandler.cancel_dump_traceback_later()
+        assert ([True] if processes == "2" else [False]) == STARTED
+        out.append(([str(p) for p in rep.problems], rep.entitlements, rep.recomputed))
+    assert out[0] == out[1]
+    assert out[0][0] == [] and out[0][1] == out[0][2] > 0, out[0]
+    assert results and all(results), results
