@@ -568,10 +568,8 @@ def _recompute_all(
         there = workers.result(i)
         if there is not None and (hi is not None or not ledger.entitlements.any_after(max(there[1], lo - 1))):
             # the rows as its worker read them (none recorded since in the last slice, the only open one)
-            keys = audit_rows.unpack(there[3])
-            if there[0] == len(keys) and (not keys or there[1] == keys[-1][0]):
-                merge(keys, there[2], lambda seq: next(iter(tuples_in(conn, seq, seq + 1))))
-                continue
+            merge(there[3], there[2], lambda seq: next(iter(tuples_in(conn, seq, seq + 1))))
+            continue
         # its worker failed, or saw other rows (written since): the slice is recomputed here
         for part, found in audit_rows.in_slices(
             tuples_in(conn, lo, hi), recomputes, explanation_of, here_hung, timeout

@@ -320,8 +320,8 @@ class Workers:
         for t in self._drains:
             t.start()
 
-    def result(self, i: int) -> tuple[int, int, Outcomes, Packed] | None:
-        """Slice i's (rows seen, last seq seen, outcomes, their keys packed); None if its worker failed."""
+    def result(self, i: int) -> tuple[int, int, Outcomes, list[tuple[Any, ...]]] | None:
+        """Slice i's (rows seen, last seq seen, outcomes, their keys, `unpack`ed); None if its worker failed."""
         k = i % len(self.procs)
         if self._read[k] < 0:
             return None
@@ -329,12 +329,18 @@ class Workers:
         try:
             if data is None:
                 raise EOFError
-            found: tuple[int, int, Outcomes, Packed] = pickle.loads(data)
-        except Exception:  # the worker died or could not start: the verifier recomputes its slices itself
+            seen, last, found, packed = pickle.loads(data)
+            keys = unpack(packed)
+            if not isinstance(found, dict) or seen != len(keys) or (keys and last != keys[-1][0]):
+                raise ValueError("a result that does not hold together")
+        except (
+            Exception
+        ):  # the worker died, could not start, or sent what is no result (not the ledger's fault,
+            # which the verifier would have said: rows paybonus did not write): the verifier recomputes its slices
             self._read[k] = -1
             return None
         self._read[k] += 1
-        return found
+        return seen, last, found, keys
 
     def close(self) -> None:
         """End the workers: each has sent every result it had to send, or the verifier stopped before reading

@@ -357,3 +357,26 @@ def test_a_guest_that_prints_in_a_worker_neither_hangs_verify_nor_costs_the_work
     assert out[0] == out[1]
     assert out[0][0] == [] and out[0][1] == out[0][2] > 0, out[0]
     assert results and all(results), results
+
+
+@pytest.mark.parametrize(
+    "payload",
+    ["(1, 2)", "(0, -1, {}, ([1], [], [], []))", "(1, 5, {}, ([], [], [], []))", "'not a tuple'"],
+    ids=["too-short", "keys-not-together", "count-not-keys", "not-a-tuple"],
+)
+def test_a_well_framed_result_that_does_not_hold_together_is_the_workers_not_the_ledgers(
+    app, monkeypatch, payload
+):
+    """Review of 2026-12-02: a worker's result read whole but of the wrong shape made verify stop the check of
+    the entitlements, saying the ledger "holds rows paybonus did not write" (IndexError, ValueError), on a clean
+    ledger. Its slices are the verifier's, as for a worker that died."""
+    monkeypatch.setattr(
+        audit_rows,
+        "_WORKER",
+        "import pickle, sys; d = pickle.dumps(" + payload + "); "
+        "sys.stdout.buffer.write(len(d).to_bytes(8, 'little') + d); sys.stdout.flush()",
+    )
+    STARTED.clear()
+    rep = app.verify()
+    assert STARTED == [True] and rep.ok, rep.problems
+    assert rep.recomputed == rep.entitlements > 0
