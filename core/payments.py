@@ -16,6 +16,7 @@ from typing import Any
 
 from paybonus.hooks.types import CompanyInfo, SocialRegime
 
+from .calendar import end_of_nth_month_after
 from .config import parse_company_toml
 from .events import Event
 from .params import Parameters
@@ -139,8 +140,7 @@ def _check_not_ahead(event: Event[Any], today: date) -> None:
     name = _DATED[event.type]
     day: date = getattr(event.payload, name)
     basis = min(event.occurred_at.date(), today)
-    following = date(basis.year + basis.month // 12, basis.month % 12 + 1, 1)
-    limit = date(following.year + following.month // 12, following.month % 12 + 1, 1) - timedelta(days=1)
+    limit = end_of_nth_month_after(basis, 1)
     if day > limit:
         said = f"occurred_at {basis}" if basis == event.occurred_at.date() else f"recorded on {basis}"
         raise ValueError(

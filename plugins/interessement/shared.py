@@ -298,46 +298,24 @@ class Facts(Mapping[str, Mapping[str, Any]]):
 
     def __getitem__(self, employee: str) -> Mapping[str, Any]:
         n = self._numbers.get(employee)
-        if n is None:
-            return self._dicts[employee]
-        days, seniority, presence, ratio, base_salary, salary, weights, cap, detail, got = n
-        return {
-            "employed_days": days,
-            "seniority_days": seniority.seniority_days,
-            "seniority": {
-                "months": seniority.months,
-                "days": seniority.days,
-                "required_months": self._required,
-                "contracts": seniority.contracts,
-            },
-            "presence_days": presence,
-            "working_time_ratio": self._ratio_text(ratio),
-            "salary_cents": base_salary,
-            "salary_used_cents": salary,
-            "weights": {
-                "uniform": weights[UNIFORM],
-                "presence": weights[PRESENCE],
-                "salary": weights[SALARY],
-            },
-            "individual_cap_cents": cap,
-            **detail,
-            "already_in_exercise_cents": got,
-        }
+        return self._dicts[employee] if n is None else self._built(n)
 
     def inputs(
         self, employee: str, cap_room: int | None, capped: bool, rounds: list[Any], previous: int
     ) -> dict[str, Any]:
         """`{**self[employee], "cap_room_cents": .., "capped": .., "rounds": .., "previous_cents": ..}` (an
-        explanation's inputs, `as_drafts`) built as one dict: the same keys in the same order, the same values."""
+        explanation's inputs, `as_drafts`): the same keys in the same order, the same values, without copying the
+        person's facts into a second dict where they are built for this call."""
         n = self._numbers.get(employee)
-        if n is None:
-            return {
-                **self._dicts[employee],
-                "cap_room_cents": cap_room,
-                "capped": capped,
-                "rounds": rounds,
-                "previous_cents": previous,
-            }
+        out = {**self._dicts[employee]} if n is None else self._built(n)
+        out["cap_room_cents"] = cap_room
+        out["capped"] = capped
+        out["rounds"] = rounds
+        out["previous_cents"] = previous
+        return out
+
+    def _built(self, n: Any) -> dict[str, Any]:
+        """A new dict of the person's facts from their numbers (`__getitem__`'s value)."""
         days, seniority, presence, ratio, base_salary, salary, weights, cap, detail, got = n
         return {
             "employed_days": days,
@@ -360,10 +338,6 @@ class Facts(Mapping[str, Mapping[str, Any]]):
             "individual_cap_cents": cap,
             **detail,
             "already_in_exercise_cents": got,
-            "cap_room_cents": cap_room,
-            "capped": capped,
-            "rounds": rounds,
-            "previous_cents": previous,
         }
 
     def _ratio_text(self, ratio: Any) -> str:

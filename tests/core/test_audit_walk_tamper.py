@@ -7,17 +7,15 @@ import shutil
 import unicodedata
 
 import pytest
+from helpers.statements import sample_ledger as published_sample
 from paybonus import Paybonus
 from paybonus import plugins as testplugins_unused  # noqa: F401 - the built-in families are what is audited
-from paybonus.fixtures import sample_dir
 
 
 @pytest.fixture(scope="module")
 def sample_ledger(tmp_path_factory):
-    path = tmp_path_factory.mktemp("sample") / "ledger.db"
-    with Paybonus.create(path) as app:
-        app.load_company(sample_dir())
-        app.publish(sample_dir() / "events.jsonl")
+    path = published_sample(tmp_path_factory.mktemp("sample") / "ledger.db")
+    with Paybonus.open(path) as app:
         rep = app.verify()
         assert rep.ok, rep.problems
     return path
@@ -250,9 +248,8 @@ def test_on_postgresql_rows_moved_and_statuses_edited_are_named(pg_url):
     # the walk and the payments' SQL on the other backend: COLLATE "C" text, identity seq, its own triggers
     import psycopg
 
-    with Paybonus.create(pg_url) as app:
-        app.load_company(sample_dir())
-        app.publish(sample_dir() / "events.jsonl")
+    published_sample(pg_url)
+    with Paybonus.open(pg_url) as app:
         assert app.verify().ok
     with psycopg.connect(pg_url, autocommit=True) as c:
         (c1, e1, s1, moved), (c2, e2, s2, _) = c.execute(

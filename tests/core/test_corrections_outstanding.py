@@ -50,16 +50,22 @@ def _pay(app, entitlement, cents, id):
     _publish(app, _event(id, "payment_recorded", payload))
 
 
-@pytest.fixture
-def cut(tmp_path, ledger_target):
-    """The sample company's 2025 intéressement computed, then computed again with lower rates: each principal
-    gets a negative correction. Returns the app, a principal and its correction's amount."""
+def _sample_year(tmp_path, ledger_target):
+    """The sample company (a copy, to be recomputed with other rates) and its 2025 published: (app, its folder)."""
     company = tmp_path / "co"
     shutil.copytree(sample_dir(), company)
     assert RATES in (company / "company.toml").read_text(encoding="utf-8")
     app = Paybonus.create(ledger_target)
     app.load_company(company)
     app.publish(company / "events.jsonl")
+    return app, company
+
+
+@pytest.fixture
+def cut(tmp_path, ledger_target):
+    """The sample company's 2025 intéressement computed, then computed again with lower rates: each principal
+    gets a negative correction. Returns the app, a principal and its correction's amount."""
+    app, company = _sample_year(tmp_path, ledger_target)
     _recompute(app, company, "[[0, 0], [50000, 0.05], [150000, 0.08]]", "recompute-2025")
     ents = app.entitlements(company="DURAND", scheme="interessement")
     corrections = {e.corrects: e for e in ents if e.kind == "correction" and e.amount_cents < 0}
@@ -118,12 +124,7 @@ def test_a_recomputation_s_corrections_go_to_the_payroll_of_the_month_it_was_ask
 def up_then_down(tmp_path, ledger_target):
     """2025 intéressement computed; every principal paid in full; computed again with higher rates (a positive
     correction each), then with rates between the two (a smaller negative correction each)."""
-    company = tmp_path / "co"
-    shutil.copytree(sample_dir(), company)
-    assert RATES in (company / "company.toml").read_text(encoding="utf-8")
-    app = Paybonus.create(ledger_target)
-    app.load_company(company)
-    app.publish(company / "events.jsonl")
+    app, company = _sample_year(tmp_path, ledger_target)
     ents = app.entitlements(company="DURAND", scheme="interessement")
     for n, e in enumerate(e for e in ents if e.kind == "principal" and e.amount_cents > 0):
         _pay(app, e.id, e.amount_cents, f"pay-principal-{n}")
