@@ -224,6 +224,26 @@ def allocation(ledger: Ledger, entitlement_id: str, as_of: date, params: Paramet
     return {"allocation": "placed" if has_plan else "paid", "by": "default after the window (I-38)"}
 
 
+def settled(by_mode: dict[str, int], total: int) -> dict[str, Any] | None:
+    """The allocation recorded payments (`by_mode`: their cents by mode) made of rights of `total` cents once they
+    paid or placed all of it: paid out, placed (PEE or PER), or both (a split, with the cents placed); None while
+    anything is still due. Where it differs from the default after the window, it wins (I-38: a sum paid out before
+    the window closed was not "placed for want of an answer"). The statements and the export read it alike."""
+    paid = by_mode.get("paid", 0)
+    placed = sum(c for m, c in by_mode.items() if m != "paid")
+    if total <= 0 or paid + placed < total:
+        return None
+    allocation = "split" if paid and placed else "placed" if placed else "paid"
+    return {
+        "allocation": allocation,
+        "placed_cents": placed if allocation == "split" else None,
+        "paid_cents": paid,  # what was paid out, even above rights a recomputation cut since
+        "by": "payments",
+        "per": by_mode.get("placed_per", 0) > 0,  # some of it went to the company PER, not the PEE
+        "pee": by_mode.get("placed", 0) > 0,
+    }
+
+
 def _has_savings_plan(ledger: Ledger, company: str) -> bool:
     toml = ledger.companies.toml(company)
     return toml is not None and _company_info(toml).has_savings_plan
