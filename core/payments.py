@@ -16,9 +16,8 @@ from typing import Any
 
 from paybonus.hooks.types import CompanyInfo, SocialRegime
 
-from .calendar import end_of_nth_month_after
 from .config import parse_company_toml
-from .events import Event
+from .events import Event, not_ahead
 from .params import Parameters
 from .store import Ledger, PaymentRecord
 
@@ -133,20 +132,9 @@ _DATED = {"payment_recorded": "paid_on", "statement_issued": "issued_on", "optio
 
 
 def _check_not_ahead(event: Event[Any], today: date) -> None:
-    """These events report what happened: a date after the end of the month following the event's own, or the
-    day it is recorded if that is earlier (a payroll may close before its pay day), is a typo of the year,
-    recorded for good otherwise (a payment in 2062 asks late interest for a TMOP that cannot exist yet; a
-    statement then would move the choice window years on)."""
-    name = _DATED[event.type]
-    day: date = getattr(event.payload, name)
-    basis = min(event.occurred_at.date(), today)
-    limit = end_of_nth_month_after(basis, 1)
-    if day > limit:
-        said = f"occurred_at {basis}" if basis == event.occurred_at.date() else f"recorded on {basis}"
-        raise ValueError(
-            f"payload.{name}: {day} is after {limit}, the end of the month following the event ({said}): an "
-            "event reports what already happened"
-        )
+    """These events report what happened (`events.not_ahead`): a payment in 2062 asks late interest for a TMOP
+    that cannot exist yet; a statement then would move the choice window years on."""
+    not_ahead(event, _DATED[event.type], today)
 
 
 # a choice earlier in the batch, kept among `check`'s pending integers: paid, placed, or the cents a split places
