@@ -42,8 +42,8 @@ def _pay(bus, pid, parts, paid_on="2023-03-15"):
         bus.publish(ev(bus, "payment_recorded", payload, f"pay-{i}"))
 
 
-def _issue(bus, pid):
-    bus.publish(ev(bus, "statement_issued", {"entitlement": pid, "issued_on": "2023-04-01"}, "st"))  # until 16 April
+def _issue(bus, pid):  # the window runs until 16 April
+    bus.publish(ev(bus, "statement_issued", {"entitlement": pid, "issued_on": "2023-04-01"}, "st"))
 
 
 def _row(ledger, pid, as_of):
