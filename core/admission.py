@@ -17,7 +17,7 @@ from attrs import frozen
 from . import payments
 from .caches import Caches
 from .errors import UserError
-from .events import RECOMPUTATION, Event
+from .events import RECOMPUTATION, Event, not_ahead
 from .host import PluginHost
 from .params import Parameters
 from .store import Ledger, LedgerReader
@@ -97,7 +97,13 @@ class Admission:
                 )
             except ValueError as exc:
                 raise UserError(where, str(exc)) from None
-        check = self.host.event_types.get(event.type).check
+        etype = self.host.event_types.get(event.type)
+        for name in etype.reported:  # the payments' dates are bounded by `payments.check` alike
+            try:
+                not_ahead(event, name, self.clock().date())
+            except ValueError as exc:
+                raise UserError(where, str(exc)) from None
+        check = etype.check
         if event.type == RECOMPUTATION.name:
             self._check_recomputes(event, where)
         if check is not None:

@@ -1,6 +1,6 @@
 """The audit verifier: everything the per-company hash chains vouch for, re-derived from the stored rows.
 
-Checked, each failure one line (a `Problem`): SQLite's own integrity and the schema's append-only triggers; the
+Checked, each failure one line (a `Problem`): SQLite's own integrity, the schema's append-only triggers and indexes; the
 frozen 0.x chain and every company's chain; every event (its digest, and its place in the order of the
 company's events), entitlement (its digest, and its amount recomputed from its explanation), dispatch (its row,
 findings and entitlements), payment, deadline notice, configuration version, payroll load (each part's rows) and
@@ -264,7 +264,7 @@ EXPECTED_TRIGGERS = (
 
 
 def _check_sqlite(ledger: Ledger, problem: Callable[[str, str], None]) -> None:
-    """The schema's tables and append-only triggers (`verify` runs SQLite's integrity_check beside)."""
+    """The schema's tables, append-only triggers and indexes (`verify` runs SQLite's integrity_check beside)."""
     expected = ledger.expected_schema()
     actual = ledger.schema()
     for name in EXPECTED_TRIGGERS:
@@ -276,6 +276,20 @@ def _check_sqlite(ledger: Ledger, problem: Callable[[str, str], None]) -> None:
     for key, sql in expected.items():
         if key[0] == "table" and actual.get(key) != sql:
             problem("schema", f"table {key[1]} is {'altered' if key in actual else 'missing'}")
+        elif key[0] == "index" and actual.get(key) != sql:
+            # a unique index keeps ids unique (idx_entitlements_id, the events' (id, company)); the others, the
+            # reads fast: dropped, a duplicate id goes in unrefused, or a read scans the whole table
+            now = actual.get(key)
+            lost = _unique(sql) and (now is None or not _unique(now))
+            problem(
+                "schema",
+                f"index {key[1]} is {'missing' if now is None else 'altered'}"
+                + (": duplicates are no longer refused" if lost else ""),
+            )
+
+
+def _unique(definition: str) -> bool:
+    return definition.upper().startswith("CREATE UNIQUE ")
 
 
 # -- the chains ------------------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from uuid import UUID
 
 from attrs import field, frozen
 
-from .calendar import Period
+from .calendar import Period, end_of_nth_month_after
 from .convert import converter, structure
 from .errors import UserError
 from .parsing import lines, load_json
@@ -214,6 +214,27 @@ class EventType:
     # the ids outside the payroll an event of this type may be about (`payload.employee`), called with (event,
     # LedgerView) only for an id the company's payroll does not know: admission refuses any other such id
     outside_payroll: Callable[[Event[Any], Any], Collection[str]] | None = None
+    # the payload's dates that report what already happened (a deduction made, evidence obtained): admission
+    # refuses one after the end of the month following the event (`not_ahead`), a typo of the year otherwise
+    # recorded for good
+    reported: tuple[str, ...] = ()
+
+
+def not_ahead(event: Event[Any], name: str, today: date) -> None:
+    """Refuse (ValueError, one line) the payload's date `name` (a date reporting what happened; None: not given)
+    when it is after the end of the month following the event's own date, or the day it is recorded if that is
+    earlier (a payroll may close before its pay day): a typo of the year, recorded for good otherwise."""
+    day: date | None = getattr(event.payload, name)
+    if day is None:
+        return
+    basis = min(event.occurred_at.date(), today)
+    limit = end_of_nth_month_after(basis, 1)
+    if day > limit:
+        said = f"occurred_at {basis}" if basis == event.occurred_at.date() else f"recorded on {basis}"
+        raise ValueError(
+            f"payload.{name}: {day} is after {limit}, the end of the month following the event ({said}): an "
+            "event reports what already happened"
+        )
 
 
 # registered by each plugin family whose schemes recompute (one type, one payload class, for all of them)

@@ -15,7 +15,7 @@ from typing import Any
 
 from .params import Parameters
 from .params import csg_crds as withheld
-from .payments import allocation
+from .payments import allocation, settled
 from .store import Ledger
 
 COLUMNS = (
@@ -86,7 +86,7 @@ def rows(
             "period_end": r["period_end"],
             "due_date": r["due_date"] or "",
             "status": r["status"],
-            "allocation": allocation(ledger, alloc_target, as_of, params)["allocation"]
+            "allocation": _allocation(ledger, r["id"], alloc_target, amount, as_of, params)
             if epargne
             else "paid",
             "dsn_block": r["dsn_block"],
@@ -107,6 +107,19 @@ def rows(
             ),
             "corrects": r["corrects"] or "",
         }
+
+
+def _allocation(
+    ledger: Ledger, entitlement: str, target: str, amount: int, as_of: date, params: Parameters
+) -> str:
+    """The employee's choice for `target` (the row, or the principal of an interest row: I-40); with none, what
+    the row's recorded payments did once they paid or placed all of it (`payments.settled`, as the statements
+    read it: I-38, nothing is left to choose, and a sum paid out before the window closed is not "placed for want
+    of an answer"); else the default after the window, or `pending`."""
+    alloc = allocation(ledger, target, as_of, params)
+    if alloc["by"] != "choice":
+        alloc = settled(ledger.payments.paid_by_mode(entitlement), amount) or alloc
+    return str(alloc["allocation"])
 
 
 def _payroll_month(r: Any, expl: dict[str, Any], known: dict[tuple[str, str], str]) -> str:

@@ -16,9 +16,8 @@ from typing import Any
 
 from paybonus.hooks.types import CompanyInfo, SocialRegime
 
-from .calendar import end_of_nth_month_after
 from .config import parse_company_toml
-from .events import Event
+from .events import Event, not_ahead
 from .params import Parameters
 from .store import Ledger, PaymentRecord
 
@@ -133,20 +132,9 @@ _DATED = {"payment_recorded": "paid_on", "statement_issued": "issued_on", "optio
 
 
 def _check_not_ahead(event: Event[Any], today: date) -> None:
-    """These events report what happened: a date after the end of the month following the event's own, or the
-    day it is recorded if that is earlier (a payroll may close before its pay day), is a typo of the year,
-    recorded for good otherwise (a payment in 2062 asks late interest for a TMOP that cannot exist yet; a
-    statement then would move the choice window years on)."""
-    name = _DATED[event.type]
-    day: date = getattr(event.payload, name)
-    basis = min(event.occurred_at.date(), today)
-    limit = end_of_nth_month_after(basis, 1)
-    if day > limit:
-        said = f"occurred_at {basis}" if basis == event.occurred_at.date() else f"recorded on {basis}"
-        raise ValueError(
-            f"payload.{name}: {day} is after {limit}, the end of the month following the event ({said}): an "
-            "event reports what already happened"
-        )
+    """These events report what happened (`events.not_ahead`): a payment in 2062 asks late interest for a TMOP
+    that cannot exist yet; a statement then would move the choice window years on."""
+    not_ahead(event, _DATED[event.type], today)
 
 
 # a choice earlier in the batch, kept among `check`'s pending integers: paid, placed, or the cents a split places
@@ -222,6 +210,26 @@ def allocation(ledger: Ledger, entitlement_id: str, as_of: date, params: Paramet
     ent = ledger.entitlements.get(entitlement_id)
     has_plan = _has_savings_plan(ledger, ent["company"]) if ent else False
     return {"allocation": "placed" if has_plan else "paid", "by": "default after the window (I-38)"}
+
+
+def settled(by_mode: dict[str, int], total: int) -> dict[str, Any] | None:
+    """The allocation recorded payments (`by_mode`: their cents by mode) made of rights of `total` cents once they
+    paid or placed all of it: paid out, placed (PEE or PER), or both (a split, with the cents placed); None while
+    anything is still due. Where it differs from the default after the window, it wins (I-38: a sum paid out before
+    the window closed was not "placed for want of an answer"). The statements and the export read it alike."""
+    paid = by_mode.get("paid", 0)
+    placed = sum(c for m, c in by_mode.items() if m != "paid")
+    if total <= 0 or paid + placed < total:
+        return None
+    allocation = "split" if paid and placed else "placed" if placed else "paid"
+    return {
+        "allocation": allocation,
+        "placed_cents": placed if allocation == "split" else None,
+        "paid_cents": paid,  # what was paid out, even above rights a recomputation cut since
+        "by": "payments",
+        "per": by_mode.get("placed_per", 0) > 0,  # some of it went to the company PER, not the PEE
+        "pee": by_mode.get("placed", 0) > 0,
+    }
 
 
 def _has_savings_plan(ledger: Ledger, company: str) -> bool:

@@ -39,7 +39,7 @@ from ..export import RecordedParameters
 from ..french import de, eur, nb, percent, period_fr
 from ..host import PluginHost
 from ..params import Parameters, csg_crds
-from ..payments import allocation, option_window
+from ..payments import allocation, option_window, settled
 from ..store import Ledger, LedgerReader
 from .context import AnnexContext
 
@@ -259,25 +259,14 @@ class StatementBuilder:
     def _settled(
         self, rights: Sequence[RecordedEntitlement], total: int, issued_on: date
     ) -> dict[str, Any] | None:
-        """The allocation the payments recorded up to the issue date made of rights then paid in full: paid out,
-        placed (PEE or PER), or both (a split, with the cents placed); None while anything is still due."""
-        by_mode = {"paid": 0, "placed": 0, "placed_per": 0}
+        """The allocation the payments recorded up to the issue date made of rights then paid in full
+        (`payments.settled`); None while anything is still due."""
+        by_mode: dict[str, int] = {}
         for e in rights:
             for row in self.ledger.payments.of(e.id):
                 if date.fromisoformat(row["paid_on"]) <= issued_on:
                     by_mode[row["mode"]] = by_mode.get(row["mode"], 0) + int(row["amount_cents"])
-        paid, placed = by_mode["paid"], by_mode["placed"] + by_mode["placed_per"]
-        if total <= 0 or paid + placed < total:
-            return None
-        allocation = "split" if paid and placed else "placed" if placed else "paid"
-        return {
-            "allocation": allocation,
-            "placed_cents": placed if allocation == "split" else None,
-            "paid_cents": paid,  # what was paid out, even above rights a recomputation cut since
-            "by": "payments",
-            "per": by_mode["placed_per"] > 0,  # some of it went to the company PER, not the PEE
-            "pee": by_mode["placed"] > 0,
-        }
+        return settled(by_mode, total)
 
     def _employee(self, company: str, employee: str, period: Period, issued_on: date) -> dict[str, Any]:
         left_on, address = None, ""

@@ -541,10 +541,12 @@ class Ledger:
 
     @staticmethod
     def schema_of(conn: sqlite3.Connection) -> dict[tuple[str, str], str]:
-        """(type, name) -> definition: a table's columns (name, type, not null, primary key), a trigger's SQL."""
+        """(type, name) -> definition: a table's columns (name, type, not null, primary key), a trigger's or an
+        index's SQL (the indexes a table's own constraints make, `sqlite_autoindex_…`, go with its table)."""
         out: dict[tuple[str, str], str] = {}
         for kind, name, sql in conn.execute(
-            "SELECT type, name, sql FROM sqlite_master WHERE type IN ('table', 'trigger') AND name NOT LIKE 'sqlite_%'"
+            "SELECT type, name, sql FROM sqlite_master WHERE type IN ('table', 'trigger', 'index') "
+            "AND name NOT LIKE 'sqlite_%'"
         ):
             if kind == "table":
                 cols = conn.execute(f"PRAGMA table_info({name})").fetchall()
@@ -554,7 +556,7 @@ class Ledger:
         return out
 
     def expected_schema(self) -> dict[tuple[str, str], str]:
-        """Tables (their columns) and triggers (their SQL) of a ledger made by this version."""
+        """Tables (their columns), triggers and indexes (their SQL) of a ledger made by this version."""
         if self.server is not None:
             return self.server.expected_schema()
         global _EXPECTED

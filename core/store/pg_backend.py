@@ -204,7 +204,8 @@ def sessions_since(url: str, since: Any) -> list[int]:
 
 def _schema_of(conn: PgConnection, schema: str) -> dict[tuple[str, str], str]:
     """(type, name) -> definition: a table's columns (name, type, not null, default), an enabled trigger's
-    table, timing and function. `schema` is an SQL expression naming the schema (temporary tables included)."""
+    table, timing and function, an index's definition. `schema` is an SQL expression naming the schema (temporary
+    tables included)."""
     out: dict[tuple[str, str], str] = {}
     cols: dict[str, list[str]] = {}
     for table, name, kind, nullable in conn.execute(
@@ -223,4 +224,12 @@ def _schema_of(conn: PgConnection, schema: str) -> dict[tuple[str, str], str]:
         f"WHERE NOT t.tgisinternal AND s.nspname = {schema}"
     ):
         out[("trigger", name)] = f"{table} {definition}" if enabled != "D" else f"{table} disabled"
+    # an index's definition without its table's schema (the expected one is built in a temporary schema);
+    # those of the tables' own keys too (`…_pkey`): a dropped key is a dropped unique index
+    for name, definition in conn.execute(
+        r"SELECT i.relname, regexp_replace(pg_get_indexdef(i.oid), ' ON (ONLY )?\S+\.', ' ON \1') FROM pg_index x "
+        "JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_namespace s ON s.oid = i.relnamespace "
+        f"WHERE s.nspname = {schema}"
+    ):
+        out[("index", name)] = definition
     return out

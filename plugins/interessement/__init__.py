@@ -54,7 +54,12 @@ INTERESSEMENT = SchemeDescriptor(
 @hookimpl
 def paybonus_register_event_types() -> list[EventType]:
     return [
-        EventType("supplement_decided", SupplementDecided, "a supplément d'intéressement was decided"),
+        EventType(
+            "supplement_decided",
+            SupplementDecided,
+            "a supplément d'intéressement was decided",
+            reported=("decided_on",),
+        ),
         *advances.EVENT_TYPES,
         projet.EVENT_TYPE,
         RECOMPUTATION,  # the family's schemes compute a period again on request

@@ -183,6 +183,7 @@ EVENT_TYPES = [
         OverpaymentRecovered,
         "an over-payment of advances deducted from a salary",
         check=check_recovery,
+        reported=("recovered_on",),
     ),
 ]
 

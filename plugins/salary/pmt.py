@@ -265,7 +265,12 @@ def recompute(expl: Explanation) -> int:
 
 def event_types() -> list[EventType]:
     return [
-        EventType("pmt_evidence_recorded", EvidenceRecorded, "evidence of a PMT criterion, with its approver")
+        EventType(
+            "pmt_evidence_recorded",
+            EvidenceRecorded,
+            "evidence of a PMT criterion, with its approver",
+            reported=("obtained_on",),
+        )
     ]
 
 

@@ -83,6 +83,33 @@ def test_a_dropped_trigger_is_named_even_before_anything_is_changed(app):
     assert problems(app) == ["schema: trigger entitlements_immutable is missing: history is not protected"]
 
 
+@pytest.mark.parametrize(
+    ("statements", "found"),
+    [
+        # the unique index keeps entitlement ids unique: dropped, a second row of an id went in unrefused
+        (
+            ["DROP INDEX idx_entitlements_id"],
+            "index idx_entitlements_id is missing: duplicates are no longer refused",
+        ),
+        (
+            ["DROP INDEX idx_entitlements_id", "CREATE INDEX idx_entitlements_id ON entitlements (id)"],
+            "index idx_entitlements_id is altered: duplicates are no longer refused",
+        ),
+        (["DROP INDEX idx_payments_entitlement"], "index idx_payments_entitlement is missing"),
+        (
+            [
+                "DROP INDEX idx_audit_log_params",
+                "CREATE INDEX idx_audit_log_params ON audit_log (company, ref)",  # its WHERE dropped
+            ],
+            "index idx_audit_log_params is altered",
+        ),
+    ],
+)
+def test_a_dropped_or_altered_index_is_named(app, statements, found):
+    sql(app, *statements)
+    assert problems(app) == [f"schema: {found}"]
+
+
 def test_sqlite_corruption_is_a_problem_not_a_crash(app, tmp_path):
     app.ledger.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     path = Path(app.ledger.path)

@@ -86,6 +86,20 @@ def test_a_disabled_or_dropped_trigger_is_named(app):
     assert any("payments_no_delete is missing" in p for p in found), found
 
 
+def test_a_dropped_or_altered_index_is_named(app):
+    conn = app.ledger.conn
+    conn.execute("DROP INDEX idx_payments_entitlement")
+    conn.execute("DROP INDEX idx_entitlements_company_seq")
+    conn.execute("CREATE INDEX idx_entitlements_company_seq ON entitlements (company)")  # without seq
+    # the unique constraint on ids, its index with it (and the foreign keys that needed it)
+    conn.execute("ALTER TABLE entitlements DROP CONSTRAINT entitlements_id_key CASCADE")
+    assert sorted(problems(app)) == [
+        "schema: index entitlements_id_key is missing: duplicates are no longer refused",
+        "schema: index idx_entitlements_company_seq is altered",
+        "schema: index idx_payments_entitlement is missing",
+    ]
+
+
 def test_writers_of_two_companies_run_together_and_of_one_company_wait(pg_url):
     first, second = Ledger.create(pg_url), Ledger.open(pg_url)
     entered = threading.Event()

@@ -97,10 +97,10 @@ BAD_EVENTS = {
     "close of half a month": event("period_closed", {"period": "2025-01-01..2025-01-15"}),
     "close in year 9999": event("period_closed", {"period": "9999-12"}),
     "supplement of 10^20 cents": event(
-        "supplement_decided", {"exercise": "2025", "amount_cents": 10**20, "decided_on": "2026-05-01"}
+        "supplement_decided", {"exercise": "2025", "amount_cents": 10**20, "decided_on": "2026-02-01"}
     ),
     "supplement of 2^63-1 cents": event(
-        "supplement_decided", {"exercise": "2025", "amount_cents": 2**63 - 1, "decided_on": "2026-05-01"}
+        "supplement_decided", {"exercise": "2025", "amount_cents": 2**63 - 1, "decided_on": "2026-02-01"}
     ),
     "payment of 2^63-1 cents": event(
         "payment_recorded", {"entitlement": "x", "amount_cents": 2**63 - 1, "paid_on": "2026-05-01"}
@@ -119,6 +119,42 @@ def test_bad_event_refused_at_publish(work, case):
     f = work.file("bad.jsonl", BAD_EVENTS[case] + "\n")
     line = attempt(case, work.db, "publish", str(f))
     assert "bad.jsonl:1" in line
+
+
+@pytest.mark.parametrize(
+    ("type_", "payload", "field"),
+    [
+        (
+            "interessement_overpayment_recovered",
+            {
+                "entitlement": "ENT-x",
+                "amount_cents": 100,
+                "recovered_on": "2062-02-01",
+                "net_pay_cents": 180_000,
+            },
+            "recovered_on",
+        ),
+        (
+            "pmt_evidence_recorded",
+            {"employee": "E0004", "criterion": "tutorat", "obtained_on": "2062-02-01", "approver": "DRH"},
+            "obtained_on",
+        ),
+        (
+            "supplement_decided",
+            {"exercise": "2025", "amount_cents": 100, "decided_on": "2062-02-01"},
+            "decided_on",
+        ),
+    ],
+)
+def test_a_reported_date_after_the_month_following_the_event_is_refused(work, type_, payload, field):
+    # a typo of the year (2062 for 2026), recorded for good: a deduction, evidence or decision reports what
+    # already happened, as a payment's date does (`events.not_ahead`)
+    f = work.file("typo.jsonl", event(type_, payload) + "\n")
+    line = attempt(type_, work.db, "publish", str(f))
+    assert (
+        f"typo.jsonl:1: payload.{field}: 2062-02-01 is after 2026-03-31, the end of the month following the event "
+        "(occurred_at 2026-02-01)" in line
+    )
 
 
 def test_objective_figure_1e999999_never_pays_the_maximum(work):

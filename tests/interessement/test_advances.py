@@ -6,7 +6,7 @@ paid on 15 April and 15 October 2025 with consent given on the 1st of each month
 
 import json
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from helpers.companies import company, person, toml, world
@@ -18,18 +18,21 @@ from paybonus.params import Parameters
 P = Parameters.default()
 
 
-def ev(bus, type_, payload, id):
+def ev(bus, type_, payload, id, at="2025-12-01T10:00:00+01:00"):
     """(where, event) from a JSON line, as `paybonus publish` reads it: a bad payload is a UserError."""
     line = json.dumps(
         {
             "id": id,
             "type": type_,
             "company": "ACME",
-            "occurred_at": "2025-12-01T10:00:00+01:00",
+            "occurred_at": at,
             "payload": payload,
         }
     )
     return bus.host.event_types.read_jsonl("events.jsonl", [line])
+
+
+JUNE_30 = "2026-06-30T18:00:00+02:00"  # the pay day a deduction is reported on
 
 
 def advance(bus, id, pay_on, consented_on, amount=50_000, period="2025", **extra):
@@ -121,7 +124,7 @@ def test_a3_a4_rights_below_the_advances_are_recovered_a_tenth_of_the_net_pay_at
             "recovered_on": "2026-06-30",
             "net_pay_cents": net,
         }
-        return bus.publish_all(ev(bus, "interessement_overpayment_recovered", payload, id))
+        return bus.publish_all(ev(bus, "interessement_overpayment_recovered", payload, id, JUNE_30))
 
     with pytest.raises(UserError, match=r"at most a tenth of the net pay \(18000 cents of 180000; L3251-3"):
         recover("r1", 20_000)
@@ -132,6 +135,47 @@ def test_a3_a4_rights_below_the_advances_are_recovered_a_tenth_of_the_net_pay_at
     with pytest.raises(UserError, match="a negative correction is recovered, not paid"):
         bus.publish(EventFactory("ACME").payment_recorded(over["id"], 100, date(2026, 6, 30)))
     assert verify(ledger, bus.host.schemes).ok
+
+
+def test_a_deduction_dated_after_the_month_following_the_event_is_refused(tmp_path):
+    # a typo of the year (2062 for 2026) was recorded for good, as a payment's `paid_on` no longer is: the bound
+    # is the end of the month following the event, or the day it is recorded if earlier (`events.not_ahead`)
+    bus, ledger = setup(tmp_path)
+    close(bus, 800)
+    [over] = [r for r in ledger.entitlements.rows() if r["event_id"] == "results"]
+    bus.clock = lambda: datetime(2026, 7, 10, 12, tzinfo=UTC)
+
+    def recover(id, on, at=JUNE_30):
+        payload = {
+            "entitlement": over["id"],
+            "amount_cents": 100,
+            "recovered_on": on,
+            "net_pay_cents": 180_000,
+        }
+        return bus.publish_all(ev(bus, "interessement_overpayment_recovered", payload, id, at))
+
+    count = ledger.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+    for id, on, at, said in (
+        (
+            "r1",
+            "2026-08-01",
+            JUNE_30,
+            "2026-07-31, the end of the month following the event (occurred_at 2026-06-30)",
+        ),
+        (
+            "r2",
+            "2062-06-30",
+            "2062-06-30T18:00:00+02:00",
+            "2026-08-31, the end of the month following the event (recorded on 2026-07-10)",
+        ),
+    ):
+        with pytest.raises(
+            UserError,
+            match=re.escape(f"events.jsonl:1: payload.recovered_on: {on} is after {said}"),
+        ):
+            recover(id, on, at)
+        assert ledger.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == count
+    recover("r3", "2026-07-31")  # a payroll closed before its pay day
 
 
 def test_a5_placed_advances_above_the_rights_stay_blocked(tmp_path):
@@ -208,7 +252,7 @@ def test_a_recovery_of_nothing_from_no_pay_or_of_no_over_payment_is_refused(tmp_
         "net_pay_cents": 180_000,
     }
     with pytest.raises(UserError, match=re.escape(message)):
-        bus.publish_all(ev(bus, "interessement_overpayment_recovered", {**full, **payload}, "r"))
+        bus.publish_all(ev(bus, "interessement_overpayment_recovered", {**full, **payload}, "r", JUNE_30))
     assert ledger.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
 
 

@@ -510,7 +510,7 @@ def evidence(bus, emp, criterion, on, approved=True, id=None):
             "id": id or f"ev-{emp}-{criterion}-{on}",
             "type": "pmt_evidence_recorded",
             "company": "ACME",
-            "occurred_at": "2025-01-02T10:00:00+01:00",
+            "occurred_at": f"{max(on, '2025-01-02')}T10:00:00+01:00",  # reported once obtained
             "payload": {
                 "employee": emp,
                 "criterion": criterion,
