@@ -100,6 +100,11 @@ def _structure_str(v: Any, _: type) -> str:
         raise ValueError(f"expected a string, got {show(v)[:40]}")
     if len(v) > MAX_TEXT_CHARS:
         raise ValueError(f"a text of {len(v)} characters (at most {MAX_TEXT_CHARS})")
+    if not v.isascii():
+        try:
+            v.encode("utf-8")
+        except UnicodeEncodeError as exc:  # a lone surrogate ("\ud800" from Python): neither hashed nor stored
+            raise ValueError(f"\\u{ord(v[exc.start]):04x} is half of a surrogate pair, not a character") from None
     return v
 
 

@@ -179,7 +179,34 @@ def load_json(text: str) -> Any:
         except json.JSONDecodeError as exc:
             raise ValueError(f"malformed JSON ({exc.msg} at column {exc.colno})") from None
 
-    return _within_depth(text, parse)
+    data = _within_depth(text, parse)
+    if _SURROGATE_ESCAPE.search(text) is not None:  # only an escape can make a surrogate: decoded text has none
+        lone = _lone_surrogate(data)
+        if lone is not None:
+            raise ValueError(f"\\u{ord(lone):04x} is half of a surrogate pair, not a character (not Unicode text)")
+    return data
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _lone_surrogate(value: Any) -> str | None:
+    """The first lone surrogate (U+D800 to U+DFFF) in the strings and keys of parsed JSON, if any: UTF-8 cannot
+    write it, so it could be neither hashed nor stored."""
+    todo = [value]
+    while todo:
+        v = todo.pop()
+        if isinstance(v, dict):
+            todo.extend(v)
+            todo.extend(v.values())
+        elif isinstance(v, list):
+            todo.extend(v)
+        elif isinstance(v, str) and not v.isascii():
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                return v[exc.start]
+    return None
 
 
 def _within_depth(text: str, parse: Callable[[str], Any]) -> Any:

@@ -1,0 +1,34 @@
+"""The red team of 2026-12-02: each bad input (an events file, a company file, a ledger, a library argument) ends
+with one line naming where and what, exit 2 (a UserError in the library), the ledger untouched."""
+
+from __future__ import annotations
+
+import pytest
+from helpers.hostile import attempt, cli
+from paybonus.convert import structure
+
+EVIDENCE = (
+    '{"company":"DURAND","id":"DURAND-pmt-E0031-tutorat-2","occurred_at":"2025-03-01T09:00:00+01:00",'
+    '"payload":{"approved":true,"approver":"APPROVER","criterion":"tutorat","employee":"E0031",'
+    '"obtained_on":"2025-03-01","reference":"PMT-E0031-tutorat-2"},"type":"pmt_evidence_recorded"}\n'
+)
+
+
+@pytest.mark.parametrize("text", ["Resp \\ud800 technique", "\\udfff", "\\ud83d"])
+def test_a_lone_surrogate_in_an_event_is_refused(work, text):
+    """A JSON escape of half a surrogate pair ("\\ud800") was parsed into a string UTF-8 cannot write: the event's
+    digest raised UnicodeEncodeError, a traceback."""
+    events = work.file("surrogate.jsonl", EVIDENCE.replace("APPROVER", text))
+    line = attempt("lone surrogate", work.db, "publish", str(events))
+    assert "surrogate.jsonl:1:" in line and "half of a surrogate pair" in line
+
+
+def test_a_surrogate_pair_is_one_character(work):
+    events = work.file("pair.jsonl", EVIDENCE.replace("APPROVER", "Resp \\ud83d\\ude00"))
+    code, out, err = cli("--db", str(work.db), "publish", str(events))
+    assert code == 0 and "1 recorded" in out, err
+
+
+def test_a_lone_surrogate_from_python_is_refused():
+    with pytest.raises(ValueError, match="half of a surrogate pair"):
+        structure("Resp \ud800", str)
