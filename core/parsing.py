@@ -169,13 +169,15 @@ def load_toml(text: str) -> dict[str, Any]:
 
 def load_json(text: str) -> Any:
     """Parse one JSON value, numbers with a decimal point as exact `Decimal`s; `ValueError` for bad JSON, nesting
-    deeper than `MAX_DEPTH` or a number of more than 400 digits."""
+    deeper than `MAX_DEPTH`, a number of more than 400 digits or a key given twice in one object."""
     if len(text) > MAX_LINE_CHARS:
         raise ValueError(f"longer than {MAX_LINE_CHARS // (1024 * 1024)} MiB")
 
     def parse(t: str) -> Any:
         try:
-            return json.loads(t, parse_float=Decimal, parse_int=_int, parse_constant=_constant)
+            return json.loads(
+                t, parse_float=Decimal, parse_int=_int, parse_constant=_constant, object_pairs_hook=_object
+            )
         except json.JSONDecodeError as exc:
             raise ValueError(f"malformed JSON ({exc.msg} at column {exc.colno})") from None
 
@@ -228,6 +230,19 @@ def _int(text: str) -> int:
     if len(text) > 400:  # Python refuses to read more than 4300 digits, with an error of its own
         raise ValueError(f"a number of {len(text)} digits")
     return int(text)
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are all different: of two values for one key, json keeps the last without a word
+    (`"amount_cents": 100, "amount_cents": 990000`), and another reader of the same line may keep the first."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"{key}: given twice in one object (which value is meant?)")
+            seen.add(key)
+    return obj
 
 
 def _constant(name: str) -> Any:

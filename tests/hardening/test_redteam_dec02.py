@@ -32,3 +32,19 @@ def test_a_surrogate_pair_is_one_character(work):
 def test_a_lone_surrogate_from_python_is_refused():
     with pytest.raises(ValueError, match="half of a surrogate pair"):
         structure("Resp \ud800", str)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key"),
+    [
+        ('"employee":"E0031"', '"employee":"E0031","employee":"E0030"', "employee"),
+        ('"company":"DURAND"', '"company":"DURAND","company":"DURAND"', "company"),  # even the same value
+        ('"approved":true', '"approved":true,"approved":false', "approved"),
+    ],
+)
+def test_a_key_given_twice_in_an_event_is_refused(work, old, new, key):
+    """json kept the last of two values for one key without a word: which one the payroll meant is unknown (and
+    another reader of the same line may keep the first)."""
+    events = work.file("twice.jsonl", EVIDENCE.replace("APPROVER", "Resp").replace(old, new, 1))
+    line = attempt(f"{key} twice", work.db, "publish", str(events))
+    assert f"twice.jsonl:1: {key}: given twice" in line
