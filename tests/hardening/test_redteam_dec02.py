@@ -48,3 +48,24 @@ def test_a_key_given_twice_in_an_event_is_refused(work, old, new, key):
     events = work.file("twice.jsonl", EVIDENCE.replace("APPROVER", "Resp").replace(old, new, 1))
     line = attempt(f"{key} twice", work.db, "publish", str(events))
     assert f"twice.jsonl:1: {key}: given twice" in line
+
+
+@pytest.mark.parametrize(
+    ("name", "old", "new"),
+    [
+        ("payroll/2025-03.csv", "reconstituted\n", "reconstituted,gross\n"),
+        ("employees.csv", "establishment\n", "establishment,contract_end\n"),
+        ("absences.csv", "employee_id,kind,start,end", "employee_id,kind,start,end,end"),
+    ],
+)
+def test_a_column_given_twice_is_refused(work, name, old, new):
+    """csv's DictReader kept the last of two columns of one name without a word: a payroll file with `gross`
+    twice was loaded with the second (here 99 999 € each), whatever the first said."""
+    p = work.company / name
+    lines = p.read_text(encoding="utf-8").splitlines(keepends=True)
+    assert old in lines[0]
+    extra = {"gross": ",99999.00", "contract_end": ",", "end": ",2025-12-31"}[new.rsplit(",", 1)[1].strip()]
+    body = [line.rstrip("\n") + extra + "\n" for line in lines[1:]]
+    p.write_text(lines[0].replace(old, new) + "".join(body), encoding="utf-8")
+    line = attempt(f"{name} column twice", work.fresh, "load", str(work.company))
+    assert f"{name}:1: column" in line and "given twice" in line
