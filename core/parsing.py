@@ -182,10 +182,13 @@ def load_json(text: str) -> Any:
             raise ValueError(f"malformed JSON ({exc.msg} at column {exc.colno})") from None
 
     data = _within_depth(text, parse)
-    if _SURROGATE_ESCAPE.search(text) is not None:  # only an escape can make a surrogate: decoded text has none
+    # only an escape ("\ud800") can make a surrogate: decoded text has none
+    if _SURROGATE_ESCAPE.search(text) is not None:
         lone = _lone_surrogate(data)
         if lone is not None:
-            raise ValueError(f"\\u{ord(lone):04x} is half of a surrogate pair, not a character (not Unicode text)")
+            raise ValueError(
+                f"\\u{ord(lone):04x} is half of a surrogate pair, not a character (not Unicode text)"
+            )
     return data
 
 

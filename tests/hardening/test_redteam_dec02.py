@@ -3,9 +3,16 @@ with one line naming where and what, exit 2 (a UserError in the library), the le
 
 from __future__ import annotations
 
+import sqlite3
+from datetime import date, datetime, timedelta, timezone
+
 import pytest
-from helpers.hostile import attempt, cli
+from helpers.hostile import attempt, cli, ledger_digest
+from paybonus import Event, Paybonus, UserError
 from paybonus.convert import structure
+from paybonus.events import EmployeeLeft
+
+AT = datetime(2026, 1, 5, 18, tzinfo=timezone(timedelta(hours=1)))
 
 EVIDENCE = (
     '{"company":"DURAND","id":"DURAND-pmt-E0031-tutorat-2","occurred_at":"2025-03-01T09:00:00+01:00",'
@@ -69,3 +76,49 @@ def test_a_column_given_twice_is_refused(work, name, old, new):
     p.write_text(lines[0].replace(old, new) + "".join(body), encoding="utf-8")
     line = attempt(f"{name} column twice", work.fresh, "load", str(work.company))
     assert f"{name}:1: column" in line and "given twice" in line
+
+
+def _ledger_rows(db):
+    con = sqlite3.connect(db)
+    try:
+        return con.execute("SELECT count(*) FROM events").fetchone()[0]
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize(
+    ("occurred_at", "payload", "what"),
+    [
+        (datetime(2026, 1, 5, 18), EmployeeLeft("E0031", date(2026, 1, 5)), "occurred_at: timestamp"),
+        (AT, {"employe": "E0031", "left_on": "2026-01-05"}, "payload.employee: required field missing"),
+        (AT, EmployeeLeft(31, date(2026, 1, 5)), "payload.employee: expected a string"),  # type: ignore[arg-type]
+        (AT, EmployeeLeft("E0031", 20260105), "payload.left_on: expected a date"),  # type: ignore[arg-type]
+        (AT, EmployeeLeft("E0031", date(2026, 1, 5), reason="\ud800"), "payload.reason: \\ud800 is half"),
+        (
+            "2026-01-05T18:00:00+01:00",
+            EmployeeLeft("E0031", date(2026, 1, 5)),
+            "occurred_at: expected a datetime",
+        ),
+    ],
+)
+def test_an_event_built_wrong_in_python_is_refused_before_it_is_recorded(work, occurred_at, payload, what):
+    """An Event built in Python was recorded as given: a naive `occurred_at` (stored without its time zone, which
+    no later comparison with the others' accepts), a payload dict (recorded, then the scheme failed on it: a dead
+    letter `paybonus retry` could never clear), a field of the wrong type; a lone surrogate was a traceback."""
+    before = ledger_digest(work.db)
+    with Paybonus.open(work.db) as app, pytest.raises(UserError) as e:
+        app.publish([Event("DURAND-left-E0031", "employee_left", "DURAND", occurred_at, payload)])
+    assert e.value.where == "event DURAND-left-E0031" and str(e.value.what).startswith(what)
+    assert ledger_digest(work.db) == before
+
+
+def test_an_event_built_in_python_with_its_fields_as_text_is_read_as_its_json_line(work):
+    events = _ledger_rows(work.db)
+    with Paybonus.open(work.db) as app:
+        done = app.publish(
+            [Event("L", "employee_left", "DURAND", AT, {"employee": "E0031", "left_on": "2026-01-05"})]
+        )
+        assert done.counts["recorded"] == 1 and not done.failed
+        [stored] = [e for e in app.view.events("DURAND", "employee_left") if e.id == "L"]
+    assert stored.payload == EmployeeLeft("E0031", date(2026, 1, 5))
+    assert _ledger_rows(work.db) == events + 1
