@@ -122,3 +122,31 @@ def test_an_event_built_in_python_with_its_fields_as_text_is_read_as_its_json_li
         [stored] = [e for e in app.view.events("DURAND", "employee_left") if e.id == "L"]
     assert stored.payload == EmployeeLeft("E0031", date(2026, 1, 5))
     assert _ledger_rows(work.db) == events + 1
+
+
+def _newer(db):
+    con = sqlite3.connect(db)
+    with con:
+        con.execute(
+            "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
+            "VALUES ('paybonus', 'm099_from_the_future', '2027-01-01')"
+        )
+    con.close()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("entitlements",),
+        ("init",),
+        ("publish", "EVENTS"),
+        ("audit", "verify"),
+    ],
+)
+def test_a_ledger_upgraded_by_a_newer_version_is_refused(work, args):
+    """A ledger a newer paybonus upgraded (a migration this version does not know) was opened and written as if it
+    were this version's: rows the newer schema does not expect, checks it added skipped."""
+    _newer(work.db)
+    args = tuple(str(work.company / "events.jsonl") if a == "EVENTS" else a for a in args)
+    line = attempt(f"newer ledger {args[0]}", work.db, *args)
+    assert "upgraded by a newer paybonus (its migration m099_from_the_future is unknown to paybonus" in line
