@@ -150,3 +150,33 @@ def test_a_ledger_upgraded_by_a_newer_version_is_refused(work, args):
     args = tuple(str(work.company / "events.jsonl") if a == "EVENTS" else a for a in args)
     line = attempt(f"newer ledger {args[0]}", work.db, *args)
     assert "upgraded by a newer paybonus (its migration m099_from_the_future is unknown to paybonus" in line
+
+
+PASS = '[pass_annual]\nlabel = "PASS"\nunit = "cents"\nlaw = "LAW 0.1"\nsource = "test"\n'
+TMOP = (
+    '[tmop]\nlabel = "TMOP"\nunit = "rate"\nlaw = "LAW 0.5"\nsource = "test"\n'
+    'values = [{ semester = "2026-S1", jo = JO, from = FROM, value = "0.03" }]\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "what"),
+    [
+        (PASS + "values = [{ from = 2027-01-01T00:00:00, value = 4900000 }]\n", "'from' must be a date"),
+        (
+            PASS + "values = [{ from = 2027-01-01 00:00:00+01:00, value = 4900000 }]\n",
+            "'from' must be a date",
+        ),
+        (
+            PASS + "values = [{ from = 2027-01-01, until = 2027-12-31T23:59:59, value = 4900000 }]\n",
+            "'until' must be a date",
+        ),
+        (TMOP.replace("JO", "2026-09-10T12:00:00").replace("FROM", "2026-09-11"), "'jo' must be a date"),
+    ],
+)
+def test_a_legal_parameter_dated_with_a_time_is_refused(work, text, what):
+    """TOML has date-times: a `from` written 2027-01-01T00:00:00 passed the check for a date (a datetime is a date
+    in Python) and the first comparison with a day ended in a TypeError traceback."""
+    p = work.file("params.toml", text)
+    line = attempt("params datetime", work.db, "--params", str(p), "entitlements", "--company", "DURAND")
+    assert "params.toml: [" in line and what in line
