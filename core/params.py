@@ -385,6 +385,9 @@ def _parse(data: dict[str, Any], where: str) -> dict[str, Parameter]:
         values.sort(key=_from)
         if values[0].semester is not None:
             _check_semester_order(values, here)
+        twice = next((b for a, b in itertools.pairwise(values) if a.valid_from == b.valid_from), None)
+        if twice is not None:  # which of the two holds from that day? the last was used, without a word
+            raise UserError(here, f"two values from {twice.valid_from}: a day's value is given twice")
         out[name] = Parameter(name, body.get("label", name), unit, source, body.get("law", ""), tuple(values))
     return out
 

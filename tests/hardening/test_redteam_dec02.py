@@ -180,3 +180,18 @@ def test_a_legal_parameter_dated_with_a_time_is_refused(work, text, what):
     p = work.file("params.toml", text)
     line = attempt("params datetime", work.db, "--params", str(p), "entitlements", "--company", "DURAND")
     assert "params.toml: [" in line and what in line
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        "{ from = 2027-01-01, value = 4900000 }, { from = 2027-01-01, value = 9900000 }",
+        "{ from = 2026-01-01, value = 4806000 }, { from = 2026-01-01, until = 2026-06-30, value = 4806000 }",
+    ],
+)
+def test_two_values_of_a_legal_parameter_from_one_day_are_refused(work, values):
+    """Two values of the PASS from the same day in one `--params` file: the last one was used without a word (a
+    PASS of 99 000 € for 2027 raises every cap computed from it), whichever the vendor meant."""
+    p = work.file("params.toml", PASS + f"values = [{values}]\n")
+    line = attempt("params from twice", work.db, "--params", str(p), "entitlements", "--company", "DURAND")
+    assert "params.toml: [pass_annual]" in line and "given twice" in line
