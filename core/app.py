@@ -249,7 +249,7 @@ class Paybonus:
                 if isinstance(e, tuple) and len(e) == 2 and isinstance(e[1], Event):
                     pairs.append(e)
                 elif isinstance(e, Event):
-                    pairs.append((f"event {e.id}", e))
+                    pairs.append((f"event {e.id}", self._as_read(e)))
                 else:  # a dict parsed from JSON: write it as a JSON line in a file, or build an Event
                     raise UserError(f"events[{n}]", f"expected an Event, got {type(e).__name__} {e!r:.40}")
         admitted = self.bus.admit(pairs)
@@ -258,6 +258,20 @@ class Paybonus:
         outcomes = self.bus.publish_all(admitted, on_progress)
         companies = {e.company for e in admitted.events}
         return PublishSummary(tuple(outcomes), {c: self.ledger.audit.head(c) for c in sorted(companies)})
+
+    def _as_read(self, event: Event[Any]) -> Event[Any]:
+        """An Event built in Python, checked as its JSON line would be (`EventTypes.from_dict`): nothing checks an
+        attrs value's fields, so a naive `occurred_at`, a payload given as a dict or a field of the wrong type was
+        recorded for good, and its scheme then failed on it (or recorded a timestamp no later read compares)."""
+        where = f"event {event.id}"
+        if not isinstance(event.occurred_at, datetime):
+            raise UserError(
+                where, f"occurred_at: expected a datetime, got {type(event.occurred_at).__name__}"
+            )
+        try:
+            return self.host.event_types.from_dict(event.to_dict())
+        except ValueError as exc:
+            raise UserError(where, str(exc)) from None
 
     def retry(
         self,

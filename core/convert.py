@@ -100,6 +100,13 @@ def _structure_str(v: Any, _: type) -> str:
         raise ValueError(f"expected a string, got {show(v)[:40]}")
     if len(v) > MAX_TEXT_CHARS:
         raise ValueError(f"a text of {len(v)} characters (at most {MAX_TEXT_CHARS})")
+    if not v.isascii():  # a lone surrogate ("\ud800" from Python) can be neither hashed nor stored
+        try:
+            v.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(
+                f"\\u{ord(v[exc.start]):04x} is half of a surrogate pair, not a character"
+            ) from None
     return v
 
 
@@ -132,10 +139,15 @@ def make_converter() -> cattrs.Converter:
     c.register_structure_hook(str, _structure_str)
     c.register_structure_hook(bool, _structure_bool)
     c.register_structure_hook(Period, _structure_period)
-    c.register_unstructure_hook(date, lambda d: d.isoformat())
-    c.register_unstructure_hook(datetime, lambda d: d.isoformat())
+    # a value that is not of its field's type (a payload built in Python with a date as text) is left as it is,
+    # for structuring to read or refuse by name, not an AttributeError
+    c.register_unstructure_hook(date, lambda d: d.isoformat() if isinstance(d, date) else d)
+    c.register_unstructure_hook(datetime, lambda d: d.isoformat() if isinstance(d, datetime) else d)
     c.register_unstructure_hook(Decimal, str)
-    c.register_unstructure_hook(Period, lambda p: {"start": p.start.isoformat(), "end": p.end.isoformat()})
+    c.register_unstructure_hook(
+        Period,
+        lambda p: {"start": p.start.isoformat(), "end": p.end.isoformat()} if isinstance(p, Period) else p,
+    )
     return c
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from paybonus.hooks.types import Finding, Level
@@ -116,6 +116,14 @@ def _interessement_covers(config: CompanyConfig, opens: date) -> bool:
     raw = config.schemes.get("interessement")
     if not isinstance(raw, dict):
         return False
-    starts, ends = raw.get("starts_on"), raw.get("ends_on")
+    starts, ends = _day(raw.get("starts_on")), _day(raw.get("ends_on"))
     closes = date(opens.year + 1, opens.month, opens.day) - timedelta(days=1)
-    return isinstance(starts, date) and starts <= closes and (not isinstance(ends, date) or ends >= opens)
+    return starts is not None and starts <= closes and (ends is None or ends >= opens)
+
+
+def _day(value: object) -> date | None:
+    """A raw TOML date as `load` reads it: a date-time (2025-01-01T00:00:00) counts as its day (it is a `date` in
+    Python too, and compares with none); anything else is not a date."""
+    if isinstance(value, datetime):
+        return value.date()
+    return value if isinstance(value, date) else None

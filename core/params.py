@@ -17,11 +17,11 @@ import itertools
 import json
 import tomllib
 from collections.abc import Mapping, Sequence
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from attrs import frozen
 
@@ -350,12 +350,12 @@ def _parse(data: dict[str, Any], where: str) -> dict[str, Parameter]:
             if unknown:
                 raise UserError(vwhere, f"unknown key {unknown[0]!r} (allowed: {', '.join(ROW_KEYS)})")
             start = raw.get("from")
-            if not isinstance(start, date) or not FIRST_YEAR <= start.year <= LAST_YEAR:
+            if not _is_day(start) or not FIRST_YEAR <= start.year <= LAST_YEAR:
                 raise UserError(
                     vwhere, f"'from' must be a date (YYYY-MM-DD) from {FIRST_YEAR} to {LAST_YEAR}"
                 )
             until = raw.get("until")
-            if until is not None and not isinstance(until, date):
+            if until is not None and not _is_day(until):
                 raise UserError(vwhere, "'until' must be a date (YYYY-MM-DD)")
             if until is not None and until < start:
                 raise UserError(
@@ -385,8 +385,17 @@ def _parse(data: dict[str, Any], where: str) -> dict[str, Parameter]:
         values.sort(key=_from)
         if values[0].semester is not None:
             _check_semester_order(values, here)
+        twice = next((b for a, b in itertools.pairwise(values) if a.valid_from == b.valid_from), None)
+        if twice is not None:  # which of the two holds from that day? the last was used, without a word
+            raise UserError(here, f"two values from {twice.valid_from}: a day's value is given twice")
         out[name] = Parameter(name, body.get("label", name), unit, source, body.get("law", ""), tuple(values))
     return out
+
+
+def _is_day(value: Any) -> TypeGuard[date]:
+    """A TOML date (2027-01-01), not a date-time (2027-01-01T00:00:00 is a `datetime`, which is a `date` too, and
+    compares with no day)."""
+    return isinstance(value, date) and not isinstance(value, datetime)
 
 
 def _semester_fields(
@@ -397,7 +406,7 @@ def _semester_fields(
     semester, jo, estimated = raw.get("semester"), raw.get("jo"), raw.get("estimated", False)
     if not isinstance(estimated, bool):
         raise UserError(where, "'estimated' must be true or false")
-    if jo is not None and not isinstance(jo, date):
+    if jo is not None and not _is_day(jo):
         raise UserError(where, "'jo' must be a date (YYYY-MM-DD)")
     if semester is None:
         if jo is not None or estimated:

@@ -169,17 +169,49 @@ def load_toml(text: str) -> dict[str, Any]:
 
 def load_json(text: str) -> Any:
     """Parse one JSON value, numbers with a decimal point as exact `Decimal`s; `ValueError` for bad JSON, nesting
-    deeper than `MAX_DEPTH` or a number of more than 400 digits."""
+    deeper than `MAX_DEPTH`, a number of more than 400 digits or a key given twice in one object."""
     if len(text) > MAX_LINE_CHARS:
         raise ValueError(f"longer than {MAX_LINE_CHARS // (1024 * 1024)} MiB")
 
     def parse(t: str) -> Any:
         try:
-            return json.loads(t, parse_float=Decimal, parse_int=_int, parse_constant=_constant)
+            return json.loads(
+                t, parse_float=Decimal, parse_int=_int, parse_constant=_constant, object_pairs_hook=_object
+            )
         except json.JSONDecodeError as exc:
             raise ValueError(f"malformed JSON ({exc.msg} at column {exc.colno})") from None
 
-    return _within_depth(text, parse)
+    data = _within_depth(text, parse)
+    # only an escape ("\ud800") can make a surrogate: decoded text has none
+    if _SURROGATE_ESCAPE.search(text) is not None:
+        lone = _lone_surrogate(data)
+        if lone is not None:
+            raise ValueError(
+                f"\\u{ord(lone):04x} is half of a surrogate pair, not a character (not Unicode text)"
+            )
+    return data
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _lone_surrogate(value: Any) -> str | None:
+    """The first lone surrogate (U+D800 to U+DFFF) in the strings and keys of parsed JSON, if any: UTF-8 cannot
+    write it, so it could be neither hashed nor stored."""
+    todo = [value]
+    while todo:
+        v = todo.pop()
+        if isinstance(v, dict):
+            todo.extend(v)
+            todo.extend(v.values())
+        elif isinstance(v, list):
+            todo.extend(v)
+        elif isinstance(v, str) and not v.isascii():
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                return v[exc.start]
+    return None
 
 
 def _within_depth(text: str, parse: Callable[[str], Any]) -> Any:
@@ -201,6 +233,19 @@ def _int(text: str) -> int:
     if len(text) > 400:  # Python refuses to read more than 4300 digits, with an error of its own
         raise ValueError(f"a number of {len(text)} digits")
     return int(text)
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are all different: of two values for one key, json keeps the last without a word
+    (`"amount_cents": 100, "amount_cents": 990000`), and another reader of the same line may keep the first."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"{key}: given twice in one object (which value is meant?)")
+            seen.add(key)
+    return obj
 
 
 def _constant(name: str) -> Any:

@@ -267,6 +267,9 @@ def _csv_rows(
         header = [h.strip() for h in (reader.fieldnames or [])]
     except csv.Error as exc:
         raise UserError(f"{p}:1", f"not CSV ({exc})") from None
+    if len(set(header)) != len(header):  # csv keeps the last of the two values of each row without a word
+        twice = next(c for n, c in enumerate(header) if c in header[:n])
+        raise UserError(f"{p}:1", f"column {twice!r} given twice (which one is meant?)")
     missing = [c for c in required if c not in header]
     if missing:
         raise UserError(f"{p}:1", f"missing column {missing[0]!r} (expected {', '.join(required)})")

@@ -34,7 +34,7 @@ from .verify_reads import read_only
 
 if TYPE_CHECKING:
     from .pg_backend import PgBackend
-from .schema import migrations
+from .schema import migrations, newer_migrations, written_by_a_newer_version
 
 BUSY_TIMEOUT_S = 60.0
 CACHE_KIB = 64 * 1024  # page cache per connection (measured: 11 % faster at 50 000 employees than 2 MiB)
@@ -354,6 +354,10 @@ class Ledger:
 
     def _migrate(self, contended_raises: bool = False) -> None:
         try:
+            newer = newer_migrations(self.db)
+            if newer:  # an older paybonus would write rows (or skip checks) the newer schema does not expect
+                self.close()
+                raise UserError(self.path, written_by_a_newer_version(newer))
             pending = [m.name for m in migrations.pending(self.db)]
             if pending:
                 with _setting_up(

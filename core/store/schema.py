@@ -10,10 +10,27 @@ from __future__ import annotations
 import sqlite3
 
 import sqlite_utils
+from paybonus._version import __version__
 from paybonus.errors import UserError
 from sqlite_utils.migrations import Migrations
 
 migrations = Migrations("paybonus")
+
+
+def newer_migrations(db: sqlite_utils.Database) -> list[str]:
+    """The migrations the ledger has that this version does not know: a newer paybonus upgraded it."""
+    known = {m.name for m in migrations._migrations}
+    return [m.name for m in migrations.applied(db) if m.name not in known]
+
+
+def written_by_a_newer_version(newer: list[str]) -> str:
+    """What a ledger upgraded by a newer paybonus is told: this version could write rows the newer schema does not
+    expect, or skip what it now checks. (A PostgreSQL ledger's rolling upgrade keeps older workers on a newer
+    schema when its migrations are additive: docs/deploy.md.)"""
+    return (
+        f"upgraded by a newer paybonus (its migration {newer[0]} is unknown to paybonus {__version__}): open it "
+        "with that version or a later one"
+    )
 
 
 @migrations()

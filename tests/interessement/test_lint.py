@@ -250,6 +250,13 @@ chiffre_affaires = "1000000"
             '[[schemes.interessement.distribution]]\ncriterion = "uniform"\nshare = "1"\n',
             False,
         ),
+        (  # a TOML date-time, which load reads as its day: lint compared it with a date (TypeError traceback)
+            "10000",
+            "",
+            '[schemes.interessement]\nstarts_on = 2025-01-01T00:00:00\nformula = "rcai"\n'
+            '[[schemes.interessement.distribution]]\ncriterion = "uniform"\nshare = "1"\n',
+            False,
+        ),
     ],
 )
 def test_l8_the_value_sharing_duty_of_11_to_49_employees(tmp_path, b2022, extra, schemes, warned):
