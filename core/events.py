@@ -22,6 +22,7 @@ from enum import Enum
 from typing import Any, Generic, Literal, TypeVar
 from uuid import UUID
 
+import attrs
 from attrs import field, frozen
 
 from .calendar import Period, end_of_nth_month_after
@@ -269,6 +270,12 @@ class EventTypes:
             raise ValueError(f"event type name {t.name!r} must be lower_snake_case")
         if t.name in self._types and self._types[t.name].payload is not t.payload:
             raise ValueError(f"event type {t.name!r} is registered twice")
+        # checked once here, not at the first event (an AttributeError there, a str read letter by letter)
+        fields = {f.name for f in attrs.fields(t.payload)} if attrs.has(t.payload) else None
+        if isinstance(t.reported, str) or (fields is not None and not set(t.reported) <= fields):
+            raise ValueError(
+                f"event type {t.name!r}: reported={t.reported!r} must name fields of its payload (a tuple)"
+            )
         self._types[t.name] = t
 
     def __contains__(self, name: str) -> bool:

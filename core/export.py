@@ -115,10 +115,16 @@ def _allocation(
     """The employee's choice for `target` (the row, or the principal of an interest row: I-40); with none, what
     the row's recorded payments did once they paid or placed all of it (`payments.settled`, as the statements
     read it: I-38, nothing is left to choose, and a sum paid out before the window closed is not "placed for want
-    of an answer"); else the default after the window, or `pending`."""
+    of an answer"), or for an interest row still due what its principal's did; else the default after the
+    window, or `pending`."""
     alloc = allocation(ledger, target, as_of, params)
     if alloc["by"] != "choice":
-        alloc = settled(ledger.payments.paid_by_mode(entitlement), amount) or alloc
+        done = settled(ledger.payments.paid_by_mode(entitlement), amount)
+        if done is None and target != entitlement:  # late interest goes where its principal went (I-40)
+            principal = ledger.entitlements.get(target)
+            if principal is not None:
+                done = settled(ledger.payments.paid_by_mode(target), int(principal["amount_cents"]))
+        alloc = done or alloc
     return str(alloc["allocation"])
 
 

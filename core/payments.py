@@ -69,7 +69,8 @@ def check(
         paid, placed = _paid_and_placed(ledger, p.entitlement, pending)
         paid, placed = (paid + p.amount_cents, placed) if mode == "paid" else (paid, placed + p.amount_cents)
         # late interest goes where its principal goes (I-40: paid with it; the export gives it the principal's
-        # allocation): the principal's choice, or its default after the window, binds the interest too
+        # allocation): the principal's choice, or its default after the window, binds the interest too, unless
+        # payments paid the principal out before (`_paid_out`): then it follows them
         target = row["corrects"] if row["kind"] == "interest" and row["corrects"] else p.entitlement
         chosen = _choice(ledger, target, pending)
         if chosen is not None and target != p.entitlement and chosen[0] == "split":
@@ -82,7 +83,12 @@ def check(
                 )
         elif mode == "paid" and row["social_regime"] == SocialRegime.EPARGNE_SALARIALE:
             window = option_window(ledger, target, params)
-            if window and p.paid_on > window[1] and _has_savings_plan(ledger, event.company):
+            if (
+                window
+                and p.paid_on > window[1]
+                and _has_savings_plan(ledger, event.company)
+                and not (target != p.entitlement and _paid_out(ledger, target, pending))
+            ):
                 raise ValueError(
                     f"payload.mode: no choice was recorded by the end of the window ({window[1]}): the sum is "
                     "placed in the savings plan, not paid out (I-38)"
@@ -151,6 +157,17 @@ def _choice(ledger: Ledger, entitlement_id: str, pending: dict[str, int]) -> tup
         return None
     p = json.loads(chosen[-1]["payload"])
     return str(p["choice"]), p.get("placed_cents")
+
+
+def _paid_out(ledger: Ledger, principal_id: str, pending: dict[str, int]) -> bool:
+    """Whether payments paid all of a principal with no choice, some of it out (`settled`: paid or split): the
+    default after the window did not place it, and its late interest, paid with it (I-40), may be paid out."""
+    principal = ledger.entitlements.get(principal_id)
+    if principal is None:
+        return False
+    paid, placed = _paid_and_placed(ledger, principal_id, pending)
+    done = settled({"paid": paid, "placed": placed}, int(principal["amount_cents"]))
+    return done is not None and done["allocation"] in ("paid", "split")
 
 
 def _paid_and_placed(ledger: Ledger, entitlement_id: str, pending: dict[str, int]) -> tuple[int, int]:

@@ -224,12 +224,16 @@ def _schema_of(conn: PgConnection, schema: str) -> dict[tuple[str, str], str]:
         f"WHERE NOT t.tgisinternal AND s.nspname = {schema}"
     ):
         out[("trigger", name)] = f"{table} {definition}" if enabled != "D" else f"{table} disabled"
-    # an index's definition without its table's schema (the expected one is built in a temporary schema);
-    # those of the tables' own keys too (`…_pkey`): a dropped key is a dropped unique index
+    # an index's definition without its table's schema (the expected one is built in a temporary schema): the
+    # schema's name removed as pg_get_indexdef writes it, quoted (a pattern of non-blanks missed "Paie 2026"), the
+    # session's temporary one as `pg_temp`; those of the tables' own keys too (`…_pkey`): a dropped key is a
+    # dropped unique index
     for name, definition in conn.execute(
-        r"SELECT i.relname, regexp_replace(pg_get_indexdef(i.oid), ' ON (ONLY )?\S+\.', ' ON \1') FROM pg_index x "
+        "SELECT d.name, replace(replace(d.def, ' ON ONLY ' || d.qual || '.', ' ON ONLY '), ' ON ' || d.qual || '.', "
+        "' ON ') FROM (SELECT i.relname AS name, pg_get_indexdef(i.oid) AS def, CASE WHEN s.oid = "
+        "pg_my_temp_schema() THEN 'pg_temp' ELSE quote_ident(s.nspname) END AS qual FROM pg_index x "
         "JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_namespace s ON s.oid = i.relnamespace "
-        f"WHERE s.nspname = {schema}"
+        f"WHERE s.nspname = {schema}) d"
     ):
         out[("index", name)] = definition
     return out

@@ -7,19 +7,20 @@ from datetime import date
 
 import pytest
 from helpers.companies import close_year, company, person, toml, world
+from paybonus.errors import UserError
 from paybonus.export import rows
 from paybonus.params import Parameters
 
 P = Parameters.default()
 
 
-def ev(bus, type_, payload, id):
+def ev(bus, type_, payload, id, at="2023-04-20T10:00:00+02:00"):
     return bus.host.event_types.from_dict(
         {
             "id": id,
             "type": type_,
             "company": "ACME",
-            "occurred_at": "2023-04-20T10:00:00+02:00",
+            "occurred_at": at,
             "payload": payload,
         }
     )
@@ -87,3 +88,49 @@ def test_the_default_stands_where_the_payments_followed_it_or_left_something_due
         )
     )
     assert _row(ledger, pid, date(2023, 5, 1)) == ("paid_and_placed", "split")
+
+
+def test_the_interest_of_a_principal_paid_out_by_payments_follows_it_in_the_export_and_may_be_paid_out(
+    tmp_path,
+):
+    # a 2022 principal (due 31 May 2023) paid out in full, late, on 15 June, before its statement (20 June: the
+    # window runs until 5 July); its late interest, a row of its own, is still due. I-40: interest is paid with
+    # its principal: it read the principal's default (`placed`) next to the principal's `paid`, and paying it out
+    # after the window was refused ("the sum is placed in the savings plan, not paid out")
+    bus, ledger, pid, amount = _principal(tmp_path)
+    june = "2023-06-20T10:00:00+02:00"
+    payload = {"entitlement": pid, "amount_cents": amount, "paid_on": "2023-06-15", "mode": "paid"}
+    bus.publish(ev(bus, "payment_recorded", payload, "pay", june))
+    bus.publish(ev(bus, "statement_issued", {"entitlement": pid, "issued_on": "2023-06-20"}, "st", june))
+    [interest] = [r for r in ledger.entitlements.rows(scheme="interessement") if r["kind"] == "interest"]
+    assert _row(ledger, pid, date(2023, 7, 10)) == ("paid", "paid")
+    assert _row(ledger, interest["id"], date(2023, 7, 10)) == ("due", "paid")
+    payload = {
+        "entitlement": interest["id"],
+        "amount_cents": interest["amount_cents"],
+        "paid_on": "2023-07-10",
+    }
+    bus.publish(
+        ev(bus, "payment_recorded", {**payload, "mode": "paid"}, "pay-i", "2023-07-10T10:00:00+02:00")
+    )
+    assert _row(ledger, interest["id"], date(2023, 7, 10)) == ("paid", "paid")
+
+
+def test_the_interest_of_a_principal_placed_by_default_is_still_placed(tmp_path):
+    # nothing paid the principal out: its default after the window binds its interest (I-38, I-40)
+    bus, ledger, pid, amount = _principal(tmp_path)
+    june = "2023-06-20T10:00:00+02:00"
+    bus.publish(ev(bus, "statement_issued", {"entitlement": pid, "issued_on": "2023-06-01"}, "st", june))
+    payload = {"entitlement": pid, "amount_cents": amount, "paid_on": "2023-06-20", "mode": "placed"}
+    bus.publish(ev(bus, "payment_recorded", payload, "pay", june))
+    [interest] = [r for r in ledger.entitlements.rows(scheme="interessement") if r["kind"] == "interest"]
+    assert _row(ledger, interest["id"], date(2023, 7, 10)) == ("due", "placed")
+    payload = {
+        "entitlement": interest["id"],
+        "amount_cents": interest["amount_cents"],
+        "paid_on": "2023-07-10",
+    }
+    with pytest.raises(UserError, match="not paid out"):
+        bus.publish(
+            ev(bus, "payment_recorded", {**payload, "mode": "paid"}, "pay-i", "2023-07-10T10:00:00+02:00")
+        )

@@ -100,6 +100,21 @@ def test_a_dropped_or_altered_index_is_named(app):
     ]
 
 
+def test_a_ledger_in_a_schema_whose_name_is_quoted_verifies(pg_database):
+    # pg_get_indexdef names the table `"Paie 2026".companies`: the schema is removed as it quotes it (a pattern of
+    # non-blanks left it there, and every index of a valid ledger was "altered")
+    with psycopg.connect(pg_database, autocommit=True) as c:
+        c.execute('CREATE SCHEMA "Paie 2026"')
+    try:
+        with Paybonus.create(f"{pg_database}?options=-csearch_path%3D%22Paie%5C%202026%22") as app:
+            assert app.ledger.conn.execute("SELECT current_schema()").fetchone()[0] == "Paie 2026"
+            app.load_company(sample_dir())
+            assert problems(app) == []
+    finally:
+        with psycopg.connect(pg_database, autocommit=True) as c:
+            c.execute('DROP SCHEMA "Paie 2026" CASCADE')
+
+
 def test_writers_of_two_companies_run_together_and_of_one_company_wait(pg_url):
     first, second = Ledger.create(pg_url), Ledger.open(pg_url)
     entered = threading.Event()

@@ -266,6 +266,32 @@ def test_a_built_in_event_type_or_a_command_cannot_be_taken_twice():
         load_plugins(builtins=(), extra=twice, entry_points=False)
 
 
+@pytest.mark.parametrize("reported", ["seen_on", ("seen_at",)])
+def test_reported_dates_that_are_not_fields_of_the_payload_are_refused_at_load(reported):
+    # found at load, not by the first event of the type (admission's `not_ahead`: an AttributeError, the string
+    # read letter by letter)
+    from datetime import date
+
+    from attrs import frozen
+    from paybonus.events import EventType
+
+    @frozen
+    class Seen:
+        employee: str
+        seen_on: date
+
+    thing = EventType("thing_seen", Seen, "a thing seen", reported=reported)
+    with pytest.raises(PluginError, match=re.escape("'thing_seen': reported=")):
+        load_plugins(
+            builtins=(), extra=[_registering("paybonus_register_event_types", thing)], entry_points=False
+        )
+    ok = EventType("thing_seen", Seen, "a thing seen", reported=("seen_on",))
+    host = load_plugins(
+        builtins=(), extra=[_registering("paybonus_register_event_types", ok)], entry_points=False
+    )
+    assert host.event_types.get("thing_seen").reported == ("seen_on",)
+
+
 def test_an_optional_hook_of_another_name_is_no_typo():
     from paybonus.hooks import hookimpl
 
