@@ -229,6 +229,8 @@ def settled(by_mode: dict[str, int], total: int) -> dict[str, Any] | None:
         "by": "payments",
         "per": by_mode.get("placed_per", 0) > 0,  # some of it went to the company PER, not the PEE
         "pee": by_mode.get("placed", 0) > 0,
+        "pee_cents": by_mode.get("placed", 0),  # the cents placed in each plan, as the payments recorded them
+        "per_cents": by_mode.get("placed_per", 0),
     }
 
 

@@ -18,7 +18,9 @@ hash of its canonical JSON (`seal.py`). It is a JSON document:
     entries    [[entitlement id, digest], ...]    the ledger entries it shows, sorted
 
 Line keys: global (1°), average (2°), total (3°), advances (3° bis), remaining (3° ter), withheld (4°), net,
-interest, paid_part and placed_part (a split choice), csg, csg_deductible, crds (4° in detail), taxable_if_paid.
+interest, paid_part and placed_part (a split choice), placed_pee and placed_per (payments that placed sums in both
+the PEE and the company PER: the cents of each plan, adding up to what was placed), csg, csg_deductible, crds (4° in
+detail), taxable_if_paid.
 """
 
 from __future__ import annotations
@@ -196,11 +198,21 @@ class StatementBuilder:
                     sum(e.amount_cents for e in interest),
                 )
             )
+        both_plans = bool(alloc.get("pee") and alloc.get("per"))
         if alloc["allocation"] == "split":
             placed = int(alloc.get("placed_cents") or 0)
             paid_out = alloc.get("paid_cents", total - placed)  # by payments: what was paid, not the rest
             lines.append(_line("paid_part", "", "dont part versée (montant brut)", paid_out))
             lines.append(_line("placed_part", "", f"dont part placée sur {placed_on} (montant brut)", placed))
+        if both_plans:
+            # the payments placed sums in the PEE and in the company PER: how much went to each plan, to the cent
+            # as recorded, each plan with its own unavailability (D3313-9 5°, I-38); the shipped template prints
+            # these two lines in place of a split's placed_part (their sum)
+            for key, plan, cents in (
+                ("placed_pee", st.savings_plan, alloc["pee_cents"]),
+                ("placed_per", COMPANY_PER, alloc["per_cents"]),
+            ):
+                lines.append(_line(key, "", f"dont part placée sur {plan} (montant brut)", cents))
         lines += [
             _line("csg", "", f"CSG {percent(c.csg_rate)}", c.csg_cents),
             _line(

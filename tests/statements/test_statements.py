@@ -536,3 +536,56 @@ def test_a_statement_issued_again_after_the_window_says_what_the_payments_did_wh
     for text in (html, pdf):
         assert sentence in text
         assert ("faute de demande de versement" in text) == (not by_payment)
+
+
+@pytest.mark.parametrize(
+    ("payments", "allocation"),
+    [
+        ([("placed", 100_001), ("placed_per", 77_300)], "placed"),
+        ([("paid", 77_301), ("placed", 60_000), ("placed_per", 39_999), ("placed_per", 1)], "split"),
+    ],
+)
+def test_rights_placed_by_payments_in_the_pee_and_the_per_say_how_much_went_to_each_plan(
+    tmp_path, payments, allocation
+):
+    # D3313-9 5°, I-38: the payroll placed E0001's 1 773,01 € partly in the PEE (5 years) and partly in the company
+    # PER (until retirement); the statement said "placés sur le PEE et le PER" with one amount and no split. It
+    # now gives the cents of each plan, as the payments recorded them, adding up to what was placed
+    db = sample_ledger(tmp_path / "l.db")
+    paid = tmp_path / "paid.jsonl"
+    with Paybonus.open(db) as app:
+        [principal] = app.entitlements(company="DURAND", scheme="interessement", employee="E0001")
+        lines = [
+            _event(
+                f"pay-{n}",
+                "payment_recorded",
+                "2026-04-10T18:00:00+02:00",
+                {"entitlement": principal.id, "amount_cents": cents, "paid_on": "2026-04-10", "mode": mode},
+            )
+            for n, (mode, cents) in enumerate(payments)
+        ]
+        paid.write_text("\n".join(lines) + "\n")
+        assert not app.publish(paid).failed
+    st = one(db, "DURAND", "E0001")
+    choice = st.content["choice"]
+    assert (choice["allocation"], choice["by_payment"], choice["company_per"]) == (allocation, True, True)
+    parts = {line["key"]: line["cents"] for line in st.content["lines"]}
+    pee = sum(c for m, c in payments if m == "placed")
+    per = sum(c for m, c in payments if m == "placed_per")
+    paid_out = sum(c for m, c in payments if m == "paid")
+    assert (parts["placed_pee"], parts["placed_per"]) == (pee, per)
+    assert parts.get("paid_part", 0) + parts["placed_pee"] + parts["placed_per"] == parts["total"] == 177_301
+    if allocation == "split":
+        assert (parts["paid_part"], parts["placed_part"]) == (paid_out, pee + per)
+    plan = choice["plan"]
+    pee_, per_ = (" ".join(eur(c).split()) for c in (pee, per))  # as text_of reads them
+    html, pdf = both(st)
+    for text in (html, pdf):
+        assert f"{pee_} sur {plan} et {per_} sur le plan d'épargne retraite d'entreprise (PER)" in text
+        assert f"dont part placée sur {plan} (montant brut) {pee_}" in text
+        assert f"dont part placée sur le plan d'épargne retraite d'entreprise (PER) (montant brut) {per_}" in text
+        assert f"Les {pee_} placés sur {plan} sont indisponibles pendant 5 ans" in text
+        assert f"Les {per_} placés sur le plan d'épargne retraite d'entreprise (PER) sont indisponibles " \
+            "jusqu'à votre départ à la retraite" in text
+        assert "il ne reste rien à choisir" in text
+        assert f"sur {plan} et le plan d'épargne retraite" not in text  # the one undivided sum, as before
