@@ -583,9 +583,14 @@ def test_rights_placed_by_payments_in_the_pee_and_the_per_say_how_much_went_to_e
     for text in (html, pdf):
         assert f"{pee_} sur {plan} et {per_} sur le plan d'épargne retraite d'entreprise (PER)" in text
         assert f"dont part placée sur {plan} (montant brut) {pee_}" in text
-        assert f"dont part placée sur le plan d'épargne retraite d'entreprise (PER) (montant brut) {per_}" in text
+        assert (
+            f"dont part placée sur le plan d'épargne retraite d'entreprise (PER) (montant brut) {per_}"
+            in text
+        )
         assert f"Les {pee_} placés sur {plan} sont indisponibles pendant 5 ans" in text
-        assert f"Les {per_} placés sur le plan d'épargne retraite d'entreprise (PER) sont indisponibles " \
+        assert (
+            f"Les {per_} placés sur le plan d'épargne retraite d'entreprise (PER) sont indisponibles "
             "jusqu'à votre départ à la retraite" in text
+        )
         assert "il ne reste rien à choisir" in text
         assert f"sur {plan} et le plan d'épargne retraite" not in text  # the one undivided sum, as before
