@@ -7,6 +7,7 @@ fiscal_year_start = "01-01"
 average_headcounts = { 2021 = 24, 2022 = 26, 2023 = 27, 2024 = 28, 2025 = 28 }   # or headcount = 28
 has_savings_plan = true
 per_qualifying = false       # the company PER meets L137-16's default allocation (forfait social 16 %)
+has_company_per = false      # a company PER exists (per_qualifying implies it): placements on request
 
 [schemes.interessement]      # one table per scheme the company runs; validated by the scheme's config_type
 ...

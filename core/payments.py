@@ -5,6 +5,11 @@ entitlement's status moves from `due` to `partly_paid`, then `paid`, `placed` or
 `statement_issued` records that the individual statement reached the employee, which opens the 15-day window of
 the employee's choice (LAW I-37, I-38); `option_chosen` records the choice inside that window. With no answer,
 the sums are placed when the company has a savings plan (PEE), otherwise paid.
+
+Where placed sums go: the PEE (`placed`, `has_savings_plan`) or the company PER (`placed_per`, `has_company_per`
+or `per_qualifying`); a payment into a plan the company does not have is refused. A company without a PEE but
+with a PER takes a choice to place (or a split): its placed part goes to the PER, the only mode its payments can
+then use; with neither plan, nothing can be placed and such a choice is refused (the sum is paid out).
 """
 
 from __future__ import annotations
@@ -54,6 +59,11 @@ def check(
             raise ValueError(
                 f"payload.mode: company {event.company!r} has no savings plan (has_savings_plan = false in its "
                 "company.toml): nothing can be placed in a PEE (`placed_per` for the company PER)"
+            )
+        if p.mode == "placed_per" and not _has_company_per(ledger, event.company):
+            raise ValueError(
+                f"payload.mode: company {event.company!r} has no company PER (has_company_per = false in its "
+                "company.toml): nothing can be placed in a PER"
             )
         due = (
             int(row["amount_cents"])
@@ -112,6 +122,13 @@ def check(
             )
         if p.placed_cents is not None and p.placed_cents >= row["amount_cents"]:
             raise ValueError("payload.placed_cents: a split places less than the whole amount")
+        if p.choice != "paid" and not (
+            _has_savings_plan(ledger, event.company) or _has_company_per(ledger, event.company)
+        ):
+            raise ValueError(
+                f"payload.choice: company {event.company!r} has no PEE and no company PER (has_savings_plan and "
+                "has_company_per false in its company.toml): nothing can be placed, only 'paid' can be chosen"
+            )
         window = option_window(ledger, p.entitlement, params)
         earlier = pending.get(f"statement:{p.entitlement}")
         if window is None and earlier is not None:  # issued earlier in the same batch
@@ -246,12 +263,19 @@ def settled(by_mode: dict[str, int], total: int) -> dict[str, Any] | None:
         "by": "payments",
         "per": by_mode.get("placed_per", 0) > 0,  # some of it went to the company PER, not the PEE
         "pee": by_mode.get("placed", 0) > 0,
+        "pee_cents": by_mode.get("placed", 0),  # the cents placed in each plan, as the payments recorded them
+        "per_cents": by_mode.get("placed_per", 0),
     }
 
 
 def _has_savings_plan(ledger: Ledger, company: str) -> bool:
     toml = ledger.companies.toml(company)
     return toml is not None and _company_info(toml).has_savings_plan
+
+
+def _has_company_per(ledger: Ledger, company: str) -> bool:
+    toml = ledger.companies.toml(company)
+    return toml is not None and _company_info(toml).company_per
 
 
 @functools.lru_cache(maxsize=64)

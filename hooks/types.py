@@ -249,10 +249,16 @@ class CompanyInfo:
     # thresholds of L130-1 CSS with their five-year rule (LAW 0.4); `headcount` is the former single figure
     average_headcounts: dict[str, int] | None = None
     per_qualifying: bool = False  # a PER d'entreprise collectif meeting L137-16's default allocation (16 %)
+    has_company_per: bool = False  # a PER d'entreprise exists: placements on request (`placed_per`)
     # the duty of companies of 11 to 49 employees to share value (loi 2023-1107 art. 5, docs/rules.md V-1):
     # their fiscal results, and the schemes other than intéressement applied for an exercise ({"2025": ["ppv"]})
     fiscal_results: list[FiscalResult] = field(factory=list)
     value_sharing: dict[str, list[Literal["participation", "abondement", "ppv"]]] = field(factory=dict)
+
+    @property
+    def company_per(self) -> bool:
+        """A company PER exists: declared, or implied by `per_qualifying` (a PER that qualifies exists)."""
+        return self.has_company_per or self.per_qualifying
 
     def headcount_reached(self, threshold: int, year: int, years: int) -> tuple[bool | None, dict[str, Any]]:
         """Whether a headcount threshold counts as reached in calendar `year` (L130-1 CSS): the average headcount

@@ -149,8 +149,10 @@ Examples:
     "--events",
     "events_out",
     type=click.Path(path_type=Path),
-    help="Also write statement_issued events here (issue date and channel as given), to publish.",
+    help="Also write statement_issued events here (issue date and channel as given), to publish. An existing "
+    "file is not replaced without --force.",
 )
+@click.option("--force", is_flag=True, help="Replace the --events file if it exists (by default, refuse to).")
 @click.option(
     "--key",
     type=click.Path(path_type=Path),
@@ -168,6 +170,7 @@ def statements(
     issued_on: str,
     channel: str,
     events_out: Path | None,
+    force: bool,
     key: Path | None,
 ) -> None:
     """Individual statements (fiches distinctes, D3313-9), one file per beneficiary, in French."""
@@ -178,8 +181,16 @@ def statements(
 
     check_issued_on(p, day)  # before any work
     check_dir(out_dir, "--out")
+    if force and events_out is None:
+        raise UserError("--force", "only applies with --events FILE (it replaces that file)")
     if events_out is not None:
         check_file(events_out, "--events")
+        # a previous run's events, not yet published, would be lost: refused before anything is written, as
+        # `dsn --events` and `export --out` do
+        if events_out.exists() and not force:
+            raise UserError(
+                str(events_out), "exists: it will not be replaced (choose another file, or add --force)"
+            )
     signer = signing.load_key(key) if key or os.environ.get(signing.KEY_ENV, "").strip() else None
     with state.app() as app:
         built = app.statements(

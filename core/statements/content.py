@@ -12,13 +12,15 @@ hash of its canonical JSON (`seal.py`). It is a JSON document:
     channel    "email" | "post" | "hand" | "portal"  how it reaches the employee (--channel)
     lines      [{key, item, label, cents, text}]  every amount, in the order printed; `text` exactly as printed
     dates      {answer_by, payment_deadline}
-    choice     {open, allocation, by_default, by_payment, savings_plan, plan, placed_on, company_per,
+    choice     {open, allocation, by_default, by_payment, savings_plan, per_only, plan, placed_on, company_per,
                 account_keeper, how_to_ask, window_days, unavailability_years}
     annex      {intro, sections: [{title, blocks}]}  the scheme's note (D3313-9), already in French
     entries    [[entitlement id, digest], ...]    the ledger entries it shows, sorted
 
 Line keys: global (1°), average (2°), total (3°), advances (3° bis), remaining (3° ter), withheld (4°), net,
-interest, paid_part and placed_part (a split choice), csg, csg_deductible, crds (4° in detail), taxable_if_paid.
+interest, paid_part and placed_part (a split choice), placed_pee and placed_per (payments that placed sums in both
+the PEE and the company PER: the cents of each plan, adding up to what was placed), csg, csg_deductible, crds (4° in
+detail), taxable_if_paid.
 """
 
 from __future__ import annotations
@@ -143,12 +145,16 @@ class StatementBuilder:
             settled = self._settled(rights, total, issued_on)
             if settled is not None and settled["allocation"] != alloc["allocation"]:
                 alloc = settled
-        placed_on = _placed_on(alloc, config.statement.savings_plan)
+        st = config.statement
+        has_plan = config.info.has_savings_plan
+        # a company PER without a PEE: a sum is placed (in the PER) only on the employee's request, and paid out
+        # without an answer (I-38: the default placement is the PEE's); with neither plan, nothing is placed
+        per_only = not has_plan and config.info.company_per
+        can_place = has_plan or per_only
+        placed_on = COMPANY_PER if per_only else _placed_on(alloc, st.savings_plan)
         window_days = int(self.params.value("option_window_days", issued_on))
         window = option_window(self.ledger, principal.id, self.params)
         answer_by = window[1] if window else issued_on + timedelta(days=window_days)
-        st = config.statement
-        has_plan = config.info.has_savings_plan
         name = _period_name(period)
         lines = [
             _line("global", "1°", f"Montant global {_of_the(label)} {name} distribué", global_cents),
@@ -183,7 +189,7 @@ class StatementBuilder:
             _line(
                 "net",
                 "",
-                "Montant net, que vous le perceviez ou le placiez" if has_plan else "Montant net versé",
+                "Montant net, que vous le perceviez ou le placiez" if can_place else "Montant net versé",
                 total - c.withheld_cents,
             ),
         ]
@@ -196,11 +202,21 @@ class StatementBuilder:
                     sum(e.amount_cents for e in interest),
                 )
             )
+        both_plans = bool(alloc.get("pee") and alloc.get("per"))
         if alloc["allocation"] == "split":
             placed = int(alloc.get("placed_cents") or 0)
             paid_out = alloc.get("paid_cents", total - placed)  # by payments: what was paid, not the rest
             lines.append(_line("paid_part", "", "dont part versée (montant brut)", paid_out))
             lines.append(_line("placed_part", "", f"dont part placée sur {placed_on} (montant brut)", placed))
+        if both_plans:
+            # the payments placed sums in the PEE and in the company PER: how much went to each plan, to the cent
+            # as recorded, each plan with its own unavailability (D3313-9 5°, I-38); the shipped template prints
+            # these two lines in place of a split's placed_part (their sum)
+            for key, plan, cents in (
+                ("placed_pee", st.savings_plan, alloc["pee_cents"]),
+                ("placed_per", COMPANY_PER, alloc["per_cents"]),
+            ):
+                lines.append(_line(key, "", f"dont part placée sur {plan} (montant brut)", cents))
         lines += [
             _line("csg", "", f"CSG {percent(c.csg_rate)}", c.csg_cents),
             _line(
@@ -234,18 +250,20 @@ class StatementBuilder:
             "channel": channel,
             "lines": lines,
             "dates": {
-                "answer_by": answer_by.isoformat() if has_plan else None,
+                "answer_by": answer_by.isoformat() if can_place else None,
                 "payment_deadline": deadline.isoformat() if deadline else None,
             },
             "choice": {
-                "open": has_plan and alloc["allocation"] == "pending",
-                "allocation": alloc["allocation"] if has_plan else "paid",
+                "open": can_place and alloc["allocation"] == "pending",
+                "allocation": alloc["allocation"] if can_place else "paid",
                 "by_default": alloc.get("by") not in ("choice", "payments"),
                 "by_payment": alloc.get("by") == "payments",
                 "savings_plan": has_plan,
+                "per_only": per_only,  # no PEE, a company PER: placed on request only, paid out by default
                 "plan": st.savings_plan,
                 "placed_on": placed_on,
-                "company_per": bool(alloc.get("per")),
+                "company_per": bool(alloc.get("per"))
+                or (per_only and alloc["allocation"] in ("placed", "split")),
                 "account_keeper": st.account_keeper,
                 "how_to_ask": st.how_to_ask,
                 "window_days": window_days,
@@ -426,6 +444,7 @@ def sample(company: CompanyConfig) -> dict[str, Any]:
             "by_default": True,
             "by_payment": False,
             "savings_plan": True,
+            "per_only": False,
             "plan": st.savings_plan,
             "placed_on": st.savings_plan,
             "company_per": False,

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import click
 import pytest
+from conftest import shared
 from helpers.cli import file_hash, run, run_here, sample_copy
 from paybonus.cli import cli
 from paybonus.cli.output import plural
@@ -274,6 +275,32 @@ def test_export_refuses_to_replace_a_file_without_force_and_writes_it_private(pu
     assert target.read_text() == "the payroll's own file\n"
     r = run("--db", db, "export", "--as-of", "2026-09-01", "--out", str(target), "--force", cwd=tmp_path)
     assert r.returncode == 0 and target.read_text().startswith("company,employee")
+
+
+def test_statements_and_dsn_refuse_to_replace_an_events_file_without_force(published, tmp_path):
+    # a previous run's events, not yet published, were silently replaced by `statements --events`: refused like
+    # `dsn --events` (exit 2, one line, nothing written: neither the events nor the statements), unless --force
+    db = str(published / "paybonus.db")
+    events = tmp_path / "issued.jsonl"
+    events.write_text("the previous run's events\n")
+    args = ["--db", db, "statements", "--company", "DURAND", "--period", "2025", "--employee", "E0001"]
+    args += ["--issued-on", "2026-04-15", "--channel", "email", "--out", str(tmp_path / "st")]
+    one_line_error(run(*args, "--events", str(events), cwd=tmp_path), "issued.jsonl", "exists", "--force")
+    assert events.read_text() == "the previous run's events\n" and not (tmp_path / "st").exists()
+    one_line_error(run(*args, "--force", cwd=tmp_path), "--force", "--events")
+    r = run(*args, "--events", str(events), "--force", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(events.read_text().splitlines()[0])["type"] == "statement_issued"
+    departures = tmp_path / "departures.jsonl"
+    departures.write_text("the previous run's events\n")
+    dsn = [str(shared("data", "dsn", "sample_dsn_P25V01.dsn"))]
+    r = run("--db", db, "dsn", *dsn, "--company", "TEST", "--events", str(departures), cwd=tmp_path)
+    one_line_error(r, "departures.jsonl", "exists", "--force")
+    assert departures.read_text() == "the previous run's events\n"
+    r = run(
+        "--db", db, "dsn", *dsn, "--company", "TEST", "--events", str(departures), "--force", cwd=tmp_path
+    )
+    assert r.returncode == 0 and '"type":"employee_left"' in departures.read_text(), r.stderr
 
 
 # -- help -----------------------------------------------------------------------------------------------------

@@ -98,6 +98,26 @@ CASES = [
         out=("1 statement",),
     ),
     Case(
+        "statements --company DURAND --period 2025 --employee E0001 --out st --issued-on 2026-04-01 --channel email "
+        "--events st.jsonl",
+        2,
+        ("st.jsonl: exists: it will not be replaced", "--force"),
+        before=(
+            "statements --company DURAND --period 2025 --out st0 --issued-on 2026-04-01 --channel email "
+            "--events st.jsonl",
+        ),
+    ),
+    Case(
+        "statements --company DURAND --period 2025 --employee E0001 --out st --issued-on 2026-04-01 --channel email "
+        "--events st.jsonl --force",
+        before=(
+            "statements --company DURAND --period 2025 --out st0 --issued-on 2026-04-01 --channel email "
+            "--events st.jsonl",
+        ),
+        files=("st.jsonl", "st/DURAND-interessement-20250101-E0001.html"),
+        out=("1 statement",),
+    ),
+    Case(
         "statements --company DURAND --period 2025 --employee E0002 --format pdf --out st --issued-on 2026-04-01 "
         "--channel post --key k.key",
         before=("audit keygen --out k.key",),

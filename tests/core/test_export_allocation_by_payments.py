@@ -27,8 +27,8 @@ def ev(bus, type_, payload, id, at="2023-04-20T10:00:00+02:00"):
 
 
 def _principal(tmp_path, plan=True):
-    """A 2022 principal (due 31 May 2023) of a company with (or without) a PEE."""
-    text = toml(starts_on="2010-01-01")
+    """A 2022 principal (due 31 May 2023) of a company with (or without) a PEE, and a company PER."""
+    text = toml(starts_on="2010-01-01", per=True)
     if not plan:
         text = text.replace("has_savings_plan = true", "has_savings_plan = false")
     bus, ledger = world(tmp_path, company([person("A", 300_000)], text, year=2022))

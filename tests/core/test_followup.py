@@ -27,7 +27,9 @@ def ev(bus, type_, payload, id, at="2026-06-01T10:00:00+02:00"):
 @pytest.fixture
 def paid_world(tmp_path):
     people = [person("A", 300_000), person("B", 300_000, end="2025-06-30")]
-    bus, ledger = world(tmp_path, company(people, toml(distribution={"presence": "1"}, headcount=10)))
+    bus, ledger = world(
+        tmp_path, company(people, toml(distribution={"presence": "1"}, headcount=10, per=True))
+    )
     close_year(bus, rcai=5_000)
     ents = {r["employee"]: r for r in ledger.entitlements.rows(scheme="interessement")}
     return bus, ledger, ents

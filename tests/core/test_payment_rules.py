@@ -91,8 +91,10 @@ def test_a_zero_entitlement_is_paid_nothing_and_a_negative_one_is_recovered(acme
         check(ledger, pay(bus, ent["id"], 1), row=negative, monkeypatch=monkeypatch)
 
 
-def test_only_intéressement_type_sums_can_be_placed(acme, monkeypatch):  # I-38, LAW 0.4
-    bus, ledger, ent = acme
+def test_only_intéressement_type_sums_can_be_placed(tmp_path, monkeypatch):  # I-38, LAW 0.4
+    bus, ledger = world(tmp_path, company([person("A", 300_000)], toml(headcount=10, per=True)))
+    close_year(bus, rcai=5_000)
+    ent = ledger.entitlements.rows(scheme="interessement")[0]
     check(ledger, pay(bus, ent["id"], 100, mode="placed"))
     check(ledger, pay(bus, ent["id"], 100, mode="placed_per"))
     salary = {**dict(ent), "social_regime": "salary"}
@@ -260,12 +262,12 @@ def test_outstanding_is_what_is_left_to_pay(acme):
 
 def test_a_placement_in_the_pee_of_a_company_without_one_is_refused(tmp_path):  # I-38
     # has_savings_plan = false: "placed" (in the PEE) was recorded, and the export then read it as placed
-    # (CSG 9.2 %, free of income tax); the PER stays open with `placed_per`
+    # (CSG 9.2 %, free of income tax); the company PER stays open with `placed_per`
     bus, ledger = world(
         tmp_path,
         company(
             [person("A", 300_000)],
-            toml(headcount=10).replace("has_savings_plan = true", "has_savings_plan = false"),
+            toml(headcount=10, per=True).replace("has_savings_plan = true", "has_savings_plan = false"),
         ),
     )
     close_year(bus, rcai=5_000)
@@ -274,6 +276,65 @@ def test_a_placement_in_the_pee_of_a_company_without_one_is_refused(tmp_path):  
         check(ledger, pay(bus, ent["id"], 100, mode="placed"))
     for mode in ("paid", "placed_per"):
         check(ledger, pay(bus, ent["id"], 100, mode=mode))
+
+
+@pytest.mark.parametrize("plan", ["", "has_company_per = true\n", "per_qualifying = true\n"])
+def test_a_placement_in_a_company_per_the_company_does_not_have_is_refused(tmp_path, plan):  # I-38, LAW 0.4
+    # `placed_per` was accepted in any company: the statement then told of a PER the company does not have, and
+    # the export applied the forfait social of a PER to it. A PER is declared (`has_company_per`), or implied by
+    # `per_qualifying` (a PER that qualifies for 16 % exists)
+    text = toml(headcount=10).replace("has_savings_plan = true\n", "has_savings_plan = true\n" + plan)
+    bus, ledger = world(tmp_path, company([person("A", 300_000)], text))
+    close_year(bus, rcai=5_000)
+    ent = ledger.entitlements.rows(scheme="interessement")[0]
+    if plan:
+        check(ledger, pay(bus, ent["id"], 100, mode="placed_per"))
+    else:
+        with pytest.raises(
+            ValueError, match=r"payload.mode: company 'ACME' has no company PER \(has_company_per"
+        ):
+            check(ledger, pay(bus, ent["id"], 100, mode="placed_per"))
+    check(ledger, pay(bus, ent["id"], 100, mode="placed"))  # the PEE, as before
+
+
+@pytest.mark.parametrize(("pee", "per"), [(False, False), (False, True), (True, False)])
+def test_a_choice_to_place_needs_a_pee_or_a_company_per_where_its_placed_part_goes(
+    tmp_path, pee, per
+):  # I-38
+    # without a PEE, a choice to place (or a split) was recorded though nothing could follow it: `placed` is refused
+    # without a PEE and `paid` by the choice; only `placed_per` was left, in a PER the company may not have. Now:
+    # no PEE but a company PER, the placed part goes to the PER; neither plan, the choice is refused (one line)
+    text = toml(headcount=10, per=per).replace(
+        "has_savings_plan = true", f"has_savings_plan = {str(pee).lower()}"
+    )
+    bus, ledger = world(tmp_path, company([person("A", 300_000)], text))
+    close_year(bus, rcai=5_000)
+    ent = ledger.entitlements.rows(scheme="interessement")[0]
+    bus.publish(statement(bus, ent["id"], "2026-04-01"))
+    amount = ent["amount_cents"]
+    choices = [
+        choose(bus, ent["id"], "2026-04-02", "placed"),
+        choose(bus, ent["id"], "2026-04-02", "split", 100),
+    ]
+    check(ledger, choose(bus, ent["id"], "2026-04-02", "paid"))  # always possible
+    if not (pee or per):
+        for c in choices:
+            with pytest.raises(ValueError) as info:
+                check(ledger, c)
+            assert str(info.value) == (
+                "payload.choice: company 'ACME' has no PEE and no company PER (has_savings_plan and has_company_per "
+                "false in its company.toml): nothing can be placed, only 'paid' can be chosen"
+            )
+        return
+    for c in choices:
+        check(ledger, c)
+    bus.publish(choices[0])
+    into, other = ("placed", "placed_per") if pee else ("placed_per", "placed")
+    check(ledger, pay(bus, ent["id"], amount, mode=into))  # the whole sum, in the company's plan
+    with pytest.raises(ValueError, match=r"payload.mode: company 'ACME' has no"):
+        check(ledger, pay(bus, ent["id"], amount, mode=other))
+    with pytest.raises(ValueError, match=r"the employee chose 'placed'"):
+        check(ledger, pay(bus, ent["id"], amount))
 
 
 def test_a_date_after_the_month_following_its_recording_is_refused_whatever_the_event_says(acme):

@@ -34,6 +34,7 @@ def toml(
     headcount: int = 10,
     fiscal_year_start: str = "01-01",
     extra: str = "",
+    per: bool = False,
 ) -> str:
     dist = distribution or {"salary": "1"}
     blocks = "\n".join(
@@ -41,7 +42,7 @@ def toml(
     )
     head = (
         f'[company]\nid = "ACME"\nname = "Acme"\nfiscal_year_start = "{fiscal_year_start}"\n'
-        f"headcount = {headcount}\nhas_savings_plan = true\n"
+        f"headcount = {headcount}\nhas_savings_plan = true\n" + ("has_company_per = true\n" if per else "")
     )
     return head + AGREEMENT.format(
         starts_on=starts_on,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -32,11 +33,24 @@ ITEMS = (
 )
 
 
-def sample_ledger(path: Path) -> Path:
-    """The sample company (DURAND) and its year of events."""
+# the sample company with a company PER beside its PEE (`placed_per` payments), or with only a company PER
+WITH_PER = ("has_savings_plan = true\n", "has_savings_plan = true\nhas_company_per = true\n")
+PER_ONLY = ("has_savings_plan = true\n", "has_savings_plan = false\nhas_company_per = true\n")
+
+
+def sample_ledger(path: Path, change: tuple[str, str] | None = None) -> Path:
+    """The sample company (DURAND) and its year of events; `change` replaces a text of its company.toml (in a
+    copy beside the ledger)."""
+    company = sample_dir()
+    if change is not None:
+        company = path.parent / "DURAND"
+        shutil.copytree(sample_dir(), company)
+        toml = company / "company.toml"
+        assert change[0] in toml.read_text(encoding="utf-8")
+        toml.write_text(toml.read_text(encoding="utf-8").replace(*change), encoding="utf-8")
     with Paybonus.create(path) as app:
-        app.load_company(sample_dir())
-        app.publish(sample_dir() / "events.jsonl")
+        app.load_company(company)
+        app.publish(company / "events.jsonl")
     return path
 
 

@@ -6,7 +6,7 @@ import shutil
 from datetime import date
 
 import pytest
-from helpers.statements import ITEMS, project_ledger, sample_ledger, text_of, words
+from helpers.statements import ITEMS, PER_ONLY, WITH_PER, project_ledger, sample_ledger, text_of, words
 from paybonus import Paybonus
 from paybonus.calendar import Period
 from paybonus.errors import UserError
@@ -439,7 +439,7 @@ def test_rights_paid_or_placed_before_the_statement_leave_nothing_to_choose(
 def test_rights_placed_in_the_company_per_before_the_statement_do_not_read_as_placed_on_the_pee(tmp_path):
     # I-38 with `placed_per`: the payroll placed E0001's 1 773,01 € in the company PER before the statement; the
     # statement must not tell him they went to the PEE (named by [statement] savings_plan) for 5 years
-    db = sample_ledger(tmp_path / "l.db")
+    db = sample_ledger(tmp_path / "l.db", WITH_PER)
     paid = tmp_path / "paid.jsonl"
     with Paybonus.open(db) as app:
         [principal] = app.entitlements(company="DURAND", scheme="interessement", employee="E0001")
@@ -536,3 +536,120 @@ def test_a_statement_issued_again_after_the_window_says_what_the_payments_did_wh
     for text in (html, pdf):
         assert sentence in text
         assert ("faute de demande de versement" in text) == (not by_payment)
+
+
+@pytest.mark.parametrize(
+    ("payments", "allocation"),
+    [
+        ([("placed", 100_001), ("placed_per", 77_300)], "placed"),
+        ([("paid", 77_301), ("placed", 60_000), ("placed_per", 39_999), ("placed_per", 1)], "split"),
+    ],
+)
+def test_rights_placed_by_payments_in_the_pee_and_the_per_say_how_much_went_to_each_plan(
+    tmp_path, payments, allocation
+):
+    # D3313-9 5°, I-38: the payroll placed E0001's 1 773,01 € partly in the PEE (5 years) and partly in the company
+    # PER (until retirement); the statement said "placés sur le PEE et le PER" with one amount and no split. It
+    # now gives the cents of each plan, as the payments recorded them, adding up to what was placed
+    db = sample_ledger(tmp_path / "l.db", WITH_PER)
+    paid = tmp_path / "paid.jsonl"
+    with Paybonus.open(db) as app:
+        [principal] = app.entitlements(company="DURAND", scheme="interessement", employee="E0001")
+        lines = [
+            _event(
+                f"pay-{n}",
+                "payment_recorded",
+                "2026-04-10T18:00:00+02:00",
+                {"entitlement": principal.id, "amount_cents": cents, "paid_on": "2026-04-10", "mode": mode},
+            )
+            for n, (mode, cents) in enumerate(payments)
+        ]
+        paid.write_text("\n".join(lines) + "\n")
+        assert not app.publish(paid).failed
+    st = one(db, "DURAND", "E0001")
+    choice = st.content["choice"]
+    assert (choice["allocation"], choice["by_payment"], choice["company_per"]) == (allocation, True, True)
+    parts = {line["key"]: line["cents"] for line in st.content["lines"]}
+    pee = sum(c for m, c in payments if m == "placed")
+    per = sum(c for m, c in payments if m == "placed_per")
+    paid_out = sum(c for m, c in payments if m == "paid")
+    assert (parts["placed_pee"], parts["placed_per"]) == (pee, per)
+    assert parts.get("paid_part", 0) + parts["placed_pee"] + parts["placed_per"] == parts["total"] == 177_301
+    if allocation == "split":
+        assert (parts["paid_part"], parts["placed_part"]) == (paid_out, pee + per)
+    plan = choice["plan"]
+    pee_, per_ = (" ".join(eur(c).split()) for c in (pee, per))  # as text_of reads them
+    html, pdf = both(st)
+    for text in (html, pdf):
+        assert f"{pee_} sur {plan} et {per_} sur le plan d'épargne retraite d'entreprise (PER)" in text
+        assert f"dont part placée sur {plan} (montant brut) {pee_}" in text
+        assert (
+            f"dont part placée sur le plan d'épargne retraite d'entreprise (PER) (montant brut) {per_}"
+            in text
+        )
+        assert f"Les {pee_} placés sur {plan} sont indisponibles pendant 5 ans" in text
+        assert (
+            f"Les {per_} placés sur le plan d'épargne retraite d'entreprise (PER) sont indisponibles "
+            "jusqu'à votre départ à la retraite" in text
+        )
+        assert "il ne reste rien à choisir" in text
+        assert f"sur {plan} et le plan d'épargne retraite" not in text  # the one undivided sum, as before
+
+
+@pytest.mark.parametrize(
+    ("answer", "issued_again", "sentence"),
+    [
+        (None, None, "Vous pouvez demander le placement de tout ou partie de votre intéressement sur {per}"),
+        ("placed", date(2026, 5, 15), "Vos droits sont placés sur {per}, comme vous l'avez demandé"),
+        (None, date(2026, 5, 15), "Vos droits vous sont versés, faute de demande de placement dans le délai"),
+    ],
+)
+def test_a_company_with_a_per_and_no_pee_offers_the_per_and_pays_out_by_default(
+    tmp_path, answer, issued_again, sentence
+):
+    # I-37, I-38: without a PEE there is no default placement, but a company PER takes the sums the employee asks
+    # to place. The statement said "n'a pas de plan d'épargne salariale : versé" and offered no choice, while a
+    # choice to place was recorded and only `placed_per` could follow it
+    db = sample_ledger(tmp_path / "l.db", PER_ONLY)
+    per = "le plan d'épargne retraite d'entreprise (PER)"
+    with Paybonus.open(db) as app:
+        if issued_again is None:
+            (st,) = app.statements(
+                "DURAND", YEAR, "interessement", issued_on=ISSUED, channel="email", employee="E0001"
+            )
+        else:
+            [principal] = app.entitlements(company="DURAND", scheme="interessement", employee="E0001")
+            first = {"entitlement": principal.id, "issued_on": "2026-04-15", "channel": "email"}
+            lines = [_event("issued", "statement_issued", "2026-04-15T09:00:00+02:00", first)]
+            if answer:
+                chosen = {"entitlement": principal.id, "choice": answer, "chosen_on": "2026-04-20"}
+                lines.append(_event("chosen", "option_chosen", "2026-04-20T09:00:00+02:00", chosen))
+            (tmp_path / "ev.jsonl").write_text("\n".join(lines) + "\n")
+            assert not app.publish(tmp_path / "ev.jsonl").failed
+            (st,) = app.statements(
+                "DURAND", YEAR, "interessement", issued_on=issued_again, channel="post", employee="E0001"
+            )
+    choice = st.content["choice"]
+    assert (choice["savings_plan"], choice["per_only"], choice["placed_on"]) == (False, True, per)
+    assert (choice["open"], choice["allocation"]) == (
+        (True, "pending") if issued_again is None else (False, answer or "paid")
+    )
+    html, pdf = both(st)
+    for text in (html, pdf):
+        assert sentence.format(per=per) in text
+        assert (
+            "n'a pas de plan d'épargne salariale" not in text and choice["plan"] not in text
+        )  # no PEE named
+        assert (
+            f"5° Les sommes placées sur {per} sont indisponibles jusqu'à votre départ à la retraite" in text
+        )
+        assert (
+            "n'a pas de plan d'épargne entreprise (PEE) : sans demande de placement, la totalité vous est "
+            "versée" in text
+        )
+        assert (
+            "Montant net, que vous le perceviez ou le placiez" in text
+        ) and "Montant net versé" not in text
+    if issued_again is None:
+        assert st.content["dates"]["answer_by"] == "2026-04-30"
+        assert "Si vous demandez le placement" in html and "bloqué jusqu'à votre départ à la retraite" in html
