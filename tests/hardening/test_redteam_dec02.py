@@ -9,8 +9,10 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from helpers.hostile import attempt, cli, ledger_digest
 from paybonus import Event, Paybonus, UserError
+from paybonus.calendar import Period
 from paybonus.convert import structure
-from paybonus.events import EmployeeLeft
+from paybonus.events import EmployeeLeft, ResultsPublished
+from paybonus.plugins.salary.prime_objectif import ObjectiveResults
 
 AT = datetime(2026, 1, 5, 18, tzinfo=timezone(timedelta(hours=1)))
 
@@ -109,6 +111,35 @@ def test_an_event_built_wrong_in_python_is_refused_before_it_is_recorded(work, o
     with Paybonus.open(work.db) as app, pytest.raises(UserError) as e:
         app.publish([Event("DURAND-left-E0031", "employee_left", "DURAND", occurred_at, payload)])
     assert e.value.where == "event DURAND-left-E0031" and str(e.value.what).startswith(what)
+    assert ledger_digest(work.db) == before
+
+
+YEAR = Period(date(2025, 1, 1), date(2025, 12, 31))
+
+
+@pytest.mark.parametrize(
+    ("etype", "payload", "what"),
+    [
+        ("results_published", ResultsPublished(YEAR, ["rcai"]), "payload.figures: expected dict"),  # type: ignore[arg-type]
+        (
+            "objective_results",
+            ObjectiveResults("P", YEAR, employees=None),
+            "payload.employees: expected dict",
+        ),  # type: ignore[arg-type]
+        (
+            "objective_results",
+            ObjectiveResults("P", YEAR, employees={"E0031": [1]}),  # type: ignore[dict-item]
+            "payload.employees: expected dict",
+        ),
+    ],
+)
+def test_an_event_built_in_python_with_a_dict_field_of_another_type_is_refused(work, etype, payload, what):
+    """A payload field typed as a dict (figures, employees) given None or a list: writing the event as its JSON
+    line ended `publish` in a traceback (AttributeError: no attribute 'items'), not a UserError naming the field."""
+    before = ledger_digest(work.db)
+    with Paybonus.open(work.db) as app, pytest.raises(UserError) as e:
+        app.publish([Event("R", etype, "DURAND", AT, payload)])
+    assert e.value.where == "event R" and str(e.value.what).startswith(what), e.value.what
     assert ledger_digest(work.db) == before
 
 
