@@ -38,7 +38,7 @@ from .checkpoint import create as create_checkpoint
 from .config import CompanyConfig, parse_company_toml, scheme_config, scheme_problems
 from .convert import FIRST_YEAR, LAST_YEAR, converter, show
 from .deadlines import Item as DeadlineItem
-from .errors import UserError
+from .errors import NewerLedger, UserError
 from .events import Event
 from .guard import timeout_from_env
 from .host import PluginHost, load_plugins
@@ -155,6 +155,8 @@ class Paybonus:
             try:
                 with Ledger.open(p) as old:
                     others = sorted(set(old.companies.ids()) - set(companies))
+            except NewerLedger as exc:  # not "not a paybonus ledger": one of a newer version (its own demo?)
+                raise UserError(str(p), f"{exc.what}; or add --force to replace it") from None
             except UserError:
                 others = ["(not a paybonus ledger)"]
             if others:

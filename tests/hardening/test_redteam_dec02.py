@@ -226,3 +226,13 @@ def test_two_values_of_a_legal_parameter_from_one_day_are_refused(work, values):
     p = work.file("params.toml", PASS + f"values = [{values}]\n")
     line = attempt("params from twice", work.db, "--params", str(p), "entitlements", "--company", "DURAND")
     assert "params.toml: [pass_annual]" in line and "given twice" in line
+
+
+def test_a_demo_ledger_of_a_newer_version_is_named_so_not_called_no_ledger(work):
+    """`paybonus demo` on its own ledger left by a newer paybonus said it "holds (not a paybonus ledger)": it is a
+    ledger, of a newer version, and --force replaces it."""
+    _newer(work.db)
+    line = attempt("demo on a newer ledger", work.db, "demo", "--db", str(work.db))
+    assert (
+        "upgraded by a newer paybonus" in line and "--force" in line and "not a paybonus ledger" not in line
+    )
