@@ -19,8 +19,9 @@ import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_origin
 
+import attrs
 from attrs import frozen
 from paybonus.hooks.types import RecordedEntitlement
 
@@ -35,9 +36,9 @@ from .calendar import Period
 from .checkpoint import Checkpoint
 from .checkpoint import create as create_checkpoint
 from .config import CompanyConfig, parse_company_toml, scheme_config, scheme_problems
-from .convert import FIRST_YEAR, LAST_YEAR
+from .convert import FIRST_YEAR, LAST_YEAR, converter, show
 from .deadlines import Item as DeadlineItem
-from .errors import UserError
+from .errors import NewerLedger, UserError
 from .events import Event
 from .guard import timeout_from_env
 from .host import PluginHost, load_plugins
@@ -154,6 +155,8 @@ class Paybonus:
             try:
                 with Ledger.open(p) as old:
                     others = sorted(set(old.companies.ids()) - set(companies))
+            except NewerLedger as exc:  # not "not a paybonus ledger": one of a newer version (its own demo?)
+                raise UserError(str(p), f"{exc.what}; or add --force to replace it") from None
             except UserError:
                 others = ["(not a paybonus ledger)"]
             if others:
@@ -269,7 +272,11 @@ class Paybonus:
                 where, f"occurred_at: expected a datetime, got {type(event.occurred_at).__name__}"
             )
         try:
-            return self.host.event_types.from_dict(event.to_dict())
+            data = event.to_dict()
+        except Exception:  # a value its field's type cannot write: None or a list for a dict ('items')
+            raise UserError(where, _unwritable(event.payload)) from None
+        try:
+            return self.host.event_types.from_dict(data)
         except ValueError as exc:
             raise UserError(where, str(exc)) from None
 
@@ -593,3 +600,22 @@ def _known(where: str, name: str, known: Sequence[str], what: str) -> None:
 
 def _read_text(path: Path) -> str:
     return read_events_text(path)
+
+
+def _unwritable(payload: Any) -> str:
+    """Why a payload built in Python cannot be written as its JSON fields, naming the first field whose value its
+    declared type cannot write (`figures` a list for a `dict[str, Decimal]`), as one line."""
+    cls = type(payload)
+    try:
+        fields = attrs.fields(attrs.resolve_types(cls)) if attrs.has(cls) else ()
+    except Exception:  # annotations that do not resolve: the field cannot be named
+        fields = ()
+    for f in fields:
+        value = getattr(payload, f.name)
+        try:
+            converter.unstructure(value, unstructure_as=f.type)
+        except Exception:
+            plain = isinstance(f.type, type) and get_origin(f.type) is None
+            wanted = f.type.__name__ if plain else str(f.type).replace("decimal.", "")
+            return f"payload.{f.name}: expected {wanted}, got {show(value)[:40]}"
+    return f"payload: a {cls.__name__} cannot be written as an event's JSON fields"

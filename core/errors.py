@@ -16,6 +16,10 @@ class UserError(PaybonusError):
         self.what = what
 
 
+class NewerLedger(UserError):
+    """A SQLite ledger that a newer paybonus upgraded (a migration this version does not know): refused."""
+
+
 class VerificationFailed(PaybonusError):
     """A check ran and found something wrong (the CLI's exit code 1): an audit, a statement, a lint."""
 

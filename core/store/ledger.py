@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import sqlite_utils
 from attrs import field, frozen
-from paybonus.errors import UserError
+from paybonus.errors import NewerLedger, UserError
 
 from .audit_log import AuditLog, Head
 from .companies import Companies, padded, parts_of
@@ -357,7 +357,7 @@ class Ledger:
             newer = newer_migrations(self.db)
             if newer:  # an older paybonus would write rows (or skip checks) the newer schema does not expect
                 self.close()
-                raise UserError(self.path, written_by_a_newer_version(newer))
+                raise NewerLedger(self.path, written_by_a_newer_version(newer))
             pending = [m.name for m in migrations.pending(self.db)]
             if pending:
                 with _setting_up(

@@ -9,8 +9,10 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from helpers.hostile import attempt, cli, ledger_digest
 from paybonus import Event, Paybonus, UserError
+from paybonus.calendar import Period
 from paybonus.convert import structure
-from paybonus.events import EmployeeLeft
+from paybonus.events import EmployeeLeft, ResultsPublished
+from paybonus.plugins.salary.prime_objectif import ObjectiveResults
 
 AT = datetime(2026, 1, 5, 18, tzinfo=timezone(timedelta(hours=1)))
 
@@ -112,6 +114,35 @@ def test_an_event_built_wrong_in_python_is_refused_before_it_is_recorded(work, o
     assert ledger_digest(work.db) == before
 
 
+YEAR = Period(date(2025, 1, 1), date(2025, 12, 31))
+
+
+@pytest.mark.parametrize(
+    ("etype", "payload", "what"),
+    [
+        ("results_published", ResultsPublished(YEAR, ["rcai"]), "payload.figures: expected dict"),  # type: ignore[arg-type]
+        (
+            "objective_results",
+            ObjectiveResults("P", YEAR, employees=None),
+            "payload.employees: expected dict",
+        ),  # type: ignore[arg-type]
+        (
+            "objective_results",
+            ObjectiveResults("P", YEAR, employees={"E0031": [1]}),  # type: ignore[dict-item]
+            "payload.employees: expected dict",
+        ),
+    ],
+)
+def test_an_event_built_in_python_with_a_dict_field_of_another_type_is_refused(work, etype, payload, what):
+    """A payload field typed as a dict (figures, employees) given None or a list: writing the event as its JSON
+    line ended `publish` in a traceback (AttributeError: no attribute 'items'), not a UserError naming the field."""
+    before = ledger_digest(work.db)
+    with Paybonus.open(work.db) as app, pytest.raises(UserError) as e:
+        app.publish([Event("R", etype, "DURAND", AT, payload)])
+    assert e.value.where == "event R" and str(e.value.what).startswith(what), e.value.what
+    assert ledger_digest(work.db) == before
+
+
 def test_an_event_built_in_python_with_its_fields_as_text_is_read_as_its_json_line(work):
     events = _ledger_rows(work.db)
     with Paybonus.open(work.db) as app:
@@ -195,3 +226,13 @@ def test_two_values_of_a_legal_parameter_from_one_day_are_refused(work, values):
     p = work.file("params.toml", PASS + f"values = [{values}]\n")
     line = attempt("params from twice", work.db, "--params", str(p), "entitlements", "--company", "DURAND")
     assert "params.toml: [pass_annual]" in line and "given twice" in line
+
+
+def test_a_demo_ledger_of_a_newer_version_is_named_so_not_called_no_ledger(work):
+    """`paybonus demo` on its own ledger left by a newer paybonus said it "holds (not a paybonus ledger)": it is a
+    ledger, of a newer version, and --force replaces it."""
+    _newer(work.db)
+    line = attempt("demo on a newer ledger", work.db, "demo", "--db", str(work.db))
+    assert (
+        "upgraded by a newer paybonus" in line and "--force" in line and "not a paybonus ledger" not in line
+    )
