@@ -39,7 +39,7 @@ from .config import CompanyConfig, parse_company_toml, scheme_config, scheme_pro
 from .convert import FIRST_YEAR, LAST_YEAR, converter, show
 from .deadlines import Item as DeadlineItem
 from .errors import NewerLedger, UserError
-from .events import Event
+from .events import Event, ReadEvents
 from .guard import timeout_from_env
 from .host import PluginHost, load_plugins
 from .params import Parameters
@@ -248,9 +248,13 @@ class Paybonus:
                     "events", f"expected a file or a list of Event values, got {type(events).__name__}"
                 )
             pairs = []
+            if isinstance(events, ReadEvents):  # read by `read_events`: each checked as its line was read
+                pairs = list(events)
+                events = ()
             for n, e in enumerate(events, 1):
                 if isinstance(e, tuple) and len(e) == 2 and isinstance(e[1], Event):
-                    pairs.append(e)
+                    where = e[0] if isinstance(e[0], str) else f"event {e[1].id}"
+                    pairs.append((where, self._as_read(e[1], where)))
                 elif isinstance(e, Event):
                     pairs.append((f"event {e.id}", self._as_read(e)))
                 else:  # a dict parsed from JSON: write it as a JSON line in a file, or build an Event
@@ -262,11 +266,11 @@ class Paybonus:
         companies = {e.company for e in admitted.events}
         return PublishSummary(tuple(outcomes), {c: self.ledger.audit.head(c) for c in sorted(companies)})
 
-    def _as_read(self, event: Event[Any]) -> Event[Any]:
+    def _as_read(self, event: Event[Any], where: str | None = None) -> Event[Any]:
         """An Event built in Python, checked as its JSON line would be (`EventTypes.from_dict`): nothing checks an
         attrs value's fields, so a naive `occurred_at`, a payload given as a dict or a field of the wrong type was
         recorded for good, and its scheme then failed on it (or recorded a timestamp no later read compares)."""
-        where = f"event {event.id}"
+        where = where or f"event {event.id}"
         if not isinstance(event.occurred_at, datetime):
             raise UserError(
                 where, f"occurred_at: expected a datetime, got {type(event.occurred_at).__name__}"

@@ -243,7 +243,8 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         seen: set[str] = set()
         for key, _ in pairs:
             if key in seen:
-                raise ValueError(f"{key}: given twice in one object (which value is meant?)")
+                shown = key if len(key) <= 60 and key.isprintable() else f"{key[:60]!r}"
+                raise ValueError(f"{shown}: given twice in one object (which value is meant?)")
             seen.add(key)
     return obj
 

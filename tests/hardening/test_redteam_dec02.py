@@ -114,6 +114,39 @@ def test_an_event_built_wrong_in_python_is_refused_before_it_is_recorded(work, o
     assert ledger_digest(work.db) == before
 
 
+@pytest.mark.parametrize(
+    ("occurred_at", "payload", "what"),
+    [
+        (datetime(2026, 1, 5, 18), EmployeeLeft("E0031", date(2026, 1, 5)), "occurred_at: timestamp"),
+        (AT, {"employe": "E0031", "left_on": "2026-01-05"}, "payload.employee: required field missing"),
+    ],
+)
+def test_an_event_built_wrong_in_python_given_as_a_pair_is_refused_too(work, occurred_at, payload, what):
+    """`publish` takes (where, event) pairs too (review finding): those not read by `read_events` were recorded
+    unchecked, the naive time stored, the dict payload a dead letter. They are checked, named by their `where`."""
+    before = ledger_digest(work.db)
+    event = Event("DURAND-left-E0031", "employee_left", "DURAND", occurred_at, payload)
+    with Paybonus.open(work.db) as app, pytest.raises(UserError) as e:
+        app.publish([("mine", event)])
+    assert e.value.where == "mine" and str(e.value.what).startswith(what)
+    assert ledger_digest(work.db) == before
+
+
+def test_pairs_read_by_read_events_are_published_as_read(work, tmp_path):
+    """Pairs of `read_events` were checked as their lines were read: published as they are, named by file and
+    line if admission refuses one."""
+    line = (
+        '{"id":"DURAND-left-E0031","type":"employee_left","company":"DURAND",'
+        '"occurred_at":"2026-01-05T18:00:00+01:00","payload":{"employee":"E0031","left_on":"2026-01-05"}}\n'
+    )
+    (tmp_path / "e.jsonl").write_text(line, encoding="utf-8")
+    with Paybonus.open(work.db) as app:
+        pairs = app.read_events(tmp_path / "e.jsonl")
+        assert pairs[0][0].endswith("e.jsonl:1")
+        summary = app.publish(pairs)
+    assert [o.event_id for o in summary.outcomes] == ["DURAND-left-E0031"]
+
+
 YEAR = Period(date(2025, 1, 1), date(2025, 12, 31))
 
 
@@ -236,3 +269,16 @@ def test_a_demo_ledger_of_a_newer_version_is_named_so_not_called_no_ledger(work)
     assert (
         "upgraded by a newer paybonus" in line and "--force" in line and "not a paybonus ledger" not in line
     )
+
+
+def test_a_long_key_given_twice_is_named_in_one_short_line():
+    """The key of a repeated pair is shown shortened and escaped: a 5 000-character key or one holding a newline
+    gave a message as long, or of two lines (review finding)."""
+    from paybonus.parsing import load_json
+
+    for key in ("k" * 5000, "a\nb"):
+        with pytest.raises(ValueError) as e:
+            load_json(
+                f'{{"{key.encode("unicode_escape").decode()}": 1, "{key.encode("unicode_escape").decode()}": 2}}'
+            )
+        assert "\n" not in str(e.value) and len(str(e.value)) < 120
