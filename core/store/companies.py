@@ -12,7 +12,7 @@ from contextlib import suppress
 from datetime import date
 from decimal import Decimal
 from functools import partial
-from itertools import chain, islice, repeat
+from itertools import islice, repeat
 from operator import attrgetter, call, itemgetter
 from typing import Any
 
@@ -589,7 +589,7 @@ def _pay_runs(
     lines = [_Lines(date.fromisoformat(m), decimals, amounts) for m in months]
     made: dict[tuple[Any, ...], tuple[PayLine, ...]] = {}
     pay: dict[str, tuple[PayLine, ...]] = {}
-    several: dict[str, list[tuple[PayLine, ...]]] = {}  # people with more than one run: put in month order
+    unordered: set[str] = set()  # people with a run stored before an earlier month's: put in month order
 
     def add(first: tuple[Any, ...], stop: int, last_month: str) -> None:
         """The run that starts at row `first` and ends before rowid `stop`, its last row's month `last_month`."""
@@ -603,10 +603,13 @@ def _pay_runs(
                 run = made[key] = tuple(map(_LINE, lines[m0 : m1 + 1], repeat(values, m1 - m0 + 1)))
         else:
             run = tuple(lines[index[m]][values] for m in companies.pay_row_months(rowid, stop - 1))
-        if employee in pay:
-            several.setdefault(employee, [pay[employee]]).append(run)
-        else:
+        before = pay.get(employee)
+        if before is None:
             pay[employee] = run
+        else:  # a person's next run: most often the next months (a raise), stored after the run before
+            pay[employee] = before + run
+            if before[-1].month > run[0].month:
+                unordered.add(employee)
 
     pending: tuple[Any, ...] | None = None
     for rows in companies.pay_runs(company, months[0], months[-1], lo, hi):
@@ -616,8 +619,8 @@ def _pay_runs(
             pending = row
     if pending is not None:
         add(pending, hi + 1, companies.pay_row_months(hi, hi)[0])
-    for employee, runs in several.items():  # months are unique to a person: their order is the lines' order
-        pay[employee] = tuple(sorted(chain.from_iterable(runs), key=_MONTH))
+    for employee in unordered:  # months are unique to a person: their order is the lines' order
+        pay[employee] = tuple(sorted(pay[employee], key=_MONTH))
     return pay
 
 
