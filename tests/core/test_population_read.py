@@ -369,3 +369,38 @@ def test_a_load_writes_pay_lines_person_by_person_and_the_year_is_read_as_runs(t
     assert c.pay[0] is a.pay[0] and c.pay[2] is not a.pay[2]  # the same line of a month: one object
     assert [p.month.month for p in d.pay] == [1, 2, 3, 4, 7, 8, 9, 10, 11, 12]
     led.close()
+
+
+def test_a_load_committed_during_a_read_as_runs_is_not_mixed_into_the_population(tmp_path, monkeypatch):
+    # the runs are read by rowid (the block `pay_block` found, then the rows' months): a load committed in between
+    # rewrites the company's rows under other rowids; the read's snapshot still sees the first load's rows
+    import paybonus.store.companies as companies_module
+    from paybonus.store import LedgerReader
+    from paybonus.store.companies import Companies
+
+    monkeypatch.setattr(companies_module, "RUN_PROBE_RATIO", 0)  # runs, however many
+    period = Period(date(2025, 1, 1), date(2025, 12, 31))
+    target = str(tmp_path / "ledger.db")
+    writer = Ledger.create(target)
+    writer.store_company("X", "X", "", *EDGES, "2026-01-01T00:00:00Z")
+    contracts, pay, absences = EDGES
+    doubled = [(*line[:2], line[2] * 2, *line[3:]) for line in pay]
+    real = Companies.pay_runs
+    loads = []
+
+    def then_load(self, *args):
+        if not loads:  # between the block's bounds and its rows: another process loads the company
+            loads.append(
+                writer.store_company("X", "X", "", contracts, doubled, absences, "2026-02-01T00:00:00Z")
+            )
+        return real(self, *args)
+
+    monkeypatch.setattr(Companies, "pay_runs", then_load)
+    reader = LedgerReader.open(target)
+    try:
+        assert_same(reader.payroll("X", period), reference("X", period, contracts, pay, absences))
+        assert loads
+        assert_same(reader.payroll("X", period), reference("X", period, contracts, doubled, absences))
+    finally:
+        reader.close()
+        writer.close()
