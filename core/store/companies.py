@@ -91,24 +91,41 @@ _PAY_MONTH_JSON = (
 )
 
 
-# the pay lines of a `pay_block` as runs: a row starts a run unless the row before it (rowid - 1, a line of the same
-# block: there is no gap in it) is the same person's, of an earlier month, with the same values (IS: NULLs equal)
+# the pay lines of a `pay_block` as runs. A row is the company's line of the months (`_MINE`, ?3 to ?5) or not (another
+# company's, another month's). A line starts a run unless the row before it (rowid - 1) is also a line of the company's
+# months, the same person's, of an earlier month, with the same values (IS: NULLs equal). Read: each run's first line
+# (and the month of the row before it: the last line of the run before, if it is one), each first row after a run
+# that is not a line of the company's months (a run ends there), and each row after a missing rowid (the read then
+# falls back to months: a run's length is told by rowids)
 _RUN_VALUES = PAY_COLUMNS[2:]
+
+
+def _mine(t: str) -> str:
+    """Whether row `t` is a line of the company's months: true, or false or NULL (CASE WHEN takes NULL as false)."""
+    return f"{t}.company = ?3 AND {t}.month >= ?4 AND {t}.month <= ?5"
+
+
+# NULL when there is no row before (AND stops at the first false term); r's month is at most ?5, so is p's
 _CONTINUES = " AND ".join(
-    ["p.employee IS r.employee", "COALESCE(p.month < r.month, 0)"] + [f"p.{c} IS r.{c}" for c in _RUN_VALUES]
+    ["p.company = ?3", "p.month >= ?4", "p.employee IS r.employee", "p.month < r.month"]
+    + [f"p.{c} IS r.{c}" for c in _RUN_VALUES]
 )
 _PAY_RUNS = (
     "SELECT r.rowid FROM pay_lines AS r NOT INDEXED LEFT JOIN pay_lines AS p ON p.rowid = r.rowid - 1 "
-    "WHERE r.rowid >= ?1 AND r.rowid <= ?2 AND r.company = ?3 AND r.month >= ?4 AND r.month <= ?5 "
-    f"AND (r.rowid = ?1 OR NOT ({_CONTINUES})) ORDER BY r.rowid"
+    f"WHERE r.rowid >= ?1 AND r.rowid <= ?2 AND (CASE WHEN {_mine('r')} THEN NOT COALESCE({_CONTINUES}, 0) "
+    f"WHEN {_mine('p')} THEN 1 ELSE p.rowid IS NULL AND r.rowid > ?1 END) ORDER BY r.rowid"
 )
 _PAY_RUNS_ROWS = _PAY_RUNS.replace(
     "SELECT r.rowid ",
-    "SELECT r.rowid, r.employee, r.month, p.month, " + ", ".join(f"r.{c}" for c in _RUN_VALUES) + " ",
+    f"SELECT r.rowid, CASE WHEN {_mine('r')} THEN r.employee END, r.month, CASE WHEN {_mine('p')} THEN p.month END, "
+    "p.rowid IS NULL AND r.rowid > ?1, " + ", ".join(f"r.{c}" for c in _RUN_VALUES) + " ",
     1,
 )
 RUN_PROBE = 4096  # rows whose runs `pay_block` counts first
-RUN_PROBE_RATIO = 2  # runs read when at most one row in this many starts a run
+RUN_PROBE_RATIO = 2  # runs read when at most one row in this many is read
+RUN_SPAN = (
+    8  # runs read when the company's lines of the months are one row in this many of their span, or more
+)
 
 
 class Companies:
@@ -364,31 +381,33 @@ class Companies:
         return iter(lambda: list(islice(rows, PAY_CHUNK)), [])
 
     def pay_block(self, company: str, first_month: str, last_month: str) -> tuple[int, int] | None:
-        """(lo, hi) when the company's pay lines of first_month..last_month are exactly the table's rows lo..hi
-        (rowids) and their first rows come person by person (each person's months in consecutive rows, as a load
-        writes them): the population then reads them as runs (`pay_runs`). None otherwise (a PostgreSQL ledger,
-        rows of other companies or months among them, rows stored month by month), or when there are none."""
+        """(lo, hi): the lowest and highest rowids of the company's pay lines of first_month..last_month, when the
+        lines are most of the rows between (other companies' lines, or other months', may be among them) and their
+        first rows come person by person (each person's months in consecutive rows, as a load writes them): the
+        population then reads them as runs (`pay_runs`). None otherwise (a PostgreSQL ledger, lines scattered among
+        many other rows, rows stored month by month), or when there are none."""
         if not isinstance(self.conn, sqlite3.Connection):
             return None
         lo, hi, n = self.conn.execute(  # the primary key's index alone (it holds the rowid)
             "SELECT MIN(rowid), MAX(rowid), COUNT(*) FROM pay_lines WHERE company = ? AND month >= ? AND month <= ?",
             (company, first_month, last_month),
         ).fetchone()
-        if not n or hi - lo + 1 != n:
+        if not n or hi - lo + 1 > RUN_SPAN * n:
             return None
-        probe = self.conn.execute(  # runs worth it: the first rows' runs are few
-            f"SELECT COUNT(*) FROM ({_PAY_RUNS})",
-            (lo, min(hi, lo + RUN_PROBE - 1), company, first_month, last_month),
+        top = min(hi, lo + RUN_PROBE - 1)
+        probe = self.conn.execute(  # runs worth it: few rows of the first ones are read
+            f"SELECT COUNT(*) FROM ({_PAY_RUNS})", (lo, top, company, first_month, last_month)
         ).fetchone()[0]
-        return (lo, hi) if probe * RUN_PROBE_RATIO <= min(n, RUN_PROBE) else None
+        return (lo, hi) if probe * RUN_PROBE_RATIO <= top - lo + 1 else None
 
     def pay_runs(
         self, company: str, first_month: str, last_month: str, lo: int, hi: int
     ) -> Iterator[list[tuple[Any, ...]]]:
-        """The first row of each run of rows lo..hi (a `pay_block`): (rowid, employee, month, the month of the row
-        before (the end of the run before), gross, base, hours, ap_hours, ap_indemnity, reconstituted, cp_caisse,
-        ap_subject), in rowid order, in lists of at most PAY_CHUNK rows. A run is consecutive rows of one person,
-        months rising, values equal: a year paid the same is one row, not twelve."""
+        """The rows lo..hi (a `pay_block`) that tell its lines' runs, in rowid order, in lists of at most PAY_CHUNK
+        rows: (rowid, employee (None: the row is not a line of the company's months), month, the month of the row
+        before (None: it is not one of those lines; else it is the last line of a run), whether a rowid is missing
+        before it, gross, base, hours, ap_hours, ap_indemnity, reconstituted, cp_caisse, ap_subject). A run is
+        consecutive rows of one person, months rising, values equal: a year paid the same is one row, not twelve."""
         cur = self.conn.execute(_PAY_RUNS_ROWS, (lo, hi, company, first_month, last_month))
         return iter(partial(cur.fetchmany, PAY_CHUNK), [])
 
@@ -547,8 +566,13 @@ def _pay_lines(
         return {}
     block = companies.pay_block(company, months[0], months[-1])
     if block is not None:
-        return _pay_runs(companies, company, months, *block)
+        with suppress(_Gap):
+            return _pay_runs(companies, company, months, *block)
     return _pay_months(companies, company, months)
+
+
+class _Gap(Exception):
+    """A rowid is missing among the rows a population reads as runs: a run's length is not told by its rowids."""
 
 
 def _pay_months(companies: Companies, company: str, months: list[str]) -> dict[str, list[PayLine]]:
@@ -594,7 +618,7 @@ def _pay_runs(
     def add(first: tuple[Any, ...], stop: int, last_month: str) -> None:
         """The run that starts at row `first` and ends before rowid `stop`, its last row's month `last_month`."""
         rowid, employee, month = first[0], first[1], first[2]
-        values = first[4:]
+        values = first[5:]
         m0, m1 = index[month], index[last_month]
         if m1 - m0 == stop - rowid - 1:
             key = (m0, m1, values)
@@ -611,12 +635,14 @@ def _pay_runs(
             if before[-1].month > run[0].month:
                 unordered.add(employee)
 
-    pending: tuple[Any, ...] | None = None
+    pending: tuple[Any, ...] | None = None  # the first line of the run being read
     for rows in companies.pay_runs(company, months[0], months[-1], lo, hi):
         for row in rows:
-            if pending is not None:
-                add(pending, row[0], row[3])  # the row before a run's first is the last of the run before
-            pending = row
+            if row[4]:
+                raise _Gap
+            if pending is not None and row[3] is not None:  # the row before this one ends the run
+                add(pending, row[0], row[3])
+            pending = row if row[1] is not None else None
     if pending is not None:
         add(pending, hi + 1, companies.pay_row_months(hi, hi)[0])
     for employee in unordered:  # months are unique to a person: their order is the lines' order

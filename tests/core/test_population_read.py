@@ -268,8 +268,9 @@ def test_two_threads_reading_populations_on_one_reader_neither_share_nor_end_eac
 
 # -- the read as runs (SQLite): each person's months in consecutive rows cross into Python as one row a run ---------
 # (`Companies.pay_block`, `_pay_runs`). The rows are stored in a drawn order (as a load writes them: person by
-# person; shuffled; month by month; interleaved with another company's rows, which the runs cannot read) and the
-# payrolls have long runs of equal lines, with months missing inside them (a run that is not its months m0..m1).
+# person; shuffled; month by month; interleaved with another company's rows; with rowids missing) and the
+# payrolls have long runs of equal lines, with months missing inside them (a run that is not its months m0..m1);
+# the periods leave some of the lines out (other months' lines among the period's).
 
 PAY_SQL = f"INSERT INTO pay_lines (company, {', '.join(PAY_COLUMNS)}) VALUES ({', '.join('?' * 11)})"
 
@@ -304,12 +305,14 @@ def store_in_order(ledger, company, payroll, order):
         random.Random(order).shuffle(rows)
     with ledger.write(company) as conn:
         conn.execute("DELETE FROM pay_lines WHERE company = ?", (company,))
-        if order == "interleaved":  # another company's line between two of this one's
+        if order in ("interleaved", "holes"):  # another company's line between two of this one's
             other = f"{company}-other"
             ledger.companies.upsert(other, other, "", "2026-01-01T00:00:00Z")
             for p in rows:
                 conn.execute(PAY_SQL, (company, *p))
                 conn.execute(PAY_SQL, (other, *p))
+            if order == "holes":  # rowids missing between this company's lines
+                conn.execute("DELETE FROM pay_lines WHERE company = ?", (other,))
         else:
             conn.executemany(PAY_SQL, ((company, *p) for p in rows))
 
@@ -318,7 +321,7 @@ def store_in_order(ledger, company, payroll, order):
 @given(
     payroll=steady_payrolls(),
     period=st.sampled_from(PERIODS),
-    order=st.sampled_from(["loaded", "by month", "interleaved"]) | st.integers(0, 9),
+    order=st.sampled_from(["loaded", "by month", "interleaved", "holes"]) | st.integers(0, 9),
 )
 def test_the_read_as_runs_gives_the_reference_population_whatever_the_rows_order(
     ledger, payroll, period, order
@@ -404,3 +407,42 @@ def test_a_load_committed_during_a_read_as_runs_is_not_mixed_into_the_population
     finally:
         reader.close()
         writer.close()
+
+
+def test_a_year_of_a_two_year_payroll_is_read_as_runs(tmp_path, monkeypatch):
+    # a load of two years writes each person's 24 months in a row: the year's lines are every other stretch of 12 rows,
+    # the other year's rows between them end the runs
+    from paybonus.store.companies import Companies
+
+    months = [f"{y}-{m:02d}-01" for y in (2024, 2025) for m in range(1, 13)]
+    line = (279_000, 279_000, "151.67", "0", 0, None, 0, None)
+    pay = [(emp, m, *line) for m in months for emp in ("A", "B", "C")]
+    pay += [
+        ("D", m, 300_000, *line[1:]) for m in months[6:18]
+    ]  # July 2024 to June 2025: one run across the years
+    contracts = [(e, "2020-01-01", None, "cadre", "Lyon", "", "", "") for e in "ABCD"]
+    period = Period(date(2025, 1, 1), date(2025, 12, 31))
+    led = Ledger.create(tmp_path / "ledger.db")
+    led.store_company("X", "X", "", contracts, pay, [], "2026-01-01T00:00:00Z")
+    runs = []
+    real = Companies.pay_runs
+
+    def counted(self, *args):
+        for rows in real(self, *args):
+            runs.extend(rows)
+            yield rows
+
+    monkeypatch.setattr(Companies, "pay_runs", counted)
+    pop = population(led.companies, "X", period)
+    assert_same(pop, reference("X", period, contracts, pay, []))
+    assert [(r[1], r[2][:7]) for r in runs] == [
+        ("A", "2025-01"),
+        (None, "2024-01"),
+        ("B", "2025-01"),
+        (None, "2024-01"),
+        ("C", "2025-01"),
+        (None, "2024-07"),  # D's first line, after C's last
+        ("D", "2025-01"),
+    ]
+    assert [p.month.month for p in pop.employees[3].pay] == [1, 2, 3, 4, 5, 6]
+    led.close()
