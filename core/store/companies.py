@@ -8,11 +8,12 @@ import sqlite3
 import zlib
 from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import suppress
 from datetime import date
 from decimal import Decimal
 from functools import partial
-from itertools import islice
-from operator import call, itemgetter
+from itertools import islice, repeat
+from operator import attrgetter, call, itemgetter
 from typing import Any
 
 from paybonus.calendar import Period
@@ -90,6 +91,43 @@ _PAY_MONTH_JSON = (
 )
 
 
+# the pay lines of a `pay_block` as runs. A row is the company's line of the months (`_MINE`, ?3 to ?5) or not (another
+# company's, another month's). A line starts a run unless the row before it (rowid - 1) is also a line of the company's
+# months, the same person's, of an earlier month, with the same values (IS: NULLs equal). Read: each run's first line
+# (and the month of the row before it: the last line of the run before, if it is one), each first row after a run
+# that is not a line of the company's months (a run ends there), and each row after a missing rowid (the read then
+# falls back to months: a run's length is told by rowids)
+_RUN_VALUES = PAY_COLUMNS[2:]
+
+
+def _mine(t: str) -> str:
+    """Whether row `t` is a line of the company's months: true, or false or NULL (CASE WHEN takes NULL as false)."""
+    return f"{t}.company = ?3 AND {t}.month >= ?4 AND {t}.month <= ?5"
+
+
+# NULL when there is no row before (AND stops at the first false term); r's month is at most ?5, so is p's
+_CONTINUES = " AND ".join(
+    ["p.company = ?3", "p.month >= ?4", "p.employee IS r.employee", "p.month < r.month"]
+    + [f"p.{c} IS r.{c}" for c in _RUN_VALUES]
+)
+_PAY_RUNS = (
+    "SELECT r.rowid FROM pay_lines AS r NOT INDEXED LEFT JOIN pay_lines AS p ON p.rowid = r.rowid - 1 "
+    f"WHERE r.rowid >= ?1 AND r.rowid <= ?2 AND (CASE WHEN {_mine('r')} THEN NOT COALESCE({_CONTINUES}, 0) "
+    f"WHEN {_mine('p')} THEN 1 ELSE p.rowid IS NULL AND r.rowid > ?1 END) ORDER BY r.rowid"
+)
+_PAY_RUNS_ROWS = _PAY_RUNS.replace(
+    "SELECT r.rowid ",
+    f"SELECT r.rowid, CASE WHEN {_mine('r')} THEN r.employee END, r.month, CASE WHEN {_mine('p')} THEN p.month END, "
+    "p.rowid IS NULL AND r.rowid > ?1, " + ", ".join(f"r.{c}" for c in _RUN_VALUES) + " ",
+    1,
+)
+RUN_PROBE = 4096  # rows whose runs `pay_block` counts first
+RUN_PROBE_RATIO = 2  # runs read when at most one row in this many is read
+RUN_SPAN = (
+    8  # runs read when the company's lines of the months are one row in this many of their span, or more
+)
+
+
 class Companies:
     """The companies, contracts, pay_lines and absences tables."""
 
@@ -135,9 +173,14 @@ class Companies:
         pay_lines: Iterable[tuple[Any, ...]],
         absences: Iterable[tuple[Any, ...]],
     ) -> None:
-        """Replace the company's payroll inputs (rows in the *_COLUMNS order), inside the caller's transaction."""
+        """Replace the company's payroll inputs (rows in the *_COLUMNS order), inside the caller's transaction. Pay
+        lines are written person by person, each one's months in order (payroll files come month by month): the
+        population read then finds each person's months in consecutive rows, read as runs (`pay_block`)."""
         for table in ("contracts", "pay_lines", "absences"):
             self.conn.execute(f"DELETE FROM {table} WHERE company = ?", (company,))
+        pay_lines = list(pay_lines)
+        with suppress(TypeError):  # an employee or month that is not text (None): the rows in some order
+            pay_lines.sort(key=_EMPLOYEE_MONTH)
         for table, columns, data in (
             ("contracts", CONTRACT_COLUMNS, contracts),
             ("pay_lines", PAY_COLUMNS, pay_lines),
@@ -337,6 +380,46 @@ class Companies:
         rows = map(tuple, cur)  # PostgreSQL's rows index by name in Python: plain tuples index in C
         return iter(lambda: list(islice(rows, PAY_CHUNK)), [])
 
+    def pay_block(self, company: str, first_month: str, last_month: str) -> tuple[int, int] | None:
+        """(lo, hi): the lowest and highest rowids of the company's pay lines of first_month..last_month, when the
+        lines are most of the rows between (other companies' lines, or other months', may be among them) and their
+        first rows come person by person (each person's months in consecutive rows, as a load writes them): the
+        population then reads them as runs (`pay_runs`). None otherwise (a PostgreSQL ledger, lines scattered among
+        many other rows, rows stored month by month), or when there are none."""
+        if not isinstance(self.conn, sqlite3.Connection):
+            return None
+        lo, hi, n = self.conn.execute(  # the primary key's index alone (it holds the rowid)
+            "SELECT MIN(rowid), MAX(rowid), COUNT(*) FROM pay_lines WHERE company = ? AND month >= ? AND month <= ?",
+            (company, first_month, last_month),
+        ).fetchone()
+        if not n or hi - lo + 1 > RUN_SPAN * n:
+            return None
+        top = min(hi, lo + RUN_PROBE - 1)
+        probe = self.conn.execute(  # runs worth it: few rows of the first ones are read
+            f"SELECT COUNT(*) FROM ({_PAY_RUNS})", (lo, top, company, first_month, last_month)
+        ).fetchone()[0]
+        return (lo, hi) if probe * RUN_PROBE_RATIO <= top - lo + 1 else None
+
+    def pay_runs(
+        self, company: str, first_month: str, last_month: str, lo: int, hi: int
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """The rows lo..hi (a `pay_block`) that tell its lines' runs, in rowid order, in lists of at most PAY_CHUNK
+        rows: (rowid, employee (None: the row is not a line of the company's months), month, the month of the row
+        before (None: it is not one of those lines; else it is the last line of a run), whether a rowid is missing
+        before it, gross, base, hours, ap_hours, ap_indemnity, reconstituted, cp_caisse, ap_subject). A run is
+        consecutive rows of one person, months rising, values equal: a year paid the same is one row, not twelve."""
+        cur = self.conn.execute(_PAY_RUNS_ROWS, (lo, hi, company, first_month, last_month))
+        return iter(partial(cur.fetchmany, PAY_CHUNK), [])
+
+    def pay_row_months(self, lo: int, hi: int) -> list[str]:
+        """The months of the pay lines of rowids lo..hi, in rowid order (SQLite)."""
+        return [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT month FROM pay_lines WHERE rowid >= ? AND rowid <= ? ORDER BY rowid", (lo, hi)
+            )
+        ]
+
     def absences_during(self, company: str, start: str, end: str) -> Iterator[tuple[Any, ...]]:
         """(employee, kind, start, end) of the absences overlapping start..end."""
         return self.conn.execute(
@@ -429,6 +512,9 @@ def load_digest(company: str, n: int, config_digest: str, parts: list[list[str]]
 PAY_CHUNK = 128
 _EMPLOYEE = itemgetter(0)
 _AMOUNTS = itemgetter(slice(1, None))  # a pay line's values but the employee: the key of equal lines
+_MONTH = attrgetter("month")
+_EMPLOYEE_MONTH = itemgetter(0, 1)
+_LINE = dict.__getitem__  # a `_Lines`' line: its `__missing__` makes it the first time
 
 
 class _Appenders(dict[str, Any]):
@@ -470,16 +556,34 @@ class _Lines(dict[tuple[Any, ...], PayLine]):
         return line
 
 
-def _pay_lines(companies: Companies, company: str, first_month: str, end: str) -> dict[str, list[PayLine]]:
-    """Each employee's pay lines of first_month..end, in month order. A year of 200 000 people is 2.4 million
-    lines: read month by month (the month is then not a column of every row), each row goes through C only
-    (`map`): its employee to the `append` of their list, its values to the month's shared line. Python code runs
-    once per distinct line and once per employee, not once per row."""
+def _pay_lines(
+    companies: Companies, company: str, first_month: str, end: str
+) -> Mapping[str, Sequence[PayLine]]:
+    """Each employee's pay lines of first_month..end, in month order: as runs (`_pay_runs`) where the rows allow it
+    (a SQLite ledger whose load wrote each person's months in consecutive rows), else month by month."""
+    months = companies.pay_months(company, first_month, end)
+    if not months:
+        return {}
+    block = companies.pay_block(company, months[0], months[-1])
+    if block is not None:
+        with suppress(_Gap):
+            return _pay_runs(companies, company, months, *block)
+    return _pay_months(companies, company, months)
+
+
+class _Gap(Exception):
+    """A rowid is missing among the rows a population reads as runs: a run's length is not told by its rowids."""
+
+
+def _pay_months(companies: Companies, company: str, months: list[str]) -> dict[str, list[PayLine]]:
+    """Each employee's pay lines of `months`, read month by month (the month is then not a column of every row),
+    each row going through C only (`map`): its employee to the `append` of their list, its values to the month's
+    shared line. Python code runs once per distinct line and once per employee, not once per row."""
     pay: dict[str, list[PayLine]] = {}
     appenders = _Appenders(pay)
     decimals: dict[str, Decimal] = {}
     amounts: dict[int, int] = {}
-    for month in companies.pay_months(company, first_month, end):
+    for month in months:
         lines = _Lines(date.fromisoformat(month), decimals, amounts)
         for rows in companies.pay_lines_of_month(company, month):
             deque(
@@ -490,6 +594,59 @@ def _pay_lines(companies: Companies, company: str, first_month: str, end: str) -
                 ),
                 maxlen=0,
             )
+    return pay
+
+
+def _pay_runs(
+    companies: Companies, company: str, months: list[str], lo: int, hi: int
+) -> dict[str, tuple[PayLine, ...]]:
+    """Each employee's pay lines of `months`, the rows lo..hi of the table (a `pay_block`), read as runs: only
+    the first row of a run of one person's rising months with the same values crosses into Python (a year of
+    200 000 people is 2.4 million rows and about 330 000 runs). A run of L rows from month m0 to month m1 with
+    m1 - m0 = L - 1 (indexes in `months`) is exactly the months m0..m1; one with a month missing inside (a
+    person not paid for a month in between, at the same pay either side) has its rows' months read again. A
+    run's tuple of lines is shared by everyone with the same run (most people: the year at one salary), its
+    lines by everyone paid the same that month, as `_pay_months` shares them."""
+    index = {m: i for i, m in enumerate(months)}
+    decimals: dict[str, Decimal] = {}
+    amounts: dict[int, int] = {}
+    lines = [_Lines(date.fromisoformat(m), decimals, amounts) for m in months]
+    made: dict[tuple[Any, ...], tuple[PayLine, ...]] = {}
+    pay: dict[str, tuple[PayLine, ...]] = {}
+    unordered: set[str] = set()  # people with a run stored before an earlier month's: put in month order
+
+    def add(first: tuple[Any, ...], stop: int, last_month: str) -> None:
+        """The run that starts at row `first` and ends before rowid `stop`, its last row's month `last_month`."""
+        rowid, employee, month = first[0], first[1], first[2]
+        values = first[5:]
+        m0, m1 = index[month], index[last_month]
+        if m1 - m0 == stop - rowid - 1:
+            key = (m0, m1, values)
+            run = made.get(key)
+            if run is None:
+                run = made[key] = tuple(map(_LINE, lines[m0 : m1 + 1], repeat(values, m1 - m0 + 1)))
+        else:
+            run = tuple(lines[index[m]][values] for m in companies.pay_row_months(rowid, stop - 1))
+        before = pay.get(employee)
+        if before is None:
+            pay[employee] = run
+        else:  # a person's next run: most often the next months (a raise), stored after the run before
+            pay[employee] = before + run
+            if before[-1].month > run[0].month:
+                unordered.add(employee)
+
+    pending: tuple[Any, ...] | None = None  # the first line of the run being read
+    for rows in companies.pay_runs(company, months[0], months[-1], lo, hi):
+        for row in rows:
+            if row[4]:
+                raise _Gap
+            if pending is not None and row[3] is not None:  # the row before this one ends the run
+                add(pending, row[0], row[3])
+            pending = row if row[1] is not None else None
+    if pending is not None:
+        add(pending, hi + 1, companies.pay_row_months(hi, hi)[0])
+    for employee in unordered:  # months are unique to a person: their order is the lines' order
+        pay[employee] = tuple(sorted(pay[employee], key=_MONTH))
     return pay
 
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from paybonus.calendar import Period
 from paybonus.payroll import Absence, AbsenceKind, Contract, EmployeeRecord, PayLine, Population
 from paybonus.store import Ledger
-from paybonus.store.companies import population
+from paybonus.store.companies import PAY_COLUMNS, population
 
 # a few values each, so that many lines are equal (the read shares equal lines and amounts) and some are not
 IDS = ["E1", "E10", "E2", "a", "B", "Zoé", "É3", "e 4"]
@@ -264,3 +264,185 @@ def test_two_threads_reading_populations_on_one_reader_neither_share_nor_end_eac
         other.join()
         reader.close()
         writer.close()
+
+
+# -- the read as runs (SQLite): each person's months in consecutive rows cross into Python as one row a run ---------
+# (`Companies.pay_block`, `_pay_runs`). The rows are stored in a drawn order (as a load writes them: person by
+# person; shuffled; month by month; interleaved with another company's rows; with rowids missing) and the
+# payrolls have long runs of equal lines, with months missing inside them (a run that is not its months m0..m1);
+# the periods leave some of the lines out (other months' lines among the period's).
+
+PAY_SQL = f"INSERT INTO pay_lines (company, {', '.join(PAY_COLUMNS)}) VALUES ({', '.join('?' * 11)})"
+
+
+@st.composite
+def steady_payrolls(draw):
+    """Payrolls of people paid the same most months: one or two lines' values each, months with gaps."""
+    contracts, pay, absences = draw(payrolls())
+    steady = []
+    employees = sorted({p[0] for p in pay} | {c[0] for c in contracts})
+    for emp in draw(st.lists(st.sampled_from(employees), unique=True)) if employees else []:
+        values = draw(st.lists(pay_values, min_size=1, max_size=2))
+        months = draw(st.lists(st.sampled_from(MONTHS), unique=True, min_size=1, max_size=len(MONTHS)))
+        for month in sorted(months):
+            steady.append((emp, month, *values[draw(st.integers(0, len(values) - 1))]))
+    taken = {p[0] for p in steady}
+    return contracts, [p for p in pay if p[0] not in taken] + steady, absences
+
+
+def store_in_order(ledger, company, payroll, order):
+    """Load the payroll, then write its pay lines again in `order`'s physical order."""
+    contracts, pay, absences = payroll
+    ledger.store_company(company, company, "", contracts, pay, absences, "2026-01-01T00:00:00Z")
+    rows = sorted(pay, key=lambda p: (p[0], p[1]))
+    if order == "loaded":
+        return
+    if order == "by month":
+        rows.sort(key=lambda p: (p[1], p[0]))
+    elif isinstance(order, int):  # a seed: shuffled
+        import random
+
+        random.Random(order).shuffle(rows)
+    with ledger.write(company) as conn:
+        conn.execute("DELETE FROM pay_lines WHERE company = ?", (company,))
+        if order in ("interleaved", "holes"):  # another company's line between two of this one's
+            other = f"{company}-other"
+            ledger.companies.upsert(other, other, "", "2026-01-01T00:00:00Z")
+            for p in rows:
+                conn.execute(PAY_SQL, (company, *p))
+                conn.execute(PAY_SQL, (other, *p))
+            if order == "holes":  # rowids missing between this company's lines
+                conn.execute("DELETE FROM pay_lines WHERE company = ?", (other,))
+        else:
+            conn.executemany(PAY_SQL, ((company, *p) for p in rows))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    payroll=steady_payrolls(),
+    period=st.sampled_from(PERIODS),
+    order=st.sampled_from(["loaded", "by month", "interleaved", "holes"]) | st.integers(0, 9),
+)
+def test_the_read_as_runs_gives_the_reference_population_whatever_the_rows_order(
+    ledger, payroll, period, order
+):
+    import paybonus.store.companies as companies_module
+
+    company = f"R{next(_companies)}"
+    store_in_order(ledger, company, payroll, order)
+    want = reference(company, period, *payroll)
+    assert_same(population(ledger.companies, company, period), want)
+    probe = companies_module.RUN_PROBE_RATIO
+    companies_module.RUN_PROBE_RATIO = 0  # runs whatever their number, wherever the rows allow them
+    try:
+        assert_same(population(ledger.companies, company, period), want)
+    finally:
+        companies_module.RUN_PROBE_RATIO = probe
+
+
+def test_a_load_writes_pay_lines_person_by_person_and_the_year_is_read_as_runs(tmp_path, monkeypatch):
+    from paybonus.store.companies import Companies
+
+    months = [f"2025-{m:02d}-01" for m in range(1, 13)]
+    line = (279_000, 279_000, "151.67", "0", 0, None, 0, None)
+    other = (195_302, 279_000, "151.67", "45.50", 58_588, 279_000, 0, 40_000)
+    pay = [(emp, m, *line) for m in months for emp in ("A", "B")]  # month by month, as payroll files come
+    pay += [("C", m, *(other if m in ("2025-03-01", "2025-04-01") else line)) for m in months]  # three runs
+    pay += [("D", m, *line) for m in months if m not in ("2025-05-01", "2025-06-01")]  # not paid in May, June
+    contracts = [(e, "2020-01-01", None, "cadre", "Lyon", "", "", "") for e in "ABCD"]
+    period = Period(date(2025, 1, 1), date(2025, 12, 31))
+    led = Ledger.create(tmp_path / "ledger.db")
+    led.store_company("X", "X", "", contracts, pay, [], "2026-01-01T00:00:00Z")
+    stored = led.conn.execute("SELECT employee, month FROM pay_lines ORDER BY rowid").fetchall()
+    assert stored == sorted(stored)
+    runs = []
+    real = Companies.pay_runs
+
+    def counted(self, *args):
+        for rows in real(self, *args):
+            runs.extend(rows)
+            yield rows
+
+    monkeypatch.setattr(Companies, "pay_runs", counted)
+    pop = population(led.companies, "X", period)
+    assert_same(pop, reference("X", period, contracts, pay, []))
+    assert [r[1] for r in runs] == ["A", "B", "C", "C", "C", "D"]  # D's run has a gap: its months read again
+    a, b, c, d = pop.employees
+    assert a.pay is b.pay and len(a.pay) == 12  # the same run: one tuple
+    assert c.pay[0] is a.pay[0] and c.pay[2] is not a.pay[2]  # the same line of a month: one object
+    assert [p.month.month for p in d.pay] == [1, 2, 3, 4, 7, 8, 9, 10, 11, 12]
+    led.close()
+
+
+def test_a_load_committed_during_a_read_as_runs_is_not_mixed_into_the_population(tmp_path, monkeypatch):
+    # the runs are read by rowid (the block `pay_block` found, then the rows' months): a load committed in between
+    # rewrites the company's rows under other rowids; the read's snapshot still sees the first load's rows
+    import paybonus.store.companies as companies_module
+    from paybonus.store import LedgerReader
+    from paybonus.store.companies import Companies
+
+    monkeypatch.setattr(companies_module, "RUN_PROBE_RATIO", 0)  # runs, however many
+    period = Period(date(2025, 1, 1), date(2025, 12, 31))
+    target = str(tmp_path / "ledger.db")
+    writer = Ledger.create(target)
+    writer.store_company("X", "X", "", *EDGES, "2026-01-01T00:00:00Z")
+    contracts, pay, absences = EDGES
+    doubled = [(*line[:2], line[2] * 2, *line[3:]) for line in pay]
+    real = Companies.pay_runs
+    loads = []
+
+    def then_load(self, *args):
+        if not loads:  # between the block's bounds and its rows: another process loads the company
+            loads.append(
+                writer.store_company("X", "X", "", contracts, doubled, absences, "2026-02-01T00:00:00Z")
+            )
+        return real(self, *args)
+
+    monkeypatch.setattr(Companies, "pay_runs", then_load)
+    reader = LedgerReader.open(target)
+    try:
+        assert_same(reader.payroll("X", period), reference("X", period, contracts, pay, absences))
+        assert loads
+        assert_same(reader.payroll("X", period), reference("X", period, contracts, doubled, absences))
+    finally:
+        reader.close()
+        writer.close()
+
+
+def test_a_year_of_a_two_year_payroll_is_read_as_runs(tmp_path, monkeypatch):
+    # a load of two years writes each person's 24 months in a row: the year's lines are every other stretch of 12 rows,
+    # the other year's rows between them end the runs
+    from paybonus.store.companies import Companies
+
+    months = [f"{y}-{m:02d}-01" for y in (2024, 2025) for m in range(1, 13)]
+    line = (279_000, 279_000, "151.67", "0", 0, None, 0, None)
+    pay = [(emp, m, *line) for m in months for emp in ("A", "B", "C")]
+    pay += [
+        ("D", m, 300_000, *line[1:]) for m in months[6:18]
+    ]  # July 2024 to June 2025: one run across the years
+    contracts = [(e, "2020-01-01", None, "cadre", "Lyon", "", "", "") for e in "ABCD"]
+    period = Period(date(2025, 1, 1), date(2025, 12, 31))
+    led = Ledger.create(tmp_path / "ledger.db")
+    led.store_company("X", "X", "", contracts, pay, [], "2026-01-01T00:00:00Z")
+    runs = []
+    real = Companies.pay_runs
+
+    def counted(self, *args):
+        for rows in real(self, *args):
+            runs.extend(rows)
+            yield rows
+
+    monkeypatch.setattr(Companies, "pay_runs", counted)
+    pop = population(led.companies, "X", period)
+    assert_same(pop, reference("X", period, contracts, pay, []))
+    assert [(r[1], r[2][:7]) for r in runs] == [
+        ("A", "2025-01"),
+        (None, "2024-01"),
+        ("B", "2025-01"),
+        (None, "2024-01"),
+        ("C", "2025-01"),
+        (None, "2024-07"),  # D's first line, after C's last
+        ("D", "2025-01"),
+    ]
+    assert [p.month.month for p in pop.employees[3].pay] == [1, 2, 3, 4, 5, 6]
+    led.close()
