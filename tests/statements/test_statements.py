@@ -709,3 +709,11 @@ def test_sums_placed_in_the_company_per_after_the_window_do_not_read_as_placed_o
         assert " ".join(sentence.format(per=per, plan=choice["plan"]).split()) in text
         assert f"placés sur {choice['plan']}," not in text  # never all on the PEE
         assert f"sur {per} sont indisponibles jusqu'à votre départ à la retraite" in text
+
+
+def test_a_per_only_statement_asks_for_requests_to_place_not_to_be_paid(tmp_path):
+    # I-38: without a PEE the employee asks for a placement in the PER, not for payment (paid by default); the
+    # contact heading still read "Une question, une demande de versement ?"
+    st = one(sample_ledger(tmp_path / "l.db", PER_ONLY), "DURAND", "E0001")
+    for text in both(st):
+        assert "Une question, une demande de placement ?" in text and "demande de versement ?" not in text
