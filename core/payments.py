@@ -93,7 +93,8 @@ def check(
                 )
         elif row["social_regime"] == SocialRegime.EPARGNE_SALARIALE:
             window = option_window(ledger, target, params)
-            late = window is not None and p.paid_on > window[1]
+            closed = window[1] if window is not None else None
+            late = closed is not None and p.paid_on > closed
             pee = late and _has_savings_plan(ledger, event.company)
             if (
                 late
@@ -102,7 +103,7 @@ def check(
                 and not (target != p.entitlement and _settled_as(ledger, target, pending, ("paid", "split")))
             ):
                 raise ValueError(
-                    f"payload.mode: no choice was recorded by the end of the window ({window[1]}): the sum is "
+                    f"payload.mode: no choice was recorded by the end of the window ({closed}): the sum is "
                     "placed in the savings plan, not paid out (I-38)"
                 )
             # the other way round without a PEE: nothing is placed for want of an answer, and a company PER takes
@@ -111,10 +112,12 @@ def check(
                 late
                 and mode == "placed"
                 and not pee
-                and not (target != p.entitlement and _settled_as(ledger, target, pending, ("placed", "split")))
+                and not (
+                    target != p.entitlement and _settled_as(ledger, target, pending, ("placed", "split"))
+                )
             ):
                 raise ValueError(
-                    f"payload.mode: no choice was recorded by the end of the window ({window[1]}): without a PEE "
+                    f"payload.mode: no choice was recorded by the end of the window ({closed}): without a PEE "
                     "the sum is paid out, not placed in the company PER (I-38: placed only on request)"
                 )
         pending[p.entitlement] = pending.get(p.entitlement, 0) + p.amount_cents

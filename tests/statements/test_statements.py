@@ -659,7 +659,11 @@ def test_a_company_with_a_per_and_no_pee_offers_the_per_and_pays_out_by_default(
     ("answer", "payments", "sentence"),
     [
         # a choice to place names no plan: the payroll placed it all in the company PER
-        (("placed", None), [("placed_per", 134_667)], "Vos droits sont placés sur {per}, comme vous l'avez demandé"),
+        (
+            ("placed", None),
+            [("placed_per", 134_667)],
+            "Vos droits sont placés sur {per}, comme vous l'avez demandé",
+        ),
         # a split chosen, its placed part put partly in each plan
         (
             ("split", 100_000),
@@ -668,7 +672,11 @@ def test_a_company_with_a_per_and_no_pee_offers_the_per_and_pays_out_by_default(
             "399,99 € sur {per}, comme vous l'avez demandé",
         ),
         # no answer: once the window closed, the payroll placed it all in the company PER, not the PEE
-        (None, [("placed_per", 134_667)], "Vos droits ont été placés sur {per}, comme les paiements enregistrés"),
+        (
+            None,
+            [("placed_per", 134_667)],
+            "Vos droits ont été placés sur {per}, comme les paiements enregistrés",
+        ),
     ],
 )
 def test_sums_placed_in_the_company_per_after_the_window_do_not_read_as_placed_on_the_pee(
