@@ -153,7 +153,9 @@ class StatementBuilder:
         has_plan = config.info.has_savings_plan
         # a company PER without a PEE: a sum is placed (in the PER) only on the employee's request, and paid out
         # without an answer (I-38: the default placement is the PEE's); with neither plan, nothing is placed
-        per_only = not has_plan and config.info.company_per
+        # (or payments already placed sums in a PER: a ledger recorded before `has_company_per`, whose company.toml
+        # does not declare it, still reads what the payments did)
+        per_only = not has_plan and (config.info.company_per or bool(alloc.get("per")))
         can_place = has_plan or per_only
         placed_on = COMPANY_PER if per_only else _placed_on(alloc, st.savings_plan)
         window_days = int(self.params.value("option_window_days", issued_on))

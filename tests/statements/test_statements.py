@@ -725,3 +725,31 @@ def test_a_per_only_statement_asks_for_requests_to_place_not_to_be_paid(tmp_path
     st = one(sample_ledger(tmp_path / "l.db", PER_ONLY), "DURAND", "E0001")
     for text in both(st):
         assert "Une question, une demande de placement ?" in text and "demande de versement ?" not in text
+
+
+def test_a_ledger_recorded_before_has_company_per_reads_its_per_payments_without_a_pee(tmp_path, monkeypatch):
+    # a company without a PEE whose payroll placed E0001's rights in its PER (`placed_per`) before a company PER
+    # had to be declared (`has_company_per`): its statement said "aucune somme n'est placée ... la totalité vous
+    # est versée" of sums locked until retirement, until the company.toml was loaded again
+    from paybonus import payments
+
+    db = sample_ledger(tmp_path / "l.db", ("has_savings_plan = true\n", "has_savings_plan = false\n"))
+    with Paybonus.open(db) as app:
+        [principal] = app.entitlements(company="DURAND", scheme="interessement", employee="E0001")
+        pay = {
+            "entitlement": principal.id,
+            "amount_cents": 177_301,
+            "paid_on": "2026-04-10",
+            "mode": "placed_per",
+        }
+        (tmp_path / "paid.jsonl").write_text(
+            _event("pay", "payment_recorded", "2026-04-10T18:00:00+02:00", pay) + "\n"
+        )
+        with monkeypatch.context() as m:  # as the versions before `has_company_per` recorded it
+            m.setattr(payments, "_has_company_per", lambda *_: True)
+            assert not app.publish(tmp_path / "paid.jsonl").failed
+    st = one(db, "DURAND", "E0001")
+    assert (st.content["choice"]["allocation"], st.content["choice"]["per_only"]) == ("placed", True)
+    for text in both(st):
+        assert "Vos droits ont été placés sur le plan d'épargne retraite d'entreprise (PER)" in text
+        assert "aucune somme n'est placée" not in text
