@@ -80,7 +80,7 @@ def check(
         paid, placed = (paid + p.amount_cents, placed) if mode == "paid" else (paid, placed + p.amount_cents)
         # late interest goes where its principal goes (I-40: paid with it; the export gives it the principal's
         # allocation): the principal's choice, or its default after the window, binds the interest too, unless
-        # payments paid the principal out before (`_paid_out`): then it follows them
+        # payments paid the principal out before (`_settled_as`): then it follows them
         target = row["corrects"] if row["kind"] == "interest" and row["corrects"] else p.entitlement
         chosen = _choice(ledger, target, pending)
         if chosen is not None and target != p.entitlement and chosen[0] == "split":
@@ -91,17 +91,34 @@ def check(
                     f"payload.mode: the employee chose {chosen[0]!r} (option_chosen): this payment would "
                     f"{'pay out' if mode == 'paid' else 'place'} more than that choice allows (I-38)"
                 )
-        elif mode == "paid" and row["social_regime"] == SocialRegime.EPARGNE_SALARIALE:
+        elif row["social_regime"] == SocialRegime.EPARGNE_SALARIALE:
             window = option_window(ledger, target, params)
+            closed = window[1] if window is not None else None
+            late = closed is not None and p.paid_on > closed
+            pee = late and _has_savings_plan(ledger, event.company)
             if (
-                window
-                and p.paid_on > window[1]
-                and _has_savings_plan(ledger, event.company)
-                and not (target != p.entitlement and _paid_out(ledger, target, pending))
+                late
+                and mode == "paid"
+                and pee
+                and not (target != p.entitlement and _settled_as(ledger, target, pending, ("paid", "split")))
             ):
                 raise ValueError(
-                    f"payload.mode: no choice was recorded by the end of the window ({window[1]}): the sum is "
+                    f"payload.mode: no choice was recorded by the end of the window ({closed}): the sum is "
                     "placed in the savings plan, not paid out (I-38)"
+                )
+            # the other way round without a PEE: nothing is placed for want of an answer, and a company PER takes
+            # only what the employee asked to place (I-38); interest follows a principal the payments placed
+            if (
+                late
+                and mode == "placed"
+                and not pee
+                and not (
+                    target != p.entitlement and _settled_as(ledger, target, pending, ("placed", "split"))
+                )
+            ):
+                raise ValueError(
+                    f"payload.mode: no choice was recorded by the end of the window ({closed}): without a PEE "
+                    "the sum is paid out, not placed in the company PER (I-38: placed only on request)"
                 )
         pending[p.entitlement] = pending.get(p.entitlement, 0) + p.amount_cents
         pending[f"{mode}:{p.entitlement}"] = pending.get(f"{mode}:{p.entitlement}", 0) + p.amount_cents
@@ -176,15 +193,18 @@ def _choice(ledger: Ledger, entitlement_id: str, pending: dict[str, int]) -> tup
     return str(p["choice"]), p.get("placed_cents")
 
 
-def _paid_out(ledger: Ledger, principal_id: str, pending: dict[str, int]) -> bool:
-    """Whether payments paid all of a principal with no choice, some of it out (`settled`: paid or split): the
-    default after the window did not place it, and its late interest, paid with it (I-40), may be paid out."""
+def _settled_as(
+    ledger: Ledger, principal_id: str, pending: dict[str, int], allocations: tuple[str, ...]
+) -> bool:
+    """Whether payments paid all of a principal with no choice, as one of `allocations` (`settled`): paid or split
+    (some of it out: the default after the window did not place it), placed or split (some of it placed: a
+    company without a PEE did not pay it all out); its late interest, paid with it (I-40), may go the same way."""
     principal = ledger.entitlements.get(principal_id)
     if principal is None:
         return False
     paid, placed = _paid_and_placed(ledger, principal_id, pending)
     done = settled({"paid": paid, "placed": placed}, int(principal["amount_cents"]))
-    return done is not None and done["allocation"] in ("paid", "split")
+    return done is not None and done["allocation"] in allocations
 
 
 def _paid_and_placed(ledger: Ledger, entitlement_id: str, pending: dict[str, int]) -> tuple[int, int]:

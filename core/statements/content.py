@@ -140,16 +140,22 @@ class StatementBuilder:
         alloc = allocation(self.ledger, principal.id, issued_on, self.params)
         # paid or placed in full already: nothing is left to choose (I-38); once the window closed, the default
         # stands only where the payments followed it (a sum paid out before the first statement was not "placed
-        # for want of an answer")
-        if alloc.get("by") != "choice":
-            settled = self._settled(rights, total, issued_on)
-            if settled is not None and settled["allocation"] != alloc["allocation"]:
+        # for want of an answer", nor one placed in the company PER "placed in the PEE"). After a choice, where the
+        # placed sums went is still the payments': a choice to place says nothing of the plan, and sums placed in
+        # the company PER are unavailable until retirement, not 5 years (D3313-9 5°)
+        settled = self._settled(rights, total, issued_on)
+        if settled is not None and alloc.get("by") != "choice":
+            if settled["allocation"] != alloc["allocation"] or settled["per"]:
                 alloc = settled
+        elif settled is not None and settled["per"]:
+            alloc = {**alloc, **{k: settled[k] for k in ("per", "pee", "pee_cents", "per_cents")}}
         st = config.statement
         has_plan = config.info.has_savings_plan
         # a company PER without a PEE: a sum is placed (in the PER) only on the employee's request, and paid out
         # without an answer (I-38: the default placement is the PEE's); with neither plan, nothing is placed
-        per_only = not has_plan and config.info.company_per
+        # (or payments already placed sums in a PER: a ledger recorded before `has_company_per`, whose company.toml
+        # does not declare it, still reads what the payments did)
+        per_only = not has_plan and (config.info.company_per or bool(alloc.get("per")))
         can_place = has_plan or per_only
         placed_on = COMPANY_PER if per_only else _placed_on(alloc, st.savings_plan)
         window_days = int(self.params.value("option_window_days", issued_on))

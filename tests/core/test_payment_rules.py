@@ -354,3 +354,24 @@ def test_a_date_after_the_month_following_its_recording_is_refused_whatever_the_
     with pytest.raises(Exception, match="paid_on: 2062-06-15 is after 2027-01-31"):
         bus.publish(typo)
     assert ledger.payments.paid_cents(ent["id"]) == 0
+
+
+def test_without_a_pee_and_with_no_choice_a_sum_is_not_placed_in_the_company_per_after_the_window(tmp_path):
+    # I-38: a company with a PER and no PEE pays the sum out for want of an answer, and places it in the PER only
+    # on the employee's request; `placed_per` after the window with no choice was accepted, locking the sum until
+    # retirement (the mirror of "no choice: placed in the PEE, not paid out" where there is a PEE)
+    text = toml(headcount=10, per=True).replace("has_savings_plan = true", "has_savings_plan = false")
+    bus, ledger = world(tmp_path, company([person("A", 300_000)], text))
+    close_year(bus, rcai=5_000)
+    ent = ledger.entitlements.rows(scheme="interessement")[0]
+    bus.publish(statement(bus, ent["id"], "2026-04-01"))  # the window runs until 16 April
+    check(ledger, pay(bus, ent["id"], 100, mode="placed_per", on="2026-04-16"))  # within it: as before
+    with pytest.raises(ValueError) as info:
+        check(ledger, pay(bus, ent["id"], 100, mode="placed_per", on="2026-04-17"))
+    assert str(info.value) == (
+        "payload.mode: no choice was recorded by the end of the window (2026-04-16): without a PEE the sum is paid "
+        "out, not placed in the company PER (I-38: placed only on request)"
+    )
+    check(ledger, pay(bus, ent["id"], 100, on="2026-04-17"))  # paid out: the default
+    bus.publish(choose(bus, ent["id"], "2026-04-02", "placed"))
+    check(ledger, pay(bus, ent["id"], 100, mode="placed_per", on="2026-04-17"))  # asked for: placed

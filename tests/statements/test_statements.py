@@ -653,3 +653,103 @@ def test_a_company_with_a_per_and_no_pee_offers_the_per_and_pays_out_by_default(
     if issued_again is None:
         assert st.content["dates"]["answer_by"] == "2026-04-30"
         assert "Si vous demandez le placement" in html and "bloqué jusqu'à votre départ à la retraite" in html
+
+
+@pytest.mark.parametrize(
+    ("answer", "payments", "sentence"),
+    [
+        # a choice to place names no plan: the payroll placed it all in the company PER
+        (
+            ("placed", None),
+            [("placed_per", 134_667)],
+            "Vos droits sont placés sur {per}, comme vous l'avez demandé",
+        ),
+        # a split chosen, its placed part put partly in each plan
+        (
+            ("split", 100_000),
+            [("paid", 34_667), ("placed", 60_001), ("placed_per", 39_999)],
+            "Une partie de vos droits vous est versée (346,67 €), le reste est placé : 600,01 € sur {plan} et "
+            "399,99 € sur {per}, comme vous l'avez demandé",
+        ),
+        # no answer: once the window closed, the payroll placed it all in the company PER, not the PEE
+        (
+            None,
+            [("placed_per", 134_667)],
+            "Vos droits ont été placés sur {per}, comme les paiements enregistrés",
+        ),
+    ],
+)
+def test_sums_placed_in_the_company_per_after_the_window_do_not_read_as_placed_on_the_pee(
+    tmp_path, answer, payments, sentence
+):
+    # D3313-9 5°, I-38: E0002 answered (or not) within the window, then the payroll placed the sums in the company
+    # PER; a statement issued after it said "Vos droits sont placés sur le PEE" and "indisponibles pendant 5 ans",
+    # of sums unavailable until retirement: only payments that differed from the allocation were read
+    db = sample_ledger(tmp_path / "l.db", WITH_PER)
+    with Paybonus.open(db) as app:
+        [principal] = app.entitlements(company="DURAND", scheme="interessement", employee="E0002")
+        assert principal.amount_cents == 134_667
+        first = {"entitlement": principal.id, "issued_on": "2026-04-01", "channel": "email"}
+        lines = [_event("issued", "statement_issued", "2026-04-01T09:00:00+02:00", first)]
+        if answer:
+            chosen = {"entitlement": principal.id, "choice": answer[0], "chosen_on": "2026-04-02"}
+            if answer[1] is not None:
+                chosen["placed_cents"] = answer[1]
+            lines.append(_event("chosen", "option_chosen", "2026-04-02T09:00:00+02:00", chosen))
+        for n, (mode, cents) in enumerate(payments):
+            pay = {"entitlement": principal.id, "amount_cents": cents, "paid_on": "2026-04-20", "mode": mode}
+            lines.append(_event(f"pay-{n}", "payment_recorded", "2026-04-20T18:00:00+02:00", pay))
+        (tmp_path / "ev.jsonl").write_text("\n".join(lines) + "\n")
+        assert not app.publish(tmp_path / "ev.jsonl").failed
+        (st,) = app.statements(
+            "DURAND", YEAR, "interessement", issued_on=date(2026, 4, 25), channel="post", employee="E0002"
+        )
+    choice = st.content["choice"]
+    per = "le plan d'épargne retraite d'entreprise (PER)"
+    assert choice["company_per"] and choice["allocation"] == (answer[0] if answer else "placed")
+    parts = {line["key"]: line["cents"] for line in st.content["lines"]}
+    pee_cents = sum(c for m, c in payments if m == "placed")
+    assert (parts.get("placed_pee", 0), parts.get("placed_per", 0)) == (
+        (pee_cents, sum(c for m, c in payments if m == "placed_per")) if pee_cents else (0, 0)
+    )
+    html, pdf = both(st)
+    for text in (html, pdf):
+        assert " ".join(sentence.format(per=per, plan=choice["plan"]).split()) in text
+        assert f"placés sur {choice['plan']}," not in text  # never all on the PEE
+        assert f"sur {per} sont indisponibles jusqu'à votre départ à la retraite" in text
+
+
+def test_a_per_only_statement_asks_for_requests_to_place_not_to_be_paid(tmp_path):
+    # I-38: without a PEE the employee asks for a placement in the PER, not for payment (paid by default); the
+    # contact heading still read "Une question, une demande de versement ?"
+    st = one(sample_ledger(tmp_path / "l.db", PER_ONLY), "DURAND", "E0001")
+    for text in both(st):
+        assert "Une question, une demande de placement ?" in text and "demande de versement ?" not in text
+
+
+def test_a_ledger_recorded_before_has_company_per_reads_its_per_payments_without_a_pee(tmp_path, monkeypatch):
+    # a company without a PEE whose payroll placed E0001's rights in its PER (`placed_per`) before a company PER
+    # had to be declared (`has_company_per`): its statement said "aucune somme n'est placée ... la totalité vous
+    # est versée" of sums locked until retirement, until the company.toml was loaded again
+    from paybonus import payments
+
+    db = sample_ledger(tmp_path / "l.db", ("has_savings_plan = true\n", "has_savings_plan = false\n"))
+    with Paybonus.open(db) as app:
+        [principal] = app.entitlements(company="DURAND", scheme="interessement", employee="E0001")
+        pay = {
+            "entitlement": principal.id,
+            "amount_cents": 177_301,
+            "paid_on": "2026-04-10",
+            "mode": "placed_per",
+        }
+        (tmp_path / "paid.jsonl").write_text(
+            _event("pay", "payment_recorded", "2026-04-10T18:00:00+02:00", pay) + "\n"
+        )
+        with monkeypatch.context() as m:  # as the versions before `has_company_per` recorded it
+            m.setattr(payments, "_has_company_per", lambda *_: True)
+            assert not app.publish(tmp_path / "paid.jsonl").failed
+    st = one(db, "DURAND", "E0001")
+    assert (st.content["choice"]["allocation"], st.content["choice"]["per_only"]) == ("placed", True)
+    for text in both(st):
+        assert "Vos droits ont été placés sur le plan d'épargne retraite d'entreprise (PER)" in text
+        assert "aucune somme n'est placée" not in text
