@@ -120,6 +120,20 @@ def check(
                     f"payload.mode: no choice was recorded by the end of the window ({closed}): without a PEE "
                     "the sum is paid out, not placed in the company PER (I-38: placed only on request)"
                 )
+            # with a PEE, the sum is placed in the PEE for want of an answer (I-38), not in the company PER, which
+            # takes only what the employee asked to place (until retirement, where the PEE holds it 5 years)
+            if (
+                late
+                and p.mode == "placed_per"
+                and pee
+                and not (
+                    target != p.entitlement and _settled_as(ledger, target, pending, ("placed", "split"))
+                )
+            ):
+                raise ValueError(
+                    f"payload.mode: no choice was recorded by the end of the window ({closed}): the sum is "
+                    "placed in the PEE, not in the company PER (I-38: placed in the PER only on request)"
+                )
         pending[p.entitlement] = pending.get(p.entitlement, 0) + p.amount_cents
         pending[f"{mode}:{p.entitlement}"] = pending.get(f"{mode}:{p.entitlement}", 0) + p.amount_cents
     elif event.type == "statement_issued":

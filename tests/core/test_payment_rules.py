@@ -375,3 +375,22 @@ def test_without_a_pee_and_with_no_choice_a_sum_is_not_placed_in_the_company_per
     check(ledger, pay(bus, ent["id"], 100, on="2026-04-17"))  # paid out: the default
     bus.publish(choose(bus, ent["id"], "2026-04-02", "placed"))
     check(ledger, pay(bus, ent["id"], 100, mode="placed_per", on="2026-04-17"))  # asked for: placed
+
+
+def test_with_a_pee_and_no_choice_a_sum_is_placed_in_the_pee_not_the_company_per_after_the_window(tmp_path):
+    # I-38: no request and a PEE: the sum is placed in the PEE (5 years); `placed_per` after the window with no
+    # choice was accepted, locking it until retirement without the employee's request
+    bus, ledger = world(tmp_path, company([person("A", 300_000)], toml(headcount=10, per=True)))
+    close_year(bus, rcai=5_000)
+    ent = ledger.entitlements.rows(scheme="interessement")[0]
+    bus.publish(statement(bus, ent["id"], "2026-04-01"))  # the window runs until 16 April
+    check(ledger, pay(bus, ent["id"], 100, mode="placed_per", on="2026-04-16"))  # within it: as before
+    with pytest.raises(ValueError) as info:
+        check(ledger, pay(bus, ent["id"], 100, mode="placed_per", on="2026-04-17"))
+    assert str(info.value) == (
+        "payload.mode: no choice was recorded by the end of the window (2026-04-16): the sum is placed in the PEE, "
+        "not in the company PER (I-38: placed in the PER only on request)"
+    )
+    check(ledger, pay(bus, ent["id"], 100, mode="placed", on="2026-04-17"))  # the default: the PEE
+    bus.publish(choose(bus, ent["id"], "2026-04-02", "placed"))
+    check(ledger, pay(bus, ent["id"], 100, mode="placed_per", on="2026-04-17"))  # asked to place: either plan
