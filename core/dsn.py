@@ -186,10 +186,24 @@ def _close_stoppage(person: Individual | None, b: dict[str, Any], path: str) -> 
         last_worked = _date(*_need(b, "002", "S21.G00.60.002", where), "S21.G00.60.002")
         start = last_worked + timedelta(days=1)
         if "010" in b:  # back at work: the absence ends the day before
-            end = _date(b["010"][0], b["010"][1], "S21.G00.60.010") - timedelta(days=1)
+            back = _date(b["010"][0], b["010"][1], "S21.G00.60.010")
+            if back <= last_worked:  # a typo in a date: the stoppage would be dropped without a word
+                raise UserError(
+                    b["010"][1],
+                    f"S21.G00.60.010: back at work on {back}, not after the last day worked {last_worked} "
+                    "(S21.G00.60.002)",
+                )
+            end = back - timedelta(days=1)
         else:
-            end = _date(*_need(b, "003", "S21.G00.60.003", where), "S21.G00.60.003")
-        if end >= start:
+            planned, at = _need(b, "003", "S21.G00.60.003", where)
+            end = _date(planned, at, "S21.G00.60.003")
+            if end < last_worked:
+                raise UserError(
+                    at,
+                    f"S21.G00.60.003: the stoppage ends ({end}) before the last day worked {last_worked} "
+                    "(S21.G00.60.002)",
+                )
+        if end >= start:  # back the day after the last day worked: no day absent
             person.absences.append(Absence(kind, start, end, code))
     b.clear()
 

@@ -82,6 +82,16 @@ def test_a_later_declaration_updates_an_absence_s_end():
             "S21.G00.62.001: '31022025' is not a date",
         ),
         (("S21.G00.60.002,'08092025'", "S21.G00.60.002,'2025-09-08'"), "is not a DSN date (DDMMYYYY)"),
+        # a work stoppage whose return or planned end is not after its last day worked (a typo in a date) was
+        # dropped without a word: the employee's absence, and the presence it reduces (I-25), silently lost
+        (
+            ("S21.G00.60.010,'27112025'", "S21.G00.60.010,'08092024'"),
+            "sample.dsn:144: S21.G00.60.010: back at work on 2024-09-08, not after the last day worked 2025-09-08",
+        ),
+        (
+            ("S21.G00.60.003,'18122025'", "S21.G00.60.003,'20112025'"),
+            "sample.dsn:148: S21.G00.60.003: the stoppage ends (2025-11-20) before the last day worked 2025-11-27",
+        ),
         (("S21.G00.40.001,'01062020'", "S21.G00.40.001;'01062020'"), "not a DSN line"),
         (("S90.G00.90.002,'1'\n", ""), "sample.dsn:168: a declaration starts before the previous one ended"),
     ],
