@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from .. import logs
 from ..errors import UserError, VerificationFailed
@@ -394,6 +395,10 @@ def demo(state: State, demo_db: str, force: bool) -> None:
     """Run the shipped sample company: a fresh ledger, its payroll, a year of events, an audit check."""
     from paybonus.fixtures.demo import SAMPLE_COMPANIES, run_sample
 
+    ctx = click.get_current_context()
+    given = ctx.parent.get_parameter_source("db") if ctx.parent else None
+    if given is ParameterSource.COMMANDLINE and ctx.get_parameter_source("demo_db") is ParameterSource.DEFAULT:
+        demo_db = state.db  # `paybonus --db X demo` leaves the demo at X, as `paybonus demo --db X` does
     with state.app(demo_db, fresh_for=SAMPLE_COMPANIES, force=force) as app:
         r = run_sample(app)
     c = r.published.counts

@@ -301,6 +301,17 @@ def test_demo_prints_a_summary_and_leaves_a_database(tmp_path):
     assert run("--db", "paybonus-demo.db", "audit", "verify", cwd=tmp_path).returncode == 0
 
 
+def test_the_global_db_option_places_the_demo_ledger(tmp_path):
+    """`paybonus --db x.db demo` left paybonus-demo.db and ignored --db (red-team finding): the demo's own --db wins,
+    the global one given on the command line comes next (not $PAYBONUS_DB: a production ledger is no demo's)."""
+    assert run_here("--db", "x.db", "demo", cwd=tmp_path).returncode == 0
+    assert (tmp_path / "x.db").is_file() and not (tmp_path / "paybonus-demo.db").exists()
+    assert run_here("--db", "x.db", "demo", "--db", "y.db", cwd=tmp_path).returncode == 0
+    assert (tmp_path / "y.db").is_file()
+    assert run_here("demo", cwd=tmp_path, env={"PAYBONUS_DB": "z.db"}).returncode == 0
+    assert (tmp_path / "paybonus-demo.db").is_file() and not (tmp_path / "z.db").exists()
+
+
 def test_version(tmp_path):
     from paybonus import __version__
 
