@@ -564,11 +564,20 @@ def _pay_lines(
     months = companies.pay_months(company, first_month, end)
     if not months:
         return {}
-    block = companies.pay_block(company, months[0], months[-1])
+    block = companies.pay_block(company, months[0], months[-1]) if _iso_months(months) else None
     if block is not None:
         with suppress(_Gap):
             return _pay_runs(companies, company, months, *block)
     return _pay_months(companies, company, months)
+
+
+def _iso_months(months: list[str]) -> bool:
+    """Whether every month is stored as `date.isoformat` writes it (a load's "YYYY-MM-01"): their text order, which
+    the monthly read and the runs follow, is then their dates' order, which `_pay_runs` sorts a person's runs by."""
+    try:
+        return all(date.fromisoformat(m).isoformat() == m for m in months)
+    except (TypeError, ValueError):  # the monthly read tells it
+        return False
 
 
 class _Gap(Exception):
