@@ -463,3 +463,24 @@ def test_months_stored_in_another_iso_form_keep_the_monthly_reads_order(tmp_path
     assert [line.month.month for line in pop.employees[0].pay] == [3, 2]  # "2025-03-01" < "20250201"
     assert_same(pop, reference("X", period, [], pay, []))
     led.close()
+
+
+def test_lines_stored_month_by_month_are_told_before_the_count_of_the_companys_lines(tmp_path):
+    # a ledger loaded month by month (before c440208) reads month by month: the runs' probe tells it from a few
+    # thousand rows, without the count of every line's key (0.2 CPU s at 200 000 people, for nothing)
+    line = (279_000, 279_000, "151.67", "0", 0, None, 0, None)
+    pay = [(f"E{i:03d}", f"2025-{m:02d}-01", *line) for m in range(1, 13) for i in range(400)]
+    led = Ledger.create(tmp_path / "ledger.db")
+    led.store_company("X", "X", "", [], [], [], "2026-01-01T00:00:00Z")
+    with led.write("X") as conn:
+        conn.executemany(PAY_SQL, (("X", *p) for p in pay))  # month by month, as earlier loads wrote them
+    period = Period(date(2025, 1, 1), date(2025, 12, 31))
+    statements: list[str] = []
+    led.conn.set_trace_callback(statements.append)
+    try:
+        pop = population(led.companies, "X", period)
+    finally:
+        led.conn.set_trace_callback(None)
+    assert_same(pop, reference("X", period, [], pay, []))
+    assert not [s for s in statements if "MIN(rowid)" in s]
+    led.close()
