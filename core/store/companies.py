@@ -388,6 +388,15 @@ class Companies:
         many other rows, rows stored month by month), or when there are none."""
         if not isinstance(self.conn, sqlite3.Connection):
             return None
+        first = self.conn.execute(  # one seek of the primary key: a row of the first month
+            "SELECT rowid FROM pay_lines WHERE company = ? AND month = ? LIMIT 1", (company, first_month)
+        ).fetchone()
+        if first is None:
+            return None
+        # rows stored month by month are told from RUN_PROBE rows, before the count below scans all the lines' keys
+        runs = self._runs(first[0], first[0] + RUN_PROBE - 1, company, first_month, last_month)
+        if runs * RUN_PROBE_RATIO > RUN_PROBE:
+            return None
         lo, hi, n = self.conn.execute(  # the primary key's index alone (it holds the rowid)
             "SELECT MIN(rowid), MAX(rowid), COUNT(*) FROM pay_lines WHERE company = ? AND month >= ? AND month <= ?",
             (company, first_month, last_month),
@@ -395,10 +404,16 @@ class Companies:
         if not n or hi - lo + 1 > RUN_SPAN * n:
             return None
         top = min(hi, lo + RUN_PROBE - 1)
-        probe = self.conn.execute(  # runs worth it: few rows of the first ones are read
-            f"SELECT COUNT(*) FROM ({_PAY_RUNS})", (lo, top, company, first_month, last_month)
-        ).fetchone()[0]
+        probe = self._runs(lo, top, company, first_month, last_month)  # runs worth it: few first rows read
         return (lo, hi) if probe * RUN_PROBE_RATIO <= top - lo + 1 else None
+
+    def _runs(self, lo: int, hi: int, company: str, first_month: str, last_month: str) -> int:
+        """How many rows of lo..hi `pay_runs` would read."""
+        return int(
+            self.conn.execute(
+                f"SELECT COUNT(*) FROM ({_PAY_RUNS})", (lo, hi, company, first_month, last_month)
+            ).fetchone()[0]
+        )
 
     def pay_runs(
         self, company: str, first_month: str, last_month: str, lo: int, hi: int
@@ -564,11 +579,20 @@ def _pay_lines(
     months = companies.pay_months(company, first_month, end)
     if not months:
         return {}
-    block = companies.pay_block(company, months[0], months[-1])
+    block = companies.pay_block(company, months[0], months[-1]) if _iso_months(months) else None
     if block is not None:
         with suppress(_Gap):
             return _pay_runs(companies, company, months, *block)
     return _pay_months(companies, company, months)
+
+
+def _iso_months(months: list[str]) -> bool:
+    """Whether every month is stored as `date.isoformat` writes it (a load's "YYYY-MM-01"): their text order, which
+    the monthly read and the runs follow, is then their dates' order, which `_pay_runs` sorts a person's runs by."""
+    try:
+        return all(date.fromisoformat(m).isoformat() == m for m in months)
+    except (TypeError, ValueError):  # the monthly read tells it
+        return False
 
 
 class _Gap(Exception):
