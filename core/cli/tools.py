@@ -397,7 +397,10 @@ def demo(state: State, demo_db: str, force: bool) -> None:
 
     ctx = click.get_current_context()
     given = ctx.parent.get_parameter_source("db") if ctx.parent else None
-    if given is ParameterSource.COMMANDLINE and ctx.get_parameter_source("demo_db") is ParameterSource.DEFAULT:
+    if (
+        given is ParameterSource.COMMANDLINE
+        and ctx.get_parameter_source("demo_db") is ParameterSource.DEFAULT
+    ):
         demo_db = state.db  # `paybonus --db X demo` leaves the demo at X, as `paybonus demo --db X` does
     with state.app(demo_db, fresh_for=SAMPLE_COMPANIES, force=force) as app:
         r = run_sample(app)
