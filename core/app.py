@@ -48,6 +48,7 @@ from .payroll import Population
 from .replay import ReplayReport, replay
 from .sources import CompanyData, read_company_dir, statement_files, store_company
 from .store import Head, Ledger, LedgerReader
+from .store.sql import is_url, redacted
 
 
 @frozen
@@ -149,7 +150,13 @@ class Paybonus:
         cls, path: str | Path, companies: Collection[str], force: bool = False, **kwargs: Any
     ) -> Paybonus:
         """A new, empty ledger at `path` for a demo or an example: an existing one is replaced only if it holds
-        nothing but `companies` (or with `force`), so a real ledger is never overwritten by mistake."""
+        nothing but `companies` (or with `force`), so a real ledger is never overwritten by mistake. A SQLite file
+        only: a PostgreSQL URL read as a path lost a slash and named its password in the error (review5)."""
+        if is_url(path):
+            raise UserError(
+                redacted(str(path)),
+                "a demo makes a SQLite ledger of its own: give a file path (a PostgreSQL ledger is never replaced)",
+            )
         p = Path(path)
         if p.exists() and not force:
             try:
