@@ -39,7 +39,7 @@ from .config import CompanyConfig, parse_company_toml, scheme_config, scheme_pro
 from .convert import FIRST_YEAR, LAST_YEAR, converter, show
 from .deadlines import Item as DeadlineItem
 from .errors import NewerLedger, UserError
-from .events import Event, ReadEvents
+from .events import Event, ReadPair
 from .guard import timeout_from_env
 from .host import PluginHost, load_plugins
 from .params import Parameters
@@ -48,6 +48,7 @@ from .payroll import Population
 from .replay import ReplayReport, replay
 from .sources import CompanyData, read_company_dir, statement_files, store_company
 from .store import Head, Ledger, LedgerReader
+from .store.sql import is_url, redacted
 
 
 @frozen
@@ -149,7 +150,13 @@ class Paybonus:
         cls, path: str | Path, companies: Collection[str], force: bool = False, **kwargs: Any
     ) -> Paybonus:
         """A new, empty ledger at `path` for a demo or an example: an existing one is replaced only if it holds
-        nothing but `companies` (or with `force`), so a real ledger is never overwritten by mistake."""
+        nothing but `companies` (or with `force`), so a real ledger is never overwritten by mistake. A SQLite file
+        only: a PostgreSQL URL read as a path lost a slash and named its password in the error (review5)."""
+        if is_url(path):
+            raise UserError(
+                redacted(str(path)),
+                "a demo makes a SQLite ledger of its own: give a file path (a PostgreSQL ledger is never replaced)",
+            )
         p = Path(path)
         if p.exists() and not force:
             try:
@@ -248,11 +255,10 @@ class Paybonus:
                     "events", f"expected a file or a list of Event values, got {type(events).__name__}"
                 )
             pairs = []
-            if isinstance(events, ReadEvents):  # read by `read_events`: each checked as its line was read
-                pairs = list(events)
-                events = ()
             for n, e in enumerate(events, 1):
-                if isinstance(e, tuple) and len(e) == 2 and isinstance(e[1], Event):
+                if isinstance(e, ReadPair):  # read by `read_events`: checked as its line was read
+                    pairs.append(e)
+                elif isinstance(e, tuple) and len(e) == 2 and isinstance(e[1], Event):
                     where = e[0] if isinstance(e[0], str) else f"event {e[1].id}"
                     pairs.append((where, self._as_read(e[1], where)))
                 elif isinstance(e, Event):

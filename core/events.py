@@ -256,9 +256,13 @@ BUILTIN_EVENT_TYPES = (
 )
 
 
-class ReadEvents(list[tuple[str, "Event[Any]"]]):
-    """(where, event) pairs read from JSON lines by `EventTypes.read_jsonl`: each already checked as its line was
-    read, so `Paybonus.publish` does not check them again (pairs built otherwise, it does)."""
+class ReadPair(tuple[str, "Event[Any]"]):
+    """A (where, event) pair read from a JSON line by `EventTypes.read_jsonl`, checked as its line was read:
+    `Paybonus.publish` takes it as it is in whatever list it comes (a slice, a concatenation, one event of a
+    message); a pair built otherwise, even added to a list `read_jsonl` returned, is checked. The mark is the pair's,
+    not the list's: a list is mutable (append, +=, an item replaced), a tuple and a frozen Event are not."""
+
+    __slots__ = ()
 
 
 class EventTypes:
@@ -328,16 +332,16 @@ class EventTypes:
     def from_json(self, line: str) -> Event[Any]:
         return self.from_dict(load_json(line))
 
-    def read_jsonl(self, path: str, text: str | Iterable[str]) -> ReadEvents:
+    def read_jsonl(self, path: str, text: str | Iterable[str]) -> list[tuple[str, Event[Any]]]:
         """Parse JSON lines (a text, or its lines) into (where, event) pairs; blank lines are skipped; the first
         bad line raises UserError naming the file and line. The one reader of events: see `lines_of`."""
-        out = ReadEvents()
+        out: list[tuple[str, Event[Any]]] = []
         for n, line in enumerate(lines_of(text if isinstance(text, str) else "\n".join(text)), 1):
             if not line.strip():
                 continue
             where = f"{path}:{n}"
             try:
-                out.append((where, self.from_json(line)))
+                out.append(ReadPair((where, self.from_json(line))))
             except ValueError as exc:
                 raise UserError(where, str(exc)) from None
         return out

@@ -121,13 +121,16 @@ def check(
                     "the sum is paid out, not placed in the company PER (I-38: placed only on request)"
                 )
             # with a PEE, the sum is placed in the PEE for want of an answer (I-38), not in the company PER, which
-            # takes only what the employee asked to place (until retirement, where the PEE holds it 5 years)
+            # takes only what the employee asked to place (until retirement, where the PEE holds it 5 years);
+            # interest follows a principal the payments placed in the PER, not one they placed in the PEE (I-40)
             if (
                 late
                 and p.mode == "placed_per"
                 and pee
                 and not (
-                    target != p.entitlement and _settled_as(ledger, target, pending, ("placed", "split"))
+                    target != p.entitlement
+                    and _settled_as(ledger, target, pending, ("placed", "split"))
+                    and _placed_per(ledger, target, pending) > 0
                 )
             ):
                 raise ValueError(
@@ -136,6 +139,10 @@ def check(
                 )
         pending[p.entitlement] = pending.get(p.entitlement, 0) + p.amount_cents
         pending[f"{mode}:{p.entitlement}"] = pending.get(f"{mode}:{p.entitlement}", 0) + p.amount_cents
+        if p.mode == "placed_per":  # of the placed cents, those in the company PER (`_placed_per`)
+            pending[f"placed_per:{p.entitlement}"] = (
+                pending.get(f"placed_per:{p.entitlement}", 0) + p.amount_cents
+            )
     elif event.type == "statement_issued":
         # issued before the period is over, the first statement opens the 15-day window (I-38) on a wrong date
         # that no later statement can move: the employee's choice would be lost
@@ -227,6 +234,13 @@ def _paid_and_placed(ledger: Ledger, entitlement_id: str, pending: dict[str, int
     paid = by_mode.get("paid", 0) + pending.get(f"paid:{entitlement_id}", 0)
     placed = sum(c for m, c in by_mode.items() if m != "paid") + pending.get(f"placed:{entitlement_id}", 0)
     return paid, placed
+
+
+def _placed_per(ledger: Ledger, entitlement_id: str, pending: dict[str, int]) -> int:
+    """Cents placed in the company PER so far, the batch's earlier payments included."""
+    return ledger.payments.paid_by_mode(entitlement_id).get("placed_per", 0) + pending.get(
+        f"placed_per:{entitlement_id}", 0
+    )
 
 
 def _contradiction(choice: str, placed_cents: int | None, amount: int, paid: int, placed: int) -> str | None:

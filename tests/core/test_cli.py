@@ -312,6 +312,18 @@ def test_the_global_db_option_places_the_demo_ledger(tmp_path):
     assert (tmp_path / "paybonus-demo.db").is_file() and not (tmp_path / "z.db").exists()
 
 
+@pytest.mark.parametrize("where", ["global", "own"])
+def test_the_demo_refuses_a_postgresql_url_without_naming_its_password(tmp_path, where):
+    """A PostgreSQL URL read as a file path lost a slash and showed its password in the error (review5): now that
+    the global --db places the demo, `paybonus --db "$URL" demo` is one mistyped command away."""
+    url = "postgresql://bob:s3cret@127.0.0.1:1/x"
+    args = ("--db", url, "demo") if where == "global" else ("demo", "--db", url)
+    r = run_here(*args, cwd=tmp_path)
+    assert r.returncode == 2 and "s3cret" not in r.stdout + r.stderr
+    assert "postgresql://bob:***@127.0.0.1:1/x: a demo makes a SQLite ledger" in r.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_version(tmp_path):
     from paybonus import __version__
 

@@ -80,3 +80,45 @@ def test_a_split_leaves_the_interest_free_either_way(tmp_path):
     _pay(bus, interest["id"], 1, "paid", "pay-i-1")
     _pay(bus, interest["id"], interest["amount_cents"] - 1, "placed", "pay-i-2")
     assert ledger.payments.paid_by_mode(interest["id"]) == {"paid": 1, "placed": interest["amount_cents"] - 1}
+
+
+def _with_per(tmp_path, issued_on):
+    """A 2022 principal (due 31 May 2023) of a company with a PEE and a PER, its statement issued on `issued_on`."""
+    data = company([person("A", 300_000)], toml(starts_on="2010-01-01", per=True), year=2022)
+    bus, ledger = world(tmp_path, data)
+    close_year(bus, year=2022, rcai=1_000)
+    principal = ledger.entitlements.rows(scheme="interessement")[0]
+    bus.publish(ev(bus, "statement_issued", {"entitlement": principal["id"], "issued_on": issued_on}, "st"))
+    return bus, ledger, principal
+
+
+def _interest(ledger):
+    [interest] = [r for r in ledger.entitlements.rows() if r["kind"] == "interest"]
+    return interest
+
+
+def test_interest_of_a_principal_placed_in_the_pee_by_default_is_not_placed_in_the_per(tmp_path):
+    # review5: with no choice, a PEE and a PER, the principal went to the PEE (the default, I-38) and its interest,
+    # paid with it (I-40), was accepted in the PER: placed there until retirement, on no one's request
+    bus, ledger, principal = _with_per(tmp_path, "2023-04-01")
+    _pay(bus, principal["id"], principal["amount_cents"], "placed", "pay")
+    interest = _interest(ledger)
+    with pytest.raises(UserError, match="the sum is placed in the PEE, not in the company PER"):
+        _pay(bus, interest["id"], interest["amount_cents"], "placed_per", "pay-i-per")
+    _pay(bus, interest["id"], interest["amount_cents"], "placed", "pay-i")
+    assert ledger.payments.paid_by_mode(interest["id"]) == {"placed": interest["amount_cents"]}
+
+
+def test_interest_follows_a_principal_the_payments_placed_in_the_per(tmp_path):
+    bus, ledger, principal = _with_per(tmp_path, "2023-07-10")  # the window runs until 25 July
+    _pay(
+        bus, principal["id"], principal["amount_cents"], "placed_per", "pay"
+    )  # 15 July: within it, late (I-39)
+    interest = _interest(ledger)
+    payload = {
+        "entitlement": interest["id"],
+        "amount_cents": interest["amount_cents"],
+        "paid_on": "2023-07-31",
+    }
+    bus.publish(ev(bus, "payment_recorded", {**payload, "mode": "placed_per"}, "pay-i"))
+    assert ledger.payments.paid_by_mode(interest["id"]) == {"placed_per": interest["amount_cents"]}

@@ -132,6 +132,12 @@ def test_an_event_built_wrong_in_python_given_as_a_pair_is_refused_too(work, occ
     assert ledger_digest(work.db) == before
 
 
+LEFT_LINE = (
+    '{"id":"DURAND-left-E0031","type":"employee_left","company":"DURAND",'
+    '"occurred_at":"2026-01-05T18:00:00+01:00","payload":{"employee":"E0031","left_on":"2026-01-05"}}\n'
+)
+
+
 def test_pairs_read_by_read_events_are_published_as_read(work, tmp_path):
     """Pairs of `read_events` were checked as their lines were read: published as they are, named by file and
     line if admission refuses one."""
@@ -145,6 +151,42 @@ def test_pairs_read_by_read_events_are_published_as_read(work, tmp_path):
         assert pairs[0][0].endswith("e.jsonl:1")
         summary = app.publish(pairs)
     assert [o.event_id for o in summary.outcomes] == ["DURAND-left-E0031"]
+
+
+@pytest.mark.parametrize("how", ["+=", "append", "replace"])
+def test_a_pair_built_in_python_added_to_read_events_is_checked_too(work, tmp_path, how):
+    """The mark of a checked pair was the list `read_events` returned (review5): a pair built in Python added to
+    it (`+=`, `append`) or put in place of one of its pairs was recorded unchecked, its naive time stored."""
+    (tmp_path / "e.jsonl").write_text(LEFT_LINE, encoding="utf-8")
+    before = ledger_digest(work.db)
+    naive = Event(
+        "DURAND-left-E0030",
+        "employee_left",
+        "DURAND",
+        datetime(2026, 1, 5, 18),
+        EmployeeLeft("E0030", date(2026, 1, 5)),
+    )
+    with Paybonus.open(work.db) as app, pytest.raises(UserError) as e:
+        pairs = app.read_events(tmp_path / "e.jsonl")
+        if how == "+=":
+            pairs += [("mine", naive)]
+        elif how == "append":
+            pairs.append(("mine", naive))
+        else:
+            pairs[0] = ("mine", naive)
+        app.publish(pairs)
+    assert e.value.where == "mine" and str(e.value.what).startswith("occurred_at: timestamp")
+    assert ledger_digest(work.db) == before
+
+
+def test_read_pairs_are_not_checked_again_in_a_slice_or_one_by_one(work, tmp_path, monkeypatch):
+    """A slice of `read_events`' list, or one pair of it (the worker's `_one_by_one`), is published as read."""
+    (tmp_path / "e.jsonl").write_text(LEFT_LINE, encoding="utf-8")
+    with Paybonus.open(work.db) as app:
+        pairs = app.read_events(tmp_path / "e.jsonl")
+        monkeypatch.setattr(app, "_as_read", lambda *a: pytest.fail("checked again"))
+        assert app.publish(pairs[:1]).counts["recorded"] == 1
+        assert app.publish([pairs[0]]).counts["duplicates"] == 1
 
 
 YEAR = Period(date(2025, 1, 1), date(2025, 12, 31))
