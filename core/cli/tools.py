@@ -401,6 +401,12 @@ def demo(state: State, demo_db: str, force: bool) -> None:
         given is ParameterSource.COMMANDLINE
         and ctx.get_parameter_source("demo_db") is ParameterSource.DEFAULT
     ):
+        if force:  # an alias or wrapper giving `--db` the production ledger: `demo --force` would replace it
+            raise UserError(
+                "--force",
+                "replaces only a ledger the demo's own --db names (`paybonus demo --db X --force`), not the "
+                "global --db: that one names the ledger you work on",
+            )
         demo_db = state.db  # `paybonus --db X demo` leaves the demo at X, as `paybonus demo --db X` does
     with state.app(demo_db, fresh_for=SAMPLE_COMPANIES, force=force) as app:
         r = run_sample(app)

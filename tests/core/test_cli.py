@@ -312,6 +312,17 @@ def test_the_global_db_option_places_the_demo_ledger(tmp_path):
     assert (tmp_path / "paybonus-demo.db").is_file() and not (tmp_path / "z.db").exists()
 
 
+def test_the_demo_does_not_force_a_ledger_the_global_db_names(tmp_path):
+    """`--force` replaces a ledger holding other companies: with the global --db (an alias or wrapper may give it
+    the production ledger) it is refused, nothing replaced; the demo's own --db may be forced (review finding)."""
+    assert run_here("--db", "x.db", "demo", cwd=tmp_path).returncode == 0
+    before = (tmp_path / "x.db").stat().st_mtime_ns
+    r = run_here("--db", "x.db", "demo", "--force", cwd=tmp_path)
+    assert r.returncode == 2 and "--force: replaces only a ledger the demo's own --db names" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and (tmp_path / "x.db").stat().st_mtime_ns == before
+    assert run_here("demo", "--db", "x.db", "--force", cwd=tmp_path).returncode == 0
+
+
 @pytest.mark.parametrize("where", ["global", "own"])
 def test_the_demo_refuses_a_postgresql_url_without_naming_its_password(tmp_path, where):
     """A PostgreSQL URL read as a file path lost a slash and showed its password in the error (review5): now that
