@@ -62,6 +62,8 @@ class Individual:
     contracts: list[Contract] = Factory(list)
     absences: list[Absence] = Factory(list)
     ends: list[ContractEnd] = Factory(list)
+    # starts of work stoppages this declaration cancels (S21.G00.60.001 99) or declares with no day absent
+    withdrawn: list[date] = Factory(list)
     # S21.G00.51 type -> [hours, cents], summed over the declaration
     pay: dict[str, list[Any]] = Factory(dict)
 
@@ -203,8 +205,14 @@ def _close_stoppage(person: Individual | None, b: dict[str, Any], path: str) -> 
                     f"S21.G00.60.003: the stoppage ends ({end}) before the last day worked {last_worked} "
                     "(S21.G00.60.002)",
                 )
-        if end >= start:  # back the day after the last day worked: no day absent
+        if end >= start:
             person.absences.append(Absence(kind, start, end, code))
+        else:  # back the day after the last day worked: no day absent, nor any an earlier declaration gave
+            person.withdrawn.append(start)
+    elif "002" in b:  # a cancellation names the stoppage by its last day worked
+        person.withdrawn.append(
+            _date(*_need(b, "002", "S21.G00.60.002", where), "S21.G00.60.002") + timedelta(days=1)
+        )
     b.clear()
 
 
@@ -318,10 +326,14 @@ def departures(declarations: Iterable[Declaration], company: str) -> list[dict[s
 
 def absence_rows(declarations: Iterable[Declaration]) -> list[dict[str, str]]:
     """Rows of `absences.csv` (employee_id, kind, start, end). An absence declared again in a later declaration
-    (say, with its actual end once the employee is back) keeps the later end."""
+    (say, with its actual end once the employee is back) keeps the later end; one a later declaration cancels, or
+    declares with the employee back the day after the last day worked, is no longer an absence."""
     latest: dict[tuple[str, str, date], date] = {}
     for d in declarations:
         for p in d.individuals:
+            for start in p.withdrawn:
+                for key in [k for k in latest if k[0] == p.matricule and k[2] == start]:
+                    del latest[key]
             for a in p.absences:
                 latest[(p.matricule, a.kind.value, a.start)] = a.end
     return [

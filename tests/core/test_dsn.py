@@ -71,6 +71,25 @@ def test_a_later_declaration_updates_an_absence_s_end():
 
 
 @pytest.mark.parametrize(
+    "change",
+    [
+        ("S21.G00.60.001,'01'\nS21.G00.60.002,'08092025'", "S21.G00.60.001,'99'\nS21.G00.60.002,'08092025'"),
+        ("S21.G00.60.010,'27112025'", "S21.G00.60.010,'09092025'"),
+    ],
+)
+def test_a_later_declaration_cancelling_a_stoppage_or_back_the_next_day_withdraws_its_absence(change):
+    # a stoppage cancelled (S21.G00.60.001 99) or corrected to a return the day after the last day worked in a later
+    # declaration kept the earlier absence: the employee's presence (I-25) was reduced for days they worked
+    text = sample_text()
+    assert change[0] in text
+    earlier = dsn.absence_rows(dsn.parse(text, "s"))
+    later = dsn.absence_rows([*dsn.parse(text, "s"), *dsn.parse(text.replace(change[0], change[1], 1), "t")])
+    gone = {"employee_id": "00001", "kind": "illness", "start": "2025-09-09", "end": "2025-11-26"}
+    assert gone in earlier and gone not in later
+    assert later == [row for row in earlier if row != gone]
+
+
+@pytest.mark.parametrize(
     ("change", "message"),
     [
         (
