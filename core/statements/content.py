@@ -415,6 +415,10 @@ def sample(company: CompanyConfig) -> dict[str, Any]:
         ],
     }
     st = company.statement
+    # the company's own case (a PEE, a PER only, neither): its template is tried on the choice its statements show
+    has_plan = company.info.has_savings_plan
+    per_only = not has_plan and company.info.company_per
+    can_place = has_plan or per_only
     lines = [
         _line("global", "1°", "Montant global de l'intéressement 2025 distribué", 3_000_000),
         _line("average", "2°", "Montant moyen perçu par les 30 bénéficiaires", 100_000),
@@ -443,16 +447,16 @@ def sample(company: CompanyConfig) -> dict[str, Any]:
         "issued_on": "2026-04-15",
         "channel": "email",
         "lines": lines,
-        "dates": {"answer_by": "2026-04-30", "payment_deadline": "2026-05-31"},
+        "dates": {"answer_by": "2026-04-30" if can_place else None, "payment_deadline": "2026-05-31"},
         "choice": {
-            "open": True,
-            "allocation": "pending",
+            "open": can_place,
+            "allocation": "pending" if can_place else "paid",
             "by_default": True,
             "by_payment": False,
-            "savings_plan": True,
-            "per_only": False,
+            "savings_plan": has_plan,
+            "per_only": per_only,
             "plan": st.savings_plan,
-            "placed_on": st.savings_plan,
+            "placed_on": COMPANY_PER if per_only else st.savings_plan,
             "company_per": False,
             "account_keeper": st.account_keeper,
             "how_to_ask": st.how_to_ask,

@@ -113,3 +113,23 @@ def test_without_a_savings_plan_the_sum_is_paid_and_5_and_6_do_not_apply(tmp_pat
     assert "n'a pas de plan d'épargne salariale : votre intéressement vous est versé" in text
     assert "5° Sans objet" in text and "6° Sans objet" in text and "Montant net versé" in text
     assert st.content["choice"]["open"] is False and st.content["dates"]["answer_by"] is None
+
+
+@pytest.mark.parametrize(
+    ("plans", "breaks"),
+    [
+        (("has_savings_plan = true", "has_savings_plan = false\nhas_company_per = true"), "c.per_only"),
+        (("has_savings_plan = true", "has_savings_plan = false"), "not c.open"),
+    ],
+)
+def test_a_company_template_is_tried_on_the_company_s_own_plans_when_loaded(tmp_path, plans, breaks):
+    """The template was tried on a company with a PEE whatever the company's plans (review finding): a block that
+    breaks only for a PER-only company, or one without a plan, loaded and then failed on its first statement."""
+    d = company(tmp_path, replace=plans)
+    block = f"{{% block intro %}}{{% if {breaks} %}}{{{{ s.salaire }}}}{{% endif %}}{{% endblock %}}"
+    (d / "statement-templates" / "fiche.html.j2").write_text(
+        '{% extends "paybonus/fiche.html.j2" %}\n' + block, encoding="utf-8"
+    )
+    with Paybonus.create(tmp_path / "l.db") as app, pytest.raises(UserError) as e:
+        app.load_company(d)
+    assert "has no attribute 'salaire'" in e.value.what, str(e.value)
