@@ -866,6 +866,19 @@ def test_project_demo_runs_the_shipped_example_end_to_end(tmp_path, monkeypatch,
     assert (tmp_path / "paybonus-project-demo.statement.json").is_file()
 
 
+def test_project_demo_goes_to_the_global_db_and_never_forces_it(tmp_path, monkeypatch, in_process, capsys):
+    """`paybonus --db x.db project demo` left the example in paybonus-project-demo.db, ignoring --db, as `demo` did;
+    `--force` with the global --db (which may name the production ledger) is refused, nothing replaced."""
+    monkeypatch.chdir(tmp_path)
+    assert in_process("--db", "x.db", "project", "demo") == 0
+    assert (tmp_path / "x.db").is_file() and not (tmp_path / "paybonus-project-demo.db").exists()
+    before = (tmp_path / "x.db").stat().st_mtime_ns
+    capsys.readouterr()
+    assert in_process("--db", "x.db", "project", "demo", "--force") == 2
+    assert "--force: replaces only a ledger --demo-db names" in capsys.readouterr().err
+    assert (tmp_path / "x.db").stat().st_mtime_ns == before
+
+
 def test_two_entities_of_one_company_share_its_20_percent_cap(tmp_path, example):
     # MEGA takes part with two establishments; its classic intéressement leaves 3 000.00 € of its 20 % (I-20):
     # the entities are computed in id order in one dispatch and the second only gets what the first left
