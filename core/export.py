@@ -186,9 +186,8 @@ def split_parts(
     principal's for late interest, which takes the same share, rounded half up (I-40). None while pending."""
     if allocation == "pending":
         return None
-    if (
-        amount >= 0
-    ):  # payments never exceed a row's amount; should a ledger say otherwise, no part goes negative
+    # payments never exceed a row's amount; should a ledger say otherwise, no part goes negative
+    if amount >= 0:
         paid, placed = min(paid, amount), min(placed, amount - min(paid, amount))
     if allocation == "paid":
         return amount - placed, placed
@@ -204,8 +203,9 @@ def _share(cents: int, part: int, whole: int) -> int:
     """`cents` × `part` / `whole`, rounded half up (away from zero), in integers: no float touches money."""
     if whole == 0:
         return 0
-    q = Decimal(cents) * Decimal(part) / Decimal(whole)
-    return int(q.to_integral_value(ROUND_HALF_UP))
+    n = cents * part if whole > 0 else -cents * part
+    q = (2 * abs(n) + abs(whole)) // (2 * abs(whole))
+    return q if n >= 0 else -q
 
 
 def csg_crds_parts(if_paid: int, if_placed: int, amount: int, placed_part: int) -> tuple[int, int]:

@@ -13,7 +13,8 @@ from helpers.cli import run_here
 from helpers.companies import close_year, company, person, toml, world
 from hypothesis import given
 from hypothesis import strategies as st
-from paybonus.export import COLUMNS, csg_crds_parts, rows, split_parts
+from paybonus import export
+from paybonus.export import rows
 from paybonus.params import Parameters
 
 P = Parameters.default()
@@ -155,13 +156,13 @@ def test_the_late_interest_of_a_split_principal_goes_where_its_payment_went(tmp_
 def test_interest_with_no_payment_of_its_own_takes_its_principal_s_share():
     # I-40: interest of a split principal (placed 1 of 3 cents) with no payment it accrued on: the same share of
     # it is placed, rounded half up
-    assert split_parts("split", 100, 0, 0, 1, 3) == (67, 33)
-    assert split_parts("split", 5, 0, 0, 1, 2) == (2, 3)
+    assert export.split_parts("split", 100, 0, 0, 1, 3) == (67, 33)
+    assert export.split_parts("split", 5, 0, 0, 1, 2) == (2, 3)
 
 
 def test_the_new_columns_come_after_the_existing_ones():
     # vendors parse the export by position too: the columns they know keep their place
-    assert COLUMNS[-4:] == PARTS and COLUMNS.index("corrects") == len(COLUMNS) - 5
+    assert export.COLUMNS[-4:] == PARTS and export.COLUMNS.index("corrects") == len(export.COLUMNS) - 5
 
 
 @given(
@@ -174,7 +175,7 @@ def test_the_parts_add_up_to_the_amount_and_are_never_negative(amount, basis, da
     split_placed = data.draw(st.integers(0, basis))
     paid = data.draw(st.integers(0, amount))
     placed = data.draw(st.integers(0, amount - paid))
-    got = split_parts(allocation, amount, paid, placed, split_placed, basis)
+    got = export.split_parts(allocation, amount, paid, placed, split_placed, basis)
     assert got is not None
     paid_part, placed_part = got
     assert type(paid_part) is int and type(placed_part) is int
@@ -183,12 +184,12 @@ def test_the_parts_add_up_to_the_amount_and_are_never_negative(amount, basis, da
     if allocation == "split" and basis == amount and paid <= amount - split_placed and placed <= split_placed:
         assert placed_part == split_placed  # the employee's choice, to the cent (I-38)
     csg = data.draw(st.integers(0, 10**11))
-    csg_paid, csg_placed = csg_crds_parts(csg, csg, amount, placed_part)
+    csg_paid, csg_placed = export.csg_crds_parts(csg, csg, amount, placed_part)
     assert csg_paid + csg_placed == csg and csg_paid >= 0 and csg_placed >= 0
 
 
 def test_split_parts_of_a_pending_row_are_unknown():
-    assert split_parts("pending", 5_000, 0, 0, None, 5_000) is None
+    assert export.split_parts("pending", 5_000, 0, 0, None, 5_000) is None
 
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"])
@@ -210,7 +211,7 @@ def test_the_cli_export_carries_the_parts_of_a_split(tmp_path, fmt):
     assert out.returncode == 0, out.stderr
     if fmt == "csv":
         got = list(csv.DictReader(io.StringIO(out.stdout)))
-        assert list(got[0]) == list(COLUMNS)
+        assert list(got[0]) == list(export.COLUMNS)
         [row] = [r for r in got if r["entitlement"] == pid]
         parts = {c: int(row[c]) for c in PARTS}
     else:
