@@ -44,6 +44,10 @@ COLUMNS = (
     "forfait_social_cents",
     "forfait_social_placed_per_cents",
     "corrects",
+    "paid_part_cents",
+    "placed_part_cents",
+    "csg_crds_paid_part_cents",
+    "csg_crds_placed_part_cents",
 )
 DSN_LABELS = {
     ("S21.G00.54", "12"): "intéressement (y compris supplément)",
@@ -73,7 +77,12 @@ def rows(
         on = date.fromisoformat(r["period_end"])
         amount = r["amount_cents"]
         alloc_target = r["corrects"] if r["kind"] == "interest" and r["corrects"] else r["id"]
-        yield {
+        alloc, parts = (
+            _allocation(ledger, r, expl, alloc_target, as_of, params) if epargne else ("paid", (amount, 0))
+        )
+        csg_paid = csg_crds(expl, "paid", amount, recorded.of(r), on) if epargne else ""
+        csg_placed = csg_crds(expl, "placed", amount, recorded.of(r), on) if epargne else ""
+        row = {
             "company": r["company"],
             "employee": r["employee"],
             "entitlement": r["id"],
@@ -86,9 +95,7 @@ def rows(
             "period_end": r["period_end"],
             "due_date": r["due_date"] or "",
             "status": r["status"],
-            "allocation": _allocation(ledger, r["id"], alloc_target, amount, as_of, params)
-            if epargne
-            else "paid",
+            "allocation": alloc,
             "dsn_block": r["dsn_block"],
             "dsn_code": r["dsn_code"],
             "dsn_label": DSN_LABELS.get((r["dsn_block"], r["dsn_code"]), ""),
@@ -96,36 +103,119 @@ def rows(
             "ordinary_contributions": not epargne,
             "csg_crds_block": CSG_CRDS_BLOCK if epargne else "",
             "csg_crds_code": CSG_CRDS_CODE if epargne else "",
-            "csg_crds_if_paid_cents": csg_crds(expl, "paid", amount, recorded.of(r), on) if epargne else "",
-            "csg_crds_if_placed_cents": csg_crds(expl, "placed", amount, recorded.of(r), on)
-            if epargne
-            else "",
+            "csg_crds_if_paid_cents": csg_paid,
+            "csg_crds_if_placed_cents": csg_placed,
             **(
                 _forfait_social(ledger, r["id"], amount, expl)
                 if epargne
                 else dict.fromkeys(FORFAIT_SOCIAL, "")
             ),
             "corrects": r["corrects"] or "",
+            "paid_part_cents": "" if parts is None else parts[0],
+            "placed_part_cents": "" if parts is None else parts[1],
+            "csg_crds_paid_part_cents": "",
+            "csg_crds_placed_part_cents": "",
         }
+        if parts is not None and epargne:
+            row["csg_crds_paid_part_cents"], row["csg_crds_placed_part_cents"] = csg_crds_parts(
+                int(csg_paid), int(csg_placed), amount, parts[1]
+            )
+        yield row
 
 
 def _allocation(
-    ledger: Ledger, entitlement: str, target: str, amount: int, as_of: date, params: Parameters
-) -> str:
+    ledger: Ledger,
+    r: Any,
+    expl: dict[str, Any],
+    target: str,
+    as_of: date,
+    params: Parameters,
+) -> tuple[str, tuple[int, int] | None]:
     """The employee's choice for `target` (the row, or the principal of an interest row: I-40); with none, what
     the row's recorded payments did once they paid or placed all of it (`payments.settled`, as the statements
     read it: I-38, nothing is left to choose, and a sum paid out before the window closed is not "placed for want
     of an answer"), or for an interest row still due what its principal's did; else the default after the
-    window, or `pending`."""
+    window, or `pending`. With it, the row's (paid part, placed part) in cents (`split_parts`), None while
+    pending."""
+    entitlement, company, amount = r["id"], r["company"], int(r["amount_cents"])
     alloc = allocation(ledger, target, as_of, params)
+    by_mode = ledger.payments.paid_by_mode(entitlement)
+    basis = amount  # the cents a split's `placed_cents` is a part of: the row's, or its principal's
+    if target != entitlement:
+        principal = ledger.entitlements.get(target)
+        basis = int(principal["amount_cents"]) if principal is not None else amount
     if alloc["by"] != "choice":
-        done = settled(ledger.payments.paid_by_mode(entitlement), amount)
-        if done is None and target != entitlement:  # late interest goes where its principal went (I-40)
+        done = settled(by_mode, amount)
+        if done is not None:
+            basis = amount
+        elif target != entitlement:  # late interest goes where its principal went (I-40)
             principal = ledger.entitlements.get(target)
             if principal is not None:
-                done = settled(ledger.payments.paid_by_mode(target), int(principal["amount_cents"]))
+                done = settled(ledger.payments.paid_by_mode(target), basis)
         alloc = done or alloc
-    return str(alloc["allocation"])
+    name = str(alloc["allocation"])
+    split_placed = alloc.get("placed_cents")
+    if name == "split" and target != entitlement and settled(by_mode, amount) is None:
+        # interest accrued on one payment of a split principal goes where that payment went (I-40: paid with it,
+        # with the same exemptions); else the principal's share
+        mode = _payment_mode(ledger, company, expl.get("inputs", {}).get("payment_event"))
+        if mode is not None:
+            split_placed, basis = (0 if mode == "paid" else amount), amount
+    paid = by_mode.get("paid", 0)
+    placed = sum(c for m, c in by_mode.items() if m != "paid")
+    return name, split_parts(name, amount, paid, placed, split_placed, basis)
+
+
+def _payment_mode(ledger: Ledger, company: str, event_id: Any) -> str | None:
+    """The mode (`paid`, `placed`, `placed_per`) of the `payment_recorded` event `event_id`, or None."""
+    if not isinstance(event_id, str):
+        return None
+    event = ledger.events.get(company, event_id)
+    if event is None or event["type"] != "payment_recorded":
+        return None
+    return str(json.loads(event["payload"]).get("mode", "paid"))
+
+
+def split_parts(
+    allocation: str, amount: int, paid: int, placed: int, split_placed: int | None, basis: int
+) -> tuple[int, int] | None:
+    """(paid part, placed part) of a row of `amount` cents, adding up to it (I-38, I-42: the paid part is taxable
+    salary, the placed part exempt within the cap): what its payments already paid out (`paid`) or placed
+    (`placed`) stays so, and the rest goes where `allocation` says. A split places `split_placed` cents of
+    `basis` (the choice's `placed_cents`, or what the payments placed): of the row's own amount, or of its
+    principal's for late interest, which takes the same share, rounded half up (I-40). None while pending."""
+    if allocation == "pending":
+        return None
+    # payments never exceed a row's amount; should a ledger say otherwise, no part goes negative
+    if amount >= 0:
+        paid, placed = min(paid, amount), min(placed, amount - min(paid, amount))
+    if allocation == "paid":
+        return amount - placed, placed
+    if allocation == "placed":
+        return paid, amount - paid
+    share = _share(amount, split_placed or 0, basis)
+    if amount >= 0:
+        share = max(min(max(share, placed), amount - paid), 0)
+    return amount - share, share
+
+
+def _share(cents: int, part: int, whole: int) -> int:
+    """`cents` × `part` / `whole`, rounded half up (away from zero), in integers: no float touches money."""
+    if whole == 0:
+        return 0
+    n = cents * part if whole > 0 else -cents * part
+    q = (2 * abs(n) + abs(whole)) // (2 * abs(whole))
+    return q if n >= 0 else -q
+
+
+def csg_crds_parts(if_paid: int, if_placed: int, amount: int, placed_part: int) -> tuple[int, int]:
+    """The row's CSG/CRDS (LAW 0.3) on its paid part and on its placed part, from the export's own columns: the
+    placed part's share of `csg_crds_if_placed_cents`, and `csg_crds_if_paid_cents` less its placed part's share,
+    each share rounded half up; they add up to the CSG/CRDS withheld on the whole amount (its statement's 4°,
+    rounded once), the same paid or placed."""
+    if amount == 0:
+        return if_paid, 0
+    return if_paid - _share(if_paid, placed_part, amount), _share(if_placed, placed_part, amount)
 
 
 def _payroll_month(r: Any, expl: dict[str, Any], known: dict[tuple[str, str], str]) -> str:
