@@ -13,6 +13,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from .money import share_half_up
 from .params import Parameters
 from .params import csg_crds as withheld
 from .payments import allocation, settled
@@ -140,22 +141,19 @@ def _allocation(
     entitlement, company, amount = r["id"], r["company"], int(r["amount_cents"])
     alloc = allocation(ledger, target, as_of, params)
     by_mode = ledger.payments.paid_by_mode(entitlement)
+    own = settled(by_mode, amount)  # what the row's own payments did, once they paid or placed all of it
+    principal = ledger.entitlements.get(target) if target != entitlement else None
     basis = amount  # the cents a split's `placed_cents` is a part of: the row's, or its principal's
-    if target != entitlement:
-        principal = ledger.entitlements.get(target)
-        basis = int(principal["amount_cents"]) if principal is not None else amount
+    if principal is not None:
+        basis = int(principal["amount_cents"])
     if alloc["by"] != "choice":
-        done = settled(by_mode, amount)
-        if done is not None:
-            basis = amount
-        elif target != entitlement:  # late interest goes where its principal went (I-40)
-            principal = ledger.entitlements.get(target)
-            if principal is not None:
-                done = settled(ledger.payments.paid_by_mode(target), basis)
-        alloc = done or alloc
+        if own is not None:
+            alloc, basis = own, amount
+        elif principal is not None:  # late interest goes where its principal went (I-40)
+            alloc = settled(ledger.payments.paid_by_mode(target), basis) or alloc
     name = str(alloc["allocation"])
     split_placed = alloc.get("placed_cents")
-    if name == "split" and target != entitlement and settled(by_mode, amount) is None:
+    if name == "split" and target != entitlement and own is None:
         # interest accrued on one payment of a split principal goes where that payment went (I-40: paid with it,
         # with the same exemptions); else the principal's share
         mode = _payment_mode(ledger, company, expl.get("inputs", {}).get("payment_event"))
@@ -193,19 +191,10 @@ def split_parts(
         return amount - placed, placed
     if allocation == "placed":
         return paid, amount - paid
-    share = _share(amount, split_placed or 0, basis)
+    share = share_half_up(amount, split_placed or 0, basis)
     if amount >= 0:
         share = max(min(max(share, placed), amount - paid), 0)
     return amount - share, share
-
-
-def _share(cents: int, part: int, whole: int) -> int:
-    """`cents` × `part` / `whole`, rounded half up (away from zero), in integers: no float touches money."""
-    if whole == 0:
-        return 0
-    n = cents * part if whole > 0 else -cents * part
-    q = (2 * abs(n) + abs(whole)) // (2 * abs(whole))
-    return q if n >= 0 else -q
 
 
 def csg_crds_parts(if_paid: int, if_placed: int, amount: int, placed_part: int) -> tuple[int, int]:
@@ -215,7 +204,9 @@ def csg_crds_parts(if_paid: int, if_placed: int, amount: int, placed_part: int) 
     rounded once), the same paid or placed."""
     if amount == 0:
         return if_paid, 0
-    return if_paid - _share(if_paid, placed_part, amount), _share(if_placed, placed_part, amount)
+    return if_paid - share_half_up(if_paid, placed_part, amount), share_half_up(
+        if_placed, placed_part, amount
+    )
 
 
 def _payroll_month(r: Any, expl: dict[str, Any], known: dict[tuple[str, str], str]) -> str:

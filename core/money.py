@@ -50,6 +50,16 @@ def to_cents(euros: Decimal, rounding: str = ROUND_HALF_UP) -> int:
         raise ValueError(f"cannot turn {euros!r} into cents") from exc
 
 
+def share_half_up(cents: int, part: int, whole: int) -> int:
+    """`cents` x `part` / `whole` rounded half up (away from zero), in integers: no float or Decimal touches the
+    cents (0 when `whole` is 0)."""
+    if whole == 0:
+        return 0
+    n = cents * part if whole > 0 else -cents * part
+    q = (2 * abs(n) + abs(whole)) // (2 * abs(whole))
+    return q if n >= 0 else -q
+
+
 def scale_weights(weights: Sequence[Decimal | int]) -> list[int]:
     """Turn Decimal weights into integers with the same ratios (exact), for `allocate`."""
     exp = 0

@@ -26,7 +26,7 @@ from paybonus.hooks import (
     RecordedEntitlement,
     SchemeContext,
 )
-from paybonus.money import format_euros
+from paybonus.money import format_euros, share_half_up
 from paybonus.params import Parameters, csg_crds
 from paybonus.payroll import AbsenceKind, Contract, EmployeeRecord, PayLine, Population
 
@@ -779,7 +779,7 @@ class Levies:
         fractions = [f for r in rates if (f := _fraction(r)) is not None]
         exact = len(fractions) == len(rates) and getcontext().prec >= 28
         self._exact: list[tuple[int, int]] | None = fractions if exact else None
-        # with every rate at 0 or more, `_half_up_of(c, n, d)` is (2|c|n + d) // 2d with c's sign: the five
+        # with every rate at 0 or more, `share_half_up(c, n, d)` is (2|c|n + d) // 2d with c's sign: the five
         # numerators and divisors once (`_halves_of`), one expression a rate instead of a call
         self._halves: tuple[int, ...] | None = None
         if self._exact is not None and all(n >= 0 for n, _ in self._exact):
@@ -790,7 +790,7 @@ class Levies:
         if self._halves is not None and -_EXACT_BELOW < cents < _EXACT_BELOW:
             csg, deductible, crds, social, social_per = _halves_of(cents, self._halves)
         elif self._exact is not None and -_EXACT_BELOW < cents < _EXACT_BELOW:
-            csg, deductible, crds, social, social_per = (_half_up_of(cents, n, d) for n, d in self._exact)
+            csg, deductible, crds, social, social_per = (share_half_up(cents, n, d) for n, d in self._exact)
         else:
             c, amount = self._csg, Decimal(cents)
             csg = _half_up(amount * c.csg_rate)
@@ -822,16 +822,8 @@ def _fraction(rate: Decimal) -> tuple[int, int] | None:
     return (-n if sign else n), 10**-exponent
 
 
-def _half_up_of(cents: int, n: int, d: int) -> int:
-    """`_half_up(Decimal(cents) * Decimal(n) / d)` in integers (d a power of ten, the product exact)."""
-    q, r = divmod(abs(cents * n), d)
-    if 2 * r >= d:
-        q += 1
-    return q if cents * n >= 0 else -q
-
-
 def _halves_of(cents: int, h: tuple[int, ...]) -> tuple[int, int, int, int, int]:
-    """`_half_up_of(cents, n, d)` of five rates n / d, each n at 0 or more, from `h` = (2n, d, 2d) of each:
+    """`share_half_up(cents, n, d)` of five rates n / d, each n at 0 or more, from `h` = (2n, d, 2d) of each:
     |cents| x n / d rounded half up is (2|cents|n + d) // 2d, given cents' sign (0 stays 0)."""
     a = -cents if cents < 0 else cents
     n0, d0, e0, n1, d1, e1, n2, d2, e2, n3, d3, e3, n4, d4, e4 = h

@@ -101,7 +101,8 @@ def test_presence_and_salary_are_what_they_were_person_by_person(people, calc, w
 def test_levies_in_integers_round_as_decimal_does(cents, rate):
     from decimal import ROUND_HALF_UP
 
-    from paybonus.plugins.interessement.shared import _EXACT_BELOW, _fraction, _half_up_of
+    from paybonus.money import share_half_up as _half_up_of
+    from paybonus.plugins.interessement.shared import _EXACT_BELOW, _fraction
 
     want = int((Decimal(cents) * rate).to_integral_value(ROUND_HALF_UP))
     f = _fraction(rate)
@@ -172,7 +173,7 @@ rate = st.integers(0, 14).flatmap(
 @example(-50, [Decimal("0.01")] * 5)
 @example(-3, [Decimal("0.5"), Decimal("0.5"), Decimal("0.125"), Decimal("0.2"), Decimal("0.16")])
 def test_levies_of_is_what_decimal_arithmetic_gives(cents, rates):
-    """`Levies.of` by `_halves_of` (every rate at 0 or more), by `_half_up_of`, or in Decimals: the same cents
+    """`Levies.of` by `_halves_of` (every rate at 0 or more), by `money.share_half_up`, or in Decimals: the same cents
     (issue 17's drafts pass: `_halves_of` replaced five calls of `_half_up_of`)."""
     lv = _levies(rates)
     decimal = _levies(rates)
