@@ -505,6 +505,12 @@ class CommandContext(Protocol):
         holds only these companies (any with `force`), as a demo does."""
         ...
 
+    def demo_ledger(self, option: str, value: str, force: bool, own: str) -> str:
+        """Where a demo command leaves its ledger: its own option `option` (value `value`, named `own` in the
+        message) when given, else the global --db given on the command line, else its default; `force` with the
+        global --db is refused (UserError)."""
+        ...
+
     def echo(self, text: str, err: bool = False) -> None:
         """One line to standard output (or standard error), never interpreted as markup."""
         ...

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 from paybonus.hooks.types import SchemeDescriptor
 from rich.console import Console
 
@@ -89,6 +90,23 @@ class State:
             yield app
         finally:
             app.close()
+
+    def demo_ledger(self, option: str, value: str, force: bool, own: str) -> str:
+        """Where a demo leaves its ledger: its own option (parameter `option`, its value `value`, named `own` in a
+        message) when given, else the global --db when given on the command line (never $PAYBONUS_DB: a production
+        ledger is no demo's), else `value`, the demo's default. `force` (replace a ledger holding other companies)
+        is refused with the global --db, which an alias or a wrapper may point at the production ledger."""
+        ctx = click.get_current_context()
+        if ctx.get_parameter_source(option) is not ParameterSource.DEFAULT:
+            return value
+        if ctx.find_root().get_parameter_source("db") is not ParameterSource.COMMANDLINE:
+            return value
+        if force:
+            raise UserError(
+                "--force",
+                f"replaces only a ledger {own} names, not the global --db: that one names the ledger you work on",
+            )
+        return self.db
 
     def echo(self, text: str, err: bool = False) -> None:
         (_stderr if err else out).print(text, markup=False)

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import click
-from click.core import ParameterSource
 
 from .. import logs
 from ..errors import UserError, VerificationFailed
@@ -395,19 +394,7 @@ def demo(state: State, demo_db: str, force: bool) -> None:
     """Run the shipped sample company: a fresh ledger, its payroll, a year of events, an audit check."""
     from paybonus.fixtures.demo import SAMPLE_COMPANIES, run_sample
 
-    ctx = click.get_current_context()
-    given = ctx.parent.get_parameter_source("db") if ctx.parent else None
-    if (
-        given is ParameterSource.COMMANDLINE
-        and ctx.get_parameter_source("demo_db") is ParameterSource.DEFAULT
-    ):
-        if force:  # an alias or wrapper giving `--db` the production ledger: `demo --force` would replace it
-            raise UserError(
-                "--force",
-                "replaces only a ledger the demo's own --db names (`paybonus demo --db X --force`), not the "
-                "global --db: that one names the ledger you work on",
-            )
-        demo_db = state.db  # `paybonus --db X demo` leaves the demo at X, as `paybonus demo --db X` does
+    demo_db = state.demo_ledger("demo_db", demo_db, force, "the demo's own --db")
     with state.app(demo_db, fresh_for=SAMPLE_COMPANIES, force=force) as app:
         r = run_sample(app)
     c = r.published.counts

@@ -19,7 +19,6 @@ from typing import Any
 import click
 import structlog
 from attrs import frozen
-from click.core import ParameterSource
 from paybonus import signing
 from paybonus.calendar import Period
 from paybonus.convert import FIRST_YEAR, LAST_YEAR, structure
@@ -315,20 +314,7 @@ def show_cmd(
 def demo_cmd(ctx: click.Context, demo_db: str, force: bool) -> None:
     """Run the shipped three-company example in one database: load, close the year, statement, import, audit."""
     state: CommandContext = ctx.obj
-    given = ctx.find_root().get_parameter_source("db")
-    if (
-        given is ParameterSource.COMMANDLINE
-        and ctx.get_parameter_source("demo_db") is ParameterSource.DEFAULT
-    ):
-        if force:  # the global --db names the ledger the user works on: never replaced by a demo's --force
-            raise UserError(
-                "--force",
-                "replaces only a ledger --demo-db names (`paybonus project demo --demo-db X --force`), not the "
-                "global --db: that one names the ledger you work on",
-            )
-        demo_db = (
-            state.db
-        )  # `paybonus --db X project demo` leaves the example at X, as `paybonus --db X demo`
+    demo_db = state.demo_ledger("demo_db", demo_db, force, "--demo-db")
     example = Path(str(resources.files("paybonus.fixtures").joinpath("project_sample")))
     companies = ("ALPHA", "MEGA", "BETA")
     with state.app(demo_db, fresh_for=companies, force=force) as app:
