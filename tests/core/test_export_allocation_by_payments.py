@@ -6,7 +6,7 @@ December 2026)."""
 from datetime import date
 
 import pytest
-from helpers.companies import close_year, company, person, toml, world
+from helpers.companies import principal_2022 as _principal
 from paybonus.errors import UserError
 from paybonus.export import rows
 from paybonus.params import Parameters
@@ -24,17 +24,6 @@ def ev(bus, type_, payload, id, at="2023-04-20T10:00:00+02:00"):
             "payload": payload,
         }
     )
-
-
-def _principal(tmp_path, plan=True):
-    """A 2022 principal (due 31 May 2023) of a company with (or without) a PEE, and a company PER."""
-    text = toml(starts_on="2010-01-01", per=True)
-    if not plan:
-        text = text.replace("has_savings_plan = true", "has_savings_plan = false")
-    bus, ledger = world(tmp_path, company([person("A", 300_000)], text, year=2022))
-    close_year(bus, year=2022, rcai=1_000)
-    principal = ledger.entitlements.rows(scheme="interessement")[0]
-    return bus, ledger, principal["id"], principal["amount_cents"]
 
 
 def _pay(bus, pid, parts, paid_on="2023-03-15"):

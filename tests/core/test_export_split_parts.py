@@ -10,7 +10,7 @@ from datetime import date
 
 import pytest
 from helpers.cli import run_here
-from helpers.companies import close_year, company, person, toml, world
+from helpers.companies import principal_2022 as _principal
 from hypothesis import given
 from hypothesis import strategies as st
 from paybonus import export
@@ -25,17 +25,6 @@ def ev(bus, type_, payload, id, at="2023-04-20T10:00:00+02:00"):
     return bus.host.event_types.from_dict(
         {"id": id, "type": type_, "company": "ACME", "occurred_at": at, "payload": payload}
     )
-
-
-def _principal(tmp_path, plan=True):
-    """A 2022 principal (due 31 May 2023) of a company with (or without) a PEE, and a company PER."""
-    text = toml(starts_on="2010-01-01", per=True)
-    if not plan:
-        text = text.replace("has_savings_plan = true", "has_savings_plan = false")
-    bus, ledger = world(tmp_path, company([person("A", 300_000)], text, year=2022))
-    close_year(bus, year=2022, rcai=1_000)
-    principal = ledger.entitlements.rows(scheme="interessement")[0]
-    return bus, ledger, principal["id"], principal["amount_cents"]
 
 
 def _pay(bus, pid, parts, paid_on="2023-04-20", at="2023-04-20T10:00:00+02:00", tag="pay"):

@@ -356,11 +356,34 @@ def test_a_date_after_the_month_following_its_recording_is_refused_whatever_the_
     assert ledger.payments.paid_cents(ent["id"]) == 0
 
 
-def test_without_a_pee_and_with_no_choice_a_sum_is_not_placed_in_the_company_per_after_the_window(tmp_path):
-    # I-38: a company with a PER and no PEE pays the sum out for want of an answer, and places it in the PER only
-    # on the employee's request; `placed_per` after the window with no choice was accepted, locking the sum until
-    # retirement (the mirror of "no choice: placed in the PEE, not paid out" where there is a PEE)
-    text = toml(headcount=10, per=True).replace("has_savings_plan = true", "has_savings_plan = false")
+@pytest.mark.parametrize(
+    ("pee", "message", "default"),
+    [
+        # a company with a PER and no PEE pays the sum out for want of an answer, and places it in the PER only on
+        # the employee's request (the mirror of "no choice: placed in the PEE, not paid out" where there is a PEE)
+        (
+            False,
+            "payload.mode: no choice was recorded by the end of the window (2026-04-16): without a PEE the sum is "
+            "paid out, not placed in the company PER (I-38: placed only on request)",
+            "paid",
+        ),
+        # no request and a PEE: the sum is placed in the PEE (5 years), not the PER (until retirement)
+        (
+            True,
+            "payload.mode: no choice was recorded by the end of the window (2026-04-16): the sum is placed in the "
+            "PEE, not in the company PER (I-38: placed in the PER only on request)",
+            "placed",
+        ),
+    ],
+)
+def test_with_no_choice_a_sum_is_not_placed_in_the_company_per_after_the_window(
+    tmp_path, pee, message, default
+):
+    # I-38: `placed_per` after the window with no choice was accepted, locking the sum until retirement without
+    # the employee's request; within the window, or once the employee asked to place, it goes to either plan
+    text = toml(headcount=10, per=True)
+    if not pee:
+        text = text.replace("has_savings_plan = true", "has_savings_plan = false")
     bus, ledger = world(tmp_path, company([person("A", 300_000)], text))
     close_year(bus, rcai=5_000)
     ent = ledger.entitlements.rows(scheme="interessement")[0]
@@ -368,29 +391,7 @@ def test_without_a_pee_and_with_no_choice_a_sum_is_not_placed_in_the_company_per
     check(ledger, pay(bus, ent["id"], 100, mode="placed_per", on="2026-04-16"))  # within it: as before
     with pytest.raises(ValueError) as info:
         check(ledger, pay(bus, ent["id"], 100, mode="placed_per", on="2026-04-17"))
-    assert str(info.value) == (
-        "payload.mode: no choice was recorded by the end of the window (2026-04-16): without a PEE the sum is paid "
-        "out, not placed in the company PER (I-38: placed only on request)"
-    )
-    check(ledger, pay(bus, ent["id"], 100, on="2026-04-17"))  # paid out: the default
+    assert str(info.value) == message
+    check(ledger, pay(bus, ent["id"], 100, mode=default, on="2026-04-17"))  # the default
     bus.publish(choose(bus, ent["id"], "2026-04-02", "placed"))
-    check(ledger, pay(bus, ent["id"], 100, mode="placed_per", on="2026-04-17"))  # asked for: placed
-
-
-def test_with_a_pee_and_no_choice_a_sum_is_placed_in_the_pee_not_the_company_per_after_the_window(tmp_path):
-    # I-38: no request and a PEE: the sum is placed in the PEE (5 years); `placed_per` after the window with no
-    # choice was accepted, locking it until retirement without the employee's request
-    bus, ledger = world(tmp_path, company([person("A", 300_000)], toml(headcount=10, per=True)))
-    close_year(bus, rcai=5_000)
-    ent = ledger.entitlements.rows(scheme="interessement")[0]
-    bus.publish(statement(bus, ent["id"], "2026-04-01"))  # the window runs until 16 April
-    check(ledger, pay(bus, ent["id"], 100, mode="placed_per", on="2026-04-16"))  # within it: as before
-    with pytest.raises(ValueError) as info:
-        check(ledger, pay(bus, ent["id"], 100, mode="placed_per", on="2026-04-17"))
-    assert str(info.value) == (
-        "payload.mode: no choice was recorded by the end of the window (2026-04-16): the sum is placed in the PEE, "
-        "not in the company PER (I-38: placed in the PER only on request)"
-    )
-    check(ledger, pay(bus, ent["id"], 100, mode="placed", on="2026-04-17"))  # the default: the PEE
-    bus.publish(choose(bus, ent["id"], "2026-04-02", "placed"))
-    check(ledger, pay(bus, ent["id"], 100, mode="placed_per", on="2026-04-17"))  # asked to place: either plan
+    check(ledger, pay(bus, ent["id"], 100, mode="placed_per", on="2026-04-17"))  # asked to place: the PER

@@ -147,6 +147,18 @@ def close_year(
     return bus.publish(f.results_published(str(year), {"rcai": rcai, **figures}, id=results_id))
 
 
+def principal_2022(tmp_path, plan: bool = True) -> tuple[EventBus, Ledger, str, int]:
+    """A 2022 intéressement principal (due 31 May 2023) of a company with (or without) a PEE, and a company PER:
+    the bus, the ledger, the principal's id and amount."""
+    text = toml(starts_on="2010-01-01", per=True)
+    if not plan:
+        text = text.replace("has_savings_plan = true", "has_savings_plan = false")
+    bus, ledger = world(tmp_path, company([person("A", 300_000)], text, year=2022))
+    close_year(bus, year=2022, rcai=1_000)
+    principal = ledger.entitlements.rows(scheme="interessement")[0]
+    return bus, ledger, principal["id"], principal["amount_cents"]
+
+
 def amounts(ledger: Ledger, scheme: str = "interessement") -> dict[str, int]:
     out: dict[str, int] = {}
     for r in ledger.entitlements.rows(scheme=scheme):
