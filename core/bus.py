@@ -314,50 +314,90 @@ class EventBus:
         )
 
     def _publish_together(self, event: Event[Any]) -> PublishOutcome:
-        """A new event of the company this ledger holds (`_together`): its first scheme computed with the event
-        shown as recorded, then the event and that dispatch recorded in one transaction; the other schemes after
-        it, each in its own (each reads what the one before recorded, as without this)."""
+        """A new event of the company this ledger holds (`_together`): its first scheme, and the schemes after it
+        that read no other scheme's entitlements (`_one_read`), computed with the event shown as recorded, then
+        the event and their dispatches recorded in one transaction; the other schemes after them, each in its own
+        (each reads what the ones before recorded, as without this)."""
         # the schemes of the configuration the version read, which the transaction recording the event checks is
         # still the company's: not the digest the batch was chosen by, read before (a `load` may come between)
         version = self.ledger.version(event.company)
         schemes = self._interested(event, version.config_digest)
         if not schemes:
             return self._publish_apart(event)
-        first, t0 = schemes[0], time.perf_counter()
-        outcomes: list[DispatchOutcome] = []
-        failure: Exception | None = None
+        computed: list[tuple[SchemeDescriptor, DispatchRecord, SchemeResult, float]] = []
+        failed: tuple[SchemeDescriptor, Exception, float] | None = (
+            None  # a computation: it is recorded as failed
+        )
+        refused: Exception | None = None  # a draft refused while written: nothing was written
         stale = False
-        # shown while it computes and while its rows are built, inside the transaction (a scheme's drafts may
+        # shown while they compute and while their rows are built, inside the transaction (a scheme's drafts may
         # be built as they are written); no longer once it is left, whatever happened: a scheme computed after
         # the event was recorded for real would see it twice
         with self.reader.pending([event]):
-            try:
-                record, result = self._dispatch_record(event, first, 1, version)
-                with self.ledger.write(event.company):
-                    self.ledger.check_unchanged(record)  # before the event itself lengthens the chain
-                    head = self._record_event(event)
-                    if head is None:  # only without a held lock: another publisher recorded it meanwhile
-                        raise StaleRead(f"{event.company} {event.id}")
-                    done = self.ledger.record_dispatch(record, checked=True)
-            except StaleRead:
-                if self.ledger.events.held is not None:  # pragma: no cover - cannot be, under the held lock
-                    raise
-                stale = True  # another publisher wrote meanwhile: nothing was written
-            except Exception as exc:  # computing, or a draft refused while written: nothing was written
-                failure = exc
+            for scheme in self._one_read(schemes):
+                t0 = time.perf_counter()
+                try:
+                    record, result = self._dispatch_record(event, scheme, 1, version)
+                except Exception as exc:
+                    failed = (scheme, exc, t0)
+                    break
+                computed.append((scheme, record, result, t0))
+            if computed:
+                try:
+                    with self.ledger.write(event.company):
+                        self.ledger.check_unchanged(computed[0][1])  # before the event lengthens the chain
+                        head = self._record_event(event)
+                        if head is None:  # only without a held lock: another publisher recorded it meanwhile
+                            raise StaleRead(f"{event.company} {event.id}")
+                        done = self.ledger.record_dispatches([c[1] for c in computed], checked=True)
+                except StaleRead:
+                    if (
+                        self.ledger.events.held is not None
+                    ):  # pragma: no cover - cannot be, under the held lock
+                        raise
+                    stale = True  # another publisher wrote meanwhile: nothing was written
+                except Exception as exc:
+                    refused = exc
         if stale:
-            log.debug("bus.dispatch.stale", event_id=event.id, company=event.company, scheme=first.name)
+            log.debug("bus.dispatch.stale", event_id=event.id, company=event.company, scheme=schemes[0].name)
             return self._publish_apart(event)
-        if failure is not None:  # the event, then the failure, as without `together`
+        outcomes: list[DispatchOutcome] = []
+        if not computed or refused is not None:  # the event, then what failed, as without `together`
             if not self._record(event):  # another publisher recorded it meanwhile: published as a duplicate
                 return self._publish_apart(event)
-            outcomes.append(self._failed(event, first, 1, failure, t0))
+            if refused is not None and len(computed) > 1:
+                # which scheme's draft was refused is not known: each computed again, in its own transaction
+                rest = schemes
+            elif refused is not None:
+                scheme, _, _, t0 = computed[0]
+                outcomes.append(self._failed(event, scheme, 1, refused, t0))
+                rest = schemes[1:]
+            else:
+                assert failed is not None
+                outcomes.append(self._failed(event, failed[0], 1, failed[1], failed[2]))
+                rest = schemes[1:]
         else:
             self._log_recorded(event, head)
-            outcomes.append(self._completed(event, first, 1, done, result, t0))
-        for scheme in schemes[1:]:
+            for (scheme, _, result, t0), recorded in zip(computed, done, strict=True):
+                outcomes.append(self._completed(event, scheme, 1, recorded, result, t0))
+            rest = schemes[len(computed) :]
+            if failed is not None:  # computed from the same read as it would have been after them
+                outcomes.append(self._failed(event, failed[0], 1, failed[1], failed[2]))
+                rest = rest[1:]
+        for scheme in rest:
             outcomes += self._dispatch_configured(event, scheme)
         return PublishOutcome(event.id, False, tuple(outcomes))
+
+    @staticmethod
+    def _one_read(schemes: Sequence[SchemeDescriptor]) -> list[SchemeDescriptor]:
+        """The first scheme and the schemes right after it that read no other scheme's entitlements: computed
+        from one read, what each computes is what it would compute after the ones before it were recorded."""
+        group = list(schemes[:1])
+        for scheme in schemes[1:]:
+            if not scheme.reads_own_entitlements_only:
+                break
+            group.append(scheme)
+        return group
 
     def _publish_one(self, event: Event[Any]) -> PublishOutcome:
         if self._interested(event) and (self._together([event]) or self._unheld_together(event)):

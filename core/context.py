@@ -8,6 +8,7 @@ from paybonus.hooks.types import CompanyInfo, RecordedEntitlement, SchemeDescrip
 
 from .caches import Populations
 from .calendar import Period
+from .errors import SchemeError
 from .events import Event
 from .host import PluginHost
 from .params import Parameters
@@ -50,4 +51,11 @@ class Context:
     def entitlements(
         self, scheme: str | None = None, period: Period | None = None, employee: str | None = None
     ) -> list[RecordedEntitlement]:
+        if self.scheme.reads_own_entitlements_only and scheme != self.scheme.name:
+            # the bus computed it from a read that may not hold what the event's other schemes record (see
+            # `SchemeDescriptor.reads_own_entitlements_only`): a plugin fault, not a partial answer
+            raise SchemeError(
+                f"scheme {self.scheme.name} declares reads_own_entitlements_only and asked for the entitlements "
+                + (f"of {scheme}" if scheme else "of every scheme")
+            )
         return self._reader.entitlements(self.company.id, scheme, period, employee)

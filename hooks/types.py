@@ -548,6 +548,10 @@ class SchemeDescriptor:
     # then compute several such events of one company, each of another employee, and record them together
     # (docs/performance.md); the results are those of one event at a time
     per_employee: frozenset[str] = frozenset()
+    # the handlers read no other scheme's entitlements (the context refuses them): the bus may then compute the
+    # scheme from the read its event's first scheme computed from, and record their dispatches (and a new event)
+    # in one transaction; the results are those of one scheme at a time (docs/performance.md)
+    reads_own_entitlements_only: bool = False
 
     def __attrs_post_init__(self) -> None:
         if not self.handlers and self.compute is not None:

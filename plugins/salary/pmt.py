@@ -281,6 +281,7 @@ def descriptor() -> SchemeDescriptor:
         label="Prime de maîtrise technique (PMT)",
         handlers=HANDLERS,
         per_employee=frozenset({"pmt_evidence_recorded"}),  # on_evidence reads and awards that employee only
+        reads_own_entitlements_only=True,  # its own rights only: computed beside the other schemes
         recompute=recompute,
         dsn=DsnMapping("S21.G00.52", "028", sc.DSN_CODES["028"]),
         social_regime=SocialRegime.SALARY,

@@ -656,6 +656,7 @@ def descriptor() -> SchemeDescriptor:
         version=VERSION,
         label="Prime NAO",
         handlers={"period_closed": on_close, RECOMPUTATION.name: on_recompute},
+        reads_own_entitlements_only=True,  # its own rights only: computed beside the other schemes
         recompute=recompute,
         dsn=DsnMapping("S21.G00.52", "028", sc.DSN_CODES["028"]),
         social_regime=SocialRegime.SALARY,

@@ -580,6 +580,7 @@ def descriptor() -> SchemeDescriptor:
         label="Prime sur objectif",
         handlers=HANDLERS,
         per_employee=frozenset({"employee_left"}),  # on_leaver reads and awards the leaver only
+        reads_own_entitlements_only=True,  # its own rights only: computed beside the other schemes
         recompute=recompute,
         dsn=DsnMapping("S21.G00.52", "027", sc.DSN_CODES["027"]),
         social_regime=SocialRegime.SALARY,

@@ -4,6 +4,7 @@ one event at a time gives, in any order: same ids, amounts and explanations, eve
 import itertools
 
 import pytest
+from attrs import evolve
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from paybonus import EventBus, Ledger, bus, load_plugins
@@ -25,10 +26,15 @@ COMPANY = generate(
 LINES = [canonical_json(e) for e in sorted(COMPANY.events, key=lambda e: e["occurred_at"])]
 
 
-def run(path, lines, batch):
+def run(path, lines, batch, together=True, chain=False):
+    """`together` False: every scheme computed after the ones before it were recorded, each dispatch in its own
+    transaction (no scheme declares `reads_own_entitlements_only`). `chain`: the audit chain's order too (a batch
+    records its events before their dispatches: another order, the same entries)."""
     ledger = Ledger.create(path)
     store_company(ledger, COMPANY.data)
     b = EventBus(ledger, load_plugins(entry_points=False))
+    if not together:
+        b.host.schemes = {n: evolve(s, reads_own_entitlements_only=False) for n, s in b.host.schemes.items()}
     old, bus.BATCH = bus.BATCH, batch
     try:
         b.publish_all(b.host.event_types.read_jsonl("batch", lines))
@@ -45,6 +51,10 @@ def run(path, lines, batch):
         )
         for r in ledger.entitlements.all()
     }
+    if chain:  # the event, then each scheme's entitlements and dispatch, schemes by name
+        rows["chain"] = [
+            tuple(r) for r in ledger.conn.execute("SELECT action, ref FROM audit_log ORDER BY company, n")
+        ]
     failed = ledger.dispatches.failed()
     b.close()
     ledger.close()
@@ -65,12 +75,26 @@ def test_batches_record_what_one_event_at_a_time_records(tmp_path):
     assert batched == one_by_one
 
 
+def test_schemes_computed_from_one_read_record_what_one_scheme_at_a_time_records(tmp_path):
+    """PMT, NAO and objectives read only their own entitlements: computed from the read intéressement computed
+    from, and recorded with it and the event in one transaction, they record what they record computed one at a
+    time, each after the one before it was recorded: the same rows, explanations and chain."""
+    apart = run(tmp_path / "apart.db", LINES, batch=1, together=False, chain=True)
+    closes = sum(1 for line in LINES if '"period_closed"' in line)
+    assert closes >= 12 and len(apart) > 100
+    assert run(tmp_path / "together.db", LINES, batch=1, chain=True) == apart
+
+
 @settings(max_examples=4, deadline=None, suppress_health_check=list(HealthCheck))
-@given(st.permutations(range(len(LINES))), st.sampled_from([2, 7, 256]))
-def test_in_any_order_batches_record_what_one_event_at_a_time_records(tmp_path_factory, order, batch):
+@given(st.permutations(range(len(LINES))), st.sampled_from([2, 7, 256]), st.booleans())
+def test_in_any_order_batches_record_what_one_event_at_a_time_records(
+    tmp_path_factory, order, batch, together
+):
     lines = [LINES[i] for i in order]
-    one_by_one = run(tmp_path_factory.mktemp("o") / "one.db", lines, batch=1)
-    assert run(tmp_path_factory.mktemp("o") / "batched.db", lines, batch=batch) == one_by_one
+    one_by_one = run(tmp_path_factory.mktemp("o") / "one.db", lines, batch=1, together=False)
+    assert (
+        run(tmp_path_factory.mktemp("o") / "batched.db", lines, batch=batch, together=together) == one_by_one
+    )
 
 
 @pytest.mark.parametrize("batch", [256])
@@ -80,13 +104,13 @@ def test_a_batch_whose_company_changed_meanwhile_is_computed_one_at_a_time(tmp_p
     calls = {"n": 0}
     real = Ledger.record_dispatches
 
-    def stale_once(self, records):
+    def stale_once(self, records, checked=False):
         calls["n"] += 1
         if calls["n"] == 1 and records:
             from paybonus.store import StaleRead
 
             raise StaleRead("another publisher")
-        return real(self, records)
+        return real(self, records, checked)
 
     monkeypatch.setattr(Ledger, "record_dispatches", stale_once)
     assert run(tmp_path / "stale.db", LINES, batch=batch) == run(tmp_path / "ref.db", LINES, batch=1)

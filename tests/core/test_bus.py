@@ -266,6 +266,41 @@ def test_context_sees_earlier_events_and_entitlements(paybonus_bus, paybonus_eve
     assert seen["results"] == ["r1"] and seen["flat"] > 0
 
 
+@pytest.mark.parametrize("reads", ["flat_bonus", None, "zz_own"])
+def test_a_scheme_reading_only_its_own_entitlements_is_held_to_it(
+    paybonus_bus, paybonus_events, paybonus_ledger, reads
+):
+    """A scheme declaring `reads_own_entitlements_only` is computed from the read of the event's first scheme
+    (docs/plugins.md): asking for another scheme's entitlements, or every scheme's, fails its dispatch with a
+    clear error (a plugin fault, never a partial answer); the other schemes are recorded. Its own it reads."""
+    from attrs import evolve
+    from paybonus.hooks import SchemeResult
+
+    seen = []
+
+    def own(event, ctx):
+        seen.append(len(ctx.entitlements(scheme=reads, period=event.payload.period)))
+        return SchemeResult()
+
+    plugin = _one_scheme_plugin("zz_own", own)
+    bus = paybonus_bus(
+        FlatPlugin(), plugin, company=make_company(schemes_toml=SCHEMES_TOML.replace("flaky", "zz_own"))
+    )
+    bus.host.schemes["zz_own"] = evolve(bus.host.schemes["zz_own"], reads_own_entitlements_only=True)
+    out = bus.publish(paybonus_events.period_closed("2025-03"))
+    status = {d.scheme: d for d in out.dispatches}
+    assert status["flat_bonus"].status == "completed" and status["flat_bonus"].entitlements > 0
+    if reads == "zz_own":
+        assert status["zz_own"].status == "completed" and seen == [0]
+        audit_ok(paybonus_ledger, bus)
+    else:
+        assert status["zz_own"].status == "failed" and not seen
+        whose = "of flat_bonus" if reads else "of every scheme"
+        assert f"declares reads_own_entitlements_only and asked for the entitlements {whose}" in (
+            status["zz_own"].error
+        )
+
+
 def test_entitlements_carry_everything_the_ledger_promises(bus, paybonus_events, paybonus_ledger):
     bus.publish(paybonus_events.period_closed("2025-02"))
     row = paybonus_ledger.entitlements.rows(scheme="flat_bonus")[0]

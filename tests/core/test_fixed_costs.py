@@ -112,17 +112,26 @@ def _first(kind):
     return next(e for e in sorted(COMPANY.events, key=lambda e: e["occurred_at"]) if e["type"] == kind)
 
 
-def test_a_new_event_is_recorded_with_its_first_dispatch_in_one_transaction(tmp_path):
+@pytest.mark.parametrize("own_only", [True, False])
+def test_a_new_event_is_recorded_with_its_first_dispatch_in_one_transaction(tmp_path, own_only):
+    """The event and its first scheme's dispatch in one transaction; with them, the dispatches of the schemes after
+    it that read only their own entitlements (`reads_own_entitlements_only`: PMT, NAO, objectives after
+    intéressement), computed from the same read. A scheme that does not declare it gets its own transaction."""
     ledger = Ledger.create(tmp_path / "l.db")
     load(ledger)
     bus = EventBus(ledger, load_plugins(entry_points=False))
+    if not own_only:
+        bus.host.schemes = {
+            n: evolve(s, reads_own_entitlements_only=False) for n, s in bus.host.schemes.items()
+        }
     commits = []
     ledger.conn.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
     [(_, event)] = bus.host.event_types.read_jsonl("a", [canonical_json(_first("period_closed"))])
     out = bus.publish(event)
     ledger.conn.set_trace_callback(None)
-    assert out.dispatches and all(d.status == "completed" for d in out.dispatches)
-    assert len(commits) == len(out.dispatches)  # not one more for the event alone
+    assert len(out.dispatches) == 4 and all(d.status == "completed" for d in out.dispatches)
+    # one for the event and every dispatch; else one a dispatch, not one more for the event alone
+    assert len(commits) == (1 if own_only else len(out.dispatches))
     bus.close()
     ledger.close()
 
