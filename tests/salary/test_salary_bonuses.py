@@ -437,6 +437,37 @@ def test_nao_instalments_add_up_to_the_award_when_the_payroll_grows_between_them
     assert verify(ledger, bus.host.schemes).ok
 
 
+def test_an_instalment_computed_for_someone_new_after_its_month_goes_to_a_payroll_still_open(tmp_path):
+    # hired 1 July: the June instalment, computed at the December close (its event of 5 January 2026), was exported
+    # to the payroll of June 2025, long closed: no payroll would pay it. Like a correction, it goes to the payroll
+    # of the month its event occurred in; the instalments computed on time keep their month
+    from datetime import date
+
+    from attrs import evolve
+    from paybonus.export import rows
+    from paybonus.params import Parameters
+    from paybonus.sources import store_company
+
+    award = 'flat = "600.00"\ninstalments = [{ date = 2025-06-30, share = "0.5" }, { date = 2025-12-31, share = "0.5" }]\n'
+    year = company([person("A", 250_000)], nao(award))
+    bus, ledger = world(tmp_path, evolve(year, pay_lines=[p for p in year.pay_lines if p[1] < "2025-07-01"]))
+    close(bus, range(1, 7))
+    store_company(
+        ledger, company([person("A", 250_000), person("H", 250_000, start="2025-07-01")], nao(award))
+    )
+    close(bus, range(7, 13))
+    months = {
+        (r["employee"], r["due_date"]): r["payroll_month"]
+        for r in rows(ledger, Parameters.default(), date(2026, 1, 31), scheme="prime_nao")
+    }
+    assert months == {
+        ("A", "2025-06-30"): "2025-06",
+        ("A", "2025-12-31"): "2025-12",
+        ("H", "2025-06-30"): "2026-01",
+        ("H", "2025-12-31"): "2025-12",
+    }
+
+
 def test_nao_presence_conditions_apply_to_all_and_protected_absences_never_exclude(tmp_path):
     award = 'flat = "500.00"\npresent_on = 2025-12-31\nmin_presence_days = 200\n'
     people = [
