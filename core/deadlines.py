@@ -67,8 +67,8 @@ def _gone(ledger: Ledger, as_of: date) -> set[tuple[str, str]]:
     for row in ledger.events.by_type("employee_left"):
         try:
             left = str(json.loads(row["payload"])["left_on"])
-        except (ValueError, KeyError, TypeError):  # reported by `audit verify`; counted as a leaver here
-            left = ""
+        except (ValueError, KeyError, TypeError):  # reported by `audit verify`; a leaver not back here
+            left = "9999-12-31"
         key = (row["company"], row["employee"])
         last[key] = max(last.get(key, left), left)
     gone = set(last)
