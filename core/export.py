@@ -213,10 +213,12 @@ def _payroll_month(r: Any, expl: dict[str, Any], known: dict[tuple[str, str], st
     """The month whose payroll pays (or recovers) the row: the one its scheme chose (salary-type bonuses, O-5),
     else the month of its deadline (I-39); never a month before its event occurred. A correction recorded after
     that month (a recomputation), or a principal computed from results published after the deadline, goes to the
-    payroll of the month it became known in: a payroll month already closed would never pay it."""
-    chosen = expl.get("inputs", {}).get("payroll_month")
+    payroll of the month it became known in: a payroll month already closed would never pay it. So does a
+    principal a recomputation (or a later close) gave someone new, whose explanation says `recomputation`."""
+    inputs = expl.get("inputs", {})
+    chosen = inputs.get("payroll_month")
     month = chosen or (r["due_date"] or "")[:7]
-    if month and (r["kind"] == "correction" or not chosen):
+    if month and (r["kind"] == "correction" or not chosen or "recomputation" in inputs):
         month = max(month, known.get((r["company"], r["event_id"]), ""))
     return str(month)
 

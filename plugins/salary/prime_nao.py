@@ -219,8 +219,18 @@ def on_close(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
         schedule = award.schedule()
         for n, inst in enumerate(schedule):
             if closed.contains(inst.date):
-                new = _instalment(ctx, cfg, award, n, schedule)
                 closes = ctx.events("period_closed") if closes is None else closes
+                # the instalments are shares of one award (N-1): the earlier ones already computed are brought up
+                # to what the award gives now (a payroll loaded month by month, someone hired since), as
+                # corrections citing this close, so that the instalments add up to the award
+                for m in range(n):
+                    if any(c.payload.period.contains(schedule[m].date) for c in closes):
+                        before = _recorded(ctx, award, m)
+                        earlier = _instalment(ctx, cfg, award, m, schedule)
+                        drafts = drafts + Drafts.of(
+                            _corrections(earlier, before, event, sc.dsn(cfg.dsn_code))
+                        )
+                new = _instalment(ctx, cfg, award, n, schedule)
                 if any(c.id != event.id and c.payload.period.contains(inst.date) for c in closes):
                     # the month closed again (a payroll corrected after its close): what changed is a correction
                     # citing this close; nothing when nothing changed (N-1)

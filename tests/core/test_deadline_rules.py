@@ -88,6 +88,27 @@ def test_a_leavers_sum_goes_to_the_caisse_des_depots_the_day_after_one_year(ledg
     assert [i.kind for i in items(ledger, date(2027, 6, 1)) if i.employee == "A"] == ["overdue"]
 
 
+@pytest.mark.parametrize(("back_on", "flagged"), [("2027-06-01", False), ("2027-06-02", True)])
+def test_a_leaver_back_on_the_payroll_is_not_sent_to_the_caisse_des_depots(
+    tmp_path, back_on, flagged
+):  # I-45
+    # B left on 30 June 2025 and was hired again: a sum still unpaid one year after its deadline is his to be paid,
+    # not held for the Caisse des dépôts as an unreachable leaver's (it was flagged, and `deadlines --check`
+    # recorded the notice); hired again only after the day looked at, he is still a leaver that day
+    from attrs import evolve
+    from paybonus.sources import store_company
+
+    people = [person("A", 300_000), person("B", 300_000, end="2025-06-30")]
+    data = company(people, toml(distribution={"presence": "1"}, headcount=10))
+    bus, ledger = world(tmp_path, data)
+    close_year(bus, rcai=5_000)
+    bus.publish(EventFactory("ACME").employee_left("B", date(2025, 6, 30), forwarding_address="Lyon"))
+    store_company(ledger, evolve(data, contracts=[*data.contracts, ("B", back_on, None, "", "", "")]))
+    cdc = [i.employee for i in items(ledger, date(2027, 6, 1)) if i.kind == "cdc_transfer"]
+    assert cdc == (["B"] if flagged else [])
+    assert "overdue" in [i.kind for i in items(ledger, date(2027, 6, 1)) if i.employee == "B"]
+
+
 def test_check_logs_each_notice_under_its_own_name_and_rule_with_the_time_in_utc(ledger_world):
     bus, ledger, _ = ledger_world
     bus.publish(EventFactory("ACME").employee_left("B", date(2025, 6, 30), forwarding_address="Lyon"))

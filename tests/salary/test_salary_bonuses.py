@@ -391,14 +391,81 @@ def test_a_month_closed_again_changes_nothing_or_corrects_its_instalment(tmp_pat
     store_company(ledger, company([person("A", 250_000), person("B", 125_000, hours="75.84")], nao(award)))
     out = bus.publish(f.period_closed("2025-12", id="close-2025-12-corrected"))
     assert [d.status for d in out.dispatches if d.scheme == "prime_nao"] == ["completed"]
-    [fix] = [r for r in ledger.entitlements.rows(scheme="prime_nao") if r["kind"] == "correction"]
-    assert fix["employee"] == "B" and fix["amount_cents"] == -12_500  # instalment 2 at half time: 12 500
-    assert fix["event_id"] == "close-2025-12-corrected" and fix["corrects"] is not None
-    assert by_emp(ledger, "prime_nao") == {"A": 50_000, "B": 37_500}
+    # B at half time the whole year (the corrected payroll): each instalment at half time, 12 500 each; the
+    # December close corrects its instalment and brings the June one up to date (the instalments add up to the
+    # award, N-1)
+    fixes = [r for r in ledger.entitlements.rows(scheme="prime_nao") if r["kind"] == "correction"]
+    assert [(f["employee"], f["amount_cents"]) for f in fixes] == [("B", -12_500), ("B", -12_500)]
+    assert {f["event_id"] for f in fixes} == {"close-2025-12-corrected"} and all(f["corrects"] for f in fixes)
+    assert by_emp(ledger, "prime_nao") == {"A": 50_000, "B": 25_000}
     assert ledger.dispatches.failed() == []
     from paybonus.audit import verify
 
     assert verify(ledger, bus.host.schemes).ok  # the correction is recomputed from what is stored
+
+
+@pytest.mark.parametrize(
+    ("award", "hired", "expected"),
+    [
+        # N-1: a flat 600.00 for the year, in two halves; hired on 1 July, after the June instalment was
+        # computed: 600.00 x 184/365 = 302.46, of which only the December half (151.23) was ever recorded
+        ('flat = "600.00"\n', True, {"A": 60_000, "H": 30_246}),
+        # 2 % of the year's gross, 30 000.00: 600.00; the June instalment was computed on the gross loaded by
+        # then (January to June, 15 000.00): 150.00 + 300.00 = 450.00 were recorded
+        ('percent_of_gross = "0.02"\n', False, {"A": 60_000}),
+    ],
+)
+def test_nao_instalments_add_up_to_the_award_when_the_payroll_grows_between_them(
+    tmp_path, award, hired, expected
+):
+    # a payroll loaded month by month, as a vendor does: the later instalment brings the earlier one up to what
+    # the award now gives (a correction citing its close), so the instalments add up to the award (N-1)
+    from attrs import evolve
+    from paybonus.audit import verify
+    from paybonus.sources import store_company
+
+    award += 'instalments = [{ date = 2025-06-30, share = "0.5" }, { date = 2025-12-31, share = "0.5" }]\n'
+    year = company([person("A", 250_000)], nao(award))
+    first_half = evolve(year, pay_lines=[p for p in year.pay_lines if p[1] < "2025-07-01"])
+    bus, ledger = world(tmp_path, first_half)
+    close(bus, range(1, 7))
+    people = [person("A", 250_000)] + ([person("H", 250_000, start="2025-07-01")] if hired else [])
+    store_company(ledger, company(people, nao(award)))
+    close(bus, range(7, 13))
+    assert by_emp(ledger, "prime_nao") == expected
+    assert ledger.dispatches.failed() == []
+    assert verify(ledger, bus.host.schemes).ok
+
+
+def test_an_instalment_computed_for_someone_new_after_its_month_goes_to_a_payroll_still_open(tmp_path):
+    # hired 1 July: the June instalment, computed at the December close (its event of 5 January 2026), was exported
+    # to the payroll of June 2025, long closed: no payroll would pay it. Like a correction, it goes to the payroll
+    # of the month its event occurred in; the instalments computed on time keep their month
+    from datetime import date
+
+    from attrs import evolve
+    from paybonus.export import rows
+    from paybonus.params import Parameters
+    from paybonus.sources import store_company
+
+    award = 'flat = "600.00"\ninstalments = [{ date = 2025-06-30, share = "0.5" }, { date = 2025-12-31, share = "0.5" }]\n'
+    year = company([person("A", 250_000)], nao(award))
+    bus, ledger = world(tmp_path, evolve(year, pay_lines=[p for p in year.pay_lines if p[1] < "2025-07-01"]))
+    close(bus, range(1, 7))
+    store_company(
+        ledger, company([person("A", 250_000), person("H", 250_000, start="2025-07-01")], nao(award))
+    )
+    close(bus, range(7, 13))
+    months = {
+        (r["employee"], r["due_date"]): r["payroll_month"]
+        for r in rows(ledger, Parameters.default(), date(2026, 1, 31), scheme="prime_nao")
+    }
+    assert months == {
+        ("A", "2025-06-30"): "2025-06",
+        ("A", "2025-12-31"): "2025-12",
+        ("H", "2025-06-30"): "2026-01",
+        ("H", "2025-12-31"): "2025-12",
+    }
 
 
 def test_nao_presence_conditions_apply_to_all_and_protected_absences_never_exclude(tmp_path):
