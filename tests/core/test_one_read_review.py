@@ -174,3 +174,45 @@ def test_one_read_records_what_one_scheme_at_a_time_records(request, tmp_path, m
     together = run(targets[1], True, fail, monkeypatch, held)
     for key in apart:
         assert together[key] == apart[key], key
+
+
+def test_another_writer_during_the_group_publishes_it_one_scheme_at_a_time(tmp_path, monkeypatch):
+    """SQLite, no held lock: another process records an event of the company while a declaring scheme computes
+    (after the first computed): nothing of the group is written, the event is published apart (shown once, not
+    also pending), every scheme computed after the other writer's event, and the ledger verifies."""
+    FAIL.clear()
+    NOTIFIED.clear()
+    rec = Recorder()
+    monkeypatch.setattr(busmod, "log", rec)
+    path = tmp_path / "l.db"
+    ledger = Ledger.create(path)
+    store_company(ledger, make_company(schemes_toml=TOML).data)
+    host = load_plugins(extra=[Schemes()], entry_points=False, allow=None)
+    b = EventBus(ledger, host)
+    from paybonus.fixtures.pytest_plugin import EventFactory
+
+    events = EventFactory()
+    other_ledger = Ledger.open(path)
+    other = EventBus(other_ledger, host)
+    real = busmod.EventBus._compute
+    seen = []
+
+    def compute(self, event, scheme, digest=None):
+        if self is b and scheme.name == "b_own" and not seen:
+            seen.append(other.publish(events.results_published("2025-01", {"rcai": "10"}, id="r1")))
+        return real(self, event, scheme, digest)
+
+    monkeypatch.setattr(busmod.EventBus, "_compute", compute)
+    out = b.publish(events.period_closed("2025-01"))
+    assert seen and [d.status for d in out.dispatches] == ["completed"] * 4
+    assert any(line[1] == "bus.dispatch.stale" for line in rec.lines)
+    chain = [tuple(r) for r in ledger.conn.execute("SELECT action, ref FROM audit_log ORDER BY n")]
+    actions = [a for a, ref in chain if a in ("event.recorded", "dispatch.completed")]
+    assert actions == ["event.recorded", "event.recorded"] + ["dispatch.completed"] * 4
+    # each scheme read its own entitlements once: none recorded twice
+    assert ledger.conn.execute("SELECT COUNT(*) FROM entitlements").fetchone()[0] == 12
+    audit_ok(ledger, b)
+    other.close()
+    other_ledger.close()
+    b.close()
+    ledger.close()
