@@ -4,7 +4,8 @@ Admission checks each event once (nothing is written when one is refused). The s
 company and id (ids are unique per company); a duplicate is acknowledged and changes nothing, except that dispatches an interrupted run never started are
 run then (crash recovery). Each interested scheme's handler computes from a read-only context, outside any write
 transaction and under a time limit; the store then records its entitlements, findings, audit entries and
-dispatch row in one short transaction. A scheme that fails is recorded as a dead letter and the others carry on;
+dispatch row in one short transaction (a new event's first scheme and the schemes right after it that read only
+their own entitlements: computed from one read, recorded with the event in one). A scheme that fails is recorded as a dead letter and the others carry on;
 `retry` runs it again.
 """
 
@@ -341,8 +342,9 @@ class EventBus:
                 except Exception as exc:
                     failed = (scheme, exc, t0)
                     break
-                computed.append((scheme, record, result, t0))
+                computed.append((scheme, record, result, time.perf_counter() - t0))  # its computing time
             if computed:
+                w0 = time.perf_counter()
                 try:
                     with self.ledger.write(event.company):
                         self.ledger.check_unchanged(computed[0][1])  # before the event lengthens the chain
@@ -358,6 +360,7 @@ class EventBus:
                     stale = True  # another publisher wrote meanwhile: nothing was written
                 except Exception as exc:
                     refused = exc
+                w0 = time.perf_counter() - w0  # the joint write's time, added to each scheme's own (logs)
         if stale:
             log.debug("bus.dispatch.stale", event_id=event.id, company=event.company, scheme=schemes[0].name)
             return self._publish_apart(event)
@@ -369,8 +372,8 @@ class EventBus:
                 # which scheme's draft was refused is not known: each computed again, in its own transaction
                 rest = schemes
             elif refused is not None:
-                scheme, _, _, t0 = computed[0]
-                outcomes.append(self._failed(event, scheme, 1, refused, t0))
+                scheme, _, _, spent = computed[0]
+                outcomes.append(self._failed(event, scheme, 1, refused, time.perf_counter() - spent - w0))
                 rest = schemes[1:]
             else:
                 assert failed is not None
@@ -378,12 +381,15 @@ class EventBus:
                 rest = schemes[1:]
         else:
             self._log_recorded(event, head)
-            for (scheme, _, result, t0), recorded in zip(computed, done, strict=True):
+            for (scheme, _, result, spent), recorded in zip(computed, done, strict=True):
+                t0 = time.perf_counter() - spent - w0  # `duration_ms`: its computing and the joint write
                 outcomes.append(self._completed(event, scheme, 1, recorded, result, t0))
+            done = []
             rest = schemes[len(computed) :]
             if failed is not None:  # computed from the same read as it would have been after them
                 outcomes.append(self._failed(event, failed[0], 1, failed[1], failed[2]))
                 rest = rest[1:]
+        computed.clear()  # their results and rows' ids: not held while the other schemes compute
         for scheme in rest:
             outcomes += self._dispatch_configured(event, scheme)
         return PublishOutcome(event.id, False, tuple(outcomes))
