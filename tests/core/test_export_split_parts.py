@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from paybonus import export
 from paybonus.export import rows
+from paybonus.fixtures.pytest_plugin import EventFactory
 from paybonus.params import Parameters
 
 P = Parameters.default()
@@ -147,6 +148,35 @@ def test_interest_with_no_payment_of_its_own_takes_its_principal_s_share():
     # it is placed, rounded half up
     assert export.split_parts("split", 100, 0, 0, 1, 3) == (67, 33)
     assert export.split_parts("split", 5, 0, 0, 1, 2) == (2, 3)
+
+
+def test_only_a_payment_recorded_event_gives_the_mode_interest_follows(tmp_path):
+    # I-40: the interest on one payment of a split principal goes where that payment went; an id that names no
+    # payment of the company (another event, none at all, another company's) gives no mode, and the interest then
+    # takes its principal's share
+    bus, ledger, pid, amount = _principal(tmp_path)
+    _pay(bus, pid, [("placed_per", amount)], paid_on="2023-03-15")
+    _issue(bus, pid)
+    assert export._payment_mode(ledger, "ACME", "pay-0") == "placed_per"
+    assert export._payment_mode(ledger, "ACME", "st") is None  # the statement_issued event
+    assert export._payment_mode(ledger, "ACME", "no-such-event") is None
+    assert export._payment_mode(ledger, "OTHER", "pay-0") is None
+    assert export._payment_mode(ledger, "ACME", None) is None
+
+
+def test_a_correction_keeps_its_own_allocation_not_its_principal_s(tmp_path):
+    # restated results after the employee chose to be paid out: the correction has its own statement and window
+    # (I-38), pending until then (docs/export.md); only late interest takes its principal's choice (I-40)
+    bus, ledger, pid, amount = _principal(tmp_path)
+    _issue(bus, pid)
+    _choose(bus, pid, "paid")
+    bus.publish(EventFactory("ACME").results_published("2022", {"rcai": "2000"}, id="restated"))
+    [correction] = [r for r in ledger.entitlements.rows(scheme="interessement") if r["kind"] == "correction"]
+    assert correction["corrects"] == pid and correction["amount_cents"] > 0
+    principal = _row(ledger, pid, date(2023, 4, 25))
+    assert (principal["allocation"], principal["paid_part_cents"]) == ("paid", amount)
+    row = _row(ledger, correction["id"], date(2023, 4, 25))
+    assert (row["allocation"], _parts(row)) == ("pending", ("", "", "", ""))
 
 
 def test_the_new_columns_come_after_the_existing_ones():
