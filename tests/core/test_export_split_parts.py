@@ -17,6 +17,7 @@ from paybonus import export
 from paybonus.export import rows
 from paybonus.fixtures.pytest_plugin import EventFactory
 from paybonus.params import Parameters
+from paybonus.params import csg_crds as withheld
 
 P = Parameters.default()
 PARTS = ("paid_part_cents", "placed_part_cents", "csg_crds_paid_part_cents", "csg_crds_placed_part_cents")
@@ -177,6 +178,32 @@ def test_a_correction_keeps_its_own_allocation_not_its_principal_s(tmp_path):
     assert (principal["allocation"], principal["paid_part_cents"]) == ("paid", amount)
     row = _row(ledger, correction["id"], date(2023, 4, 25))
     assert (row["allocation"], _parts(row)) == ("pending", ("", "", "", ""))
+
+
+def test_late_interest_s_csg_crds_is_computed_with_the_parameters_its_dispatch_recorded(tmp_path):
+    # LAW 0.3: late interest (I-40) records no CSG/CRDS of its own: the export computes it on the whole interest
+    # with the parameter set the interest was computed with, as the ledger recorded it, not the set in force
+    # today; an interest of 0.x, whose dispatch recorded none, takes today's
+    bus, ledger, pid, amount = _principal(tmp_path, plan=False)
+    _pay(bus, pid, [("paid", amount)], paid_on="2023-12-15", at="2023-12-20T10:00:00+01:00")
+    [interest] = [r for r in ledger.entitlements.rows(scheme="interessement") if r["kind"] == "interest"]
+    doc = P.to_document()
+    doc["csg_total"]["values"][0]["value"] = "0.5"  # a set of today's that is not the one recorded
+    today = Parameters.from_document(doc)
+
+    def csg(params):
+        row = next(r for r in rows(ledger, params, date(2024, 1, 10)) if r["entitlement"] == interest["id"])
+        return row["csg_crds_if_paid_cents"], row["csg_crds_if_placed_cents"]
+
+    cents, on = interest["amount_cents"], date.fromisoformat(interest["period_end"])
+    then, now = withheld(P, cents, on).withheld_cents, withheld(today, cents, on).withheld_cents
+    assert 0 < then < now
+    assert csg(today) == (then, then) and csg(P) == (then, then)
+    ledger.conn.execute(
+        "UPDATE dispatches SET params_digest = NULL WHERE event_id = ? AND scheme = 'interessement'",
+        (interest["event_id"],),
+    )
+    assert csg(today) == (now, now)
 
 
 def test_the_new_columns_come_after_the_existing_ones():

@@ -198,6 +198,10 @@ def test_export_columns_carry_the_dsn_codes(tmp_path):
     # salary (O-1): the whole amount paid out with the pay, no CSG/CRDS of the export's own (the payroll's)
     assert (n["allocation"], n["paid_part_cents"], n["placed_part_cents"]) == ("paid", n["amount_cents"], 0)
     assert (n["csg_crds_if_paid_cents"], n["csg_crds_if_placed_cents"]) == ("", "")
+    assert (n["forfait_social_cents"], n["forfait_social_placed_per_cents"]) == (
+        "",
+        "",
+    )  # LAW 0.4: not salary
     assert (n["csg_crds_paid_part_cents"], n["csg_crds_placed_part_cents"]) == ("", "")
 
 
