@@ -113,6 +113,18 @@ def test_what_was_paid_out_before_the_default_placed_the_rest_stays_paid_out(tmp
     assert (row["paid_part_cents"], row["placed_part_cents"]) == (1_000, amount - 1_000)
 
 
+def test_what_was_placed_before_the_default_paid_out_the_rest_stays_placed(tmp_path):
+    # I-38 the other way round: no PEE, so the default is to pay out; 20 € placed in the company PER before the
+    # statement and 10 € paid out in the window stay where they went, the rest is paid out
+    bus, ledger, pid, amount = _principal(tmp_path, plan=False)
+    _pay(bus, pid, [("placed_per", 2_000)], paid_on="2023-03-15", at="2023-03-15T10:00:00+01:00", tag="per")
+    _issue(bus, pid)
+    _pay(bus, pid, [("paid", 1_000)], paid_on="2023-04-05", at="2023-04-05T10:00:00+02:00")
+    row = _row(ledger, pid, date(2023, 5, 1))
+    assert (row["status"], row["allocation"]) == ("partly_paid", "paid")
+    assert (row["paid_part_cents"], row["placed_part_cents"]) == (amount - 2_000, 2_000)
+
+
 def test_the_late_interest_of_a_split_principal_goes_where_its_payment_went(tmp_path):
     # I-40: late interest is paid with its principal, with the same exemptions. Each late payment of a principal
     # split by the employee's choice (I-38) accrues its own interest row: the interest on the part paid out is
