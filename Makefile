@@ -79,6 +79,8 @@ coverage: $(BIN)/python
 # the mutants `make mutation` runs: every function of the rule modules of pyproject.toml [tool.mutmut]
 MUTANTS := 'paybonus.money.*' 'paybonus.distribution.*' 'paybonus.formulas.*' 'paybonus.calendar.*' \
   'paybonus.deadlines.*' 'paybonus.payments.*'
+# paybonus.export is mutated too but run on its own (about 100 minutes on one worker, docs/testing.md):
+#   make mutation MUTANTS="'paybonus.export.*'" MUTATION_JOBS=1
 
 ## mutation: mutation testing (mutmut) of the rule modules listed in pyproject.toml [tool.mutmut]; not in `make test`
 # mutmut wants the package as installed under src/: a staging copy in build/mutation (its results stay there)

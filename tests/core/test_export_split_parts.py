@@ -15,7 +15,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from paybonus import export
 from paybonus.export import rows
+from paybonus.fixtures.pytest_plugin import EventFactory
 from paybonus.params import Parameters
+from paybonus.params import csg_crds as withheld
 
 P = Parameters.default()
 PARTS = ("paid_part_cents", "placed_part_cents", "csg_crds_paid_part_cents", "csg_crds_placed_part_cents")
@@ -111,6 +113,18 @@ def test_what_was_paid_out_before_the_default_placed_the_rest_stays_paid_out(tmp
     assert (row["paid_part_cents"], row["placed_part_cents"]) == (1_000, amount - 1_000)
 
 
+def test_what_was_placed_before_the_default_paid_out_the_rest_stays_placed(tmp_path):
+    # I-38 the other way round: no PEE, so the default is to pay out; 20 € placed in the company PER before the
+    # statement and 10 € paid out in the window stay where they went, the rest is paid out
+    bus, ledger, pid, amount = _principal(tmp_path, plan=False)
+    _pay(bus, pid, [("placed_per", 2_000)], paid_on="2023-03-15", at="2023-03-15T10:00:00+01:00", tag="per")
+    _issue(bus, pid)
+    _pay(bus, pid, [("paid", 1_000)], paid_on="2023-04-05", at="2023-04-05T10:00:00+02:00")
+    row = _row(ledger, pid, date(2023, 5, 1))
+    assert (row["status"], row["allocation"]) == ("partly_paid", "paid")
+    assert (row["paid_part_cents"], row["placed_part_cents"]) == (amount - 2_000, 2_000)
+
+
 def test_the_late_interest_of_a_split_principal_goes_where_its_payment_went(tmp_path):
     # I-40: late interest is paid with its principal, with the same exemptions. Each late payment of a principal
     # split by the employee's choice (I-38) accrues its own interest row: the interest on the part paid out is
@@ -147,6 +161,61 @@ def test_interest_with_no_payment_of_its_own_takes_its_principal_s_share():
     # it is placed, rounded half up
     assert export.split_parts("split", 100, 0, 0, 1, 3) == (67, 33)
     assert export.split_parts("split", 5, 0, 0, 1, 2) == (2, 3)
+
+
+def test_only_a_payment_recorded_event_gives_the_mode_interest_follows(tmp_path):
+    # I-40: the interest on one payment of a split principal goes where that payment went; an id that names no
+    # payment of the company (another event, none at all, another company's) gives no mode, and the interest then
+    # takes its principal's share
+    bus, ledger, pid, amount = _principal(tmp_path)
+    _pay(bus, pid, [("placed_per", amount)], paid_on="2023-03-15")
+    _issue(bus, pid)
+    assert export._payment_mode(ledger, "ACME", "pay-0") == "placed_per"
+    assert export._payment_mode(ledger, "ACME", "st") is None  # the statement_issued event
+    assert export._payment_mode(ledger, "ACME", "no-such-event") is None
+    assert export._payment_mode(ledger, "OTHER", "pay-0") is None
+    assert export._payment_mode(ledger, "ACME", None) is None
+
+
+def test_a_correction_keeps_its_own_allocation_not_its_principal_s(tmp_path):
+    # restated results after the employee chose to be paid out: the correction has its own statement and window
+    # (I-38), pending until then (docs/export.md); only late interest takes its principal's choice (I-40)
+    bus, ledger, pid, amount = _principal(tmp_path)
+    _issue(bus, pid)
+    _choose(bus, pid, "paid")
+    bus.publish(EventFactory("ACME").results_published("2022", {"rcai": "2000"}, id="restated"))
+    [correction] = [r for r in ledger.entitlements.rows(scheme="interessement") if r["kind"] == "correction"]
+    assert correction["corrects"] == pid and correction["amount_cents"] > 0
+    principal = _row(ledger, pid, date(2023, 4, 25))
+    assert (principal["allocation"], principal["paid_part_cents"]) == ("paid", amount)
+    row = _row(ledger, correction["id"], date(2023, 4, 25))
+    assert (row["allocation"], _parts(row)) == ("pending", ("", "", "", ""))
+
+
+def test_late_interest_s_csg_crds_is_computed_with_the_parameters_its_dispatch_recorded(tmp_path):
+    # LAW 0.3: late interest (I-40) records no CSG/CRDS of its own: the export computes it on the whole interest
+    # with the parameter set the interest was computed with, as the ledger recorded it, not the set in force
+    # today; an interest of 0.x, whose dispatch recorded none, takes today's
+    bus, ledger, pid, amount = _principal(tmp_path, plan=False)
+    _pay(bus, pid, [("paid", amount)], paid_on="2023-12-15", at="2023-12-20T10:00:00+01:00")
+    [interest] = [r for r in ledger.entitlements.rows(scheme="interessement") if r["kind"] == "interest"]
+    doc = P.to_document()
+    doc["csg_total"]["values"][0]["value"] = "0.5"  # a set of today's that is not the one recorded
+    today = Parameters.from_document(doc)
+
+    def csg(params):
+        row = next(r for r in rows(ledger, params, date(2024, 1, 10)) if r["entitlement"] == interest["id"])
+        return row["csg_crds_if_paid_cents"], row["csg_crds_if_placed_cents"]
+
+    cents, on = interest["amount_cents"], date.fromisoformat(interest["period_end"])
+    then, now = withheld(P, cents, on).withheld_cents, withheld(today, cents, on).withheld_cents
+    assert 0 < then < now
+    assert csg(today) == (then, then) and csg(P) == (then, then)
+    ledger.conn.execute(
+        "UPDATE dispatches SET params_digest = NULL WHERE event_id = ? AND scheme = 'interessement'",
+        (interest["event_id"],),
+    )
+    assert csg(today) == (now, now)
 
 
 def test_the_new_columns_come_after_the_existing_ones():

@@ -164,10 +164,16 @@ def test_a_leavers_unclaimed_sum_is_flagged_for_the_caisse_des_depots_once(paid_
     assert verify(ledger, bus.host.schemes).ok
 
 
-def test_export_columns_carry_the_dsn_codes(tmp_path):
+def _with_a_prime_nao(tmp_path):
+    """ACME's 2025 intéressement (paid with the May 2026 payroll) and a prime NAO (the December 2025 one)."""
     nao = '\n[schemes.prime_nao]\n\n[[schemes.prime_nao.awards]]\nid = "n"\nreference_period = "2025"\nflat = "300.00"\n'
     bus, ledger = world(tmp_path, company([person("A", 300_000)], toml() + nao))
     close_year(bus, rcai=1_000)
+    return ledger
+
+
+def test_export_columns_carry_the_dsn_codes(tmp_path):
+    ledger = _with_a_prime_nao(tmp_path)
     data = list(rows(ledger, P, date(2026, 7, 1)))
     assert set(data[0]) == set(COLUMNS)
     by_scheme = {r["scheme"]: r for r in data}
@@ -189,6 +195,57 @@ def test_export_columns_carry_the_dsn_codes(tmp_path):
         "",
     )
     assert n["payroll_month"] == "2025-12"
+    # salary (O-1): the whole amount paid out with the pay, no CSG/CRDS of the export's own (the payroll's)
+    assert (n["allocation"], n["paid_part_cents"], n["placed_part_cents"]) == ("paid", n["amount_cents"], 0)
+    assert (n["csg_crds_if_paid_cents"], n["csg_crds_if_placed_cents"]) == ("", "")
+    assert (n["forfait_social_cents"], n["forfait_social_placed_per_cents"]) == (
+        "",
+        "",
+    )  # LAW 0.4: not salary
+    assert (n["csg_crds_paid_part_cents"], n["csg_crds_placed_part_cents"]) == ("", "")
+
+
+def test_export_keeps_only_the_company_scheme_and_payroll_month_asked_for(tmp_path):
+    # a payroll exports its own company's rows, one scheme, one month's payroll (I-39: the month of the deadline;
+    # O-5: the month the salary-type scheme chose)
+    ledger = _with_a_prime_nao(tmp_path)
+    as_of = date(2026, 7, 1)
+
+    def schemes(**only):
+        return sorted(r["scheme"] for r in rows(ledger, P, as_of, **only))
+
+    assert schemes() == ["interessement", "prime_nao"] == schemes(company="ACME")
+    assert schemes(company="OTHER") == []
+    assert schemes(scheme="prime_nao") == ["prime_nao"] == schemes(company="ACME", scheme="prime_nao")
+    assert schemes(scheme="interessement") == ["interessement"]
+    # each month keeps its row whichever comes first: a row of another month is skipped, not the end
+    assert schemes(payroll_month="2025-12") == ["prime_nao"]
+    assert schemes(payroll_month="2026-05") == ["interessement"]
+    assert schemes(payroll_month="2026-06") == []
+
+
+def test_export_gives_the_csg_crds_a_0_1_0_ledger_recorded(tmp_path):
+    # LAW 0.3: the CSG/CRDS the explanation recorded when the amount was computed, even where 0.1.0 rounded the
+    # CSG paid out in two parts (6.8 % and 2.4 %), a cent off the CSG placed (9.2 % rounded once): the export
+    # says what the employee's statement said, it does not compute it again
+    import gzip
+    from pathlib import Path
+
+    from paybonus import Paybonus
+
+    old = tmp_path / "old.db"
+    old.write_bytes(
+        gzip.decompress((Path(__file__).parent.parent / "data" / "ledger-0.1.0-demo.db.gz").read_bytes())
+    )
+    with Paybonus.open(old) as app:
+        [row] = [
+            r for r in rows(app.ledger, P, date(2026, 7, 1)) if r["entitlement"] == "ENT-87bd81a7c30151f7947e"
+        ]
+    assert row["amount_cents"] == 121_267  # 9.7 % is 11 762.899
+    assert (row["csg_crds_if_paid_cents"], row["csg_crds_if_placed_cents"]) == (
+        8_246 + 2_910 + 606,
+        11_157 + 606,
+    )
 
 
 def test_logging_is_quiet_for_the_library():
