@@ -99,7 +99,8 @@ def test_loaded_month_by_month_gives_the_totals_of_loaded_at_once(tmp_path, kind
     close(bus, range(5, 9))
     store_company_(ledger, full)
     close(bus, range(9, 13))
-    assert by_emp(ledger, "prime_nao") == expected
+    # (a leaver excluded by present_on: his earlier instalments taken back, 0 in all)
+    assert {k: v for k, v in by_emp(ledger, "prime_nao").items() if v} == expected
     verify_and_replay(bus, ledger)
 
 
