@@ -5,8 +5,8 @@ from datetime import date
 import pytest
 from attrs import evolve
 from helpers.companies import close_year, company, person, toml, world
-from paybonus.fixtures.pytest_plugin import EventFactory
 from paybonus.deadlines import scan
+from paybonus.fixtures.pytest_plugin import EventFactory
 from paybonus.params import Parameters
 
 
@@ -31,8 +31,12 @@ def test_left_hired_again_and_left_again_with_its_event_is_flagged(tmp_path):  #
     from paybonus.sources import store_company
 
     bus, ledger, data = _world(tmp_path)
-    store_company(ledger, evolve(data, contracts=[*data.contracts, ("B", "2026-01-01", "2026-12-31", "", "", "")]))
-    bus.publish(EventFactory("ACME").employee_left("B", date(2026, 12, 31), forwarding_address="Lyon", id="left-2"))
+    store_company(
+        ledger, evolve(data, contracts=[*data.contracts, ("B", "2026-01-01", "2026-12-31", "", "", "")])
+    )
+    bus.publish(
+        EventFactory("ACME").employee_left("B", date(2026, 12, 31), forwarding_address="Lyon", id="left-2")
+    )
     assert cdc(ledger) == ["B"]
 
 
@@ -42,6 +46,6 @@ def test_hired_again_under_a_contract_ended_by_then_is_a_leaver_again(tmp_path, 
     # ledger: on 1 June 2027 B is no longer on the payroll, as unreachable as after his first departure
     from paybonus.sources import store_company
 
-    bus, ledger, data = _world(tmp_path)
+    _bus, ledger, data = _world(tmp_path)
     store_company(ledger, evolve(data, contracts=[*data.contracts, ("B", "2026-01-01", end, "", "", "")]))
     assert cdc(ledger) == (["B"] if flagged else [])

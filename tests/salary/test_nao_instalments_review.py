@@ -14,7 +14,11 @@ HEAD = '[company]\nid = "ACME"\nname = "Acme"\nfiscal_year_start = "01-01"\nhead
 
 
 def nao(award: str) -> str:  # as tests/salary/test_salary_bonuses.py
-    return HEAD + '\n[schemes.prime_nao]\n\n[[schemes.prime_nao.awards]]\nid = "nao-2025"\nreference_period = "2025"\n' + award
+    return (
+        HEAD
+        + '\n[schemes.prime_nao]\n\n[[schemes.prime_nao.awards]]\nid = "nao-2025"\nreference_period = "2025"\n'
+        + award
+    )
 
 
 def close(bus, months=range(1, 13), year=2025):
@@ -28,6 +32,7 @@ def by_emp(ledger, scheme):
     for r in ledger.entitlements.rows(scheme=scheme):
         out[r["employee"]] = out.get(r["employee"], 0) + r["amount_cents"]
     return out
+
 
 SPLIT2 = 'instalments = [{ date = 2025-06-30, share = "0.5" }, { date = 2025-12-31, share = "0.5" }]\n'
 SPLIT3 = (
@@ -146,7 +151,9 @@ def test_earlier_month_closed_again_then_later_close_counts_the_difference_once(
     bus.publish(EventFactory("ACME").period_closed("2025-06", id="close-2025-06-again"))
     store_company_(ledger, changed)
     close(bus, range(7, 13))
-    assert by_emp(ledger, "prime_nao") == reference(tmp_path, [person("A", 250_000), person("B", 250_000)], award)
+    assert by_emp(ledger, "prime_nao") == reference(
+        tmp_path, [person("A", 250_000), person("B", 250_000)], award
+    )
     # and a recomputation then a December closed again change nothing more
     recompute_event(bus)
     bus.publish(EventFactory("ACME").period_closed("2025-12", id="close-2025-12-again"))
@@ -174,10 +181,34 @@ def test_someone_dropped_from_a_reload_is_not_clawed_back_by_a_later_close(tmp_p
     # a reload that no longer lists someone (a vendor's file of the current staff): nothing says he is not
     # entitled; a later instalment's close must not silently take back an instalment already paid
     award = 'flat = "600.00"\n' + SPLIT2
-    bus, ledger = world(tmp_path, upto(company([person("A", 250_000), person("D", 250_000)], nao(award)), "2025-06"))
+    bus, ledger = world(
+        tmp_path, upto(company([person("A", 250_000), person("D", 250_000)], nao(award)), "2025-06")
+    )
     close(bus, range(1, 7))
     assert by_emp(ledger, "prime_nao") == {"A": 30_000, "D": 30_000}
     store_company_(ledger, company([person("A", 250_000)], nao(award)))
     close(bus, range(7, 13))
     negative = [r for r in ledger.entitlements.rows(scheme="prime_nao") if r["amount_cents"] < 0]
     assert negative == [], [(r["employee"], r["amount_cents"], r["event_id"]) for r in negative]
+
+
+def test_two_instalments_of_one_month_closed_again_and_an_earlier_one_brought_up_once(tmp_path):
+    # June, then two in December: the December close brings June up once (not once per December instalment); the
+    # December closed again after a change corrects each instalment once
+    award = (
+        'flat = "600.00"\ninstalments = [{ date = 2025-06-30, share = "0.4" }, '
+        '{ date = 2025-12-15, share = "0.3" }, { date = 2025-12-31, share = "0.3" }]\n'
+    )
+    people = [person("A", 250_000), person("H", 250_000, start="2025-07-01")]
+    bus, ledger = world(tmp_path, upto(company([person("A", 250_000)], nao(award)), "2025-06"))
+    close(bus, range(1, 7))
+    store_company_(ledger, company(people, nao(award)))
+    close(bus, range(7, 13))
+    assert ledger.dispatches.failed() == []
+    assert by_emp(ledger, "prime_nao") == reference(tmp_path, people, award)
+    half = [person("A", 250_000), person("H", 125_000, start="2025-07-01", hours="75.84")]
+    store_company_(ledger, company(half, nao(award)))
+    bus.publish(EventFactory("ACME").period_closed("2025-12", id="close-2025-12-again"))
+    assert ledger.dispatches.failed() == []
+    assert by_emp(ledger, "prime_nao") == reference(tmp_path, half, award)
+    verify_and_replay(bus, ledger)
