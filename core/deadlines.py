@@ -74,8 +74,12 @@ def _gone(ledger: Ledger, as_of: date) -> set[tuple[str, str]]:
     gone = set(last)
     for comp in {c for c, _ in last}:
         since = min(left for (c, _), left in last.items() if c == comp)
-        for emp, start, *_, group in ledger.companies.contracts_during(comp, since, as_of.isoformat()):
-            if (comp, emp) in gone and not group and start > last[(comp, emp)] and start <= as_of.isoformat():
+        on = as_of.isoformat()
+        for emp, start, end, *_, group in ledger.companies.contracts_during(comp, since, on):
+            # back: under a contract begun after his last departure and not ended by `as_of` (a contract ended
+            # since, whose employee_left is not in the ledger yet, is a leaver again)
+            back = start > last.get((comp, emp), "9999") and start <= on and (end is None or end >= on)
+            if not group and back:
                 gone.discard((comp, emp))
     return gone
 

@@ -147,7 +147,11 @@ def _recorded(ctx: SchemeContext, award: Award, n: int) -> list[RecordedEntitlem
 
 
 def _corrections(
-    new: Sequence[EntitlementDraft], before: list[RecordedEntitlement], request: Event[Any], dsn: DsnMapping
+    new: Sequence[EntitlementDraft],
+    before: list[RecordedEntitlement],
+    request: Event[Any],
+    dsn: DsnMapping,
+    reason: str | None = None,
 ) -> list[EntitlementDraft]:
     """The new amounts less what was recorded: corrections referencing each principal (or a principal for a
     new beneficiary); someone no longer entitled gets a negative correction."""
@@ -159,6 +163,8 @@ def _corrections(
             principal[e.employee] = e
     out = []
     why = sc.recomputation(request)
+    if reason is not None:  # what the request's own reason would not say (a later instalment's close)
+        why["reason"] = reason
     for d in new:
         prev = total.pop(d.employee, 0)
         if d.amount_cents == prev:
@@ -217,19 +223,33 @@ def on_close(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
     closes: list[Event[Any]] | None = None  # the company's closes, read when an instalment falls in this one
     for award in cfg.awards:
         schedule = award.schedule()
+        brought: set[int] = set()  # the earlier instalments this close brought up to the award: once each
         for n, inst in enumerate(schedule):
             if closed.contains(inst.date):
                 closes = ctx.events("period_closed") if closes is None else closes
                 # the instalments are shares of one award (N-1): the earlier ones already computed are brought up
                 # to what the award gives now (a payroll loaded month by month, someone hired since), as
-                # corrections citing this close, so that the instalments add up to the award
-                for m in range(n):
-                    if any(c.payload.period.contains(schedule[m].date) for c in closes):
-                        before = _recorded(ctx, award, m)
-                        earlier = _instalment(ctx, cfg, award, m, schedule)
-                        drafts = drafts + Drafts.of(
-                            _corrections(earlier, before, event, sc.dsn(cfg.dsn_code))
-                        )
+                # corrections citing this close, so that the instalments add up to the award. Earlier is by
+                # date (the schedule is not required in date order); one in this closed period is computed by
+                # its own turn of this loop, not here (it would be given twice)
+                for m, other in enumerate(schedule):
+                    if (
+                        m in brought
+                        or other.date >= inst.date
+                        or closed.contains(other.date)
+                        or not any(c.payload.period.contains(other.date) for c in closes)
+                    ):
+                        continue
+                    brought.add(m)
+                    before = _recorded(ctx, award, m)
+                    earlier = _instalment(ctx, cfg, award, m, schedule)
+                    reason = (
+                        f"the close of {closed.key} (instalment {n + 1}) brought instalment {m + 1} up to what the "
+                        "award gives now (N-1)"
+                    )
+                    drafts = drafts + Drafts.of(
+                        _corrections(earlier, before, event, sc.dsn(cfg.dsn_code), reason)
+                    )
                 new = _instalment(ctx, cfg, award, n, schedule)
                 if any(c.id != event.id and c.payload.period.contains(inst.date) for c in closes):
                     # the month closed again (a payroll corrected after its close): what changed is a correction
