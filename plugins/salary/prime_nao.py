@@ -37,7 +37,7 @@ from paybonus.payroll import AbsenceKind, Population
 
 from . import mechanism as sc
 
-VERSION = "1.1.0"  # 1.1.0: a percentage of gross counts protected months at full salary (D-2)
+VERSION = "1.2.0"  # 1.2.0: a later instalment's close brings the earlier ones up to the award (N-1); 1.1.0: D-2
 SCHEME = "prime_nao"
 
 MAX_COEFFICIENT = Decimal(10)  # a category's coefficient on the award
@@ -152,9 +152,12 @@ def _corrections(
     request: Event[Any],
     dsn: DsnMapping,
     reason: str | None = None,
+    kept: tuple[frozenset[str], list[str]] | None = None,
 ) -> list[EntitlementDraft]:
     """The new amounts less what was recorded: corrections referencing each principal (or a principal for a
-    new beneficiary); someone no longer entitled gets a negative correction."""
+    new beneficiary); someone no longer entitled gets a negative correction. `kept` (staff, out): someone not in
+    the staff loaded now keeps what was recorded (his id added to `out`): a payroll that no longer lists him is no
+    proof he is not entitled (a recomputation the company asks for takes it back)."""
     total: dict[str, int] = {}
     principal: dict[str, RecordedEntitlement] = {}
     for e in before:
@@ -190,6 +193,9 @@ def _corrections(
             )
     for emp, prev in total.items():
         if not prev or emp not in principal:
+            continue
+        if kept is not None and emp not in kept[0]:
+            kept[1].append(emp)
             continue
         first = principal[emp]
         inputs = {**first.explanation.inputs, "full_cents": 0, "total_cents": 0, "previous_cents": prev}
@@ -247,9 +253,19 @@ def on_close(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
                         f"the close of {closed.key} (instalment {n + 1}) brought instalment {m + 1} up to what the "
                         "award gives now (N-1)"
                     )
+                    staff = frozenset(e.id for e in ctx.population(award.reference_period).employees)
+                    missing: list[str] = []
                     drafts = drafts + Drafts.of(
-                        _corrections(earlier, before, event, sc.dsn(cfg.dsn_code), reason)
+                        _corrections(earlier, before, event, sc.dsn(cfg.dsn_code), reason, (staff, missing))
                     )
+                    if missing:  # a count, never who: findings are read by people who are not payroll
+                        findings.append(
+                            Finding(
+                                "warning",
+                                "N-1",
+                                MISSING_WARNING.format(award=award.id, n=len(missing), m=m + 1),
+                            )
+                        )
                 new = _instalment(ctx, cfg, award, n, schedule)
                 if any(c.id != event.id and c.payload.period.contains(inst.date) for c in closes):
                     # the month closed again (a payroll corrected after its close): what changed is a correction
@@ -262,6 +278,11 @@ def on_close(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
     return SchemeResult(drafts, findings, {"entitlements": len(drafts)})
 
 
+MISSING_WARNING = (
+    "award {award}: beneficiaries of instalment {m} no longer in the payroll loaded now: {n}; what they were given is "
+    "kept (a payroll that no longer lists someone is no proof he is not entitled); publish recomputation_requested "
+    "to take it back if they are not"
+)
 ACTUAL_GROSS_WARNING = (
     "award {award}: gross_basis = actual: months of maternity, paternity, adoption, work accident or occupational "
     "disease paid as daily allowances reduce the percentage of gross (D-2)"

@@ -73,7 +73,8 @@ def full_disk(real, after):
 @pytest.mark.parametrize("after", [0, 3])
 def test_a_full_disk_during_a_publish_is_one_line_and_publish_again_recovers(work, monkeypatch, after):
     events = work.company / "events.jsonl"
-    for name in ("record_dispatch", "record_failure"):
+    # `_record_dispatch`: what one dispatch and several computed from one read (`record_dispatches`) both write
+    for name in ("_record_dispatch", "record_failure"):
         monkeypatch.setattr(store_ledger.Ledger, name, full_disk(getattr(store_ledger.Ledger, name), after))
     code, _out, err = cli("--db", str(work.fresh), "publish", str(events))
     count(f"full disk after {after} dispatches", code == 1 and one_line(err), kind="fault")
