@@ -37,7 +37,7 @@ from paybonus.payroll import AbsenceKind, Population
 
 from . import mechanism as sc
 
-VERSION = "1.2.0"  # 1.2.0: a later instalment's close brings the earlier ones up to the award (N-1); 1.1.0: D-2
+VERSION = "1.2.0"  # 1.2.0: instalments brought up to the award at a later close (N-1); 1.1.0: D-2
 SCHEME = "prime_nao"
 
 MAX_COEFFICIENT = Decimal(10)  # a category's coefficient on the award

@@ -192,7 +192,9 @@ def test_someone_dropped_from_a_reload_is_not_clawed_back_by_a_later_close(tmp_p
     assert negative == [], [(r["employee"], r["amount_cents"], r["event_id"]) for r in negative]
     # said, as a count: the company decides (a recomputation it asks for takes it back)
     said = [r[0] for r in ledger.conn.execute("SELECT message FROM findings WHERE rule = 'N-1'")]
-    assert any("beneficiaries of instalment 1 no longer in the payroll loaded now: 1;" in m for m in said), said
+    assert any("beneficiaries of instalment 1 no longer in the payroll loaded now: 1;" in m for m in said), (
+        said
+    )
 
 
 def test_two_instalments_of_one_month_closed_again_and_an_earlier_one_brought_up_once(tmp_path):
