@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -176,3 +177,24 @@ def summary(ledger: Ledger, event_id: str) -> dict[str, Any]:
 
 
 D = Decimal
+
+
+# a company of the salary-bonus tests, with a prime NAO award (tests/salary)
+HEAD = '[company]\nid = "ACME"\nname = "Acme"\nfiscal_year_start = "01-01"\nheadcount = 10\n'
+
+
+def nao(award: str, **common) -> str:
+    extra = "".join(f"{k} = {json.dumps(v)}\n" for k, v in common.items())
+    return (
+        HEAD
+        + "\n[schemes.prime_nao]\n"
+        + extra
+        + '\n[[schemes.prime_nao.awards]]\nid = "nao-2025"\nreference_period = "2025"\n'
+        + award
+    )
+
+
+def close(bus, months=range(1, 13), year=2025):
+    f = EventFactory("ACME")
+    for m in months:
+        bus.publish(f.period_closed(f"{year}-{m:02d}"))

@@ -7,24 +7,8 @@ import json
 
 import pytest
 from attrs import evolve
-from helpers.companies import company, person, world
+from helpers.companies import close, company, nao, person, world
 from paybonus.fixtures.pytest_plugin import EventFactory
-
-HEAD = '[company]\nid = "ACME"\nname = "Acme"\nfiscal_year_start = "01-01"\nheadcount = 10\n'
-
-
-def nao(award: str) -> str:  # as tests/salary/test_salary_bonuses.py
-    return (
-        HEAD
-        + '\n[schemes.prime_nao]\n\n[[schemes.prime_nao.awards]]\nid = "nao-2025"\nreference_period = "2025"\n'
-        + award
-    )
-
-
-def close(bus, months=range(1, 13), year=2025):
-    f = EventFactory("ACME")
-    for m in months:
-        bus.publish(f.period_closed(f"{year}-{m:02d}"))
 
 
 def by_emp(ledger, scheme):

@@ -4,14 +4,12 @@ import json
 from datetime import date
 
 import pytest
-from helpers.companies import company, person, world
+from helpers.companies import HEAD, close, company, nao, person, world
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from paybonus.errors import UserError
 from paybonus.fixtures.pytest_plugin import EventFactory
 from paybonus.hooks import Explanation
-
-HEAD = '[company]\nid = "ACME"\nname = "Acme"\nfiscal_year_start = "01-01"\nheadcount = 10\n'
 
 
 def objectives(plans: str, **common) -> str:
@@ -310,23 +308,6 @@ def test_objective_plan_keys_are_checked_at_load(tmp_path, kw, message):
 
 
 # -- prime NAO -------------------------------------------------------------------------------------------------
-
-
-def nao(award: str, **common) -> str:
-    extra = "".join(f"{k} = {json.dumps(v)}\n" for k, v in common.items())
-    return (
-        HEAD
-        + "\n[schemes.prime_nao]\n"
-        + extra
-        + '\n[[schemes.prime_nao.awards]]\nid = "nao-2025"\nreference_period = "2025"\n'
-        + award
-    )
-
-
-def close(bus, months=range(1, 13), year=2025):
-    f = EventFactory("ACME")
-    for m in months:
-        bus.publish(f.period_closed(f"{year}-{m:02d}"))
 
 
 def test_seed_nao_two_percent_of_annual_gross(tmp_path):
