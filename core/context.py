@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from paybonus.hooks.types import CompanyInfo, RecordedEntitlement, SchemeDescriptor
@@ -51,6 +52,16 @@ class Context:
     def entitlements(
         self, scheme: str | None = None, period: Period | None = None, employee: str | None = None
     ) -> list[RecordedEntitlement]:
+        self._may_read(scheme)
+        return self._reader.entitlements(self.company.id, scheme, period, employee)
+
+    def iter_entitlements(
+        self, scheme: str | None = None, period: Period | None = None, employee: str | None = None
+    ) -> Iterator[RecordedEntitlement]:
+        self._may_read(scheme)
+        return self._reader.iter_entitlements(self.company.id, scheme, period, employee)
+
+    def _may_read(self, scheme: str | None) -> None:
         if self.scheme.reads_own_entitlements_only and scheme != self.scheme.name:
             # the bus computed it from a read that may not hold what the event's other schemes record (see
             # `SchemeDescriptor.reads_own_entitlements_only`): a plugin fault, not a partial answer
@@ -58,4 +69,3 @@ class Context:
                 f"scheme {self.scheme.name} declares reads_own_entitlements_only and asked for the entitlements "
                 + (f"of {scheme}" if scheme else "of every scheme")
             )
-        return self._reader.entitlements(self.company.id, scheme, period, employee)

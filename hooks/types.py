@@ -334,6 +334,16 @@ class LedgerView(Protocol):
         """A company's recorded entitlements (whose period overlaps `period`), in recording order."""
         ...
 
+    def iter_entitlements(
+        self,
+        company: str,
+        scheme: str | None = None,
+        period: Period | None = None,
+        employee: str | None = None,
+    ) -> Iterator[RecordedEntitlement]:
+        """`entitlements`, one at a time as they are read (what the caller does not keep is not held)."""
+        ...
+
     def configuration(self, company: str) -> dict[str, Any]:
         """The company's `company.toml` as loaded (its [company] and [schemes.*] tables; empty if unknown)."""
         ...
@@ -377,6 +387,13 @@ class SchemeContext(Protocol):
         self, scheme: str | None = None, period: Period | None = None, employee: str | None = None
     ) -> list[RecordedEntitlement]:
         """Recorded entitlements of this company (whose period overlaps `period`, if given)."""
+        ...
+
+    def iter_entitlements(
+        self, scheme: str | None = None, period: Period | None = None, employee: str | None = None
+    ) -> Iterator[RecordedEntitlement]:
+        """`entitlements`, one at a time as they are read: a scheme that sums a whole population's recorded
+        amounts keeps its sums, not 200 000 explanations."""
         ...
 
 

@@ -222,6 +222,28 @@ def recorded_entitlement(row: Any, explanation: dict[str, Any]) -> RecordedEntit
     )
 
 
+def _filtered(
+    company: str | None,
+    scheme: str | None,
+    period: Period | None,
+    employee: str | None,
+    exact_period: bool = False,
+) -> tuple[str, list[str]]:
+    """The SELECT of `Entitlements.rows` and its arguments."""
+    sql, args = "SELECT * FROM entitlements WHERE 1=1", []
+    for col, val in (("company", company), ("scheme", scheme), ("employee", employee)):
+        if val is not None:
+            sql += f" AND {col} = ?"
+            args.append(val)
+    if period is not None and exact_period:
+        sql += " AND period_start = ? AND period_end = ?"
+        args += [period.start.isoformat(), period.end.isoformat()]
+    elif period is not None:
+        sql += " AND period_start <= ? AND period_end >= ?"
+        args += [period.end.isoformat(), period.start.isoformat()]
+    return sql + " ORDER BY seq", args
+
+
 class Entitlements:
     """The entitlements table."""
 
@@ -333,18 +355,20 @@ class Entitlements:
         exact_period: bool = False,
     ) -> list[sqlite3.Row]:
         """Rows in recording order; `period`: those overlapping it (`exact_period`: those of exactly it)."""
-        sql, args = "SELECT * FROM entitlements WHERE 1=1", []
-        for col, val in (("company", company), ("scheme", scheme), ("employee", employee)):
-            if val is not None:
-                sql += f" AND {col} = ?"
-                args.append(val)
-        if period is not None and exact_period:
-            sql += " AND period_start = ? AND period_end = ?"
-            args += [period.start.isoformat(), period.end.isoformat()]
-        elif period is not None:
-            sql += " AND period_start <= ? AND period_end >= ?"
-            args += [period.end.isoformat(), period.start.isoformat()]
-        return select(self.conn, sql + " ORDER BY seq", args)
+        return select(self.conn, *_filtered(company, scheme, period, employee, exact_period))
+
+    def each_row(
+        self,
+        company: str | None = None,
+        scheme: str | None = None,
+        period: Period | None = None,
+        employee: str | None = None,
+    ) -> Iterator[sqlite3.Row]:
+        """`rows`, streamed: read as they are consumed (a company's year of 200 000 people is never held as rows
+        at once; a PostgreSQL ledger's client-side cursor holds them)."""
+        cur = self.conn.cursor()
+        cur.row_factory = sqlite3.Row
+        yield from cur.execute(*_filtered(company, scheme, period, employee))
 
     def get(self, entitlement_id: str) -> sqlite3.Row | None:
         rows = select(self.conn, "SELECT * FROM entitlements WHERE id = ?", [entitlement_id])

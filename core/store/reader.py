@@ -149,9 +149,19 @@ class LedgerReader:
         employee: str | None = None,
     ) -> list[RecordedEntitlement]:
         """A company's recorded entitlements (whose period overlaps `period`), in recording order."""
-        return [
-            self._entitlements.recorded(r) for r in self._entitlements.rows(company, scheme, period, employee)
-        ]
+        return list(self.iter_entitlements(company, scheme, period, employee))
+
+    def iter_entitlements(
+        self,
+        company: str,
+        scheme: str | None = None,
+        period: Period | None = None,
+        employee: str | None = None,
+    ) -> Iterator[RecordedEntitlement]:
+        """`entitlements`, one at a time as they are read: what the caller does not keep is not held."""
+        recorded = self._entitlements.recorded
+        for row in self._entitlements.each_row(company, scheme, period, employee):
+            yield recorded(row)
 
     def entitlement(self, entitlement_id: str) -> RecordedEntitlement | None:
         row = self._entitlements.get(entitlement_id)

@@ -129,41 +129,70 @@ def on_recompute(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
                 continue
             before = _recorded(ctx, award, n)
             new = _instalment(ctx, cfg, award, n, schedule)
-            drafts += _corrections(new, before, event, sc.dsn(cfg.dsn_code))
+            drafts += _corrections(ctx, award, n, new, before, event, sc.dsn(cfg.dsn_code))
     return SchemeResult(
         drafts, sc.payment_date_warning(cfg, SCHEME), {"recomputation": event.id, "entitlements": len(drafts)}
     )
 
 
-def _recorded(ctx: SchemeContext, award: Award, n: int) -> list[RecordedEntitlement]:
+@frozen
+class _Recorded:
+    """What is recorded for one instalment of an award, summed as it is read: each person's total (principal and
+    corrections) and his principal's id; not the entitlements themselves (200 000 explanations at a time)."""
+
+    total: dict[str, int]
+    principal: dict[str, str]
+
+
+def _of(e: RecordedEntitlement, award: Award, n: int) -> bool:
+    """Whether `e` is of instalment `n` of `award` (its principal or a correction)."""
+    inputs = e.explanation.inputs
+    return (
+        e.period == award.reference_period
+        and inputs.get("award") == award.id
+        and inputs.get("instalment") == n + 1
+    )
+
+
+def _recorded(ctx: SchemeContext, award: Award, n: int) -> _Recorded:
     """What is recorded for instalment `n` of `award` (principals and corrections)."""
-    return [
-        e
-        for e in ctx.entitlements(scheme=SCHEME, period=award.reference_period)
-        if e.period == award.reference_period
-        and e.explanation.inputs.get("award") == award.id
-        and e.explanation.inputs.get("instalment") == n + 1
-    ]
+    total: dict[str, int] = {}
+    principal: dict[str, str] = {}
+    for e in ctx.iter_entitlements(scheme=SCHEME, period=award.reference_period):
+        if _of(e, award, n):
+            total[e.employee] = total.get(e.employee, 0) + e.amount_cents
+            if e.kind is Kind.PRINCIPAL:
+                principal[e.employee] = e.id
+    return _Recorded(total, principal)
+
+
+def _principals(ctx: SchemeContext, award: Award, n: int, ids: set[str]) -> dict[str, RecordedEntitlement]:
+    """The recorded principals `ids` of instalment `n` of `award`, by employee (read again: a few people)."""
+    return {
+        e.employee: e
+        for e in ctx.iter_entitlements(scheme=SCHEME, period=award.reference_period)
+        if e.id in ids and _of(e, award, n)
+    }
 
 
 def _corrections(
+    ctx: SchemeContext,
+    award: Award,
+    n: int,
     new: Sequence[EntitlementDraft],
-    before: list[RecordedEntitlement],
+    before: _Recorded,
     request: Event[Any],
     dsn: DsnMapping,
     reason: str | None = None,
     kept: tuple[frozenset[str], list[str]] | None = None,
 ) -> list[EntitlementDraft]:
-    """The new amounts less what was recorded: corrections referencing each principal (or a principal for a
-    new beneficiary); someone no longer entitled gets a negative correction. `kept` (staff, out): someone not in
-    the staff loaded now keeps what was recorded (his id added to `out`): a payroll that no longer lists him is no
-    proof he is not entitled (a recomputation the company asks for takes it back)."""
-    total: dict[str, int] = {}
-    principal: dict[str, RecordedEntitlement] = {}
-    for e in before:
-        total[e.employee] = total.get(e.employee, 0) + e.amount_cents
-        if e.kind is Kind.PRINCIPAL:
-            principal[e.employee] = e
+    """The new amounts of instalment `n` of `award` less what was recorded: corrections referencing each
+    principal (or a principal for a new beneficiary); someone no longer entitled gets a negative correction.
+    `kept` (staff, out): someone not in the staff loaded now keeps what was recorded (his id added to `out`): a
+    payroll that no longer lists him is no proof he is not entitled (a recomputation the company asks for takes it
+    back)."""
+    total = dict(before.total)
+    principal = before.principal
     out = []
     why = sc.recomputation(request)
     if reason is not None:  # what the request's own reason would not say (a later instalment's close)
@@ -172,13 +201,13 @@ def _corrections(
         prev = total.pop(d.employee, 0)
         if d.amount_cents == prev:
             continue
-        first = principal.get(d.employee)
+        first_id = principal.get(d.employee)
         expl = evolve(  # keeps the part the instalment's drafts share
             d.explanation,
             inputs={**d.explanation.inputs, "previous_cents": prev, "recomputation": why},
             steps=[*d.explanation.steps, f"recorded before: {format_euros(prev)}"],
         )
-        if first is None:
+        if first_id is None:
             out.append(evolve(d, explanation=expl, amount_cents=d.amount_cents - prev))
         else:
             out.append(
@@ -187,17 +216,21 @@ def _corrections(
                     explanation=expl,
                     amount_cents=d.amount_cents - prev,
                     kind=Kind.CORRECTION,
-                    corrects=first.id,
+                    corrects=first_id,
                     key=f"{d.key}|{request.id}",
                 )
             )
+    gone: list[tuple[str, int]] = []
     for emp, prev in total.items():
         if not prev or emp not in principal:
             continue
         if kept is not None and emp not in kept[0]:
             kept[1].append(emp)
             continue
-        first = principal[emp]
+        gone.append((emp, prev))
+    firsts = _principals(ctx, award, n, {principal[emp] for emp, _ in gone}) if gone else {}
+    for emp, prev in gone:
+        first = firsts[emp]
         inputs = {**first.explanation.inputs, "full_cents": 0, "total_cents": 0, "previous_cents": prev}
         expl = Explanation(
             {**inputs, "recomputation": why},
@@ -256,7 +289,17 @@ def on_close(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
                     staff = frozenset(e.id for e in ctx.population(award.reference_period).employees)
                     missing: list[str] = []
                     drafts = drafts + Drafts.of(
-                        _corrections(earlier, before, event, sc.dsn(cfg.dsn_code), reason, (staff, missing))
+                        _corrections(
+                            ctx,
+                            award,
+                            m,
+                            earlier,
+                            before,
+                            event,
+                            sc.dsn(cfg.dsn_code),
+                            reason,
+                            (staff, missing),
+                        )
                     )
                     if missing:  # a count, never who: findings are read by people who are not payroll
                         findings.append(
@@ -271,7 +314,11 @@ def on_close(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
                     # the month closed again (a payroll corrected after its close): what changed is a correction
                     # citing this close; nothing when nothing changed (N-1)
                     before = _recorded(ctx, award, n)
-                    new = Drafts.of(_corrections(new, before, event, sc.dsn(cfg.dsn_code))) if before else new
+                    new = (
+                        Drafts.of(_corrections(ctx, award, n, new, before, event, sc.dsn(cfg.dsn_code)))
+                        if before.total
+                        else new
+                    )
                 drafts = drafts + new
                 if award.gross_basis == "actual" and award.percent_of_gross is not None:
                     findings.append(Finding("warning", "N-4", ACTUAL_GROSS_WARNING.format(award=award.id)))

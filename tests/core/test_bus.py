@@ -266,9 +266,10 @@ def test_context_sees_earlier_events_and_entitlements(paybonus_bus, paybonus_eve
     assert seen["results"] == ["r1"] and seen["flat"] > 0
 
 
+@pytest.mark.parametrize("read", ["entitlements", "iter_entitlements"])
 @pytest.mark.parametrize("reads", ["flat_bonus", None, "zz_own"])
 def test_a_scheme_reading_only_its_own_entitlements_is_held_to_it(
-    paybonus_bus, paybonus_events, paybonus_ledger, reads
+    paybonus_bus, paybonus_events, paybonus_ledger, reads, read
 ):
     """A scheme declaring `reads_own_entitlements_only` is computed from the read of the event's first scheme
     (docs/plugins.md): asking for another scheme's entitlements, or every scheme's, fails its dispatch with a
@@ -279,7 +280,7 @@ def test_a_scheme_reading_only_its_own_entitlements_is_held_to_it(
     seen = []
 
     def own(event, ctx):
-        seen.append(len(ctx.entitlements(scheme=reads, period=event.payload.period)))
+        seen.append(len(list(getattr(ctx, read)(scheme=reads, period=event.payload.period))))
         return SchemeResult()
 
     plugin = _one_scheme_plugin("zz_own", own)
@@ -299,6 +300,25 @@ def test_a_scheme_reading_only_its_own_entitlements_is_held_to_it(
         assert f"declares reads_own_entitlements_only and asked for the entitlements {whose}" in (
             status["zz_own"].error
         )
+
+
+def test_entitlements_are_read_one_at_a_time_or_at_once_alike(bus, paybonus_events, paybonus_ledger):
+    # `iter_entitlements` streams what `entitlements` lists: the same values in the same order, under each filter
+    from paybonus.calendar import Period
+    from paybonus.store import LedgerReader
+
+    for month in ("2025-01", "2025-02", "2025-03"):
+        bus.publish(paybonus_events.period_closed(month))
+    reader = LedgerReader.open(paybonus_ledger.path)
+    feb = Period.parse("2025-02")
+    for filters in ({}, {"scheme": "flat_bonus"}, {"period": feb}, {"employee": "E0001"}, {"scheme": "nope"}):
+        streamed = reader.iter_entitlements("ACME", **filters)
+        assert not isinstance(streamed, list)
+        listed = reader.entitlements("ACME", **filters)
+        assert list(streamed) == listed
+        assert filters.get("scheme") == "nope" or listed
+    assert len(reader.entitlements("ACME", period=feb)) < len(reader.entitlements("ACME"))
+    reader.close()
 
 
 def test_entitlements_carry_everything_the_ledger_promises(bus, paybonus_events, paybonus_ledger):

@@ -201,3 +201,33 @@ def test_two_instalments_of_one_month_closed_again_and_an_earlier_one_brought_up
     assert ledger.dispatches.failed() == []
     assert by_emp(ledger, "prime_nao") == reference(tmp_path, half, award)
     verify_and_replay(bus, ledger)
+
+
+def test_a_recomputation_takes_back_each_instalment_of_someone_dropped_citing_its_principal(tmp_path):
+    # the recorded instalments are summed as they are read (not held, issue 17): someone no longer entitled still
+    # gets, for each instalment, a negative correction of what he was given, referencing that instalment's
+    # principal and keeping its explanation's inputs (N-1); the others' amounts are unchanged
+    award = 'flat = "600.00"\n' + SPLIT3
+    people = [person("A", 250_000), person("D", 250_000), person("E", 250_000)]
+    bus, ledger = world(tmp_path, company(people, nao(award)))
+    close(bus)
+    principals = {
+        (r["employee"], ledger.entitlements.explanation(r)["inputs"]["instalment"]): r["id"]
+        for r in ledger.entitlements.rows(scheme="prime_nao")
+        if r["employee"] == "D"
+    }
+    store_company_(ledger, company([person("A", 250_000), person("E", 250_000)], nao(award)))
+    recompute_event(bus)
+    taken = [r for r in ledger.entitlements.rows(scheme="prime_nao") if r["amount_cents"] < 0]
+    assert sorted((r["employee"], r["amount_cents"]) for r in taken) == [
+        ("D", -24_000),
+        ("D", -18_000),
+        ("D", -18_000),
+    ]
+    expl = {r["corrects"]: ledger.entitlements.explanation(r) for r in taken}
+    assert sorted(expl) == sorted(principals.values())  # one per instalment, each citing its own principal
+    for (_, n), principal in principals.items():
+        assert expl[principal]["inputs"]["instalment"] == n and expl[principal]["inputs"]["award"]
+        assert expl[principal]["steps"][0] == "no longer entitled under the installed rules"
+    assert by_emp(ledger, "prime_nao") == {"A": 60_000, "D": 0, "E": 60_000}
+    verify_and_replay(bus, ledger)
