@@ -60,28 +60,41 @@ def scan(
 
 
 def _gone(ledger: Ledger, as_of: date) -> set[tuple[str, str]]:
-    """(company, employee) of the leavers not back by `as_of`: someone who left, then came back under a new contract
-    with the company, is on its payroll again and reachable; his sums are paid to him, not held for the Caisse
-    des dépôts (I-45)."""
+    """(company, employee) of the leavers not back by `as_of` (`left_on`)."""
+    return set(left_on(ledger, as_of))
+
+
+def left_on(ledger: Ledger, as_of: date, company: str | None = None) -> dict[tuple[str, str], date]:
+    """The day each leaver not back by `as_of` left, as true on `as_of`, by (company, employee) (of one company, or
+    of all): someone who left, then came back under a new contract with the company, is on its payroll again and
+    reachable; his sums are paid to him, not held for the Caisse des dépôts (I-45), and his statement does not say
+    he left (I-44). Hired again under a contract that ended by `as_of`, he left at its end, whether or not its
+    employee_left is in the ledger yet."""
     last: dict[tuple[str, str], str] = {}
     for row in ledger.events.by_type("employee_left"):
+        if company is not None and row["company"] != company:
+            continue
         try:
             left = str(json.loads(row["payload"])["left_on"])
         except (ValueError, KeyError, TypeError):  # reported by `audit verify`; a leaver not back here
             left = "9999-12-31"
         key = (row["company"], row["employee"])
         last[key] = max(last.get(key, left), left)
-    gone = set(last)
+    gone = dict(last)
+    on = as_of.isoformat()
     for comp in {c for c, _ in last}:
         since = min(left for (c, _), left in last.items() if c == comp)
-        on = as_of.isoformat()
         for emp, start, end, *_, group in ledger.companies.contracts_during(comp, since, on):
-            # back: under a contract begun after his last departure and not ended by `as_of` (a contract ended
-            # since, whose employee_left is not in the ledger yet, is a leaver again)
-            back = start > last.get((comp, emp), "9999") and start <= on and (end is None or end >= on)
-            if not group and back:
-                gone.discard((comp, emp))
-    return gone
+            key = (comp, emp)
+            # a contract with another company of the group, or begun before his last departure or after `as_of`,
+            # does not bring him back
+            if group or key not in gone or start <= last[key] or start > on:
+                continue
+            if end is None or end >= on:  # back: under a contract begun after his last departure
+                del gone[key]
+            else:  # a contract ended since, whose employee_left is not in the ledger yet: a leaver again
+                gone[key] = max(gone[key], end)
+    return {key: date.fromisoformat(left) for key, left in gone.items()}
 
 
 def check(ledger: Ledger, as_of: date, params: Parameters, company: str | None = None) -> list[Item]:

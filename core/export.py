@@ -13,6 +13,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from .in_force import SchemesInForce
 from .money import share_half_up
 from .params import Parameters
 from .params import csg_crds as withheld
@@ -69,9 +70,10 @@ def rows(
 ) -> Iterator[dict[str, Any]]:
     recorded = RecordedParameters(ledger, params)
     known = ledger.events.months(company)
+    in_force = SchemesInForce(ledger, company)
     for r in ledger.entitlements.rows(company, scheme):
         expl = ledger.entitlements.explanation(r)
-        month = _payroll_month(r, expl, known)
+        month = _payroll_month(r, expl, known, not in_force.owes(r["company"], r["event_id"], r["scheme"]))
         if payroll_month and month != payroll_month:
             continue
         epargne = r["social_regime"] == "epargne_salariale"
@@ -209,17 +211,22 @@ def csg_crds_parts(if_paid: int, if_placed: int, amount: int, placed_part: int) 
     )
 
 
-def _payroll_month(r: Any, expl: dict[str, Any], known: dict[tuple[str, str], str]) -> str:
+def _payroll_month(r: Any, expl: dict[str, Any], known: dict[tuple[str, str], str], backfilled: bool) -> str:
     """The month whose payroll pays (or recovers) the row: the one its scheme chose (salary-type bonuses, O-5),
     else the month of its deadline (I-39); never a month before its event occurred. A correction recorded after
     that month (a recomputation), or a principal computed from results published after the deadline, goes to the
     payroll of the month it became known in: a payroll month already closed would never pay it. So does a
-    principal a recomputation (or a later close) gave someone new, whose explanation says `recomputation`."""
+    principal a recomputation (or a later close) gave someone new, whose explanation says `recomputation`, and a
+    row `paybonus retry --backfill` computed for a scheme its event did not owe when it was recorded
+    (`paybonus.in_force`): it goes to the payroll of the month it was recorded in, not to its event's, closed by
+    then. A retry of a dispatch its event owed (a failure, an interrupted run) keeps the month it was owed in."""
     inputs = expl.get("inputs", {})
     chosen = inputs.get("payroll_month")
     month = chosen or (r["due_date"] or "")[:7]
     if month and (r["kind"] == "correction" or not chosen or "recomputation" in inputs):
         month = max(month, known.get((r["company"], r["event_id"]), ""))
+    if month and backfilled:
+        month = max(month, known.get((r["company"], r["event_id"]), ""), str(r["recorded_at"])[:7])
     return str(month)
 
 

@@ -35,6 +35,7 @@ from paybonus.hooks.types import Kind, RecordedEntitlement, SchemeDescriptor, So
 from ..caches import Caches
 from ..calendar import Period
 from ..config import CompanyConfig
+from ..deadlines import left_on
 from ..errors import UserError
 from ..events import canonical_json
 from ..export import RecordedParameters
@@ -56,6 +57,7 @@ class StatementBuilder:
         self, ledger: Ledger, reader: LedgerReader, caches: Caches, host: PluginHost, params: Parameters
     ) -> None:
         self.ledger, self.reader, self.caches, self.host, self.params = ledger, reader, caches, host, params
+        self._left: dict[tuple[str, date], dict[tuple[str, str], date]] = {}  # left_on() by company and day
 
     def scheme(self, name: str) -> SchemeDescriptor:
         """The scheme, if it has statements: épargne salariale only (D3313-9), with an annex."""
@@ -293,16 +295,21 @@ class StatementBuilder:
         return settled(by_mode, total)
 
     def _employee(self, company: str, employee: str, period: Period, issued_on: date) -> dict[str, Any]:
-        left_on, address = None, ""
+        address = ""
         for ev in self.reader.events(company, "employee_left", employee):
-            left_on, address = ev.payload.left_on, ev.payload.forwarding_address or address
-        if left_on is not None and left_on > issued_on:  # announced, not yet gone
-            left_on = None
+            address = ev.payload.forwarding_address or address
+        # the departure true on the date of issue, as the deadlines see it (I-44, I-45): none if he is under
+        # contract again (hired again after he left), the end of his latest contract if it ended
+        if (company, issued_on) not in self._left:
+            self._left[company, issued_on] = left_on(self.ledger, issued_on, company)
+        left = self._left[company, issued_on].get((company, employee))
+        if left is not None and left > issued_on:  # announced, not yet gone
+            left = None
         return {
             "id": employee,
             "name": self.ledger.companies.display_name(company, employee) or employee,
             "address": [x.strip() for x in address.replace(";", "\n").split("\n") if x.strip()],
-            "left_on": left_on.isoformat() if left_on else None,
+            "left_on": left.isoformat() if left else None,
         }
 
     def _annex(

@@ -38,16 +38,20 @@ WITH_PER = ("has_savings_plan = true\n", "has_savings_plan = true\nhas_company_p
 PER_ONLY = ("has_savings_plan = true\n", "has_savings_plan = false\nhas_company_per = true\n")
 
 
-def sample_ledger(path: Path, change: tuple[str, str] | None = None) -> Path:
-    """The sample company (DURAND) and its year of events; `change` replaces a text of its company.toml (in a
-    copy beside the ledger)."""
+def sample_ledger(path: Path, change: tuple[str, str] | None = None, contracts: str = "") -> Path:
+    """The sample company (DURAND) and its year of events; `change` replaces a text of its company.toml, and
+    `contracts` (lines of employees.csv) are added to its contracts (in a copy beside the ledger)."""
     company = sample_dir()
-    if change is not None:
+    if change is not None or contracts:
         company = path.parent / "DURAND"
         shutil.copytree(sample_dir(), company)
+    if change is not None:
         toml = company / "company.toml"
         assert change[0] in toml.read_text(encoding="utf-8")
         toml.write_text(toml.read_text(encoding="utf-8").replace(*change), encoding="utf-8")
+    if contracts:
+        with (company / "employees.csv").open("a", encoding="utf-8") as f:
+            f.write(contracts)
     with Paybonus.create(path) as app:
         app.load_company(company)
         app.publish(company / "events.jsonl")
