@@ -245,7 +245,7 @@ def recorded_by_employee(
     """What is already recorded for `period` per employee (only `employee`'s, if given): (net cents, id of the
     principal to correct)."""
     out: dict[str, tuple[int, str | None]] = {}
-    for e in ctx.entitlements(scheme=scheme, period=period, employee=employee):
+    for e in ctx.iter_entitlements(scheme=scheme, period=period, employee=employee):  # summed, not held
         if e.period != period or not match(e):
             continue
         total, principal = out.get(e.employee, (0, None))

@@ -37,7 +37,10 @@ from paybonus.payroll import AbsenceKind, Population
 
 from . import mechanism as sc
 
-VERSION = "1.2.0"  # 1.2.0: instalments brought up to the award at a later close (N-1); 1.1.0: D-2
+VERSION = (
+    "1.3.0"  # 1.3.0: what a later event records is due at the end of its month; 1.2.0: instalments brought
+)
+# up to the award at a later close (N-1); 1.1.0: D-2
 SCHEME = "prime_nao"
 
 MAX_COEFFICIENT = Decimal(10)  # a category's coefficient on the award
@@ -194,6 +197,9 @@ def _corrections(
     total = dict(before.total)
     principal = before.principal
     out = []
+    # what `request` records is paid (or recovered) by the payroll of the month it occurred in, as `paybonus
+    # export` places it: never due before that month ends (an instalment's own date may be months past)
+    floor = sc.due_date(request.occurred_at.date())
     why = sc.recomputation(request)
     if reason is not None:  # what the request's own reason would not say (a later instalment's close)
         why["reason"] = reason
@@ -207,14 +213,16 @@ def _corrections(
             inputs={**d.explanation.inputs, "previous_cents": prev, "recomputation": why},
             steps=[*d.explanation.steps, f"recorded before: {format_euros(prev)}"],
         )
+        due = floor if d.due_date is None else max(d.due_date, floor)
         if first_id is None:
-            out.append(evolve(d, explanation=expl, amount_cents=d.amount_cents - prev))
+            out.append(evolve(d, explanation=expl, amount_cents=d.amount_cents - prev, due_date=due))
         else:
             out.append(
                 evolve(
                     d,
                     explanation=expl,
                     amount_cents=d.amount_cents - prev,
+                    due_date=due,
                     kind=Kind.CORRECTION,
                     corrects=first_id,
                     key=f"{d.key}|{request.id}",
@@ -245,7 +253,7 @@ def _corrections(
                 -prev,
                 expl,
                 Kind.CORRECTION,
-                first.due_date,
+                floor if first.due_date is None else max(first.due_date, floor),
                 first.id,
                 key=f"{first.explanation.inputs.get('award')}|{first.explanation.inputs.get('instalment')}|{request.id}",
                 dsn=dsn,

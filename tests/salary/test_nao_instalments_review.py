@@ -230,4 +230,7 @@ def test_a_recomputation_takes_back_each_instalment_of_someone_dropped_citing_it
         assert expl[principal]["inputs"]["instalment"] == n and expl[principal]["inputs"]["award"]
         assert expl[principal]["steps"][0] == "no longer entitled under the installed rules"
     assert by_emp(ledger, "prime_nao") == {"A": 60_000, "D": 0, "E": 60_000}
+    # recovered by the payroll of the request's month (October), never due before it: April's and August's
+    # instalments are not overdue the day they are taken back; December's keeps its own date
+    assert sorted(r["due_date"] for r in taken) == ["2025-10-31", "2025-10-31", "2025-12-31"]
     verify_and_replay(bus, ledger)

@@ -444,7 +444,7 @@ def test_an_instalment_computed_for_someone_new_after_its_month_goes_to_a_payrol
     assert months == {
         ("A", "2025-06-30"): "2025-06",
         ("A", "2025-12-31"): "2025-12",
-        ("H", "2025-06-30"): "2026-01",
+        ("H", "2026-01-31"): "2026-01",  # and due when that payroll ends, not overdue the day it is recorded
         ("H", "2025-12-31"): "2025-12",
     }
 
