@@ -12,6 +12,7 @@ from cattrs.errors import ForbiddenExtraKeysError
 from cattrs.v import format_exception, transform_error
 
 from .calendar import Period
+from .money import format_euros
 from .parsing import MAX_TEXT_CHARS
 
 T = TypeVar("T")
@@ -85,11 +86,18 @@ def show(v: Any) -> str:
     return str(v) if isinstance(v, Decimal) else repr(v)
 
 
+# why a number is not an integer though it may be whole: JSON's 100.00, 1e2 and 100.0 are read as Decimals
+NOT_WHOLE = " (a number with a decimal point or an exponent)"
+
+
 def _structure_int(v: Any, _: type) -> int:
+    # An integer is written as one: a JSON number with a decimal point or an exponent is refused even when whole
+    # (100.00, 1e2), as are true and false. Most integers read are cents, and whoever writes 100.00 for an amount
+    # in cents almost surely meant euros (10 000 cents): reading it as 100 cents paid a hundredth of it.
     if isinstance(v, bool) or not isinstance(v, int):
-        if isinstance(v, Decimal) and v.is_finite() and abs(v) < MAX_NUMBER and v == v.to_integral_value():
-            return int(v)
-        raise ValueError(f"expected an integer, got {show(v)}")
+        raise ValueError(
+            f"expected an integer, got {show(v)}{NOT_WHOLE if isinstance(v, Decimal | float) else ''}"
+        )
     if abs(v) >= MAX_NUMBER:
         raise ValueError(f"{str(v)[:40]} is out of range (at most 15 digits)")
     return v
@@ -180,7 +188,37 @@ def first_error(exc: BaseException) -> str:
     if not _:
         return messages[0]
     path = path.lstrip(".")
-    return f"{path}: {desc}" if path else desc
+    return f"{path}: {in_cents(path, desc)}" if path else desc
+
+
+def not_an_integer(path: str, v: Any) -> str | None:
+    """The line refusing `v` where `path` (`entities[0].pool_cents`) holds an integer, or None if `v` is one: as
+    the converter words it, for a value checked outside it (a file compared with its recomputation by `==`, where
+    Decimal('100.00') == 100 and True == 1)."""
+    try:
+        _structure_int(v, int)
+    except ValueError as exc:
+        return f"{path}: {in_cents(path, str(exc))}"
+    return None
+
+
+def in_cents(path: str, desc: str) -> str:
+    """`desc` for a field of cents (its name ends in `_cents`): "expected an integer number of cents", and what a
+    whole or two-decimal number (100.00) would be if it meant euros ("100.00 € is 10000 cents")."""
+    head = "expected an integer, got "
+    if not path.rsplit(".", 1)[-1].endswith("_cents") or not desc.startswith(head):
+        return desc
+    shown = desc[len(head) :]
+    desc = f"expected an integer number of cents, got {shown}"
+    if not shown.endswith(NOT_WHOLE):
+        return desc
+    try:
+        cents = Decimal(shown.removesuffix(NOT_WHOLE)) * 100
+    except InvalidOperation:  # pragma: no cover - the shown value is a Decimal's or a float's text
+        return desc
+    if cents and cents.is_finite() and cents == cents.to_integral_value() and abs(cents) < MAX_NUMBER:
+        desc = f"{desc[:-1]}; {format_euros(int(cents))} € is {int(cents)} cents)"
+    return desc
 
 
 def structure(data: Any, cls: type[T]) -> T:

@@ -122,7 +122,8 @@ def parse(text: str, path: str) -> list[Declaration]:
 def _declaration(lines: list[tuple[int, str, str]], path: str) -> Declaration:
     first, last = lines[0][0], lines[-1][0]
     count = next((v for _, r, v in lines if r == "S90.G00.90.001"), None)
-    if count is None or not count.isdigit() or int(count) != len(lines):
+    # ASCII digits: '²' passes str.isdigit() and int() refuses it (a traceback); '١٢' is read as 12
+    if count is None or not (count.isascii() and count.isdigit()) or int(count) != len(lines):
         raise UserError(
             f"{path}:{last}",
             f"S90.G00.90.001: the declaration has {len(lines)} lines, it says {count!r} (truncated or altered?)",

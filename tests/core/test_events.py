@@ -109,7 +109,7 @@ BASE = '"id":"e1","company":"A","occurred_at":"2025-01-31T18:00:00Z"'
             "{"
             + BASE
             + ',"type":"payment_recorded","payload":{"entitlement":"x","amount_cents":1.5,"paid_on":"2025-01-01"}}',
-            "payload.amount_cents: expected an integer, got 1.5",
+            "payload.amount_cents: expected an integer number of cents, got 1.5 (a number with a decimal point",
         ),
         (
             "{"

@@ -37,7 +37,10 @@ def cli(*args: str, stdin: str | None = None) -> tuple[int | str, str, str]:
             if stdin is not None:
                 import sys
 
-                old, sys.stdin = sys.stdin, io.StringIO(stdin)
+                old, sys.stdin = (
+                    sys.stdin,
+                    io.TextIOWrapper(io.BytesIO(stdin.encode("utf-8")), encoding="utf-8"),
+                )
                 try:
                     code = main(list(args))
                 finally:

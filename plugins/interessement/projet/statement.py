@@ -21,7 +21,7 @@ from attrs import frozen
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paybonus import signing
 from paybonus.calendar import Period
-from paybonus.convert import converter, structure
+from paybonus.convert import converter, not_an_integer, structure
 from paybonus.errors import UserError
 from paybonus.events import canonical_json
 from paybonus.formulas import FormulaError
@@ -293,6 +293,9 @@ def verify(data: Any, params: Parameters) -> Statement:
     again = build(agreement, period, figures, measures, issued)
     if "signature" in data:
         again["signature"] = data["signature"]  # checked apart: `check_signature`
+    wrong = _integer_written_otherwise(again, data)
+    if wrong is not None:
+        raise ValueError(wrong)
     if again != data:
         for mine, theirs in zip(again["entities"], data.get("entities", []), strict=False):
             if mine != theirs:
@@ -312,6 +315,24 @@ def verify(data: Any, params: Parameters) -> Statement:
         for r in data["entities"]
     )
     return Statement(data, agreement, period, parts)
+
+
+def _integer_written_otherwise(built: Any, data: Any, path: str = "") -> str | None:
+    """The line refusing the first value of `data` written otherwise (100.00, 1e2, true) where the statement built
+    again holds an integer (cents, a weight): `==` takes Decimal('100.00') for 100 and True for 1, and the refusal
+    would only say that the pool does not follow."""
+    todo = [(built, data, path)]
+    while todo:
+        b, d, where = todo.pop(0)
+        if type(b) is int:
+            wrong = not_an_integer(where, d)
+            if wrong is not None:
+                return wrong
+        elif isinstance(b, dict) and isinstance(d, dict):
+            todo += [(b[k], d[k], f"{where}.{k}" if where else k) for k in b if k in d]
+        elif isinstance(b, list) and isinstance(d, list):
+            todo += [(x, y, f"{where}[{i}]") for i, (x, y) in enumerate(zip(b, d, strict=False))]
+    return None
 
 
 def _count(v: Any) -> int | None:
