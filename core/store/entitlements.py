@@ -6,6 +6,7 @@ recorded. Its digest covers every column but the status and the time it was writ
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import sqlite3
@@ -203,22 +204,40 @@ def shared_hash(body: str) -> str:
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
-def recorded_entitlement(row: Any, explanation: dict[str, Any]) -> RecordedEntitlement:
-    """A stored row, with its whole explanation (`Entitlements.explanation`), as the value schemes read back."""
+_KINDS = {k.value: k for k in Kind}
+_STATUSES = {s.value: s for s in Status}
+
+
+@functools.lru_cache(maxsize=1024)
+def _period(start: str, end: str) -> Period:
+    """A stored period (a ledger holds a few: months, years), made once (`Period` is immutable)."""
+    return Period(date.fromisoformat(start), date.fromisoformat(end))
+
+
+@functools.lru_cache(maxsize=1024)
+def _day(text: str) -> date:
+    return date.fromisoformat(text)
+
+
+def recorded_entitlement(row: Any, explanation: dict[str, Any] | Explanation) -> RecordedEntitlement:
+    """A stored row, with its whole explanation (`Entitlements.explanation`, or `explained`), as the value schemes
+    read back."""
     return RecordedEntitlement(
         id=row["id"],
         scheme=row["scheme"],
         scheme_version=row["scheme_version"],
         company=row["company"],
         employee=row["employee"],
-        period=Period(date.fromisoformat(row["period_start"]), date.fromisoformat(row["period_end"])),
+        period=_period(row["period_start"], row["period_end"]),
         amount_cents=row["amount_cents"],
-        kind=Kind(row["kind"]),
-        status=Status(row["status"]),
+        kind=_KINDS.get(row["kind"]) or Kind(row["kind"]),  # Kind(): the error an unknown value always raised
+        status=_STATUSES.get(row["status"]) or Status(row["status"]),
         event_id=row["event_id"],
         corrects=row["corrects"],
-        due_date=date.fromisoformat(row["due_date"]) if row["due_date"] else None,
-        explanation=Explanation.from_dict(explanation),
+        due_date=_day(row["due_date"]) if row["due_date"] else None,
+        explanation=explanation
+        if explanation.__class__ is Explanation
+        else Explanation.from_dict(explanation),  # type: ignore[arg-type]
     )
 
 
@@ -339,8 +358,9 @@ class Entitlements:
         )
 
     def recorded(self, row: Any) -> RecordedEntitlement:
-        """A stored row as the value schemes read back."""
-        return recorded_entitlement(row, self.explanation(row))
+        """A stored row as the value schemes read back (its explanation as `explained` makes it: a dispatch's shared
+        part prepared once, not merged anew for each row)."""
+        return recorded_entitlement(row, self.explained(row["explanation"]))
 
     def shared_parts(self) -> Iterable[tuple[str, str]]:
         """(hash, body) of every shared explanation part (streamed)."""
