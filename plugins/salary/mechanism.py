@@ -204,13 +204,14 @@ def payroll_month(
     period: Period, lag: int, left_on: date | None = None, figures_on: date | None = None
 ) -> date:
     """First day of the payroll month paying the bonus. A leaver's is his final pay's (O-5) when the figures it
-    rests on were known by his exit; figures recorded later are paid with the pay that follows them, `lag`
-    months after their month (docs/rules.md D-8): never a due date before the amount could be known."""
-    if left_on is not None:
-        if figures_on is None or figures_on <= left_on:
-            return left_on.replace(day=1)
-        return add_months(figures_on.replace(day=1), lag)
-    return add_months(period.end.replace(day=1), lag)
+    rests on were known by his exit; otherwise the month `lag` after the period's end, when its figures were known
+    by that month's end. Figures recorded later are paid with the pay that follows them, `lag` months after their
+    month (docs/rules.md D-8): never a due date before the amount could be known."""
+    normal = left_on.replace(day=1) if left_on is not None else add_months(period.end.replace(day=1), lag)
+    known_by = left_on if left_on is not None else due_date(normal)
+    if figures_on is None or figures_on <= known_by:
+        return normal
+    return add_months(figures_on.replace(day=1), lag)
 
 
 def due_date(pay_month: date) -> date:

@@ -37,8 +37,9 @@ from . import mechanism as sc
 # function of its arguments, found once
 period_of = functools.lru_cache(maxsize=4096)(sc.bonus_period)
 
-# 1.1.0: grace period, contractual objectives, proration modes, leavers' due date (O-2, O-5)
-VERSION = "1.1.0"
+# 1.2.0: figures recorded after the normal pay are paid with the pay that follows them (D-8); 1.1.0: grace
+# period, contractual objectives, proration modes, leavers' due date (O-2, O-5)
+VERSION = "1.2.0"
 SCHEME = "prime_objectif"
 
 

@@ -293,6 +293,42 @@ def test_p8_p9_a_leaver_is_paid_with_the_pay_that_follows_the_figures(tmp_path, 
 
 
 @pytest.mark.parametrize(
+    ("recorded", "due", "month"),
+    [
+        ("2026-01-20", "2026-01-31", "2026-01"),
+        ("2026-02-01", "2026-03-31", "2026-03"),
+        ("2026-03-10", "2026-04-30", "2026-04"),
+    ],
+)
+def test_d8_figures_recorded_after_the_normal_pay_are_paid_with_the_pay_that_follows_them(
+    tmp_path, recorded, due, month
+):
+    # D-8, O-5: the 2025 bonus is paid with the January 2026 pay (pay_lag_months = 1) when its figures are known by
+    # then; figures recorded on 10 March 2026 cannot have been paid in January: with the pay that follows them,
+    # April's (as for a leaver), not due on 31 January 2026 (overdue the day it is recorded) nor exported to a
+    # payroll month already closed
+    from paybonus.export import rows
+    from paybonus.params import Parameters
+
+    bus, ledger = world(tmp_path, company([person("A", 300_000)], ventes()))
+    e = bus.host.event_types.from_dict(
+        {
+            "id": "figs",
+            "type": "objective_results",
+            "company": "ACME",
+            "occurred_at": f"{recorded}T10:00:00+01:00",
+            "payload": {"plan": "ventes-lyon", "period": "2025", "employees": {"A": {"ca": "55000"}}},
+        }
+    )
+    bus.publish(e)
+    [row] = ledger.entitlements.rows(scheme="prime_objectif")
+    assert row["due_date"] == due and row["amount_cents"] == 550_000
+    assert ledger.entitlements.explanation(row)["inputs"]["payroll_month"] == month
+    [exported] = rows(ledger, Parameters.default(), date(2026, 6, 30), scheme="prime_objectif")
+    assert exported["payroll_month"] == month
+
+
+@pytest.mark.parametrize(
     ("kw", "message"),
     [
         ({"presence_proration": "thresholds"}, "cumulative_figures: presence_proration = thresholds needs"),
