@@ -294,6 +294,7 @@ def _plan_drafts(
     figures_recorded_on = figures_on.isoformat() if figures_on else None
     results_id = results.id if results else None
     recomputed = {"recomputation": sc.recomputation(request)} if request is not None else {}
+    asked_in = request.occurred_at.date().replace(day=1) if request is not None else None
     base_rules = [
         "O-1",
         "O-2",
@@ -319,6 +320,10 @@ def _plan_drafts(
         amount = sc.prorate(full_cents, p) if prorated else full_cents
         left = sc.left_in(emp, period)
         pay_month = sc.payroll_month(period, cfg.pay_lag_months, left, figures_on)  # O-5, D-8
+        if (
+            asked_in is not None
+        ):  # what a recomputation changes is paid by the payroll of its month, not before
+            pay_month = max(pay_month, asked_in)
         before = existing.get(m, (0, None))
         delta = amount - before[0]
         if delta == 0:

@@ -328,6 +328,44 @@ def test_d8_figures_recorded_after_the_normal_pay_are_paid_with_the_pay_that_fol
     assert exported["payroll_month"] == month
 
 
+def test_a_recomputation_after_the_pay_is_due_with_the_payroll_of_its_month(tmp_path):
+    # what a recomputation changes (an amended plan) is paid by the payroll of the month it is asked in, as
+    # `paybonus export` places it: not due on the original pay's last day, months before it was asked for
+    from paybonus.export import rows
+    from paybonus.params import Parameters
+    from paybonus.sources import store_company
+
+    bus, ledger = world(tmp_path, company([person("A", 300_000)], ventes()))
+    results(bus, "ventes-lyon", "2025", employees={"A": {"ca": "55000"}})
+    amended = plan(
+        id="ventes-lyon",
+        max="15000.00",
+        communicated="2025-01-06",
+        formula="step(ca, [[0, 0], [50000, 0.12], [60000, 0.20]]) * ca",
+    )
+    store_company(ledger, company([person("A", 300_000)], objectives(amended)))
+    e = bus.host.event_types.from_dict(
+        {
+            "id": "again",
+            "type": "recomputation_requested",
+            "company": "ACME",
+            "occurred_at": "2026-05-05T09:00:00+02:00",
+            "payload": {"scheme": "prime_objectif", "period": "2025", "reason": "plan amended"},
+        }
+    )
+    bus.publish(e)
+    got = sorted(
+        (r["kind"], r["amount_cents"], r["due_date"])
+        for r in ledger.entitlements.rows(scheme="prime_objectif")
+    )
+    assert got == [("correction", 110_000, "2026-05-31"), ("principal", 550_000, "2026-01-31")]
+    months = sorted(
+        r["payroll_month"]
+        for r in rows(ledger, Parameters.default(), date(2026, 6, 30), scheme="prime_objectif")
+    )
+    assert months == ["2026-01", "2026-05"]
+
+
 @pytest.mark.parametrize(
     ("kw", "message"),
     [
