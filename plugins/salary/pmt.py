@@ -36,7 +36,7 @@ from . import mechanism as sc
 # function of its arguments, found once
 period_of = functools.lru_cache(maxsize=4096)(sc.bonus_period)
 
-VERSION = "1.0.0"
+VERSION = "1.1.0"  # 1.1.0: late evidence's award due with the payroll of its month
 SCHEME = "pmt"
 MIN_RATE, MAX_RATE = (
     Decimal("0.05"),
@@ -132,14 +132,20 @@ def on_evidence(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
             todo.append((period, emp_id))
     if not todo:
         return SchemeResult()
-    return _award_periods(ctx, cfg, todo, ctx.events("pmt_evidence_recorded", employee=emp_id))
+    # an award it gives or changes for a closed period is paid by the payroll of the month it is recorded in
+    asked_in = event.occurred_at.date().replace(day=1)
+    return _award_periods(ctx, cfg, todo, ctx.events("pmt_evidence_recorded", employee=emp_id), asked_in)
 
 
 HANDLERS = {"period_closed": on_close, "pmt_evidence_recorded": on_evidence}
 
 
 def _award_periods(
-    ctx: SchemeContext, cfg: PmtConfig, todo: list[tuple[Period, str | None]], recorded: list[Event[Any]]
+    ctx: SchemeContext,
+    cfg: PmtConfig,
+    todo: list[tuple[Period, str | None]],
+    recorded: list[Event[Any]],
+    asked_in: date | None = None,
 ) -> SchemeResult:
     findings = sc.payment_date_warning(cfg, SCHEME)
     criteria = {c.id: c for c in cfg.criteria}
@@ -162,7 +168,7 @@ def _award_periods(
             found = evidence.get(emp.id)
             if not found and not before[0]:
                 continue  # no evidence, no award (0 whatever the presence), and nothing recorded to correct
-            draft = _award(cfg, criteria, levels, emp, period, found or [], before)
+            draft = _award(cfg, criteria, levels, emp, period, found or [], before, asked_in)
             if draft is not None:
                 drafts.append(draft)
     return SchemeResult(drafts, findings, {"awards": len(drafts)})
@@ -176,6 +182,7 @@ def _award(
     period: Period,
     evidence: list[Event[Any]],
     before: tuple[int, str | None],
+    asked_in: date | None = None,
 ) -> EntitlementDraft | None:
     valid = [e for e in evidence if e.payload.approved and _valid(e, criteria, period)]
     score = sum(criteria[e.payload.criterion].points for e in valid)
@@ -195,6 +202,8 @@ def _award(
         return None
     left = sc.left_in(emp, period)
     pay_month = sc.payroll_month(period, cfg.pay_lag_months, left)
+    if asked_in is not None:  # evidence recorded after the close: never due before the month it came in
+        pay_month = max(pay_month, asked_in)
     expl = Explanation(
         inputs={
             "level": level.name if level else None,

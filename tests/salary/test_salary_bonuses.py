@@ -686,6 +686,48 @@ def test_pmt_evidence_recorded_after_the_close_still_counts(tmp_path):
     assert by_emp(ledger2, "pmt") == {"X": 480_000}
 
 
+@pytest.mark.parametrize("first", [True, False])
+def test_pmt_evidence_recorded_after_the_pay_is_due_with_the_payroll_of_its_month(tmp_path, first):
+    # evidence of 2025 reported on 10 March 2026, after the 2025 award's pay (January 2026): the award it gives
+    # (first) or the correction it makes is paid by March's payroll, as `paybonus export` places it, and due at
+    # its end, not on 31 January (overdue the day it is recorded)
+    from paybonus.export import rows
+    from paybonus.params import Parameters
+
+    bus, ledger = world(
+        tmp_path,
+        company([person("X", 400_000)], PMT.format(frequency="annual", amount="1200.00", rate="0.10")),
+    )
+    if not first:
+        evidence(bus, "X", "cert", "2025-03-01")
+    close(bus)
+    late = bus.host.event_types.from_dict(
+        {
+            "id": "late",
+            "type": "pmt_evidence_recorded",
+            "company": "ACME",
+            "occurred_at": "2026-03-10T10:00:00+01:00",
+            "payload": {
+                "employee": "X",
+                "criterion": "transmission" if not first else "cert",
+                "obtained_on": "2025-06-01",
+                "approver": "DRH",
+                "approved": True,
+            },
+        }
+    )
+    bus.publish(late)
+    got = [(r["kind"], r["due_date"]) for r in ledger.entitlements.rows(scheme="pmt")]
+    exported = [
+        r["payroll_month"] for r in rows(ledger, Parameters.default(), date(2026, 6, 30), scheme="pmt")
+    ]
+    if first:
+        assert got == [("principal", "2026-03-31")] and exported == ["2026-03"]
+    else:
+        assert got == [("principal", "2026-01-31"), ("correction", "2026-03-31")]
+        assert exported == ["2026-01", "2026-03"]
+
+
 def test_pmt_rate_outside_the_policy_range_is_refused(tmp_path):
     with pytest.raises(UserError, match="outside the policy range"):
         world(tmp_path, company([person("X", 1)], PMT.format(frequency="annual", amount="1.00", rate="0.20")))
