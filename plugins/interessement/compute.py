@@ -49,6 +49,7 @@ from .shared import (
     excess_findings,
     family_in_exercise,
     full_cap,
+    global_room,
     highest_salary,
     pass_average,
     payroll_base,
@@ -219,8 +220,16 @@ def _distribute(
         payroll_detail = {**payroll_detail, "heads_income_cents": heads_income}
     g_rate = params.get("interessement_global_cap_rate", ex.end)
     global_cap = int((Decimal(payroll_ex) * g_rate.value).to_integral_value(ROUND_DOWN))
-    already_total = sum(e.amount_cents for e in earlier)
-    pool = min(run.pool_raw_cents, max(0, global_cap - already_total))
+
+    def cap_at(day: date) -> int:  # the cap to the end of a period computed after this one (I-17)
+        upto = Period(ex.start, day)
+        base, _ = payroll_base(ctx.population(upto), params)
+        if ag.company_heads:
+            base += heads.income_in_base(ag.company_heads, ex, upto)[0]
+        return int((Decimal(base) * g_rate.value).to_integral_value(ROUND_DOWN))
+
+    room, already_total, later_total = global_room(earlier, calc.end, global_cap, cap_at)
+    pool = min(run.pool_raw_cents, room)
     if pool < run.pool_raw_cents:
         findings.append(Finding("info", "I-17", "the global cap (20 % of gross payroll) reduced the pool"))
 
@@ -314,6 +323,7 @@ def _distribute(
         "payroll_base": payroll_detail,
         "global_cap_cents": global_cap,
         "already_in_exercise_cents": already_total,
+        **({"later_in_exercise_cents": later_total} if later_total else {}),
         "pool_cents": pool,
         "subpools": result.subpools,
         "distributed_cents": pool - result.undistributed,

@@ -8,7 +8,7 @@ I-34); CSG/CRDS and forfait social for each amount (LAW 0.3, 0.4). A correction 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import date
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, getcontext
 from typing import Any, Protocol
@@ -524,6 +524,33 @@ def full_cap(params: Parameters, ex: Period) -> int:
     """75 % of the exercise's (average) PASS, in cents, rounded down (I-30, I-32)."""
     rate = params.get("interessement_individual_cap_rate", ex.end).value
     return int((pass_average(params, ex) * rate).to_integral_value(ROUND_DOWN))
+
+
+class Dated(Counted, Protocol):
+    """An amount of the exercise with the calculation period it belongs to."""
+
+    @property
+    def period(self) -> Period: ...
+
+
+def global_room(
+    earlier: Sequence[Dated], end: date, cap_at_end: int, cap_at: Callable[[date], int]
+) -> tuple[int, int, int]:
+    """What a period ending on `end` may still give under the exercise's 20 % cap (I-17, I-20): its cap (20 % of
+    the payroll from the exercise's start to `end`) less what periods ending by then gave; and, when periods ending
+    later were computed already (a recomputation or restated results of an earlier period), at each of their ends
+    the cap to that day less everything given by then. A later period took the room an earlier one left: counting
+    it against the earlier period's smaller payroll took that room twice. (room, given by `end`, given later)."""
+    by_end: dict[date, int] = {}
+    for e in earlier:
+        by_end[e.period.end] = by_end.get(e.period.end, 0) + e.amount_cents
+    already = sum(v for d, v in by_end.items() if d <= end)
+    room, given, later = cap_at_end - already, already, 0
+    for h in sorted(d for d in by_end if d > end):
+        given += by_end[h]
+        later += by_end[h]
+        room = min(room, cap_at(h) - given)
+    return max(0, room), already, later
 
 
 def received(earlier: Sequence[Counted]) -> dict[str, int]:

@@ -48,6 +48,7 @@ from ..shared import (
     default_rules,
     excess_findings,
     family_in_exercise,
+    global_room,
     payroll_base,
 )
 from .agreement import Participation, ProjectSettings
@@ -217,8 +218,13 @@ def _entity(
     payroll, payroll_detail = payroll_base(ctx.population(Period(ex.start, st.period.end)), params)
     rate = params.get("interessement_global_cap_rate", ex.end)
     global_cap = int((Decimal(payroll) * rate.value).to_integral_value(ROUND_DOWN))
-    already = sum(e.amount_cents for e in earlier)
-    pool = min(part.pool_cents, max(0, global_cap - already))
+
+    def cap_at(day: date) -> int:  # the cap to the end of a period computed after this one (I-17, I-20)
+        base, _ = payroll_base(ctx.population(Period(ex.start, day)), params)
+        return int((Decimal(base) * rate.value).to_integral_value(ROUND_DOWN))
+
+    room, already, later = global_room(earlier, st.period.end, global_cap, cap_at)
+    pool = min(part.pool_cents, room)
     findings = []
     if pool < part.pool_cents:
         findings.append(
@@ -282,6 +288,7 @@ def _entity(
         "payroll_base": payroll_detail,
         "global_cap_cents": global_cap,
         "already_in_exercise_cents": already,
+        **({"later_in_exercise_cents": later} if later else {}),
         "pool_cents": pool,
         "distributed_cents": pool - result.undistributed,
         "undistributed_cents": result.undistributed + part.pool_cents - pool,
