@@ -54,6 +54,7 @@ from .shared import (
     pass_average,
     payroll_base,
     received,
+    within,
 )
 
 SCHEME = "interessement"
@@ -228,10 +229,8 @@ def _distribute(
             base += heads.income_in_base(ag.company_heads, ex, upto)[0]
         return int((Decimal(base) * g_rate.value).to_integral_value(ROUND_DOWN))
 
-    room, already_total, later_total = global_room(earlier, calc.end, global_cap, cap_at)
+    room, later_room, already_total, later_total = global_room(earlier, calc.end, global_cap, cap_at)
     pool = min(run.pool_raw_cents, room)
-    if pool < run.pool_raw_cents:
-        findings.append(Finding("info", "I-17", "the global cap (20 % of gross payroll) reduced the pool"))
 
     # 3-5. beneficiaries, weights, individual caps
     people, facts = beneficiaries(ctx, ag, ex, calc, pop, earlier)
@@ -249,7 +248,16 @@ def _distribute(
         )
         people += more
         facts.update(more_facts)
-    result = distribute(pool, ag.subpools(), people, redistribute=ag.reliquat == "redistribute")
+    redistribute = ag.reliquat == "redistribute"
+
+    def given(amount: int) -> int:
+        r = distribute(amount, ag.subpools(), people, redistribute=redistribute)
+        return amount - r.undistributed
+
+    pool = within(pool, later_room, given)  # I-17: periods computed after this one took their room
+    if pool < run.pool_raw_cents:
+        findings.append(Finding("info", "I-17", "the global cap (20 % of gross payroll) reduced the pool"))
+    result = distribute(pool, ag.subpools(), people, redistribute=redistribute)
     if result.undistributed:
         rule = "I-35" if ag.reliquat == "redistribute" else "I-36"
         findings.append(

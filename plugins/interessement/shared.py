@@ -535,22 +535,39 @@ class Dated(Counted, Protocol):
 
 def global_room(
     earlier: Sequence[Dated], end: date, cap_at_end: int, cap_at: Callable[[date], int]
-) -> tuple[int, int, int]:
-    """What a period ending on `end` may still give under the exercise's 20 % cap (I-17, I-20): its cap (20 % of
-    the payroll from the exercise's start to `end`) less what periods ending by then gave; and, when periods ending
-    later were computed already (a recomputation or restated results of an earlier period), at each of their ends
-    the cap to that day less everything given by then. A later period took the room an earlier one left: counting
-    it against the earlier period's smaller payroll took that room twice. (room, given by `end`, given later)."""
+) -> tuple[int, int | None, int, int]:
+    """What a period ending on `end` may give under the exercise's 20 % cap (I-17, I-20): its pool at most its cap
+    (20 % of the payroll from the exercise's start to `end`) less what periods ending by then gave; and, when
+    periods ending later were computed already (a recomputation or restated results of an earlier period), what
+    it distributes at most, at each of their ends, the cap to that day less everything given by then (None: no
+    later period). Counting a later period against the earlier period's smaller payroll took the room twice.
+    (pool room, distributed room, given by `end`, given later)."""
     by_end: dict[date, int] = {}
     for e in earlier:
         by_end[e.period.end] = by_end.get(e.period.end, 0) + e.amount_cents
     already = sum(v for d, v in by_end.items() if d <= end)
-    room, given, later = cap_at_end - already, already, 0
+    given, later, later_room = already, 0, None
     for h in sorted(d for d in by_end if d > end):
         given += by_end[h]
         later += by_end[h]
-        room = min(room, cap_at(h) - given)
-    return max(0, room), already, later
+        h_room = max(0, cap_at(h) - given)
+        later_room = h_room if later_room is None else min(later_room, h_room)
+    return max(0, cap_at_end - already), later_room, already, later
+
+
+def within(pool: int, room: int | None, distributed: Callable[[int], int]) -> int:
+    """The largest pool up to `pool` whose distributed part (what the caps leave of it) is at most `room`
+    (I-17): `pool` itself when it fits, as it does when nothing changed since later periods were computed."""
+    if room is None or distributed(pool) <= room:
+        return pool
+    lo, hi = min(room, pool), pool  # a pool of `room` distributes at most `room`
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if distributed(mid) <= room:
+            lo = mid
+        else:
+            hi = mid
+    return lo
 
 
 def received(earlier: Sequence[Counted]) -> dict[str, int]:

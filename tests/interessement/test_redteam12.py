@@ -65,3 +65,26 @@ def test_i17_restated_earlier_results_stay_within_the_exercise_cap(tmp_path):
     # restated down: the correction is taken, H2 is not computed again (its figures did not change)
     bus.publish(f.results_published(H1, {"rcai": "3000"}, id="h1-down", at=at + timedelta(days=1)))
     assert sum(amounts(ledger).values()) == 300_000 + 1_900_000
+
+
+def test_i17_what_an_earlier_period_left_undistributed_is_not_counted_at_its_recomputation(tmp_path):
+    # I-17 caps what is distributed, I-36 (reliquat kept): A, 50 000.00 a month, leaves on 30 June (cap prorated
+    # 3 532 500 x 181 // 365 = 1 751 732, I-33); B and C 5 000.00 all year. H1: payroll 360 000.00, cap 72 000.00,
+    # pool 72 000.00 by salary: A 60 000.00 -> 17 517.32, B and C 6 000.00 each, 42 482.68 left undistributed.
+    # H2: cap 20 % x 420 000.00 = 84 000.00 less the 29 517.32 given = 54 482.68, 27 241.34 each to B and C.
+    # H1 again with the same figures: its pool stays 72 000.00 (it distributes 29 517.32, within 84 000.00 less
+    # H2's 54 482.68); cutting the pool to 29 517.32 gave B and C 2 459.77 each instead of 6 000.00
+    people = [person("A", 5_000_000, end="2025-06-30"), person("B", 500_000), person("C", 500_000)]
+    bus, ledger = world(tmp_path, company(people, toml(period_months=6)))
+    f = EventFactory("ACME")
+    for m in range(1, 13):
+        bus.publish(f.period_closed(f"2025-{m:02d}"))
+    bus.publish(f.results_published(H1, {"rcai": "72000"}, id="h1"))
+    bus.publish(f.results_published(H2, {"rcai": "1000000"}, id="h2"))
+    assert amounts(ledger) == {"A": 1_751_732, "B": 600_000 + 2_724_134, "C": 600_000 + 2_724_134}
+    assert summary(ledger, "h1")["undistributed_cents"] == 4_248_268
+    before = amounts(ledger)
+    recompute(bus, H1)
+    assert amounts(ledger) == before
+    assert summary(ledger, "rq")["pool_cents"] == 7_200_000
+    assert verify(ledger, bus.host.schemes).ok

@@ -50,6 +50,7 @@ from ..shared import (
     family_in_exercise,
     global_room,
     payroll_base,
+    within,
 )
 from .agreement import Participation, ProjectSettings
 from .statement import Statement, verify
@@ -223,9 +224,21 @@ def _entity(
         base, _ = payroll_base(ctx.population(Period(ex.start, day)), params)
         return int((Decimal(base) * rate.value).to_integral_value(ROUND_DOWN))
 
-    room, already, later = global_room(earlier, st.period.end, global_cap, cap_at)
+    room, later_room, already, later = global_room(earlier, st.period.end, global_cap, cap_at)
     pool = min(part.pool_cents, room)
     findings = []
+
+    # 3-5. the entity's staff, the company's own criteria, combined individual caps
+    everyone = ctx.population(window)
+    members = Population(everyone.company, window, tuple(e for e in everyone.employees if entity.includes(e)))
+    people, facts = beneficiaries(ctx, p, ex, window, members, earlier)
+    redistribute = p.reliquat == "redistribute"
+
+    def given(amount: int) -> int:
+        r = distribute(amount, p.subpools(), people, redistribute=redistribute)
+        return amount - r.undistributed
+
+    pool = within(pool, later_room, given)  # I-17, I-20: periods computed after this one took their room
     if pool < part.pool_cents:
         findings.append(
             Finding(
@@ -235,11 +248,7 @@ def _entity(
             )
         )
 
-    # 3-5. the entity's staff, the company's own criteria, combined individual caps
-    everyone = ctx.population(window)
-    members = Population(everyone.company, window, tuple(e for e in everyone.employees if entity.includes(e)))
-    people, facts = beneficiaries(ctx, p, ex, window, members, earlier)
-    result = distribute(pool, p.subpools(), people, redistribute=p.reliquat == "redistribute")
+    result = distribute(pool, p.subpools(), people, redistribute=redistribute)
     if any(s.capped for s in result.shares):
         findings.append(Finding("info", "I-34", "the individual cap, classic and project combined, bound"))
     if result.undistributed:
