@@ -19,8 +19,9 @@ from .annex import classic_annex
 from .compute import HANDLERS, SCHEME, recompute
 from .lint import lint
 
-# 1.1.0: the legal review (CHANGELOG): TMOP in force, calendar-month seniority, prorated caps, bases, advances
-VERSION = "1.1.0"
+# 1.2.0: an earlier period computed again after a later one, under the exercise's 20 % cap (I-17); 1.1.0: the
+# legal review (CHANGELOG): TMOP in force, calendar-month seniority, prorated caps, bases, advances
+VERSION = "1.2.0"
 
 
 @frozen

@@ -20,7 +20,7 @@ from .annex import project_annex
 from .compute import EVENT, HANDLERS, SCHEME, recompute
 from .statement import check_signature, verify
 
-VERSION = "1.1.0"  # 1.1.0: TMOP convention, calendar-month seniority, cap proration, 20 % base (issue 16)
+VERSION = "1.2.0"  # 1.2.0: an earlier period computed again after a later one (I-17, I-20); 1.1.0: TMOP convention, calendar-month seniority, cap proration, 20 % base (issue 16)
 
 
 @frozen
