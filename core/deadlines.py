@@ -94,7 +94,16 @@ def left_on(ledger: Ledger, as_of: date, company: str | None = None) -> dict[tup
                 del gone[key]
             else:  # a contract ended since, whose employee_left is not in the ledger yet: a leaver again
                 gone[key] = max(gone[key], end)
-    return {key: date.fromisoformat(left) for key, left in gone.items()}
+    return {key: _day(left) for key, left in gone.items()}
+
+
+def _day(text: str) -> date:
+    """A stored departure date; one that does not parse (a ledger edited by hand, reported by `audit verify`) is
+    still a departure (the leaver stays gone, as `_gone` always held him), on no day a date of issue reaches."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return date.max
 
 
 def check(ledger: Ledger, as_of: date, params: Parameters, company: str | None = None) -> list[Item]:
