@@ -829,3 +829,32 @@ def test_a_leaver_recorded_after_the_pay_is_corrected_with_the_payroll_that_expo
     for kind, due_month, month in exported.values():
         assert due_month == month, (kind, due_month, month, got)
     assert verify(ledger, bus.host.schemes).ok
+
+
+def test_pmt_a_correction_a_month_closed_again_records_is_due_in_the_month_export_recovers_it(tmp_path):
+    # O-5: X's 2025 award (4 800.00, 10 % of 48 000.00) is paid in January 2026. His departure on 30 June 2025 is
+    # entered in the payroll data and December 2025 closed again on 5 May 2026: the award is prorated and the
+    # correction is recovered by May 2026's payroll (export: a correction goes no earlier than its event's
+    # month); its due date must be in May 2026 too, not 31 January 2026 (overdue the day it is recorded)
+    from datetime import datetime, timedelta, timezone
+
+    from paybonus.audit import verify
+    from paybonus.export import rows
+    from paybonus.params import Parameters
+    from paybonus.sources import store_company
+
+    text = PMT.format(frequency="annual", amount="1200.00", rate="0.10")
+    bus, ledger = world(tmp_path, company([person("X", 400_000)], text))
+    evidence(bus, "X", "cert", "2025-03-01")
+    close(bus)
+    store_company(ledger, company([person("X", 400_000, end="2025-06-30")], text))
+    at = datetime(2026, 5, 5, 9, tzinfo=timezone(timedelta(hours=2)))
+    bus.publish(EventFactory("ACME").period_closed("2025-12", id="reclose", at=at))
+    got = sorted((r["kind"], r["due_date"][:7]) for r in ledger.entitlements.rows(scheme="pmt"))
+    assert [k for k, _ in got] == ["correction", "principal"], got
+    exported = {
+        r["kind"]: (r["due_date"][:7], r["payroll_month"])
+        for r in rows(ledger, Parameters.default(), date(2026, 6, 30), scheme="pmt")
+    }
+    assert exported["correction"] == ("2026-05", "2026-05"), exported
+    assert verify(ledger, bus.host.schemes).ok
