@@ -490,6 +490,9 @@ def test_nao_instalments_add_up_to_the_award_when_the_payroll_grows_between_them
     assert by_emp(ledger, "prime_nao") == expected
     assert ledger.dispatches.failed() == []
     assert verify(ledger, bus.host.schemes).ok
+    from paybonus.replay import replay
+
+    assert replay(ledger, bus.host).problems == []
 
 
 def test_an_instalment_computed_for_someone_new_after_its_month_goes_to_a_payroll_still_open(tmp_path):
@@ -829,6 +832,9 @@ def test_a_leaver_recorded_after_the_pay_is_corrected_with_the_payroll_that_expo
     for kind, due_month, month in exported.values():
         assert due_month == month, (kind, due_month, month, got)
     assert verify(ledger, bus.host.schemes).ok
+    from paybonus.replay import replay
+
+    assert replay(ledger, bus.host).problems == []
 
 
 def test_pmt_a_correction_a_month_closed_again_records_is_due_in_the_month_export_recovers_it(tmp_path):
@@ -858,3 +864,6 @@ def test_pmt_a_correction_a_month_closed_again_records_is_due_in_the_month_expor
     }
     assert exported["correction"] == ("2026-05", "2026-05"), exported
     assert verify(ledger, bus.host.schemes).ok
+    from paybonus.replay import replay
+
+    assert replay(ledger, bus.host).problems == []
