@@ -117,7 +117,9 @@ def on_close(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
     period = sc.bonus_period(event.payload.period.end, cfg.frequency, ctx.company.fiscal_year_start)
     if period.end != event.payload.period.end:
         return SchemeResult()
-    return _award_periods(ctx, cfg, [(period, None)], ctx.events("pmt_evidence_recorded"))
+    # a correction a month closed again records is recovered by the payroll of the close's month (export)
+    closed_in = event.occurred_at.date().replace(day=1)
+    return _award_periods(ctx, cfg, [(period, None)], ctx.events("pmt_evidence_recorded"), None, closed_in)
 
 
 def on_evidence(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
@@ -146,6 +148,7 @@ def _award_periods(
     todo: list[tuple[Period, str | None]],
     recorded: list[Event[Any]],
     asked_in: date | None = None,
+    closed_in: date | None = None,
 ) -> SchemeResult:
     findings = sc.payment_date_warning(cfg, SCHEME)
     criteria = {c.id: c for c in cfg.criteria}
@@ -168,7 +171,7 @@ def _award_periods(
             found = evidence.get(emp.id)
             if not found and not before[0]:
                 continue  # no evidence, no award (0 whatever the presence), and nothing recorded to correct
-            draft = _award(cfg, criteria, levels, emp, period, found or [], before, asked_in)
+            draft = _award(cfg, criteria, levels, emp, period, found or [], before, asked_in, closed_in)
             if draft is not None:
                 drafts.append(draft)
     return SchemeResult(drafts, findings, {"awards": len(drafts)})
@@ -183,6 +186,7 @@ def _award(
     evidence: list[Event[Any]],
     before: tuple[int, str | None],
     asked_in: date | None = None,
+    closed_in: date | None = None,
 ) -> EntitlementDraft | None:
     valid = [e for e in evidence if e.payload.approved and _valid(e, criteria, period)]
     score = sum(criteria[e.payload.criterion].points for e in valid)
@@ -204,6 +208,10 @@ def _award(
     pay_month = sc.payroll_month(period, cfg.pay_lag_months, left)
     if asked_in is not None:  # evidence recorded after the close: never due before the month it came in
         pay_month = max(pay_month, asked_in)
+    if (
+        closed_in is not None and before[1] is not None
+    ):  # a correction: not before the month it is recorded in
+        pay_month = max(pay_month, closed_in)
     expl = Explanation(
         inputs={
             "level": level.name if level else None,

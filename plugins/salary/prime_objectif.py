@@ -151,7 +151,7 @@ def on_results(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
         raise ValueError(
             f"objective_results for {event.payload.period}: the plan's periods are {cfg.frequency} ({period})"
         )
-    return _run(ctx, cfg, [(plan, period, _latest_results(ctx, plan.id, period), None)], [])
+    return _run(ctx, cfg, [(plan, period, _latest_results(ctx, plan.id, period), None)], [], occurred=event)
 
 
 def on_close(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
@@ -161,7 +161,7 @@ def on_close(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
     todo: Todo = []
     if period.end == event.payload.period.end:
         todo = [(plan, period, None, None) for plan in cfg.plans if _unenforceable(plan, period)]
-    return _run(ctx, cfg, todo, [])
+    return _run(ctx, cfg, todo, [], occurred=event)
 
 
 def on_leaver(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
@@ -182,7 +182,7 @@ def on_leaver(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
                         "info", "O-5", f"plan {plan.id}: leaver's bonus waits for the period's figures", emp
                     )
                 )
-    return _run(ctx, cfg, todo, findings)
+    return _run(ctx, cfg, todo, findings, occurred=event)
 
 
 def on_recompute(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
@@ -206,7 +206,7 @@ def on_recompute(event: Event[Any], ctx: SchemeContext) -> SchemeResult:
         results = _latest_results(ctx, plan.id, period)
         if results is not None or (closed and _unenforceable(plan, period)):
             todo.append((plan, period, results, None))
-    return _run(ctx, cfg, todo, [], event)
+    return _run(ctx, cfg, todo, [], event, occurred=event)
 
 
 HANDLERS = {
@@ -223,11 +223,12 @@ def _run(
     todo: Todo,
     findings: list[Finding],
     request: Event[Any] | None = None,
+    occurred: Event[Any] | None = None,
 ) -> SchemeResult:
     findings = sc.payment_date_warning(cfg, SCHEME) + findings
     drafts: list[EntitlementDraft] = []
     for plan, period, results, only in todo:
-        d, f = _plan_drafts(ctx, cfg, plan, period, results, only, request)
+        d, f = _plan_drafts(ctx, cfg, plan, period, results, only, request, occurred)
         drafts += d
         findings += f
     return SchemeResult(
@@ -243,6 +244,7 @@ def _plan_drafts(
     results: Event[Any] | None,
     only: str | None,
     request: Event[Any] | None = None,
+    occurred: Event[Any] | None = None,
 ) -> tuple[list[EntitlementDraft], list[Finding]]:
     findings: list[Finding] = []
     reasons = _max_reasons(plan, period)
@@ -295,6 +297,9 @@ def _plan_drafts(
     results_id = results.id if results else None
     recomputed = {"recomputation": sc.recomputation(request)} if request is not None else {}
     asked_in = request.occurred_at.date().replace(day=1) if request is not None else None
+    # a correction is recovered (or paid) by the payroll of the month its event occurred in, as `paybonus export`
+    # places it: a leaver recorded, or figures restated, after the pay is never due in a month already closed
+    event_in = occurred.occurred_at.date().replace(day=1) if occurred is not None else None
     base_rules = [
         "O-1",
         "O-2",
@@ -325,6 +330,8 @@ def _plan_drafts(
         ):  # what a recomputation changes is paid by the payroll of its month, not before
             pay_month = max(pay_month, asked_in)
         before = existing.get(m, (0, None))
+        if before[1] is not None and event_in is not None:  # a correction: not before its event's month
+            pay_month = max(pay_month, event_in)
         delta = amount - before[0]
         if delta == 0:
             continue

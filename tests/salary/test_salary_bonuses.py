@@ -490,6 +490,9 @@ def test_nao_instalments_add_up_to_the_award_when_the_payroll_grows_between_them
     assert by_emp(ledger, "prime_nao") == expected
     assert ledger.dispatches.failed() == []
     assert verify(ledger, bus.host.schemes).ok
+    from paybonus.replay import replay
+
+    assert replay(ledger, bus.host).problems == []
 
 
 def test_an_instalment_computed_for_someone_new_after_its_month_goes_to_a_payroll_still_open(tmp_path):
@@ -792,3 +795,75 @@ def test_proration_never_raises_protected_absences_never_lower_and_leavers_get_p
     assert got["PROT"] == full  # protected absences never lower one
     assert got.get("LEFT", 0) == full * stay // 365  # a leaver: the full-period amount pro rata of presence
     ledger.close()
+
+
+def test_a_leaver_recorded_after_the_pay_is_corrected_with_the_payroll_that_exports_it(tmp_path):
+    # O-5, D-8: A's 2025 bonus (figures 10 January 2026) is paid in January 2026, 5 500.00. His departure on
+    # 30 June 2025 is recorded on 15 March 2026: the bonus is prorated (O-5) and the correction is recovered by
+    # the payroll `paybonus export` puts it in, March 2026 (the month the event occurred in, January and
+    # February being closed); its due date must be in that month, not 28 February 2026 (figures' month + lag)
+    from paybonus.audit import verify
+    from paybonus.export import rows
+    from paybonus.params import Parameters
+    from paybonus.sources import store_company
+
+    bus, ledger = world(tmp_path, company([person("A", 300_000)], ventes()))
+    results(bus, "ventes-lyon", "2025", employees={"A": {"ca": "55000"}})
+    store_company(ledger, company([person("A", 300_000, end="2025-06-30")], ventes()))  # HR data updated
+    e = bus.host.event_types.from_dict(
+        {
+            "id": "left-late",
+            "type": "employee_left",
+            "company": "ACME",
+            "occurred_at": "2026-03-15T09:00:00+01:00",
+            "payload": {"employee": "A", "left_on": "2025-06-30"},
+        }
+    )
+    bus.publish(e)
+    got = {
+        r["id"]: (r["kind"], r["amount_cents"], r["due_date"])
+        for r in ledger.entitlements.rows(scheme="prime_objectif")
+    }
+    exported = {
+        r["entitlement"]: (r["kind"], r["due_date"][:7], r["payroll_month"])
+        for r in rows(ledger, Parameters.default(), date(2026, 6, 30), scheme="prime_objectif")
+    }
+    assert sorted(k for k, _, _ in got.values()) == ["correction", "principal"], got
+    for kind, due_month, month in exported.values():
+        assert due_month == month, (kind, due_month, month, got)
+    assert verify(ledger, bus.host.schemes).ok
+    from paybonus.replay import replay
+
+    assert replay(ledger, bus.host).problems == []
+
+
+def test_pmt_a_correction_a_month_closed_again_records_is_due_in_the_month_export_recovers_it(tmp_path):
+    # O-5: X's 2025 award (4 800.00, 10 % of 48 000.00) is paid in January 2026. His departure on 30 June 2025 is
+    # entered in the payroll data and December 2025 closed again on 5 May 2026: the award is prorated and the
+    # correction is recovered by May 2026's payroll (export: a correction goes no earlier than its event's
+    # month); its due date must be in May 2026 too, not 31 January 2026 (overdue the day it is recorded)
+    from datetime import datetime, timedelta, timezone
+
+    from paybonus.audit import verify
+    from paybonus.export import rows
+    from paybonus.params import Parameters
+    from paybonus.sources import store_company
+
+    text = PMT.format(frequency="annual", amount="1200.00", rate="0.10")
+    bus, ledger = world(tmp_path, company([person("X", 400_000)], text))
+    evidence(bus, "X", "cert", "2025-03-01")
+    close(bus)
+    store_company(ledger, company([person("X", 400_000, end="2025-06-30")], text))
+    at = datetime(2026, 5, 5, 9, tzinfo=timezone(timedelta(hours=2)))
+    bus.publish(EventFactory("ACME").period_closed("2025-12", id="reclose", at=at))
+    got = sorted((r["kind"], r["due_date"][:7]) for r in ledger.entitlements.rows(scheme="pmt"))
+    assert [k for k, _ in got] == ["correction", "principal"], got
+    exported = {
+        r["kind"]: (r["due_date"][:7], r["payroll_month"])
+        for r in rows(ledger, Parameters.default(), date(2026, 6, 30), scheme="pmt")
+    }
+    assert exported["correction"] == ("2026-05", "2026-05"), exported
+    assert verify(ledger, bus.host.schemes).ok
+    from paybonus.replay import replay
+
+    assert replay(ledger, bus.host).problems == []
