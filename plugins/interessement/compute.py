@@ -250,14 +250,17 @@ def _distribute(
         facts.update(more_facts)
     redistribute = ag.reliquat == "redistribute"
 
+    last: dict[int, Any] = {}  # the latest probe's distribution: the result when the whole pool fits
+
     def given(amount: int) -> int:
-        r = distribute(amount, ag.subpools(), people, redistribute=redistribute)
+        last.clear()
+        r = last[amount] = distribute(amount, ag.subpools(), people, redistribute=redistribute)
         return amount - r.undistributed
 
     pool = within(pool, later_room, given)  # I-17: periods computed after this one took their room
     if pool < run.pool_raw_cents:
         findings.append(Finding("info", "I-17", "the global cap (20 % of gross payroll) reduced the pool"))
-    result = distribute(pool, ag.subpools(), people, redistribute=redistribute)
+    result = last.get(pool) or distribute(pool, ag.subpools(), people, redistribute=redistribute)
     if result.undistributed:
         rule = "I-35" if ag.reliquat == "redistribute" else "I-36"
         findings.append(

@@ -234,8 +234,11 @@ def _entity(
     people, facts = beneficiaries(ctx, p, ex, window, members, earlier)
     redistribute = p.reliquat == "redistribute"
 
+    last: dict[int, Any] = {}  # the latest probe's distribution: the result when the whole pool fits
+
     def given(amount: int) -> int:
-        r = distribute(amount, p.subpools(), people, redistribute=redistribute)
+        last.clear()
+        r = last[amount] = distribute(amount, p.subpools(), people, redistribute=redistribute)
         return amount - r.undistributed
 
     pool = within(pool, later_room, given)  # I-17, I-20: periods computed after this one took their room
@@ -248,7 +251,7 @@ def _entity(
             )
         )
 
-    result = distribute(pool, p.subpools(), people, redistribute=redistribute)
+    result = last.get(pool) or distribute(pool, p.subpools(), people, redistribute=redistribute)
     if any(s.capped for s in result.shares):
         findings.append(Finding("info", "I-34", "the individual cap, classic and project combined, bound"))
     if result.undistributed:
