@@ -173,13 +173,17 @@ def global_cap_text(summary: Mapping[str, Any], what: str, parameters: Mapping[s
         f"Plafond global : {what} ne peut dépasser {rate} des salaires bruts de l'exercice "
         f"({eur(payroll)}), soit {eur(cap)}"
     )
+    later = int(summary.get("later_in_exercise_cents") or 0)  # periods computed before this one (I-17)
     if already:
         text += f", dont {eur(already)} déjà attribués au titre de l'exercice"
-    text += (
-        " ; il a été atteint et le montant a été ramené à ce plafond."
-        if pool < raw
-        else " ; il n'est pas atteint."
-    )
+    if later:
+        text += f", et {eur(later)} attribués au titre des périodes suivantes, calculées avant celle-ci"
+    if pool >= raw:
+        text += " ; il n'est pas atteint."
+    elif later:
+        text += " ; il a été atteint et le montant a été ramené à ce que ce plafond permet encore."
+    else:
+        text += " ; il a été atteint et le montant a été ramené à ce plafond."
     return text + f" Montant à répartir : {eur(pool)}."
 
 
