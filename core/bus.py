@@ -15,11 +15,11 @@ import contextlib
 import hashlib
 import time
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence, Sized
 from datetime import UTC, date, datetime
 from typing import Any
 
-from attrs import frozen
+from attrs import define, evolve, field, frozen
 from paybonus.hooks.types import (
     DispatchStatus,
     DsnMapping,
@@ -53,6 +53,8 @@ COMPLETED, FAILED = DispatchStatus.COMPLETED, DispatchStatus.FAILED
 MAX_ENTITLEMENT_CENTS = 10**11  # one person's entitlement: a billion euros is a fault, never a bonus
 STALE_RETRIES = 3  # another writer changed what a computation read: compute again, at most this often
 BATCH = 256  # single-employee events of one company computed and recorded together, at most
+GROUP = 64  # units of distinct companies recorded in one transaction, at most (`_group`)
+GROUP_ROWS = 20_000  # and no more entitlement rows held for it than about this
 _UNSET: Any = object()  # no draft read yet
 PRINCIPAL = Kind.PRINCIPAL
 _KIND_TEXT = {k: str(k) for k in Kind}  # the text an entitlement row stores (and its id hashes) for a kind
@@ -72,6 +74,25 @@ class PublishOutcome:
     event_id: str
     duplicate: bool
     dispatches: tuple[DispatchOutcome, ...]
+
+
+@define
+class _Prepared:
+    """A unit of a group (`EventBus._group`), computed; then what recording it gave."""
+
+    company: str
+    events: list[Event[Any]]
+    computed: list[tuple[Event[Any], SchemeDescriptor, SchemeResult, DispatchRecord, float]]
+    rows: int  # entitlement rows built, held until the group's commit
+    failures: list[tuple[Event[Any], SchemeDescriptor, Exception, float]]  # recorded after the commit
+    later: list[SchemeDescriptor]  # an event's schemes after one that failed: each dispatched after, alone
+    heads: list[Any] = field(factory=list)
+    recorded: list[tuple[Any, list[str]] | None] | None = None
+
+
+def _held(record: DispatchRecord) -> int:
+    """How many rows a record built before its transaction holds."""
+    return len(record.rows) if isinstance(record.rows, Sized) else 0
 
 
 class EventBus:
@@ -151,8 +172,16 @@ class EventBus:
                     # the company's configuration digest read once for choosing the batch and its schemes (about
                     # three statements an event); each computation still uses the one its `Ledger.version` read
                     with self.caches.pinned():
-                        batch = self._batch(events, len(out))
-                        out += self._publish_batch(batch) if len(batch) > 1 else [self._publish_one(batch[0])]
+                        units = self._group(events, len(out))
+                        if len(units) > 1:
+                            out += self._publish_group(units)
+                        else:
+                            batch = units[0]
+                            out += (
+                                self._publish_batch(batch)
+                                if len(batch) > 1
+                                else [self._publish_one(batch[0])]
+                            )
                 except UserError as exc:  # refused while recording: another publisher paid meanwhile
                     if not any(not o.duplicate for o in out):
                         raise  # nothing of the file was written: a refusal like any other (exit 2)
@@ -179,6 +208,122 @@ class EventBus:
             batch.append(event)
             seen.add(employee)
         return batch
+
+    def _group(self, events: Sequence[Event[Any]], start: int) -> list[list[Event[Any]]]:
+        """The units from `start` (`_batch`: an event, or single-employee events of one company) that may be
+        recorded in one transaction: consecutive, each of another company, all new, none carrying a payment, each
+        with schemes to run. An SQLite ledger only, holding no company's lock (a worker's message is one
+        company's). A scheme reads only its own company (`SchemeContext`), so what each unit computes before the
+        transaction is what it would compute after the units before it were committed."""
+        first = self._batch(events, start)
+        if (
+            self.ledger.server is not None
+            or self.ledger.events.held is not None
+            or not self._groupable(first)
+        ):
+            return [first]
+        units, companies, at = [first], {first[0].company}, start + len(first)
+        while at < len(events) and len(units) < GROUP:
+            unit = self._batch(events, at)
+            if unit[0].company in companies or not self._groupable(unit):
+                break
+            units.append(unit)
+            companies.add(unit[0].company)
+            at += len(unit)
+        return units
+
+    def _groupable(self, unit: Sequence[Event[Any]]) -> bool:
+        return all(
+            payments.payment_of(e) is None
+            and self._interested(e)
+            and self.ledger.events.digest(e.company, e.id) is None
+            for e in unit
+        )
+
+    def _publish_group(self, units: Sequence[list[Event[Any]]]) -> list[PublishOutcome]:
+        """`_group`'s units, each computed (`_prepare`), then all recorded in one write transaction, each unit in a
+        part of its own (`Ledger.part`): one commit for up to GROUP companies' events instead of one each. A unit
+        whose part is refused or finds its company changed is undone alone and published the usual way after the
+        others (its company has no other event in the group, and no other company's event reads it)."""
+        prepared: list[_Prepared | None] = []
+        rows = 0
+        for unit in units:
+            if rows >= GROUP_ROWS:  # the computed rows are held until the commit: the rest in the next group
+                break
+            p = self._prepare(unit)
+            prepared.append(p)
+            rows += p.rows if p else 0
+        ready = [p for p in prepared if p is not None]
+        if ready:
+            with self.ledger.write(*{p.company for p in ready}):
+                for p in ready:
+                    try:
+                        with self.ledger.part():
+                            if p.computed:  # checked before its events lengthen the chain
+                                self.ledger.check_unchanged(p.computed[0][3])
+                            p.heads = [self._record_event(e) for e in p.events]
+                            if any(h is None for h in p.heads):  # another publisher recorded one meanwhile
+                                raise StaleRead(f"{p.company} {p.events[0].id}")
+                            p.recorded = self.ledger.record_dispatches(
+                                [c[3] for c in p.computed], checked=True
+                            )
+                    except Exception as exc:  # written again the usual way, which records what it is
+                        log.debug(
+                            "bus.group.apart",
+                            company=p.company,
+                            events=len(p.events),
+                            error=type(exc).__name__,
+                        )
+        out: list[PublishOutcome] = []
+        for unit, p in zip(units, prepared, strict=False):
+            if p is None or p.recorded is None:
+                out += self._publish_batch(unit) if len(unit) > 1 else [self._publish_one(unit[0])]
+                continue
+            outcomes: dict[str, list[DispatchOutcome]] = {e.id: [] for e in unit}
+            for event, head in zip(unit, p.heads, strict=True):
+                self._log_recorded(event, head)
+            for (event, scheme, result, _, t0), done in zip(p.computed, p.recorded, strict=True):
+                outcomes[event.id].append(self._completed(event, scheme, 1, done, result, t0))
+            for event, scheme, error, t0 in p.failures:  # after the dispatches, as `_publish_batch` does
+                outcomes[event.id].append(self._failed(event, scheme, 1, error, t0))
+            for scheme in p.later:
+                outcomes[unit[0].id] += self._dispatch_configured(unit[0], scheme)
+            out += [PublishOutcome(e.id, False, tuple(outcomes[e.id])) for e in unit]
+        return out
+
+    def _prepare(self, unit: Sequence[Event[Any]]) -> _Prepared | None:
+        """A group's unit computed from the ledger as committed, its rows built, as `_publish_together` and
+        `_publish_batch` compute new events: what fails is recorded after the commit, and an event's schemes after
+        the one that failed are dispatched then, each alone. None: to publish the usual way (a scheme must read
+        what another records first)."""
+        company = unit[0].company
+        version = self.ledger.version(company)
+        computed: list[tuple[Event[Any], SchemeDescriptor, SchemeResult, DispatchRecord, float]] = []
+        failures: list[tuple[Event[Any], SchemeDescriptor, Exception, float]] = []
+        if len(unit) > 1:
+            outcomes: dict[str, list[DispatchOutcome]] = {e.id: [] for e in unit}
+            inputs = self._inputs(company, version)
+            fresh = [True] * len(unit)
+            self._compute_batch(unit, fresh, company, version, inputs, computed, failures, outcomes, True)
+            return _Prepared(company, list(unit), computed, sum(_held(c[3]) for c in computed), failures, [])
+        event = unit[0]
+        schemes = self._interested(event, version.config_digest)
+        if not schemes or len(self._one_read(schemes)) < len(schemes):
+            return None
+        rows = 0
+        with self.reader.pending([event]):  # shown as recorded while they compute and their rows are built
+            for i, scheme in enumerate(schemes):
+                t0 = time.perf_counter()
+                try:
+                    record, result = self._dispatch_record(event, scheme, 1, version)
+                    record = evolve(record, rows=list(record.rows))
+                except Exception as exc:
+                    return _Prepared(
+                        company, [event], computed, rows, [(event, scheme, exc, t0)], schemes[i + 1 :]
+                    )
+                computed.append((event, scheme, result, record, t0))
+                rows += _held(record)
+        return _Prepared(company, [event], computed, rows, [], [])
 
     def _per_employee(self, event: Event[Any]) -> bool:
         schemes = self._interested(event)

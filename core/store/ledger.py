@@ -483,6 +483,23 @@ class Ledger:
             self.audit.forget()
             self._writing = False
 
+    @contextmanager
+    def part(self) -> Iterator[None]:
+        """Inside an SQLite write transaction: what one part of it writes (a savepoint). If it raises, that
+        part alone is undone, the rest of the transaction stays, and the exception goes on to the caller."""
+        assert self._writing and self.server is None
+        pending = set(self._params_pending)
+        self.conn.execute("SAVEPOINT part")
+        try:
+            yield
+        except Exception:
+            self.conn.execute("ROLLBACK TO part")
+            self.conn.execute("RELEASE part")
+            self._params_pending = pending  # the parameter sets it chained are not chained
+            self.audit.forget()  # the undone part's head, if it appended: read again when needed
+            raise
+        self.conn.execute("RELEASE part")
+
     def version(self, company: str) -> CompanyVersion:
         """What a computation for `company` read, in short: its latest entitlement, its latest payment, its latest
         load and configuration. If it changed before the result is recorded, the result may be stale."""

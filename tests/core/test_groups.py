@@ -1,0 +1,233 @@
+"""New events of several companies recorded in one write transaction (`EventBus._group`, docs/performance.md) give
+exactly what one company's event at a time gives: same ids, amounts, explanations and chains; a unit that fails,
+is refused while written or finds its company changed is published the usual way, alone."""
+
+import itertools
+from datetime import UTC, datetime
+
+import pytest
+from attrs import evolve
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from paybonus import EventBus, Ledger, bus, load_plugins
+from paybonus.audit import verify
+from paybonus.bench import _results
+from paybonus.events import canonical_json
+from paybonus.fixtures.generator import SAMPLE_SCHEMES, generate
+from paybonus.sources import store_company
+from paybonus.store import StaleRead
+
+COMPANIES = [
+    generate(
+        f"GRP{i}",
+        employees=24,
+        seed=i,
+        schemes_toml=SAMPLE_SCHEMES,
+        salary_schemes=True,
+        results=_results(24),
+        csv_rows=False,
+    )
+    for i in range(3)
+]
+# as a vendor sends them: every company's events by date, companies interleaved
+EVENTS = sorted(
+    ((e["occurred_at"], e["company"], e) for c in COMPANIES for e in c.events), key=lambda t: t[:2]
+)
+LINES = [canonical_json(e) for _, _, e in EVENTS]
+FIXED = datetime(2027, 1, 1, tzinfo=UTC)
+
+
+def run(path, lines, group=bus.GROUP, patch=None):
+    """Publish `lines` (groups of at most `group` units); the ledger's rows, its chains, its dead letters and the
+    number of write transactions committed. `patch(bus)` may make things fail."""
+    ledger = Ledger.create(path)
+    for c in COMPANIES:
+        store_company(ledger, c.data)
+    b = EventBus(ledger, load_plugins(entry_points=False), clock=lambda: FIXED)
+    if patch:
+        patch(b)
+    commits: list[str] = []
+    ledger.conn.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+    old, bus.GROUP = bus.GROUP, group
+    try:
+        outcomes = b.publish_all(b.host.event_types.read_jsonl("groups", lines))
+    finally:
+        bus.GROUP = old
+        ledger.conn.set_trace_callback(None)
+    report = verify(ledger, b.host.schemes, params=b.params)
+    assert all(
+        "failed after" in p.what for p in report.problems
+    )  # dead letters only: every chain and amount ok
+    rows = {
+        r["id"]: (
+            r["amount_cents"],
+            r["kind"],
+            r["corrects"],
+            r["due_date"],
+            ledger.entitlements.explanation(r),
+        )
+        for r in ledger.entitlements.all()
+    }
+    chains = [tuple(r) for r in ledger.conn.execute("SELECT company, n, action, ref, digest FROM audit_log")]
+    failed = sorted((f["company"], f["event_id"], f["scheme"]) for f in ledger.dispatches.failed())
+    b.close()
+    ledger.close()
+    return {"rows": rows, "chains": sorted(chains), "failed": failed, "outcomes": outcomes}, len(commits)
+
+
+@pytest.fixture(scope="module")
+def one_by_one(tmp_path_factory):
+    return run(tmp_path_factory.mktemp("one") / "one.db", LINES, group=1)
+
+
+def test_the_year_interleaves_companies_so_that_groups_form():
+    companies = [c for _, c, _ in EVENTS]
+    switches = sum(1 for a, b in itertools.pairwise(companies) if a != b)
+    assert switches > len(EVENTS) / 4
+
+
+def test_groups_record_what_one_company_at_a_time_records_in_fewer_transactions(tmp_path, one_by_one):
+    alone, alone_commits = one_by_one
+    grouped, grouped_commits = run(tmp_path / "grouped.db", LINES)
+    assert len(alone["rows"]) > 150 and not alone["failed"]
+    assert (
+        grouped == alone
+    )  # ids, amounts, explanations, chains and outcomes (hashes differ: each ledger has its id)
+    assert grouped_commits < alone_commits / 2
+
+
+def _failing_for(company, scheme_name, calls, event_type="period_closed"):
+    def patch(b):
+        scheme = b.host.schemes[scheme_name]
+        original = scheme.handlers[event_type]
+
+        def handler(event, ctx):
+            if event.company == company:
+                calls.append(event.id)
+                raise RuntimeError("boom")
+            return original(event, ctx)
+
+        handlers = {**scheme.handlers, event_type: handler}
+        b.host.schemes[scheme_name] = evolve(scheme, handlers=handlers)
+
+    return patch
+
+
+@pytest.mark.parametrize(
+    ("scheme", "event_type", "failed"),
+    [
+        ("prime_nao", "period_closed", 12),
+        ("interessement", "period_closed", 12),
+        ("pmt", "pmt_evidence_recorded", 0),
+    ],
+)
+def test_a_unit_whose_computation_fails_records_what_it_records_alone(tmp_path, scheme, event_type, failed):
+    """A scheme fails for GRP1: the event (or the batch of single-employee events) is recorded in the group with
+    the schemes computed before it, the failure after the commit, the schemes after it each alone: what one
+    company's event at a time records, each handler called as often (a time-out is waited for once)."""
+    calls_alone: list[str] = []
+    calls_grouped: list[str] = []
+    alone, _ = run(
+        tmp_path / "one.db", LINES, group=1, patch=_failing_for("GRP1", scheme, calls_alone, event_type)
+    )
+    grouped, _ = run(
+        tmp_path / "grouped.db", LINES, patch=_failing_for("GRP1", scheme, calls_grouped, event_type)
+    )
+    assert calls_grouped == calls_alone and calls_alone
+    assert {(c, s) for c, _, s in alone["failed"]} == {("GRP1", scheme)}
+    assert len(alone["failed"]) == (failed or len(calls_alone))
+    assert grouped == alone
+
+
+@pytest.mark.parametrize("failure", [StaleRead("changed meanwhile"), RuntimeError("disk")])
+def test_a_unit_refused_while_written_is_undone_alone_and_published_the_usual_way(
+    tmp_path, one_by_one, failure
+):
+    """The part of GRP2 fails once after writing its events (inside the group's transaction): undone alone, the
+    other companies' parts committed, GRP2's events published again apart; nothing lost, nothing twice."""
+    seen: list[str] = []
+
+    def patch(b):
+        record = b.ledger.record_dispatches
+
+        def failing(records, checked=False):
+            if records and records[0].company == "GRP2" and b.ledger._writing and not seen:
+                seen.append(records[0].event_id)
+                raise failure
+            return record(records, checked)
+
+        b.ledger.record_dispatches = failing
+
+    alone, _ = one_by_one
+    grouped, _ = run(tmp_path / "grouped.db", LINES, patch=patch)
+    assert seen  # the failure happened, inside a group
+    assert grouped == alone
+
+
+def _company_orders(draw_perm, lines):
+    """`lines` with the companies interleaved otherwise: each company's own order kept."""
+    per = {}
+    for line, (_, c, _) in zip(lines, EVENTS, strict=True):
+        per.setdefault(c, []).append(line)
+    order = draw_perm
+    out, at = [], {c: 0 for c in per}
+    for c in order:
+        out.append(per[c][at[c]])
+        at[c] += 1
+    return out
+
+
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.randoms(use_true_random=False))
+def test_how_companies_interleave_changes_nothing(tmp_path_factory, one_by_one, rnd):
+    """Property (event order irrelevant across companies): any interleaving of the companies, each keeping its
+    own order, records the same entitlements as the vendor's order, and grouped records exactly what one unit at a
+    time records for that interleaving (the chains' order too: a batch of single-employee events forms otherwise
+    when companies interleave otherwise, so the chains are compared with the ungrouped run of the same order)."""
+    companies = [c for _, c, _ in EVENTS]
+    rnd.shuffle(companies)
+    lines = _company_orders(companies, LINES)
+    folder = tmp_path_factory.mktemp("perm")
+    grouped, _ = run(folder / "grouped.db", lines)
+    alone, _ = run(folder / "alone.db", lines, group=1)
+    assert grouped == alone
+    assert grouped["rows"] == one_by_one[0]["rows"]
+
+
+def test_a_unit_whose_company_changed_since_it_computed_is_computed_again(tmp_path):
+    """Another process loads GRP1 again while the group computes: GRP1's part finds its company changed
+    (`check_unchanged`), is undone alone and computed again from the new load; the other companies' parts are
+    recorded as computed. Every dispatch names the load it computed from."""
+    path = tmp_path / "changed.db"
+    reloaded: list[str] = []
+
+    def patch(b):
+        prepare = b._prepare
+
+        def preparing(unit):
+            p = prepare(unit)
+            if (
+                p is not None
+                and unit[0].company == "GRP1"
+                and unit[0].type == "period_closed"
+                and not reloaded
+            ):
+                other = Ledger.open(path)
+                store_company(other, COMPANIES[1].data)  # another process: a load of GRP1 meanwhile
+                other.close()
+                reloaded.append(unit[0].id)
+            return p
+
+        b._prepare = preparing
+
+    run(path, LINES, patch=patch)
+    assert reloaded
+    ledger = Ledger.open(path)
+    try:
+        load = ledger.conn.execute(
+            "SELECT payroll_load FROM dispatches WHERE company = 'GRP1' AND event_id = ?", (reloaded[0],)
+        ).fetchall()
+        latest = ledger.conn.execute("SELECT MAX(n) FROM payroll_loads WHERE company = 'GRP1'").fetchone()[0]
+    finally:
+        ledger.close()
+    assert latest == 2 and load and {r[0] for r in load} == {2}
