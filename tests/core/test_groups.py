@@ -15,6 +15,8 @@ from paybonus.bench import _results
 from paybonus.events import canonical_json
 from paybonus.fixtures.generator import SAMPLE_SCHEMES, generate
 from paybonus.sources import store_company
+from paybonus.errors import PartlyPublished, UserError
+from paybonus.hooks import hookimpl
 from paybonus.store import StaleRead
 
 COMPANIES = [
@@ -231,3 +233,55 @@ def test_a_unit_whose_company_changed_since_it_computed_is_computed_again(tmp_pa
     finally:
         ledger.close()
     assert latest == 2 and load and {r[0] for r in load} == {2}
+
+
+def _refused_midway(path, group):
+    """Publish the first seven events, another process recording GRP1's close of January with other content while
+    it computes: GRP1's event is refused (as admission refuses it). The exception, the events recorded, and the
+    dispatches the `entitlements_recorded` hook heard of."""
+    from paybonus.store.events import EventRecord
+
+    heard: list[tuple[str, str, str]] = []
+
+    def patch(b):
+        compute = b._compute
+
+        def computing(event, scheme, digest=None):
+            if event.id == "GRP1-close-2025-01" and not heard.count(("other", "", "")):
+                heard.append(("other", "", ""))
+                other = Ledger.open(path)
+                other.record_event(
+                    EventRecord(event.id, event.type, event.company, "2025-02-05T18:00:00+01:00", "{}", "x" * 64),
+                    None,
+                    FIXED.isoformat(),
+                )
+                other.close()
+            return compute(event, scheme, digest)
+
+        b._compute = computing
+
+        class Hearing:
+            @hookimpl
+            def paybonus_entitlements_recorded(self, event, scheme, entitlement_ids):
+                heard.append((event.company, event.id, scheme))
+
+        b.host.pm.register(Hearing())
+
+    with pytest.raises((UserError, PartlyPublished)) as refused:
+        run(path, LINES[:7], group=group, patch=patch)
+    ledger = Ledger.open(path)
+    try:
+        recorded = sorted((r["company"], r["id"]) for r in ledger.events.all() if r["digest"] != "x" * 64)
+    finally:
+        ledger.close()
+    return type(refused.value), str(refused.value), recorded, sorted(heard)
+
+
+def test_a_unit_refused_after_the_group_committed_stops_the_file_where_one_at_a_time_stops(tmp_path):
+    """GRP1's event of a group is refused after its part was undone (another process recorded its id with other
+    content): the file stops there, as one unit at a time stops, reporting what was recorded (PartlyPublished),
+    and no event after it is recorded unheard of (its hooks, logs, failures and later schemes never run)."""
+    alone = _refused_midway(tmp_path / "one.db", 1)
+    grouped = _refused_midway(tmp_path / "grouped.db", bus.GROUP)
+    assert alone[0] is PartlyPublished and ("GRP2", "GRP2-close-2025-01") not in alone[2]
+    assert grouped == alone
