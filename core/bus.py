@@ -243,20 +243,29 @@ class EventBus:
     def _publish_group(self, units: Sequence[list[Event[Any]]]) -> list[PublishOutcome]:
         """`_group`'s units, each computed (`_prepare`), then all recorded in one write transaction, each unit in a
         part of its own (`Ledger.part`): one commit for up to GROUP companies' events instead of one each. A unit
-        whose part is refused or finds its company changed is undone alone and published the usual way after the
-        others (its company has no other event in the group, and no other company's event reads it)."""
+        whose part is refused or finds its company changed is undone alone, and the group ends there: the first
+        unit's is published the usual way after the commit, another's is computed again first in the next group
+        (the usual way may refuse it, and then the file stops there with nothing after it written, as without
+        groups). A unit to publish the usual way (`_prepare` None) likewise ends the group before it."""
         prepared: list[_Prepared | None] = []
         rows = 0
         for unit in units:
             if rows >= GROUP_ROWS:  # the computed rows are held until the commit: the rest in the next group
                 break
             p = self._prepare(unit)
+            if p is None:
+                # published the usual way, which may refuse it (another publisher recorded its id with other
+                # content): then the file stops there, as without groups, nothing after it written. So the group
+                # ends before it; first, it is published alone
+                if not prepared:
+                    prepared.append(None)
+                break
             prepared.append(p)
-            rows += p.rows if p else 0
+            rows += p.rows
         ready = [p for p in prepared if p is not None]
         if ready:
             with self.ledger.write(*{p.company for p in ready}):
-                for p in ready:
+                for i, p in enumerate(ready):
                     try:
                         with self.ledger.part():
                             if p.computed:  # checked before its events lengthen the chain
@@ -274,6 +283,11 @@ class EventBus:
                             events=len(p.events),
                             error=type(exc).__name__,
                         )
+                        # the parts after it are not written (undone: none was): published after it, in the next
+                        # group, so that if it is refused the file stops there as without groups. The first
+                        # part's unit is published the usual way after the commit (written alone if it fails again)
+                        del prepared[max(i, 1) :]
+                        break
         out: list[PublishOutcome] = []
         for unit, p in zip(units, prepared, strict=False):
             if p is None or p.recorded is None:
