@@ -277,6 +277,8 @@ class EventBus:
                                 [c[3] for c in p.computed], checked=True
                             )
                     except Exception as exc:  # written again the usual way, which records what it is
+                        if not self.ledger.conn.in_transaction:  # SQLite ended the whole transaction (a full disk)
+                            raise
                         log.debug(
                             "bus.group.apart",
                             company=p.company,

@@ -285,3 +285,51 @@ def test_a_unit_refused_after_the_group_committed_stops_the_file_where_one_at_a_
     grouped = _refused_midway(tmp_path / "grouped.db", bus.GROUP)
     assert alone[0] is PartlyPublished and ("GRP2", "GRP2-close-2025-01") not in alone[2]
     assert grouped == alone
+
+
+def test_a_part_whose_error_ended_the_whole_transaction_ends_the_group(tmp_path, one_by_one):
+    """SQLite ends the whole transaction on some errors (a full disk, an I/O error, an interrupt): the part cannot
+    be undone alone, and what the group's other parts wrote is gone. The error itself is raised, no later part is
+    written in a transaction of its own (unheard of: no log, no hook), and publishing the file again records it all
+    as one company's event at a time does."""
+    import sqlite3
+
+    path = tmp_path / "full.db"
+    seen: list[str] = []
+
+    def patch(b):
+        record = b.ledger.record_dispatches
+
+        def failing(records, checked=False):
+            if records and records[0].event_id.startswith("GRP1-close") and b.ledger._writing and not seen:
+                seen.append(records[0].event_id)
+                b.ledger.conn.execute("ROLLBACK")  # what SQLite does itself on SQLITE_FULL
+                raise sqlite3.OperationalError("database or disk is full")
+            return record(records, checked)
+
+        b.ledger.record_dispatches = failing
+
+    with pytest.raises(sqlite3.OperationalError, match="disk is full"):
+        run(path, LINES, patch=patch)
+    ledger = Ledger.open(path)
+    try:
+        after = ledger.conn.execute(
+            "SELECT COUNT(*) FROM events WHERE seq > (SELECT seq FROM events WHERE id = ? AND company = 'GRP0')",
+            (seen[0].replace("GRP1", "GRP0"),),
+        ).fetchone()[0]
+        recorded = {(r["company"], r["id"]) for r in ledger.events.all()}
+    finally:
+        ledger.close()
+    assert seen[0].startswith("GRP1-close") and ("GRP2", seen[0].replace("GRP1", "GRP2")) not in recorded
+    assert after == 0
+    ledger = Ledger.open(path)
+    b = EventBus(ledger, load_plugins(entry_points=False), clock=lambda: FIXED)
+    b.publish_all(b.host.event_types.read_jsonl("groups", LINES))  # the file again
+    rows = {
+        r["id"]: (r["amount_cents"], r["kind"], r["corrects"], r["due_date"], ledger.entitlements.explanation(r))
+        for r in ledger.entitlements.all()
+    }
+    chains = [tuple(r) for r in ledger.conn.execute("SELECT company, n, action, ref, digest FROM audit_log")]
+    b.close()
+    ledger.close()
+    assert rows == one_by_one[0]["rows"] and sorted(chains) == one_by_one[0]["chains"]
