@@ -333,3 +333,66 @@ def test_a_part_whose_error_ended_the_whole_transaction_ends_the_group(tmp_path,
     b.close()
     ledger.close()
     assert rows == one_by_one[0]["rows"] and sorted(chains) == one_by_one[0]["chains"]
+
+
+def _republished(path, patch=None):
+    """The file published again on the ledger at `path`: its rows, chains and dead letters, as `run` gives them."""
+    ledger = Ledger.open(path)
+    b = EventBus(ledger, load_plugins(entry_points=False), clock=lambda: FIXED)
+    if patch:
+        patch(b)
+    b.publish_all(b.host.event_types.read_jsonl("groups", LINES))
+    rows = {
+        r["id"]: (r["amount_cents"], r["kind"], r["corrects"], r["due_date"], ledger.entitlements.explanation(r))
+        for r in ledger.entitlements.all()
+    }
+    chains = [tuple(r) for r in ledger.conn.execute("SELECT company, n, action, ref, digest FROM audit_log")]
+    failed = sorted((f["company"], f["event_id"], f["scheme"]) for f in ledger.dispatches.failed())
+    b.close()
+    ledger.close()
+    return rows, sorted(chains), failed
+
+
+@pytest.mark.parametrize("where", ["writing", "after the commit"])
+def test_an_interrupt_mid_group_leaves_what_publishing_the_file_again_completes(tmp_path, where):
+    """Ctrl-C while a group's parts are written (nothing of the group is kept) or after its commit, before a
+    computation's failure is recorded and the schemes after it run (the events are recorded): publishing the file
+    again (interessement failing for GRP1 each time) records what one company's event at a time records."""
+    calls: list[str] = []
+    alone, _ = run(tmp_path / "one.db", LINES, group=1, patch=_failing_for("GRP1", "interessement", calls))
+    fail = _failing_for("GRP1", "interessement", calls)
+    stopped: list[str] = []
+
+    def patch(b):
+        fail(b)
+        record, failed = b.ledger.record_dispatches, b._failed
+
+        def recording(records, checked=False):
+            if where == "writing" and records and records[0].company == "GRP2" and b.ledger._writing:
+                stopped.append(records[0].event_id)
+                raise KeyboardInterrupt
+            return record(records, checked)
+
+        def failing(event, scheme, attempt, exc, t0):
+            if where == "after the commit" and not b.ledger._writing:
+                stopped.append(event.id)
+                raise KeyboardInterrupt
+            return failed(event, scheme, attempt, exc, t0)
+
+        b.ledger.record_dispatches = recording
+        b._failed = failing
+
+    path = tmp_path / "stopped.db"
+    with pytest.raises(KeyboardInterrupt):
+        run(path, LINES, patch=patch)
+    assert stopped
+    ledger = Ledger.open(path)
+    try:
+        kept = {r["id"] for r in ledger.events.all()}
+    finally:
+        ledger.close()
+    assert (stopped[0] in kept) == (where == "after the commit")
+    rows, chains, failed = _republished(path, fail)
+    assert rows == alone["rows"]
+    assert failed == alone["failed"]
+    assert chains == alone["chains"]
