@@ -396,3 +396,44 @@ def test_an_interrupt_mid_group_leaves_what_publishing_the_file_again_completes(
     assert rows == alone["rows"]
     assert failed == alone["failed"]
     assert chains == alone["chains"]
+
+
+def test_groups_log_and_notify_what_one_company_at_a_time_does(tmp_path, monkeypatch):
+    """Each company's log lines (but times and hashes) and `entitlements_recorded` notices, in their order, are
+    those of one company's event at a time, a failing scheme's included."""
+    heard: list[tuple[str, str, str, int]] = []
+
+    class Hearing:
+        @hookimpl
+        def paybonus_entitlements_recorded(self, event, scheme, entitlement_ids):
+            heard.append((event.company, event.id, scheme, len(entitlement_ids)))
+
+    def logged(group):
+        lines: list[tuple[str, str, tuple]] = []
+
+        class Recorder:
+            def __getattr__(self, level):
+                def add(name, **kw):
+                    kw.pop("duration_ms", None)
+                    kw.pop("hash", None)
+                    lines.append((level, name, tuple(sorted(kw.items()))))
+
+                return add
+
+        monkeypatch.setattr(bus, "log", Recorder())
+        heard.clear()
+        fail = _failing_for("GRP1", "prime_nao", [])
+
+        def patch(b):
+            fail(b)
+            b.host.pm.register(Hearing())
+
+        run(tmp_path / f"{group}.db", LINES, group=group, patch=patch)
+        by_company: dict[str, list] = {}
+        for line in lines:
+            by_company.setdefault(dict(line[2]).get("company"), []).append(line)
+        return by_company, sorted(heard, key=lambda h: h[0]), list(heard)
+
+    alone, grouped = logged(1), logged(bus.GROUP)
+    assert len(alone[1]) > 10 and len(alone[0]["GRP1"]) > 50
+    assert grouped[:2] == alone[:2]
