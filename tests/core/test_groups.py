@@ -437,3 +437,12 @@ def test_groups_log_and_notify_what_one_company_at_a_time_does(tmp_path, monkeyp
     alone, grouped = logged(1), logged(bus.GROUP)
     assert len(alone[1]) > 10 and len(alone[0]["GRP1"]) > 50
     assert grouped[:2] == alone[:2]
+
+
+def test_one_id_in_several_companies_records_what_one_company_at_a_time_records(tmp_path):
+    """Ids are unique per company only: every company's events under the same ids (the vendor's own numbering)."""
+    lines = [line.replace('"id":"GRP0-', '"id":"').replace('"id":"GRP1-', '"id":"').replace('"id":"GRP2-', '"id":"') for line in LINES]
+    assert len({canonical_json({"id": line.split('"id":"')[1].split('"')[0]}) for line in lines}) < len(lines)
+    alone, _ = run(tmp_path / "one.db", lines, group=1)
+    grouped, commits = run(tmp_path / "grouped.db", lines)
+    assert grouped == alone and len(alone["rows"]) > 150
