@@ -3,6 +3,7 @@ exactly what one company's event at a time gives: same ids, amounts, explanation
 is refused while written or finds its company changed is published the usual way, alone."""
 
 import itertools
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -446,3 +447,50 @@ def test_one_id_in_several_companies_records_what_one_company_at_a_time_records(
     alone, _ = run(tmp_path / "one.db", lines, group=1)
     grouped, commits = run(tmp_path / "grouped.db", lines)
     assert grouped == alone and len(alone["rows"]) > 150
+
+
+def test_a_project_shared_by_companies_records_what_one_company_at_a_time_records(tmp_path):
+    """Intéressement de projet: the partners' figures reach each company in the coordinator's statement (the
+    event's payload), never from another company's rows. The three companies' years interleaved by date, then
+    the statement of each (what `project import` publishes, one event a company: one group), grouped or not."""
+    from helpers.projects import agreement, load_company, statement_event, statement_from
+    from paybonus.fixtures.project import write_example
+
+    example = tmp_path / "example"
+    write_example(example)
+    companies = ("ALPHA", "MEGA", "BETA")
+    lines = sorted(
+        (json_line for cid in companies for json_line in (example / cid / "events.jsonl").read_text().splitlines()),
+        key=lambda line: (json.loads(line)["occurred_at"], json.loads(line)["company"]),
+    )
+
+    def published(group):
+        ledger = Ledger.create(tmp_path / f"projet-{group}.db")
+        for cid in companies:
+            load_company(ledger, example, cid)
+        b = EventBus(ledger, load_plugins(entry_points=False), clock=lambda: FIXED)
+        publish_group = b._publish_group
+        b._publish_group = lambda units: groups.append(len(units)) or publish_group(units)
+        old, bus.GROUP = bus.GROUP, group
+        try:
+            b.publish_all(b.host.event_types.read_jsonl("year", lines))
+            statement = statement_from(dict.fromkeys(companies, ledger), agreement())
+            b.publish_all([("statement", statement_event(statement, cid)) for cid in companies])
+        finally:
+            bus.GROUP = old
+        rows = {
+            r["id"]: (r["scheme"], r["amount_cents"], ledger.entitlements.explanation(r))
+            for r in ledger.entitlements.all()
+        }
+        chains = sorted(
+            tuple(r) for r in ledger.conn.execute("SELECT company, n, action, ref, digest FROM audit_log")
+        )
+        b.close()
+        ledger.close()
+        return rows, chains
+
+    groups: list[int] = []
+    alone, grouped = published(1), published(bus.GROUP)
+    assert {v[0] for v in alone[0].values()} >= {"interessement", "interessement_projet"}
+    assert groups and groups[-1] == 3  # the statements: one group
+    assert grouped == alone
