@@ -494,3 +494,38 @@ def test_a_project_shared_by_companies_records_what_one_company_at_a_time_record
     assert {v[0] for v in alone[0].values()} >= {"interessement", "interessement_projet"}
     assert groups and groups[-1] == 3  # the statements: one group
     assert grouped == alone
+
+
+def test_a_large_companys_event_grouped_holds_no_more_than_published_alone(tmp_path):
+    """A large company's event grouped with a small company's: its rows are built as they are written, as
+    `_publish_together` builds them, not all held until the group's commit (GROUP_ROWS bounds the drafts held
+    before a unit is computed, not one unit's own): the peak is that of one company's event at a time."""
+    import tracemalloc
+
+    companies = [
+        generate(f"BIG{n}", employees=n, seed=n, schemes_toml=SAMPLE_SCHEMES, salary_schemes=True,
+                 results=_results(n), csv_rows=False)
+        for n in (1500, 5)
+    ]
+    events = sorted(((e["occurred_at"], e["company"], e) for c in companies for e in c.events), key=lambda t: t[:2])
+    lines = [canonical_json(e) for _, _, e in events]
+
+    def peak(group):
+        ledger = Ledger.create(tmp_path / f"{group}.db")
+        for c in companies:
+            store_company(ledger, c.data)
+        b = EventBus(ledger, load_plugins(entry_points=False), clock=lambda: FIXED)
+        admitted = b.admit(b.host.event_types.read_jsonl("big", lines))
+        old, bus.GROUP = bus.GROUP, group
+        tracemalloc.start()
+        try:
+            b.publish_all(admitted)
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+            bus.GROUP = old
+            b.close()
+            ledger.close()
+
+    alone = peak(1)
+    assert peak(bus.GROUP) < alone * 1.1
