@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Sequence, Sized
 from datetime import UTC, date, datetime
 from typing import Any
 
-from attrs import define, evolve, field, frozen
+from attrs import define, field, frozen
 from paybonus.hooks.types import (
     DispatchStatus,
     DsnMapping,
@@ -54,7 +54,7 @@ MAX_ENTITLEMENT_CENTS = 10**11  # one person's entitlement: a billion euros is a
 STALE_RETRIES = 3  # another writer changed what a computation read: compute again, at most this often
 BATCH = 256  # single-employee events of one company computed and recorded together, at most
 GROUP = 64  # units of distinct companies recorded in one transaction, at most (`_group`)
-GROUP_ROWS = 20_000  # and no more entitlement rows held for it than about this
+GROUP_ROWS = 20_000  # and no more entitlement drafts (or rows) held for it than about this before a unit computes
 _UNSET: Any = object()  # no draft read yet
 PRINCIPAL = Kind.PRINCIPAL
 _KIND_TEXT = {k: str(k) for k in Kind}  # the text an entitlement row stores (and its id hashes) for a kind
@@ -83,7 +83,7 @@ class _Prepared:
     company: str
     events: list[Event[Any]]
     computed: list[tuple[Event[Any], SchemeDescriptor, SchemeResult, DispatchRecord, float]]
-    rows: int  # entitlement rows built, held until the group's commit
+    rows: int  # entitlement drafts (a batch's rows, built) held until the group's commit
     failures: list[tuple[Event[Any], SchemeDescriptor, Exception, float]]  # recorded after the commit
     later: list[SchemeDescriptor]  # an event's schemes after one that failed: each dispatched after, alone
     heads: list[Any] = field(factory=list)
@@ -267,7 +267,8 @@ class EventBus:
             with self.ledger.write(*{p.company for p in ready}):
                 for i, p in enumerate(ready):
                     try:
-                        with self.ledger.part():
+                        # the unit's events shown as recorded while its rows are built (a scheme's drafts may be)
+                        with self.reader.pending(p.events), self.ledger.part():
                             if p.computed:  # checked before its events lengthen the chain
                                 self.ledger.check_unchanged(p.computed[0][3])
                             p.heads = [self._record_event(e) for e in p.events]
@@ -327,18 +328,21 @@ class EventBus:
         if not schemes or len(self._one_read(schemes)) < len(schemes):
             return None
         rows = 0
-        with self.reader.pending([event]):  # shown as recorded while they compute and their rows are built
+        with self.reader.pending([event]):  # shown as recorded while they compute (and while written)
             for i, scheme in enumerate(schemes):
                 t0 = time.perf_counter()
                 try:
                     record, result = self._dispatch_record(event, scheme, 1, version)
-                    record = evolve(record, rows=list(record.rows))
                 except Exception as exc:
                     return _Prepared(
                         company, [event], computed, rows, [(event, scheme, exc, t0)], schemes[i + 1 :]
                     )
                 computed.append((event, scheme, result, record, t0))
-                rows += _held(record)
+                # its rows are built as they are written, each checked, as `_publish_together` builds them (a bad
+                # draft undoes the part: the unit is published the usual way, which records the failure); until
+                # then its drafts are held
+                drafts = result.entitlements
+                rows += len(drafts) if isinstance(drafts, Sized) else 0
         return _Prepared(company, [event], computed, rows, [], [])
 
     def _per_employee(self, event: Event[Any]) -> bool:

@@ -529,3 +529,28 @@ def test_a_large_companys_event_grouped_holds_no_more_than_published_alone(tmp_p
 
     alone = peak(1)
     assert peak(bus.GROUP) < alone * 1.1
+
+
+@pytest.mark.parametrize(("scheme", "event_type"), [("prime_nao", "period_closed"), ("pmt", "period_closed"), ("prime_objectif", "objective_results")])
+def test_a_unit_whose_draft_is_refused_while_written_records_what_it_records_alone(tmp_path, scheme, event_type):
+    """A scheme returns a bad draft (an amount in floating euros) for GRP1: refused as its row is built, which is
+    while the group's part is written; the unit is published the usual way, which records the failure as one
+    company's event at a time does."""
+
+    def patch(b):
+        s = b.host.schemes[scheme]
+        original = s.handlers[event_type]
+
+        def handler(event, ctx):
+            result = original(event, ctx)
+            if event.company != "GRP1" or not result.entitlements:
+                return result
+            bad = evolve(result.entitlements[0], amount_cents=result.entitlements[0].amount_cents / 100)
+            return evolve(result, entitlements=[bad, *result.entitlements[1:]])
+
+        b.host.schemes[scheme] = evolve(s, handlers={**s.handlers, event_type: handler})
+
+    alone, _ = run(tmp_path / "one.db", LINES, group=1, patch=patch)
+    grouped, _ = run(tmp_path / "grouped.db", LINES, patch=patch)
+    assert {(c, s) for c, _, s in alone["failed"]} == {("GRP1", scheme)}
+    assert grouped == alone
