@@ -554,3 +554,31 @@ def test_a_unit_whose_draft_is_refused_while_written_records_what_it_records_alo
     grouped, _ = run(tmp_path / "grouped.db", LINES, patch=patch)
     assert {(c, s) for c, _, s in alone["failed"]} == {("GRP1", scheme)}
     assert grouped == alone
+
+
+@pytest.mark.parametrize("failing", [None, "prime_objectif"])
+def test_batches_of_leavers_of_several_companies_record_what_they_record_alone(tmp_path, failing):
+    """Departures, several of each company in a row (each company's a batch of single-employee events): the
+    batches of the three companies one group; a scheme failing for GRP1's leavers too."""
+    template = json.loads(next(line for line in LINES if '"employee_left"' in line))
+    leavers = []
+    for company in ("GRP0", "GRP1", "GRP2"):
+        for employee in ("E0003", "E0004", "E0005"):
+            e = {**template, "company": company, "id": f"{company}-late-left-{employee}"}
+            e["payload"] = {**template["payload"], "employee": employee}
+            leavers.append(canonical_json(e))
+    lines = LINES + leavers
+    units: list[int] = []
+
+    def patch(b):
+        if failing:
+            _failing_for("GRP1", failing, [], "employee_left")(b)
+        publish_group = b._publish_group
+        b._publish_group = lambda group: units.append([len(u) for u in group]) or publish_group(group)
+
+    alone, _ = run(tmp_path / "one.db", lines, group=1, patch=patch)
+    units.clear()
+    grouped, _ = run(tmp_path / "grouped.db", lines, patch=patch)
+    assert any(u.count(3) >= 2 for u in units)  # batches of companies grouped
+    assert bool(alone["failed"]) == bool(failing)
+    assert grouped == alone
