@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 from paybonus import EventBus, Ledger, bus, load_plugins
 from paybonus.audit import verify
 from paybonus.bench import _results
+from paybonus.errors import PartlyPublished, UserError
 from paybonus.events import canonical_json
 from paybonus.fixtures.generator import SAMPLE_SCHEMES, generate
-from paybonus.sources import store_company
-from paybonus.errors import PartlyPublished, UserError
 from paybonus.hooks import hookimpl
+from paybonus.sources import store_company
 from paybonus.store import StaleRead
 
 COMPANIES = [
@@ -252,7 +252,9 @@ def _refused_midway(path, group):
                 heard.append(("other", "", ""))
                 other = Ledger.open(path)
                 other.record_event(
-                    EventRecord(event.id, event.type, event.company, "2025-02-05T18:00:00+01:00", "{}", "x" * 64),
+                    EventRecord(
+                        event.id, event.type, event.company, "2025-02-05T18:00:00+01:00", "{}", "x" * 64
+                    ),
                     None,
                     FIXED.isoformat(),
                 )
@@ -327,7 +329,13 @@ def test_a_part_whose_error_ended_the_whole_transaction_ends_the_group(tmp_path,
     b = EventBus(ledger, load_plugins(entry_points=False), clock=lambda: FIXED)
     b.publish_all(b.host.event_types.read_jsonl("groups", LINES))  # the file again
     rows = {
-        r["id"]: (r["amount_cents"], r["kind"], r["corrects"], r["due_date"], ledger.entitlements.explanation(r))
+        r["id"]: (
+            r["amount_cents"],
+            r["kind"],
+            r["corrects"],
+            r["due_date"],
+            ledger.entitlements.explanation(r),
+        )
         for r in ledger.entitlements.all()
     }
     chains = [tuple(r) for r in ledger.conn.execute("SELECT company, n, action, ref, digest FROM audit_log")]
@@ -344,7 +352,13 @@ def _republished(path, patch=None):
         patch(b)
     b.publish_all(b.host.event_types.read_jsonl("groups", LINES))
     rows = {
-        r["id"]: (r["amount_cents"], r["kind"], r["corrects"], r["due_date"], ledger.entitlements.explanation(r))
+        r["id"]: (
+            r["amount_cents"],
+            r["kind"],
+            r["corrects"],
+            r["due_date"],
+            ledger.entitlements.explanation(r),
+        )
         for r in ledger.entitlements.all()
     }
     chains = [tuple(r) for r in ledger.conn.execute("SELECT company, n, action, ref, digest FROM audit_log")]
@@ -442,10 +456,15 @@ def test_groups_log_and_notify_what_one_company_at_a_time_does(tmp_path, monkeyp
 
 def test_one_id_in_several_companies_records_what_one_company_at_a_time_records(tmp_path):
     """Ids are unique per company only: every company's events under the same ids (the vendor's own numbering)."""
-    lines = [line.replace('"id":"GRP0-', '"id":"').replace('"id":"GRP1-', '"id":"').replace('"id":"GRP2-', '"id":"') for line in LINES]
+    lines = [
+        line.replace('"id":"GRP0-', '"id":"')
+        .replace('"id":"GRP1-', '"id":"')
+        .replace('"id":"GRP2-', '"id":"')
+        for line in LINES
+    ]
     assert len({canonical_json({"id": line.split('"id":"')[1].split('"')[0]}) for line in lines}) < len(lines)
     alone, _ = run(tmp_path / "one.db", lines, group=1)
-    grouped, commits = run(tmp_path / "grouped.db", lines)
+    grouped, _ = run(tmp_path / "grouped.db", lines)
     assert grouped == alone and len(alone["rows"]) > 150
 
 
@@ -460,7 +479,11 @@ def test_a_project_shared_by_companies_records_what_one_company_at_a_time_record
     write_example(example)
     companies = ("ALPHA", "MEGA", "BETA")
     lines = sorted(
-        (json_line for cid in companies for json_line in (example / cid / "events.jsonl").read_text().splitlines()),
+        (
+            json_line
+            for cid in companies
+            for json_line in (example / cid / "events.jsonl").read_text().splitlines()
+        ),
         key=lambda line: (json.loads(line)["occurred_at"], json.loads(line)["company"]),
     )
 
@@ -503,11 +526,20 @@ def test_a_large_companys_event_grouped_holds_no_more_than_published_alone(tmp_p
     import tracemalloc
 
     companies = [
-        generate(f"BIG{n}", employees=n, seed=n, schemes_toml=SAMPLE_SCHEMES, salary_schemes=True,
-                 results=_results(n), csv_rows=False)
+        generate(
+            f"BIG{n}",
+            employees=n,
+            seed=n,
+            schemes_toml=SAMPLE_SCHEMES,
+            salary_schemes=True,
+            results=_results(n),
+            csv_rows=False,
+        )
         for n in (1500, 5)
     ]
-    events = sorted(((e["occurred_at"], e["company"], e) for c in companies for e in c.events), key=lambda t: t[:2])
+    events = sorted(
+        ((e["occurred_at"], e["company"], e) for c in companies for e in c.events), key=lambda t: t[:2]
+    )
     lines = [canonical_json(e) for _, _, e in events]
 
     def peak(group):
@@ -531,8 +563,13 @@ def test_a_large_companys_event_grouped_holds_no_more_than_published_alone(tmp_p
     assert peak(bus.GROUP) < alone * 1.1
 
 
-@pytest.mark.parametrize(("scheme", "event_type"), [("prime_nao", "period_closed"), ("pmt", "period_closed"), ("prime_objectif", "objective_results")])
-def test_a_unit_whose_draft_is_refused_while_written_records_what_it_records_alone(tmp_path, scheme, event_type):
+@pytest.mark.parametrize(
+    ("scheme", "event_type"),
+    [("prime_nao", "period_closed"), ("pmt", "period_closed"), ("prime_objectif", "objective_results")],
+)
+def test_a_unit_whose_draft_is_refused_while_written_records_what_it_records_alone(
+    tmp_path, scheme, event_type
+):
     """A scheme returns a bad draft (an amount in floating euros) for GRP1: refused as its row is built, which is
     while the group's part is written; the unit is published the usual way, which records the failure as one
     company's event at a time does."""
