@@ -54,9 +54,8 @@ MAX_ENTITLEMENT_CENTS = 10**11  # one person's entitlement: a billion euros is a
 STALE_RETRIES = 3  # another writer changed what a computation read: compute again, at most this often
 BATCH = 256  # single-employee events of one company computed and recorded together, at most
 GROUP = 64  # units of distinct companies recorded in one transaction, at most (`_group`)
-GROUP_ROWS = (
-    20_000  # and no more entitlement drafts (or rows) held for it than about this before a unit computes
-)
+# and no more entitlement drafts (a batch's rows) held for it than about this when a unit is to be computed
+GROUP_ROWS = 20_000
 _UNSET: Any = object()  # no draft read yet
 PRINCIPAL = Kind.PRINCIPAL
 _KIND_TEXT = {k: str(k) for k in Kind}  # the text an entitlement row stores (and its id hashes) for a kind
@@ -280,9 +279,8 @@ class EventBus:
                                 [c[3] for c in p.computed], checked=True
                             )
                     except Exception as exc:  # written again the usual way, which records what it is
-                        if (
-                            not self.ledger.conn.in_transaction
-                        ):  # SQLite ended the whole transaction (a full disk)
+                        # SQLite rolled the whole transaction back itself (a full disk): nothing left to go on with
+                        if not self.ledger.conn.in_transaction:
                             raise
                         log.debug(
                             "bus.group.apart",
