@@ -234,6 +234,11 @@ class EventBus:
         return units
 
     def _groupable(self, unit: Sequence[Event[Any]]) -> bool:
+        # an event whose later schemes read what its first records is published the usual way (`_prepare`): it
+        # ends the group, so that a refusal of it stops the file there (`_publish_group`)
+        later = self._interested(unit[0])[1:] if len(unit) == 1 else []
+        if not all(s.reads_own_entitlements_only for s in later):
+            return False
         return all(
             payments.payment_of(e) is None
             and self._interested(e)

@@ -492,8 +492,9 @@ def test_a_project_shared_by_companies_records_what_one_company_at_a_time_record
         for cid in companies:
             load_company(ledger, example, cid)
         b = EventBus(ledger, load_plugins(entry_points=False), clock=lambda: FIXED)
-        publish_group = b._publish_group
+        publish_group, groupable = b._publish_group, b._groupable
         b._publish_group = lambda units: groups.append(len(units)) or publish_group(units)
+        b._groupable = lambda unit: asked.append(len(unit)) or groupable(unit)
         old, bus.GROUP = bus.GROUP, group
         try:
             b.publish_all(b.host.event_types.read_jsonl("year", lines))
@@ -513,9 +514,14 @@ def test_a_project_shared_by_companies_records_what_one_company_at_a_time_record
         return rows, chains
 
     groups: list[int] = []
-    alone, grouped = published(1), published(bus.GROUP)
+    asked: list[int] = []
+    alone = published(1)
+    asked.clear()
+    grouped = published(bus.GROUP)
     assert {v[0] for v in alone[0].values()} >= {"interessement", "interessement_projet"}
     assert groups and groups[-1] == 3  # the statements: one group
+    # the closes (intéressement, then intéressement de projet, which reads it) are not grouped: each asked once
+    assert sum(asked) <= len(lines) + 3
     assert grouped == alone
 
 
