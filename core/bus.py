@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Sequence, Sized
 from datetime import UTC, date, datetime
 from typing import Any
 
-from attrs import define, evolve, field, frozen
+from attrs import define, field, frozen
 from paybonus.hooks.types import (
     DispatchStatus,
     DsnMapping,
@@ -54,7 +54,8 @@ MAX_ENTITLEMENT_CENTS = 10**11  # one person's entitlement: a billion euros is a
 STALE_RETRIES = 3  # another writer changed what a computation read: compute again, at most this often
 BATCH = 256  # single-employee events of one company computed and recorded together, at most
 GROUP = 64  # units of distinct companies recorded in one transaction, at most (`_group`)
-GROUP_ROWS = 20_000  # and no more entitlement rows held for it than about this
+# and no more entitlement drafts (a batch's rows) held for it than about this when a unit is to be computed
+GROUP_ROWS = 20_000
 _UNSET: Any = object()  # no draft read yet
 PRINCIPAL = Kind.PRINCIPAL
 _KIND_TEXT = {k: str(k) for k in Kind}  # the text an entitlement row stores (and its id hashes) for a kind
@@ -83,7 +84,7 @@ class _Prepared:
     company: str
     events: list[Event[Any]]
     computed: list[tuple[Event[Any], SchemeDescriptor, SchemeResult, DispatchRecord, float]]
-    rows: int  # entitlement rows built, held until the group's commit
+    rows: int  # entitlement drafts (a batch's rows, built) held until the group's commit
     failures: list[tuple[Event[Any], SchemeDescriptor, Exception, float]]  # recorded after the commit
     later: list[SchemeDescriptor]  # an event's schemes after one that failed: each dispatched after, alone
     heads: list[Any] = field(factory=list)
@@ -233,6 +234,11 @@ class EventBus:
         return units
 
     def _groupable(self, unit: Sequence[Event[Any]]) -> bool:
+        # an event whose later schemes read what its first records is published the usual way (`_prepare`): it
+        # ends the group, so that a refusal of it stops the file there (`_publish_group`)
+        later = self._interested(unit[0])[1:] if len(unit) == 1 else []
+        if not all(s.reads_own_entitlements_only for s in later):
+            return False
         return all(
             payments.payment_of(e) is None
             and self._interested(e)
@@ -243,22 +249,32 @@ class EventBus:
     def _publish_group(self, units: Sequence[list[Event[Any]]]) -> list[PublishOutcome]:
         """`_group`'s units, each computed (`_prepare`), then all recorded in one write transaction, each unit in a
         part of its own (`Ledger.part`): one commit for up to GROUP companies' events instead of one each. A unit
-        whose part is refused or finds its company changed is undone alone and published the usual way after the
-        others (its company has no other event in the group, and no other company's event reads it)."""
+        whose part is refused or finds its company changed is undone alone, and the group ends there: the first
+        unit's is published the usual way after the commit, another's is computed again first in the next group
+        (the usual way may refuse it, and then the file stops there with nothing after it written, as without
+        groups). A unit to publish the usual way (`_prepare` None) likewise ends the group before it."""
         prepared: list[_Prepared | None] = []
         rows = 0
         for unit in units:
             if rows >= GROUP_ROWS:  # the computed rows are held until the commit: the rest in the next group
                 break
             p = self._prepare(unit)
+            if p is None:
+                # published the usual way, which may refuse it (another publisher recorded its id with other
+                # content): then the file stops there, as without groups, nothing after it written. So the group
+                # ends before it; first, it is published alone
+                if not prepared:
+                    prepared.append(None)
+                break
             prepared.append(p)
-            rows += p.rows if p else 0
+            rows += p.rows
         ready = [p for p in prepared if p is not None]
         if ready:
             with self.ledger.write(*{p.company for p in ready}):
-                for p in ready:
+                for i, p in enumerate(ready):
                     try:
-                        with self.ledger.part():
+                        # the unit's events shown as recorded while its rows are built (a scheme's drafts may be)
+                        with self.reader.pending(p.events), self.ledger.part():
                             if p.computed:  # checked before its events lengthen the chain
                                 self.ledger.check_unchanged(p.computed[0][3])
                             p.heads = [self._record_event(e) for e in p.events]
@@ -268,12 +284,20 @@ class EventBus:
                                 [c[3] for c in p.computed], checked=True
                             )
                     except Exception as exc:  # written again the usual way, which records what it is
+                        # SQLite rolled the whole transaction back itself (a full disk): nothing left to go on with
+                        if not self.ledger.conn.in_transaction:
+                            raise
                         log.debug(
                             "bus.group.apart",
                             company=p.company,
                             events=len(p.events),
                             error=type(exc).__name__,
                         )
+                        # the parts after it are not written (undone: none was): published after it, in the next
+                        # group, so that if it is refused the file stops there as without groups. The first
+                        # part's unit is published the usual way after the commit (written alone if it fails again)
+                        del prepared[max(i, 1) :]
+                        break
         out: list[PublishOutcome] = []
         for unit, p in zip(units, prepared, strict=False):
             if p is None or p.recorded is None:
@@ -311,18 +335,21 @@ class EventBus:
         if not schemes or len(self._one_read(schemes)) < len(schemes):
             return None
         rows = 0
-        with self.reader.pending([event]):  # shown as recorded while they compute and their rows are built
+        with self.reader.pending([event]):  # shown as recorded while they compute (and while written)
             for i, scheme in enumerate(schemes):
                 t0 = time.perf_counter()
                 try:
                     record, result = self._dispatch_record(event, scheme, 1, version)
-                    record = evolve(record, rows=list(record.rows))
                 except Exception as exc:
                     return _Prepared(
                         company, [event], computed, rows, [(event, scheme, exc, t0)], schemes[i + 1 :]
                     )
                 computed.append((event, scheme, result, record, t0))
-                rows += _held(record)
+                # its rows are built as they are written, each checked, as `_publish_together` builds them (a bad
+                # draft undoes the part: the unit is published the usual way, which records the failure); until
+                # then its drafts are held
+                drafts = result.entitlements
+                rows += len(drafts) if isinstance(drafts, Sized) else 0
         return _Prepared(company, [event], computed, rows, [], [])
 
     def _per_employee(self, event: Event[Any]) -> bool:

@@ -486,13 +486,18 @@ class Ledger:
     @contextmanager
     def part(self) -> Iterator[None]:
         """Inside an SQLite write transaction: what one part of it writes (a savepoint). If it raises, that
-        part alone is undone, the rest of the transaction stays, and the exception goes on to the caller."""
+        part alone is undone, the rest of the transaction stays, and the exception goes on to the caller. Some
+        errors end the whole transaction (SQLite rolls it back itself on a full disk, an I/O error, an interrupt):
+        then the caller must not go on writing (`conn.in_transaction` is False: it would write outside any)."""
         assert self._writing and self.server is None
         pending = set(self._params_pending)
         self.conn.execute("SAVEPOINT part")
         try:
             yield
         except Exception:
+            if not self.conn.in_transaction:  # the whole transaction is gone: nothing to undo alone
+                self.audit.forget()
+                raise
             self.conn.execute("ROLLBACK TO part")
             self.conn.execute("RELEASE part")
             self._params_pending = pending  # the parameter sets it chained are not chained
