@@ -1,0 +1,52 @@
+"""The red team of 2026-12-03: each bad input ends with one line naming where and what, exit 2, nothing written."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import shared
+from helpers.hostile import attempt
+
+
+def _sample_with(tmp_path, old: str, new: str):
+    """The shared sample DSN deposit with the first line `old` replaced by `new`."""
+    text = shared("data", "dsn", "sample_dsn_P25V01.dsn").read_bytes().decode("cp1252")
+    assert old + "\n" in text, old
+    f = tmp_path / "bad.dsn"
+    f.write_text(text.replace(old + "\n", new + "\n", 1), encoding="cp1252")
+    return f
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        # the absence starts the day after the last day worked: 31 December 9999 + 1 day was an OverflowError
+        ("S21.G00.60.002,'27112025'", "S21.G00.60.002,'31129999'"),
+        ("S21.G00.60.003,'18122025'", "S21.G00.60.003,'31129999'"),
+        # a contract ended in the year 1: an employee_left event `publish` refuses, with the id ...-E1-10101
+        ("S21.G00.62.001,'18122025'", "S21.G00.62.001,'01010001'"),
+        ("S21.G00.62.001,'18122025'", "S21.G00.62.001,'31121899'"),
+    ],
+)
+def test_a_dsn_date_outside_the_years_1900_to_2199_is_refused(work, tmp_path, old, new):
+    f = _sample_with(tmp_path, old, new)
+    out = tmp_path / "out"
+    line = attempt(
+        f"DSN {new}", work.db, "dsn", str(f), "--company", "DURAND", "--events", str(tmp_path / "ev.jsonl"),
+        "--company-dir", str(out),
+    )  # fmt: skip
+    assert "bad.dsn:" in line and new.split(",")[0] in line and "1900 to 2199" in line
+    assert not (tmp_path / "ev.jsonl").exists() and not out.exists()
+
+
+@pytest.mark.parametrize("matricule", ["E 001", "É001", "E" * 65, "A..B", "-001", "00/01"])
+def test_a_matricule_that_is_not_an_employee_id_is_refused_at_its_line(work, tmp_path, matricule):
+    """The matricule becomes the employee id: one with a space or an accent gave employee_left events whose id
+    `publish` refused and an employees.csv `load` refused, each naming a file the command had written, not the
+    DSN line."""
+    f = _sample_with(tmp_path, "S21.G00.30.019,'00005'", f"S21.G00.30.019,'{matricule}'")
+    line = attempt(
+        f"DSN matricule {matricule!r}", work.db, "dsn", str(f), "--company", "DURAND", "--events",
+        str(tmp_path / "ev.jsonl"),
+    )  # fmt: skip
+    assert "bad.dsn:280: S21.G00.30.019:" in line and "not an employee id" in line
+    assert not (tmp_path / "ev.jsonl").exists()
