@@ -50,3 +50,21 @@ def test_a_matricule_that_is_not_an_employee_id_is_refused_at_its_line(work, tmp
     )  # fmt: skip
     assert "bad.dsn:280: S21.G00.30.019:" in line and "not an employee id" in line
     assert not (tmp_path / "ev.jsonl").exists()
+
+
+STATEMENTS = ("statements", "--company", "DURAND", "--period", "2025", "--issued-on", "2026-04-15", "--channel", "email")
+
+
+@pytest.mark.parametrize(
+    "events", ["{d}/st", "{d}/st/", "{d}/st/DURAND-interessement-20250101-E0001.html"], ids=["folder", "slash", "a statement"]
+)
+def test_statements_events_naming_the_out_folder_or_a_statement_is_refused_before_writing(work, events):
+    """`--events` naming the --out folder wrote the 30 statements, then failed (exit 2, "Is a directory") with
+    the statements on disk; naming one of the statements (--force) replaced that statement with the events."""
+    st = work.dir / "st"
+    if "html" in events:
+        st.mkdir()
+    events = events.format(d=work.dir)
+    line = attempt("statements --events in --out", work.db, *STATEMENTS, "--out", str(st), "--events", events, "--force")
+    assert "--events" in line and "--out" in line
+    assert not st.exists() or not any(st.iterdir())
