@@ -10,6 +10,8 @@ from pathlib import Path
 
 from .errors import UserError
 
+SQLITE_HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database file
+
 
 def _nearest(path: Path) -> Path:
     """The path itself or its closest ancestor that exists."""
@@ -30,8 +32,18 @@ def check_file(path: Path, option: str) -> None:
     if path.exists():
         if not os.access(path, os.W_OK):
             raise UserError(where, "cannot be written (permission denied)")
+        if _is_sqlite(path):  # a ledger (`--out paybonus.db`): replacing it would lose the audit trail
+            raise UserError(where, "is a SQLite database (a ledger?): it is never replaced; name another file")
     elif not os.access(parent, os.W_OK | os.X_OK):
         raise UserError(where, f"cannot be written: {path.parent} is not writable")
+
+
+def _is_sqlite(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(16) == SQLITE_HEADER
+    except OSError:
+        return False
 
 
 def check_dir(path: Path, option: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import shared
-from helpers.hostile import attempt
+from helpers.hostile import attempt, cli, ledger_digest
 
 
 def _sample_with(tmp_path, old: str, new: str):
@@ -68,3 +68,30 @@ def test_statements_events_naming_the_out_folder_or_a_statement_is_refused_befor
     line = attempt("statements --events in --out", work.db, *STATEMENTS, "--out", str(st), "--events", events, "--force")
     assert "--events" in line and "--out" in line
     assert not st.exists() or not any(st.iterdir())
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("export", "--out", "{db}", "--force"),
+        (*STATEMENTS, "--out", "{d}/st", "--events", "{db}", "--force"),
+        ("dsn", "{dsn}", "--company", "DURAND", "--events", "{db}", "--force"),
+        ("dsn", "{dsn}", "--company", "DURAND", "--absences", "{db}", "--force"),
+        ("audit", "checkpoint", "--key", "{key}", "--out", "{db}"),  # no --force needed: it replaced any file
+        ("audit", "checkpoint", "--key", "{key}", "--out", "{other}"),  # another ledger
+    ],
+    ids=["export", "statements --events", "dsn --events", "dsn --absences", "checkpoint", "another ledger"],
+)
+def test_an_output_naming_a_ledger_is_refused(work, args):
+    """`export --out paybonus.db --force` replaced the ledger with a CSV, and `audit checkpoint --out paybonus.db`
+    (no --force) replaced it with the checkpoint of the ledger it had just read: the audit trail gone, exit 0."""
+    key = work.dir / "k.pem"
+    assert cli("audit", "keygen", "--out", str(key))[0] == 0
+    other = work.dir / "other.db"
+    other.write_bytes(work.fresh.read_bytes())
+    dsn = shared("data", "dsn", "sample_dsn_P25V01.dsn")
+    args = tuple(a.format(d=work.dir, db=work.db, key=key, other=other, dsn=dsn) for a in args)
+    before = ledger_digest(other)
+    line = attempt(" ".join(args[:2]), work.db, *args)
+    assert "is a SQLite database" in line and ledger_digest(other) == before
+    assert not (work.dir / "st").exists()
