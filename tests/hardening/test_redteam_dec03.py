@@ -95,3 +95,10 @@ def test_an_output_naming_a_ledger_is_refused(work, args):
     line = attempt(" ".join(args[:2]), work.db, *args)
     assert "is a SQLite database" in line and ledger_digest(other) == before
     assert not (work.dir / "st").exists()
+
+
+def test_an_unterminated_string_in_an_event_reads_once_at(work):
+    """json's message ends with "at" ("Unterminated string starting at"): the line said "starting at at column 8"."""
+    events = work.file("cut.jsonl", '{"id": "cut\n')
+    line = attempt("cut JSON", work.db, "publish", str(events))
+    assert line.endswith("cut.jsonl:1: malformed JSON (Unterminated string starting at column 8)"), line

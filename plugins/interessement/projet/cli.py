@@ -27,7 +27,7 @@ from paybonus.events import Event, canonical_json
 from paybonus.hooks import CommandContext
 from paybonus.money import format_euros
 from paybonus.outputs import check_file, write_text
-from paybonus.parsing import MAX_FILE_BYTES, read_bounded
+from paybonus.parsing import MAX_FILE_BYTES, json_error, read_bounded
 from rich.console import Console
 from rich.table import Table
 
@@ -397,7 +397,7 @@ def _read_json(path: Path) -> Any:
     try:
         return json.loads(text, parse_float=Decimal)
     except json.JSONDecodeError as exc:
-        raise UserError(f"{path}:{exc.lineno}", f"malformed JSON ({exc.msg} at column {exc.colno})") from None
+        raise UserError(f"{path}:{exc.lineno}", json_error(exc)) from None
 
 
 def _write(output: Path | None, data: Any) -> None:
