@@ -33,7 +33,9 @@ def check_file(path: Path, option: str) -> None:
         if not os.access(path, os.W_OK):
             raise UserError(where, "cannot be written (permission denied)")
         if _is_sqlite(path):  # a ledger (`--out paybonus.db`): replacing it would lose the audit trail
-            raise UserError(where, "is a SQLite database (a ledger?): it is never replaced; name another file")
+            raise UserError(
+                where, "is a SQLite database (a ledger?): it is never replaced; name another file"
+            )
     elif not os.access(parent, os.W_OK | os.X_OK):
         raise UserError(where, f"cannot be written: {path.parent} is not writable")
 

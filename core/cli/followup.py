@@ -201,7 +201,8 @@ def statements(
         taken = {out_dir.resolve(): "the --out folder"} | {t.resolve(): "a statement" for _, t in targets}
         if events_out.resolve() in taken:
             raise UserError(
-                f"--events {events_out}", f"is {taken[events_out.resolve()]} (--out {out_dir}): name another file"
+                f"--events {events_out}",
+                f"is {taken[events_out.resolve()]} (--out {out_dir}): name another file",
             )
     if signer is None:
         err.print(

@@ -52,11 +52,23 @@ def test_a_matricule_that_is_not_an_employee_id_is_refused_at_its_line(work, tmp
     assert not (tmp_path / "ev.jsonl").exists()
 
 
-STATEMENTS = ("statements", "--company", "DURAND", "--period", "2025", "--issued-on", "2026-04-15", "--channel", "email")
+STATEMENTS = (
+    "statements",
+    "--company",
+    "DURAND",
+    "--period",
+    "2025",
+    "--issued-on",
+    "2026-04-15",
+    "--channel",
+    "email",
+)
 
 
 @pytest.mark.parametrize(
-    "events", ["{d}/st", "{d}/st/", "{d}/st/DURAND-interessement-20250101-E0001.html"], ids=["folder", "slash", "a statement"]
+    "events",
+    ["{d}/st", "{d}/st/", "{d}/st/DURAND-interessement-20250101-E0001.html"],
+    ids=["folder", "slash", "a statement"],
 )
 def test_statements_events_naming_the_out_folder_or_a_statement_is_refused_before_writing(work, events):
     """`--events` naming the --out folder wrote the 30 statements, then failed (exit 2, "Is a directory") with
@@ -65,7 +77,9 @@ def test_statements_events_naming_the_out_folder_or_a_statement_is_refused_befor
     if "html" in events:
         st.mkdir()
     events = events.format(d=work.dir)
-    line = attempt("statements --events in --out", work.db, *STATEMENTS, "--out", str(st), "--events", events, "--force")
+    line = attempt(
+        "statements --events in --out", work.db, *STATEMENTS, "--out", str(st), "--events", events, "--force"
+    )
     assert "--events" in line and "--out" in line
     assert not st.exists() or not any(st.iterdir())
 
