@@ -116,3 +116,26 @@ def test_an_unterminated_string_in_an_event_reads_once_at(work):
     events = work.file("cut.jsonl", '{"id": "cut\n')
     line = attempt("cut JSON", work.db, "publish", str(events))
     assert line.endswith("cut.jsonl:1: malformed JSON (Unterminated string starting at column 8)"), line
+
+
+@pytest.mark.parametrize(
+    ("row", "fragment"),
+    [
+        ("E0002,illness,2025-05-16,2025-05-25", "2025-05-16..2025-05-25 overlaps"),  # the same row twice
+        ("E0002,illness,2025-05-20,2025-05-30", "2025-05-20..2025-05-30 overlaps"),
+        ("E0002,illness,2025-05-01,2025-12-31", "2025-05-01..2025-12-31 overlaps"),  # around it
+    ],
+)
+def test_an_absence_overlapping_another_of_its_kind_is_refused(work, row, fragment):
+    """Each row's days were taken off the presence: a row given twice (two exports appended, a DSN stoppage
+    declared again with another start) took E0002's illness days off twice, 1 346,67 € became 1 334,92 €."""
+    p = work.company / "absences.csv"
+    p.write_text(p.read_text(encoding="utf-8") + row + "\n", encoding="utf-8")
+    line = attempt(f"absence {row}", work.fresh, "load", str(work.company))
+    assert "absences.csv:15:" in line and fragment in line and "absences.csv:2" in line
+
+
+def test_absences_of_one_kind_that_follow_each_other_are_loaded(work):
+    p = work.company / "absences.csv"
+    p.write_text(p.read_text(encoding="utf-8") + "E0002,illness,2025-05-26,2025-05-30\n", encoding="utf-8")
+    assert cli("--db", str(work.fresh), "load", str(work.company))[0] == 0
