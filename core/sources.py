@@ -25,6 +25,7 @@ from paybonus.hooks.types import CompanyInfo, LedgerView
 
 from .calendar import Period
 from .config import CompanyConfig, parse_company_toml
+from .convert import FIRST_YEAR, LAST_YEAR
 from .errors import UserError
 from .money import parse_euros
 from .parsing import MAX_FILE_BYTES, decode, read_bounded
@@ -117,6 +118,8 @@ def read_company_dir(path: Path, on_file: Callable[[Path], None] | None = None) 
         m = _MONTH_FILE.match(f.name)
         if not m:
             raise UserError(str(f), "payroll files are named YYYY-MM.csv")
+        if not FIRST_YEAR <= int(m.group(1)) <= LAST_YEAR:
+            raise UserError(str(f), f"the month is outside the years {FIRST_YEAR} to {LAST_YEAR}")
         month = date(int(m.group(1)), int(m.group(2)), 1).isoformat()
         seen: set[str] = set()
         for where, row in _csv_rows(f, PAY_COLUMNS, PAY_OPTIONAL, parts):
@@ -324,9 +327,12 @@ def _date(row: dict[str, str], col: str, where: str, optional: bool = False) -> 
     try:
         if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", v):
             raise ValueError(v)
-        return date.fromisoformat(v)
+        d = date.fromisoformat(v)
     except ValueError:
         raise UserError(where, f"{col}: {v!r} is not a date (expected YYYY-MM-DD)") from None
+    if not FIRST_YEAR <= d.year <= LAST_YEAR:  # as in events and company.toml: 0020-11-01 is a typo
+        raise UserError(where, f"{col}: {v} is outside the years {FIRST_YEAR} to {LAST_YEAR}")
+    return d
 
 
 def _amount(row: dict[str, str], col: str, where: str, optional: bool = False) -> Any:

@@ -139,3 +139,30 @@ def test_absences_of_one_kind_that_follow_each_other_are_loaded(work):
     p = work.company / "absences.csv"
     p.write_text(p.read_text(encoding="utf-8") + "E0002,illness,2025-05-26,2025-05-30\n", encoding="utf-8")
     assert cli("--db", str(work.fresh), "load", str(work.company))[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "old", "new", "fragment"),
+    [
+        # a contract from the year 20: 2005 years of seniority, the top of every seniority table (NAO, D-12)
+        ("employees.csv", "E0002,Emma Garcia,2020-11-01", "E0002,Emma Garcia,0020-11-01", "employees.csv:3:"),
+        ("employees.csv", "E0002,Emma Garcia,2020-11-01,", "E0002,Emma Garcia,2020-11-01,9999-12-31", ":3:"),
+        ("absences.csv", "E0002,illness,2025-05-16,2025-05-25", "E0002,illness,1025-05-16,2025-05-25", ":2:"),
+    ],
+)
+def test_a_csv_date_outside_the_years_1900_to_2199_is_refused(work, name, old, new, fragment):
+    """Events and company.toml refuse such dates; the CSV files loaded them without a word."""
+    p = work.company / name
+    text = p.read_text(encoding="utf-8")
+    assert old in text
+    p.write_text(text.replace(old, new, 1), encoding="utf-8")
+    line = attempt(f"{name} {new}", work.fresh, "load", str(work.company))
+    assert fragment in line and "1900 to 2199" in line
+
+
+def test_a_payroll_file_of_a_year_outside_1900_to_2199_is_refused(work):
+    (work.company / "payroll" / "0025-01.csv").write_bytes(
+        (work.company / "payroll" / "2025-01.csv").read_bytes()
+    )
+    line = attempt("payroll/0025-01.csv", work.fresh, "load", str(work.company))
+    assert "0025-01.csv" in line and "1900 to 2199" in line
