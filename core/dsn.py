@@ -254,7 +254,10 @@ def _close_contract(person: Individual | None, b: dict[str, Any], path: str) -> 
     start = _date(*_need(b, "001", "S21.G00.40.001", _first(b)), "S21.G00.40.001")
     hours = None
     if b.get("011", ("",))[0] in ("10", "21") and "013" in b:  # quotité in hours (a month's)
-        hours = _decimal(*_need(b, "013", "S21.G00.40.013", _first(b)), "S21.G00.40.013")
+        value, at = _need(b, "013", "S21.G00.40.013", _first(b))
+        hours = _decimal(value, at, "S21.G00.40.013")
+        if hours < 0:  # it becomes contract_hours, which `load` refuses negative, naming the file written
+            raise UserError(at, f"S21.G00.40.013: the working-time quota {value!r} is negative")
     person.contracts.append(Contract(start, hours))
     b.clear()
 

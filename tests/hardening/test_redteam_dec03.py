@@ -166,3 +166,20 @@ def test_a_payroll_file_of_a_year_outside_1900_to_2199_is_refused(work):
     )
     line = attempt("payroll/0025-01.csv", work.fresh, "load", str(work.company))
     assert "0025-01.csv" in line and "1900 to 2199" in line
+
+
+def test_a_negative_dsn_working_time_quota_is_refused_at_its_line(work, tmp_path):
+    """A negative quotité (S21.G00.40.013) was written to payroll/YYYY-MM.csv as contract_hours, which `load` then
+    refused, naming that file rather than the DSN line."""
+    f = _sample_with(tmp_path, "S21.G00.40.013,'151.67'", "S21.G00.40.013,'-151.67'")
+    line = attempt(
+        "DSN quota -151.67",
+        work.db,
+        "dsn",
+        str(f),
+        "--company",
+        "DURAND",
+        "--company-dir",
+        str(tmp_path / "o"),
+    )
+    assert "bad.dsn:130: S21.G00.40.013:" in line and "negative" in line
