@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 from conftest import shared
 from helpers.hostile import attempt, cli, ledger_digest
@@ -183,3 +185,25 @@ def test_a_negative_dsn_working_time_quota_is_refused_at_its_line(work, tmp_path
         str(tmp_path / "o"),
     )
     assert "bad.dsn:130: S21.G00.40.013:" in line and "negative" in line
+
+
+@pytest.mark.parametrize(
+    ("command", "target"),
+    [("statement", "project.toml"), ("statement", "results-2025.json"), ("measure", "project.toml")],
+)
+def test_project_output_naming_one_of_its_inputs_is_refused(work, command, target):
+    """`project statement project.toml results.json -o results.json` replaced the results with the statement
+    (exit 0), and `-o project.toml` the agreement itself."""
+    from paybonus.fixtures import sample_dir
+
+    project = work.dir / "project"
+    shutil.copytree(sample_dir().parent / "project_sample", project)
+    before = (project / target).read_bytes()
+    args = (
+        ("statement", str(project / "project.toml"), str(project / "results-2025.json"))
+        if command == "statement"
+        else ("measure", str(project / "project.toml"), "--period", "2025")
+    )
+    line = attempt(f"project {command} -o {target}", work.db, "project", *args, "-o", str(project / target))
+    assert "--output" in line and "is an input" in line
+    assert (project / target).read_bytes() == before
