@@ -95,21 +95,34 @@ def test_statements_events_naming_the_out_folder_or_a_statement_is_refused_befor
         ("dsn", "{dsn}", "--company", "DURAND", "--absences", "{db}", "--force"),
         ("audit", "checkpoint", "--key", "{key}", "--out", "{db}"),  # no --force needed: it replaced any file
         ("audit", "checkpoint", "--key", "{key}", "--out", "{other}"),  # another ledger
+        ("audit", "checkpoint", "--key", "{key}", "--out", "{key}"),  # the signing key itself
+        ("export", "--out", "{key}", "--force"),
     ],
-    ids=["export", "statements --events", "dsn --events", "dsn --absences", "checkpoint", "another ledger"],
+    ids=[
+        "export",
+        "statements --events",
+        "dsn --events",
+        "dsn --absences",
+        "checkpoint",
+        "another ledger",
+        "checkpoint over its key",
+        "export over a key",
+    ],
 )
-def test_an_output_naming_a_ledger_is_refused(work, args):
+def test_an_output_naming_a_ledger_or_a_key_is_refused(work, args):
     """`export --out paybonus.db --force` replaced the ledger with a CSV, and `audit checkpoint --out paybonus.db`
-    (no --force) replaced it with the checkpoint of the ledger it had just read: the audit trail gone, exit 0."""
+    (no --force) replaced it with the checkpoint of the ledger it had just read: the audit trail gone, exit 0.
+    `audit checkpoint --key k.pem --out k.pem` replaced the signing key with the checkpoint it signed."""
     key = work.dir / "k.pem"
     assert cli("audit", "keygen", "--out", str(key))[0] == 0
     other = work.dir / "other.db"
     other.write_bytes(work.fresh.read_bytes())
     dsn = shared("data", "dsn", "sample_dsn_P25V01.dsn")
     args = tuple(a.format(d=work.dir, db=work.db, key=key, other=other, dsn=dsn) for a in args)
-    before = ledger_digest(other)
+    before = ledger_digest(other), key.read_bytes()
     line = attempt(" ".join(args[:2]), work.db, *args)
-    assert "is a SQLite database" in line and ledger_digest(other) == before
+    assert "is a SQLite database" in line or "is a private key" in line
+    assert (ledger_digest(other), key.read_bytes()) == before
     assert not (work.dir / "st").exists()
 
 
