@@ -220,3 +220,14 @@ def test_project_output_naming_one_of_its_inputs_is_refused(work, command, targe
     line = attempt(f"project {command} -o {target}", work.db, "project", *args, "-o", str(project / target))
     assert "--output" in line and "is an input" in line
     assert (project / target).read_bytes() == before
+
+
+@pytest.mark.parametrize("option", ["--events", "--absences"])
+def test_dsn_output_naming_its_input_is_refused(work, tmp_path, option):
+    """`paybonus dsn d.dsn --events d.dsn --force` read the declaration, then wrote the events over it."""
+    f = _sample_with(tmp_path, "S21.G00.30.019,'00005'", "S21.G00.30.019,'00005'")
+    before = f.read_bytes()
+    line = attempt(
+        "dsn output = input", work.db, "dsn", str(f), "--company", "DURAND", option, str(f), "--force"
+    )
+    assert option in line and "is an input" in line and f.read_bytes() == before
