@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 
 import pytest
 from conftest import shared
@@ -231,3 +233,24 @@ def test_dsn_output_naming_its_input_is_refused(work, tmp_path, option):
         "dsn output = input", work.db, "dsn", str(f), "--company", "DURAND", option, str(f), "--force"
     )
     assert option in line and "is an input" in line and f.read_bytes() == before
+
+
+def test_a_ledger_in_a_folder_that_cannot_be_written_says_so(work, tmp_path):
+    """A ledger copied to read-only media (an auditor's copy) was reported "not a paybonus ledger (unable to open
+    database file)": SQLite could not create its journal beside it, the file itself was fine."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    shutil.copy(work.db, folder / "ledger.db")
+    folder.chmod(0o555)
+    frozen = False
+    try:
+        if os.access(folder, os.W_OK):  # root: permissions do not stop it, an immutable folder does
+            frozen = subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode == 0
+            if not frozen:
+                pytest.skip("cannot make a folder read-only here")
+        line = attempt("read-only folder", folder / "ledger.db", "entitlements")
+        assert "not a paybonus ledger" not in line and "is not writable" in line and str(folder) in line
+    finally:
+        if frozen:
+            subprocess.run(["chattr", "-i", str(folder)], check=True)
+        folder.chmod(0o755)
