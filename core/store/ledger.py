@@ -297,7 +297,7 @@ class Ledger:
                     return cls._create_sqlite(p)
             except sqlite3.OperationalError as exc:
                 if not _contended(exc) or time.monotonic() > deadline:
-                    raise UserError(p, not_a_ledger(exc)) from None
+                    raise UserError(p, not_a_ledger(exc, p)) from None
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)
 
@@ -319,7 +319,7 @@ class Ledger:
             conn.close()
             if isinstance(exc, sqlite3.OperationalError) and _contended(exc):
                 raise
-            raise UserError(p, not_a_ledger(exc)) from None
+            raise UserError(p, not_a_ledger(exc, p)) from None
         ledger = cls(conn, p)
         ledger._migrate(contended_raises=True)
         return ledger
@@ -375,7 +375,7 @@ class Ledger:
             self.close()
             if contended_raises and isinstance(exc, sqlite3.OperationalError) and _contended(exc):
                 raise
-            raise UserError(self.path, not_a_ledger(exc)) from None
+            raise UserError(self.path, not_a_ledger(exc, self.path)) from None
 
     def pending_migrations(self) -> list[str]:
         if self.server is not None:
