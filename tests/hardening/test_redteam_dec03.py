@@ -254,3 +254,21 @@ def test_a_ledger_in_a_folder_that_cannot_be_written_says_so(work, tmp_path):
         if frozen:
             subprocess.run(["chattr", "-i", str(folder)], check=True)
         folder.chmod(0o755)
+
+
+@pytest.mark.parametrize(
+    "formula",
+    [
+        "brackets(rcai, [[150000, 0.15], [0, 0], [50000, 0.10]])",  # rows in another order
+        "step(rcai, [[0, 0], [50000, 100], [50000, 200]])",  # a bound twice
+        "0.5 * brackets(rcai, [[0, 0], [-1 * 50000, 0.1]])",
+    ],
+)
+def test_a_formula_table_whose_bounds_do_not_increase_is_refused_at_load(work, formula):
+    """It loaded (and `lint` found nothing), then every results_published failed at compute time, a dead letter:
+    "brackets: the bounds of the table must increase"."""
+    company = work.toml(
+        'formula = "brackets(rcai, [[0, 0], [50000, 0.10], [150000, 0.15]])"', f'formula = "{formula}"'
+    )
+    line = attempt("unsorted table", work.fresh, "load", str(company))
+    assert "schemes.interessement.formula" in line and "the bounds of the table must increase" in line
