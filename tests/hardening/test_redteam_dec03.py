@@ -272,3 +272,25 @@ def test_a_formula_table_whose_bounds_do_not_increase_is_refused_at_load(work, f
     )
     line = attempt("unsorted table", work.fresh, "load", str(company))
     assert "schemes.interessement.formula" in line and "the bounds of the table must increase" in line
+
+
+@pytest.mark.parametrize("period", ["2025-01", "2025-03-01..2026-02-28", "2025-01-01..2025-06-30"])
+def test_objective_results_for_a_period_that_is_not_one_of_the_plan_s_are_refused(work, period):
+    """An annual plan's results for a month were recorded, then failed at compute time ("the plan's periods are
+    annual"): a dead letter no retry could clear, the event being in the ledger for good (exit 1)."""
+    results = (
+        '{"id":"obj-month","type":"objective_results","company":"DURAND","occurred_at":"2026-01-12T10:00:00+01:00",'
+        f'"payload":{{"employees":{{"E0004":{{"interventions":"153"}}}},"figures":{{}},"period":"{period}",'
+        '"plan":"techniciens"}}\n'
+    )
+    line = attempt(f"objectives for {period}", work.db, "publish", str(work.file("obj.jsonl", results)))
+    assert "obj.jsonl:1: payload.period:" in line and "annual" in line and "2025-01-01..2025-12-31" in line
+
+
+def test_objective_results_for_the_plan_s_period_are_recorded(work):
+    results = (
+        '{"id":"obj-2026","type":"objective_results","company":"DURAND","occurred_at":"2027-01-12T10:00:00+01:00",'
+        '"payload":{"employees":{"E0004":{"interventions":"153"}},"figures":{},"period":"2026","plan":"techniciens"}}\n'
+    )
+    code, out, err = cli("--db", str(work.db), "publish", str(work.file("obj.jsonl", results)))
+    assert code == 0 and "1 recorded" in out, err
