@@ -150,7 +150,7 @@ def read_company_dir(path: Path, on_file: Callable[[Path], None] | None = None) 
     abs_path = path / "absences.csv"
     if abs_path.is_file():
         kinds = {k.value for k in AbsenceKind}
-        seen: dict[tuple[str, str], list[tuple[date, date, str]]] = defaultdict(list)  # (employee, kind)
+        earlier: dict[tuple[str, str], list[tuple[date, date, str]]] = defaultdict(list)  # (employee, kind)
         for where, row in _csv_rows(abs_path, ABSENCE_COLUMNS, (), parts):
             emp = _employee_id(row, where)
             if emp not in known:
@@ -162,14 +162,14 @@ def read_company_dir(path: Path, on_file: Callable[[Path], None] | None = None) 
             if end < start:
                 raise UserError(where, f"end {end} is before start {start}")
             # each row's days are taken off the presence: a row given twice took them off twice
-            for s, e, at in seen[(emp, kind)]:
+            for s, e, at in earlier[(emp, kind)]:
                 if s <= end and start <= e:
                     raise UserError(
                         where,
                         f"{emp}'s {kind} {start}..{end} overlaps {at} ({s}..{e}): its days would count twice; "
                         "give them once",
                     )
-            seen[(emp, kind)].append((start, end, where))
+            earlier[(emp, kind)].append((start, end, where))
             absences.append((emp, kind, start.isoformat(), end.isoformat()))
     done(abs_path)
     statement = statement_files(path, config, toml_path)
