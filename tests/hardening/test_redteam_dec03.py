@@ -294,3 +294,15 @@ def test_objective_results_for_the_plan_s_period_are_recorded(work):
     )
     code, out, err = cli("--db", str(work.db), "publish", str(work.file("obj.jsonl", results)))
     assert code == 0 and "1 recorded" in out, err
+
+
+def test_audit_replay_with_a_plugin_not_loaded_reports_it(work, monkeypatch):
+    """`PAYBONUS_PLUGINS=interessement paybonus audit verify --replay` (an auditor's machine without one plugin)
+    ended in a traceback: "ValueError: type: unknown event type 'pmt_evidence_recorded'". The dispatches of the
+    missing schemes are reported as problems, as `audit verify` without --replay does (exit 1)."""
+    monkeypatch.setenv("PAYBONUS_PLUGINS", "interessement")
+    before = ledger_digest(work.db)
+    code, out, err = cli("--db", str(work.db), "audit", "verify", "--replay")
+    assert code == 1 and "Traceback" not in err, err
+    assert "scheme 'pmt' is not installed" in out + err or "scheme 'prime_nao' is not installed" in out + err
+    assert ledger_digest(work.db) == before
