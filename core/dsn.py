@@ -21,7 +21,9 @@ from typing import Any
 
 from attrs import Factory, define, frozen
 
+from .convert import FIRST_YEAR, LAST_YEAR
 from .errors import UserError
+from .events import is_name_id
 from .money import format_euros, parse_euros
 from .parsing import decode, lines
 from .payroll import DSN_OTHER_SUSPENSION, DSN_WORK_STOPPAGE, AbsenceKind
@@ -159,6 +161,12 @@ def _declaration(lines: list[tuple[int, str, str]], path: str) -> Declaration:
             people.append(person)
         elif rubric == "S21.G00.30.019" and person is not None:
             person.matricule = value.strip()
+            if person.matricule and not is_name_id(person.matricule):  # it is the employee id of the outputs
+                raise UserError(
+                    where,
+                    f"S21.G00.30.019: matricule {person.matricule!r} is not an employee id "
+                    "(1 to 64 letters, digits or ._-, starting with a letter or digit, no '..')",
+                )
         elif block in closers and person is not None:
             target, close = closers[block]
             if rubric.endswith(".001") and target:  # a new block of the same kind
@@ -246,7 +254,10 @@ def _close_contract(person: Individual | None, b: dict[str, Any], path: str) -> 
     start = _date(*_need(b, "001", "S21.G00.40.001", _first(b)), "S21.G00.40.001")
     hours = None
     if b.get("011", ("",))[0] in ("10", "21") and "013" in b:  # quotité in hours (a month's)
-        hours = _decimal(*_need(b, "013", "S21.G00.40.013", _first(b)), "S21.G00.40.013")
+        value, at = _need(b, "013", "S21.G00.40.013", _first(b))
+        hours = _decimal(value, at, "S21.G00.40.013")
+        if hours < 0:  # it becomes contract_hours, which `load` refuses negative, naming the file written
+            raise UserError(at, f"S21.G00.40.013: the working-time quota {value!r} is negative")
     person.contracts.append(Contract(start, hours))
     b.clear()
 
@@ -295,9 +306,12 @@ def _date(value: str, where: str, rubric: str) -> date:
     if not re.fullmatch(r"[0-9]{8}", value):
         raise UserError(where, f"{rubric}: {value!r} is not a DSN date (DDMMYYYY)")
     try:
-        return date(int(value[4:]), int(value[2:4]), int(value[:2]))
+        d = date(int(value[4:]), int(value[2:4]), int(value[:2]))
     except ValueError:
         raise UserError(where, f"{rubric}: {value!r} is not a date") from None
+    if not FIRST_YEAR <= d.year <= LAST_YEAR:  # as in events; 31129999 + 1 day was an OverflowError
+        raise UserError(where, f"{rubric}: {value!r} is outside the years {FIRST_YEAR} to {LAST_YEAR}")
+    return d
 
 
 # -- what paybonus makes of it ----------------------------------------------------------------------------------

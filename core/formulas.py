@@ -121,8 +121,9 @@ class Formula:
         return formula
 
     def _probe(self) -> None:
-        """What would only fail at compute time is refused at load: a division by a constant zero, and
-        arithmetic that overflows for figures within the range any input may hold (below 10^15)."""
+        """What would only fail at compute time is refused at load: a division by a constant zero, a table of
+        constant bounds that do not increase, and arithmetic that overflows for figures within the range any
+        input may hold (below 10^15)."""
         for node in ast.walk(self.tree):
             if (
                 isinstance(node, ast.BinOp)
@@ -137,6 +138,19 @@ class Formula:
                 if zero:
                     seg = ast.get_source_segment(self.source, node)
                     raise FormulaError(f"division by zero in {seg!r}")
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in ("brackets", "step")
+                and not any(isinstance(n, ast.Name) for n in ast.walk(node.args[-1]))
+            ):  # a table of constants: its bounds do not depend on the figures
+                ev = _Evaluator(self.source, {}, None)
+                with localcontext(CONTEXT):
+                    try:
+                        bounds = ev.eval(node.args[-1])
+                    except (FormulaError, InvalidOperation, DivisionByZero, Overflow):
+                        continue  # refused at compute time, with the figures
+                ev.table(bounds, node.func.id, sorted_bounds=True)
         for sign in (1, -1):
             big = Decimal(sign) * PROBE
             ev = _Evaluator(self.source, dict.fromkeys(self.names, big), _constant(big))

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from .errors import UserError
 
+SQLITE_HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database file
+
 
 def _nearest(path: Path) -> Path:
     """The path itself or its closest ancestor that exists."""
@@ -30,8 +32,25 @@ def check_file(path: Path, option: str) -> None:
     if path.exists():
         if not os.access(path, os.W_OK):
             raise UserError(where, "cannot be written (permission denied)")
+        kept = _kept(path)
+        if kept:  # a ledger (`--out paybonus.db`) or a signing key: replacing it would lose the audit trail
+            raise UserError(where, f"is {kept}: it is never overwritten; name another file")
     elif not os.access(parent, os.W_OK | os.X_OK):
         raise UserError(where, f"cannot be written: {path.parent} is not writable")
+
+
+def _kept(path: Path) -> str:
+    """What an existing file is, if no output may replace it ("" otherwise): a ledger or a private key."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+    except OSError:
+        return ""
+    if head.startswith(SQLITE_HEADER):
+        return "a SQLite database (a ledger?)"
+    if head.startswith(b"-----BEGIN ") and b"PRIVATE KEY-----" in head:
+        return "a private key"
+    return ""
 
 
 def check_dir(path: Path, option: str) -> None:

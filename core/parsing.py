@@ -167,6 +167,11 @@ def load_toml(text: str) -> dict[str, Any]:
     return data
 
 
+def json_error(exc: json.JSONDecodeError) -> str:
+    """What is wrong, and where in its line ("Unterminated string starting at" already ends with "at")."""
+    return f"malformed JSON ({exc.msg.removesuffix(' at')} at column {exc.colno})"
+
+
 def load_json(text: str) -> Any:
     """Parse one JSON value, numbers with a decimal point as exact `Decimal`s; `ValueError` for bad JSON, nesting
     deeper than `MAX_DEPTH`, a number of more than 400 digits or a key given twice in one object."""
@@ -179,7 +184,7 @@ def load_json(text: str) -> Any:
                 t, parse_float=Decimal, parse_int=_int, parse_constant=_constant, object_pairs_hook=_object
             )
         except json.JSONDecodeError as exc:
-            raise ValueError(f"malformed JSON ({exc.msg} at column {exc.colno})") from None
+            raise ValueError(json_error(exc)) from None
 
     data = _within_depth(text, parse)
     # only an escape ("\ud800") can make a surrogate: decoded text has none

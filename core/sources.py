@@ -25,6 +25,7 @@ from paybonus.hooks.types import CompanyInfo, LedgerView
 
 from .calendar import Period
 from .config import CompanyConfig, parse_company_toml
+from .convert import FIRST_YEAR, LAST_YEAR
 from .errors import UserError
 from .money import parse_euros
 from .parsing import MAX_FILE_BYTES, decode, read_bounded
@@ -117,6 +118,8 @@ def read_company_dir(path: Path, on_file: Callable[[Path], None] | None = None) 
         m = _MONTH_FILE.match(f.name)
         if not m:
             raise UserError(str(f), "payroll files are named YYYY-MM.csv")
+        if not FIRST_YEAR <= int(m.group(1)) <= LAST_YEAR:
+            raise UserError(str(f), f"the month is outside the years {FIRST_YEAR} to {LAST_YEAR}")
         month = date(int(m.group(1)), int(m.group(2)), 1).isoformat()
         seen: set[str] = set()
         for where, row in _csv_rows(f, PAY_COLUMNS, PAY_OPTIONAL, parts):
@@ -147,6 +150,7 @@ def read_company_dir(path: Path, on_file: Callable[[Path], None] | None = None) 
     abs_path = path / "absences.csv"
     if abs_path.is_file():
         kinds = {k.value for k in AbsenceKind}
+        earlier: dict[tuple[str, str], list[tuple[date, date, str]]] = defaultdict(list)  # (employee, kind)
         for where, row in _csv_rows(abs_path, ABSENCE_COLUMNS, (), parts):
             emp = _employee_id(row, where)
             if emp not in known:
@@ -157,6 +161,15 @@ def read_company_dir(path: Path, on_file: Callable[[Path], None] | None = None) 
             start, end = _date(row, "start", where), _date(row, "end", where)
             if end < start:
                 raise UserError(where, f"end {end} is before start {start}")
+            # each row's days are taken off the presence: a row given twice took them off twice
+            for s, e, at in earlier[(emp, kind)]:
+                if s <= end and start <= e:
+                    raise UserError(
+                        where,
+                        f"{emp}'s {kind} {start}..{end} overlaps {at} ({s}..{e}): its days would count twice; "
+                        "give them once",
+                    )
+            earlier[(emp, kind)].append((start, end, where))
             absences.append((emp, kind, start.isoformat(), end.isoformat()))
     done(abs_path)
     statement = statement_files(path, config, toml_path)
@@ -314,9 +327,12 @@ def _date(row: dict[str, str], col: str, where: str, optional: bool = False) -> 
     try:
         if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", v):
             raise ValueError(v)
-        return date.fromisoformat(v)
+        d = date.fromisoformat(v)
     except ValueError:
         raise UserError(where, f"{col}: {v!r} is not a date (expected YYYY-MM-DD)") from None
+    if not FIRST_YEAR <= d.year <= LAST_YEAR:  # as in events and company.toml: 0020-11-01 is a typo
+        raise UserError(where, f"{col}: {v} is outside the years {FIRST_YEAR} to {LAST_YEAR}")
+    return d
 
 
 def _amount(row: dict[str, str], col: str, where: str, optional: bool = False) -> Any:

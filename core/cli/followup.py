@@ -196,13 +196,20 @@ def statements(
         built = app.statements(
             company, p, scheme, issued_on=day, channel=channel, employee=employee, key=signer
         )
+    targets = [(st, out_dir / _statement_name(company, scheme, p.start, st.employee, fmt)) for st in built]
+    if events_out is not None:  # the events would fail to be written after the statements, or replace one
+        taken = {out_dir.resolve(): "the --out folder"} | {t.resolve(): "a statement" for _, t in targets}
+        if events_out.resolve() in taken:
+            raise UserError(
+                f"--events {events_out}",
+                f"is {taken[events_out.resolve()]} (--out {out_dir}): name another file",
+            )
     if signer is None:
         err.print(
             "note: the statements are sealed, not signed: give --key (see `paybonus audit keygen`) so that anyone "
             "can check them with your public key",
             markup=False,
         )
-    targets = [(st, out_dir / _statement_name(company, scheme, p.start, st.employee, fmt)) for st in built]
     events = []
     try:
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -301,6 +301,10 @@ def dsn_cmd(
     if company_dir is not None:
         check_dir(company_dir, "--company-dir")
     _distinct_outputs(outputs, company_dir)
+    inputs = {f.resolve() for f in files}
+    for option, path in outputs:  # with --force, the declarations read would be replaced
+        if path.resolve() in inputs:
+            raise UserError(f"{option} {path}", "is an input of this command: name another file")
     declarations = []
     for f in files:
         try:

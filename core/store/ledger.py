@@ -94,7 +94,11 @@ def _contended(exc: sqlite3.OperationalError) -> bool:
     return any(w in text for w in ("locked", "busy", "already exists", "duplicate column"))
 
 
-def not_a_ledger(exc: Exception) -> str:
+def not_a_ledger(exc: Exception, path: str = "") -> str:
+    folder = Path(path).absolute().parent
+    if path and "unable to open" in str(exc) and not os.access(folder, os.W_OK | os.X_OK):
+        # read-only media (an auditor's copy): the file may be a sound ledger, SQLite cannot write its journal
+        return f"cannot open the ledger: {folder} is not writable (SQLite keeps its journal beside the file)"
     if isinstance(exc, UnicodeDecodeError):
         return "not a paybonus ledger (its schema is damaged: malformed text)"
     return f"not a paybonus ledger ({exc})"
@@ -245,7 +249,7 @@ class Ledger:
             conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")  # the 2 MiB default thrashes on a large ledger
         except UNREADABLE as exc:
             conn.close()
-            raise UserError(path, not_a_ledger(exc)) from None
+            raise UserError(path, not_a_ledger(exc, path)) from None
         self._init_repositories(conn, path)
 
     def _init_repositories(self, conn: Any, path: str) -> None:
@@ -293,7 +297,7 @@ class Ledger:
                     return cls._create_sqlite(p)
             except sqlite3.OperationalError as exc:
                 if not _contended(exc) or time.monotonic() > deadline:
-                    raise UserError(p, not_a_ledger(exc)) from None
+                    raise UserError(p, not_a_ledger(exc, p)) from None
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)
 
@@ -315,7 +319,7 @@ class Ledger:
             conn.close()
             if isinstance(exc, sqlite3.OperationalError) and _contended(exc):
                 raise
-            raise UserError(p, not_a_ledger(exc)) from None
+            raise UserError(p, not_a_ledger(exc, p)) from None
         ledger = cls(conn, p)
         ledger._migrate(contended_raises=True)
         return ledger
@@ -333,7 +337,7 @@ class Ledger:
             tables = set(ledger.db.table_names())
         except UNREADABLE as exc:
             ledger.close()
-            raise UserError(p, not_a_ledger(exc)) from None
+            raise UserError(p, not_a_ledger(exc, p)) from None
         if "audit_log" not in tables:
             ledger.close()
             raise UserError(p, "not a paybonus ledger (no audit_log table); create one with `paybonus init`")
@@ -371,7 +375,7 @@ class Ledger:
             self.close()
             if contended_raises and isinstance(exc, sqlite3.OperationalError) and _contended(exc):
                 raise
-            raise UserError(self.path, not_a_ledger(exc)) from None
+            raise UserError(self.path, not_a_ledger(exc, self.path)) from None
 
     def pending_migrations(self) -> list[str]:
         if self.server is not None:

@@ -547,10 +547,11 @@ def recompute(expl: Explanation) -> int:
 
 
 def check_results(event: Event[Any], ledger: Any) -> None:
-    """At publication: the company runs the plan, every employee is one of its members and every figure is one the
+    """At publication: the company runs the plan, every employee is one of its members, every figure is one the
     plan declares (an undeclared or mistyped name would otherwise be dropped at compute time, and the bonus
-    computed without it)."""
-    schemes = ledger.configuration(event.company).get("schemes", {})
+    computed without it) and the period is one of the plan's."""
+    configuration = ledger.configuration(event.company)
+    schemes = configuration.get("schemes", {})
     plans = {p.get("id"): p for p in schemes.get(SCHEME, {}).get("plans", []) if isinstance(p, dict)}
     r = event.payload
     plan = plans.get(r.plan)
@@ -573,6 +574,15 @@ def check_results(event: Event[Any], ledger: Any) -> None:
                 raise ValueError(
                     f"payload.employees.{emp}.{name}: not a figure of plan {r.plan!r} (its figures: {sorted(declared)})"
                 )
+    # results for another period than one of the plan's would only fail at compute time, a dead letter for good
+    frequency = schemes.get(SCHEME, {}).get("frequency", "annual")
+    fiscal_year_start = configuration.get("company", {}).get("fiscal_year_start", "01-01")
+    expected = sc.bonus_period(r.period.start, frequency, fiscal_year_start)
+    if r.period != expected:
+        raise ValueError(
+            f"payload.period: {r.period} is not a period of plan {r.plan!r}: its periods are {frequency} "
+            f"(e.g. {expected})"
+        )
 
 
 def event_types() -> list[EventType]:

@@ -27,7 +27,7 @@ from paybonus.events import Event, canonical_json
 from paybonus.hooks import CommandContext
 from paybonus.money import format_euros
 from paybonus.outputs import check_file, write_text
-from paybonus.parsing import MAX_FILE_BYTES, read_bounded
+from paybonus.parsing import MAX_FILE_BYTES, json_error, read_bounded
 from rich.console import Console
 from rich.table import Table
 
@@ -83,6 +83,7 @@ def measure_cmd(
     state: CommandContext, project_toml: Path, period: str, company: str | None, output: Path | None
 ) -> None:
     """Measure this ledger's entities over a period (employee-days, payroll): totals only, for the coordinator."""
+    _not_an_input(output, project_toml)
     ag = _agreement(state, project_toml)
     p = _project_period(ag, period)
     if output is not None:
@@ -131,6 +132,7 @@ def statement_cmd(
     db: str | None = None,
 ) -> None:
     """Issue the project statement: the pool from the project figures, split between entities by the key."""
+    _not_an_input(output, project_toml, results_file, *measure_files)
     ag = _agreement(state, project_toml)
     try:
         results = structure(_read_json(results_file), ProjectResults)
@@ -397,7 +399,13 @@ def _read_json(path: Path) -> Any:
     try:
         return json.loads(text, parse_float=Decimal)
     except json.JSONDecodeError as exc:
-        raise UserError(f"{path}:{exc.lineno}", f"malformed JSON ({exc.msg} at column {exc.colno})") from None
+        raise UserError(f"{path}:{exc.lineno}", json_error(exc)) from None
+
+
+def _not_an_input(output: Path | None, *inputs: Path) -> None:
+    """The output replaces its file: naming one of the command's inputs (the agreement, the results) lost it."""
+    if output is not None and output.resolve() in {i.resolve() for i in inputs}:
+        raise UserError(f"--output {output}", "is an input of this command: name another file")
 
 
 def _write(output: Path | None, data: Any) -> None:
