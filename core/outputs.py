@@ -40,7 +40,11 @@ def check_file(path: Path, option: str) -> None:
 
 
 def _kept(path: Path) -> str:
-    """What an existing file is, if no output may replace it ("" otherwise): a ledger or a private key."""
+    """What an existing file is, if no output may replace it ("" otherwise): a ledger or a private key. Only a
+    regular file is read: opening a pipe (`--out /dev/stdout | ...`, `--out >(gzip > x.gz)`, a named pipe) or a
+    terminal to read it would wait for ever for input no one writes."""
+    if not path.is_file():
+        return ""
     try:
         with open(path, "rb") as f:
             head = f.read(64)

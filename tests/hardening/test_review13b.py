@@ -1,0 +1,50 @@
+"""Review of the red team of 2026-12-03 (branch redteam13): what its fixes refused or broke that worked before."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+
+from helpers.hostile import cli
+from paybonus.outputs import check_file
+
+
+def test_check_file_does_not_block_on_a_pipe(tmp_path):
+    """`check_file` reads the head of an existing output to spot a ledger or a key: opening a named pipe (or the
+    /dev/stdout of a pipeline, `--out >(gzip > x.gz)`) to read it waited for ever for a writer."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    done = threading.Event()
+
+    def check():
+        check_file(fifo, "--out")
+        done.set()
+
+    t = threading.Thread(target=check, daemon=True)
+    t.start()
+    t.join(5)
+    in_time = done.is_set()
+    if t.is_alive():  # blocked in open(): a writer lets it go before the test ends
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        t.join(5)
+    assert in_time, "check_file blocked on a named pipe"
+
+
+def test_checkpoint_out_dev_stdout_into_a_pipe_is_written(work):
+    """`audit checkpoint --out /dev/stdout | ...` (and `export --out /dev/stdout --force`) hung: check_file opened
+    the pipe to read its first bytes, and no one ever wrote to it."""
+    key = work.dir / "k.pem"
+    assert cli("audit", "keygen", "--out", str(key))[0] == 0
+    try:
+        run = subprocess.run(
+            [sys.executable, "-m", "paybonus", "--db", str(work.db), "audit", "checkpoint", "--key", str(key)]
+            + ["--out", "/dev/stdout"],
+            capture_output=True,
+            timeout=30,
+        )
+    except subprocess.TimeoutExpired:
+        raise AssertionError("audit checkpoint --out /dev/stdout into a pipe hung") from None
+    assert run.returncode == 0, run.stderr
+    assert b'"format": "paybonus-checkpoint/1"' in run.stdout
