@@ -7,6 +7,7 @@ line and column of the first problem. `store_company` writes it to the ledger in
 
 from __future__ import annotations
 
+import bisect
 import csv
 import hashlib
 import io
@@ -150,7 +151,10 @@ def read_company_dir(path: Path, on_file: Callable[[Path], None] | None = None) 
     abs_path = path / "absences.csv"
     if abs_path.is_file():
         kinds = {k.value for k in AbsenceKind}
-        earlier: dict[tuple[str, str], list[tuple[date, date, str]]] = defaultdict(list)  # (employee, kind)
+        # (employee, kind) -> the starts, and (start, end, file:line), of its rows read so far, sorted by start
+        earlier: dict[tuple[str, str], tuple[list[date], list[tuple[date, date, str]]]] = defaultdict(
+            lambda: ([], [])
+        )
         for where, row in _csv_rows(abs_path, ABSENCE_COLUMNS, (), parts):
             emp = _employee_id(row, where)
             if emp not in known:
@@ -161,15 +165,19 @@ def read_company_dir(path: Path, on_file: Callable[[Path], None] | None = None) 
             start, end = _date(row, "start", where), _date(row, "end", where)
             if end < start:
                 raise UserError(where, f"end {end} is before start {start}")
-            # each row's days are taken off the presence: a row given twice took them off twice
-            for s, e, at in earlier[(emp, kind)]:
+            # each row's days are taken off the presence: a row given twice took them off twice. The rows kept
+            # do not overlap, so only the neighbours by start can (a file of a row a day stays linear)
+            starts, spans = earlier[(emp, kind)]
+            i = bisect.bisect_right(starts, start)
+            for s, e, at in spans[max(i - 1, 0) : i + 1]:
                 if s <= end and start <= e:
                     raise UserError(
                         where,
                         f"{emp}'s {kind} {start}..{end} overlaps {at} ({s}..{e}): its days would count twice; "
                         "give them once",
                     )
-            earlier[(emp, kind)].append((start, end, where))
+            starts.insert(i, start)
+            spans.insert(i, (start, end, where))
             absences.append((emp, kind, start.isoformat(), end.isoformat()))
     done(abs_path)
     statement = statement_files(path, config, toml_path)

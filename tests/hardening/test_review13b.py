@@ -7,7 +7,7 @@ import subprocess
 import sys
 import threading
 
-from helpers.hostile import cli
+from helpers.hostile import attempt, cli
 from paybonus.outputs import check_file
 
 
@@ -48,3 +48,38 @@ def test_checkpoint_out_dev_stdout_into_a_pipe_is_written(work):
         raise AssertionError("audit checkpoint --out /dev/stdout into a pipe hung") from None
     assert run.returncode == 0, run.stderr
     assert b'"format": "paybonus-checkpoint/1"' in run.stdout
+
+
+def _absences(work, rows: list[str]):
+    p = work.company / "absences.csv"
+    p.write_text(p.read_text(encoding="utf-8") + "".join(r + "\n" for r in rows), encoding="utf-8")
+
+
+def test_an_absence_overlapping_an_earlier_row_not_next_to_it_is_refused(work):
+    """The overlap check keeps each employee's rows of a kind sorted (a file of a row a day stayed quadratic:
+    500 000 one-day rows loaded in 7.6 s instead of 3.6 s); rows out of order are still all compared."""
+    _absences(
+        work,
+        [
+            "E0003,strike,2025-03-10,2025-03-10",
+            "E0003,strike,2025-01-10,2025-01-12",
+            "E0003,strike,2025-02-01,2025-02-01",
+            "E0003,strike,2025-01-05,2025-01-10",  # the row two lines up, not its neighbour in the file
+        ],
+    )
+    line = attempt("absences out of order", work.fresh, "load", str(work.company))
+    assert "absences.csv:18:" in line and "2025-01-05..2025-01-10 overlaps" in line
+    assert "absences.csv:16 (2025-01-10..2025-01-12)" in line, line
+
+
+def test_absences_of_one_kind_out_of_order_that_do_not_overlap_are_loaded(work):
+    _absences(
+        work,
+        [
+            "E0003,strike,2025-03-10,2025-03-10",
+            "E0003,strike,2025-01-10,2025-01-12",
+            "E0003,strike,2025-03-11,2025-03-11",
+            "E0003,strike,2025-01-13,2025-03-09",
+        ],
+    )
+    assert cli("--db", str(work.fresh), "load", str(work.company))[0] == 0
