@@ -328,6 +328,9 @@ def _employee_id(row: dict[str, str], where: str) -> str:
     return v
 
 
+OPEN_END = date(9999, 12, 31)  # a contract_end HR systems write for a contract that runs: read as such
+
+
 def _date(row: dict[str, str], col: str, where: str, optional: bool = False) -> Any:
     v = row.get(col, "")
     if not v and optional:
@@ -338,6 +341,8 @@ def _date(row: dict[str, str], col: str, where: str, optional: bool = False) -> 
         d = date.fromisoformat(v)
     except ValueError:
         raise UserError(where, f"{col}: {v!r} is not a date (expected YYYY-MM-DD)") from None
+    if d == OPEN_END and col == "contract_end":  # many HR exports' "end of time": a contract still running
+        return d
     if not FIRST_YEAR <= d.year <= LAST_YEAR:  # as in events and company.toml: 0020-11-01 is a typo
         raise UserError(where, f"{col}: {v} is outside the years {FIRST_YEAR} to {LAST_YEAR}")
     return d

@@ -163,7 +163,7 @@ def test_absences_of_one_kind_that_follow_each_other_are_loaded(work):
     [
         # a contract from the year 20: 2005 years of seniority, the top of every seniority table (NAO, D-12)
         ("employees.csv", "E0002,Emma Garcia,2020-11-01", "E0002,Emma Garcia,0020-11-01", "employees.csv:3:"),
-        ("employees.csv", "E0002,Emma Garcia,2020-11-01,", "E0002,Emma Garcia,2020-11-01,9999-12-31", ":3:"),
+        ("employees.csv", "E0002,Emma Garcia,2020-11-01,", "E0002,Emma Garcia,2020-11-01,2925-12-31", ":3:"),
         ("absences.csv", "E0002,illness,2025-05-16,2025-05-25", "E0002,illness,1025-05-16,2025-05-25", ":2:"),
     ],
 )

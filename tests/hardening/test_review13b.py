@@ -83,3 +83,24 @@ def test_absences_of_one_kind_out_of_order_that_do_not_overlap_are_loaded(work):
         ],
     )
     assert cli("--db", str(work.fresh), "load", str(work.company))[0] == 0
+
+
+def test_a_contract_ending_9999_12_31_as_hr_exports_write_an_open_one_still_loads(work, tmp_path):
+    """Many HR systems export a running contract's end as 9999-12-31 ("end of time"). It loaded and computed
+    as a running contract (the sample's entitlements unchanged); the years check refused it."""
+    p = work.company / "employees.csv"
+    lines = p.read_text(encoding="utf-8").splitlines()
+    opened = [i for i, line in enumerate(lines) if line.split(",")[3] == ""]
+    assert len(opened) > 20
+    for i in opened:
+        cols = lines[i].split(",")
+        cols[3] = "9999-12-31"
+        lines[i] = ",".join(cols)
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    db = tmp_path / "far.db"
+    assert cli("--db", str(db), "init")[0] == 0
+    code, out, err = cli("--db", str(db), "load", str(work.company))
+    assert code == 0, err
+    assert cli("--db", str(db), "publish", str(work.company / "events.jsonl"))[0] == 0
+    listed = [cli("--db", str(d), "entitlements", "--format", "csv")[1] for d in (db, work.db)]
+    assert listed[0] == listed[1]
