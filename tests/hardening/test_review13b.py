@@ -38,9 +38,9 @@ def test_checkpoint_out_dev_stdout_into_a_pipe_is_written(work):
     key = work.dir / "k.pem"
     assert cli("audit", "keygen", "--out", str(key))[0] == 0
     try:
+        checkpoint = ("audit", "checkpoint", "--key", str(key), "--out", "/dev/stdout")
         run = subprocess.run(
-            [sys.executable, "-m", "paybonus", "--db", str(work.db), "audit", "checkpoint", "--key", str(key)]
-            + ["--out", "/dev/stdout"],
+            [sys.executable, "-m", "paybonus", "--db", str(work.db), *checkpoint],
             capture_output=True,
             timeout=30,
         )
@@ -99,7 +99,7 @@ def test_a_contract_ending_9999_12_31_as_hr_exports_write_an_open_one_still_load
     p.write_text("\n".join(lines) + "\n", encoding="utf-8")
     db = tmp_path / "far.db"
     assert cli("--db", str(db), "init")[0] == 0
-    code, out, err = cli("--db", str(db), "load", str(work.company))
+    code, _, err = cli("--db", str(db), "load", str(work.company))
     assert code == 0, err
     assert cli("--db", str(db), "publish", str(work.company / "events.jsonl"))[0] == 0
     listed = [cli("--db", str(d), "entitlements", "--format", "csv")[1] for d in (db, work.db)]
