@@ -324,3 +324,35 @@ def test_a_monthly_declaration_without_its_month_or_nature_is_refused_not_its_pa
     with pytest.raises(UserError) as info:
         dsn.parse(_without(text, rubric), "m.dsn")
     assert str(info.value) == message
+
+
+def test_a_stoppage_running_across_monthly_declarations_gives_absences_load_accepts(tmp_path):
+    """`load` refuses overlapping absences of one employee and kind (red team 2026-12-03): a sick leave declared
+    again in each month's DSN (same last day worked, a later planned end, then the day back), an activité
+    partielle declared month by month and a relapse after the return give one row each, which `load` reads."""
+    blocks = {
+        1: [("S21.G00.60.001", "01"), ("S21.G00.60.002", "10012025"), ("S21.G00.60.003", "31012025")]
+        + [("S21.G00.65.001", "602"), ("S21.G00.65.002", "20012025"), ("S21.G00.65.003", "31012025")],
+        2: [("S21.G00.60.001", "01"), ("S21.G00.60.002", "10012025"), ("S21.G00.60.003", "28022025")]
+        + [("S21.G00.65.001", "602"), ("S21.G00.65.002", "01022025"), ("S21.G00.65.003", "28022025")],
+        3: [("S21.G00.60.001", "01"), ("S21.G00.60.002", "10012025"), ("S21.G00.60.003", "31032025")]
+        + [("S21.G00.60.010", "15032025")]
+        + [("S21.G00.60.001", "01"), ("S21.G00.60.002", "20032025"), ("S21.G00.60.003", "25032025")],
+    }
+    files = []
+    for m, extra in blocks.items():
+        path = tmp_path / f"2025-{m:02d}.dsn"
+        person = _person("100", "01012024", "10", "151.67", [("001", "", "3000.00")], extra)
+        path.write_bytes(_declaration(f"{m:02d}2025", [person]).encode("cp1252"))
+        files.append(str(path))
+    company = tmp_path / "T"
+    company.mkdir()
+    (company / "company.toml").write_text('[company]\nid = "T"\nname = "T SAS"\n', encoding="utf-8")
+    r = run_here("dsn", *files, "--company", "T", "--company-dir", str(company), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert read_company_dir(company).absences == [
+        ("100", "illness", "2025-01-11", "2025-03-14"),
+        ("100", "activite_partielle", "2025-01-20", "2025-01-31"),
+        ("100", "activite_partielle", "2025-02-01", "2025-02-28"),
+        ("100", "illness", "2025-03-21", "2025-03-25"),
+    ]
