@@ -330,14 +330,18 @@ def test_a_stoppage_running_across_monthly_declarations_gives_absences_load_acce
     """`load` refuses overlapping absences of one employee and kind (red team 2026-12-03): a sick leave declared
     again in each month's DSN (same last day worked, a later planned end, then the day back), an activité
     partielle declared month by month and a relapse after the return give one row each, which `load` reads."""
+
+    def stoppage(last_worked, planned_end, back=None):
+        lines = [("S21.G00.60.001", "01"), ("S21.G00.60.002", last_worked), ("S21.G00.60.003", planned_end)]
+        return lines + ([("S21.G00.60.010", back)] if back else [])
+
+    def partielle(start, end):
+        return [("S21.G00.65.001", "602"), ("S21.G00.65.002", start), ("S21.G00.65.003", end)]
+
     blocks = {
-        1: [("S21.G00.60.001", "01"), ("S21.G00.60.002", "10012025"), ("S21.G00.60.003", "31012025")]
-        + [("S21.G00.65.001", "602"), ("S21.G00.65.002", "20012025"), ("S21.G00.65.003", "31012025")],
-        2: [("S21.G00.60.001", "01"), ("S21.G00.60.002", "10012025"), ("S21.G00.60.003", "28022025")]
-        + [("S21.G00.65.001", "602"), ("S21.G00.65.002", "01022025"), ("S21.G00.65.003", "28022025")],
-        3: [("S21.G00.60.001", "01"), ("S21.G00.60.002", "10012025"), ("S21.G00.60.003", "31032025")]
-        + [("S21.G00.60.010", "15032025")]
-        + [("S21.G00.60.001", "01"), ("S21.G00.60.002", "20032025"), ("S21.G00.60.003", "25032025")],
+        1: [*stoppage("10012025", "31012025"), *partielle("20012025", "31012025")],
+        2: [*stoppage("10012025", "28022025"), *partielle("01022025", "28022025")],
+        3: [*stoppage("10012025", "31032025", back="15032025"), *stoppage("20032025", "25032025")],
     }
     files = []
     for m, extra in blocks.items():
