@@ -71,7 +71,7 @@ def rows(
     recorded = RecordedParameters(ledger, params)
     known = ledger.events.months(company)
     in_force = SchemesInForce(ledger, company)
-    for r in ledger.entitlements.rows(company, scheme):
+    for r in ledger.entitlements.each_row(company, scheme):  # streamed: never all the rows at once
         expl = ledger.entitlements.explanation(r)
         month = _payroll_month(r, expl, known, not in_force.owes(r["company"], r["event_id"], r["scheme"]))
         if payroll_month and month != payroll_month:

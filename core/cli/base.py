@@ -8,11 +8,12 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import tempfile
 from collections.abc import Collection, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import click
 from click.core import ParameterSource
@@ -174,13 +175,41 @@ def read_lines_text(path: str) -> str:
 
 
 def write_private(path: Path, text: str) -> None:
-    """Write a file that holds personal data (names, pay): readable by its owner only (0600)."""
+    """Write a file that holds personal data (names, pay): readable by its owner only (0600), whole or not at all
+    (`private_file`)."""
+    with private_file(path) as f:
+        f.write(text)
+
+
+@contextmanager
+def private_file(path: Path) -> Iterator[TextIO]:
+    """A text file (UTF-8) that holds personal data, to write in the `with` block: readable by its owner only
+    (0600) and never left half-written. The block writes a temporary file beside `path` (`.NAME.XXXX.part`),
+    renamed over it once the block ends; on any error or interruption (a bad row, a full disk, Ctrl-C) the
+    temporary file is removed and an existing `path` is left as it was. A `path` that is a link is followed: the
+    file it points to is replaced. A failure to write is a UserError naming `path`."""
+    target = Path(os.path.realpath(path))
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name[:100]}.", suffix=".part")
     except OSError as exc:
-        raise UserError(str(path), f"cannot write ({exc.strerror})") from None
+        raise UserError(str(path), f"cannot write ({exc.strerror or exc})") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except OSError as exc:
+        _remove(tmp)
+        raise UserError(str(path), f"cannot write ({exc.strerror or exc})") from None
+    except BaseException:
+        _remove(tmp)
+        raise
+
+
+def _remove(path: str) -> None:
+    with suppress(OSError):
+        os.unlink(path)
 
 
 def any_value(value: Any) -> str:

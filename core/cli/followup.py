@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import os
-from contextlib import redirect_stdout
 from datetime import date
 from pathlib import Path
 
@@ -23,9 +21,9 @@ from .base import (
     parse_date,
     parse_period,
     pass_state,
-    write_private,
+    private_file,
 )
-from .output import Column, format_options, plural, render
+from .output import Column, format_options, plural, render, write_machine
 
 log = logs.get_logger("paybonus.cli")
 
@@ -311,20 +309,21 @@ def export(
     day = parse_date(as_of, "--as-of")  # before the ledger opens (opening may upgrade it)
     if out_file is not None:
         check_file(out_file, "--out")
-    if out_file is not None and out_file.exists() and not force:
-        raise UserError(
-            str(out_file), "exists: it will not be replaced (choose another file, or add --force)"
-        )
+        if out_file.exists() and not force:
+            raise UserError(
+                str(out_file), "exists: it will not be replaced (choose another file, or add --force)"
+            )
+        folder = Path(os.path.realpath(out_file)).parent
+        if not os.access(folder, os.W_OK | os.X_OK):  # the file is written beside its target, then renamed
+            raise UserError(f"--out {out_file}", f"cannot be written: {folder} is not writable")
     with state.app() as app:
-        data = app.export(day, company, scheme, payroll_month)
-    if out_file is None:
-        render(data, fmt, COLUMNS, [])
-        return
-    buf = io.StringIO()
-    with redirect_stdout(buf):
-        render(data, fmt, COLUMNS, [])
-    write_private(out_file, buf.getvalue())
-    out.print(f"{plural(len(data), 'row')} written to {out_file}", markup=False)
+        rows = app.export_rows(day, company, scheme, payroll_month)
+        if out_file is None:
+            write_machine(rows, fmt, COLUMNS)  # row by row: a payroll of 200 000 people is never held at once
+            return
+        with private_file(out_file) as f:  # renamed over --out only once complete
+            count = write_machine(rows, fmt, COLUMNS, file=f)
+    out.print(f"{plural(count, 'row')} written to {out_file}", markup=False)
 
 
 def _statement_name(company: str, scheme: str, start: date, employee: str, fmt: str) -> str:
