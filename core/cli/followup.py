@@ -285,7 +285,8 @@ Examples:
     "--out",
     "out_file",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="File to write, readable by its owner only (default: standard output).",
+    help="File to write, readable by its owner only, whole or not at all: written beside it, renamed over it once "
+    "complete (default: standard output).",
 )
 @click.option("--force", is_flag=True, help="Replace the --out file if it exists.")
 @pass_state

@@ -9,8 +9,10 @@ import io
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import stat
+import time
 from datetime import UTC, date, datetime
 
 import pytest
@@ -98,7 +100,7 @@ def test_force_replaces_the_file_whole_and_makes_it_private(world):
 
 
 def failing_after(n, exc):
-    """`paybonus.export.rows` that yields `n` rows, then raises `exc`."""
+    """`paybonus.export.rows` that yields `n` rows, then raises `exc` (or, for "SIGTERM", is sent it)."""
     from paybonus import export
 
     real = export.rows
@@ -106,6 +108,9 @@ def failing_after(n, exc):
     def rows(*args, **kwargs):
         for i, row in enumerate(real(*args, **kwargs)):
             if i == n:
+                if exc == "SIGTERM":
+                    os.kill(os.getpid(), signal.SIGTERM)
+                    time.sleep(5)  # the handler runs before this ends
                 raise exc
             yield row
 
@@ -113,27 +118,33 @@ def failing_after(n, exc):
 
 
 @pytest.mark.parametrize(
-    ("exc", "message"),
+    ("exc", "new_message", "old_message"),
     [
-        (UserError("entitlement X", "a bad ledger row"), "error: entitlement X: a bad ledger row"),
-        (KeyboardInterrupt(), "error: aborted"),  # Ctrl-C
+        (UserError("entitlement X", "a bad ledger row"),) + ("error: entitlement X: a bad ledger row",) * 2,
+        (
+            KeyboardInterrupt(),
+            "interrupted; nothing was written",
+            "interrupted; the file there is left as it was",
+        ),
+        ("SIGTERM", "interrupted; nothing was written", "interrupted; the file there is left as it was"),
     ],
 )
 @pytest.mark.parametrize("fmt", ["csv", "json"])
 def test_an_export_that_fails_midway_leaves_no_file_and_the_old_one_untouched(
-    world, monkeypatch, exc, message, fmt
+    world, monkeypatch, exc, new_message, old_message, fmt
 ):
     monkeypatch.setattr("paybonus.export.rows", failing_after(5, exc))
     new, old = world / "new.csv", world / "old.csv"
     old.write_text("the payroll's own file\n")
     # a few dozen rows are fewer than a write: make each row its own write, so that some were written
     monkeypatch.setattr("paybonus.cli.output.CHUNK_CHARS", 1)
-    for target, force in ((new, ()), (old, ("--force",))):
+    for target, force, message in ((new, (), new_message), (old, ("--force",), old_message)):
         r = run_here("export", "--as-of", AS_OF, "--format", fmt, "--out", str(target), *force, cwd=world)
-        assert r.returncode == 2 and r.stderr.strip() == message, r.stderr
-        assert "written" not in r.stdout
+        assert r.returncode == 2 and r.stderr.count("\n") == 1 and message in r.stderr, r.stderr
+        assert r.stderr.startswith("error: ") and "written to" not in r.stdout
     assert not new.exists() and old.read_text() == "the payroll's own file\n"
     assert not leftovers(world)
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # restored
 
 
 def test_an_unexpected_error_midway_also_removes_the_temporary_file(world, monkeypatch):
