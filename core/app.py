@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Generator, Iterable, Iterator, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_origin
@@ -472,9 +472,10 @@ class Paybonus:
         company: str | None = None,
         scheme: str | None = None,
         payroll_month: str | None = None,
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Generator[dict[str, Any], None, None]:
         """`export`, streamed: the filters are checked now (UserError), the rows read from the ledger as they are
-        consumed, while the application is open (a payroll of 200 000 people is never held at once)."""
+        consumed, while the application is open (a payroll of 200 000 people is never held at once). A caller that
+        stops before the end closes it (`contextlib.closing`) before the application."""
         self.check_filters(company, scheme)
         parse_month(payroll_month, "--payroll-month")
         day = as_day(as_of, "--as-of")

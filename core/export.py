@@ -8,7 +8,7 @@ payroll (DSN.md, LAW 0.3).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Generator
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -67,7 +67,7 @@ def rows(
     company: str | None = None,
     scheme: str | None = None,
     payroll_month: str | None = None,
-) -> Iterator[dict[str, Any]]:
+) -> Generator[dict[str, Any], None, None]:
     recorded = RecordedParameters(ledger, params)
     known = ledger.events.months(company)
     in_force = SchemesInForce(ledger, company)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import closing
 from datetime import date
 from pathlib import Path
 
@@ -317,8 +318,8 @@ def export(
         folder = Path(os.path.realpath(out_file)).parent
         if not os.access(folder, os.W_OK | os.X_OK):  # the file is written beside its target, then renamed
             raise UserError(f"--out {out_file}", f"cannot be written: {folder} is not writable")
-    with state.app() as app:
-        rows = app.export_rows(day, company, scheme, payroll_month)
+    with state.app() as app, closing(app.export_rows(day, company, scheme, payroll_month)) as rows:
+        # closed before the ledger is, when the output stops early (a reader gone: `export | head`)
         if out_file is None:
             write_machine(rows, fmt, COLUMNS)  # row by row: a payroll of 200 000 people is never held at once
             return

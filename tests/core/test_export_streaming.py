@@ -12,6 +12,8 @@ import shutil
 import signal
 import sqlite3
 import stat
+import subprocess
+import sys
 import time
 from datetime import UTC, date, datetime
 
@@ -88,6 +90,23 @@ def test_the_streamed_export_has_the_bytes_of_the_whole_one(world, fmt):
     assert written.stdout == f"{len(rows)} rows written to {target}\n"
     assert target.read_bytes() == whole(rows, fmt).encode()
     assert stat.S_IMODE(target.stat().st_mode) == 0o600 and not leftovers(world)
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(world):
+    # `paybonus export | head`: the rows are read while written, and the reader goes away midway (the export, of
+    # about 1 MB, fills the pipe long before its last row is read): the ledger's cursor is closed before the
+    # ledger, no "Exception ignored" at exit
+    with_copies(world / "paybonus.db", 7)
+    p = subprocess.Popen(
+        [sys.executable, "-m", "paybonus", "export", "--as-of", AS_OF, "--format", "json"],
+        cwd=world,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert p.stdout is not None and p.stdout.readline().startswith(b'[{"company"')
+    p.stdout.close()
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 1 and err == b"", err.decode()
 
 
 def test_force_replaces_the_file_whole_and_makes_it_private(world):
