@@ -190,8 +190,16 @@ def private_file(path: Path) -> Iterator[TextIO]:
     renamed over it once the block ends; on any error or interruption (a bad row, a full disk, Ctrl-C, SIGTERM)
     the temporary file is removed and an existing `path` is left as it was (an interruption is `Interrupted`). A
     `path` that is a link is followed: the file it points to is replaced. A failure to write is a UserError naming
-    `path`."""
+    `path`. A `path` that is no regular file (`/dev/stdout`, a named pipe, `>(gzip > x.gz)`) is written as it is:
+    nothing can be renamed over it, and what its reader got cannot be taken back."""
     target = Path(os.path.realpath(path))
+    if path.exists() and not target.is_file():
+        try:
+            with open(path, "w", encoding="utf-8") as f:
+                yield f
+        except OSError as exc:
+            raise UserError(str(path), f"cannot write ({exc.strerror or exc})") from None
+        return
     try:
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name[:100]}.", suffix=".part")
     except OSError as exc:

@@ -316,7 +316,10 @@ def export(
                 str(out_file), "exists: it will not be replaced (choose another file, or add --force)"
             )
         folder = Path(os.path.realpath(out_file)).parent
-        if not os.access(folder, os.W_OK | os.X_OK):  # the file is written beside its target, then renamed
+        replaced = (
+            not out_file.exists() or Path(os.path.realpath(out_file)).is_file()
+        )  # not a pipe or a device
+        if replaced and not os.access(folder, os.W_OK | os.X_OK):  # written beside its target, then renamed
             raise UserError(f"--out {out_file}", f"cannot be written: {folder} is not writable")
     with state.app() as app, closing(app.export_rows(day, company, scheme, payroll_month)) as rows:
         # closed before the ledger is, when the output stops early (a reader gone: `export | head`)

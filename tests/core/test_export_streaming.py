@@ -118,6 +118,25 @@ def test_force_replaces_the_file_whole_and_makes_it_private(world):
     assert stat.S_IMODE(target.stat().st_mode) == 0o600 and not leftovers(world)
 
 
+def test_out_to_a_device_or_a_pipe_writes_to_it_and_replaces_nothing(world):
+    # `--out /dev/stdout`, `--out >(gzip > x.gz)`: no regular file to rename over; the device stays a device (a
+    # temporary file renamed over /dev/null, as root, would have replaced it)
+    r = run_here("export", "--as-of", AS_OF, "--out", "/dev/null", "--force", cwd=world)
+    assert r.returncode == 0 and r.stdout.endswith("rows written to /dev/null\n"), r.stderr
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode) and not [p for p in os.listdir("/dev") if ".part" in p]
+    fifo = world / "pipe"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
+    try:
+        r = run_here("export", "--as-of", AS_OF, "--out", str(fifo), "--force", cwd=world)
+        text = reader.communicate(timeout=60)[0].decode()
+    finally:
+        reader.kill()  # a reader left waiting when the export failed before opening the pipe
+        reader.wait()
+    assert r.returncode == 0 and text.startswith("company,employee") and stat.S_ISFIFO(fifo.stat().st_mode)
+    assert not leftovers(world)
+
+
 def failing_after(n, exc):
     """`paybonus.export.rows` that yields `n` rows, then raises `exc` (or, for "SIGTERM", is sent it)."""
     from paybonus import export
