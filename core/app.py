@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Generator, Iterable, Iterator, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_origin
@@ -464,10 +464,22 @@ class Paybonus:
     ) -> list[dict[str, Any]]:
         """Entitlements for the payroll, one row each with their DSN codes (docs/export.md). A `payroll_month`
         that is not YYYY-MM is a UserError, not an empty export (a typo must not look like "nothing to pay")."""
+        return list(self.export_rows(as_of, company, scheme, payroll_month))
+
+    def export_rows(
+        self,
+        as_of: date,
+        company: str | None = None,
+        scheme: str | None = None,
+        payroll_month: str | None = None,
+    ) -> Generator[dict[str, Any], None, None]:
+        """`export`, streamed: the filters are checked now (UserError), the rows read from the ledger as they are
+        consumed, while the application is open (a payroll of 200 000 people is never held at once). A caller that
+        stops before the end closes it (`contextlib.closing`) before the application."""
         self.check_filters(company, scheme)
         parse_month(payroll_month, "--payroll-month")
         day = as_day(as_of, "--as-of")
-        return list(export.rows(self.ledger, self.params, day, company, scheme, payroll_month))
+        return export.rows(self.ledger, self.params, day, company, scheme, payroll_month)
 
     def deadlines(self, as_of: date, within_days: int = 30, company: str | None = None) -> list[DeadlineItem]:
         """What is overdue, falls due within `within_days`, choice windows closing, Caisse des dépôts transfers."""

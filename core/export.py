@@ -8,7 +8,7 @@ payroll (DSN.md, LAW 0.3).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Generator
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -67,11 +67,11 @@ def rows(
     company: str | None = None,
     scheme: str | None = None,
     payroll_month: str | None = None,
-) -> Iterator[dict[str, Any]]:
+) -> Generator[dict[str, Any], None, None]:
     recorded = RecordedParameters(ledger, params)
     known = ledger.events.months(company)
     in_force = SchemesInForce(ledger, company)
-    for r in ledger.entitlements.rows(company, scheme):
+    for r in ledger.entitlements.each_row(company, scheme):  # streamed: never all the rows at once
         expl = ledger.entitlements.explanation(r)
         month = _payroll_month(r, expl, known, not in_force.owes(r["company"], r["event_id"], r["scheme"]))
         if payroll_month and month != payroll_month:

@@ -8,11 +8,14 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import signal
+import tempfile
+import threading
 from collections.abc import Collection, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import click
 from click.core import ParameterSource
@@ -22,7 +25,7 @@ from rich.console import Console
 from ..app import Paybonus
 from ..calendar import Period
 from ..convert import FIRST_YEAR, LAST_YEAR
-from ..errors import UserError
+from ..errors import Interrupted, UserError
 from ..host import PluginHost, load_plugins
 from ..params import Parameters
 from ..parsing import read_events_text
@@ -174,13 +177,73 @@ def read_lines_text(path: str) -> str:
 
 
 def write_private(path: Path, text: str) -> None:
-    """Write a file that holds personal data (names, pay): readable by its owner only (0600)."""
+    """Write a file that holds personal data (names, pay): readable by its owner only (0600), whole or not at all
+    (`private_file`)."""
+    with private_file(path) as f:
+        f.write(text)
+
+
+@contextmanager
+def private_file(path: Path) -> Iterator[TextIO]:
+    """A text file (UTF-8) that holds personal data, to write in the `with` block: readable by its owner only
+    (0600) and never left half-written. The block writes a temporary file beside `path` (`.NAME.XXXX.part`),
+    renamed over it once the block ends; on any error or interruption (a bad row, a full disk, Ctrl-C, SIGTERM)
+    the temporary file is removed and an existing `path` is left as it was (an interruption is `Interrupted`). A
+    `path` that is a link is followed: the file it points to is replaced. A failure to write is a UserError naming
+    `path`. A `path` that is no regular file (`/dev/stdout`, a named pipe, `>(gzip > x.gz)`) is written as it is:
+    nothing can be renamed over it, and what its reader got cannot be taken back."""
+    target = Path(os.path.realpath(path))
+    if path.exists() and not target.is_file():
+        try:
+            with open(path, "w", encoding="utf-8") as f:
+                yield f
+        except OSError as exc:
+            raise UserError(str(path), f"cannot write ({exc.strerror or exc})") from None
+        return
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name[:100]}.", suffix=".part")
     except OSError as exc:
-        raise UserError(str(path), f"cannot write ({exc.strerror})") from None
+        raise UserError(str(path), f"cannot write ({exc.strerror or exc})") from None
+    try:
+        with _terminate_interrupts():
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                yield f
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, target)
+    except OSError as exc:
+        _remove(tmp)
+        raise UserError(str(path), f"cannot write ({exc.strerror or exc})") from None
+    except KeyboardInterrupt:
+        _remove(tmp)
+        kept = "the file there is left as it was" if target.exists() else "nothing was written"
+        raise Interrupted(f"{path}: interrupted; {kept}") from None
+    except BaseException:
+        _remove(tmp)
+        raise
+
+
+@contextmanager
+def _terminate_interrupts() -> Iterator[None]:
+    """SIGTERM (a scheduler's timeout, `kill`) interrupts like Ctrl-C inside the block, so that what it cleans up
+    on an interruption is cleaned up too (the main thread only: signals are delivered there)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _remove(path: str) -> None:
+    with suppress(OSError):
+        os.unlink(path)
 
 
 def any_value(value: Any) -> str:

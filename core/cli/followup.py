@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import io
 import os
-from contextlib import redirect_stdout
+from contextlib import closing
 from datetime import date
 from pathlib import Path
 
@@ -23,9 +22,9 @@ from .base import (
     parse_date,
     parse_period,
     pass_state,
-    write_private,
+    private_file,
 )
-from .output import Column, format_options, plural, render
+from .output import Column, format_options, plural, render, write_machine
 
 log = logs.get_logger("paybonus.cli")
 
@@ -294,7 +293,8 @@ Examples:
     "--out",
     "out_file",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="File to write, readable by its owner only (default: standard output).",
+    help="File to write, readable by its owner only, whole or not at all: written beside it, renamed over it once "
+    "complete (default: standard output).",
 )
 @click.option("--force", is_flag=True, help="Replace the --out file if it exists.")
 @pass_state
@@ -318,20 +318,24 @@ def export(
     day = parse_date(as_of, "--as-of")  # before the ledger opens (opening may upgrade it)
     if out_file is not None:
         check_file(out_file, "--out")
-    if out_file is not None and out_file.exists() and not force:
-        raise UserError(
-            str(out_file), "exists: it will not be replaced (choose another file, or add --force)"
-        )
-    with state.app() as app:
-        data = app.export(day, company, scheme, payroll_month)
-    if out_file is None:
-        render(data, fmt, COLUMNS, [])
-        return
-    buf = io.StringIO()
-    with redirect_stdout(buf):
-        render(data, fmt, COLUMNS, [])
-    write_private(out_file, buf.getvalue())
-    out.print(f"{plural(len(data), 'row')} written to {out_file}", markup=False)
+        if out_file.exists() and not force:
+            raise UserError(
+                str(out_file), "exists: it will not be replaced (choose another file, or add --force)"
+            )
+        folder = Path(os.path.realpath(out_file)).parent
+        replaced = (
+            not out_file.exists() or Path(os.path.realpath(out_file)).is_file()
+        )  # not a pipe or a device
+        if replaced and not os.access(folder, os.W_OK | os.X_OK):  # written beside its target, then renamed
+            raise UserError(f"--out {out_file}", f"cannot be written: {folder} is not writable")
+    with state.app() as app, closing(app.export_rows(day, company, scheme, payroll_month)) as rows:
+        # closed before the ledger is, when the output stops early (a reader gone: `export | head`)
+        if out_file is None:
+            write_machine(rows, fmt, COLUMNS)  # row by row: a payroll of 200 000 people is never held at once
+            return
+        with private_file(out_file) as f:  # renamed over --out only once complete
+            count = write_machine(rows, fmt, COLUMNS, file=f)
+    out.print(f"{plural(count, 'row')} written to {out_file}", markup=False)
 
 
 def _statement_name(company: str, scheme: str, start: date, employee: str, fmt: str) -> str:

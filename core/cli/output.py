@@ -14,9 +14,9 @@ import functools
 import io
 import json
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import click
 from attrs import frozen
@@ -137,18 +137,71 @@ def render(
     title: str | None = None,
 ) -> None:
     """Print `rows`: `fields` in the machine formats, `columns` in a table (then the summary line)."""
-    if fmt == "json":
-        objs = [json.dumps({f: r.get(f) for f in fields}, ensure_ascii=False) for r in rows]
-        click.echo("[" + ",\n ".join(objs) + "]")
-    elif fmt == "jsonl":
-        for r in rows:
-            click.echo(json.dumps({f: r.get(f) for f in fields}, ensure_ascii=False))
-    elif fmt in ("csv", "tsv"):
-        click.echo(to_csv(rows, fields, delimiter="\t" if fmt == "tsv" else ","), nl=False)
+    if fmt in MACHINE_FORMATS:
+        write_machine(rows, fmt, fields)
     else:
         table(columns, [[c.cell(r) for c in columns] for r in rows], title=title)
         if summary:
             click.echo(summary)
+
+
+MACHINE_FORMATS = ("json", "jsonl", "csv", "tsv")
+CHUNK_CHARS = 1 << 16  # what `write_machine` gathers before each write
+
+
+def machine_text(rows: Iterable[Mapping[str, Any]], fmt: str, fields: Sequence[str]) -> Iterator[str]:
+    """`rows` in a machine format, as pieces read from `rows` one at a time (a header, a row, the JSON array's
+    closing bracket), each ending where a row ends: `json` is `[`, the objects separated by `,\\n ` and `]\\n`;
+    `jsonl` one object a line; CSV and TSV a header row, then a row each."""
+    if fmt == "json":
+        sep = "["
+        for r in rows:
+            yield sep + json.dumps({f: r.get(f) for f in fields}, ensure_ascii=False)
+            sep = ",\n "
+        yield "[]\n" if sep == "[" else "]\n"
+    elif fmt == "jsonl":
+        for r in rows:
+            yield json.dumps({f: r.get(f) for f in fields}, ensure_ascii=False) + "\n"
+    elif fmt in ("csv", "tsv"):
+        buf = io.StringIO()
+        w = csv.writer(buf, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\n")
+        w.writerow(fields)
+        yield buf.getvalue()
+        for r in rows:
+            buf.seek(0)
+            buf.truncate()
+            w.writerow([_machine(r.get(f)) for f in fields])
+            yield buf.getvalue()
+    else:  # pragma: no cover - callers pass a machine format
+        raise ValueError(fmt)
+
+
+def write_machine(
+    rows: Iterable[Mapping[str, Any]], fmt: str, fields: Sequence[str], file: IO[str] | None = None
+) -> int:
+    """Write `rows` in a machine format to `file` (standard output by default) as they come, a few dozen KiB at a
+    time, never the whole text at once; returns the number of rows written. The characters are those of the
+    whole text printed with one `click.echo` (ANSI sequences stripped off a file or a pipe the same way: no
+    sequence spans the end of a row)."""
+    count = 0
+    pending: list[str] = []
+    size = 0
+
+    def counted() -> Iterator[Mapping[str, Any]]:
+        nonlocal count
+        for r in rows:
+            yield r
+            count += 1
+
+    for piece in machine_text(counted(), fmt, fields):
+        pending.append(piece)
+        size += len(piece)
+        if size >= CHUNK_CHARS:
+            click.echo("".join(pending), file=file, nl=False)
+            pending, size = [], 0
+    if pending:
+        click.echo("".join(pending), file=file, nl=False)
+    return count
 
 
 def to_csv(rows: Sequence[Mapping[str, Any]], fields: Sequence[str], delimiter: str = ",") -> str:
