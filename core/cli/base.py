@@ -189,8 +189,9 @@ def private_file(path: Path) -> Iterator[TextIO]:
     (0600) and never left half-written. The block writes a temporary file beside `path` (`.NAME.XXXX.part`),
     renamed over it once the block ends; on any error or interruption (a bad row, a full disk, Ctrl-C, SIGTERM)
     the temporary file is removed and an existing `path` is left as it was (an interruption is `Interrupted`). A
-    `path` that is a link is followed: the file it points to is replaced. A failure to write is a UserError naming
-    `path`. A `path` that is no regular file (`/dev/stdout`, a named pipe, `>(gzip > x.gz)`) is written as it is:
+    `path` that is a link is followed: the file it points to is replaced. A replaced file keeps its owner and
+    group where the writer may give them (root: `_keep_owner`). A failure to write is a UserError naming `path`.
+    A `path` that is no regular file (`/dev/stdout`, a named pipe, `>(gzip > x.gz)`) is written as it is:
     nothing can be renamed over it, and what its reader got cannot be taken back."""
     target = Path(os.path.realpath(path))
     if path.exists() and not target.is_file():
@@ -205,6 +206,7 @@ def private_file(path: Path) -> Iterator[TextIO]:
     except OSError as exc:
         raise UserError(str(path), f"cannot write ({exc.strerror or exc})") from None
     try:
+        _keep_owner(fd, target)
         with _terminate_interrupts():
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 yield f
@@ -239,6 +241,18 @@ def _terminate_interrupts() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _keep_owner(fd: int, target: Path) -> None:
+    """The temporary file takes the owner and group of the file it will replace, as writing in place kept them
+    (root replacing the export another account reads: still that account's, owner-only). Where that cannot be
+    done (not root: a file of another user), the file is the writer's own."""
+    try:
+        st = os.stat(target)
+    except OSError:  # a new file: the writer's (its group as the folder gives it: setgid)
+        return
+    with suppress(OSError):
+        os.fchown(fd, st.st_uid, st.st_gid)
 
 
 def _remove(path: str) -> None:

@@ -118,6 +118,19 @@ def test_force_replaces_the_file_whole_and_makes_it_private(world):
     assert stat.S_IMODE(target.stat().st_mode) == 0o600 and not leftovers(world)
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another user takes root")
+def test_force_keeps_the_owner_of_the_file_it_replaces(world):
+    # root's cron replaces the export the payroll's own account picks up: it stays that account's file (the
+    # write in place kept it; a temporary file renamed over it would be root's, 0600, unreadable by its reader)
+    target = world / "payroll.csv"
+    target.write_text("last month's file\n")
+    os.chown(target, 65534, 65534)
+    r = run_here("export", "--as-of", AS_OF, "--out", str(target), "--force", cwd=world)
+    assert r.returncode == 0 and target.read_text().startswith("company,employee"), r.stderr
+    st = target.stat()
+    assert (st.st_uid, st.st_gid) == (65534, 65534) and stat.S_IMODE(st.st_mode) == 0o600
+
+
 def test_out_to_a_device_or_a_pipe_writes_to_it_and_replaces_nothing(world):
     # `--out /dev/stdout`, `--out >(gzip > x.gz)`: no regular file to rename over; the device stays a device (a
     # temporary file renamed over /dev/null, as root, would have replaced it)
