@@ -310,3 +310,21 @@ def test_the_exports_peak_memory_does_not_grow_with_its_rows(tmp_path, monkeypat
         (small, n), (large, four_n) = peak("n", fmt), peak("4n", fmt)
         assert four_n > 3.9 * n and n > 1000  # lines: a row each (and a header)
         assert large < small * 1.25, (fmt, small, large)
+
+
+def test_a_half_read_export_rows_holds_the_snapshot_until_closed(world):
+    # docs/library.md: `export_rows` stopped early holds the read snapshot (no checkpoint can empty the WAL) until
+    # it is closed, which `contextlib.closing` does
+    with Paybonus.open(world / "paybonus.db", host=load_plugins(entry_points=False)) as app:
+        rows = app.export_rows(date.fromisoformat(AS_OF))
+        assert next(rows)["company"]
+        other = sqlite3.connect(world / "paybonus.db")
+        try:
+            other.execute("CREATE TABLE scratch (x)")
+            other.commit()
+            busy, _, _ = other.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            assert busy == 1
+            rows.close()
+            assert other.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone() == (0, 0, 0)
+        finally:
+            other.close()
