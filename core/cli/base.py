@@ -202,7 +202,7 @@ def private_file(path: Path) -> Iterator[TextIO]:
             raise UserError(str(path), f"cannot write ({exc.strerror or exc})") from None
         return
     try:
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name[:100]}.", suffix=".part")
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{_cut(target.name, 100)}.", suffix=".part")
     except OSError as exc:
         raise UserError(str(path), f"cannot write ({exc.strerror or exc})") from None
     try:
@@ -241,6 +241,14 @@ def _terminate_interrupts() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _cut(name: str, size: int) -> str:
+    """`name` cut to at most `size` bytes as the file system counts them (a name's limit, 255, is in bytes: 100
+    euro signs are 300), never within a character."""
+    while len(os.fsencode(name)) > size:
+        name = name[:-1]
+    return name
 
 
 def _keep_owner(fd: int, target: Path) -> None:

@@ -131,6 +131,14 @@ def test_force_keeps_the_owner_of_the_file_it_replaces(world):
     assert (st.st_uid, st.st_gid) == (65534, 65534) and stat.S_IMODE(st.st_mode) == 0o600
 
 
+def test_a_long_file_name_the_system_accepts_is_written(tmp_path):
+    # 80 euro signs: 244 bytes, a name the file system takes; the temporary file's name is cut to fit beside it
+    target = tmp_path / ("€" * 80 + ".csv")
+    with private_file(target) as f:
+        f.write("company\n")
+    assert target.read_text() == "company\n" and not leftovers(tmp_path)
+
+
 def test_out_to_a_device_or_a_pipe_writes_to_it_and_replaces_nothing(world):
     # `--out /dev/stdout`, `--out >(gzip > x.gz)`: no regular file to rename over; the device stays a device (a
     # temporary file renamed over /dev/null, as root, would have replaced it)
