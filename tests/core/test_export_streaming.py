@@ -193,6 +193,7 @@ def test_an_export_that_fails_midway_leaves_no_file_and_the_old_one_untouched(
     world, monkeypatch, exc, new_message, old_message, fmt
 ):
     monkeypatch.setattr("paybonus.export.rows", failing_after(5, exc))
+    handler = signal.getsignal(signal.SIGTERM)  # SIG_DFL, or coverage's own when the suite runs under it
     new, old = world / "new.csv", world / "old.csv"
     old.write_text("the payroll's own file\n")
     # a few dozen rows are fewer than a write: make each row its own write, so that some were written
@@ -203,7 +204,7 @@ def test_an_export_that_fails_midway_leaves_no_file_and_the_old_one_untouched(
         assert r.stderr.startswith("error: ") and "written to" not in r.stdout
     assert not new.exists() and old.read_text() == "the payroll's own file\n"
     assert not leftovers(world)
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # restored
+    assert signal.getsignal(signal.SIGTERM) is handler  # restored
 
 
 def test_an_unexpected_error_midway_also_removes_the_temporary_file(world, monkeypatch):
