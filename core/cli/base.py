@@ -176,13 +176,6 @@ def read_lines_text(path: str) -> str:
     return read_events_text(path)
 
 
-def write_private(path: Path, text: str) -> None:
-    """Write a file that holds personal data (names, pay): readable by its owner only (0600), whole or not at all
-    (`private_file`)."""
-    with private_file(path) as f:
-        f.write(text)
-
-
 @contextmanager
 def private_file(path: Path) -> Iterator[TextIO]:
     """A text file (UTF-8) that holds personal data, to write in the `with` block: readable by its owner only

@@ -204,14 +204,6 @@ def write_machine(
     return count
 
 
-def to_csv(rows: Sequence[Mapping[str, Any]], fields: Sequence[str], delimiter: str = ",") -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, delimiter=delimiter, lineterminator="\n")
-    w.writerow(fields)
-    w.writerows([[_machine(r.get(f)) for f in fields] for r in rows])
-    return buf.getvalue()
-
-
 def table(columns: Sequence[Column], cells: Sequence[Sequence[str]], *, title: str | None = None) -> None:
     """A rich table on a terminal; plain aligned text when standard output is piped."""
     if stdout_is_terminal():

@@ -61,6 +61,15 @@ def run(path, lines, group=bus.GROUP, patch=None):
     assert all(
         "failed after" in p.what for p in report.problems
     )  # dead letters only: every chain and amount ok
+    rows, chains, failed = _state(ledger)
+    b.close()
+    ledger.close()
+    return {"rows": rows, "chains": chains, "failed": failed, "outcomes": outcomes}, len(commits)
+
+
+def _state(ledger):
+    """The ledger's entitlements (id -> amount, kind, corrects, due date, explanation), its chains (sorted; the
+    hashes differ from ledger to ledger: each has its id) and its dead letters."""
     rows = {
         r["id"]: (
             r["amount_cents"],
@@ -71,11 +80,11 @@ def run(path, lines, group=bus.GROUP, patch=None):
         )
         for r in ledger.entitlements.all()
     }
-    chains = [tuple(r) for r in ledger.conn.execute("SELECT company, n, action, ref, digest FROM audit_log")]
+    chains = sorted(
+        tuple(r) for r in ledger.conn.execute("SELECT company, n, action, ref, digest FROM audit_log")
+    )
     failed = sorted((f["company"], f["event_id"], f["scheme"]) for f in ledger.dispatches.failed())
-    b.close()
-    ledger.close()
-    return {"rows": rows, "chains": sorted(chains), "failed": failed, "outcomes": outcomes}, len(commits)
+    return rows, chains, failed
 
 
 @pytest.fixture(scope="module")
@@ -328,20 +337,10 @@ def test_a_part_whose_error_ended_the_whole_transaction_ends_the_group(tmp_path,
     ledger = Ledger.open(path)
     b = EventBus(ledger, load_plugins(entry_points=False), clock=lambda: FIXED)
     b.publish_all(b.host.event_types.read_jsonl("groups", LINES))  # the file again
-    rows = {
-        r["id"]: (
-            r["amount_cents"],
-            r["kind"],
-            r["corrects"],
-            r["due_date"],
-            ledger.entitlements.explanation(r),
-        )
-        for r in ledger.entitlements.all()
-    }
-    chains = [tuple(r) for r in ledger.conn.execute("SELECT company, n, action, ref, digest FROM audit_log")]
+    rows, chains, _ = _state(ledger)
     b.close()
     ledger.close()
-    assert rows == one_by_one[0]["rows"] and sorted(chains) == one_by_one[0]["chains"]
+    assert rows == one_by_one[0]["rows"] and chains == one_by_one[0]["chains"]
 
 
 def _republished(path, patch=None):
@@ -351,21 +350,10 @@ def _republished(path, patch=None):
     if patch:
         patch(b)
     b.publish_all(b.host.event_types.read_jsonl("groups", LINES))
-    rows = {
-        r["id"]: (
-            r["amount_cents"],
-            r["kind"],
-            r["corrects"],
-            r["due_date"],
-            ledger.entitlements.explanation(r),
-        )
-        for r in ledger.entitlements.all()
-    }
-    chains = [tuple(r) for r in ledger.conn.execute("SELECT company, n, action, ref, digest FROM audit_log")]
-    failed = sorted((f["company"], f["event_id"], f["scheme"]) for f in ledger.dispatches.failed())
+    state = _state(ledger)
     b.close()
     ledger.close()
-    return rows, sorted(chains), failed
+    return state
 
 
 @pytest.mark.parametrize("where", ["writing", "after the commit"])
