@@ -322,10 +322,19 @@ def consume(url: str, sink: EventSink) -> None:
 
 
 async def _consume(o: Options, sink: EventSink) -> None:
+    nats = _nats()
     nc = await _connect(o, f"paybonus-worker-{sink.worker_id}", sink)
     try:
         js = nc.jetstream()
-        partitions = await _ensure(js, o)
+        while True:  # the broker restarting while the worker starts: its stream is asked for again, not fatal
+            try:
+                partitions = await _ensure(js, o)
+                break
+            except (TimeoutError, nats.errors.TimeoutError, nats.errors.NoRespondersError) as exc:
+                if sink.stopping():
+                    return
+                log.info("worker.broker.fetch_failed", worker=sink.worker_id, error_type=type(exc).__name__)
+                await asyncio.sleep(0.5)
         inbox = await nc.subscribe(nc.new_inbox())
         log.info("worker.source.ready", worker=sink.worker_id, stream=o.stream, partitions=partitions)
         k = partition(sink.worker_id, partitions)  # workers start apart
