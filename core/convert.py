@@ -21,6 +21,10 @@ T = TypeVar("T")
 MAX_NUMBER = 10**15
 MIN_EXPONENT = -18
 FIRST_YEAR, LAST_YEAR = 1900, 2199  # dates in events and configurations
+# a decimal number written as a string: ASCII digits, an optional minus, a dot, an exponent. Python's Decimal()
+# also takes '+5', '1_000', '١٢' (Arabic digits), '１２' (full-width) and 'NaN': a typo or a pasted figure read
+# as another number, refused here instead (JSON numbers and DSN values follow this grammar too)
+DECIMAL_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?", re.ASCII)
 
 
 def _structure_date(v: Any, _: type) -> date:
@@ -68,10 +72,9 @@ def _structure_decimal(v: Any, _: type) -> Decimal:
     if isinstance(v, Decimal | int):
         d = Decimal(v)
     elif isinstance(v, str):
-        try:
-            d = Decimal(v.strip())
-        except InvalidOperation:
-            raise ValueError(f"expected a decimal number, got {v!r}") from None
+        if not DECIMAL_TEXT.fullmatch(v.strip()):
+            raise ValueError(f"expected a decimal number in ASCII digits (like '12.5'), got {show(v)[:40]}")
+        d = Decimal(v.strip())
     else:
         raise ValueError(f"expected a decimal number, got {v!r}")
     if not d.is_finite():

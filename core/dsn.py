@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from attrs import Factory, define, frozen
@@ -280,11 +280,13 @@ def _close_pay(person: Individual | None, b: dict[str, Any], path: str) -> None:
     b.clear()
 
 
+_DSN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?", re.ASCII)  # DSN.md: decimals with a dot
+
+
 def _decimal(value: str, where: str, rubric: str) -> Decimal:
-    try:
-        d = Decimal(value)
-    except InvalidOperation:
-        raise UserError(where, f"{rubric}: {value!r} is not a number") from None
+    if not _DSN_NUMBER.fullmatch(value):  # Decimal() also takes '1_000', '+5', '١٢', '1e3' and 'NaN'
+        raise UserError(where, f"{rubric}: {value!r} is not a number (ASCII digits with a dot)")
+    d = Decimal(value)
     if not d.is_finite() or abs(d) >= MAX_DSN_NUMBER:
         raise UserError(where, f"{rubric}: {value!r} is not a number of hours or euros (too large)")
     return d

@@ -18,7 +18,7 @@ import json
 import tomllib
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeGuard
@@ -26,7 +26,7 @@ from typing import Any, TypeGuard
 from attrs import frozen
 
 from .calendar import semester_period
-from .convert import FIRST_YEAR, LAST_YEAR
+from .convert import DECIMAL_TEXT, FIRST_YEAR, LAST_YEAR
 from .errors import MissingParameterValue, UserError
 from .parsing import MAX_FILE_BYTES, decode, load_toml, read_bounded
 
@@ -469,10 +469,9 @@ def _value(raw: Any, unit: str, where: str) -> int | Decimal:
     if unit == "rate":
         if not isinstance(raw, str):
             raise UserError(where, 'a rate is written as a string, e.g. "0.20" (never a float)')
-        try:
-            d = Decimal(raw)
-        except InvalidOperation:
-            raise UserError(where, f"{raw[:40]!r} is not a decimal number") from None
+        if not DECIMAL_TEXT.fullmatch(raw):  # Decimal() also takes '+0.2', '0_2', '٠٫٢' digits and 'NaN'
+            raise UserError(where, f'{raw[:40]!r} is not a decimal number in ASCII digits (e.g. "0.092")')
+        d = Decimal(raw)
         if not d.is_finite() or not -1 <= d <= MAX_RATE or (d and d.adjusted() < -18):
             raise UserError(
                 where, f'{raw[:40]!r} is not a rate (a decimal from -1 to {MAX_RATE}, e.g. "0.092")'

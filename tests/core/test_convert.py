@@ -17,6 +17,7 @@ class Fields:
     at: datetime | None = None
     count: int | None = None
     period: Period | None = None
+    rate: Decimal | None = None
 
 
 NOON = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -26,6 +27,8 @@ ACCEPTED = [
     ({"at": NOON}, "at", NOON),  # a TOML date-time with its offset
     ({"at": "2025-03-01T12:00:00Z"}, "at", NOON),
     ({"period": {"start": "2025-01-01", "end": "2025-12-31"}}, "period", Period.parse("2025")),
+    ({"rate": " 0.097 "}, "rate", Decimal("0.097")),
+    ({"rate": "-1.5E-2"}, "rate", Decimal("-0.015")),
 ]
 
 REFUSED = [
@@ -49,6 +52,13 @@ REFUSED = [
         "unknown key(s) label in period",
     ),
     ({"day": "1899-12-31"}, "day: 1899-12-31 is outside the years 1900 to 2199"),
+    # Python's Decimal() reads these as numbers: a thousands separator, a sign, digits of other scripts, NaN
+    ({"rate": "1_000"}, "rate: expected a decimal number in ASCII digits (like '12.5'), got '1_000'"),
+    ({"rate": "+0.5"}, "rate: expected a decimal number in ASCII digits"),
+    ({"rate": "\u0661\u0662"}, "rate: expected a decimal number in ASCII digits"),  # Arabic-Indic 12
+    ({"rate": "\uff11\uff12"}, "rate: expected a decimal number in ASCII digits"),  # full-width 12
+    ({"rate": "NaN"}, "rate: expected a decimal number in ASCII digits"),
+    ({"rate": "1,5"}, "rate: expected a decimal number in ASCII digits"),
 ]
 
 

@@ -129,7 +129,7 @@ BASE = '"id":"e1","company":"A","occurred_at":"2025-01-31T18:00:00Z"'
         ),
         (
             "{" + BASE + ',"type":"results_published","payload":{"period":"2025","figures":{"rcai":"abc"}}}',
-            "payload.figures['rcai']: expected a decimal number, got 'abc'",
+            "payload.figures['rcai']: expected a decimal number in ASCII digits (like '12.5'), got 'abc'",
         ),
         (
             "{"

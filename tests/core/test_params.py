@@ -120,6 +120,17 @@ def test_host_file_adds_values(tmp_path):
         P.with_file(f)
 
 
+@pytest.mark.parametrize("value", ["0_04", "+0.04", "\u0660.04", " 0.04", "NaN"])
+def test_a_rate_python_reads_but_no_one_writes_is_refused(tmp_path, value):
+    """Decimal() took '0_04' as 4 (a TMOP of 400 %), '+0.04' and Arabic-Indic digits as 0.04."""
+    f = tmp_path / "extra.toml"
+    row = f'semester = "2024-S1", jo = 2024-09-10, from = 2024-09-11, value = "{value}"'
+    f.write_text(f'[tmop]\nunit = "rate"\nsource = "x"\nvalues = [{{ {row} }}]\n', encoding="utf-8")
+    with pytest.raises(UserError, match="is not a decimal number in ASCII digits") as info:
+        P.with_file(f)
+    assert str(info.value).startswith(f"{f}: [tmop] values[0]") and "\n" not in str(info.value)
+
+
 @pytest.mark.parametrize(
     ("row", "message"),
     [

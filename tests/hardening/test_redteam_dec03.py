@@ -20,6 +20,16 @@ def _sample_with(tmp_path, old: str, new: str):
     return f
 
 
+@pytest.mark.parametrize("quota", ["1_151.67", "+151.67", "1.5167e2", "NaN"])
+def test_a_dsn_number_python_reads_but_a_dsn_never_writes_is_refused_at_its_line(work, tmp_path, quota):
+    """Decimal() took '1_151.67' as 1151.67 hours and '1.5167e2' as 151.67: a DSN writes digits with a dot."""
+    f = _sample_with(tmp_path, "S21.G00.40.013,'151.67'", f"S21.G00.40.013,'{quota}'")
+    line = attempt(
+        f"DSN quota {quota}", work.db, "dsn", str(f), "--company", "DURAND", "--company-dir", str(tmp_path)
+    )
+    assert "bad.dsn:130: S21.G00.40.013:" in line and "not a number" in line
+
+
 @pytest.mark.parametrize(
     ("old", "new"),
     [
