@@ -134,6 +134,35 @@ class SuggestingGroup(click.Group):
             raise click.UsageError(exc.message + hint, ctx) from None
 
 
+class WholeNumber(click.ParamType):
+    """A whole-number option from `low` to `high`, written in ASCII digits only: click's INT reads '1_000',
+    '+5', ' 5' and '٣' (Arabic-Indic three) as numbers too, a typo or a pasted figure taken for another."""
+
+    name = "integer"
+
+    def __init__(self, low: int, high: int) -> None:
+        self.low, self.high = low, high
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):  # a default, or a caller's own value
+            number = value
+        elif isinstance(value, str) and re.fullmatch("[0-9]{1,9}", value, re.ASCII):
+            number = int(value)
+        else:
+            self.fail(
+                f"{str(value)[:40]!r}: a whole number {self.low}..{self.high}, in digits 0-9", param, ctx
+            )
+        if not self.low <= number <= self.high:
+            self.fail(f"{number}: a whole number {self.low}..{self.high}", param, ctx)
+        return number
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return f"{self.low}..{self.high}"
+
+    def __repr__(self) -> str:
+        return f"WholeNumber({self.low}, {self.high})"
+
+
 def parse_date(text: str | None, where: str) -> date:
     """A YYYY-MM-DD option in ASCII digits, from 1900 to 2199 as dates in events (today when not given)."""
     if text is None:

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from .base import State, pass_state
+from .base import State, WholeNumber, pass_state
 
 
 @click.command(
@@ -20,7 +20,7 @@ Needs the optional extra: pip install 'paybonus[browse]'."""
 @click.option(
     "--host", default="127.0.0.1", show_default=True, help="Address to serve on (local only by default)."
 )
-@click.option("--port", default=8001, show_default=True, type=int, help="Port to serve on.")
+@click.option("--port", default=8001, show_default=True, type=WholeNumber(1, 65535), help="Port to serve on.")
 @click.option(
     "--open/--no-open", "open_browser", default=True, show_default=True, help="Open a browser on it."
 )

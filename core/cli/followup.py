@@ -17,6 +17,7 @@ from ..outputs import check_dir, check_file, write_text
 from .base import (
     State,
     SuggestingGroup,
+    WholeNumber,
     err,
     out,
     parse_date,
@@ -52,7 +53,7 @@ Examples:
 @click.option("--as-of", "as_of", help="Date to evaluate (YYYY-MM-DD); default today.")
 @click.option(
     "--within",
-    type=click.IntRange(0, 3660),
+    type=WholeNumber(0, 3660),
     default=30,
     show_default=True,
     help="Also list what falls due in this many days (at most 3660, ten years).",

@@ -11,7 +11,7 @@ from ..app import read_company
 from ..errors import Interrupted, UserError, VerificationFailed
 from ..store import Ledger
 from ..store.sql import redacted
-from .base import State, out, pass_state, read_lines_text
+from .base import State, WholeNumber, out, pass_state, read_lines_text
 from .output import Column, format_options, plural, progress, render
 
 log = logs.get_logger("paybonus.cli")
@@ -103,7 +103,7 @@ Exit code 1 while a dispatch is failed (a dead letter): see `paybonus failures`,
 )
 @click.option(
     "--per-message",
-    type=click.IntRange(1, 10_000),
+    type=WholeNumber(1, 10_000),
     default=64,
     show_default=True,
     help="With --to: one company's events sent together in one message (a worker records them as one batch).",

@@ -10,7 +10,7 @@ import click
 from .. import logs
 from ..errors import Interrupted, UserError, VerificationFailed
 from ..store.sql import is_url, redacted
-from .base import State, err, ledger_name, out, pass_state
+from .base import State, WholeNumber, err, ledger_name, out, pass_state
 from .output import plural
 
 log = logs.get_logger("paybonus.cli")
@@ -34,7 +34,7 @@ Stops on SIGTERM or SIGINT once the current message is recorded (or left to be d
 @click.option("--id", "worker_id", help="This worker's name in logs (default: host-pid).")
 @click.option(
     "--max-deliveries",
-    type=click.IntRange(1, 1000),
+    type=WholeNumber(1, 1000),
     default=5,
     show_default=True,
     help="A message failing this many times goes to the dead letters (ledger and broker).",

@@ -14,7 +14,7 @@ from .. import logs
 from ..errors import UserError, VerificationFailed
 from ..outputs import check_dir, check_file, write_text
 from ..parsing import MAX_FILE_BYTES, read_bounded
-from .base import State, ledger_name, out, pass_state
+from .base import State, WholeNumber, ledger_name, out, pass_state
 from .output import Column, euros, format_options, plural, progress, render, table
 
 log = logs.get_logger("paybonus.cli")
@@ -191,7 +191,7 @@ Examples:
 @click.option("--source", metavar="URL", help="With --workers: the NATS server (a scratch stream on it).")
 @click.option(
     "--companies",
-    type=click.IntRange(1, 100_000),
+    type=WholeNumber(1, 100_000),
     default=40,
     show_default=True,
     help="With --workers: how many companies share --sizes employees.",

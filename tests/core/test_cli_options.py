@@ -78,6 +78,13 @@ CASES = [
     Case("deadlines --as-of 2026-06-01 --format jsonl --nl --company DURAND", out=('"kind": "overdue"',)),
     Case("deadlines --format csv", out=("kind,company,entitlement",)),
     Case("deadlines --format tsv --within 0", out=("kind\tcompany\tentitlement",)),
+    # click's INT read '1_000' as 1000, '+5' and '٣' (Arabic-Indic three) as numbers: whole numbers are digits 0-9
+    Case("deadlines --within 1_000", 2, ("--within: '1_000': a whole number 0..3660, in digits 0-9",)),
+    Case("deadlines --within +5", 2, ("--within: '+5': a whole number 0..3660, in digits 0-9",)),
+    Case("deadlines --within \u0663", 2, ("a whole number 0..3660, in digits 0-9",)),
+    Case("deadlines --within 3661", 2, ("--within: 3661: a whole number 0..3660",)),
+    Case("browse --port 65536", 2, ("--port: 65536: a whole number 1..65535",)),
+    Case("publish --per-message 0 --to nats://x -", 2, ("--per-message: 0: a whole number 1..10000",)),
     Case(
         "export --format jsonl --company DURAND --scheme interessement --as-of 2026-05-31 --out x.jsonl",
         files=("x.jsonl",),
