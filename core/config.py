@@ -49,6 +49,19 @@ class Wording:
     closing: str | None = None  # a last paragraph before the check line (a signature, a thank-you)
 
 
+# the longest each line of a statement's header and contact block may be: a postal address line is 38, an e-mail
+# address 254 (RFC 5321), a paragraph on how to ask for payment a few lines
+_STATEMENT_TEXT_CHARS = {
+    "place": 100,
+    "contact": 200,
+    "contact_email": 254,
+    "contact_phone": 40,
+    "how_to_ask": 1000,
+    "savings_plan": 300,
+    "account_keeper": 300,
+}
+
+
 @frozen
 class StatementSettings:
     """`[statement]`: the company's contact, savings plan, logo, wording and templates on individual statements."""
@@ -71,6 +84,12 @@ class StatementSettings:
     figures: dict[str, FigureLabel] = Factory(dict)  # figure name -> label and unit in the annex
 
     def __attrs_post_init__(self) -> None:
+        for name, most in _STATEMENT_TEXT_CHARS.items():
+            value = getattr(self, name)
+            if value is not None and len(value) > most:  # a page of contact pushed the statement onto four
+                raise ValueError(
+                    f"{name}: {len(value)} characters, at most {most} (printed on every statement)"
+                )
         for name, value in (("logo", self.logo), ("template_dir", self.template_dir)):
             if value is not None and (not value or value.startswith("/") or ".." in value.split("/")):
                 raise ValueError(f"{name}: {value!r} must be a path inside the company directory")

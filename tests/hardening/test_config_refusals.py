@@ -81,6 +81,14 @@ REFUSED: dict[str, tuple[Change, str]] = {
         (STATEMENT_END, STATEMENT_END + '\n\n[statement.figures]\nCA = { label = "le chiffre" }'),
         "statement.figures: 'CA' is not a figure name",
     ),
+    "a contact of a page (it pushed the statement onto four pages)": (
+        ('contact = "Service des ressources humaines', 'contact = "' + "Service RH " * 19 + "Service"),
+        "statement.contact: 232 characters, at most 200 (printed on every statement)",
+    ),
+    "a phone number of 41 characters": (
+        ('contact_phone = "04 72 00 12 34"', 'contact_phone = "' + "0" * 41 + '"'),
+        "statement.contact_phone: 41 characters, at most 40",
+    ),
     # [schemes.interessement] (I-7, I-21 to I-23)
     "a sub-pool share of 0": (
         ('criterion = "uniform"\nshare = "0.30"', 'criterion = "uniform"\nshare = "0"'),
