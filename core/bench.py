@@ -297,16 +297,28 @@ def plan(quick: bool) -> Iterator[tuple[str, int, int]]:
     yield ("vendor month", 250_000, 2_000)
 
 
-if (
-    __name__ == "__main__"
-):  # python -m paybonus.bench prepare N COMPANIES FOLDER | measure FOLDER | verify FOLDER | replay FOLDER | N [COMPANIES]
-    if sys.argv[1] == "prepare":
-        print(json.dumps(prepare(int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4]))))
-    elif sys.argv[1] == "verify":
-        print(json.dumps(verify_alone(Path(sys.argv[2]))))
-    elif sys.argv[1] == "replay":
-        print(json.dumps(replay_alone(Path(sys.argv[2]))))
-    elif sys.argv[1] == "measure":
-        print(json.dumps(measure(Path(sys.argv[2]), replay=sys.argv[3:4] != ["no-replay"])))
-    else:
-        print(json.dumps(run(int(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 1)))
+USAGE = (  # the steps `paybonus bench` runs, each in its own process
+    "usage: python -m paybonus.bench prepare N COMPANIES FOLDER | measure FOLDER [replay|no-replay]"
+    " | verify FOLDER | replay FOLDER | N [COMPANIES]"
+)
+
+
+def _main(argv: list[str]) -> dict[str, Any]:
+    """One step of `paybonus bench`, named by `argv` (internal: `paybonus bench` is the command to run)."""
+    match argv:
+        case ["prepare", n, companies, folder] if n.isdigit() and companies.isdigit():
+            return prepare(int(n), int(companies), Path(folder))
+        case ["verify", folder]:
+            return verify_alone(Path(folder))
+        case ["replay", folder]:
+            return replay_alone(Path(folder))
+        case ["measure", folder, *rest] if rest in ([], ["replay"], ["no-replay"]):
+            return measure(Path(folder), replay=rest != ["no-replay"])
+        case [n, *companies] if n.isdigit() and len(companies) <= 1 and all(c.isdigit() for c in companies):
+            return run(int(n), int(companies[0]) if companies else 1)
+    print(USAGE, file=sys.stderr)
+    raise SystemExit(2)
+
+
+if __name__ == "__main__":
+    print(json.dumps(_main(sys.argv[1:])))

@@ -1,5 +1,8 @@
 """The benchmark command works end to end on a small size (the full run is `paybonus bench`, see docs)."""
 
+import subprocess
+import sys
+
 import pytest
 from paybonus.bench import run
 
@@ -80,3 +83,18 @@ def test_a_process_started_by_a_large_one_reports_its_own_peak_not_its_parents()
     )
     del ballast
     assert float(child.stdout) < 150, child.stdout
+
+
+@pytest.mark.parametrize(
+    "argv", [["prepare", "--help"], ["prepare", "10"], [], ["ten"], ["measure", "x", "y"]]
+)
+def test_a_bench_step_asked_wrongly_prints_its_usage_and_exits_2(argv):
+    """`python -m paybonus.bench prepare --help` ended in a traceback (int('--help')), exit 1."""
+    r = subprocess.run(
+        [sys.executable, "-m", "paybonus.bench", *argv], capture_output=True, text=True, check=False
+    )
+    assert r.returncode == 2 and r.stdout == ""
+    assert (
+        r.stderr.startswith("usage: python -m paybonus.bench prepare N COMPANIES FOLDER")
+        and "Traceback" not in r.stderr
+    )
