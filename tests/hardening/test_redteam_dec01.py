@@ -199,7 +199,10 @@ def test_audit_verify_refuses_a_bad_key_without_a_checkpoint(work, key, monkeypa
     [
         (("migrate", "nope.db", "postgresql://x/y"), "error: migrate SOURCE: file 'nope.db' does not exist"),
         (("export", "--out", "{d}"), "error: export --out: file"),
-        (("publish", "--per-message", "0", "x.jsonl"), "error: publish --per-message: 0: a whole number 1..10000"),
+        (
+            ("publish", "--per-message", "0", "x.jsonl"),
+            "error: publish --per-message: 0: a whole number 1..10000",
+        ),
         (("project", "show", "--format", "xml", "P"), "error: project show --format: 'xml' is not one of"),
         (("deadlines", "2026-02-31"), "error: deadlines: got unexpected extra argument (2026-02-31)"),
         (("--log-level", "x", "init"), "error: --log-level: 'x' is not one of"),
