@@ -110,7 +110,7 @@ def end_of_nth_month_after(d: date, n: int) -> date:
     return last_day_of_month(add_months(month_start(d), n))
 
 
-_SEMESTER = re.compile(r"^([0-9]{4})-S([12])$")
+_SEMESTER = re.compile(r"([0-9]{4})-S([12])")  # whole: "$" would let "2025-S1\n" through
 
 
 def semester_of(d: date) -> str:
@@ -120,7 +120,7 @@ def semester_of(d: date) -> str:
 
 def semester_period(label: str) -> Period:
     """The days of a half-year label ('2025-S2' -> 2025-07-01..2025-12-31). Raises ValueError if malformed."""
-    m = _SEMESTER.match(label)
+    m = _SEMESTER.fullmatch(label)
     if not m:
         raise ValueError(f"{label!r} is not a half-year (expected YYYY-S1 or YYYY-S2)")
     year, half = int(m.group(1)), int(m.group(2))

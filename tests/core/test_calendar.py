@@ -82,8 +82,9 @@ def test_half_years_are_january_to_june_and_july_to_december():  # LAW 0.5: TMOP
     assert semester_period("2025-S2") == Period(date(2025, 7, 1), date(2025, 12, 31))
     assert [semester_of(date(2025, 6, 30)), semester_of(date(2025, 7, 1))] == ["2025-S1", "2025-S2"]
     assert next_semester("2025-S2") == "2026-S1" and previous_semester("2025-S1") == "2024-S2"
-    with pytest.raises(ValueError, match="is not a half-year"):
-        semester_period("2025-S3")
+    for label in ("2025-S3", "2025-S1\n", "\uff12025-S1"):  # "$" let a label ending in a newline through
+        with pytest.raises(ValueError, match="is not a half-year"):
+            semester_period(label)
 
 
 def test_a_period_contains_both_its_ends():
