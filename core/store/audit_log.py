@@ -17,6 +17,8 @@ from typing import Any
 
 from attrs import frozen
 
+from .sql import streamed
+
 GENESIS = "0" * 64
 OPENED = "chain.opened"
 
@@ -138,13 +140,15 @@ class AuditLog:
         args: tuple[str, ...] = ()
         if company is not None:
             sql, args = sql + " WHERE company = ?", (company,)
-        for row in self.conn.execute(sql + " ORDER BY company, n", args):
+        for row in streamed(self.conn, sql + " ORDER BY company, n", args, named=False):
             yield AuditEntry(*row)
 
     def entry_tuples(self) -> Iterable[tuple[str, int, str, str, str, str, str, str]]:
         """`entries()` of every chain as plain tuples (company, n, at, action, ref, digest, prev_hash, hash)."""
-        return self.conn.execute(
-            "SELECT company, n, at, action, ref, digest, prev_hash, hash FROM audit_log ORDER BY company, n"
+        return streamed(
+            self.conn,
+            "SELECT company, n, at, action, ref, digest, prev_hash, hash FROM audit_log ORDER BY company, n",
+            named=False,
         )
 
     def entry(self, company: str, n: int) -> AuditEntry | None:
@@ -180,7 +184,7 @@ class AuditLog:
 
     def actions_in_order(self) -> Iterator[tuple[str, str, str, str]]:
         """(action, company, ref, at) of every entry of every chain, in the order they were written."""
-        return self.conn.execute("SELECT action, company, ref, at FROM audit_log ORDER BY seq")
+        return streamed(self.conn, "SELECT action, company, ref, at FROM audit_log ORDER BY seq", named=False)
 
     def legacy_entries(self) -> Iterator[tuple[int, str, str, str, str, str, str]]:
         """(seq, at, action, ref, digest, prev_hash, hash) of the frozen 0.x chain."""

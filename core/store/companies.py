@@ -19,7 +19,7 @@ from typing import Any
 from paybonus.calendar import Period
 from paybonus.payroll import Absence, AbsenceKind, Contract, EmployeeRecord, PayLine, Population
 
-from .sql import select
+from .sql import select, streamed
 
 CONTRACT_COLUMNS = (
     "employee",
@@ -261,8 +261,11 @@ class Companies:
 
     def stored_parts(self, company: str) -> Iterator[tuple[str, str, bytes]]:
         """(part, digest, compressed rows) of every part the company's loads kept (streamed)."""
-        return self.conn.execute(
-            "SELECT part, digest, rows FROM payroll_parts WHERE company = ? ORDER BY part, digest", (company,)
+        return streamed(
+            self.conn,
+            "SELECT part, digest, rows FROM payroll_parts WHERE company = ? ORDER BY part, digest",
+            (company,),
+            named=False,
         )
 
     def part_rows(self, company: str, part: str, digest: str) -> list[list[Any]]:

@@ -19,7 +19,7 @@ from paybonus.calendar import Period
 from paybonus.hooks.types import Explanation, Kind, RecordedEntitlement, Status, merge
 
 from .schema import NET_OUTSTANDING
-from .sql import chunks, select
+from .sql import chunks, select, streamed
 
 _orjson_loads: Callable[[bytes], Any] | None
 try:
@@ -364,7 +364,7 @@ class Entitlements:
 
     def shared_parts(self) -> Iterable[tuple[str, str]]:
         """(hash, body) of every shared explanation part (streamed)."""
-        return self.conn.execute("SELECT hash, body FROM shared_explanations ORDER BY rowid")
+        return streamed(self.conn, "SELECT hash, body FROM shared_explanations ORDER BY rowid", named=False)
 
     def rows(
         self,
@@ -385,10 +385,8 @@ class Entitlements:
         employee: str | None = None,
     ) -> Iterator[sqlite3.Row]:
         """`rows`, streamed: read as they are consumed (a company's year of 200 000 people is never held as rows
-        at once; a PostgreSQL ledger's client-side cursor holds them)."""
-        cur = self.conn.cursor()
-        cur.row_factory = sqlite3.Row
-        yield from cur.execute(*_filtered(company, scheme, period, employee))
+        at once, on SQLite or PostgreSQL)."""
+        yield from streamed(self.conn, *_filtered(company, scheme, period, employee))
 
     def get(self, entitlement_id: str) -> sqlite3.Row | None:
         rows = select(self.conn, "SELECT * FROM entitlements WHERE id = ?", [entitlement_id])
@@ -403,13 +401,13 @@ class Entitlements:
 
     def all(self) -> Iterable[sqlite3.Row]:
         """Every row in recording order (streamed)."""
-        cur = self.conn.cursor()
-        cur.row_factory = sqlite3.Row
-        return cur.execute("SELECT * FROM entitlements ORDER BY seq")
+        return streamed(self.conn, "SELECT * FROM entitlements ORDER BY seq")
 
     def tuples(self) -> Iterable[tuple[Any, ...]]:
         """Every row in recording order (streamed) as plain tuples of `TUPLE_COLUMNS` (no per-row object)."""
-        return self.conn.execute(f"SELECT {', '.join(TUPLE_COLUMNS)} FROM entitlements ORDER BY seq")
+        return streamed(
+            self.conn, f"SELECT {', '.join(TUPLE_COLUMNS)} FROM entitlements ORDER BY seq", named=False
+        )
 
     def of_dispatch(self, company: str, event_id: str, scheme: str) -> list[sqlite3.Row]:
         """What one dispatch (of the company's event) recorded, in recording order."""
@@ -438,7 +436,9 @@ class Entitlements:
             if unless_due_unpaid
             else ""
         )
-        return self.conn.execute(f"SELECT id, amount_cents, status FROM entitlements{where} ORDER BY seq")
+        return streamed(
+            self.conn, f"SELECT id, amount_cents, status FROM entitlements{where} ORDER BY seq", named=False
+        )
 
     def any_after(self, seq: int) -> bool:
         """Whether a row comes after `seq` (one recorded since a walk that read up to it)."""

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 
 from attrs import frozen
 
-from .sql import chunks, select
+from .sql import chunks, select, streamed
 
 
 @frozen
@@ -156,13 +156,11 @@ class Events:
         return select(self.conn, "SELECT * FROM events WHERE type = ? ORDER BY seq", [type])
 
     def stream(self) -> Iterable[sqlite3.Row]:
-        cur = self.conn.cursor()
-        cur.row_factory = sqlite3.Row
-        return cur.execute("SELECT * FROM events ORDER BY seq")
+        return streamed(self.conn, "SELECT * FROM events ORDER BY seq")
 
     def kinds(self) -> Iterable[tuple[str, str, str]]:
         """(id, type, company) of every event, in recording order (streamed): `stream()` without the rest."""
-        return self.conn.execute("SELECT id, type, company FROM events ORDER BY seq")
+        return streamed(self.conn, "SELECT id, type, company FROM events ORDER BY seq", named=False)
 
     def count(self) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])

@@ -13,14 +13,15 @@ import json
 import logging
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from decimal import Decimal
 from functools import lru_cache
-from itertools import islice
+from itertools import count, islice
 from typing import Any, ClassVar
 
 import psycopg
 from paybonus.errors import UserError
+from psycopg import pq
 from psycopg.pq import TransactionStatus
 from psycopg.types.numeric import NumericLoader
 
@@ -86,6 +87,8 @@ def is_write(sql: str) -> bool:
 # the tables a write transaction adds many rows to at once (a dispatch's entitlements, audit entries, findings,
 # shared parts): their columns are text and integers only, which JSON carries exactly
 JSON_ROWS_TABLES = frozenset({"entitlements", "audit_log", "findings", "shared_explanations"})
+STREAM_ROWS = 2000  # rows a server-side cursor fetches at a time (`PgConnection.stream`)
+_STREAMS = count(1)  # its names, unique in the process (a cursor's name is unique in its session)
 JSON_ROWS_CHUNK = 1000  # rows a statement, at most (a dispatch's rows are streamed: its memory stays bounded)
 # lower-case names only: the JSON's keys are the names as written, which SQL folds to lower case unquoted (a
 # capitalised name would match no column and be read as NULL); anything else takes the one-row-a-statement path
@@ -225,6 +228,24 @@ class PgConnection:
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> PgCursor:
         return self._cursor_for(sql).executemany(sql, rows)
+
+    def stream(self, sql: str, args: Sequence[Any] = ()) -> Iterator[Any]:
+        """The rows of a read, fetched `STREAM_ROWS` at a time from a server-side cursor (`paybonus.store.sql.
+        streamed`): an export or a verify of millions of rows holds a few thousand. WITH HOLD, so that it lives
+        outside a transaction (autocommit) and across the writes a reader of it may make on this connection;
+        closed when read to its end or dropped. In pipeline mode, which has no server-side cursor, an ordinary
+        one."""
+        if self.raw.info.pipeline_status != pq.PipelineStatus.OFF:
+            yield from self.cursor().execute(sql, args)
+            return
+        cur = self.raw.cursor(name=f"paybonus_stream_{next(_STREAMS)}", withhold=True)
+        cur.itersize = STREAM_ROWS
+        try:
+            cur.execute(translate(sql, bool(args)), tuple(args) if args else None)
+            yield from cur
+        finally:
+            with suppress(psycopg.Error):  # the connection closed or broken first: the cursor went with it
+                cur.close()
 
     def executescript(self, sql: str) -> None:
         self.raw.execute(sql.encode())

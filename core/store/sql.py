@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 
@@ -13,6 +13,19 @@ def select(conn: sqlite3.Connection, sql: str, args: Sequence[Any] = ()) -> list
     cur = conn.cursor()
     cur.row_factory = sqlite3.Row
     return cur.execute(sql, args).fetchall()
+
+
+def streamed(conn: Any, sql: str, args: Sequence[Any] = (), named: bool = True) -> Iterator[Any]:
+    """The rows of a large read as they are consumed: a SQLite cursor (rows addressable by name when `named`),
+    or a PostgreSQL server-side cursor (`PgConnection.stream`), whose client holds a few thousand rows at a time
+    instead of the whole result (psycopg's ordinary cursor fetches every row when the query is run)."""
+    stream = getattr(conn, "stream", None)
+    if stream is not None:
+        return stream(sql, args)
+    cur = conn.cursor()
+    if named:
+        cur.row_factory = sqlite3.Row
+    return cur.execute(sql, args)
 
 
 def chunks(items: Sequence[Any], size: int = 500) -> list[Sequence[Any]]:

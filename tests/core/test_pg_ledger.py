@@ -292,3 +292,31 @@ def test_a_ledger_made_before_the_view_gets_it_when_opened(pg_url):
     assert ledger.migrated == ["m006_views_for_humans_choice_windows_open"]
     assert ledger.conn.execute("SELECT COUNT(*) FROM choice_windows_open").fetchone()[0] == 0
     ledger.close()
+
+
+def test_large_reads_come_from_a_server_side_cursor_a_few_thousand_rows_at_a_time(app, monkeypatch):
+    """psycopg's ordinary cursor fetches a whole result when the query runs: an export or a verify of a ledger of
+    millions of entitlements held every row in the client. The streamed reads use a server-side cursor, fetched
+    STREAM_ROWS at a time, closed when read to their end or dropped."""
+    from paybonus.store import pg
+
+    monkeypatch.setattr(pg, "STREAM_ROWS", 7)
+    ledger = app.ledger
+    conn = ledger.conn
+    open_cursors = lambda: [  # noqa: E731
+        r[0]
+        for r in conn.execute("SELECT name FROM pg_cursors WHERE name LIKE 'paybonus_stream_%'").fetchall()
+    ]
+    every = [r["id"] for r in ledger.entitlements.all()]
+    assert len(every) == 106 and open_cursors() == []  # read to its end: closed
+    rows = ledger.entitlements.each_row("DURAND")
+    first = next(rows)
+    assert first["id"] == every[0] and len(open_cursors()) == 1  # the rest are still on the server
+    assert [r["id"] for r in rows] == every[1:] and open_cursors() == []
+    tuples = iter(ledger.entitlements.tuples())
+    next(tuples)
+    assert len(open_cursors()) == 1
+    del tuples  # dropped half-read: the generator's end closes it
+    assert open_cursors() == []
+    assert sum(1 for _ in ledger.audit.actions_in_order()) == ledger.audit.count()
+    assert [r[0] for r in ledger.events.kinds()] == [r["id"] for r in ledger.events.stream()]
