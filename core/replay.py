@@ -77,11 +77,18 @@ def _load(ledger: Ledger, scratch: Ledger, company: str, n: int, at: str) -> Non
     # each part read as tuples, its decoded lists dropped before the next is read (a year of 200 000 people is 2.4
     # million pay lines: one copy of them held, not two)
     parts: dict[str, list[tuple[Any, ...]]] = {CONTRACTS: [], PAY: [], ABSENCES: []}
+    one: dict[
+        Any, Any
+    ] = {}  # each text once: an employee's id is in twelve months, a month in every line of it
+    same = one.setdefault
     for part, digest in json.loads(load["parts"]):
         rows = parts.get(PAY if part.startswith(PAY) else part)
         if rows is None:  # no part of the payroll tables: not stored again, as before
             continue
-        rows.extend(map(tuple, ledger.companies.part_rows(company, part, digest)))
+        rows.extend(
+            tuple([same(v, v) if v.__class__ is str else v for v in r])  # texts only: 1 == True == 1.0
+            for r in ledger.companies.part_rows(company, part, digest)
+        )
     name = parse_company_toml(toml, f"company {company} (kept)").info.name
     scratch.store_company(company, name, toml, parts[CONTRACTS], parts[PAY], parts[ABSENCES], at)
 

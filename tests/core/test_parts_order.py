@@ -39,3 +39,20 @@ def test_a_month_sorted_by_employee_is_the_order_of_every_column(rows, unique):
     parts = parts_of([], rows, [])
     assert parts.pop(CONTRACTS) == [] and parts.pop(ABSENCES) == []
     assert parts == reference(rows)
+
+
+def test_pay_lines_are_written_person_by_person_each_ones_months_in_order(tmp_path):
+    """The population read finds a person's months in consecutive rows (`pay_block`): the lines are written sorted
+    by employee, then month (two stable sorts by one column each), whatever order they were given in."""
+    import random
+
+    from paybonus.store import Ledger
+
+    people, months = [f"E{i}" for i in (3, 1, 20, 2)], [f"2025-{m:02d}-01" for m in (3, 1, 12, 2)]
+    lines = [(e, m, 100, 100, "151.67", "0", 0, None, 0, None) for e in people for m in months]
+    random.Random(7).shuffle(lines)
+    ledger = Ledger.create(tmp_path / "l.db")
+    ledger.store_company("ACME", "Acme", "", [], lines, [], "2026-01-01T00:00:00Z")
+    written = ledger.conn.execute("SELECT employee, month FROM pay_lines ORDER BY rowid").fetchall()
+    assert [tuple(r) for r in written] == sorted((e, m) for e in people for m in months)
+    ledger.close()
