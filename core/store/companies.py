@@ -65,25 +65,27 @@ def parts_of(
     contracts: Iterable[tuple[Any, ...]],
     pay_lines: Iterable[tuple[Any, ...]],
     absences: Iterable[tuple[Any, ...]],
-) -> dict[str, list[list[Any]]]:
+) -> dict[str, list[Sequence[Any]]]:
     """A payroll split into the parts a load records: the contracts, the absences, each month's pay lines; rows
-    in the *_COLUMNS order, sorted, as the tables give them back."""
-    parts: dict[str, list[list[Any]]] = {CONTRACTS: sorted((list(r) for r in contracts), key=_order)}
+    in the *_COLUMNS order, sorted, as the tables give them back. The pay lines are the rows given (tuples or
+    lists: the same JSON array in a part), not copies: a year of 200 000 people is 2.4 million of them."""
+    parts: dict[str, list[Sequence[Any]]] = {CONTRACTS: sorted((list(r) for r in contracts), key=_order)}
     parts[ABSENCES] = sorted((list(r) for r in absences), key=_order)
-    months: dict[str, list[list[Any]]] = {}
+    months: dict[str, list[Sequence[Any]]] = {}
     for r in pay_lines:
-        row = list(r)
-        months.setdefault(PAY + row[1][:7], []).append(row)
+        if not isinstance(r, tuple | list):  # a sqlite3.Row (a migration's read) is no JSON array
+            r = tuple(r)
+        months.setdefault(PAY + r[1][:7], []).append(r)
     for name, rows in months.items():
         parts[name] = _by_employee(rows)
     return parts
 
 
-def _order(row: list[Any]) -> tuple[tuple[bool, Any], ...]:
+def _order(row: Sequence[Any]) -> tuple[tuple[bool, Any], ...]:
     return tuple((v is not None, v) for v in row)  # NULLs first, never compared with a value
 
 
-def _by_employee(rows: list[list[Any]]) -> list[list[Any]]:
+def _by_employee(rows: list[Sequence[Any]]) -> list[Sequence[Any]]:
     """A month's pay lines in `_order`, sorted in place. A month holds one line per person (the table's key): sorted
     by the employee alone, which is then the same order, without a key of pairs per row (the sort of a year of
     200 000 people held 1.3 GiB of them). Lines that are not so (an id that is not text, a person twice, months
@@ -240,7 +242,7 @@ class Companies:
         ]
 
     def record_load(
-        self, company: str, config_digest: str, parts: dict[str, list[list[Any]]], at: str
+        self, company: str, config_digest: str, parts: Mapping[str, Sequence[Sequence[Any]]], at: str
     ) -> tuple[int, str]:
         """Keep each part of a payroll load (once per content) and the load itself; returns (n, digest)."""
         listed = []
