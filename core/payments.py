@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
@@ -55,7 +56,7 @@ def check(
             )
         if p.mode != "paid" and row["social_regime"] != SocialRegime.EPARGNE_SALARIALE:
             raise ValueError("payload.mode: only intéressement-type sums can be placed in a savings plan")
-        if p.mode == "placed" and not _has_savings_plan(ledger, event.company):
+        if p.mode == "placed" and not has_savings_plan(ledger, event.company):
             raise ValueError(
                 f"payload.mode: company {event.company!r} has no savings plan (has_savings_plan = false in its "
                 "company.toml): nothing can be placed in a PEE (`placed_per` for the company PER)"
@@ -95,7 +96,7 @@ def check(
             window = option_window(ledger, target, params)
             closed = window[1] if window is not None else None
             late = closed is not None and p.paid_on > closed
-            pee = late and _has_savings_plan(ledger, event.company)
+            pee = late and has_savings_plan(ledger, event.company)
             if (
                 late
                 and mode == "paid"
@@ -161,7 +162,7 @@ def check(
         if p.placed_cents is not None and p.placed_cents >= row["amount_cents"]:
             raise ValueError("payload.placed_cents: a split places less than the whole amount")
         if p.choice != "paid" and not (
-            _has_savings_plan(ledger, event.company) or _has_company_per(ledger, event.company)
+            has_savings_plan(ledger, event.company) or _has_company_per(ledger, event.company)
         ):
             raise ValueError(
                 f"payload.choice: company {event.company!r} has no PEE and no company PER (has_savings_plan and "
@@ -170,7 +171,7 @@ def check(
         window = option_window(ledger, p.entitlement, params)
         earlier = pending.get(f"statement:{p.entitlement}")
         if window is None and earlier is not None:  # issued earlier in the same batch
-            window = _window(date.fromordinal(earlier), params)
+            window = window_from(date.fromordinal(earlier), params)
         if window is None:
             raise ValueError(
                 "payload.entitlement: no statement was issued yet, the choice window is not open"
@@ -210,7 +211,12 @@ def _choice(ledger: Ledger, entitlement_id: str, pending: dict[str, int]) -> tup
     chosen = ledger.events.about(entitlement_id, "option_chosen")
     if not chosen:
         return None
-    p = json.loads(chosen[-1]["payload"])
+    return chosen_in(chosen[-1]["payload"])
+
+
+def chosen_in(payload: str) -> tuple[str, int | None]:
+    """(choice, placed cents of a split) of an `option_chosen` event's stored payload."""
+    p = json.loads(payload)
     return str(p["choice"]), p.get("placed_cents")
 
 
@@ -268,30 +274,47 @@ def payment_of(event: Event[Any]) -> PaymentRecord | None:
 
 def option_window(ledger: Ledger, entitlement_id: str, params: Parameters) -> tuple[date, date] | None:
     """(first day, last day) of the employee's choice window, from the first statement issued (I-38)."""
-    issued = [
-        date.fromisoformat(json.loads(r["payload"])["issued_on"])
-        for r in ledger.events.about(entitlement_id, "statement_issued")
-    ]
-    return _window(min(issued), params) if issued else None
+    issued = [issued_on(r["payload"]) for r in ledger.events.about(entitlement_id, "statement_issued")]
+    return window_from(min(issued), params) if issued else None
 
 
-def _window(issued: date, params: Parameters) -> tuple[date, date]:
+def issued_on(payload: str) -> date:
+    """The day of a `statement_issued` event's stored payload."""
+    return date.fromisoformat(json.loads(payload)["issued_on"])
+
+
+def window_from(issued: date, params: Parameters) -> tuple[date, date]:
     return issued, issued + timedelta(days=params.value("option_window_days", issued))
 
 
 def allocation(ledger: Ledger, entitlement_id: str, as_of: date, params: Parameters) -> dict[str, Any]:
     """What happens to the sum: the employee's choice, else the default once the window closed (I-38)."""
     chosen = _choice(ledger, entitlement_id, {})
+
+    def has_plan() -> bool:
+        ent = ledger.entitlements.get(entitlement_id)
+        return has_savings_plan(ledger, ent["company"]) if ent else False
+
+    window = None if chosen is not None else option_window(ledger, entitlement_id, params)
+    return decided(chosen, window, has_plan, as_of)
+
+
+def decided(
+    chosen: tuple[str, int | None] | None,
+    window: tuple[date, date] | None,
+    has_plan: Callable[[], bool],
+    as_of: date,
+) -> dict[str, Any]:
+    """`allocation`'s rule (I-38) on what was read: the employee's latest choice (choice, placed cents of a split),
+    the choice window (None before any statement) and whether the company has a savings plan (asked only once the
+    window closed with no choice)."""
     if chosen is not None:
         return {"allocation": chosen[0], "placed_cents": chosen[1], "by": "choice"}
-    window = option_window(ledger, entitlement_id, params)
     if window is None:
         return {"allocation": "pending", "by": "no statement issued yet"}
     if as_of <= window[1]:
         return {"allocation": "pending", "by": f"window open until {window[1]}"}
-    ent = ledger.entitlements.get(entitlement_id)
-    has_plan = _has_savings_plan(ledger, ent["company"]) if ent else False
-    return {"allocation": "placed" if has_plan else "paid", "by": "default after the window (I-38)"}
+    return {"allocation": "placed" if has_plan() else "paid", "by": "default after the window (I-38)"}
 
 
 def settled(by_mode: dict[str, int], total: int) -> dict[str, Any] | None:
@@ -316,7 +339,8 @@ def settled(by_mode: dict[str, int], total: int) -> dict[str, Any] | None:
     }
 
 
-def _has_savings_plan(ledger: Ledger, company: str) -> bool:
+def has_savings_plan(ledger: Ledger, company: str) -> bool:
+    """Whether the company's stored configuration declares a savings plan (PEE)."""
     toml = ledger.companies.toml(company)
     return toml is not None and _company_info(toml).has_savings_plan
 
