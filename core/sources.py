@@ -81,14 +81,18 @@ def read_company_dir(path: Path, on_file: Callable[[Path], None] | None = None) 
     if not toml_path.is_file():
         raise UserError(str(toml_path), "missing: every company directory has a company.toml")
     config = parse_company_toml(_read_text(toml_path), str(toml_path))
-    parts = [config.toml]
+    # the digest of every file as read: each text is hashed and dropped, a year's payroll is not held twice
+    parts = _Digest()
+    parts.append(config.toml)
     done(toml_path)
 
     emp_path = path / "employees.csv"
     contracts: list[tuple[Any, ...]] = []
+    ids: dict[str, str] = {}  # each employee's id held once, however many contracts and pay lines name it
     known: set[str] = set()
     for where, row in _csv_rows(emp_path, EMPLOYEE_COLUMNS, EMPLOYEE_OPTIONAL, parts):
         emp = _employee_id(row, where)
+        emp = ids.setdefault(emp, emp)
         start = _date(row, "contract_start", where)
         end = _date(row, "contract_end", where, optional=True)
         if end is not None and end < start:
@@ -113,6 +117,8 @@ def read_company_dir(path: Path, on_file: Callable[[Path], None] | None = None) 
     done(emp_path)
 
     pay_lines: list[tuple[Any, ...]] = []
+    # (column, text) -> the hours read: the year's lines share a few texts, each held once
+    hours: dict[tuple[str, str], str | None] = {}
     pay_dir = path / "payroll"
     files = sorted(pay_dir.glob("*.csv")) if pay_dir.is_dir() else []
     for f in files:
@@ -127,6 +133,7 @@ def read_company_dir(path: Path, on_file: Callable[[Path], None] | None = None) 
             emp = _employee_id(row, where)
             if emp not in known:
                 raise UserError(where, f"employee_id {emp!r} is not in employees.csv")
+            emp = ids[emp]
             if emp in seen:
                 raise UserError(where, f"employee_id {emp!r} appears twice in this month")
             seen.add(emp)
@@ -137,8 +144,8 @@ def read_company_dir(path: Path, on_file: Callable[[Path], None] | None = None) 
                     month,
                     _amount(row, "gross", where),
                     _amount(row, "base_salary", where),
-                    _hours(row, "contract_hours", where),
-                    _hours(row, "ap_hours", where, optional=True) or "0",
+                    _hours_once(hours, row, "contract_hours", where),
+                    _hours_once(hours, row, "ap_hours", where, optional=True) or "0",
                     _amount(row, "ap_indemnity", where, optional=True) or 0,
                     reconst,
                     _amount(row, "cp_caisse", where, optional=True) or 0,
@@ -181,9 +188,25 @@ def read_company_dir(path: Path, on_file: Callable[[Path], None] | None = None) 
             absences.append((emp, kind, start.isoformat(), end.isoformat()))
     done(abs_path)
     statement = statement_files(path, config, toml_path)
-    parts += [f"{name}:{hashlib.sha256(content).hexdigest()}" for name, content in statement]
-    digest = hashlib.sha256("\x1e".join(parts).encode("utf-8")).hexdigest()
-    return CompanyData(config, contracts, pay_lines, absences, digest, statement)
+    for name, content in statement:
+        parts.append(f"{name}:{hashlib.sha256(content).hexdigest()}")
+    return CompanyData(config, contracts, pay_lines, absences, parts.hexdigest(), statement)
+
+
+class _Digest:
+    """The SHA-256 of texts joined by a record separator (U+001E), fed one text at a time."""
+
+    def __init__(self) -> None:
+        self._hash, self._first = hashlib.sha256(), True
+
+    def append(self, text: str) -> None:
+        if not self._first:
+            self._hash.update(b"\x1e")
+        self._first = False
+        self._hash.update(text.encode("utf-8"))
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
 
 
 MAX_STATEMENT_FILE = (
@@ -275,7 +298,7 @@ def _read_text(p: Path) -> str:
 
 
 def _csv_rows(
-    p: Path, required: Sequence[str], optional: Sequence[str], parts: list[str]
+    p: Path, required: Sequence[str], optional: Sequence[str], parts: _Digest
 ) -> Iterator[tuple[str, dict[str, str]]]:
     if not p.is_file():
         raise UserError(str(p), "missing file")
@@ -376,6 +399,16 @@ def _hours(row: dict[str, str], col: str, where: str, optional: bool = False) ->
         return str(Decimal(v))
     except InvalidOperation:  # pragma: no cover - the pattern already checked it
         raise UserError(where, f"{col}: {v!r} is not a number of hours") from None
+
+
+def _hours_once(
+    seen: dict[tuple[str, str], str | None], row: dict[str, str], col: str, where: str, optional: bool = False
+) -> str | None:
+    """`_hours`, read once for each text of the column: a payroll's lines share a few."""
+    key = (col, row.get(col, ""))
+    if key not in seen:
+        seen[key] = _hours(row, col, where, optional)
+    return seen[key]
 
 
 def _check_overlaps(contracts: list[tuple[Any, ...]], where: str) -> None:
