@@ -321,4 +321,10 @@ def _main(argv: list[str]) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(_main(sys.argv[1:])))
+    from paybonus.errors import UserError
+
+    try:
+        print(json.dumps(_main(sys.argv[1:])))
+    except UserError as exc:  # a step asked of a folder that is not there, a ledger it cannot open: one line
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None

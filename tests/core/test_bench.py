@@ -98,3 +98,19 @@ def test_a_bench_step_asked_wrongly_prints_its_usage_and_exits_2(argv):
         r.stderr.startswith("usage: python -m paybonus.bench prepare N COMPANIES FOLDER")
         and "Traceback" not in r.stderr
     )
+
+
+def test_a_bench_step_on_a_folder_that_is_not_there_says_so_in_one_line(tmp_path):
+    """`python -m paybonus.bench prepare 10 1 MISSING` ended in a traceback (the ledger's UserError), exit 1."""
+    missing = tmp_path / "missing"
+    r = subprocess.run(
+        [sys.executable, "-m", "paybonus.bench", "prepare", "10", "1", str(missing)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert r.returncode == 2 and r.stdout == ""
+    assert (
+        r.stderr == f"error: {missing / 'bench.db'}: cannot create the ledger (No such file or directory)\n"
+    )
+    assert not missing.exists()
