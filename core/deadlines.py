@@ -15,7 +15,7 @@ from attrs import frozen
 from . import logs
 from .calendar import add_months
 from .params import Parameters
-from .payments import option_window
+from .payments import issued_on, window_from
 from .store import Ledger
 
 log = logs.get_logger("paybonus.deadlines")
@@ -41,7 +41,9 @@ def scan(
     chosen = ledger.events.entitlements_with("option_chosen")
     cdc_years = params.value("cdc_transfer_after_years", as_of)
     items: list[Item] = []
-    for eid, comp, emp, scheme, due_s, left, regime, _ in ledger.entitlements.open_with_due_date(company):
+    open_rows = ledger.entitlements.open_with_due_date(company)
+    windows = _windows(ledger, [r[0] for r in open_rows if r[6] == "epargne_salariale"], params)
+    for eid, comp, emp, scheme, due_s, left, regime, _ in open_rows:
         due = date.fromisoformat(due_s)
         if due < as_of:
             items.append(Item("overdue", comp, eid, emp, scheme, due, (as_of - due).days, left))
@@ -51,12 +53,19 @@ def scan(
         elif due <= horizon:
             items.append(Item("due", comp, eid, emp, scheme, due, (due - as_of).days, left))
         if regime == "epargne_salariale":
-            window = option_window(ledger, eid, params)
+            window = windows.get(eid)
             if window and as_of <= window[1] <= horizon and eid not in chosen:
                 items.append(
                     Item("option_window", comp, eid, emp, scheme, window[1], (window[1] - as_of).days, left)
                 )
     return items
+
+
+def _windows(ledger: Ledger, ids: list[str], params: Parameters) -> dict[str, tuple[date, date]]:
+    """`payments.option_window` of each of `ids` whose statement was issued, read in a query per 500 (one a row
+    was a round trip each to a PostgreSQL ledger)."""
+    issued = ledger.events.payloads_about(ids, "statement_issued")
+    return {eid: window_from(min(map(issued_on, texts)), params) for eid, texts in issued.items()}
 
 
 def _gone(ledger: Ledger, as_of: date) -> set[tuple[str, str]]:

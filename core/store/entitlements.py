@@ -18,7 +18,7 @@ from typing import Any
 from paybonus.calendar import Period
 from paybonus.hooks.types import Explanation, Kind, RecordedEntitlement, Status, merge
 
-from .schema import NET_OUTSTANDING
+from .schema import NET_OUTSTANDING, NET_OUTSTANDING_OF_COMPANY
 from .sql import chunks, select, streamed
 
 _orjson_loads: Callable[[bytes], Any] | None
@@ -491,17 +491,19 @@ class Entitlements:
 
     def open_with_due_date(self, company: str | None) -> list[tuple[str, str, str, str, str, int, str, str]]:
         """(id, company, employee, scheme, due_date, outstanding cents, social_regime, kind) of what has a due
-        date and is not wholly paid, by company, due date and employee. Outstanding cents are net of the negative
+        date and is not wholly paid, by company, due date, employee and recording order. Outstanding cents are net of the negative
         corrections that cut the entitlement or the principal (or advance) it corrects (a recomputation,
         docs/after-computation.md), absorbed in recording order: the payroll pays the principal and its raises
         and recovers the cut, or pays their net; either way nothing more is owed (`schema.NET_OUTSTANDING`)."""
+        net, args = (NET_OUTSTANDING_OF_COMPANY, [company] * 3) if company else (NET_OUTSTANDING, [])
         sql = (
             "SELECT e.id, e.company, e.employee, e.scheme, e.due_date, n.net_cents, e.social_regime, e.kind "
-            f"FROM entitlements e JOIN ({NET_OUTSTANDING}) n ON n.id = e.id "
+            f"FROM entitlements e JOIN ({net}) n ON n.id = e.id "
             "WHERE e.due_date IS NOT NULL AND n.net_cents > 0"
         )
-        args: list[str] = []
-        if company:
+        if (
+            company
+        ):  # of one company: the window reads its rows only (a vendor's 2 000 companies, one at a time)
             sql += " AND e.company = ?"
             args.append(company)
-        return self.conn.execute(sql + " ORDER BY e.company, e.due_date, e.employee", args).fetchall()
+        return self.conn.execute(sql + " ORDER BY e.company, e.due_date, e.employee, e.seq", args).fetchall()

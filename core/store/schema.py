@@ -678,7 +678,7 @@ def m012_event_ids_per_company(db: sqlite_utils.Database) -> None:
 # recording order — not against the principal alone. A principal paid in full, then computed again up (a positive
 # correction) and down (a cut referencing the principal), owes the raise less the cut, never the raise.
 # Frozen with m013: a change is a new migration.
-NET_OUTSTANDING = """
+_NET_OUTSTANDING = """
 SELECT t.id, t.left_cents - CASE WHEN t.to_absorb <= 0 THEN 0 WHEN t.to_absorb >= t.left_cents THEN t.left_cents
                                  ELSE t.to_absorb END AS net_cents
 FROM (SELECT o.id, o.left_cents,
@@ -688,12 +688,18 @@ FROM (SELECT o.id, o.left_cents,
       FROM (SELECT e.id, e.seq, e.amount_cents, e.amount_cents - COALESCE(p.paid, 0) AS left_cents,
                    CASE WHEN e.kind = 'correction' AND e.corrects IS NOT NULL THEN e.corrects ELSE e.id END AS grp
             FROM entitlements e
-            LEFT JOIN (SELECT entitlement, SUM(amount_cents) AS paid FROM payments GROUP BY entitlement) p
-              ON p.entitlement = e.id) o
+            LEFT JOIN (SELECT entitlement, SUM(amount_cents) AS paid FROM payments{payments} GROUP BY entitlement) p
+              ON p.entitlement = e.id{entitlements}) o
       LEFT JOIN (SELECT corrects, SUM(amount_cents) AS cut FROM entitlements
-                 WHERE kind = 'correction' AND amount_cents < 0 AND corrects IS NOT NULL GROUP BY corrects) c
+                 WHERE kind = 'correction' AND amount_cents < 0 AND corrects IS NOT NULL{corrections} GROUP BY corrects) c
         ON c.corrects = o.grp) t
 """
+NET_OUTSTANDING = _NET_OUTSTANDING.format(payments="", entitlements="", corrections="")
+# of one company (three `?`: its id): a correction, and a payment, is of the company of the entitlement it is about,
+# so the window over the company's rows gives what the window over every row gives them, without reading the others
+NET_OUTSTANDING_OF_COMPANY = _NET_OUTSTANDING.format(
+    payments=" WHERE company = ?", entitlements=" WHERE e.company = ?", corrections=" AND company = ?"
+)
 
 
 @migrations()

@@ -185,3 +185,28 @@ def test_what_is_left_of_a_group_s_net_is_still_overdue(up_then_down):
     net = up[p].amount_cents + down[p].amount_cents
     _pay(app, up[p].id, net - 7, "pay-short")
     assert _overdue(app, {up[p].id, p}) == ({up[p].id: 7}, {up[p].id: 7})
+
+
+def test_one_company_s_deadlines_are_its_rows_of_everyone_s(up_then_down, tmp_path):
+    """`deadlines --company` nets each of its rows over that company's rows only (a correction and a payment are
+    of the company of what they are about): the same items as the whole ledger's for it, from a window that reads
+    no other company's rows (0.6 s a company of a 200-company ledger, whatever its own size, before)."""
+    from paybonus.fixtures.generator import SAMPLE_SCHEMES, generate, write_company_dir
+
+    app, company = up_then_down
+    _recompute(app, company, "[[0, 0], [50000, 0.11], [150000, 0.16]]", "recompute-down")
+    up, down = _by_principal(app)
+    p = next(p for p in up if p in down)
+    _pay(app, up[p].id, up[p].amount_cents + down[p].amount_cents - 7, "pay-short")
+    other = tmp_path / "other"
+    write_company_dir(generate("OTHER", 40, schemes_toml=SAMPLE_SCHEMES, salary_schemes=True), other)
+    app.load_company(other)
+    app.publish(other / "events.jsonl")
+    day = date(2026, 5, 20)
+    everyone = app.deadlines(day, 30)
+    assert {i.company for i in everyone} == {"DURAND", "OTHER"}
+    assert {i.kind for i in everyone} >= {"overdue", "due"}
+    for c in ("DURAND", "OTHER"):
+        assert app.deadlines(day, 30, company=c) == [i for i in everyone if i.company == c]
+    [short] = [i for i in app.deadlines(day, 30, company="DURAND") if i.entitlement == up[p].id]
+    assert short.outstanding_cents == 7
