@@ -8,7 +8,6 @@ payroll (DSN.md, LAW 0.3).
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Generator
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -72,8 +71,7 @@ def rows(
     scheme: str | None = None,
     payroll_month: str | None = None,
 ) -> Generator[dict[str, Any], None, None]:
-    view = _one_view(ledger.conn)
-    try:
+    with ledger.one_view():
         recorded = RecordedParameters(ledger, params)
         known = ledger.events.months(company)
         in_force = SchemesInForce(ledger, company)
@@ -87,21 +85,6 @@ def rows(
                 )
                 chunk = []
         yield from _rows_of(ledger, params, as_of, payroll_month, recorded, known, in_force, plans, chunk)
-    finally:
-        if view is not None:
-            view.close()
-
-
-def _one_view(conn: Any) -> sqlite3.Cursor | None:
-    """On SQLite, one view of the ledger for the whole export, until it is read to its end or closed: a read left
-    open holds the connection's read transaction (a payment committed meanwhile by another process is in none
-    of the rows, rather than in the chunks read after it), and the connection can still write. None on
-    PostgreSQL, or inside a transaction already (that one's view)."""
-    if not isinstance(conn, sqlite3.Connection) or conn.in_transaction:
-        return None
-    cur = conn.execute("SELECT name FROM sqlite_master")
-    cur.fetchone()
-    return cur
 
 
 def _rows_of(

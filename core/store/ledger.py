@@ -385,6 +385,23 @@ class Ledger:
     def close(self) -> None:
         self.conn.close()
 
+    @contextmanager
+    def one_view(self) -> Iterator[None]:
+        """On SQLite, one view of the ledger for the reads inside (an export read in chunks): a read left open holds
+        the connection's read transaction (a payment another process commits meanwhile is in none of the rows,
+        rather than in the chunks read after it), and the connection can still write. On PostgreSQL, or inside a
+        transaction already, nothing more (each read its own view, or the transaction's)."""
+        conn = self.conn
+        if not isinstance(conn, sqlite3.Connection) or conn.in_transaction:
+            yield
+            return
+        held = conn.execute("SELECT name FROM sqlite_master")
+        held.fetchone()
+        try:
+            yield
+        finally:
+            held.close()
+
     def __enter__(self) -> Ledger:
         return self
 
