@@ -128,7 +128,7 @@ def _machine(value: Any) -> Any:
 
 
 def render(
-    rows: Sequence[Mapping[str, Any]],
+    rows: Iterable[Mapping[str, Any]],
     fmt: str,
     fields: Sequence[str],
     columns: Sequence[Column],
@@ -136,7 +136,8 @@ def render(
     summary: str | None = None,
     title: str | None = None,
 ) -> None:
-    """Print `rows`: `fields` in the machine formats, `columns` in a table (then the summary line)."""
+    """Print `rows`: `fields` in the machine formats, as they come (a generator is never held whole), `columns` in
+    a table (then the summary line)."""
     if fmt in MACHINE_FORMATS:
         write_machine(rows, fmt, fields)
     else:
