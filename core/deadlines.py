@@ -37,8 +37,8 @@ def scan(
     ledger: Ledger, as_of: date, within_days: int, params: Parameters, company: str | None = None
 ) -> list[Item]:
     horizon = as_of + timedelta(days=within_days)
-    leavers = _gone(ledger, as_of)
-    chosen = ledger.events.entitlements_with("option_chosen")
+    leavers = _gone(ledger, as_of, company)
+    chosen = ledger.events.entitlements_with("option_chosen", company)
     cdc_years = params.value("cdc_transfer_after_years", as_of)
     items: list[Item] = []
     open_rows = ledger.entitlements.open_with_due_date(company)
@@ -68,9 +68,9 @@ def _windows(ledger: Ledger, ids: list[str], params: Parameters) -> dict[str, tu
     return {eid: window_from(min(map(issued_on, texts)), params) for eid, texts in issued.items()}
 
 
-def _gone(ledger: Ledger, as_of: date) -> set[tuple[str, str]]:
-    """(company, employee) of the leavers not back by `as_of` (`left_on`)."""
-    return set(left_on(ledger, as_of))
+def _gone(ledger: Ledger, as_of: date, company: str | None = None) -> set[tuple[str, str]]:
+    """(company, employee) of the leavers not back by `as_of` (`left_on`), of one company or of all."""
+    return set(left_on(ledger, as_of, company))
 
 
 def left_on(ledger: Ledger, as_of: date, company: str | None = None) -> dict[tuple[str, str], date]:
@@ -80,9 +80,7 @@ def left_on(ledger: Ledger, as_of: date, company: str | None = None) -> dict[tup
     he left (I-44). Hired again under a contract that ended by `as_of`, he left at its end, whether or not its
     employee_left is in the ledger yet."""
     last: dict[tuple[str, str], str] = {}
-    for row in ledger.events.by_type("employee_left"):
-        if company is not None and row["company"] != company:
-            continue
+    for row in ledger.events.by_type("employee_left", company):
         try:
             left = str(json.loads(row["payload"])["left_on"])
         except (ValueError, KeyError, TypeError):  # reported by `audit verify`; a leaver not back here
@@ -119,7 +117,7 @@ def check(ledger: Ledger, as_of: date, params: Parameters, company: str | None =
     """Notice, once, what has become overdue or due for transfer to the Caisse des dépôts (of one company, or of
     all); log and record it."""
     items = [i for i in scan(ledger, as_of, 0, params, company) if i.kind in ("overdue", "cdc_transfer")]
-    done = ledger.payments.notices_given()
+    done = ledger.payments.notices_given(sorted({i.entitlement for i in items}))
     new = [i for i in items if (i.entitlement, i.kind) not in done]
     if not new:
         return []

@@ -151,9 +151,13 @@ class Events:
             args.append(type)
         return select(self.conn, sql + " ORDER BY seq", args)
 
-    def by_type(self, type: str) -> list[sqlite3.Row]:
-        """Every event of one type, in recording order."""
-        return select(self.conn, "SELECT * FROM events WHERE type = ? ORDER BY seq", [type])
+    def by_type(self, type: str, company: str | None = None) -> list[sqlite3.Row]:
+        """Every event of one type (of one company), in recording order."""
+        if company is None:
+            return select(self.conn, "SELECT * FROM events WHERE type = ? ORDER BY seq", [type])
+        return select(
+            self.conn, "SELECT * FROM events WHERE company = ? AND type = ? ORDER BY seq", [company, type]
+        )
 
     def stream(self) -> Iterable[sqlite3.Row]:
         return streamed(self.conn, "SELECT * FROM events ORDER BY seq")
@@ -207,11 +211,13 @@ class Events:
             )
         }
 
-    def entitlements_with(self, type: str) -> set[str]:
-        """Entitlements some event of this type is about (e.g. those with a recorded choice)."""
-        return {
-            r[0]
-            for r in self.conn.execute(
-                "SELECT DISTINCT entitlement FROM events WHERE type = ? AND entitlement IS NOT NULL", (type,)
-            )
-        }
+    def entitlements_with(self, type: str, company: str | None = None) -> set[str]:
+        """Entitlements some event of this type (of one company) is about (e.g. those with a recorded choice)."""
+        sql, args = (
+            "SELECT DISTINCT entitlement FROM events WHERE type = ? AND entitlement IS NOT NULL",
+            [type],
+        )
+        if company is not None:
+            sql += " AND company = ?"
+            args.append(company)
+        return {r[0] for r in self.conn.execute(sql, args)}

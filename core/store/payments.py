@@ -84,9 +84,17 @@ class Payments:
             tuple(r) for r in self.conn.execute("SELECT entitlement, kind, noticed_on FROM deadline_notices")
         ]
 
-    def notices_given(self) -> set[tuple[str, str]]:
-        """(entitlement, kind) of the deadline notices already given."""
-        return {(r[0], r[1]) for r in self.conn.execute("SELECT entitlement, kind FROM deadline_notices")}
+    def notices_given(self, entitlements: Sequence[str] | None = None) -> set[tuple[str, str]]:
+        """(entitlement, kind) of the deadline notices already given (about `entitlements` only, in a query per
+        500: a company's daily check does not read every company's notices)."""
+        if entitlements is None:
+            return {(r[0], r[1]) for r in self.conn.execute("SELECT entitlement, kind FROM deadline_notices")}
+        out: set[tuple[str, str]] = set()
+        for part in chunks(entitlements):
+            marks = ", ".join("?" for _ in part)
+            sql = f"SELECT entitlement, kind FROM deadline_notices WHERE entitlement IN ({marks})"
+            out.update((r[0], r[1]) for r in self.conn.execute(sql, part))
+        return out
 
     def add_notices(self, notices: Iterable[tuple[str, str, str]], at: str) -> None:
         """(entitlement, kind, noticed_on) rows, inside the caller's transaction."""

@@ -163,14 +163,23 @@ def test_check_of_one_company_notices_only_its_sums(tmp_path):
     from paybonus.bench import synthetic_companies
     from paybonus.sources import store_company
 
-    made = list(synthetic_companies(12, 2, 1))
+    made = list(synthetic_companies(30, 2, 1))
     with Paybonus.create(tmp_path / "l.db", host=load_plugins(entry_points=False)) as app:
         for c in made:
             store_company(app.ledger, c.data)
         events = sorted((e for c in made for e in c.events), key=lambda e: e["occurred_at"])
         app.publish([(f"event {i}", app.host.event_types.from_dict(e)) for i, e in enumerate(events)])
-        mine = app.check_deadlines(date(2027, 12, 1), "C0000")
+        day = date(2027, 12, 1)
+        everyone = app.deadlines(day, 0)
+        assert "overdue" in {i.kind for i in everyone}
+        for c in ("C0000", "C0001"):  # one company's leavers, notices and nets: its items of everyone's
+            assert app.deadlines(day, 0, c) == [i for i in everyone if i.company == c]
+        mine = app.check_deadlines(day, "C0000")
         assert mine and {i.company for i in mine} == {"C0000"}
+        assert {(i.kind, i.entitlement) for i in mine} == {
+            (i.kind, i.entitlement) for i in everyone if i.company == "C0000" and i.kind != "due"
+        }
+        assert app.check_deadlines(day, "C0000") == []  # noticed once: its notices are found by their rows
         assert {
             n[0]
             for n in app.ledger.conn.execute(
@@ -196,3 +205,6 @@ def test_check_of_one_company_notices_only_its_sums(tmp_path):
                 "SELECT e.company FROM deadline_notices n JOIN entitlements e ON e.id = n.entitlement"
             )
         } == {"C0000"}
+        others = app.check_deadlines(date(2027, 12, 1), "C0001")
+        assert others and {i.company for i in others} == {"C0001"}
+        assert app.check_deadlines(date(2027, 12, 1)) == []  # every company's noticed, each once
