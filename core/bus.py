@@ -125,7 +125,10 @@ class EventBus:
 
     @params.setter
     def params(self, params: Parameters) -> None:
-        self._params, self._params_document = params, None
+        if (
+            params is not self._params
+        ):  # the same set again (the replay sets each dispatch's): its JSON is kept
+            self._params, self._params_document = params, None
 
     @property
     def reader(self) -> LedgerReader:

@@ -50,7 +50,8 @@ def replay(
 
     sets: dict[str, Parameters] = {}
     with tempfile.TemporaryDirectory(prefix="paybonus-replay-") as tmp:
-        scratch = Ledger.create(Path(tmp) / "replay.db")
+        # deleted after: its checkpoints do not wait for the disk (a sixth of the replay's time)
+        scratch = Ledger.create(Path(tmp) / "replay.db").throwaway()
         bus = EventBus(scratch, host, timeout=timeout)
         try:
             scratch.seed_for_replay(ledger)

@@ -385,6 +385,12 @@ class Ledger:
     def close(self) -> None:
         self.conn.close()
 
+    def throwaway(self) -> Ledger:
+        """This SQLite ledger, deleted after use (the replay's scratch copy), no longer waits for the disk at its
+        checkpoints (`synchronous = OFF`): a crash may corrupt it, and it is deleted anyway. Never a real ledger."""
+        self.conn.execute("PRAGMA synchronous = OFF")
+        return self
+
     @contextmanager
     def one_view(self) -> Iterator[None]:
         """On SQLite, one view of the ledger for the reads inside (an export read in chunks): a read left open holds

@@ -570,6 +570,31 @@ def test_the_replay_of_an_untouched_ledger_agrees_everywhere(app):
     assert rep.problems == [] and rep.dispatches > 20 and rep.amounts == app.ledger.entitlements.count()
 
 
+def test_the_replay_writes_each_parameter_set_s_document_once_not_once_a_dispatch(app, monkeypatch):
+    # each dispatch set its recorded parameters on the replay's bus, which wrote the set's JSON again: a sixth of
+    # a replay's time went to the same document
+    from paybonus.params import Parameters
+
+    written = []
+    to_document = Parameters.to_document
+    monkeypatch.setattr(Parameters, "to_document", lambda self: written.append(self) or to_document(self))
+    rep = app.replay()
+    assert rep.problems == [] and rep.dispatches > 20
+    assert 0 < len(written) <= 2 * len({id(p) for p in written})  # its digest's and its document's, per set
+
+
+def test_a_throwaway_ledger_does_not_wait_for_the_disk_and_a_ledger_opened_on_it_does(tmp_path):
+    from paybonus import Ledger
+
+    scratch = Ledger.create(tmp_path / "scratch.db").throwaway()
+    try:
+        assert scratch.conn.execute("PRAGMA synchronous").fetchone()[0] == 0  # OFF
+        with Ledger.open(tmp_path / "scratch.db") as again:  # the setting is the connection's, not the file's
+            assert again.conn.execute("PRAGMA synchronous").fetchone()[0] != 0
+    finally:
+        scratch.close()
+
+
 # -- checkpoints themselves -------------------------------------------------------------------------------------
 
 
