@@ -318,9 +318,8 @@ class RecordedParameters:
     def __init__(self, ledger: Ledger, current: Parameters) -> None:
         self.ledger, self.current = ledger, current
         self._sets: dict[str, Parameters] = {}
-        self._digests: dict[
-            tuple[str, str, str], str | None
-        ] = {}  # a dispatch's, asked once for all its rows
+        # each dispatch's parameter set digest, asked once for all its rows
+        self._digests: dict[tuple[str, str, str], str | None] = {}
 
     def of(self, row: Any) -> Parameters:
         key = (row["company"], row["event_id"], row["scheme"])
