@@ -125,9 +125,8 @@ class EventBus:
 
     @params.setter
     def params(self, params: Parameters) -> None:
-        if (
-            params is not self._params
-        ):  # the same set again (the replay sets each dispatch's): its JSON is kept
+        # the same set again (the replay sets each dispatch's): its JSON is kept
+        if params is not self._params:
             self._params, self._params_document = params, None
 
     @property

@@ -15,7 +15,7 @@ from attrs import frozen
 from . import logs
 from .calendar import add_months
 from .params import Parameters
-from .payments import issued_on, window_from
+from .payments import window_of
 from .store import Ledger
 
 log = logs.get_logger("paybonus.deadlines")
@@ -65,7 +65,7 @@ def _windows(ledger: Ledger, ids: list[str], params: Parameters) -> dict[str, tu
     """`payments.option_window` of each of `ids` whose statement was issued, read in a query per 500 (one a row
     was a round trip each to a PostgreSQL ledger)."""
     issued = ledger.events.payloads_about(ids, "statement_issued")
-    return {eid: window_from(min(map(issued_on, texts)), params) for eid, texts in issued.items()}
+    return {eid: window for eid, texts in issued.items() if (window := window_of(texts, params))}
 
 
 def _gone(ledger: Ledger, as_of: date, company: str | None = None) -> set[tuple[str, str]]:

@@ -17,7 +17,7 @@ from .in_force import SchemesInForce
 from .money import share_half_up
 from .params import Parameters
 from .params import csg_crds as withheld
-from .payments import chosen_in, decided, has_savings_plan, issued_on, settled, window_from
+from .payments import chosen_in, decided, has_savings_plan, settled, window_of
 from .store import Ledger
 
 COLUMNS = (
@@ -182,8 +182,7 @@ class _Facts:
     def allocation(self, entitlement: str, as_of: date) -> dict[str, Any]:
         """`payments.allocation` of one of the chunk's rows or principals, from what was read."""
         chosen = self._chosen.get(entitlement)
-        issued = self._issued.get(entitlement)
-        window = window_from(min(map(issued_on, issued)), self.params) if issued else None
+        window = window_of(self._issued.get(entitlement, ()), self.params)
         return decided(
             chosen_in(chosen[-1]) if chosen else None, window, lambda: self._plan(entitlement), as_of
         )

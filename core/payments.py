@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -171,7 +171,7 @@ def check(
         window = option_window(ledger, p.entitlement, params)
         earlier = pending.get(f"statement:{p.entitlement}")
         if window is None and earlier is not None:  # issued earlier in the same batch
-            window = window_from(date.fromordinal(earlier), params)
+            window = _window(date.fromordinal(earlier), params)
         if window is None:
             raise ValueError(
                 "payload.entitlement: no statement was issued yet, the choice window is not open"
@@ -274,16 +274,17 @@ def payment_of(event: Event[Any]) -> PaymentRecord | None:
 
 def option_window(ledger: Ledger, entitlement_id: str, params: Parameters) -> tuple[date, date] | None:
     """(first day, last day) of the employee's choice window, from the first statement issued (I-38)."""
-    issued = [issued_on(r["payload"]) for r in ledger.events.about(entitlement_id, "statement_issued")]
-    return window_from(min(issued), params) if issued else None
+    return window_of([r["payload"] for r in ledger.events.about(entitlement_id, "statement_issued")], params)
 
 
-def issued_on(payload: str) -> date:
-    """The day of a `statement_issued` event's stored payload."""
-    return date.fromisoformat(json.loads(payload)["issued_on"])
+def window_of(issued: Sequence[str], params: Parameters) -> tuple[date, date] | None:
+    """The choice window opened by the first of these `statement_issued` events (their stored payloads; None for
+    none)."""
+    days = [date.fromisoformat(json.loads(payload)["issued_on"]) for payload in issued]
+    return _window(min(days), params) if days else None
 
 
-def window_from(issued: date, params: Parameters) -> tuple[date, date]:
+def _window(issued: date, params: Parameters) -> tuple[date, date]:
     return issued, issued + timedelta(days=params.value("option_window_days", issued))
 
 

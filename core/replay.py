@@ -78,9 +78,8 @@ def _load(ledger: Ledger, scratch: Ledger, company: str, n: int, at: str) -> Non
     # each part read as tuples, its decoded lists dropped before the next is read (a year of 200 000 people is 2.4
     # million pay lines: one copy of them held, not two)
     parts: dict[str, list[tuple[Any, ...]]] = {CONTRACTS: [], PAY: [], ABSENCES: []}
-    one: dict[
-        Any, Any
-    ] = {}  # each text once: an employee's id is in twelve months, a month in every line of it
+    # each text once: an employee's id is in twelve months, a month in every line of it
+    one: dict[Any, Any] = {}
     same = one.setdefault
     for part, digest in json.loads(load["parts"]):
         rows = parts.get(PAY if part.startswith(PAY) else part)

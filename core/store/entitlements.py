@@ -491,19 +491,17 @@ class Entitlements:
 
     def open_with_due_date(self, company: str | None) -> list[tuple[str, str, str, str, str, int, str, str]]:
         """(id, company, employee, scheme, due_date, outstanding cents, social_regime, kind) of what has a due
-        date and is not wholly paid, by company, due date, employee and recording order. Outstanding cents are net of the negative
-        corrections that cut the entitlement or the principal (or advance) it corrects (a recomputation,
-        docs/after-computation.md), absorbed in recording order: the payroll pays the principal and its raises
-        and recovers the cut, or pays their net; either way nothing more is owed (`schema.NET_OUTSTANDING`)."""
+        date and is not wholly paid, by company, due date, employee and recording order. Outstanding cents are
+        net of the negative corrections that cut the entitlement or the principal (or advance) it corrects (a
+        recomputation, docs/after-computation.md), absorbed in recording order: the payroll pays the principal and
+        its raises and recovers the cut, or pays their net; either way nothing more is owed
+        (`schema.NET_OUTSTANDING`)."""
+        # of one company: the window reads its rows only, and gives only theirs (a vendor's 2 000 companies, one at a
+        # time, each read alone)
         net, args = (NET_OUTSTANDING_OF_COMPANY, [company] * 3) if company else (NET_OUTSTANDING, [])
         sql = (
             "SELECT e.id, e.company, e.employee, e.scheme, e.due_date, n.net_cents, e.social_regime, e.kind "
             f"FROM entitlements e JOIN ({net}) n ON n.id = e.id "
             "WHERE e.due_date IS NOT NULL AND n.net_cents > 0"
         )
-        if (
-            company
-        ):  # of one company: the window reads its rows only (a vendor's 2 000 companies, one at a time)
-            sql += " AND e.company = ?"
-            args.append(company)
         return self.conn.execute(sql + " ORDER BY e.company, e.due_date, e.employee, e.seq", args).fetchall()

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 
 from attrs import frozen
 
-from .sql import chunks, select, streamed
+from .sql import chunks, each_in, select, streamed
 
 
 @frozen
@@ -192,13 +192,11 @@ class Events:
         """The stored payloads of the events of one type about each of `entitlements` that has any, in recording
         order (`about` of many, in a query per 500)."""
         out: dict[str, list[str]] = {}
-        for part in chunks(entitlements):
-            marks = ", ".join("?" for _ in part)
-            for ent, payload in self.conn.execute(
-                f"SELECT entitlement, payload FROM events WHERE entitlement IN ({marks}) AND type = ? ORDER BY seq",
-                [*part, type],
-            ):
-                out.setdefault(ent, []).append(payload)
+        sql = (
+            "SELECT entitlement, payload FROM events WHERE entitlement IN ({marks}) AND type = ? ORDER BY seq"
+        )
+        for ent, payload in each_in(self.conn, sql, entitlements, [type]):
+            out.setdefault(ent, []).append(payload)
         return out
 
     def subjects(self, type: str) -> set[tuple[str, str]]:

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 
 from attrs import frozen
 
-from .sql import chunks, select
+from .sql import each_in, select
 
 
 @frozen
@@ -51,14 +51,9 @@ class Payments:
     def by_mode_of(self, ids: Sequence[str]) -> dict[str, dict[str, int]]:
         """`paid_by_mode` of each of `ids` that has payments, in a query per 500 ids."""
         out: dict[str, dict[str, int]] = {}
-        for part in chunks(ids):
-            marks = ", ".join("?" for _ in part)
-            for ent, mode, cents in self.conn.execute(
-                "SELECT entitlement, mode, SUM(amount_cents) FROM payments "
-                f"WHERE entitlement IN ({marks}) GROUP BY 1, 2",
-                part,
-            ):
-                out.setdefault(ent, {})[mode] = int(cents)
+        sql = "SELECT entitlement, mode, SUM(amount_cents) FROM payments WHERE entitlement IN ({marks}) GROUP BY 1, 2"
+        for ent, mode, cents in each_in(self.conn, sql, ids):
+            out.setdefault(ent, {})[mode] = int(cents)
         return out
 
     def of(self, entitlement_id: str) -> list[sqlite3.Row]:
@@ -84,17 +79,11 @@ class Payments:
             tuple(r) for r in self.conn.execute("SELECT entitlement, kind, noticed_on FROM deadline_notices")
         ]
 
-    def notices_given(self, entitlements: Sequence[str] | None = None) -> set[tuple[str, str]]:
-        """(entitlement, kind) of the deadline notices already given (about `entitlements` only, in a query per
-        500: a company's daily check does not read every company's notices)."""
-        if entitlements is None:
-            return {(r[0], r[1]) for r in self.conn.execute("SELECT entitlement, kind FROM deadline_notices")}
-        out: set[tuple[str, str]] = set()
-        for part in chunks(entitlements):
-            marks = ", ".join("?" for _ in part)
-            sql = f"SELECT entitlement, kind FROM deadline_notices WHERE entitlement IN ({marks})"
-            out.update((r[0], r[1]) for r in self.conn.execute(sql, part))
-        return out
+    def notices_given(self, entitlements: Sequence[str]) -> set[tuple[str, str]]:
+        """(entitlement, kind) of the deadline notices already given about `entitlements` (in a query per 500: a
+        company's daily check does not read every company's notices)."""
+        sql = "SELECT entitlement, kind FROM deadline_notices WHERE entitlement IN ({marks})"
+        return {(r[0], r[1]) for r in each_in(self.conn, sql, entitlements)}
 
     def add_notices(self, notices: Iterable[tuple[str, str, str]], at: str) -> None:
         """(entitlement, kind, noticed_on) rows, inside the caller's transaction."""
