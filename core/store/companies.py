@@ -140,7 +140,7 @@ _PAY_RUNS_ROWS = _PAY_RUNS.replace(
     "p.rowid IS NULL AND r.rowid > ?1, " + ", ".join(f"r.{c}" for c in _RUN_VALUES) + " ",
     1,
 )
-RUN_PROBE = 4096  # rows whose runs `pay_block` counts first
+RUN_PROBE = 1024  # rows whose runs `pay_block` counts first
 RUN_PROBE_RATIO = 2  # runs read when at most one row in this many is read
 RUN_SPAN = (
     8  # runs read when the company's lines of the months are one row in this many of their span, or more
@@ -419,7 +419,8 @@ class Companies:
         if first is None:
             return None
         # rows stored month by month are told from RUN_PROBE rows, before the count below scans all the lines' keys
-        runs = self._runs(first[0], first[0] + RUN_PROBE - 1, company, first_month, last_month)
+        window = first[0] + RUN_PROBE - 1
+        runs = self._runs(first[0], window, company, first_month, last_month)
         if runs * RUN_PROBE_RATIO > RUN_PROBE:
             return None
         lo, hi, n = self.conn.execute(  # the primary key's index alone (it holds the rowid)
@@ -429,7 +430,14 @@ class Companies:
         if not n or hi - lo + 1 > RUN_SPAN * n:
             return None
         top = min(hi, lo + RUN_PROBE - 1)
-        probe = self._runs(lo, top, company, first_month, last_month)  # runs worth it: few first rows read
+        # runs worth it: few first rows read. The first count, when its rows are these (same first row, a window
+        # that holds them), counted at least as many (a row is counted or not by itself and the row before it):
+        # enough when it is small, the same count when the two windows are one (a company of few lines is
+        # probed once, not twice)
+        if lo == first[0] and (runs * RUN_PROBE_RATIO <= top - lo + 1 or top == window):
+            probe = runs
+        else:
+            probe = self._runs(lo, top, company, first_month, last_month)
         return (lo, hi) if probe * RUN_PROBE_RATIO <= top - lo + 1 else None
 
     def _runs(self, lo: int, hi: int, company: str, first_month: str, last_month: str) -> int:
