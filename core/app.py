@@ -486,6 +486,23 @@ class Paybonus:
         self.check_filters(company)
         return deadlines.scan(self.ledger, as_day(as_of, "--as-of"), within_days, self.params, company)
 
+    def deadline_items(
+        self, as_of: date, within_days: int = 30, company: str | None = None
+    ) -> Generator[DeadlineItem, None, None]:
+        """`deadlines`, streamed: the filters are checked now (UserError), the items read from the ledger (one
+        view of it) as they are consumed, while the application is open. A caller that stops before the end
+        closes it (`contextlib.closing`) before the application."""
+        self.check_filters(company)
+        day = as_day(as_of, "--as-of")
+        params = self.params
+        params.value("cdc_transfer_after_years", day)  # a date outside the parameters' range: refused now
+
+        def items() -> Generator[DeadlineItem, None, None]:
+            with self.ledger.one_view():
+                yield from deadlines.each(self.ledger, day, within_days, params, company)
+
+        return items()
+
     def check_deadlines(self, as_of: date, company: str | None = None) -> list[DeadlineItem]:
         """The daily job: record and log, once, what has just become overdue or due for transfer (of `company`
         only, when given)."""

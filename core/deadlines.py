@@ -8,7 +8,9 @@ the notice (once), and returns what it noticed.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from itertools import islice
 
 from attrs import frozen
 
@@ -19,6 +21,7 @@ from .payments import window_of
 from .store import Ledger
 
 log = logs.get_logger("paybonus.deadlines")
+CHUNK_ROWS = 1_000  # open rows whose choice windows are read together
 
 
 @frozen
@@ -36,29 +39,40 @@ class Item:
 def scan(
     ledger: Ledger, as_of: date, within_days: int, params: Parameters, company: str | None = None
 ) -> list[Item]:
+    """What is overdue, falls due within `within_days`, choice windows closing, Caisse des dépôts transfers, as of
+    `as_of` (of one company, or of all): `each`, as a list."""
+    with ledger.one_view():
+        return list(each(ledger, as_of, within_days, params, company))
+
+
+def each(
+    ledger: Ledger, as_of: date, within_days: int, params: Parameters, company: str | None = None
+) -> Iterator[Item]:
+    """`scan`'s items as they are read, by company, date, employee and recording order (a large employer's
+    hundreds of thousands are never held at once): the open rows streamed, their choice windows read for each
+    `CHUNK_ROWS` of them. The caller holds one view of the ledger for the whole read (`Ledger.one_view`)."""
     horizon = as_of + timedelta(days=within_days)
     leavers = _gone(ledger, as_of, company)
     chosen = ledger.events.entitlements_with("option_chosen", company)
     cdc_years = params.value("cdc_transfer_after_years", as_of)
-    items: list[Item] = []
-    open_rows = ledger.entitlements.open_with_due_date(company)
-    windows = _windows(ledger, [r[0] for r in open_rows if r[6] == "epargne_salariale"], params)
-    for eid, comp, emp, scheme, due_s, left, regime, _ in open_rows:
-        due = date.fromisoformat(due_s)
-        if due < as_of:
-            items.append(Item("overdue", comp, eid, emp, scheme, due, (as_of - due).days, left))
-            limit = add_months(due, 12 * cdc_years)  # 29 Feb + 1 year = 28 Feb
-            if regime == "epargne_salariale" and (comp, emp) in leavers and as_of > limit:
-                items.append(Item("cdc_transfer", comp, eid, emp, scheme, limit, (as_of - limit).days, left))
-        elif due <= horizon:
-            items.append(Item("due", comp, eid, emp, scheme, due, (due - as_of).days, left))
-        if regime == "epargne_salariale":
-            window = windows.get(eid)
-            if window and as_of <= window[1] <= horizon and eid not in chosen:
-                items.append(
-                    Item("option_window", comp, eid, emp, scheme, window[1], (window[1] - as_of).days, left)
-                )
-    return items
+    rows = ledger.entitlements.open_with_due_date(company)
+    while chunk := list(islice(rows, CHUNK_ROWS)):
+        windows = _windows(ledger, [r[0] for r in chunk if r[6] == "epargne_salariale"], params)
+        for eid, comp, emp, scheme, due_s, left, regime, _ in chunk:
+            due = date.fromisoformat(due_s)
+            if due < as_of:
+                yield Item("overdue", comp, eid, emp, scheme, due, (as_of - due).days, left)
+                limit = add_months(due, 12 * cdc_years)  # 29 Feb + 1 year = 28 Feb
+                if regime == "epargne_salariale" and (comp, emp) in leavers and as_of > limit:
+                    yield Item("cdc_transfer", comp, eid, emp, scheme, limit, (as_of - limit).days, left)
+            elif due <= horizon:
+                yield Item("due", comp, eid, emp, scheme, due, (due - as_of).days, left)
+            if regime == "epargne_salariale":
+                window = windows.get(eid)
+                if window and as_of <= window[1] <= horizon and eid not in chosen:
+                    yield Item(
+                        "option_window", comp, eid, emp, scheme, window[1], (window[1] - as_of).days, left
+                    )
 
 
 def _windows(ledger: Ledger, ids: list[str], params: Parameters) -> dict[str, tuple[date, date]]:

@@ -6,11 +6,13 @@ import os
 from contextlib import closing
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import click
 
 from .. import logs, signing
 from ..app import parse_month
+from ..deadlines import Item as DeadlineItem
 from ..errors import UserError, VerificationFailed
 from ..events import is_name_id
 from ..outputs import check_dir, check_file, write_text
@@ -25,7 +27,7 @@ from .base import (
     pass_state,
     private_file,
 )
-from .output import Column, format_options, plural, render, write_machine
+from .output import MACHINE_FORMATS, Column, format_options, plural, render, write_machine
 
 log = logs.get_logger("paybonus.cli")
 
@@ -77,23 +79,14 @@ def deadlines(
             new = app.check_deadlines(day, company)
             out.print(f"{plural(len(new), 'new deadline notice')} as of {day}", markup=False)
             return
-        items = app.deadlines(day, within, company)
-    rows = (  # made as printed: a large employer's 676 000 items are not held a second time as dicts
-        {
-            "kind": i.kind,
-            "company": i.company,
-            "entitlement": i.entitlement,
-            "employee": i.employee,
-            "scheme": i.scheme,
-            "date": i.date.isoformat(),
-            "days": i.days,
-            "outstanding_cents": i.outstanding_cents,
-        }
-        for i in items
-    )
-    counts = {k: sum(i.kind == k for i in items) for k in DEADLINE_KINDS}
+        if fmt in MACHINE_FORMATS:  # written as read: a large employer's 676 000 items are never held at once
+            with closing(app.deadline_items(day, within, company)) as items:
+                write_machine(map(_deadline_row, items), fmt, DEADLINE_FIELDS)
+            return
+        listed = app.deadlines(day, within, company)
+    counts = {k: sum(i.kind == k for i in listed) for k in DEADLINE_KINDS}
     render(
-        rows,
+        map(_deadline_row, listed),  # made as printed: the items are not held a second time as dicts
         fmt,
         DEADLINE_FIELDS,
         [
@@ -108,6 +101,20 @@ def deadlines(
         ],
         summary=f"as of {day}: " + ", ".join(f"{v} {k}" for k, v in counts.items()),
     )
+
+
+def _deadline_row(i: DeadlineItem) -> dict[str, Any]:
+    """A deadline item as the command prints it."""
+    return {
+        "kind": i.kind,
+        "company": i.company,
+        "entitlement": i.entitlement,
+        "employee": i.employee,
+        "scheme": i.scheme,
+        "date": i.date.isoformat(),
+        "days": i.days,
+        "outstanding_cents": i.outstanding_cents,
+    }
 
 
 @click.command(

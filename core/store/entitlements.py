@@ -489,7 +489,7 @@ class Entitlements:
         """The schemes that recorded an entitlement in this ledger."""
         return [r[0] for r in self.conn.execute("SELECT DISTINCT scheme FROM entitlements ORDER BY scheme")]
 
-    def open_with_due_date(self, company: str | None) -> list[tuple[str, str, str, str, str, int, str, str]]:
+    def open_with_due_date(self, company: str | None) -> Iterator[Sequence[Any]]:
         """(id, company, employee, scheme, due_date, outstanding cents, social_regime, kind) of what has a due
         date and is not wholly paid, by company, due date, employee and recording order. Outstanding cents are
         net of the negative corrections that cut the entitlement or the principal (or advance) it corrects (a
@@ -504,4 +504,7 @@ class Entitlements:
             f"FROM entitlements e JOIN ({net}) n ON n.id = e.id "
             "WHERE e.due_date IS NOT NULL AND n.net_cents > 0"
         )
-        return self.conn.execute(sql + " ORDER BY e.company, e.due_date, e.employee, e.seq", args).fetchall()
+        # streamed: `paybonus deadlines` of a large employer writes them as they come
+        return streamed(
+            self.conn, sql + " ORDER BY e.company, e.due_date, e.employee, e.seq", args, named=False
+        )
