@@ -83,9 +83,9 @@ def test_the_command_writes_them_as_read_in_every_machine_format(tmp_path, monke
     r = run_here("--db", db, "deadlines", "--as-of", day.isoformat(), "--format", "csv", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     rows = list(csv.DictReader(io.StringIO(r.stdout)))
-    assert [(x["kind"], x["entitlement"], x["date"], int(x["days"]), int(x["outstanding_cents"])) for x in rows] == [
-        (i.kind, i.entitlement, i.date.isoformat(), i.days, i.outstanding_cents) for i in listed
-    ]
+    assert [
+        (x["kind"], x["entitlement"], x["date"], int(x["days"]), int(x["outstanding_cents"])) for x in rows
+    ] == [(i.kind, i.entitlement, i.date.isoformat(), i.days, i.outstanding_cents) for i in listed]
     r = run_here("--db", db, "deadlines", "--as-of", day.isoformat(), "--format", "json", cwd=tmp_path)
     assert [x["entitlement"] for x in json.loads(r.stdout)] == [i.entitlement for i in listed]
     r = run_here("--db", db, "deadlines", "--as-of", "2026-13-01", "--format", "csv", cwd=tmp_path)
