@@ -252,7 +252,12 @@ def _filtered(
     sql, args = "SELECT * FROM entitlements WHERE 1=1", []
     for col, val in (("company", company), ("scheme", scheme), ("employee", employee)):
         if val is not None:
-            sql += f" AND {col} = ?"
+            # one employee's rows of a company are found by the (company, employee) index: SQLite, without
+            # statistics, preferred (company, scheme, period_start) for more terms and read the whole period's rows
+            # for each (a batch of 3 000 statements, a query each: 15 % of its time). A scheme written as an
+            # expression cannot choose an index (both backends)
+            hinted = col == "scheme" and company is not None and employee is not None
+            sql += f" AND {col} || '' = ?" if hinted else f" AND {col} = ?"
             args.append(val)
     if period is not None and exact_period:
         sql += " AND period_start = ? AND period_end = ?"
