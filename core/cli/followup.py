@@ -165,6 +165,11 @@ Examples:
     type=click.Path(path_type=Path),
     help="The ledger's signing key: each seal is then a signature (default $PAYBONUS_SIGNING_KEY).",
 )
+@click.option(
+    "--jobs",
+    type=WholeNumber(1, 256),
+    help="PDFs laid out in this many processes at once (default: one per core; 1: none besides this one).",
+)
 @pass_state
 def statements(
     state: State,
@@ -179,6 +184,7 @@ def statements(
     events_out: Path | None,
     force: bool,
     key: Path | None,
+    jobs: int | None,
 ) -> None:
     """Individual statements (fiches distinctes, D3313-9), one file per beneficiary, in French."""
     p = parse_period(period)
@@ -220,12 +226,16 @@ def statements(
     events = []
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        for st, target in targets:
-            if fmt == "pdf":
-                target.write_bytes(st.pdf())
-            else:
+        if fmt == "pdf":
+            from ..statements.parallel import pdfs
+
+            for (st, target), pdf in zip(targets, pdfs(built, jobs or os.cpu_count() or 1), strict=True):
+                target.write_bytes(pdf)
+                events += st.issued_events()
+        else:
+            for st, target in targets:
                 target.write_text(st.html(), encoding="utf-8")
-            events += st.issued_events()
+                events += st.issued_events()
     except OSError as exc:
         raise UserError(str(out_dir), f"cannot write the statements ({exc.strerror})") from None
     if events_out:

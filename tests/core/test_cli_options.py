@@ -131,6 +131,18 @@ CASES = [
         out=("1 statement",),
     ),
     Case(
+        "statements --company DURAND --period 2025 --employee E0005 --format pdf --out st --issued-on 2026-04-01 "
+        "--channel email --jobs 1",
+        files=("st/DURAND-interessement-20250101-E0005.pdf",),
+        out=("1 statement",),
+    ),
+    Case(
+        "statements --company DURAND --period 2025 --format pdf --out st --issued-on 2026-04-01 --channel email "
+        "--jobs 257",
+        2,
+        ("--jobs: 257: a whole number 1..256",),
+    ),
+    Case(
         "statements --company DURAND --period 2025 --employee E0003 --out st --issued-on 2026-04-01 --channel hand",
         out=("1 statement",),
     ),
