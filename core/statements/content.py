@@ -61,9 +61,8 @@ class StatementBuilder:
         self.ledger, self.reader, self.caches, self.host, self.params = ledger, reader, caches, host, params
         self._left: dict[tuple[str, date], dict[tuple[str, str], date]] = {}  # left_on() by company and day
         self._totals: dict[tuple[str, str, Period], list[tuple[str, int]]] = {}  # `totals`
-        self._recorded = RecordedParameters(
-            ledger, params
-        )  # each dispatch's set parsed once, not once a statement
+        # each dispatch's parameter set parsed once, not once a statement
+        self._recorded = RecordedParameters(ledger, params)
 
     def scheme(self, name: str) -> SchemeDescriptor:
         """The scheme, if it has statements: épargne salariale only (D3313-9), with an annex."""

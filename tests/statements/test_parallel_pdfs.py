@@ -72,25 +72,11 @@ def test_few_statements_or_one_process_are_laid_out_here(batch, monkeypatch):
 def test_jobs_takes_a_whole_number_of_processes(tmp_path):
     db = sample_ledger(tmp_path / "l.db")
     for jobs in ("0", "x", "1_0"):
+        command = (
+            "statements --company DURAND --period 2025 --issued-on 2026-04-15 --channel email --format pdf"
+        )
         r = run_here(
-            "--db",
-            str(db),
-            "statements",
-            "--company",
-            "DURAND",
-            "--period",
-            "2025",
-            "--issued-on",
-            "2026-04-15",
-            "--channel",
-            "email",
-            "--format",
-            "pdf",
-            "--out",
-            str(tmp_path / "st"),
-            "--jobs",
-            jobs,
-            cwd=tmp_path,
+            "--db", str(db), *command.split(), "--out", str(tmp_path / "st"), "--jobs", jobs, cwd=tmp_path
         )
         assert r.returncode == 2 and "--jobs" in r.stderr and r.stderr.count("\n") == 1, r.stderr
     assert not (tmp_path / "st").exists()
